@@ -1,0 +1,82 @@
+// The contract between a VMM process's message loop (vmm/vmm-process.ts) and the emulated PC
+// (vmm/machine.ts). The machine never touches the host: everything it needs arrives as bytes in
+// VmConfig or through MachineHost callbacks, which the process loop turns into protocol messages.
+
+export type EngineKind = 'interpreter' | 'bt' | 'auto';
+
+export interface DiskInfo {
+  /** Back-end handle the host uses to route block requests. */
+  readonly id: string;
+  readonly sectors: number;
+  readonly sectorSize: 512 | 2048;
+  readonly readOnly: boolean;
+}
+
+export interface VmConfig {
+  readonly memoryMiB: number;
+  readonly engine: EngineKind;
+  /** Direct kernel boot (like QEMU -kernel): the bytes of a bzImage, initrd, and command line. */
+  readonly kernel?: Uint8Array;
+  readonly initrd?: Uint8Array;
+  readonly cmdline?: string;
+  readonly hda?: DiskInfo;
+  readonly cdrom?: DiskInfo;
+  /** Optional BIOS / option ROM images supplied by the host. */
+  readonly bios?: Uint8Array;
+  readonly vgaBios?: Uint8Array;
+}
+
+export interface BlockRequest {
+  readonly tag: number;
+  readonly disk: string;
+  readonly op: 'read' | 'write' | 'flush';
+  readonly lba: number;
+  readonly count: number;
+  readonly data?: Uint8Array;
+}
+
+export interface BlockReply {
+  readonly tag: number;
+  readonly ok: boolean;
+  readonly data?: Uint8Array;
+  readonly error?: string;
+}
+
+/** The VGA text screen as the display channel carries it: 16-bit cells (char | attr << 8). */
+export interface TextScreen {
+  readonly kind: 'text';
+  readonly cols: number;
+  readonly rows: number;
+  readonly cells: Uint16Array;
+  readonly cursor: { readonly row: number; readonly col: number; readonly visible: boolean };
+}
+
+export type PowerEvent = 'poweroff' | 'reset' | 'triple-fault';
+
+export interface MachineHost {
+  serialOut(port: number, bytes: Uint8Array): void;
+  display(screen: TextScreen): void;
+  block(req: BlockRequest): void;
+  power(event: PowerEvent, detail?: string): void;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+export interface MachineStats {
+  readonly instructions: number;
+  readonly guestTimeNs: number;
+}
+
+export interface Machine {
+  /** Runs guest code for about `budgetMs` of host time, or less if the CPU halts with nothing due. */
+  runSlice(budgetMs: number): 'running' | 'halted' | 'off';
+  /** Host ms until the next timer event when halted (Infinity if none), for sleeping the host. */
+  idleMs(): number;
+  pause(): void;
+  resume(): void;
+  reset(): void;
+  serialIn(port: number, bytes: Uint8Array): void;
+  /** PC/AT scancode set 1 make/break sequence for one key (the i8042 translates as hardware does). */
+  keyboard(scancodes: readonly number[]): void;
+  blockReply(reply: BlockReply): void;
+  stats(): MachineStats;
+}

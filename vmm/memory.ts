@@ -1,0 +1,193 @@
+// Guest physical memory: one WebAssembly.Memory for RAM (so a WebAssembly translator can share it),
+// and a map saying for each 4 KiB page whether it is RAM, ROM, MMIO or nothing. Reads of nothing
+// return all ones and writes to it vanish, as on a PC bus with no device answering.
+
+import type { AccessSize } from './bus.ts';
+
+export const PAGE_RAM = 0;
+export const PAGE_ROM = 1;
+export const PAGE_MMIO = 2;
+export const PAGE_NONE = 3;
+
+export interface MmioRange {
+  readonly name: string;
+  readonly base: number;
+  readonly length: number;
+  read(offset: number, size: AccessSize): number;
+  write(offset: number, size: AccessSize, value: number): void;
+}
+
+const PAGES = 1 << 20;
+
+export class PhysicalMemory {
+  readonly size: number;
+  readonly wasm: WebAssembly.Memory;
+  u8!: Uint8Array;
+  u16!: Uint16Array;
+  i32!: Int32Array;
+  /** Page kind per 4 KiB physical page (PAGE_*). */
+  readonly kind = new Uint8Array(PAGES);
+  /** MMIO handler index per page, for PAGE_MMIO pages. */
+  private readonly mmioIndex = new Int16Array(PAGES).fill(-1);
+  private readonly mmio: MmioRange[] = [];
+  /**
+   * Pages whose bytes the CPU has decoded instructions from. A write to such a page calls
+   * onCodeWrite so decoded or translated code from it is dropped (the paper's traced pages).
+   */
+  readonly codePage = new Uint8Array(PAGES);
+  onCodeWrite: (page: number) => void = () => {};
+
+  constructor(sizeBytes: number) {
+    if (!Number.isInteger(sizeBytes) || sizeBytes < 1 << 20 || sizeBytes > 3 * 1024 * 1024 * 1024 || sizeBytes % 4096)
+      throw new Error(`memory size ${sizeBytes} bytes is not possible: use 1 MiB to 3 GiB in whole pages`);
+    this.size = sizeBytes;
+    const pages64k = Math.ceil(sizeBytes / 65536);
+    this.wasm = new WebAssembly.Memory({ initial: pages64k, maximum: pages64k });
+    this.refreshViews();
+    this.kind.fill(PAGE_NONE);
+    this.kind.fill(PAGE_RAM, 0, sizeBytes >>> 12);
+  }
+
+  private refreshViews(): void {
+    this.u8 = new Uint8Array(this.wasm.buffer, 0, this.size);
+    this.u16 = new Uint16Array(this.wasm.buffer, 0, this.size >>> 1);
+    this.i32 = new Int32Array(this.wasm.buffer, 0, this.size >>> 2);
+  }
+
+  /** Marks [base, base+length) as read-only; `data` (if given) is copied in first. */
+  mapRom(base: number, data: Uint8Array): void {
+    if (base % 4096 || base + data.length > this.size) throw new Error(`ROM at ${base.toString(16)} does not fit in RAM`);
+    this.u8.set(data, base);
+    this.kind.fill(PAGE_ROM, base >>> 12, (base + data.length + 4095) >>> 12);
+  }
+
+  mapMmio(range: MmioRange): void {
+    if (range.base % 4096 || range.length % 4096) throw new Error(`MMIO range ${range.name} is not page-aligned`);
+    const first = range.base >>> 12;
+    const last = (range.base + range.length - 1) >>> 12;
+    for (let p = first; p <= last; p++)
+      if (this.mmioIndex[p]! >= 0) throw new Error(`MMIO range ${range.name} overlaps ${this.mmio[this.mmioIndex[p]!]!.name}`);
+    const idx = this.mmio.length;
+    this.mmio.push(range);
+    for (let p = first; p <= last; p++) {
+      this.mmioIndex[p] = idx;
+      this.kind[p] = PAGE_MMIO;
+    }
+  }
+
+  /** Restores what a page was before an MMIO mapping (used by PCI BAR moves and VGA windows). */
+  unmapMmio(range: MmioRange): void {
+    const idx = this.mmio.indexOf(range);
+    if (idx < 0) return;
+    const first = range.base >>> 12;
+    const last = (range.base + range.length - 1) >>> 12;
+    for (let p = first; p <= last; p++) {
+      if (this.mmioIndex[p] !== idx) continue;
+      this.mmioIndex[p] = -1;
+      this.kind[p] = p < this.size >>> 12 ? PAGE_RAM : PAGE_NONE;
+    }
+  }
+
+  // Slow-path accessors: any physical address, any kind of page. The CPU's fast path goes
+  // straight to u8/i32 for RAM pages and comes here for everything else.
+
+  read8(addr: number): number {
+    addr >>>= 0;
+    const p = addr >>> 12;
+    const k = this.kind[p]!;
+    if (k <= PAGE_ROM) return this.u8[addr]!;
+    if (k === PAGE_MMIO) {
+      const r = this.mmio[this.mmioIndex[p]!]!;
+      return r.read(addr - r.base, 1) & 0xff;
+    }
+    return 0xff;
+  }
+
+  read16(addr: number): number {
+    addr >>>= 0;
+    if ((addr & 0xfff) <= 0xffe) {
+      const k = this.kind[addr >>> 12]!;
+      if (k <= PAGE_ROM) return this.u8[addr]! | (this.u8[addr + 1]! << 8);
+      if (k === PAGE_MMIO) {
+        const r = this.mmio[this.mmioIndex[addr >>> 12]!]!;
+        return r.read(addr - r.base, 2) & 0xffff;
+      }
+      return 0xffff;
+    }
+    return this.read8(addr) | (this.read8(addr + 1) << 8);
+  }
+
+  read32(addr: number): number {
+    addr >>>= 0;
+    if ((addr & 0xfff) <= 0xffc) {
+      const k = this.kind[addr >>> 12]!;
+      if (k <= PAGE_ROM) {
+        if ((addr & 3) === 0) return this.i32[addr >>> 2]!;
+        const u = this.u8;
+        return u[addr]! | (u[addr + 1]! << 8) | (u[addr + 2]! << 16) | (u[addr + 3]! << 24);
+      }
+      if (k === PAGE_MMIO) {
+        const r = this.mmio[this.mmioIndex[addr >>> 12]!]!;
+        return r.read(addr - r.base, 4) | 0;
+      }
+      return -1;
+    }
+    return this.read16(addr) | (this.read16(addr + 2) << 16);
+  }
+
+  write8(addr: number, value: number): void {
+    addr >>>= 0;
+    const p = addr >>> 12;
+    const k = this.kind[p]!;
+    if (k === PAGE_RAM) {
+      if (this.codePage[p]) this.onCodeWrite(p);
+      this.u8[addr] = value;
+    } else if (k === PAGE_MMIO) {
+      const r = this.mmio[this.mmioIndex[p]!]!;
+      r.write(addr - r.base, 1, value & 0xff);
+    }
+  }
+
+  write16(addr: number, value: number): void {
+    addr >>>= 0;
+    if ((addr & 0xfff) <= 0xffe && this.kind[addr >>> 12] === PAGE_MMIO) {
+      const r = this.mmio[this.mmioIndex[addr >>> 12]!]!;
+      r.write(addr - r.base, 2, value & 0xffff);
+      return;
+    }
+    this.write8(addr, value);
+    this.write8(addr + 1, value >>> 8);
+  }
+
+  write32(addr: number, value: number): void {
+    addr >>>= 0;
+    if ((addr & 0xfff) <= 0xffc) {
+      const p = addr >>> 12;
+      const k = this.kind[p]!;
+      if (k === PAGE_RAM && (addr & 3) === 0) {
+        if (this.codePage[p]) this.onCodeWrite(p);
+        this.i32[addr >>> 2] = value;
+        return;
+      }
+      if (k === PAGE_MMIO) {
+        const r = this.mmio[this.mmioIndex[p]!]!;
+        r.write(addr - r.base, 4, value >>> 0);
+        return;
+      }
+    }
+    this.write16(addr, value);
+    this.write16(addr + 2, value >>> 16);
+  }
+
+  /** Copies guest RAM out for DMA; addresses outside RAM read as 0xFF, never host memory. */
+  readBytes(addr: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = this.read8(addr + i);
+    return out;
+  }
+
+  /** DMA into guest memory: only RAM pages take the bytes; anything else is dropped. */
+  writeBytes(addr: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) this.write8(addr + i, data[i]!);
+  }
+}
