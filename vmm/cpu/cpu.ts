@@ -1,0 +1,1003 @@
+// The i686-class CPU: register file, lazy flags, segmentation checks, the software TLB, the
+// decoded-instruction cache and the run loop. Instruction semantics live in ops/*.ts, exception and
+// interrupt delivery in interrupts.ts, descriptor loading in segments.ts, the page walker in paging.ts.
+// The interpreter is precise at every instruction boundary: a fault rewinds EIP to the faulting
+// instruction and leaves no partial register updates (handlers read and check memory before they
+// commit), so it plays the paper's direct-execution role for the translator added later.
+
+import type { IoBus } from '../bus.ts';
+import type { InterruptController } from '../irq.ts';
+import { PAGE_RAM, type PhysicalMemory } from '../memory.ts';
+import { AF, ARITH, CF, DF, FLAGS_FIXED, IF, LazyOp, OF, PARITY, PF, SF, SIZE_MASK, SIZE_SIGN, TF, VM, ZF } from './flags.ts';
+import { FAULT, TripleFault, Vec } from './fault.ts';
+import { CS, SS, decode, type Instr, type OpTable } from './decode.ts';
+import { buildOpTable } from './optable.ts';
+import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
+import { walkPageTables } from './paging.ts';
+import { Fpu, type FpuHost } from './fpu.ts';
+import { loadSegmentReal, type SegmentIndex } from './segments.ts';
+
+export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
+
+// Software TLB entry: physical page base in bits 12-31, rights in the low bits. A right is present
+// only if the access may proceed without a page walk (for writes: the dirty bit is already set).
+export const TLB_VALID = 1 << 0; // supervisor read
+export const TLB_USER_READ = 1 << 1;
+export const TLB_SUP_WRITE = 1 << 2;
+export const TLB_USER_WRITE = 1 << 3;
+/** Not plain RAM: ROM, MMIO or nothing. Accesses go through PhysicalMemory's slow path. */
+export const TLB_IO = 1 << 4;
+export const TLB_GLOBAL = 1 << 5;
+
+const TLB_PAGES = 1 << 20;
+const TLB_TRACK = 8192;
+
+export const CR0_PE = 1 << 0;
+export const CR0_MP = 1 << 1;
+export const CR0_EM = 1 << 2;
+export const CR0_TS = 1 << 3;
+export const CR0_ET = 1 << 4;
+export const CR0_NE = 1 << 5;
+export const CR0_WP = 1 << 16;
+export const CR0_AM = 1 << 18;
+export const CR0_NW = 1 << 29;
+export const CR0_CD = 1 << 30;
+export const CR0_PG = 1 << 31;
+export const CR4_VME = 1 << 0;
+export const CR4_PVI = 1 << 1;
+export const CR4_TSD = 1 << 2;
+export const CR4_DE = 1 << 3;
+export const CR4_PSE = 1 << 4;
+export const CR4_PGE = 1 << 7;
+
+/** What the CPU needs from the machine around it. */
+export interface CpuEnv {
+  readonly mem: PhysicalMemory;
+  readonly io: IoBus;
+  /** Guest time in ns, for the TSC. */
+  readonly nowNs: () => number;
+  pic: InterruptController | null;
+  /** Math fault reported the PC way (FERR# -> IRQ13) when CR0.NE is clear. */
+  ferr?: () => void;
+}
+
+/** The TSC runs at this rate against guest time; Linux calibrates it against the PIT. */
+export const TSC_HZ = 1_000_000_000;
+
+export class Cpu {
+  readonly mem: PhysicalMemory;
+  readonly io: IoBus;
+  readonly env: CpuEnv;
+  readonly table: OpTable;
+  readonly fpu: Fpu;
+
+  // General registers; r16 and r8 alias r32 (little-endian).
+  readonly r32 = new Int32Array(8);
+  readonly r16 = new Uint16Array(this.r32.buffer);
+  readonly r8 = new Uint8Array(this.r32.buffer);
+  eip = 0;
+  /** EIP of the instruction being executed (faults rewind to it). */
+  prevEip = 0;
+
+  // EFLAGS: the arithmetic bits named in `lazy` are stale in `flagsRaw` and computed on demand.
+  flagsRaw = FLAGS_FIXED;
+  lazy = 0;
+  lop: LazyOp = LazyOp.LOGIC;
+  lres = 0;
+  la = 0;
+  lb = 0;
+  /** 0: 8-bit, 1: 16-bit, 2: 32-bit. */
+  lsz = 2;
+
+  // Segment registers ES CS SS DS FS GS: visible selector and the hidden descriptor cache.
+  readonly sel = new Uint16Array(6);
+  readonly segBase = new Int32Array(6);
+  /** Limit in bytes after granularity. */
+  readonly segLimit = new Uint32Array(6);
+  /** Access rights: descriptor byte 5 in bits 0-7, byte 6's flags (AVL, L, D/B, G) in bits 12-15. */
+  readonly segAr = new Uint16Array(6);
+  /** Offsets allowed for reads and writes: [lo, hi] inclusive, empty when not allowed. */
+  readonly readLo = new Float64Array(6);
+  readonly readHi = new Float64Array(6);
+  readonly writeLo = new Float64Array(6);
+  readonly writeHi = new Float64Array(6);
+
+  gdtrBase = 0;
+  gdtrLimit = 0xffff;
+  idtrBase = 0;
+  idtrLimit = 0x3ff;
+  ldtrSel = 0;
+  ldtrBase = 0;
+  ldtrLimit = 0;
+  trSel = 0;
+  trBase = 0;
+  trLimit = 0;
+  /** TSS descriptor type (9/11 for 32-bit, 1/3 for 16-bit). */
+  trType = 11;
+
+  cr0 = CR0_ET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+
+  // Mode, derived from CR0, EFLAGS and CS/SS.
+  cpl = 0;
+  /** CS default operand/address size is 32 bits. */
+  csD = false;
+  /** SS B bit: the stack pointer is ESP (else SP). */
+  ssB = false;
+  /** EIP is masked to 16 bits when executing 16-bit code. */
+  ipMask = 0xffff;
+
+  // Software TLB.
+  readonly tlb = new Int32Array(TLB_PAGES);
+  private readonly tlbPages = new Int32Array(TLB_TRACK);
+  private tlbCount = 0;
+  /** Rights needed for reads and writes at the current privilege. */
+  readMask = TLB_VALID;
+  writeMask = TLB_SUP_WRITE;
+  a20Mask = -1;
+
+  // Decoded-instruction cache: per physical page, decoded instructions by page offset.
+  private readonly codeCache = new Map<number, (Instr | undefined)[]>();
+  private curLinPage = -1;
+  private curPhysPage = -1;
+  private curCode: (Instr | undefined)[] = [];
+
+  // Machine-specific registers.
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
+  tscOffset = 0;
+  apicBase = 0;
+  readonly mtrr = new Map<number, bigint>();
+  pat = 0x0007040600070406n;
+  miscEnable = 1;
+
+  // Run state.
+  halted = false;
+  /** Something outside the instruction stream needs attention: interrupt, NMI, halt, mode change. */
+  brk = false;
+  /** The instruction just executed blocks interrupts for one more instruction (STI, MOV SS). */
+  shadow = false;
+  nmiPending = false;
+  nmiBlocked = false;
+  /** Exception state for the current fault. */
+  excVector = 0;
+  excCode = 0;
+  excHasCode = false;
+  /** Nesting of exception delivery for the double/triple-fault rules. */
+  delivering = -1;
+  instructions = 0;
+  /** Called on a triple fault; the machine resets. */
+  onShutdown: (detail: string) => void = (d) => {
+    throw new TripleFault(d);
+  };
+
+  constructor(env: CpuEnv, table: OpTable = buildOpTable()) {
+    this.env = env;
+    this.mem = env.mem;
+    this.io = env.io;
+    this.table = table;
+    this.fpu = new Fpu(this.fpuHost());
+    this.mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    this.reset();
+  }
+
+  // ---------------------------------------------------------------- reset
+
+  /** RESET state (SDM vol. 3 §9.1.1, table 9-1): real mode at F000:FFF0 with CS base FFFF0000. */
+  reset(): void {
+    this.r32.fill(0);
+    this.r32[EDX] = 0x0633; // family 6, model 3, stepping 3
+    this.eip = 0xfff0;
+    this.flagsRaw = FLAGS_FIXED;
+    this.lazy = 0;
+    this.cr0 = CR0_ET | CR0_CD | CR0_NW;
+    this.cr2 = this.cr3 = this.cr4 = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    for (let s = 0; s < 6; s++) {
+      this.sel[s] = 0;
+      this.segBase[s] = 0;
+      this.segLimit[s] = 0xffff;
+      this.segAr[s] = s === CS ? 0x9b : 0x93;
+    }
+    this.sel[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.gdtrBase = 0;
+    this.gdtrLimit = 0xffff;
+    this.idtrBase = 0;
+    this.idtrLimit = 0x3ff;
+    this.ldtrSel = this.ldtrBase = 0;
+    this.ldtrLimit = 0xffff;
+    this.trSel = this.trBase = 0;
+    this.trLimit = 0xffff;
+    this.trType = 11;
+    this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
+    this.tscOffset = -this.rawTsc();
+    this.apicBase = 0;
+    this.halted = false;
+    this.brk = true;
+    this.shadow = false;
+    this.nmiPending = false;
+    this.nmiBlocked = false;
+    this.delivering = -1;
+    this.fpu.reset();
+    this.updateMode();
+    this.flushTlb(true);
+  }
+
+  // ---------------------------------------------------------------- flags
+
+  /** EFLAGS with every lazy flag computed. */
+  getFlags(): number {
+    let f = this.flagsRaw;
+    if (this.lazy) {
+      const lazy = this.lazy;
+      f &= ~lazy;
+      if (lazy & CF && this.cf()) f |= CF;
+      if (lazy & PF && this.pf()) f |= PF;
+      if (lazy & AF && this.af()) f |= AF;
+      if (lazy & ZF && this.zf()) f |= ZF;
+      if (lazy & SF && this.sf()) f |= SF;
+      if (lazy & OF && this.of()) f |= OF;
+    }
+    return f | FLAGS_FIXED;
+  }
+
+  /** Sets every flag bit from `f` (no privilege filtering; callers apply POPF/IRET rules). */
+  setFlags(f: number): void {
+    const old = this.flagsRaw;
+    this.flagsRaw = (f & 0x3f7fd7) | FLAGS_FIXED;
+    this.lazy = 0;
+    if ((old ^ this.flagsRaw) & (VM | IF | TF)) {
+      if ((old ^ this.flagsRaw) & VM) this.updateMode();
+      this.brk = true;
+    }
+  }
+
+  /** Makes the named lazy flags concrete, e.g. before INC keeps CF. */
+  materialize(mask: number): void {
+    const lazy = this.lazy & mask;
+    if (!lazy) return;
+    let f = this.flagsRaw & ~lazy;
+    if (lazy & CF && this.cf()) f |= CF;
+    if (lazy & PF && this.pf()) f |= PF;
+    if (lazy & AF && this.af()) f |= AF;
+    if (lazy & ZF && this.zf()) f |= ZF;
+    if (lazy & SF && this.sf()) f |= SF;
+    if (lazy & OF && this.of()) f |= OF;
+    this.flagsRaw = f;
+    this.lazy &= ~lazy;
+  }
+
+  /** Records a result whose six flags follow from (op, a, b, res, size). */
+  setLazy(op: LazyOp, a: number, b: number, res: number, size: number): void {
+    this.lop = op;
+    this.la = a;
+    this.lb = b;
+    this.lres = res;
+    this.lsz = size;
+    this.lazy = ARITH;
+  }
+
+  /** Like setLazy but CF keeps its current value (INC, DEC). */
+  setLazyKeepCF(op: LazyOp, a: number, b: number, res: number, size: number): void {
+    if (this.lazy & CF) this.materialize(CF);
+    this.lop = op;
+    this.la = a;
+    this.lb = b;
+    this.lres = res;
+    this.lsz = size;
+    this.lazy = ARITH & ~CF;
+  }
+
+  /** Sets CF and OF explicitly and leaves SF, ZF, PF lazy from `res` (shifts, multiplies). */
+  setResultFlags(res: number, size: number, cf: boolean, of: boolean, af = false): void {
+    this.lop = LazyOp.LOGIC;
+    this.lres = res;
+    this.lsz = size;
+    this.lazy = PF | ZF | SF;
+    let f = this.flagsRaw & ~(CF | OF | AF);
+    if (cf) f |= CF;
+    if (of) f |= OF;
+    if (af) f |= AF;
+    this.flagsRaw = f;
+  }
+
+  cf(): boolean {
+    if (!(this.lazy & CF)) return (this.flagsRaw & CF) !== 0;
+    const m = SIZE_MASK[this.lsz]!;
+    switch (this.lop) {
+      case LazyOp.ADD:
+        return (this.lres & m) >>> 0 < (this.la & m) >>> 0;
+      case LazyOp.ADC:
+        return (this.lres & m) >>> 0 <= (this.la & m) >>> 0;
+      case LazyOp.SUB:
+        return (this.la & m) >>> 0 < (this.lb & m) >>> 0;
+      case LazyOp.SBB:
+        return (this.la & m) >>> 0 <= (this.lb & m) >>> 0;
+      default:
+        return false;
+    }
+  }
+
+  zf(): boolean {
+    if (!(this.lazy & ZF)) return (this.flagsRaw & ZF) !== 0;
+    return (this.lres & SIZE_MASK[this.lsz]!) === 0;
+  }
+
+  sf(): boolean {
+    if (!(this.lazy & SF)) return (this.flagsRaw & SF) !== 0;
+    return (this.lres & SIZE_SIGN[this.lsz]!) !== 0;
+  }
+
+  pf(): boolean {
+    if (!(this.lazy & PF)) return (this.flagsRaw & PF) !== 0;
+    return PARITY[this.lres & 0xff] === 1;
+  }
+
+  af(): boolean {
+    if (!(this.lazy & AF)) return (this.flagsRaw & AF) !== 0;
+    if (this.lop === LazyOp.LOGIC) return false;
+    return ((this.la ^ this.lb ^ this.lres) & 0x10) !== 0;
+  }
+
+  of(): boolean {
+    if (!(this.lazy & OF)) return (this.flagsRaw & OF) !== 0;
+    const s = SIZE_SIGN[this.lsz]!;
+    switch (this.lop) {
+      case LazyOp.ADD:
+      case LazyOp.ADC:
+        return (((this.la ^ this.lres) & (this.lb ^ this.lres)) & s) !== 0;
+      case LazyOp.SUB:
+      case LazyOp.SBB:
+        return (((this.la ^ this.lb) & (this.la ^ this.lres)) & s) !== 0;
+      default:
+        return false;
+    }
+  }
+
+  /** Condition codes 0-15 as in Jcc/SETcc/CMOVcc (SDM vol. 1 appendix B). */
+  cond(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = this.of(); break;
+      case 1: r = this.cf(); break;
+      case 2: r = this.zf(); break;
+      case 3: r = this.cf() || this.zf(); break;
+      case 4: r = this.sf(); break;
+      case 5: r = this.pf(); break;
+      case 6: r = this.sf() !== this.of(); break;
+      default: r = this.zf() || this.sf() !== this.of(); break;
+    }
+    return cc & 1 ? !r : r;
+  }
+
+  get iopl(): number {
+    return (this.flagsRaw >> 12) & 3;
+  }
+
+  get df(): boolean {
+    return (this.flagsRaw & DF) !== 0;
+  }
+
+  get ifFlag(): boolean {
+    return (this.flagsRaw & IF) !== 0;
+  }
+
+  // ---------------------------------------------------------------- mode
+
+  get protectedMode(): boolean {
+    return (this.cr0 & CR0_PE) !== 0;
+  }
+
+  get v86(): boolean {
+    return (this.flagsRaw & VM) !== 0;
+  }
+
+  /** Recomputes CPL, code and stack sizes and TLB rights after CR0, EFLAGS.VM, CS or SS change. */
+  updateMode(): void {
+    const oldCpl = this.cpl;
+    if (!(this.cr0 & CR0_PE)) this.cpl = 0;
+    else if (this.flagsRaw & VM) this.cpl = 3;
+    else this.cpl = (this.segAr[CS]! >> 5) & 3;
+    // In real and v86 mode the hidden CS size bit still decides (unreal big-code is not a P6 thing).
+    this.csD = !(this.flagsRaw & VM) && (this.segAr[CS]! & 0x4000) !== 0 && (this.cr0 & CR0_PE) !== 0;
+    this.ssB = (this.segAr[SS]! & 0x4000) !== 0;
+    this.ipMask = this.csD ? -1 : 0xffff;
+    this.readMask = this.cpl === 3 ? TLB_USER_READ : TLB_VALID;
+    this.writeMask = this.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    if (oldCpl !== this.cpl) this.curLinPage = -1;
+    this.brk = true;
+  }
+
+  /** Recomputes the allowed offset ranges of segment `s` from its hidden descriptor cache. */
+  updateSegmentChecks(s: SegmentIndex): void {
+    const ar = this.segAr[s]!;
+    const limit = this.segLimit[s]!;
+    const present = (ar & 0x80) !== 0;
+    const codeOrData = (ar & 0x10) !== 0;
+    let lo = 0;
+    let hi = limit;
+    if (codeOrData && !(ar & 0x08) && ar & 0x04) {
+      // Expand-down data: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF by the B bit.
+      lo = limit + 1;
+      hi = ar & 0x4000 ? 0xffffffff : 0xffff;
+    }
+    let readable = present && codeOrData;
+    let writable = present && codeOrData;
+    if (this.protectedMode && !this.v86) {
+      if (ar & 0x08) {
+        readable &&= (ar & 0x02) !== 0;
+        writable = false;
+      } else {
+        writable &&= (ar & 0x02) !== 0;
+      }
+    }
+    this.readLo[s] = readable ? lo : Infinity;
+    this.readHi[s] = readable ? hi : -1;
+    this.writeLo[s] = writable ? lo : Infinity;
+    this.writeHi[s] = writable ? hi : -1;
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  raise(vector: number, code = 0, hasCode = false): never {
+    this.excVector = vector;
+    this.excCode = code;
+    this.excHasCode = hasCode;
+    throw FAULT;
+  }
+  raiseUD(): never {
+    return this.raise(Vec.UD);
+  }
+  raiseGP(code: number): never {
+    return this.raise(Vec.GP, code, true);
+  }
+  raiseSS(code: number): never {
+    return this.raise(Vec.SS, code, true);
+  }
+  raiseNP(code: number): never {
+    return this.raise(Vec.NP, code, true);
+  }
+  raiseTS(code: number): never {
+    return this.raise(Vec.TS, code, true);
+  }
+  /** A segment-limit or rights violation on a data access: #SS for the stack segment, else #GP. */
+  segFault(s: number): never {
+    if (s === SS) return this.raise(Vec.SS, 0, true);
+    return this.raise(Vec.GP, 0, true);
+  }
+
+  // ---------------------------------------------------------------- linear memory (after segmentation)
+
+  /** Makes sure `lin` is in the TLB with the rights for this access, walking the tables if needed. */
+  translate(lin: number, write: boolean, user: boolean): number {
+    const page = lin >>> 12;
+    const e = this.tlb[page]!;
+    const need = write ? (user ? TLB_USER_WRITE : TLB_SUP_WRITE) : user ? TLB_USER_READ : TLB_VALID;
+    if (e & need) return e;
+    return this.fillTlb(lin, write, user);
+  }
+
+  private fillTlb(lin: number, write: boolean, user: boolean): number {
+    let entry: number;
+    if (!(this.cr0 & CR0_PG)) {
+      const phys = lin & this.a20Mask & ~0xfff;
+      entry = phys | TLB_VALID | TLB_USER_READ | TLB_SUP_WRITE | TLB_USER_WRITE;
+    } else {
+      entry = walkPageTables(this, lin, write, user);
+    }
+    if (this.mem.kind[(entry >>> 12) & 0xfffff] !== PAGE_RAM) entry |= TLB_IO;
+    const page = lin >>> 12;
+    if (this.tlb[page] === 0) {
+      if (this.tlbCount >= TLB_TRACK) this.flushTlb(true);
+      this.tlbPages[this.tlbCount++] = page;
+    }
+    this.tlb[page] = entry;
+    return entry;
+  }
+
+  /** Drops TLB entries: all of them, or all but global pages (CR3 write with CR4.PGE). */
+  flushTlb(includeGlobal: boolean): void {
+    let keep = 0;
+    for (let i = 0; i < this.tlbCount; i++) {
+      const p = this.tlbPages[i]!;
+      if (!includeGlobal && this.tlb[p]! & TLB_GLOBAL) this.tlbPages[keep++] = p;
+      else this.tlb[p] = 0;
+    }
+    this.tlbCount = keep;
+    this.curLinPage = -1;
+  }
+
+  invalidatePage(lin: number): void {
+    this.tlb[lin >>> 12] = 0;
+    this.curLinPage = -1;
+  }
+
+  setA20(enabled: boolean): void {
+    const mask = enabled ? -1 : ~(1 << 20);
+    if (mask === this.a20Mask) return;
+    this.a20Mask = mask;
+    this.flushTlb(true);
+  }
+
+  private physOf(e: number, lin: number): number {
+    return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+  }
+
+  readLin8(lin: number): number {
+    const e = this.tlb[lin >>> 12]!;
+    if ((e & (this.readMask | TLB_IO)) === this.readMask) return this.mem.u8[this.physOf(e, lin)]!;
+    return this.mem.read8(this.physOf(this.translate(lin, false, this.cpl === 3), lin));
+  }
+
+  readLin16(lin: number): number {
+    if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8((lin + 1) | 0) << 8);
+    const e = this.tlb[lin >>> 12]!;
+    if ((e & (this.readMask | TLB_IO)) === this.readMask) {
+      const pa = this.physOf(e, lin);
+      const u = this.mem.u8;
+      return u[pa]! | (u[pa + 1]! << 8);
+    }
+    return this.mem.read16(this.physOf(this.translate(lin, false, this.cpl === 3), lin));
+  }
+
+  readLin32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16((lin + 2) | 0) << 16);
+    const e = this.tlb[lin >>> 12]!;
+    if ((e & (this.readMask | TLB_IO)) === this.readMask) {
+      const pa = this.physOf(e, lin);
+      if ((pa & 3) === 0) return this.mem.i32[pa >>> 2]!;
+      const u = this.mem.u8;
+      return u[pa]! | (u[pa + 1]! << 8) | (u[pa + 2]! << 16) | (u[pa + 3]! << 24);
+    }
+    return this.mem.read32(this.physOf(this.translate(lin, false, this.cpl === 3), lin));
+  }
+
+  writeLin8(lin: number, v: number): void {
+    const e = this.tlb[lin >>> 12]!;
+    if ((e & (this.writeMask | TLB_IO)) === this.writeMask) {
+      const pa = this.physOf(e, lin);
+      if (this.mem.codePage[pa >>> 12]) this.invalidateCodePage(pa >>> 12);
+      this.mem.u8[pa] = v;
+      return;
+    }
+    this.mem.write8(this.physOf(this.translate(lin, true, this.cpl === 3), lin), v);
+  }
+
+  writeLin16(lin: number, v: number): void {
+    if ((lin & 0xfff) === 0xfff) {
+      // Both pages must be writable before either byte changes.
+      this.translate((lin + 1) | 0, true, this.cpl === 3);
+      this.writeLin8(lin, v);
+      this.writeLin8((lin + 1) | 0, v >>> 8);
+      return;
+    }
+    const e = this.tlb[lin >>> 12]!;
+    if ((e & (this.writeMask | TLB_IO)) === this.writeMask) {
+      const pa = this.physOf(e, lin);
+      if (this.mem.codePage[pa >>> 12]) this.invalidateCodePage(pa >>> 12);
+      const u = this.mem.u8;
+      u[pa] = v;
+      u[pa + 1] = v >>> 8;
+      return;
+    }
+    this.mem.write16(this.physOf(this.translate(lin, true, this.cpl === 3), lin), v);
+  }
+
+  writeLin32(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffc) {
+      this.translate(lin, true, this.cpl === 3);
+      this.translate((lin + 3) | 0, true, this.cpl === 3);
+      this.writeLin16(lin, v);
+      this.writeLin16((lin + 2) | 0, v >>> 16);
+      return;
+    }
+    const e = this.tlb[lin >>> 12]!;
+    if ((e & (this.writeMask | TLB_IO)) === this.writeMask) {
+      const pa = this.physOf(e, lin);
+      if (this.mem.codePage[pa >>> 12]) this.invalidateCodePage(pa >>> 12);
+      if ((pa & 3) === 0) this.mem.i32[pa >>> 2] = v;
+      else {
+        const u = this.mem.u8;
+        u[pa] = v;
+        u[pa + 1] = v >>> 8;
+        u[pa + 2] = v >>> 16;
+        u[pa + 3] = v >>> 24;
+      }
+      return;
+    }
+    this.mem.write32(this.physOf(this.translate(lin, true, this.cpl === 3), lin), v);
+  }
+
+  /** Checks a write of `size` bytes at lin can complete (both pages), for read-modify-write. */
+  probeWrite(lin: number, size: number): void {
+    this.translate(lin, true, this.cpl === 3);
+    if (((lin & 0xfff) + size) > 0x1000) this.translate((lin + size - 1) | 0, true, this.cpl === 3);
+  }
+
+  /** Supervisor-mode accesses to system structures (GDT, IDT, TSS) regardless of CPL. */
+  readSys8(lin: number): number {
+    return this.mem.read8(this.physOf(this.translate(lin, false, false), lin));
+  }
+  readSys16(lin: number): number {
+    return this.readSys8(lin) | (this.readSys8((lin + 1) | 0) << 8);
+  }
+  readSys32(lin: number): number {
+    return this.readSys16(lin) | (this.readSys16((lin + 2) | 0) << 16);
+  }
+  writeSys8(lin: number, v: number): void {
+    this.mem.write8(this.physOf(this.translate(lin, true, false), lin), v);
+  }
+  writeSys16(lin: number, v: number): void {
+    this.writeSys8(lin, v);
+    this.writeSys8((lin + 1) | 0, v >>> 8);
+  }
+  writeSys32(lin: number, v: number): void {
+    this.writeSys16(lin, v);
+    this.writeSys16((lin + 2) | 0, v >>> 16);
+  }
+
+  // ---------------------------------------------------------------- segmented memory
+
+  /** Linear address of a read of `size` bytes at seg:off, after the limit and rights check. */
+  linR(seg: number, off: number, size: number): number {
+    const o = off >>> 0;
+    if (o < this.readLo[seg]! || o + size - 1 > this.readHi[seg]!) this.segFault(seg);
+    return (this.segBase[seg]! + o) | 0;
+  }
+
+  linW(seg: number, off: number, size: number): number {
+    const o = off >>> 0;
+    if (o < this.writeLo[seg]! || o + size - 1 > this.writeHi[seg]!) this.segFault(seg);
+    return (this.segBase[seg]! + o) | 0;
+  }
+
+  read8(seg: number, off: number): number {
+    return this.readLin8(this.linR(seg, off, 1));
+  }
+  read16(seg: number, off: number): number {
+    return this.readLin16(this.linR(seg, off, 2));
+  }
+  read32(seg: number, off: number): number {
+    return this.readLin32(this.linR(seg, off, 4));
+  }
+  write8(seg: number, off: number, v: number): void {
+    this.writeLin8(this.linW(seg, off, 1), v);
+  }
+  write16(seg: number, off: number, v: number): void {
+    this.writeLin16(this.linW(seg, off, 2), v);
+  }
+  write32(seg: number, off: number, v: number): void {
+    this.writeLin32(this.linW(seg, off, 4), v);
+  }
+
+  /** Effective address (offset within the segment) of the instruction's memory operand. */
+  ea(i: Instr): number {
+    let a = i.disp;
+    if (i.base >= 0) a += this.r32[i.base]!;
+    if (i.index >= 0) a += this.r32[i.index]! << i.scale;
+    return i.a32 ? a | 0 : a & 0xffff;
+  }
+
+  // Operand helpers for ModRM forms: E is register or memory, selected by mod.
+  readE8(i: Instr): number {
+    return i.mod === 3 ? this.r8[i.rmb]! : this.read8(i.seg, this.ea(i));
+  }
+  readE16(i: Instr): number {
+    return i.mod === 3 ? this.r16[i.rm << 1]! : this.read16(i.seg, this.ea(i));
+  }
+  readE32(i: Instr): number {
+    return i.mod === 3 ? this.r32[i.rm]! : this.read32(i.seg, this.ea(i));
+  }
+  writeE8(i: Instr, v: number): void {
+    if (i.mod === 3) this.r8[i.rmb] = v;
+    else this.write8(i.seg, this.ea(i), v);
+  }
+  writeE16(i: Instr, v: number): void {
+    if (i.mod === 3) this.r16[i.rm << 1] = v;
+    else this.write16(i.seg, this.ea(i), v);
+  }
+  writeE32(i: Instr, v: number): void {
+    if (i.mod === 3) this.r32[i.rm] = v;
+    else this.write32(i.seg, this.ea(i), v);
+  }
+
+  /**
+   * Read-modify-write of a memory operand: returns the linear address after checking that the
+   * write will succeed, so a fault comes before anything changes (and with the W bit in #PF).
+   */
+  rmwLin(i: Instr, size: number): number {
+    const lin = this.linW(i.seg, this.ea(i), size);
+    if (this.readHi[i.seg]! < 0) this.segFault(i.seg);
+    this.probeWrite(lin, size);
+    return lin;
+  }
+
+  // ---------------------------------------------------------------- stack
+
+  get sp(): number {
+    return this.ssB ? this.r32[ESP]! : this.r16[ESP << 1]!;
+  }
+
+  /** Stack pointer after pushing `size` bytes, as an offset in SS (not yet committed). */
+  pushOffset(size: number): number {
+    return this.ssB ? (this.r32[ESP]! - size) | 0 : (this.r16[ESP << 1]! - size) & 0xffff;
+  }
+
+  setSp(v: number): void {
+    if (this.ssB) this.r32[ESP] = v;
+    else this.r16[ESP << 1] = v;
+  }
+
+  push16(v: number): void {
+    const sp = this.pushOffset(2);
+    this.write16(SS, sp, v);
+    this.setSp(sp);
+  }
+  push32(v: number): void {
+    const sp = this.pushOffset(4);
+    this.write32(SS, sp, v);
+    this.setSp(sp);
+  }
+  pop16(): number {
+    const v = this.read16(SS, this.sp);
+    this.setSp(this.sp + 2);
+    return v;
+  }
+  pop32(): number {
+    const v = this.read32(SS, this.sp);
+    this.setSp(this.sp + 4);
+    return v;
+  }
+  /** Reads the stack at sp + delta without popping (for multi-part pops that must not half-commit). */
+  peek16(delta: number): number {
+    const off = this.ssB ? (this.r32[ESP]! + delta) | 0 : (this.r16[ESP << 1]! + delta) & 0xffff;
+    return this.read16(SS, off);
+  }
+  peek32(delta: number): number {
+    const off = this.ssB ? (this.r32[ESP]! + delta) | 0 : (this.r16[ESP << 1]! + delta) & 0xffff;
+    return this.read32(SS, off);
+  }
+  adjustSp(delta: number): void {
+    if (this.ssB) this.r32[ESP] = (this.r32[ESP]! + delta) | 0;
+    else this.r16[ESP << 1] = this.r16[ESP << 1]! + delta;
+  }
+
+  // ---------------------------------------------------------------- control transfer helpers
+
+  /** Near jump to `target` within CS, with the limit check (#GP(0) beyond it). */
+  jumpNear(target: number): void {
+    const t = target & this.ipMask;
+    if (t >>> 0 > this.segLimit[CS]!) this.raiseGP(0);
+    this.eip = t;
+  }
+
+  // ---------------------------------------------------------------- I/O
+
+  /** The I/O privilege check: IOPL, then the TSS permission bitmap (SDM vol. 1 §18.5). */
+  checkIo(port: number, size: number): void {
+    if (!this.protectedMode || (this.cpl <= this.iopl && !this.v86)) return;
+    // 32-bit TSS only: the bitmap offset is at 0x66; a 16-bit TSS has no bitmap.
+    if ((this.trType & 8) === 0 || this.trLimit < 0x67) this.raiseGP(0);
+    const mapBase = this.readSys16((this.trBase + 0x66) | 0);
+    const byteOff = mapBase + (port >>> 3);
+    if (byteOff + 1 > this.trLimit) this.raiseGP(0);
+    const bits = this.readSys16((this.trBase + byteOff) | 0);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (bits & mask) this.raiseGP(0);
+  }
+
+  in(port: number, size: 1 | 2 | 4): number {
+    this.checkIo(port, size);
+    return this.io.read(port, size);
+  }
+
+  out(port: number, size: 1 | 2 | 4, v: number): void {
+    this.checkIo(port, size);
+    this.io.write(port, size, v);
+    // A device may have raised an interrupt or changed A20: look again before the next instruction.
+    this.brk = true;
+  }
+
+  // ---------------------------------------------------------------- TSC
+
+  rawTsc(): number {
+    return Math.floor(this.env.nowNs() * (TSC_HZ / 1e9));
+  }
+
+  readTsc(): bigint {
+    return BigInt(this.rawTsc() + this.tscOffset);
+  }
+
+  // ---------------------------------------------------------------- decoded instruction cache
+
+  invalidateCodePage(physPage: number): void {
+    this.codeCache.delete(physPage);
+    this.mem.codePage[physPage] = 0;
+    if (physPage === this.curPhysPage) this.curLinPage = -1;
+  }
+
+  /** Drops every decoded instruction (after a restore or a wholesale memory change). */
+  invalidateAllCode(): void {
+    for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
+    this.codeCache.clear();
+    this.curLinPage = -1;
+  }
+
+  /** Fetch one byte at CS:eip+n for the decoder, checking the CS limit and page rights. */
+  private fetchByte(eip: number, n: number): number {
+    const off = (eip + n) & this.ipMask;
+    if (off >>> 0 > this.segLimit[CS]!) this.raiseGP(0);
+    const lin = (this.segBase[CS]! + off) | 0;
+    const e = this.translate(lin, false, this.cpl === 3);
+    return this.mem.read8(this.physOf(e, lin));
+  }
+
+  private fetchInstr(): Instr {
+    const eip = this.eip;
+    const lin = (this.segBase[CS]! + eip) | 0;
+    const linPage = lin >>> 12;
+    if (linPage !== this.curLinPage) {
+      if (eip >>> 0 > this.segLimit[CS]!) this.raiseGP(0);
+      const e = this.translate(lin, false, this.cpl === 3);
+      const phys = (e >>> 12) & 0xfffff;
+      this.curLinPage = linPage;
+      this.curPhysPage = e & TLB_IO ? -1 : phys;
+      if (this.curPhysPage >= 0) {
+        let c = this.codeCache.get(phys);
+        if (!c) {
+          c = new Array(4096);
+          this.codeCache.set(phys, c);
+          this.mem.codePage[phys] = 1;
+        }
+        this.curCode = c;
+      }
+    }
+    if (this.curPhysPage >= 0) {
+      const cached = this.curCode[lin & 0xfff];
+      if (cached !== undefined && cached.d32 === this.csD) {
+        if (((eip + cached.len - 1) >>> 0) > this.segLimit[CS]! && this.csD) this.raiseGP(0);
+        return cached;
+      }
+    }
+    const i = decode(this.table, (n) => this.fetchByte(eip, n), this.csD, this);
+    if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip + i.len - 1) >>> 0 <= this.segLimit[CS]!) {
+      // Decoding may have dropped the page (a fetch can't write, but a fault handler's earlier
+      // write can race): only cache into the live array.
+      if (this.codeCache.get(this.curPhysPage) === this.curCode) this.curCode[lin & 0xfff] = i;
+    }
+    return i;
+  }
+
+  // ---------------------------------------------------------------- run loop
+
+  /**
+   * Executes up to `budget` instructions. Returns the number executed. Stops early when the CPU
+   * halts. Exceptions are delivered inside; a triple fault calls onShutdown.
+   */
+  run(budget: number): number {
+    let done = 0;
+    while (done < budget) {
+      if (this.brk) {
+        this.brk = false;
+        if (this.serviceEvents()) break;
+      }
+      const start = done;
+      try {
+        while (done < budget) {
+          this.prevEip = this.eip;
+          const i = this.fetchInstr();
+          this.eip = (this.eip + i.len) & this.ipMask;
+          done++;
+          i.h(this, i);
+          if (this.brk) break;
+        }
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        this.eip = this.prevEip;
+        if (done === start) done++;
+        this.handleFault();
+      }
+    }
+    this.instructions += done;
+    return done;
+  }
+
+  /** Interrupts, NMI and halt between instructions. Returns true if the CPU is halted. */
+  private serviceEvents(): boolean {
+    if (this.shadow) {
+      // STI / MOV SS: one more instruction runs before any interrupt is taken.
+      this.shadow = false;
+      this.brk = true;
+      if (!this.halted) return false;
+    }
+    if (this.nmiPending && !this.nmiBlocked) {
+      this.nmiPending = false;
+      this.nmiBlocked = true;
+      this.halted = false;
+      this.deliverExternal(Vec.NMI, InterruptKind.NMI);
+    } else if (this.flagsRaw & IF && this.env.pic?.hasInterrupt()) {
+      this.halted = false;
+      const vector = this.env.pic.acknowledge();
+      this.deliverExternal(vector, InterruptKind.External);
+    }
+    if (this.halted) return true;
+    return false;
+  }
+
+  private deliverExternal(vector: number, kind: InterruptKind): void {
+    try {
+      deliverInterrupt(this, vector, kind, false, 0);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.handleFault();
+    }
+  }
+
+  /** Delivers the recorded exception, applying the double- and triple-fault rules. */
+  handleFault(): void {
+    for (;;) {
+      try {
+        deliverException(this, this.excVector, this.excHasCode, this.excCode);
+        this.delivering = -1;
+        return;
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        if (this.delivering === Vec.DF) {
+          this.delivering = -1;
+          this.onShutdown(`exception ${this.excVector} while delivering a double fault`);
+          return;
+        }
+        // deliverException set `delivering` to the first vector; it decides #DF for the second.
+      }
+    }
+  }
+
+  /** Interrupt request from the machine (the PIC's INTR changed, a device was poked). */
+  notifyInterrupt(): void {
+    this.brk = true;
+  }
+
+  // ---------------------------------------------------------------- FPU glue
+
+  private fpuHost(): FpuHost {
+    return {
+      read8: (s, o) => this.read8(s, o),
+      read16: (s, o) => this.read16(s, o),
+      read32: (s, o) => this.read32(s, o),
+      write8: (s, o, v) => this.write8(s, o, v),
+      write16: (s, o, v) => this.write16(s, o, v),
+      write32: (s, o, v) => this.write32(s, o, v),
+      setComparisonFlags: (zf, pf, cf) => {
+        this.materialize(ARITH);
+        let f = this.flagsRaw & ~ARITH;
+        if (zf) f |= ZF;
+        if (pf) f |= PF;
+        if (cf) f |= CF;
+        this.flagsRaw = f;
+      },
+      eflags: () => this.getFlags(),
+      mathFault: () => {
+        if (this.cr0 & CR0_NE) this.raise(Vec.MF);
+        // PC-style: FERR# raises IRQ13 and the instruction is retried after the handler.
+        this.env.ferr?.();
+        return this.raise(Vec.MF);
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- real-mode helper
+
+  loadSegmentReal(s: SegmentIndex, selector: number): void {
+    loadSegmentReal(this, s, selector);
+  }
+}
+
+export { CS, SS };
+export { SF, ZF, CF, OF, PF, AF, TF, DF, IF };

@@ -1,0 +1,331 @@
+// The x86 decoder: bytes -> one decoded instruction (Instr). The same decoded form serves the
+// interpreter (which calls i.h) and later the translator (which reads i.spec for block ends and
+// operand forms). Decoding follows SDM vol. 2 ch. 2: legacy prefixes, one- or two-byte opcode, ModRM,
+// SIB, displacement, immediate. Deviations from the manual are listed here:
+// - More than 15 bytes raises #GP(0) as the P6 does (not #UD).
+// - Redundant prefixes are accepted; the last segment override wins.
+
+import type { Cpu } from './cpu.ts';
+import { FAULT } from './fault.ts';
+
+export type Handler = (cpu: Cpu, i: Instr) => void;
+
+export const enum Imm {
+  None = 0,
+  /** 8-bit immediate, zero-extended. */
+  Ib,
+  /** 8-bit immediate, sign-extended to the operand size. */
+  Ibs,
+  Iw,
+  /** 16 or 32 bits by operand size. */
+  Iz,
+  /** 8-bit relative branch displacement (sign-extended). */
+  Jb,
+  /** 16 or 32-bit relative branch displacement by operand size. */
+  Jz,
+  /** Far pointer: offset by operand size, then a 16-bit selector (imm2). */
+  Ap,
+  /** ENTER: 16-bit size then 8-bit nesting level (imm2). */
+  IwIb,
+  /** MOV moffs: an address-size offset with no ModRM, decoded as a memory operand. */
+  Moffs,
+}
+
+export interface OpSpec {
+  /** SDM-style handler name (add_EbGb); used by traces and the disassembler. */
+  readonly name: string;
+  readonly modrm?: boolean;
+  readonly imm?: Imm;
+  /** Handler for byte or size-independent forms. */
+  readonly h?: Handler;
+  /** Handlers by operand size. */
+  readonly h16?: Handler;
+  readonly h32?: Handler;
+  /** Sub-operations selected by ModRM.reg (group opcodes). */
+  readonly group?: readonly (OpSpec | undefined)[];
+  /** Ends a basic block: branches, calls, returns, interrupts, HLT, mode switches. */
+  readonly flow?: boolean;
+  /** LOCK is allowed (with a memory destination). */
+  readonly lockable?: boolean;
+  /** ModRM always names registers whatever mod says (MOV to/from CRn and DRn). */
+  readonly modrmRegOnly?: boolean;
+}
+
+export const enum Rep {
+  None = 0,
+  REPE = 1,
+  REPNE = 2,
+}
+
+/** Segment register numbers as encoded in instructions. */
+export const ES = 0,
+  CS = 1,
+  SS = 2,
+  DS = 3,
+  FS = 4,
+  GS = 5;
+
+/** Byte-register offsets into the register file for AL, CL, DL, BL, AH, CH, DH, BH (little-endian). */
+export const BYTE_REG = [0, 4, 8, 12, 1, 5, 9, 13] as const;
+
+export class Instr {
+  h: Handler = undefinedOpcode;
+  spec: OpSpec | null = null;
+  /** Opcode: 0x00-0xFF, or 0x0F00 | second byte. */
+  opcode = 0;
+  len = 0;
+  o32 = false;
+  a32 = false;
+  rep: Rep = Rep.None;
+  lock = false;
+  /** Segment of the memory operand, after defaults (SS for BP/ESP/EBP bases) and overrides. */
+  seg = DS;
+  segOverride = false;
+  mod = 3;
+  reg = 0;
+  rm = 0;
+  /** Byte-register offsets for reg and rm (see BYTE_REG). */
+  rb = 0;
+  rmb = 0;
+  /** Effective address = disp + r32[base] + (r32[index] << scale), masked to 16 bits if !a32. */
+  base = -1;
+  index = -1;
+  scale = 0;
+  disp = 0;
+  imm = 0;
+  imm2 = 0;
+  /** CS default size this was decoded for (the decoded-instruction cache's mode key). */
+  d32 = false;
+  /** Set when the bytes cross a page, so the decode is not cached. */
+  crossesPage = false;
+  /** Escape byte for x87 instructions (0xD8-0xDF). */
+  modrmByte = 0;
+}
+
+export function undefinedOpcode(cpu: Cpu): void {
+  cpu.raiseUD();
+}
+
+export class OpTable {
+  readonly one: (OpSpec | undefined)[] = new Array(256).fill(undefined);
+  readonly two: (OpSpec | undefined)[] = new Array(256).fill(undefined);
+
+  /** Registers an opcode (0x00-0xFF, or 0x0F00-0x0FFF for two-byte opcodes). */
+  define(opcode: number, spec: OpSpec): void {
+    const t = opcode >= 0x0f00 ? this.two : this.one;
+    const k = opcode & 0xff;
+    if (t[k]) throw new Error(`opcode ${opcode.toString(16)} is defined twice (${t[k]!.name}, ${spec.name})`);
+    t[k] = spec;
+  }
+
+  /** Registers one member (ModRM.reg = reg) of a group opcode. */
+  defineGroup(opcode: number, reg: number, spec: OpSpec): void {
+    const t = opcode >= 0x0f00 ? this.two : this.one;
+    const k = opcode & 0xff;
+    let parent = t[k];
+    if (!parent) {
+      parent = { name: `group_${opcode.toString(16)}`, modrm: true, group: new Array(8).fill(undefined) };
+      t[k] = parent;
+    }
+    const g = parent.group as (OpSpec | undefined)[] | undefined;
+    if (!g) throw new Error(`opcode ${opcode.toString(16)} is not a group`);
+    if (g[reg]) throw new Error(`opcode ${opcode.toString(16)} /${reg} is defined twice`);
+    g[reg] = { modrm: true, ...spec };
+  }
+}
+
+/**
+ * Decodes one instruction. `fetch(n)` returns the n-th byte from the start of the instruction and may
+ * throw the CPU fault (#PF, #GP on the CS limit). Returns a fresh Instr.
+ */
+export function decode(table: OpTable, fetch: (n: number) => number, d32: boolean, cpu: Cpu): Instr {
+  const i = new Instr();
+  i.d32 = d32;
+  let o32 = d32;
+  let a32 = d32;
+  let n = 0;
+  let b: number;
+  for (;;) {
+    if (n >= 15) cpu.raiseGP(0);
+    b = fetch(n++);
+    switch (b) {
+      case 0x26: i.seg = ES; i.segOverride = true; continue;
+      case 0x2e: i.seg = CS; i.segOverride = true; continue;
+      case 0x36: i.seg = SS; i.segOverride = true; continue;
+      case 0x3e: i.seg = DS; i.segOverride = true; continue;
+      case 0x64: i.seg = FS; i.segOverride = true; continue;
+      case 0x65: i.seg = GS; i.segOverride = true; continue;
+      case 0x66: o32 = !d32; continue;
+      case 0x67: a32 = !d32; continue;
+      case 0xf0: i.lock = true; continue;
+      case 0xf2: i.rep = Rep.REPNE; continue;
+      case 0xf3: i.rep = Rep.REPE; continue;
+    }
+    break;
+  }
+  i.o32 = o32;
+  i.a32 = a32;
+  let spec: OpSpec | undefined;
+  if (b === 0x0f) {
+    if (n >= 15) cpu.raiseGP(0);
+    const b2 = fetch(n++);
+    i.opcode = 0x0f00 | b2;
+    spec = table.two[b2];
+  } else {
+    i.opcode = b;
+    spec = table.one[b];
+  }
+  if (spec && spec.modrm) {
+    if (n >= 15) cpu.raiseGP(0);
+    const m = fetch(n++);
+    i.modrmByte = m;
+    i.mod = m >> 6;
+    i.reg = (m >> 3) & 7;
+    i.rm = m & 7;
+    i.rb = BYTE_REG[i.reg]!;
+    i.rmb = BYTE_REG[i.rm]!;
+    if (spec.modrmRegOnly) i.mod = 3;
+    else if (i.mod !== 3) n = a32 ? decodeEa32(i, fetch, n, cpu) : decodeEa16(i, fetch, n, cpu);
+    if (spec.group) spec = spec.group[i.reg];
+  }
+  if (!spec) {
+    i.len = n;
+    i.h = undefinedOpcode;
+    return i;
+  }
+  i.spec = spec;
+  const need = (k: number): void => {
+    if (n + k > 15) cpu.raiseGP(0);
+  };
+  switch (spec.imm ?? Imm.None) {
+    case Imm.None:
+      break;
+    case Imm.Ib:
+      need(1);
+      i.imm = fetch(n++);
+      break;
+    case Imm.Ibs:
+    case Imm.Jb:
+      need(1);
+      i.imm = (fetch(n++) << 24) >> 24;
+      break;
+    case Imm.Iw:
+      need(2);
+      i.imm = fetch(n) | (fetch(n + 1) << 8);
+      n += 2;
+      break;
+    case Imm.Iz:
+    case Imm.Jz:
+      if (o32) {
+        need(4);
+        i.imm = fetch(n) | (fetch(n + 1) << 8) | (fetch(n + 2) << 16) | (fetch(n + 3) << 24);
+        n += 4;
+      } else {
+        need(2);
+        i.imm = fetch(n) | (fetch(n + 1) << 8);
+        if (spec.imm === Imm.Jz) i.imm = (i.imm << 16) >> 16;
+        n += 2;
+      }
+      break;
+    case Imm.Ap:
+      if (o32) {
+        need(6);
+        i.imm = fetch(n) | (fetch(n + 1) << 8) | (fetch(n + 2) << 16) | (fetch(n + 3) << 24);
+        n += 4;
+      } else {
+        need(4);
+        i.imm = fetch(n) | (fetch(n + 1) << 8);
+        n += 2;
+      }
+      i.imm2 = fetch(n) | (fetch(n + 1) << 8);
+      n += 2;
+      break;
+    case Imm.IwIb:
+      need(3);
+      i.imm = fetch(n) | (fetch(n + 1) << 8);
+      i.imm2 = fetch(n + 2);
+      n += 3;
+      break;
+    case Imm.Moffs:
+      i.mod = 0;
+      if (a32) {
+        need(4);
+        i.disp = fetch(n) | (fetch(n + 1) << 8) | (fetch(n + 2) << 16) | (fetch(n + 3) << 24);
+        n += 4;
+      } else {
+        need(2);
+        i.disp = fetch(n) | (fetch(n + 1) << 8);
+        n += 2;
+      }
+      break;
+  }
+  i.len = n;
+  if (spec.h) i.h = spec.h;
+  else i.h = (o32 ? spec.h32 : spec.h16) ?? undefinedOpcode;
+  if (i.lock && (!spec.lockable || i.mod === 3)) i.h = undefinedOpcode;
+  return i;
+}
+
+// 16-bit ModRM memory forms (SDM vol. 2 table 2-1).
+const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3] as const; // BX, BX, BP, BP, SI, DI, BP, BX
+const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1] as const; // SI, DI, SI, DI
+
+function decodeEa16(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu): number {
+  const rm = i.rm;
+  if (i.mod === 0 && rm === 6) {
+    if (n + 2 > 15) cpu.raiseGP(0);
+    i.disp = fetch(n) | (fetch(n + 1) << 8);
+    n += 2;
+  } else {
+    i.base = EA16_BASE[rm]!;
+    i.index = EA16_INDEX[rm]!;
+    if (!i.segOverride && (rm === 2 || rm === 3 || rm === 6)) i.seg = SS;
+    if (i.mod === 1) {
+      if (n + 1 > 15) cpu.raiseGP(0);
+      i.disp = (fetch(n++) << 24) >> 24;
+    } else if (i.mod === 2) {
+      if (n + 2 > 15) cpu.raiseGP(0);
+      i.disp = fetch(n) | (fetch(n + 1) << 8);
+      n += 2;
+    }
+  }
+  return n;
+}
+
+function decodeEa32(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu): number {
+  let rm = i.rm;
+  let baseIsBp = false;
+  if (rm === 4) {
+    if (n + 1 > 15) cpu.raiseGP(0);
+    const sib = fetch(n++);
+    i.scale = sib >> 6;
+    const idx = (sib >> 3) & 7;
+    i.index = idx === 4 ? -1 : idx;
+    const base = sib & 7;
+    if (base === 5 && i.mod === 0) {
+      i.base = -1;
+      rm = -1; // disp32 follows
+    } else {
+      i.base = base;
+      baseIsBp = base === 4 || base === 5;
+    }
+  } else if (rm === 5 && i.mod === 0) {
+    i.base = -1;
+    rm = -1;
+  } else {
+    i.base = rm;
+    baseIsBp = rm === 5;
+  }
+  if (!i.segOverride && baseIsBp) i.seg = SS;
+  if (i.mod === 1) {
+    if (n + 1 > 15) cpu.raiseGP(0);
+    i.disp = (fetch(n++) << 24) >> 24;
+  } else if (i.mod === 2 || rm === -1) {
+    if (n + 4 > 15) cpu.raiseGP(0);
+    i.disp = fetch(n) | (fetch(n + 1) << 8) | (fetch(n + 2) << 16) | (fetch(n + 3) << 24);
+    n += 4;
+  }
+  return n;
+}
+
+export { FAULT };
