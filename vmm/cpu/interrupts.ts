@@ -5,7 +5,8 @@
 // the state of the interrupted instruction (the double-fault rules rely on it).
 
 import { CF, IF, NT, RF, TF, VM, AC } from './flags.ts';
-import { CR0_PE, ESP, type Cpu } from './cpu.ts';
+import type { Cpu } from './cpu.ts';
+import { CR0_PE, ESP } from './regs.ts';
 import { CS, DS, ES, FS, GS, SS } from './decode.ts';
 import { Vec, isContributory } from './fault.ts';
 import {

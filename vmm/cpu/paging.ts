@@ -2,7 +2,8 @@
 // when CR4.PSE and PDE.PS are set, global pages with CR4.PGE, CR0.WP for supervisor writes, and the
 // accessed/dirty bits written back as the hardware does. The result is a software TLB entry.
 
-import { CR0_WP, CR4_PGE, CR4_PSE, TLB_GLOBAL, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID, type Cpu } from './cpu.ts';
+import type { Cpu } from './cpu.ts';
+import { CR0_WP, CR4_PGE, CR4_PSE, TLB_GLOBAL, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from './regs.ts';
 import { Vec } from './fault.ts';
 
 const P = 1 << 0;

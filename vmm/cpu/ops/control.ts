@@ -1,7 +1,8 @@
 // Near control transfers: Jcc, JMP, CALL, RET, LOOPcc, JCXZ (SDM vol. 2). A 16-bit operand size
 // truncates the target to 16 bits; the target must lie within the CS limit (#GP(0)).
 
-import { CS, type Cpu } from '../cpu.ts';
+import type { Cpu } from '../cpu.ts';
+import { CS } from '../decode.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
 
 const ECX = 1;

@@ -15,8 +15,8 @@ import {
   ECX,
   EDX,
   EBX,
-  type Cpu,
-} from '../cpu.ts';
+} from '../regs.ts';
+import type { Cpu } from '../cpu.ts';
 import { DS, ES, FS, GS, SS, CS, Imm, type Instr, type OpTable } from '../decode.ts';
 import { IF, OF } from '../flags.ts';
 import { Vec } from '../fault.ts';
