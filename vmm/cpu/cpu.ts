@@ -107,6 +107,9 @@ export class Cpu {
   ssB = false;
   /** EIP is masked to 16 bits when executing 16-bit code. */
   ipMask = 0xffff;
+  /** Copies of CS base and limit for the fetch path (plain numbers, no typed-array reads). */
+  csBase = 0;
+  csLimit = 0xffff;
 
   // Software TLB.
   readonly tlb = new Int32Array(TLB_PAGES);
@@ -387,6 +390,8 @@ export class Cpu {
     this.csD = !(this.flagsRaw & VM) && (this.segAr[CS]! & 0x4000) !== 0 && (this.cr0 & CR0_PE) !== 0;
     this.ssB = (this.segAr[SS]! & 0x4000) !== 0;
     this.ipMask = this.csD ? -1 : 0xffff;
+    this.csBase = this.segBase[CS]!;
+    this.csLimit = this.segLimit[CS]!;
     this.readMask = this.cpl === 3 ? TLB_USER_READ : TLB_VALID;
     this.writeMask = this.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE;
     if (oldCpl !== this.cpl) this.curLinPage = -1;
@@ -811,43 +816,47 @@ export class Cpu {
   /** Fetch one byte at CS:eip+n for the decoder, checking the CS limit and page rights. */
   private fetchByte(eip: number, n: number): number {
     const off = (eip + n) & this.ipMask;
-    if (off >>> 0 > this.segLimit[CS]!) this.raiseGP(0);
-    const lin = (this.segBase[CS]! + off) | 0;
+    if (off >>> 0 > this.csLimit) this.raiseGP(0);
+    const lin = (this.csBase + off) | 0;
     const e = this.translate(lin, false, this.cpl === 3);
     return this.mem.read8(this.physOf(e, lin));
   }
 
   private fetchInstr(): Instr {
     const eip = this.eip;
-    const lin = (this.segBase[CS]! + eip) | 0;
-    const linPage = lin >>> 12;
-    if (linPage !== this.curLinPage) {
-      if (eip >>> 0 > this.segLimit[CS]!) this.raiseGP(0);
-      const e = this.translate(lin, false, this.cpl === 3);
-      const phys = (e >>> 12) & 0xfffff;
-      this.curLinPage = linPage;
-      this.curPhysPage = e & TLB_IO ? -1 : phys;
-      if (this.curPhysPage >= 0) {
-        let c = this.codeCache.get(phys);
-        if (!c) {
-          c = new Array(4096);
-          this.codeCache.set(phys, c);
-          this.mem.codePage[phys] = 1;
-        }
-        this.curCode = c;
-      }
-    }
+    const lin = (this.csBase + eip) | 0;
+    if (lin >>> 12 !== this.curLinPage) this.enterCodePage(eip, lin);
     if (this.curPhysPage >= 0) {
       const cached = this.curCode[lin & 0xfff];
       if (cached !== undefined && cached.d32 === this.csD) {
-        if (((eip + cached.len - 1) >>> 0) > this.segLimit[CS]! && this.csD) this.raiseGP(0);
+        if ((eip >>> 0) + cached.len - 1 > this.csLimit) this.raiseGP(0);
         return cached;
       }
     }
+    return this.decodeAt(eip, lin);
+  }
+
+  private enterCodePage(eip: number, lin: number): void {
+    if (eip >>> 0 > this.csLimit) this.raiseGP(0);
+    const e = this.translate(lin, false, this.cpl === 3);
+    const phys = (e >>> 12) & 0xfffff;
+    this.curLinPage = lin >>> 12;
+    this.curPhysPage = e & TLB_IO ? -1 : phys;
+    if (this.curPhysPage >= 0) {
+      let c = this.codeCache.get(phys);
+      if (!c) {
+        c = new Array(4096);
+        this.codeCache.set(phys, c);
+        this.mem.codePage[phys] = 1;
+      }
+      this.curCode = c;
+    }
+  }
+
+  private decodeAt(eip: number, lin: number): Instr {
     const i = decode(this.table, (n) => this.fetchByte(eip, n), this.csD, this);
-    if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip + i.len - 1) >>> 0 <= this.segLimit[CS]!) {
-      // Decoding may have dropped the page (a fetch can't write, but a fault handler's earlier
-      // write can race): only cache into the live array.
+    if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
+      // Only cache into the live array: the page may have been dropped meanwhile.
       if (this.codeCache.get(this.curPhysPage) === this.curCode) this.curCode[lin & 0xfff] = i;
     }
     return i;
