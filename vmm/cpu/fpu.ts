@@ -65,6 +65,7 @@ import {
   zero,
   ZE,
   ZERO,
+  PE,
   BIAS,
 } from './softfloat80.ts';
 import * as tr from './fpu-transcendental.ts';
@@ -564,13 +565,15 @@ export class Fpu implements Snapshotable {
     this.finish(env);
   }
 
-  /** FCOM family: x = ST(0) against y; pops `pops` times; FCOMI forms set EFLAGS instead. */
+  /** FCOM family: x = ST(0) against y; pops `pops` times; FCOMI forms set EFLAGS instead. The
+   *  result is reported even when an unmasked exception stops the pops (observed on hardware). */
   private fcom(y: F80, yDen: boolean, unordered: boolean, pops: number, eflags: boolean, yIsMem: boolean, yIndex = 0): void {
+    // An unmasked #IA (stack fault included) leaves the condition codes or EFLAGS alone and the
+    // stack unpopped (SDM vol. 2 FCOM, FCOMI: "flags not set if unmasked #IA").
     if (this.empty(0) || (!yIsMem && this.empty(yIndex))) {
-      if (this.underflow()) {
-        this.report(3, eflags);
-        for (let i = 0; i < pops; i++) this.pop();
-      }
+      if (!this.underflow()) return;
+      this.report(3, eflags);
+      for (let i = 0; i < pops; i++) this.pop();
       return;
     }
     const env = this.newEnv();
@@ -578,8 +581,10 @@ export class Fpu implements Snapshotable {
     this.sw |= env.flags;
     this.setC1(false);
     this.updateES();
-    if (env.mustAbort) return;
+    if (env.flags & ~env.masks & IE) return;
+    // An unmasked #D still reports the comparison (observed on hardware), but nothing pops.
     this.report(c, eflags);
+    if (env.mustAbort) return;
     for (let i = 0; i < pops; i++) this.pop();
   }
 
@@ -627,6 +632,7 @@ export class Fpu implements Snapshotable {
         switch (reg) {
           case 0:
             this.valid &= ~(1 << this.phys(i));
+            this.setC1(false);
             return;
           case 1:
             return this.fxch(i);
@@ -644,6 +650,7 @@ export class Fpu implements Snapshotable {
           case 0:
             this.valid &= ~(1 << this.phys(i));
             this.pop();
+            this.setC1(false);
             return;
           case 1:
             return this.fxch(i);
@@ -702,20 +709,19 @@ export class Fpu implements Snapshotable {
       if (this.underflow()) this.setSt(0, INDEFINITE);
       return;
     }
-    this.setC1(false);
     if (cond) this.setSt(0, this.st(i));
   }
 
   private execD9(modrm: number, reg: number, i: number): void {
     switch (reg) {
       case 0: {
-        // FLD ST(i)
-        if (!this.empty(7)) {
-          if (this.overflow()) this.push(INDEFINITE);
-          return;
-        }
+        // FLD ST(i): an empty source is reported before a full stack.
         if (this.empty(i)) {
           if (this.underflow()) this.push(INDEFINITE);
+          return;
+        }
+        if (!this.empty(7)) {
+          if (this.overflow()) this.push(INDEFINITE);
           return;
         }
         this.push(this.st(i));
@@ -727,6 +733,12 @@ export class Fpu implements Snapshotable {
       case 2:
         return; // FNOP
       case 3:
+        // FSTP1, the undocumented alias, does not check for an empty ST(0): it only pops then.
+        if (this.empty(0)) {
+          this.pop();
+          this.setC1(false);
+          return;
+        }
         return this.fstReg(i, true);
     }
     switch (modrm) {
@@ -1010,7 +1022,10 @@ export class Fpu implements Snapshotable {
     const uy = unpack(y);
     const neg = k < 0n;
     const m = neg ? -k : k;
-    return roundToF80(env, { sign: uy.sign ^ (neg ? 1 : 0), m: uy.m * m, e: uy.e }, false);
+    // The hardware reports these exact results as inexact too (SDM: transcendentals are inexact).
+    const r = roundToF80(env, { sign: uy.sign ^ (neg ? 1 : 0), m: uy.m * m, e: uy.e }, false);
+    env.raise(PE);
+    return r;
   }
 
   private fpatan(env: Env, x: F80, y: F80): F80 | null {
@@ -1045,6 +1060,7 @@ export class Fpu implements Snapshotable {
   }
 
   private trig(cos: boolean): void {
+    this.sw &= ~SW_C2;
     if (this.empty(0)) {
       if (this.underflow()) this.setSt(0, INDEFINITE);
       return;
@@ -1069,6 +1085,7 @@ export class Fpu implements Snapshotable {
   }
 
   private fsincos(): void {
+    this.sw &= ~SW_C2;
     if (this.empty(0)) {
       if (this.underflow()) {
         this.setSt(0, INDEFINITE);
@@ -1112,6 +1129,7 @@ export class Fpu implements Snapshotable {
   }
 
   private fptan(): void {
+    this.sw &= ~SW_C2;
     if (this.empty(0)) {
       if (this.underflow()) {
         this.setSt(0, INDEFINITE);
@@ -1230,6 +1248,7 @@ export class Fpu implements Snapshotable {
 
   /** FPREM (truncating quotient) and FPREM1 (IEEE remainder, quotient rounded to nearest). */
   private fprem(ieee: boolean): void {
+    this.sw &= ~SW_C2;
     if (this.empty(0) || this.empty(1)) {
       if (this.underflow()) this.setSt(0, INDEFINITE);
       return;
@@ -1241,13 +1260,17 @@ export class Fpu implements Snapshotable {
     const env = this.newEnv();
     let q = 0n;
     let partial = false;
+    let done = false;
     let r: F80 | null;
     const s = this.special2(env, a, ca, b, cb);
     if (s !== undefined) r = s;
     else if (ca === Cls.Inf || cb === Cls.Zero) r = this.invalid(env);
     else if (this.denormals(env, ca, cb)) r = null;
-    else if (ca === Cls.Zero || cb === Cls.Inf) r = a;
-    else {
+    else if (ca === Cls.Zero || cb === Cls.Inf) {
+      r = a;
+      done = true;
+    } else {
+      done = true;
       const ua = unpack(a);
       const ub = unpack(b);
       const d = topExp(ua) - topExp(ub);
@@ -1275,11 +1298,10 @@ export class Fpu implements Snapshotable {
         r = roundToF80(env, { sign, m: R < 0n ? -R : R, e }, false);
       }
     }
-    if (r) {
-      this.setSt(0, r);
-      if (partial) this.sw = (this.sw & ~SW_C2) | SW_C2;
-      else this.setCC((q & 2n) !== 0n, false, (q & 1n) !== 0n, (q & 4n) !== 0n);
-    }
+    if (r) this.setSt(0, r);
+    if (partial) this.sw |= SW_C2;
+    else if (done) this.setCC((q & 2n) !== 0n, false, (q & 1n) !== 0n, (q & 4n) !== 0n);
+    else this.setC1(false); // invalid or NaN operands: C0 and C3 keep their values
     this.sw |= env.flags;
     this.updateES();
   }
