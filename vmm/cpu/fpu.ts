@@ -917,7 +917,8 @@ export class Fpu implements Snapshotable {
     const u = unpack(a);
     const t = topExp(u);
     if (t === 0 && u.m === 1n << BigInt(bitLength(u.m) - 1)) {
-      // exactly +-1
+      // exactly +-1: exact results, still reported inexact as for every transcendental
+      env.raise(PE);
       return a.sign ? { sign: 1, exp: BIAS - 1, sig: 1n << 63n } : ONE;
     }
     if (t >= 15) {
