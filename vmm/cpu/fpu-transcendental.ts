@@ -12,6 +12,10 @@
 import { bitLength, type Exact } from './softfloat80.ts';
 
 const PREC = 200;
+// Significands are kept with some bits beyond PREC so that a series' remainder, folded in as one
+// bit below PREC (see `settle`), survives: when the sum is exactly representable in 64 bits (sin x
+// for tiny x, say) that bit gives the rounding its direction.
+const STORE = PREC + 16;
 
 /** A binary float: m * 2^e, m a signed BigInt (0 allowed). */
 interface BF {
@@ -22,8 +26,8 @@ interface BF {
 function norm(m: bigint, e: number): BF {
   if (m === 0n) return { m: 0n, e: 0 };
   const n = bitLength(m < 0n ? -m : m);
-  if (n > PREC) {
-    const s = n - PREC;
+  if (n > STORE) {
+    const s = n - STORE;
     return { m: m >> BigInt(s), e: e + s };
   }
   return { m, e };
@@ -44,8 +48,8 @@ function bmul(a: BF, b: BF): BF {
 function badd(a: BF, b: BF): BF {
   if (a.m === 0n) return b;
   if (b.m === 0n) return a;
-  if (top(a) - top(b) > PREC + 8) return a;
-  if (top(b) - top(a) > PREC + 8) return b;
+  if (top(a) - top(b) > STORE + 8) return a;
+  if (top(b) - top(a) > STORE + 8) return b;
   const e = Math.min(a.e, b.e);
   return norm((a.m << BigInt(a.e - e)) + (b.m << BigInt(b.e - e)), e);
 }
@@ -60,13 +64,13 @@ function bsub(a: BF, b: BF): BF {
 
 function bdiv(a: BF, b: BF): BF {
   const bl = bitLength(b.m < 0n ? -b.m : b.m);
-  const k = PREC + bl + 2;
+  const k = STORE + bl + 2;
   return norm((a.m << BigInt(k)) / b.m, a.e - b.e - k);
 }
 
 function bsqrt(a: BF): BF {
   let { m, e } = a;
-  let k = 2 * PREC + 4 - bitLength(m);
+  let k = 2 * STORE + 4 - bitLength(m);
   if ((e - k) & 1) k++;
   m <<= BigInt(k);
   e -= k;
@@ -81,6 +85,12 @@ function bsqrt(a: BF): BF {
 
 function bint(v: number | bigint): BF {
   return norm(BigInt(v), 0);
+}
+
+/** The sum of a series whose first omitted term is `rest`: one low bit of that term's sign. */
+function settle(sum: BF, rest: BF): BF {
+  if (rest.m === 0n || sum.m === 0n) return sum;
+  return badd(sum, { m: rest.m < 0n ? -1n : 1n, e: top(sum) - PREC - 4 });
 }
 
 /** Negligible relative to a result near `ref`: stop summing a series. */
@@ -146,14 +156,20 @@ function sinCosSmall(r: BF): { s: BF; c: BF } {
   let s = r;
   for (let k = 1; ; k++) {
     term = bneg(bdiv(bmul(term, r2), bint((2 * k) * (2 * k + 1))));
-    if (negligible(term, s)) break;
+    if (negligible(term, s)) {
+      s = settle(s, term);
+      break;
+    }
     s = badd(s, term);
   }
   let cterm = bint(1);
   let c = cterm;
   for (let k = 1; ; k++) {
     cterm = bneg(bdiv(bmul(cterm, r2), bint((2 * k - 1) * (2 * k))));
-    if (negligible(cterm, c)) break;
+    if (negligible(cterm, c)) {
+      c = settle(c, cterm);
+      break;
+    }
     c = badd(c, cterm);
   }
   return { s, c };
@@ -185,6 +201,12 @@ export function sinCos(x: Exact): { sin: Exact; cos: Exact } {
 }
 
 export function tan(x: Exact): Exact {
+  const bx = bf(x);
+  if (top(bx) < -40) {
+    // tan x = x + x^3/3 + 2x^5/15 + ...; the quotient sin/cos would cancel the remainders' bits.
+    const x3 = bdiv(bmul(bmul(bx, bx), bx), bint(3));
+    return toExact(negligible(x3, bx) ? settle(bx, x3) : badd(bx, x3));
+  }
   const { sin, cos } = sinCos(x);
   return toExact(bdiv(bf(sin), bf(cos)));
 }
@@ -200,7 +222,10 @@ function atanUnit(t: BF): BF {
   for (let n = 3, s = -1; ; n += 2, s = -s) {
     pow = bmul(pow, t2);
     const term = bdiv(pow, bint(n));
-    if (negligible(term, sum)) break;
+    if (negligible(term, sum)) {
+      sum = settle(sum, s < 0 ? bneg(term) : term);
+      break;
+    }
     sum = s < 0 ? bsub(sum, term) : badd(sum, term);
   }
   return { m: sum.m, e: sum.e + 3 };
@@ -236,7 +261,10 @@ export function exp2m1(x: Exact): Exact {
   let sum = y;
   for (let k = 2; ; k++) {
     term = bdiv(bmul(term, y), bint(k));
-    if (negligible(term, sum)) break;
+    if (negligible(term, sum)) {
+      sum = settle(sum, term);
+      break;
+    }
     sum = badd(sum, term);
   }
   return toExact(sum);
@@ -252,7 +280,10 @@ function lnNear1(zNum: BF, zDen: BF): BF {
   for (let n = 3; ; n += 2) {
     pow = bmul(pow, z2);
     const term = bdiv(pow, bint(n));
-    if (negligible(term, sum)) break;
+    if (negligible(term, sum)) {
+      sum = settle(sum, term);
+      break;
+    }
     sum = badd(sum, term);
   }
   return { m: sum.m, e: sum.e + 1 };

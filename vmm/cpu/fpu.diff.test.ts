@@ -568,7 +568,7 @@ const skip = typeof oracle === 'string' ? oracle : false;
 test('x87 model matches the host FPU on random cases', { skip }, () => {
   if (typeof oracle === 'string') return;
   try {
-    const scale = Number(process.env.FPU_CASES ?? '1');
+    const scale = Number(process.env.FPU_CASES ?? '3');
     const fixed = 0x5eed87;
     const fresh = process.env.FPU_SEED ? Number(process.env.FPU_SEED) : (Date.now() ^ (process.pid << 8)) >>> 0;
     const seeds = process.env.FPU_SEED ? [fresh] : [fixed, fresh];

@@ -66,6 +66,7 @@ import {
   ZE,
   ZERO,
   PE,
+  UE,
   BIAS,
 } from './softfloat80.ts';
 import * as tr from './fpu-transcendental.ts';
@@ -1026,6 +1027,8 @@ export class Fpu implements Snapshotable {
     // The hardware reports these exact results as inexact too (SDM: transcendentals are inexact).
     const r = roundToF80(env, { sign: uy.sign ^ (neg ? 1 : 0), m: uy.m * m, e: uy.e }, false);
     env.raise(PE);
+    // ...and so a tiny one underflows as an inexact tiny result would.
+    if (r.exp === 0 && r.sig !== 0n) env.raise(UE);
     return r;
   }
 
