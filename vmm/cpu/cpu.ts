@@ -207,6 +207,7 @@ export class Cpu {
     this.nmiBlocked = false;
     this.delivering = -1;
     this.fpu.reset();
+    for (let s = 0; s < 6; s++) this.updateSegmentChecks(s);
     this.updateMode();
     this.flushTlb(true);
   }

@@ -1,0 +1,136 @@
+// Tests of the CPU core itself: lazy flags through the ALU, near branches, the page walker and the
+// software TLB, and exception delivery in real and protected mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PhysicalMemory } from '../memory.ts';
+import { IoBus } from '../bus.ts';
+import { ManualClock } from '../clock.ts';
+import { Cpu } from './cpu.ts';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, EAX, ECX, EBX } from './regs.ts';
+import { setSegmentCache } from './segments.ts';
+import { CF, OF, SF, ZF, AF, PF } from './flags.ts';
+import { CS } from './decode.ts';
+import { Vec } from './fault.ts';
+
+function flatCpu(): { cpu: Cpu; mem: PhysicalMemory } {
+  const mem = new PhysicalMemory(8 << 20);
+  const clock = new ManualClock();
+  const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
+  cpu.cr0 |= CR0_PE;
+  for (let s = 0; s < 6; s++) setSegmentCache(cpu, s, s === CS ? 8 : 16, 0, 0xffffffff, s === CS ? 0xc09b : 0xc093);
+  return { cpu, mem };
+}
+
+function runCode(cpu: Cpu, mem: PhysicalMemory, code: number[], at = 0x1000, max = 1000): void {
+  mem.u8.set(code, at);
+  cpu.eip = at;
+  for (let n = 0; n < max && !cpu.halted; ) n += cpu.run(max - n);
+}
+
+test('ADD sets carry, overflow, zero, sign, parity and adjust lazily', () => {
+  const { cpu, mem } = flatCpu();
+  cpu.r32[EAX] = 0x7fffffff;
+  runCode(cpu, mem, [0x83, 0xc0, 0x01, 0xf4]); // add eax,1; hlt
+  assert.equal(cpu.r32[EAX], -0x80000000);
+  const f = cpu.getFlags();
+  assert.equal(f & (CF | ZF | SF | OF | AF | PF), SF | OF | AF | PF);
+});
+
+test('SUB borrow and CMP leave the destination alone', () => {
+  const { cpu, mem } = flatCpu();
+  cpu.r32[EAX] = 1;
+  cpu.r32[EBX] = 2;
+  runCode(cpu, mem, [0x39, 0xd8, 0xf4]); // cmp eax,ebx; hlt
+  assert.equal(cpu.r32[EAX], 1);
+  assert.equal(cpu.getFlags() & (CF | ZF | SF), CF | SF);
+});
+
+test('ADC and SBB chain the carry at 8 and 16 bits', () => {
+  const { cpu, mem } = flatCpu();
+  cpu.r32[EAX] = 0xff;
+  // add al,1 (CF=1) ; adc ah,0 ; cmp al,1 (CF=1) ; 66 sbb cx,0 (borrows 1 from 0) ; hlt
+  runCode(cpu, mem, [0x04, 0x01, 0x80, 0xd4, 0x00, 0x3c, 0x01, 0x66, 0x83, 0xd9, 0x00, 0xf4]);
+  assert.equal(cpu.r32[EAX], 0x100);
+  assert.equal(cpu.r16[ECX << 1], 0xffff);
+  assert.ok(cpu.getFlags() & CF);
+});
+
+test('a counted loop of SUB/JNZ runs to completion', () => {
+  const { cpu, mem } = flatCpu();
+  cpu.r32[ECX] = 1000;
+  runCode(cpu, mem, [0x83, 0xe9, 0x01, 0x75, 0xfb, 0xf4], 0x1000, 10000);
+  assert.equal(cpu.r32[ECX], 0);
+  assert.ok(cpu.halted);
+  assert.equal(cpu.instructions, 2001);
+});
+
+test('#UD for an undefined opcode goes through the IDT with EIP of the faulting instruction', () => {
+  const { cpu, mem } = flatCpu();
+  // IDT at 0x8000: vector 6 -> 0x08:0x3000 interrupt gate.
+  const idt = 0x8000;
+  const gate = (vec: number, off: number): void => {
+    const lo = (8 << 16) | (off & 0xffff);
+    const hi = (off & 0xffff0000) | 0x8e00;
+    mem.i32[(idt + vec * 8) >> 2] = lo;
+    mem.i32[(idt + vec * 8 + 4) >> 2] = hi;
+  };
+  gate(Vec.UD, 0x3000);
+  // GDT with a flat code (0x08) and data (0x10) descriptor for the gate's target.
+  const gdt = 0x9000;
+  mem.i32[(gdt + 8) >> 2] = 0x0000ffff;
+  mem.i32[(gdt + 12) >> 2] = 0x00cf9b00;
+  mem.i32[(gdt + 16) >> 2] = 0x0000ffff;
+  mem.i32[(gdt + 20) >> 2] = 0x00cf9300;
+  cpu.gdtrBase = gdt;
+  cpu.gdtrLimit = 0x17;
+  cpu.idtrBase = idt;
+  cpu.idtrLimit = 0x7ff;
+  cpu.r32[4] = 0x7000;
+  mem.u8[0x3000] = 0xf4;
+  runCode(cpu, mem, [0x0f, 0x0b]); // ud2
+  assert.equal(cpu.eip, 0x3001);
+  assert.equal(mem.i32[(0x7000 - 12) >> 2], 0x1000, 'pushed EIP is the faulting instruction');
+  assert.equal(mem.i32[(0x7000 - 8) >> 2], 8, 'pushed CS');
+});
+
+test('page walk: 4 KiB and 4 MiB pages, accessed/dirty bits, #PF error code and CR2', () => {
+  const { cpu, mem } = flatCpu();
+  const pd = 0x10000;
+  const pt = 0x11000;
+  // Identity-map the first 4 MiB with a page table; page 0x5000 read-only; 4 MiB page at 4 MiB -> 0.
+  mem.i32[pd >> 2] = pt | 0x7;
+  for (let p = 0; p < 1024; p++) mem.i32[(pt >> 2) + p] = (p << 12) | (p === 5 ? 0x5 : 0x7);
+  mem.i32[(pd >> 2) + 1] = 0x00000087; // 4 MiB page, user, writable, maps physical 0
+  cpu.cr3 = pd;
+  cpu.cr4 |= CR4_PSE;
+  cpu.cr0 |= CR0_PG | CR0_WP;
+  cpu.flushTlb(true);
+  assert.equal(cpu.readLin32(0x400000 + 0x1234) , cpu.readLin32(0x1234));
+  assert.ok(mem.i32[(pd >> 2) + 1]! & 0x20, 'accessed bit set on the 4 MiB PDE');
+  cpu.writeLin32(0x2000, 42);
+  assert.ok(mem.i32[(pt >> 2) + 2]! & 0x40, 'dirty bit set on write');
+  assert.throws(() => cpu.writeLin32(0x5000, 1));
+  assert.equal(cpu.excVector, Vec.PF);
+  assert.equal(cpu.excCode, 0x3, 'present + write, supervisor');
+  assert.equal(cpu.cr2, 0x5000);
+  mem.i32[(pt >> 2) + 6] = 0; // not present
+  assert.throws(() => cpu.readLin32(0x6000));
+  assert.equal(cpu.excCode, 0);
+});
+
+test('real-mode interrupt through the IVT pushes FLAGS, CS, IP and clears IF', () => {
+  const mem = new PhysicalMemory(1 << 20);
+  const clock = new ManualClock();
+  const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
+  cpu.loadSegmentReal(CS, 0);
+  cpu.r32[4] = 0x8000;
+  mem.u8[0x21 * 4] = 0x00;
+  mem.u8[0x21 * 4 + 1] = 0x05; // handler at 0000:0500
+  mem.u8[0x500] = 0xf4;
+  cpu.setFlags(0x202);
+  runCode(cpu, mem, [0xcd, 0x21], 0x100);
+  assert.equal(cpu.eip, 0x501);
+  assert.equal(mem.u16[(0x8000 - 2) >> 1], 0x202);
+  assert.equal(mem.u16[(0x8000 - 6) >> 1], 0x102, 'return IP after INT');
+  assert.equal(cpu.getFlags() & 0x200, 0);
+});
