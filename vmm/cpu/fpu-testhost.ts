@@ -13,6 +13,7 @@ export class TestHost implements FpuHost {
   readonly mem: Uint8Array;
   flags = 0x202;
   faults = 0;
+  selector?: (seg: number) => number;
   constructor(size = 4096) {
     this.mem = new Uint8Array(size);
   }

@@ -113,8 +113,12 @@ function special80(r: Rng): V80 {
       return { se: s | (1 + r.int(3)), sig: randSig(r) }; // tiny normal
     case 11:
       return { se: s | (16383 + r.int(64)), sig: J | (r.big(63) & ~((1n << 40n) - 1n)) }; // integer-ish
-    case 12:
-      return { se: s | (16383 + 62 + r.int(3)), sig: randSig(r) }; // 64-bit integer boundary
+    case 12: {
+      // integer boundaries of FIST m16/m32/m64 and FBSTP (10^18 ~ 2^59.8)
+      const e = r.pick([14, 15, 16, 30, 31, 32, 59, 62, 63, 64]);
+      const sig = r.chance(0.5) ? randSig(r) : r.pick([J, (1n << 64n) - 1n, J | 1n, 0xde0b6b3a76400000n]);
+      return { se: s | (16383 + e - r.int(2)), sig };
+    }
     default:
       return { se: s | 16383, sig: J }; // +-1
   }

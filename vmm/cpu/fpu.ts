@@ -164,6 +164,11 @@ export class Fpu implements Snapshotable {
     return this.cw;
   }
 
+  /** ST(i) for debuggers and tests, null when empty; no side effects. */
+  peek(i: number): F80 | null {
+    return this.empty(i) ? null : this.st(i);
+  }
+
   // ---- Stack helpers ------------------------------------------------------------------------------
 
   private phys(i: number): number {
