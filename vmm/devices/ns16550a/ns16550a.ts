@@ -1,0 +1,581 @@
+// National Semiconductor / TI PC16550D UART ("16550A": the part whose FIFOs work), as wired on a
+// PC's COM1 (0x3F8, IRQ4) and COM2 (0x2F8, IRQ3).
+//
+// Datasheet: PC16550D Universal Asynchronous Receiver/Transmitter with FIFOs (National, June 1995;
+// TI SNLS378). Sections used: 8.1 register table (Table II), 8.3 LCR, 8.4 programmable baud
+// generator, 8.5 LSR, 8.6 FCR, 8.7 IIR (Table IV, interrupt priorities), 8.8 IER, 8.9 MCR (loopback),
+// 8.10 MSR, 8.11 scratchpad, 8.12 FIFO interrupt mode operation (trigger level, character timeout).
+//
+// Model choices:
+// - Transmission is instantaneous: a byte written to THR goes to the sink at once and THRE/TEMT
+//   come back immediately, as QEMU does. Pacing output at the baud rate would make every kernel
+//   printk on a serial console cost guest time for nothing the guest can observe usefully.
+// - Reception is paced by the guest: host bytes wait in an unbounded-by-the-guest host buffer and
+//   move into the 16-byte RX FIFO as the guest drains it, so pasted text is not lost to overrun.
+// - The character timeout runs on guest time: four character times computed from the divisor latch
+//   and LCR (start bit + data bits + parity + stop bits at 115200/divisor baud).
+// - On a PC the INTRPT pin reaches the 8259 only through a buffer enabled by OUT2; Linux's 8250
+//   driver sets OUT2 on open and relies on this gate, so the IrqLine is driven only while MCR.OUT2
+//   is set and loopback is off (loopback forces the modem outputs, OUT2 included, inactive).
+
+import type { AccessSize, IoRange } from '../../bus.ts';
+import type { Clock, Timer } from '../../clock.ts';
+import type { Device, ResetKind, StateRecord } from '../../device.ts';
+import { stateBytes, stateNumber } from '../../device.ts';
+import type { IrqLine } from '../../irq.ts';
+
+// Register offsets (Table II); DLAB = LCR bit 7 selects the divisor latch at 0 and 1.
+export const RBR = 0; // read, DLAB=0
+export const THR = 0; // write, DLAB=0
+export const DLL = 0; // DLAB=1
+export const IER = 1; // DLAB=0
+export const DLM = 1; // DLAB=1
+export const IIR = 2; // read
+export const FCR = 2; // write
+export const LCR = 3;
+export const MCR = 4;
+export const LSR = 5;
+export const MSR = 6;
+export const SCR = 7;
+
+// IER
+export const IER_ERBFI = 0x01; // received data available
+export const IER_ETBEI = 0x02; // transmitter holding register empty
+export const IER_ELSI = 0x04; // receiver line status
+export const IER_EDSSI = 0x08; // modem status
+
+// IIR (Table IV): bit 0 clear = pending; bits 3-1 identify the highest-priority cause.
+export const IIR_NO_INT = 0x01;
+export const IIR_RLS = 0x06; // receiver line status, priority 1
+export const IIR_RDA = 0x04; // received data available / trigger level, priority 2
+export const IIR_CTI = 0x0c; // character timeout, priority 2
+export const IIR_THRE = 0x02; // THR empty, priority 3
+export const IIR_MS = 0x00; // modem status, priority 4
+export const IIR_FIFOS_ENABLED = 0xc0;
+
+// FCR
+export const FCR_FIFO_ENABLE = 0x01;
+export const FCR_RCVR_RESET = 0x02;
+export const FCR_XMIT_RESET = 0x04;
+export const FCR_DMA_MODE = 0x08;
+const RCVR_TRIGGER = [1, 4, 8, 14] as const;
+
+// LCR
+export const LCR_DLAB = 0x80;
+
+// MCR
+export const MCR_DTR = 0x01;
+export const MCR_RTS = 0x02;
+export const MCR_OUT1 = 0x04;
+export const MCR_OUT2 = 0x08;
+export const MCR_LOOP = 0x10;
+
+// LSR
+export const LSR_DR = 0x01;
+export const LSR_OE = 0x02;
+export const LSR_PE = 0x04;
+export const LSR_FE = 0x08;
+export const LSR_BI = 0x10;
+export const LSR_THRE = 0x20;
+export const LSR_TEMT = 0x40;
+export const LSR_RCVR_FIFO_ERROR = 0x80;
+
+// MSR
+export const MSR_DCTS = 0x01;
+export const MSR_DDSR = 0x02;
+export const MSR_TERI = 0x04;
+export const MSR_DDCD = 0x08;
+export const MSR_CTS = 0x10;
+export const MSR_DSR = 0x20;
+export const MSR_RI = 0x40;
+export const MSR_DCD = 0x80;
+
+const FIFO_SIZE = 16;
+/** The 1.8432 MHz crystal divided by 16: the baud rate for divisor 1. */
+const BAUD_BASE = 115200;
+/** Host bytes kept for the guest beyond the FIFO; more than this is dropped (the host is told nothing). */
+export const HOST_BUFFER_LIMIT = 1 << 20;
+
+export type ByteSink = (bytes: Uint8Array) => void;
+
+/** What is connected to the modem inputs when loopback is off (default: a terminal that is ready). */
+export interface ModemInputs {
+  cts: boolean;
+  dsr: boolean;
+  ri: boolean;
+  dcd: boolean;
+}
+
+export class Ns16550a implements Device {
+  readonly stateId: string;
+  readonly stateVersion = 1;
+  readonly ioRanges: IoRange[];
+
+  private ier = 0;
+  private lcr = 0;
+  private mcr = 0;
+  private lsr = LSR_THRE | LSR_TEMT;
+  /** MSR delta bits (3-0); the state bits are computed from the inputs or loopback. */
+  private msrDelta = 0;
+  private scr = 0;
+  private dll = 12;
+  private dlm = 0;
+  private fifoEnabled = false;
+  private rxTrigger = 1;
+  /** FCR bit 3 is write-only; kept so a saved state round-trips it. */
+  private dmaMode = false;
+  /** THRE interrupt latch: set when THR empties (or ETBEI is enabled while empty), cleared by an IIR read that reports it or a THR write. */
+  private thrIpending = true;
+  private timeoutPending = false;
+  /** RX FIFO as a ring; in non-FIFO mode it holds at most one byte (the RBR). */
+  private readonly rx = new Uint8Array(FIFO_SIZE);
+  private rxHead = 0;
+  private rxCount = 0;
+  /** Per-byte error bits in the RX FIFO (LSR bits 1-4 travel with the byte they belong to). */
+  private readonly rxErr = new Uint8Array(FIFO_SIZE);
+  private hostBuf: Uint8Array = new Uint8Array(0);
+  private hostLen = 0;
+  private modem: ModemInputs = { cts: true, dsr: true, ri: false, dcd: true };
+  private irqHigh = false;
+  private readonly timeoutTimer: Timer;
+
+  constructor(
+    readonly base: number,
+    private readonly irq: IrqLine,
+    private readonly clock: Clock,
+    private readonly sink: ByteSink,
+  ) {
+    this.stateId = `ns16550a@${base.toString(16)}`;
+    this.timeoutTimer = clock.createTimer(`${this.stateId} character timeout`, () => this.onTimeout());
+    this.ioRanges = [
+      {
+        name: `ns16550a ${base.toString(16)}`,
+        base,
+        length: 8,
+        read: (off) => this.readReg(off),
+        write: (off, _size, v) => this.writeReg(off, v & 0xff),
+        peek: (off, size: AccessSize) => (size === 1 ? this.peekReg(off) : 0xff),
+      },
+    ];
+  }
+
+  // ---- host side ----
+
+  /** Bytes from the host (terminal, pty). They reach the guest in order as it reads them. */
+  receive(bytes: Uint8Array): void {
+    const room = HOST_BUFFER_LIMIT - this.hostLen;
+    const n = Math.min(room, bytes.length);
+    if (n <= 0) return;
+    if (this.hostLen + n > this.hostBuf.length) {
+      const grown = new Uint8Array(Math.min(HOST_BUFFER_LIMIT, Math.max(256, (this.hostLen + n) * 2)));
+      grown.set(this.hostBuf.subarray(0, this.hostLen));
+      this.hostBuf = grown;
+    }
+    this.hostBuf.set(bytes.subarray(0, n), this.hostLen);
+    this.hostLen += n;
+    this.feedFromHost();
+    this.update();
+  }
+
+  /** Bytes waiting on the host side of the FIFO (for flow control in the back end). */
+  get hostBacklog(): number {
+    return this.hostLen;
+  }
+
+  /** Changes what the modem inputs see; edges set the MSR delta bits as the pins would. */
+  setModemInputs(inputs: ModemInputs): void {
+    const before = this.msrState();
+    this.modem = { ...inputs };
+    this.noteMsrChange(before);
+    this.update();
+  }
+
+  // ---- registers ----
+
+  private readReg(off: number): number {
+    switch (off) {
+      case 0: {
+        if (this.lcr & LCR_DLAB) return this.dll;
+        return this.readRbr();
+      }
+      case 1:
+        return this.lcr & LCR_DLAB ? this.dlm : this.ier;
+      case 2: {
+        const iir = this.iir();
+        // Reading IIR while it reports THRE is one of the two ways that interrupt is cleared.
+        if ((iir & 0x0f) === IIR_THRE) {
+          this.thrIpending = false;
+          this.update();
+        }
+        return iir;
+      }
+      case 3:
+        return this.lcr;
+      case 4:
+        return this.mcr;
+      case 5: {
+        const v = this.lsrValue();
+        // Reading LSR clears the error bits (and with them the line status interrupt).
+        this.lsr &= ~(LSR_OE | LSR_PE | LSR_FE | LSR_BI);
+        this.update();
+        return v;
+      }
+      case 6: {
+        const v = this.msrState() | this.msrDelta;
+        this.msrDelta = 0;
+        this.update();
+        return v;
+      }
+      default:
+        return this.scr;
+    }
+  }
+
+  private peekReg(off: number): number {
+    switch (off) {
+      case 0:
+        return this.lcr & LCR_DLAB ? this.dll : this.rxCount ? this.rx[this.rxHead]! : 0;
+      case 1:
+        return this.lcr & LCR_DLAB ? this.dlm : this.ier;
+      case 2:
+        return this.iir();
+      case 3:
+        return this.lcr;
+      case 4:
+        return this.mcr;
+      case 5:
+        return this.lsrValue();
+      case 6:
+        return this.msrState() | this.msrDelta;
+      default:
+        return this.scr;
+    }
+  }
+
+  private writeReg(off: number, v: number): void {
+    switch (off) {
+      case 0:
+        if (this.lcr & LCR_DLAB) {
+          this.dll = v;
+          this.armTimeout();
+        } else this.writeThr(v);
+        break;
+      case 1:
+        if (this.lcr & LCR_DLAB) {
+          this.dlm = v;
+          this.armTimeout();
+        } else {
+          const before = this.ier;
+          this.ier = v & 0x0f;
+          // Enabling ETBEI with THR empty raises the THRE interrupt at once; Linux's 8250 driver
+          // probes for this (UART_BUG_THRE) and drives its transmitter with it.
+          if (!(before & IER_ETBEI) && this.ier & IER_ETBEI && this.lsr & LSR_THRE) this.thrIpending = true;
+        }
+        break;
+      case 2:
+        this.writeFcr(v);
+        break;
+      case 3:
+        this.lcr = v;
+        this.armTimeout();
+        break;
+      case 4: {
+        const before = this.msrState();
+        this.mcr = v & 0x1f;
+        this.noteMsrChange(before);
+        // Host bytes held back during loopback flow again once it ends.
+        this.feedFromHost();
+        break;
+      }
+      case 5:
+        // LSR is for factory test only; writes do nothing on a working part.
+        return;
+      case 6:
+        return;
+      default:
+        this.scr = v;
+        return;
+    }
+    this.update();
+  }
+
+  private writeThr(v: number): void {
+    this.thrIpending = false;
+    this.update();
+    if (this.mcr & MCR_LOOP) this.pushRx(v, 0);
+    else this.sink(Uint8Array.of(v));
+    // The shift register finished instantly: THR and the transmitter are empty again.
+    this.lsr |= LSR_THRE | LSR_TEMT;
+    this.thrIpending = true;
+  }
+
+  private writeFcr(v: number): void {
+    const enable = (v & FCR_FIFO_ENABLE) !== 0;
+    if (enable !== this.fifoEnabled) {
+      // Changing FCR bit 0 clears both FIFOs.
+      this.clearRx();
+      this.fifoEnabled = enable;
+    }
+    if (!enable) {
+      // The other FCR bits are only written while bit 0 is being set.
+      this.update();
+      return;
+    }
+    if (v & FCR_RCVR_RESET) this.clearRx();
+    // Transmit FIFO reset: the transmit FIFO is always empty in this model.
+    this.dmaMode = (v & FCR_DMA_MODE) !== 0;
+    this.rxTrigger = RCVR_TRIGGER[(v >> 6) & 3]!;
+    this.feedFromHost();
+  }
+
+  private readRbr(): number {
+    if (this.rxCount === 0) return this.lastRx;
+    const v = this.rx[this.rxHead]!;
+    this.rxHead = (this.rxHead + 1) % FIFO_SIZE;
+    this.rxCount--;
+    this.lastRx = v;
+    this.timeoutPending = false;
+    this.feedFromHost();
+    this.armTimeout();
+    this.update();
+    return v;
+  }
+  /** What RBR reads when empty: the last byte received, as the holding register keeps it. */
+  private lastRx = 0;
+
+  // ---- receive path ----
+
+  private get rxCapacity(): number {
+    return this.fifoEnabled ? FIFO_SIZE : 1;
+  }
+
+  private clearRx(): void {
+    this.rxHead = 0;
+    this.rxCount = 0;
+    this.rxErr.fill(0);
+    this.timeoutPending = false;
+    this.timeoutTimer.cancel();
+  }
+
+  /** A byte arriving at the receiver shift register (from the host or looped back). */
+  private pushRx(v: number, errBits: number): void {
+    if (this.rxCount >= this.rxCapacity) {
+      // Overrun: the new character is lost, the FIFO contents are kept.
+      this.lsr |= LSR_OE;
+      this.update();
+      return;
+    }
+    const at = (this.rxHead + this.rxCount) % FIFO_SIZE;
+    this.rx[at] = v;
+    this.rxErr[at] = errBits;
+    this.rxCount++;
+    this.lsr |= errBits;
+    this.armTimeout();
+    this.update();
+  }
+
+  private feedFromHost(): void {
+    if (this.hostLen === 0 || this.mcr & MCR_LOOP) return;
+    let n = 0;
+    while (this.rxCount < this.rxCapacity && n < this.hostLen) {
+      const at = (this.rxHead + this.rxCount) % FIFO_SIZE;
+      this.rx[at] = this.hostBuf[n++]!;
+      this.rxErr[at] = 0;
+      this.rxCount++;
+    }
+    if (n === 0) return;
+    this.hostBuf.copyWithin(0, n, this.hostLen);
+    this.hostLen -= n;
+    this.armTimeout();
+  }
+
+  /** One character time in ns at the current divisor and line format. */
+  charTimeNs(): number {
+    const divisor = (this.dlm << 8) | this.dll || 0x10000; // divisor 0 behaves as 65536 on the baud generator
+    const dataBits = 5 + (this.lcr & 3);
+    const parity = this.lcr & 0x08 ? 1 : 0;
+    const stop = this.lcr & 0x04 ? (dataBits === 5 ? 1.5 : 2) : 1;
+    const bits = 1 + dataBits + parity + stop;
+    return (bits * divisor * 1e9) / BAUD_BASE;
+  }
+
+  private armTimeout(): void {
+    // The timeout counts from the last character into or out of the FIFO; only in FIFO mode.
+    if (this.fifoEnabled && this.rxCount > 0) this.timeoutTimer.arm(this.clock.now() + 4 * this.charTimeNs());
+    else this.timeoutTimer.cancel();
+  }
+
+  private onTimeout(): void {
+    if (this.fifoEnabled && this.rxCount > 0) {
+      this.timeoutPending = true;
+      this.update();
+    }
+  }
+
+  // ---- derived registers ----
+
+  private lsrValue(): number {
+    let v = this.lsr & (LSR_OE | LSR_PE | LSR_FE | LSR_BI | LSR_THRE | LSR_TEMT);
+    if (this.rxCount) v |= LSR_DR;
+    if (this.fifoEnabled) {
+      // The head byte's errors show in LSR, and bit 7 says some byte in the FIFO carries one.
+      if (this.rxCount) v |= this.rxErr[this.rxHead]!;
+      for (let i = 0; i < this.rxCount; i++) if (this.rxErr[(this.rxHead + i) % FIFO_SIZE]) v |= LSR_RCVR_FIFO_ERROR;
+    }
+    return v;
+  }
+
+  private msrState(): number {
+    if (this.mcr & MCR_LOOP) {
+      // Loopback: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD.
+      return (
+        (this.mcr & MCR_RTS ? MSR_CTS : 0) |
+        (this.mcr & MCR_DTR ? MSR_DSR : 0) |
+        (this.mcr & MCR_OUT1 ? MSR_RI : 0) |
+        (this.mcr & MCR_OUT2 ? MSR_DCD : 0)
+      );
+    }
+    const m = this.modem;
+    return (m.cts ? MSR_CTS : 0) | (m.dsr ? MSR_DSR : 0) | (m.ri ? MSR_RI : 0) | (m.dcd ? MSR_DCD : 0);
+  }
+
+  private noteMsrChange(before: number): void {
+    const after = this.msrState();
+    const changed = before ^ after;
+    if (changed & MSR_CTS) this.msrDelta |= MSR_DCTS;
+    if (changed & MSR_DSR) this.msrDelta |= MSR_DDSR;
+    if (changed & MSR_DCD) this.msrDelta |= MSR_DDCD;
+    // TERI is set on the trailing edge of RI only.
+    if (before & MSR_RI && !(after & MSR_RI)) this.msrDelta |= MSR_TERI;
+  }
+
+  private iir(): number {
+    const fifo = this.fifoEnabled ? IIR_FIFOS_ENABLED : 0;
+    return this.pendingCause() | fifo;
+  }
+
+  private pendingCause(): number {
+    const ier = this.ier;
+    if (ier & IER_ELSI && this.lsr & (LSR_OE | LSR_PE | LSR_FE | LSR_BI)) return IIR_RLS;
+    if (ier & IER_ERBFI) {
+      if (this.fifoEnabled ? this.rxCount >= this.rxTrigger : this.rxCount > 0) return IIR_RDA;
+      if (this.timeoutPending) return IIR_CTI;
+    }
+    if (ier & IER_ETBEI && this.thrIpending) return IIR_THRE;
+    if (ier & IER_EDSSI && this.msrDelta) return IIR_MS;
+    return IIR_NO_INT;
+  }
+
+  private update(): void {
+    const gate = (this.mcr & (MCR_OUT2 | MCR_LOOP)) === MCR_OUT2;
+    const level = gate && this.pendingCause() !== IIR_NO_INT;
+    if (level === this.irqHigh) return;
+    this.irqHigh = level;
+    if (level) this.irq.raise();
+    else this.irq.lower();
+  }
+
+  // ---- Device ----
+
+  reset(kind: ResetKind): void {
+    // Master reset (datasheet Table III) clears IER, IIR, FCR, LCR, MCR, LSR and the MSR deltas;
+    // the divisor latch and scratchpad keep their contents except at power-on.
+    this.ier = 0;
+    this.lcr = 0;
+    this.mcr = 0;
+    this.lsr = LSR_THRE | LSR_TEMT;
+    this.msrDelta = 0;
+    this.fifoEnabled = false;
+    this.rxTrigger = 1;
+    this.dmaMode = false;
+    this.thrIpending = true;
+    this.clearRx();
+    this.lastRx = 0;
+    if (kind === 'power') {
+      this.scr = 0;
+      this.dll = 12;
+      this.dlm = 0;
+      this.hostLen = 0;
+    }
+    this.update();
+  }
+
+  reassertInterrupts(): void {
+    if (this.irqHigh) this.irq.raise();
+  }
+
+  saveState(): StateRecord {
+    const rx = new Uint8Array(this.rxCount);
+    const rxErr = new Uint8Array(this.rxCount);
+    for (let i = 0; i < this.rxCount; i++) {
+      rx[i] = this.rx[(this.rxHead + i) % FIFO_SIZE]!;
+      rxErr[i] = this.rxErr[(this.rxHead + i) % FIFO_SIZE]!;
+    }
+    return {
+      ier: this.ier,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      lsr: this.lsr,
+      msrDelta: this.msrDelta,
+      scr: this.scr,
+      dll: this.dll,
+      dlm: this.dlm,
+      fifoEnabled: this.fifoEnabled,
+      rxTrigger: this.rxTrigger,
+      dmaMode: this.dmaMode,
+      thrIpending: this.thrIpending,
+      timeoutPending: this.timeoutPending,
+      timeoutDeadline: this.timeoutTimer.armed ? this.timeoutTimer.deadline : -1,
+      lastRx: this.lastRx,
+      rx,
+      rxErr,
+      host: this.hostBuf.slice(0, this.hostLen),
+      modem: { ...this.modem },
+      irqHigh: this.irqHigh,
+    };
+  }
+
+  loadState(s: StateRecord, version: number): void {
+    if (version !== 1) throw new Error(`${this.stateId}: saved state version ${version} is not supported (expected 1)`);
+    const b = (k: string): boolean => {
+      const v = s[k];
+      if (typeof v !== 'boolean') throw new Error(`saved state: field "${k}" is missing or not a boolean`);
+      return v;
+    };
+    this.ier = stateNumber(s, 'ier') & 0x0f;
+    this.lcr = stateNumber(s, 'lcr') & 0xff;
+    this.mcr = stateNumber(s, 'mcr') & 0x1f;
+    this.lsr = stateNumber(s, 'lsr') & 0x7e;
+    this.msrDelta = stateNumber(s, 'msrDelta') & 0x0f;
+    this.scr = stateNumber(s, 'scr') & 0xff;
+    this.dll = stateNumber(s, 'dll') & 0xff;
+    this.dlm = stateNumber(s, 'dlm') & 0xff;
+    this.fifoEnabled = b('fifoEnabled');
+    const trig = stateNumber(s, 'rxTrigger');
+    this.rxTrigger = RCVR_TRIGGER.includes(trig as 1) ? trig : 1;
+    this.dmaMode = b('dmaMode');
+    this.thrIpending = b('thrIpending');
+    this.timeoutPending = b('timeoutPending');
+    this.lastRx = stateNumber(s, 'lastRx') & 0xff;
+    const rx = stateBytes(s, 'rx');
+    const rxErr = stateBytes(s, 'rxErr', rx.length);
+    if (rx.length > FIFO_SIZE) throw new Error(`${this.stateId}: saved RX FIFO holds ${rx.length} bytes, more than 16`);
+    this.rxHead = 0;
+    this.rxCount = rx.length;
+    this.rx.fill(0);
+    this.rx.set(rx);
+    this.rxErr.fill(0);
+    this.rxErr.set(rxErr);
+    const host = stateBytes(s, 'host');
+    this.hostBuf = host.slice(0, HOST_BUFFER_LIMIT);
+    this.hostLen = this.hostBuf.length;
+    const m = s['modem'];
+    if (m && typeof m === 'object' && !Array.isArray(m) && !(m instanceof Uint8Array)) {
+      this.modem = { cts: m['cts'] === true, dsr: m['dsr'] === true, ri: m['ri'] === true, dcd: m['dcd'] === true };
+    }
+    const deadline = stateNumber(s, 'timeoutDeadline');
+    if (deadline >= 0) this.timeoutTimer.arm(deadline);
+    else this.timeoutTimer.cancel();
+    this.irqHigh = b('irqHigh');
+  }
+}
