@@ -100,9 +100,15 @@ fetch() { # package version -> path of the .deb
   name=$(cd "$DEBS" && ls -1 "${pkg%%:*}_"*"_i386.deb" 2>/dev/null | grep -F "_${ver//:/%3a}_" | head -n1 || true)
   if [ -z "$name" ]; then
     say "downloading $pkg $ver" >&2
-    (cd "$DEBS" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$OUT/apt-download.log") ||
-      die "apt-get download $pkg=$ver failed: $(tail -n3 "$OUT/apt-download.log")"
+    if ! (cd "$DEBS" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$OUT/apt-download.log"); then
+      # Package lists older than the mirror name files it no longer has: refresh once and retry.
+      [ "$(id -u)" = 0 ] && apt-get update -q >>"$OUT/apt-update.log" 2>&1 || true
+      (cd "$DEBS" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$OUT/apt-download.log") ||
+        die "apt-get download $pkg=$ver failed: $(tail -n3 "$OUT/apt-download.log")"
+    fi
     name=$(cd "$DEBS" && ls -1 "${pkg%%:*}_"*"_i386.deb" | grep -F "_${ver//:/%3a}_" | head -n1)
+    # Older versions of the same package are of no further use.
+    (cd "$DEBS" && ls -1 "${pkg%%:*}_"*"_i386.deb" | grep -vxF "$name" | xargs -r rm -f)
   fi
   printf '%s/%s\n' "$DEBS" "$name"
 }
