@@ -11,13 +11,21 @@
 // host.mathFault(). ES and B are always derived from the flags and masks, so FLDCW, FLDENV, FRSTOR
 // and FNSTENV change them as the hardware does.
 //
-// Deviations and choices:
+// Choices where the SDM is silent or the test host (an AMD processor) differs from it:
 // - The data pointer's selector (FDS, and the real-mode linear data address) needs the segment
 //   register's value; the host may give it through the optional `selector(seg)`, else FDS is 0 and a
 //   real-mode FDP is the bare offset.
 // - Undocumented aliases a P6 executes (D9 D8+i FSTP, DC D0+i FCOM, DC D8+i FCOMP, DD C8+i FXCH,
 //   DE D0+i FCOMP, DF C8+i FXCH, DF D0+i and DF D8+i FSTP, DF C0+i FFREEP) are valid; FENI, FDISI and
-//   FSETPM (DB E0, E1, E4) are no-ops, as on every x87 since the 387.
+//   FSETPM (DB E0, E1, E4) are no-ops, as on every x87 since the 387. The D9 D8+i alias does not
+//   check for an empty ST(0) (it then only pops), as observed on hardware.
+// - FCOM/FUCOM/FCOMI with an unmasked #IA leave the condition codes (EFLAGS) unset, and FCOMI
+//   clears C1, both as the SDM says; the AMD host sets the codes and keeps C1.
+// - Where the SDM leaves a condition code undefined, the model does what the host does (mostly:
+//   unchanged). F2XM1 and FYL2XP1 outside their documented domains return the mathematical value.
+// - FSIN/FCOS/FSINCOS/FPTAN reduce their argument with the 66-bit pi of the hardware. An incomplete
+//   FPREM/FPREM1 (exponent difference >= 64) develops 32 + (difference - 64) mod 32 quotient bits.
+// - Loads of single/double denormals complete even with #D unmasked; stores never raise #D.
 
 import type { Snapshotable, StateRecord } from '../device.ts';
 import { stateBytes, stateNumber } from '../device.ts';
@@ -31,7 +39,6 @@ import {
   DE,
   div,
   Env,
-  EXT64,
   type Exact,
   type F80,
   fromBcd,
@@ -46,12 +53,10 @@ import {
   mul,
   neg,
   ONE,
-  packF80,
   precisionFormat,
   propagateNaN,
   quiet,
   readF80,
-  roundExact,
   roundInt,
   roundToF80,
   roundToInteger,
@@ -1502,6 +1507,4 @@ function fracPart(x: Exact, n: number): Exact | null {
   return { sign: f < 0n ? 1 : 0, m: f < 0n ? -f : f, e: lo };
 }
 
-// Re-exported for tests and the CPU's FNSTSW AX.
-export { readF80, writeF80, packF80, roundExact, EXT64 };
 export type { F80 };
