@@ -28,6 +28,7 @@ interface FakeKernel {
   cmdlineSize?: number;
   version?: string;
   truncateTo?: number;
+  xloadflags?: number;
 }
 
 /** A bzImage with a real-looking setup header and a recognisable protected-mode payload. */
@@ -53,7 +54,7 @@ function fakeBzImage(k: FakeKernel = {}): Uint8Array {
   dv.setUint32(0x22c, k.initrdAddrMax ?? 0x7fffffff, true);
   dv.setUint32(0x230, k.alignment ?? 0x200000, true);
   img[0x234] = k.relocatable ? 1 : 0;
-  dv.setUint16(0x236, 0, true);
+  dv.setUint16(0x236, k.xloadflags ?? 0, true);
   dv.setUint32(0x238, k.cmdlineSize ?? 2047, true);
   dv.setUint32(0x258, k.prefAddress ?? 0x100000, true);
   dv.setUint32(0x260, k.initSize ?? 0x10000, true);
@@ -75,6 +76,14 @@ test('rejects files that are not bzImages', () => {
   noBootFlag[0x1fe] = 0;
   assert.throws(() => loadLinux(mem, noBootFlag), /0xAA55/);
   assert.throws(() => loadLinux(mem, fakeBzImage({ loadflags: 0 })), /zImage.*LOADED_HIGH/);
+});
+
+test('rejects x86-64 kernels with a hint', () => {
+  const mem = new PhysicalMemory(16 * MiB);
+  assert.throws(() => loadLinux(mem, fakeBzImage({ xloadflags: 0x1f })), /64-bit \(x86-64\) kernel.*i386/);
+  // Protocols before 2.12 have no xloadflags: the field is something else there.
+  assert.doesNotThrow(() => loadLinux(mem, fakeBzImage({ protocol: 0x20b, xloadflags: 0x1f })));
+  assert.doesNotThrow(() => loadLinux(mem, fakeBzImage({ xloadflags: 0x04 })));
 });
 
 test('rejects boot protocols older than 2.06', () => {

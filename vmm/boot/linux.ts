@@ -54,6 +54,8 @@ const HDRS_MAGIC = 0x53726448; // "HdrS"
 // loadflags
 export const LOADED_HIGH = 0x01;
 export const CAN_USE_HEAP = 0x80;
+// xloadflags
+const XLF_KERNEL_64 = 0x01;
 
 // boot_params (zero-page.rst)
 const BP_SCREEN_INFO = 0x000;
@@ -180,6 +182,11 @@ export function parseBzImage(kernel: Uint8Array): BzImageHeader {
   if (relocatable && (kernelAlignment === 0 || (kernelAlignment & (kernelAlignment - 1)) !== 0))
     throw new Error(`kernel setup header is malformed: kernel_alignment ${hex(kernelAlignment)} is not a power of two`);
 
+  const xloadflags = protocol >= 0x20c ? u16(kernel, HDR_XLOADFLAGS) : 0;
+  // Every x86-64 bzImage sets XLF_KERNEL_64; its 32-bit entry would only stop at "requires an x86-64 CPU".
+  if (xloadflags & XLF_KERNEL_64)
+    throw new Error('kernel is a 64-bit (x86-64) kernel; Hostbox emulates a 32-bit PC: use an i386 kernel such as Debian\'s 686 flavour');
+
   const has210 = protocol >= 0x20a && headerEnd >= HDR_INIT_SIZE + 4;
   const prefHigh = has210 ? u32(kernel, HDR_PREF_ADDRESS + 4) : 0;
   if (prefHigh !== 0) throw new Error('kernel wants to be loaded above 4 GiB (pref_address); a 32-bit machine cannot');
@@ -203,7 +210,7 @@ export function parseBzImage(kernel: Uint8Array): BzImageHeader {
     initrdAddrMax: u32(kernel, HDR_INITRD_ADDR_MAX),
     kernelAlignment,
     relocatable,
-    xloadflags: protocol >= 0x20c ? u16(kernel, HDR_XLOADFLAGS) : 0,
+    xloadflags,
     cmdlineSize: u32(kernel, HDR_CMDLINE_SIZE),
     prefAddress: has210 ? u32(kernel, HDR_PREF_ADDRESS) : 0,
     initSize: has210 ? u32(kernel, HDR_INIT_SIZE) : 0,
