@@ -1281,7 +1281,8 @@ export class Fpu implements Snapshotable {
     else if (ca === Cls.Inf || cb === Cls.Zero) r = this.invalid(env);
     else if (this.denormals(env, ca, cb)) r = null;
     else if (ca === Cls.Zero || cb === Cls.Inf) {
-      r = a;
+      // The dividend comes back through the rounder: a pseudo-denormal leaves normalized.
+      r = ca === Cls.Zero ? a : roundToF80(env, unpack(a), false);
       done = true;
     } else {
       done = true;
