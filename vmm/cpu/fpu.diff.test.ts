@@ -4,7 +4,7 @@
 // an instruction (escape byte and ModRM, memory forms addressing a 32-byte operand) and EFLAGS. The
 // oracle runs FRSTOR; instruction; FNSAVE on the real FPU; the model runs the same three
 // instructions; the images, the memory operand and EFLAGS must agree bit for bit except:
-// - FIP/FCS/FOP/FDP/FDS (the host's addresses), not compared;
+// - FIP/FCS/FDP/FDS (the host's addresses), not compared;
 // - FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1: results within TRANS_ULP units in the
 //   last place, and C1 (the round-up bit, which follows the result) is not compared;
 // - FPREM/FPREM1 with C2 = 1 (incomplete): C0, C1, C3 are not compared (SDM: undefined then).
@@ -350,6 +350,11 @@ function makeCase(r: Rng, op: Op): Case {
   dv.setUint16(0, cw, true);
   dv.setUint16(4, sw, true);
   dv.setUint16(8, tw, true);
+  // The last instruction's pointers and opcode, which control instructions must keep.
+  dv.setUint32(12, r.u32(), true);
+  dv.setUint32(16, r.u32() & 0x07ffffff, true);
+  dv.setUint32(20, r.u32(), true);
+  dv.setUint32(24, r.int(65536), true);
   const mem = new Uint8Array(32);
   const md = new DataView(mem.buffer);
   for (let i = 0; i < 32; i++) mem[i] = r.int(256);
@@ -550,6 +555,7 @@ function mismatch(c: Case, want: Outcome, got: Outcome): string | null {
   if (c.op.prem && w.getUint16(4, true) & 0x0400) swMask &= ~0x4300;
   if ((w.getUint16(4, true) & swMask) !== (g.getUint16(4, true) & swMask)) return 'status word';
   if (w.getUint16(8, true) !== g.getUint16(8, true)) return 'tag word';
+  if ((w.getUint16(18, true) & 0x7ff) !== (g.getUint16(18, true) & 0x7ff)) return 'opcode (FOP)';
   for (let i = 0; i < 8; i++) {
     const off = 28 + 10 * i;
     const a = key80(want.image, off);
