@@ -88,7 +88,11 @@ function randSig(r: Rng): bigint {
 
 function special80(r: Rng): V80 {
   const s = r.chance(0.5) ? 0x8000 : 0;
-  switch (r.int(14)) {
+  switch (r.int(16)) {
+    case 14:
+      return { se: s | (16383 - 8191 + r.int(80) - 40), sig: randSig(r) }; // squares near underflow
+    case 15:
+      return { se: s | (16383 + 8191 + r.int(80) - 40), sig: randSig(r) }; // squares near overflow
     case 0:
       return { se: s, sig: 0n }; // zero
     case 1:
