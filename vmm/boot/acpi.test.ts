@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PhysicalMemory } from '../memory.ts';
-import { ACPI_TABLES_SIZE, buildAcpiTables, checksum, defaultAcpiPlacement, dsdtAml } from './acpi.ts';
+import { ACPI_TABLES_SIZE, buildAcpiTables, checksum, defaultAcpiPlacement, dsdtAml, piixPciRoutes } from './acpi.ts';
 import { buildE820, loadLinux } from './linux.ts';
 
 const MiB = 1024 * 1024;
@@ -196,6 +196,8 @@ test('RSDP, RSDT, FADT, FACS and DSDT are found, checksummed and linked', () => 
   assert.equal(flags & 1, 1, 'WBINVD');
   assert.equal(flags & (1 << 8), 0, 'TMR_VAL_EXT clear: 24-bit timer');
   assert.equal(flags & (1 << 4), 0, 'power button is a fixed feature');
+  assert.equal(flags & (1 << 5), 1 << 5, 'no fixed sleep button');
+  assert.equal(flags & (1 << 6), 1 << 6, 'RTC alarms do not use RTC_STS');
 
   assert.equal(facsAddr % 64, 0, 'FACS 64-byte aligned');
   assert.equal(sig(mem, facsAddr), 'FACS');
@@ -295,4 +297,20 @@ test('the loader reports the tables to the kernel: e820 type 3 and acpi_rsdp_add
   const entry = loadLinux(mem, k, { acpi });
   assert.equal(u32(mem, entry.esi + 0x70), 0xe0000);
   assert.equal(sig(mem, u32(mem, entry.esi + 0x70), 8), 'RSD PTR ');
+});
+
+test('PIIX PIRQ swizzle: slot s pin p uses link (s + p - 1) mod 4', () => {
+  const r = piixPciRoutes([1, 3], [5, 9, 10, 11]);
+  assert.deepEqual(r, [
+    { slot: 1, pin: 0, irq: 5 },
+    { slot: 1, pin: 1, irq: 9 },
+    { slot: 1, pin: 2, irq: 10 },
+    { slot: 1, pin: 3, irq: 11 },
+    { slot: 3, pin: 0, irq: 10 },
+    { slot: 3, pin: 1, irq: 11 },
+    { slot: 3, pin: 2, irq: 5 },
+    { slot: 3, pin: 3, irq: 9 },
+  ]);
+  assert.equal(piixPciRoutes([0])[0]!.irq, 11, 'slot 0 INTA# is PIRQD');
+  assert.throws(() => piixPciRoutes([1], [10, 11]), /four/);
 });

@@ -36,6 +36,11 @@ const FADT_WBINVD = 1 << 0;
 const FADT_PROC_C1 = 1 << 2;
 /** Set: the sleep button is not a fixed-feature button (this machine has none). */
 const FADT_SLP_BUTTON = 1 << 5;
+/**
+ * Set: the RTC alarm does not report through RTC_STS. The MC146818 model has no wire to the PM
+ * block, and with this clear Linux's rtc-cmos would arm the ACPI RTC event for alarms.
+ */
+const FADT_FIX_RTC = 1 << 6;
 
 const RSDP_SIZE = 20;
 const HEADER_SIZE = 36;
@@ -47,6 +52,20 @@ export interface PciIrqRoute {
   slot: number;
   pin: 0 | 1 | 2 | 3;
   irq: number;
+}
+
+/**
+ * The PIIX3 wiring of PCI slots to its four PIRQ links, rotated per slot so that the INTA# of
+ * neighbouring slots land on different links: slot s pin p drives PIRQ[(s + p - 1) mod 4]. With
+ * the links steered to `linkIrqs` (what a BIOS would program into the PIRQRC registers), this is
+ * the routing table to give the DSDT. A PCI bus model wired the same way agrees with it.
+ */
+export function piixPciRoutes(slots: readonly number[], linkIrqs: readonly number[] = [10, 10, 11, 11]): PciIrqRoute[] {
+  if (linkIrqs.length !== 4) throw new Error('PIIX has four PIRQ links: give four IRQs');
+  const routes: PciIrqRoute[] = [];
+  for (const slot of slots)
+    for (const pin of [0, 1, 2, 3] as const) routes.push({ slot, pin, irq: linkIrqs[(slot + pin - 1) & 3]! });
+  return routes;
 }
 
 export interface PciHostBridge {
@@ -196,7 +215,7 @@ export function buildAcpiTables(mem: PhysicalMemory, opts: AcpiTablesOptions): A
   // Latencies above 100 and 1000 us say C2 and C3 are not supported.
   f.setUint16(96, 101, true); // P_LVL2_LAT
   f.setUint16(98, 1001, true); // P_LVL3_LAT
-  f.setUint32(112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON, true); // 24-bit timer: TMR_VAL_EXT clear
+  f.setUint32(112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC, true); // 24-bit timer: TMR_VAL_EXT clear
   fixChecksum(fadt, 9);
 
   const rsdtAddr = align(fadtAddr + fadt.length, 16);
