@@ -350,3 +350,35 @@ test('saved state round trip', () => {
   assert.equal(fmt(g.fpu.peek(1)), fmt(THREE));
   assert.throws(() => g.fpu.loadState(s, 99), /fpu: saved state version 99/);
 });
+
+test('a store crossing into a faulting page writes nothing', () => {
+  const { host, fpu } = setup();
+  fld(host, fpu, THREE);
+  const fault = new Error('#PF');
+  const realWrite8 = host.write8.bind(host);
+  const realWrite32 = host.write32.bind(host);
+  const guard = (off: number): void => {
+    if (off >= 0x1000 - 0) throw fault;
+  };
+  host.write8 = (seg, off, val): void => {
+    guard(off);
+    realWrite8(seg, off, val);
+  };
+  host.write32 = (seg, off, val): void => {
+    guard(off + 3);
+    realWrite32(seg, off, val);
+  };
+  host.write16 = (seg, off, val): void => {
+    guard(off + 1);
+    realWrite8(seg, off, val);
+    realWrite8(seg, off + 1, val >> 8);
+  };
+  const mem = new Uint8Array(8192);
+  mem.set(host.mem);
+  (host as { mem: Uint8Array }).mem = mem;
+  host.mem.fill(0xaa, 0xff8, 0x1000);
+  assert.throws(() => fpu.execute(0xdd, 0x18, 3, 0xffc, PM32), (e) => e === fault); // FSTP m64
+  assert.throws(() => fpu.execute(0xdb, 0x38, 3, 0xff8, PM32), (e) => e === fault); // FSTP m80
+  assert.deepEqual([...host.mem.slice(0xff8, 0x1000)], new Array(8).fill(0xaa));
+  assert.equal(fmt(fpu.peek(0)), fmt(THREE), 'not popped');
+});

@@ -324,7 +324,16 @@ export class Fpu implements Snapshotable {
     const hi = BigInt(this.host.read32(seg, off + 4) >>> 0);
     return (hi << 32n) | lo;
   }
+  /**
+   * Multi-byte stores touch their last byte first: a store crossing into a page that faults then
+   * writes nothing, as the hardware checks both pages before storing. (If the first page faults
+   * instead, only that last byte has been written, with the value the restarted store writes.)
+   */
+  private probeLast(seg: number, off: number, n: number, lastByte: number): void {
+    this.host.write8(seg, off + n - 1, lastByte);
+  }
   private write64(seg: number, off: number, v: bigint): void {
+    this.probeLast(seg, off, 8, Number((v >> 56n) & 0xffn));
     this.host.write32(seg, off, Number(v & 0xffffffffn) | 0);
     this.host.write32(seg, off + 4, Number((v >> 32n) & 0xffffffffn) | 0);
   }
@@ -346,6 +355,7 @@ export class Fpu implements Snapshotable {
     return b;
   }
   private writeBytes(seg: number, off: number, b: Uint8Array): void {
+    this.probeLast(seg, off, b.length, b[b.length - 1]!);
     let i = 0;
     for (; i + 4 <= b.length; i += 4)
       this.host.write32(seg, off + i, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
