@@ -124,11 +124,10 @@ const CF = 0x01;
 const PF = 0x04;
 const ZF = 0x40;
 
-const TWO63 = 63;
-
-function memIndef32(): number {
-  return 0xffc00000 | 0;
-}
+/** FSIN, FCOS, FSINCOS, FPTAN take |x| < 2^63 (SDM vol. 1 §8.3.10); beyond, C2 = 1. */
+const TRIG_MAX_EXP = 63;
+/** The single-real QNaN indefinite, stored for a masked stack underflow. */
+const SINGLE_INDEFINITE = 0xffc00000 | 0;
 
 export class Fpu implements Snapshotable {
   readonly stateId = 'fpu';
@@ -470,7 +469,7 @@ export class Fpu implements Snapshotable {
   private storeReal(seg: number, off: number, k: 32 | 64, pop: boolean): void {
     if (this.empty(0)) {
       if (!(this.cw & IE)) return void this.underflow();
-      if (k === 32) this.host.write32(seg, off, memIndef32());
+      if (k === 32) this.host.write32(seg, off, SINGLE_INDEFINITE);
       else this.write64(seg, off, 0xfff8000000000000n);
       this.underflow();
       if (pop) this.pop();
@@ -998,15 +997,12 @@ export class Fpu implements Snapshotable {
       if (yZero) return zero(y.sign ^ x.sign);
       let l: Exact;
       if (topExp(u) >= -1) {
-        // 1 + x exactly, then log2 of that
+        // Large |x| (outside the documented domain): log2 of 1 + x formed exactly.
         const lo = Math.min(u.e, 0);
         const m = (1n << BigInt(-lo)) + ((x.sign ? -u.m : u.m) << BigInt(u.e - lo));
         const w = { sign: 0, m, e: lo };
-        l = isPow2(w) ? { sign: 0, m: 0n, e: 0 } : tr.log2(w);
-        if (isPow2(w)) {
-          const k = topExp(w);
-          return this.scaleExact(env, y, BigInt(k), false);
-        }
+        if (isPow2(w)) return this.scaleExact(env, y, BigInt(topExp(w)));
+        l = tr.log2(w);
       } else l = tr.log2p1(u);
       return roundToF80(env, tr.mulExact(unpack(y), l), true);
     }
@@ -1035,12 +1031,12 @@ export class Fpu implements Snapshotable {
     const below1 = t < 0;
     if (yInf) return infinity(y.sign ^ (below1 ? 1 : 0));
     if (yZero) return zero(y.sign ^ (below1 ? 1 : 0));
-    if (isPow2(u)) return this.scaleExact(env, y, BigInt(t), false);
+    if (isPow2(u)) return this.scaleExact(env, y, BigInt(t));
     return roundToF80(env, tr.mulExact(unpack(y), tr.log2(u)), true);
   }
 
   /** y * k for an integer k (log2 of a power of two), rounded once. */
-  private scaleExact(env: Env, y: F80, k: bigint, _sticky: boolean): F80 | null {
+  private scaleExact(env: Env, y: F80, k: bigint): F80 | null {
     const uy = unpack(y);
     const neg = k < 0n;
     const m = neg ? -k : k;
@@ -1079,7 +1075,7 @@ export class Fpu implements Snapshotable {
     if (c === Cls.Zero) return 'zero';
     if (this.denormals(env, c)) return null;
     const u = unpack(a);
-    if (topExp(u) >= TWO63) return 'range';
+    if (topExp(u) >= TRIG_MAX_EXP) return 'range';
     return u;
   }
 
