@@ -598,14 +598,26 @@ test('x87 model matches the host FPU on random cases', { skip }, () => {
         for (let k = 0; k < n; k++) cases.push(makeCase(r, op));
       }
       const want = runOracle(oracle.path, cases);
+      const got = cases.map(runModel);
+      // A context switch between the instruction and FNSAVE can lose FOP on AMD processors (their
+      // FXSAVE keeps it only with an exception pending): cases that differ are run once more.
+      const again = cases.flatMap((c, i) => (mismatch(c, want[i]!, got[i]!) ? [i] : []));
+      if (again.length) {
+        const second = runOracle(
+          oracle.path,
+          again.map((i) => cases[i]!),
+        );
+        again.forEach((i, k) => {
+          want[i] = second[k]!;
+        });
+      }
       for (let i = 0; i < cases.length; i++) {
-        const got = runModel(cases[i]!);
-        const why = mismatch(cases[i]!, want[i]!, got);
+        const why = mismatch(cases[i]!, want[i]!, got[i]!);
         total++;
         if (why) {
           const k = `${cases[i]!.op.name}: ${why}`;
           byReason.set(k, (byReason.get(k) ?? 0) + 1);
-          if (byReason.get(k)! <= 2 && failures.length < 60) failures.push(`[seed ${seed}] ${why}\n${describe(cases[i]!, want[i]!, got)}`);
+          if (byReason.get(k)! <= 2 && failures.length < 60) failures.push(`[seed ${seed}] ${why}\n${describe(cases[i]!, want[i]!, got[i]!)}`);
         }
       }
     }
