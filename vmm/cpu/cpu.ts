@@ -151,6 +151,8 @@ export class Cpu {
   /** Nesting of exception delivery for the double/triple-fault rules. */
   delivering = -1;
   instructions = 0;
+  /** Debugging hook: every exception before delivery (vector, error code, EIP of the instruction). */
+  onException: ((vector: number, code: number, eip: number) => void) | null = null;
   /** Called on a triple fault; the machine resets. */
   onShutdown: (detail: string) => void = (d) => {
     throw new TripleFault(d);
@@ -930,6 +932,7 @@ export class Cpu {
 
   /** Delivers the recorded exception, applying the double- and triple-fault rules. */
   handleFault(): void {
+    this.onException?.(this.excVector, this.excCode, this.eip);
     for (;;) {
       try {
         deliverException(this, this.excVector, this.excHasCode, this.excCode);

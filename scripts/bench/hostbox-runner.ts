@@ -1,0 +1,89 @@
+// Hostbox under benchmark: the machine run in this process, its first serial port captured.
+
+import { readFileSync } from 'node:fs';
+import { createMachine } from '../../vmm/machine.ts';
+import type { EngineKind, Machine } from '../../vmm/machine-api.ts';
+import { SerialLog, type GuestRunner } from './runner.ts';
+
+export class HostboxRunner implements GuestRunner {
+  readonly engine: string;
+  private machine: Machine | null = null;
+  private readonly log = new SerialLog();
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly decoder = new TextDecoder('latin1');
+
+  constructor(
+    private readonly guest: { kernel: string; initrd: string; cmdline: string; memoryMiB: number },
+    private readonly kind: EngineKind = 'interpreter',
+  ) {
+    this.engine = `hostbox-${kind}`;
+  }
+
+  async start(): Promise<void> {
+    this.machine = createMachine(
+      {
+        memoryMiB: this.guest.memoryMiB,
+        engine: this.kind,
+        kernel: new Uint8Array(readFileSync(this.guest.kernel)),
+        initrd: new Uint8Array(readFileSync(this.guest.initrd)),
+        cmdline: this.guest.cmdline,
+      },
+      {
+        serialOut: (port, bytes) => {
+          if (port === 0) this.log.append(this.decoder.decode(bytes));
+        },
+        display: () => {},
+        block: () => {},
+        power: (ev) => {
+          if (ev === 'poweroff') this.running = false;
+        },
+        log: () => {},
+      },
+    );
+    this.running = true;
+    this.loop();
+  }
+
+  private loop = (): void => {
+    if (!this.running || !this.machine) return;
+    const state = this.machine.runSlice(20);
+    if (state === 'off') {
+      this.running = false;
+      return;
+    }
+    if (state === 'halted') {
+      const idle = Math.min(this.machine.idleMs(), 50);
+      this.timer = setTimeout(this.loop, Math.max(0, Math.floor(idle)));
+    } else {
+      setImmediate(this.loop);
+    }
+  };
+
+  send(text: string): void {
+    this.machine?.serialIn(0, new TextEncoder().encode(text));
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      setImmediate(this.loop);
+    }
+  }
+
+  waitFor(text: string, timeoutMs: number): Promise<number> {
+    return this.log.waitFor(text, timeoutMs);
+  }
+
+  output(): string {
+    return this.log.all();
+  }
+
+  instructions(): number | null {
+    return this.machine?.stats().instructions ?? null;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.machine = null;
+  }
+}

@@ -1,0 +1,102 @@
+// `npm run bench`: Hostbox beside v86 on the same Debian guest. Alternates engines, at least three
+// passes each, and reports medians, the Hostbox/v86 time ratio per workload and guest instructions
+// per second. Writes bench-results/bench-<date>.json.
+//
+// Options: --runs N (default 3), --only name,name (workloads), --engines hostbox,v86,
+//          --timeout-s N (per wait, default 600), --memory MiB (default 256).
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { HostboxRunner } from './hostbox-runner.ts';
+import { V86Runner } from './v86-runner.ts';
+import { measurePass, median, type PassResult } from './measure.ts';
+import { WORKLOADS } from './workloads.ts';
+import type { GuestRunner } from './runner.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+async function main(): Promise<void> {
+  const root = process.env.HOSTBOX_ROOT ?? process.cwd();
+  const guestDir = join(root, '.cache', 'guest');
+  const manifestPath = join(guestDir, 'manifest.json');
+  if (!existsSync(manifestPath)) {
+    console.error(`no test guest at ${guestDir}: run \`npm run guest\` first`);
+    process.exit(2);
+  }
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { readyMarker: string; prompt: string; kernelRelease: string };
+  const runs = Math.max(1, Number(arg('runs', '3')));
+  const only = arg('only', '');
+  const workloads = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS;
+  const engines = arg('engines', 'hostbox,v86').split(',');
+  const timeoutMs = Number(arg('timeout-s', '600')) * 1000;
+  const guest = {
+    kernel: join(guestDir, 'vmlinuz'),
+    initrd: join(guestDir, 'initrd.img'),
+    cmdline: 'console=ttyS0 quiet',
+    memoryMiB: Number(arg('memory', '256')),
+  };
+  const v86Missing = V86Runner.available();
+  if (engines.includes('v86') && v86Missing) {
+    console.error(`cannot run the v86 reference: ${v86Missing}`);
+    process.exit(2);
+  }
+  const make: Record<string, () => GuestRunner> = {
+    hostbox: () => new HostboxRunner(guest, 'interpreter'),
+    v86: () => new V86Runner(guest),
+  };
+  const results: PassResult[] = [];
+  for (let run = 1; run <= runs; run++) {
+    for (const e of engines) {
+      const factory = make[e];
+      if (!factory) throw new Error(`unknown engine ${e}`);
+      process.stderr.write(`pass ${run}/${runs} ${e}... `);
+      const r = await measurePass(factory(), run, workloads, manifest, timeoutMs);
+      process.stderr.write(`boot ${(r.bootMs / 1000).toFixed(1)} s\n`);
+      results.push(r);
+    }
+  }
+  const rows: { workload: string; [engine: string]: string | number }[] = [];
+  const names = ['boot', ...workloads.map((w) => w.name)];
+  const summary: Record<string, Record<string, { medianMs: number; mips: number | null }>> = {};
+  for (const n of names) {
+    summary[n] = {};
+    for (const e of engines) {
+      const mine = results.filter((r) => r.engine.startsWith(e));
+      const ms = mine.map((r) => (n === 'boot' ? r.bootMs : r.workloads[n]!.ms));
+      const ins = mine.map((r) => (n === 'boot' ? null : r.workloads[n]!.instructions));
+      const mips = ins.every((x) => x !== null) && n !== 'boot' ? median(ins.map((x, k) => x! / ms[k]! / 1000)) : null;
+      summary[n]![e] = { medianMs: median(ms), mips };
+    }
+  }
+  console.log(`\nHostbox vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
+  console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, node ${process.version}\n`);
+  const header = ['workload', ...engines.map((e) => `${e} s`), ...(engines.length === 2 ? [`${engines[0]}/${engines[1]}`] : []), ...engines.map((e) => `${e} MIPS`)];
+  const table: string[][] = [header];
+  for (const n of names) {
+    const s = summary[n]!;
+    const cells = [n, ...engines.map((e) => (s[e]!.medianMs / 1000).toFixed(2))];
+    if (engines.length === 2) cells.push((s[engines[0]!]!.medianMs / s[engines[1]!]!.medianMs).toFixed(2));
+    cells.push(...engines.map((e) => (s[e]!.mips === null ? '-' : s[e]!.mips!.toFixed(1))));
+    table.push(cells);
+  }
+  const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  for (const r of table) console.log(r.map((x, c) => x.padStart(widths[c]!)).join('  '));
+  void rows;
+  const outDir = join(root, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({ date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, summary, passes: results }, null, 2),
+  );
+  console.log(`\nresults: ${file}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+// One benchmark pass over a runner: boot to the shell, then each workload between its markers.
+
+import { commandLine, markers, type Workload } from './workloads.ts';
+import type { GuestRunner } from './runner.ts';
+
+export interface PassResult {
+  engine: string;
+  run: number;
+  /** ms from start() to the guest's ready marker. */
+  bootMs: number;
+  workloads: Record<string, { ms: number; instructions: number | null }>;
+}
+
+export async function measurePass(
+  runner: GuestRunner,
+  run: number,
+  workloads: readonly Workload[],
+  guest: { readyMarker: string; prompt: string },
+  timeoutMs: number,
+): Promise<PassResult> {
+  const t0 = performance.now();
+  await runner.start();
+  try {
+    const ready = await runner.waitFor(guest.readyMarker, timeoutMs);
+    await runner.waitFor(guest.prompt, timeoutMs);
+    const result: PassResult = { engine: runner.engine, run, bootMs: ready - t0, workloads: {} };
+    for (const w of workloads) {
+      const m = markers(w.name, run);
+      runner.send(commandLine(w, run));
+      const start = await runner.waitFor(m.start + '\n', timeoutMs).catch(() => runner.waitFor(m.start, timeoutMs));
+      const i0 = runner.instructions();
+      const end = await runner.waitFor(m.end, timeoutMs);
+      const i1 = runner.instructions();
+      result.workloads[w.name] = { ms: end - start, instructions: i0 !== null && i1 !== null ? i1 - i0 : null };
+      await runner.waitFor(guest.prompt, timeoutMs);
+    }
+    return result;
+  } finally {
+    await runner.stop();
+  }
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}

@@ -1,0 +1,56 @@
+// Developer tool: boots the test guest in-process and prints serial output, with exception traces.
+// Usage: node scripts/bench.mjs is for speed; this one is for finding where a boot goes wrong:
+//   npx esbuild scripts/boot-probe.ts --bundle --platform=node --format=esm --outfile=dist/boot-probe.mjs && node dist/boot-probe.mjs [seconds] [--trace-exc]
+import { readFileSync } from 'node:fs';
+import { PcMachine } from '../vmm/machine.ts';
+
+const seconds = Number(process.argv[2] ?? 30);
+const traceExc = process.argv.includes('--trace-exc');
+const root = new URL('..', import.meta.url).pathname;
+const m = new PcMachine(
+  {
+    memoryMiB: 256,
+    engine: 'interpreter',
+    kernel: new Uint8Array(readFileSync(root + '.cache/guest/vmlinuz')),
+    initrd: new Uint8Array(readFileSync(root + '.cache/guest/initrd.img')),
+    cmdline: process.env.CMDLINE ?? 'console=ttyS0 earlyprintk=serial,ttyS0',
+  },
+  {
+    serialOut: (_p, b) => process.stdout.write(Buffer.from(b).toString('latin1')),
+    display: () => {},
+    block: () => {},
+    power: (e, d) => console.log(`\n[power ${e} ${d ?? ''}]`),
+    log: (l, msg) => console.log(`\n[${l}] ${msg}`),
+  },
+  () => performance.now(),
+);
+const seen = new Map<string, number>();
+m.cpu.onException = (v, code, eip) => {
+  const key = `${v}@${(eip >>> 0).toString(16)}`;
+  const n = (seen.get(key) ?? 0) + 1;
+  seen.set(key, n);
+  if (traceExc && n <= 3) {
+    const lin = (m.cpu.csBase + eip) | 0;
+    let bytes = '';
+    try {
+      for (let k = 0; k < 8; k++) bytes += m.cpu.readLin8((lin + k) | 0).toString(16).padStart(2, '0') + ' ';
+    } catch {
+      bytes = '?';
+    }
+    console.log(`\n[exc ${v} code ${code.toString(16)} at ${m.cpu.sel[1]!.toString(16)}:${(eip >>> 0).toString(16)} bytes ${bytes} cr2 ${(m.cpu.cr2 >>> 0).toString(16)}]`);
+  }
+};
+const t0 = performance.now();
+const tick = (): void => {
+  const s = m.runSlice(50);
+  const el = (performance.now() - t0) / 1000;
+  if (s === 'off' || el > seconds) {
+    console.log(`\n[${s} after ${el.toFixed(1)} s, ${m.cpu.instructions} instructions, ${(m.cpu.instructions / el / 1e6).toFixed(1)} MIPS, eip ${m.cpu.sel[1]!.toString(16)}:${(m.cpu.eip >>> 0).toString(16)}]`);
+    const top = [...seen].sort((a, b) => b[1] - a[1]).slice(0, 10);
+    console.log('exceptions:', top.map(([k, n]) => `${k} x${n}`).join(', '));
+    process.exit(0);
+  }
+  if (s === 'halted') setTimeout(tick, Math.min(10, m.idleMs()));
+  else setImmediate(tick);
+};
+tick();

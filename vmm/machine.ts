@@ -1,0 +1,166 @@
+// The emulated PC: guest RAM, the port bus, the CPU, the chipset devices and the virtual clock, and
+// the run loop that interleaves guest execution with timer events. A PIC-only uniprocessor i440FX/PIIX3
+// machine, booted either by direct kernel load (like QEMU -kernel) or from a BIOS image.
+
+import { IoBus } from './bus.ts';
+import { VirtualClock } from './clock.ts';
+import { PhysicalMemory } from './memory.ts';
+import { Cpu } from './cpu/cpu.ts';
+import { CR0_PE } from './cpu/regs.ts';
+import { setSegmentCache } from './cpu/segments.ts';
+import { CS, DS, ES, FS, GS, SS } from './cpu/decode.ts';
+import { TripleFault } from './cpu/fault.ts';
+import { loadLinux, type BootEntry } from './boot/linux.ts';
+import type { BlockReply, Machine, MachineHost, MachineStats, VmConfig } from './machine-api.ts';
+import { PcDevices } from './pc-devices.ts';
+
+/** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
+const CHUNK = 16384;
+
+export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now()): Machine {
+  return new PcMachine(config, host, hostMs);
+}
+
+export class PcMachine implements Machine {
+  readonly mem: PhysicalMemory;
+  readonly io = new IoBus();
+  readonly clock: VirtualClock;
+  readonly cpu: Cpu;
+  readonly devices: PcDevices;
+  private off = false;
+  private resetPending = false;
+
+  constructor(
+    readonly config: VmConfig,
+    readonly host: MachineHost,
+    private readonly hostMs: () => number,
+  ) {
+    const mib = config.memoryMiB;
+    if (!Number.isInteger(mib) || mib < 4 || mib > 3072)
+      throw new Error(`memory size ${mib} MiB is not possible: use a whole number from 4 to 3072`);
+    this.mem = new PhysicalMemory(mib * 1024 * 1024);
+    this.clock = new VirtualClock(hostMs);
+    this.cpu = new Cpu({ mem: this.mem, io: this.io, nowNs: () => this.clock.now(), pic: null });
+    this.cpu.onShutdown = (detail) => {
+      this.host.log('warn', `the guest triple-faulted (${detail}); resetting the machine`);
+      this.host.power('triple-fault', detail);
+      this.resetPending = true;
+      this.cpu.brk = true;
+    };
+    this.devices = new PcDevices(this);
+    this.powerOn();
+  }
+
+  /** Loads firmware or the kernel and sets the CPU to its first instruction. */
+  private powerOn(): void {
+    this.cpu.reset();
+    this.devices.reset('power');
+    this.mem.u8.fill(0);
+    this.cpu.invalidateAllCode();
+    const acpi = this.devices.installFirmwareTables();
+    if (this.config.kernel) {
+      const entry = loadLinux(this.mem, this.config.kernel, {
+        initrd: this.config.initrd,
+        cmdline: this.config.cmdline ?? '',
+        acpi,
+      });
+      this.enterBootEntry(entry);
+    } else if (this.config.bios) {
+      this.devices.loadBios(this.config.bios, this.config.vgaBios);
+    } else {
+      throw new Error('nothing to boot: give a kernel (--kernel) or a BIOS image');
+    }
+  }
+
+  /** The 32-bit boot protocol's entry state: flat segments from the loader's GDT, paging off. */
+  private enterBootEntry(e: BootEntry): void {
+    const cpu = this.cpu;
+    cpu.gdtrBase = e.gdt.base;
+    cpu.gdtrLimit = e.gdt.limit;
+    cpu.cr0 |= CR0_PE;
+    setSegmentCache(cpu, CS, e.cs, 0, 0xffffffff, 0xc09b);
+    for (const s of [DS, ES, SS, FS, GS]) setSegmentCache(cpu, s, e.ds, 0, 0xffffffff, 0xc093);
+    for (let s = 0; s < 6; s++) cpu.updateSegmentChecks(s);
+    cpu.updateMode();
+    cpu.r32.fill(0);
+    cpu.r32[6] = e.esi;
+    cpu.eip = e.eip;
+    cpu.setFlags(0x2);
+  }
+
+  runSlice(budgetMs: number): 'running' | 'halted' | 'off' {
+    if (this.off) return 'off';
+    this.clock.resume();
+    const end = this.hostMs() + budgetMs;
+    for (;;) {
+      this.clock.runDue();
+      if (this.resetPending) this.doReset();
+      if (this.off) return 'off';
+      try {
+        this.cpu.run(CHUNK);
+      } catch (e) {
+        if (e instanceof TripleFault) {
+          this.cpu.onShutdown(e.message);
+          continue;
+        }
+        throw e;
+      }
+      if (this.off) return 'off';
+      if (this.cpu.halted && !this.resetPending) {
+        this.clock.runDue();
+        if (this.cpu.halted) return 'halted';
+      }
+      if (this.hostMs() >= end) return 'running';
+    }
+  }
+
+  idleMs(): number {
+    const next = this.clock.nextDeadline();
+    if (next === Infinity) return Infinity;
+    return Math.max(0, (next - this.clock.now()) / 1e6);
+  }
+
+  pause(): void {
+    this.clock.pause();
+  }
+
+  resume(): void {
+    this.clock.resume();
+  }
+
+  /** A hard reset request from the guest (keyboard controller, port 0x92, ACPI) or the user. */
+  reset(): void {
+    this.resetPending = true;
+    this.cpu.brk = true;
+  }
+
+  private doReset(): void {
+    this.resetPending = false;
+    this.host.power('reset');
+    this.powerOn();
+  }
+
+  /** The guest turned itself off (ACPI S5). */
+  powerOff(): void {
+    if (this.off) return;
+    this.off = true;
+    this.cpu.brk = true;
+    this.host.power('poweroff');
+  }
+
+  serialIn(port: number, bytes: Uint8Array): void {
+    this.devices.serialIn(port, bytes);
+  }
+
+  keyboard(scancodes: readonly number[]): void {
+    this.devices.keyboard(scancodes);
+  }
+
+  blockReply(reply: BlockReply): void {
+    this.devices.blockReply(reply);
+  }
+
+  stats(): MachineStats {
+    return { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+  }
+}

@@ -1,0 +1,88 @@
+// The chipset and ISA devices of the PC and their wiring: which port ranges, which IRQ lines, A20,
+// reset, ACPI tables, firmware. One place lists the whole board so a reader sees it at a glance.
+//
+//   IRQ 0 PIT ch0    IRQ 1 keyboard   IRQ 2 cascade   IRQ 3 COM2   IRQ 4 COM1   IRQ 8 RTC
+//   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE (later)
+
+import type { Device, ResetKind } from './device.ts';
+import { noIrq, type IrqLine } from './irq.ts';
+import type { PcMachine } from './machine.ts';
+import type { AcpiPlacement } from './boot/linux.ts';
+import type { BlockReply } from './machine-api.ts';
+import { Ns16550a } from './devices/ns16550a/ns16550a.ts';
+import { I8042 } from './devices/i8042/i8042.ts';
+import { Port92 } from './devices/i8042/port92.ts';
+import { AcpiPm, ACPI_PM_DEFAULT_BASE } from './devices/acpi-pm/acpi-pm.ts';
+import { buildAcpiTables, defaultAcpiPlacement } from './boot/acpi.ts';
+
+export class PcDevices {
+  readonly uarts: Ns16550a[];
+  readonly kbc: I8042;
+  readonly port92: Port92;
+  readonly acpiPm: AcpiPm;
+  private readonly all: Device[] = [];
+  private kbcA20 = true;
+  private fastA20 = false;
+
+  constructor(private readonly m: PcMachine) {
+    const clock = m.clock;
+    const irq = (n: number): IrqLine => this.irq(n);
+    this.uarts = [
+      new Ns16550a(0x3f8, irq(4), clock, (b) => m.host.serialOut(0, b)),
+      new Ns16550a(0x2f8, irq(3), clock, (b) => m.host.serialOut(1, b)),
+    ];
+    const a20Host = {
+      setA20: (on: boolean) => this.setA20(on, 'kbc'),
+      requestReset: () => m.reset(),
+    };
+    this.kbc = new I8042(irq(1), irq(12), a20Host);
+    this.port92 = new Port92({ setA20: (on) => this.setA20(on, 'fast'), requestReset: () => m.reset() });
+    this.acpiPm = new AcpiPm({ clock, sci: irq(9), powerOff: () => m.powerOff(), base: ACPI_PM_DEFAULT_BASE });
+    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm]) this.add(d);
+  }
+
+  private add(d: Device & { ioRanges?: readonly import('./bus.ts').IoRange[] }): void {
+    this.all.push(d);
+    for (const r of d.ioRanges ?? []) this.m.io.register(r);
+  }
+
+  /** ISA IRQ line n as devices drive it. */
+  irq(_n: number): IrqLine {
+    return noIrq;
+  }
+
+  private setA20(on: boolean, source: 'kbc' | 'fast'): void {
+    if (source === 'kbc') this.kbcA20 = on;
+    else this.fastA20 = on;
+    this.m.cpu.setA20(this.kbcA20 || this.fastA20);
+  }
+
+  reset(kind: ResetKind): void {
+    for (const d of this.all) d.reset(kind);
+  }
+
+  /** Writes the ACPI tables for this board into RAM; returns where they are for the e820 map. */
+  installFirmwareTables(): AcpiPlacement {
+    const place = defaultAcpiPlacement(this.m.mem.size);
+    const t = buildAcpiTables(this.m.mem, { tablesBase: place.tablesBase, tablesSize: place.tablesSize, rsdpAddress: place.rsdpAddress, pmBase: ACPI_PM_DEFAULT_BASE });
+    return { rsdp: t.rsdp, reservedStart: t.reservedStart, reservedEnd: t.reservedEnd };
+  }
+
+  loadBios(_bios: Uint8Array, _vgaBios?: Uint8Array): void {
+    throw new Error('booting from a BIOS image is not supported yet: use direct kernel boot (--kernel)');
+  }
+
+  serialIn(port: number, bytes: Uint8Array): void {
+    this.uarts[port]?.receive(bytes);
+  }
+
+  keyboard(scancodes: readonly number[]): void {
+    this.kbc.keyboardInput(scancodes);
+  }
+
+  blockReply(_reply: BlockReply): void {}
+
+  get devices(): readonly Device[] {
+    return this.all;
+  }
+}
