@@ -64,6 +64,7 @@ export class PcMachine implements Machine {
         cmdline: this.config.cmdline ?? '',
         acpi,
       });
+      this.devices.firmwareSetup();
       this.enterBootEntry(entry);
     } else if (this.config.bios) {
       this.devices.loadBios(this.config.bios, this.config.vgaBios);

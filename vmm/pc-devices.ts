@@ -13,13 +13,26 @@ import { Ns16550a } from './devices/ns16550a/ns16550a.ts';
 import { I8042 } from './devices/i8042/i8042.ts';
 import { Port92 } from './devices/i8042/port92.ts';
 import { AcpiPm, ACPI_PM_DEFAULT_BASE } from './devices/acpi-pm/acpi-pm.ts';
-import { buildAcpiTables, defaultAcpiPlacement } from './boot/acpi.ts';
+import { buildAcpiTables, defaultAcpiPlacement, piixPciRoutes } from './boot/acpi.ts';
+import { PciBus } from './devices/pci/pci-bus.ts';
+import { I440fx } from './devices/pci/i440fx.ts';
+import { Piix3, PIIX3_PIRQRC } from './devices/pci/piix3.ts';
+import { Vga } from './devices/vga/vga.ts';
+
+/** What a BIOS programs into PIIX3's PIRQ route registers; the DSDT's _PRT says the same. */
+const PIRQ_IRQS = [10, 10, 11, 11] as const;
+/** PCI slots the ACPI _PRT describes (device numbers on bus 0). */
+const PCI_SLOTS = [1, 2, 3, 4, 5] as const;
 
 export class PcDevices {
   readonly uarts: Ns16550a[];
   readonly kbc: I8042;
   readonly port92: Port92;
   readonly acpiPm: AcpiPm;
+  readonly pci = new PciBus();
+  readonly hostBridge: I440fx;
+  readonly isaBridge: Piix3;
+  readonly vga: Vga;
   private readonly all: Device[] = [];
   private kbcA20 = true;
   private fastA20 = false;
@@ -38,7 +51,11 @@ export class PcDevices {
     this.kbc = new I8042(irq(1), irq(12), a20Host);
     this.port92 = new Port92({ setA20: (on) => this.setA20(on, 'fast'), requestReset: () => m.reset() });
     this.acpiPm = new AcpiPm({ clock, sci: irq(9), powerOff: () => m.powerOff(), base: ACPI_PM_DEFAULT_BASE });
-    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm]) this.add(d);
+    this.isaBridge = new Piix3(this.pci, irq, { requestReset: () => m.reset() });
+    this.hostBridge = new I440fx(this.pci, { resetControl: this.isaBridge.resetControl });
+    this.vga = new Vga(clock, (screen) => m.host.display(screen));
+    m.mem.mapMmio(this.vga.mmio);
+    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.vga]) this.add(d);
   }
 
   private add(d: Device & { ioRanges?: readonly import('./bus.ts').IoRange[] }): void {
@@ -59,12 +76,26 @@ export class PcDevices {
 
   reset(kind: ResetKind): void {
     for (const d of this.all) d.reset(kind);
+    this.kbcA20 = true;
+    this.fastA20 = false;
+    this.m.cpu.setA20(true);
+  }
+
+  /** The configuration a BIOS leaves behind, for guests booted without one (direct kernel boot). */
+  firmwareSetup(): void {
+    for (let i = 0; i < 4; i++) this.pci.configWrite(0, 1 << 3, PIIX3_PIRQRC + i, 1, PIRQ_IRQS[i]!);
   }
 
   /** Writes the ACPI tables for this board into RAM; returns where they are for the e820 map. */
   installFirmwareTables(): AcpiPlacement {
     const place = defaultAcpiPlacement(this.m.mem.size);
-    const t = buildAcpiTables(this.m.mem, { tablesBase: place.tablesBase, tablesSize: place.tablesSize, rsdpAddress: place.rsdpAddress, pmBase: ACPI_PM_DEFAULT_BASE });
+    const t = buildAcpiTables(this.m.mem, {
+      tablesBase: place.tablesBase,
+      tablesSize: place.tablesSize,
+      rsdpAddress: place.rsdpAddress,
+      pmBase: ACPI_PM_DEFAULT_BASE,
+      pci: { routes: piixPciRoutes(PCI_SLOTS, PIRQ_IRQS) },
+    });
     return { rsdp: t.rsdp, reservedStart: t.reservedStart, reservedEnd: t.reservedEnd };
   }
 
