@@ -10,8 +10,10 @@
 // - Transmission is instantaneous: a byte written to THR goes to the sink at once and THRE/TEMT
 //   come back immediately, as QEMU does. Pacing output at the baud rate would make every kernel
 //   printk on a serial console cost guest time for nothing the guest can observe usefully.
-// - Reception is paced by the guest: host bytes wait in an unbounded-by-the-guest host buffer and
-//   move into the 16-byte RX FIFO as the guest drains it, so pasted text is not lost to overrun.
+// - Host input waits in a host-side buffer (up to HOST_BUFFER_LIMIT bytes) and moves into the
+//   16-byte RX FIFO as the guest drains it, so pasted text is not lost to overrun: one character
+//   time after the FIFO has room, whatever fits arrives at once. The pause lets the FIFO run
+//   empty between bursts, so the IRQ line falls and an edge-triggered 8259 sees the next burst.
 // - The character timeout runs on guest time: four character times computed from the divisor latch
 //   and LCR (start bit + data bits + parity + stop bits at 115200/divisor baud).
 // - On a PC the INTRPT pin reaches the 8259 only through a buffer enabled by OUT2; Linux's 8250
@@ -138,6 +140,7 @@ export class Ns16550a implements Device {
   private modem: ModemInputs = { cts: true, dsr: true, ri: false, dcd: true };
   private irqHigh = false;
   private readonly timeoutTimer: Timer;
+  private readonly feedTimer: Timer;
 
   constructor(
     readonly base: number,
@@ -147,6 +150,7 @@ export class Ns16550a implements Device {
   ) {
     this.stateId = `ns16550a@${base.toString(16)}`;
     this.timeoutTimer = clock.createTimer(`${this.stateId} character timeout`, () => this.onTimeout());
+    this.feedTimer = clock.createTimer(`${this.stateId} receive`, () => this.feedFromHost());
     this.ioRanges = [
       {
         name: `ns16550a ${base.toString(16)}`,
@@ -173,8 +177,7 @@ export class Ns16550a implements Device {
     }
     this.hostBuf.set(bytes.subarray(0, n), this.hostLen);
     this.hostLen += n;
-    this.feedFromHost();
-    this.update();
+    this.scheduleFeed();
   }
 
   /** Bytes waiting on the host side of the FIFO (for flow control in the back end). */
@@ -284,7 +287,7 @@ export class Ns16550a implements Device {
         this.mcr = v & 0x1f;
         this.noteMsrChange(before);
         // Host bytes held back during loopback flow again once it ends.
-        this.feedFromHost();
+        this.scheduleFeed();
         break;
       }
       case 5:
@@ -318,14 +321,14 @@ export class Ns16550a implements Device {
     }
     if (!enable) {
       // The other FCR bits are only written while bit 0 is being set.
-      this.update();
+      this.scheduleFeed();
       return;
     }
     if (v & FCR_RCVR_RESET) this.clearRx();
     // Transmit FIFO reset: the transmit FIFO is always empty in this model.
     this.dmaMode = (v & FCR_DMA_MODE) !== 0;
     this.rxTrigger = RCVR_TRIGGER[(v >> 6) & 3]!;
-    this.feedFromHost();
+    this.scheduleFeed();
   }
 
   private readRbr(): number {
@@ -335,7 +338,7 @@ export class Ns16550a implements Device {
     this.rxCount--;
     this.lastRx = v;
     this.timeoutPending = false;
-    this.feedFromHost();
+    this.scheduleFeed();
     this.armTimeout();
     this.update();
     return v;
@@ -374,6 +377,12 @@ export class Ns16550a implements Device {
     this.update();
   }
 
+  /** Arms the delivery of host bytes one character time from now, if there are any and room for them. */
+  private scheduleFeed(): void {
+    if (this.hostLen === 0 || this.mcr & MCR_LOOP || this.rxCount >= this.rxCapacity || this.feedTimer.armed) return;
+    this.feedTimer.arm(this.clock.now() + this.charTimeNs());
+  }
+
   private feedFromHost(): void {
     if (this.hostLen === 0 || this.mcr & MCR_LOOP) return;
     let n = 0;
@@ -387,6 +396,7 @@ export class Ns16550a implements Device {
     this.hostBuf.copyWithin(0, n, this.hostLen);
     this.hostLen -= n;
     this.armTimeout();
+    this.update();
   }
 
   /** One character time in ns at the current divisor and line format. */
@@ -497,6 +507,8 @@ export class Ns16550a implements Device {
       this.dlm = 0;
       this.hostLen = 0;
     }
+    this.feedTimer.cancel();
+    this.scheduleFeed();
     this.update();
   }
 
@@ -526,6 +538,7 @@ export class Ns16550a implements Device {
       thrIpending: this.thrIpending,
       timeoutPending: this.timeoutPending,
       timeoutDeadline: this.timeoutTimer.armed ? this.timeoutTimer.deadline : -1,
+      feedDeadline: this.feedTimer.armed ? this.feedTimer.deadline : -1,
       lastRx: this.lastRx,
       rx,
       rxErr,
@@ -576,6 +589,9 @@ export class Ns16550a implements Device {
     const deadline = stateNumber(s, 'timeoutDeadline');
     if (deadline >= 0) this.timeoutTimer.arm(deadline);
     else this.timeoutTimer.cancel();
+    const feed = stateNumber(s, 'feedDeadline');
+    if (feed >= 0) this.feedTimer.arm(feed);
+    else this.feedTimer.cancel();
     this.irqHigh = b('irqHigh');
   }
 }
