@@ -74,6 +74,26 @@ test('enumeration of bus 0 as Linux does it: vendor/device, class, header type; 
   assert.equal(cfgRead(0, 0, 0, 4, 1), 0xffffffff, 'no bus 1');
 });
 
+test("Linux's pci_check_type1 and pci_sanity_check find mechanism #1; type 2 probing fails", () => {
+  const { io } = setup();
+  io.write(0xcfb, 1, 0x01);
+  const tmp = io.read(0xcf8, 4) >>> 0;
+  io.write(0xcf8, 4, 0x80000000);
+  assert.equal(io.read(0xcf8, 4) >>> 0, 0x80000000);
+  let sane = false;
+  for (let devfn = 0; devfn < 256 && !sane; devfn++) {
+    io.write(0xcf8, 4, (0x80000000 | (devfn << 8) | 0x08) >>> 0);
+    if (io.read(0xcfe, 2) === 0x0600) sane = true;
+  }
+  assert.ok(sane, 'a host bridge is found');
+  io.write(0xcf8, 4, tmp);
+  // Type 2 probe: byte writes to 0xCF8/0xCFA are not decoded, so 0xCF8 does not read back 0.
+  io.write(0xcfb, 1, 0x00);
+  io.write(0xcf8, 1, 0x00);
+  io.write(0xcfa, 1, 0x00);
+  assert.notEqual(io.read(0xcf8, 1), 0x00);
+});
+
 test('mechanism #1 decoding: CONFADD dword only, byte/word data access at any offset, enable bit', () => {
   const { io, cfgRead } = setup();
   io.write(0xcf8, 4, 0x80000000);
