@@ -170,6 +170,9 @@ test('keyboard interface disabled holds keys back; F5 stops scanning', () => {
   assert.deepEqual(drain(), []);
   cmd(0xae);
   assert.deepEqual(drain(), [0x1e]);
+  cmd(0xad);
+  assert.deepEqual(kbdSend(0xee), [0xee], 'writing to the keyboard re-enables its interface');
+  assert.equal(kbc.commandByte & 0x10, 0);
   assert.deepEqual(kbdSend(0xf5), [0xfa]);
   kbc.keyboardInput([0x1e]);
   assert.deepEqual(drain(), []);

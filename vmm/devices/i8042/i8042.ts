@@ -182,7 +182,11 @@ export class I8042 implements Device {
         this.mouse.write(v);
         return;
       default:
+        // Sending to the keyboard drives its clock line, which re-enables the interface; QEMU's
+        // controller behaves the same, so guests tested there get the reply they wait for.
+        this.ram[0] &= ~CCB_KBD_DISABLE;
         this.keyboard.write(v);
+        this.pump();
     }
   }
 
