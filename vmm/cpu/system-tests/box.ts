@@ -1,0 +1,70 @@
+// A bare machine for the system tests and the fuzz test: a Cpu on PhysicalMemory and an IoBus with a
+// debug console at port 0xE9 and a result port at 0xF4 (what the system-test programs report through).
+
+import { IoBus } from '../../bus.ts';
+import { ManualClock } from '../../clock.ts';
+import { PhysicalMemory } from '../../memory.ts';
+import { Cpu } from '../cpu.ts';
+import { CS } from '../decode.ts';
+
+export interface Box {
+  cpu: Cpu;
+  mem: PhysicalMemory;
+  io: IoBus;
+  /** Text written to port 0xE9. */
+  console: string;
+  /** Values written to port 0xF4, in order. */
+  results: number[];
+  /** Set when the CPU shut down (triple fault). */
+  shutdown: string | null;
+}
+
+export function makeBox(memBytes = 16 << 20): Box {
+  const mem = new PhysicalMemory(memBytes);
+  const io = new IoBus();
+  const clock = new ManualClock();
+  const cpu = new Cpu({ mem, io, nowNs: () => clock.now(), pic: null });
+  const box: Box = { cpu, mem, io, console: '', results: [], shutdown: null };
+  io.register({
+    name: 'debug console',
+    base: 0xe9,
+    length: 1,
+    read: () => 0xe9,
+    write: (_o, _s, v) => {
+      box.console += String.fromCharCode(v & 0xff);
+    },
+  });
+  io.register({
+    name: 'test result',
+    base: 0xf4,
+    length: 1,
+    read: () => 0xff,
+    write: (_o, _s, v) => {
+      box.results.push(v & 0xff);
+    },
+  });
+  cpu.onShutdown = (detail) => {
+    box.shutdown = detail;
+    cpu.halted = true;
+  };
+  return box;
+}
+
+/** Puts `image` at `at` and starts the CPU in real mode at 0:at. */
+export function loadReal(box: Box, image: Uint8Array, at: number): void {
+  box.mem.u8.set(image, at);
+  box.cpu.invalidateAllCode();
+  box.cpu.loadSegmentReal(CS, 0);
+  box.cpu.eip = at;
+}
+
+/** Runs until a result is reported, the CPU halts or shuts down, or `budget` instructions pass. */
+export function runUntilDone(box: Box, budget = 2_000_000): number {
+  let n = 0;
+  while (n < budget && box.results.length === 0 && box.shutdown === null) {
+    const done = box.cpu.run(Math.min(10_000, budget - n));
+    n += done;
+    if (box.cpu.halted) break;
+  }
+  return n;
+}

@@ -1,0 +1,78 @@
+// System-level guest programs (system-tests/*.asm): protected and real mode, unreal mode, paging,
+// ring transitions, call gates, task switches, v86 mode with its monitor and the I/O bitmap, and the
+// double- and triple-fault paths. Each program is assembled with nasm, loaded at 0x8000, run from real
+// mode, and reports 0 through port 0xF4 when every check passed (else the failing check's number).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadReal, makeBox, runUntilDone, type Box } from './system-tests/box.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const srcDir = join(here, 'system-tests');
+const LOAD = 0x8000;
+
+function haveNasm(): boolean {
+  try {
+    execFileSync('nasm', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const nasm = haveNasm();
+const skip = nasm ? false : 'nasm is not installed (apt-get install nasm): system programs not assembled';
+const work = nasm ? mkdtempSync(join(tmpdir(), 'hostbox-systest-')) : '';
+process.on('exit', () => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function assemble(name: string): Uint8Array {
+  const out = join(work, name.replace(/\.asm$/, '.bin'));
+  execFileSync('nasm', ['-f', 'bin', '-I', srcDir + '/', '-o', out, join(srcDir, name)]);
+  return new Uint8Array(readFileSync(out));
+}
+
+function runProgram(name: string, budget = 2_000_000): Box {
+  const box = makeBox();
+  loadReal(box, assemble(name), LOAD);
+  runUntilDone(box, budget);
+  return box;
+}
+
+function describe(box: Box): string {
+  const c = box.cpu;
+  return `results ${JSON.stringify(box.results)}, console ${JSON.stringify(box.console)}, shutdown ${box.shutdown}, ` +
+    `CS:EIP ${c.sel[1]!.toString(16)}:${(c.eip >>> 0).toString(16)}, halted ${c.halted}, exc ${c.excVector}/${c.excCode.toString(16)}`;
+}
+
+const expectPass: Record<string, string> = {
+  'pm_real.asm': 'protected mode and back, unreal mode, real-mode #GP through the IVT',
+  'paging.asm': 'paging: 4 KiB and 4 MiB pages, #PF with CR2 and error code, global pages, CR0.WP',
+  'ring3.asm': 'ring 3 through IRET, INT to a ring-0 gate with the TSS stack, call gate with parameters, SYSENTER/SYSEXIT',
+  'task.asm': 'task switches: CALL/IRET with NT, JMP both ways, a task gate in the IDT, #DF through a task gate',
+  'v86.asm': 'v86 mode: entered by IRET, INT to a ring-0 monitor and back, I/O bitmap, IOPL-sensitive CLI',
+  'gp.asm': 'bad segment loads raise #GP/#NP with the selector; LAR, LSL, VERR, VERW, ARPL',
+};
+
+for (const [file, what] of Object.entries(expectPass)) {
+  test(`${file}: ${what}`, { skip }, () => {
+    const box = runProgram(file);
+    assert.equal(box.shutdown, null, describe(box));
+    assert.deepEqual(box.results, [0], describe(box));
+  });
+}
+
+test('triple.asm: a fault with no usable IDT shuts the CPU down through onShutdown', { skip }, () => {
+  const box = runProgram('triple.asm');
+  assert.notEqual(box.shutdown, null, describe(box));
+  assert.deepEqual(box.results, [], describe(box));
+});
+
+test('every program in system-tests/ is run by this file', { skip }, () => {
+  const all = readdirSync(srcDir).filter((f) => f.endsWith('.asm'));
+  for (const f of all) assert.ok(f in expectPass || f === 'triple.asm', `${f} has no test`);
+});
