@@ -254,6 +254,32 @@ test('modem status and line status interrupts, by priority', () => {
   assert.notEqual(inb(2) & 0x0f, 0x06);
 });
 
+test('a break from the host arrives in order as 0x00 with BI, shown when it reaches the top of the FIFO', () => {
+  const { inb, outb, irq, uart, clock } = setup();
+  outb(4, 0x08);
+  outb(2, 0x07);
+  outb(1, 0x05); // ERBFI | ELSI
+  uart.receive(Uint8Array.of(0x61));
+  uart.receiveBreak();
+  uart.receive(Uint8Array.of(0x62));
+  clock.advance(uart.charTimeNs());
+  assert.equal(inb(5), 0x61 | 0x80, 'DR, THRE, TEMT and "error in FIFO", but no BI yet');
+  assert.equal(inb(2) & 0x0f, 0x04);
+  assert.equal(inb(0), 0x61);
+  assert.ok(irq.level);
+  assert.equal(inb(2) & 0x0f, 0x06, 'receiver line status: the break is on top');
+  assert.equal(inb(5), 0x61 | 0x80 | 0x10);
+  assert.equal(inb(5), 0x61, 'LSR read clears BI and bit 7');
+  assert.equal(inb(0), 0x00);
+  assert.equal(inb(0), 0x62);
+  // Non-FIFO mode: BI comes with the character in RBR.
+  outb(2, 0x00);
+  uart.receiveBreak();
+  clock.advance(uart.charTimeNs());
+  assert.equal(inb(5) & 0x11, 0x11);
+  assert.equal(inb(0), 0);
+});
+
 test('bad accesses do not throw and word reads split', () => {
   const { bus } = setup();
   for (let p = 0; p < 8; p++) {

@@ -137,6 +137,8 @@ export class Ns16550a implements Device {
   private readonly rxErr = new Uint8Array(FIFO_SIZE);
   private hostBuf: Uint8Array = new Uint8Array(0);
   private hostLen = 0;
+  /** Offsets in hostBuf of the 0x00 characters that stand for a received break. */
+  private hostBreaks: number[] = [];
   private modem: ModemInputs = { cts: true, dsr: true, ri: false, dcd: true };
   private irqHigh = false;
   private readonly timeoutTimer: Timer;
@@ -180,6 +182,16 @@ export class Ns16550a implements Device {
     this.scheduleFeed();
   }
 
+  /**
+   * A break on the line (the host's "send break"): arrives after the bytes already waiting, as a
+   * 0x00 character with LSR.BI, which Linux turns into a SysRq prefix on a serial console.
+   */
+  receiveBreak(): void {
+    if (this.hostLen >= HOST_BUFFER_LIMIT) return;
+    this.receive(Uint8Array.of(0));
+    this.hostBreaks.push(this.hostLen - 1);
+  }
+
   /** Bytes waiting on the host side of the FIFO (for flow control in the back end). */
   get hostBacklog(): number {
     return this.hostLen;
@@ -218,8 +230,10 @@ export class Ns16550a implements Device {
         return this.mcr;
       case 5: {
         const v = this.lsrValue();
-        // Reading LSR clears the error bits (and with them the line status interrupt).
+        // Reading LSR clears the error bits (and with them the line status interrupt); in FIFO
+        // mode those are the errors of the character at the top of the FIFO.
         this.lsr &= ~(LSR_OE | LSR_PE | LSR_FE | LSR_BI);
+        if (this.fifoEnabled && this.rxCount) this.rxErr[this.rxHead] = 0;
         this.update();
         return v;
       }
@@ -372,7 +386,7 @@ export class Ns16550a implements Device {
     this.rx[at] = v;
     this.rxErr[at] = errBits;
     this.rxCount++;
-    this.lsr |= errBits;
+    if (!this.fifoEnabled) this.lsr |= errBits;
     this.armTimeout();
     this.update();
   }
@@ -388,13 +402,17 @@ export class Ns16550a implements Device {
     let n = 0;
     while (this.rxCount < this.rxCapacity && n < this.hostLen) {
       const at = (this.rxHead + this.rxCount) % FIFO_SIZE;
+      const err = this.hostBreaks[0] === n ? LSR_BI : 0;
+      if (err) this.hostBreaks.shift();
       this.rx[at] = this.hostBuf[n++]!;
-      this.rxErr[at] = 0;
+      this.rxErr[at] = err;
+      if (!this.fifoEnabled) this.lsr |= err;
       this.rxCount++;
     }
     if (n === 0) return;
     this.hostBuf.copyWithin(0, n, this.hostLen);
     this.hostLen -= n;
+    for (let i = 0; i < this.hostBreaks.length; i++) this.hostBreaks[i]! -= n;
     this.armTimeout();
     this.update();
   }
@@ -424,12 +442,17 @@ export class Ns16550a implements Device {
 
   // ---- derived registers ----
 
+  /** LSR bits 1-4: overrun, and the errors of the received character (the FIFO's top one in FIFO mode). */
+  private lineErrors(): number {
+    if (!this.fifoEnabled) return this.lsr & (LSR_OE | LSR_PE | LSR_FE | LSR_BI);
+    return (this.lsr & LSR_OE) | (this.rxCount ? this.rxErr[this.rxHead]! : 0);
+  }
+
   private lsrValue(): number {
-    let v = this.lsr & (LSR_OE | LSR_PE | LSR_FE | LSR_BI | LSR_THRE | LSR_TEMT);
+    let v = (this.lsr & (LSR_THRE | LSR_TEMT)) | this.lineErrors();
     if (this.rxCount) v |= LSR_DR;
     if (this.fifoEnabled) {
-      // The head byte's errors show in LSR, and bit 7 says some byte in the FIFO carries one.
-      if (this.rxCount) v |= this.rxErr[this.rxHead]!;
+      // Bit 7: some character in the FIFO carries an error.
       for (let i = 0; i < this.rxCount; i++) if (this.rxErr[(this.rxHead + i) % FIFO_SIZE]) v |= LSR_RCVR_FIFO_ERROR;
     }
     return v;
@@ -466,7 +489,7 @@ export class Ns16550a implements Device {
 
   private pendingCause(): number {
     const ier = this.ier;
-    if (ier & IER_ELSI && this.lsr & (LSR_OE | LSR_PE | LSR_FE | LSR_BI)) return IIR_RLS;
+    if (ier & IER_ELSI && this.lineErrors()) return IIR_RLS;
     if (ier & IER_ERBFI) {
       if (this.fifoEnabled ? this.rxCount >= this.rxTrigger : this.rxCount > 0) return IIR_RDA;
       if (this.timeoutPending) return IIR_CTI;
@@ -506,6 +529,7 @@ export class Ns16550a implements Device {
       this.dll = 12;
       this.dlm = 0;
       this.hostLen = 0;
+      this.hostBreaks = [];
     }
     this.feedTimer.cancel();
     this.scheduleFeed();
@@ -543,6 +567,7 @@ export class Ns16550a implements Device {
       rx,
       rxErr,
       host: this.hostBuf.slice(0, this.hostLen),
+      hostBreaks: this.hostBreaks.slice(),
       modem: { ...this.modem },
       irqHigh: this.irqHigh,
     };
@@ -582,6 +607,10 @@ export class Ns16550a implements Device {
     const host = stateBytes(s, 'host');
     this.hostBuf = host.slice(0, HOST_BUFFER_LIMIT);
     this.hostLen = this.hostBuf.length;
+    const breaks = s['hostBreaks'];
+    this.hostBreaks = Array.isArray(breaks)
+      ? breaks.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < this.hostLen).sort((a, b) => a - b)
+      : [];
     const m = s['modem'];
     if (m && typeof m === 'object' && !Array.isArray(m) && !(m instanceof Uint8Array)) {
       this.modem = { cts: m['cts'] === true, dsr: m['dsr'] === true, ri: m['ri'] === true, dcd: m['dcd'] === true };
