@@ -1,11 +1,11 @@
 // Intel 82441FX PMC (the 440FX "Natoma" host bridge) at 00:00.0, and PCI configuration
 // mechanism #1 which it decodes at I/O ports 0xCF8 (CONFADD) and 0xCFC-0xCFF (CONFDATA).
 //
-// Reference: Intel 440FX PCIset 82441FX PMC / 82442FX DBX datasheet, 3.1 I/O mapped registers
+// Reference: Intel 440FX PCIset 82441FX PMC / 82442FX DBX datasheet, the I/O mapped registers
 // (CONFADD: bit 31 configuration enable, 23:16 bus, 15:11 device, 10:8 function, 7:2 register;
-// only dword accesses address it, anything else goes to the ISA bus), 3.2 PCI configuration
-// registers (VID 8086, DID 1237, RID 02, CLASSC 060000, PCICMD 0006, PCISTS 0280), 3.2.20 PAM0-6
-// (59h-5Fh: read enable / write enable for the BIOS and expansion areas), 3.2.27 SMRAM (72h:
+// only dword accesses address it, anything else goes to the ISA bus), the PCI configuration
+// registers (VID 8086, DID 1237, RID 02, CLASSC 060000, PCICMD 0006, PCISTS 0280), PAM0-6
+// (59h-5Fh: read enable / write enable for the BIOS and expansion areas), SMRAM (72h:
 // D_OPEN, D_CLS, D_LCK, G_SMRAME, C_BASE_SEG fixed at 010b; D_LCK makes the rest read-only).
 // PCI Local Bus Specification 2.3, 3.2.2.3.2 configuration mechanism #1.
 

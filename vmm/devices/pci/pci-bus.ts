@@ -4,7 +4,8 @@
 // device identification, 6.2.2 command register, 6.2.3 status register (RW1C error bits,
 // bit 3 Interrupt Status), 6.2.4 miscellaneous (interrupt line/pin), 6.2.5 base address
 // registers (sizing by writing all ones: the address bits below the size read back 0), 6.2.5.2
-// expansion ROM BAR; 2.2.6 / PCI-to-PCI bridge architecture 9.1 for the INTx swizzle.
+// expansion ROM BAR. The slot-to-PIRQ rotation is the one PCI-to-PCI bridges use for their
+// secondary bus (device number + pin, modulo 4), which PIIX boards apply to bus 0.
 //
 // A function's configuration space is 256 bytes with a per-bit mask of what the guest may write
 // and a per-bit mask of RW1C bits. Owners describe their registers once (define/defineBar); the

@@ -1,9 +1,9 @@
 // Intel 82371SB PIIX3, function 0: the PCI-to-ISA bridge at 00:01.0, with its PIRQ router and
 // the Reset Control register at I/O port 0xCF9.
 //
-// Reference: Intel 82371FB (PIIX) and 82371SB (PIIX3) PCI ISA IDE Xcelerator datasheet, 2.2
+// Reference: Intel 82371FB (PIIX) and 82371SB (PIIX3) PCI ISA IDE Xcelerator datasheet, the
 // PCI-to-ISA bridge configuration registers (VID 8086, DID 7000, CLASSC 060100, HEDT 80h
-// multi-function), 2.2.11 PIRQRC[A:D] (60h-63h): bit 7 IRQROUTEN (1 = routing disabled), bits
+// multi-function), PIRQRC[A:D] (60h-63h): bit 7 IRQROUTEN (1 = routing disabled), bits
 // 3:0 IRQ; IRQ 0, 1, 2, 8 and 13 are reserved; the Reset Control register at I/O CF9h: bit 1
 // SRST system reset, bit 2 RCPU resets the CPU on a 0->1 transition. The ISA IRQs a PIRQ is routed to must be programmed level
 // sensitive in the ELCR (the 8259's business, not this module's).
