@@ -2,9 +2,10 @@
 // PC's COM1 (0x3F8, IRQ4) and COM2 (0x2F8, IRQ3).
 //
 // Datasheet: PC16550D Universal Asynchronous Receiver/Transmitter with FIFOs (National, June 1995;
-// TI SNLS378). Sections used: 8.1 register table (Table II), 8.3 LCR, 8.4 programmable baud
-// generator, 8.5 LSR, 8.6 FCR, 8.7 IIR (Table IV, interrupt priorities), 8.8 IER, 8.9 MCR (loopback),
-// 8.10 MSR, 8.11 scratchpad, 8.12 FIFO interrupt mode operation (trigger level, character timeout).
+// TI SNLS378), section 8 "Registers": the register summary table, Line Control, Programmable Baud
+// Generator, Line Status, FIFO Control, Interrupt Identification (with its priority table),
+// Interrupt Enable, Modem Control (loopback), Modem Status, Scratchpad, and FIFO interrupt mode
+// operation (trigger level, character timeout); the reset configuration table.
 //
 // Model choices:
 // - Transmission is instantaneous: a byte written to THR goes to the sink at once and THRE/TEMT
@@ -511,7 +512,7 @@ export class Ns16550a implements Device {
   // ---- Device ----
 
   reset(kind: ResetKind): void {
-    // Master reset (datasheet Table III) clears IER, IIR, FCR, LCR, MCR, LSR and the MSR deltas;
+    // Master reset (the datasheet's reset configuration table) clears IER, IIR, FCR, LCR, MCR, LSR and the MSR deltas;
     // the divisor latch and scratchpad keep their contents except at power-on.
     this.ier = 0;
     this.lcr = 0;
