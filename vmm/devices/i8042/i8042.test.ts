@@ -305,6 +305,21 @@ test('hostile port accesses do not throw', () => {
   bus.write(0x64, 2, 0xffff);
 });
 
+test('a guest that never reads cannot grow the queues', () => {
+  const { bus, kbc } = setup();
+  for (let i = 0; i < 10000; i++) {
+    bus.write(0x64, 1, 0x20);
+    bus.write(0x60, 1, 0xfe);
+    bus.write(0x64, 1, 0xd4);
+    bus.write(0x60, 1, 0xfe);
+  }
+  const s = kbc.saveState();
+  assert.ok((s['ctrlQueue'] as number[]).length <= 16);
+  const kq = (s['keyboard'] as Record<string, Uint8Array>)['queue']!;
+  const mq = (s['mouse'] as Record<string, Uint8Array>)['queue']!;
+  assert.ok(kq.length <= 256 && mq.length <= 256);
+});
+
 test('port 0x92: fast A20 and fast reset', () => {
   const bus = new IoBus();
   const events: string[] = [];

@@ -63,6 +63,7 @@ export interface I8042Host {
 }
 
 const AUX_FLAG = 0x100;
+const CTRL_QUEUE_LIMIT = 16;
 
 export class I8042 implements Device {
   readonly stateId = 'i8042';
@@ -283,7 +284,9 @@ export class I8042 implements Device {
   }
 
   private respond(v: number): void {
-    this.ctrlQueue.push(v);
+    // The real controller stalls (IBF) until its output buffer is read; here a guest that keeps
+    // issuing commands without reading loses the excess replies instead of growing the queue.
+    if (this.ctrlQueue.length < CTRL_QUEUE_LIMIT) this.ctrlQueue.push(v);
     this.pump();
   }
 
@@ -388,7 +391,7 @@ export class I8042 implements Device {
     this.outByte = stateNumber(s, 'outByte') & 0xff;
     this.outAux = s['outAux'] === true;
     const q = s['ctrlQueue'];
-    this.ctrlQueue = Array.isArray(q) ? q.filter((x): x is number => typeof x === 'number').map((x) => x & 0x1ff).slice(0, 64) : [];
+    this.ctrlQueue = Array.isArray(q) ? q.filter((x): x is number => typeof x === 'number').map((x) => x & 0x1ff).slice(0, CTRL_QUEUE_LIMIT) : [];
     this.xlateBreak = s['xlateBreak'] === true;
     this.irq1High = s['irq1High'] === true;
     this.irq12High = s['irq12High'] === true;

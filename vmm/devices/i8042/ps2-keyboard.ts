@@ -80,7 +80,8 @@ export class Ps2Keyboard {
   }
 
   private reply(...bytes: number[]): void {
-    this.queue.push(...bytes);
+    // Bounded, so a guest repeating RESEND without reading cannot grow the queue.
+    if (this.queue.length + bytes.length <= QUEUE_LIMIT) this.queue.push(...bytes);
     this.notify();
   }
 
@@ -129,7 +130,7 @@ export class Ps2Keyboard {
         this.reply(KBD_ACK);
         return;
       case 0xfe:
-        this.queue.unshift(this.lastSent);
+        if (this.queue.length < QUEUE_LIMIT) this.queue.unshift(this.lastSent);
         this.notify();
         return;
       case 0xff:
