@@ -186,7 +186,8 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
   }
   cpu.setSp(sp);
   cpu.setFlags(oldFlags & ~(TF | NT | RF | VM | (trapGate ? 0 : IF)));
-  setSegmentCache(cpu, CS, (selector & 0xfffc) | cpu.cpl, descBase(clo, chi), csLimit, descAr(chi));
+  // A conforming handler runs at the interrupted CPL: the cached DPL is what CPL is derived from.
+  setSegmentCache(cpu, CS, (selector & 0xfffc) | cpu.cpl, descBase(clo, chi), csLimit, (descAr(chi) & ~0x60) | (cpu.cpl << 5));
   markCodeAccessed(cpu, selector);
   cpu.eip = offset;
 }

@@ -180,7 +180,9 @@ function loadTaskCs(cpu: Cpu, sel: number, ext: number): void {
   if (type & 4 ? dpl > (sel & 3) : dpl !== (sel & 3)) cpu.raiseTS(code);
   if (!descPresent(hi)) cpu.raiseNP(code);
   markAccessed(cpu);
-  setSegmentCache(cpu, CS, sel, descBase(desc.lo, desc.hi), descLimit(desc.lo, desc.hi), descAr(desc.hi | (1 << 8)));
+  // CPL is the selector's RPL, also for conforming code (the cached DPL carries the CPL).
+  const ar = (descAr(desc.hi | (1 << 8)) & ~0x60) | ((sel & 3) << 5);
+  setSegmentCache(cpu, CS, sel, descBase(desc.lo, desc.hi), descLimit(desc.lo, desc.hi), ar);
 }
 
 function loadTaskSs(cpu: Cpu, sel: number, ext: number): void {

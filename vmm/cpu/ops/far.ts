@@ -55,10 +55,14 @@ function markAccessedAt(cpu: Cpu, d: Desc): void {
   }
 }
 
-/** Loads CS from a checked descriptor with RPL = the new CPL. */
+/**
+ * Loads CS from a checked descriptor with RPL = the new CPL. The cached DPL is the CPL too: the CPU
+ * derives CPL from it, and a conforming segment's own DPL may be lower than the caller's level.
+ */
 function commitCs(cpu: Cpu, sel: number, d: Desc, cpl: number): void {
   markAccessedAt(cpu, d);
-  setSegmentCache(cpu, CS, (sel & 0xfffc) | cpl, descBase(d.lo, d.hi), descLimit(d.lo, d.hi), descAr(d.hi));
+  const ar = (descAr(d.hi) & ~0x60) | (cpl << 5);
+  setSegmentCache(cpu, CS, (sel & 0xfffc) | cpl, descBase(d.lo, d.hi), descLimit(d.lo, d.hi), ar);
 }
 
 function commitSs(cpu: Cpu, sel: number, d: Desc): void {
