@@ -51,7 +51,7 @@ SEL_XO equ 0x50
   mov ax, SEL_CODE0
   lar ebx, ax
   jnz .f12
-  EXPECT ebx, 0x00cf9b00, 13              ; accessed by the far jump into it
+  EXPECT ebx, 0x00c09b00, 13              ; masked by 00F0FF00, accessed by the far jump
   mov ax, 0x7ff8
   lar ebx, ax
   jz .f14
