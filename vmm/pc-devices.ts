@@ -18,6 +18,10 @@ import { PciBus } from './devices/pci/pci-bus.ts';
 import { I440fx } from './devices/pci/i440fx.ts';
 import { Piix3, PIIX3_PIRQRC } from './devices/pci/piix3.ts';
 import { Vga } from './devices/vga/vga.ts';
+import { I8259Pair } from './devices/i8259/i8259.ts';
+import { I8254 } from './devices/i8254/i8254.ts';
+import { Port61 } from './devices/i8254/port61.ts';
+import { Mc146818 } from './devices/mc146818/mc146818.ts';
 
 /** What a BIOS programs into PIIX3's PIRQ route registers; the DSDT's _PRT says the same. */
 const PIRQ_IRQS = [10, 10, 11, 11] as const;
@@ -25,6 +29,10 @@ const PIRQ_IRQS = [10, 10, 11, 11] as const;
 const PCI_SLOTS = [1, 2, 3, 4, 5] as const;
 
 export class PcDevices {
+  readonly pic = new I8259Pair();
+  readonly pit: I8254;
+  readonly port61: Port61;
+  readonly rtc: Mc146818;
   readonly uarts: Ns16550a[];
   readonly kbc: I8042;
   readonly port92: Port92;
@@ -40,6 +48,19 @@ export class PcDevices {
   constructor(private readonly m: PcMachine) {
     const clock = m.clock;
     const irq = (n: number): IrqLine => this.irq(n);
+    m.cpu.env.pic = this.pic;
+    this.pic.onInterruptChange = () => m.cpu.notifyInterrupt();
+    m.cpu.env.ferr = () => {
+      const l = this.pic.irq(13);
+      l.raise();
+      l.lower();
+    };
+    this.add(this.pic);
+    this.pit = new I8254(clock, irq(0));
+    this.port61 = new Port61(this.pit, clock);
+    this.rtc = new Mc146818(clock, irq(8), () => Date.now());
+    this.rtc.setMemorySize(m.mem.size);
+    for (const d of [this.pit, this.port61, this.rtc]) this.add(d);
     this.uarts = [
       new Ns16550a(0x3f8, irq(4), clock, (b) => m.host.serialOut(0, b)),
       new Ns16550a(0x2f8, irq(3), clock, (b) => m.host.serialOut(1, b)),
@@ -64,8 +85,8 @@ export class PcDevices {
   }
 
   /** ISA IRQ line n as devices drive it. */
-  irq(_n: number): IrqLine {
-    return noIrq;
+  irq(n: number): IrqLine {
+    return n === 2 ? noIrq : this.pic.irq(n);
   }
 
   private setA20(on: boolean, source: 'kbc' | 'fast'): void {

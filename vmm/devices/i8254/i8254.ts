@@ -1,0 +1,435 @@
+// Intel 8254 programmable interval timer (datasheet 231164: operating modes 0-5, control word,
+// counter latch and read-back commands, the read/write sequences), as on the PC: ports 0x40-0x43,
+// 1.193182 MHz input on all three counters, counter 0's OUT on IRQ0, counter 1 the (ignored) DRAM
+// refresh, counter 2 gated and read through port 0x61 (port61.ts).
+//
+// Counts are derived from guest time rather than ticked: each counter remembers when it was loaded,
+// and its value and OUT level follow from the elapsed input clocks. Only counter 0 arms a Timer, at
+// the next rising edge of OUT, so an idle guest costs nothing between interrupts.
+
+import type { IoRange } from '../../bus.ts';
+import type { Clock, Timer } from '../../clock.ts';
+import type { Device, ResetKind, StateRecord } from '../../device.ts';
+import { stateNumber } from '../../device.ts';
+import type { IrqLine } from '../../irq.ts';
+
+export const PIT_HZ = 1_193_182;
+
+/** Input clocks elapsed between two guest times (ns). */
+function clocksBetween(fromNs: number, toNs: number): number {
+  return Math.floor(((toNs - fromNs) * PIT_HZ) / 1e9);
+}
+/** Guest time of the given number of input clocks after `fromNs` (rounded up). */
+function timeOfClock(fromNs: number, clocks: number): number {
+  return fromNs + Math.ceil((clocks * 1e9) / PIT_HZ);
+}
+
+// Access modes (control word bits 5-4).
+const RW_LATCH = 0;
+const RW_LSB = 1;
+const RW_MSB = 2;
+const RW_WORD = 3;
+
+class Counter {
+  mode = 0;
+  rw = RW_WORD;
+  bcd = false;
+  /** The count register (CR) as written: 0 means 0x10000 (or 10000 in BCD). */
+  reload = 0;
+  /** Guest time at which counting from `reload` began; null while waiting for a count or trigger. */
+  start: number | null = null;
+  gate = true;
+  /** Mode 0/4 counting paused by the gate: the value the counter holds. */
+  frozen: number | null = null;
+  writeLow = true;
+  pendingLsb = 0;
+  readLow = true;
+  latched: number | null = null;
+  latchedHighNext = false;
+  statusLatched: number | null = null;
+  nullCount = true;
+  /** Mode 0 OUT stays high after terminal count until reprogrammed. */
+  constructor(readonly index: number) {}
+
+  period(): number {
+    if (this.reload === 0) return this.bcd ? 10000 : 0x10000;
+    return this.bcd ? bcdToBin(this.reload) || 10000 : this.reload;
+  }
+
+  /** Clocks counted since start (0 if not counting). */
+  elapsed(now: number): number {
+    return this.start === null ? 0 : clocksBetween(this.start, now);
+  }
+
+  /** The counting element's value now (binary), as a read would see it. */
+  value(now: number): number {
+    if (this.frozen !== null) return this.frozen;
+    const n = this.period();
+    if (this.start === null) return this.reload & 0xffff;
+    const t = this.elapsed(now);
+    switch (this.mode) {
+      case 0:
+      case 1:
+      case 4:
+      case 5: {
+        // Counts down from N and wraps through 0xFFFF (or 9999 in BCD) after terminal count.
+        const mod = this.bcd ? 10000 : 0x10000;
+        return (((n - t) % mod) + mod) % mod;
+      }
+      case 2:
+        return n - (t % n);
+      default: {
+        // Mode 3 decrements by two; each half period reloads (odd counts: the high half is one longer).
+        const d = t % n;
+        const high = Math.ceil(n / 2);
+        const v = d < high ? n - 2 * d : n - 2 * (d - high);
+        return (v & ~1) === 0 ? n : v & 0xfffe;
+      }
+    }
+  }
+
+  out(now: number): boolean {
+    const n = this.period();
+    switch (this.mode) {
+      case 0:
+        if (this.start === null) return false;
+        if (this.frozen !== null) return this.frozen === 0 || this.elapsedAtFreeze >= n;
+        return this.elapsed(now) >= n;
+      case 1:
+        if (this.start === null) return true;
+        return this.elapsed(now) >= n;
+      case 2:
+        if (this.start === null || !this.gate) return true;
+        return this.elapsed(now) % n !== n - 1;
+      case 3:
+        if (this.start === null || !this.gate) return true;
+        return this.elapsed(now) % n < Math.ceil(n / 2);
+      default:
+        // Modes 4 and 5: one clock low at terminal count.
+        if (this.start === null) return true;
+        return this.elapsed(now) !== n;
+    }
+  }
+
+  elapsedAtFreeze = 0;
+}
+
+function bcdToBin(v: number): number {
+  return ((v >> 12) & 0xf) * 1000 + ((v >> 8) & 0xf) * 100 + ((v >> 4) & 0xf) * 10 + (v & 0xf);
+}
+function binToBcd(v: number): number {
+  v %= 10000;
+  return ((Math.floor(v / 1000) % 10) << 12) | ((Math.floor(v / 100) % 10) << 8) | ((Math.floor(v / 10) % 10) << 4) | v % 10;
+}
+
+export class I8254 implements Device {
+  readonly stateId = 'i8254';
+  readonly stateVersion = 1;
+  readonly ioRanges: IoRange[];
+  private readonly counters = [new Counter(0), new Counter(1), new Counter(2)];
+  private readonly timer: Timer;
+  private irqHigh = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly irq0: IrqLine,
+  ) {
+    this.timer = clock.createTimer('i8254 counter 0', () => this.onTimer());
+    this.ioRanges = [
+      {
+        name: 'i8254',
+        base: 0x40,
+        length: 4,
+        read: (off) => (off === 3 ? 0xff : this.readCounter(this.counters[off]!)),
+        write: (off, _size, v) => (off === 3 ? this.writeControl(v & 0xff) : this.writeCounter(this.counters[off]!, v & 0xff)),
+        peek: (off) => (off === 3 ? 0xff : this.counters[off]!.value(this.clock.now()) & 0xff),
+      },
+    ];
+  }
+
+  // ---- counter 2 as port 0x61 sees it ----
+
+  setGate2(level: boolean): void {
+    this.setGate(this.counters[2]!, level);
+  }
+  gate2(): boolean {
+    return this.counters[2]!.gate;
+  }
+  out2(): boolean {
+    return this.counters[2]!.out(this.clock.now());
+  }
+
+  private setGate(c: Counter, level: boolean): void {
+    if (c.gate === level) return;
+    const now = this.clock.now();
+    c.gate = level;
+    switch (c.mode) {
+      case 0:
+      case 4:
+        // The gate pauses counting.
+        if (!level) {
+          if (c.start !== null) {
+            c.elapsedAtFreeze = c.elapsed(now);
+            c.frozen = c.value(now);
+          }
+        } else if (c.frozen !== null && c.start !== null) {
+          const done = c.elapsedAtFreeze;
+          c.start = now - Math.floor((done * 1e9) / PIT_HZ);
+          c.frozen = null;
+        }
+        break;
+      case 1:
+      case 5:
+        // A rising edge (re)triggers the count.
+        if (level) c.start = now;
+        break;
+      case 2:
+      case 3:
+        // Low stops the counter with OUT high; a rising edge reloads and restarts.
+        if (level) c.start = now;
+        break;
+    }
+    if (c.index === 0) this.reschedule();
+  }
+
+  private writeControl(v: number): void {
+    const sc = v >> 6;
+    if (sc === 3) {
+      this.readBack(v);
+      return;
+    }
+    const c = this.counters[sc]!;
+    const rw = (v >> 4) & 3;
+    const now = this.clock.now();
+    if (rw === RW_LATCH) {
+      if (c.latched === null) {
+        c.latched = this.readableValue(c, now);
+        c.latchedHighNext = c.rw === RW_MSB;
+      }
+      return;
+    }
+    c.rw = rw;
+    c.mode = (v >> 1) & 7;
+    if (c.mode > 5) c.mode -= 4; // 6 and 7 are aliases of 2 and 3
+    c.bcd = (v & 1) !== 0;
+    c.start = null;
+    c.frozen = null;
+    c.writeLow = true;
+    c.readLow = true;
+    c.latched = null;
+    c.statusLatched = null;
+    c.nullCount = true;
+    if (sc === 0) this.reschedule();
+  }
+
+  private readBack(v: number): void {
+    const now = this.clock.now();
+    for (let i = 0; i < 3; i++) {
+      if (!(v & (2 << i))) continue;
+      const c = this.counters[i]!;
+      if (!(v & 0x10) && c.statusLatched === null) {
+        c.statusLatched =
+          (c.out(now) ? 0x80 : 0) | (c.nullCount ? 0x40 : 0) | (c.rw << 4) | (c.mode << 1) | (c.bcd ? 1 : 0);
+      }
+      if (!(v & 0x20) && c.latched === null) {
+        c.latched = this.readableValue(c, now);
+        c.latchedHighNext = c.rw === RW_MSB;
+      }
+    }
+  }
+
+  private readableValue(c: Counter, now: number): number {
+    const v = c.value(now) & 0xffff;
+    return c.bcd ? binToBcd(v) : v;
+  }
+
+  private writeCounter(c: Counter, v: number): void {
+    let complete = false;
+    switch (c.rw) {
+      case RW_LSB:
+        c.reload = v;
+        complete = true;
+        break;
+      case RW_MSB:
+        c.reload = v << 8;
+        complete = true;
+        break;
+      default:
+        if (c.writeLow) {
+          c.pendingLsb = v;
+          c.writeLow = false;
+          // Mode 0: writing the first byte stops the count (OUT stays low).
+          if (c.mode === 0) {
+            c.start = null;
+            c.frozen = null;
+          }
+        } else {
+          c.reload = c.pendingLsb | (v << 8);
+          c.writeLow = true;
+          complete = true;
+        }
+    }
+    if (!complete) return;
+    c.nullCount = false;
+    const now = this.clock.now();
+    // Modes 1 and 5 wait for a gate trigger; the others start on the clock after the write.
+    if (c.mode === 1 || c.mode === 5) {
+      if (c.start === null) return;
+    } else {
+      c.start = now;
+      c.frozen = null;
+      if (!c.gate && (c.mode === 0 || c.mode === 4)) {
+        c.elapsedAtFreeze = 0;
+        c.frozen = c.period() & 0xffff;
+      }
+    }
+    if (c.index === 0) this.reschedule();
+  }
+
+  private readCounter(c: Counter): number {
+    if (c.statusLatched !== null) {
+      const s = c.statusLatched;
+      c.statusLatched = null;
+      return s;
+    }
+    const now = this.clock.now();
+    let v: number;
+    let fromLatch = false;
+    if (c.latched !== null) {
+      v = c.latched;
+      fromLatch = true;
+    } else {
+      v = this.readableValue(c, now);
+    }
+    let byte: number;
+    switch (c.rw) {
+      case RW_LSB:
+        byte = v & 0xff;
+        if (fromLatch) c.latched = null;
+        break;
+      case RW_MSB:
+        byte = (v >> 8) & 0xff;
+        if (fromLatch) c.latched = null;
+        break;
+      default:
+        if (c.readLow) {
+          byte = v & 0xff;
+          c.readLow = false;
+        } else {
+          byte = (v >> 8) & 0xff;
+          c.readLow = true;
+          if (fromLatch) c.latched = null;
+        }
+    }
+    return byte;
+  }
+
+  /** Arms the timer at counter 0's next OUT rising edge, which is when IRQ0 is requested. */
+  private reschedule(): void {
+    const c = this.counters[0]!;
+    const now = this.clock.now();
+    const out = c.out(now);
+    if (out !== this.irqHigh) this.driveIrq(out);
+    if (c.start === null || c.frozen !== null || (!c.gate && c.mode >= 2)) {
+      this.timer.cancel();
+      return;
+    }
+    const n = c.period();
+    const t = c.elapsed(now);
+    let next: number;
+    switch (c.mode) {
+      case 0:
+      case 1:
+        if (t >= n) {
+          this.timer.cancel();
+          return;
+        }
+        next = n;
+        break;
+      case 2: {
+        // OUT is low for the clock at count 1 and rises when the counter reloads.
+        const k = Math.floor(t / n);
+        next = (t % n) < n - 1 ? k * n + n - 1 : (k + 1) * n;
+        break;
+      }
+      case 3: {
+        const k = Math.floor(t / n);
+        const half = Math.ceil(n / 2);
+        next = (t % n) < half ? k * n + half : (k + 1) * n;
+        break;
+      }
+      default:
+        if (t > n) {
+          this.timer.cancel();
+          return;
+        }
+        next = t < n ? n : n + 1;
+    }
+    this.timer.arm(timeOfClock(c.start, next));
+  }
+
+  private onTimer(): void {
+    this.reschedule();
+  }
+
+  private driveIrq(high: boolean): void {
+    this.irqHigh = high;
+    if (high) this.irq0.raise();
+    else this.irq0.lower();
+  }
+
+  reset(_kind: ResetKind): void {
+    for (let i = 0; i < 3; i++) {
+      const c = new Counter(i);
+      Object.assign(this.counters[i]!, c);
+    }
+    this.timer.cancel();
+    if (this.irqHigh) this.driveIrq(false);
+  }
+
+  saveState(): StateRecord {
+    const now = this.clock.now();
+    return {
+      counters: this.counters.map((c) => ({
+        mode: c.mode, rw: c.rw, bcd: c.bcd, reload: c.reload,
+        sinceStart: c.start === null ? -1 : now - c.start,
+        gate: c.gate, frozen: c.frozen ?? -1, elapsedAtFreeze: c.elapsedAtFreeze,
+        writeLow: c.writeLow, pendingLsb: c.pendingLsb, readLow: c.readLow,
+        latched: c.latched ?? -1, statusLatched: c.statusLatched ?? -1, nullCount: c.nullCount,
+      })),
+      irqHigh: this.irqHigh,
+    };
+  }
+
+  loadState(s: StateRecord, version: number): void {
+    if (version !== 1) throw new Error(`i8254: saved state version ${version} is not supported (expected 1)`);
+    const now = this.clock.now();
+    const list = s.counters as StateRecord[];
+    list.forEach((r, i) => {
+      const c = this.counters[i]!;
+      c.mode = stateNumber(r, 'mode');
+      c.rw = stateNumber(r, 'rw');
+      c.bcd = r.bcd === true;
+      c.reload = stateNumber(r, 'reload');
+      const since = stateNumber(r, 'sinceStart');
+      c.start = since < 0 ? null : now - since;
+      c.gate = r.gate === true;
+      const fr = stateNumber(r, 'frozen');
+      c.frozen = fr < 0 ? null : fr;
+      c.elapsedAtFreeze = stateNumber(r, 'elapsedAtFreeze');
+      c.writeLow = r.writeLow === true;
+      c.pendingLsb = stateNumber(r, 'pendingLsb');
+      c.readLow = r.readLow === true;
+      const l = stateNumber(r, 'latched');
+      c.latched = l < 0 ? null : l;
+      const st = stateNumber(r, 'statusLatched');
+      c.statusLatched = st < 0 ? null : st;
+      c.nullCount = r.nullCount === true;
+    });
+    this.irqHigh = s.irqHigh === true;
+  }
+
+  reassertInterrupts(): void {
+    this.reschedule();
+  }
+}

@@ -1,0 +1,59 @@
+// System Control Port B at 0x61 (PC/AT; PIIX3 datasheet "NMI Status and Control Register"):
+// bit 0 counter 2 gate, bit 1 speaker data enable, bits 2-3 NMI check enables, bit 4 refresh
+// request toggling every 15.09 us, bit 5 counter 2 OUT, bits 6-7 NMI sources (never set here).
+// Linux calibrates the TSC by gating counter 2 here and polling bit 5.
+
+import type { IoRange } from '../../bus.ts';
+import type { Clock } from '../../clock.ts';
+import type { Device, ResetKind, StateRecord } from '../../device.ts';
+import { stateNumber } from '../../device.ts';
+import type { I8254 } from './i8254.ts';
+
+const REFRESH_NS = 15_085;
+
+export class Port61 implements Device {
+  readonly stateId = 'port61';
+  readonly stateVersion = 1;
+  readonly ioRanges: IoRange[];
+  private stored = 0;
+
+  constructor(
+    private readonly pit: I8254,
+    private readonly clock: Clock,
+  ) {
+    this.ioRanges = [
+      {
+        name: 'system control port B',
+        base: 0x61,
+        length: 1,
+        read: () => this.read(),
+        write: (_o, _s, v) => this.write(v & 0xff),
+        peek: () => this.read(),
+      },
+    ];
+  }
+
+  private read(): number {
+    const refresh = Math.floor(this.clock.now() / REFRESH_NS) & 1;
+    return (this.stored & 0x0f) | (refresh << 4) | (this.pit.out2() ? 0x20 : 0);
+  }
+
+  private write(v: number): void {
+    this.stored = v & 0x0f;
+    this.pit.setGate2((v & 1) !== 0);
+  }
+
+  reset(_kind: ResetKind): void {
+    this.stored = 0;
+    this.pit.setGate2(false);
+  }
+
+  saveState(): StateRecord {
+    return { stored: this.stored };
+  }
+
+  loadState(s: StateRecord, version: number): void {
+    if (version !== 1) throw new Error(`port61: saved state version ${version} is not supported (expected 1)`);
+    this.stored = stateNumber(s, 'stored') & 0x0f;
+  }
+}
