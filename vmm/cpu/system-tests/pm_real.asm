@@ -7,7 +7,8 @@
   mov dword [0x200000], 0x12345678
   EXPECT dword [0x200000], 0x12345678, 1
   mov eax, cr0
-  EXPECT eax, 0x11, 2           ; PE and ET
+  and eax, 0x80000011
+  EXPECT eax, 0x11, 2           ; PE and ET, no paging
   jmp SEL_CODE16:pm16
   bits 16
 pm16:
