@@ -269,9 +269,13 @@ export class I8259Pair implements Device, InterruptController {
     this.update();
   }
 
-  /** Propagates the slave's INT output to master IR2 and tells the CPU about INTR. */
+  /**
+   * Propagates the slave's INT output to master IR2 and tells the CPU about INTR. The cascade input
+   * follows the slave's output level: a slave request that goes away withdraws the master's too.
+   */
   private update(): void {
-    this.master.setLine(2, this.slave.pending() >= 0);
+    if (this.slave.pending() >= 0) this.master.irr |= 1 << 2;
+    else this.master.irr &= ~(1 << 2);
     if (this.master.pending() >= 0) this.onInterruptChange?.();
   }
 

@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IoBus } from '../../bus.ts';
+import { ManualClock } from '../../clock.ts';
+import { I8254, PIT_HZ } from './i8254.ts';
+import { Port61 } from './port61.ts';
+
+function setup(): { io: IoBus; clock: ManualClock; pit: I8254; edges: number[] } {
+  const clock = new ManualClock();
+  const edges: number[] = [];
+  let level = false;
+  const pit = new I8254(clock, {
+    raise: () => {
+      if (!level) edges.push(clock.now());
+      level = true;
+    },
+    lower: () => {
+      level = false;
+    },
+  });
+  const io = new IoBus();
+  for (const r of pit.ioRanges) io.register(r);
+  const p61 = new Port61(pit, clock);
+  for (const r of p61.ioRanges) io.register(r);
+  return { io, clock, pit, edges };
+}
+
+const ns = (clocks: number): number => (clocks * 1e9) / PIT_HZ;
+
+test('mode 2 on counter 0 interrupts every N clocks without drift (HZ=250)', () => {
+  const { io, clock, edges } = setup();
+  const latch = Math.round(PIT_HZ / 250);
+  io.write(0x43, 1, 0x34); // counter 0, LSB/MSB, mode 2
+  io.write(0x40, 1, latch & 0xff);
+  io.write(0x40, 1, latch >> 8);
+  clock.advance(1e9);
+  // Programming mode 2 drives OUT high at once (that first edge is at t=0); then one per period.
+  const ticks = edges.filter((t) => t > 0);
+  // 4773 clocks is 4.0002 ms, so 249 whole periods fit in one second.
+  assert.equal(ticks.length, 249);
+  const last = ticks[ticks.length - 1]!;
+  assert.ok(Math.abs(last - ns(latch * 249)) < 2000, `249th tick at ${last} ns`);
+});
+
+test('mode 0 raises OUT once at terminal count (one-shot clock event)', () => {
+  const { io, clock, edges } = setup();
+  io.write(0x43, 1, 0x30); // counter 0, LSB/MSB, mode 0
+  io.write(0x40, 1, 0xe8);
+  io.write(0x40, 1, 0x03); // 1000 clocks
+  clock.advance(ns(999));
+  assert.equal(edges.length, 0);
+  clock.advance(ns(2));
+  assert.equal(edges.length, 1);
+  clock.advance(1e8);
+  assert.equal(edges.length, 1);
+});
+
+test('counter latch and read-back freeze the count; LSB/MSB flip-flop', () => {
+  const { io, clock } = setup();
+  io.write(0x43, 1, 0x34);
+  io.write(0x40, 1, 0x00);
+  io.write(0x40, 1, 0x10); // 0x1000
+  clock.advance(ns(0x100));
+  io.write(0x43, 1, 0x00); // latch counter 0
+  clock.advance(ns(0x80));
+  const lo = io.read(0x40, 1);
+  const hi = io.read(0x40, 1);
+  assert.equal((hi << 8) | lo, 0x1000 - 0x100);
+  // Read-back: status + count of counter 0.
+  io.write(0x43, 1, 0xc2);
+  const status = io.read(0x40, 1);
+  assert.equal(status & 0x3f, 0x34, 'rw mode 3, mode 2, binary');
+  const v = io.read(0x40, 1) | (io.read(0x40, 1) << 8);
+  assert.equal(v, 0x1000 - 0x180);
+});
+
+test("Linux's TSC calibration: counter 2 in mode 0 gated by port 0x61, polled through bit 5", () => {
+  const { io, clock } = setup();
+  // pit_calibrate_tsc: gate high, speaker off; mode 0 with a 50 ms latch; poll OUT.
+  io.write(0x61, 1, (io.read(0x61, 1) & ~0x02) | 0x01);
+  io.write(0x43, 1, 0xb0);
+  const latch = Math.floor(PIT_HZ / 20);
+  io.write(0x42, 1, latch & 0xff);
+  io.write(0x42, 1, latch >> 8);
+  let polls = 0;
+  while ((io.read(0x61, 1) & 0x20) === 0) {
+    clock.advance(10_000);
+    polls++;
+    assert.ok(polls < 10_000);
+  }
+  assert.ok(Math.abs(clock.now() - 50e6) < 20_000, `OUT rose at ${clock.now()} ns`);
+  // pit_expect_msb: the MSB of counter 2 counts down steadily in mode 0 from 0xFFFF.
+  io.write(0x43, 1, 0xb0);
+  io.write(0x42, 1, 0xff);
+  io.write(0x42, 1, 0xff);
+  let prev = 0x100;
+  for (let k = 0; k < 5; k++) {
+    io.read(0x42, 1);
+    const msb = io.read(0x42, 1);
+    assert.ok(msb < prev);
+    prev = msb;
+    clock.advance(ns(300));
+  }
+});
+
+test('gate low stops counter 2; the refresh bit toggles', () => {
+  const { io, clock } = setup();
+  io.write(0x61, 1, 0x00);
+  io.write(0x43, 1, 0xb0);
+  io.write(0x42, 1, 0x10);
+  io.write(0x42, 1, 0x00);
+  clock.advance(ns(0x100));
+  assert.equal(io.read(0x61, 1) & 0x20, 0, 'gated off: never reaches terminal count');
+  const a = io.read(0x61, 1) & 0x10;
+  clock.advance(15_085);
+  assert.notEqual(io.read(0x61, 1) & 0x10, a);
+});
+
+test('saved state round-trips', () => {
+  const { io, pit, clock } = setup();
+  io.write(0x43, 1, 0x34);
+  io.write(0x40, 1, 0x34);
+  io.write(0x40, 1, 0x12);
+  clock.advance(12345);
+  const s = pit.saveState();
+  const again = new I8254(clock, { raise() {}, lower() {} });
+  again.loadState(s, 1);
+  assert.deepEqual(again.saveState(), s);
+});
