@@ -138,7 +138,8 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
     const w = gate32 ? 4 : 2;
     const words: number[] = [];
     if (fromV86) words.push(cpu.sel[GS]!, cpu.sel[FS]!, cpu.sel[DS]!, cpu.sel[ES]!);
-    words.push(cpu.sel[SS]!, cpu.ssB ? cpu.r32[ESP]! : cpu.r32[ESP]! & 0xffff, oldFlags, oldCs, oldEip);
+    // The whole ESP is saved (SDM: Push(TempESP)), so IRET to a 16-bit stack restores its upper half too.
+    words.push(cpu.sel[SS]!, cpu.r32[ESP]!, oldFlags, oldCs, oldEip);
     if (hasCode) words.push(code);
     const frame = words.length * w;
     let sp = ssBig ? newEsp : newEsp & 0xffff;
