@@ -10,7 +10,10 @@ import { makeBox, type Box } from './system-tests/box.ts';
 import {
   CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, PD, PT, SELECTORS, TSS_A, TSS_B, TSS_C, gate, write16, write32,
 } from './system-tests/fixture.ts';
-import { CS, SS } from './decode.ts';
+import { CS, SS, OpTable, type Handler, type OpSpec } from './decode.ts';
+import { buildOpTable } from './optable.ts';
+import { FAULT } from './fault.ts';
+import type { Cpu } from './cpu.ts';
 import { CR0_PE, CR0_PG, CR4_PSE, ESP } from './regs.ts';
 import { setSegmentCache } from './segments.ts';
 import { IOPL, VM } from './flags.ts';
@@ -269,8 +272,62 @@ function checkInvariants(box: Box): string | null {
   return null;
 }
 
+// ---------------------------------------------------------------- precise faults
+
+/** Opcodes of ops/protection.ts and ops/far.ts; group members by ModRM.reg. */
+const PROTECTION_OPS = new Set([0xea, 0x9a, 0xca, 0xcb, 0xcf, 0x9c, 0x9d, 0x63, 0x0f02, 0x0f03, 0x0f34, 0x0f35]);
+const PROTECTION_GROUPS: Record<number, number[]> = { 0xff: [3, 5], 0x0f00: [4, 5] };
+
+function snapshot(cpu: Cpu): number[] {
+  return [
+    ...cpu.r32, ...cpu.sel, ...cpu.segBase, ...cpu.segLimit, ...cpu.segAr, cpu.getFlags(), cpu.cpl, cpu.trSel, cpu.ldtrSel,
+    cpu.cr0, cpu.cr3,
+  ];
+}
+let preciseViolation: string | null = null;
+
+/** Wraps a handler so that, when it faults, the state must be what it was before it ran. */
+function precise(h: Handler | undefined, name: string): Handler | undefined {
+  if (!h) return h;
+  return (cpu, i) => {
+    const before = snapshot(cpu);
+    try {
+      h(cpu, i);
+    } catch (e) {
+      // A fault after a task switch's commit point belongs to the new task (SDM vol. 3 §7.3).
+      if (e === FAULT && cpu.trSel === before[before.length - 4] && preciseViolation === null) {
+        const after = snapshot(cpu);
+        const k = after.findIndex((v, n) => v !== before[n]);
+        if (k >= 0) preciseViolation = `${name} faulted (vector ${cpu.excVector}) after changing state word ${k}: ${before[k]} -> ${after[k]}`;
+      }
+      throw e;
+    }
+  };
+}
+function wrapSpec(spec: OpSpec, name: string): OpSpec {
+  return { ...spec, h: precise(spec.h, name), h16: precise(spec.h16, name), h32: precise(spec.h32, name) };
+}
+
+/** The shared table with every protection handler checked for precise faults. */
+function checkedTable(): OpTable {
+  const base = buildOpTable();
+  const t = new OpTable();
+  for (const [arr, prefix] of [[base.one, 0], [base.two, 0x0f00]] as const) {
+    arr.forEach((spec, k) => {
+      if (!spec) return;
+      const op = prefix | k;
+      const groups = PROTECTION_GROUPS[op];
+      if (groups && spec.group) {
+        const g = spec.group.map((m, reg) => (m && groups.includes(reg) ? wrapSpec(m, m.name) : m));
+        t.define(op, { ...spec, group: g });
+      } else t.define(op, PROTECTION_OPS.has(op) ? wrapSpec(spec, spec.name) : spec);
+    });
+  }
+  return t;
+}
+
 function fuzz(seed: number, runsPerMode: number): void {
-  const box = makeBox(4 << 20);
+  const box = makeBox(4 << 20, checkedTable());
   const stats = [0, 0, 0, 0, 0];
   const r = new Rng(seed);
   for (let mode = Mode.Real; mode <= Mode.V86; mode++) {
@@ -287,6 +344,7 @@ function fuzz(seed: number, runsPerMode: number): void {
         assert.fail(`host exception at ${where}: ${(e as Error).stack ?? e}\ncode: ${code}`);
       }
       stats[mode] += box.cpu.instructions - before;
+      if (preciseViolation) assert.fail(`${preciseViolation} at ${where}`);
       const broken = checkInvariants(box);
       if (broken) assert.fail(`${broken} at ${where}`);
     }

@@ -5,7 +5,7 @@ import { IoBus } from '../../bus.ts';
 import { ManualClock } from '../../clock.ts';
 import { PhysicalMemory } from '../../memory.ts';
 import { Cpu } from '../cpu.ts';
-import { CS } from '../decode.ts';
+import { CS, type OpTable } from '../decode.ts';
 
 export interface Box {
   cpu: Cpu;
@@ -19,11 +19,12 @@ export interface Box {
   shutdown: string | null;
 }
 
-export function makeBox(memBytes = 16 << 20): Box {
+/** `table` replaces the shared instruction table (tests of a partial or instrumented table). */
+export function makeBox(memBytes = 16 << 20, table?: OpTable): Box {
   const mem = new PhysicalMemory(memBytes);
   const io = new IoBus();
   const clock = new ManualClock();
-  const cpu = new Cpu({ mem, io, nowNs: () => clock.now(), pic: null });
+  const cpu = new Cpu({ mem, io, nowNs: () => clock.now(), pic: null }, table);
   const box: Box = { cpu, mem, io, console: '', results: [], shutdown: null };
   io.register({
     name: 'debug console',
