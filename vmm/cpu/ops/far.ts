@@ -156,6 +156,7 @@ export function farTransfer(cpu: Cpu, sel: number, offset: number, o32: boolean,
     if (!descPresent(d.hi)) cpu.raiseNP(sel & 0xfffc);
     const eip = o32 ? offset | 0 : offset & 0xffff;
     if (eip >>> 0 > descLimit(d.lo, d.hi)) cpu.raiseGP(0);
+    markAccessedAt(cpu, d);
     if (call) pushFrame(cpu, o32 ? 4 : 2, [cpu.sel[CS]!, cpu.eip]);
     commitCs(cpu, sel, d, cpl);
     cpu.eip = eip;
@@ -223,6 +224,9 @@ function callGate(cpu: Cpu, gate: Desc, call: boolean): void {
     // Parameter k sits at old ESP + k*w; the last one is pushed first so their order is kept.
     for (let k = count - 1; k >= 0; k--) words.push(peek(cpu, w, k * w));
     words.push(cpu.sel[CS]!, cpu.eip);
+    // Accessed bits first: a GDT write that faults must come before any register changes.
+    markAccessedAt(cpu, s);
+    markAccessedAt(cpu, c);
     const newSp = writeFrame(cpu, ssBase, sp, ssBig, w, words, false);
     commitSs(cpu, (newSs & 0xfffc) | dpl, s);
     setEsp(cpu, newSp, ssBig);
@@ -231,6 +235,7 @@ function callGate(cpu: Cpu, gate: Desc, call: boolean): void {
     return;
   }
   if (offset >>> 0 > limit) cpu.raiseGP(0);
+  markAccessedAt(cpu, c);
   if (call) pushFrame(cpu, w, [cpu.sel[CS]!, cpu.eip]);
   commitCs(cpu, codeSel, c, cpl);
   cpu.eip = offset;
@@ -267,6 +272,7 @@ export function retFar(cpu: Cpu, o32: boolean, imm: number): void {
   const newSs = peek(cpu, w, 3 * w + imm) & 0xffff;
   const s = checkReturnSs(cpu, newSs, rpl);
   if (eip >>> 0 > limit) cpu.raiseGP(0);
+  markAccessedAt(cpu, s);
   commitCs(cpu, sel, c, rpl);
   cpu.eip = eip;
   commitSs(cpu, newSs, s);
@@ -367,6 +373,7 @@ export function iret(cpu: Cpu, o32: boolean): void {
   const newSs = peek(cpu, w, 4 * w) & 0xffff;
   const s = checkReturnSs(cpu, newSs, rpl);
   if (newEip >>> 0 > limit) cpu.raiseGP(0);
+  markAccessedAt(cpu, s);
   commitCs(cpu, sel, c, rpl);
   cpu.eip = newEip;
   commitSs(cpu, newSs, s);
