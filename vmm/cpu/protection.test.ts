@@ -473,3 +473,59 @@ test('real mode: far CALL, RETF and IRET', () => {
   assert.equal(cpu.getFlags() & 0xffff, 0x7202);
   void EDX;
 });
+
+test('a bad CS in the new TSS faults #TS(CS) in the new task, after the switch committed', () => {
+  const box = pmBox(0);
+  const { cpu } = box;
+  write32(box, TSS_B + 0x20, HANDLER + 0x800);
+  write32(box, TSS_B + 0x24, 2);
+  write32(box, TSS_B + 0x38, 0x1e000);
+  for (const [o, s] of [[0x48, 0x10], [0x4c, 0x10], [0x50, 0x10], [0x54, 0x10]] as const) write32(box, TSS_B + o, s);
+  code(box, [0xea, 0, 0, 0, 0, 0x40, 0]); // jmp 0x40:0; CS in TSS B is a data segment
+  step(box);
+  assert.equal(cpu.trSel, 0x40, 'TR already names the new task');
+  assert.equal(vectorTaken(box), Vec.TS);
+  const sp = cpu.r32[ESP]!;
+  assert.equal(rd32(box, sp), 0x10, 'error code names the CS selector');
+  assert.equal(rd32(box, sp + 4), HANDLER + 0x800, 'EIP of the new task');
+  assert.equal(rd32(box, TSS_A + 0x20), CODE + 7, 'old task saved');
+});
+
+test('IRET with NT set and a back link that is not a busy TSS raises #TS(link) in the old task', () => {
+  const box = pmBox(0);
+  const { cpu } = box;
+  cpu.setFlags(2 | NT);
+  write16(box, TSS_A, 0x40); // TSS B is available, not busy
+  code(box, [0xcf]);
+  const esp = cpu.r32[ESP]!;
+  step(box);
+  assert.equal(vectorTaken(box), Vec.TS);
+  assert.equal(cpu.trSel, 0x38);
+  assert.equal(rd32(box, cpu.r32[ESP]!), 0x40);
+  assert.equal(cpu.r32[ESP], esp - 16);
+});
+
+test('16-bit protected mode: far CALL and RETF push and pop words; IRET pops a 16-bit frame', () => {
+  const box = pmBox(0);
+  const { cpu } = box;
+  setSegmentCache(cpu, CS, 0x28, CODE, 0xffff, 0x9b);
+  for (const s of [0, 2, 3, 4, 5]) setSegmentCache(cpu, s, 0x30, 0, 0xffff, 0x93);
+  cpu.r32[ESP] = 0xf000;
+  cpu.eip = 0;
+  code(box, [0x9a, 0x00, 0x01, 0x28, 0x00]); // call 0x28:0x100
+  code(box, [0xcb], CODE + 0x100); // retf
+  step(box);
+  assert.equal(cpu.eip, 0x100);
+  assert.equal(cpu.r32[ESP], 0xf000 - 4);
+  assert.deepEqual([box.mem.u16[(0xf000 - 4) >> 1], box.mem.u16[(0xf000 - 2) >> 1]], [5, 0x28]);
+  step(box);
+  assert.equal(cpu.eip, 5);
+  assert.equal(cpu.r32[ESP], 0xf000);
+  box.mem.u16.set([0x40, 0x28, 0x0202], (0xf000 - 6) >> 1);
+  cpu.r32[ESP] = 0xf000 - 6;
+  code(box, [0xcf], CODE + 5);
+  step(box);
+  assert.equal(cpu.eip, 0x40);
+  assert.ok(cpu.getFlags() & IF);
+  assert.equal(cpu.r32[ESP], 0xf000);
+});

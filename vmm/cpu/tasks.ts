@@ -152,8 +152,10 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   if (cpu.v86) {
     for (let k = 0; k < 6; k++) loadSegmentReal(cpu, SEG_ORDER[k]!, k < nsegs ? segs[k]! : 0);
   } else {
-    loadTaskCs(cpu, segs[1]!, ext);
+    // SS before CS (the provisional CS cache already gives CPL = CS.RPL), so an exception raised for
+    // a bad CS can still be delivered on the new task's stack.
     loadTaskSs(cpu, segs[2]!, ext);
+    loadTaskCs(cpu, segs[1]!, ext);
     for (const k of [0, 3, 4, 5]) if (k < nsegs) loadTaskData(cpu, SEG_ORDER[k]!, segs[k]!, ext);
   }
 
