@@ -2,8 +2,9 @@
 // biased towards the protection instructions: far JMP/CALL/RETF/IRET, gates, task switches, POPF,
 // descriptor queries, SYSENTER/SYSEXIT, with stacks full of plausible selectors and frames. The CPU
 // must never throw anything but its own fault (handled inside run) and must end every run in a
-// consistent state. A fixed seed runs every time; a fresh one is printed so a failure can be replayed
-// with HOSTBOX_FUZZ_SEED.
+// consistent state, and a protection instruction that faults must leave the state it found. A fixed
+// seed runs every time; a fresh one is printed so a failure can be replayed with HOSTBOX_FUZZ_SEED
+// (HOSTBOX_FUZZ_RUNS sets the runs per mode for a longer campaign).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeBox, type Box } from './system-tests/box.ts';
@@ -360,5 +361,5 @@ test('fuzz: fresh seed', () => {
   const env = process.env.HOSTBOX_FUZZ_SEED;
   const seed = env ? parseInt(env, 16) : (Math.random() * 0xffffffff) >>> 0 || 1;
   console.log(`fuzz seed ${seed.toString(16)} (replay with HOSTBOX_FUZZ_SEED=${seed.toString(16)})`);
-  fuzz(seed, 2500);
+  fuzz(seed, Number(process.env.HOSTBOX_FUZZ_RUNS ?? 2500));
 });

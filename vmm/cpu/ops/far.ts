@@ -219,8 +219,7 @@ function callGate(cpu: Cpu, gate: Desc, call: boolean): void {
     const top = ssBig ? (sp - frame) | 0 : (sp - frame) & 0xffff;
     if (!stackFits(ssAr, ssLimit, top, frame, ssBig)) cpu.raiseSS(newSs & 0xfffc);
     if (offset >>> 0 > limit) cpu.raiseGP(0);
-    const oldEsp = cpu.ssB ? cpu.r32[ESP]! : cpu.r16[ESP << 1]!;
-    const words = [cpu.sel[SS]!, w === 4 ? oldEsp : oldEsp & 0xffff];
+    const words = [cpu.sel[SS]!, w === 4 ? cpu.r32[ESP]! : cpu.r16[ESP << 1]!];
     // Parameter k sits at old ESP + k*w; the last one is pushed first so their order is kept.
     for (let k = count - 1; k >= 0; k--) words.push(peek(cpu, w, k * w));
     words.push(cpu.sel[CS]!, cpu.eip);
