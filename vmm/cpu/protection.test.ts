@@ -529,3 +529,30 @@ test('16-bit protected mode: far CALL and RETF push and pop words; IRET pops a 1
   assert.ok(cpu.getFlags() & IF);
   assert.equal(cpu.r32[ESP], 0xf000);
 });
+
+test('a task switch with paging loads CR3 from the new TSS and flushes the TLB', () => {
+  const box = pmBox(0);
+  const { cpu } = box;
+  const pd1 = 0x100000;
+  const pd2 = 0x101000;
+  write32(box, pd1, 0x87); // 4 MiB identity page
+  write32(box, pd2, 0x87);
+  write32(box, pd2 + 4, 0x87); // linear 4 MiB -> physical 0 in the new task only
+  write32(box, 0x1234, 0xabcd);
+  cpu.cr4 |= 1 << 4; // PSE
+  cpu.cr3 = pd1;
+  cpu.cr0 |= 1 << 31;
+  cpu.flushTlb(true);
+  write32(box, TSS_B + 0x1c, pd2);
+  write32(box, TSS_B + 0x20, HANDLER + 0x800);
+  write32(box, TSS_B + 0x24, 2);
+  write32(box, TSS_B + 0x38, 0x1e000);
+  for (const [o, s] of [[0x48, 0x10], [0x4c, 0x08], [0x50, 0x10], [0x54, 0x10]] as const) write32(box, TSS_B + o, s);
+  assert.throws(() => cpu.readLin32(0x401234), 'not mapped in the old task');
+  code(box, [0xea, 0, 0, 0, 0, 0x40, 0]);
+  step(box);
+  assert.equal(cpu.trSel, 0x40);
+  assert.equal(cpu.cr3, pd2);
+  assert.equal(rd32(box, TSS_A + 0x1c), 0, 'CR3 is not saved in the old TSS');
+  assert.equal(cpu.readLin32(0x401234), 0xabcd);
+});
