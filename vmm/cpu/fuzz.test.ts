@@ -275,8 +275,8 @@ function checkInvariants(box: Box): string | null {
 
 // ---------------------------------------------------------------- precise faults
 
-/** Opcodes of ops/protection.ts and ops/far.ts; group members by ModRM.reg. */
-const PROTECTION_OPS = new Set([0xea, 0x9a, 0xca, 0xcb, 0xcf, 0x9c, 0x9d, 0x63, 0x0f02, 0x0f03, 0x0f34, 0x0f35]);
+/** Opcodes of ops/protection.ts and ops/far.ts, and INT n/INT3/INTO (delivery through interrupts.ts). */
+const PROTECTION_OPS = new Set([0xea, 0x9a, 0xca, 0xcb, 0xcf, 0x9c, 0x9d, 0x63, 0x0f02, 0x0f03, 0x0f34, 0x0f35, 0xcd, 0xcc, 0xce]);
 const PROTECTION_GROUPS: Record<number, number[]> = { 0xff: [3, 5], 0x0f00: [4, 5] };
 
 function snapshot(cpu: Cpu): number[] {
