@@ -40,6 +40,18 @@ m.cpu.onException = (v, code, eip) => {
     console.log(`\n[exc ${v} code ${code.toString(16)} at ${m.cpu.sel[1]!.toString(16)}:${(eip >>> 0).toString(16)} bytes ${bytes} cr2 ${(m.cpu.cr2 >>> 0).toString(16)}]`);
   }
 };
+const vectors = new Map<number, number>();
+const pic = m.devices.pic;
+const ack = pic.acknowledge.bind(pic);
+pic.acknowledge = () => {
+  const v = ack();
+  vectors.set(v, (vectors.get(v) ?? 0) + 1);
+  return v;
+};
+setInterval(() => {
+  const s = [...vectors].map(([v, n]) => `${v.toString(16)}:${n}`).join(' ');
+  if (process.env.TRACE_IRQ) console.log(`\n[t=${(m.clock.now() / 1e9).toFixed(1)}s irqs ${s} halted=${m.cpu.halted} if=${(m.cpu.getFlags() >> 9) & 1}]`);
+}, 2000).unref();
 const t0 = performance.now();
 const tick = (): void => {
   const s = m.runSlice(50);

@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IoBus } from '../../bus.ts';
-import { ManualClock } from '../../clock.ts';
+import { ManualClock, TimerQueue } from '../../clock.ts';
+
+/** Time that jumps, then fires whatever is due at the new time: how the machine's run loop behaves. */
+class LateClock extends TimerQueue {
+  t = 0;
+  now(): number {
+    return this.t;
+  }
+  jump(ns: number): void {
+    this.t += ns;
+    this.runDue();
+  }
+}
 import { I8254, PIT_HZ } from './i8254.ts';
 import { Port61 } from './port61.ts';
 
@@ -126,4 +138,54 @@ test('saved state round-trips', () => {
   const again = new I8254(clock, { raise() {}, lower() {} });
   again.loadState(s, 1);
   assert.deepEqual(again.saveState(), s);
+});
+
+test('mode 4 (Linux one-shot clockevent) delivers its one-clock strobe even when the timer runs late', () => {
+  const clock = new LateClock();
+  const edges: number[] = [];
+  let level = false;
+  const pit = new I8254(clock, {
+    raise: () => {
+      if (!level) edges.push(clock.now());
+      level = true;
+    },
+    lower: () => {
+      level = false;
+    },
+  });
+  const io = new IoBus();
+  for (const r of pit.ioRanges) io.register(r);
+  io.write(0x43, 1, 0x38); // counter 0, LSB/MSB, mode 4
+  for (let k = 0; k < 3; k++) {
+    const before = edges.length;
+    io.write(0x40, 1, 0xe8);
+    io.write(0x40, 1, 0x03); // 1000 clocks
+    // Jump far past the strobe in one step, as a busy run loop does.
+    clock.jump(ns(5000));
+    assert.equal(edges.length, before + 1, `strobe ${k} delivered once`);
+  }
+});
+
+test('mode 2 keeps ticking when timers are serviced only every few hundred clocks', () => {
+  const clock = new LateClock();
+  let ticks = 0;
+  let level = false;
+  const pit = new I8254(clock, {
+    raise: () => {
+      if (!level) ticks++;
+      level = true;
+    },
+    lower: () => {
+      level = false;
+    },
+  });
+  const io = new IoBus();
+  for (const r of pit.ioRanges) io.register(r);
+  io.write(0x43, 1, 0x34);
+  io.write(0x40, 1, 0x00);
+  io.write(0x40, 1, 0x01); // 256 clocks
+  const first = ticks;
+  for (let k = 0; k < 100; k++) clock.jump(ns(400));
+  // Late service loses ticks (one per service at most) but never stops them.
+  assert.ok(ticks - first >= 99, `${ticks - first} ticks in 100 late services`);
 });

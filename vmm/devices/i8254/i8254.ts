@@ -189,7 +189,10 @@ export class I8254 implements Device {
         if (level) c.start = now;
         break;
     }
-    if (c.index === 0) this.reschedule();
+    if (c.index === 0) {
+      this.firedEdge = -1;
+      this.reschedule();
+    }
   }
 
   private writeControl(v: number): void {
@@ -219,7 +222,10 @@ export class I8254 implements Device {
     c.latched = null;
     c.statusLatched = null;
     c.nullCount = true;
-    if (sc === 0) this.reschedule();
+    if (sc === 0) {
+      this.firedEdge = -1;
+      this.reschedule();
+    }
   }
 
   private readBack(v: number): void {
@@ -283,7 +289,10 @@ export class I8254 implements Device {
         c.frozen = c.period() & 0xffff;
       }
     }
-    if (c.index === 0) this.reschedule();
+    if (c.index === 0) {
+      this.firedEdge = -1;
+      this.reschedule();
+    }
   }
 
   private readCounter(c: Counter): number {
@@ -324,51 +333,59 @@ export class I8254 implements Device {
     return byte;
   }
 
-  /** Arms the timer at counter 0's next OUT rising edge, which is when IRQ0 is requested. */
+  /**
+   * Arms the timer at counter 0's next OUT rising edge, which is when IRQ0 is requested. Edges are
+   * events, not samples: the timer may run late by many input clocks, and a one-clock pulse (modes 2
+   * and 4) must still reach the PIC as an edge.
+   */
   private reschedule(): void {
     const c = this.counters[0]!;
     const now = this.clock.now();
-    const out = c.out(now);
-    if (out !== this.irqHigh) this.driveIrq(out);
-    if (c.start === null || c.frozen !== null || (!c.gate && c.mode >= 2)) {
+    // The line follows OUT's steady level; pulses are generated in onTimer.
+    const steady = c.mode === 0 || c.mode === 1 ? c.out(now) : true;
+    if (steady !== this.irqHigh) this.driveIrq(steady);
+    const edge = this.nextEdge(c, now);
+    if (edge === null) {
       this.timer.cancel();
       return;
     }
+    this.armedEdge = edge;
+    this.timer.arm(timeOfClock(c.start!, edge));
+  }
+
+  /** Input-clock count (since start) of counter 0's next rising OUT edge after the last one fired. */
+  private nextEdge(c: Counter, now: number): number | null {
+    if (c.start === null || c.frozen !== null || (!c.gate && c.mode >= 2)) return null;
     const n = c.period();
-    const t = c.elapsed(now);
-    let next: number;
+    const t = Math.max(c.elapsed(now), this.firedEdge);
     switch (c.mode) {
       case 0:
       case 1:
-        if (t >= n) {
-          this.timer.cancel();
-          return;
-        }
-        next = n;
-        break;
-      case 2: {
-        // OUT is low for the clock at count 1 and rises when the counter reloads.
-        const k = Math.floor(t / n);
-        next = (t % n) < n - 1 ? k * n + n - 1 : (k + 1) * n;
-        break;
-      }
-      case 3: {
-        const k = Math.floor(t / n);
-        const half = Math.ceil(n / 2);
-        next = (t % n) < half ? k * n + half : (k + 1) * n;
-        break;
-      }
+        return t < n ? n : null;
+      case 2:
+      case 3:
+        return (Math.floor(t / n) + 1) * n;
       default:
-        if (t > n) {
-          this.timer.cancel();
-          return;
-        }
-        next = t < n ? n : n + 1;
+        return t <= n && this.firedEdge <= n ? n + 1 : null;
     }
-    this.timer.arm(timeOfClock(c.start, next));
   }
 
+  private armedEdge = -1;
+  /** The edge (clock count since start) last delivered, so a late timer never delivers it twice. */
+  private firedEdge = -1;
+
   private onTimer(): void {
+    const c = this.counters[0]!;
+    if (c.start === null) return;
+    this.firedEdge = this.armedEdge;
+    if (c.mode === 0 || c.mode === 1) {
+      this.driveIrq(true);
+    } else {
+      // A fresh rising edge even though the steady level is high.
+      this.irq0.lower();
+      this.irq0.raise();
+      this.irqHigh = true;
+    }
     this.reschedule();
   }
 

@@ -1,0 +1,335 @@
+// Integer arithmetic beyond the ALU block: INC/DEC, group 3 (TEST NOT NEG MUL IMUL DIV IDIV), the
+// two- and three-operand IMUL, XADD, CMPXCHG and CMPXCHG8B (SDM vol. 2). MUL/IMUL set CF=OF for a
+// significant upper half; their SF/ZF/PF follow the low result as the P6 leaves them.
+
+import type { Cpu } from '../cpu.ts';
+import { Imm, type Instr, type OpTable } from '../decode.ts';
+import { LazyOp, ZF } from '../flags.ts';
+import { Vec } from '../fault.ts';
+
+const EAX = 0, ECX = 1, EDX = 2, EBX = 3;
+const MASK = [0xff, 0xffff, -1] as const;
+
+/** Applies f to the E operand of size sz (0/1/2) in place, as one read-modify-write. */
+function rmw(cpu: Cpu, i: Instr, sz: number, f: (v: number) => number): void {
+  if (i.mod === 3) {
+    if (sz === 0) cpu.r8[i.rmb] = f(cpu.r8[i.rmb]!);
+    else if (sz === 1) cpu.r16[i.rm << 1] = f(cpu.r16[i.rm << 1]!);
+    else cpu.r32[i.rm] = f(cpu.r32[i.rm]!);
+    return;
+  }
+  const size = 1 << sz;
+  const lin = cpu.rmwLin(i, size);
+  if (sz === 0) cpu.writeLin8(lin, f(cpu.readLin8(lin)));
+  else if (sz === 1) cpu.writeLin16(lin, f(cpu.readLin16(lin)));
+  else cpu.writeLin32(lin, f(cpu.readLin32(lin)));
+}
+
+function inc(cpu: Cpu, v: number, sz: number): number {
+  const r = (v + 1) & MASK[sz]!;
+  cpu.setLazyKeepCF(LazyOp.ADD, v, 1, r, sz);
+  return r;
+}
+function dec(cpu: Cpu, v: number, sz: number): number {
+  const r = (v - 1) & MASK[sz]!;
+  cpu.setLazyKeepCF(LazyOp.SUB, v, 1, r, sz);
+  return r;
+}
+function neg(cpu: Cpu, v: number, sz: number): number {
+  const r = -v & MASK[sz]!;
+  cpu.setLazy(LazyOp.SUB, 0, v, r, sz);
+  return r;
+}
+function test(cpu: Cpu, a: number, b: number, sz: number): void {
+  cpu.setLazy(LazyOp.LOGIC, a, b, a & b & MASK[sz]!, sz);
+}
+
+function readE(cpu: Cpu, i: Instr, sz: number): number {
+  return sz === 0 ? cpu.readE8(i) : sz === 1 ? cpu.readE16(i) : cpu.readE32(i);
+}
+
+function mul(cpu: Cpu, i: Instr, sz: number): void {
+  const src = readE(cpu, i, sz);
+  if (sz === 0) {
+    const r = cpu.r8[0]! * src;
+    cpu.r16[0] = r;
+    const hi = r >> 8 !== 0;
+    cpu.setResultFlags(r & 0xff, 0, hi, hi);
+  } else if (sz === 1) {
+    const r = cpu.r16[0]! * src;
+    cpu.r16[0] = r;
+    cpu.r16[EDX << 1] = r >>> 16;
+    const hi = r >>> 16 !== 0;
+    cpu.setResultFlags(r & 0xffff, 1, hi, hi);
+  } else {
+    const r = BigInt(cpu.r32[EAX]! >>> 0) * BigInt(src >>> 0);
+    const lo = Number(r & 0xffffffffn) | 0;
+    const hiv = Number(r >> 32n) | 0;
+    cpu.r32[EAX] = lo;
+    cpu.r32[EDX] = hiv;
+    cpu.setResultFlags(lo, 2, hiv !== 0, hiv !== 0);
+  }
+}
+
+function imul1(cpu: Cpu, i: Instr, sz: number): void {
+  const src = readE(cpu, i, sz);
+  if (sz === 0) {
+    const r = ((cpu.r8[0]! << 24) >> 24) * ((src << 24) >> 24);
+    cpu.r16[0] = r;
+    const over = r !== (r << 24) >> 24;
+    cpu.setResultFlags(r & 0xff, 0, over, over);
+  } else if (sz === 1) {
+    const r = ((cpu.r16[0]! << 16) >> 16) * ((src << 16) >> 16);
+    cpu.r16[0] = r;
+    cpu.r16[EDX << 1] = r >> 16;
+    const over = r !== (r << 16) >> 16;
+    cpu.setResultFlags(r & 0xffff, 1, over, over);
+  } else {
+    const r = BigInt(cpu.r32[EAX]!) * BigInt(src | 0);
+    const lo = Number(BigInt.asIntN(32, r));
+    cpu.r32[EAX] = lo;
+    cpu.r32[EDX] = Number(BigInt.asIntN(32, r >> 32n));
+    const over = BigInt(lo) !== r;
+    cpu.setResultFlags(lo, 2, over, over);
+  }
+}
+
+/** Signed multiply truncated to sz bits with CF=OF on overflow (IMUL r, r/m[, imm]). */
+function imulTrunc(cpu: Cpu, a: number, b: number, sz: number): number {
+  if (sz === 1) {
+    const r = ((a << 16) >> 16) * ((b << 16) >> 16);
+    const t = (r << 16) >> 16;
+    cpu.setResultFlags(r & 0xffff, 1, t !== r, t !== r);
+    return r & 0xffff;
+  }
+  const lo = Math.imul(a, b);
+  // Exact when |product| < 2^53; otherwise compare through BigInt.
+  const p = a * b;
+  const over = Number.isSafeInteger(p) ? p !== lo : BigInt(a | 0) * BigInt(b | 0) !== BigInt(lo);
+  cpu.setResultFlags(lo, 2, over, over);
+  return lo;
+}
+
+function div(cpu: Cpu, i: Instr, sz: number): void {
+  const d = readE(cpu, i, sz);
+  if (d === 0) cpu.raise(Vec.DE);
+  if (sz === 0) {
+    const n = cpu.r16[0]!;
+    const q = Math.floor(n / d);
+    if (q > 0xff) cpu.raise(Vec.DE);
+    cpu.r8[0] = q;
+    cpu.r8[1] = n % d;
+  } else if (sz === 1) {
+    const n = ((cpu.r16[EDX << 1]! << 16) | cpu.r16[0]!) >>> 0;
+    const q = Math.floor(n / d);
+    if (q > 0xffff) cpu.raise(Vec.DE);
+    cpu.r16[0] = q;
+    cpu.r16[EDX << 1] = n % d;
+  } else {
+    const hi = cpu.r32[EDX]! >>> 0;
+    const lo = cpu.r32[EAX]! >>> 0;
+    const dv = d >>> 0;
+    if (hi >= dv) cpu.raise(Vec.DE);
+    if (hi === 0) {
+      cpu.r32[EAX] = Math.floor(lo / dv);
+      cpu.r32[EDX] = lo % dv;
+    } else {
+      const n = (BigInt(hi) << 32n) | BigInt(lo);
+      const b = BigInt(dv);
+      cpu.r32[EAX] = Number(n / b);
+      cpu.r32[EDX] = Number(n % b);
+    }
+  }
+}
+
+function idiv(cpu: Cpu, i: Instr, sz: number): void {
+  const raw = readE(cpu, i, sz);
+  if (raw === 0) cpu.raise(Vec.DE);
+  if (sz === 0) {
+    const n = (cpu.r16[0]! << 16) >> 16;
+    const d = (raw << 24) >> 24;
+    const q = Math.trunc(n / d);
+    if (q > 127 || q < -128) cpu.raise(Vec.DE);
+    cpu.r8[0] = q;
+    cpu.r8[1] = n % d;
+  } else if (sz === 1) {
+    const n = (cpu.r16[EDX << 1]! << 16) | cpu.r16[0]!;
+    const d = (raw << 16) >> 16;
+    const q = Math.trunc(n / d);
+    if (q > 32767 || q < -32768) cpu.raise(Vec.DE);
+    cpu.r16[0] = q;
+    cpu.r16[EDX << 1] = n % d;
+  } else {
+    const n = (BigInt(cpu.r32[EDX]!) << 32n) | BigInt(cpu.r32[EAX]! >>> 0);
+    const d = BigInt(raw | 0);
+    const q = n / d;
+    if (q > 0x7fffffffn || q < -0x80000000n) cpu.raise(Vec.DE);
+    cpu.r32[EAX] = Number(q);
+    cpu.r32[EDX] = Number(n % d);
+  }
+}
+
+function group3(sz: number) {
+  return (reg: number) => (cpu: Cpu, i: Instr): void => {
+    switch (reg) {
+      case 0:
+      case 1:
+        test(cpu, readE(cpu, i, sz), i.imm & MASK[sz]!, sz);
+        return;
+      case 2:
+        rmw(cpu, i, sz, (v) => ~v & MASK[sz]!);
+        return;
+      case 3:
+        rmw(cpu, i, sz, (v) => neg(cpu, v, sz));
+        return;
+      case 4:
+        mul(cpu, i, sz);
+        return;
+      case 5:
+        imul1(cpu, i, sz);
+        return;
+      case 6:
+        div(cpu, i, sz);
+        return;
+      default:
+        idiv(cpu, i, sz);
+    }
+  };
+}
+
+export function registerArith(t: OpTable): void {
+  for (let r = 0; r < 8; r++) {
+    t.define(0x40 + r, {
+      name: `inc_r${r}`,
+      h16: (cpu) => (cpu.r16[r << 1] = inc(cpu, cpu.r16[r << 1]!, 1)),
+      h32: (cpu) => (cpu.r32[r] = inc(cpu, cpu.r32[r]!, 2)),
+    });
+    t.define(0x48 + r, {
+      name: `dec_r${r}`,
+      h16: (cpu) => (cpu.r16[r << 1] = dec(cpu, cpu.r16[r << 1]!, 1)),
+      h32: (cpu) => (cpu.r32[r] = dec(cpu, cpu.r32[r]!, 2)),
+    });
+  }
+  t.defineGroup(0xfe, 0, { name: 'inc_Eb', lockable: true, h: (cpu, i) => rmw(cpu, i, 0, (v) => inc(cpu, v, 0)) });
+  t.defineGroup(0xfe, 1, { name: 'dec_Eb', lockable: true, h: (cpu, i) => rmw(cpu, i, 0, (v) => dec(cpu, v, 0)) });
+  t.defineGroup(0xff, 0, {
+    name: 'inc_Ev',
+    lockable: true,
+    h16: (cpu, i) => rmw(cpu, i, 1, (v) => inc(cpu, v, 1)),
+    h32: (cpu, i) => rmw(cpu, i, 2, (v) => inc(cpu, v, 2)),
+  });
+  t.defineGroup(0xff, 1, {
+    name: 'dec_Ev',
+    lockable: true,
+    h16: (cpu, i) => rmw(cpu, i, 1, (v) => dec(cpu, v, 1)),
+    h32: (cpu, i) => rmw(cpu, i, 2, (v) => dec(cpu, v, 2)),
+  });
+
+  const g3b = group3(0);
+  const g3w = group3(1);
+  const g3d = group3(2);
+  const names = ['test', 'test', 'not', 'neg', 'mul', 'imul', 'div', 'idiv'];
+  for (let r = 0; r < 8; r++) {
+    const imm = r < 2;
+    const lockable = r === 2 || r === 3;
+    t.defineGroup(0xf6, r, { name: `${names[r]}_Eb`, imm: imm ? Imm.Ib : Imm.None, h: g3b(r), lockable });
+    t.defineGroup(0xf7, r, { name: `${names[r]}_Ev`, imm: imm ? Imm.Iz : Imm.None, h16: g3w(r), h32: g3d(r), lockable });
+  }
+  t.define(0x84, { name: 'test_EbGb', modrm: true, h: (cpu, i) => test(cpu, cpu.readE8(i), cpu.r8[i.rb]!, 0) });
+  t.define(0x85, {
+    name: 'test_EvGv',
+    modrm: true,
+    h16: (cpu, i) => test(cpu, cpu.readE16(i), cpu.r16[i.reg << 1]!, 1),
+    h32: (cpu, i) => test(cpu, cpu.readE32(i), cpu.r32[i.reg]!, 2),
+  });
+  t.define(0xa8, { name: 'test_ALIb', imm: Imm.Ib, h: (cpu, i) => test(cpu, cpu.r8[0]!, i.imm, 0) });
+  t.define(0xa9, {
+    name: 'test_eAXIz',
+    imm: Imm.Iz,
+    h16: (cpu, i) => test(cpu, cpu.r16[0]!, i.imm & 0xffff, 1),
+    h32: (cpu, i) => test(cpu, cpu.r32[0]!, i.imm, 2),
+  });
+
+  t.define(0x0faf, {
+    name: 'imul_GvEv',
+    modrm: true,
+    h16: (cpu, i) => (cpu.r16[i.reg << 1] = imulTrunc(cpu, cpu.r16[i.reg << 1]!, cpu.readE16(i), 1)),
+    h32: (cpu, i) => (cpu.r32[i.reg] = imulTrunc(cpu, cpu.r32[i.reg]!, cpu.readE32(i), 2)),
+  });
+  t.define(0x69, {
+    name: 'imul_GvEvIz',
+    modrm: true,
+    imm: Imm.Iz,
+    h16: (cpu, i) => (cpu.r16[i.reg << 1] = imulTrunc(cpu, cpu.readE16(i), i.imm, 1)),
+    h32: (cpu, i) => (cpu.r32[i.reg] = imulTrunc(cpu, cpu.readE32(i), i.imm, 2)),
+  });
+  t.define(0x6b, {
+    name: 'imul_GvEvIb',
+    modrm: true,
+    imm: Imm.Ibs,
+    h16: (cpu, i) => (cpu.r16[i.reg << 1] = imulTrunc(cpu, cpu.readE16(i), i.imm, 1)),
+    h32: (cpu, i) => (cpu.r32[i.reg] = imulTrunc(cpu, cpu.readE32(i), i.imm, 2)),
+  });
+
+  // XADD: dest <- dest + src, src <- old dest.
+  const xadd = (sz: number) => (cpu: Cpu, i: Instr): void => {
+    const m = MASK[sz]!;
+    const src = sz === 0 ? cpu.r8[i.rb]! : sz === 1 ? cpu.r16[i.reg << 1]! : cpu.r32[i.reg]!;
+    let old = 0;
+    rmw(cpu, i, sz, (d) => {
+      old = d;
+      const r = (d + src) & m;
+      cpu.setLazy(LazyOp.ADD, d, src, r, sz);
+      return r;
+    });
+    if (sz === 0) cpu.r8[i.rb] = old;
+    else if (sz === 1) cpu.r16[i.reg << 1] = old;
+    else cpu.r32[i.reg] = old;
+  };
+  t.define(0x0fc0, { name: 'xadd_EbGb', modrm: true, lockable: true, h: xadd(0) });
+  t.define(0x0fc1, { name: 'xadd_EvGv', modrm: true, lockable: true, h16: xadd(1), h32: xadd(2) });
+
+  // CMPXCHG: compare the accumulator with dest; equal -> dest = src, else acc = dest (dest is
+  // written back either way, as the locked bus cycle does).
+  const cmpxchg = (sz: number) => (cpu: Cpu, i: Instr): void => {
+    const m = MASK[sz]!;
+    const acc = sz === 0 ? cpu.r8[0]! : sz === 1 ? cpu.r16[0]! : cpu.r32[EAX]!;
+    const src = sz === 0 ? cpu.r8[i.rb]! : sz === 1 ? cpu.r16[i.reg << 1]! : cpu.r32[i.reg]!;
+    let dest = 0;
+    rmw(cpu, i, sz, (d) => {
+      dest = d;
+      cpu.setLazy(LazyOp.SUB, acc, d, (acc - d) & m, sz);
+      return (acc & m) === (d & m) ? src : d;
+    });
+    if ((acc & m) !== (dest & m)) {
+      if (sz === 0) cpu.r8[0] = dest;
+      else if (sz === 1) cpu.r16[0] = dest;
+      else cpu.r32[EAX] = dest;
+    }
+  };
+  t.define(0x0fb0, { name: 'cmpxchg_EbGb', modrm: true, lockable: true, h: cmpxchg(0) });
+  t.define(0x0fb1, { name: 'cmpxchg_EvGv', modrm: true, lockable: true, h16: cmpxchg(1), h32: cmpxchg(2) });
+
+  t.defineGroup(0x0fc7, 1, {
+    name: 'cmpxchg8b_Mq',
+    lockable: true,
+    h: (cpu, i) => {
+      if (i.mod === 3) cpu.raiseUD();
+      const lin = cpu.rmwLin(i, 8);
+      const lo = cpu.readLin32(lin);
+      const hi = cpu.readLin32((lin + 4) | 0);
+      cpu.materialize(ZF);
+      if (lo === cpu.r32[EAX] && hi === cpu.r32[EDX]) {
+        cpu.writeLin32(lin, cpu.r32[EBX]!);
+        cpu.writeLin32((lin + 4) | 0, cpu.r32[ECX]!);
+        cpu.flagsRaw |= ZF;
+      } else {
+        cpu.writeLin32(lin, lo);
+        cpu.writeLin32((lin + 4) | 0, hi);
+        cpu.r32[EAX] = lo;
+        cpu.r32[EDX] = hi;
+        cpu.flagsRaw &= ~ZF;
+      }
+    },
+  });
+}

@@ -1,0 +1,199 @@
+// Shifts and rotates (group 2: C0 C1 D0-D3) and the double shifts SHLD/SHRD (SDM vol. 2). The count
+// is masked to 5 bits; a masked count of zero changes nothing, flags included. RCL/RCR of 8- and
+// 16-bit operands rotate through CF modulo 9 and 17. Rotates touch only CF and OF; shifts set SF, ZF
+// and PF from the result. OF is defined for one-bit counts; for larger counts the value the P6
+// produces is kept: the same formula as for a count of one applied to the final step.
+
+import type { Cpu } from '../cpu.ts';
+import { Imm, type Instr, type OpTable } from '../decode.ts';
+import { CF, OF } from '../flags.ts';
+
+const MASK = [0xff, 0xffff, -1] as const;
+const BITS = [8, 16, 32] as const;
+
+function setCfOf(cpu: Cpu, cf: boolean, of: boolean): void {
+  cpu.materialize(CF | OF);
+  let f = cpu.flagsRaw & ~(CF | OF);
+  if (cf) f |= CF;
+  if (of) f |= OF;
+  cpu.flagsRaw = f;
+}
+
+/** One group-2 operation on value v of size sz; returns the new value (flags already set). */
+export function shiftOp(cpu: Cpu, op: number, v: number, count: number, sz: number): number {
+  const bits = BITS[sz]!;
+  const m = MASK[sz]!;
+  const sign = bits - 1;
+  v &= m;
+  switch (op) {
+    case 0: {
+      // ROL
+      const c = count & (bits - 1);
+      const r = c === 0 ? v : ((v << c) | (v >>> (bits - c))) & m;
+      const cf = (r & 1) !== 0;
+      setCfOf(cpu, cf, (((r >>> sign) & 1) !== 0) !== cf);
+      return r;
+    }
+    case 1: {
+      // ROR
+      const c = count & (bits - 1);
+      const r = c === 0 ? v : ((v >>> c) | (v << (bits - c))) & m;
+      const msb = (r >>> sign) & 1;
+      setCfOf(cpu, msb !== 0, (msb ^ ((r >>> (sign - 1)) & 1)) !== 0);
+      return r;
+    }
+    case 2: {
+      // RCL: rotate the (bits+1)-bit quantity CF:v left.
+      const c = sz === 2 ? count : count % (bits + 1);
+      if (c === 0) {
+        // Masked count non-zero but a multiple of 9/17: CF and OF still come out as the P6 computes.
+        const cf = cpu.cf();
+        setCfOf(cpu, cf, (((v >>> sign) & 1) !== 0) !== cf);
+        return v;
+      }
+      let cf = cpu.cf() ? 1 : 0;
+      let r = v;
+      for (let k = 0; k < c; k++) {
+        const out = (r >>> sign) & 1;
+        r = ((r << 1) | cf) & m;
+        cf = out;
+      }
+      setCfOf(cpu, cf !== 0, (((r >>> sign) & 1) ^ cf) !== 0);
+      return r;
+    }
+    case 3: {
+      // RCR
+      const c = sz === 2 ? count : count % (bits + 1);
+      let cf = cpu.cf() ? 1 : 0;
+      if (c === 0) {
+        setCfOf(cpu, cf !== 0, (((v >>> sign) & 1) ^ ((v >>> (sign - 1)) & 1)) !== 0);
+        return v;
+      }
+      let r = v;
+      for (let k = 0; k < c; k++) {
+        const out = r & 1;
+        r = ((r >>> 1) | (cf << sign)) & m;
+        cf = out;
+      }
+      setCfOf(cpu, cf !== 0, (((r >>> sign) & 1) ^ ((r >>> (sign - 1)) & 1)) !== 0);
+      return r;
+    }
+    case 4:
+    case 6: {
+      // SHL/SAL
+      const r = count >= 32 ? 0 : (v << count) & m;
+      const cf = count <= bits ? ((v >>> (bits - count)) & 1) !== 0 : false;
+      cpu.setResultFlags(r, sz, cf, (((r >>> sign) & 1) !== 0) !== cf);
+      return r;
+    }
+    case 5: {
+      // SHR
+      const r = count >= bits ? 0 : v >>> count;
+      const cf = count <= bits ? ((v >>> (count - 1)) & 1) !== 0 : false;
+      cpu.setResultFlags(r, sz, cf, count === 1 ? ((v >>> sign) & 1) !== 0 : ((r >>> sign) & 1) !== 0);
+      return r;
+    }
+    default: {
+      // SAR
+      const sv = sz === 0 ? (v << 24) >> 24 : sz === 1 ? (v << 16) >> 16 : v | 0;
+      const r = (sv >> Math.min(count, 31)) & m;
+      const cf = ((sv >> Math.min(count - 1, 31)) & 1) !== 0;
+      cpu.setResultFlags(r, sz, cf, false);
+      return r;
+    }
+  }
+}
+
+function group2(sz: number, countOf: (cpu: Cpu, i: Instr) => number) {
+  return (cpu: Cpu, i: Instr): void => {
+    const count = countOf(cpu, i) & 31;
+    const op = i.reg;
+    if (count === 0) {
+      // Still a memory access: a bad operand faults even with a zero count.
+      if (i.mod !== 3) cpu.rmwLin(i, 1 << sz);
+      return;
+    }
+    if (i.mod === 3) {
+      if (sz === 0) cpu.r8[i.rmb] = shiftOp(cpu, op, cpu.r8[i.rmb]!, count, 0);
+      else if (sz === 1) cpu.r16[i.rm << 1] = shiftOp(cpu, op, cpu.r16[i.rm << 1]!, count, 1);
+      else cpu.r32[i.rm] = shiftOp(cpu, op, cpu.r32[i.rm]!, count, 2);
+      return;
+    }
+    const lin = cpu.rmwLin(i, 1 << sz);
+    if (sz === 0) cpu.writeLin8(lin, shiftOp(cpu, op, cpu.readLin8(lin), count, 0));
+    else if (sz === 1) cpu.writeLin16(lin, shiftOp(cpu, op, cpu.readLin16(lin), count, 1));
+    else cpu.writeLin32(lin, shiftOp(cpu, op, cpu.readLin32(lin), count, 2));
+  };
+}
+
+const byImm = (_cpu: Cpu, i: Instr): number => i.imm;
+const byOne = (): number => 1;
+const byCl = (cpu: Cpu): number => cpu.r8[4]!;
+
+/** SHLD/SHRD of a 16- or 32-bit destination with bits from src. */
+function doubleShift(cpu: Cpu, left: boolean, dst: number, src: number, count: number, sz: number): number {
+  const bits = BITS[sz]!;
+  const m = MASK[sz]!;
+  dst &= m;
+  src &= m;
+  let r: number;
+  let cf: boolean;
+  if (sz === 1) {
+    // Shift the 32-bit pair; counts above 16 are undefined for 16-bit operands.
+    if (left) {
+      const w = ((dst << 16) | src) >>> 0;
+      r = ((w << count) >>> 16) & 0xffff;
+      cf = ((w >>> (32 - count)) & 1) !== 0;
+    } else {
+      const w = ((src << 16) | dst) >>> 0;
+      r = (w >>> count) & 0xffff;
+      cf = ((w >>> (count - 1)) & 1) !== 0;
+    }
+  } else if (left) {
+    r = ((dst << count) | (src >>> (bits - count))) & m;
+    cf = ((dst >>> (bits - count)) & 1) !== 0;
+  } else {
+    r = ((dst >>> count) | (src << (bits - count))) & m;
+    cf = ((dst >>> (count - 1)) & 1) !== 0;
+  }
+  const sign = bits - 1;
+  cpu.setResultFlags(r, sz, cf, ((r ^ dst) >>> sign & 1) !== 0);
+  return r;
+}
+
+function shxd(left: boolean, countOf: (cpu: Cpu, i: Instr) => number) {
+  const run = (sz: number) => (cpu: Cpu, i: Instr): void => {
+    const count = countOf(cpu, i) & 31;
+    const src = sz === 1 ? cpu.r16[i.reg << 1]! : cpu.r32[i.reg]!;
+    if (count === 0) {
+      if (i.mod !== 3) cpu.rmwLin(i, 1 << sz);
+      return;
+    }
+    if (i.mod === 3) {
+      if (sz === 1) cpu.r16[i.rm << 1] = doubleShift(cpu, left, cpu.r16[i.rm << 1]!, src, count, 1);
+      else cpu.r32[i.rm] = doubleShift(cpu, left, cpu.r32[i.rm]!, src, count, 2);
+      return;
+    }
+    const lin = cpu.rmwLin(i, 1 << sz);
+    if (sz === 1) cpu.writeLin16(lin, doubleShift(cpu, left, cpu.readLin16(lin), src, count, 1));
+    else cpu.writeLin32(lin, doubleShift(cpu, left, cpu.readLin32(lin), src, count, 2));
+  };
+  return { h16: run(1), h32: run(2) };
+}
+
+export function registerShift(t: OpTable): void {
+  const names = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
+  for (let r = 0; r < 8; r++) {
+    const n = names[r]!;
+    t.defineGroup(0xc0, r, { name: `${n}_EbIb`, imm: Imm.Ib, h: group2(0, byImm) });
+    t.defineGroup(0xc1, r, { name: `${n}_EvIb`, imm: Imm.Ib, h16: group2(1, byImm), h32: group2(2, byImm) });
+    t.defineGroup(0xd0, r, { name: `${n}_Eb1`, h: group2(0, byOne) });
+    t.defineGroup(0xd1, r, { name: `${n}_Ev1`, h16: group2(1, byOne), h32: group2(2, byOne) });
+    t.defineGroup(0xd2, r, { name: `${n}_EbCL`, h: group2(0, byCl) });
+    t.defineGroup(0xd3, r, { name: `${n}_EvCL`, h16: group2(1, byCl), h32: group2(2, byCl) });
+  }
+  t.define(0x0fa4, { name: 'shld_EvGvIb', modrm: true, imm: Imm.Ib, ...shxd(true, byImm) });
+  t.define(0x0fa5, { name: 'shld_EvGvCL', modrm: true, ...shxd(true, byCl) });
+  t.define(0x0fac, { name: 'shrd_EvGvIb', modrm: true, imm: Imm.Ib, ...shxd(false, byImm) });
+  t.define(0x0fad, { name: 'shrd_EvGvCL', modrm: true, ...shxd(false, byCl) });
+}
