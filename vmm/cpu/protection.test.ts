@@ -344,8 +344,8 @@ test('v86: IRETD from ring 0 enters it; INT with IOPL 3 reaches the ring-0 monit
   assert.equal(cpu.sel[SS], 0x2000);
 });
 
-test('v86 with IOPL 0: CLI, PUSHF, INT n and IRET trap with #GP(0); I/O follows the TSS bitmap', () => {
-  for (const op of [[0xfa], [0x9c], [0xcd, 0x21], [0xcf]]) {
+test('v86 with IOPL 0: CLI, STI, PUSHF, POPF, INT n, INT3 and IRET trap with #GP(0); I/O follows the TSS bitmap', () => {
+  for (const op of [[0xfa], [0xfb], [0x9c], [0x9d], [0xcd, 0x21], [0xcc], [0xcf]]) {
     const box = pmBox(0);
     const { cpu } = box;
     cpu.setFlags(2 | VM);
