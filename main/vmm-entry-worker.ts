@@ -1,0 +1,15 @@
+// Entry of a VMM running in a Node worker thread: connects vmm/vmm-process.ts to the parent port.
+// Bundled by scripts/build.mjs into dist/vmm-worker.mjs (the interpreter must run from a bundle).
+
+import { parentPort } from 'node:worker_threads';
+import { VmmProcess } from '../vmm/vmm-process.ts';
+
+if (!parentPort) throw new Error('vmm-entry-worker must run in a worker thread');
+const port = parentPort;
+const vmm = new VmmProcess((m) => port.postMessage(m), {
+  now: () => performance.now(),
+  soon: (f) => setImmediate(f),
+  later: (f, ms) => setTimeout(f, ms),
+  cancel: (h) => clearTimeout(h as NodeJS.Timeout),
+});
+port.on('message', (m) => vmm.receive(m));

@@ -1,0 +1,253 @@
+// The host side of one running VM (the paper's VMX driver role): reads the boot files, opens the disk
+// back ends, starts the VMM in its own worker thread (or in this process for tests), and carries every
+// message between it and the rest of the host. A VMM that dies is reported through the state handler
+// with its error; the host process goes on.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { EngineKind, TextScreen, VmConfig } from '../vmm/machine-api.ts';
+import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
+import { DiskImage } from './backends/disk-image.ts';
+
+export interface VmLaunchSpec {
+  memoryMiB: number;
+  engine: EngineKind;
+  kernelPath?: string;
+  initrdPath?: string;
+  cmdline?: string;
+  hdaPath?: string;
+  cdromPath?: string;
+}
+
+export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped';
+
+export interface VmHandlers {
+  serial(port: number, data: Uint8Array): void;
+  screen(s: TextScreen): void;
+  state(s: VmState, detail?: string): void;
+  log?(level: string, msg: string): void;
+}
+
+export interface VmmHostOptions {
+  /** 'worker' (default): a worker thread running dist/vmm-worker.mjs. 'inprocess': tests only. */
+  mode?: 'worker' | 'inprocess';
+  /** Test-only stand-in machine. */
+  fake?: FakeMachineKind;
+}
+
+export const MIN_MEMORY_MIB = 4;
+export const MAX_MEMORY_MIB = 3072;
+
+/** The repository (or installed package) root: dist/ and vmm/ live under it. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the Hostbox installation (no package.json above ' + fileURLToPath(import.meta.url) + ')');
+}
+
+function readBootFile(what: string, path: string): Uint8Array {
+  if (!existsSync(path)) throw new Error(`${what} ${path} does not exist`);
+  if (!statSync(path).isFile()) throw new Error(`${what} ${path} is not a regular file`);
+  return new Uint8Array(readFileSync(path));
+}
+
+/** Checks a launch spec and loads what the VMM needs; throws an Error naming the problem. */
+export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Map<string, DiskImage> } {
+  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
+    throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
+  if (!['interpreter', 'bt', 'auto'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt or auto`);
+  if (!spec.kernelPath) throw new Error('nothing to boot: give a kernel (--kernel); booting from disks needs a BIOS, which this build does not have yet');
+  if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
+  const disks = new Map<string, DiskImage>();
+  try {
+    if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda'));
+    if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom'));
+    const config: VmConfig = {
+      memoryMiB: spec.memoryMiB,
+      engine: spec.engine,
+      kernel: readBootFile('kernel', spec.kernelPath),
+      initrd: spec.initrdPath ? readBootFile('initrd', spec.initrdPath) : undefined,
+      cmdline: spec.cmdline ?? '',
+      hda: disks.get('hda')?.info,
+      cdrom: disks.get('cdrom')?.info,
+    };
+    return { config, disks };
+  } catch (e) {
+    for (const d of disks.values()) d.close();
+    throw e;
+  }
+}
+
+interface Channel {
+  send(m: ToVmm): void;
+  terminate(): Promise<void>;
+}
+
+export class VmmHost {
+  private finished = false;
+
+  private constructor(
+    private readonly channel: Channel,
+    private readonly disks: Map<string, DiskImage>,
+    private readonly handlers: VmHandlers,
+  ) {}
+
+  /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
+  static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
+    const { config, disks } = prepareConfig(spec);
+    let host: VmmHost | null = null;
+    let isStarted = false;
+    let started: (() => void) | null = null;
+    let failed: ((e: Error) => void) | null = null;
+    const ready = new Promise<void>((res, rej) => {
+      started = res;
+      failed = rej;
+    });
+    const onMessage = (raw: unknown): void => {
+      let m: FromVmm;
+      try {
+        m = parseFromVmm(raw);
+      } catch (e) {
+        handlers.log?.('warn', (e as Error).message);
+        return;
+      }
+      if (m.kind === 'lifecycle' && m.event === 'started') {
+        isStarted = true;
+        started?.();
+      }
+      if (m.kind === 'fatal') {
+        if (!isStarted) failed?.(new Error(m.message));
+        else host.die(m.message);
+        return;
+      }
+      host?.dispatch(m);
+    };
+    const onDeath = (err: Error | null, code: number): void => {
+      const message = err ? `the VMM process failed: ${err.message}` : `the VMM process exited (code ${code})`;
+      if (!isStarted) failed?.(new Error(message));
+      else host?.die(message);
+    };
+    const channel = opts.mode === 'inprocess' ? await inProcessChannel(onMessage) : workerChannel(onMessage, onDeath);
+    host = new VmmHost(channel, disks, handlers);
+    channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake });
+    try {
+      await ready;
+    } catch (e) {
+      await host.shutdown();
+      throw e;
+    }
+    handlers.state('running');
+    return host;
+  }
+
+  private dispatch(m: FromVmm): void {
+    const h = this.handlers;
+    switch (m.kind) {
+      case 'console':
+        h.serial(m.port, m.data);
+        return;
+      case 'display':
+        h.screen(m.screen);
+        return;
+      case 'log':
+        h.log?.(m.level, m.message);
+        return;
+      case 'block': {
+        const disk = this.disks.get(m.req.disk);
+        const reply = disk ? disk.handle(m.req) : { tag: m.req.tag, ok: false, error: `no disk ${m.req.disk}` };
+        this.channel.send({ kind: 'block', reply });
+        return;
+      }
+      case 'lifecycle':
+        if (m.event === 'poweroff') {
+          h.state('poweroff', m.detail);
+          void this.shutdown();
+        } else if (m.event === 'reset') h.state('reset', m.detail);
+        else if (m.event === 'triple-fault') h.log?.('warn', `triple fault: ${m.detail ?? ''}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private die(message: string): void {
+    if (this.finished) return;
+    this.handlers.state('crashed', message);
+    void this.shutdown();
+  }
+
+  sendSerial(port: number, data: Uint8Array): void {
+    if (!this.finished) this.channel.send({ kind: 'console', port, data });
+  }
+
+  sendKeys(set1Scancodes: number[]): void {
+    if (!this.finished) this.channel.send({ kind: 'input', scancodes: set1Scancodes });
+  }
+
+  reset(): void {
+    if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'reset' });
+  }
+
+  /** Stops the VM (power cut, as pulling the plug) and releases its process and files. */
+  async stop(): Promise<void> {
+    if (this.finished) return;
+    this.handlers.state('stopped');
+    await this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.channel.terminate();
+    for (const d of this.disks.values()) d.close();
+  }
+}
+
+function workerChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | null, code: number) => void): Channel {
+  const entry = join(packageRoot(), 'dist', 'vmm-worker.mjs');
+  if (!existsSync(entry)) throw new Error(`the VMM is not built (${entry} is missing): run \`npm run build\``);
+  const w = new Worker(entry);
+  let terminating = false;
+  w.on('message', onMessage);
+  w.on('error', (e) => {
+    if (!terminating) onDeath(e, 1);
+  });
+  w.on('exit', (code) => {
+    if (!terminating) onDeath(null, code);
+  });
+  return {
+    send: (m) => w.postMessage(m),
+    terminate: async () => {
+      terminating = true;
+      await w.terminate();
+    },
+  };
+}
+
+async function inProcessChannel(onMessage: (m: unknown) => void): Promise<Channel> {
+  const { VmmProcess } = await import('../vmm/vmm-process.ts');
+  let alive = true;
+  const timers = new Set<NodeJS.Timeout>();
+  const vmm = new VmmProcess((m) => alive && queueMicrotask(() => onMessage(m)), {
+    now: () => performance.now(),
+    soon: (f) => setImmediate(() => alive && f()),
+    later: (f, ms) => {
+      const t = setTimeout(() => alive && f(), ms);
+      timers.add(t);
+      return t;
+    },
+    cancel: (h) => clearTimeout(h as NodeJS.Timeout),
+  });
+  return {
+    send: (m) => vmm.receive(structuredClone(m)),
+    terminate: async () => {
+      alive = false;
+      for (const t of timers) clearTimeout(t);
+    },
+  };
+}
