@@ -1,0 +1,89 @@
+// The command line as a user meets it, through the real process split (VMM in a worker thread),
+// with a stand-in machine so these run in seconds. Needs `npm run build` (npm test builds first).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = join(root, 'bin', 'hostbox.js');
+const scratch = mkdtempSync(join(tmpdir(), 'hostbox-cli-'));
+const kernel = join(scratch, 'kernel.bin');
+writeFileSync(kernel, new Uint8Array(4096));
+
+function hostbox(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input ?? '', timeout: 30_000 });
+}
+
+test('--help and --version', () => {
+  const h = hostbox(['--help']);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /hostbox run/);
+  assert.match(h.stdout, /Ctrl-A X/);
+  const v = hostbox(['--version']);
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^hostbox \d+\.\d+\.\d+/);
+});
+
+test('bad input gets one clear line and a non-zero exit, never a stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['run', '--frobnicate'], /unknown option --frobnicate/],
+    [['run', '--memory'], /--memory needs a value/],
+    [['run', '--memory', 'lots', '--kernel', kernel], /not a whole number/],
+    [['run', '--memory', '0', '--kernel', kernel], /memory 0 MiB is not possible/],
+    [['run', '--memory', '99999', '--kernel', kernel], /memory 99999 MiB is not possible/],
+    [['run', '--kernel', join(scratch, 'missing')], /kernel .*missing does not exist/],
+    [['run', '--kernel', kernel, '--initrd', join(scratch, 'nope')], /initrd .*nope does not exist/],
+    [['run', '--kernel', kernel, '--hda', join(scratch, 'nodisk')], /hda image .*nodisk does not exist/],
+    [['run', '--kernel', kernel, '--engine', 'warp'], /engine "warp" is unknown/],
+    [['run'], /nothing to boot/],
+    [['frob'], /unknown command "frob"/],
+    [['run', '--config', join(scratch, 'none.json')], /config file .* does not exist/],
+  ];
+  for (const [args, re] of cases) {
+    const r = hostbox(args);
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, re, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
+test('a kernel that is not a bzImage is refused by name', () => {
+  const r = hostbox(['run', '--kernel', kernel]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bzImage|boot sector|HdrS/i);
+});
+
+test('serial port 0 is the terminal; the guest powering off ends the command with 0', async () => {
+  const child = spawn(process.execPath, [bin, 'run', '--kernel', kernel], { env: { ...process.env, HOSTBOX_FAKE_MACHINE: 'echo' } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.write('hello guest\n');
+  // EOF on stdin must not stop the VM: it keeps running until the guest powers off.
+  setTimeout(() => child.stdin.end('poweroff\n'), 300);
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  assert.equal(code, 0);
+  assert.match(out, /hello guest/);
+});
+
+test('a VMM that dies is reported with its error and a non-zero exit', () => {
+  const r = hostbox(['run', '--kernel', kernel], { env: { HOSTBOX_FAKE_MACHINE: 'echo' }, input: 'crash\n' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /the VM crashed: .*crashing as asked/);
+  const s = hostbox(['run', '--kernel', kernel], { env: { HOSTBOX_FAKE_MACHINE: 'crash' } });
+  assert.equal(s.status, 2);
+  assert.match(s.stderr, /failing on start as asked/);
+});
+
+test('settings from a config file, overridden by flags', () => {
+  const cfg = join(scratch, 'vm.json');
+  writeFileSync(cfg, JSON.stringify({ memory: 64, kernel, append: 'console=ttyS0' }));
+  const r = hostbox(['run', '--config', cfg, '--memory', '32'], { env: { HOSTBOX_FAKE_MACHINE: 'echo' }, input: 'poweroff\n' });
+  assert.equal(r.status, 0, r.stderr);
+  writeFileSync(cfg, JSON.stringify({ memroy: 64 }));
+  const bad = hostbox(['run', '--config', cfg]);
+  assert.match(bad.stderr, /unknown setting "memroy"/);
+});

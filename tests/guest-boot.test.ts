@@ -1,0 +1,88 @@
+// Issue 4's acceptance test: Debian's stock i386 kernel with the busybox initramfs, booted through the
+// command line exactly as a user would, reaches a shell; commands run; `poweroff` exits 0; the
+// kernel log is clean. Needs the guest (`npm run guest`) and a build (`npm test` builds first).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const guest = join(root, '.cache', 'guest');
+const manifestPath = join(guest, 'manifest.json');
+const haveGuest = existsSync(manifestPath) && existsSync(join(root, 'dist', 'vmm-worker.mjs'));
+
+test('Debian i386 kernel + busybox: shell, commands, sleep, poweroff', { skip: haveGuest ? false : 'no test guest (run `npm run guest`) or no build', timeout: 15 * 60_000 }, async () => {
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    kernelRelease: string;
+    readyMarker: string;
+    prompt: string;
+    testFile: { path: string; md5: string };
+  };
+  const child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', '--memory', '256', '--kernel', join(guest, 'vmlinuz'), '--initrd', join(guest, 'initrd.img'), '--append', 'console=ttyS0'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters: { re: RegExp; from: number; resolve: (m: { at: number; match: RegExpMatchArray; time: number }) => void }[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString('latin1');
+    for (const w of [...waiters]) {
+      const m = out.slice(w.from).match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve({ at: w.from + m.index! + m[0].length, match: m, time: performance.now() });
+      }
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  let cursor = 0;
+  const waitFor = (re: RegExp, ms: number) =>
+    new Promise<{ at: number; match: RegExpMatchArray; time: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; stderr: ${err}; last output: ${JSON.stringify(out.slice(-800))}`)), ms);
+      const m = out.slice(cursor).match(re);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ at: cursor + m.index! + m[0].length, match: m, time: performance.now() });
+        return;
+      }
+      waiters.push({ re, from: cursor, resolve: (v) => (clearTimeout(timer), resolve(v)) });
+    }).then((v) => {
+      cursor = v.at;
+      return v;
+    });
+  let seq = 0;
+  // Runs a command between markers the shell computes, so the echo of the typed line never matches.
+  const run = async (cmd: string): Promise<{ text: string; seconds: number }> => {
+    seq++;
+    child.stdin.write(`echo S$((${seq}*1000+1)); ${cmd}; echo E$((${seq}*1000+2))\n`);
+    const s = await waitFor(new RegExp(`S${seq * 1000 + 1}\\r?\\n`), 120_000);
+    const e = await waitFor(new RegExp(`E${seq * 1000 + 2}\\r?\\n`), 120_000);
+    return { text: out.slice(s.at, e.at).replace(/E\d+\r?\n$/, ''), seconds: (e.time - s.time) / 1000 };
+  };
+  try {
+    await waitFor(new RegExp(manifest.readyMarker), 12 * 60_000);
+    await waitFor(/\/ # /, 60_000);
+    const uname = await run('uname -r');
+    assert.equal(uname.text.trim(), manifest.kernelRelease);
+    const cpu = await run('cat /proc/cpuinfo');
+    assert.match(cpu.text, /vendor_id\s*:\s*GenuineIntel/);
+    assert.match(cpu.text, /cpu family\s*:\s*6/);
+    assert.match(cpu.text, /flags\s*:.*\bfpu\b.*\btsc\b/);
+    assert.match(cpu.text, /\bcmov\b/);
+    const md5 = await run(`md5sum ${manifest.testFile.path}`);
+    assert.equal(md5.text.trim().split(/\s+/)[0], manifest.testFile.md5);
+    const sleep = await run('sleep 1');
+    assert.ok(sleep.seconds >= 0.95 && sleep.seconds < 6, `sleep 1 took ${sleep.seconds.toFixed(2)} s of host time`);
+    const dmesg = await run('dmesg');
+    for (const bad of [/Oops/, /\bBUG\b/, /Kernel panic/, /Uhhuh\. NMI/, /unknown NMI/i, /general protection fault/, /Call Trace/]) assert.doesNotMatch(dmesg.text, bad);
+    const spurious = (dmesg.text.match(/spurious 8259A interrupt/g) ?? []).length;
+    assert.ok(spurious <= 1, `${spurious} spurious 8259A interrupts`);
+    child.stdin.write('poweroff -f\n');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 120_000))]);
+    assert.equal(code, 0, `exit after poweroff; stderr: ${err}`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
