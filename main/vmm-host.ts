@@ -122,7 +122,7 @@ export class VmmHost {
       }
       if (m.kind === 'fatal') {
         if (!isStarted) failed?.(new Error(m.message));
-        else host.die(m.message);
+        else host?.die(m.message);
         return;
       }
       host?.dispatch(m);
