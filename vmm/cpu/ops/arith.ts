@@ -271,10 +271,27 @@ export function registerArith(t: OpTable): void {
     h32: (cpu, i) => (cpu.r32[i.reg] = imulTrunc(cpu, cpu.readE32(i), i.imm, 2)),
   });
 
-  // XADD: dest <- dest + src, src <- old dest.
+  // XADD: temp <- dest + src, src <- dest, dest <- temp (dest last: XADD r,r with one register
+  // leaves the sum).
   const xadd = (sz: number) => (cpu: Cpu, i: Instr): void => {
     const m = MASK[sz]!;
     const src = sz === 0 ? cpu.r8[i.rb]! : sz === 1 ? cpu.r16[i.reg << 1]! : cpu.r32[i.reg]!;
+    if (i.mod === 3) {
+      const d = sz === 0 ? cpu.r8[i.rmb]! : sz === 1 ? cpu.r16[i.rm << 1]! : cpu.r32[i.rm]!;
+      const r = (d + src) & m;
+      cpu.setLazy(LazyOp.ADD, d, src, r, sz);
+      if (sz === 0) {
+        cpu.r8[i.rb] = d;
+        cpu.r8[i.rmb] = r;
+      } else if (sz === 1) {
+        cpu.r16[i.reg << 1] = d;
+        cpu.r16[i.rm << 1] = r;
+      } else {
+        cpu.r32[i.reg] = d;
+        cpu.r32[i.rm] = r;
+      }
+      return;
+    }
     let old = 0;
     rmw(cpu, i, sz, (d) => {
       old = d;

@@ -108,7 +108,17 @@ function bulk(cpu: Cpu, i: Instr, sz: number, isMovs: boolean): boolean {
       const se = cpu.translate(sLin, false, cpu.cpl === 3);
       if (se & TLB_IO) return moved > 0 ? finishChunk(cpu, c) : false;
       const sPhys = ((se & ~0xfff) | (sLin & 0xfff)) >>> 0;
-      u8.copyWithin(dPhys, sPhys, sPhys + n * size);
+      if (dPhys > sPhys && dPhys < sPhys + n * size) {
+        // Overlapping forward copy: element by element, so earlier stores feed later loads as on
+        // the hardware (the pattern-replicating idiom), unlike memmove.
+        for (let k = 0; k < n * size; k += size) {
+          let v = 0;
+          for (let b = 0; b < size; b++) v |= u8[sPhys + k + b]! << (8 * b);
+          for (let b = 0; b < size; b++) u8[dPhys + k + b] = v >>> (8 * b);
+        }
+      } else {
+        u8.copyWithin(dPhys, sPhys, sPhys + n * size);
+      }
       cpu.r32[ESI] = cpu.r32[ESI]! + n * size;
     } else if (sz === 0) {
       u8.fill(cpu.r8[0]!, dPhys, dPhys + n);

@@ -1,0 +1,441 @@
+// The interpreter against the host's own CPU: thousands of random single instructions covering the
+// user-mode integer opcode map (every ALU form, INC/DEC, group 3, IMUL, shifts and rotates, SHLD/SHRD,
+// bit tests and scans, moves, CMOVcc/SETcc, XCHG/XADD/CMPXCHG/CMPXCHG8B, BSWAP, LEA, BCD, flag
+// instructions, and the string instructions with REP), each run natively by a small C oracle built
+// with gcc -m32 and in the interpreter, then compared: registers, the buffer the code touched, and
+// EFLAGS less the bits the SDM leaves undefined for that instruction (masks below, per instruction).
+// A fixed seed plus a fresh one per run; HOSTBOX_DIFF_SEED=n replays a seed, HOSTBOX_DIFF_CASES=n
+// sets the number of cases per seed. Skips where the host is not x86 or gcc -m32 is missing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir, arch } from 'node:os';
+import { join } from 'node:path';
+import { PhysicalMemory } from '../memory.ts';
+import { IoBus } from '../bus.ts';
+import { ManualClock } from '../clock.ts';
+import { Cpu } from './cpu.ts';
+import { CR0_PE } from './regs.ts';
+import { setSegmentCache } from './segments.ts';
+import { AF, CF, DF, OF, PF, SF, ZF } from './flags.ts';
+import { CS } from './decode.ts';
+
+const ARITH = CF | PF | AF | ZF | SF | OF;
+const REGS = ['eax', 'ecx', 'edx', 'ebx', 'ebp', 'esi', 'edi'] as const;
+const REG_INDEX = [0, 1, 2, 3, 5, 6, 7];
+const BUF = 256;
+
+function buildOracle(): string | null {
+  if (arch() !== 'x64' && arch() !== 'ia32') return null;
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-oracle-'));
+  const exe = join(dir, 'cpu-oracle');
+  const src = new URL('./native/cpu-oracle.c', import.meta.url).pathname;
+  const r = spawnSync('gcc', ['-m32', '-O1', '-no-pie', '-o', exe, src], { encoding: 'utf8' });
+  return r.status === 0 ? exe : null;
+}
+
+/** xorshift32: small, fast, replayable. */
+class Rng {
+  constructor(private s: number) {
+    if (this.s === 0) this.s = 1;
+  }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x;
+    return x >>> 0;
+  }
+  int(n: number): number {
+    return this.next() % n;
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[this.int(a.length)]!;
+  }
+  bool(): boolean {
+    return (this.next() & 1) === 1;
+  }
+}
+
+interface Case {
+  name: string;
+  code: number[];
+  regs: number[]; // eax ecx edx ebx ebp esi edi
+  flags: number;
+  buf: Uint8Array;
+  /** Flag bits to compare. */
+  mask: number;
+}
+
+const GP = [0, 1, 2, 3, 5, 6, 7]; // never ESP: the oracle keeps the host stack there
+
+/** ModRM for a register operand or [ebx+disp8] into the buffer (EBX points at its middle). */
+function modrm(r: Rng, reg: number, allowMem = true, byteRm = false): number[] {
+  if (allowMem && r.int(3) === 0) {
+    const disp = r.int(160) - 96;
+    return [0x40 | (reg << 3) | 3, disp & 0xff];
+  }
+  const rm = byteRm ? r.int(8) : r.pick(GP);
+  return [0xc0 | (reg << 3) | rm];
+}
+
+function gen(r: Rng, bufAddr: number): Case {
+  const regs = REGS.map(() => (r.bool() ? r.next() : r.pick([0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, r.int(64)]) >>> 0));
+  regs[3] = (bufAddr + 128) >>> 0; // EBX: the memory operand base
+  const flags = 0x202 | (r.next() & (ARITH | DF));
+  const buf = new Uint8Array(BUF);
+  for (let k = 0; k < BUF; k++) buf[k] = r.next() & 0xff;
+  const o16 = r.int(4) === 0;
+  const pre = o16 ? [0x66] : [];
+  const reg = r.pick(GP);
+  const regb = r.int(8);
+  let mask = ARITH | DF;
+  const kind = r.int(22);
+  let code: number[];
+  let name: string;
+  switch (kind) {
+    case 0:
+    case 1: {
+      // ALU block 00-3D
+      const op = r.int(8);
+      const form = r.int(6);
+      const logic = op === 1 || op === 4 || op === 6;
+      if (logic) mask &= ~AF;
+      name = `alu${op}.${form}`;
+      if (form === 0) code = [op * 8 + 0, ...modrm(r, regb, true, true)];
+      else if (form === 1) code = [...pre, op * 8 + 1, ...modrm(r, reg)];
+      else if (form === 2) code = [op * 8 + 2, ...modrm(r, regb, true, true)];
+      else if (form === 3) code = [...pre, op * 8 + 3, ...modrm(r, reg)];
+      else if (form === 4) code = [op * 8 + 4, r.int(256)];
+      else code = [...pre, op * 8 + 5, ...imm(r, o16 ? 2 : 4)];
+      break;
+    }
+    case 2: {
+      // group 1: 80 81 83
+      const op = r.int(8);
+      if (op === 1 || op === 4 || op === 6) mask &= ~AF;
+      const which = r.pick([0x80, 0x81, 0x83]);
+      name = `grp1_${which.toString(16)}/${op}`;
+      if (which === 0x80) code = [0x80, ...modrm(r, op, true, true), r.int(256)];
+      else if (which === 0x81) code = [...pre, 0x81, ...modrm(r, op), ...imm(r, o16 ? 2 : 4)];
+      else code = [...pre, 0x83, ...modrm(r, op), r.int(256)];
+      break;
+    }
+    case 3: {
+      // INC/DEC
+      const f = r.int(3);
+      name = `incdec${f}`;
+      if (f === 0) code = [...pre, (r.bool() ? 0x40 : 0x48) + r.pick(GP)];
+      else if (f === 1) code = [0xfe, ...modrm(r, r.int(2), true, true)];
+      else code = [...pre, 0xff, ...modrm(r, r.int(2))];
+      break;
+    }
+    case 4: {
+      // group 3: TEST NOT NEG MUL IMUL DIV IDIV
+      const op = r.int(8);
+      const byte = r.bool();
+      name = `grp3_${byte ? 'b' : 'v'}/${op}`;
+      if (op < 2) mask &= ~AF;
+      if (op === 4 || op === 5) mask &= ~(SF | ZF | AF | PF);
+      if (op >= 6) mask &= DF;
+      const m = modrm(r, op, true, byte);
+      if (byte) code = [0xf6, ...m, ...(op < 2 ? [r.int(256)] : [])];
+      else code = [...pre, 0xf7, ...m, ...(op < 2 ? imm(r, o16 ? 2 : 4) : [])];
+      if (op >= 6 && r.int(3) !== 0) {
+        // Mostly keep the quotient in range so the interesting path runs, not just #DE.
+        regs[2] = r.int(4);
+      }
+      break;
+    }
+    case 5: {
+      const f = r.int(3);
+      name = `imul${f}`;
+      mask &= ~(SF | ZF | AF | PF);
+      if (f === 0) code = [...pre, 0x0f, 0xaf, ...modrm(r, reg)];
+      else if (f === 1) code = [...pre, 0x69, ...modrm(r, reg), ...imm(r, o16 ? 2 : 4)];
+      else code = [...pre, 0x6b, ...modrm(r, reg), r.int(256)];
+      break;
+    }
+    case 6:
+    case 7: {
+      // group 2 shifts and rotates
+      const op = r.int(8);
+      const form = r.int(3);
+      const byte = r.bool();
+      let count: number;
+      if (form === 0) {
+        count = r.pick([0, 1, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, r.int(256)]);
+        code = byte ? [0xc0, ...modrm(r, op, true, true), count] : [...pre, 0xc1, ...modrm(r, op), count];
+      } else if (form === 1) {
+        count = 1;
+        code = byte ? [0xd0, ...modrm(r, op, true, true)] : [...pre, 0xd1, ...modrm(r, op)];
+      } else {
+        count = r.pick([0, 1, 2, 3, 8, 9, 16, 17, 31, 32, r.int(256)]);
+        regs[1] = (regs[1]! & ~0xff) | count;
+        // CL can't be the shifted operand here or the count would change with it.
+        const m = modrm(r, op, true, byte);
+        if ((m[0]! & 0xc0) === 0xc0 && (m[0]! & 7) === 1) m[0] = (m[0]! & ~7) | 0;
+        code = byte ? [0xd2, ...m] : [...pre, 0xd3, ...m];
+      }
+      const c = count & 31;
+      if (c !== 0) {
+        if (op >= 4) mask &= ~AF;
+        if (c > 1) mask &= ~OF;
+      }
+      name = `grp2/${op}.${form} count ${count}`;
+      break;
+    }
+    case 8: {
+      // SHLD/SHRD
+      const right = r.bool();
+      const byCl = r.bool();
+      const count = o16 ? r.int(17) : r.int(32);
+      let m = modrm(r, reg);
+      if (byCl) {
+        regs[1] = (regs[1]! & ~0xff) | count;
+        if ((m[0]! & 0xc0) === 0xc0 && (m[0]! & 7) === 1) m = [(m[0]! & ~7) | 0];
+      }
+      const opc = (right ? 0xac : 0xa4) + (byCl ? 1 : 0);
+      code = [...pre, 0x0f, opc, ...m, ...(byCl ? [] : [count])];
+      if (count !== 0) {
+        mask &= ~AF;
+        if (count > 1) mask &= ~OF;
+      }
+      name = `sh${right ? 'r' : 'l'}d count ${count}`;
+      break;
+    }
+    case 9: {
+      // BT family
+      const op = r.int(4);
+      mask &= CF | DF;
+      if (r.bool()) {
+        code = [...pre, 0x0f, 0xba, ...modrm(r, 4 + op), r.int(256)];
+        name = `bt${op} imm`;
+      } else {
+        // Register offsets reach outside the operand in memory: keep them inside the buffer.
+        const m = modrm(r, reg === 3 ? 0 : reg);
+        const offReg = reg === 3 ? 0 : reg;
+        if ((m[0]! & 0xc0) !== 0xc0) regs[REG_INDEX.indexOf(offReg)] = r.int(400) - 200;
+        code = [...pre, 0x0f, [0xa3, 0xab, 0xb3, 0xbb][op]!, ...m];
+        name = `bt${op} reg`;
+      }
+      break;
+    }
+    case 10: {
+      // BSF/BSR
+      mask &= ZF | DF;
+      if (r.int(4) === 0) regs[r.pick([0, 1, 2, 4, 5, 6])] = 0;
+      code = [...pre, 0x0f, r.bool() ? 0xbc : 0xbd, ...modrm(r, reg)];
+      name = 'bsf/bsr';
+      break;
+    }
+    case 11: {
+      // MOV family
+      const f = r.int(8);
+      name = `mov${f}`;
+      if (f === 0) code = [r.pick([0x88, 0x8a]), ...modrm(r, regb, true, true)];
+      else if (f === 1) code = [...pre, r.pick([0x89, 0x8b]), ...modrm(r, reg)];
+      else if (f === 2) code = [0xc6, ...modrm(r, 0, true, true), r.int(256)];
+      else if (f === 3) code = [...pre, 0xc7, ...modrm(r, 0), ...imm(r, o16 ? 2 : 4)];
+      else if (f === 4) code = [0xb0 + r.int(8), r.int(256)];
+      else if (f === 5) code = [...pre, 0xb8 + r.pick(GP), ...imm(r, o16 ? 2 : 4)];
+      else if (f === 6) {
+        const a = (bufAddr + 64 + r.int(64)) >>> 0;
+        code = [...pre, 0xa0 + r.int(4), a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, a >>> 24];
+      } else {
+        const op = r.pick([0xb6, 0xb7, 0xbe, 0xbf]);
+        // Byte sources may be AH..BH; word sources must not be SP (the oracle's stack).
+        code = [...pre, 0x0f, op, ...modrm(r, reg, true, op === 0xb6 || op === 0xbe)];
+      }
+      break;
+    }
+    case 12: {
+      const cc = r.int(16);
+      if (r.bool()) {
+        code = [...pre, 0x0f, 0x40 + cc, ...modrm(r, reg)];
+        name = `cmov${cc}`;
+      } else {
+        code = [0x0f, 0x90 + cc, ...modrm(r, 0, true, true)];
+        name = `set${cc}`;
+      }
+      break;
+    }
+    case 13: {
+      const f = r.int(5);
+      name = `xchg/xadd/cmpxchg ${f}`;
+      if (f === 0) code = r.bool() ? [0x86, ...modrm(r, regb, true, true)] : [...pre, 0x87, ...modrm(r, reg)];
+      else if (f === 1) code = [...pre, 0x90 + r.pick([1, 2, 3, 5, 6, 7])];
+      else if (f === 2) code = r.bool() ? [0x0f, 0xc0, ...modrm(r, regb, true, true)] : [...pre, 0x0f, 0xc1, ...modrm(r, reg)];
+      else if (f === 3) code = r.bool() ? [0x0f, 0xb0, ...modrm(r, regb, true, true)] : [...pre, 0x0f, 0xb1, ...modrm(r, reg)];
+      else {
+        // CMPXCHG8B [ebx+disp8]; make EDX:EAX match memory half of the time.
+        const disp = r.int(120) - 96;
+        code = [0x0f, 0xc7, 0x4b, disp & 0xff];
+        if (r.bool()) {
+          const off = 128 + disp;
+          regs[0] = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+          regs[2] = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) >>> 0;
+        }
+        mask &= ZF | DF;
+      }
+      break;
+    }
+    case 14: {
+      const f = r.int(6);
+      name = `misc${f}`;
+      if (f === 0) code = [0x0f, 0xc8 + r.pick(GP)];
+      else if (f === 1) code = [...pre, 0x8d, 0x40 | (reg << 3) | r.pick([0, 1, 2, 3, 6, 7]), r.int(256)];
+      else if (f === 2) code = [...pre, r.bool() ? 0x98 : 0x99];
+      else if (f === 3) code = [r.bool() ? 0x9e : 0x9f];
+      else if (f === 4) code = [r.pick([0xf5, 0xf8, 0xf9, 0xfc, 0xfd])];
+      else code = [0xd6];
+      break;
+    }
+    case 15: {
+      // BCD
+      const f = r.int(6);
+      name = ['daa', 'das', 'aaa', 'aas', 'aam', 'aad'][f]!;
+      if (f < 2) {
+        code = [f === 0 ? 0x27 : 0x2f];
+        mask &= ~OF;
+      } else if (f < 4) {
+        code = [f === 2 ? 0x37 : 0x3f];
+        mask &= ~(OF | SF | ZF | PF);
+      } else {
+        code = [f === 4 ? 0xd4 : 0xd5, r.int(8) === 0 ? 0 : r.pick([10, 10, 16, r.int(256)])];
+        mask &= ~(OF | AF | CF);
+      }
+      break;
+    }
+    default: {
+      // String instructions: ESI/EDI inside the buffer, small counts, either direction.
+      const op = r.pick([0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf]);
+      const rep = r.pick([[], [0xf3], [0xf2]]);
+      regs[5] = (bufAddr + 96 + r.int(64)) >>> 0;
+      regs[6] = (bufAddr + 96 + r.int(64)) >>> 0;
+      regs[1] = r.int(7);
+      code = [...rep, ...pre, op];
+      name = `string ${op.toString(16)} rep ${rep.join('')}`;
+      break;
+    }
+  }
+  return { name, code, regs, flags, buf, mask };
+}
+
+function imm(r: Rng, n: number): number[] {
+  const v = r.next();
+  return Array.from({ length: n }, (_, k) => (v >>> (8 * k)) & 0xff);
+}
+
+const hex = (n: number): string => (n >>> 0).toString(16);
+const bytesHex = (b: Iterable<number>): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+interface Result {
+  fault: number | null;
+  regs: number[];
+  flags: number;
+  buf: Uint8Array;
+}
+
+function runOracle(exe: string, cases: Case[]): { bufAddr: number; results: Result[] } | null {
+  const input = cases.map((c) => `${bytesHex(c.code)} ${c.regs.map(hex).join(' ')} ${hex(c.flags)} ${bytesHex(c.buf)}\n`).join('');
+  const r = spawnSync(exe, [], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    const done = r.stdout.trim().split('\n').length - 1;
+    throw new Error(`the oracle died (status ${r.status}, signal ${r.signal}) at case ${done}: ${cases[done] ? bytesHex(cases[done]!.code) + ' ' + cases[done]!.name : ''}`);
+  }
+  const lines = r.stdout.trim().split('\n');
+  const bufAddr = parseInt(lines[0]!.split(' ')[1]!, 16);
+  const results = lines.slice(1).map((l): Result => {
+    const p = l.split(' ');
+    if (p[0] === 'FAULT') return { fault: Number(p[1]), regs: [], flags: 0, buf: new Uint8Array(0) };
+    const buf = new Uint8Array(BUF);
+    for (let k = 0; k < BUF; k++) buf[k] = parseInt(p[9]!.slice(2 * k, 2 * k + 2), 16);
+    return { fault: null, regs: p.slice(1, 8).map((x) => parseInt(x, 16) >>> 0), flags: parseInt(p[8]!, 16), buf };
+  });
+  return { bufAddr, results };
+}
+
+/** Runs one case in the interpreter: flat 32-bit code, data segments based so host addresses land in RAM. */
+function runInterpreter(cpu: Cpu, mem: PhysicalMemory, c: Case, bufAddr: number): Result {
+  const RAM_BUF = 0x20000;
+  const delta = (RAM_BUF - bufAddr) | 0;
+  for (const s of [0, 2, 3, 4, 5]) setSegmentCache(cpu, s, 0x10, delta, 0xffffffff, 0xc093);
+  setSegmentCache(cpu, CS, 0x08, 0, 0xffffffff, 0xc09b);
+  mem.u8.set(c.buf, RAM_BUF);
+  mem.u8.set([...c.code, 0xf4], 0x1000);
+  cpu.invalidateAllCode();
+  c.regs.forEach((v, k) => (cpu.r32[REG_INDEX[k]!] = v));
+  cpu.r32[4] = 0x8000;
+  cpu.setFlags(c.flags);
+  cpu.eip = 0x1000;
+  cpu.halted = false;
+  let fault: number | null = null;
+  cpu.onException = (v) => {
+    if (fault === null) fault = v;
+  };
+  cpu.onShutdown = () => {
+    cpu.halted = true;
+  };
+  for (let n = 0; !cpu.halted && n < 10000 && fault === null; ) n += cpu.run(100);
+  return {
+    fault,
+    regs: REG_INDEX.map((k) => cpu.r32[k]! >>> 0),
+    flags: cpu.getFlags(),
+    buf: mem.u8.slice(RAM_BUF, RAM_BUF + BUF),
+  };
+}
+
+/** POSIX signal for each exception the cases can raise. */
+const SIGNAL_FOR_VECTOR: Record<number, number> = { 0: 8, 6: 4, 13: 11, 12: 11, 14: 11 };
+
+function check(seed: number, count: number, exe: string): void {
+  const rng = new Rng(seed);
+  // First pass learns the oracle's buffer address (fixed for the executable), then generates.
+  const probe = runOracle(exe, [])!;
+  const cases = Array.from({ length: count }, () => gen(rng, probe.bufAddr));
+  const oracle = runOracle(exe, cases);
+  assert.ok(oracle, 'the oracle ran');
+  assert.equal(oracle.results.length, cases.length);
+  const mem = new PhysicalMemory(1 << 20);
+  const clock = new ManualClock();
+  const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
+  cpu.cr0 |= CR0_PE;
+  const failures: string[] = [];
+  cases.forEach((c, k) => {
+    const want = oracle.results[k]!;
+    const got = runInterpreter(cpu, mem, c, oracle.bufAddr);
+    const where = `${c.name} [${bytesHex(c.code)}] regs ${c.regs.map(hex).join(' ')} flags ${hex(c.flags)}`;
+    if (want.fault !== null || got.fault !== null) {
+      const sig = got.fault === null ? null : SIGNAL_FOR_VECTOR[got.fault] ?? -got.fault;
+      if (sig !== want.fault) failures.push(`${where}: host fault ${want.fault}, interpreter exception ${got.fault}`);
+      return;
+    }
+    for (let r = 0; r < 7; r++)
+      if (want.regs[r] !== got.regs[r]) failures.push(`${where}: ${REGS[r]} host ${hex(want.regs[r]!)} interpreter ${hex(got.regs[r]!)}`);
+    if ((want.flags & c.mask) !== (got.flags & c.mask))
+      failures.push(`${where}: eflags host ${hex(want.flags)} interpreter ${hex(got.flags)} (compared ${hex(c.mask)})`);
+    for (let b = 0; b < BUF; b++)
+      if (want.buf[b] !== got.buf[b]) {
+        failures.push(`${where}: buffer byte ${b} host ${hex(want.buf[b]!)} interpreter ${hex(got.buf[b]!)}`);
+        break;
+      }
+  });
+  assert.equal(failures.length, 0, `seed ${seed}: ${failures.length} of ${count} cases differ (replay with HOSTBOX_DIFF_SEED=${seed}):\n${failures.slice(0, 25).join('\n')}`);
+}
+
+const oracle = buildOracle();
+const skip = oracle ? false : 'the host is not x86 or gcc -m32 is missing (apt-get install gcc-multilib)';
+const perSeed = Number(process.env.HOSTBOX_DIFF_CASES ?? 6000);
+
+test('integer instructions match the host CPU (fixed seed)', { skip }, () => {
+  check(Number(process.env.HOSTBOX_DIFF_SEED ?? 20261124), perSeed, oracle!);
+});
+
+test('integer instructions match the host CPU (fresh seed)', { skip: skip || (process.env.HOSTBOX_DIFF_SEED ? 'seed given' : false) }, () => {
+  const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
+  console.log(`differential fresh seed ${seed}`);
+  check(seed, perSeed, oracle!);
+});
