@@ -25,6 +25,50 @@ function rmw(cpu: Cpu, i: Instr, sz: number, f: (v: number) => number): void {
   else cpu.writeLin32(lin, f(cpu.readLin32(lin)));
 }
 
+/**
+ * Unsigned 32x32 -> 64-bit product as [low, high] int32 halves, exact in doubles: the 16-bit split
+ * keeps every partial product below 2^49 (BigInt would allocate per instruction in crypto loops).
+ */
+export function mulU32(a: number, b: number): [number, number] {
+  a >>>= 0;
+  b >>>= 0;
+  const p1 = (a & 0xffff) * b;
+  const p2 = (a >>> 16) * b;
+  const lo = Math.imul(a, b);
+  const hi = Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296);
+  return [lo, hi | 0];
+}
+
+/** Unsigned (hi:lo) / d for hi < d (so the quotient fits 32 bits): [quotient, remainder]. */
+export function divU64(hi: number, lo: number, d: number): [number, number] {
+  hi >>>= 0;
+  lo >>>= 0;
+  d >>>= 0;
+  // Two 16-bit quotient digits; every dividend below is < 2^48, so double division is exact enough
+  // and the correction step settles the last unit.
+  let a = hi * 65536 + (lo >>> 16);
+  let q1 = Math.floor(a / d);
+  let r = a - q1 * d;
+  if (r < 0) {
+    q1--;
+    r += d;
+  } else if (r >= d) {
+    q1++;
+    r -= d;
+  }
+  a = r * 65536 + (lo & 0xffff);
+  let q0 = Math.floor(a / d);
+  r = a - q0 * d;
+  if (r < 0) {
+    q0--;
+    r += d;
+  } else if (r >= d) {
+    q0++;
+    r -= d;
+  }
+  return [(q1 * 65536 + q0) | 0, r | 0];
+}
+
 function inc(cpu: Cpu, v: number, sz: number): number {
   const r = (v + 1) & MASK[sz]!;
   cpu.setLazyKeepCF(LazyOp.ADD, v, 1, r, sz);
@@ -62,9 +106,7 @@ function mul(cpu: Cpu, i: Instr, sz: number): void {
     const hi = r >>> 16 !== 0;
     cpu.setResultFlags(r & 0xffff, 1, hi, hi);
   } else {
-    const r = BigInt(cpu.r32[EAX]! >>> 0) * BigInt(src >>> 0);
-    const lo = Number(r & 0xffffffffn) | 0;
-    const hiv = Number(r >> 32n) | 0;
+    const [lo, hiv] = mulU32(cpu.r32[EAX]!, src);
     cpu.r32[EAX] = lo;
     cpu.r32[EDX] = hiv;
     cpu.setResultFlags(lo, 2, hiv !== 0, hiv !== 0);
@@ -85,11 +127,14 @@ function imul1(cpu: Cpu, i: Instr, sz: number): void {
     const over = r !== (r << 16) >> 16;
     cpu.setResultFlags(r & 0xffff, 1, over, over);
   } else {
-    const r = BigInt(cpu.r32[EAX]!) * BigInt(src | 0);
-    const lo = Number(BigInt.asIntN(32, r));
+    const a = cpu.r32[EAX]! | 0;
+    const b = src | 0;
+    const [lo, hu] = mulU32(a, b);
+    // Signed high half from the unsigned one: subtract each operand's weight where the other is negative.
+    const hi = (hu - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
     cpu.r32[EAX] = lo;
-    cpu.r32[EDX] = Number(BigInt.asIntN(32, r >> 32n));
-    const over = BigInt(lo) !== r;
+    cpu.r32[EDX] = hi;
+    const over = hi !== lo >> 31;
     cpu.setResultFlags(lo, 2, over, over);
   }
 }
@@ -103,9 +148,8 @@ function imulTrunc(cpu: Cpu, a: number, b: number, sz: number): number {
     return r & 0xffff;
   }
   const lo = Math.imul(a, b);
-  // Exact when |product| < 2^53; otherwise compare through BigInt.
-  const p = a * b;
-  const over = Number.isSafeInteger(p) ? p !== lo : BigInt(a | 0) * BigInt(b | 0) !== BigInt(lo);
+  // a*b is exact below 2^53; above it, it certainly differs from a 32-bit result: no BigInt needed.
+  const over = (a | 0) * (b | 0) !== lo;
   cpu.setResultFlags(lo, 2, over, over);
   return lo;
 }
@@ -134,10 +178,9 @@ function div(cpu: Cpu, i: Instr, sz: number): void {
       cpu.r32[EAX] = Math.floor(lo / dv);
       cpu.r32[EDX] = lo % dv;
     } else {
-      const n = (BigInt(hi) << 32n) | BigInt(lo);
-      const b = BigInt(dv);
-      cpu.r32[EAX] = Number(n / b);
-      cpu.r32[EDX] = Number(n % b);
+      const [q, r] = divU64(hi, lo, dv);
+      cpu.r32[EAX] = q;
+      cpu.r32[EDX] = r;
     }
   }
 }
@@ -160,12 +203,24 @@ function idiv(cpu: Cpu, i: Instr, sz: number): void {
     cpu.r16[0] = q;
     cpu.r16[EDX << 1] = n % d;
   } else {
-    const n = (BigInt(cpu.r32[EDX]!) << 32n) | BigInt(cpu.r32[EAX]! >>> 0);
-    const d = BigInt(raw | 0);
-    const q = n / d;
-    if (q > 0x7fffffffn || q < -0x80000000n) cpu.raise(Vec.DE);
-    cpu.r32[EAX] = Number(q);
-    cpu.r32[EDX] = Number(n % d);
+    // Divide magnitudes, then fix the signs: quotient negative when the signs differ, remainder
+    // takes the dividend's sign.
+    let hi = cpu.r32[EDX]! | 0;
+    let lo = cpu.r32[EAX]! >>> 0;
+    const negN = hi < 0;
+    if (negN) {
+      lo = (~lo + 1) >>> 0;
+      hi = (~hi + (lo === 0 ? 1 : 0)) | 0;
+    }
+    const d = raw | 0;
+    const negD = d < 0;
+    const dm = negD ? -d >>> 0 : d >>> 0;
+    if (hi >>> 0 >= dm) cpu.raise(Vec.DE);
+    const [qu, ru] = divU64(hi, lo, dm);
+    const q = negN !== negD ? -(qu >>> 0) : qu >>> 0;
+    if (q > 0x7fffffff || q < -0x80000000) cpu.raise(Vec.DE);
+    cpu.r32[EAX] = q;
+    cpu.r32[EDX] = negN ? -(ru >>> 0) : ru;
   }
 }
 
