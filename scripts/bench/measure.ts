@@ -27,7 +27,9 @@ export async function measurePass(
     for (const w of workloads) {
       const m = markers(w.name, run);
       runner.send(commandLine(w, run));
-      const start = await runner.waitFor(m.start + '\n', timeoutMs).catch(() => runner.waitFor(m.start, timeoutMs));
+      // The typed line's echo cannot contain the markers (the shell assembles them), so the bare
+      // marker is the guest's own output.
+      const start = await runner.waitFor(m.start, timeoutMs);
       const i0 = runner.instructions();
       const end = await runner.waitFor(m.end, timeoutMs);
       const i1 = runner.instructions();
