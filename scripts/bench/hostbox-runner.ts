@@ -81,6 +81,12 @@ export class HostboxRunner implements GuestRunner {
     return this.machine?.stats().instructions ?? null;
   }
 
+  overheadMiB(): number | null {
+    const u = process.memoryUsage();
+    // RSS counts only touched guest pages; heap + external counts the whole guest RAM buffer.
+    return (u.heapUsed + u.external + u.arrayBuffers) / 1048576 - this.guest.memoryMiB * 1.0;
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);

@@ -13,6 +13,7 @@ import { V86Runner } from './v86-runner.ts';
 import { measurePass, median, type PassResult } from './measure.ts';
 import { WORKLOADS } from './workloads.ts';
 import type { GuestRunner } from './runner.ts';
+import { mixedWorkload, tightLoop } from './cpu-loops.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
     hostbox: () => new HostboxRunner(guest, 'interpreter'),
     v86: () => new V86Runner(guest),
   };
+  // The interpreter alone on fixed programs, before any guest runs (median of three each).
+  const tight = median([0, 1, 2].map(() => tightLoop().mips));
+  const mixed = median([0, 1, 2].map(() => mixedWorkload().mips));
+  console.log(`interpreter: tight loop ${tight.toFixed(1)} MIPS, mixed workload ${mixed.toFixed(1)} MIPS`);
   const results: PassResult[] = [];
   for (let run = 1; run <= runs; run++) {
     for (const e of engines) {
@@ -55,7 +60,7 @@ async function main(): Promise<void> {
       if (!factory) throw new Error(`unknown engine ${e}`);
       process.stderr.write(`pass ${run}/${runs} ${e}... `);
       const r = await measurePass(factory(), run, workloads, manifest, timeoutMs);
-      process.stderr.write(`boot ${(r.bootMs / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`boot ${(r.bootMs / 1000).toFixed(1)} s${r.overheadMiB === null ? '' : `, ${r.overheadMiB.toFixed(0)} MiB beyond guest RAM`}\n`);
       results.push(r);
     }
   }
@@ -91,7 +96,11 @@ async function main(): Promise<void> {
   const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    JSON.stringify({ date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, summary, passes: results }, null, 2),
+    JSON.stringify(
+      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, interpreterMips: { tightLoop: tight, mixed }, summary, passes: results },
+      null,
+      2,
+    ),
   );
   console.log(`\nresults: ${file}`);
 }

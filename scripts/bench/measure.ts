@@ -8,6 +8,8 @@ export interface PassResult {
   run: number;
   /** ms from start() to the guest's ready marker. */
   bootMs: number;
+  /** Memory beyond guest RAM after the boot (MiB), when the runner can tell. */
+  overheadMiB: number | null;
   workloads: Record<string, { ms: number; instructions: number | null }>;
 }
 
@@ -23,7 +25,7 @@ export async function measurePass(
   try {
     const ready = await runner.waitFor(guest.readyMarker, timeoutMs);
     await runner.waitFor(guest.prompt, timeoutMs);
-    const result: PassResult = { engine: runner.engine, run, bootMs: ready - t0, workloads: {} };
+    const result: PassResult = { engine: runner.engine, run, bootMs: ready - t0, overheadMiB: runner.overheadMiB?.() ?? null, workloads: {} };
     for (const w of workloads) {
       const m = markers(w.name, run);
       runner.send(commandLine(w, run));

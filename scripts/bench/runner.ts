@@ -12,6 +12,8 @@ export interface GuestRunner {
   output(): string;
   /** Guest instructions executed so far, if the engine can tell. */
   instructions(): number | null;
+  /** Host memory the VM costs beyond its guest RAM (MiB), if it runs in this process. */
+  overheadMiB?(): number | null;
   stop(): Promise<void>;
 }
 
