@@ -1,7 +1,7 @@
 // Developer tool: boots the test guest in-process and prints serial output, with exception traces.
 // Usage: node scripts/bench.mjs is for speed; this one is for finding where a boot goes wrong:
 //   npx esbuild scripts/boot-probe.ts --bundle --platform=node --format=esm --outfile=dist/boot-probe.mjs && node dist/boot-probe.mjs [seconds] [--trace-exc]
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PcMachine } from '../vmm/machine.ts';
 
 const seconds = Number(process.argv[2] ?? 30);
@@ -52,6 +52,20 @@ setInterval(() => {
   const s = [...vectors].map(([v, n]) => `${v.toString(16)}:${n}`).join(' ');
   if (process.env.TRACE_IRQ) console.log(`\n[t=${(m.clock.now() / 1e9).toFixed(1)}s irqs ${s} halted=${m.cpu.halted} if=${(m.cpu.getFlags() >> 9) & 1}]`);
 }, 2000).unref();
+const samples = new Map<number, number>();
+if (process.env.SAMPLE) {
+  const [from, to] = process.env.SAMPLE.split('-').map(Number);
+  setInterval(() => {
+    const t = m.clock.now() / 1e9;
+    if (t < from! || t > to!) return;
+    const key = m.cpu.cpl === 0 ? m.cpu.eip >>> 0 : 0;
+    samples.set(key, (samples.get(key) ?? 0) + 1);
+  }, 20).unref();
+  process.on('exit', () => {
+    const out = [...samples].map(([e, n]) => `${e.toString(16)} ${n}`).join('\n');
+    writeFileSync('/tmp/hostbox-samples.txt', out);
+  });
+}
 const t0 = performance.now();
 const tick = (): void => {
   const s = m.runSlice(50);
