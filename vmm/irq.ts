@@ -20,3 +20,16 @@ export interface InterruptController {
   /** The INTA cycle: returns the vector and moves the request into service. */
   acknowledge(): number;
 }
+
+/** An IrqLine that remembers its level and counts rising edges: what device tests observe. */
+export class IrqProbe implements IrqLine {
+  level = false;
+  edges = 0;
+  raise(): void {
+    if (!this.level) this.edges++;
+    this.level = true;
+  }
+  lower(): void {
+    this.level = false;
+  }
+}

@@ -8,6 +8,7 @@
 // sets the number of cases per seed. Skips where the host is not x86 or gcc -m32 is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Xorshift32 } from './xorshift.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir, arch } from 'node:os';
@@ -35,29 +36,6 @@ function buildOracle(): string | null {
   return r.status === 0 ? exe : null;
 }
 
-/** xorshift32: small, fast, replayable. */
-class Rng {
-  constructor(private s: number) {
-    if (this.s === 0) this.s = 1;
-  }
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x;
-    return x >>> 0;
-  }
-  int(n: number): number {
-    return this.next() % n;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-  bool(): boolean {
-    return (this.next() & 1) === 1;
-  }
-}
 
 interface Case {
   name: string;
@@ -72,35 +50,35 @@ interface Case {
 const GP = [0, 1, 2, 3, 5, 6, 7]; // never ESP: the oracle keeps the host stack there
 
 /** ModRM for a register operand or [ebx+disp8] into the buffer (EBX points at its middle). */
-function modrm(r: Rng, reg: number, allowMem = true, byteRm = false): number[] {
-  if (allowMem && r.int(3) === 0) {
-    const disp = r.int(160) - 96;
+function modrm(r: Xorshift32, reg: number, allowMem = true, byteRm = false): number[] {
+  if (allowMem && r.below(3) === 0) {
+    const disp = r.below(160) - 96;
     return [0x40 | (reg << 3) | 3, disp & 0xff];
   }
-  const rm = byteRm ? r.int(8) : r.pick(GP);
+  const rm = byteRm ? r.below(8) : r.pick(GP);
   return [0xc0 | (reg << 3) | rm];
 }
 
-function gen(r: Rng, bufAddr: number): Case {
-  const regs = REGS.map(() => (r.bool() ? r.next() : r.pick([0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, r.int(64)]) >>> 0));
+function gen(r: Xorshift32, bufAddr: number): Case {
+  const regs = REGS.map(() => (r.bool() ? r.next() : r.pick([0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, r.below(64)]) >>> 0));
   regs[3] = (bufAddr + 128) >>> 0; // EBX: the memory operand base
   const flags = 0x202 | (r.next() & (ARITH | DF));
   const buf = new Uint8Array(BUF);
   for (let k = 0; k < BUF; k++) buf[k] = r.next() & 0xff;
-  const o16 = r.int(4) === 0;
+  const o16 = r.below(4) === 0;
   const pre = o16 ? [0x66] : [];
   const reg = r.pick(GP);
-  const regb = r.int(8);
+  const regb = r.below(8);
   let mask = ARITH | DF;
-  const kind = r.int(22);
+  const kind = r.below(22);
   let code: number[];
   let name: string;
   switch (kind) {
     case 0:
     case 1: {
       // ALU block 00-3D
-      const op = r.int(8);
-      const form = r.int(6);
+      const op = r.below(8);
+      const form = r.below(6);
       const logic = op === 1 || op === 4 || op === 6;
       if (logic) mask &= ~AF;
       name = `alu${op}.${form}`;
@@ -108,71 +86,71 @@ function gen(r: Rng, bufAddr: number): Case {
       else if (form === 1) code = [...pre, op * 8 + 1, ...modrm(r, reg)];
       else if (form === 2) code = [op * 8 + 2, ...modrm(r, regb, true, true)];
       else if (form === 3) code = [...pre, op * 8 + 3, ...modrm(r, reg)];
-      else if (form === 4) code = [op * 8 + 4, r.int(256)];
+      else if (form === 4) code = [op * 8 + 4, r.below(256)];
       else code = [...pre, op * 8 + 5, ...imm(r, o16 ? 2 : 4)];
       break;
     }
     case 2: {
       // group 1: 80 81 83
-      const op = r.int(8);
+      const op = r.below(8);
       if (op === 1 || op === 4 || op === 6) mask &= ~AF;
       const which = r.pick([0x80, 0x81, 0x83]);
       name = `grp1_${which.toString(16)}/${op}`;
-      if (which === 0x80) code = [0x80, ...modrm(r, op, true, true), r.int(256)];
+      if (which === 0x80) code = [0x80, ...modrm(r, op, true, true), r.below(256)];
       else if (which === 0x81) code = [...pre, 0x81, ...modrm(r, op), ...imm(r, o16 ? 2 : 4)];
-      else code = [...pre, 0x83, ...modrm(r, op), r.int(256)];
+      else code = [...pre, 0x83, ...modrm(r, op), r.below(256)];
       break;
     }
     case 3: {
       // INC/DEC
-      const f = r.int(3);
+      const f = r.below(3);
       name = `incdec${f}`;
       if (f === 0) code = [...pre, (r.bool() ? 0x40 : 0x48) + r.pick(GP)];
-      else if (f === 1) code = [0xfe, ...modrm(r, r.int(2), true, true)];
-      else code = [...pre, 0xff, ...modrm(r, r.int(2))];
+      else if (f === 1) code = [0xfe, ...modrm(r, r.below(2), true, true)];
+      else code = [...pre, 0xff, ...modrm(r, r.below(2))];
       break;
     }
     case 4: {
       // group 3: TEST NOT NEG MUL IMUL DIV IDIV
-      const op = r.int(8);
+      const op = r.below(8);
       const byte = r.bool();
       name = `grp3_${byte ? 'b' : 'v'}/${op}`;
       if (op < 2) mask &= ~AF;
       if (op === 4 || op === 5) mask &= ~(SF | ZF | AF | PF);
       if (op >= 6) mask &= DF;
       const m = modrm(r, op, true, byte);
-      if (byte) code = [0xf6, ...m, ...(op < 2 ? [r.int(256)] : [])];
+      if (byte) code = [0xf6, ...m, ...(op < 2 ? [r.below(256)] : [])];
       else code = [...pre, 0xf7, ...m, ...(op < 2 ? imm(r, o16 ? 2 : 4) : [])];
-      if (op >= 6 && r.int(3) !== 0) {
+      if (op >= 6 && r.below(3) !== 0) {
         // Mostly keep the quotient in range so the interesting path runs, not just #DE.
-        regs[2] = r.int(4);
+        regs[2] = r.below(4);
       }
       break;
     }
     case 5: {
-      const f = r.int(3);
+      const f = r.below(3);
       name = `imul${f}`;
       mask &= ~(SF | ZF | AF | PF);
       if (f === 0) code = [...pre, 0x0f, 0xaf, ...modrm(r, reg)];
       else if (f === 1) code = [...pre, 0x69, ...modrm(r, reg), ...imm(r, o16 ? 2 : 4)];
-      else code = [...pre, 0x6b, ...modrm(r, reg), r.int(256)];
+      else code = [...pre, 0x6b, ...modrm(r, reg), r.below(256)];
       break;
     }
     case 6:
     case 7: {
       // group 2 shifts and rotates
-      const op = r.int(8);
-      const form = r.int(3);
+      const op = r.below(8);
+      const form = r.below(3);
       const byte = r.bool();
       let count: number;
       if (form === 0) {
-        count = r.pick([0, 1, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, r.int(256)]);
+        count = r.pick([0, 1, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, r.below(256)]);
         code = byte ? [0xc0, ...modrm(r, op, true, true), count] : [...pre, 0xc1, ...modrm(r, op), count];
       } else if (form === 1) {
         count = 1;
         code = byte ? [0xd0, ...modrm(r, op, true, true)] : [...pre, 0xd1, ...modrm(r, op)];
       } else {
-        count = r.pick([0, 1, 2, 3, 8, 9, 16, 17, 31, 32, r.int(256)]);
+        count = r.pick([0, 1, 2, 3, 8, 9, 16, 17, 31, 32, r.below(256)]);
         regs[1] = (regs[1]! & ~0xff) | count;
         // CL can't be the shifted operand here or the count would change with it.
         const m = modrm(r, op, true, byte);
@@ -191,7 +169,7 @@ function gen(r: Rng, bufAddr: number): Case {
       // SHLD/SHRD
       const right = r.bool();
       const byCl = r.bool();
-      const count = o16 ? r.int(17) : r.int(32);
+      const count = o16 ? r.below(17) : r.below(32);
       let m = modrm(r, reg);
       if (byCl) {
         regs[1] = (regs[1]! & ~0xff) | count;
@@ -208,16 +186,16 @@ function gen(r: Rng, bufAddr: number): Case {
     }
     case 9: {
       // BT family
-      const op = r.int(4);
+      const op = r.below(4);
       mask &= CF | DF;
       if (r.bool()) {
-        code = [...pre, 0x0f, 0xba, ...modrm(r, 4 + op), r.int(256)];
+        code = [...pre, 0x0f, 0xba, ...modrm(r, 4 + op), r.below(256)];
         name = `bt${op} imm`;
       } else {
         // Register offsets reach outside the operand in memory: keep them inside the buffer.
         const m = modrm(r, reg === 3 ? 0 : reg);
         const offReg = reg === 3 ? 0 : reg;
-        if ((m[0]! & 0xc0) !== 0xc0) regs[REG_INDEX.indexOf(offReg)] = r.int(400) - 200;
+        if ((m[0]! & 0xc0) !== 0xc0) regs[REG_INDEX.indexOf(offReg)] = r.below(400) - 200;
         code = [...pre, 0x0f, [0xa3, 0xab, 0xb3, 0xbb][op]!, ...m];
         name = `bt${op} reg`;
       }
@@ -226,24 +204,24 @@ function gen(r: Rng, bufAddr: number): Case {
     case 10: {
       // BSF/BSR
       mask &= ZF | DF;
-      if (r.int(4) === 0) regs[r.pick([0, 1, 2, 4, 5, 6])] = 0;
+      if (r.below(4) === 0) regs[r.pick([0, 1, 2, 4, 5, 6])] = 0;
       code = [...pre, 0x0f, r.bool() ? 0xbc : 0xbd, ...modrm(r, reg)];
       name = 'bsf/bsr';
       break;
     }
     case 11: {
       // MOV family
-      const f = r.int(8);
+      const f = r.below(8);
       name = `mov${f}`;
       if (f === 0) code = [r.pick([0x88, 0x8a]), ...modrm(r, regb, true, true)];
       else if (f === 1) code = [...pre, r.pick([0x89, 0x8b]), ...modrm(r, reg)];
-      else if (f === 2) code = [0xc6, ...modrm(r, 0, true, true), r.int(256)];
+      else if (f === 2) code = [0xc6, ...modrm(r, 0, true, true), r.below(256)];
       else if (f === 3) code = [...pre, 0xc7, ...modrm(r, 0), ...imm(r, o16 ? 2 : 4)];
-      else if (f === 4) code = [0xb0 + r.int(8), r.int(256)];
+      else if (f === 4) code = [0xb0 + r.below(8), r.below(256)];
       else if (f === 5) code = [...pre, 0xb8 + r.pick(GP), ...imm(r, o16 ? 2 : 4)];
       else if (f === 6) {
-        const a = (bufAddr + 64 + r.int(64)) >>> 0;
-        code = [...pre, 0xa0 + r.int(4), a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, a >>> 24];
+        const a = (bufAddr + 64 + r.below(64)) >>> 0;
+        code = [...pre, 0xa0 + r.below(4), a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, a >>> 24];
       } else {
         const op = r.pick([0xb6, 0xb7, 0xbe, 0xbf]);
         // Byte sources may be AH..BH; word sources must not be SP (the oracle's stack).
@@ -252,7 +230,7 @@ function gen(r: Rng, bufAddr: number): Case {
       break;
     }
     case 12: {
-      const cc = r.int(16);
+      const cc = r.below(16);
       if (r.bool()) {
         code = [...pre, 0x0f, 0x40 + cc, ...modrm(r, reg)];
         name = `cmov${cc}`;
@@ -263,7 +241,7 @@ function gen(r: Rng, bufAddr: number): Case {
       break;
     }
     case 13: {
-      const f = r.int(5);
+      const f = r.below(5);
       name = `xchg/xadd/cmpxchg ${f}`;
       if (f === 0) code = r.bool() ? [0x86, ...modrm(r, regb, true, true)] : [...pre, 0x87, ...modrm(r, reg)];
       else if (f === 1) code = [...pre, 0x90 + r.pick([1, 2, 3, 5, 6, 7])];
@@ -271,7 +249,7 @@ function gen(r: Rng, bufAddr: number): Case {
       else if (f === 3) code = r.bool() ? [0x0f, 0xb0, ...modrm(r, regb, true, true)] : [...pre, 0x0f, 0xb1, ...modrm(r, reg)];
       else {
         // CMPXCHG8B [ebx+disp8]; make EDX:EAX match memory half of the time.
-        const disp = r.int(120) - 96;
+        const disp = r.below(120) - 96;
         code = [0x0f, 0xc7, 0x4b, disp & 0xff];
         if (r.bool()) {
           const off = 128 + disp;
@@ -283,10 +261,10 @@ function gen(r: Rng, bufAddr: number): Case {
       break;
     }
     case 14: {
-      const f = r.int(6);
+      const f = r.below(6);
       name = `misc${f}`;
       if (f === 0) code = [0x0f, 0xc8 + r.pick(GP)];
-      else if (f === 1) code = [...pre, 0x8d, 0x40 | (reg << 3) | r.pick([0, 1, 2, 3, 6, 7]), r.int(256)];
+      else if (f === 1) code = [...pre, 0x8d, 0x40 | (reg << 3) | r.pick([0, 1, 2, 3, 6, 7]), r.below(256)];
       else if (f === 2) code = [...pre, r.bool() ? 0x98 : 0x99];
       else if (f === 3) code = [r.bool() ? 0x9e : 0x9f];
       else if (f === 4) code = [r.pick([0xf5, 0xf8, 0xf9, 0xfc, 0xfd])];
@@ -295,7 +273,7 @@ function gen(r: Rng, bufAddr: number): Case {
     }
     case 15: {
       // BCD
-      const f = r.int(6);
+      const f = r.below(6);
       name = ['daa', 'das', 'aaa', 'aas', 'aam', 'aad'][f]!;
       if (f < 2) {
         code = [f === 0 ? 0x27 : 0x2f];
@@ -304,7 +282,7 @@ function gen(r: Rng, bufAddr: number): Case {
         code = [f === 2 ? 0x37 : 0x3f];
         mask &= ~(OF | SF | ZF | PF);
       } else {
-        code = [f === 4 ? 0xd4 : 0xd5, r.int(8) === 0 ? 0 : r.pick([10, 10, 16, r.int(256)])];
+        code = [f === 4 ? 0xd4 : 0xd5, r.below(8) === 0 ? 0 : r.pick([10, 10, 16, r.below(256)])];
         mask &= ~(OF | AF | CF);
       }
       break;
@@ -313,9 +291,9 @@ function gen(r: Rng, bufAddr: number): Case {
       // String instructions: ESI/EDI inside the buffer, small counts, either direction.
       const op = r.pick([0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf]);
       const rep = r.pick([[], [0xf3], [0xf2]]);
-      regs[5] = (bufAddr + 96 + r.int(64)) >>> 0;
-      regs[6] = (bufAddr + 96 + r.int(64)) >>> 0;
-      regs[1] = r.int(7);
+      regs[5] = (bufAddr + 96 + r.below(64)) >>> 0;
+      regs[6] = (bufAddr + 96 + r.below(64)) >>> 0;
+      regs[1] = r.below(7);
       code = [...rep, ...pre, op];
       name = `string ${op.toString(16)} rep ${rep.join('')}`;
       break;
@@ -324,7 +302,7 @@ function gen(r: Rng, bufAddr: number): Case {
   return { name, code, regs, flags, buf, mask };
 }
 
-function imm(r: Rng, n: number): number[] {
+function imm(r: Xorshift32, n: number): number[] {
   const v = r.next();
   return Array.from({ length: n }, (_, k) => (v >>> (8 * k)) & 0xff);
 }
@@ -392,7 +370,7 @@ function runInterpreter(cpu: Cpu, mem: PhysicalMemory, c: Case, bufAddr: number)
 const SIGNAL_FOR_VECTOR: Record<number, number> = { 0: 8, 6: 4, 13: 11, 12: 11, 14: 11 };
 
 function check(seed: number, count: number, exe: string): void {
-  const rng = new Rng(seed);
+  const rng = new Xorshift32(seed);
   // First pass learns the oracle's buffer address (fixed for the executable), then generates.
   const probe = runOracle(exe, [])!;
   const cases = Array.from({ length: count }, () => gen(rng, probe.bufAddr));

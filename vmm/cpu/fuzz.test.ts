@@ -7,6 +7,7 @@
 // (HOSTBOX_FUZZ_RUNS sets the runs per mode for a longer campaign).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Xorshift32 } from './xorshift.ts';
 import { makeBox, type Box } from './system-tests/box.ts';
 import {
   CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, PD, PT, SELECTORS, TSS_A, TSS_B, TSS_C, gate, write16, write32,
@@ -28,27 +29,8 @@ const enum Mode {
 }
 const MODE_NAMES = ['real', 'pm16', 'pm32 ring 0', 'pm32 ring 3', 'v86'];
 
-class Rng {
-  constructor(private s: number) {
-    if (this.s === 0) this.s = 1;
-  }
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x;
-    return x >>> 0;
-  }
-  below(n: number): number {
-    return this.next() % n;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.below(a.length)]!;
-  }
-}
 
-function randomWord(r: Rng): number {
+function randomWord(r: Xorshift32): number {
   switch (r.below(6)) {
     case 0:
     case 1:
@@ -65,7 +47,7 @@ function randomWord(r: Rng): number {
 }
 
 /** A stream of instructions, mostly protection ones with plausible operands, some plain noise. */
-function randomCode(r: Rng, n: number): number[] {
+function randomCode(r: Xorshift32, n: number): number[] {
   const out: number[] = [];
   const sel = (): number[] => {
     const s = r.pick(SELECTORS) | r.below(4);
@@ -107,7 +89,7 @@ function randomCode(r: Rng, n: number): number[] {
   return out;
 }
 
-function setupTables(box: Box, r: Rng, paging: boolean): void {
+function setupTables(box: Box, r: Xorshift32, paging: boolean): void {
   const { mem } = box;
   mem.u8.fill(0, 0, 0x20000);
   GDT_ENTRIES.forEach(([lo, hi], k) => {
@@ -169,7 +151,7 @@ function setupTables(box: Box, r: Rng, paging: boolean): void {
   }
 }
 
-function setup(box: Box, r: Rng, mode: Mode): void {
+function setup(box: Box, r: Xorshift32, mode: Mode): void {
   const cpu = box.cpu;
   cpu.reset();
   box.shutdown = null;
@@ -333,11 +315,11 @@ function checkedTable(): OpTable {
 function fuzz(seed: number, runsPerMode: number): void {
   const box = makeBox(4 << 20, checkedTable());
   const stats = [0, 0, 0, 0, 0];
-  const r = new Rng(seed);
+  const r = new Xorshift32(seed);
   for (let mode = Mode.Real; mode <= Mode.V86; mode++) {
     for (let run = 0; run < runsPerMode; run++) {
       const runSeed = r.next();
-      const rr = new Rng(runSeed);
+      const rr = new Xorshift32(runSeed);
       setup(box, rr, mode);
       const where: string = `seed ${seed.toString(16)}, mode ${MODE_NAMES[mode]}, run ${run} (run seed ${runSeed.toString(16)})`;
       const before = box.cpu.instructions;

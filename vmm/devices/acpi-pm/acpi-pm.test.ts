@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IoBus } from '../../bus.ts';
 import { ManualClock } from '../../clock.ts';
-import type { IrqLine } from '../../irq.ts';
+import { IrqProbe } from '../../irq.ts';
 import {
   AcpiPm,
   PM_TIMER_HZ,
@@ -13,21 +13,10 @@ import {
   pmTicks,
 } from './acpi-pm.ts';
 
-class Line implements IrqLine {
-  level = false;
-  edges = 0;
-  raise(): void {
-    if (!this.level) this.edges++;
-    this.level = true;
-  }
-  lower(): void {
-    this.level = false;
-  }
-}
 
 function setup(base = 0x600) {
   const clock = new ManualClock();
-  const sci = new Line();
+  const sci = new IrqProbe();
   let offs = 0;
   const pm = new AcpiPm({ clock, sci, powerOff: () => offs++, base });
   const bus = new IoBus();

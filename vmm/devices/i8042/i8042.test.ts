@@ -1,27 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IoBus } from '../../bus.ts';
-import type { IrqLine } from '../../irq.ts';
+import { IrqProbe } from '../../irq.ts';
 import { I8042 } from './i8042.ts';
 import { Port92 } from './port92.ts';
 import { SET1_TO_SET2, SET2_TO_SET1, set1ToSet2, translateToSet1 } from './scancodes.ts';
 
-class TestIrq implements IrqLine {
-  level = false;
-  edges = 0;
-  raise(): void {
-    if (!this.level) this.edges++;
-    this.level = true;
-  }
-  lower(): void {
-    this.level = false;
-  }
-}
 
 function setup() {
   const bus = new IoBus();
-  const irq1 = new TestIrq();
-  const irq12 = new TestIrq();
+  const irq1 = new IrqProbe();
+  const irq12 = new IrqProbe();
   const events: string[] = [];
   const kbc = new I8042(irq1, irq12, {
     setA20: (on) => events.push(`a20:${on}`),

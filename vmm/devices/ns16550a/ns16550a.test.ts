@@ -2,27 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IoBus } from '../../bus.ts';
 import { ManualClock } from '../../clock.ts';
-import type { IrqLine } from '../../irq.ts';
+import { IrqProbe } from '../../irq.ts';
 import { Ns16550a } from './ns16550a.ts';
 
 const COM1 = 0x3f8;
 
-class TestIrq implements IrqLine {
-  level = false;
-  edges = 0;
-  raise(): void {
-    if (!this.level) this.edges++;
-    this.level = true;
-  }
-  lower(): void {
-    this.level = false;
-  }
-}
 
 function setup() {
   const bus = new IoBus();
   const clock = new ManualClock();
-  const irq = new TestIrq();
+  const irq = new IrqProbe();
   const out: number[] = [];
   const uart = new Ns16550a(COM1, irq, clock, (b) => out.push(...b));
   for (const r of uart.ioRanges) bus.register(r);
