@@ -134,3 +134,29 @@ test('real-mode interrupt through the IVT pushes FLAGS, CS, IP and clears IF', (
   assert.equal(mem.u16[(0x8000 - 6) >> 1], 0x102, 'return IP after INT');
   assert.equal(cpu.getFlags() & 0x200, 0);
 });
+
+test('EFLAGS.TF traps with #DB after each instruction, and the handler runs without TF', () => {
+  const { cpu, mem } = flatCpu();
+  const idt = 0x8000;
+  const gdt = 0x9000;
+  mem.i32[(gdt + 8) >> 2] = 0x0000ffff;
+  mem.i32[(gdt + 12) >> 2] = 0x00cf9b00;
+  cpu.gdtrBase = gdt;
+  cpu.gdtrLimit = 0x17;
+  // #DB -> 0x08:0x3000, a handler that counts in EDI and returns.
+  mem.i32[(idt + 8) >> 2] = (8 << 16) | 0x3000;
+  mem.i32[(idt + 12) >> 2] = 0x8e00;
+  cpu.idtrBase = idt;
+  cpu.idtrLimit = 0x7ff;
+  mem.u8.set([0x47, 0xcf], 0x3000); // inc edi ; iret
+  cpu.r32[4] = 0x7000;
+  cpu.r32[7] = 0;
+  // pushfd; or dword [esp], 0x100; popfd (TF on: traps start after the next instruction); 3 NOPs;
+  // pushfd; and dword [esp], ~0x100; popfd (traps after all three: each began with TF set); hlt
+  const tfOn = [0x9c, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d];
+  const tfOff = [0x9c, 0x81, 0x24, 0x24, 0xff, 0xfe, 0xff, 0xff, 0x9d];
+  runCode(cpu, mem, [...tfOn, 0x90, 0x90, 0x90, ...tfOff, 0xf4], 0x1000, 200);
+  assert.ok(cpu.halted);
+  assert.equal(cpu.r32[7], 6, 'one trap after each instruction that began with TF set');
+  assert.ok(cpu.dr[6]! & (1 << 14), 'DR6.BS');
+});

@@ -142,6 +142,8 @@ export class Cpu {
   brk = false;
   /** The instruction just executed blocks interrupts for one more instruction (STI, MOV SS). */
   shadow = false;
+  /** EFLAGS.TF was set when the current instruction started: a #DB trap follows it. */
+  private stepArmed = false;
   nmiPending = false;
   nmiBlocked = false;
   /** Exception state for the current fault. */
@@ -899,8 +901,14 @@ export class Cpu {
     return done;
   }
 
-  /** Interrupts, NMI and halt between instructions. Returns true if the CPU is halted. */
+  /** Interrupts, NMI, single-step traps and halt between instructions. Returns true if halted. */
   private serviceEvents(): boolean {
+    if (this.stepArmed) {
+      // Single-step trap after an instruction that began with TF set (SDM vol. 3 §17.3.1.4).
+      this.stepArmed = false;
+      this.dr[6] = this.dr[6]! | (1 << 14);
+      this.deliverExternal(Vec.DB, InterruptKind.Exception);
+    }
     if (this.shadow) {
       // STI / MOV SS: one more instruction runs before any interrupt is taken.
       this.shadow = false;
@@ -918,6 +926,10 @@ export class Cpu {
       this.deliverExternal(vector, InterruptKind.External);
     }
     if (this.halted) return true;
+    if (this.flagsRaw & TF) {
+      this.stepArmed = true;
+      this.brk = true;
+    }
     return false;
   }
 
@@ -932,6 +944,7 @@ export class Cpu {
 
   /** Delivers the recorded exception, applying the double- and triple-fault rules. */
   handleFault(): void {
+    this.stepArmed = false;
     this.onException?.(this.excVector, this.excCode, this.eip);
     for (;;) {
       try {
