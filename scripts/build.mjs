@@ -30,7 +30,17 @@ const cjs = [
 await Promise.all(
   cjs
     .filter(([src]) => existsSync(join(root, src)))
-    .map(([src, out]) => build({ ...common, entryPoints: [join(root, src)], outfile: join(root, out), format: 'cjs' })),
+    .map(([src, out]) =>
+      build({
+        ...common,
+        entryPoints: [join(root, src)],
+        outfile: join(root, out),
+        format: 'cjs',
+        // Shared host code finds the installation through import.meta.url; give CommonJS the same.
+        define: { 'import.meta.url': '__hostboxImportMetaUrl' },
+        banner: { js: 'var __hostboxImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+      }),
+    ),
 );
 if (existsSync(join(root, 'renderer', 'index.html')) && existsSync(join(root, 'vite.config.ts'))) {
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });

@@ -1,0 +1,62 @@
+// `npm start`: the desktop window when Electron's binary is installed, otherwise web mode on
+// 127.0.0.1 (the same renderer and API in a browser), printing the URL with its access token.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from './vmm-host.ts';
+import { createHostApi } from './api.ts';
+import { startWebServer } from './server.ts';
+
+function electronBinary(): string | null {
+  try {
+    // The electron package exports the path of its binary; it is absent when the download failed.
+    const p = createRequire(import.meta.url)('electron') as unknown;
+    return typeof p === 'string' && existsSync(p) ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+function parsePort(argv: string[]): number | undefined {
+  const i = argv.indexOf('--port');
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (!v || !/^\d+$/.test(v) || Number(v) > 65535) {
+    process.stderr.write(`hostbox: --port needs a port number 0-65535, not "${v ?? ''}"\n`);
+    process.exit(2);
+  }
+  return Number(v);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const root = packageRoot();
+  const electron = argv.includes('--web') ? null : electronBinary();
+  if (electron) {
+    const child = spawn(electron, [join(root, 'dist', 'main', 'electron.cjs')], { stdio: 'inherit' });
+    child.on('exit', (code) => process.exit(code ?? 0));
+    return;
+  }
+  const rendererDir = join(root, 'dist', 'renderer');
+  if (!existsSync(join(rendererDir, 'index.html'))) {
+    process.stderr.write(`hostbox: the UI is not built (${rendererDir} is missing): run \`npm run build\`\n`);
+    process.exit(2);
+  }
+  const host = createHostApi();
+  const server = await startWebServer({ port: parsePort(argv), rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+  process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nOpen: ${server.url}\n`);
+  const stop = async (): Promise<void> => {
+    await host.close();
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`hostbox: ${(e as Error).message}\n`);
+  process.exit(1);
+});

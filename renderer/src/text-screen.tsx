@@ -1,0 +1,82 @@
+// The VGA text screen drawn on a canvas: 16-colour attributes, CP437 box drawing mapped to Unicode,
+// and the cursor. Keys pressed on the canvas go to the guest as PC set-1 scancodes.
+import { useEffect, useRef } from 'react';
+import type { TextScreen } from '../../vmm/machine-api.ts';
+
+const VGA = ['#000000', '#0000aa', '#00aa00', '#00aaaa', '#aa0000', '#aa00aa', '#aa5500', '#aaaaaa', '#555555', '#5555ff', '#55ff55', '#55ffff', '#ff5555', '#ff55ff', '#ffff55', '#ffffff'];
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
+function glyph(c: number): string {
+  if (c >= 0x80) return CP437_HIGH[c - 0x80]!;
+  if (c < 0x20) return c === 0 ? ' ' : '·';
+  return String.fromCharCode(c);
+}
+
+/** Browser key codes to PC/AT set-1 make codes (0xE0-prefixed where the key is extended). */
+const SET1: Record<string, number[]> = {
+  Escape: [0x01], Digit1: [0x02], Digit2: [0x03], Digit3: [0x04], Digit4: [0x05], Digit5: [0x06], Digit6: [0x07],
+  Digit7: [0x08], Digit8: [0x09], Digit9: [0x0a], Digit0: [0x0b], Minus: [0x0c], Equal: [0x0d], Backspace: [0x0e],
+  Tab: [0x0f], KeyQ: [0x10], KeyW: [0x11], KeyE: [0x12], KeyR: [0x13], KeyT: [0x14], KeyY: [0x15], KeyU: [0x16],
+  KeyI: [0x17], KeyO: [0x18], KeyP: [0x19], BracketLeft: [0x1a], BracketRight: [0x1b], Enter: [0x1c],
+  ControlLeft: [0x1d], KeyA: [0x1e], KeyS: [0x1f], KeyD: [0x20], KeyF: [0x21], KeyG: [0x22], KeyH: [0x23],
+  KeyJ: [0x24], KeyK: [0x25], KeyL: [0x26], Semicolon: [0x27], Quote: [0x28], Backquote: [0x29], ShiftLeft: [0x2a],
+  Backslash: [0x2b], KeyZ: [0x2c], KeyX: [0x2d], KeyC: [0x2e], KeyV: [0x2f], KeyB: [0x30], KeyN: [0x31],
+  KeyM: [0x32], Comma: [0x33], Period: [0x34], Slash: [0x35], ShiftRight: [0x36], AltLeft: [0x38], Space: [0x39],
+  CapsLock: [0x3a], F1: [0x3b], F2: [0x3c], F3: [0x3d], F4: [0x3e], F5: [0x3f], F6: [0x40], F7: [0x41], F8: [0x42],
+  F9: [0x43], F10: [0x44], F11: [0x57], F12: [0x58], ControlRight: [0xe0, 0x1d], AltRight: [0xe0, 0x38],
+  Home: [0xe0, 0x47], ArrowUp: [0xe0, 0x48], PageUp: [0xe0, 0x49], ArrowLeft: [0xe0, 0x4b], ArrowRight: [0xe0, 0x4d],
+  End: [0xe0, 0x4f], ArrowDown: [0xe0, 0x50], PageDown: [0xe0, 0x51], Insert: [0xe0, 0x52], Delete: [0xe0, 0x53],
+};
+
+export function scancodes(code: string, down: boolean): number[] | null {
+  const make = SET1[code];
+  if (!make) return null;
+  if (down) return make;
+  return make.length === 2 ? [0xe0, make[1]! | 0x80] : [make[0]! | 0x80];
+}
+
+const CELL_W = 9;
+const CELL_H = 16;
+
+export function TextScreenView(props: { screen: TextScreen | null; onKeys(codes: number[]): void }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const canvas = ref.current;
+    const s = props.screen;
+    if (!canvas) return;
+    const ctx = canvas.getContext('2d')!;
+    const cols = s?.cols ?? 80;
+    const rows = s?.rows ?? 25;
+    canvas.width = cols * CELL_W;
+    canvas.height = rows * CELL_H;
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    if (!s) return;
+    ctx.font = `${CELL_H - 2}px "DejaVu Sans Mono", Menlo, Consolas, monospace`;
+    ctx.textBaseline = 'top';
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const cell = s.cells[r * cols + c] ?? 0;
+        const ch = cell & 0xff;
+        const attr = cell >> 8;
+        ctx.fillStyle = VGA[(attr >> 4) & 7]!;
+        ctx.fillRect(c * CELL_W, r * CELL_H, CELL_W, CELL_H);
+        if (ch !== 0x20 && ch !== 0) {
+          ctx.fillStyle = VGA[attr & 15]!;
+          ctx.fillText(glyph(ch), c * CELL_W, r * CELL_H + 1);
+        }
+      }
+    if (s.cursor.visible) {
+      ctx.fillStyle = '#aaaaaa';
+      ctx.fillRect(s.cursor.col * CELL_W, s.cursor.row * CELL_H + CELL_H - 3, CELL_W, 2);
+    }
+  }, [props.screen]);
+  const key = (e: React.KeyboardEvent, down: boolean): void => {
+    const codes = scancodes(e.code, down);
+    if (codes) {
+      e.preventDefault();
+      props.onKeys(codes);
+    }
+  };
+  return <canvas ref={ref} className="vga" tabIndex={0} onKeyDown={(e) => key(e, true)} onKeyUp={(e) => key(e, false)} />;
+}
