@@ -4,6 +4,7 @@
 // with its error; the host process goes on.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -31,8 +32,11 @@ export interface VmHandlers {
 }
 
 export interface VmmHostOptions {
-  /** 'worker' (default): a worker thread running dist/vmm-worker.mjs. 'inprocess': tests only. */
-  mode?: 'worker' | 'inprocess';
+  /**
+   * Where the VMM runs: 'utility' (an Electron utility process; the default inside Electron),
+   * 'worker' (a worker thread running dist/vmm-worker.mjs; the default elsewhere), 'inprocess' (tests).
+   */
+  mode?: 'utility' | 'worker' | 'inprocess';
   /** Test-only stand-in machine. */
   fake?: FakeMachineKind;
 }
@@ -132,7 +136,9 @@ export class VmmHost {
       if (!isStarted) failed?.(new Error(message));
       else host?.die(message);
     };
-    const channel = opts.mode === 'inprocess' ? await inProcessChannel(onMessage) : workerChannel(onMessage, onDeath);
+    const mode = opts.mode ?? (process.versions.electron ? 'utility' : 'worker');
+    const channel =
+      mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
     host = new VmmHost(channel, disks, handlers);
     channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake });
     try {
@@ -225,6 +231,32 @@ function workerChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | n
     terminate: async () => {
       terminating = true;
       await w.terminate();
+    },
+  };
+}
+
+/** Electron's utilityProcess: a real OS process per VM, as the desktop app runs it. */
+function utilityChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | null, code: number) => void): Channel {
+  const entry = join(packageRoot(), 'dist', 'vmm-utility.cjs');
+  if (!existsSync(entry)) throw new Error(`the VMM is not built (${entry} is missing): run \`npm run build\``);
+  interface UtilityProcess {
+    postMessage(m: unknown): void;
+    kill(): boolean;
+    on(e: 'message', f: (m: unknown) => void): void;
+    on(e: 'exit', f: (code: number) => void): void;
+  }
+  const { utilityProcess } = createRequire(import.meta.url)('electron') as { utilityProcess: { fork(path: string, args?: string[], opts?: object): UtilityProcess } };
+  const child = utilityProcess.fork(entry, [], { serviceName: 'Hostbox VMM' });
+  let terminating = false;
+  child.on('message', onMessage);
+  child.on('exit', (code) => {
+    if (!terminating) onDeath(null, code);
+  });
+  return {
+    send: (m) => child.postMessage(m),
+    terminate: async () => {
+      terminating = true;
+      child.kill();
     },
   };
 }

@@ -26,6 +26,7 @@ await Promise.all(
 const cjs = [
   ['main/electron.ts', 'dist/main/electron.cjs'],
   ['main/preload.ts', 'dist/main/preload.cjs'],
+  ['main/vmm-entry-utility.ts', 'dist/vmm-utility.cjs'],
 ];
 await Promise.all(
   cjs
