@@ -5,6 +5,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -64,6 +74,12 @@ test('Debian i386 kernel + busybox: shell, commands, sleep, poweroff', { skip: h
   try {
     await waitFor(new RegExp(manifest.readyMarker), 12 * 60_000);
     await waitFor(/\/ # /, 60_000);
+    // An idle guest (the shell waiting, the kernel in HLT) costs the host almost nothing.
+    await new Promise((r) => setTimeout(r, 2000));
+    const c0 = cpuSeconds(child.pid!);
+    await new Promise((r) => setTimeout(r, 5000));
+    const c1 = cpuSeconds(child.pid!);
+    if (c0 !== null && c1 !== null) assert.ok(c1 - c0 < 1.25, `idle guest used ${(c1 - c0).toFixed(2)} CPU seconds in 5 s`);
     const uname = await run('uname -r');
     assert.equal(uname.text.trim(), manifest.kernelRelease);
     const cpu = await run('cat /proc/cpuinfo');

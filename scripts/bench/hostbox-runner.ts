@@ -31,7 +31,10 @@ export class HostboxRunner implements GuestRunner {
       },
       {
         serialOut: (port, bytes) => {
-          if (port === 0) this.log.append(this.decoder.decode(bytes));
+          if (port !== 0) return;
+          const text = this.decoder.decode(bytes);
+          if (process.env.HOSTBOX_BENCH_VERBOSE) process.stderr.write(text);
+          this.log.append(text);
         },
         display: () => {},
         block: () => {},
