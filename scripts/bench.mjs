@@ -18,5 +18,5 @@ await build({
   logLevel: 'warning',
   banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
 });
-const r = spawnSync(process.execPath, [out, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root, env: { ...process.env, HOSTBOX_ROOT: root } });
+const r = spawnSync(process.execPath, ['--expose-gc', out, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root, env: { ...process.env, HOSTBOX_ROOT: root } });
 process.exit(r.status ?? 1);

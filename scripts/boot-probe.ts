@@ -72,6 +72,9 @@ const tick = (): void => {
   const el = (performance.now() - t0) / 1000;
   if (s === 'off' || el > seconds) {
     console.log(`\n[${s} after ${el.toFixed(1)} s, ${m.cpu.instructions} instructions, ${(m.cpu.instructions / el / 1e6).toFixed(1)} MIPS, eip ${m.cpu.sel[1]!.toString(16)}:${(m.cpu.eip >>> 0).toString(16)}]`);
+    (globalThis as { gc?: () => void }).gc?.();
+    const mu = process.memoryUsage();
+    console.log(`memory: rss ${(mu.rss / 1048576).toFixed(0)} MiB, heap ${(mu.heapUsed / 1048576).toFixed(0)} MiB, external ${(mu.external / 1048576).toFixed(0)} MiB, array buffers ${(mu.arrayBuffers / 1048576).toFixed(0)} MiB; decoded code pages ${m.cpu.cachedCodePages}`);
     const top = [...seen].sort((a, b) => b[1] - a[1]).slice(0, 10);
     console.log('exceptions:', top.map(([k, n]) => `${k} x${n}`).join(', '));
     process.exit(0);

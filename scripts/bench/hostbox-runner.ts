@@ -85,6 +85,8 @@ export class HostboxRunner implements GuestRunner {
   }
 
   overheadMiB(): number | null {
+    // Live data only: collect garbage first when node runs with --expose-gc (scripts/bench.mjs does).
+    (globalThis as { gc?: () => void }).gc?.();
     const u = process.memoryUsage();
     // RSS counts only touched guest pages; heap + external counts the whole guest RAM buffer.
     return (u.heapUsed + u.external + u.arrayBuffers) / 1048576 - this.guest.memoryMiB * 1.0;

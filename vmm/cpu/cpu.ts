@@ -27,6 +27,11 @@ export * from './regs.ts';
 
 const TLB_PAGES = 1 << 20;
 const TLB_TRACK = 8192;
+/**
+ * Decoded instructions kept before the whole cache is dropped and refilled from what runs next (as
+ * QEMU flushes a full translation buffer): bounds the VMM's memory at a few tens of MiB.
+ */
+const MAX_DECODED = 1 << 16;
 
 /** What the CPU needs from the machine around it. */
 export interface CpuEnv {
@@ -125,6 +130,7 @@ export class Cpu {
   private curLinPage = -1;
   private curPhysPage = -1;
   private curCode: (Instr | undefined)[] = [];
+  private decodedCount = 0;
 
   // Machine-specific registers.
   sysenterCs = 0;
@@ -811,11 +817,17 @@ export class Cpu {
     if (physPage === this.curPhysPage) this.curLinPage = -1;
   }
 
+  /** Physical pages holding decoded instructions (for memory accounting). */
+  get cachedCodePages(): number {
+    return this.codeCache.size;
+  }
+
   /** Drops every decoded instruction (after a restore or a wholesale memory change). */
   invalidateAllCode(): void {
     for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
     this.codeCache.clear();
     this.curLinPage = -1;
+    this.decodedCount = 0;
   }
 
   /** Fetch one byte at CS:eip+n for the decoder, checking the CS limit and page rights. */
@@ -861,6 +873,10 @@ export class Cpu {
   private decodeAt(eip: number, lin: number): Instr {
     const i = decode(this.table, (n) => this.fetchByte(eip, n), this.csD, this);
     if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
+      if (++this.decodedCount > MAX_DECODED) {
+        this.invalidateAllCode();
+        return i;
+      }
       // Only cache into the live array: the page may have been dropped meanwhile.
       if (this.codeCache.get(this.curPhysPage) === this.curCode) this.curCode[lin & 0xfff] = i;
     }
