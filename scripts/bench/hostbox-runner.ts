@@ -88,8 +88,9 @@ export class HostboxRunner implements GuestRunner {
     // Live data only: collect garbage first when node runs with --expose-gc (scripts/bench.mjs does).
     (globalThis as { gc?: () => void }).gc?.();
     const u = process.memoryUsage();
-    // RSS counts only touched guest pages; heap + external counts the whole guest RAM buffer.
-    return (u.heapUsed + u.external + u.arrayBuffers) / 1048576 - this.guest.memoryMiB * 1.0;
+    // RSS counts only touched guest pages; heap + external (which includes every ArrayBuffer and the
+    // guest's WebAssembly.Memory) counts all of it, so subtract guest RAM from that.
+    return (u.heapUsed + u.external) / 1048576 - this.guest.memoryMiB;
   }
 
   async stop(): Promise<void> {
