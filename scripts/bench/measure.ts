@@ -35,7 +35,9 @@ export async function measurePass(
       const i0 = runner.instructions();
       const end = await runner.waitFor(m.end, timeoutMs);
       const i1 = runner.instructions();
-      result.workloads[w.name] = { ms: end - start, instructions: i0 !== null && i1 !== null ? i1 - i0 : null };
+      // v86's counter is 32 bits and wraps; a negative difference means one wrap.
+      const delta = i0 !== null && i1 !== null ? (i1 - i0 < 0 ? i1 - i0 + 2 ** 32 : i1 - i0) : null;
+      result.workloads[w.name] = { ms: end - start, instructions: delta };
       await runner.waitFor(guest.prompt, timeoutMs);
     }
     return result;
