@@ -3,6 +3,7 @@
 // dist/vmm-utility.cjs; main/vmm-host.ts forks it when the host runs inside Electron.
 
 import { VmmProcess } from '../vmm/vmm-process.ts';
+import { nodeScheduler } from './node-scheduler.ts';
 
 interface ParentPort {
   on(event: 'message', f: (e: { data: unknown }) => void): void;
@@ -11,10 +12,5 @@ interface ParentPort {
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
 if (!parentPort) throw new Error('vmm-entry-utility must run in an Electron utility process');
 const port = parentPort;
-const vmm = new VmmProcess((m) => port.postMessage(m), {
-  now: () => performance.now(),
-  soon: (f) => setImmediate(f),
-  later: (f, ms) => setTimeout(f, ms),
-  cancel: (h) => clearTimeout(h as NodeJS.Timeout),
-});
+const vmm = new VmmProcess((m) => port.postMessage(m), nodeScheduler);
 port.on('message', (e) => vmm.receive(e.data));

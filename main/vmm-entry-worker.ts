@@ -3,13 +3,9 @@
 
 import { parentPort } from 'node:worker_threads';
 import { VmmProcess } from '../vmm/vmm-process.ts';
+import { nodeScheduler } from './node-scheduler.ts';
 
 if (!parentPort) throw new Error('vmm-entry-worker must run in a worker thread');
 const port = parentPort;
-const vmm = new VmmProcess((m) => port.postMessage(m), {
-  now: () => performance.now(),
-  soon: (f) => setImmediate(f),
-  later: (f, ms) => setTimeout(f, ms),
-  cancel: (h) => clearTimeout(h as NodeJS.Timeout),
-});
+const vmm = new VmmProcess((m) => port.postMessage(m), nodeScheduler);
 port.on('message', (m) => vmm.receive(m));
