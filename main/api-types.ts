@@ -3,45 +3,110 @@
 
 import type { TextScreen } from '../vmm/machine-api.ts';
 
-export interface VmStartSpec {
+export type EngineSetting = 'auto' | 'interpreter' | 'bt';
+
+/** What a VM boots: a Linux kernel loaded directly (like QEMU -kernel), or its disks through the BIOS. */
+export type BootSource = 'kernel' | 'disk';
+
+/** Where a VM's first serial port goes: the console in the app, or a host pseudo-terminal as well. */
+export type SerialMode = 'console' | 'pty';
+
+/** A VM's settings as the New VM and Settings forms edit them; '' means "none" for the paths. */
+export interface VmSettings {
   name: string;
   memoryMiB: number;
+  engine: EngineSetting;
+  boot: BootSource;
   kernelPath: string;
-  initrdPath?: string;
-  cmdline?: string;
+  initrdPath: string;
+  cmdline: string;
+  /** Hard disk image (raw). */
+  hdaPath: string;
+  /** CD-ROM image (ISO 9660, raw 2048-byte sectors). */
+  cdromPath: string;
+  serial: SerialMode;
 }
 
-export type VmPower = 'starting' | 'running' | 'poweroff' | 'stopped' | 'crashed';
+/** At creation only: also make a blank raw disk of this size in the VM's folder and attach it as the hard disk. */
+export interface VmCreateSettings extends VmSettings {
+  newDiskMiB?: number;
+}
 
-export interface VmInfo {
+export type VmPower = 'off' | 'starting' | 'running' | 'crashed';
+
+export interface VmInfo extends VmSettings {
   id: string;
-  name: string;
-  memoryMiB: number;
-  kernelPath: string;
-  initrdPath?: string;
-  cmdline?: string;
   power: VmPower;
+  /** Why the VM last stopped abnormally (a crash, a failed power-on). */
   error?: string;
-  startedAt: string;
+  createdAt: string;
+  lastRunAt?: string;
+  /** The VM's own folder: disks created for it, overlays, saved states. */
+  folder: string;
+  /** The host pseudo-terminal its serial port is on, while it runs with serial 'pty'. */
+  ptyPath?: string;
+}
+
+export type SettingsField = keyof VmCreateSettings | 'form';
+
+export interface FieldError {
+  field: SettingsField;
+  message: string;
+}
+
+/** A form's outcome: the stored VM, or every problem found, each tied to its field. Nothing is saved unless ok. */
+export type SaveResult = { ok: true; vm: VmInfo } | { ok: false; errors: FieldError[] };
+
+/** What deleting a VM would do, for the confirmation. */
+export interface DeletePlan {
+  name: string;
+  folder: string;
+  /** Files inside the VM's folder that will be deleted, with their sizes. */
+  files: { name: string; bytes: number }[];
+  /** Files the VM uses outside its folder, which are left alone. */
+  kept: string[];
 }
 
 export interface HostApi {
-  version(): Promise<{ name: 'hostbox'; version: string }>;
+  version(): Promise<{ name: 'hostbox'; version: string; dataDir: string }>;
   listVms(): Promise<VmInfo[]>;
-  /** Boots a VM; rejects with a message naming the bad setting or missing file. */
-  startVm(spec: VmStartSpec): Promise<VmInfo>;
-  stopVm(id: string): Promise<void>;
+  /** Defaults for a new VM's form. */
+  defaultSettings(): Promise<VmCreateSettings>;
+  createVm(settings: VmCreateSettings): Promise<SaveResult>;
+  /** Only while the VM is off or crashed. */
+  updateVm(id: string, settings: VmSettings): Promise<SaveResult>;
+  deletePlan(id: string): Promise<DeletePlan>;
+  /** Removes the VM from the library and deletes its folder; only while it is not running. */
+  deleteVm(id: string): Promise<void>;
+  /** Rejects with a message naming the missing file or bad setting; the VM stays off. */
+  powerOn(id: string): Promise<VmInfo>;
+  powerOff(id: string): Promise<void>;
   resetVm(id: string): Promise<void>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
-  /** Serial output so far (so a page opened later sees the console history) and where it ends in the stream. */
+  /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
   serialLog(id: string): Promise<{ text: string; end: number }>;
 }
 
 export type HostEvent =
   | { type: 'vm'; vm: VmInfo }
+  | { type: 'vm-deleted'; id: string }
   /** `offset`: where `data` starts in the VM's serial stream, so a client can join history and live output. */
   | { type: 'serial'; id: string; data: string; offset: number }
   | { type: 'screen'; id: string; screen: TextScreen };
 
-export const HOST_API_METHODS = ['version', 'listVms', 'startVm', 'stopVm', 'resetVm', 'sendSerial', 'sendKeys', 'serialLog'] as const satisfies readonly (keyof HostApi)[];
+export const HOST_API_METHODS = [
+  'version',
+  'listVms',
+  'defaultSettings',
+  'createVm',
+  'updateVm',
+  'deletePlan',
+  'deleteVm',
+  'powerOn',
+  'powerOff',
+  'resetVm',
+  'sendSerial',
+  'sendKeys',
+  'serialLog',
+] as const satisfies readonly (keyof HostApi)[];

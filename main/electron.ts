@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { createHostApi } from './api.ts';
 import { packageRoot } from './vmm-host.ts';
+import { resolveDataDir } from './library/data-dir.ts';
 
 const CHANNEL = 'hostbox:invoke';
 
@@ -16,14 +17,23 @@ interface Window {
   loadFile(path: string): Promise<void>;
 }
 interface ElectronMain {
-  app: { whenReady(): Promise<void>; on(event: 'window-all-closed', f: () => void): void; quit(): void };
+  app: { whenReady(): Promise<void>; getPath(name: 'userData'): string; on(event: 'window-all-closed', f: () => void): void; quit(): void };
   BrowserWindow: new (opts: object) => Window;
   ipcMain: { handle(channel: string, f: (e: unknown, ...args: unknown[]) => unknown): void };
+  dialog: { showErrorBox(title: string, content: string): void };
 }
-const { app, BrowserWindow, ipcMain } = require('electron') as ElectronMain;
+const { app, BrowserWindow, ipcMain, dialog } = require('electron') as ElectronMain;
 
 app.whenReady().then(() => {
-  const host = createHostApi();
+  let host: ReturnType<typeof createHostApi>;
+  try {
+    host = createHostApi({ dataDir: resolveDataDir({ electronUserData: app.getPath('userData') }) });
+  } catch (e) {
+    // A damaged or newer library: say which file, touch nothing.
+    dialog.showErrorBox('Hostbox cannot open its VM library', (e as Error).message);
+    app.quit();
+    return;
+  }
   const win = new BrowserWindow({
     width: 1200,
     height: 800,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { packageRoot } from './vmm-host.ts';
 import { createHostApi } from './api.ts';
 import { startWebServer } from './server.ts';
+import { resolveDataDir } from './library/data-dir.ts';
 
 function electronBinary(): string | null {
   try {
@@ -44,9 +45,9 @@ async function main(): Promise<void> {
     process.stderr.write(`hostbox: the UI is not built (${rendererDir} is missing): run \`npm run build\`\n`);
     process.exit(2);
   }
-  const host = createHostApi();
+  const host = createHostApi({ dataDir: resolveDataDir() });
   const server = await startWebServer({ port: parsePort(argv), rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
-  process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nOpen: ${server.url}\n`);
+  process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\nOpen: ${server.url}\n`);
   const stop = async (): Promise<void> => {
     await host.close();
     await server.close();

@@ -1,86 +1,119 @@
 // Web mode in a real browser (Debian's Chromium through playwright-core): the renderer built by Vite,
-// served with its token, talking to the host API over the WebSocket. The VMM is a stand-in that echoes
-// serial input, so this runs in seconds; booting the real guest is tests/guest-boot.test.ts.
+// served with its token, talking to the host API over the WebSocket, with a library in a fresh data
+// folder. The VMM is a stand-in that echoes serial input, so every form and button can be exercised
+// in seconds; tests/browser-guest.test.ts does the same walk with the real Debian guest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { createHostApi, type VmmLauncher } from '../main/api.ts';
+import { createHostApi } from '../main/api.ts';
 import { startWebServer } from '../main/server.ts';
+import { FAKE_RELEASE, fakeVmmLauncher } from '../main/fake-vmm-launcher.ts';
+import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
+import { browserSkipReason, launchChromium, rendererDir, artifacts } from './browser-support.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-const rendererDir = join(root, 'dist', 'renderer');
-const artifacts = join(root, 'test-artifacts');
-const skip = !existsSync('/usr/bin/chromium') ? 'Chromium is not installed (apt-get install chromium)' : !existsSync(join(rendererDir, 'index.html')) ? 'the renderer is not built (npm run build)' : false;
-
-/** Echoes serial input like a shell's terminal and answers "uname -r". */
-const echoLauncher: VmmLauncher = async (spec, handlers) => {
-  if (!existsSync(spec.kernelPath!)) throw new Error(`kernel ${spec.kernelPath} does not exist`);
-  const say = (s: string): void => handlers.serial(0, new TextEncoder().encode(s));
-  setTimeout(() => say('HOSTBOX-GUEST-READY\r\n/ # '), 50);
-  let line = '';
-  return {
-    sendSerial(_p, data) {
-      const s = new TextDecoder().decode(data);
-      say(s.replace(/\r/g, '\r\n'));
-      line += s;
-      if (line.includes('\r')) {
-        if (line.startsWith('uname -r')) say('6.1.0-test\r\n');
-        say('/ # ');
-        line = '';
-      }
-    },
-    sendKeys() {},
-    reset() {},
-    async stop() {
-      handlers.state('stopped');
-    },
-  };
-};
-
-test('web mode: the page, the New VM form with validation, a VM console, power off', { skip, timeout: 120_000 }, async () => {
-  const host = createHostApi({ launcher: echoLauncher });
-  const server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+test('web mode: library, New VM form with validation, console, power, settings, delete, restart', { skip: browserSkipReason(), timeout: 120_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-web-'));
+  const files = mkdtempSync(join(tmpdir(), 'hostbox-web-files-'));
+  const kernel = join(files, 'vmlinuz');
+  writeFileSync(kernel, fakeBzImage());
+  let host = createHostApi({ dataDir, launcher: fakeVmmLauncher() });
+  let server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await page.goto(server.url);
     await page.getByText('New virtual machine').waitFor();
-    // Validation shows next to the field and nothing starts.
-    await page.fill('input[name=memory]', '0');
-    await page.click('button[type=submit]');
-    await page.getByText('Memory must be 4 to 3072 MiB.').waitFor();
-    await page.fill('input[name=memory]', '256');
-    await page.click('button[type=submit]');
-    await page.getByText('Give the path of a Linux bzImage.').waitFor();
-    await page.fill('input[name=kernel]', '/nonexistent/vmlinuz');
-    await page.click('button[type=submit]');
-    await page.getByText('kernel /nonexistent/vmlinuz does not exist').waitFor();
-    assert.equal((await host.api.listVms()).length, 0);
+    await page.getByText('No VMs yet').waitFor();
     mkdirSync(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, 'web-new-vm.png') });
-    // A real file path starts the (stand-in) VM and opens its console.
-    const kernel = join(artifacts, 'fake-vmlinuz');
-    writeFileSync(kernel, 'x');
-    await page.fill('input[name=kernel]', kernel);
+
+    // Every problem shows next to its field, and nothing is saved.
+    await page.fill('input[name=memory]', '0');
+    await page.fill('input[name=kernelPath]', join(files, 'missing-vmlinuz'));
+    await page.fill('input[name=initrdPath]', 'initrd.img');
     await page.click('button[type=submit]');
+    await page.getByText('Give the VM a name.').waitFor();
+    await page.getByText('Memory must be a whole number of MiB from 4 to 3072.').waitFor();
+    await page.getByText(`${join(files, 'missing-vmlinuz')} does not exist.`).waitFor();
+    await page.getByText('Give the full path of the initial ramdisk (initrd.img is relative).').waitFor();
+    await page.screenshot({ path: join(artifacts, 'web-new-vm-errors.png') });
+    // A bad size for a new disk is caught too.
+    await page.selectOption('select[name=disk]', 'new');
+    await page.fill('input[name=newDiskMiB]', '0');
+    await page.click('button[type=submit]');
+    await page.getByText('A new disk must be a whole number of MiB from 1 to 2097152.').waitFor();
+    assert.equal((await host.api.listVms()).length, 0);
+
+    // A valid form creates the VM (with a sparse 32 MiB disk in its folder) and opens it, off.
+    await page.fill('input[name=name]', 'Test guest');
+    await page.fill('input[name=memory]', '128');
+    await page.fill('input[name=kernelPath]', kernel);
+    await page.fill('input[name=initrdPath]', '');
+    await page.fill('input[name=newDiskMiB]', '32');
+    await page.click('button[type=submit]');
+    await page.locator('.vm-header h1', { hasText: 'Test guest' }).waitFor();
+    await page.locator('.vm-header .chip-off').waitFor();
+    const [vm] = await host.api.listVms();
+    assert.equal(vm!.memoryMiB, 128);
+    assert.equal(statSync(vm!.hdaPath).size, 32 * 1024 * 1024);
+
+    // Power on, the console, power off.
+    await page.getByRole('button', { name: 'Power on' }).click();
+    await page.locator('.vm-header .chip-running').waitFor();
     await page.locator('.xterm-rows', { hasText: '/ #' }).waitFor();
-    await page.locator('.chip-running').first().waitFor();
     await page.locator('[data-testid=serial-console]').click();
     await page.keyboard.type('uname -r');
     await page.keyboard.press('Enter');
-    await page.locator('.xterm-rows', { hasText: '6.1.0-test' }).waitFor();
-    await page.screenshot({ path: join(artifacts, 'web-console.png') });
+    await page.locator('.xterm-rows', { hasText: FAKE_RELEASE }).waitFor();
+    await page.screenshot({ path: join(artifacts, 'web-console-fake.png') });
+    assert.equal(await page.getByRole('button', { name: 'Settings' }).count(), 0, 'no settings while running');
     await page.getByRole('button', { name: 'Power off' }).click();
-    await page.locator('.vm-header .chip-stopped').waitFor();
-    assert.equal((await host.api.listVms())[0]!.power, 'stopped');
+    await page.locator('.vm-header .chip-off').waitFor();
+    assert.equal((await host.api.listVms())[0]!.power, 'off');
+
+    // Settings while off: a bad value is refused in place, a good one is stored.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByText('Settings of Test guest').waitFor();
+    await page.fill('input[name=memory]', '99999');
+    await page.click('button[type=submit]');
+    await page.getByText('Memory must be a whole number of MiB from 4 to 3072.').waitFor();
+    await page.fill('input[name=memory]', '192');
+    await page.click('button[type=submit]');
+    await page.locator('.summary', { hasText: '192 MiB' }).waitFor();
+    assert.equal((await host.api.listVms())[0]!.memoryMiB, 192);
+
+    // Restart the server on the same data folder: the VM is still in the library.
+    await page.close();
+    await host.close();
+    await server.close();
+    host = createHostApi({ dataDir, launcher: fakeVmmLauncher() });
+    server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+    const again = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+    await again.goto(server.url);
+    await again.locator('.vm-list li', { hasText: 'Test guest' }).waitFor();
+    await again.locator('.vm-header h1', { hasText: 'Test guest' }).waitFor();
+
+    // Delete says what goes (the folder and its disk) and what stays (the kernel), then does it.
+    await again.getByRole('button', { name: 'Delete…' }).click();
+    const dialog = again.getByRole('dialog');
+    await dialog.getByText(vm!.folder).waitFor();
+    await dialog.getByText('disk.img').waitFor();
+    await dialog.getByText(kernel).waitFor();
+    await again.screenshot({ path: join(artifacts, 'web-delete-confirm.png') });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await host.api.listVms()).length, 1);
+    await again.getByRole('button', { name: 'Delete…' }).click();
+    await again.getByRole('dialog').getByRole('button', { name: 'Delete VM' }).click();
+    await again.getByText('New virtual machine').waitFor();
+    assert.deepEqual(await host.api.listVms(), []);
+    assert.equal(existsSync(vm!.folder), false);
+    assert.ok(existsSync(kernel));
   } finally {
     await browser.close();
     await host.close();
     await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(files, { recursive: true, force: true });
   }
 });

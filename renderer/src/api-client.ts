@@ -43,21 +43,29 @@ function webSocketClient(): Client {
     if (msg.error !== undefined) p.reject(new Error(msg.error));
     else p.resolve(msg.result);
   });
+  let lost: Error | null = null;
+  ws.addEventListener('close', () => {
+    lost = new Error('the connection to Hostbox was lost: reload the page once it runs again');
+    for (const p of pending.values()) p.reject(lost);
+    pending.clear();
+  });
   const call = async (method: string, params: unknown[]): Promise<unknown> => {
     await open;
+    if (lost) throw lost;
     const id = next++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
       ws.send(JSON.stringify({ id, method, params }));
     });
   };
-  const methods = ['version', 'listVms', 'startVm', 'stopVm', 'resetVm', 'sendSerial', 'sendKeys', 'serialLog'] as const;
-  const client = {} as Record<string, unknown>;
-  for (const m of methods) client[m] = (...params: unknown[]) => call(m, params);
-  client.onEvent = (l: (e: HostEvent) => void) => {
+  // Every method of HostApi is a call by name; the server refuses names outside its allow-list.
+  const onEvent = (l: (e: HostEvent) => void): (() => void) => {
     listeners.add(l);
     return () => listeners.delete(l);
   };
+  const client = new Proxy({} as Record<string, unknown>, {
+    get: (_t, name) => (name === 'onEvent' ? onEvent : name === 'then' || typeof name !== 'string' ? undefined : (...params: unknown[]) => call(name, params)),
+  });
   return client as unknown as Client;
 }
 

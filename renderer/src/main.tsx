@@ -1,149 +1,120 @@
-// Hostbox's window: the running VMs on the left, the selected VM's consoles on the right, and a
-// form to boot a new one. (The persistent VM library and settings arrive with the SQLite library.)
+// Hostbox's window: the VM library on the left, and on the right the selected VM (its controls and
+// consoles), its settings, or the New VM form.
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { TextScreen } from '../../vmm/machine-api.ts';
-import type { VmInfo } from '../../main/api-types.ts';
+import type { VmCreateSettings, VmInfo } from '../../main/api-types.ts';
 import { api } from './api-client.ts';
-import { SerialConsole } from './serial-console.tsx';
-import { TextScreenView } from './text-screen.tsx';
+import { VmForm } from './vm-form.tsx';
+import { VmView } from './vm-view.tsx';
+import { PowerChip } from './power-chip.tsx';
 import './styles.css';
 
-function StateChip(props: { power: VmInfo['power'] }) {
-  return <span className={`chip chip-${props.power}`}>{props.power}</span>;
-}
+type View = { kind: 'vm'; id: string } | { kind: 'settings'; id: string } | { kind: 'new' } | { kind: 'empty' };
 
-function NewVmForm(props: { onStarted(vm: VmInfo): void }) {
-  const [name, setName] = useState('Debian test guest');
-  const [memory, setMemory] = useState('256');
-  const [kernel, setKernel] = useState('');
-  const [initrd, setInitrd] = useState('');
-  const [cmdline, setCmdline] = useState('console=ttyS0');
-  const [error, setError] = useState<{ field: string; message: string } | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: React.FormEvent): Promise<void> => {
-    e.preventDefault();
-    const mem = Number(memory);
-    if (!name.trim()) return setError({ field: 'name', message: 'Give the VM a name.' });
-    if (!/^\d+$/.test(memory) || mem < 4 || mem > 3072) return setError({ field: 'memory', message: 'Memory must be 4 to 3072 MiB.' });
-    if (!kernel.trim()) return setError({ field: 'kernel', message: 'Give the path of a Linux bzImage.' });
-    setBusy(true);
-    setError(null);
-    try {
-      props.onStarted(await api.startVm({ name, memoryMiB: mem, kernelPath: kernel.trim(), initrdPath: initrd.trim() || undefined, cmdline }));
-    } catch (err) {
-      const message = (err as Error).message;
-      const field = /^kernel|bzImage|kernel /.test(message) ? 'kernel' : /initrd/.test(message) ? 'initrd' : /memory/.test(message) ? 'memory' : 'form';
-      setError({ field, message });
-    } finally {
-      setBusy(false);
-    }
-  };
-  const fieldError = (f: string) => (error?.field === f ? <div className="field-error">{error.message}</div> : null);
+const byCreation = (a: VmInfo, b: VmInfo): number => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name);
+
+function Welcome(props: { onNew(): void }) {
   return (
-    <form className="card new-vm" onSubmit={submit}>
-      <h2>New virtual machine</h2>
-      <label>
-        Name
-        <input name="name" value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
-      {fieldError('name')}
-      <label>
-        Memory (MiB)
-        <input name="memory" value={memory} onChange={(e) => setMemory(e.target.value)} inputMode="numeric" />
-      </label>
-      {fieldError('memory')}
-      <label>
-        Kernel (bzImage path on this computer)
-        <input name="kernel" value={kernel} onChange={(e) => setKernel(e.target.value)} placeholder="/path/to/vmlinuz" />
-      </label>
-      {fieldError('kernel')}
-      <label>
-        Initial ramdisk (optional)
-        <input name="initrd" value={initrd} onChange={(e) => setInitrd(e.target.value)} placeholder="/path/to/initrd.img" />
-      </label>
-      {fieldError('initrd')}
-      <label>
-        Kernel command line
-        <input name="cmdline" value={cmdline} onChange={(e) => setCmdline(e.target.value)} />
-      </label>
-      {fieldError('form')}
-      <button type="submit" className="primary" disabled={busy}>
-        {busy ? 'Starting…' : 'Power on'}
+    <div className="card welcome">
+      <h2>No virtual machines yet</h2>
+      <p>A VM boots a Linux kernel straight from files on this computer, or (soon) its own disks. Its files live in the Hostbox library.</p>
+      <button className="primary" onClick={props.onNew}>
+        Create a VM
       </button>
-    </form>
+    </div>
   );
 }
 
 function App() {
-  const [vms, setVms] = useState<VmInfo[]>([]);
-  const [selected, setSelected] = useState<string | null>(null);
+  const [vms, setVms] = useState<VmInfo[] | null>(null);
+  const [view, setView] = useState<View>({ kind: 'empty' });
   const [screens, setScreens] = useState<Record<string, TextScreen>>({});
-  const [version, setVersion] = useState('');
+  const [about, setAbout] = useState<{ version: string; dataDir: string } | null>(null);
+  const [defaults, setDefaults] = useState<VmCreateSettings | null>(null);
+  const [fatal, setFatal] = useState<string | null>(null);
   useEffect(() => {
-    void api.version().then((v) => setVersion(v.version));
-    void api.listVms().then(setVms);
+    void api.version().then(setAbout, (e: Error) => setFatal(e.message));
+    void api.defaultSettings().then(setDefaults, () => {});
+    void api.listVms().then(
+      (list) => {
+        const sorted = [...list].sort(byCreation);
+        setVms(sorted);
+        setView(sorted[0] ? { kind: 'vm', id: sorted[0].id } : { kind: 'new' });
+      },
+      (e: Error) => setFatal(e.message),
+    );
     return api.onEvent((e) => {
-      if (e.type === 'vm') setVms((list) => [...list.filter((v) => v.id !== e.vm.id), e.vm].sort((a, b) => a.startedAt.localeCompare(b.startedAt)));
+      if (e.type === 'vm') setVms((list) => [...(list ?? []).filter((v) => v.id !== e.vm.id), e.vm].sort(byCreation));
+      else if (e.type === 'vm-deleted') setVms((list) => (list ?? []).filter((v) => v.id !== e.id));
       else if (e.type === 'screen') setScreens((s) => ({ ...s, [e.id]: e.screen }));
     });
   }, []);
-  const vm = vms.find((v) => v.id === selected) ?? null;
+  const current = view.kind === 'vm' || view.kind === 'settings' ? (vms?.find((v) => v.id === view.id) ?? null) : null;
+  let body: React.ReactNode;
+  if (fatal) body = <div className="banner-error">{fatal}</div>;
+  else if (view.kind === 'new' && defaults)
+    body = (
+      <VmForm
+        key="new"
+        mode="create"
+        initial={defaults}
+        onSaved={(vm) => {
+          setVms((list) => [...(list ?? []).filter((v) => v.id !== vm.id), vm].sort(byCreation));
+          setView({ kind: 'vm', id: vm.id });
+        }}
+        onCancel={vms?.length ? () => setView({ kind: 'vm', id: vms[0]!.id }) : undefined}
+      />
+    );
+  else if (view.kind === 'settings' && current)
+    body = <VmForm key={`edit-${current.id}`} mode="edit" vmId={current.id} initial={current} onSaved={(vm) => setView({ kind: 'vm', id: vm.id })} onCancel={() => setView({ kind: 'vm', id: current.id })} />;
+  else if (view.kind === 'vm' && current)
+    body = (
+      <VmView
+        key={current.id}
+        vm={current}
+        screen={screens[current.id] ?? null}
+        onEdit={() => setView({ kind: 'settings', id: current.id })}
+        onDeleted={() => {
+          const rest = (vms ?? []).filter((v) => v.id !== current.id);
+          setView(rest[0] ? { kind: 'vm', id: rest[0].id } : { kind: 'new' });
+        }}
+      />
+    );
+  else if (vms && !vms.length) body = <Welcome onNew={() => setView({ kind: 'new' })} />;
+  else body = null;
   return (
     <div className="app">
       <aside className="sidebar">
         <div className="brand">
-          Hostbox <span className="version">{version}</span>
+          <span className="logo" aria-hidden="true" />
+          Hostbox <span className="version">{about?.version}</span>
         </div>
-        <button className="new" onClick={() => setSelected(null)}>
+        <button className="new" onClick={() => setView({ kind: 'new' })}>
           + New VM
         </button>
-        <ul className="vm-list">
-          {vms.map((v) => (
-            <li key={v.id} className={v.id === selected ? 'active' : ''} onClick={() => setSelected(v.id)}>
+        <div className="section-title">Library</div>
+        <ul className="vm-list" aria-label="Virtual machines">
+          {(vms ?? []).map((v) => (
+            <li key={v.id} className={current?.id === v.id ? 'active' : ''} onClick={() => setView({ kind: 'vm', id: v.id })}>
               <div className="vm-name">{v.name}</div>
               <div className="vm-meta">
-                <StateChip power={v.power} /> {v.memoryMiB} MiB
+                <PowerChip power={v.power} /> {v.memoryMiB} MiB
               </div>
             </li>
           ))}
+          {vms && !vms.length ? <li className="empty">No VMs yet</li> : null}
         </ul>
+        <div className="spacer" />
+        {about ? (
+          <div className="data-dir" title={about.dataDir}>
+            Library folder
+            <br />
+            <code>{about.dataDir}</code>
+          </div>
+        ) : null}
       </aside>
-      <main className="main">
-        {vm ? (
-          <section className="vm-view">
-            <header className="vm-header">
-              <h1>{vm.name}</h1>
-              <StateChip power={vm.power} />
-              <div className="spacer" />
-              <button onClick={() => void api.resetVm(vm.id)} disabled={vm.power !== 'running'}>
-                Reset
-              </button>
-              <button className="danger" onClick={() => void api.stopVm(vm.id)} disabled={vm.power !== 'running'}>
-                Power off
-              </button>
-            </header>
-            {vm.error ? <div className="banner-error">{vm.error}</div> : null}
-            <div className="consoles">
-              <div className="pane">
-                <h3>Serial console (ttyS0)</h3>
-                <SerialConsole vmId={vm.id} />
-              </div>
-              <div className="pane">
-                <h3>Screen (VGA text)</h3>
-                <TextScreenView screen={screens[vm.id] ?? null} onKeys={(c) => void api.sendKeys(vm.id, c)} />
-              </div>
-            </div>
-          </section>
-        ) : (
-          <NewVmForm
-            onStarted={(v) => {
-              setVms((list) => [...list.filter((x) => x.id !== v.id), v]);
-              setSelected(v.id);
-            }}
-          />
-        )}
-      </main>
+      <main className="main">{body}</main>
     </div>
   );
 }

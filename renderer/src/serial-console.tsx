@@ -7,7 +7,7 @@ import { api } from './api-client.ts';
 export function SerialConsole(props: { vmId: string }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    const term = new Terminal({ fontSize: 13, convertEol: false, cursorBlink: true, theme: { background: '#0b0e14', foreground: '#d7dae0' }, scrollback: 5000 });
+    const term = new Terminal({ cols: 100, rows: 32, fontSize: 13, convertEol: false, cursorBlink: true, theme: { background: '#0b0e14', foreground: '#d7dae0' }, scrollback: 5000 });
     term.open(host.current!);
     let live = true;
     // Live output that arrives before the history is held back, then trimmed where they overlap.

@@ -51,7 +51,14 @@ export function TextScreenView(props: { screen: TextScreen | null; onKeys(codes:
     canvas.height = rows * CELL_H;
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    if (!s) return;
+    if (!s) {
+      ctx.fillStyle = '#6b7280';
+      ctx.font = '14px system-ui, sans-serif';
+      ctx.textAlign = 'center';
+      ctx.fillText('Nothing on the screen yet', canvas.width / 2, canvas.height / 2);
+      return;
+    }
+    ctx.textAlign = 'left';
     ctx.font = `${CELL_H - 2}px "DejaVu Sans Mono", Menlo, Consolas, monospace`;
     ctx.textBaseline = 'top';
     for (let r = 0; r < rows; r++)

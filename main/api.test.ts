@@ -1,0 +1,199 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
+import { createHostApi } from './api.ts';
+import type { HostEvent, VmCreateSettings } from './api-types.ts';
+import { FAKE_RELEASE, fakeVmmLauncher } from './fake-vmm-launcher.ts';
+import { ptyUnavailable } from './backends/pty.ts';
+
+function scratch(): { dataDir: string; kernel: string; done(): void } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-api-'));
+  const files = mkdtempSync(join(tmpdir(), 'hostbox-api-files-'));
+  const kernel = join(files, 'vmlinuz');
+  writeFileSync(kernel, fakeBzImage());
+  return {
+    dataDir,
+    kernel,
+    done: () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(files, { recursive: true, force: true });
+    },
+  };
+}
+
+const until = async (f: () => boolean, what: string, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+async function vmSettings(host: ReturnType<typeof createHostApi>, kernel: string, over: Partial<VmCreateSettings> = {}): Promise<VmCreateSettings> {
+  return { ...(await host.api.defaultSettings()), name: 'Guest', kernelPath: kernel, ...over };
+}
+
+test('create, power on, console in and out, power off: the state is stored and events tell the UI', async () => {
+  const s = scratch();
+  const launcher = fakeVmmLauncher();
+  const host = createHostApi({ dataDir: s.dataDir, launcher });
+  const events: HostEvent[] = [];
+  host.subscribe((e) => events.push(e));
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    const id = r.vm.id;
+    const on = await host.api.powerOn(id);
+    assert.equal(on.power, 'running');
+    await assert.rejects(host.api.powerOn(id), /Guest is already running/);
+    const serial = (): string => events.flatMap((e) => (e.type === 'serial' ? [e.data] : [])).join('');
+    await until(() => serial().includes('/ # '), 'the prompt');
+    await host.api.sendSerial(id, 'uname -r\r');
+    await until(() => serial().includes(FAKE_RELEASE), 'uname output');
+    const log = await host.api.serialLog(id);
+    assert.equal(log.text, serial());
+    assert.equal(log.end, serial().length);
+    // Settings and deletion wait until the VM is off.
+    const upd = await host.api.updateVm(id, { ...r.vm, memoryMiB: 64 });
+    assert.equal(upd.ok, false);
+    await assert.rejects(host.api.deleteVm(id), /power Guest off before deleting it/);
+    await host.api.powerOff(id);
+    assert.equal((await host.api.listVms())[0]!.power, 'off');
+    assert.deepEqual(
+      events.flatMap((e) => (e.type === 'vm' ? [e.vm.power] : [])),
+      ['off', 'starting', 'running', 'off'],
+    );
+    await assert.rejects(host.api.sendSerial(id, 'x'), /Guest is not running/);
+    assert.ok((await host.api.updateVm(id, { ...r.vm, memoryMiB: 64 })).ok);
+    // A second power-on continues the same console stream.
+    await host.api.powerOn(id);
+    await until(() => serial().split('/ # ').length > 3, 'the second prompt');
+    assert.equal((await host.api.serialLog(id)).end, serial().length);
+    await host.api.sendSerial(id, 'poweroff\r');
+    await until(() => host.library.get(id).power === 'off', 'guest poweroff');
+    assert.equal(launcher.launched, 2);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('a crashing VMM marks its VM crashed with the error; other VMs keep running', async () => {
+  const s = scratch();
+  const host = createHostApi({ dataDir: s.dataDir, launcher: fakeVmmLauncher({ crashOn: 'crash' }) });
+  try {
+    const a = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'A' }));
+    const b = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'B' }));
+    assert.ok(a.ok && b.ok);
+    let bOut = '';
+    host.subscribe((e) => {
+      if (e.type === 'serial' && e.id === b.vm.id) bOut += e.data;
+    });
+    await host.api.powerOn(a.vm.id);
+    await host.api.powerOn(b.vm.id);
+    await host.api.sendSerial(a.vm.id, 'crash\r');
+    await until(() => host.library.get(a.vm.id).power === 'crashed', 'the crash');
+    assert.equal(host.library.get(a.vm.id).error, 'RuntimeError: the fake VMM fell over');
+    assert.equal(host.library.get(b.vm.id).power, 'running');
+    await host.api.sendSerial(b.vm.id, 'uname -r\r');
+    await until(() => bOut.includes(FAKE_RELEASE), "B's answer");
+    // A crashed VM can be powered on again, which clears the error.
+    await host.api.powerOn(a.vm.id);
+    assert.equal(host.library.get(a.vm.id).power, 'running');
+    assert.equal(host.library.get(a.vm.id).error, undefined);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('a VM whose files vanished stays off with the reason; a disk-booting VM says what it lacks', async () => {
+  const s = scratch();
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (spec) => {
+      throw new Error(`kernel ${spec.kernelPath} does not exist`);
+    },
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    await assert.rejects(host.api.powerOn(r.vm.id), /does not exist/);
+    assert.equal(host.library.get(r.vm.id).power, 'off');
+    assert.match(host.library.get(r.vm.id).error!, /does not exist/);
+    const iso = join(s.dataDir, 'cd.iso');
+    writeFileSync(iso, new Uint8Array(2048 * 4));
+    const d = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'CD', boot: 'disk', cdromPath: iso }));
+    assert.ok(d.ok, JSON.stringify(d));
+    await assert.rejects(host.api.powerOn(d.vm.id), /needs a BIOS/);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('closing the host powers VMs off, and a new host on the same folder lists them', async () => {
+  const s = scratch();
+  let host = createHostApi({ dataDir: s.dataDir, launcher: fakeVmmLauncher() });
+  const r = await host.api.createVm(await vmSettings(host, s.kernel));
+  assert.ok(r.ok);
+  await host.api.powerOn(r.vm.id);
+  await host.close();
+  host = createHostApi({ dataDir: s.dataDir, launcher: fakeVmmLauncher() });
+  try {
+    const list = await host.api.listVms();
+    assert.deepEqual(
+      list.map((v) => [v.name, v.power]),
+      [['Guest', 'off']],
+    );
+    const plan = await host.api.deletePlan(r.vm.id);
+    assert.deepEqual(plan.kept, [s.kernel]);
+    await host.api.deleteVm(r.vm.id);
+    assert.deepEqual(await host.api.listVms(), []);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('serial on a host pty: what the guest prints reaches the pty, what a user types reaches the guest', { skip: ptyUnavailable() ?? false }, async () => {
+  const s = scratch();
+  const host = createHostApi({ dataDir: s.dataDir, launcher: fakeVmmLauncher() });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel, { serial: 'pty' }));
+    assert.ok(r.ok, JSON.stringify(r));
+    const on = await host.api.powerOn(r.vm.id);
+    assert.match(on.ptyPath!, /^\/dev\/pts\/\d+$/);
+    assert.equal((await host.api.listVms())[0]!.ptyPath, on.ptyPath);
+    // What `screen /dev/pts/N` would do: open the slave and talk through it.
+    const fd = openSync(on.ptyPath!, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOCTTY);
+    let got = '';
+    const read = (): void => {
+      const b = Buffer.alloc(4096);
+      try {
+        const n = readSync(fd, b);
+        got += b.subarray(0, n).toString('latin1');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+    };
+    await new Promise((res) => setTimeout(res, 100));
+    read();
+    assert.match(got, /\/ # $/);
+    writeSync(fd, 'uname -r\r');
+    await new Promise((res) => setTimeout(res, 100));
+    read();
+    // Raw mode: the guest's echo comes back once, with no local echo and no CR/LF rewriting.
+    assert.ok(got.endsWith(`uname -r\r\n${FAKE_RELEASE}\r\n/ # `), JSON.stringify(got));
+    assert.match((await host.api.serialLog(r.vm.id)).text, new RegExp(FAKE_RELEASE));
+    closeSync(fd);
+    await host.api.powerOff(r.vm.id);
+    assert.equal((await host.api.listVms())[0]!.ptyPath, undefined);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});

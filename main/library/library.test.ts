@@ -1,0 +1,225 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { fakeBzImage } from '../../vmm/boot/fake-bzimage.ts';
+import type { VmCreateSettings } from '../api-types.ts';
+import { LIBRARY_FILE, NEW_DISK_FILE, VmLibrary } from './library.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+import { defaultSettings } from './vm-settings.ts';
+import { resolveDataDir } from './data-dir.ts';
+
+const pty = { ptyUnavailable: () => null };
+
+function scratch(): { dir: string; files: string; kernel: string; initrd: string; done(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-lib-'));
+  const files = mkdtempSync(join(tmpdir(), 'hostbox-files-'));
+  const kernel = join(files, 'vmlinuz');
+  const initrd = join(files, 'initrd.img');
+  writeFileSync(kernel, fakeBzImage());
+  writeFileSync(initrd, 'initrd bytes');
+  return {
+    dir,
+    files,
+    kernel,
+    initrd,
+    done: () => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(files, { recursive: true, force: true });
+    },
+  };
+}
+
+function settings(s: { kernel: string; initrd: string }, over: Partial<VmCreateSettings> = {}): VmCreateSettings {
+  return { ...defaultSettings(), name: 'Debian', kernelPath: s.kernel, initrdPath: s.initrd, ...over };
+}
+
+test('a VM is stored with its settings and a folder of its own, and is there after reopening', () => {
+  const s = scratch();
+  try {
+    let lib = VmLibrary.open(s.dir);
+    const r = lib.create(settings(s, { memoryMiB: 128, cmdline: 'console=ttyS0 quiet' }), pty);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.vm.power, 'off');
+    assert.equal(r.vm.folder, join(s.dir, 'vms', r.vm.id));
+    assert.ok(statSync(r.vm.folder).isDirectory());
+    lib.close();
+    lib = VmLibrary.open(s.dir);
+    const [vm] = lib.list();
+    assert.deepEqual(
+      { name: vm!.name, memoryMiB: vm!.memoryMiB, kernelPath: vm!.kernelPath, initrdPath: vm!.initrdPath, cmdline: vm!.cmdline, boot: vm!.boot, serial: vm!.serial, engine: vm!.engine },
+      { name: 'Debian', memoryMiB: 128, kernelPath: s.kernel, initrdPath: s.initrd, cmdline: 'console=ttyS0 quiet', boot: 'kernel', serial: 'console', engine: 'auto' },
+    );
+    assert.match(vm!.createdAt, /^\d{4}-\d\d-\d\dT/);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('bad settings are reported per field and nothing is saved', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    const bad = lib.create(
+      settings(s, { name: '  ', memoryMiB: 0, kernelPath: join(s.files, 'missing'), initrdPath: 'relative/initrd', cdromPath: s.initrd, engine: 'turbo' as never }),
+      pty,
+    );
+    assert.equal(bad.ok, false);
+    const byField = Object.fromEntries((bad as { errors: { field: string; message: string }[] }).errors.map((e) => [e.field, e.message]));
+    assert.equal(byField.name, 'Give the VM a name.');
+    assert.match(byField.memoryMiB!, /from 4 to 3072/);
+    assert.match(byField.kernelPath!, /does not exist/);
+    assert.match(byField.initrdPath!, /full path/);
+    assert.match(byField.cdromPath!, /not a whole number of 2048-byte sectors/);
+    assert.match(byField.engine!, /Choose an engine/);
+    // A file that is not a bzImage is named as such.
+    const notKernel = lib.create(settings(s, { kernelPath: s.initrd }), pty);
+    assert.equal(notKernel.ok, false);
+    assert.match((notKernel as { errors: { message: string }[] }).errors[0]!.message, /too short for a Linux setup header|not a bzImage/);
+    // Memory typed as text in a form is accepted when it is a number, refused otherwise.
+    assert.equal(lib.create(settings(s, { memoryMiB: 'lots' as never }), pty).ok, false);
+    assert.equal(lib.list().length, 0);
+    assert.deepEqual(lib.list(), []);
+    // Names are unique, ignoring case.
+    assert.ok(lib.create(settings(s), pty).ok);
+    const dup = lib.create(settings(s, { name: 'DEBIAN' }), pty);
+    assert.deepEqual(dup.ok ? null : dup.errors.map((e) => e.field), ['name']);
+    // Pty serial is refused with the reason when the host cannot offer ptys.
+    const noPty = lib.create(settings(s, { name: 'p', serial: 'pty' }), { ptyUnavailable: () => 'no ptys here' });
+    assert.deepEqual(noPty.ok ? null : noPty.errors, [{ field: 'serial', message: 'no ptys here' }]);
+    assert.equal(lib.list().length, 1);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('a new blank disk is made sparse in the VM folder; deleting removes the folder but not files outside it', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    assert.equal(lib.create(settings(s, { newDiskMiB: 0 }), pty).ok, false);
+    assert.equal(lib.create(settings(s, { newDiskMiB: 8, hdaPath: s.initrd }), pty).ok, false);
+    const r = lib.create(settings(s, { newDiskMiB: 64 }), pty);
+    assert.ok(r.ok, JSON.stringify(r));
+    const disk = join(r.vm.folder, NEW_DISK_FILE);
+    assert.equal(r.vm.hdaPath, disk);
+    const st = statSync(disk);
+    assert.equal(st.size, 64 * 1024 * 1024);
+    assert.ok(st.blocks * 512 < 1024 * 1024, 'the new disk is sparse');
+    const plan = lib.deletePlan(r.vm.id);
+    assert.equal(plan.folder, r.vm.folder);
+    assert.deepEqual(plan.files, [{ name: NEW_DISK_FILE, bytes: 64 * 1024 * 1024 }]);
+    assert.deepEqual(plan.kept, [s.kernel, s.initrd]);
+    lib.delete(r.vm.id);
+    assert.equal(existsSync(r.vm.folder), false);
+    assert.ok(existsSync(s.kernel) && existsSync(s.initrd));
+    assert.deepEqual(lib.list(), []);
+    assert.throws(() => lib.get(r.vm.id), /no VM with id/);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('settings change only while the VM is off; a running VM cannot be deleted', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    const r = lib.create(settings(s), pty);
+    assert.ok(r.ok);
+    const id = r.vm.id;
+    const u = lib.update(id, { ...r.vm, memoryMiB: 512, name: 'Renamed' }, pty);
+    assert.ok(u.ok, JSON.stringify(u));
+    assert.equal(lib.get(id).memoryMiB, 512);
+    assert.equal(lib.get(id).name, 'Renamed');
+    // Keeping its own name is not a clash with itself.
+    assert.ok(lib.update(id, { ...lib.get(id) }, pty).ok);
+    // A new disk cannot be added by an update.
+    assert.equal(lib.update(id, { ...lib.get(id), newDiskMiB: 5 } as never, pty).ok, false);
+    lib.setPower(id, 'running');
+    const refused = lib.update(id, { ...lib.get(id), memoryMiB: 64 }, pty);
+    assert.deepEqual(refused.ok ? null : refused.errors, [{ field: 'form', message: 'Power the VM off to change its settings.' }]);
+    assert.equal(lib.get(id).memoryMiB, 512);
+    assert.throws(() => lib.delete(id), /power Renamed off before deleting it/);
+    assert.ok(lib.get(id).lastRunAt === undefined);
+    lib.setPower(id, 'starting');
+    assert.ok(lib.get(id).lastRunAt);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('a VM left running when Hostbox died is marked crashed on the next start', () => {
+  const s = scratch();
+  try {
+    let lib = VmLibrary.open(s.dir);
+    const r = lib.create(settings(s), pty);
+    assert.ok(r.ok);
+    lib.setPower(r.vm.id, 'running');
+    lib.close();
+    lib = VmLibrary.open(s.dir);
+    assert.equal(lib.get(r.vm.id).power, 'crashed');
+    assert.match(lib.get(r.vm.id).error!, /Hostbox stopped while this VM was running/);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('a damaged library file or one from a newer Hostbox is refused by name and left untouched', () => {
+  const s = scratch();
+  try {
+    const file = join(s.dir, LIBRARY_FILE);
+    const junk = Buffer.from('this is not a database, but the user may want it back'.repeat(200));
+    writeFileSync(file, junk);
+    assert.throws(() => VmLibrary.open(s.dir), (e: Error) => e.message.includes(file) && /damaged or not a SQLite database/.test(e.message));
+    assert.deepEqual(readFileSync(file), junk);
+    rmSync(file);
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const before = readFileSync(file);
+    assert.throws(() => VmLibrary.open(s.dir), /written by a newer Hostbox \(schema version 3; this one knows up to 2\)/);
+    assert.deepEqual(readFileSync(file), before);
+  } finally {
+    s.done();
+  }
+});
+
+test('migrations upgrade a version-1 library in place, keeping its VMs', () => {
+  const s = scratch();
+  try {
+    const file = join(s.dir, LIBRARY_FILE);
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.pragma('user_version = 1');
+    db.prepare(`INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, created_at) VALUES (?, 'Old', 64, 'auto', 'kernel', ?, '2026-01-01T00:00:00.000Z')`).run(
+      '00000000-0000-4000-8000-000000000001',
+      s.kernel,
+    );
+    db.close();
+    const lib = VmLibrary.open(s.dir);
+    const [vm] = lib.list();
+    assert.equal(vm!.name, 'Old');
+    assert.equal(vm!.serial, 'console');
+    lib.close();
+    const again = new Database(file);
+    assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    again.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('the data folder: HOSTBOX_DATA_DIR, then Electron userData, then XDG', () => {
+  assert.equal(resolveDataDir({ env: { HOSTBOX_DATA_DIR: '/tmp/x' }, electronUserData: '/e' }), '/tmp/x');
+  assert.equal(resolveDataDir({ env: {}, electronUserData: '/e' }), '/e');
+  assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: '/xdg', HOME: '/home/u' } }), '/xdg/hostbox');
+  assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: 'relative', HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
+  assert.equal(resolveDataDir({ env: { HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
+});

@@ -1,0 +1,222 @@
+// The VM library (VMApp's inventory): one SQLite database in the data folder with a row per VM,
+// and a folder per VM (vms/<id>/) for the disks made for it, overlays and saved states.
+//
+//   <data>/library.sqlite3    the VMs and their settings (schema: migrations.ts)
+//   <data>/vms/<id>/          one VM's own files; deleting the VM deletes this folder and nothing else
+//
+// A damaged or newer database is refused with a message naming the file and left untouched.
+
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { DeletePlan, FieldError, SaveResult, VmCreateSettings, VmInfo, VmPower, VmSettings } from '../api-types.ts';
+import { migrate } from './migrations.ts';
+import { normalizeSettings, validateSettings, type SettingsContext } from './vm-settings.ts';
+
+export const LIBRARY_FILE = 'library.sqlite3';
+/** The file name of a blank disk made with a new VM. */
+export const NEW_DISK_FILE = 'disk.img';
+
+interface Row {
+  id: string;
+  name: string;
+  memory_mib: number;
+  engine: string;
+  boot: string;
+  kernel_path: string;
+  initrd_path: string;
+  cmdline: string;
+  hda_path: string;
+  cdrom_path: string;
+  serial: string;
+  power: string;
+  last_error: string | null;
+  created_at: string;
+  last_run_at: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MiB = 1024 * 1024;
+
+export class VmLibrary {
+  private constructor(
+    readonly dataDir: string,
+    readonly file: string,
+    private readonly db: Database.Database,
+  ) {}
+
+  /** Opens (creating if needed) the library in `dataDir`; throws an Error naming the problem. */
+  static open(dataDir: string): VmLibrary {
+    try {
+      mkdirSync(join(dataDir, 'vms'), { recursive: true });
+    } catch (e) {
+      throw new Error(`cannot create the Hostbox data folder ${dataDir}: ${(e as Error).message}`);
+    }
+    const file = join(dataDir, LIBRARY_FILE);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      // Reading the schema version is the first access to the file: a damaged or newer file is
+      // refused here, before anything (even the journal mode) is written to it.
+      migrate(db, file);
+      db.pragma('journal_mode = WAL');
+    } catch (e) {
+      db?.close();
+      const code = (e as { code?: string }).code;
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+        throw new Error(`the VM library ${file} is damaged or not a SQLite database (${(e as Error).message}); Hostbox left it as it is: move it aside to start an empty library`);
+      if (/newer Hostbox/.test((e as Error).message)) throw e;
+      throw new Error(`cannot open the VM library ${file}: ${(e as Error).message}`);
+    }
+    const lib = new VmLibrary(dataDir, file, db);
+    // A VM still marked running was cut off when Hostbox last stopped (a crash or a kill).
+    db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running')`).run('Hostbox stopped while this VM was running.');
+    return lib;
+  }
+
+  folderOf(id: string): string {
+    if (!UUID.test(id)) throw new Error(`no VM with id ${id}`);
+    return join(this.dataDir, 'vms', id);
+  }
+
+  private toInfo(r: Row): VmInfo {
+    return {
+      id: r.id,
+      name: r.name,
+      memoryMiB: r.memory_mib,
+      engine: r.engine as VmInfo['engine'],
+      boot: r.boot as VmInfo['boot'],
+      kernelPath: r.kernel_path,
+      initrdPath: r.initrd_path,
+      cmdline: r.cmdline,
+      hdaPath: r.hda_path,
+      cdromPath: r.cdrom_path,
+      serial: r.serial as VmInfo['serial'],
+      power: r.power as VmPower,
+      ...(r.last_error ? { error: r.last_error } : {}),
+      createdAt: r.created_at,
+      ...(r.last_run_at ? { lastRunAt: r.last_run_at } : {}),
+      folder: this.folderOf(r.id),
+    };
+  }
+
+  list(): VmInfo[] {
+    return (this.db.prepare('SELECT * FROM vms ORDER BY created_at, name').all() as Row[]).map((r) => this.toInfo(r));
+  }
+
+  get(id: string): VmInfo {
+    const r = this.db.prepare('SELECT * FROM vms WHERE id = ?').get(id) as Row | undefined;
+    if (!r) throw new Error(`no VM with id ${String(id)}`);
+    return this.toInfo(r);
+  }
+
+  private context(exceptId: string | null, creating: boolean, ptyUnavailable: () => string | null): SettingsContext {
+    const byName = this.db.prepare('SELECT id FROM vms WHERE name = ? COLLATE NOCASE');
+    return {
+      nameTaken: (name) => (byName.all(name) as { id: string }[]).some((r) => r.id !== exceptId),
+      ptyUnavailable,
+      creating,
+    };
+  }
+
+  /** Validates and stores a new VM, making its folder (and its blank disk if one is asked for). */
+  create(input: unknown, opts: { ptyUnavailable: () => string | null }): SaveResult {
+    const { settings, errors } = normalizeSettings(input);
+    const all: FieldError[] = [...errors, ...validateSettings(settings, this.context(null, true, opts.ptyUnavailable))];
+    if (all.length) return { ok: false, errors: all };
+    const id = randomUUID();
+    const folder = this.folderOf(id);
+    const s: VmCreateSettings = { ...settings };
+    try {
+      mkdirSync(folder);
+      if (s.newDiskMiB !== undefined) {
+        s.hdaPath = join(folder, NEW_DISK_FILE);
+        // Sparse: the host's disk fills only as the guest writes.
+        const fd = openSync(s.hdaPath, 'wx');
+        try {
+          ftruncateSync(fd, s.newDiskMiB * MiB);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      this.db
+        .prepare(
+          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, power, created_at)
+           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, 'off', @createdAt)`,
+        )
+        .run({ ...pick(s), id, createdAt: new Date().toISOString() });
+    } catch (e) {
+      rmSync(folder, { recursive: true, force: true });
+      return { ok: false, errors: [{ field: s.newDiskMiB !== undefined ? 'newDiskMiB' : 'form', message: `Could not create the VM: ${(e as Error).message}` }] };
+    }
+    return { ok: true, vm: this.get(id) };
+  }
+
+  /** Validates and stores new settings for a VM that is not running. */
+  update(id: string, input: unknown, opts: { ptyUnavailable: () => string | null }): SaveResult {
+    const vm = this.get(id);
+    if (vm.power === 'running' || vm.power === 'starting') return { ok: false, errors: [{ field: 'form', message: 'Power the VM off to change its settings.' }] };
+    const { settings, errors } = normalizeSettings(input);
+    const all: FieldError[] = [...errors, ...validateSettings(settings, this.context(id, false, opts.ptyUnavailable))];
+    if (all.length) return { ok: false, errors: all };
+    this.db
+      .prepare(
+        `UPDATE vms SET name = @name, memory_mib = @memoryMiB, engine = @engine, boot = @boot, kernel_path = @kernelPath, initrd_path = @initrdPath,
+           cmdline = @cmdline, hda_path = @hdaPath, cdrom_path = @cdromPath, serial = @serial WHERE id = @id`,
+      )
+      .run({ ...pick(settings), id });
+    return { ok: true, vm: this.get(id) };
+  }
+
+  setPower(id: string, power: VmPower, error?: string): VmInfo {
+    if (power === 'starting') this.db.prepare(`UPDATE vms SET power = ?, last_error = NULL, last_run_at = ? WHERE id = ?`).run(power, new Date().toISOString(), id);
+    else this.db.prepare(`UPDATE vms SET power = ?, last_error = ? WHERE id = ?`).run(power, error ?? null, id);
+    return this.get(id);
+  }
+
+  deletePlan(id: string): DeletePlan {
+    const vm = this.get(id);
+    const folder = vm.folder;
+    const files: DeletePlan['files'] = [];
+    const walk = (dir: string): void => {
+      if (!existsSync(dir)) return;
+      for (const ent of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, ent.name);
+        if (ent.isDirectory()) walk(p);
+        else files.push({ name: relative(folder, p), bytes: ent.isFile() ? statSync(p).size : 0 });
+      }
+    };
+    walk(folder);
+    const inside = (p: string): boolean => p.startsWith(folder + sep);
+    const kept = [vm.kernelPath, vm.initrdPath, vm.hdaPath, vm.cdromPath].filter((p) => p && !inside(p));
+    return { name: vm.name, folder, files, kept };
+  }
+
+  /** Deletes the VM's folder, then its row: a failure part-way leaves it listed, so it can be retried. */
+  delete(id: string): void {
+    const vm = this.get(id);
+    if (vm.power === 'running' || vm.power === 'starting') throw new Error(`power ${vm.name} off before deleting it`);
+    rmSync(vm.folder, { recursive: true, force: true });
+    this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
+  return {
+    name: s.name,
+    memoryMiB: s.memoryMiB,
+    engine: s.engine,
+    boot: s.boot,
+    kernelPath: s.kernelPath,
+    initrdPath: s.initrdPath,
+    cmdline: s.cmdline,
+    hdaPath: s.hdaPath,
+    cdromPath: s.cdromPath,
+    serial: s.serial,
+  };
+}

@@ -1,0 +1,55 @@
+// The VM library's schema, one migration per version. SQLite's user_version holds the version a
+// database is at; opening runs the missing steps in order, each in its own transaction, so an
+// interrupted upgrade leaves the database at the last whole version. A database from a newer Hostbox
+// is refused rather than guessed at. Released migrations are never edited: add a new one.
+
+import type { Database } from 'better-sqlite3';
+
+export const MIGRATIONS: readonly { version: number; why: string; sql: string }[] = [
+  {
+    version: 1,
+    why: 'the VM table',
+    sql: `
+      CREATE TABLE vms (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        memory_mib  INTEGER NOT NULL,
+        engine      TEXT NOT NULL,
+        boot        TEXT NOT NULL CHECK (boot IN ('kernel', 'disk')),
+        kernel_path TEXT NOT NULL DEFAULT '',
+        initrd_path TEXT NOT NULL DEFAULT '',
+        cmdline     TEXT NOT NULL DEFAULT '',
+        hda_path    TEXT NOT NULL DEFAULT '',
+        cdrom_path  TEXT NOT NULL DEFAULT '',
+        power       TEXT NOT NULL DEFAULT 'off',
+        last_error  TEXT,
+        created_at  TEXT NOT NULL,
+        last_run_at TEXT
+      );
+      CREATE UNIQUE INDEX vms_name ON vms (name COLLATE NOCASE);
+    `,
+  },
+  {
+    version: 2,
+    why: 'serial port routing (the in-app console, or a host pty as well)',
+    sql: `ALTER TABLE vms ADD COLUMN serial TEXT NOT NULL DEFAULT 'console' CHECK (serial IN ('console', 'pty'));`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Brings `db` to SCHEMA_VERSION; returns the version it was at. */
+export function migrate(db: Database, file: string, migrations = MIGRATIONS): number {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  const target = migrations[migrations.length - 1]!.version;
+  if (from > target)
+    throw new Error(`the VM library ${file} was written by a newer Hostbox (schema version ${from}; this one knows up to ${target}): update Hostbox to open it`);
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return from;
+}

@@ -1,0 +1,158 @@
+// Checks a VM's settings as a user typed them, every field at once, so the form can show each
+// problem next to its field. Files are checked the way the VM will use them (a kernel must be a
+// bzImage this loader accepts, a disk a whole number of sectors), so a VM that saves also boots.
+
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { parseBzImage } from '../../vmm/boot/linux.ts';
+import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
+import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vmm-host.ts';
+
+export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt'];
+const MAX_NAME = 64;
+/** Boot protocol 2.06+ kernels take a command line of up to cmdline_size (2047 on x86) bytes. */
+const MAX_CMDLINE = 2047;
+/** New blank disks: LBA48 reaches far beyond this; the bound keeps a typo from filling the host's disk. */
+export const MAX_NEW_DISK_MIB = 2 * 1024 * 1024;
+
+export function defaultSettings(): VmCreateSettings {
+  return { name: '', memoryMiB: 256, engine: 'auto', boot: 'kernel', kernelPath: '', initrdPath: '', cmdline: 'console=ttyS0', hdaPath: '', cdromPath: '', serial: 'console' };
+}
+
+/** The settings object with every field present and of the right type, or field errors. */
+export function normalizeSettings(input: unknown): { settings: VmCreateSettings; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const o = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
+  const str = (k: keyof VmSettings): string => {
+    const v = o[k];
+    if (v === undefined || v === null) return '';
+    if (typeof v !== 'string') {
+      errors.push({ field: k, message: `${k} must be text` });
+      return '';
+    }
+    return v;
+  };
+  const memoryRaw = o.memoryMiB;
+  const memoryMiB = typeof memoryRaw === 'string' && /^\s*\d+\s*$/.test(memoryRaw) ? Number(memoryRaw) : memoryRaw;
+  const newDiskRaw = o.newDiskMiB;
+  const newDiskMiB = newDiskRaw === undefined || newDiskRaw === null || newDiskRaw === '' ? undefined : typeof newDiskRaw === 'string' && /^\s*\d+\s*$/.test(newDiskRaw) ? Number(newDiskRaw) : newDiskRaw;
+  const settings: VmCreateSettings = {
+    name: str('name').trim(),
+    memoryMiB: typeof memoryMiB === 'number' ? memoryMiB : NaN,
+    engine: str('engine') as EngineSetting,
+    boot: str('boot') as VmSettings['boot'],
+    kernelPath: str('kernelPath').trim(),
+    initrdPath: str('initrdPath').trim(),
+    cmdline: str('cmdline'),
+    hdaPath: str('hdaPath').trim(),
+    cdromPath: str('cdromPath').trim(),
+    serial: str('serial') as VmSettings['serial'],
+    ...(newDiskMiB !== undefined ? { newDiskMiB: typeof newDiskMiB === 'number' ? newDiskMiB : NaN } : {}),
+  };
+  return { settings, errors };
+}
+
+function fileProblem(what: string, path: string): string | null {
+  if (!isAbsolute(path)) return `Give the full path of the ${what} (${path} is relative).`;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return `${path} is not a file.`;
+    const fd = openSync(path, 'r');
+    closeSync(fd);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${path} does not exist.`;
+    if (code === 'EACCES') return `${path} cannot be read (permission denied).`;
+    return `${path}: ${(e as Error).message}`;
+  }
+}
+
+function kernelProblem(path: string): string | null {
+  const p = fileProblem('kernel', path);
+  if (p) return p;
+  try {
+    parseBzImage(new Uint8Array(readFileSync(path)));
+    return null;
+  } catch (e) {
+    const m = (e as Error).message;
+    return m.charAt(0).toUpperCase() + m.slice(1) + '.';
+  }
+}
+
+function imageProblem(what: string, path: string, sector: number): string | null {
+  const p = fileProblem(what, path);
+  if (p) return p;
+  const size = statSync(path).size;
+  if (size === 0) return `${path} is empty.`;
+  if (size % sector !== 0) return `${path} has ${size} bytes, not a whole number of ${sector}-byte sectors: is it a raw ${what}?`;
+  // A readable first sector: catches special files and images on unreadable media early.
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, new Uint8Array(sector), 0, sector, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return null;
+}
+
+export interface SettingsContext {
+  /** Another VM already has this name (names are unique, case-insensitively). */
+  nameTaken(name: string): boolean;
+  /** Why host pseudo-terminals cannot be offered here, or null when they can. */
+  ptyUnavailable(): string | null;
+  /** Checks for a VM being created: a new blank disk may be asked for. */
+  creating: boolean;
+}
+
+/** Every problem with `s`, each tied to its field; empty when the settings can be saved. */
+export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): FieldError[] {
+  const errors: FieldError[] = [];
+  const err = (field: SettingsField, message: string): void => {
+    if (!errors.some((e) => e.field === field)) errors.push({ field, message });
+  };
+  if (!s.name) err('name', 'Give the VM a name.');
+  else if (s.name.length > MAX_NAME) err('name', `Keep the name to ${MAX_NAME} characters.`);
+  else if (/[\u0000-\u001f\u007f]/.test(s.name)) err('name', 'The name cannot contain control characters.');
+  else if (ctx.nameTaken(s.name)) err('name', `A VM named "${s.name}" already exists.`);
+
+  if (!Number.isInteger(s.memoryMiB) || s.memoryMiB < MIN_MEMORY_MIB || s.memoryMiB > MAX_MEMORY_MIB)
+    err('memoryMiB', `Memory must be a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}.`);
+  if (!ENGINES.includes(s.engine)) err('engine', `Choose an engine: ${ENGINES.join(', ')}.`);
+  if (s.serial !== 'console' && s.serial !== 'pty') err('serial', 'Choose where the serial port goes: console or pty.');
+  else if (s.serial === 'pty') {
+    const why = ctx.ptyUnavailable();
+    if (why) err('serial', why);
+  }
+
+  if (s.boot === 'kernel') {
+    if (!s.kernelPath) err('kernelPath', 'Give the path of a Linux kernel (bzImage).');
+    else {
+      const p = kernelProblem(s.kernelPath);
+      if (p) err('kernelPath', p);
+    }
+    if (s.initrdPath) {
+      const p = fileProblem('initial ramdisk', s.initrdPath);
+      if (p) err('initrdPath', p);
+    }
+    if (new TextEncoder().encode(s.cmdline).length > MAX_CMDLINE) err('cmdline', `The kernel command line is limited to ${MAX_CMDLINE} bytes.`);
+    else if (/[\r\n\0]/.test(s.cmdline)) err('cmdline', 'The kernel command line is one line.');
+  } else if (s.boot !== 'disk') err('boot', 'Choose what the VM boots: a Linux kernel or its disks.');
+
+  if (s.newDiskMiB !== undefined) {
+    if (!ctx.creating) err('newDiskMiB', 'A new disk can only be made when the VM is created.');
+    else if (s.hdaPath) err('newDiskMiB', 'Choose an existing disk image or a new disk, not both.');
+    else if (!Number.isInteger(s.newDiskMiB) || s.newDiskMiB < 1 || s.newDiskMiB > MAX_NEW_DISK_MIB)
+      err('newDiskMiB', `A new disk must be a whole number of MiB from 1 to ${MAX_NEW_DISK_MIB}.`);
+  }
+  if (s.hdaPath) {
+    const p = imageProblem('disk image', s.hdaPath, 512);
+    if (p) err('hdaPath', p);
+  }
+  if (s.cdromPath) {
+    const p = imageProblem('CD image', s.cdromPath, 2048);
+    if (p) err('cdromPath', p);
+  }
+  if (s.boot === 'disk' && !s.hdaPath && !s.cdromPath && s.newDiskMiB === undefined) err('boot', 'A VM that boots from disks needs a hard disk or a CD image.');
+  return errors;
+}

@@ -1,0 +1,181 @@
+// The New VM and Settings forms: one set of fields, checked by the host (which can see the files),
+// with each problem shown under its field. Nothing is stored until the host accepts the whole form.
+import { useState } from 'react';
+import type { FieldError, SettingsField, VmCreateSettings, VmInfo, VmSettings } from '../../main/api-types.ts';
+import { api } from './api-client.ts';
+
+type DiskChoice = 'none' | 'existing' | 'new';
+
+interface FormState {
+  name: string;
+  memory: string;
+  engine: VmSettings['engine'];
+  boot: VmSettings['boot'];
+  kernelPath: string;
+  initrdPath: string;
+  cmdline: string;
+  disk: DiskChoice;
+  hdaPath: string;
+  newDiskMiB: string;
+  cdromPath: string;
+  serial: VmSettings['serial'];
+}
+
+function toState(s: VmSettings): FormState {
+  return {
+    name: s.name,
+    memory: String(s.memoryMiB),
+    engine: s.engine,
+    boot: s.boot,
+    kernelPath: s.kernelPath,
+    initrdPath: s.initrdPath,
+    cmdline: s.cmdline,
+    disk: s.hdaPath ? 'existing' : 'none',
+    hdaPath: s.hdaPath,
+    newDiskMiB: '1024',
+    cdromPath: s.cdromPath,
+    serial: s.serial,
+  };
+}
+
+function toSettings(f: FormState): VmCreateSettings {
+  const num = (v: string): number => (/^\s*\d+\s*$/.test(v) ? Number(v) : NaN);
+  return {
+    name: f.name,
+    memoryMiB: num(f.memory),
+    engine: f.engine,
+    boot: f.boot,
+    kernelPath: f.kernelPath,
+    initrdPath: f.initrdPath,
+    cmdline: f.cmdline,
+    hdaPath: f.disk === 'existing' ? f.hdaPath : '',
+    cdromPath: f.cdromPath,
+    serial: f.serial,
+    ...(f.disk === 'new' ? { newDiskMiB: num(f.newDiskMiB) } : {}),
+  };
+}
+
+export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vmId?: string; onSaved(vm: VmInfo): void; onCancel?(): void }) {
+  const [f, setF] = useState<FormState>(() => toState(props.initial));
+  const [errors, setErrors] = useState<FieldError[]>([]);
+  const [busy, setBusy] = useState(false);
+  const set = <K extends keyof FormState>(k: K, v: FormState[K]): void => setF((old) => ({ ...old, [k]: v }));
+  const errorFor = (...fields: SettingsField[]) => {
+    const e = errors.find((x) => fields.includes(x.field));
+    return e ? (
+      <div className="field-error" role="alert">
+        {e.message}
+      </div>
+    ) : null;
+  };
+  const submit = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const settings = toSettings(f);
+      const r = props.mode === 'create' ? await api.createVm(settings) : await api.updateVm(props.vmId!, settings);
+      if (r.ok) {
+        setErrors([]);
+        props.onSaved(r.vm);
+      } else setErrors(r.errors);
+    } catch (err) {
+      setErrors([{ field: 'form', message: (err as Error).message }]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const field = (label: string, name: keyof FormState, opts: { placeholder?: string; hint?: string; numeric?: boolean; errorField?: SettingsField } = {}) => (
+    <label className="field">
+      <span className="label">{label}</span>
+      <input
+        name={name}
+        value={f[name] as string}
+        placeholder={opts.placeholder}
+        inputMode={opts.numeric ? 'numeric' : undefined}
+        spellCheck={false}
+        onChange={(e) => set(name, e.target.value as never)}
+        aria-invalid={errors.some((x) => x.field === (opts.errorField ?? name)) || undefined}
+      />
+      {opts.hint ? <span className="hint">{opts.hint}</span> : null}
+      {errorFor(opts.errorField ?? (name as SettingsField))}
+    </label>
+  );
+  return (
+    <form className="card vm-form" onSubmit={submit} noValidate>
+      <h2>{props.mode === 'create' ? 'New virtual machine' : `Settings of ${props.initial.name}`}</h2>
+      <fieldset>
+        <legend>Machine</legend>
+        {field('Name', 'name', { placeholder: 'e.g. Debian test guest' })}
+        <div className="row">
+          {field('Memory (MiB)', 'memory', { numeric: true, errorField: 'memoryMiB', hint: '4 to 3072' })}
+          <label className="field">
+            <span className="label">CPU engine</span>
+            <select name="engine" value={f.engine} onChange={(e) => set('engine', e.target.value as FormState['engine'])}>
+              <option value="auto">Automatic</option>
+              <option value="interpreter">Interpreter only</option>
+              {/* The binary translator is not built yet; 'auto' will pick it once it is. */}
+            </select>
+            {errorFor('engine')}
+          </label>
+        </div>
+      </fieldset>
+      <fieldset>
+        <legend>Boot</legend>
+        <div className="segmented" role="radiogroup" aria-label="Boot from">
+          <label className={f.boot === 'kernel' ? 'on' : ''}>
+            <input type="radio" name="boot" value="kernel" checked={f.boot === 'kernel'} onChange={() => set('boot', 'kernel')} /> Linux kernel
+          </label>
+          <label className={f.boot === 'disk' ? 'on' : ''}>
+            <input type="radio" name="boot" value="disk" checked={f.boot === 'disk'} onChange={() => set('boot', 'disk')} /> Hard disk or CD
+          </label>
+        </div>
+        {errorFor('boot')}
+        {f.boot === 'kernel' ? (
+          <>
+            {field('Kernel (bzImage)', 'kernelPath', { placeholder: '/boot/vmlinuz-6.1.0-686' })}
+            {field('Initial ramdisk (optional)', 'initrdPath', { placeholder: '/boot/initrd.img' })}
+            {field('Kernel command line', 'cmdline', { placeholder: 'console=ttyS0' })}
+          </>
+        ) : (
+          <p className="hint">Booting from disks needs the BIOS, which this version of Hostbox does not have yet; the VM can be set up now.</p>
+        )}
+      </fieldset>
+      <fieldset>
+        <legend>Storage</legend>
+        <label className="field">
+          <span className="label">Hard disk</span>
+          <select name="disk" value={f.disk} onChange={(e) => set('disk', e.target.value as DiskChoice)}>
+            <option value="none">None</option>
+            <option value="existing">An existing raw image</option>
+            {props.mode === 'create' ? <option value="new">A new blank disk</option> : null}
+          </select>
+        </label>
+        {f.disk === 'existing' ? field('Disk image path', 'hdaPath', { placeholder: '/path/to/disk.img' }) : null}
+        {f.disk === 'new' ? field('New disk size (MiB)', 'newDiskMiB', { numeric: true, hint: 'Made in the VM’s folder; it takes host space only as the guest writes.' }) : null}
+        {field('CD-ROM image (optional)', 'cdromPath', { placeholder: '/path/to/image.iso' })}
+      </fieldset>
+      <fieldset>
+        <legend>Serial port</legend>
+        <label className="field">
+          <span className="label">COM1 goes to</span>
+          <select name="serial" value={f.serial} onChange={(e) => set('serial', e.target.value as FormState['serial'])}>
+            <option value="console">The console in this window</option>
+            <option value="pty">A host pseudo-terminal too (attach with screen or minicom)</option>
+          </select>
+          {errorFor('serial')}
+        </label>
+      </fieldset>
+      {errorFor('form')}
+      <div className="actions">
+        {props.onCancel ? (
+          <button type="button" onClick={props.onCancel}>
+            Cancel
+          </button>
+        ) : null}
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Checking…' : props.mode === 'create' ? 'Create VM' : 'Save settings'}
+        </button>
+      </div>
+    </form>
+  );
+}

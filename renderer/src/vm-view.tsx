@@ -1,0 +1,176 @@
+// One VM: its power controls, what it is set up with, and its consoles (serial in xterm.js, the VGA
+// text screen on a canvas). Settings and Delete are offered only while it is not running.
+import { useState } from 'react';
+import type { DeletePlan, VmInfo } from '../../main/api-types.ts';
+import type { TextScreen } from '../../vmm/machine-api.ts';
+import { api } from './api-client.ts';
+import { SerialConsole } from './serial-console.tsx';
+import { TextScreenView } from './text-screen.tsx';
+import { PowerChip } from './power-chip.tsx';
+
+const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting';
+
+function bytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
+
+function DeleteDialog(props: { plan: DeletePlan; onCancel(): void; onConfirm(): void; busy: boolean }) {
+  const { plan } = props;
+  return (
+    <div className="modal-backdrop">
+      <div className="modal card" role="dialog" aria-modal="true" aria-labelledby="delete-title">
+        <h2 id="delete-title">Delete {plan.name}?</h2>
+        <p>This removes the VM from the library and deletes its folder:</p>
+        <code className="path">{plan.folder}</code>
+        {plan.files.length ? (
+          <ul className="file-list">
+            {plan.files.map((f) => (
+              <li key={f.name}>
+                {f.name} <span className="muted">({bytes(f.bytes)})</span>
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p className="muted">The folder holds no files.</p>
+        )}
+        {plan.kept.length ? (
+          <>
+            <p>These files it uses are outside its folder and are kept:</p>
+            <ul className="file-list">
+              {plan.kept.map((k) => (
+                <li key={k}>
+                  <code>{k}</code>
+                </li>
+              ))}
+            </ul>
+          </>
+        ) : null}
+        <div className="actions">
+          <button onClick={props.onCancel} autoFocus>
+            Cancel
+          </button>
+          <button className="danger solid" onClick={props.onConfirm} disabled={props.busy}>
+            Delete VM
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function Summary(props: { vm: VmInfo }) {
+  const { vm } = props;
+  const rows: [string, string][] = [
+    ['Memory', `${vm.memoryMiB} MiB`],
+    ['Boot', vm.boot === 'kernel' ? `Linux kernel ${vm.kernelPath}` : 'Hard disk or CD'],
+  ];
+  if (vm.boot === 'kernel' && vm.initrdPath) rows.push(['Initial ramdisk', vm.initrdPath]);
+  if (vm.boot === 'kernel' && vm.cmdline) rows.push(['Command line', vm.cmdline]);
+  rows.push(['Hard disk', vm.hdaPath || 'None'], ['CD-ROM', vm.cdromPath || 'None'], ['Serial port', vm.serial === 'pty' ? 'Console and a host pty' : 'Console']);
+  rows.push(['Last run', vm.lastRunAt ? new Date(vm.lastRunAt).toLocaleString() : 'Never'], ['Folder', vm.folder]);
+  return (
+    <dl className="summary">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function VmView(props: { vm: VmInfo; screen: TextScreen | null; onEdit(): void; onDeleted(): void }) {
+  const { vm } = props;
+  const [error, setError] = useState<string | null>(null);
+  const [plan, setPlan] = useState<DeletePlan | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [tab, setTab] = useState<'serial' | 'screen'>('serial');
+  const act = async (f: () => Promise<unknown>): Promise<void> => {
+    setError(null);
+    setBusy(true);
+    try {
+      await f();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const shownError = error ?? vm.error ?? null;
+  return (
+    <section className="vm-view">
+      <header className="vm-header">
+        <h1>{vm.name}</h1>
+        <PowerChip power={vm.power} />
+        <div className="spacer" />
+        {isOn(vm) ? (
+          <>
+            <button onClick={() => void act(() => api.resetVm(vm.id))} disabled={busy || vm.power !== 'running'}>
+              Reset
+            </button>
+            <button className="danger" onClick={() => void act(() => api.powerOff(vm.id))} disabled={busy}>
+              Power off
+            </button>
+          </>
+        ) : (
+          <>
+            <button onClick={props.onEdit} disabled={busy}>
+              Settings
+            </button>
+            <button className="danger" onClick={() => void act(async () => setPlan(await api.deletePlan(vm.id)))} disabled={busy}>
+              Delete…
+            </button>
+            <button className="primary" onClick={() => void act(() => api.powerOn(vm.id))} disabled={busy}>
+              Power on
+            </button>
+          </>
+        )}
+      </header>
+      {shownError ? (
+        <div className="banner-error" role="alert">
+          {vm.power === 'crashed' ? 'The VM crashed: ' : ''}
+          {shownError}
+        </div>
+      ) : null}
+      {vm.ptyPath ? (
+        <div className="banner-info">
+          COM1 is also on the host pseudo-terminal <code>{vm.ptyPath}</code>: attach with <code>screen {vm.ptyPath}</code> or <code>minicom -D {vm.ptyPath}</code>.
+        </div>
+      ) : null}
+      {isOn(vm) ? null : <Summary vm={vm} />}
+      <div className="console-tabs" role="tablist">
+        <button role="tab" aria-selected={tab === 'serial'} className={tab === 'serial' ? 'on' : ''} onClick={() => setTab('serial')}>
+          Serial console (COM1)
+        </button>
+        <button role="tab" aria-selected={tab === 'screen'} className={tab === 'screen' ? 'on' : ''} onClick={() => setTab('screen')}>
+          Screen
+        </button>
+      </div>
+      {/* Both stay mounted, so neither loses output while the other is shown. */}
+      <div className="console-pane" hidden={tab !== 'serial'}>
+        <SerialConsole vmId={vm.id} />
+      </div>
+      <div className="console-pane" hidden={tab !== 'screen'}>
+        <TextScreenView screen={props.screen} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
+      </div>
+      {plan ? (
+        <DeleteDialog
+          plan={plan}
+          busy={busy}
+          onCancel={() => setPlan(null)}
+          onConfirm={() =>
+            void act(async () => {
+              await api.deleteVm(vm.id);
+              setPlan(null);
+              props.onDeleted();
+            })
+          }
+        />
+      ) : null}
+    </section>
+  );
+}

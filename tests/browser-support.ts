@@ -1,0 +1,24 @@
+// Shared by the browser tests: Debian's Chromium driven by playwright-core (the bundled browsers of
+// `npx playwright install` cannot be downloaded here), and where the renderer and artifacts live.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+const root = new URL('..', import.meta.url).pathname;
+export const rendererDir = join(root, 'dist', 'renderer');
+/** Screenshots for a person to look at (git-ignored). */
+export const artifacts = join(root, 'test-artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+
+export function browserSkipReason(): string | false {
+  if (!existsSync(CHROMIUM)) return 'Chromium is not installed (apt-get install chromium)';
+  if (!existsSync(join(rendererDir, 'index.html'))) return 'the renderer is not built (npm run build)';
+  return false;
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
