@@ -1,6 +1,6 @@
 // One VM: its power controls, what it is set up with, and its consoles (serial in xterm.js, the VGA
 // text screen on a canvas). Settings and Delete are offered only while it is not running.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { DeletePlan, VmInfo } from '../../main/api-types.ts';
 import type { TextScreen } from '../../vmm/machine-api.ts';
 import { api } from './api-client.ts';
@@ -76,7 +76,7 @@ function Summary(props: { vm: VmInfo }) {
       {rows.map(([k, v]) => (
         <div key={k}>
           <dt>{k}</dt>
-          <dd>{v}</dd>
+          <dd title={v}>{v}</dd>
         </div>
       ))}
     </dl>
@@ -89,6 +89,12 @@ export function VmView(props: { vm: VmInfo; screen: TextScreen | null; onEdit():
   const [plan, setPlan] = useState<DeletePlan | null>(null);
   const [busy, setBusy] = useState(false);
   const [tab, setTab] = useState<'serial' | 'screen'>('serial');
+  // An off VM with no output this session has nothing to show but empty consoles.
+  const [hasOutput, setHasOutput] = useState(isOn(vm));
+  useEffect(() => {
+    if (isOn(vm)) setHasOutput(true);
+    else void api.serialLog(vm.id).then((l) => setHasOutput(l.end > 0), () => {});
+  }, [vm.id, vm.power]);
   const act = async (f: () => Promise<unknown>): Promise<void> => {
     setError(null);
     setBusy(true);
@@ -142,7 +148,12 @@ export function VmView(props: { vm: VmInfo; screen: TextScreen | null; onEdit():
         </div>
       ) : null}
       {isOn(vm) ? null : <Summary vm={vm} />}
-      <div className="console-tabs" role="tablist">
+      {hasOutput ? null : (
+        <div className="card placeholder">
+          <strong>{vm.name} is powered off.</strong> Power it on to see its serial console and screen here.
+        </div>
+      )}
+      <div className="console-tabs" role="tablist" hidden={!hasOutput}>
         <button role="tab" aria-selected={tab === 'serial'} className={tab === 'serial' ? 'on' : ''} onClick={() => setTab('serial')}>
           Serial console (COM1)
         </button>
@@ -151,10 +162,10 @@ export function VmView(props: { vm: VmInfo; screen: TextScreen | null; onEdit():
         </button>
       </div>
       {/* Both stay mounted, so neither loses output while the other is shown. */}
-      <div className="console-pane" hidden={tab !== 'serial'}>
+      <div className="console-pane" hidden={!hasOutput || tab !== 'serial'}>
         <SerialConsole vmId={vm.id} />
       </div>
-      <div className="console-pane" hidden={tab !== 'screen'}>
+      <div className="console-pane" hidden={!hasOutput || tab !== 'screen'}>
         <TextScreenView screen={props.screen} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
       </div>
       {plan ? (

@@ -1,0 +1,91 @@
+// Issue 5's acceptance test: the app in web mode, driven in Chromium as a user would, with a fresh
+// library and the real Debian test guest. Create the VM through the form, power it on, wait for the
+// shell in the serial console, type `uname -r` and see the kernel's release, power off, restart the
+// server and find the VM still in the library. Screenshots go to test-artifacts/ for a person to
+// look at. Needs the guest (`npm run guest`) and a build (`npm test` builds first).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHostApi } from '../main/api.ts';
+import { startWebServer } from '../main/server.ts';
+import { artifacts, browserSkipReason, launchChromium, rendererDir } from './browser-support.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const guest = join(root, '.cache', 'guest');
+const manifestPath = join(guest, 'manifest.json');
+
+function skipReason(): string | false {
+  const browser = browserSkipReason();
+  const missing = browser || (!existsSync(manifestPath) ? 'no test guest (run `npm run guest`)' : !existsSync(join(root, 'dist', 'vmm-worker.mjs')) ? 'the VMM is not built' : false);
+  // In CI everything is installed first: a missing piece there is a failure, not a skip.
+  if (missing && process.env.CI) throw new Error(`browser guest test cannot run in CI: ${missing}`);
+  return missing;
+}
+
+test('web mode with the real guest: create, power on, shell, uname -r, power off, restart', { skip: skipReason(), timeout: 20 * 60_000 }, async () => {
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { kernelRelease: string; readyMarker: string; prompt: string };
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-guest-ui-'));
+  let host = createHostApi({ dataDir });
+  let server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+  const browser = await launchChromium();
+  mkdirSync(artifacts, { recursive: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    await page.goto(server.url);
+    await page.getByText('New virtual machine').waitFor();
+    await page.fill('input[name=name]', 'Debian test guest');
+    await page.fill('input[name=memory]', '256');
+    await page.fill('input[name=kernelPath]', join(guest, 'vmlinuz'));
+    await page.fill('input[name=initrdPath]', join(guest, 'initrd.img'));
+    // The kernel log goes to the screen as well; the shell is on the serial console (the last console=).
+    await page.fill('input[name=cmdline]', 'console=tty0 console=ttyS0');
+    await page.click('button[type=submit]');
+    await page.locator('.vm-header h1', { hasText: 'Debian test guest' }).waitFor();
+    await page.locator('.vm-header .chip-off').waitFor();
+    await page.screenshot({ path: join(artifacts, 'web-library.png') });
+
+    await page.getByRole('button', { name: 'Power on' }).click();
+    await page.locator('.vm-header .chip-running').waitFor({ timeout: 60_000 });
+    const xterm = page.locator('.xterm-rows');
+    await xterm.filter({ hasText: manifest.readyMarker }).waitFor({ timeout: 15 * 60_000 });
+    await xterm.filter({ hasText: manifest.prompt.trim() }).waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=serial-console]').click();
+    await page.keyboard.type('uname -r');
+    await page.keyboard.press('Enter');
+    // The release on a line of its own: the guest's answer, not the echo of the command.
+    await page.waitForFunction(
+      (release) => [...document.querySelectorAll('.xterm-rows > div')].some((row) => (row.textContent ?? '').trim() === release),
+      manifest.kernelRelease,
+      { timeout: 120_000 },
+    );
+    await page.screenshot({ path: join(artifacts, 'web-console-guest.png') });
+    await page.getByRole('tab', { name: 'Screen' }).click();
+    await page.screenshot({ path: join(artifacts, 'web-screen-guest.png') });
+    await page.getByRole('tab', { name: 'Serial console (COM1)' }).click();
+
+    await page.getByRole('button', { name: 'Power off' }).click();
+    await page.locator('.vm-header .chip-off').waitFor({ timeout: 30_000 });
+    assert.equal((await host.api.listVms())[0]!.power, 'off');
+
+    // A new server on the same data folder still has the VM.
+    await page.close();
+    await host.close();
+    await server.close();
+    host = createHostApi({ dataDir });
+    server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+    const again = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    await again.goto(server.url);
+    await again.locator('.vm-list li', { hasText: 'Debian test guest' }).locator('.chip-off').waitFor();
+    await again.locator('.summary', { hasText: '256 MiB' }).waitFor();
+    const [vm] = await host.api.listVms();
+    assert.equal(vm!.kernelPath, join(guest, 'vmlinuz'));
+    assert.ok(vm!.lastRunAt);
+  } finally {
+    await browser.close();
+    await host.close();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
