@@ -11,6 +11,7 @@ import { createHostApi } from '../main/api.ts';
 import { startWebServer } from '../main/server.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from '../main/fake-vmm-launcher.ts';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
+import { ptyUnavailable } from '../main/backends/pty.ts';
 import { browserSkipReason, launchChromium, rendererDir, artifacts } from './browser-support.ts';
 
 test('web mode: library, New VM form with validation, console, power, settings, delete, restart', { skip: browserSkipReason(), timeout: 120_000 }, async () => {
@@ -109,6 +110,22 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     assert.deepEqual(await host.api.listVms(), []);
     assert.equal(existsSync(vm!.folder), false);
     assert.ok(existsSync(kernel));
+
+    // COM1 on a host pty: the page names the pty while the VM runs.
+    if (!ptyUnavailable()) {
+      await again.fill('input[name=name]', 'Pty guest');
+      await again.fill('input[name=kernelPath]', kernel);
+      await again.selectOption('select[name=serial]', 'pty');
+      await again.click('button[type=submit]');
+      await again.getByRole('button', { name: 'Power on' }).click();
+      const banner = again.locator('.banner-info', { hasText: /host pseudo-terminal \/dev\/pts\/\d+/ });
+      await banner.waitFor();
+      assert.match((await banner.textContent())!, new RegExp(`screen ${(await host.api.listVms())[0]!.ptyPath}`));
+      await again.screenshot({ path: join(artifacts, 'web-pty.png') });
+      await again.getByRole('button', { name: 'Power off' }).click();
+      await again.locator('.vm-header .chip-off').waitFor();
+      assert.equal(await again.locator('.banner-info').count(), 0);
+    }
   } finally {
     await browser.close();
     await host.close();
