@@ -8,6 +8,7 @@ import { createHostApi } from './api.ts';
 import type { HostEvent, VmCreateSettings } from './api-types.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from './fake-vmm-launcher.ts';
 import { ptyUnavailable } from './backends/pty.ts';
+import type { VmLaunchSpec } from './vmm-host.ts';
 
 function scratch(): { dataDir: string; kernel: string; done(): void } {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-api-'));
@@ -110,11 +111,13 @@ test('a crashing VMM marks its VM crashed with the error; other VMs keep running
   }
 });
 
-test('a VM whose files vanished stays off with the reason; a disk-booting VM says what it lacks', async () => {
+test('a VM whose files vanished stays off with the reason; a disk-booting VM is launched without a kernel', async () => {
   const s = scratch();
+  const specs: VmLaunchSpec[] = [];
   const host = createHostApi({
     dataDir: s.dataDir,
     launcher: async (spec) => {
+      specs.push(spec);
       throw new Error(`kernel ${spec.kernelPath} does not exist`);
     },
   });
@@ -128,7 +131,9 @@ test('a VM whose files vanished stays off with the reason; a disk-booting VM say
     writeFileSync(iso, new Uint8Array(2048 * 4));
     const d = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'CD', boot: 'disk', cdromPath: iso }));
     assert.ok(d.ok, JSON.stringify(d));
-    await assert.rejects(host.api.powerOn(d.vm.id), /needs a BIOS/);
+    // A disk-booting VM starts without a kernel: the VMM runs the BIOS.
+    await assert.rejects(host.api.powerOn(d.vm.id));
+    assert.deepEqual([specs[1]!.kernelPath, specs[1]!.cdromPath], [undefined, iso]);
   } finally {
     await host.close();
     s.done();

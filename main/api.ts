@@ -117,8 +117,6 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
-      if (vm.boot === 'disk')
-        throw new Error(`${vm.name} boots from its disks, which needs a BIOS; this version of Hostbox boots a Linux kernel directly (change Boot in its settings)`);
       const s: Session = { vmm: null, pty: null, over: false };
       sessions.set(id, s);
       const log = consoleOf(id);
@@ -129,9 +127,8 @@ export function createHostApi(opts: HostOptions): {
           {
             memoryMiB: vm.memoryMiB,
             engine: vm.engine,
-            kernelPath: vm.kernelPath,
-            initrdPath: vm.initrdPath || undefined,
-            cmdline: vm.cmdline,
+            // Without a kernel the VM starts its BIOS, which boots from the disks.
+            ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : {}),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
           },

@@ -14,7 +14,7 @@ const USAGE = `Usage: hostbox run [options]
 Boots a virtual PC with its first serial port on this terminal.
 
 Options for run:
-  --config FILE     JSON with any of: memory, kernel, initrd, append, hda, cdrom, engine
+  --config FILE     JSON with any of: memory, kernel, initrd, append, hda, cdrom, engine, bios
   --memory MIB      guest RAM in MiB (${4}-${3072}, default 256)
   --kernel FILE     Linux bzImage to boot directly (boot protocol 2.06+)
   --initrd FILE     initial ramdisk for the kernel
@@ -22,6 +22,10 @@ Options for run:
   --hda FILE        raw disk image (first IDE disk)
   --cdrom FILE      ISO image (IDE CD-ROM)
   --engine NAME     interpreter | bt | auto (default auto)
+  --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
+                    /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
+
+Without --kernel the PC starts its BIOS, which boots from its disks.
 
 In the console: Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A H shows this help.
 `;
@@ -36,9 +40,10 @@ interface RunOptions {
   hda?: string;
   cdrom?: string;
   engine?: string;
+  bios?: string;
 }
 
-const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine'] as const;
+const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios'] as const;
 
 export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec {
   const flags: Record<string, string> = {};
@@ -63,11 +68,11 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
     for (const key of Object.keys(parsed)) {
-      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
     }
     opts = parsed as RunOptions;
   }
-  for (const k of ['kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine'] as const) if (flags[k] !== undefined) opts[k] = flags[k];
+  for (const k of ['kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios'] as const) if (flags[k] !== undefined) opts[k] = flags[k];
   let memory = opts.memory ?? 256;
   if (flags.memory !== undefined) {
     if (!/^\d+$/.test(flags.memory)) throw new UsageError(`--memory ${flags.memory} is not a whole number of MiB`);
@@ -83,6 +88,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     cmdline: opts.append,
     hdaPath: resolve(opts.hda),
     cdromPath: resolve(opts.cdrom),
+    biosPath: resolve(opts.bios),
+    // This terminal is the only screen: let the BIOS show itself on it.
+    biosSerialConsole: true,
   };
 }
 

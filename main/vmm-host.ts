@@ -20,6 +20,20 @@ export interface VmLaunchSpec {
   cmdline?: string;
   hdaPath?: string;
   cdromPath?: string;
+  /** Without a kernel the PC starts this BIOS (default: Debian's SeaBIOS, see DEFAULT_BIOS). */
+  biosPath?: string;
+  /** The BIOS also talks on COM1 (for front ends with no screen, like the command line). */
+  biosSerialConsole?: boolean;
+}
+
+/** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
+export const DEFAULT_BIOS = { bios: '/usr/share/seabios/bios.bin', vgaBios: '/usr/share/seabios/vgabios-isavga.bin' };
+
+function loadBios(spec: VmLaunchSpec): { bios: Uint8Array; vgaBios?: Uint8Array } {
+  if (spec.biosPath) return { bios: readBootFile('BIOS', spec.biosPath), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
+  if (!existsSync(DEFAULT_BIOS.bios))
+    throw new Error(`booting without a kernel needs a BIOS: install SeaBIOS (apt-get install seabios, which provides ${DEFAULT_BIOS.bios}) or give one with --bios`);
+  return { bios: readBootFile('BIOS', DEFAULT_BIOS.bios), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
 }
 
 export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped';
@@ -65,7 +79,6 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
   if (!['interpreter', 'bt', 'auto'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt or auto`);
-  if (!spec.kernelPath) throw new Error('nothing to boot: give a kernel (--kernel); booting from disks needs a BIOS, which this build does not have yet');
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
   const disks = new Map<string, DiskImage>();
   try {
@@ -74,9 +87,13 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
     const config: VmConfig = {
       memoryMiB: spec.memoryMiB,
       engine: spec.engine,
-      kernel: readBootFile('kernel', spec.kernelPath),
-      initrd: spec.initrdPath ? readBootFile('initrd', spec.initrdPath) : undefined,
-      cmdline: spec.cmdline ?? '',
+      ...(spec.kernelPath
+        ? {
+            kernel: readBootFile('kernel', spec.kernelPath),
+            initrd: spec.initrdPath ? readBootFile('initrd', spec.initrdPath) : undefined,
+            cmdline: spec.cmdline ?? '',
+          }
+        : { ...loadBios(spec), biosSerialConsole: spec.biosSerialConsole === true }),
       hda: disks.get('hda')?.info,
       cdrom: disks.get('cdrom')?.info,
     };

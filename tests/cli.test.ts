@@ -38,7 +38,8 @@ test('bad input gets one clear line and a non-zero exit, never a stack trace', (
     [['run', '--kernel', kernel, '--initrd', join(scratch, 'nope')], /initrd .*nope does not exist/],
     [['run', '--kernel', kernel, '--hda', join(scratch, 'nodisk')], /hda image .*nodisk does not exist/],
     [['run', '--kernel', kernel, '--engine', 'warp'], /engine "warp" is unknown/],
-    [['run'], /nothing to boot/],
+    [['run', '--bios', join(scratch, 'no-bios.bin')], /BIOS .*no-bios\.bin does not exist/],
+    [['run', '--bios', kernel], /a BIOS image must be 64 KiB to 2 MiB/],
     [['frob'], /unknown command "frob"/],
     [['run', '--config', join(scratch, 'none.json')], /config file .* does not exist/],
   ];

@@ -24,6 +24,8 @@ export interface VmConfig {
   /** Optional BIOS / option ROM images supplied by the host. */
   readonly bios?: Uint8Array;
   readonly vgaBios?: Uint8Array;
+  /** Ask the BIOS to mirror its screen on COM1 and read keys from it (SeaBIOS's serial console), for serial-only front ends. */
+  readonly biosSerialConsole?: boolean;
 }
 
 export interface BlockRequest {

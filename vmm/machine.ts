@@ -57,17 +57,19 @@ export class PcMachine implements Machine {
     this.devices.reset('power');
     this.mem.u8.fill(0);
     this.cpu.invalidateAllCode();
-    const acpi = this.devices.installFirmwareTables();
     if (this.config.kernel) {
+      // What a BIOS would have done first (shadow RAM, PCI interrupt routing), then its tables.
+      this.devices.firmwareSetup();
+      const acpi = this.devices.installFirmwareTables();
       const entry = loadLinux(this.mem, this.config.kernel, {
         initrd: this.config.initrd,
         cmdline: this.config.cmdline ?? '',
         acpi,
       });
-      this.devices.firmwareSetup();
       this.enterBootEntry(entry);
     } else if (this.config.bios) {
-      this.devices.loadBios(this.config.bios, this.config.vgaBios);
+      // The CPU starts at the reset vector in the BIOS flash; the BIOS sets up everything else.
+      this.devices.loadBios(this.config.bios, this.config.vgaBios, { serialConsole: this.config.biosSerialConsole === true });
     } else {
       throw new Error('nothing to boot: give a kernel (--kernel) or a BIOS image');
     }

@@ -15,7 +15,11 @@ import { Port92 } from './devices/i8042/port92.ts';
 import { AcpiPm, ACPI_PM_DEFAULT_BASE } from './devices/acpi-pm/acpi-pm.ts';
 import { buildAcpiTables, defaultAcpiPlacement, piixPciRoutes } from './boot/acpi.ts';
 import { PciBus } from './devices/pci/pci-bus.ts';
-import { I440fx } from './devices/pci/i440fx.ts';
+import { I440fx, I440FX_PAM0, I440FX_PAM_COUNT } from './devices/pci/i440fx.ts';
+import { ShadowRam } from './devices/pci/shadow-ram.ts';
+import { DebugCon, DEBUGCON_SEABIOS_PORT } from './devices/debugcon/debugcon.ts';
+import { FwCfg, FW_CFG_MAX_CPUS, FW_CFG_NB_CPUS, FW_CFG_RAM_SIZE } from './devices/fw-cfg/fw-cfg.ts';
+import type { MmioRange } from './memory.ts';
 import { Piix3, PIIX3_PIRQRC } from './devices/pci/piix3.ts';
 import { Vga } from './devices/vga/vga.ts';
 import { I8259Pair } from './devices/i8259/i8259.ts';
@@ -41,6 +45,10 @@ export class PcDevices {
   readonly hostBridge: I440fx;
   readonly isaBridge: Piix3;
   readonly vga: Vga;
+  /** 0xC0000-0xFFFFF: DRAM or the ROMs on the bus, as the i440FX's PAM registers say. */
+  readonly shadow: ShadowRam;
+  readonly debugCon: DebugCon;
+  readonly fwCfg = new FwCfg();
   private readonly all: Device[] = [];
   private kbcA20 = true;
   private fastA20 = false;
@@ -73,10 +81,18 @@ export class PcDevices {
     this.port92 = new Port92({ setA20: (on) => this.setA20(on, 'fast'), requestReset: () => m.reset() });
     this.acpiPm = new AcpiPm({ clock, sci: irq(9), powerOff: () => m.powerOff(), base: ACPI_PM_DEFAULT_BASE });
     this.isaBridge = new Piix3(this.pci, irq, { requestReset: () => m.reset() });
-    this.hostBridge = new I440fx(this.pci, { resetControl: this.isaBridge.resetControl });
+    this.shadow = new ShadowRam(m.mem, (first, pages) => {
+      for (let p = first; p < first + pages; p++) m.cpu.invalidateCodePage(p);
+      m.cpu.flushTlb(true);
+    });
+    this.hostBridge = new I440fx(this.pci, { resetControl: this.isaBridge.resetControl, onPamChange: (pam) => this.shadow.apply(pam) });
+    this.debugCon = new DebugCon(DEBUGCON_SEABIOS_PORT, (line) => m.host.log('info', `firmware: ${line}`));
     this.vga = new Vga(clock, (screen) => m.host.display(screen));
     m.mem.mapMmio(this.vga.mmio);
-    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.vga]) this.add(d);
+    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.vga, this.debugCon, this.fwCfg]) this.add(d);
+    this.fwCfg.setInt(FW_CFG_RAM_SIZE, m.mem.size, 8);
+    this.fwCfg.setInt(FW_CFG_NB_CPUS, 1, 2);
+    this.fwCfg.setInt(FW_CFG_MAX_CPUS, 1, 2);
   }
 
   private add(d: Device & { ioRanges?: readonly import('./bus.ts').IoRange[] }): void {
@@ -104,6 +120,9 @@ export class PcDevices {
 
   /** The configuration a BIOS leaves behind, for guests booted without one (direct kernel boot). */
   firmwareSetup(): void {
+    // DRAM everywhere below 1 MiB, read and write, as a BIOS leaves it once it has shadowed itself.
+    this.pci.configWrite(0, 0, I440FX_PAM0, 1, 0x30);
+    for (let i = 1; i < I440FX_PAM_COUNT; i++) this.pci.configWrite(0, 0, I440FX_PAM0 + i, 1, 0x33);
     for (let i = 0; i < 4; i++) this.pci.configWrite(0, 1 << 3, PIIX3_PIRQRC + i, 1, PIRQ_IRQS[i]!);
   }
 
@@ -120,9 +139,44 @@ export class PcDevices {
     return { rsdp: t.rsdp, reservedStart: t.reservedStart, reservedEnd: t.reservedEnd };
   }
 
-  loadBios(_bios: Uint8Array, _vgaBios?: Uint8Array): void {
-    throw new Error('booting from a BIOS image is not supported yet: use direct kernel boot (--kernel)');
+  /**
+   * Puts a BIOS image in the flash at the top of the 4 GiB space (where the reset vector points)
+   * and its last 128 KiB on the bus at 0xE0000-0xFFFFF, and a VGA BIOS at 0xC0000, as a PC's ISA
+   * VGA card carries it. The PAM registers then decide when DRAM shadows them.
+   */
+  loadBios(bios: Uint8Array, vgaBios?: Uint8Array, opts: { serialConsole?: boolean } = {}): void {
+    if (bios.length < 0x10000 || bios.length > 0x200000 || bios.length % 0x10000)
+      throw new Error(`a BIOS image must be 64 KiB to 2 MiB in whole 64 KiB blocks, not ${bios.length} bytes`);
+    const flash = bios.slice();
+    if (!this.biosFlash) {
+      const base = 0x100000000 - flash.length;
+      this.biosFlash = {
+        name: 'bios-flash',
+        base,
+        length: flash.length,
+        read: (off, size) => {
+          let v = 0;
+          for (let i = size - 1; i >= 0; i--) v = (v << 8) | (this.biosImage[off + i] ?? 0xff);
+          return v >>> 0;
+        },
+        write: () => {},
+      };
+      this.m.mem.mapMmio(this.biosFlash);
+    } else if (this.biosFlash.length !== flash.length) throw new Error('the BIOS image cannot change size while the machine exists');
+    this.biosImage = flash;
+    const low = flash.subarray(Math.max(0, flash.length - 0x20000));
+    this.shadow.loadRom(0x100000 - low.length, low);
+    if (vgaBios) {
+      if (vgaBios.length > 0x20000 || vgaBios[0] !== 0x55 || vgaBios[1] !== 0xaa)
+        throw new Error('the VGA BIOS is not an option ROM (no 55 AA signature, or over 128 KiB)');
+      // An ISA VGA card's BIOS, as QEMU hands it to SeaBIOS: a fw_cfg file SeaBIOS copies to 0xC0000.
+      this.fwCfg.addFile('vgaroms/vgabios.bin', vgaBios.slice());
+    }
+    // SeaBIOS's serial console: its screen output also goes to COM1 and COM1 input acts as keys.
+    if (opts.serialConsole) this.fwCfg.addFile('etc/sercon-port', new Uint8Array([0xf8, 0x03, 0, 0, 0, 0, 0, 0]));
   }
+  private biosFlash: MmioRange | null = null;
+  private biosImage = new Uint8Array(0);
 
   serialIn(port: number, bytes: Uint8Array): void {
     this.uarts[port]?.receive(bytes);

@@ -1,0 +1,53 @@
+// Developer probe: boots a BIOS (SeaBIOS from Debian by default) with no disks for a few seconds
+// and prints the firmware's debug-port trace and the VGA text screen at the end.
+//   node --import tsx scripts/bios-probe.ts [seconds] [bios.bin] [vgabios.bin]
+import { readFileSync } from 'node:fs';
+import { createMachine } from '../vmm/machine.ts';
+import type { TextScreen } from '../vmm/machine-api.ts';
+
+const seconds = Number(process.argv[2] ?? 10);
+const bios = new Uint8Array(readFileSync(process.argv[3] ?? '/usr/share/seabios/bios.bin'));
+const vga = new Uint8Array(readFileSync(process.argv[4] ?? '/usr/share/seabios/vgabios-isavga.bin'));
+let screen: TextScreen | null = null;
+const m = createMachine(
+  { memoryMiB: 64, engine: 'interpreter', bios, vgaBios: vga },
+  {
+    serialOut: (_p, b) => process.stdout.write(b),
+    display: (s) => { screen = s; if (process.env.DUMP_VRAM) console.log("[display]", s.cursor.row, s.cursor.col); },
+    block: () => {},
+    power: (e, d) => console.log(`[power] ${e} ${d ?? ''}`),
+    log: (l, msg) => console.log(`[${l}] ${msg}`),
+  },
+);
+const end = performance.now() + seconds * 1000;
+while (performance.now() < end) {
+  const st = m.runSlice(10);
+  if (st === 'off') break;
+  if (st === 'halted') await new Promise((r) => setTimeout(r, Math.min(10, m.idleMs())));
+}
+console.log(`instructions: ${m.stats().instructions}`);
+const s = screen as TextScreen | null;
+if (s) {
+  for (let r = 0; r < s.rows; r++) {
+    let line = '';
+    for (let c = 0; c < s.cols; c++) line += String.fromCharCode(s.cells[r * s.cols + c]! & 0xff || 32);
+    console.log('|' + line.trimEnd());
+  }
+}
+if (process.env.DUMP_VRAM) {
+  const pm = m as unknown as { devices: { vga: { vram: Uint8Array; crtc: Uint8Array } } };
+  const v = pm.devices.vga.vram;
+  let t = '';
+  for (let i = 0; i < 4000; i++) t += String.fromCharCode(v[i] || 32);
+  console.log(JSON.stringify(t.replace(/ +/g, ' ')));
+  console.log('crtc', Array.from(pm.devices.vga.crtc.subarray(0, 0x19)).map((x) => x.toString(16)).join(' '));
+}
+if (process.env.DUMP_VRAM) {
+  const ts = (m as unknown as { devices: { vga: { textScreen(): TextScreen | null } } }).devices.vga.textScreen();
+  if (ts) for (let r = 0; r < 10; r++) console.log('>' + Array.from(ts.cells.subarray(r * ts.cols, (r + 1) * ts.cols), (c) => String.fromCharCode(c & 0xff || 32)).join('').trimEnd());
+}
+if (process.env.DUMP_VRAM) {
+  const v = (m as unknown as { devices: { vga: { dirty: boolean; refresh: { armed: boolean; deadline?: number } } } }).devices.vga;
+  const c = (m as unknown as { clock: { now(): number; nextDeadline(): number } }).clock;
+  console.log('dirty', v.dirty, 'armed', v.refresh.armed, v.refresh, 'now', c.now(), 'next', c.nextDeadline());
+}
