@@ -9,12 +9,26 @@ const seconds = Number(process.argv[2] ?? 10);
 const bios = new Uint8Array(readFileSync(process.argv[3] ?? '/usr/share/seabios/bios.bin'));
 const vga = new Uint8Array(readFileSync(process.argv[4] ?? '/usr/share/seabios/vgabios-isavga.bin'));
 let screen: TextScreen | null = null;
+// HDA=disk.img and CDROM=image.iso attach images, served from memory.
+const images: Record<string, { bytes: Uint8Array; sector: number }> = {};
+if (process.env.HDA) images.hda = { bytes: new Uint8Array(readFileSync(process.env.HDA)), sector: 512 };
+if (process.env.CDROM) images.cdrom = { bytes: new Uint8Array(readFileSync(process.env.CDROM)), sector: 2048 };
+const info = (id: string) => (images[id] ? { id, sectors: images[id].bytes.length / images[id].sector, sectorSize: images[id].sector as 512 | 2048, readOnly: id === 'cdrom' } : undefined);
 const m = createMachine(
-  { memoryMiB: 64, engine: 'interpreter', bios, vgaBios: vga },
+  { memoryMiB: 64, engine: 'interpreter', bios, vgaBios: vga, hda: info('hda'), cdrom: info('cdrom') },
   {
+    block: (req) => (process.env.DUMP_VRAM && console.log("[block]", req.op, req.disk, req.lba, req.count), 0) ||
+      setImmediate(() => {
+        const img = images[req.disk]!;
+        const off = req.lba * img.sector;
+        if (req.op === 'read') m.blockReply({ tag: req.tag, ok: true, data: img.bytes.slice(off, off + req.count * img.sector) });
+        else {
+          if (req.op === 'write') img.bytes.set(req.data!, off);
+          m.blockReply({ tag: req.tag, ok: true });
+        }
+      }),
     serialOut: (_p, b) => process.stdout.write(b),
     display: (s) => { screen = s; if (process.env.DUMP_VRAM) console.log("[display]", s.cursor.row, s.cursor.col); },
-    block: () => {},
     power: (e, d) => console.log(`[power] ${e} ${d ?? ''}`),
     log: (l, msg) => console.log(`[${l}] ${msg}`),
   },
@@ -24,6 +38,7 @@ while (performance.now() < end) {
   const st = m.runSlice(10);
   if (st === 'off') break;
   if (st === 'halted') await new Promise((r) => setTimeout(r, Math.min(10, m.idleMs())));
+  else await new Promise((r) => setImmediate(r));
 }
 console.log(`instructions: ${m.stats().instructions}`);
 const s = screen as TextScreen | null;
@@ -50,4 +65,10 @@ if (process.env.DUMP_VRAM) {
   const v = (m as unknown as { devices: { vga: { dirty: boolean; refresh: { armed: boolean; deadline?: number } } } }).devices.vga;
   const c = (m as unknown as { clock: { now(): number; nextDeadline(): number } }).clock;
   console.log('dirty', v.dirty, 'armed', v.refresh.armed, v.refresh, 'now', c.now(), 'next', c.nextDeadline());
+}
+if (process.env.IDE_TRACE) {
+  const ch = (m as unknown as { devices: { ide: { channels: unknown[] } } }).devices.ide.channels[0] as Record<string, unknown>;
+  console.log('ide primary', { pos: ch.pos, end: ch.end, intrq: ch.intrq, lineHigh: ch.lineHigh, drives: (ch.drives as { status: number }[]).map((d) => d?.status) });
+  const cpu = (m as unknown as { cpu: { eip: number; sel: Uint16Array; halted: boolean; getFlags(): number } }).cpu;
+  console.log('cpu', cpu.sel[1]!.toString(16), cpu.eip.toString(16), 'halted', cpu.halted, 'flags', cpu.getFlags().toString(16));
 }

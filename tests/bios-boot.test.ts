@@ -5,8 +5,9 @@
 // the command line, where SeaBIOS's serial console is on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMachine } from '../vmm/machine.ts';
 import type { TextScreen } from '../vmm/machine-api.ts';
@@ -41,6 +42,7 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
   while (!/No bootable device/.test(text())) {
     assert.ok(performance.now() < deadline, `no "No bootable device" on the screen; screen:\n${text()}\nfirmware log tail:\n${firmware.slice(-20).join('\n')}`);
     if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
+    else await new Promise((r) => setImmediate(r));
   }
   const lines = screenText(screen!);
   assert.match(lines[0]!, /^SeaBIOS \(version 1\.\d+/);
@@ -56,23 +58,50 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
   assert.match(log, /1: 0000000000100000 - 0000000002000000 = 1 RAM|3: 0000000000100000 - 0000000002000000 = 1 RAM/);
 });
 
-test('hostbox run without --kernel: SeaBIOS on the terminal through its serial console', { skip: skipReason() || (!existsSync(join(root, 'dist', 'vmm-worker.mjs')) && 'not built'), timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', '--memory', '32'], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Runs `hostbox run` and resolves with its output once `until` matches. */
+async function runUntil(args: string[], until: RegExp): Promise<string> {
+  const child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out; output: ${JSON.stringify(out.slice(-500))}`)), 50_000);
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString('latin1');
-        if (/No bootable device/.test(out)) {
+        if (until.test(out)) {
           clearTimeout(t);
           resolve();
         }
       });
       child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
     });
-    assert.match(out, /SeaBIOS \(version/);
+    return out;
   } finally {
     child.kill('SIGTERM');
+  }
+}
+
+const built = existsSync(join(root, 'dist', 'vmm-worker.mjs'));
+
+test('hostbox run without --kernel: SeaBIOS on the terminal through its serial console', { skip: skipReason() || (!built && 'not built'), timeout: 60_000 }, async () => {
+  const out = await runUntil(['--memory', '32'], /No bootable device/);
+  assert.match(out, /SeaBIOS \(version/);
+});
+
+test('SeaBIOS boots a master boot record from the IDE disk, which reads on through INT 13h', { skip: skipReason() || (!built && 'not built'), timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-mbr-'));
+  try {
+    const mbr = join(dir, 'mbr.bin');
+    const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-hello.asm')], { encoding: 'utf8' });
+    assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
+    const disk = new Uint8Array(1024 * 1024);
+    disk.set(readFileSync(mbr), 0);
+    disk.set(new TextEncoder().encode('Sector two says hello\r\n\0'), 512);
+    const image = join(dir, 'disk.img');
+    writeFileSync(image, disk);
+    const out = await runUntil(['--memory', '32', '--hda', image], /Sector two says hello|INT 13h read failed|No bootable device/);
+    assert.match(out, /Booting from Hard Disk/);
+    assert.match(out, /Hello from the MBR[\s\S]*Sector two says hello/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

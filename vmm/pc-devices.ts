@@ -2,7 +2,10 @@
 // reset, ACPI tables, firmware. One place lists the whole board so a reader sees it at a glance.
 //
 //   IRQ 0 PIT ch0    IRQ 1 keyboard   IRQ 2 cascade   IRQ 3 COM2   IRQ 4 COM1   IRQ 8 RTC
-//   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE (later)
+//   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE primary/secondary
+//
+//   PCI 00:00.0 i440FX host bridge   00:01.0 PIIX3 ISA bridge   00:01.1 PIIX3 IDE (hda: primary
+//   master, CD-ROM: secondary master, as QEMU places them)
 
 import type { Device, ResetKind } from './device.ts';
 import { noIrq, type IrqLine } from './irq.ts';
@@ -17,6 +20,9 @@ import { buildAcpiTables, defaultAcpiPlacement, piixPciRoutes } from './boot/acp
 import { PciBus } from './devices/pci/pci-bus.ts';
 import { I440fx, I440FX_PAM0, I440FX_PAM_COUNT } from './devices/pci/i440fx.ts';
 import { ShadowRam } from './devices/pci/shadow-ram.ts';
+import { PiixIde } from './devices/piix-ide/piix-ide.ts';
+import type { DriveSpec } from './devices/piix-ide/ata-channel.ts';
+import type { DiskInfo } from './machine-api.ts';
 import { DebugCon, DEBUGCON_SEABIOS_PORT } from './devices/debugcon/debugcon.ts';
 import { FwCfg, FW_CFG_MAX_CPUS, FW_CFG_NB_CPUS, FW_CFG_RAM_SIZE } from './devices/fw-cfg/fw-cfg.ts';
 import type { MmioRange } from './memory.ts';
@@ -45,6 +51,7 @@ export class PcDevices {
   readonly hostBridge: I440fx;
   readonly isaBridge: Piix3;
   readonly vga: Vga;
+  readonly ide: PiixIde;
   /** 0xC0000-0xFFFFF: DRAM or the ROMs on the bus, as the i440FX's PAM registers say. */
   readonly shadow: ShadowRam;
   readonly debugCon: DebugCon;
@@ -87,9 +94,20 @@ export class PcDevices {
     });
     this.hostBridge = new I440fx(this.pci, { resetControl: this.isaBridge.resetControl, onPamChange: (pam) => this.shadow.apply(pam) });
     this.debugCon = new DebugCon(DEBUGCON_SEABIOS_PORT, (line) => m.host.log('info', `firmware: ${line}`));
+    const drive = (kind: DriveSpec['kind'], d: DiskInfo | undefined): DriveSpec | null => (d ? { kind, diskId: d.id, sectors: d.sectors, readOnly: d.readOnly } : null);
+    this.ide = new PiixIde({
+      pci: this.pci,
+      device: 1,
+      function: 1,
+      mem: m.mem,
+      io: m.io,
+      isaIrq: irq,
+      drives: [drive('disk', m.config.hda), null, drive('cdrom', m.config.cdrom), null],
+      block: (req) => m.host.block(req),
+    });
     this.vga = new Vga(clock, (screen) => m.host.display(screen));
     m.mem.mapMmio(this.vga.mmio);
-    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.vga, this.debugCon, this.fwCfg]) this.add(d);
+    for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.ide, this.vga, this.debugCon, this.fwCfg]) this.add(d);
     this.fwCfg.setInt(FW_CFG_RAM_SIZE, m.mem.size, 8);
     this.fwCfg.setInt(FW_CFG_NB_CPUS, 1, 2);
     this.fwCfg.setInt(FW_CFG_MAX_CPUS, 1, 2);
@@ -186,7 +204,9 @@ export class PcDevices {
     this.kbc.keyboardInput(scancodes);
   }
 
-  blockReply(_reply: BlockReply): void {}
+  blockReply(reply: BlockReply): void {
+    this.ide.blockReply(reply);
+  }
 
   get devices(): readonly Device[] {
     return this.all;

@@ -137,7 +137,7 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
             {field('Kernel command line', 'cmdline', { placeholder: 'console=ttyS0' })}
           </>
         ) : (
-          <p className="hint">The VM starts its BIOS (SeaBIOS), which boots from the hard disk or the CD. Hostbox has no IDE controller yet, so for now the BIOS finds nothing to boot.</p>
+          <p className="hint">The VM starts its BIOS (SeaBIOS), which boots from the hard disk.</p>
         )}
       </fieldset>
       <fieldset>

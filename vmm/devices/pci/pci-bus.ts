@@ -137,7 +137,9 @@ export class PciConfigSpace {
     if (!rom && spec.kind === 'io' && size > 256) throw new Error(`PCI I/O BAR ${index} of ${size} bytes is larger than PCI allows`);
     this.bars[index] = spec;
     const offset = rom ? PCI_ROM_ADDRESS : PCI_BASE_ADDRESS_0 + 4 * index;
-    const addrMask = (~(size - 1) >>> 0) & (rom ? 0xfffff800 : spec.kind === 'io' ? 0xfffc : 0xfffffff0);
+    // I/O BARs decode 32 bits, as QEMU's devices do: SeaBIOS (built for QEMU) sizes a BAR from all
+    // 32 bits and would take a 16-bit decoder's zero upper half for a 4 GiB request.
+    const addrMask = (~(size - 1) >>> 0) & (rom ? 0xfffff800 : spec.kind === 'io' ? 0xfffffffc : 0xfffffff0);
     const typeBits = rom ? 0 : spec.kind === 'io' ? PCI_BASE_ADDRESS_SPACE_IO : spec.prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0;
     this.define(offset, 4, typeBits, (addrMask | (rom ? PCI_ROM_ADDRESS_ENABLE : 0)) >>> 0);
   }
@@ -149,7 +151,8 @@ export class PciConfigSpace {
     const rom = index === PCI_ROM_BAR;
     const raw = this.read(rom ? PCI_ROM_ADDRESS : PCI_BASE_ADDRESS_0 + 4 * index, 4);
     const cmd = this.read(PCI_COMMAND, 2);
-    if (spec.kind === 'io') return cmd & PCI_COMMAND_IO && (raw & 0xfffc) !== 0 ? raw & 0xfffc : null;
+    // An I/O BAR placed above the 64 KiB port space decodes nothing on an x86 PC.
+    if (spec.kind === 'io') return cmd & PCI_COMMAND_IO && (raw & 0xfffc) !== 0 && raw >>> 0 <= 0xffff ? raw & 0xfffc : null;
     if (!(cmd & PCI_COMMAND_MEMORY)) return null;
     if (rom && !(raw & PCI_ROM_ADDRESS_ENABLE)) return null;
     const addr = (raw & (rom ? 0xfffff800 : 0xfffffff0)) >>> 0;
