@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */
 function cpuSeconds(pid: number): number | null {
@@ -22,16 +24,32 @@ const guest = join(root, '.cache', 'guest');
 const manifestPath = join(guest, 'manifest.json');
 const haveGuest = existsSync(manifestPath) && existsSync(join(root, 'dist', 'vmm-worker.mjs'));
 
-test('Debian i386 kernel + busybox: shell, commands, sleep, poweroff', { skip: haveGuest ? false : 'no test guest (run `npm run guest`) or no build', timeout: 15 * 60_000 }, async () => {
+test('Debian i386 kernel + busybox: shell, commands, sleep, IDE disk and CD-ROM, poweroff', { skip: haveGuest ? false : 'no test guest (run `npm run guest`) or no build', timeout: 15 * 60_000 }, async () => {
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
     kernelRelease: string;
     readyMarker: string;
     prompt: string;
     testFile: { path: string; md5: string };
   };
-  const child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', '--memory', '256', '--kernel', join(guest, 'vmlinuz'), '--initrd', join(guest, 'initrd.img'), '--append', 'console=ttyS0'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  // A raw disk and a CD image with patterns the guest reads back through the IDE controller.
+  const scratch = mkdtempSync(join(tmpdir(), 'hostbox-guest-disks-'));
+  const pattern = (bytes: number, seed: number): Uint8Array => {
+    const b = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i++) b[i] = (Math.imul(i, 2654435761) >>> 24) ^ seed ^ (i >>> 9);
+    return b;
+  };
+  const disk = pattern(8 * 1024 * 1024, 0x5a);
+  const cd = pattern(2 * 1024 * 1024, 0xc3);
+  const hda = join(scratch, 'disk.img');
+  const iso = join(scratch, 'cd.iso');
+  writeFileSync(hda, disk);
+  writeFileSync(iso, cd);
+  const md5hex = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin', 'hostbox.js'), 'run', '--memory', '256', '--kernel', join(guest, 'vmlinuz'), '--initrd', join(guest, 'initrd.img'), '--append', 'console=ttyS0 hostbox.modules=ata_piix,sd_mod,sr_mod', '--hda', hda, '--cdrom', iso],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   const waiters: { re: RegExp; from: number; resolve: (m: { at: number; match: RegExpMatchArray; time: number }) => void }[] = [];
@@ -91,14 +109,30 @@ test('Debian i386 kernel + busybox: shell, commands, sleep, poweroff', { skip: h
     assert.equal(md5.text.trim().split(/\s+/)[0], manifest.testFile.md5);
     const sleep = await run('sleep 1');
     assert.ok(sleep.seconds >= 0.95 && sleep.seconds < 6, `sleep 1 took ${sleep.seconds.toFixed(2)} s of host time`);
+    // The IDE disk and CD-ROM: found, read by DMA and PIO, written through to the image file.
+    const blocks = await run('cat /sys/block/sda/size /sys/block/sr0/size');
+    assert.deepEqual(blocks.text.trim().split(/\s+/), [String(disk.length / 512), String(cd.length / 512)]);
+    const whole = await run('md5sum /dev/sda /dev/sr0');
+    assert.match(whole.text, new RegExp(`${md5hex(disk)}\\s+/dev/sda`));
+    assert.match(whole.text, new RegExp(`${md5hex(cd)}\\s+/dev/sr0`));
+    const part = await run('dd if=/dev/sr0 bs=2048 skip=100 count=3 2>/dev/null | md5sum');
+    assert.equal(part.text.trim().split(/\s+/)[0], md5hex(cd.subarray(100 * 2048, 103 * 2048)));
+    await run('echo written-by-the-guest | dd of=/dev/sda bs=512 seek=77 conv=notrunc 2>/dev/null; sync');
     const dmesg = await run('dmesg');
+    assert.match(dmesg.text, /ata1\.00: ATA-6: HOSTBOX HARDDISK/);
+    assert.match(dmesg.text, /ata2\.00: ATAPI: HOSTBOX CD-ROM/);
+    assert.match(dmesg.text, /sd 0:0:0:0: \[sda\] 16384 512-byte logical blocks/);
     for (const bad of [/Oops/, /\bBUG\b/, /Kernel panic/, /Uhhuh\. NMI/, /unknown NMI/i, /general protection fault/, /Call Trace/]) assert.doesNotMatch(dmesg.text, bad);
     const spurious = (dmesg.text.match(/spurious 8259A interrupt/g) ?? []).length;
     assert.ok(spurious <= 1, `${spurious} spurious 8259A interrupts`);
     child.stdin.write('poweroff -f\n');
     const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 120_000))]);
     assert.equal(code, 0, `exit after poweroff; stderr: ${err}`);
+    const after = readFileSync(hda);
+    assert.equal(after.subarray(77 * 512, 77 * 512 + 21).toString(), 'written-by-the-guest\n');
+    assert.equal(md5hex(after.subarray(78 * 512)), md5hex(disk.subarray(78 * 512)), 'nothing else changed');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(scratch, { recursive: true, force: true });
   }
 });
