@@ -72,3 +72,17 @@ if (process.env.IDE_TRACE) {
   const cpu = (m as unknown as { cpu: { eip: number; sel: Uint16Array; halted: boolean; getFlags(): number } }).cpu;
   console.log('cpu', cpu.sel[1]!.toString(16), cpu.eip.toString(16), 'halted', cpu.halted, 'flags', cpu.getFlags().toString(16));
 }
+{
+  // Where the BIOS put the RSDP (the ACPI spec's scan of 0xE0000-0xFFFFF on 16-byte boundaries).
+  const mem = (m as unknown as { mem: { read8(a: number): number; read32(a: number): number } }).mem;
+  for (let a = 0xe0000; a < 0x100000; a += 16) {
+    let sig = '';
+    for (let i = 0; i < 8; i++) sig += String.fromCharCode(mem.read8(a + i));
+    if (sig === 'RSD PTR ') {
+      const rsdt = mem.read32(a + 16) >>> 0;
+      let t = '';
+      for (let i = 0; i < 4; i++) t += String.fromCharCode(mem.read8(rsdt + i));
+      console.log(`RSDP at 0x${a.toString(16)}, RSDT at 0x${rsdt.toString(16)} (${t})`);
+    }
+  }
+}

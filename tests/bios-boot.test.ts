@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMachine } from '../vmm/machine.ts';
+import { createMachine, type PcMachine } from '../vmm/machine.ts';
 import type { TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 
@@ -55,7 +55,17 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
   assert.match(log, /Start SeaVGABIOS/);
   assert.match(log, /Found 2 serial ports/);
   assert.match(log, /PS2 keyboard initialized/);
-  assert.match(log, /1: 0000000000100000 - 0000000002000000 = 1 RAM|3: 0000000000100000 - 0000000002000000 = 1 RAM/);
+  // RAM up to the ACPI tables the BIOS placed at the top through fw_cfg's table loader.
+  assert.match(log, /3: 0000000000100000 - 0000000001fff000 = 1 RAM/);
+  // And the RSDP where an OS looks for it, leading to our RSDT.
+  const mem = (m as PcMachine).mem;
+  let rsdt = '';
+  for (let a = 0xe0000; a < 0x100000 && !rsdt; a += 16) {
+    if (String.fromCharCode(...Array.from({ length: 8 }, (_, i) => mem.read8(a + i))) !== 'RSD PTR ') continue;
+    const at = mem.read32(a + 16) >>> 0;
+    rsdt = String.fromCharCode(...Array.from({ length: 4 }, (_, i) => mem.read8(at + i)));
+  }
+  assert.equal(rsdt, 'RSDT');
 });
 
 /** Runs `hostbox run` and resolves with its output once `until` matches. */

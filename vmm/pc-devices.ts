@@ -16,7 +16,8 @@ import { Ns16550a } from './devices/ns16550a/ns16550a.ts';
 import { I8042 } from './devices/i8042/i8042.ts';
 import { Port92 } from './devices/i8042/port92.ts';
 import { AcpiPm, ACPI_PM_DEFAULT_BASE } from './devices/acpi-pm/acpi-pm.ts';
-import { buildAcpiTables, defaultAcpiPlacement, piixPciRoutes } from './boot/acpi.ts';
+import { buildAcpiTables, defaultAcpiPlacement, piixPciRoutes, relocatableAcpi } from './boot/acpi.ts';
+import { tableLoaderFiles } from './boot/acpi-loader.ts';
 import { PciBus } from './devices/pci/pci-bus.ts';
 import { I440fx, I440FX_PAM0, I440FX_PAM_COUNT } from './devices/pci/i440fx.ts';
 import { ShadowRam } from './devices/pci/shadow-ram.ts';
@@ -190,6 +191,8 @@ export class PcDevices {
       // An ISA VGA card's BIOS, as QEMU hands it to SeaBIOS: a fw_cfg file SeaBIOS copies to 0xC0000.
       this.fwCfg.addFile('vgaroms/vgabios.bin', vgaBios.slice());
     }
+    // The same ACPI tables a directly booted kernel gets, for the BIOS to place and link.
+    for (const f of tableLoaderFiles(relocatableAcpi({ pmBase: ACPI_PM_DEFAULT_BASE, pci: { routes: piixPciRoutes(PCI_SLOTS, PIRQ_IRQS) } }))) this.fwCfg.addFile(f.name, f.data);
     // SeaBIOS's serial console: its screen output also goes to COM1 and COM1 input acts as keys.
     if (opts.serialConsole) this.fwCfg.addFile('etc/sercon-port', new Uint8Array([0xf8, 0x03, 0, 0, 0, 0, 0, 0]));
   }

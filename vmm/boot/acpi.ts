@@ -174,35 +174,41 @@ function pciHostBridge(pci: PciHostBridge): Uint8Array {
 }
 
 /**
- * Writes RSDP, RSDT, FADT, FACS and DSDT into guest RAM. The tables are firmware content, so they
- * are written straight into RAM even where the page map later says ROM.
+ * The tables laid out from offset 0 of one block (FACS, DSDT, FADT, RSDT) plus the RSDP, with
+ * every pointer holding an offset into the block and a list of where those pointers are. Whoever
+ * places the block adds its address to each pointer and fixes the checksums: buildAcpiTables for
+ * direct kernel boot, and the firmware's table loader (fw_cfg "etc/table-loader") for a BIOS.
  */
-export function buildAcpiTables(mem: PhysicalMemory, opts: AcpiTablesOptions): AcpiTables {
-  const { tablesBase, rsdpAddress, pmBase } = opts;
-  if (tablesBase % 4096 !== 0 || tablesBase < 0x100000 || tablesBase >= mem.size)
-    throw new Error(`ACPI tables base ${hex(tablesBase)} must be page-aligned RAM above 1 MiB`);
-  if (rsdpAddress % 16 !== 0 || rsdpAddress < 0xe0000 || rsdpAddress + RSDP_SIZE > 0x100000)
-    throw new Error(`RSDP address ${hex(rsdpAddress)} must be 16-byte aligned within 0xE0000-0xFFFFF`);
+export interface RelocatableAcpi {
+  tables: Uint8Array;
+  rsdp: Uint8Array;
+  /** 32-bit pointers to patch: in the block, or in the RSDP; each holds an offset into the block. */
+  pointers: { in: 'tables' | 'rsdp'; at: number }[];
+  /** Checksum bytes to recompute after patching: over [start, start + length) of the block or RSDP. */
+  checksums: { in: 'tables' | 'rsdp'; at: number; start: number; length: number }[];
+}
+
+export function relocatableAcpi(opts: Pick<AcpiTablesOptions, 'pmBase' | 'pci'>): RelocatableAcpi {
+  const { pmBase } = opts;
   if (!Number.isInteger(pmBase) || pmBase <= 0 || pmBase + 12 > 0x10000 || pmBase % 4 !== 0)
     throw new Error(`ACPI PM base port ${hex(pmBase)} must be a 4-aligned port below 0xFFF4`);
 
-  // FACS first: it must be 64-byte aligned and tablesBase is page-aligned.
-  const facsAddr = tablesBase;
+  // FACS first: it must be 64-byte aligned, and the block is placed page- (or 64-byte) aligned.
+  const facsOff = 0;
   const facs = new Uint8Array(FACS_SIZE);
   ascii(facs, 0, 'FACS', 4);
   new DataView(facs.buffer).setUint32(4, FACS_SIZE, true);
 
   const body = dsdtAml({ pci: opts.pci });
-  const dsdtAddr = facsAddr + FACS_SIZE;
+  const dsdtOff = facsOff + FACS_SIZE;
   const dsdt = sdtHeader('DSDT', HEADER_SIZE + body.length, 1);
   dsdt.set(body, HEADER_SIZE);
-  fixChecksum(dsdt, 9);
 
-  const fadtAddr = align(dsdtAddr + dsdt.length, 16);
+  const fadtOff = align(dsdtOff + dsdt.length, 16);
   const fadt = sdtHeader('FACP', FADT_SIZE, 1);
   const f = new DataView(fadt.buffer);
-  f.setUint32(36, facsAddr, true); // FIRMWARE_CTRL
-  f.setUint32(40, dsdtAddr, true); // DSDT
+  f.setUint32(36, facsOff, true); // FIRMWARE_CTRL
+  f.setUint32(40, dsdtOff, true); // DSDT
   fadt[44] = 0; // INT_MODEL: dual 8259
   f.setUint16(46, SCI_IRQ, true); // SCI_INT
   f.setUint32(48, 0, true); // SMI_CMD: no SMM handover, ACPI is always on
@@ -216,33 +222,79 @@ export function buildAcpiTables(mem: PhysicalMemory, opts: AcpiTablesOptions): A
   f.setUint16(96, 101, true); // P_LVL2_LAT
   f.setUint16(98, 1001, true); // P_LVL3_LAT
   f.setUint32(112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC, true); // 24-bit timer: TMR_VAL_EXT clear
-  fixChecksum(fadt, 9);
 
-  const rsdtAddr = align(fadtAddr + fadt.length, 16);
+  const rsdtOff = align(fadtOff + fadt.length, 16);
   const rsdt = sdtHeader('RSDT', HEADER_SIZE + 4, 1);
-  new DataView(rsdt.buffer).setUint32(HEADER_SIZE, fadtAddr, true);
-  fixChecksum(rsdt, 9);
+  new DataView(rsdt.buffer).setUint32(HEADER_SIZE, fadtOff, true);
 
-  const end = rsdtAddr + rsdt.length;
-  const reservedEnd = tablesBase + (opts.tablesSize ?? align(end - tablesBase, 4096));
-  if (reservedEnd % 4096 !== 0 || end > reservedEnd)
-    throw new Error(`ACPI tables need ${end - tablesBase} bytes; tablesSize ${opts.tablesSize} is too small or not whole pages`);
-  if (reservedEnd > mem.size) throw new Error(`ACPI tables at ${hex(tablesBase)} do not fit in RAM (they end at ${hex(reservedEnd)})`);
+  const tables = new Uint8Array(rsdtOff + rsdt.length);
+  tables.set(facs, facsOff);
+  tables.set(dsdt, dsdtOff);
+  tables.set(fadt, fadtOff);
+  tables.set(rsdt, rsdtOff);
 
   const rsdp = new Uint8Array(RSDP_SIZE);
   ascii(rsdp, 0, 'RSD PTR ', 8);
   ascii(rsdp, 9, OEM_ID, 6);
   rsdp[15] = 0; // revision 0: ACPI 1.0, RSDT only
-  new DataView(rsdp.buffer).setUint32(16, rsdtAddr, true);
-  fixChecksum(rsdp, 8);
+  new DataView(rsdp.buffer).setUint32(16, rsdtOff, true);
+
+  return {
+    tables,
+    rsdp,
+    pointers: [
+      { in: 'tables', at: fadtOff + 36 },
+      { in: 'tables', at: fadtOff + 40 },
+      { in: 'tables', at: rsdtOff + HEADER_SIZE },
+      { in: 'rsdp', at: 16 },
+    ],
+    checksums: [
+      { in: 'tables', at: dsdtOff + 9, start: dsdtOff, length: dsdt.length },
+      { in: 'tables', at: fadtOff + 9, start: fadtOff, length: fadt.length },
+      { in: 'tables', at: rsdtOff + 9, start: rsdtOff, length: rsdt.length },
+      { in: 'rsdp', at: 8, start: 0, length: RSDP_SIZE },
+    ],
+  };
+}
+
+/** Sets `t[at]` so that the bytes [start, start + length) of `t` sum to zero. */
+function fixRange(t: Uint8Array, at: number, start: number, length: number): void {
+  t[at] = 0;
+  let sum = 0;
+  for (let i = start; i < start + length; i++) sum += t[i]!;
+  t[at] = (0x100 - (sum & 0xff)) & 0xff;
+}
+
+/**
+ * Writes RSDP, RSDT, FADT, FACS and DSDT into guest RAM. The tables are firmware content, so they
+ * are written straight into RAM even where the page map later says ROM.
+ */
+export function buildAcpiTables(mem: PhysicalMemory, opts: AcpiTablesOptions): AcpiTables {
+  const { tablesBase, rsdpAddress } = opts;
+  if (tablesBase % 4096 !== 0 || tablesBase < 0x100000 || tablesBase >= mem.size)
+    throw new Error(`ACPI tables base ${hex(tablesBase)} must be page-aligned RAM above 1 MiB`);
+  if (rsdpAddress % 16 !== 0 || rsdpAddress < 0xe0000 || rsdpAddress + RSDP_SIZE > 0x100000)
+    throw new Error(`RSDP address ${hex(rsdpAddress)} must be 16-byte aligned within 0xE0000-0xFFFFF`);
+  const r = relocatableAcpi(opts);
+
+  const end = tablesBase + r.tables.length;
+  const reservedEnd = tablesBase + (opts.tablesSize ?? align(r.tables.length, 4096));
+  if (reservedEnd % 4096 !== 0 || end > reservedEnd)
+    throw new Error(`ACPI tables need ${r.tables.length} bytes; tablesSize ${opts.tablesSize} is too small or not whole pages`);
+  if (reservedEnd > mem.size) throw new Error(`ACPI tables at ${hex(tablesBase)} do not fit in RAM (they end at ${hex(reservedEnd)})`);
+
+  // What a firmware table loader does: add the block's address to every pointer, then checksum.
+  for (const p of r.pointers) {
+    const t = p.in === 'tables' ? r.tables : r.rsdp;
+    const dv = new DataView(t.buffer);
+    dv.setUint32(p.at, (dv.getUint32(p.at, true) + tablesBase) >>> 0, true);
+  }
+  for (const c of r.checksums) fixRange(c.in === 'tables' ? r.tables : r.rsdp, c.at, c.start, c.length);
 
   const u8 = mem.u8;
   u8.fill(0, tablesBase, reservedEnd);
-  u8.set(facs, facsAddr);
-  u8.set(dsdt, dsdtAddr);
-  u8.set(fadt, fadtAddr);
-  u8.set(rsdt, rsdtAddr);
-  u8.set(rsdp, rsdpAddress);
+  u8.set(r.tables, tablesBase);
+  u8.set(r.rsdp, rsdpAddress);
   return { rsdp: rsdpAddress, reservedStart: tablesBase, reservedEnd };
 }
 
