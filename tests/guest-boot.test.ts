@@ -1,12 +1,13 @@
 // Issue 4's acceptance test: Debian's stock i386 kernel with the busybox initramfs, booted through the
-// command line exactly as a user would, reaches a shell; commands run; `poweroff` exits 0; the
-// kernel log is clean. Needs the guest (`npm run guest`) and a build (`npm test` builds first).
+// command line exactly as a user would, reaches a shell; commands run; the IDE disk and CD-ROM work;
+// `poweroff` exits 0; the kernel log is clean. Needs the guest (`npm run guest`) and a build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GuestSession, guestDir, guestManifest, guestSkipReason } from './guest-session.ts';
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */
 function cpuSeconds(pid: number): number | null {
@@ -17,20 +18,9 @@ function cpuSeconds(pid: number): number | null {
     return null;
   }
 }
-import { join } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
-const guest = join(root, '.cache', 'guest');
-const manifestPath = join(guest, 'manifest.json');
-const haveGuest = existsSync(manifestPath) && existsSync(join(root, 'dist', 'vmm-worker.mjs'));
-
-test('Debian i386 kernel + busybox: shell, commands, sleep, IDE disk and CD-ROM, poweroff', { skip: haveGuest ? false : 'no test guest (run `npm run guest`) or no build', timeout: 15 * 60_000 }, async () => {
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    kernelRelease: string;
-    readyMarker: string;
-    prompt: string;
-    testFile: { path: string; md5: string };
-  };
+test('Debian i386 kernel + busybox: shell, commands, sleep, IDE disk and CD-ROM, poweroff', { skip: guestSkipReason(), timeout: 15 * 60_000 }, async () => {
+  const manifest = guestManifest();
   // A raw disk and a CD image with patterns the guest reads back through the IDE controller.
   const scratch = mkdtempSync(join(tmpdir(), 'hostbox-guest-disks-'));
   const pattern = (bytes: number, seed: number): Uint8Array => {
@@ -45,58 +35,16 @@ test('Debian i386 kernel + busybox: shell, commands, sleep, IDE disk and CD-ROM,
   writeFileSync(hda, disk);
   writeFileSync(iso, cd);
   const md5hex = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-  const child = spawn(
-    process.execPath,
-    [join(root, 'bin', 'hostbox.js'), 'run', '--memory', '256', '--kernel', join(guest, 'vmlinuz'), '--initrd', join(guest, 'initrd.img'), '--append', 'console=ttyS0 hostbox.modules=ata_piix,sd_mod,sr_mod', '--hda', hda, '--cdrom', iso],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  const waiters: { re: RegExp; from: number; resolve: (m: { at: number; match: RegExpMatchArray; time: number }) => void }[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString('latin1');
-    for (const w of [...waiters]) {
-      const m = out.slice(w.from).match(w.re);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve({ at: w.from + m.index! + m[0].length, match: m, time: performance.now() });
-      }
-    }
-  });
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
-  let cursor = 0;
-  const waitFor = (re: RegExp, ms: number) =>
-    new Promise<{ at: number; match: RegExpMatchArray; time: number }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; stderr: ${err}; last output: ${JSON.stringify(out.slice(-800))}`)), ms);
-      const m = out.slice(cursor).match(re);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ at: cursor + m.index! + m[0].length, match: m, time: performance.now() });
-        return;
-      }
-      waiters.push({ re, from: cursor, resolve: (v) => (clearTimeout(timer), resolve(v)) });
-    }).then((v) => {
-      cursor = v.at;
-      return v;
-    });
-  let seq = 0;
-  // Runs a command between markers the shell computes, so the echo of the typed line never matches.
-  const run = async (cmd: string): Promise<{ text: string; seconds: number }> => {
-    seq++;
-    child.stdin.write(`echo S$((${seq}*1000+1)); ${cmd}; echo E$((${seq}*1000+2))\n`);
-    const s = await waitFor(new RegExp(`S${seq * 1000 + 1}\\r?\\n`), 120_000);
-    const e = await waitFor(new RegExp(`E${seq * 1000 + 2}\\r?\\n`), 120_000);
-    return { text: out.slice(s.at, e.at).replace(/E\d+\r?\n$/, ''), seconds: (e.time - s.time) / 1000 };
-  };
+  const g = new GuestSession(['--memory', '256', '--kernel', join(guestDir, 'vmlinuz'), '--initrd', join(guestDir, 'initrd.img'), '--append', 'console=ttyS0 hostbox.modules=ata_piix,sd_mod,sr_mod', '--hda', hda, '--cdrom', iso]);
+  const run = (cmd: string) => g.run(cmd);
   try {
-    await waitFor(new RegExp(manifest.readyMarker), 12 * 60_000);
-    await waitFor(/\/ # /, 60_000);
+    await g.waitFor(new RegExp(manifest.readyMarker), 12 * 60_000);
+    await g.waitFor(/\/ # /, 60_000);
     // An idle guest (the shell waiting, the kernel in HLT) costs the host almost nothing.
     await new Promise((r) => setTimeout(r, 2000));
-    const c0 = cpuSeconds(child.pid!);
+    const c0 = cpuSeconds(g.child.pid!);
     await new Promise((r) => setTimeout(r, 5000));
-    const c1 = cpuSeconds(child.pid!);
+    const c1 = cpuSeconds(g.child.pid!);
     if (c0 !== null && c1 !== null) assert.ok(c1 - c0 < 1.25, `idle guest used ${(c1 - c0).toFixed(2)} CPU seconds in 5 s`);
     const uname = await run('uname -r');
     assert.equal(uname.text.trim(), manifest.kernelRelease);
@@ -125,14 +73,13 @@ test('Debian i386 kernel + busybox: shell, commands, sleep, IDE disk and CD-ROM,
     for (const bad of [/Oops/, /\bBUG\b/, /Kernel panic/, /Uhhuh\. NMI/, /unknown NMI/i, /general protection fault/, /Call Trace/]) assert.doesNotMatch(dmesg.text, bad);
     const spurious = (dmesg.text.match(/spurious 8259A interrupt/g) ?? []).length;
     assert.ok(spurious <= 1, `${spurious} spurious 8259A interrupts`);
-    child.stdin.write('poweroff -f\n');
-    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 120_000))]);
-    assert.equal(code, 0, `exit after poweroff; stderr: ${err}`);
+    const code = await g.powerOff();
+    assert.equal(code, 0, `exit after poweroff; stderr: ${g.err}`);
     const after = readFileSync(hda);
     assert.equal(after.subarray(77 * 512, 77 * 512 + 21).toString(), 'written-by-the-guest\n');
     assert.equal(md5hex(after.subarray(78 * 512)), md5hex(disk.subarray(78 * 512)), 'nothing else changed');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    g.kill();
     rmSync(scratch, { recursive: true, force: true });
   }
 });

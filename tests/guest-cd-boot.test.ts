@@ -1,0 +1,60 @@
+// The test guest the way an installer CD boots: an El Torito ISO with Debian's ISOLINUX, made with
+// xorriso, on the ATAPI drive. SeaBIOS boots the CD, ISOLINUX loads the kernel and initrd through
+// INT 13h, Linux runs its real-mode setup, decompresses itself and reaches the shell. ACPI comes
+// from the BIOS (fw_cfg's table loader), so `poweroff` still turns the machine off.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GuestSession, guestDir, guestManifest, guestSkipReason } from './guest-session.ts';
+
+const ISOLINUX = { bin: '/usr/lib/ISOLINUX/isolinux.bin', ldlinux: '/usr/lib/syslinux/modules/bios/ldlinux.c32' };
+
+function skipReason(): string | false {
+  const guest = guestSkipReason();
+  if (guest) return guest;
+  const tools = spawnSync('sh', ['-c', 'command -v xorriso'], { encoding: 'utf8' }).status !== 0 || !existsSync(ISOLINUX.bin) || !existsSync(ISOLINUX.ldlinux) || !existsSync('/usr/share/seabios/bios.bin');
+  if (tools && process.env.CI) throw new Error('CD boot test cannot run in CI: xorriso, isolinux or seabios is missing');
+  return tools ? 'xorriso, isolinux or seabios is not installed' : false;
+}
+
+test('the Debian guest from an ISOLINUX CD: BIOS, boot loader, kernel, shell, ACPI power-off', { skip: skipReason(), timeout: 15 * 60_000 }, async () => {
+  const manifest = guestManifest();
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-cd-'));
+  const tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'isolinux'), { recursive: true });
+  copyFileSync(ISOLINUX.bin, join(tree, 'isolinux', 'isolinux.bin'));
+  copyFileSync(ISOLINUX.ldlinux, join(tree, 'isolinux', 'ldlinux.c32'));
+  copyFileSync(join(guestDir, 'vmlinuz'), join(tree, 'vmlinuz'));
+  copyFileSync(join(guestDir, 'initrd.img'), join(tree, 'initrd.img'));
+  writeFileSync(
+    join(tree, 'isolinux', 'isolinux.cfg'),
+    ['DEFAULT debian', 'PROMPT 0', 'TIMEOUT 0', 'LABEL debian', '  KERNEL /vmlinuz', '  APPEND initrd=/initrd.img console=ttyS0 hostbox.modules=ata_piix,sr_mod', ''].join('\n'),
+  );
+  const iso = join(dir, 'debian-test.iso');
+  const mk = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, `xorriso: ${mk.stderr}`);
+  const g = new GuestSession(['--memory', '256', '--cdrom', iso]);
+  try {
+    await g.waitFor(/Booting from DVD\/CD/, 60_000);
+    await g.waitFor(/ISOLINUX \d+\.\d+/, 60_000);
+    await g.waitFor(/Loading \/vmlinuz\.\.\. ?ok/, 120_000);
+    await g.waitFor(new RegExp(manifest.readyMarker), 12 * 60_000);
+    await g.waitFor(/\/ # /, 60_000);
+    assert.equal((await g.run('uname -r')).text.trim(), manifest.kernelRelease);
+    // The command line came from isolinux.cfg, and the CD is the one we booted from.
+    assert.match((await g.run('cat /proc/cmdline')).text, /BOOT_IMAGE=\/vmlinuz initrd=\/initrd\.img console=ttyS0/);
+    const size = await g.run('cat /sys/block/sr0/size');
+    assert.equal(Number(size.text.trim()) * 512, Number(spawnSync('stat', ['-c', '%s', iso], { encoding: 'utf8' }).stdout.trim()));
+    // ACPI tables placed by the BIOS: the FADT and DSDT are ours.
+    const tables = await g.run('ls /sys/firmware/acpi/tables');
+    assert.match(tables.text, /DSDT/);
+    assert.match(tables.text, /FACP/);
+    assert.equal(await g.powerOff(), 0, `poweroff through ACPI; stderr: ${g.err}`);
+  } finally {
+    g.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

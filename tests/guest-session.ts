@@ -1,0 +1,97 @@
+// Drives `hostbox run` as a person at its terminal would: waits for text on the guest's serial
+// console and runs shell commands between markers the shell computes (so the echo of a typed line
+// never matches). Shared by the guest boot tests.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const root = new URL('..', import.meta.url).pathname;
+export const guestDir = join(root, '.cache', 'guest');
+const manifestPath = join(guestDir, 'manifest.json');
+
+export interface GuestManifest {
+  kernelRelease: string;
+  readyMarker: string;
+  prompt: string;
+  testFile: { path: string; md5: string };
+}
+
+/** Why a guest test cannot run here (no guest built, no build), or false. */
+export function guestSkipReason(): string | false {
+  const missing = !existsSync(manifestPath) ? 'no test guest (run `npm run guest`)' : !existsSync(join(root, 'dist', 'vmm-worker.mjs')) ? 'not built (npm run build)' : false;
+  // CI builds the guest first: there a missing guest is a failure, not a skip.
+  if (missing && process.env.CI) throw new Error(`guest test cannot run in CI: ${missing}`);
+  return missing;
+}
+
+export function guestManifest(): GuestManifest {
+  return JSON.parse(readFileSync(manifestPath, 'utf8')) as GuestManifest;
+}
+
+interface Found {
+  at: number;
+  match: RegExpMatchArray;
+  time: number;
+}
+
+export class GuestSession {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<number | null>;
+  out = '';
+  err = '';
+  private cursor = 0;
+  private seq = 0;
+  private readonly waiters: { re: RegExp; from: number; resolve: (m: Found) => void }[] = [];
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (d: Buffer) => {
+      this.out += d.toString('latin1');
+      for (const w of [...this.waiters]) {
+        const m = this.out.slice(w.from).match(w.re);
+        if (m) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve({ at: w.from + m.index! + m[0].length, match: m, time: performance.now() });
+        }
+      }
+    });
+    this.child.stderr.on('data', (d: Buffer) => (this.err += d.toString()));
+    this.exited = new Promise((r) => this.child.on('exit', r));
+  }
+
+  /** Resolves when `re` appears after everything matched so far. */
+  waitFor(re: RegExp, ms: number): Promise<Found> {
+    return new Promise<Found>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; stderr: ${this.err}; last output: ${JSON.stringify(this.out.slice(-800))}`)), ms);
+      const m = this.out.slice(this.cursor).match(re);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ at: this.cursor + m.index! + m[0].length, match: m, time: performance.now() });
+        return;
+      }
+      this.waiters.push({ re, from: this.cursor, resolve: (v) => (clearTimeout(timer), resolve(v)) });
+    }).then((v) => {
+      this.cursor = v.at;
+      return v;
+    });
+  }
+
+  /** Runs a shell command; its output and how long it took in host time. */
+  async run(cmd: string): Promise<{ text: string; seconds: number }> {
+    const n = ++this.seq;
+    this.child.stdin.write(`echo S$((${n}*1000+1)); ${cmd}; echo E$((${n}*1000+2))\n`);
+    const s = await this.waitFor(new RegExp(`S${n * 1000 + 1}\\r?\\n`), 120_000);
+    const e = await this.waitFor(new RegExp(`E${n * 1000 + 2}\\r?\\n`), 120_000);
+    return { text: this.out.slice(s.at, e.at).replace(/E\d+\r?\n$/, ''), seconds: (e.time - s.time) / 1000 };
+  }
+
+  /** Types `poweroff -f` and resolves with the exit code, or 'timeout'. */
+  async powerOff(ms = 120_000): Promise<number | null | 'timeout'> {
+    this.child.stdin.write('poweroff -f\n');
+    return Promise.race([this.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))]);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
