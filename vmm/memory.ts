@@ -182,12 +182,31 @@ export class PhysicalMemory {
   /** Copies guest RAM out for DMA; addresses outside RAM read as 0xFF, never host memory. */
   readBytes(addr: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) out[i] = this.read8(addr + i);
+    let i = 0;
+    while (i < length) {
+      const a = (addr + i) >>> 0;
+      const n = Math.min(length - i, 4096 - (a & 0xfff));
+      // Whole runs within a RAM or ROM page are copied at once; anything else goes byte by byte.
+      if (this.kind[a >>> 12]! <= PAGE_ROM && a + n <= this.size) out.set(this.u8.subarray(a, a + n), i);
+      else for (let k = 0; k < n; k++) out[i + k] = this.read8(a + k);
+      i += n;
+    }
     return out;
   }
 
   /** DMA into guest memory: only RAM pages take the bytes; anything else is dropped. */
   writeBytes(addr: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) this.write8(addr + i, data[i]!);
+    let i = 0;
+    while (i < data.length) {
+      const a = (addr + i) >>> 0;
+      const n = Math.min(data.length - i, 4096 - (a & 0xfff));
+      const p = a >>> 12;
+      if (this.kind[p] === PAGE_RAM && a + n <= this.size) {
+        if (this.codePage[p]) this.onCodeWrite(p);
+        this.u8.set(data.subarray(i, i + n), a);
+      } else for (let k = 0; k < n; k++) this.write8(a + k, data[i + k]!);
+      i += n;
+    }
   }
+
 }

@@ -94,3 +94,13 @@ test('CMOS memory size fields and checksum', () => {
   io.write(0x70, 1, 0x8f);
   assert.equal(rtc.nmiMasked, true);
 });
+
+test('boot order bytes as SeaBIOS reads them: 3Dh first and second device, 38h the third', () => {
+  const { io, rtc } = setup();
+  rtc.setBootOrder(['disk', 'cdrom', 'floppy']);
+  assert.equal(rd(io, 0x3d), 0x32);
+  assert.equal(rd(io, 0x38), 0x11);
+  rtc.setBootOrder(['cdrom']);
+  assert.equal(rd(io, 0x3d), 0x03);
+  assert.equal(rd(io, 0x38), 0x01);
+});

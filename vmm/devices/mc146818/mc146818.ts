@@ -114,6 +114,19 @@ export class Mc146818 implements Device {
     this.updateChecksum();
   }
 
+  /**
+   * The boot device order a BIOS built for QEMU's PC reads from CMOS (SeaBIOS's boot_init): byte
+   * 3Dh holds the first device in its low nibble and the second in its high nibble, byte 38h the
+   * third in its high nibble; 1 = floppy, 2 = hard disk, 3 = CD-ROM. Bit 0 of 38h set skips the
+   * floppy boot-signature check. Both bytes are outside the checksummed range.
+   */
+  setBootOrder(devices: readonly ('floppy' | 'disk' | 'cdrom')[]): void {
+    const code = { floppy: 1, disk: 2, cdrom: 3 } as const;
+    const [a, b, c] = devices.map((d) => code[d]);
+    this.cmos[0x3d] = (a ?? 0) | ((b ?? 0) << 4);
+    this.cmos[0x38] = ((c ?? 0) << 4) | 0x01;
+  }
+
   private updateChecksum(): void {
     let sum = 0;
     for (let i = 0x10; i <= 0x2d; i++) sum += this.cmos[i]!;

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PhysicalMemory } from './memory.ts';
+
+const MiB = 1024 * 1024;
+
+test('DMA copies: runs across pages, ROM readable but not writable, MMIO through its handler, nothing beyond RAM', () => {
+  const mem = new PhysicalMemory(2 * MiB);
+  const data = Uint8Array.from({ length: 10000 }, (_, i) => (i * 31 + 7) & 0xff);
+  mem.writeBytes(0x1ff0, data);
+  assert.deepEqual(mem.readBytes(0x1ff0, data.length), data);
+  // ROM pages take no writes but read back their contents.
+  mem.mapRom(0x10000, new Uint8Array(4096).fill(0xab));
+  mem.writeBytes(0x10ffe, Uint8Array.of(1, 2, 3, 4));
+  assert.deepEqual([...mem.readBytes(0x10ffe, 4)], [0xab, 0xab, 3, 4]);
+  // MMIO pages see each byte.
+  const seen: number[] = [];
+  mem.mapMmio({ name: 't', base: 0x20000, length: 4096, read: (o) => o & 0xff, write: (_o, _s, v) => seen.push(v) });
+  mem.writeBytes(0x20000, Uint8Array.of(9, 8));
+  assert.deepEqual(seen, [9, 8]);
+  assert.deepEqual([...mem.readBytes(0x20010, 2)], [0x10, 0x11]);
+  // Beyond RAM: all ones, and writes vanish; addresses wrap at 4 GiB as 32-bit bus addresses do.
+  mem.writeBytes(0xfffffffe, Uint8Array.of(1, 2, 3, 4));
+  assert.deepEqual([...mem.readBytes(0xfffffffe, 4)], [0xff, 0xff, 3, 4]);
+  mem.writeBytes(2 * MiB - 1, Uint8Array.of(5, 6));
+  assert.deepEqual([...mem.readBytes(2 * MiB - 1, 2)], [5, 0xff]);
+});
+
+test('DMA into a page holding decoded code tells the CPU once per page', () => {
+  const mem = new PhysicalMemory(MiB);
+  const pages: number[] = [];
+  mem.onCodeWrite = (p) => pages.push(p);
+  mem.codePage[3] = 1;
+  mem.codePage[4] = 1;
+  mem.writeBytes(0x3800, new Uint8Array(0x1000));
+  assert.deepEqual(pages, [3, 4]);
+});
