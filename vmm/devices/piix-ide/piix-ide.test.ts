@@ -6,6 +6,7 @@ import type { BlockReply, BlockRequest } from '../../machine-api.ts';
 import { PhysicalMemory } from '../../memory.ts';
 import { PciBus } from '../pci/pci-bus.ts';
 import { PiixIde } from './piix-ide.ts';
+import { Xorshift32 } from '../../cpu/xorshift.ts';
 import type { DriveSpec } from './ata-channel.ts';
 
 class Line implements IrqLine {
@@ -368,4 +369,48 @@ test('the bus master block follows BAR 4 and the I/O enable bit; above 64 KiB it
   b.cfg(0x04, 2, 0x0000);
   assert.equal(b.io.read(0xd004, 4), 0xffffffff);
   assert.equal(b.io.read(P + 7, 1), 0xff, 'legacy ports off with I/O space');
+});
+
+test('hostile guest: random port traffic, random descriptor tables and out-of-order replies never throw', () => {
+  const seed = Number(process.env.HOSTBOX_IDE_FUZZ_SEED ?? Date.now() % 0xffffffff) >>> 0 || 1;
+  const rng = new Xorshift32(seed);
+  const b = board({ cd: true, fail: () => rng.next() % 7 === 0 });
+  const ports = [P, P + 1, P + 2, P + 3, P + 4, P + 5, P + 6, P + 7, 0x3f6, S, S + 1, S + 2, S + 3, S + 4, S + 5, S + 6, S + 7, 0x376, 0xc000, 0xc002, 0xc004, 0xc008, 0xc00a, 0xc00c];
+  const commands = [0x20, 0x24, 0x30, 0x34, 0xc4, 0xc5, 0xc6, 0xc8, 0xca, 0x25, 0x35, 0xec, 0xa1, 0xa0, 0xef, 0x91, 0x90, 0x08, 0xe7, 0xf8, 0x27, 0x40];
+  try {
+    for (let step = 0; step < 200_000; step++) {
+      const r = rng.next();
+      const port = ports[r % ports.length]!;
+      const size = ([1, 2, 4] as const)[(r >>> 8) % 3]!;
+      switch ((r >>> 12) % 8) {
+        case 0:
+          b.io.write(port, size, rng.next());
+          break;
+        case 1:
+          b.io.write((port & ~7) + 7, 1, commands[rng.next() % commands.length]!);
+          break;
+        case 2:
+          b.mem.write32((rng.next() % 0x40000) & ~3, rng.next());
+          break;
+        case 3:
+          if (b.queue.length) {
+            // Replies out of order, sometimes twice, sometimes with the wrong amount of data.
+            const i = rng.next() % b.queue.length;
+            const [req] = b.queue.splice(i, 1);
+            const bad = rng.next() % 5 === 0;
+            b.ide.blockReply({ tag: req!.tag, ok: true, data: bad ? new Uint8Array(rng.next() % 4096) : new Uint8Array(req!.count * (req!.disk === 'hda' ? 512 : 2048)) });
+            if (rng.next() % 9 === 0) b.ide.blockReply({ tag: req!.tag, ok: false });
+          }
+          break;
+        case 4:
+          b.serve();
+          break;
+        default:
+          b.io.read(port, size);
+      }
+      if (step % 50_000 === 0) b.ide.reset('hard');
+    }
+  } catch (e) {
+    throw new Error(`IDE fuzz seed ${seed} (HOSTBOX_IDE_FUZZ_SEED to replay): ${(e as Error).stack}`);
+  }
 });
