@@ -5,8 +5,8 @@ import type { TextScreen } from '../vmm/machine-api.ts';
 
 export type EngineSetting = 'auto' | 'interpreter' | 'bt';
 
-/** What a VM boots: a Linux kernel loaded directly (like QEMU -kernel), or its disks through the BIOS. */
-export type BootSource = 'kernel' | 'disk';
+/** What a VM boots: a Linux kernel loaded directly (like QEMU -kernel), or through the BIOS its hard disk first or its CD first. */
+export type BootSource = 'kernel' | 'disk' | 'cdrom';
 
 /** Where a VM's first serial port goes: the console in the app, or a host pseudo-terminal as well. */
 export type SerialMode = 'console' | 'pty';

@@ -127,8 +127,8 @@ export function createHostApi(opts: HostOptions): {
           {
             memoryMiB: vm.memoryMiB,
             engine: vm.engine,
-            // Without a kernel the VM starts its BIOS, which boots from the disks.
-            ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : {}),
+            // Without a kernel the VM starts its BIOS, which boots the hard disk or the CD first.
+            ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
           },

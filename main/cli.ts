@@ -22,6 +22,7 @@ Options for run:
   --hda FILE        raw disk image (first IDE disk)
   --cdrom FILE      ISO image (IDE CD-ROM)
   --engine NAME     interpreter | bt | auto (default auto)
+  --boot DEVICE     without --kernel, what the BIOS boots first: disk (default) or cdrom
   --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
 
@@ -41,9 +42,10 @@ interface RunOptions {
   cdrom?: string;
   engine?: string;
   bios?: string;
+  boot?: string;
 }
 
-const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios'] as const;
+const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'] as const;
 
 export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec {
   const flags: Record<string, string> = {};
@@ -68,17 +70,20 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
     for (const key of Object.keys(parsed)) {
-      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
     }
     opts = parsed as RunOptions;
   }
-  for (const k of ['kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios'] as const) if (flags[k] !== undefined) opts[k] = flags[k];
+  for (const k of ['kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'] as const) if (flags[k] !== undefined) opts[k] = flags[k];
   let memory = opts.memory ?? 256;
   if (flags.memory !== undefined) {
     if (!/^\d+$/.test(flags.memory)) throw new UsageError(`--memory ${flags.memory} is not a whole number of MiB`);
     memory = Number(flags.memory);
   }
   const engine = (opts.engine ?? 'auto') as EngineKind;
+  // QEMU's letters are accepted too: c is the hard disk, d the CD.
+  const bootNames: Record<string, 'disk' | 'cdrom'> = { disk: 'disk', c: 'disk', cdrom: 'cdrom', d: 'cdrom' };
+  if (opts.boot !== undefined && !bootNames[opts.boot]) throw new UsageError(`--boot ${opts.boot} is not a boot device: use disk or cdrom`);
   const resolve = (p?: string): string | undefined => (p === undefined ? undefined : p.startsWith('/') ? p : join(cwd, p));
   return {
     memoryMiB: memory,
@@ -89,6 +94,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     hdaPath: resolve(opts.hda),
     cdromPath: resolve(opts.cdrom),
     biosPath: resolve(opts.bios),
+    bootFrom: opts.boot === undefined ? undefined : bootNames[opts.boot],
     // This terminal is the only screen: let the BIOS show itself on it.
     biosSerialConsole: true,
   };

@@ -24,6 +24,8 @@ export interface VmLaunchSpec {
   biosPath?: string;
   /** The BIOS also talks on COM1 (for front ends with no screen, like the command line). */
   biosSerialConsole?: boolean;
+  /** Which device the BIOS tries first (default the hard disk); the other follows, then the floppy. */
+  bootFrom?: 'disk' | 'cdrom';
 }
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
@@ -93,7 +95,11 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
             initrd: spec.initrdPath ? readBootFile('initrd', spec.initrdPath) : undefined,
             cmdline: spec.cmdline ?? '',
           }
-        : { ...loadBios(spec), biosSerialConsole: spec.biosSerialConsole === true }),
+        : {
+            ...loadBios(spec),
+            biosSerialConsole: spec.biosSerialConsole === true,
+            bootOrder: spec.bootFrom === 'cdrom' ? (['cdrom', 'disk', 'floppy'] as const) : (['disk', 'cdrom', 'floppy'] as const),
+          }),
       hda: disks.get('hda')?.info,
       cdrom: disks.get('cdrom')?.info,
     };

@@ -127,22 +127,53 @@ function cdSkipReason(): string | false {
   return missing || (!built && 'not built');
 }
 
+/** An El Torito ISO with ISOLINUX whose config says `say`, and an MBR disk; both bootable. */
+function bootableMedia(dir: string, say: string): { iso: string; disk: string } {
+  const tree = join(dir, 'tree');
+  spawnSync('mkdir', ['-p', join(tree, 'isolinux')]);
+  writeFileSync(join(tree, 'isolinux', 'isolinux.bin'), readFileSync(ISOLINUX.bin));
+  writeFileSync(join(tree, 'isolinux', 'ldlinux.c32'), readFileSync(ISOLINUX.ldlinux));
+  writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), `SAY ${say}\nPROMPT 1\nTIMEOUT 0\nDEFAULT none\nLABEL none\n  KERNEL /none\n`);
+  const iso = join(dir, 'test.iso');
+  const mk = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, `xorriso: ${mk.stderr}`);
+  const mbr = join(dir, 'mbr.bin');
+  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-hello.asm')], { encoding: 'utf8' });
+  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
+  const image = new Uint8Array(1024 * 1024);
+  image.set(readFileSync(mbr), 0);
+  image.set(new TextEncoder().encode('Sector two says hello\r\n\0'), 512);
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, image);
+  return { iso, disk };
+}
+
 test('SeaBIOS boots Debian\'s ISOLINUX from an El Torito CD on the ATAPI drive, which reads its config and prompts', { skip: cdSkipReason(), timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hostbox-iso-'));
   try {
-    const tree = join(dir, 'tree');
-    spawnSync('mkdir', ['-p', join(tree, 'isolinux')]);
-    writeFileSync(join(tree, 'isolinux', 'isolinux.bin'), readFileSync(ISOLINUX.bin));
-    writeFileSync(join(tree, 'isolinux', 'ldlinux.c32'), readFileSync(ISOLINUX.ldlinux));
-    writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), 'SAY Hostbox ISOLINUX test\nPROMPT 1\nTIMEOUT 0\nDEFAULT none\nLABEL none\n  KERNEL /none\n');
-    const iso = join(dir, 'test.iso');
-    const mk = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree], { encoding: 'utf8' });
-    assert.equal(mk.status, 0, `xorriso: ${mk.stderr}`);
+    const { iso } = bootableMedia(dir, 'Hostbox ISOLINUX test');
     const out = await runUntil(['--memory', '64', '--cdrom', iso], /boot:/);
     assert.match(out, /Booting from DVD\/CD/);
     assert.match(out, /ISOLINUX \d+\.\d+/);
     // The SAY line comes from isolinux.cfg, read from the ISO 9660 file system through the BIOS.
     assert.match(out, /Hostbox ISOLINUX test/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the boot order: the hard disk first by default, the CD first with --boot cdrom (or QEMU\'s d)', { skip: cdSkipReason(), timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-order-'));
+  try {
+    const { iso, disk } = bootableMedia(dir, 'The CD came first');
+    const fromDisk = await runUntil(['--memory', '32', '--hda', disk, '--cdrom', iso], /Sector two says hello|boot:/);
+    assert.match(fromDisk, /Booting from Hard Disk[\s\S]*Sector two says hello/);
+    assert.doesNotMatch(fromDisk, /ISOLINUX/);
+    for (const flag of ['cdrom', 'd']) {
+      const fromCd = await runUntil(['--memory', '32', '--hda', disk, '--cdrom', iso, '--boot', flag], /Sector two says hello|boot:/);
+      assert.match(fromCd, /Booting from DVD\/CD[\s\S]*The CD came first/);
+      assert.doesNotMatch(fromCd, /Hello from the MBR/);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -111,7 +111,7 @@ test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector 
     await page.getByText('New virtual machine').waitFor();
     await page.fill('input[name=name]', 'Boot sector');
     await page.fill('input[name=memory]', '32');
-    await page.getByText('Hard disk or CD').click();
+    await page.locator('.segmented label', { hasText: 'Hard disk' }).click();
     await page.selectOption('select[name=disk]', 'existing');
     await page.fill('input[name=hdaPath]', disk);
     await page.click('button[type=submit]');

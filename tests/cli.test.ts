@@ -40,6 +40,7 @@ test('bad input gets one clear line and a non-zero exit, never a stack trace', (
     [['run', '--kernel', kernel, '--engine', 'warp'], /engine "warp" is unknown/],
     [['run', '--bios', join(scratch, 'no-bios.bin')], /BIOS .*no-bios\.bin does not exist/],
     [['run', '--bios', kernel], /a BIOS image must be 64 KiB to 2 MiB/],
+    [['run', '--boot', 'floppy'], /--boot floppy is not a boot device: use disk or cdrom/],
     [['frob'], /unknown command "frob"/],
     [['run', '--config', join(scratch, 'none.json')], /config file .* does not exist/],
   ];

@@ -26,6 +26,8 @@ export interface VmConfig {
   readonly vgaBios?: Uint8Array;
   /** Ask the BIOS to mirror its screen on COM1 and read keys from it (SeaBIOS's serial console), for serial-only front ends. */
   readonly biosSerialConsole?: boolean;
+  /** The BIOS's boot device order (CMOS), first to last. Default: hard disk, CD, floppy. */
+  readonly bootOrder?: readonly ('disk' | 'cdrom' | 'floppy')[];
 }
 
 export interface BlockRequest {

@@ -76,8 +76,8 @@ export class PcDevices {
     this.port61 = new Port61(this.pit, clock);
     this.rtc = new Mc146818(clock, irq(8), () => Date.now());
     this.rtc.setMemorySize(m.mem.size);
-    // Hard disk, then CD, then floppy: a VM with a bootable disk boots it, a CD alone boots the CD.
-    this.rtc.setBootOrder(['disk', 'cdrom', 'floppy']);
+    // By default hard disk, then CD, then floppy: a bootable disk boots, a CD alone boots the CD.
+    this.rtc.setBootOrder(m.config.bootOrder ?? ['disk', 'cdrom', 'floppy']);
     for (const d of [this.pit, this.port61, this.rtc]) this.add(d);
     this.uarts = [
       new Ns16550a(0x3f8, irq(4), clock, (b) => m.host.serialOut(0, b)),

@@ -184,7 +184,7 @@ test('a damaged library file or one from a newer Hostbox is refused by name and 
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     const before = readFileSync(file);
-    assert.throws(() => VmLibrary.open(s.dir), /written by a newer Hostbox \(schema version 3; this one knows up to 2\)/);
+    assert.throws(() => VmLibrary.open(s.dir), new RegExp(`written by a newer Hostbox \\(schema version ${SCHEMA_VERSION + 1}; this one knows up to ${SCHEMA_VERSION}\\)`));
     assert.deepEqual(readFileSync(file), before);
   } finally {
     s.done();
@@ -211,6 +211,40 @@ test('migrations upgrade a version-1 library in place, keeping its VMs', () => {
     const again = new Database(file);
     assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     again.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('migration 3 rebuilds the table to allow CD booting and keeps every row and the unique names', () => {
+  const s = scratch();
+  try {
+    const file = join(s.dir, LIBRARY_FILE);
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.exec(MIGRATIONS[1]!.sql);
+    db.pragma('user_version = 2');
+    db.prepare(`INSERT INTO vms (id, name, memory_mib, engine, boot, hda_path, created_at, serial, last_run_at) VALUES (?, 'Disk VM', 64, 'auto', 'disk', ?, '2026-01-01T00:00:00.000Z', 'pty', '2026-02-01T00:00:00.000Z')`).run(
+      '00000000-0000-4000-8000-000000000002',
+      s.initrd,
+    );
+    assert.throws(() => db.prepare(`UPDATE vms SET boot = 'cdrom'`).run(), /CHECK constraint/);
+    db.close();
+    const lib = VmLibrary.open(s.dir);
+    const [vm] = lib.list();
+    assert.deepEqual([vm!.name, vm!.boot, vm!.serial, vm!.lastRunAt], ['Disk VM', 'disk', 'pty', '2026-02-01T00:00:00.000Z']);
+    // Names stay unique after the rebuild.
+    const dup = lib.create(settings(s, { name: 'disk vm' }), pty);
+    assert.equal(dup.ok, false);
+    // A VM that boots from its CD needs a CD image; with one it is stored.
+    const noCd = lib.create(settings(s, { name: 'Installer', boot: 'cdrom' }), pty);
+    assert.deepEqual(noCd.ok ? null : noCd.errors.map((e) => e.field), ['cdromPath']);
+    const iso = join(s.files, 'installer.iso');
+    writeFileSync(iso, new Uint8Array(2048 * 8));
+    const ok = lib.create(settings(s, { name: 'Installer', boot: 'cdrom', cdromPath: iso, newDiskMiB: 16 }), pty);
+    assert.ok(ok.ok, JSON.stringify(ok));
+    assert.equal(lib.get(ok.vm.id).boot, 'cdrom');
+    lib.close();
   } finally {
     s.done();
   }

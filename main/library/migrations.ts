@@ -34,6 +34,34 @@ export const MIGRATIONS: readonly { version: number; why: string; sql: string }[
     why: 'serial port routing (the in-app console, or a host pty as well)',
     sql: `ALTER TABLE vms ADD COLUMN serial TEXT NOT NULL DEFAULT 'console' CHECK (serial IN ('console', 'pty'));`,
   },
+  {
+    version: 3,
+    why: "booting the CD before the hard disk: 'cdrom' joins the boot sources (SQLite changes a CHECK only by rebuilding the table)",
+    sql: `
+      CREATE TABLE vms_v3 (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        memory_mib  INTEGER NOT NULL,
+        engine      TEXT NOT NULL,
+        boot        TEXT NOT NULL CHECK (boot IN ('kernel', 'disk', 'cdrom')),
+        kernel_path TEXT NOT NULL DEFAULT '',
+        initrd_path TEXT NOT NULL DEFAULT '',
+        cmdline     TEXT NOT NULL DEFAULT '',
+        hda_path    TEXT NOT NULL DEFAULT '',
+        cdrom_path  TEXT NOT NULL DEFAULT '',
+        power       TEXT NOT NULL DEFAULT 'off',
+        last_error  TEXT,
+        created_at  TEXT NOT NULL,
+        last_run_at TEXT,
+        serial      TEXT NOT NULL DEFAULT 'console' CHECK (serial IN ('console', 'pty'))
+      );
+      INSERT INTO vms_v3 (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, power, last_error, created_at, last_run_at, serial)
+        SELECT id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, power, last_error, created_at, last_run_at, serial FROM vms;
+      DROP TABLE vms;
+      ALTER TABLE vms_v3 RENAME TO vms;
+      CREATE UNIQUE INDEX vms_name ON vms (name COLLATE NOCASE);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

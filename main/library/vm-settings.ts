@@ -137,7 +137,7 @@ export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): Fie
     }
     if (new TextEncoder().encode(s.cmdline).length > MAX_CMDLINE) err('cmdline', `The kernel command line is limited to ${MAX_CMDLINE} bytes.`);
     else if (/[\r\n\0]/.test(s.cmdline)) err('cmdline', 'The kernel command line is one line.');
-  } else if (s.boot !== 'disk') err('boot', 'Choose what the VM boots: a Linux kernel or its disks.');
+  } else if (s.boot !== 'disk' && s.boot !== 'cdrom') err('boot', 'Choose what the VM boots: a Linux kernel, its hard disk or its CD.');
 
   if (s.newDiskMiB !== undefined) {
     if (!ctx.creating) err('newDiskMiB', 'A new disk can only be made when the VM is created.');
@@ -154,5 +154,6 @@ export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): Fie
     if (p) err('cdromPath', p);
   }
   if (s.boot === 'disk' && !s.hdaPath && !s.cdromPath && s.newDiskMiB === undefined) err('boot', 'A VM that boots from disks needs a hard disk or a CD image.');
+  if (s.boot === 'cdrom' && !s.cdromPath) err('cdromPath', 'A VM that boots from its CD needs a CD image.');
   return errors;
 }

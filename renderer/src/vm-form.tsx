@@ -126,7 +126,10 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
             <input type="radio" name="boot" value="kernel" checked={f.boot === 'kernel'} onChange={() => set('boot', 'kernel')} /> Linux kernel
           </label>
           <label className={f.boot === 'disk' ? 'on' : ''}>
-            <input type="radio" name="boot" value="disk" checked={f.boot === 'disk'} onChange={() => set('boot', 'disk')} /> Hard disk or CD
+            <input type="radio" name="boot" value="disk" checked={f.boot === 'disk'} onChange={() => set('boot', 'disk')} /> Hard disk
+          </label>
+          <label className={f.boot === 'cdrom' ? 'on' : ''}>
+            <input type="radio" name="boot" value="cdrom" checked={f.boot === 'cdrom'} onChange={() => set('boot', 'cdrom')} /> CD-ROM
           </label>
         </div>
         {errorFor('boot')}
@@ -137,7 +140,9 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
             {field('Kernel command line', 'cmdline', { placeholder: 'console=ttyS0' })}
           </>
         ) : (
-          <p className="hint">The VM starts its BIOS (SeaBIOS), which boots from the hard disk.</p>
+          <p className="hint">
+            The VM starts its BIOS (SeaBIOS), which tries the {f.boot === 'cdrom' ? 'CD first, then the hard disk' : 'hard disk first, then the CD'}: to install a system, give a new disk and the installer's CD image and boot from the CD.
+          </p>
         )}
       </fieldset>
       <fieldset>

@@ -65,7 +65,7 @@ function Summary(props: { vm: VmInfo }) {
   const { vm } = props;
   const rows: [string, string][] = [
     ['Memory', `${vm.memoryMiB} MiB`],
-    ['Boot', vm.boot === 'kernel' ? `Linux kernel ${vm.kernelPath}` : 'Hard disk or CD'],
+    ['Boot', vm.boot === 'kernel' ? `Linux kernel ${vm.kernelPath}` : vm.boot === 'cdrom' ? 'CD-ROM, then hard disk (BIOS)' : 'Hard disk, then CD-ROM (BIOS)'],
   ];
   if (vm.boot === 'kernel' && vm.initrdPath) rows.push(['Initial ramdisk', vm.initrdPath]);
   if (vm.boot === 'kernel' && vm.cmdline) rows.push(['Command line', vm.cmdline]);
