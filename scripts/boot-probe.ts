@@ -5,6 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { PcMachine } from '../vmm/machine.ts';
 
 const seconds = Number(process.argv[2] ?? 30);
+let stallMs = 0;
+if (process.env.STALL) setInterval(() => (stallMs += 50 + Math.random() * 250), 150).unref();
 const traceExc = process.argv.includes('--trace-exc');
 const root = new URL('..', import.meta.url).pathname;
 const m = new PcMachine(
@@ -22,7 +24,9 @@ const m = new PcMachine(
     power: (e, d) => console.log(`\n[power ${e} ${d ?? ''}]`),
     log: (l, msg) => console.log(`\n[${l}] ${msg}`),
   },
-  () => performance.now(),
+  // STALL=1 imitates a busy host: every so often the host "deschedules" the VMM for 50-300 ms,
+  // so guest time jumps as it does when the VM process waits for a CPU.
+  process.env.STALL ? () => performance.now() + stallMs : () => performance.now(),
 );
 const seen = new Map<string, number>();
 m.cpu.onException = (v, code, eip) => {
@@ -48,9 +52,20 @@ pic.acknowledge = () => {
   vectors.set(v, (vectors.get(v) ?? 0) + 1);
   return v;
 };
+let lastTicks = -1;
 setInterval(() => {
   const s = [...vectors].map(([v, n]) => `${v.toString(16)}:${n}`).join(' ');
   if (process.env.TRACE_IRQ) console.log(`\n[t=${(m.clock.now() / 1e9).toFixed(1)}s irqs ${s} halted=${m.cpu.halted} if=${(m.cpu.getFlags() >> 9) & 1}]`);
+  // A guest whose timer interrupt stopped: show the PIT and PIC as they are.
+  const ticks = vectors.get(0x30) ?? 0;
+  if (ticks === lastTicks && ticks > 0) {
+    const p = m.devices.pic as unknown as Record<string, Record<string, unknown>>;
+    const pit = m.devices.pit as unknown as { counters: Record<string, unknown>[]; timer: Record<string, unknown>; firedEdge: number; armedEdge: number; irqHigh: boolean };
+    const c = pit.counters[0]!;
+    console.log(`\n[FROZEN? t=${m.clock.now()} halted=${m.cpu.halted} if=${(m.cpu.getFlags() >> 9) & 1} master irr=${p.master!.irr} imr=${p.master!.imr} isr=${p.master!.isr} lines=${p.master!.lines} slave irr=${p.slave!.irr} imr=${p.slave!.imr} isr=${p.slave!.isr}]`);
+    console.log(`[pit0 mode=${c.mode} start=${c.start} reload=${c.reload} frozen=${c.frozen} gate=${c.gate} armed=${pit.timer.armed} deadline=${pit.timer.deadline} fired=${pit.firedEdge} armedEdge=${pit.armedEdge} irqHigh=${pit.irqHigh} next=${m.clock.nextDeadline()}]`);
+  }
+  lastTicks = ticks;
 }, 2000).unref();
 const samples = new Map<number, number>();
 if (process.env.SAMPLE) {

@@ -72,7 +72,7 @@ export class PcDevices {
       l.lower();
     };
     this.add(this.pic);
-    this.pit = new I8254(clock, irq(0));
+    this.pit = new I8254(clock, irq(0), () => this.pic.requested(0));
     this.port61 = new Port61(this.pit, clock);
     this.rtc = new Mc146818(clock, irq(8), () => Date.now());
     this.rtc.setMemorySize(m.mem.size);

@@ -181,3 +181,61 @@ test('mode 2 keeps ticking when timers are serviced only every few hundred clock
   // Late service loses ticks (one per service at most) but never stops them.
   assert.ok(edges.length - first >= 99, `${edges.length - first} ticks in 100 late services`);
 });
+
+test('periodic ticks lost to a late host come back, one per acknowledgement, until the count is whole', () => {
+  const clock = new LateClock();
+  // The PIC's IRR bit for IRQ0: an edge sets it, the CPU's acknowledgement clears it. An edge while
+  // it is set merges into the pending request: the guest sees one tick, not two.
+  let requested = false;
+  let taken = 0;
+  let level = false;
+  const pic: IrqLine = {
+    raise: () => {
+      if (!level && !requested) requested = true;
+      level = true;
+    },
+    lower: () => {
+      level = false;
+    },
+  };
+  const pit = new I8254(clock, pic, () => requested);
+  const io = new IoBus();
+  for (const r of pit.ioRanges) io.register(r);
+  const latch = Math.round(PIT_HZ / 250); // 4 ms
+  io.write(0x43, 1, 0x34);
+  io.write(0x40, 1, latch & 0xff);
+  io.write(0x40, 1, latch >> 8);
+  const ack = (): void => {
+    if (requested) taken++;
+    requested = false;
+  };
+  ack();
+  taken = 0;
+  // The host stalls for 100 ms; then the guest runs normally, taking each request within 50 us.
+  clock.jump(100e6);
+  for (let t = 0; t < 100e6; t += 50e3) {
+    ack();
+    clock.jump(50e3);
+  }
+  ack();
+  const expected = Math.floor(200e6 / ns(latch));
+  assert.ok(Math.abs(taken - expected) <= 1, `the guest took ${taken} ticks in 200 ms of guest time; ${expected} happened`);
+});
+
+test('reprogramming the counter forgets lost ticks of the old program', () => {
+  const clock = new LateClock();
+  const { line, edges } = edgeRecorder(clock);
+  const pit = new I8254(clock, line, () => false);
+  const io = new IoBus();
+  for (const r of pit.ioRanges) io.register(r);
+  io.write(0x43, 1, 0x34);
+  io.write(0x40, 1, 0xa9);
+  io.write(0x40, 1, 0x12);
+  clock.jump(100e6);
+  io.write(0x43, 1, 0x38); // one-shot mode 4, as Linux switches to when it goes tickless
+  io.write(0x40, 1, 0xff);
+  io.write(0x40, 1, 0xff);
+  const n = edges.length;
+  clock.jump(10e6);
+  assert.equal(edges.length, n, 'no stale periodic ticks after the switch');
+});

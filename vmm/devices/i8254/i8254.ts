@@ -14,6 +14,10 @@ import { stateNumber } from '../../device.ts';
 import type { IrqLine } from '../../irq.ts';
 
 export const PIT_HZ = 1_193_182;
+/** At most this many lost periodic ticks are kept for re-delivery (a few seconds at common rates). */
+const MAX_LOST_TICKS = 1000;
+/** Guest time between re-delivery attempts: the guest's tick handler runs in between. */
+const CATCH_UP_NS = 200_000;
 
 /** Input clocks elapsed between two guest times (ns). */
 function clocksBetween(fromNs: number, toNs: number): number {
@@ -133,8 +137,15 @@ export class I8254 implements Device {
   constructor(
     private readonly clock: Clock,
     private readonly irq0: IrqLine,
+    /**
+     * Whether IRQ0's last request still waits in the interrupt controller (not yet acknowledged).
+     * With it, periodic ticks that would merge into a pending request are counted and delivered
+     * later, one at a time (see `lostTicks`).
+     */
+    private readonly tickPending: () => boolean = () => false,
   ) {
     this.timer = clock.createTimer('i8254 counter 0', () => this.onTimer());
+    this.catchUp = clock.createTimer('i8254 lost ticks', () => this.onCatchUp());
     this.ioRanges = [
       {
         name: 'i8254',
@@ -224,6 +235,7 @@ export class I8254 implements Device {
     c.nullCount = true;
     if (sc === 0) {
       this.firedEdge = -1;
+      this.lostTicks = 0;
       this.reschedule();
     }
   }
@@ -291,6 +303,7 @@ export class I8254 implements Device {
     }
     if (c.index === 0) {
       this.firedEdge = -1;
+      this.lostTicks = 0;
       this.reschedule();
     }
   }
@@ -381,12 +394,41 @@ export class I8254 implements Device {
     if (c.mode === 0 || c.mode === 1) {
       this.driveIrq(true);
     } else {
-      // A fresh rising edge even though the steady level is high.
-      this.irq0.lower();
-      this.irq0.raise();
-      this.irqHigh = true;
+      if (c.mode === 2 || c.mode === 3) {
+        // The host ran late (a busy machine): every periodic edge that passed unseen, or that would
+        // merge into a request the guest has not taken yet, is a tick the guest's clock would lose.
+        const n = c.period();
+        const passed = Math.floor(c.elapsed(this.clock.now()) / n) - Math.floor(this.armedEdge / n);
+        this.lostTicks = Math.min(MAX_LOST_TICKS, this.lostTicks + Math.max(0, passed) + (this.tickPending() ? 1 : 0));
+      }
+      this.pulse();
     }
     this.reschedule();
+    if (this.lostTicks > 0 && !this.catchUp.armed) this.catchUp.arm(this.clock.now() + CATCH_UP_NS);
+  }
+
+  /** A fresh rising edge even though the steady level is high. */
+  private pulse(): void {
+    this.irq0.lower();
+    this.irq0.raise();
+    this.irqHigh = true;
+  }
+
+  /** Lost periodic ticks, re-delivered one at a time once the previous one was taken (QEMU's "delay" policy). */
+  private lostTicks = 0;
+  private readonly catchUp: Timer;
+
+  private onCatchUp(): void {
+    const c = this.counters[0]!;
+    if (this.lostTicks === 0 || c.start === null || (c.mode !== 2 && c.mode !== 3)) {
+      this.lostTicks = 0;
+      return;
+    }
+    if (!this.tickPending()) {
+      this.pulse();
+      this.lostTicks--;
+    }
+    if (this.lostTicks > 0) this.catchUp.arm(this.clock.now() + CATCH_UP_NS);
   }
 
   private driveIrq(high: boolean): void {
@@ -401,6 +443,8 @@ export class I8254 implements Device {
       Object.assign(this.counters[i]!, c);
     }
     this.timer.cancel();
+    this.catchUp.cancel();
+    this.lostTicks = 0;
     if (this.irqHigh) this.driveIrq(false);
   }
 

@@ -283,6 +283,11 @@ export class I8259Pair implements Device, InterruptController {
     return this.master.pending() >= 0;
   }
 
+  /** An edge on IRQ n was latched and not yet acknowledged (IRR bit set). */
+  requested(n: number): boolean {
+    return n < 8 ? (this.master.irr & (1 << n)) !== 0 : (this.slave.irr & (1 << (n - 8))) !== 0;
+  }
+
   acknowledge(): number {
     const m = this.master.pending();
     let vector: number;
