@@ -88,7 +88,13 @@ export class GuestSession {
   /** Types `poweroff -f` and resolves with the exit code, or 'timeout'. */
   async powerOff(ms = 120_000): Promise<number | null | 'timeout'> {
     this.child.stdin.write('poweroff -f\n');
-    return Promise.race([this.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))]);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([this.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]);
+    } finally {
+      // A pending timer would keep the test file's process alive for minutes after it passed.
+      clearTimeout(timer);
+    }
   }
 
   kill(): void {
