@@ -239,3 +239,36 @@ test('reprogramming the counter forgets lost ticks of the old program', () => {
   clock.jump(10e6);
   assert.equal(edges.length, n, 'no stale periodic ticks after the switch');
 });
+
+test('a one-shot strobe is never lost, even when guest time passes its deadline while the count is being loaded', () => {
+  // A host so slow that every look at the clock finds 5 ms gone (a descheduled VM process).
+  class SlowClock extends TimerQueue {
+    t = 0;
+    now(): number {
+      this.t += 5e6;
+      return this.t;
+    }
+  }
+  const clock = new SlowClock();
+  let edges = 0;
+  let level = false;
+  const pit = new I8254(clock, {
+    raise: () => {
+      if (!level) edges++;
+      level = true;
+    },
+    lower: () => {
+      level = false;
+    },
+  });
+  const io = new IoBus();
+  for (const r of pit.ioRanges) io.register(r);
+  io.write(0x43, 1, 0x38); // counter 0, mode 4, as Linux's tickless clockevent programs it
+  const before = edges;
+  io.write(0x40, 1, 2775 & 0xff); // about 2.3 ms
+  io.write(0x40, 1, 2775 >> 8);
+  clock.runDue();
+  assert.equal(edges - before, 1, 'the strobe arrives late rather than never');
+  clock.runDue();
+  assert.equal(edges - before, 1, 'and only once');
+});

@@ -379,7 +379,10 @@ export class I8254 implements Device {
       case 3:
         return (Math.floor(t / n) + 1) * n;
       default:
-        return t <= n && this.firedEdge <= n ? n + 1 : null;
+        // Modes 4 and 5: one strobe per count. It is delivered even when the host was so late that
+        // its time has already passed, since guest time can move on between the count being loaded
+        // and this look at the clock; a lost strobe would stop a tickless guest's timer for good.
+        return this.firedEdge <= n ? n + 1 : null;
     }
   }
 
