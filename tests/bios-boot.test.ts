@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createMachine, type PcMachine } from '../vmm/machine.ts';
 import type { TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
+import { TerminalText } from './terminal-text.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -68,15 +69,17 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
   assert.equal(rsdt, 'RSDT');
 });
 
-/** Runs `hostbox run` and resolves with its output once `until` matches. */
+/** Runs `hostbox run` and resolves with its output as text once `until` matches. */
 async function runUntil(args: string[], until: RegExp): Promise<string> {
   const child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const terminal = new TerminalText();
   let out = '';
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out; output: ${JSON.stringify(out.slice(-500))}`)), 50_000);
       child.stdout.on('data', (d: Buffer) => {
-        out += d.toString('latin1');
+        terminal.push(d.toString('latin1'));
+        out = terminal.text;
         if (until.test(out)) {
           clearTimeout(t);
           resolve();

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TerminalText } from './terminal-text.ts';
 
 export const root = new URL('..', import.meta.url).pathname;
 export const guestDir = join(root, '.cache', 'guest');
@@ -37,7 +38,8 @@ interface Found {
 export class GuestSession {
   readonly child: ChildProcessWithoutNullStreams;
   readonly exited: Promise<number | null>;
-  out = '';
+  /** The console as text: control sequences (SeaBIOS's cursor moves) taken out. */
+  private readonly console = new TerminalText();
   err = '';
   private cursor = 0;
   private seq = 0;
@@ -46,7 +48,7 @@ export class GuestSession {
   constructor(args: string[]) {
     this.child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (d: Buffer) => {
-      this.out += d.toString('latin1');
+      this.console.push(d.toString('latin1'));
       for (const w of [...this.waiters]) {
         const m = this.out.slice(w.from).match(w.re);
         if (m) {
@@ -57,6 +59,10 @@ export class GuestSession {
     });
     this.child.stderr.on('data', (d: Buffer) => (this.err += d.toString()));
     this.exited = new Promise((r) => this.child.on('exit', r));
+  }
+
+  get out(): string {
+    return this.console.text;
   }
 
   /** Resolves when `re` appears after everything matched so far. */

@@ -15,26 +15,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, arch } from 'node:os';
 import { join } from 'node:path';
+import { buildHostOracle } from '../../tests/host-oracle.ts';
 import { Fpu } from './fpu.ts';
 import { MathFault, PM32, TestHost } from './fpu-testhost.ts';
 
 const TRANS_ULP = 2n;
 const ORACLE_SRC = new URL('./native/fpu-oracle.c', import.meta.url).pathname;
-
-function buildOracle(): { path: string; dir: string } | string {
-  if (arch() !== 'x64' && arch() !== 'ia32') return `host is ${arch()}, not x86`;
-  const dir = mkdtempSync(join(tmpdir(), 'fpu-oracle-'));
-  const path = join(dir, 'fpu-oracle');
-  const r = spawnSync('gcc', ['-m32', '-O1', '-o', path, ORACLE_SRC], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    return `gcc -m32 failed (install gcc-multilib): ${(r.stderr || String(r.error)).slice(0, 300)}`;
-  }
-  return { path, dir };
-}
 
 // ---- Random generation ---------------------------------------------------------------------------
 
@@ -576,11 +563,12 @@ function mismatch(c: Case, want: Outcome, got: Outcome): string | null {
   return null;
 }
 
-const oracle = buildOracle();
+const oracle = buildHostOracle(ORACLE_SRC, 'fpu-oracle');
 const skip = typeof oracle === 'string' ? oracle : false;
 
 test('x87 model matches the host FPU on random cases', { skip }, () => {
   if (typeof oracle === 'string') return;
+  console.log(`x87 oracle: the host FPU in ${oracle.mode === 'ia32' ? '32-bit' : '64-bit'} mode`);
   try {
     const scale = Number(process.env.FPU_CASES ?? '3');
     const fixed = 0x5eed87;
@@ -626,6 +614,6 @@ test('x87 model matches the host FPU on random cases', { skip }, () => {
       assert.fail(`${failures.length}+ of ${total} cases differ (replay: FPU_SEED=<seed>)\n${summary}\n\n${failures.join('\n\n')}`);
     }
   } finally {
-    rmSync(oracle.dir, { recursive: true, force: true });
+    oracle.dispose();
   }
 });

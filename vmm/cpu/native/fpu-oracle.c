@@ -13,6 +13,11 @@
  *
  * The instruction runs from a small stub assembled into an executable page, so every encoding,
  * including the undocumented aliases, can be tried without an assembler mnemonic for it.
+ *
+ * Hosts that cannot run 32-bit programs get the same oracle built with -m64 -no-pie: the x87 is the
+ * same unit in 64-bit mode, FRSTOR and FNSAVE without REX.W use the 32-bit protected-mode image, and
+ * only the instruction and data pointers' selectors differ, which the test does not compare. Every
+ * address the stub names is then a static below 4 GiB, reached through SIB absolute forms.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -23,7 +28,11 @@
 
 static uint8_t image[108] __attribute__((aligned(16)));
 static uint8_t mem[32] __attribute__((aligned(16)));
+#ifdef __x86_64__
+static uint64_t flags_in, flags_out;
+#else
 static uint32_t flags_in, flags_out;
+#endif
 static sigjmp_buf trap_jmp;
 
 static void on_trap(int sig) {
@@ -66,14 +75,27 @@ int main(void) {
   while (fgets(line, sizeof line, stdin)) {
     unsigned esc, modrm;
     char img_hex[256], mem_hex[80];
-    if (sscanf(line, "%x %x %x %255s %79s", &esc, &modrm, &flags_in, img_hex, mem_hex) != 5 ||
+    unsigned flags_hex;
+    if (sscanf(line, "%x %x %x %255s %79s", &esc, &modrm, &flags_hex, img_hex, mem_hex) != 5 ||
         strlen(img_hex) != 216 || strlen(mem_hex) != 64 || parse_bytes(img_hex, image, 108) ||
         parse_bytes(mem_hex, mem, 32)) {
       printf("BADINPUT\n");
       fflush(stdout);
       continue;
     }
+    flags_in = flags_hex;
     uint8_t *p = code;
+#ifdef __x86_64__
+    *p++ = 0xFF; *p++ = 0x34; *p++ = 0x25; put32(p, (uint32_t)(uintptr_t)&flags_in); p += 4; /* push qword [flags_in] */
+    *p++ = 0x9D;                                                                          /* popfq */
+    *p++ = 0xDD; *p++ = 0x24; *p++ = 0x25; put32(p, (uint32_t)(uintptr_t)image); p += 4;   /* frstor [image] */
+    *p++ = 0xB8; put32(p, (uint32_t)(uintptr_t)mem); p += 4;                              /* mov eax, mem (zero-extends) */
+    *p++ = (uint8_t)esc; *p++ = (uint8_t)modrm;                                           /* the instruction, on [rax] */
+    *p++ = 0x9C;                                                                          /* pushfq */
+    *p++ = 0x8F; *p++ = 0x04; *p++ = 0x25; put32(p, (uint32_t)(uintptr_t)&flags_out); p += 4; /* pop qword [flags_out] */
+    *p++ = 0xDD; *p++ = 0x34; *p++ = 0x25; put32(p, (uint32_t)(uintptr_t)image); p += 4;   /* fnsave [image] */
+    *p++ = 0xC3;                                                                          /* ret */
+#else
     *p++ = 0xFF; *p++ = 0x35; put32(p, (uint32_t)(uintptr_t)&flags_in); p += 4; /* push [flags_in] */
     *p++ = 0x9D;                                                               /* popfd */
     *p++ = 0xDD; *p++ = 0x25; put32(p, (uint32_t)(uintptr_t)image); p += 4;     /* frstor [image] */
@@ -83,6 +105,7 @@ int main(void) {
     *p++ = 0x8F; *p++ = 0x05; put32(p, (uint32_t)(uintptr_t)&flags_out); p += 4; /* pop [flags_out] */
     *p++ = 0xDD; *p++ = 0x35; put32(p, (uint32_t)(uintptr_t)image); p += 4;     /* fnsave [image] */
     *p++ = 0xC3;                                                               /* ret */
+#endif
 
     if (sigsetjmp(trap_jmp, 1)) {
       __asm__ volatile("fninit");
@@ -90,8 +113,12 @@ int main(void) {
       fflush(stdout);
       continue;
     }
+#ifdef __x86_64__
+    __asm__ volatile("call *%0" : : "r"(code) : "rax", "memory", "cc");
+#else
     __asm__ volatile("call *%0" : : "r"(code) : "eax", "memory", "cc");
-    printf("%08x ", flags_out);
+#endif
+    printf("%08x ", (uint32_t)flags_out);
     for (int i = 0; i < 108; i++) printf("%02x", image[i]);
     putchar(' ');
     for (int i = 0; i < 32; i++) printf("%02x", mem[i]);
