@@ -96,11 +96,15 @@ test('the initramfs has init, busybox, the test file and the modules with their 
   assert.ok(busybox, 'busybox');
   assert.deepEqual([...busybox.data.subarray(0, 5)], [0x7f, 0x45, 0x4c, 0x46, 1], 'a 32-bit ELF');
   assert.equal(busybox.data[18], 3, 'e_machine EM_386');
-  for (const applet of ['bin/sh', 'bin/mount', 'sbin/poweroff', 'sbin/modprobe', 'usr/bin/setsid', 'bin/cttyhack', 'usr/bin/md5sum']) {
+  // The applet links are made at build time where the host runs the i386 busybox, else by /init at
+  // boot (a host without IA-32 emulation); either way /bin/sh is there to run /init.
+  const linkedAtBuild = files.has('bin/mount');
+  if (!linkedAtBuild) assert.match(script, /^\[ -e \/bin\/mount \] \|\| \/bin\/busybox --install -s$/m, '/init links the applets');
+  for (const applet of linkedAtBuild ? ['bin/sh', 'bin/mount', 'sbin/poweroff', 'sbin/modprobe', 'usr/bin/setsid', 'bin/cttyhack', 'usr/bin/md5sum'] : ['bin/sh']) {
     const e = files.get(applet);
     assert.ok(e, applet);
     assert.equal(e.mode & S_IFMT, S_IFLNK, `${applet} is a link`);
-    assert.match(new TextDecoder().decode(e.data), /bin\/busybox$/);
+    assert.match(new TextDecoder().decode(e.data), /(^|\/)busybox$/);
   }
 
   const console = files.get('dev/console');
