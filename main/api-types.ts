@@ -1,7 +1,7 @@
 // The host API as the renderer sees it, identical over the Electron preload and the web-mode
 // WebSocket. Types only: the renderer imports nothing from main/ at runtime.
 
-import type { TextScreen } from '../vmm/machine-api.ts';
+import type { Screen } from '../vmm/machine-api.ts';
 
 export type EngineSetting = 'auto' | 'interpreter' | 'bt';
 
@@ -93,7 +93,7 @@ export type HostEvent =
   | { type: 'vm-deleted'; id: string }
   /** `offset`: where `data` starts in the VM's serial stream, so a client can join history and live output. */
   | { type: 'serial'; id: string; data: string; offset: number }
-  | { type: 'screen'; id: string; screen: TextScreen };
+  | { type: 'screen'; id: string; screen: Screen };
 
 export const HOST_API_METHODS = [
   'version',

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EngineKind, TextScreen, VmConfig } from '../vmm/machine-api.ts';
+import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 
@@ -42,7 +42,7 @@ export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped';
 
 export interface VmHandlers {
   serial(port: number, data: Uint8Array): void;
-  screen(s: TextScreen): void;
+  screen(s: Screen): void;
   state(s: VmState, detail?: string): void;
   log?(level: string, msg: string): void;
 }

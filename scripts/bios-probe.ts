@@ -28,7 +28,7 @@ const m = createMachine(
         }
       }),
     serialOut: (_p, b) => process.stdout.write(b),
-    display: (s) => { screen = s; if (process.env.DUMP_VRAM) console.log("[display]", s.cursor.row, s.cursor.col); },
+    display: (s) => { if (s.kind !== 'text') return; screen = s; if (process.env.DUMP_VRAM) console.log("[display]", s.cursor.row, s.cursor.col); },
     power: (e, d) => console.log(`[power] ${e} ${d ?? ''}`),
     log: (l, msg) => console.log(`[${l}] ${msg}`),
   },

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMachine, type PcMachine } from '../vmm/machine.ts';
-import type { TextScreen } from '../vmm/machine-api.ts';
+import type { GraphicsScreen, TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { TerminalText } from './terminal-text.ts';
 
@@ -32,7 +32,7 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
     { memoryMiB: 32, engine: 'interpreter', bios: new Uint8Array(readFileSync(DEFAULT_BIOS.bios)), vgaBios: new Uint8Array(readFileSync(DEFAULT_BIOS.vgaBios)) },
     {
       serialOut: () => {},
-      display: (s) => (screen = s),
+      display: (s) => void (s.kind === 'text' && (screen = s)),
       block: () => {},
       power: () => {},
       log: (_l, msg) => firmware.push(msg),
@@ -67,6 +67,75 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
     rsdt = String.fromCharCode(...Array.from({ length: 4 }, (_, i) => mem.read8(at + i)));
   }
   assert.equal(rsdt, 'RSDT');
+});
+
+// The sixteen colours of the EGA palette as the VGA BIOS loads them into the DAC for mode 12h.
+// prettier-ignore
+const EGA_RGB = [
+  [0x00, 0x00, 0x00], [0x00, 0x00, 0xaa], [0x00, 0xaa, 0x00], [0x00, 0xaa, 0xaa], [0xaa, 0x00, 0x00], [0xaa, 0x00, 0xaa], [0xaa, 0x55, 0x00], [0xaa, 0xaa, 0xaa],
+  [0x55, 0x55, 0x55], [0x55, 0x55, 0xff], [0x55, 0xff, 0x55], [0x55, 0xff, 0xff], [0xff, 0x55, 0x55], [0xff, 0x55, 0xff], [0xff, 0xff, 0x55], [0xff, 0xff, 0xff],
+];
+
+test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h, then in mode 12h, and the picture shows it', { skip: skipReason(), timeout: 120_000 }, async () => {
+  const mbr = join(mkdtempSync(join(tmpdir(), 'hostbox-gfx-')), 'mbr.bin');
+  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-graphics.asm')], { encoding: 'utf8' });
+  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
+  const image = new Uint8Array(1024 * 1024);
+  image.set(readFileSync(mbr), 0);
+  rmSync(join(mbr, '..'), { recursive: true, force: true });
+  let picture: GraphicsScreen | null = null;
+  const firmware: string[] = [];
+  const m: PcMachine = createMachine(
+    {
+      memoryMiB: 32,
+      engine: 'interpreter',
+      bios: new Uint8Array(readFileSync(DEFAULT_BIOS.bios)),
+      vgaBios: new Uint8Array(readFileSync(DEFAULT_BIOS.vgaBios)),
+      hda: { id: 'hda', sectors: image.length / 512, sectorSize: 512, readOnly: false },
+    },
+    {
+      serialOut: () => {},
+      display: (s) => void (s.kind === 'graphics' && (picture = s)),
+      block: (req) => queueMicrotask(() => m.blockReply({ tag: req.tag, ok: true, data: req.op === 'read' ? image.slice(req.lba * 512, (req.lba + req.count) * 512) : undefined })),
+      power: () => {},
+      log: (_l, msg) => firmware.push(msg),
+    },
+  ) as PcMachine;
+  const runUntilLog = async (re: RegExp): Promise<void> => {
+    const deadline = performance.now() + 60_000;
+    while (!firmware.some((l) => re.test(l))) {
+      assert.ok(performance.now() < deadline, `never logged ${re}; firmware log tail:\n${firmware.slice(-15).join('\n')}`);
+      if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
+      else await new Promise((r) => setImmediate(r));
+    }
+    // One more refresh period of guest time, so the last drawing reaches the picture.
+    const until = performance.now() + 100;
+    while (performance.now() < until) {
+      if (m.runSlice(10) === 'halted') await new Promise((r) => setTimeout(r, 5));
+      else await new Promise((r) => setImmediate(r));
+    }
+  };
+
+  await runUntilLog(/hostbox-gfx: mode 13h drawn/);
+  let s = picture as GraphicsScreen | null;
+  assert.ok(s, 'a graphics picture was sent');
+  assert.deepEqual([s.width, s.height], [320, 200]);
+  for (const [x, y] of [[0, 0], [1, 0], [319, 0], [0, 1], [100, 57], [319, 199]] as const) assert.equal(s.pixels[y * 320 + x], (x + 3 * y) & 0xff, `mode 13h pixel ${x},${y}`);
+  // The BIOS's default 256-colour palette starts with the EGA colours; entry 21h is the one the code set.
+  assert.deepEqual([...s.palette.subarray(3, 6)], EGA_RGB[1]);
+  assert.deepEqual([...s.palette.subarray(0x21 * 3, 0x21 * 3 + 3)], [0xff, 0x82, 0x00]);
+
+  m.keyboard([0x1c]);
+  m.keyboard([0x9c]);
+  await runUntilLog(/hostbox-gfx: mode 12h drawn/);
+  s = picture as GraphicsScreen | null;
+  assert.ok(s);
+  assert.deepEqual([s.width, s.height], [640, 480]);
+  for (let stripe = 0; stripe < 16; stripe++)
+    for (const [x, y] of [[stripe * 40, 0], [stripe * 40 + 39, 479], [stripe * 40 + 20, 240]] as const) {
+      const c: number = s.pixels[y * 640 + x]!;
+      assert.deepEqual([...s.palette.subarray(c * 3, c * 3 + 3)], EGA_RGB[stripe], `mode 12h pixel ${x},${y} (stripe ${stripe}, DAC ${c})`);
+    }
 });
 
 /** Runs `hostbox run` and resolves with its output as text once `until` matches. */

@@ -122,7 +122,7 @@ test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector 
     const [vm] = await host.api.listVms();
     const seen: string[] = [];
     host.subscribe((e) => {
-      if (e.type === 'screen' && e.id === vm!.id) seen.push(Array.from(e.screen.cells, (c) => String.fromCharCode(c & 0xff || 32)).join(''));
+      if (e.type === 'screen' && e.id === vm!.id && e.screen.kind === 'text') seen.push(Array.from(e.screen.cells, (c) => String.fromCharCode(c & 0xff || 32)).join(''));
     });
     const deadline = Date.now() + 120_000;
     while (!seen.some((t) => t.includes('Sector two says hello'))) {
@@ -132,6 +132,66 @@ test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector 
     assert.ok(seen.some((t) => /SeaBIOS \(version/.test(t)));
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(artifacts, 'web-disk-boot.png') });
+    await page.getByRole('button', { name: 'Power off' }).click();
+    await page.locator('.vm-header .chip-off').waitFor();
+  } finally {
+    await browser.close();
+    await host.close();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('web mode: a boot sector that draws in VGA graphics modes shows its picture, and a key typed on the screen reaches it', { skip: browserSkipReason() || (!existsSync(DEFAULT_BIOS.bios) && 'SeaBIOS is not installed'), timeout: 5 * 60_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-gfx-ui-'));
+  const mbr = join(dataDir, 'mbr.bin');
+  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-graphics.asm')], { encoding: 'utf8' });
+  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
+  const image = new Uint8Array(2 * 1024 * 1024);
+  image.set(readFileSync(mbr), 0);
+  const disk = join(dataDir, 'graphics.img');
+  writeFileSync(disk, image);
+  const host = createHostApi({ dataDir });
+  const server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+  const browser = await launchChromium();
+  /** The colour the page drew at (x, y) of the screen canvas, as #rrggbb. */
+  const canvasAt = (page: import('playwright-core').Page, x: number, y: number) =>
+    page.evaluate(([px, py]) => {
+      const c = document.querySelector('canvas.vga') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(px!, py!, 1, 1).data;
+      return `${c.width}x${c.height} #` + [d[0], d[1], d[2]].map((v) => v!.toString(16).padStart(2, '0')).join('');
+    }, [x, y]);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    await page.goto(server.url);
+    await page.getByText('New virtual machine').waitFor();
+    await page.fill('input[name=name]', 'Graphics');
+    await page.fill('input[name=memory]', '32');
+    await page.locator('.segmented label', { hasText: 'Hard disk' }).click();
+    await page.selectOption('select[name=disk]', 'existing');
+    await page.fill('input[name=hdaPath]', disk);
+    await page.click('button[type=submit]');
+    await page.locator('.vm-header h1', { hasText: 'Graphics' }).waitFor();
+    await page.getByRole('button', { name: 'Power on' }).click();
+    await page.getByRole('tab', { name: 'Screen' }).click();
+    // Mode 13h, doubled to 640 wide and stretched to 4:3: pixel (33, 0) is DAC entry 21h, set to orange.
+    const until = async (x: number, y: number, want: string, what: string) => {
+      const deadline = Date.now() + 120_000;
+      let got = '';
+      while ((got = await canvasAt(page, x, y)) !== want) {
+        assert.ok(Date.now() < deadline, `${what}: the screen shows ${got}, not ${want}`);
+        await page.waitForTimeout(200);
+      }
+    };
+    await until(67, 1, '640x480 #ff8200', 'mode 13h');
+    assert.equal(await canvasAt(page, 3, 1), '640x480 #0000aa');
+    await page.screenshot({ path: join(artifacts, 'web-graphics-13h.png') });
+    await page.locator('canvas.vga').press('Enter');
+    // Mode 12h: sixteen stripes of the EGA colours; stripe 6 is brown, stripe 14 yellow.
+    await until(6 * 40 + 20, 240, '640x480 #aa5500', 'mode 12h');
+    assert.equal(await canvasAt(page, 14 * 40 + 20, 400), '640x480 #ffff55');
+    assert.equal(await canvasAt(page, 20, 10), '640x480 #000000');
+    await page.screenshot({ path: join(artifacts, 'web-graphics-12h.png') });
     await page.getByRole('button', { name: 'Power off' }).click();
     await page.locator('.vm-header .chip-off').waitFor();
   } finally {

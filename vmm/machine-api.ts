@@ -55,11 +55,25 @@ export interface TextScreen {
   readonly cursor: { readonly row: number; readonly col: number; readonly visible: boolean };
 }
 
+/** A VGA graphics mode as the display channel carries it: one DAC index per pixel, and the DAC. */
+export interface GraphicsScreen {
+  readonly kind: 'graphics';
+  readonly width: number;
+  readonly height: number;
+  /** width * height DAC indices, row by row. */
+  readonly pixels: Uint8Array;
+  /** 256 entries of red, green, blue, 8 bits each. */
+  readonly palette: Uint8Array;
+}
+
+/** What the display channel carries: the text screen or a graphics picture. */
+export type Screen = TextScreen | GraphicsScreen;
+
 export type PowerEvent = 'poweroff' | 'reset' | 'triple-fault';
 
 export interface MachineHost {
   serialOut(port: number, bytes: Uint8Array): void;
-  display(screen: TextScreen): void;
+  display(screen: Screen): void;
   block(req: BlockRequest): void;
   power(event: PowerEvent, detail?: string): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;

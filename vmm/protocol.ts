@@ -2,7 +2,7 @@
 // crosses between them"). One discriminated union per concern; every message crossing the process
 // boundary is checked by parseToVmm/parseFromVmm before anything acts on it.
 
-import type { BlockReply, BlockRequest, MachineStats, PowerEvent, TextScreen, VmConfig } from './machine-api.ts';
+import type { BlockReply, BlockRequest, MachineStats, PowerEvent, Screen, VmConfig } from './machine-api.ts';
 
 /** Test-only stand-ins for the emulated PC, chosen by the host (never by a guest). */
 export type FakeMachineKind = 'echo' | 'crash';
@@ -25,7 +25,7 @@ export type LifecycleEvent =
 export type FromVmm =
   | LifecycleEvent
   | { kind: 'console'; port: number; data: Uint8Array }
-  | { kind: 'display'; screen: TextScreen }
+  | { kind: 'display'; screen: Screen }
   | { kind: 'block'; req: BlockRequest }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** The VMM cannot go on (bad config, internal error); the host reports it and stops the process. */

@@ -2,7 +2,7 @@
 // consoles), its settings, or the New VM form.
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import type { TextScreen } from '../../vmm/machine-api.ts';
+import type { Screen } from '../../vmm/machine-api.ts';
 import type { VmCreateSettings, VmInfo } from '../../main/api-types.ts';
 import { api } from './api-client.ts';
 import { VmForm } from './vm-form.tsx';
@@ -29,7 +29,7 @@ function Welcome(props: { onNew(): void }) {
 function App() {
   const [vms, setVms] = useState<VmInfo[] | null>(null);
   const [view, setView] = useState<View>({ kind: 'empty' });
-  const [screens, setScreens] = useState<Record<string, TextScreen>>({});
+  const [screens, setScreens] = useState<Record<string, Screen>>({});
   const [about, setAbout] = useState<{ version: string; dataDir: string } | null>(null);
   const [defaults, setDefaults] = useState<VmCreateSettings | null>(null);
   const [fatal, setFatal] = useState<string | null>(null);

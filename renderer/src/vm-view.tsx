@@ -2,10 +2,10 @@
 // text screen on a canvas). Settings and Delete are offered only while it is not running.
 import { useEffect, useState } from 'react';
 import type { DeletePlan, VmInfo } from '../../main/api-types.ts';
-import type { TextScreen } from '../../vmm/machine-api.ts';
+import type { Screen } from '../../vmm/machine-api.ts';
 import { api } from './api-client.ts';
 import { SerialConsole } from './serial-console.tsx';
-import { TextScreenView } from './text-screen.tsx';
+import { VgaScreenView } from './vga-screen.tsx';
 import { PowerChip } from './power-chip.tsx';
 
 const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting';
@@ -83,7 +83,7 @@ function Summary(props: { vm: VmInfo }) {
   );
 }
 
-export function VmView(props: { vm: VmInfo; screen: TextScreen | null; onEdit(): void; onDeleted(): void }) {
+export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): void; onDeleted(): void }) {
   const { vm } = props;
   const [error, setError] = useState<string | null>(null);
   const [plan, setPlan] = useState<DeletePlan | null>(null);
@@ -166,7 +166,7 @@ export function VmView(props: { vm: VmInfo; screen: TextScreen | null; onEdit():
         <SerialConsole vmId={vm.id} />
       </div>
       <div className="console-pane" hidden={!hasOutput || tab !== 'screen'}>
-        <TextScreenView screen={props.screen} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
+        <VgaScreenView screen={props.screen} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
       </div>
       {plan ? (
         <DeleteDialog

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IoBus } from '../../bus.ts';
 import { ManualClock } from '../../clock.ts';
-import type { TextScreen } from '../../machine-api.ts';
+import type { GraphicsScreen, TextScreen } from '../../machine-api.ts';
 import { PhysicalMemory } from '../../memory.ts';
 import { REFRESH_INTERVAL_NS, Vga } from './vga.ts';
 
@@ -12,8 +12,9 @@ function setup() {
   const io = new IoBus();
   const clock = new ManualClock();
   const mem = new PhysicalMemory(1 << 20);
+  const graphics: GraphicsScreen[] = [];
   const screens: TextScreen[] = [];
-  const vga = new Vga(clock, (s) => screens.push(s));
+  const vga = new Vga(clock, (s) => (s.kind === 'text' ? screens.push(s) : graphics.push(s)));
   for (const r of vga.ioRanges) io.register(r);
   mem.mapMmio(vga.mmio);
   vga.reset('power');
@@ -27,7 +28,7 @@ function setup() {
   };
   const text = (s: TextScreen, row: number) =>
     String.fromCharCode(...Array.from(s.cells.subarray(row * s.cols, (row + 1) * s.cols), (c) => c & 0xff)).trimEnd();
-  return { io, clock, mem, screens, vga, outb, inb, crtc, text };
+  return { io, clock, mem, screens, graphics, vga, outb, inb, crtc, text };
 }
 
 test('power-on is 80x25 colour text with a blank page and a visible cursor', () => {
@@ -237,8 +238,8 @@ test('planar write modes, set/reset, bit mask, ALU and read mode 1; chain 4', ()
   assert.equal(mem.read8(0xa0000 + 5), 0x42);
 });
 
-test('graphics modes keep state but send no text screens', () => {
-  const { outb, screens, clock, mem, vga } = setup();
+test('a graphics mode sends pictures instead of text screens', () => {
+  const { outb, screens, graphics, clock, mem, vga } = setup();
   screens.length = 0;
   outb(0x3ce, 0x06);
   outb(0x3cf, 0x05);
@@ -246,6 +247,8 @@ test('graphics modes keep state but send no text screens', () => {
   clock.advance(100 * MS);
   assert.equal(screens.length, 0);
   assert.equal(vga.textScreen(), null);
+  assert.equal(graphics.length, 1);
+  assert.equal(vga.graphicsScreen()!.kind, 'graphics');
 });
 
 test('save/restore round trip, reset idempotence, hostile registers', () => {

@@ -13,14 +13,16 @@
 // by reading Input Status 1), and the DAC (3C6 PEL mask, 3C7/3C8 read/write index, 3C9 data).
 //
 // Memory is modelled per plane, with the 32-bit latch, so planar graphics and font loading land
-// where hardware puts them, but only text modes are scanned out. The retrace bits in Input
+// where hardware puts them. Text modes are scanned out as cells, graphics modes as pixels
+// (graphics-scanout.ts). The retrace bits in Input
 // Status 1 toggle on every read, which is all polling guests need to make progress.
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
 import { stateBytes, stateNumber } from '../../device.ts';
-import type { TextScreen } from '../../machine-api.ts';
+import type { GraphicsScreen, Screen, TextScreen } from '../../machine-api.ts';
+import { sameGraphics, scanGraphics } from './graphics-scanout.ts';
 import type { MmioRange } from '../../memory.ts';
 
 export const VGA_WINDOW_BASE = 0xa0000;
@@ -118,10 +120,12 @@ const MODE3_MISC = 0x67;
 
 /** Guest time between two screens sent to the sink. */
 export const REFRESH_INTERVAL_NS = 20_000_000;
+/** A graphics picture is up to 768 KiB, so it goes at most 25 times a second. */
+export const GRAPHICS_REFRESH_INTERVAL_NS = 40_000_000;
 const MAX_COLS = 256;
 const MAX_ROWS = 128;
 
-export type TextScreenSink = (screen: TextScreen) => void;
+export type ScreenSink = (screen: Screen) => void;
 
 export class Vga implements Device {
   readonly stateId = 'vga';
@@ -156,12 +160,12 @@ export class Vga implements Device {
 
   private dirty = true;
   private lastEmit = -Infinity;
-  private last: TextScreen | null = null;
+  private last: Screen | null = null;
   private readonly refresh: Timer;
 
   constructor(
     private readonly clock: Clock,
-    private readonly sink: TextScreenSink,
+    private readonly sink: ScreenSink,
   ) {
     this.refresh = clock.createTimer('vga refresh', (now) => this.onRefresh(now));
     const ports = (name: string, base: number, length: number): IoRange => ({
@@ -285,7 +289,7 @@ export class Vga implements Device {
         break;
       case VGA_PEL_MSK:
         this.pelMask = v;
-        return;
+        break;
       case VGA_PEL_IR:
         this.dacReadIndex = v;
         this.dacComponent = 0;
@@ -302,6 +306,8 @@ export class Vga implements Device {
           this.palette.set(this.dacLatch, this.dacWriteIndex * 3);
           this.dacComponent = 0;
           this.dacWriteIndex = (this.dacWriteIndex + 1) & 0xff;
+          // A graphics picture carries the DAC's colours, so a palette change is a new picture.
+          this.markDirty();
         }
         return;
       case VGA_GFX_I:
@@ -473,16 +479,23 @@ export class Vga implements Device {
     return { kind: 'text', cols, rows, cells, cursor: { row: Math.min(row, rows - 1), col: Math.min(col, cols - 1), visible } };
   }
 
+  /** The graphics picture as the card scans it out now, or null in a text mode. */
+  graphicsScreen(): GraphicsScreen | null {
+    if (this.textMode) return null;
+    return scanGraphics({ seq: this.seq, gfx: this.gfx, atc: this.atc, crtc: this.crtc, pelMask: this.pelMask, palette: this.palette }, this.vram);
+  }
+
   private markDirty(): void {
     if (this.dirty && this.refresh.armed) return;
     this.dirty = true;
-    if (!this.refresh.armed) this.refresh.arm(Math.max(this.clock.now(), this.lastEmit + REFRESH_INTERVAL_NS));
+    const interval = this.textMode ? REFRESH_INTERVAL_NS : GRAPHICS_REFRESH_INTERVAL_NS;
+    if (!this.refresh.armed) this.refresh.arm(Math.max(this.clock.now(), this.lastEmit + interval));
   }
 
   private onRefresh(now: number): void {
     if (!this.dirty) return;
     this.dirty = false;
-    const screen = this.textScreen();
+    const screen: Screen | null = this.textScreen() ?? this.graphicsScreen();
     if (!screen || sameScreen(screen, this.last)) return;
     this.last = screen;
     this.lastEmit = now;
@@ -586,8 +599,10 @@ export class Vga implements Device {
   }
 }
 
-function sameScreen(a: TextScreen, b: TextScreen | null): boolean {
-  if (!b || a.cols !== b.cols || a.rows !== b.rows) return false;
+function sameScreen(a: Screen, b: Screen | null): boolean {
+  if (!b || a.kind !== b.kind) return false;
+  if (a.kind === 'graphics') return sameGraphics(a, b as GraphicsScreen);
+  if (b.kind !== 'text' || a.cols !== b.cols || a.rows !== b.rows) return false;
   const ca = a.cursor;
   const cb = b.cursor;
   if (ca.row !== cb.row || ca.col !== cb.col || ca.visible !== cb.visible) return false;

@@ -1,7 +1,9 @@
-// The VGA text screen drawn on a canvas: 16-colour attributes, CP437 box drawing mapped to Unicode,
-// and the cursor. Keys pressed on the canvas go to the guest as PC set-1 scancodes.
+// The VGA screen drawn on a canvas, as a monitor shows it: a text mode with 16-colour attributes,
+// CP437 box drawing mapped to Unicode and the cursor; a graphics mode scaled to 4:3, the way a VGA
+// monitor stretches 320x200 or 640x350 to its whole tube. Keys pressed on the canvas go to the guest
+// as PC set-1 scancodes.
 import { useEffect, useRef } from 'react';
-import type { TextScreen } from '../../vmm/machine-api.ts';
+import type { GraphicsScreen, Screen, TextScreen } from '../../vmm/machine-api.ts';
 
 const VGA = ['#000000', '#0000aa', '#00aa00', '#00aaaa', '#aa0000', '#aa00aa', '#aa5500', '#aaaaaa', '#555555', '#5555ff', '#55ff55', '#55ffff', '#ff5555', '#ff55ff', '#ffff55', '#ffffff'];
 const CP437_HIGH =
@@ -38,12 +40,47 @@ export function scancodes(code: string, down: boolean): number[] | null {
 const CELL_W = 9;
 const CELL_H = 16;
 
-export function TextScreenView(props: { screen: TextScreen | null; onKeys(codes: number[]): void }) {
+/** Picture width on the page: small modes are doubled, and the height follows at 4:3. */
+function graphicsSize(s: GraphicsScreen): { w: number; h: number } {
+  const w = s.width < 640 ? s.width * 2 : s.width;
+  return { w, h: Math.round((w * 3) / 4) };
+}
+
+function drawGraphics(canvas: HTMLCanvasElement, s: GraphicsScreen): void {
+  const { w, h } = graphicsSize(s);
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, w, h);
+  if (s.pixels.length !== s.width * s.height || s.palette.length !== 768) return;
+  const image = new ImageData(s.width, s.height);
+  const rgba = image.data;
+  for (let i = 0; i < s.pixels.length; i++) {
+    const c = s.pixels[i]! * 3;
+    rgba[i * 4] = s.palette[c]!;
+    rgba[i * 4 + 1] = s.palette[c + 1]!;
+    rgba[i * 4 + 2] = s.palette[c + 2]!;
+    rgba[i * 4 + 3] = 255;
+  }
+  const frame = document.createElement('canvas');
+  frame.width = s.width;
+  frame.height = s.height;
+  frame.getContext('2d')!.putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(frame, 0, 0, w, h);
+}
+
+export function VgaScreenView(props: { screen: Screen | null; onKeys(codes: number[]): void }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const canvas = ref.current;
-    const s = props.screen;
     if (!canvas) return;
+    if (props.screen?.kind === 'graphics') {
+      drawGraphics(canvas, props.screen);
+      return;
+    }
+    const s: TextScreen | null = props.screen;
     const ctx = canvas.getContext('2d')!;
     const cols = s?.cols ?? 80;
     const rows = s?.rows ?? 25;
