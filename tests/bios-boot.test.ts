@@ -76,15 +76,17 @@ const EGA_RGB = [
   [0x55, 0x55, 0x55], [0x55, 0x55, 0xff], [0x55, 0xff, 0x55], [0x55, 0xff, 0xff], [0xff, 0x55, 0x55], [0xff, 0x55, 0xff], [0xff, 0xff, 0x55], [0xff, 0xff, 0xff],
 ];
 
-test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h, then in mode 12h, and the picture shows it', { skip: skipReason(), timeout: 120_000 }, async () => {
-  const mbr = join(mkdtempSync(join(tmpdir(), 'hostbox-gfx-')), 'mbr.bin');
-  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-graphics.asm')], { encoding: 'utf8' });
-  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
+/** SeaBIOS in-process with a disk holding the MBR nasm makes of tests/boot-sectors/`source`; the last picture it sent. */
+function bootSectorMachine(source: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-mbr-'));
+  const mbr = join(dir, 'mbr.bin');
+  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', source)], { encoding: 'utf8' });
+  const built = asm.status === 0 ? readFileSync(mbr) : null;
+  rmSync(dir, { recursive: true, force: true });
+  assert.ok(built, `nasm: ${asm.error?.message ?? asm.stderr}`);
   const image = new Uint8Array(1024 * 1024);
-  image.set(readFileSync(mbr), 0);
-  rmSync(join(mbr, '..'), { recursive: true, force: true });
-  let picture: GraphicsScreen | null = null;
-  const firmware: string[] = [];
+  image.set(built, 0);
+  const state = { picture: null as GraphicsScreen | null, firmware: [] as string[] };
   const m: PcMachine = createMachine(
     {
       memoryMiB: 32,
@@ -95,31 +97,35 @@ test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h,
     },
     {
       serialOut: () => {},
-      display: (s) => void (s.kind === 'graphics' && (picture = s)),
+      display: (s) => void (s.kind === 'graphics' && (state.picture = s)),
       block: (req) => queueMicrotask(() => m.blockReply({ tag: req.tag, ok: true, data: req.op === 'read' ? image.slice(req.lba * 512, (req.lba + req.count) * 512) : undefined })),
       power: () => {},
-      log: (_l, msg) => firmware.push(msg),
+      log: (_l, msg) => state.firmware.push(msg),
     },
   ) as PcMachine;
-  const runUntilLog = async (re: RegExp): Promise<void> => {
+  /** Runs until the firmware log has `re`, then a little longer so the last drawing reaches the picture; returns the picture. */
+  const runUntilLog = async (re: RegExp): Promise<GraphicsScreen> => {
     const deadline = performance.now() + 60_000;
-    while (!firmware.some((l) => re.test(l))) {
-      assert.ok(performance.now() < deadline, `never logged ${re}; firmware log tail:\n${firmware.slice(-15).join('\n')}`);
+    while (!state.firmware.some((l) => re.test(l))) {
+      assert.ok(performance.now() < deadline, `never logged ${re}; firmware log tail:\n${state.firmware.slice(-15).join('\n')}`);
       if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
       else await new Promise((r) => setImmediate(r));
     }
-    // One more refresh period of guest time, so the last drawing reaches the picture.
-    const until = performance.now() + 100;
+    const until = performance.now() + 250;
     while (performance.now() < until) {
       if (m.runSlice(10) === 'halted') await new Promise((r) => setTimeout(r, 5));
       else await new Promise((r) => setImmediate(r));
     }
+    assert.ok(state.picture, 'a graphics picture was sent');
+    return state.picture;
   };
+  return { m, state, runUntilLog };
+}
 
-  await runUntilLog(/hostbox-gfx: mode 13h drawn/);
-  let s = picture as GraphicsScreen | null;
-  assert.ok(s, 'a graphics picture was sent');
-  assert.deepEqual([s.width, s.height], [320, 200]);
+test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h, then in mode 12h, and the picture shows it', { skip: skipReason(), timeout: 120_000 }, async () => {
+  const { m, runUntilLog } = bootSectorMachine('mbr-graphics.asm');
+  let s = await runUntilLog(/hostbox-gfx: mode 13h drawn/);
+  assert.deepEqual([s.format, s.width, s.height], ['indexed', 320, 200]);
   for (const [x, y] of [[0, 0], [1, 0], [319, 0], [0, 1], [100, 57], [319, 199]] as const) assert.equal(s.pixels[y * 320 + x], (x + 3 * y) & 0xff, `mode 13h pixel ${x},${y}`);
   // The BIOS's default 256-colour palette starts with the EGA colours; entry 21h is the one the code set.
   assert.deepEqual([...s.palette.subarray(3, 6)], EGA_RGB[1]);
@@ -127,15 +133,31 @@ test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h,
 
   m.keyboard([0x1c]);
   m.keyboard([0x9c]);
-  await runUntilLog(/hostbox-gfx: mode 12h drawn/);
-  s = picture as GraphicsScreen | null;
-  assert.ok(s);
+  s = await runUntilLog(/hostbox-gfx: mode 12h drawn/);
   assert.deepEqual([s.width, s.height], [640, 480]);
   for (let stripe = 0; stripe < 16; stripe++)
     for (const [x, y] of [[stripe * 40, 0], [stripe * 40 + 39, 479], [stripe * 40 + 20, 240]] as const) {
       const c: number = s.pixels[y * 640 + x]!;
       assert.deepEqual([...s.palette.subarray(c * 3, c * 3 + 3)], EGA_RGB[stripe], `mode 12h pixel ${x},${y} (stripe ${stripe}, DAC ${c})`);
     }
+});
+
+test('VESA BIOS Extensions on the Bochs VBE interface: a banked 256-colour mode, then a direct-colour mode on the linear framebuffer', { skip: skipReason(), timeout: 120_000 }, async () => {
+  const { m, state, runUntilLog } = bootSectorMachine('mbr-vbe.asm');
+  let s = await runUntilLog(/hostbox-vbe: (mode 101h drawn|no VBE)/);
+  const log = state.firmware.join('\n');
+  assert.doesNotMatch(log, /hostbox-vbe: no VBE/);
+  assert.match(log, /VBE DISPI: lfb_addr=e0000000/);
+  assert.deepEqual([s.format, s.width, s.height], ['indexed', 640, 480]);
+  // Row y has colour y mod 256, rows 102 and on written through banks 1-4.
+  for (const y of [0, 1, 101, 102, 255, 256, 300, 479]) for (const x of [0, 333, 639]) assert.equal(s.pixels[y * 640 + x], y & 0xff, `mode 101h pixel ${x},${y}`);
+
+  m.keyboard([0x1c]);
+  m.keyboard([0x9c]);
+  s = await runUntilLog(/hostbox-vbe: (mode 112h drawn|no VBE)/);
+  assert.doesNotMatch(state.firmware.join('\n'), /hostbox-vbe: no VBE/);
+  assert.deepEqual([s.format, s.width, s.height], ['rgba', 640, 480]);
+  for (const [x, y] of [[0, 0], [639, 0], [320, 240], [639, 479]] as const) assert.deepEqual([...s.pixels.subarray((y * 640 + x) * 4, (y * 640 + x) * 4 + 4)], [0xff, 0x80, 0x00, 0xff], `mode 112h pixel ${x},${y}`);
 });
 
 /** Runs `hostbox run` and resolves with its output as text once `until` matches. */

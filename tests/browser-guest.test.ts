@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { createHostApi } from '../main/api.ts';
 import { startWebServer } from '../main/server.ts';
 import { artifacts, browserSkipReason, launchChromium, rendererDir } from './browser-support.ts';
@@ -92,16 +93,23 @@ test('web mode with the real guest: create, power on, shell, uname -r, power off
   }
 });
 
-test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector on its screen', { skip: browserSkipReason() || (!existsSync(DEFAULT_BIOS.bios) && 'SeaBIOS is not installed'), timeout: 5 * 60_000 }, async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-disk-ui-'));
-  const mbr = join(dataDir, 'mbr.bin');
-  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-hello.asm')], { encoding: 'utf8' });
+/** A boot image of `size` bytes holding the MBR that nasm makes of tests/boot-sectors/`source`. */
+function bootDisk(dir: string, source: string, size: number, sector2?: string): string {
+  const mbr = join(dir, 'mbr.bin');
+  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', source)], { encoding: 'utf8' });
   assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
-  const image = new Uint8Array(2 * 1024 * 1024);
+  const image = new Uint8Array(size);
   image.set(readFileSync(mbr), 0);
-  image.set(new TextEncoder().encode('Sector two says hello\r\n\0'), 512);
-  const disk = join(dataDir, 'boot.img');
+  if (sector2) image.set(new TextEncoder().encode(sector2), 512);
+  const disk = join(dir, `${source}.img`);
   writeFileSync(disk, image);
+  return disk;
+}
+
+/** Web mode on a fresh library: a VM booting `disk` made through the form, powered on, its Screen tab open. */
+async function withDiskVm(name: string, source: string, sector2: string | undefined, body: (page: Page, host: ReturnType<typeof createHostApi>) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-disk-ui-'));
+  const disk = bootDisk(dataDir, source, 2 * 1024 * 1024, sector2);
   const host = createHostApi({ dataDir });
   const server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
   const browser = await launchChromium();
@@ -109,15 +117,48 @@ test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector 
     const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     await page.goto(server.url);
     await page.getByText('New virtual machine').waitFor();
-    await page.fill('input[name=name]', 'Boot sector');
+    await page.fill('input[name=name]', name);
     await page.fill('input[name=memory]', '32');
     await page.locator('.segmented label', { hasText: 'Hard disk' }).click();
     await page.selectOption('select[name=disk]', 'existing');
     await page.fill('input[name=hdaPath]', disk);
     await page.click('button[type=submit]');
-    await page.locator('.vm-header h1', { hasText: 'Boot sector' }).waitFor();
+    await page.locator('.vm-header h1', { hasText: name }).waitFor();
     await page.getByRole('button', { name: 'Power on' }).click();
     await page.getByRole('tab', { name: 'Screen' }).click();
+    await body(page, host);
+    await page.getByRole('button', { name: 'Power off' }).click();
+    await page.locator('.vm-header .chip-off').waitFor();
+  } finally {
+    await browser.close();
+    await host.close();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The screen canvas's size and the colour the page drew at (x, y), as "WxH #rrggbb". */
+function screenAt(page: Page, x: number, y: number): Promise<string> {
+  return page.evaluate(([px, py]) => {
+    const c = document.querySelector('canvas.vga') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(px!, py!, 1, 1).data;
+    return `${c.width}x${c.height} #` + [d[0], d[1], d[2]].map((v) => v!.toString(16).padStart(2, '0')).join('');
+  }, [x, y]);
+}
+
+async function screenShows(page: Page, x: number, y: number, want: string, what: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let got = '';
+  while ((got = await screenAt(page, x, y)) !== want) {
+    assert.ok(Date.now() < deadline, `${what}: the screen shows ${got}, not ${want}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+const biosSkip = browserSkipReason() || (!existsSync(DEFAULT_BIOS.bios) && 'SeaBIOS is not installed');
+
+test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector on its screen', { skip: biosSkip, timeout: 5 * 60_000 }, async () => {
+  await withDiskVm('Boot sector', 'mbr-hello.asm', 'Sector two says hello\r\n\0', async (page, host) => {
     // The canvas has no text to query: read the screen the host API streams instead, as the page draws it.
     const [vm] = await host.api.listVms();
     const seen: string[] = [];
@@ -132,72 +173,31 @@ test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector 
     assert.ok(seen.some((t) => /SeaBIOS \(version/.test(t)));
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(artifacts, 'web-disk-boot.png') });
-    await page.getByRole('button', { name: 'Power off' }).click();
-    await page.locator('.vm-header .chip-off').waitFor();
-  } finally {
-    await browser.close();
-    await host.close();
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('web mode: a boot sector that draws in VGA graphics modes shows its picture, and a key typed on the screen reaches it', { skip: browserSkipReason() || (!existsSync(DEFAULT_BIOS.bios) && 'SeaBIOS is not installed'), timeout: 5 * 60_000 }, async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-gfx-ui-'));
-  const mbr = join(dataDir, 'mbr.bin');
-  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-graphics.asm')], { encoding: 'utf8' });
-  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
-  const image = new Uint8Array(2 * 1024 * 1024);
-  image.set(readFileSync(mbr), 0);
-  const disk = join(dataDir, 'graphics.img');
-  writeFileSync(disk, image);
-  const host = createHostApi({ dataDir });
-  const server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
-  const browser = await launchChromium();
-  /** The colour the page drew at (x, y) of the screen canvas, as #rrggbb. */
-  const canvasAt = (page: import('playwright-core').Page, x: number, y: number) =>
-    page.evaluate(([px, py]) => {
-      const c = document.querySelector('canvas.vga') as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(px!, py!, 1, 1).data;
-      return `${c.width}x${c.height} #` + [d[0], d[1], d[2]].map((v) => v!.toString(16).padStart(2, '0')).join('');
-    }, [x, y]);
-  try {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
-    await page.goto(server.url);
-    await page.getByText('New virtual machine').waitFor();
-    await page.fill('input[name=name]', 'Graphics');
-    await page.fill('input[name=memory]', '32');
-    await page.locator('.segmented label', { hasText: 'Hard disk' }).click();
-    await page.selectOption('select[name=disk]', 'existing');
-    await page.fill('input[name=hdaPath]', disk);
-    await page.click('button[type=submit]');
-    await page.locator('.vm-header h1', { hasText: 'Graphics' }).waitFor();
-    await page.getByRole('button', { name: 'Power on' }).click();
-    await page.getByRole('tab', { name: 'Screen' }).click();
+test('web mode: a boot sector that draws in VGA graphics modes shows its picture, and a key typed on the screen reaches it', { skip: biosSkip, timeout: 5 * 60_000 }, async () => {
+  await withDiskVm('Graphics', 'mbr-graphics.asm', undefined, async (page) => {
     // Mode 13h, doubled to 640 wide and stretched to 4:3: pixel (33, 0) is DAC entry 21h, set to orange.
-    const until = async (x: number, y: number, want: string, what: string) => {
-      const deadline = Date.now() + 120_000;
-      let got = '';
-      while ((got = await canvasAt(page, x, y)) !== want) {
-        assert.ok(Date.now() < deadline, `${what}: the screen shows ${got}, not ${want}`);
-        await page.waitForTimeout(200);
-      }
-    };
-    await until(67, 1, '640x480 #ff8200', 'mode 13h');
-    assert.equal(await canvasAt(page, 3, 1), '640x480 #0000aa');
+    await screenShows(page, 67, 1, '640x480 #ff8200', 'mode 13h');
+    assert.equal(await screenAt(page, 3, 1), '640x480 #0000aa');
     await page.screenshot({ path: join(artifacts, 'web-graphics-13h.png') });
     await page.locator('canvas.vga').press('Enter');
     // Mode 12h: sixteen stripes of the EGA colours; stripe 6 is brown, stripe 14 yellow.
-    await until(6 * 40 + 20, 240, '640x480 #aa5500', 'mode 12h');
-    assert.equal(await canvasAt(page, 14 * 40 + 20, 400), '640x480 #ffff55');
-    assert.equal(await canvasAt(page, 20, 10), '640x480 #000000');
+    await screenShows(page, 6 * 40 + 20, 240, '640x480 #aa5500', 'mode 12h');
+    assert.equal(await screenAt(page, 14 * 40 + 20, 400), '640x480 #ffff55');
+    assert.equal(await screenAt(page, 20, 10), '640x480 #000000');
     await page.screenshot({ path: join(artifacts, 'web-graphics-12h.png') });
-    await page.getByRole('button', { name: 'Power off' }).click();
-    await page.locator('.vm-header .chip-off').waitFor();
-  } finally {
-    await browser.close();
-    await host.close();
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('web mode: VESA modes, a banked 256-colour one and a direct-colour one on the linear framebuffer, reach the screen', { skip: biosSkip, timeout: 5 * 60_000 }, async () => {
+  await withDiskVm('VBE', 'mbr-vbe.asm', undefined, async (page) => {
+    // Mode 101h: row y has colour y; colour 4 is the EGA red of the BIOS's default palette.
+    await screenShows(page, 100, 4, '640x480 #aa0000', 'mode 101h');
+    await page.locator('canvas.vga').press('Enter');
+    await screenShows(page, 320, 240, '640x480 #ff8000', 'mode 112h');
+    assert.equal(await screenAt(page, 639, 479), '640x480 #ff8000');
+    await page.screenshot({ path: join(artifacts, 'web-vbe-112h.png') });
+  });
 });

@@ -55,14 +55,17 @@ export interface TextScreen {
   readonly cursor: { readonly row: number; readonly col: number; readonly visible: boolean };
 }
 
-/** A VGA graphics mode as the display channel carries it: one DAC index per pixel, and the DAC. */
+/**
+ * A graphics mode as the display channel carries it. 'indexed': one DAC index per pixel and the
+ * DAC (256 entries of red, green, blue, 8 bits each); 'rgba': four bytes a pixel, palette empty.
+ */
 export interface GraphicsScreen {
   readonly kind: 'graphics';
+  readonly format: 'indexed' | 'rgba';
   readonly width: number;
   readonly height: number;
-  /** width * height DAC indices, row by row. */
+  /** Row by row: width * height indices, or width * height * 4 bytes. */
   readonly pixels: Uint8Array;
-  /** 256 entries of red, green, blue, 8 bits each. */
   readonly palette: Uint8Array;
 }
 

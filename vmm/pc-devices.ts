@@ -110,6 +110,7 @@ export class PcDevices {
     });
     this.vga = new Vga(clock, (screen) => m.host.display(screen));
     m.mem.mapMmio(this.vga.mmio);
+    m.mem.mapMmio(this.vga.dispi.lfbRange);
     for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.ide, this.vga, this.debugCon, this.fwCfg]) this.add(d);
     this.fwCfg.setInt(FW_CFG_RAM_SIZE, m.mem.size, 8);
     this.fwCfg.setInt(FW_CFG_NB_CPUS, 1, 2);

@@ -53,15 +53,20 @@ function drawGraphics(canvas: HTMLCanvasElement, s: GraphicsScreen): void {
   const ctx = canvas.getContext('2d')!;
   ctx.fillStyle = '#000';
   ctx.fillRect(0, 0, w, h);
-  if (s.pixels.length !== s.width * s.height || s.palette.length !== 768) return;
   const image = new ImageData(s.width, s.height);
   const rgba = image.data;
-  for (let i = 0; i < s.pixels.length; i++) {
-    const c = s.pixels[i]! * 3;
-    rgba[i * 4] = s.palette[c]!;
-    rgba[i * 4 + 1] = s.palette[c + 1]!;
-    rgba[i * 4 + 2] = s.palette[c + 2]!;
-    rgba[i * 4 + 3] = 255;
+  if (s.format === 'rgba') {
+    if (s.pixels.length !== s.width * s.height * 4) return;
+    rgba.set(s.pixels);
+  } else {
+    if (s.pixels.length !== s.width * s.height || s.palette.length !== 768) return;
+    for (let i = 0; i < s.pixels.length; i++) {
+      const c = s.pixels[i]! * 3;
+      rgba[i * 4] = s.palette[c]!;
+      rgba[i * 4 + 1] = s.palette[c + 1]!;
+      rgba[i * 4 + 2] = s.palette[c + 2]!;
+      rgba[i * 4 + 3] = 255;
+    }
   }
   const frame = document.createElement('canvas');
   frame.width = s.width;

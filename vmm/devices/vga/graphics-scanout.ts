@@ -113,11 +113,11 @@ export function scanGraphics(r: VgaScanRegisters, vram: Uint8Array): GraphicsScr
     const v = r.palette[i]! & 0x3f;
     palette[i] = (v << 2) | (v >> 4);
   }
-  return { kind: 'graphics', width, height, pixels, palette };
+  return { kind: 'graphics', format: 'indexed', width, height, pixels, palette };
 }
 
 export function sameGraphics(a: GraphicsScreen, b: GraphicsScreen): boolean {
-  if (a.width !== b.width || a.height !== b.height) return false;
+  if (a.format !== b.format || a.width !== b.width || a.height !== b.height) return false;
   for (let i = 0; i < a.palette.length; i++) if (a.palette[i] !== b.palette[i]) return false;
   for (let i = 0; i < a.pixels.length; i++) if (a.pixels[i] !== b.pixels[i]) return false;
   return true;

@@ -22,6 +22,7 @@ import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
 import { stateBytes, stateNumber } from '../../device.ts';
 import type { GraphicsScreen, Screen, TextScreen } from '../../machine-api.ts';
+import { BochsDispi } from './bochs-dispi.ts';
 import { sameGraphics, scanGraphics } from './graphics-scanout.ts';
 import type { MmioRange } from '../../memory.ts';
 
@@ -122,6 +123,8 @@ const MODE3_MISC = 0x67;
 export const REFRESH_INTERVAL_NS = 20_000_000;
 /** A graphics picture is up to 768 KiB, so it goes at most 25 times a second. */
 export const GRAPHICS_REFRESH_INTERVAL_NS = 40_000_000;
+/** A VBE picture is up to 7.5 MiB: at most 10 a second. */
+export const VBE_REFRESH_INTERVAL_NS = 100_000_000;
 const MAX_COLS = 256;
 const MAX_ROWS = 128;
 
@@ -129,7 +132,10 @@ export type ScreenSink = (screen: Screen) => void;
 
 export class Vga implements Device {
   readonly stateId = 'vga';
-  readonly stateVersion = 1;
+  /** 2: the VBE display interface (dispi) joined. */
+  readonly stateVersion = 2;
+  /** The Bochs VBE interface beside the IBM registers, with its framebuffer. */
+  readonly dispi: BochsDispi;
   readonly ioRanges: IoRange[];
   readonly mmio: MmioRange;
 
@@ -168,6 +174,10 @@ export class Vga implements Device {
     private readonly sink: ScreenSink,
   ) {
     this.refresh = clock.createTimer('vga refresh', (now) => this.onRefresh(now));
+    this.dispi = new BochsDispi(
+      () => this.markDirty(),
+      () => (this.gfx[GFX_MISC] = (this.gfx[GFX_MISC]! & ~0x0c) | 0x04 | GFX_MISC_GRAPHICS),
+    );
     const ports = (name: string, base: number, length: number): IoRange => ({
       name,
       base,
@@ -182,6 +192,7 @@ export class Vga implements Device {
       ports('vga', 0x3c0, 16),
       ports('vga color crtc', 0x3d4, 2),
       ports('vga color status', 0x3da, 1),
+      ...this.dispi.ioRanges,
     ];
     this.mmio = {
       name: 'vga memory',
@@ -301,7 +312,7 @@ export class Vga implements Device {
         this.dacState = 0;
         return;
       case VGA_PEL_D:
-        this.dacLatch[this.dacComponent] = v & 0x3f;
+        this.dacLatch[this.dacComponent] = this.dispi.dac8 ? v : v & 0x3f;
         if (++this.dacComponent === 3) {
           this.palette.set(this.dacLatch, this.dacWriteIndex * 3);
           this.dacComponent = 0;
@@ -364,6 +375,7 @@ export class Vga implements Device {
   private memRead(off: number): number {
     const a = this.aperture(off);
     if (a < 0) return 0xff;
+    if (this.dispi.enabled) return this.dispi.bankRead(a);
     const mm = this.seq[SEQ_MEMORY_MODE]!;
     if (mm & SEQ_MM_CHAIN4) {
       const o = (a >> 2) & 0xffff;
@@ -393,6 +405,10 @@ export class Vga implements Device {
   private memWrite(off: number, v: number): void {
     const a = this.aperture(off);
     if (a < 0) return;
+    if (this.dispi.enabled) {
+      this.dispi.bankWrite(a, v);
+      return;
+    }
     const mapMask = this.seq[SEQ_MAP_MASK]! & 0x0f;
     const mm = this.seq[SEQ_MEMORY_MODE]!;
     if (mm & SEQ_MM_CHAIN4) {
@@ -447,7 +463,7 @@ export class Vga implements Device {
 
   /** True while the CRTC and attribute controller are in an alphanumeric mode. */
   get textMode(): boolean {
-    return !(this.gfx[GFX_MISC]! & GFX_MISC_GRAPHICS) && !(this.atc[ATC_MODE]! & 0x01);
+    return !this.dispi.enabled && !(this.gfx[GFX_MISC]! & GFX_MISC_GRAPHICS) && !(this.atc[ATC_MODE]! & 0x01);
   }
 
   /** The text screen as the CRTC would scan it out now, or null in a graphics mode. */
@@ -482,13 +498,14 @@ export class Vga implements Device {
   /** The graphics picture as the card scans it out now, or null in a text mode. */
   graphicsScreen(): GraphicsScreen | null {
     if (this.textMode) return null;
+    if (this.dispi.enabled) return this.dispi.scanOut(this.palette, this.pelMask);
     return scanGraphics({ seq: this.seq, gfx: this.gfx, atc: this.atc, crtc: this.crtc, pelMask: this.pelMask, palette: this.palette }, this.vram);
   }
 
   private markDirty(): void {
     if (this.dirty && this.refresh.armed) return;
     this.dirty = true;
-    const interval = this.textMode ? REFRESH_INTERVAL_NS : GRAPHICS_REFRESH_INTERVAL_NS;
+    const interval = this.dispi.enabled ? VBE_REFRESH_INTERVAL_NS : this.textMode ? REFRESH_INTERVAL_NS : GRAPHICS_REFRESH_INTERVAL_NS;
     if (!this.refresh.armed) this.refresh.arm(Math.max(this.clock.now(), this.lastEmit + interval));
   }
 
@@ -534,6 +551,7 @@ export class Vga implements Device {
   reset(kind: ResetKind): void {
     if (kind === 'soft') return;
     this.setMode3();
+    this.dispi.reset();
     if (kind === 'power') {
       this.vram.fill(0);
       // Blank 80x25 pages (space, light grey on black) in the text area of planes 0 and 1.
@@ -567,11 +585,12 @@ export class Vga implements Device {
       dacLatch: this.dacLatch.slice(),
       palette: this.palette.slice(),
       retrace: this.retrace,
+      dispi: this.dispi.saveState(),
     };
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`vga: saved state version ${version} is not supported (expected 1)`);
+    if (version !== 1 && version !== 2) throw new Error(`vga: saved state version ${version} is not supported (expected 1 or 2)`);
     this.vram.set(stateBytes(s, 'vram', 4 * PLANE_SIZE));
     this.latch.set(stateBytes(s, 'latch', 4));
     this.misc = stateNumber(s, 'misc') & 0xff;
@@ -593,6 +612,9 @@ export class Vga implements Device {
     this.dacLatch.set(stateBytes(s, 'dacLatch', 3));
     this.palette.set(stateBytes(s, 'palette', 768));
     this.retrace = s['retrace'] === true;
+    // A version-1 state comes from a card without VBE: the interface is off.
+    if (version >= 2 && s['dispi'] && typeof s['dispi'] === 'object') this.dispi.loadState(s['dispi'] as StateRecord);
+    else this.dispi.reset();
     // The display host may have been reconnected: send the restored screen again.
     this.last = null;
     this.markDirty();
