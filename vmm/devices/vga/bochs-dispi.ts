@@ -7,7 +7,8 @@
 // Reference: Bochs iodev/display/vga.h and the DISPI register list QEMU documents in
 // include/hw/display/bochs-vbe.h (ID B0C0h-B0C5h, XRES, YRES, BPP, ENABLE with GETCAPS, 8BIT_DAC,
 // LFB_ENABLED and NOCLEARMEM, BANK, VIRT_WIDTH, VIRT_HEIGHT, X_OFFSET, Y_OFFSET, VIDEO_MEMORY_64K).
-// Read to understand the interface; the behaviour below is written from that register list.
+// The register semantics below follow that list; where Bochs and QEMU differ in detail (QEMU shares
+// one VRAM between the planes and the framebuffer), this card keeps the framebuffer apart.
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { StateRecord } from '../../device.ts';
