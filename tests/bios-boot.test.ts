@@ -76,29 +76,48 @@ const EGA_RGB = [
   [0x55, 0x55, 0x55], [0x55, 0x55, 0xff], [0x55, 0xff, 0x55], [0x55, 0xff, 0xff], [0xff, 0x55, 0x55], [0xff, 0x55, 0xff], [0xff, 0xff, 0x55], [0xff, 0xff, 0xff],
 ];
 
-/** SeaBIOS in-process with a disk holding the MBR nasm makes of tests/boot-sectors/`source`; the last picture it sent. */
-function bootSectorMachine(source: string) {
+/** The bytes nasm makes of tests/boot-sectors/`source`. */
+function assemble(source: string): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'hostbox-mbr-'));
   const mbr = join(dir, 'mbr.bin');
   const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', source)], { encoding: 'utf8' });
-  const built = asm.status === 0 ? readFileSync(mbr) : null;
+  const built = asm.status === 0 ? new Uint8Array(readFileSync(mbr)) : null;
   rmSync(dir, { recursive: true, force: true });
   assert.ok(built, `nasm: ${asm.error?.message ?? asm.stderr}`);
+  return built;
+}
+
+/** A 1 MiB disk whose MBR nasm makes of tests/boot-sectors/`source`. */
+function bootSectorDisk(source: string): Uint8Array {
   const image = new Uint8Array(1024 * 1024);
-  image.set(built, 0);
+  image.set(assemble(source), 0);
+  return image;
+}
+
+/** SeaBIOS in-process with a hard disk or a CD image; the last picture it sent and its firmware log. */
+function firmwareMachine(media: { hda?: Uint8Array; cdrom?: Uint8Array }) {
   const state = { picture: null as GraphicsScreen | null, firmware: [] as string[] };
+  const images: Record<string, { bytes: Uint8Array; sector: number }> = {};
+  if (media.hda) images['hda'] = { bytes: media.hda, sector: 512 };
+  if (media.cdrom) images['cdrom'] = { bytes: media.cdrom, sector: 2048 };
+  const info = (id: string) => (images[id] ? { id, sectors: images[id].bytes.length / images[id].sector, sectorSize: images[id].sector as 512 | 2048, readOnly: id === 'cdrom' } : undefined);
   const m: PcMachine = createMachine(
     {
-      memoryMiB: 32,
+      memoryMiB: 64,
       engine: 'interpreter',
       bios: new Uint8Array(readFileSync(DEFAULT_BIOS.bios)),
       vgaBios: new Uint8Array(readFileSync(DEFAULT_BIOS.vgaBios)),
-      hda: { id: 'hda', sectors: image.length / 512, sectorSize: 512, readOnly: false },
+      hda: info('hda'),
+      cdrom: info('cdrom'),
     },
     {
       serialOut: () => {},
       display: (s) => void (s.kind === 'graphics' && (state.picture = s)),
-      block: (req) => queueMicrotask(() => m.blockReply({ tag: req.tag, ok: true, data: req.op === 'read' ? image.slice(req.lba * 512, (req.lba + req.count) * 512) : undefined })),
+      block: (req) =>
+        queueMicrotask(() => {
+          const { bytes, sector } = images[req.disk]!;
+          m.blockReply({ tag: req.tag, ok: true, data: req.op === 'read' ? bytes.slice(req.lba * sector, (req.lba + req.count) * sector) : undefined });
+        }),
       power: () => {},
       log: (_l, msg) => state.firmware.push(msg),
     },
@@ -123,7 +142,7 @@ function bootSectorMachine(source: string) {
 }
 
 test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h, then in mode 12h, and the picture shows it', { skip: skipReason(), timeout: 120_000 }, async () => {
-  const { m, runUntilLog } = bootSectorMachine('mbr-graphics.asm');
+  const { m, runUntilLog } = firmwareMachine({ hda: bootSectorDisk('mbr-graphics.asm') });
   let s = await runUntilLog(/hostbox-gfx: mode 13h drawn/);
   assert.deepEqual([s.format, s.width, s.height], ['indexed', 320, 200]);
   for (const [x, y] of [[0, 0], [1, 0], [319, 0], [0, 1], [100, 57], [319, 199]] as const) assert.equal(s.pixels[y * 320 + x], (x + 3 * y) & 0xff, `mode 13h pixel ${x},${y}`);
@@ -143,7 +162,7 @@ test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h,
 });
 
 test('VESA BIOS Extensions on the Bochs VBE interface: a banked 256-colour mode, then a direct-colour mode on the linear framebuffer', { skip: skipReason(), timeout: 120_000 }, async () => {
-  const { m, state, runUntilLog } = bootSectorMachine('mbr-vbe.asm');
+  const { m, state, runUntilLog } = firmwareMachine({ hda: bootSectorDisk('mbr-vbe.asm') });
   let s = await runUntilLog(/hostbox-vbe: (mode 101h drawn|no VBE)/);
   const log = state.firmware.join('\n');
   assert.doesNotMatch(log, /hostbox-vbe: no VBE/);
@@ -221,16 +240,23 @@ function cdSkipReason(): string | false {
   return missing || (!built && 'not built');
 }
 
-/** An El Torito ISO with ISOLINUX whose config says `say`, and an MBR disk; both bootable. */
-function bootableMedia(dir: string, say: string): { iso: string; disk: string } {
+/** An El Torito ISO made with xorriso: Debian's ISOLINUX with `config`, and the COM32 modules named. */
+function isolinuxIso(dir: string, config: string, modules: string[] = []): string {
   const tree = join(dir, 'tree');
   spawnSync('mkdir', ['-p', join(tree, 'isolinux')]);
   writeFileSync(join(tree, 'isolinux', 'isolinux.bin'), readFileSync(ISOLINUX.bin));
   writeFileSync(join(tree, 'isolinux', 'ldlinux.c32'), readFileSync(ISOLINUX.ldlinux));
-  writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), `SAY ${say}\nPROMPT 1\nTIMEOUT 0\nDEFAULT none\nLABEL none\n  KERNEL /none\n`);
+  for (const m of modules) writeFileSync(join(tree, 'isolinux', m), readFileSync(join(ISOLINUX.ldlinux, '..', m)));
+  writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), config);
   const iso = join(dir, 'test.iso');
   const mk = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree], { encoding: 'utf8' });
   assert.equal(mk.status, 0, `xorriso: ${mk.stderr}`);
+  return iso;
+}
+
+/** An El Torito ISO with ISOLINUX whose config says `say`, and an MBR disk; both bootable. */
+function bootableMedia(dir: string, say: string): { iso: string; disk: string } {
+  const iso = isolinuxIso(dir, `SAY ${say}\nPROMPT 1\nTIMEOUT 0\nDEFAULT none\nLABEL none\n  KERNEL /none\n`);
   const mbr = join(dir, 'mbr.bin');
   const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-hello.asm')], { encoding: 'utf8' });
   assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
@@ -268,6 +294,39 @@ test('the boot order: the hard disk first by default, the CD first with --boot c
       assert.match(fromCd, /Booting from DVD\/CD[\s\S]*The CD came first/);
       assert.doesNotMatch(fromCd, /Hello from the MBR/);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Debian's syslinux vesamenu draws its menu in a VESA mode, and the arrow keys move its highlight", { skip: cdSkipReason(), timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-vesamenu-'));
+  try {
+    const config = ['UI vesamenu.c32', 'MENU TITLE Hostbox VESA menu', 'MENU RESOLUTION 640 480', 'TIMEOUT 0', 'LABEL one', '  MENU LABEL First entry', '  KERNEL /none', 'LABEL two', '  MENU LABEL Second entry', '  KERNEL /none', ''].join('\n');
+    const iso = new Uint8Array(readFileSync(isolinuxIso(dir, config, ['vesamenu.c32', 'libcom32.c32', 'libutil.c32'])));
+    const { m, state, runUntilLog } = firmwareMachine({ cdrom: iso });
+    await runUntilLog(/VBE mode set: 4/);
+    // The highlight bar is the menu's reddish selection colour over a grey background: with the
+    // default layout at 640x480 the first entry spans rows 56-71 and the second rows 72-87.
+    const redness = (p: GraphicsScreen, y: number): number => p.pixels[(y * 640 + 300) * 4]! - p.pixels[(y * 640 + 300) * 4 + 2]!;
+    const highlighted = (p: GraphicsScreen, entry: number): boolean => redness(p, 64 + 16 * entry) > 20;
+    const until = async (what: string, ok: (p: GraphicsScreen) => boolean): Promise<GraphicsScreen> => {
+      const deadline = performance.now() + 90_000;
+      for (;;) {
+        const p = await runUntilLog(/VBE mode set/);
+        if (p.format === 'rgba' && p.width === 640 && ok(p)) return p;
+        assert.ok(performance.now() < deadline, `${what} never showed`);
+      }
+    };
+    const before = await until('the menu with its first entry selected', (p) => highlighted(p, 0) && !highlighted(p, 1));
+    // Not one colour: a background, a frame, text.
+    const colours = new Set<number>();
+    for (let i = 0; i < before.pixels.length; i += 4 * 97) colours.add((before.pixels[i]! << 16) | (before.pixels[i + 1]! << 8) | before.pixels[i + 2]!);
+    assert.ok(colours.size > 8, `only ${colours.size} colours on the menu`);
+    m.keyboard([0xe0, 0x50]); // Down
+    m.keyboard([0xe0, 0xd0]);
+    await until('the second entry selected', (p) => highlighted(p, 1) && !highlighted(p, 0));
+    assert.match(state.firmware.join('\n'), /VBE mode set: 41/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
