@@ -46,8 +46,12 @@ test('the Debian guest from an ISOLINUX CD: BIOS, boot loader, kernel, shell, AC
     assert.equal((await g.run('uname -r')).text.trim(), manifest.kernelRelease);
     // The command line came from isolinux.cfg, and the CD is the one we booted from.
     assert.match((await g.run('cat /proc/cmdline')).text, /BOOT_IMAGE=\/vmlinuz initrd=\/initrd\.img console=ttyS0/);
-    const size = await g.run('cat /sys/block/sr0/size');
-    assert.equal(Number(size.text.trim()) * 512, Number(spawnSync('stat', ['-c', '%s', iso], { encoding: 'utf8' }).stdout.trim()));
+    // The SCSI scan that makes sr0 finishes on its own time, and announces itself on the console:
+    // wait for the device, and read the number from its own line.
+    const size = await g.run('i=0; while [ ! -e /sys/block/sr0/size ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; cat /sys/block/sr0/size');
+    const sectors = /^(\d+)\r?$/m.exec(size.text);
+    assert.ok(sectors, `no size for sr0 in ${JSON.stringify(size.text)}`);
+    assert.equal(Number(sectors[1]) * 512, Number(spawnSync('stat', ['-c', '%s', iso], { encoding: 'utf8' }).stdout.trim()));
     // ACPI tables placed by the BIOS: the FADT and DSDT are ours.
     const tables = await g.run('ls /sys/firmware/acpi/tables');
     assert.match(tables.text, /DSDT/);
