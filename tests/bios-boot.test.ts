@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createMachine, type PcMachine } from '../vmm/machine.ts';
 import type { GraphicsScreen, TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
+import { bootSectorImage } from './boot-sector.ts';
 import { TerminalText } from './terminal-text.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -76,24 +77,6 @@ const EGA_RGB = [
   [0x55, 0x55, 0x55], [0x55, 0x55, 0xff], [0x55, 0xff, 0x55], [0x55, 0xff, 0xff], [0xff, 0x55, 0x55], [0xff, 0x55, 0xff], [0xff, 0xff, 0x55], [0xff, 0xff, 0xff],
 ];
 
-/** The bytes nasm makes of tests/boot-sectors/`source`. */
-function assemble(source: string): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), 'hostbox-mbr-'));
-  const mbr = join(dir, 'mbr.bin');
-  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', source)], { encoding: 'utf8' });
-  const built = asm.status === 0 ? new Uint8Array(readFileSync(mbr)) : null;
-  rmSync(dir, { recursive: true, force: true });
-  assert.ok(built, `nasm: ${asm.error?.message ?? asm.stderr}`);
-  return built;
-}
-
-/** A 1 MiB disk whose MBR nasm makes of tests/boot-sectors/`source`. */
-function bootSectorDisk(source: string): Uint8Array {
-  const image = new Uint8Array(1024 * 1024);
-  image.set(assemble(source), 0);
-  return image;
-}
-
 /** SeaBIOS in-process with a hard disk or a CD image; the last picture it sent and its firmware log. */
 function firmwareMachine(media: { hda?: Uint8Array; cdrom?: Uint8Array }) {
   const state = { picture: null as GraphicsScreen | null, firmware: [] as string[] };
@@ -142,7 +125,7 @@ function firmwareMachine(media: { hda?: Uint8Array; cdrom?: Uint8Array }) {
 }
 
 test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h, then in mode 12h, and the picture shows it', { skip: skipReason(), timeout: 120_000 }, async () => {
-  const { m, runUntilLog } = firmwareMachine({ hda: bootSectorDisk('mbr-graphics.asm') });
+  const { m, runUntilLog } = firmwareMachine({ hda: bootSectorImage('mbr-graphics.asm', 1024 * 1024) });
   let s = await runUntilLog(/hostbox-gfx: mode 13h drawn/);
   assert.deepEqual([s.format, s.width, s.height], ['indexed', 320, 200]);
   for (const [x, y] of [[0, 0], [1, 0], [319, 0], [0, 1], [100, 57], [319, 199]] as const) assert.equal(s.pixels[y * 320 + x], (x + 3 * y) & 0xff, `mode 13h pixel ${x},${y}`);
@@ -162,7 +145,7 @@ test('graphics modes as the VGA BIOS sets them: a boot sector draws in mode 13h,
 });
 
 test('VESA BIOS Extensions on the Bochs VBE interface: a banked 256-colour mode, then a direct-colour mode on the linear framebuffer', { skip: skipReason(), timeout: 120_000 }, async () => {
-  const { m, state, runUntilLog } = firmwareMachine({ hda: bootSectorDisk('mbr-vbe.asm') });
+  const { m, state, runUntilLog } = firmwareMachine({ hda: bootSectorImage('mbr-vbe.asm', 1024 * 1024) });
   let s = await runUntilLog(/hostbox-vbe: (mode 101h drawn|no VBE)/);
   const log = state.firmware.join('\n');
   assert.doesNotMatch(log, /hostbox-vbe: no VBE/);
@@ -213,14 +196,8 @@ test('hostbox run without --kernel: SeaBIOS on the terminal through its serial c
 test('SeaBIOS boots a master boot record from the IDE disk, which reads on through INT 13h', { skip: skipReason() || (!built && 'not built'), timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hostbox-mbr-'));
   try {
-    const mbr = join(dir, 'mbr.bin');
-    const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-hello.asm')], { encoding: 'utf8' });
-    assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
-    const disk = new Uint8Array(1024 * 1024);
-    disk.set(readFileSync(mbr), 0);
-    disk.set(new TextEncoder().encode('Sector two says hello\r\n\0'), 512);
     const image = join(dir, 'disk.img');
-    writeFileSync(image, disk);
+    writeFileSync(image, bootSectorImage('mbr-hello.asm', 1024 * 1024, 'Sector two says hello\r\n\0'));
     const out = await runUntil(['--memory', '32', '--hda', image], /Sector two says hello|INT 13h read failed|No bootable device/);
     assert.match(out, /Booting from Hard Disk/);
     assert.match(out, /Hello from the MBR[\s\S]*Sector two says hello/);
@@ -257,14 +234,8 @@ function isolinuxIso(dir: string, config: string, modules: string[] = []): strin
 /** An El Torito ISO with ISOLINUX whose config says `say`, and an MBR disk; both bootable. */
 function bootableMedia(dir: string, say: string): { iso: string; disk: string } {
   const iso = isolinuxIso(dir, `SAY ${say}\nPROMPT 1\nTIMEOUT 0\nDEFAULT none\nLABEL none\n  KERNEL /none\n`);
-  const mbr = join(dir, 'mbr.bin');
-  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', 'mbr-hello.asm')], { encoding: 'utf8' });
-  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
-  const image = new Uint8Array(1024 * 1024);
-  image.set(readFileSync(mbr), 0);
-  image.set(new TextEncoder().encode('Sector two says hello\r\n\0'), 512);
   const disk = join(dir, 'disk.img');
-  writeFileSync(disk, image);
+  writeFileSync(disk, bootSectorImage('mbr-hello.asm', 1024 * 1024, 'Sector two says hello\r\n\0'));
   return { iso, disk };
 }
 

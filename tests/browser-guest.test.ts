@@ -6,13 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createHostApi } from '../main/api.ts';
 import { startWebServer } from '../main/server.ts';
+import { bootSectorImage } from './boot-sector.ts';
 import { artifacts, browserSkipReason, launchChromium, rendererDir } from './browser-support.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -93,23 +93,11 @@ test('web mode with the real guest: create, power on, shell, uname -r, power off
   }
 });
 
-/** A boot image of `size` bytes holding the MBR that nasm makes of tests/boot-sectors/`source`. */
-function bootDisk(dir: string, source: string, size: number, sector2?: string): string {
-  const mbr = join(dir, 'mbr.bin');
-  const asm = spawnSync('nasm', ['-f', 'bin', '-o', mbr, join(root, 'tests', 'boot-sectors', source)], { encoding: 'utf8' });
-  assert.equal(asm.status, 0, `nasm: ${asm.error?.message ?? asm.stderr}`);
-  const image = new Uint8Array(size);
-  image.set(readFileSync(mbr), 0);
-  if (sector2) image.set(new TextEncoder().encode(sector2), 512);
-  const disk = join(dir, `${source}.img`);
-  writeFileSync(disk, image);
-  return disk;
-}
-
 /** Web mode on a fresh library: a VM booting `disk` made through the form, powered on, its Screen tab open. */
 async function withDiskVm(name: string, source: string, sector2: string | undefined, body: (page: Page, host: ReturnType<typeof createHostApi>) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-disk-ui-'));
-  const disk = bootDisk(dataDir, source, 2 * 1024 * 1024, sector2);
+  const disk = join(dataDir, `${source}.img`);
+  writeFileSync(disk, bootSectorImage(source, 2 * 1024 * 1024, sector2));
   const host = createHostApi({ dataDir });
   const server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
   const browser = await launchChromium();

@@ -3,7 +3,8 @@
 // bit tests and scans, moves, CMOVcc/SETcc, XCHG/XADD/CMPXCHG/CMPXCHG8B, BSWAP, LEA, BCD, flag
 // instructions, and the string instructions with REP), each run natively by a small C oracle (32-bit,
 // or 64-bit with the case re-encoded where the host has no IA-32 emulation: tests/host-oracle.ts) and
-// in the interpreter, then compared: registers, the buffer the code touched, and EFLAGS less the bits the SDM leaves undefined for that instruction (masks below, per instruction).
+// in the interpreter, then compared: registers, the buffer the code touched, and EFLAGS less the bits
+// the SDM leaves undefined for that instruction (masks below, per instruction).
 // A fixed seed plus a fresh one per run; HOSTBOX_DIFF_SEED=n replays a seed, HOSTBOX_DIFF_CASES=n
 // sets the number of cases per seed. Skips where the host is not x86 or has no gcc.
 import { test } from 'node:test';

@@ -15,6 +15,7 @@ import type { StateRecord } from '../../device.ts';
 import { stateBytes, stateNumber } from '../../device.ts';
 import type { GraphicsScreen } from '../../machine-api.ts';
 import type { MmioRange } from '../../memory.ts';
+import { dacColours } from './graphics-scanout.ts';
 
 export const DISPI_INDEX_PORT = 0x1ce;
 export const DISPI_DATA_PORT = 0x1cf;
@@ -244,11 +245,9 @@ export class BochsDispi {
       const pixels = new Uint8Array(width * height);
       for (let y = 0; y < height; y++) {
         const from = start + y * this.lineOffset;
-        for (let x = 0; x < width; x++) pixels[y * width + x] = (m[(from + x) % DISPI_VRAM_SIZE]! & pelMask);
+        for (let x = 0; x < width; x++) pixels[y * width + x] = m[(from + x) % DISPI_VRAM_SIZE]! & pelMask;
       }
-      const dac = new Uint8Array(768);
-      for (let i = 0; i < 768; i++) dac[i] = this.dac8 ? palette[i]! : ((palette[i]! & 0x3f) << 2) | ((palette[i]! & 0x3f) >> 4);
-      return { kind: 'graphics', format: 'indexed', width, height, pixels, palette: dac };
+      return { kind: 'graphics', format: 'indexed', width, height, pixels, palette: dacColours(palette, this.dac8) };
     }
     const pixels = new Uint8Array(width * height * 4);
     for (let y = 0; y < height; y++) {

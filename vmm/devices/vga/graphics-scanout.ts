@@ -23,7 +23,6 @@ export const MAX_GRAPHICS_WIDTH = 1024;
 export const MAX_GRAPHICS_HEIGHT = 768;
 
 export interface VgaScanRegisters {
-  readonly seq: Uint8Array;
   readonly gfx: Uint8Array;
   readonly atc: Uint8Array;
   readonly crtc: Uint8Array;
@@ -89,7 +88,10 @@ export function scanGraphics(r: VgaScanRegisters, vram: Uint8Array): GraphicsScr
       const b3 = vram[3 * PLANE_SIZE + addr]!;
       if (mode256) {
         // Four 8-bit pixels per character clock, one from each plane, straight to the DAC.
-        for (const v of [b0, b1, b2, b3]) if (x < width) pixels[out + x++] = v & mask;
+        if (x < width) pixels[out + x++] = b0 & mask;
+        if (x < width) pixels[out + x++] = b1 & mask;
+        if (x < width) pixels[out + x++] = b2 & mask;
+        if (x < width) pixels[out + x++] = b3 & mask;
         continue;
       }
       for (let bit = 7; bit >= 0 && x < width; bit--) {
@@ -108,12 +110,17 @@ export function scanGraphics(r: VgaScanRegisters, vram: Uint8Array): GraphicsScr
       }
     }
   }
-  const palette = new Uint8Array(256 * 3);
-  for (let i = 0; i < palette.length; i++) {
-    const v = r.palette[i]! & 0x3f;
-    palette[i] = (v << 2) | (v >> 4);
+  return { kind: 'graphics', format: 'indexed', width, height, pixels, palette: dacColours(r.palette, false) };
+}
+
+/** The DAC's 256 colours as 8-bit components: 6-bit ones (the VGA's) widened, or 8-bit ones as written. */
+export function dacColours(palette: Uint8Array, eightBit: boolean): Uint8Array {
+  const out = new Uint8Array(256 * 3);
+  for (let i = 0; i < out.length; i++) {
+    const v = palette[i]!;
+    out[i] = eightBit ? v : ((v & 0x3f) << 2) | ((v & 0x3f) >> 4);
   }
-  return { kind: 'graphics', format: 'indexed', width, height, pixels, palette };
+  return out;
 }
 
 export function sameGraphics(a: GraphicsScreen, b: GraphicsScreen): boolean {

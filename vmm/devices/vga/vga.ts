@@ -499,7 +499,7 @@ export class Vga implements Device {
   graphicsScreen(): GraphicsScreen | null {
     if (this.textMode) return null;
     if (this.dispi.enabled) return this.dispi.scanOut(this.palette, this.pelMask);
-    return scanGraphics({ seq: this.seq, gfx: this.gfx, atc: this.atc, crtc: this.crtc, pelMask: this.pelMask, palette: this.palette }, this.vram);
+    return scanGraphics({ gfx: this.gfx, atc: this.atc, crtc: this.crtc, pelMask: this.pelMask, palette: this.palette }, this.vram);
   }
 
   private markDirty(): void {
