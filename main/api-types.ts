@@ -3,7 +3,7 @@
 
 import type { Screen } from '../vmm/machine-api.ts';
 
-export type EngineSetting = 'auto' | 'interpreter' | 'bt';
+export type EngineSetting = 'auto' | 'interpreter' | 'bt' | 'check';
 
 /** What a VM boots: a Linux kernel loaded directly (like QEMU -kernel), or through the BIOS its hard disk first or its CD first. */
 export type BootSource = 'kernel' | 'disk' | 'cdrom';

@@ -21,7 +21,7 @@ Options for run:
   --append TEXT     kernel command line (e.g. "console=ttyS0")
   --hda FILE        raw disk image (first IDE disk)
   --cdrom FILE      ISO image (IDE CD-ROM)
-  --engine NAME     interpreter | bt | auto (default auto)
+  --engine NAME     auto (= bt) | bt | interpreter | check (bt verified against the interpreter)
   --boot DEVICE     without --kernel, what the BIOS boots first: disk (default) or cdrom
   --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)

@@ -80,7 +80,7 @@ function readBootFile(what: string, path: string): Uint8Array {
 export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Map<string, DiskImage> } {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
-  if (!['interpreter', 'bt', 'auto'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt or auto`);
+  if (!['interpreter', 'bt', 'auto', 'check'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt, auto or check`);
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
   const disks = new Map<string, DiskImage>();
   try {

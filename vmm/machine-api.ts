@@ -2,7 +2,8 @@
 // (vmm/machine.ts). The machine never touches the host: everything it needs arrives as bytes in
 // VmConfig or through MachineHost callbacks, which the process loop turns into protocol messages.
 
-export type EngineKind = 'interpreter' | 'bt' | 'auto';
+/** auto means bt; check runs bt and compares each translation with the interpreter (slow). */
+export type EngineKind = 'interpreter' | 'bt' | 'auto' | 'check';
 
 export interface DiskInfo {
   /** Back-end handle the host uses to route block requests. */

@@ -13,6 +13,8 @@ import { TripleFault } from './cpu/fault.ts';
 import { loadLinux, type BootEntry } from './boot/linux.ts';
 import type { BlockReply, Machine, MachineHost, MachineStats, VmConfig } from './machine-api.ts';
 import { PcDevices } from './pc-devices.ts';
+import { attachEngine } from './cpu/bt/attach.ts';
+import type { BtEngine } from './cpu/bt/engine.ts';
 
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
 const CHUNK = 16384;
@@ -27,6 +29,8 @@ export class PcMachine implements Machine {
   readonly clock: VirtualClock;
   readonly cpu: Cpu;
   readonly devices: PcDevices;
+  /** The translator, unless the VM runs on the interpreter alone. */
+  readonly bt: BtEngine | null;
   private off = false;
   private resetPending = false;
 
@@ -47,6 +51,7 @@ export class PcMachine implements Machine {
       this.resetPending = true;
       this.cpu.brk = true;
     };
+    this.bt = attachEngine(this.cpu, config.engine);
     this.devices = new PcDevices(this);
     this.powerOn();
   }
