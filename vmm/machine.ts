@@ -10,6 +10,7 @@ import { CR0_PE } from './cpu/regs.ts';
 import { setSegmentCache } from './cpu/segments.ts';
 import { CS, DS, ES, FS, GS, SS } from './cpu/decode.ts';
 import { TripleFault } from './cpu/fault.ts';
+import { programMtrrsAsFirmware } from './cpu/mtrr.ts';
 import { loadLinux, type BootEntry } from './boot/linux.ts';
 import type { BlockReply, Machine, MachineHost, MachineStats, VmConfig } from './machine-api.ts';
 import { PcDevices } from './pc-devices.ts';
@@ -62,6 +63,7 @@ export class PcMachine implements Machine {
     if (this.config.kernel) {
       // What a BIOS would have done first (shadow RAM, PCI interrupt routing), then its tables.
       this.devices.firmwareSetup();
+      programMtrrsAsFirmware(this.cpu.mtrr, this.mem.size);
       const acpi = this.devices.installFirmwareTables();
       const entry = loadLinux(this.mem, this.config.kernel, {
         initrd: this.config.initrd,

@@ -15,6 +15,7 @@ import { buildOpTable } from './optable.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
 import { walkPageTables } from './paging.ts';
 import { Fpu, type FpuHost } from './fpu.ts';
+import { Mtrrs } from './mtrr.ts';
 import { loadSegmentReal, type SegmentIndex } from './segments.ts';
 
 // Register numbers, TLB bits and control-register bits live in regs.ts so opcode modules can use them
@@ -138,9 +139,9 @@ export class Cpu {
   sysenterEip = 0;
   tscOffset = 0;
   apicBase = 0;
-  readonly mtrr = new Map<number, bigint>();
-  pat = 0x0007040600070406n;
-  miscEnable = 1;
+  readonly mtrr = new Mtrrs();
+  /** IA32_MCG_STATUS (msr.ts). */
+  mcgStatus = 0n;
 
   // Run state.
   halted = false;
@@ -210,6 +211,8 @@ export class Cpu {
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.rawTsc();
     this.apicBase = 0;
+    this.mtrr.reset();
+    this.mcgStatus = 0n;
     this.halted = false;
     this.brk = true;
     this.shadow = false;

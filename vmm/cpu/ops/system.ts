@@ -21,6 +21,7 @@ import { DS, ES, FS, GS, SS, CS, Imm, type Instr, type OpTable } from '../decode
 import { IF, OF } from '../flags.ts';
 import { Vec } from '../fault.ts';
 import { deliverInterrupt, InterruptKind } from '../interrupts.ts';
+import { rdmsr, wrmsr } from '../msr.ts';
 import { desc, descBase, descLimit, descPresent, descType, readDescriptor } from '../segments.ts';
 
 /** CPUID leaf 1 EDX: only what this CPU implements (SDM vol. 2 CPUID, table 3-11). */
@@ -310,7 +311,7 @@ function deliverSoftware(cpu: Cpu, vector: number): void {
   cpu.brk = true;
 }
 
-// ---------------------------------------------------------------- CPUID, TSC, MSRs
+// ---------------------------------------------------------------- CPUID, TSC, MSRs (msr.ts)
 
 function cpuid(cpu: Cpu): void {
   let leaf = cpu.r32[EAX]! >>> 0;
@@ -344,53 +345,6 @@ function rdtsc(cpu: Cpu): void {
   const t = cpu.readTsc();
   cpu.r32[EAX] = Number(t & 0xffffffffn) | 0;
   cpu.r32[EDX] = Number((t >> 32n) & 0xffffffffn) | 0;
-}
-
-const MSR_TSC = 0x10;
-const MSR_PLATFORM_ID = 0x17;
-const MSR_EBL_CR_POWERON = 0x2a;
-const MSR_BIOS_SIGN_ID = 0x8b;
-const MSR_SYSENTER_CS = 0x174;
-const MSR_SYSENTER_ESP = 0x175;
-const MSR_SYSENTER_EIP = 0x176;
-
-function rdmsr(cpu: Cpu): void {
-  requireCpl0(cpu);
-  const idx = cpu.r32[ECX]! >>> 0;
-  let v: bigint;
-  switch (idx) {
-    case MSR_TSC: v = cpu.readTsc(); break;
-    case MSR_PLATFORM_ID: v = 0n; break;
-    case MSR_EBL_CR_POWERON: v = 0n; break;
-    case MSR_BIOS_SIGN_ID: v = 0n; break;
-    case MSR_SYSENTER_CS: v = BigInt(cpu.sysenterCs >>> 0); break;
-    case MSR_SYSENTER_ESP: v = BigInt(cpu.sysenterEsp >>> 0); break;
-    case MSR_SYSENTER_EIP: v = BigInt(cpu.sysenterEip >>> 0); break;
-    default: cpu.raiseGP(0);
-  }
-  cpu.r32[EAX] = Number(v & 0xffffffffn) | 0;
-  cpu.r32[EDX] = Number((v >> 32n) & 0xffffffffn) | 0;
-}
-
-function wrmsr(cpu: Cpu): void {
-  requireCpl0(cpu);
-  const idx = cpu.r32[ECX]! >>> 0;
-  const lo = cpu.r32[EAX]! >>> 0;
-  const hi = cpu.r32[EDX]! >>> 0;
-  switch (idx) {
-    case MSR_TSC:
-      // Writes set the low 32 bits and clear the high ones on a P6.
-      cpu.tscOffset = lo - cpu.rawTsc();
-      break;
-    case MSR_BIOS_SIGN_ID: break;
-    case MSR_EBL_CR_POWERON: break;
-    case MSR_SYSENTER_CS: cpu.sysenterCs = lo & 0xffff; break;
-    case MSR_SYSENTER_ESP: cpu.sysenterEsp = lo | 0; break;
-    case MSR_SYSENTER_EIP: cpu.sysenterEip = lo | 0; break;
-    default:
-      void hi;
-      cpu.raiseGP(0);
-  }
 }
 
 // ---------------------------------------------------------------- x87 escape and WAIT
