@@ -58,6 +58,7 @@ const expectPass: Record<string, string> = {
   'gp.asm': 'bad segment loads raise #GP/#NP with the selector; LAR, LSL, VERR, VERW, ARPL',
   'undefined.asm': 'undefined results as a P6 gives them: SHLD/SHRD 16-bit counts 17-31, BSF/BSR of 0, MUL flags, oversize counts',
   'msr.asm': 'MSRs: MTRRcap, variable and fixed MTRRs, default type, #GP on reserved bits and types; MCG_CAP with no banks',
+  'mmx.asm': 'MMX and the x87: #UD with EM, #NM with TS, #MF when pending (EMMS too), TOP and tags, FNSAVE images, EMMS',
   'stack.asm': 'stack size changes as SS loads: POP SS, LSS, RETF/IRETD to ring 3, IRET to and in v86; 16-bit TSS; ENTER frames and #PF',
 };
 
