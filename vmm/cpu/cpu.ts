@@ -103,6 +103,8 @@ export class Cpu {
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
+  /** The PDPTE registers of PAE paging (paging.ts): low and high dword of entries 0-3. */
+  readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(8);
 
   // Mode, derived from CR0, EFLAGS and CS/SS.
@@ -188,6 +190,7 @@ export class Cpu {
     this.lazy = 0;
     this.cr0 = CR0_ET | CR0_CD | CR0_NW;
     this.cr2 = this.cr3 = this.cr4 = 0;
+    this.pdpte.fill(0);
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;

@@ -59,6 +59,7 @@ const expectPass: Record<string, string> = {
   'undefined.asm': 'undefined results as a P6 gives them: SHLD/SHRD 16-bit counts 17-31, BSF/BSR of 0, MUL flags, oversize counts',
   'msr.asm': 'MSRs: MTRRcap, variable and fixed MTRRs, default type, #GP on reserved bits and types; MCG_CAP with no banks',
   'mmx.asm': 'MMX and the x87: #UD with EM, #NM with TS, #MF when pending (EMMS too), TOP and tags, FNSAVE images, EMMS',
+  'pae.asm': 'PAE paging: PDPTE registers, 4 KiB and 2 MiB pages, A/D bits, reserved XD and PAT bits, bad PDPTEs',
   'stack.asm': 'stack size changes as SS loads: POP SS, LSS, RETF/IRETD to ring 3, IRET to and in v86; 16-bit TSS; ENTER frames and #PF',
 };
 

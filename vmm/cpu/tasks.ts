@@ -16,6 +16,7 @@ import { CS, DS, ES, FS, GS, SS } from './decode.ts';
 import { Vec } from './fault.ts';
 import { FLAGS_FIXED, NT } from './flags.ts';
 import { CR0_PG, CR0_TS } from './regs.ts';
+import { pagingModeChanged } from './paging.ts';
 import {
   desc, descAr, descBase, descDpl, descIsCodeData, descLimit, descPresent, descType, loadSegmentReal,
   readDescriptor, setSegmentCache,
@@ -121,7 +122,9 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   cpu.trType = ntype | 2;
   cpu.cr0 |= CR0_TS;
   if (new32 && cpu.cr0 & CR0_PG) {
-    cpu.cr3 = newCr3 & ~0xfe7;
+    cpu.cr3 = newCr3 & ~0x7;
+    // Under PAE the new task's PDPTEs load here; bad ones fault in the new task (SDM §7.3 step 10).
+    if (!pagingModeChanged(cpu)) cpu.raiseGP(0);
     cpu.flushTlb(false);
   }
   cpu.eip = newEip;

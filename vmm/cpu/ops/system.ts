@@ -8,6 +8,7 @@ import {
   CR0_PG,
   CR0_TS,
   CR0_WP,
+  CR4_PAE,
   CR4_PGE,
   CR4_PSE,
   CR4_TSD,
@@ -22,6 +23,7 @@ import { IF, OF } from '../flags.ts';
 import { Vec } from '../fault.ts';
 import { deliverInterrupt, InterruptKind } from '../interrupts.ts';
 import { rdmsr, wrmsr } from '../msr.ts';
+import { pagingModeChanged } from '../paging.ts';
 import { desc, descBase, descLimit, descPresent, descType, readDescriptor } from '../segments.ts';
 
 /** CPUID leaf 1 EDX: only what this CPU implements (SDM vol. 2 CPUID, table 3-11). */
@@ -37,7 +39,7 @@ export const CPUID_FEATURES =
 /** Family 6, model 3 (Pentium II "Klamath"), stepping 3. */
 export const CPUID_SIGNATURE = 0x0633;
 
-const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8); /* PCE */
+const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | CR4_PAE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8); /* PCE */
 
 function requireCpl0(cpu: Cpu): void {
   if (cpu.v86 || (cpu.protectedMode && cpu.cpl !== 0)) cpu.raiseGP(0);
@@ -160,6 +162,11 @@ export function writeCr0(cpu: Cpu, v: number): void {
   if (v & (1 << 29) && !(v & (1 << 30))) cpu.raiseGP(0);
   const old = cpu.cr0;
   cpu.cr0 = v;
+  // Turning paging on with PAE loads the PDPTEs; bad ones make the MOV fault with nothing changed.
+  if (v & CR0_PG && !(old & CR0_PG) && !pagingModeChanged(cpu)) {
+    cpu.cr0 = old;
+    cpu.raiseGP(0);
+  }
   if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) {
     cpu.flushTlb(true);
     for (let s = 0; s < 6; s++) cpu.updateSegmentChecks(s);
@@ -188,15 +195,28 @@ function movCrRd(cpu: Cpu, i: Instr): void {
     case 2:
       cpu.cr2 = v;
       break;
-    case 3:
-      cpu.cr3 = v & ~0xfe7;
+    case 3: {
+      // Bits 31:5 are the PDPT's address under PAE (31:12 the page directory's otherwise).
+      const old = cpu.cr3;
+      cpu.cr3 = v & ~0x7;
+      if (!pagingModeChanged(cpu)) {
+        cpu.cr3 = old;
+        cpu.raiseGP(0);
+      }
       cpu.flushTlb(false);
       break;
+    }
     case 4: {
       if (v & ~CR4_VALID) cpu.raiseGP(0);
       const old = cpu.cr4;
       cpu.cr4 = v;
-      if ((old ^ v) & (CR4_PGE | CR4_PSE)) cpu.flushTlb(true);
+      if ((old ^ v) & (CR4_PGE | CR4_PSE | CR4_PAE)) {
+        if (!pagingModeChanged(cpu)) {
+          cpu.cr4 = old;
+          cpu.raiseGP(0);
+        }
+        cpu.flushTlb(true);
+      }
       break;
     }
     default:
