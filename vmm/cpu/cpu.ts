@@ -16,6 +16,7 @@ import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.
 import { walkPageTables } from './paging.ts';
 import { Fpu, type FpuHost } from './fpu.ts';
 import { Mtrrs } from './mtrr.ts';
+import { CPUID_SIGNATURE } from './cpuid.ts';
 import { loadSegmentReal, type SegmentIndex } from './segments.ts';
 
 // Register numbers, TLB bits and control-register bits live in regs.ts so opcode modules can use them
@@ -184,7 +185,7 @@ export class Cpu {
   /** RESET state (SDM vol. 3 §9.1.1, table 9-1): real mode at F000:FFF0 with CS base FFFF0000. */
   reset(): void {
     this.r32.fill(0);
-    this.r32[EDX] = 0x0633; // family 6, model 3, stepping 3
+    this.r32[EDX] = CPUID_SIGNATURE; // processor signature (SDM vol. 3 §9.1.4)
     this.eip = 0xfff0;
     this.flagsRaw = FLAGS_FIXED;
     this.lazy = 0;

@@ -60,6 +60,7 @@ const expectPass: Record<string, string> = {
   'msr.asm': 'MSRs: MTRRcap, variable and fixed MTRRs, default type, #GP on reserved bits and types; MCG_CAP with no banks',
   'mmx.asm': 'MMX and the x87: #UD with EM, #NM with TS, #MF when pending (EMMS too), TOP and tags, FNSAVE images, EMMS',
   'pae.asm': 'PAE paging: PDPTE registers, 4 KiB and 2 MiB pages, A/D bits, reserved XD and PAT bits, bad PDPTEs',
+  'cpuid.asm': 'CPUID: a Pentium II (family 6, model 5) claiming exactly the features that work here',
   'stack.asm': 'stack size changes as SS loads: POP SS, LSS, RETF/IRETD to ring 3, IRET to and in v86; 16-bit TSS; ENTER frames and #PF',
 };
 

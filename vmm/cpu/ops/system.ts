@@ -1,5 +1,5 @@
 // System instructions: descriptor-table registers, control and debug registers, CLI/STI/HLT, port I/O,
-// software interrupts, CPUID, RDTSC and the model-specific registers of a P6-class processor.
+// software interrupts, RDTSC; CPUID is in cpuid.ts and the model-specific registers in msr.ts.
 
 import {
   CR0_EM,
@@ -13,9 +13,7 @@ import {
   CR4_PSE,
   CR4_TSD,
   EAX,
-  ECX,
   EDX,
-  EBX,
 } from '../regs.ts';
 import type { Cpu } from '../cpu.ts';
 import { DS, ES, FS, GS, SS, CS, Imm, type Instr, type OpTable } from '../decode.ts';
@@ -23,21 +21,10 @@ import { IF, OF } from '../flags.ts';
 import { Vec } from '../fault.ts';
 import { deliverInterrupt, InterruptKind } from '../interrupts.ts';
 import { rdmsr, wrmsr } from '../msr.ts';
+import { cpuid } from '../cpuid.ts';
 import { pagingModeChanged } from '../paging.ts';
 import { desc, descBase, descLimit, descPresent, descType, readDescriptor } from '../segments.ts';
 
-/** CPUID leaf 1 EDX: only what this CPU implements (SDM vol. 2 CPUID, table 3-11). */
-export const CPUID_FEATURES =
-  (1 << 0) | // FPU
-  (1 << 3) | // PSE
-  (1 << 4) | // TSC
-  (1 << 5) | // MSR
-  (1 << 8) | // CX8
-  (1 << 11) | // SEP
-  (1 << 13) | // PGE
-  (1 << 15); // CMOV
-/** Family 6, model 3 (Pentium II "Klamath"), stepping 3. */
-export const CPUID_SIGNATURE = 0x0633;
 
 const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | CR4_PAE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8); /* PCE */
 
@@ -332,33 +319,6 @@ function deliverSoftware(cpu: Cpu, vector: number): void {
 }
 
 // ---------------------------------------------------------------- CPUID, TSC, MSRs (msr.ts)
-
-function cpuid(cpu: Cpu): void {
-  let leaf = cpu.r32[EAX]! >>> 0;
-  if (leaf > 2) leaf = 2; // beyond the highest leaf, Intel returns the highest basic leaf
-  let a = 0, b = 0, c = 0, d = 0;
-  switch (leaf) {
-    case 0:
-      a = 2;
-      b = 0x756e6547; // "Genu"
-      d = 0x49656e69; // "ineI"
-      c = 0x6c65746e; // "ntel"
-      break;
-    case 1:
-      a = CPUID_SIGNATURE;
-      d = CPUID_FEATURES;
-      break;
-    case 2:
-      // Cache and TLB descriptors of a Pentium II: 512 KiB L2, 16 KiB L1 I and D, TLBs.
-      a = 0x03020101;
-      d = 0x0c040843;
-      break;
-  }
-  cpu.r32[EAX] = a;
-  cpu.r32[EBX] = b;
-  cpu.r32[ECX] = c;
-  cpu.r32[EDX] = d;
-}
 
 function rdtsc(cpu: Cpu): void {
   if (cpu.cr4 & CR4_TSD && cpu.cpl !== 0 && cpu.protectedMode) cpu.raiseGP(0);
