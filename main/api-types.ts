@@ -32,7 +32,8 @@ export interface VmCreateSettings extends VmSettings {
   newDiskMiB?: number;
 }
 
-export type VmPower = 'off' | 'starting' | 'running' | 'crashed';
+/** 'halted': running, but the guest halted with interrupts off and will not go on (reset or power off). */
+export type VmPower = 'off' | 'starting' | 'running' | 'halted' | 'crashed';
 
 export interface VmInfo extends VmSettings {
   id: string;

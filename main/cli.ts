@@ -1,6 +1,7 @@
 // `hostbox`: the headless face of the host code. `hostbox run` boots a VM with its first serial port
 // on this terminal, as `qemu-system-i386 -nographic` does: raw mode on a TTY, Ctrl-A X quits,
-// Ctrl-A Ctrl-A sends a literal Ctrl-A. The exit code is 0 when the guest powers itself off.
+// Ctrl-A Ctrl-A sends a literal Ctrl-A. The exit code is 0 when the guest powers itself off, 3 when it
+// halts with interrupts off (it can never go on).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,6 +124,11 @@ async function run(spec: VmLaunchSpec): Promise<number> {
       screen: () => {},
       state: (s, detail) => {
         if (s === 'poweroff') finish(0);
+        else if (s === 'halted') {
+          // Nothing can wake it: say so and end, rather than look like a slow guest.
+          process.stderr.write(`\r\nhostbox: the guest halted with interrupts off at ${detail ?? '?'}\r\n`);
+          finish(3);
+        }
         else if (s === 'crashed') {
           process.stderr.write(`\r\nhostbox: the VM crashed: ${(detail ?? '').split('\n')[0]}\r\n`);
           finish(1);

@@ -38,7 +38,8 @@ function loadBios(spec: VmLaunchSpec): { bios: Uint8Array; vgaBios?: Uint8Array 
   return { bios: readBootFile('BIOS', DEFAULT_BIOS.bios), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
 }
 
-export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped';
+/** 'halted': the guest stopped for good (HLT with interrupts off); the detail is CS:EIP. */
+export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped' | 'halted';
 
 export interface VmHandlers {
   serial(port: number, data: Uint8Array): void;
@@ -197,6 +198,7 @@ export class VmmHost {
           h.state('poweroff', m.detail);
           void this.shutdown();
         } else if (m.event === 'reset') h.state('reset', m.detail);
+        else if (m.event === 'halted') h.state('halted', m.detail);
         else if (m.event === 'triple-fault') h.log?.('warn', `triple fault: ${m.detail ?? ''}`);
         return;
       default:

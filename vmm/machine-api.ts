@@ -73,7 +73,11 @@ export interface GraphicsScreen {
 /** What the display channel carries: the text screen or a graphics picture. */
 export type Screen = TextScreen | GraphicsScreen;
 
-export type PowerEvent = 'poweroff' | 'reset' | 'triple-fault';
+/**
+ * 'halted': the CPU executed HLT with interrupts disabled and nothing can wake it (this PC has no NMI
+ * source), so the guest has stopped for good; the detail is the HLT's address as CS:EIP in hex.
+ */
+export type PowerEvent = 'poweroff' | 'reset' | 'triple-fault' | 'halted';
 
 export interface MachineHost {
   serialOut(port: number, bytes: Uint8Array): void;

@@ -15,6 +15,8 @@ import { buildOpTable } from './optable.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
 import { walkPageTables } from './paging.ts';
 import { Fpu, type FpuHost } from './fpu.ts';
+import { Mtrrs } from './mtrr.ts';
+import { CPUID_SIGNATURE } from './cpuid.ts';
 import { loadSegmentReal, type SegmentIndex } from './segments.ts';
 import { modeKey } from './bt/mode.ts';
 import type { BtEngine } from './bt/engine.ts';
@@ -104,6 +106,8 @@ export class Cpu {
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
+  /** The PDPTE registers of PAE paging (paging.ts): low and high dword of entries 0-3. */
+  readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(8);
 
   // Mode, derived from CR0, EFLAGS and CS/SS.
@@ -151,9 +155,9 @@ export class Cpu {
   sysenterEip = 0;
   tscOffset = 0;
   apicBase = 0;
-  readonly mtrr = new Map<number, bigint>();
-  pat = 0x0007040600070406n;
-  miscEnable = 1;
+  readonly mtrr = new Mtrrs();
+  /** IA32_MCG_STATUS (msr.ts). */
+  mcgStatus = 0n;
 
   // Run state.
   halted = false;
@@ -194,12 +198,13 @@ export class Cpu {
   /** RESET state (SDM vol. 3 §9.1.1, table 9-1): real mode at F000:FFF0 with CS base FFFF0000. */
   reset(): void {
     this.r32.fill(0);
-    this.r32[EDX] = 0x0633; // family 6, model 3, stepping 3
+    this.r32[EDX] = CPUID_SIGNATURE; // processor signature (SDM vol. 3 §9.1.4)
     this.eip = 0xfff0;
     this.flagsRaw = FLAGS_FIXED;
     this.lazy = 0;
     this.cr0 = CR0_ET | CR0_CD | CR0_NW;
     this.cr2 = this.cr3 = this.cr4 = 0;
+    this.pdpte.fill(0);
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
@@ -223,6 +228,8 @@ export class Cpu {
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.rawTsc();
     this.apicBase = 0;
+    this.mtrr.reset();
+    this.mcgStatus = 0n;
     this.halted = false;
     this.brk = true;
     this.shadow = false;
