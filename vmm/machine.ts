@@ -11,7 +11,8 @@ import { setSegmentCache } from './cpu/segments.ts';
 import { CS, DS, ES, FS, GS, SS } from './cpu/decode.ts';
 import { TripleFault } from './cpu/fault.ts';
 import { loadLinux, type BootEntry } from './boot/linux.ts';
-import type { BlockReply, Machine, MachineHost, MachineStats, VmConfig } from './machine-api.ts';
+import type { BlockReply, Machine, MachineHost, MachineStats, RamRun, StateSection, VmConfig } from './machine-api.ts';
+import { loadMachine, ramRuns, saveSections } from './state/machine-state.ts';
 import { PcDevices } from './pc-devices.ts';
 
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
@@ -165,5 +166,20 @@ export class PcMachine implements Machine {
 
   stats(): MachineStats {
     return { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+  }
+
+  quiescent(): boolean {
+    return !this.resetPending && !this.off && this.devices.ide.quiescent;
+  }
+
+  saveState(): { sections: StateSection[]; ram: Iterable<RamRun> } {
+    if (!this.quiescent()) throw new Error('the machine is not between commands: it cannot be saved now');
+    this.clock.pause();
+    return { sections: saveSections(this), ram: ramRuns(this) };
+  }
+
+  loadState(sections: readonly StateSection[], ram: Iterable<RamRun>): void {
+    this.clock.pause();
+    loadMachine(this, sections, ram);
   }
 }
