@@ -76,7 +76,10 @@ export function diskIdentity(slot: string, path: string): DiskIdentity {
   }
 }
 
-/** Throws a StateFileError naming the disk and what about it changed since the suspend. */
+/**
+ * Throws a StateFileError naming the disk and what about it changed since the suspend. Times are
+ * compared to the millisecond: copying tools keep no finer, and the sampled hash is checked too.
+ */
 export function checkDisks(file: string, disks: readonly DiskIdentity[]): void {
   for (const d of disks) {
     let now: DiskIdentity;
@@ -85,7 +88,7 @@ export function checkDisks(file: string, disks: readonly DiskIdentity[]): void {
     } catch {
       throw new StateFileError(`${file}: disk ${d.slot} (${d.path}) is gone since the suspend; the state cannot be resumed without it`);
     }
-    const what = now.size !== d.size ? `its size is ${now.size} bytes, was ${d.size}` : now.sample !== d.sample ? 'its contents differ' : now.mtimeMs !== d.mtimeMs ? 'its modification time differs' : '';
+    const what = now.size !== d.size ? `its size is ${now.size} bytes, was ${d.size}` : now.sample !== d.sample ? 'its contents differ' : Math.abs(now.mtimeMs - d.mtimeMs) >= 1 ? 'its modification time differs' : '';
     if (what) throw new StateFileError(`${file}: disk ${d.slot} (${d.path}) changed since the suspend (${what}); resuming would corrupt it`);
   }
 }
