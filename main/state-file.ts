@@ -256,6 +256,14 @@ export function parseState(buf: Uint8Array, name: string): LoadedState {
   const h = header as StateHeader;
   if (!Number.isInteger(h.memoryMiB) || !h.config || typeof h.config !== 'object' || !Array.isArray(h.disks)) fail('the header lacks the VM configuration');
   if (h.config.memoryMiB !== h.memoryMiB) fail(`the header disagrees with itself about RAM (${h.memoryMiB} and ${h.config.memoryMiB} MiB)`);
+  const c = h.config as unknown as Record<string, unknown>;
+  for (const k of ['kernelPath', 'initrdPath', 'cmdline', 'hdaPath', 'cdromPath', 'biosPath', 'engine', 'bootFrom'])
+    if (c[k] !== undefined && typeof c[k] !== 'string') fail(`the header's configuration has a bad "${k}"`);
+  for (const d of h.disks as unknown[]) {
+    const r = d as Record<string, unknown>;
+    if (typeof d !== 'object' || d === null || typeof r.slot !== 'string' || typeof r.path !== 'string' || typeof r.size !== 'number' || typeof r.mtimeMs !== 'number' || typeof r.sample !== 'string')
+      fail("the header's disk list is malformed");
+  }
 
   const sections: StateSection[] = [];
   const ram: RamRun[] = [];

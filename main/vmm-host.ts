@@ -5,7 +5,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
@@ -168,7 +168,13 @@ export class VmmHost {
    */
   static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number } = {}): Promise<VmmHost> {
     const state = readStateFile(path);
-    const h = state.header;
+    // Relative paths in a state are relative to its folder: a folder of state and images can move.
+    const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
+    const h: StateHeader = {
+      ...state.header,
+      config: { ...state.header.config, kernelPath: here(state.header.config.kernelPath), initrdPath: here(state.header.config.initrdPath), hdaPath: here(state.header.config.hdaPath), cdromPath: here(state.header.config.cdromPath), biosPath: here(state.header.config.biosPath) },
+      disks: state.header.disks.map((d) => ({ ...d, path: here(d.path)! })),
+    };
     if (opts.memoryMiB !== undefined && opts.memoryMiB !== h.memoryMiB)
       throw new StateFileError(`${path}: the state was saved with ${h.memoryMiB} MiB of RAM, this VM has ${opts.memoryMiB} MiB`);
     checkDisks(path, h.disks);
