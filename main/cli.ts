@@ -191,7 +191,11 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     });
   }
   try {
-    vm = 'resume' in launch ? await VmmHost.resume(launch.resume, handlers, fake ? { fake } : {}) : await VmmHost.start(launch, handlers, fake ? { fake } : {});
+    const t0 = performance.now();
+    if ('resume' in launch) {
+      vm = await VmmHost.resume(launch.resume, handlers, fake ? { fake } : {});
+      process.stderr.write(`hostbox: resumed from ${launch.resume} in ${((performance.now() - t0) / 1000).toFixed(2)} s\r\n`);
+    } else vm = await VmmHost.start(launch, handlers, fake ? { fake } : {});
   } catch (e) {
     await monitor?.close();
     throw e;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checksumGuest } from './state-guest/state-guest.ts';
 import { readStateFile } from '../main/state-file.ts';
+import { monitor } from './monitor-client.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = join(root, 'bin', 'hostbox.js');
@@ -46,31 +47,6 @@ async function until(what: string, f: () => boolean, ms = 120_000): Promise<void
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Sends one JSON command a line and returns the parsed answers. */
-function monitor(path: string, cmds: string[]): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection(path);
-    const answers: Record<string, unknown>[] = [];
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('connect', () => s.write(cmds[0] + '\n'));
-    s.on('data', (d: string) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        answers.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-        buf = buf.slice(nl + 1);
-        if (answers.length < cmds.length) s.write(cmds[answers.length] + '\n');
-        else {
-          s.end();
-          resolve(answers);
-        }
-      }
-    });
-    s.on('error', reject);
-  });
 }
 
 const dots = (s: string): number => s.split('.').length - 1;

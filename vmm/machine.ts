@@ -18,8 +18,9 @@ import { PcDevices } from './pc-devices.ts';
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
 const CHUNK = 16384;
 
-export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now()): Machine {
-  return new PcMachine(config, host, hostMs);
+/** `wallMs`: the host's calendar time (ms since 1970) for the RTC; tests fix it. */
+export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now(), wallMs: () => number = () => Date.now()): Machine {
+  return new PcMachine(config, host, hostMs, wallMs);
 }
 
 export class PcMachine implements Machine {
@@ -35,6 +36,7 @@ export class PcMachine implements Machine {
     readonly config: VmConfig,
     readonly host: MachineHost,
     private readonly hostMs: () => number,
+    readonly wallMs: () => number = () => Date.now(),
   ) {
     const mib = config.memoryMiB;
     if (!Number.isInteger(mib) || mib < 4 || mib > 3072)

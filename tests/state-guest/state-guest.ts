@@ -31,8 +31,11 @@ export interface GuestRun {
   off: () => boolean;
 }
 
-/** A machine running the image, with host time advancing 0.05 ms at each look (deterministic). */
-export function startGuest(bios: Uint8Array, memoryMiB = 16): GuestRun {
+/**
+ * A machine running the image, with host time advancing 0.05 ms at each look and the calendar
+ * fixed at `wallMs` (deterministic).
+ */
+export function startGuest(bios: Uint8Array, memoryMiB = 16, wallMs = 1_764_000_000_000): GuestRun {
   let text = '';
   let off = false;
   const host: MachineHost = {
@@ -48,7 +51,7 @@ export function startGuest(bios: Uint8Array, memoryMiB = 16): GuestRun {
   };
   let t = 0;
   const config: VmConfig = { memoryMiB, engine: 'interpreter', bios };
-  const machine = createMachine(config, host, () => (t += 0.05));
+  const machine = createMachine(config, host, () => (t += 0.05), () => wallMs);
   return { machine, output: () => text, off: () => off };
 }
 
