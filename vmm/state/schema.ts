@@ -31,6 +31,8 @@ export interface FieldSpec<T> {
   readonly length?: number;
   /** Arrays without a fixed length: the most elements a load accepts. */
   readonly maxLength?: number;
+  /** Integers: only these bits are loaded (the bits a register can hold), as hardware ignores the rest. */
+  readonly mask?: number;
   /** Where the value lives; by default the property of the same name. */
   readonly get?: (o: T) => Value;
   readonly set?: (o: T, v: Value) => void;
@@ -147,7 +149,7 @@ function decode(id: string, f: FieldSpec<unknown>, v: StateValue): Value {
     case 'x32': {
       const [lo, hi] = RANGES[f.type]!;
       if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(`is not a ${f.type} (${String(v)})`);
-      return v as number;
+      return f.mask === undefined ? (v as number) : ((v as number) & f.mask) >>> 0;
     }
     case 'u64':
       if (!(v instanceof Uint8Array) || v.length !== 8) bad('is not 8 bytes');
