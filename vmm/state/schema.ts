@@ -17,7 +17,10 @@ import type { StateRecord, StateValue } from '../device.ts';
  */
 export type ScalarType = 'u8' | 'u16' | 'u32' | 'i32' | 'x32' | 'f64' | 'bool' | 'u64' | 'string';
 export type ArrayType = 'bytes' | 'u16[]' | 'i32[]' | 'u32[]' | 'f64[]';
-/** record: a part with its own schema (a drive in a channel), versioned with its owner. */
+/**
+ * record: a part with its own schema (a drive in a channel), versioned with its owner: the part's
+ * `since` values count the owner's versions, and its own `version` is only the newest it declares.
+ */
 export type FieldType = ScalarType | ArrayType | 'record';
 
 type Value = number | boolean | bigint | string | Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array;
@@ -213,8 +216,9 @@ export function saveBySchema<T>(schema: StateSchema<T>, o: T): StateRecord {
 }
 
 /** Checks the version, then every field, and only then changes the component: all or nothing. */
-export function loadBySchema<T>(schema: StateSchema<T>, o: T, rec: StateRecord, version: number): void {
-  checkVersion(schema, version);
+export function loadBySchema<T>(schema: StateSchema<T>, o: T, rec: StateRecord, version: number, nested = false): void {
+  // A part's fields are versioned with its owner: its `since` values are the owner's versions.
+  if (!nested) checkVersion(schema, version);
   const expected = schema.fields.filter((f) => f.since <= version);
   const names = new Set(expected.map((f) => f.name));
   for (const k of Object.keys(rec)) if (!names.has(k)) throw new StateError(`${schema.id}: saved state version ${version} has an unknown field "${k}"`);
@@ -233,7 +237,7 @@ export function loadBySchema<T>(schema: StateSchema<T>, o: T, rec: StateRecord, 
     } else values.push([f, decode(schema.id, f as FieldSpec<unknown>, v)]);
   }
   for (const [f, v] of values) writeProp(o, f, v);
-  for (const [f, part, v] of parts) loadBySchema(f.record!, part, v, version);
+  for (const [f, part, v] of parts) loadBySchema(f.record!, part, v, version, true);
   schema.postLoad?.(o, version);
 }
 
