@@ -5,12 +5,13 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
+import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -39,7 +40,27 @@ function loadBios(spec: VmLaunchSpec): { bios: Uint8Array; vgaBios?: Uint8Array 
 }
 
 /** 'halted': the guest stopped for good (HLT with interrupts off); the detail is CS:EIP. */
-export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped' | 'halted';
+export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped' | 'halted' | 'suspended';
+
+/** What a finished suspend reports. */
+export interface SuspendResult {
+  readonly file: string;
+  readonly bytes: number;
+  /** Host time from the request to the file being in place. */
+  readonly ms: number;
+}
+
+/** The version in package.json, written into every state file. */
+export function hostboxVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** RAM runs per message when a state is loaded: up to 16 MiB, so no message is giant. */
+const RAM_RUNS_PER_MESSAGE = 16;
 
 export interface VmHandlers {
   serial(port: number, data: Uint8Array): void;
@@ -118,15 +139,62 @@ interface Channel {
 
 export class VmmHost {
   private finished = false;
+  private saving: {
+    builder: StateFileBuilder;
+    path: string;
+    t0: number;
+    resolve: (r: SuspendResult) => void;
+    reject: (e: Error) => void;
+  } | null = null;
+  private loading: { resolve: () => void; reject: (e: Error) => void } | null = null;
 
   private constructor(
     private readonly channel: Channel,
     private readonly disks: Map<string, DiskImage>,
     private readonly handlers: VmHandlers,
+    private readonly spec: VmLaunchSpec,
   ) {}
 
   /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
   static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
+    const host = await VmmHost.launch(spec, handlers, opts, false);
+    handlers.state('running');
+    return host;
+  }
+
+  /**
+   * Continues a VM from a state file: checks the whole file and the disks first (any fault is a
+   * StateFileError with one line, and the file is left as it is), starts a VMM for its
+   * configuration, streams the state into it and lets it run.
+   */
+  static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number } = {}): Promise<VmmHost> {
+    const state = readStateFile(path);
+    // Relative paths in a state are relative to its folder: a folder of state and images can move.
+    const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
+    const h: StateHeader = {
+      ...state.header,
+      config: { ...state.header.config, kernelPath: here(state.header.config.kernelPath), initrdPath: here(state.header.config.initrdPath), hdaPath: here(state.header.config.hdaPath), cdromPath: here(state.header.config.cdromPath), biosPath: here(state.header.config.biosPath) },
+      disks: state.header.disks.map((d) => ({ ...d, path: here(d.path)! })),
+    };
+    if (opts.memoryMiB !== undefined && opts.memoryMiB !== h.memoryMiB)
+      throw new StateFileError(`${path}: the state was saved with ${h.memoryMiB} MiB of RAM, this VM has ${opts.memoryMiB} MiB`);
+    checkDisks(path, h.disks);
+    const host = await VmmHost.launch(h.config, handlers, opts, true);
+    const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
+    host.channel.send({ kind: 'state', op: 'load', sections: state.sections });
+    for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) host.channel.send({ kind: 'state', op: 'ram', runs: state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE) });
+    host.channel.send({ kind: 'state', op: 'commit' });
+    try {
+      await loaded;
+    } catch (e) {
+      await host.shutdown();
+      throw new StateFileError(`${path}: ${(e as Error).message}`);
+    }
+    handlers.state('running');
+    return host;
+  }
+
+  private static async launch(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions, restore: boolean): Promise<VmmHost> {
     const { config, disks } = prepareConfig(spec);
     let host: VmmHost | null = null;
     let isStarted = false;
@@ -150,7 +218,10 @@ export class VmmHost {
       }
       if (m.kind === 'fatal') {
         if (!isStarted) failed?.(new Error(m.message));
-        else host?.die(m.message);
+        else if (host?.loading) {
+          host.loading.reject(new Error(m.message));
+          host.loading = null;
+        } else host?.die(m.message);
         return;
       }
       host?.dispatch(m);
@@ -163,16 +234,72 @@ export class VmmHost {
     const mode = opts.mode ?? (process.versions.electron ? 'utility' : 'worker');
     const channel =
       mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
-    host = new VmmHost(channel, disks, handlers);
-    channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake });
+    host = new VmmHost(channel, disks, handlers, spec);
+    channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake, restore });
     try {
       await ready;
     } catch (e) {
       await host.shutdown();
       throw e;
     }
-    handlers.state('running');
     return host;
+  }
+
+  /**
+   * Suspends the VM to `path`: the VMM lets in-flight disk commands finish, stops the guest and
+   * streams its state; the file is written atomically, then the VMM is shut down. If anything fails
+   * the previous file at `path` is untouched and the guest runs on.
+   */
+  suspend(path: string): Promise<SuspendResult> {
+    if (this.finished) return Promise.reject(new Error('the VM is not running'));
+    if (this.saving) return Promise.reject(new Error('a suspend is already under way'));
+    return new Promise((resolve, reject) => {
+      this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), resolve, reject };
+      this.channel.send({ kind: 'state', op: 'save' });
+    });
+  }
+
+  private onState(m: Extract<FromVmm, { kind: 'state' }>): void {
+    if (m.event === 'loaded') {
+      this.loading?.resolve();
+      this.loading = null;
+      return;
+    }
+    if (m.event === 'failed' && this.loading) {
+      this.loading.reject(new Error(m.message));
+      this.loading = null;
+      return;
+    }
+    const s = this.saving;
+    if (!s) return;
+    try {
+      if (m.event === 'section') s.builder.addSection(m.section);
+      else if (m.event === 'ram') s.builder.addRam(m.run);
+      else if (m.event === 'failed') {
+        this.saving = null;
+        s.reject(new Error(`suspend failed: ${m.message}`));
+      } else if (m.event === 'saved') {
+        this.saving = null;
+        // The guest is stopped: make its disk writes durable, then take the disks' identities.
+        for (const [id, d] of this.disks) d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 });
+        const header: StateHeader = {
+          hostbox: hostboxVersion(),
+          created: new Date().toISOString(),
+          memoryMiB: this.spec.memoryMiB,
+          config: this.spec,
+          disks: [...this.disks].map(([id, d]) => diskIdentity(id, d.path)),
+        };
+        const bytes = s.builder.write(s.path, header);
+        const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
+        this.handlers.state('suspended', s.path);
+        void this.shutdown().then(() => s.resolve(result));
+      }
+    } catch (e) {
+      // The file was not written (or not renamed into place): the guest runs on.
+      this.saving = null;
+      this.channel.send({ kind: 'lifecycle', op: 'resume' });
+      s.reject(e as Error);
+    }
   }
 
   private dispatch(m: FromVmm): void {
@@ -193,6 +320,9 @@ export class VmmHost {
         this.channel.send({ kind: 'block', reply });
         return;
       }
+      case 'state':
+        this.onState(m);
+        return;
       case 'lifecycle':
         if (m.event === 'poweroff') {
           h.state('poweroff', m.detail);
@@ -208,6 +338,8 @@ export class VmmHost {
 
   private die(message: string): void {
     if (this.finished) return;
+    this.saving?.reject(new Error(`suspend failed: ${message}`));
+    this.saving = null;
     this.handlers.state('crashed', message);
     void this.shutdown();
   }

@@ -46,8 +46,9 @@ export class GuestSession {
   private seq = 0;
   private readonly waiters: { re: RegExp; from: number; resolve: (m: Found) => void }[] = [];
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `command`: 'run' boots, 'resume' continues from a state file (the first argument). */
+  constructor(args: string[], command: 'run' | 'resume' = 'run') {
+    this.child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (d: Buffer) => {
       this.console.push(d.toString('latin1'));
       for (const w of [...this.waiters]) {

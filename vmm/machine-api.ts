@@ -92,6 +92,17 @@ export interface MachineStats {
   readonly guestTimeNs: number;
 }
 
+/** One component's saved state, and a run of non-zero RAM pages (vmm/state/machine-state.ts). */
+export interface StateSection {
+  readonly id: string;
+  readonly version: number;
+  readonly data: Uint8Array;
+}
+export interface RamRun {
+  readonly firstPage: number;
+  readonly data: Uint8Array;
+}
+
 export interface Machine {
   /** Runs guest code for about `budgetMs` of host time, or less if the CPU halts with nothing due. */
   runSlice(budgetMs: number): 'running' | 'halted' | 'off';
@@ -105,4 +116,10 @@ export interface Machine {
   keyboard(scancodes: readonly number[]): void;
   blockReply(reply: BlockReply): void;
   stats(): MachineStats;
+  /** Nothing in flight that a saved state could not hold (an IDE command between its phases, a reset). */
+  quiescent?(): boolean;
+  /** Every component's section and the RAM runs; the machine must be paused and quiescent. */
+  saveState?(): { sections: StateSection[]; ram: Iterable<RamRun> };
+  /** Replaces the whole state of a freshly built machine; throws (and must then be discarded) on any error. */
+  loadState?(sections: readonly StateSection[], ram: Iterable<RamRun>): void;
 }

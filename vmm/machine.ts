@@ -12,7 +12,8 @@ import { CS, DS, ES, FS, GS, SS } from './cpu/decode.ts';
 import { TripleFault } from './cpu/fault.ts';
 import { programMtrrsAsFirmware } from './cpu/mtrr.ts';
 import { loadLinux, type BootEntry } from './boot/linux.ts';
-import type { BlockReply, Machine, MachineHost, MachineStats, VmConfig } from './machine-api.ts';
+import type { BlockReply, Machine, MachineHost, MachineStats, RamRun, StateSection, VmConfig } from './machine-api.ts';
+import { loadMachine, ramRuns, saveSections } from './state/machine-state.ts';
 import { PcDevices } from './pc-devices.ts';
 import { attachEngine } from './cpu/bt/attach.ts';
 import type { BtEngine } from './cpu/bt/engine.ts';
@@ -20,8 +21,9 @@ import type { BtEngine } from './cpu/bt/engine.ts';
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
 const CHUNK = 16384;
 
-export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now()): Machine {
-  return new PcMachine(config, host, hostMs);
+/** `wallMs`: the host's calendar time (ms since 1970) for the RTC; tests fix it. */
+export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now(), wallMs: () => number = () => Date.now()): Machine {
+  return new PcMachine(config, host, hostMs, wallMs);
 }
 
 export class PcMachine implements Machine {
@@ -41,6 +43,7 @@ export class PcMachine implements Machine {
     readonly config: VmConfig,
     readonly host: MachineHost,
     private readonly hostMs: () => number,
+    readonly wallMs: () => number = () => Date.now(),
   ) {
     const mib = config.memoryMiB;
     if (!Number.isInteger(mib) || mib < 4 || mib > 3072)
@@ -191,5 +194,20 @@ export class PcMachine implements Machine {
 
   stats(): MachineStats {
     return { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+  }
+
+  quiescent(): boolean {
+    return !this.resetPending && !this.off && this.devices.ide.quiescent;
+  }
+
+  saveState(): { sections: StateSection[]; ram: Iterable<RamRun> } {
+    if (!this.quiescent()) throw new Error('the machine is not between commands: it cannot be saved now');
+    this.clock.pause();
+    return { sections: saveSections(this), ram: ramRuns(this) };
+  }
+
+  loadState(sections: readonly StateSection[], ram: Iterable<RamRun>): void {
+    this.clock.pause();
+    loadMachine(this, sections, ram);
   }
 }

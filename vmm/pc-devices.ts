@@ -8,6 +8,8 @@
 //   master, CD-ROM: secondary master, as QEMU places them)
 
 import type { Device, ResetKind } from './device.ts';
+import { defineState, StateError, type StateSchema } from './state/schema.ts';
+import { SHADOW_SIZE } from './devices/pci/shadow-ram.ts';
 import { noIrq, type IrqLine } from './irq.ts';
 import type { PcMachine } from './machine.ts';
 import type { AcpiPlacement } from './boot/linux.ts';
@@ -40,6 +42,34 @@ const PIRQ_IRQS = [10, 10, 11, 11] as const;
 const PCI_SLOTS = [1, 2, 3, 4, 5] as const;
 
 export class PcDevices {
+  /**
+   * The board's own state: the two A20 sources, and the ROMs on the bus (the BIOS flash and what
+   * the shadow window reads while PAM sends reads to the bus), so a resumed machine runs the firmware
+   * it was suspended with even if the host's file changed. Shadow RAM itself is DRAM, saved with RAM.
+   */
+  static readonly STATE: StateSchema<PcDevices> = defineState<PcDevices>({
+    id: 'board',
+    version: 1,
+    fields: [
+      { name: 'kbcA20', type: 'bool', since: 1, get: (b) => b.kbcA20, set: (b, v) => (b.kbcA20 = v as boolean) },
+      { name: 'fastA20', type: 'bool', since: 1, get: (b) => b.fastA20, set: (b, v) => (b.fastA20 = v as boolean) },
+      {
+        name: 'biosFlash',
+        type: 'bytes',
+        since: 1,
+        maxLength: 0x200000,
+        get: (b) => b.biosImage,
+        set: (b, v) => {
+          const img = v as Uint8Array;
+          if ((b.biosFlash?.length ?? 0) !== img.length)
+            throw new StateError(`board: the saved BIOS flash is ${img.length} bytes, this machine's ${b.biosFlash?.length ?? 0}`);
+          b.biosImage = img;
+        },
+      },
+      { name: 'shadowRom', type: 'bytes', since: 1, length: SHADOW_SIZE, get: (b) => b.shadow.rom, set: (b, v) => b.shadow.rom.set(v as Uint8Array) },
+    ],
+  });
+
   readonly pic = new I8259Pair();
   readonly pit: I8254;
   readonly port61: Port61;
@@ -74,7 +104,7 @@ export class PcDevices {
     this.add(this.pic);
     this.pit = new I8254(clock, irq(0), () => this.pic.requested(0));
     this.port61 = new Port61(this.pit, clock);
-    this.rtc = new Mc146818(clock, irq(8), () => Date.now());
+    this.rtc = new Mc146818(clock, irq(8), m.wallMs);
     this.rtc.setMemorySize(m.mem.size);
     // By default hard disk, then CD, then floppy: a bootable disk boots, a CD alone boots the CD.
     this.rtc.setBootOrder(m.config.bootOrder ?? ['disk', 'cdrom', 'floppy']);
@@ -130,6 +160,15 @@ export class PcDevices {
   private setA20(on: boolean, source: 'kbc' | 'fast'): void {
     if (source === 'kbc') this.kbcA20 = on;
     else this.fastA20 = on;
+    this.m.cpu.setA20(this.kbcA20 || this.fastA20);
+  }
+
+  /**
+   * After a load, once the host bridge is loaded: the shadow window follows the loaded PAM registers
+   * and the CPU's A20 gate the loaded sources (the board's wiring, not a device touching another).
+   */
+  rewire(): void {
+    this.shadow.apply(this.hostBridge.pam());
     this.m.cpu.setA20(this.kbcA20 || this.fastA20);
   }
 
@@ -200,7 +239,7 @@ export class PcDevices {
     if (opts.serialConsole) this.fwCfg.addFile('etc/sercon-port', new Uint8Array([0xf8, 0x03, 0, 0, 0, 0, 0, 0]));
   }
   private biosFlash: MmioRange | null = null;
-  private biosImage = new Uint8Array(0);
+  private biosImage: Uint8Array = new Uint8Array(0);
 
   serialIn(port: number, bytes: Uint8Array): void {
     this.uarts[port]?.receive(bytes);

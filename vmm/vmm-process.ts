@@ -4,14 +4,16 @@
 // process or in-process; the caller supplies `post` and the two timer functions.
 
 import { createMachine } from './machine.ts';
-import type { Machine, MachineHost, VmConfig } from './machine-api.ts';
-import { parseToVmm, type FakeMachineKind, type FromVmm } from './protocol.ts';
+import type { Machine, MachineHost, RamRun, StateSection, VmConfig } from './machine-api.ts';
+import { parseToVmm, type FakeMachineKind, type FromVmm, type StateCommand } from './protocol.ts';
 import { createFakeMachine } from './fake-machine.ts';
 
 /** Host time given to the guest before the loop yields for messages. */
 const SLICE_MS = 10;
 /** Longest sleep while halted, so input and timers are never far away. */
 const MAX_IDLE_MS = 20;
+/** Host time a suspend lets the guest run on to finish its IDE commands before giving up. */
+const QUIESCE_LIMIT_MS = 10_000;
 
 export interface VmmScheduler {
   now(): number;
@@ -26,6 +28,10 @@ export class VmmProcess {
   private paused = false;
   private sleeper: unknown = null;
   private scheduled = false;
+  /** A suspend is waiting for the machine to be between IDE commands; since this host time. */
+  private savingSince: number | null = null;
+  /** Started for a restore: nothing runs until the saved state is committed. */
+  private restoring: { sections: StateSection[]; ram: RamRun[] } | null = null;
 
   constructor(
     private readonly post: (m: FromVmm) => void,
@@ -43,7 +49,7 @@ export class VmmProcess {
     }
     switch (msg.kind) {
       case 'lifecycle':
-        if (msg.op === 'start') this.start(msg.config, msg.fake);
+        if (msg.op === 'start') this.start(msg.config, msg.fake, msg.restore === true);
         else if (msg.op === 'pause') {
           this.paused = true;
           this.machine?.pause();
@@ -75,10 +81,67 @@ export class VmmProcess {
         this.machine?.blockReply(msg.reply);
         this.wake();
         return;
+      case 'state':
+        this.state(msg);
+        return;
     }
   }
 
-  private start(config: VmConfig, fake?: FakeMachineKind): void {
+  private state(msg: StateCommand): void {
+    const m = this.machine;
+    const failed = (message: string): void => this.post({ kind: 'state', event: 'failed', message });
+    if (msg.op === 'save') {
+      if (!m || !m.saveState || !m.quiescent) return failed('this VM cannot be suspended (no machine, or one without saved state)');
+      if (!this.running) return failed('the VM is not running');
+      if (this.paused) return failed('the VM is paused: resume it first, so that its disk commands can finish');
+      this.savingSince = this.sched.now();
+      this.wake();
+      return;
+    }
+    const r = this.restoring;
+    if (!m || !r) return failed('no restore is under way');
+    if (msg.op === 'load') r.sections.push(...msg.sections);
+    else if (msg.op === 'ram') r.ram.push(...msg.runs);
+    else {
+      this.restoring = null;
+      try {
+        if (!m.loadState) throw new Error('this machine cannot load a saved state');
+        m.loadState(r.sections, r.ram);
+      } catch (e) {
+        // The machine may be half loaded: it must never run.
+        this.machine = null;
+        this.running = false;
+        this.post({ kind: 'fatal', message: (e as Error).message });
+        return;
+      }
+      this.running = true;
+      this.post({ kind: 'state', event: 'loaded' });
+      this.wake();
+    }
+  }
+
+  /** The suspend's second half, between slices once the machine is quiescent: stop and stream it all. */
+  private finishSave(m: Machine): void {
+    this.savingSince = null;
+    // Paused, not stopped: if the host cannot write the file it sends 'resume' and the guest runs on.
+    m.pause();
+    this.paused = true;
+    let saved;
+    try {
+      saved = m.saveState!();
+      for (const section of saved.sections) this.post({ kind: 'state', event: 'section', section });
+      for (const run of saved.ram) this.post({ kind: 'state', event: 'ram', run });
+    } catch (e) {
+      this.paused = false;
+      m.resume();
+      this.post({ kind: 'state', event: 'failed', message: `the VMM could not save the machine: ${(e as Error).message}` });
+      this.wake();
+      return;
+    }
+    this.post({ kind: 'state', event: 'saved', stats: m.stats() });
+  }
+
+  private start(config: VmConfig, fake?: FakeMachineKind, restore = false): void {
     if (this.machine) {
       this.post({ kind: 'log', level: 'warn', message: 'start ignored: the VM is already running' });
       return;
@@ -97,6 +160,11 @@ export class VmmProcess {
       this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now());
     } catch (e) {
       this.post({ kind: 'fatal', message: (e as Error).message });
+      return;
+    }
+    if (restore) {
+      this.restoring = { sections: [], ram: [] };
+      this.post({ kind: 'lifecycle', event: 'started' });
       return;
     }
     this.running = true;
@@ -128,9 +196,16 @@ export class VmmProcess {
     this.scheduled = false;
     const m = this.machine;
     if (!m || !this.running || this.paused) return;
+    if (this.savingSince !== null) {
+      if (m.quiescent!()) return this.finishSave(m);
+      if (this.sched.now() - this.savingSince > QUIESCE_LIMIT_MS) {
+        this.savingSince = null;
+        this.post({ kind: 'state', event: 'failed', message: `the guest did not finish its disk commands within ${QUIESCE_LIMIT_MS / 1000} s; the VM runs on` });
+      }
+    }
     let state;
     try {
-      state = m.runSlice(SLICE_MS);
+      state = m.runSlice(this.savingSince !== null ? 1 : SLICE_MS);
     } catch (e) {
       // A host-side bug in the VMM: report it with its stack so it can be fixed, and stop.
       this.running = false;
@@ -140,6 +215,10 @@ export class VmmProcess {
     }
     if (state === 'off') {
       this.running = false;
+      if (this.savingSince !== null) {
+        this.savingSince = null;
+        this.post({ kind: 'state', event: 'failed', message: 'the guest powered off before it could be suspended' });
+      }
       return;
     }
     if (state === 'halted') {

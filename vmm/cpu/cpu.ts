@@ -58,6 +58,8 @@ export class Cpu {
   readonly table: OpTable;
   readonly fpu: Fpu;
 
+  // Saved state: cpu-state.ts lists the architectural fields below; a new one is declared there too.
+
   // General registers; r16 and r8 alias r32 (little-endian).
   readonly r32 = new Int32Array(8);
   readonly r16 = new Uint16Array(this.r32.buffer);
@@ -166,7 +168,7 @@ export class Cpu {
   /** The instruction just executed blocks interrupts for one more instruction (STI, MOV SS). */
   shadow = false;
   /** EFLAGS.TF was set when the current instruction started: a #DB trap follows it. */
-  private stepArmed = false;
+  stepArmed = false;
   nmiPending = false;
   nmiBlocked = false;
   /** Exception state for the current fault. */

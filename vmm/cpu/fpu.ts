@@ -28,7 +28,7 @@
 // - Loads of single/double denormals complete even with #D unmasked; stores never raise #D.
 
 import type { Snapshotable, StateRecord } from '../device.ts';
-import { stateBytes, stateNumber } from '../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../state/schema.ts';
 import {
   abs,
   add,
@@ -1489,36 +1489,11 @@ export class Fpu implements Snapshotable {
   // ---- Saved state ---------------------------------------------------------------------------------
 
   saveState(): StateRecord {
-    const regs = new Uint8Array(80);
-    for (let p = 0; p < 8; p++) writeF80(regs, 10 * p, this.regs[p]!);
-    return {
-      regs,
-      valid: this.valid,
-      top: this.top,
-      cw: this.cw,
-      sw: this.sw,
-      fip: this.fip,
-      fcs: this.fcs,
-      fop: this.fop,
-      fdp: this.fdp,
-      fds: this.fds,
-    };
+    return saveBySchema(FPU_STATE, this);
   }
 
   loadState(state: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`fpu: saved state version ${version} is not supported (this build reads 1)`);
-    const regs = stateBytes(state, 'regs', 80);
-    for (let p = 0; p < 8; p++) this.regs[p] = readF80(regs, 10 * p);
-    this.valid = stateNumber(state, 'valid') & 0xff;
-    this.top = stateNumber(state, 'top') & 7;
-    this.cw = stateNumber(state, 'cw') & 0xffff;
-    this.sw = stateNumber(state, 'sw') & 0xffff & ~SW_TOP;
-    this.fip = stateNumber(state, 'fip') >>> 0;
-    this.fcs = stateNumber(state, 'fcs') & 0xffff;
-    this.fop = stateNumber(state, 'fop') & 0x7ff;
-    this.fdp = stateNumber(state, 'fdp') >>> 0;
-    this.fds = stateNumber(state, 'fds') & 0xffff;
-    this.updateES();
+    loadBySchema(FPU_STATE, this, state, version);
   }
 }
 
@@ -1541,3 +1516,39 @@ function fracPart(x: Exact, n: number): Exact | null {
 }
 
 export type { F80 };
+
+/**
+ * The x87 unit's saved state: the eight physical registers as 80-bit extended values (the file
+ * never depends on how F80 is held in memory), tags, TOP, control and status words, and the last
+ * instruction and operand pointers. An MMX or SSE state would join as fields with since: 2.
+ */
+export const FPU_STATE: StateSchema<Fpu> = defineState<Fpu>({
+  id: 'fpu',
+  version: 1,
+  fields: [
+    {
+      name: 'regs',
+      type: 'bytes',
+      since: 1,
+      length: 80,
+      get: (f) => {
+        const regs = new Uint8Array(80);
+        for (let p = 0; p < 8; p++) writeF80(regs, 10 * p, f['regs'][p]!);
+        return regs;
+      },
+      set: (f, v) => {
+        for (let p = 0; p < 8; p++) f['regs'][p] = readF80(v as Uint8Array, 10 * p);
+      },
+    },
+    { name: 'valid', type: 'u8', since: 1 },
+    { name: 'top', type: 'u8', since: 1, mask: 7 },
+    { name: 'cw', type: 'u16', since: 1 },
+    { name: 'sw', type: 'u16', since: 1, mask: 0xffff & ~SW_TOP },
+    { name: 'fip', type: 'x32', since: 1, mask: 0xffffffff },
+    { name: 'fcs', type: 'u16', since: 1 },
+    { name: 'fop', type: 'u16', since: 1, mask: 0x7ff },
+    { name: 'fdp', type: 'x32', since: 1, mask: 0xffffffff },
+    { name: 'fds', type: 'u16', since: 1 },
+  ],
+  postLoad: (f) => f['updateES'](),
+});

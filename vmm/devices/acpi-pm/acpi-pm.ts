@@ -17,7 +17,7 @@
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
 
 export const ACPI_PM_DEFAULT_BASE = 0x600;
@@ -77,7 +77,22 @@ export interface AcpiPmOptions {
 
 export class AcpiPm implements Device {
   readonly stateId = 'acpi-pm';
-  readonly stateVersion = 1;
+  static readonly STATE: StateSchema<AcpiPm> = defineState<AcpiPm>({
+    id: 'acpi-pm',
+    version: 1,
+    fields: [
+      { name: 'sts', type: 'u16', since: 1, mask: STS_WRITABLE & ~TMR_STS },
+      { name: 'en', type: 'u16', since: 1, mask: EN_WRITABLE },
+      { name: 'cnt', type: 'u16', since: 1, mask: CNT_WRITABLE },
+      { name: 'tmrAckPeriod', type: 'f64', since: 1 },
+    ],
+    postLoad: (pm) => {
+      // The line is driven again in reassertInterrupts, after every device is loaded.
+      pm['sciAsserted'] = false;
+      pm['armOverflow']();
+    },
+  });
+  readonly stateVersion = AcpiPm.STATE.version;
   readonly ioRanges: IoRange[];
 
   private readonly clock: Clock;
@@ -198,18 +213,11 @@ export class AcpiPm implements Device {
   }
 
   saveState(): StateRecord {
-    return { sts: this.sts, en: this.en, cnt: this.cnt, tmrAckPeriod: this.tmrAckPeriod };
+    return saveBySchema(AcpiPm.STATE, this);
   }
 
-  loadState(state: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`acpi-pm: saved state version ${version} is not supported (this build reads 1)`);
-    this.sts = stateNumber(state, 'sts') & STS_WRITABLE & ~TMR_STS;
-    this.en = stateNumber(state, 'en') & EN_WRITABLE;
-    this.cnt = stateNumber(state, 'cnt') & CNT_WRITABLE;
-    this.tmrAckPeriod = stateNumber(state, 'tmrAckPeriod');
-    // The line is driven again in reassertInterrupts, after every device is loaded.
-    this.sciAsserted = false;
-    this.armOverflow();
+  loadState(s: StateRecord, version: number): void {
+    loadBySchema(AcpiPm.STATE, this, s, version);
   }
 
   reassertInterrupts(): void {

@@ -12,7 +12,7 @@
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 
 export const FW_CFG_PORT_SEL = 0x510;
 export const FW_CFG_PORT_DATA = 0x511;
@@ -30,7 +30,15 @@ const MAX_FILES = 0x100;
 
 export class FwCfg implements Device {
   readonly stateId = 'fw-cfg';
-  readonly stateVersion = 1;
+  static readonly STATE: StateSchema<FwCfg> = defineState<FwCfg>({
+    id: 'fw-cfg',
+    version: 1,
+    fields: [
+      { name: 'selector', type: 'u16', since: 1 },
+      { name: 'offset', type: 'u32', since: 1 },
+    ],
+  });
+  readonly stateVersion = FwCfg.STATE.version;
   readonly ioRanges: IoRange[];
   private readonly items = new Map<number, Uint8Array>();
   private readonly files: { name: string; select: number }[] = [];
@@ -115,12 +123,11 @@ export class FwCfg implements Device {
   }
 
   saveState(): StateRecord {
-    return { selector: this.selector, offset: this.offset };
+    return saveBySchema(FwCfg.STATE, this);
   }
 
-  loadState(s: StateRecord): void {
-    this.selector = stateNumber(s, 'selector') & 0xffff;
-    this.offset = stateNumber(s, 'offset');
+  loadState(s: StateRecord, version: number): void {
+    loadBySchema(FwCfg.STATE, this, s, version);
   }
 }
 

@@ -14,10 +14,10 @@
 
 import type { IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
-import { Ps2Keyboard } from './ps2-keyboard.ts';
-import { Ps2Mouse } from './ps2-mouse.ts';
+import { KEYBOARD_STATE, Ps2Keyboard } from './ps2-keyboard.ts';
+import { MOUSE_STATE, Ps2Mouse } from './ps2-mouse.ts';
 import { translateToSet1 } from './scancodes.ts';
 
 export const I8042_DATA_PORT = 0x60;
@@ -66,8 +66,28 @@ const AUX_FLAG = 0x100;
 const CTRL_QUEUE_LIMIT = 16;
 
 export class I8042 implements Device {
+  static readonly STATE: StateSchema<I8042> = defineState<I8042>({
+    id: 'i8042',
+    version: 1,
+    fields: [
+      { name: 'ram', type: 'bytes', since: 1, length: 32 },
+      { name: 'outPort', type: 'u8', since: 1 },
+      { name: 'lastWasCommand', type: 'bool', since: 1 },
+      { name: 'pendingCommand', type: 'u8', since: 1 },
+      { name: 'obf', type: 'bool', since: 1 },
+      { name: 'outByte', type: 'u8', since: 1 },
+      { name: 'outAux', type: 'bool', since: 1 },
+      // Each entry: the byte, with bit 8 set when it is for the mouse.
+      { name: 'ctrlQueue', type: 'u16[]', since: 1, maxLength: CTRL_QUEUE_LIMIT, get: (c) => Uint16Array.from(c.ctrlQueue), set: (c, v) => (c.ctrlQueue = Array.from(v as Uint16Array, (x) => x & 0x1ff)) },
+      { name: 'xlateBreak', type: 'bool', since: 1 },
+      { name: 'irq1High', type: 'bool', since: 1 },
+      { name: 'irq12High', type: 'bool', since: 1 },
+      { name: 'keyboard', type: 'record', since: 1, record: KEYBOARD_STATE, of: (c) => c.keyboard },
+      { name: 'mouse', type: 'record', since: 1, record: MOUSE_STATE, of: (c) => c.mouse },
+    ],
+  });
   readonly stateId = 'i8042';
-  readonly stateVersion = 1;
+  readonly stateVersion = I8042.STATE.version;
   readonly ioRanges: IoRange[];
   readonly keyboard: Ps2Keyboard;
   readonly mouse: Ps2Mouse;
@@ -364,45 +384,10 @@ export class I8042 implements Device {
   }
 
   saveState(): StateRecord {
-    return {
-      ram: this.ram.slice(),
-      outPort: this.outPort,
-      lastWasCommand: this.lastWasCommand,
-      pendingCommand: this.pendingCommand,
-      obf: this.obf,
-      outByte: this.outByte,
-      outAux: this.outAux,
-      ctrlQueue: this.ctrlQueue.slice(),
-      xlateBreak: this.xlateBreak,
-      irq1High: this.irq1High,
-      irq12High: this.irq12High,
-      keyboard: this.keyboard.saveState(),
-      mouse: this.mouse.saveState(),
-    };
+    return saveBySchema(I8042.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`i8042: saved state version ${version} is not supported (expected 1)`);
-    this.ram.set(stateBytes(s, 'ram', 32));
-    this.outPort = stateNumber(s, 'outPort') & 0xff;
-    this.lastWasCommand = s['lastWasCommand'] === true;
-    this.pendingCommand = stateNumber(s, 'pendingCommand') & 0xff;
-    this.obf = s['obf'] === true;
-    this.outByte = stateNumber(s, 'outByte') & 0xff;
-    this.outAux = s['outAux'] === true;
-    const q = s['ctrlQueue'];
-    this.ctrlQueue = Array.isArray(q) ? q.filter((x): x is number => typeof x === 'number').map((x) => x & 0x1ff).slice(0, CTRL_QUEUE_LIMIT) : [];
-    this.xlateBreak = s['xlateBreak'] === true;
-    this.irq1High = s['irq1High'] === true;
-    this.irq12High = s['irq12High'] === true;
-    this.keyboard.loadState(record(s, 'keyboard'));
-    this.mouse.loadState(record(s, 'mouse'));
+    loadBySchema(I8042.STATE, this, s, version);
   }
-}
-
-function record(s: StateRecord, key: string): StateRecord {
-  const v = s[key];
-  if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array)
-    throw new Error(`saved state: field "${key}" is missing or not a record`);
-  return v;
 }

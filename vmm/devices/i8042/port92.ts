@@ -8,7 +8,7 @@
 
 import type { IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 
 export const PORT92 = 0x92;
 export const PORT92_ALT_RESET = 0x01;
@@ -23,7 +23,14 @@ export interface Port92Host {
 
 export class Port92 implements Device {
   readonly stateId = 'port92';
-  readonly stateVersion = 1;
+  static readonly STATE: StateSchema<Port92> = defineState<Port92>({
+    id: 'port92',
+    version: 1,
+    fields: [
+      { name: 'value', type: 'u8', since: 1, mask: PORT92_STORED },
+    ],
+  });
+  readonly stateVersion = Port92.STATE.version;
   readonly ioRanges: IoRange[];
   private value = 0;
 
@@ -60,11 +67,10 @@ export class Port92 implements Device {
   }
 
   saveState(): StateRecord {
-    return { value: this.value };
+    return saveBySchema(Port92.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`port92: saved state version ${version} is not supported (expected 1)`);
-    this.value = stateNumber(s, 'value') & PORT92_STORED;
+    loadBySchema(Port92.STATE, this, s, version);
   }
 }

@@ -11,7 +11,7 @@
 // The real keyboard's buffer is 16 bytes; this one keeps 256 so host-typed text is not dropped.
 
 import type { StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import { set1ToSet2 } from './scancodes.ts';
 
 export const KBD_ACK = 0xfa;
@@ -178,26 +178,25 @@ export class Ps2Keyboard {
   }
 
   saveState(): StateRecord {
-    return {
-      queue: Uint8Array.from(this.queue),
-      scanning: this.scanning,
-      scanSet: this.scanSet,
-      leds: this.leds,
-      typematic: this.typematic,
-      expect: this.expect,
-      lastSent: this.lastSent,
-    };
+    return saveBySchema(KEYBOARD_STATE, this);
   }
 
-  loadState(s: StateRecord): void {
-    this.queue = Array.from(stateBytes(s, 'queue').subarray(0, QUEUE_LIMIT));
-    this.scanning = s['scanning'] === true;
-    const set = stateNumber(s, 'scanSet');
-    this.scanSet = set >= 1 && set <= 3 ? set : 2;
-    this.leds = stateNumber(s, 'leds') & 7;
-    this.typematic = stateNumber(s, 'typematic') & 0x7f;
-    const expect = stateNumber(s, 'expect');
-    this.expect = expect === 0xed || expect === 0xf0 || expect === 0xf3 ? expect : 0;
-    this.lastSent = stateNumber(s, 'lastSent') & 0xff;
+  loadState(s: StateRecord, version = 1): void {
+    loadBySchema(KEYBOARD_STATE, this, s, version);
   }
 }
+
+/** The keyboard's saved state; out-of-range values load as the keyboard's defaults, as before. */
+export const KEYBOARD_STATE: StateSchema<Ps2Keyboard> = defineState<Ps2Keyboard>({
+  id: 'ps2 keyboard',
+  version: 1,
+  fields: [
+    { name: 'queue', type: 'bytes', since: 1, maxLength: QUEUE_LIMIT, get: (k) => Uint8Array.from(k['queue']), set: (k, v) => (k['queue'] = Array.from(v as Uint8Array)) },
+    { name: 'scanning', type: 'bool', since: 1 },
+    { name: 'scanSet', type: 'u8', since: 1, set: (k, v) => (k['scanSet'] = (v as number) >= 1 && (v as number) <= 3 ? (v as number) : 2) },
+    { name: 'leds', type: 'u8', since: 1, mask: 7 },
+    { name: 'typematic', type: 'u8', since: 1, mask: 0x7f },
+    { name: 'expect', type: 'u8', since: 1, set: (k, v) => (k['expect'] = [0xed, 0xf0, 0xf3].includes(v as number) ? (v as number) : 0) },
+    { name: 'lastSent', type: 'u8', since: 1 },
+  ],
+});

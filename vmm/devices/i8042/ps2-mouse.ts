@@ -10,7 +10,7 @@
 // (Z in bits 3-0 of byte 4, buttons 4 and 5 in bits 4 and 5).
 
 import type { StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 
 export const AUX_ACK = 0xfa;
 export const AUX_RESEND = 0xfe;
@@ -225,43 +225,11 @@ export class Ps2Mouse {
   }
 
   saveState(): StateRecord {
-    return {
-      queue: Uint8Array.from(this.queue),
-      reporting: this.reporting,
-      remote: this.remote,
-      wrap: this.wrap,
-      scaling21: this.scaling21,
-      rate: this.rate,
-      resolution: this.resolution,
-      id: this.id,
-      rates: Uint8Array.from(this.rates),
-      expect: this.expect,
-      lastSent: this.lastSent,
-      dx: this.dx,
-      dy: this.dy,
-      dz: this.dz,
-      buttons: this.buttons,
-    };
+    return saveBySchema(MOUSE_STATE, this);
   }
 
-  loadState(s: StateRecord): void {
-    this.queue = Array.from(stateBytes(s, 'queue').subarray(0, QUEUE_LIMIT));
-    this.reporting = s['reporting'] === true;
-    this.remote = s['remote'] === true;
-    this.wrap = s['wrap'] === true;
-    this.scaling21 = s['scaling21'] === true;
-    this.rate = stateNumber(s, 'rate') & 0xff;
-    this.resolution = stateNumber(s, 'resolution') & 3;
-    const id = stateNumber(s, 'id');
-    this.id = id === 3 || id === 4 ? id : 0;
-    this.rates = Array.from(stateBytes(s, 'rates', 3));
-    const expect = stateNumber(s, 'expect');
-    this.expect = expect === 0xe8 || expect === 0xf3 ? expect : 0;
-    this.lastSent = stateNumber(s, 'lastSent') & 0xff;
-    this.dx = clamp(toInt(stateNumber(s, 'dx')), -65536, 65535);
-    this.dy = clamp(toInt(stateNumber(s, 'dy')), -65536, 65535);
-    this.dz = clamp(toInt(stateNumber(s, 'dz')), -1024, 1023);
-    this.buttons = stateNumber(s, 'buttons') & 0x1f;
+  loadState(s: StateRecord, version = 1): void {
+    loadBySchema(MOUSE_STATE, this, s, version);
   }
 }
 
@@ -272,3 +240,29 @@ function clamp(v: number, lo: number, hi: number): number {
 function toInt(v: number): number {
   return Number.isFinite(v) ? Math.trunc(v) : 0;
 }
+
+const delta = (name: 'dx' | 'dy' | 'dz', lo: number, hi: number) =>
+  ({ name, type: 'i32', since: 1, set: (m: Ps2Mouse, v: unknown) => (m[name] = clamp(toInt(v as number), lo, hi)) }) as const;
+
+/** The mouse's saved state; out-of-range values load as the mouse's defaults or clamped, as before. */
+export const MOUSE_STATE: StateSchema<Ps2Mouse> = defineState<Ps2Mouse>({
+  id: 'ps2 mouse',
+  version: 1,
+  fields: [
+    { name: 'queue', type: 'bytes', since: 1, maxLength: QUEUE_LIMIT, get: (m) => Uint8Array.from(m['queue']), set: (m, v) => (m['queue'] = Array.from(v as Uint8Array)) },
+    { name: 'reporting', type: 'bool', since: 1 },
+    { name: 'remote', type: 'bool', since: 1 },
+    { name: 'wrap', type: 'bool', since: 1 },
+    { name: 'scaling21', type: 'bool', since: 1 },
+    { name: 'rate', type: 'u8', since: 1 },
+    { name: 'resolution', type: 'u8', since: 1, mask: 3 },
+    { name: 'id', type: 'u8', since: 1, set: (m, v) => (m['id'] = v === 3 || v === 4 ? v : 0) },
+    { name: 'rates', type: 'bytes', since: 1, length: 3, get: (m) => Uint8Array.from(m['rates']), set: (m, v) => (m['rates'] = Array.from(v as Uint8Array)) },
+    { name: 'expect', type: 'u8', since: 1, set: (m, v) => (m['expect'] = v === 0xe8 || v === 0xf3 ? v : 0) },
+    { name: 'lastSent', type: 'u8', since: 1 },
+    delta('dx', -65536, 65535),
+    delta('dy', -65536, 65535),
+    delta('dz', -1024, 1023),
+    { name: 'buttons', type: 'u8', since: 1, mask: 0x1f },
+  ],
+});

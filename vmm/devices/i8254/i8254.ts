@@ -10,7 +10,7 @@
 import type { IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, StateError, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
 
 export const PIT_HZ = 1_193_182;
@@ -125,6 +125,43 @@ function binToBcd(v: number): number {
   v %= 10000;
   return ((Math.floor(v / 1000) % 10) << 12) | ((Math.floor(v / 100) % 10) << 8) | ((Math.floor(v / 10) % 10) << 4) | v % 10;
 }
+
+/** A number-or-nothing field, saved as the number or -1 (every real value is non-negative). */
+function orNone(name: 'start' | 'frozen' | 'latched' | 'statusLatched'): FieldSpec<Counter> {
+  return {
+    name,
+    type: 'f64',
+    since: 1,
+    get: (c) => c[name] ?? -1,
+    set: (c, v) => {
+      const n = v as number;
+      if (!Number.isFinite(n) || n < -1) throw new StateError(`i8254: saved field "${name}" is ${n}`);
+      c[name] = n < 0 ? null : n;
+    },
+  };
+}
+
+const COUNTER_STATE: StateSchema<Counter> = defineState<Counter>({
+  id: 'i8254 counter',
+  version: 1,
+  fields: [
+    { name: 'mode', type: 'u8', since: 1, mask: 7 },
+    { name: 'rw', type: 'u8', since: 1, mask: 3 },
+    { name: 'bcd', type: 'bool', since: 1 },
+    { name: 'reload', type: 'u16', since: 1 },
+    orNone('start'),
+    { name: 'gate', type: 'bool', since: 1 },
+    orNone('frozen'),
+    { name: 'elapsedAtFreeze', type: 'f64', since: 1 },
+    { name: 'writeLow', type: 'bool', since: 1 },
+    { name: 'pendingLsb', type: 'u8', since: 1 },
+    { name: 'readLow', type: 'bool', since: 1 },
+    orNone('latched'),
+    { name: 'latchedHighNext', type: 'bool', since: 1 },
+    orNone('statusLatched'),
+    { name: 'nullCount', type: 'bool', since: 1 },
+  ],
+});
 
 export class I8254 implements Device {
   readonly stateId = 'i8254';
@@ -451,46 +488,28 @@ export class I8254 implements Device {
     if (this.irqHigh) this.driveIrq(false);
   }
 
+  /**
+   * The three counters, the IRQ 0 level and the tick bookkeeping. Guest time is restored before any
+   * device, so a counter's start is kept as the absolute guest time it began.
+   */
+  static readonly STATE: StateSchema<I8254> = defineState<I8254>({
+    id: 'i8254',
+    version: 1,
+    fields: [
+      ...[0, 1, 2].map((i): FieldSpec<I8254> => ({ name: `counter${i}`, type: 'record', since: 1, record: COUNTER_STATE, of: (p) => p.counters[i]! })),
+      { name: 'irqHigh', type: 'bool', since: 1 },
+      { name: 'armedEdge', type: 'f64', since: 1 },
+      { name: 'firedEdge', type: 'f64', since: 1 },
+      { name: 'lostTicks', type: 'u32', since: 1 },
+    ],
+  });
+
   saveState(): StateRecord {
-    const now = this.clock.now();
-    return {
-      counters: this.counters.map((c) => ({
-        mode: c.mode, rw: c.rw, bcd: c.bcd, reload: c.reload,
-        sinceStart: c.start === null ? -1 : now - c.start,
-        gate: c.gate, frozen: c.frozen ?? -1, elapsedAtFreeze: c.elapsedAtFreeze,
-        writeLow: c.writeLow, pendingLsb: c.pendingLsb, readLow: c.readLow,
-        latched: c.latched ?? -1, statusLatched: c.statusLatched ?? -1, nullCount: c.nullCount,
-      })),
-      irqHigh: this.irqHigh,
-    };
+    return saveBySchema(I8254.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`i8254: saved state version ${version} is not supported (expected 1)`);
-    const now = this.clock.now();
-    const list = s.counters as StateRecord[];
-    list.forEach((r, i) => {
-      const c = this.counters[i]!;
-      c.mode = stateNumber(r, 'mode');
-      c.rw = stateNumber(r, 'rw');
-      c.bcd = r.bcd === true;
-      c.reload = stateNumber(r, 'reload');
-      const since = stateNumber(r, 'sinceStart');
-      c.start = since < 0 ? null : now - since;
-      c.gate = r.gate === true;
-      const fr = stateNumber(r, 'frozen');
-      c.frozen = fr < 0 ? null : fr;
-      c.elapsedAtFreeze = stateNumber(r, 'elapsedAtFreeze');
-      c.writeLow = r.writeLow === true;
-      c.pendingLsb = stateNumber(r, 'pendingLsb');
-      c.readLow = r.readLow === true;
-      const l = stateNumber(r, 'latched');
-      c.latched = l < 0 ? null : l;
-      const st = stateNumber(r, 'statusLatched');
-      c.statusLatched = st < 0 ? null : st;
-      c.nullCount = r.nullCount === true;
-    });
-    this.irqHigh = s.irqHigh === true;
+    loadBySchema(I8254.STATE, this, s, version);
   }
 
   reassertInterrupts(): void {

@@ -6,14 +6,21 @@
 import type { IoRange } from '../../bus.ts';
 import type { Clock } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { I8254 } from './i8254.ts';
 
 const REFRESH_NS = 15_085;
 
 export class Port61 implements Device {
   readonly stateId = 'port61';
-  readonly stateVersion = 1;
+  static readonly STATE: StateSchema<Port61> = defineState<Port61>({
+    id: 'port61',
+    version: 1,
+    fields: [
+      { name: 'stored', type: 'u8', since: 1, mask: 0x0f },
+    ],
+  });
+  readonly stateVersion = Port61.STATE.version;
   readonly ioRanges: IoRange[];
   private stored = 0;
 
@@ -49,11 +56,10 @@ export class Port61 implements Device {
   }
 
   saveState(): StateRecord {
-    return { stored: this.stored };
+    return saveBySchema(Port61.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`port61: saved state version ${version} is not supported (expected 1)`);
-    this.stored = stateNumber(s, 'stored') & 0x0f;
+    loadBySchema(Port61.STATE, this, s, version);
   }
 }

@@ -5,7 +5,7 @@
 
 import type { IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import type { InterruptController, IrqLine } from '../../irq.ts';
 
 // ICW1 bits
@@ -25,6 +25,29 @@ const OCW_SELECT_OCW3 = 0x08;
 
 /** ELCR bits that must read as edge: IRQ0-2 on the master, IRQ8 and IRQ13 on the slave. */
 const ELCR_MASK = [0xf8, 0xde] as const;
+
+const MODE_BITS = ['icw4Needed', 'single', 'autoEoi', 'rotateOnAutoEoi', 'specialFullyNested', 'specialMask', 'readIsr', 'poll'] as const;
+const reg8 = (name: string): FieldSpec<Pic8259> => ({ name, type: 'u8', since: 1 });
+
+/** One 8259A's saved state: its registers, and its mode bits packed as `flags` (bit n: MODE_BITS[n]). */
+const CHIP_STATE: StateSchema<Pic8259> = defineState<Pic8259>({
+  id: 'i8259 chip',
+  version: 1,
+  fields: [
+    ...['irr', 'imr', 'isr', 'lines', 'elcr'].map(reg8),
+    { name: 'vectorBase', type: 'u8', since: 1, mask: 0xf8 },
+    { name: 'priorityAdd', type: 'u8', since: 1, mask: 7 },
+    { name: 'initStep', type: 'u8', since: 1 },
+    reg8('icw3'),
+    {
+      name: 'flags',
+      type: 'u8',
+      since: 1,
+      get: (c) => MODE_BITS.reduce((f, k, i) => f | (c[k] ? 1 << i : 0), 0),
+      set: (c, v) => MODE_BITS.forEach((k, i) => (c[k] = ((v as number) & (1 << i)) !== 0)),
+    },
+  ],
+});
 
 /** One 8259A. */
 class Pic8259 {
@@ -184,37 +207,6 @@ class Pic8259 {
   readStatus(): number {
     return this.readIsr ? this.isr : this.irr;
   }
-
-  save(): StateRecord {
-    return {
-      irr: this.irr, imr: this.imr, isr: this.isr, lines: this.lines, elcr: this.elcr, vectorBase: this.vectorBase,
-      priorityAdd: this.priorityAdd, initStep: this.initStep, icw3: this.icw3,
-      flags:
-        (this.icw4Needed ? 1 : 0) | (this.single ? 2 : 0) | (this.autoEoi ? 4 : 0) | (this.rotateOnAutoEoi ? 8 : 0) |
-        (this.specialFullyNested ? 16 : 0) | (this.specialMask ? 32 : 0) | (this.readIsr ? 64 : 0) | (this.poll ? 128 : 0),
-    };
-  }
-
-  load(s: StateRecord): void {
-    this.irr = stateNumber(s, 'irr') & 0xff;
-    this.imr = stateNumber(s, 'imr') & 0xff;
-    this.isr = stateNumber(s, 'isr') & 0xff;
-    this.lines = stateNumber(s, 'lines') & 0xff;
-    this.elcr = stateNumber(s, 'elcr') & 0xff;
-    this.vectorBase = stateNumber(s, 'vectorBase') & 0xf8;
-    this.priorityAdd = stateNumber(s, 'priorityAdd') & 7;
-    this.initStep = stateNumber(s, 'initStep');
-    this.icw3 = stateNumber(s, 'icw3') & 0xff;
-    const f = stateNumber(s, 'flags');
-    this.icw4Needed = (f & 1) !== 0;
-    this.single = (f & 2) !== 0;
-    this.autoEoi = (f & 4) !== 0;
-    this.rotateOnAutoEoi = (f & 8) !== 0;
-    this.specialFullyNested = (f & 16) !== 0;
-    this.specialMask = (f & 32) !== 0;
-    this.readIsr = (f & 64) !== 0;
-    this.poll = (f & 128) !== 0;
-  }
 }
 
 export class I8259Pair implements Device, InterruptController {
@@ -342,14 +334,21 @@ export class I8259Pair implements Device, InterruptController {
     this.slave.elcr = 0;
   }
 
+  static readonly STATE: StateSchema<I8259Pair> = defineState<I8259Pair>({
+    id: 'i8259',
+    version: 1,
+    fields: [
+      { name: 'master', type: 'record', since: 1, record: CHIP_STATE, of: (p) => p.master },
+      { name: 'slave', type: 'record', since: 1, record: CHIP_STATE, of: (p) => p.slave },
+    ],
+  });
+
   saveState(): StateRecord {
-    return { master: this.master.save(), slave: this.slave.save() };
+    return saveBySchema(I8259Pair.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`i8259: saved state version ${version} is not supported (expected 1)`);
-    this.master.load(s.master as StateRecord);
-    this.slave.load(s.slave as StateRecord);
+    loadBySchema(I8259Pair.STATE, this, s, version);
   }
 
   reassertInterrupts(): void {

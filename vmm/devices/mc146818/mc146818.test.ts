@@ -104,3 +104,28 @@ test('boot order bytes as SeaBIOS reads them: 3Dh first and second device, 38h t
   assert.equal(rd(io, 0x3d), 0x03);
   assert.equal(rd(io, 0x38), 0x01);
 });
+
+test('a saved RTC keeps time across the suspension, the guest offset kept; a version-1 state resumes where it stopped', () => {
+  const clock = new ManualClock();
+  let wall = T0;
+  const a = new Mc146818(clock, { raise() {}, lower() {} }, () => wall);
+  const io = new IoBus();
+  for (const r of a.ioRanges) io.register(r);
+  // The guest sets its clock one hour ahead of UTC (local time), then is suspended.
+  wr(io, 0x0b, 0x82);
+  wr(io, 4, 0x14);
+  wr(io, 0x0b, 0x02);
+  const saved = a.saveState();
+  // Restored two hours and ten seconds later, in a fresh RTC.
+  wall = T0 + 2 * 3600_000 + 10_000;
+  const b = new Mc146818(new ManualClock(), { raise() {}, lower() {} }, () => wall);
+  const io2 = new IoBus();
+  for (const r of b.ioRanges) io2.register(r);
+  b.loadState(saved, 2);
+  assert.deepEqual([rd(io2, 4), rd(io2, 2), rd(io2, 0)], [0x17, 0x00, 0x08], '14:59:58 + 2 h 10 s');
+  const v1 = { ...saved };
+  delete v1.savedAtMs;
+  b.loadState(v1, 1);
+  assert.deepEqual([rd(io2, 4), rd(io2, 2), rd(io2, 0)], [0x14, 0x59, 0x58], 'version 1: where it stopped');
+  assert.throws(() => b.loadState(saved, 3), /mc146818: saved state version 3/);
+});

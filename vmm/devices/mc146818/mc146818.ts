@@ -51,7 +51,8 @@ function fromBcd(v: number): number {
 
 export class Mc146818 implements Device {
   readonly stateId = 'mc146818';
-  readonly stateVersion = 1;
+  /** 2: adds savedAtMs, the host's wall time at the save. */
+  readonly stateVersion = 2;
   readonly ioRanges: IoRange[];
   private readonly cmos = new Uint8Array(128);
   private index = 0;
@@ -325,6 +326,7 @@ export class Mc146818 implements Device {
 
   saveState(): StateRecord {
     return {
+      savedAtMs: this.wallClockMs(),
       cmos: this.cmos.slice(),
       index: this.index,
       nmiMask: this.nmiMask,
@@ -336,11 +338,18 @@ export class Mc146818 implements Device {
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`mc146818: saved state version ${version} is not supported (expected 1)`);
+    if (version !== 1 && version !== 2) throw new Error(`mc146818: saved state version ${version} is not supported (expected 1 or 2)`);
     this.cmos.set(stateBytes(s, 'cmos', 128));
     this.index = stateNumber(s, 'index') & 0x7f;
     this.nmiMask = s.nmiMask === true;
     this.baseSeconds = stateNumber(s, 'baseSeconds');
+    // Version 2 knows when it was saved: the clock keeps time across the suspension, as a PC's
+    // battery-backed RTC does while the machine is off (the guest's own offset from UTC is kept).
+    // Version 1 resumes the clock where it stopped.
+    if (version >= 2) {
+      const away = Math.floor((this.wallClockMs() - stateNumber(s, 'savedAtMs')) / 1000);
+      if (away > 0) this.baseSeconds += away;
+    }
     this.lastFlagsNs = stateNumber(s, 'lastFlagsNs');
     this.flags = stateNumber(s, 'flags') & 0xf0;
     this.irqHigh = s.irqHigh === true;

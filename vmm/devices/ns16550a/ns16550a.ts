@@ -24,7 +24,7 @@
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, StateError, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
 
 // Register offsets (Table II); DLAB = LCR bit 7 selects the divisor latch at 0 and 1.
@@ -542,86 +542,101 @@ export class Ns16550a implements Device {
   }
 
   saveState(): StateRecord {
-    const rx = new Uint8Array(this.rxCount);
-    const rxErr = new Uint8Array(this.rxCount);
-    for (let i = 0; i < this.rxCount; i++) {
-      rx[i] = this.rx[(this.rxHead + i) % FIFO_SIZE]!;
-      rxErr[i] = this.rxErr[(this.rxHead + i) % FIFO_SIZE]!;
-    }
-    return {
-      ier: this.ier,
-      lcr: this.lcr,
-      mcr: this.mcr,
-      lsr: this.lsr,
-      msrDelta: this.msrDelta,
-      scr: this.scr,
-      dll: this.dll,
-      dlm: this.dlm,
-      fifoEnabled: this.fifoEnabled,
-      rxTrigger: this.rxTrigger,
-      dmaMode: this.dmaMode,
-      thrIpending: this.thrIpending,
-      timeoutPending: this.timeoutPending,
-      timeoutDeadline: this.timeoutTimer.armed ? this.timeoutTimer.deadline : -1,
-      feedDeadline: this.feedTimer.armed ? this.feedTimer.deadline : -1,
-      lastRx: this.lastRx,
-      rx,
-      rxErr,
-      host: this.hostBuf.slice(0, this.hostLen),
-      hostBreaks: this.hostBreaks.slice(),
-      modem: { ...this.modem },
-      irqHigh: this.irqHigh,
-    };
+    return saveBySchema(UART_STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`${this.stateId}: saved state version ${version} is not supported (expected 1)`);
-    const b = (k: string): boolean => {
-      const v = s[k];
-      if (typeof v !== 'boolean') throw new Error(`saved state: field "${k}" is missing or not a boolean`);
-      return v;
-    };
-    this.ier = stateNumber(s, 'ier') & 0x0f;
-    this.lcr = stateNumber(s, 'lcr') & 0xff;
-    this.mcr = stateNumber(s, 'mcr') & 0x1f;
-    this.lsr = stateNumber(s, 'lsr') & 0x7e;
-    this.msrDelta = stateNumber(s, 'msrDelta') & 0x0f;
-    this.scr = stateNumber(s, 'scr') & 0xff;
-    this.dll = stateNumber(s, 'dll') & 0xff;
-    this.dlm = stateNumber(s, 'dlm') & 0xff;
-    this.fifoEnabled = b('fifoEnabled');
-    const trig = stateNumber(s, 'rxTrigger');
-    this.rxTrigger = RCVR_TRIGGER.includes(trig as 1) ? trig : 1;
-    this.dmaMode = b('dmaMode');
-    this.thrIpending = b('thrIpending');
-    this.timeoutPending = b('timeoutPending');
-    this.lastRx = stateNumber(s, 'lastRx') & 0xff;
-    const rx = stateBytes(s, 'rx');
-    const rxErr = stateBytes(s, 'rxErr', rx.length);
-    if (rx.length > FIFO_SIZE) throw new Error(`${this.stateId}: saved RX FIFO holds ${rx.length} bytes, more than 16`);
-    this.rxHead = 0;
-    this.rxCount = rx.length;
-    this.rx.fill(0);
-    this.rx.set(rx);
-    this.rxErr.fill(0);
-    this.rxErr.set(rxErr);
-    const host = stateBytes(s, 'host');
-    this.hostBuf = host.slice(0, HOST_BUFFER_LIMIT);
-    this.hostLen = this.hostBuf.length;
-    const breaks = s['hostBreaks'];
-    this.hostBreaks = Array.isArray(breaks)
-      ? breaks.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < this.hostLen).sort((a, b) => a - b)
-      : [];
-    const m = s['modem'];
-    if (m && typeof m === 'object' && !Array.isArray(m) && !(m instanceof Uint8Array)) {
-      this.modem = { cts: m['cts'] === true, dsr: m['dsr'] === true, ri: m['ri'] === true, dcd: m['dcd'] === true };
-    }
-    const deadline = stateNumber(s, 'timeoutDeadline');
-    if (deadline >= 0) this.timeoutTimer.arm(deadline);
-    else this.timeoutTimer.cancel();
-    const feed = stateNumber(s, 'feedDeadline');
-    if (feed >= 0) this.feedTimer.arm(feed);
-    else this.feedTimer.cancel();
-    this.irqHigh = b('irqHigh');
+    loadBySchema(UART_STATE, this, s, version);
   }
 }
+
+const u8 = (name: string, mask?: number): FieldSpec<Ns16550a> => ({ name, type: 'u8', since: 1, mask });
+const flag = (name: string): FieldSpec<Ns16550a> => ({ name, type: 'bool', since: 1 });
+const pin = (name: keyof ModemInputs): FieldSpec<Ns16550a> => ({
+  name: `modem${name.toUpperCase()}`,
+  type: 'bool',
+  since: 1,
+  get: (u) => u['modem'][name],
+  set: (u, v) => (u['modem'] = { ...u['modem'], [name]: v as boolean }),
+});
+
+/**
+ * A UART's saved state: its registers, the RX FIFO in order (oldest first) with each byte's error
+ * bits, what the host sent that the guest has not read yet (and where its breaks are), and the
+ * modem inputs. Its timers (character timeout, receive pacing) are saved by the clock.
+ */
+const UART_STATE: StateSchema<Ns16550a> = defineState<Ns16550a>({
+  id: 'ns16550a',
+  version: 1,
+  fields: [
+    u8('ier', 0x0f),
+    u8('lcr'),
+    u8('mcr', 0x1f),
+    u8('lsr', 0x7e),
+    u8('msrDelta', 0x0f),
+    u8('scr'),
+    u8('dll'),
+    u8('dlm'),
+    flag('fifoEnabled'),
+    {
+      name: 'rxTrigger',
+      type: 'u8',
+      since: 1,
+      set: (u, v) => (u['rxTrigger'] = RCVR_TRIGGER.includes(v as 1) ? (v as number) : 1),
+    },
+    flag('dmaMode'),
+    flag('thrIpending'),
+    flag('timeoutPending'),
+    u8('lastRx'),
+    {
+      name: 'rx',
+      type: 'bytes',
+      since: 1,
+      maxLength: FIFO_SIZE,
+      get: (u) => Uint8Array.from({ length: u['rxCount'] }, (_, i) => u['rx'][(u['rxHead'] + i) % FIFO_SIZE]!),
+      set: (u, v) => {
+        u['rx'].fill(0);
+        u['rx'].set(v as Uint8Array);
+        u['rxHead'] = 0;
+        u['rxCount'] = (v as Uint8Array).length;
+      },
+    },
+    {
+      name: 'rxErr',
+      type: 'bytes',
+      since: 1,
+      maxLength: FIFO_SIZE,
+      get: (u) => Uint8Array.from({ length: u['rxCount'] }, (_, i) => u['rxErr'][(u['rxHead'] + i) % FIFO_SIZE]!),
+      set: (u, v) => {
+        const b = v as Uint8Array;
+        if (b.length !== u['rxCount']) throw new StateError(`${u.stateId}: saved RX FIFO has ${u['rxCount']} bytes but ${b.length} error entries`);
+        u['rxErr'].fill(0);
+        u['rxErr'].set(b);
+      },
+    },
+    {
+      name: 'host',
+      type: 'bytes',
+      since: 1,
+      maxLength: HOST_BUFFER_LIMIT,
+      get: (u) => u['hostBuf'].slice(0, u['hostLen']),
+      set: (u, v) => {
+        u['hostBuf'] = (v as Uint8Array).slice();
+        u['hostLen'] = (v as Uint8Array).length;
+      },
+    },
+    {
+      name: 'hostBreaks',
+      type: 'u32[]',
+      since: 1,
+      maxLength: HOST_BUFFER_LIMIT,
+      get: (u) => Uint32Array.from(u['hostBreaks']),
+      set: (u, v) => (u['hostBreaks'] = [...(v as Uint32Array)].filter((x) => x < u['hostLen']).sort((a, b) => a - b)),
+    },
+    pin('cts'),
+    pin('dsr'),
+    pin('ri'),
+    pin('dcd'),
+    flag('irqHigh'),
+  ],
+});

@@ -11,8 +11,8 @@
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
-import { PciConfigSpace, type PciBus } from './pci-bus.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
+import { PCI_CONFIG_STATE, PciConfigSpace, type PciBus } from './pci-bus.ts';
 
 export const I440FX_VENDOR_ID = 0x8086;
 export const I440FX_DEVICE_ID = 0x1237;
@@ -40,7 +40,15 @@ export interface I440fxOptions {
 
 export class I440fx implements Device {
   readonly stateId = 'i440fx';
-  readonly stateVersion = 1;
+  static readonly STATE: StateSchema<I440fx> = defineState<I440fx>({
+    id: 'i440fx',
+    version: 1,
+    fields: [
+      { name: 'confadd', type: 'u32', since: 1, mask: 0x80fffffc },
+      { name: 'config', type: 'record', since: 1, record: PCI_CONFIG_STATE, of: (d) => d.config },
+    ],
+  });
+  readonly stateVersion = I440fx.STATE.version;
   readonly config: PciConfigSpace;
   readonly ioRanges: IoRange[];
   private confadd = 0;
@@ -139,15 +147,10 @@ export class I440fx implements Device {
   }
 
   saveState(): StateRecord {
-    return { confadd: this.confadd, config: this.config.saveState() };
+    return saveBySchema(I440fx.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`i440fx: saved state version ${version} is not supported (expected 1)`);
-    this.confadd = (stateNumber(s, 'confadd') & 0x80fffffc) >>> 0;
-    const c = s['config'];
-    if (!c || typeof c !== 'object' || Array.isArray(c) || c instanceof Uint8Array)
-      throw new Error('saved state: field "config" is missing or not a record');
-    this.config.loadState(c);
+    loadBySchema(I440fx.STATE, this, s, version);
   }
 }

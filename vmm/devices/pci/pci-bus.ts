@@ -12,7 +12,7 @@
 // guest path enforces the masks, so a device never sees a write to a read-only bit.
 
 import type { StateRecord } from '../../device.ts';
-import { stateBytes } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 
 // Type 0 header offsets (PCI 2.3 figure 6-1)
 export const PCI_VENDOR_ID = 0x00;
@@ -237,15 +237,24 @@ export class PciConfigSpace {
   }
 
   saveState(): StateRecord {
-    return { bytes: this.bytes.slice(), writable: this.writable.slice() };
+    return saveBySchema(PCI_CONFIG_STATE, this);
   }
 
   /** Restores the bytes; like every loadState it leaves interrupt lines to reassertInterrupts. */
   loadState(s: StateRecord): void {
-    this.bytes.set(stateBytes(s, 'bytes', 256));
-    this.writable.set(stateBytes(s, 'writable', 256));
+    loadBySchema(PCI_CONFIG_STATE, this, s, PCI_CONFIG_STATE.version);
   }
 }
+
+/** A function's configuration space as saved: its bytes and which bits the guest may write (BAR sizing). */
+export const PCI_CONFIG_STATE: StateSchema<PciConfigSpace> = defineState<PciConfigSpace>({
+  id: 'pci config',
+  version: 1,
+  fields: [
+    { name: 'bytes', type: 'bytes', since: 1, length: 256 },
+    { name: 'writable', type: 'bytes', since: 1, length: 256 },
+  ],
+});
 
 /** PIRQ line (0-3 = A-D) an INTx pin (1-4) of a slot on bus 0 is wired to, as on PIIX boards. */
 export function pirqForSlot(slot: number, pin: number): number {

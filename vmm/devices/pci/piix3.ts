@@ -9,9 +9,9 @@
 // sensitive in the ELCR (the 8259's business, not this module's).
 
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
-import { PCI_HEADER_TYPE_MULTI_FUNCTION, PciConfigSpace, type PciBus } from './pci-bus.ts';
+import { PCI_CONFIG_STATE, PCI_HEADER_TYPE_MULTI_FUNCTION, PciConfigSpace, type PciBus } from './pci-bus.ts';
 
 export const PIIX3_VENDOR_ID = 0x8086;
 export const PIIX3_DEVICE_ID = 0x7000;
@@ -33,7 +33,15 @@ export interface Piix3Options {
 
 export class Piix3 implements Device {
   readonly stateId = 'piix3';
-  readonly stateVersion = 1;
+  static readonly STATE: StateSchema<Piix3> = defineState<Piix3>({
+    id: 'piix3',
+    version: 1,
+    fields: [
+      { name: 'config', type: 'record', since: 1, record: PCI_CONFIG_STATE, of: (d) => d.config },
+      { name: 'rc', type: 'u8', since: 1, mask: RC_SRST },
+    ],
+  });
+  readonly stateVersion = Piix3.STATE.version;
   readonly config: PciConfigSpace;
   /** The Reset Control register; the host bridge decodes byte accesses to 0xCF9 into it. */
   readonly resetControl: { read(): number; write(value: number): void };
@@ -127,15 +135,10 @@ export class Piix3 implements Device {
   }
 
   saveState(): StateRecord {
-    return { config: this.config.saveState(), rc: this.rc };
+    return saveBySchema(Piix3.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1) throw new Error(`piix3: saved state version ${version} is not supported (expected 1)`);
-    const c = s['config'];
-    if (!c || typeof c !== 'object' || Array.isArray(c) || c instanceof Uint8Array)
-      throw new Error('saved state: field "config" is missing or not a record');
-    this.config.loadState(c);
-    this.rc = stateNumber(s, 'rc') & RC_SRST;
+    loadBySchema(Piix3.STATE, this, s, version);
   }
 }

@@ -12,6 +12,7 @@
 
 import type { IrqLine } from '../../irq.ts';
 import { AtapiCdrom, SECTOR as CD_SECTOR, SENSE_ILLEGAL_REQUEST, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, type PacketResult, type Sense } from './atapi.ts';
+import { defineState, StateError, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import { defaultGeometry, identifyDisk, identifyPacket, MAX_MULTIPLE, type ChsGeometry } from './identify.ts';
 
 // Status register
@@ -68,7 +69,30 @@ export interface DmaEngine {
   done(error: boolean): void;
 }
 
+const reg = (name: keyof Drive & string): FieldSpec<Drive> => ({ name, type: 'u8', since: 1 });
+
 class Drive {
+  /** A drive's registers and settings; saved only between commands (see AtaChannel.quiescent). */
+  static readonly STATE: StateSchema<Drive> = defineState<Drive>({
+    id: 'ata drive',
+    version: 1,
+    fields: [
+      ...(['feature', 'nsect', 'lbal', 'lbam', 'lbah', 'hobFeature', 'hobNsect', 'hobLbal', 'hobLbam', 'hobLbah', 'device', 'status', 'error', 'multiple'] as const).map(reg),
+      { name: 'kind', type: 'string', since: 1, get: (d) => d.spec.kind, set: (d, v) => {
+        if (v !== d.spec.kind) throw new StateError(`ide: the saved drive is a ${String(v)}, this one a ${d.spec.kind}`);
+      } },
+      { name: 'cylinders', type: 'u16', since: 1, get: (d) => d.geometry.cylinders, set: (d, v) => (d.geometry = { ...d.geometry, cylinders: v as number }) },
+      { name: 'heads', type: 'u8', since: 1, get: (d) => d.geometry.heads, set: (d, v) => (d.geometry = { ...d.geometry, heads: v as number }) },
+      { name: 'sectors', type: 'u8', since: 1, get: (d) => d.geometry.sectors, set: (d, v) => (d.geometry = { ...d.geometry, sectors: v as number }) },
+      { name: 'transferMode', type: 'u8', since: 1, get: (d) => d.transfer.mode, set: (d, v) => (d.transfer.mode = v as number) },
+      // ATAPI: what REQUEST SENSE will report (zero for a disk).
+      { name: 'sense', type: 'bytes', since: 1, length: 3, get: (d) => Uint8Array.of(d.atapi?.sense.key ?? 0, d.atapi?.sense.asc ?? 0, d.atapi?.sense.ascq ?? 0), set: (d, v) => {
+        const b = v as Uint8Array;
+        if (d.atapi) d.atapi.sense = { key: b[0]!, asc: b[1]!, ascq: b[2]! };
+      } },
+    ],
+  });
+
   feature = 0;
   nsect = 0;
   lbal = 0;
@@ -106,6 +130,33 @@ class Drive {
 }
 
 export class AtaChannel {
+  /**
+   * A channel between commands: which drive is selected, device control, the pending interrupt and
+   * each drive's registers. Commands in flight hold continuations (the next block, a DMA waiting
+   * for the bus master), so the machine saves only once every channel is quiescent.
+   */
+  static readonly STATE: StateSchema<AtaChannel> = defineState<AtaChannel>({
+    id: 'ata channel',
+    version: 1,
+    fields: [
+      { name: 'devctl', type: 'u8', since: 1, get: (c) => c.devctl, set: (c, v) => (c.devctl = v as number) },
+      { name: 'selected', type: 'u8', since: 1, get: (c) => c.selected, set: (c, v) => (c.selected = (v as number) & 1) },
+      { name: 'intrq', type: 'bool', since: 1, get: (c) => c.intrq, set: (c, v) => (c.intrq = v as boolean) },
+      ...[0, 1].map((i): FieldSpec<AtaChannel> => ({
+        name: `drive${i}`,
+        type: 'record',
+        since: 1,
+        record: Drive.STATE,
+        of: (c) => c.drives[i] ?? null,
+      })),
+    ],
+    postLoad: (c) => {
+      // The line is driven again by reassert(), after every device is loaded.
+      c.lineHigh = false;
+      c.stopTransfer();
+    },
+  });
+
   private readonly drives: (Drive | null)[];
   private devctl = 0;
   private selected = 0;
@@ -150,6 +201,17 @@ export class AtaChannel {
       d.signature();
     }
     this.setIntrq(false);
+  }
+
+  /** No command in flight: nothing awaited from the host, no data phase, no DMA waiting. */
+  get quiescent(): boolean {
+    return this.onBlockDone === null && this.dmaWaiting === null && !this.drives.some((d) => d && d.status & ST_BSY && !(this.devctl & DC_SRST));
+  }
+
+  /** After a load: drives the interrupt line as the loaded state says. */
+  reassert(): void {
+    this.lineHigh = false;
+    this.setIntrq(this.intrq);
   }
 
   private get cur(): Drive | null {

@@ -15,6 +15,7 @@
 
 import type { AccessSize, IoBus, IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
 import type { BlockReply, BlockRequest } from '../../machine-api.ts';
 import type { PhysicalMemory } from '../../memory.ts';
@@ -39,17 +40,25 @@ const LEGACY = [
   { base: 0x170, ctrl: 0x376, irq: 15 },
 ] as const;
 
+const bmField = (name: keyof BusMaster & string, type: FieldSpec<BusMaster>['type']): FieldSpec<BusMaster> => ({ name, type, since: 1 });
+
 /** One channel's bus master registers and its walk through the descriptor table. */
 class BusMaster implements DmaEngine {
+  static readonly STATE: StateSchema<BusMaster> = defineState<BusMaster>({
+    id: 'ide bus master',
+    version: 1,
+    fields: [bmField('command', 'u8'), bmField('status', 'u8'), bmField('table', 'u32'), bmField('prd', 'u32'), bmField('addr', 'u32'), bmField('left', 'u32'), bmField('last', 'bool'), bmField('count', 'u32')],
+  });
+
   command = 0;
   status = 0;
   table = 0;
   // The descriptor in use: where its region continues and how many bytes it has left.
-  private prd = 0;
-  private addr = 0;
-  private left = 0;
-  private last = false;
-  private count = 0;
+  prd = 0;
+  addr = 0;
+  left = 0;
+  last = false;
+  count = 0;
   channel: AtaChannel | null = null;
 
   constructor(
@@ -164,8 +173,30 @@ export interface PiixIdeOptions {
 }
 
 export class PiixIde implements Device {
+  /**
+   * Configuration space, both bus masters and both channels between commands: save() is only
+   * called once `quiescent` holds (the VMM lets the guest finish its commands first), so no block
+   * request or continuation is ever part of a saved state.
+   */
+  static readonly STATE: StateSchema<PiixIde> = defineState<PiixIde>({
+    id: 'piix3-ide',
+    version: 1,
+    fields: [
+      { name: 'config', type: 'bytes', since: 1, length: 256, get: (d) => d.config.bytes, set: (d, v) => d.config.bytes.set(v as Uint8Array) },
+      { name: 'configWritable', type: 'bytes', since: 1, length: 256, get: (d) => d.config.writable, set: (d, v) => d.config.writable.set(v as Uint8Array) },
+      { name: 'nextTag', type: 'u32', since: 1, get: (d) => d.nextTag, set: (d, v) => (d.nextTag = Math.max(1, v as number)) },
+      ...[0, 1].flatMap((i): FieldSpec<PiixIde>[] => [
+        { name: `busMaster${i}`, type: 'record', since: 1, record: BusMaster.STATE, of: (d) => d.bm[i]! },
+        { name: `channel${i}`, type: 'record', since: 1, record: AtaChannel.STATE, of: (d) => d.channels[i]! },
+      ]),
+    ],
+    postLoad: (d) => {
+      d.pending.clear();
+      d.mapBusMaster();
+    },
+  });
   readonly stateId = 'piix3-ide';
-  readonly stateVersion = 1;
+  readonly stateVersion = PiixIde.STATE.version;
   readonly config: PciConfigSpace;
   readonly ioRanges: IoRange[] = [];
   readonly channels: AtaChannel[];
@@ -321,14 +352,24 @@ export class PiixIde implements Device {
     this.pending.clear();
   }
 
-  // Only the configuration space is saved so far: drive and bus master state (and commands in
-  // flight) join when suspend and resume arrive.
-  saveState(): StateRecord {
-    return this.config.saveState();
+  /** No block request awaited and no command between its phases: the state can be saved. */
+  get quiescent(): boolean {
+    return this.pending.size === 0 && this.channels.every((c) => c.quiescent);
   }
 
-  loadState(s: StateRecord): void {
-    this.config.loadState(s);
-    this.mapBusMaster();
+  saveState(): StateRecord {
+    if (!this.quiescent) throw new Error('piix3-ide: a command is in flight; the machine saves only between commands');
+    return saveBySchema(PiixIde.STATE, this);
+  }
+
+  loadState(s: StateRecord, version: number): void {
+    loadBySchema(PiixIde.STATE, this, s, version);
+  }
+
+  reassertInterrupts(): void {
+    // Driving the line again is not a new interrupt: the bus masters' status stays as loaded.
+    const status = this.bm.map((b) => b.status);
+    for (const c of this.channels) c.reassert();
+    this.bm.forEach((b, i) => (b.status = status[i]!));
   }
 }

@@ -12,7 +12,7 @@
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { GraphicsScreen } from '../../machine-api.ts';
 import type { MmioRange } from '../../memory.ts';
 import { dacColours } from './graphics-scanout.ts';
@@ -285,15 +285,36 @@ export class BochsDispi {
   }
 
   saveState(): StateRecord {
-    return { index: this.index, regs: new Uint8Array(this.regs.buffer.slice(0)), lineOffset: this.lineOffset, vram: this.vram ? this.vram.slice() : new Uint8Array(0) };
+    return saveBySchema(DISPI_STATE, this);
   }
 
-  loadState(s: StateRecord): void {
-    this.index = stateNumber(s, 'index') & 0xffff;
-    this.regs.set(new Uint16Array(stateBytes(s, 'regs', DISPI_INDEX_COUNT * 2).slice().buffer));
-    this.lineOffset = Math.min(DISPI_VRAM_SIZE, stateNumber(s, 'lineOffset') >>> 0);
-    const vram = stateBytes(s, 'vram');
-    if (vram.length === DISPI_VRAM_SIZE) this.memory().set(vram);
-    else this.vram = null;
+  loadState(s: StateRecord, version = 1): void {
+    loadBySchema(DISPI_STATE, this, s, version);
   }
 }
+
+/**
+ * The VBE interface's saved state: its index and registers, the scan-line length, and its 8 MiB
+ * of video memory, which exists only once a guest has used it (an empty field means never).
+ */
+export const DISPI_STATE: StateSchema<BochsDispi> = defineState<BochsDispi>({
+  id: 'bochs-dispi',
+  version: 1,
+  fields: [
+    { name: 'index', type: 'u16', since: 1 },
+    { name: 'regs', type: 'bytes', since: 1, length: DISPI_INDEX_COUNT * 2, get: (d) => new Uint8Array(d['regs'].buffer.slice(0)), set: (d, v) => d['regs'].set(new Uint16Array((v as Uint8Array).slice().buffer)) },
+    { name: 'lineOffset', type: 'u32', since: 1, set: (d, v) => (d['lineOffset'] = Math.min(DISPI_VRAM_SIZE, v as number)) },
+    {
+      name: 'vram',
+      type: 'bytes',
+      since: 1,
+      maxLength: DISPI_VRAM_SIZE,
+      get: (d) => (d['vram'] ? d['vram'].slice() : new Uint8Array(0)),
+      set: (d, v) => {
+        const b = v as Uint8Array;
+        if (b.length === DISPI_VRAM_SIZE) d['memory']().set(b);
+        else d['vram'] = null;
+      },
+    },
+  ],
+});

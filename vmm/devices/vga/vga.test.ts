@@ -261,8 +261,13 @@ test('save/restore round trip, reset idempotence, hostile registers', () => {
   const saved = a.vga.saveState();
   const b = setup();
   b.screens.length = 0;
-  b.vga.loadState(structuredClone(saved), 1);
+  b.vga.loadState(structuredClone(saved), b.vga.stateVersion);
   assert.deepEqual(b.vga.saveState(), saved);
+  // A version-1 state (a card without VBE) loads too; one claiming version 1 with VBE fields does not.
+  const v1 = structuredClone(saved);
+  delete v1['dispi'];
+  assert.doesNotThrow(() => setup().vga.loadState(v1, 1));
+  assert.throws(() => setup().vga.loadState(saved, 1), /unknown field "dispi"/);
   b.clock.advance(REFRESH_INTERVAL_NS);
   assert.equal(b.screens.length, 1, 'restored screen is sent again');
   assert.equal(b.screens[0]!.cells[80], 0x4e58);

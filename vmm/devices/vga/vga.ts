@@ -20,9 +20,9 @@
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import type { GraphicsScreen, Screen, TextScreen } from '../../machine-api.ts';
-import { BochsDispi } from './bochs-dispi.ts';
+import { BochsDispi, DISPI_STATE } from './bochs-dispi.ts';
 import { sameGraphics, scanGraphics } from './graphics-scanout.ts';
 import type { MmioRange } from '../../memory.ts';
 
@@ -563,61 +563,11 @@ export class Vga implements Device {
   }
 
   saveState(): StateRecord {
-    return {
-      vram: this.vram.slice(),
-      latch: this.latch.slice(),
-      misc: this.misc,
-      featureCtrl: this.featureCtrl,
-      seqIndex: this.seqIndex,
-      seq: this.seq.slice(),
-      gfxIndex: this.gfxIndex,
-      gfx: this.gfx.slice(),
-      atcIndex: this.atcIndex,
-      atcFlipFlop: this.atcFlipFlop,
-      atc: this.atc.slice(),
-      crtcIndex: this.crtcIndex,
-      crtc: this.crtc.slice(),
-      pelMask: this.pelMask,
-      dacReadIndex: this.dacReadIndex,
-      dacWriteIndex: this.dacWriteIndex,
-      dacState: this.dacState,
-      dacComponent: this.dacComponent,
-      dacLatch: this.dacLatch.slice(),
-      palette: this.palette.slice(),
-      retrace: this.retrace,
-      dispi: this.dispi.saveState(),
-    };
+    return saveBySchema(VGA_STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1 && version !== 2) throw new Error(`vga: saved state version ${version} is not supported (expected 1 or 2)`);
-    this.vram.set(stateBytes(s, 'vram', 4 * PLANE_SIZE));
-    this.latch.set(stateBytes(s, 'latch', 4));
-    this.misc = stateNumber(s, 'misc') & 0xff;
-    this.featureCtrl = stateNumber(s, 'featureCtrl') & 0xff;
-    this.seqIndex = stateNumber(s, 'seqIndex') & 0x07;
-    this.seq.set(stateBytes(s, 'seq', 8));
-    this.gfxIndex = stateNumber(s, 'gfxIndex') & 0x0f;
-    this.gfx.set(stateBytes(s, 'gfx', 16));
-    this.atcIndex = stateNumber(s, 'atcIndex') & 0x3f;
-    this.atcFlipFlop = s['atcFlipFlop'] === true;
-    this.atc.set(stateBytes(s, 'atc', 32));
-    this.crtcIndex = stateNumber(s, 'crtcIndex') & 0x3f;
-    this.crtc.set(stateBytes(s, 'crtc', 64));
-    this.pelMask = stateNumber(s, 'pelMask') & 0xff;
-    this.dacReadIndex = stateNumber(s, 'dacReadIndex') & 0xff;
-    this.dacWriteIndex = stateNumber(s, 'dacWriteIndex') & 0xff;
-    this.dacState = stateNumber(s, 'dacState') === 3 ? 3 : 0;
-    this.dacComponent = (stateNumber(s, 'dacComponent') & 3) % 3;
-    this.dacLatch.set(stateBytes(s, 'dacLatch', 3));
-    this.palette.set(stateBytes(s, 'palette', 768));
-    this.retrace = s['retrace'] === true;
-    // A version-1 state comes from a card without VBE: the interface is off.
-    if (version >= 2 && s['dispi'] && typeof s['dispi'] === 'object') this.dispi.loadState(s['dispi'] as StateRecord);
-    else this.dispi.reset();
-    // The display host may have been reconnected: send the restored screen again.
-    this.last = null;
-    this.markDirty();
+    loadBySchema(VGA_STATE, this, s, version);
   }
 }
 
@@ -633,3 +583,46 @@ function sameScreen(a: Screen, b: Screen | null): boolean {
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
 }
+
+const reg = (name: string, mask?: number): FieldSpec<Vga> => ({ name, type: 'u8', since: 1, mask });
+const regs = (name: string, length: number): FieldSpec<Vga> => ({ name, type: 'bytes', since: 1, length });
+
+/**
+ * The card's saved state: the four planes and latches, every register file and index, the DAC and
+ * its access state, the retrace phase; version 2 adds the VBE interface (a version-1 state comes from
+ * a card without it, which loads as switched off).
+ */
+const VGA_STATE: StateSchema<Vga> = defineState<Vga>({
+  id: 'vga',
+  version: 2,
+  fields: [
+    regs('vram', 4 * PLANE_SIZE),
+    regs('latch', 4),
+    reg('misc'),
+    reg('featureCtrl'),
+    reg('seqIndex', 0x07),
+    regs('seq', 8),
+    reg('gfxIndex', 0x0f),
+    regs('gfx', 16),
+    reg('atcIndex', 0x3f),
+    { name: 'atcFlipFlop', type: 'bool', since: 1 },
+    regs('atc', 32),
+    reg('crtcIndex', 0x3f),
+    regs('crtc', 64),
+    reg('pelMask'),
+    reg('dacReadIndex'),
+    reg('dacWriteIndex'),
+    { name: 'dacState', type: 'u8', since: 1, set: (g, v) => (g['dacState'] = v === 3 ? 3 : 0) },
+    { name: 'dacComponent', type: 'u8', since: 1, set: (g, v) => (g['dacComponent'] = ((v as number) & 3) % 3) },
+    regs('dacLatch', 3),
+    regs('palette', 768),
+    { name: 'retrace', type: 'bool', since: 1 },
+    { name: 'dispi', type: 'record', since: 2, record: DISPI_STATE, of: (g) => g.dispi },
+  ],
+  postLoad: (g, version) => {
+    if (version < 2) g.dispi.reset();
+    // The display host may have been reconnected: send the restored screen again.
+    g['last'] = null;
+    g['markDirty']();
+  },
+});

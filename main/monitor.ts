@@ -1,0 +1,112 @@
+// The --monitor socket: a Unix socket (mode 0600, only this user) for scripts and tests, used the
+// way QEMU's QMP socket is. One JSON object a line in, one a line out:
+//   {"cmd":"status"}                 -> {"ok":true,"state":"running"}
+//   {"cmd":"suspend","file":PATH}    -> {"ok":true,"file":PATH} once the file is complete; then the
+//                                       command exits 0
+//   {"cmd":"quit"}                   -> {"ok":true}; then the command exits 0
+//   anything else                    -> {"ok":false,"error":"..."}
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { existsSync, lstatSync } from 'node:fs';
+
+export interface MonitorActions {
+  status(): string;
+  /** Resolves with the file written; rejects with a message for the client. */
+  suspend(file: string | undefined): Promise<string>;
+  /** Called once a suspend's answer has been sent. */
+  afterSuspend(): void;
+  quit(): void;
+}
+
+export interface Monitor {
+  close(): Promise<void>;
+}
+
+/** Longest command line accepted; a client sending more without a newline is cut off. */
+const MAX_LINE = 64 * 1024;
+
+export async function openMonitor(path: string, act: MonitorActions): Promise<Monitor> {
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) throw new Error(`--monitor ${path} exists and is not a socket`);
+    throw new Error(`--monitor ${path} exists (another hostbox, or a stale socket: remove it)`);
+  }
+  const clients = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    clients.add(sock);
+    sock.on('close', () => clients.delete(sock));
+    sock.on('error', () => clients.delete(sock));
+    let buf = '';
+    const reply = (o: object): void => {
+      if (!sock.destroyed) sock.write(JSON.stringify(o) + '\n');
+    };
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) handle(line, reply);
+      }
+      if (buf.length > MAX_LINE) {
+        reply({ ok: false, error: `a command line is longer than ${MAX_LINE} bytes` });
+        sock.destroy();
+      }
+    });
+  });
+  const handle = (line: string, reply: (o: object) => void): void => {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return reply({ ok: false, error: 'not JSON: send one JSON object a line' });
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return reply({ ok: false, error: 'send a JSON object such as {"cmd":"status"}' });
+    const m = msg as Record<string, unknown>;
+    switch (m.cmd) {
+      case 'status':
+        return reply({ ok: true, state: act.status() });
+      case 'suspend': {
+        if (m.file !== undefined && (typeof m.file !== 'string' || m.file === '')) return reply({ ok: false, error: '"file" must be a path' });
+        act.suspend(m.file as string | undefined).then(
+          (file) => {
+            reply({ ok: true, file });
+            act.afterSuspend();
+          },
+          (e: unknown) => reply({ ok: false, error: (e as Error).message }),
+        );
+        return;
+      }
+      case 'quit':
+        reply({ ok: true });
+        return act.quit();
+      default:
+        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend or quit` });
+    }
+  };
+  // The socket is made with mode 0600: nobody else on the host may drive this VM.
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new Error(`--monitor ${path}: ${e.message}`)));
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  return {
+    // Ends every connection after its last answer is written; a client that keeps its end open is
+    // cut off after a second, so the command can exit.
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of clients) c.end();
+        const cut = setTimeout(() => {
+          for (const c of clients) c.destroy();
+        }, 1000);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+      }),
+  };
+}

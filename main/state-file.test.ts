@@ -1,0 +1,126 @@
+// The state file's container: what it stores comes back bit for bit, and every way a file can be
+// wrong (truncated anywhere, a flipped byte anywhere, another format, a newer Hostbox, a changed
+// disk) is refused with one line naming the reason, before anything reaches a VMM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { checkDisks, diskIdentity, parseState, readStateFile, StateFileBuilder, StateFileError, STATE_FORMAT_VERSION, type StateHeader } from './state-file.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'hostbox-state-file-'));
+const disk = join(dir, 'disk.img');
+writeFileSync(disk, new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff));
+
+function header(): StateHeader {
+  return { hostbox: '0.1.0', created: '2026-12-02T00:00:00Z', memoryMiB: 16, config: { memoryMiB: 16, engine: 'interpreter', hdaPath: disk }, disks: [diskIdentity('hda', disk)] };
+}
+
+function sample(path: string): { sections: { id: string; version: number; data: Uint8Array }[]; runs: { firstPage: number; data: Uint8Array }[] } {
+  const sections = [
+    { id: 'cpu', version: 1, data: new TextEncoder().encode('registers'.repeat(40)) },
+    { id: 'vga', version: 2, data: new Uint8Array(300_000).fill(7) },
+  ];
+  const runs = [
+    { firstPage: 0, data: new Uint8Array(8192).map((_, i) => i & 0xff) },
+    { firstPage: 3000, data: new Uint8Array(4096).fill(0x55) },
+  ];
+  const b = new StateFileBuilder();
+  for (const s of sections) b.addSection(s);
+  for (const r of runs) b.addRam(r);
+  b.write(path, header());
+  return { sections, runs };
+}
+
+test('what is written reads back exactly, with the header', () => {
+  const path = join(dir, 'good.state');
+  const { sections, runs } = sample(path);
+  const got = readStateFile(path);
+  assert.deepEqual(got.header, header());
+  assert.deepEqual(got.sections.map((s) => ({ ...s, data: new Uint8Array(s.data) })), sections);
+  assert.deepEqual(got.ram.map((r) => ({ firstPage: r.firstPage, data: new Uint8Array(r.data) })), runs);
+  assert.ok(got.fileBytes < 10_000, `${got.fileBytes} bytes: sections and RAM are compressed`);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left behind');
+});
+
+test('a truncated file is refused at every length, saying it is truncated', () => {
+  const path = join(dir, 'cut.state');
+  sample(path);
+  const whole = new Uint8Array(readFileSync(path));
+  for (let n = 0; n < whole.length; n += n < 64 ? 1 : 97) {
+    assert.throws(() => parseState(whole.subarray(0, n), 'cut.state'), (e: Error) => e instanceof StateFileError && /truncated|not a Hostbox saved state/.test(e.message), `cut at ${n}`);
+  }
+  assert.throws(() => parseState(whole.subarray(0, whole.length - 1), 'cut.state'), /truncated/);
+});
+
+test('a flipped byte anywhere is refused with the damage named', () => {
+  const path = join(dir, 'flip.state');
+  sample(path);
+  const whole = new Uint8Array(readFileSync(path));
+  for (let at = 8; at < whole.length; at += at < 200 ? 1 : 53) {
+    const bad = whole.slice();
+    bad[at]! ^= 0x10;
+    assert.throws(
+      () => parseState(bad, 'flip.state'),
+      (e: Error) => e instanceof StateFileError && /damaged|truncated|newer Hostbox|format|follow the trailer|counts/.test(e.message),
+      `byte ${at}`,
+    );
+  }
+  const bad = whole.slice();
+  bad[whole.length - 200]! ^= 1;
+  assert.throws(() => parseState(bad, 'flip.state'), /section ram is damaged \(checksum mismatch\)|damaged/);
+});
+
+test('another file type, and a file from a newer Hostbox, are refused with their reason', () => {
+  assert.throws(() => parseState(new TextEncoder().encode('#!/bin/sh\necho hello\n'), 'x'), /not a Hostbox saved state/);
+  const path = join(dir, 'newer.state');
+  sample(path);
+  const b = new Uint8Array(readFileSync(path));
+  new DataView(b.buffer).setUint32(8, STATE_FORMAT_VERSION + 1, true);
+  assert.throws(() => parseState(b, 'newer.state'), /written by a newer Hostbox \(0\.1\.0\): state format 2, this Hostbox reads format 1 to 1/);
+});
+
+test('a disk that changed since the suspend is named, with what changed', () => {
+  const path = join(dir, 'disk.state');
+  sample(path);
+  const h = readStateFile(path).header;
+  assert.doesNotThrow(() => checkDisks(path, h.disks));
+  const img = new Uint8Array(readFileSync(disk));
+  img[0]! ^= 1;
+  writeFileSync(disk, img);
+  assert.throws(() => checkDisks(path, h.disks), /disk hda \(.*disk\.img\) changed since the suspend \(its contents differ\); resuming would corrupt it/);
+  img[0]! ^= 1;
+  writeFileSync(disk, img);
+  const t = h.disks[0]!.mtimeMs / 1000;
+  utimesSync(disk, t + 60, t + 60);
+  assert.throws(() => checkDisks(path, h.disks), /its modification time differs/);
+  utimesSync(disk, t, t);
+  assert.doesNotThrow(() => checkDisks(path, h.disks), 'the same bytes and time: the same disk');
+  writeFileSync(disk, new Uint8Array(2 << 20));
+  assert.throws(() => checkDisks(path, h.disks), /its size is 2097152 bytes, was 1048576/);
+});
+
+test('a write that fails leaves the previous state in place and no temporary file', () => {
+  const path = join(dir, 'keep.state');
+  sample(path);
+  const before = readFileSync(path);
+  const b = new StateFileBuilder();
+  b.addSection({ id: 'cpu', version: 1, data: new Uint8Array(4) });
+  assert.throws(() => b.write(join(dir, 'no-such-folder', 'x.state'), header()), StateFileError);
+  assert.deepEqual(readFileSync(path), before);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('the whole-file checksum covers what the section checksums do not', () => {
+  const path = join(dir, 'trailer.state');
+  sample(path);
+  const b = new Uint8Array(readFileSync(path));
+  // Change the trailer's count and fix nothing else: only the trailer checks can see it.
+  const dv = new DataView(b.buffer);
+  dv.setUint32(b.length - 8, 9, true);
+  assert.throws(() => parseState(b, 't'), /the trailer counts 9 sections, the file holds 4/);
+  dv.setUint32(b.length - 8, 4, true);
+  dv.setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)) ^ 1, true);
+  assert.throws(() => parseState(b, 't'), /checksum over the whole file/);
+});

@@ -1,0 +1,322 @@
+// The saved-state file (docs/state-format.md): a header naming the Hostbox that wrote it, the VM's
+// configuration and its disks' identities, then one checksummed section per component and RAM as
+// deflated runs of non-zero pages, then a trailer with a checksum over the whole file. It is written
+// to a temporary file in the same folder, fsynced and renamed over the target, so a crash or a kill
+// at any moment leaves the previous state or none, never a half file that loads. Reading checks
+// everything (magic, format version, every checksum, the disks) before any of it reaches a VMM.
+
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { RamRun, StateSection } from '../vmm/machine-api.ts';
+import type { VmLaunchSpec } from './vmm-host.ts';
+
+export const STATE_MAGIC = 'HBXSTATE';
+/** The container's version. Section versions are separate: each component versions its own fields. */
+export const STATE_FORMAT_VERSION = 1;
+const SECTION_TAG = 'SECT';
+const TRAILER_TAG = 'HEND';
+const ENC_FIELDS = 0;
+const ENC_RAM = 1;
+const PAGE = 4096;
+/** No section of this machine inflates to more: a RAM run is 1 MiB, VGA memory 256 KiB. */
+const MAX_SECTION_BYTES = 16 << 20;
+
+/** A refusal to load or write a state file: one line, for the user. */
+export class StateFileError extends Error {}
+
+export interface DiskIdentity {
+  /** Which drive: 'hda' or 'cdrom'. */
+  readonly slot: string;
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** SHA-256 of 16 blocks of 4 KiB spread over the image, first and last included. */
+  readonly sample: string;
+}
+
+export interface StateHeader {
+  /** The Hostbox version that wrote the file. */
+  readonly hostbox: string;
+  readonly created: string;
+  readonly memoryMiB: number;
+  /** How the VM was started, with absolute paths: resume starts it the same way. */
+  readonly config: VmLaunchSpec;
+  readonly disks: readonly DiskIdentity[];
+}
+
+export interface LoadedState {
+  readonly header: StateHeader;
+  readonly sections: StateSection[];
+  readonly ram: RamRun[];
+  /** Bytes of the file, for reports. */
+  readonly fileBytes: number;
+}
+
+const SAMPLES = 16;
+const SAMPLE_BYTES = 4096;
+
+/** A disk's identity now: its size, modification time and a hash of sampled blocks. */
+export function diskIdentity(slot: string, path: string): DiskIdentity {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    const h = createHash('sha256');
+    const buf = new Uint8Array(SAMPLE_BYTES);
+    const span = Math.max(0, st.size - SAMPLE_BYTES);
+    for (let i = 0; i < SAMPLES; i++) {
+      const at = Math.floor((span * i) / (SAMPLES - 1));
+      const n = readSync(fd, buf, 0, SAMPLE_BYTES, at);
+      h.update(buf.subarray(0, n));
+    }
+    return { slot, path, size: st.size, mtimeMs: st.mtimeMs, sample: h.digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Throws a StateFileError naming the disk and what about it changed since the suspend. Times are
+ * compared to the millisecond: copying tools keep no finer, and the sampled hash is checked too.
+ */
+export function checkDisks(file: string, disks: readonly DiskIdentity[]): void {
+  for (const d of disks) {
+    let now: DiskIdentity;
+    try {
+      now = diskIdentity(d.slot, d.path);
+    } catch {
+      throw new StateFileError(`${file}: disk ${d.slot} (${d.path}) is gone since the suspend; the state cannot be resumed without it`);
+    }
+    const what = now.size !== d.size ? `its size is ${now.size} bytes, was ${d.size}` : now.sample !== d.sample ? 'its contents differ' : Math.abs(now.mtimeMs - d.mtimeMs) >= 1 ? 'its modification time differs' : '';
+    if (what) throw new StateFileError(`${file}: disk ${d.slot} (${d.path}) changed since the suspend (${what}); resuming would corrupt it`);
+  }
+}
+
+const enc = new TextEncoder();
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0, true);
+  return b;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** One section as stored: tag, id, version, encoding, compression, lengths, data, CRC. */
+function sectionBytes(id: string, version: number, encoding: number, raw: Uint8Array): Uint8Array {
+  const idb = enc.encode(id);
+  const stored = new Uint8Array(deflateRawSync(raw, { level: 1 }));
+  const head = new Uint8Array(4 + 2 + idb.length + 4 + 1 + 1 + 4 + 4);
+  const dv = new DataView(head.buffer);
+  head.set(enc.encode(SECTION_TAG), 0);
+  dv.setUint16(4, idb.length, true);
+  head.set(idb, 6);
+  let p = 6 + idb.length;
+  dv.setUint32(p, version, true);
+  head[p + 4] = encoding;
+  head[p + 5] = 1; // deflate (raw)
+  dv.setUint32(p + 6, stored.length, true);
+  dv.setUint32(p + 10, raw.length, true);
+  const body = concat([head, stored]);
+  return concat([body, u32(crc32(body))]);
+}
+
+/**
+ * Collects a state as the VMM streams it, compressing each piece as it arrives; `write` then puts
+ * the file in place atomically.
+ */
+export class StateFileBuilder {
+  private readonly parts: Uint8Array[] = [];
+  private count = 0;
+
+  addSection(s: StateSection): void {
+    this.parts.push(sectionBytes(s.id, s.version, ENC_FIELDS, s.data));
+    this.count++;
+  }
+
+  addRam(run: RamRun): void {
+    if (run.data.length % PAGE) throw new StateFileError(`a RAM run of ${run.data.length} bytes is not whole pages`);
+    this.parts.push(sectionBytes('ram', 1, ENC_RAM, concat([u32(run.firstPage), run.data])));
+    this.count++;
+  }
+
+  /** Writes temp file, fsync, rename, fsync of the folder. Returns the file's size. */
+  write(path: string, header: StateHeader): number {
+    const json = enc.encode(JSON.stringify(header));
+    const pre = new Uint8Array(16);
+    pre.set(enc.encode(STATE_MAGIC), 0);
+    new DataView(pre.buffer).setUint32(8, STATE_FORMAT_VERSION, true);
+    new DataView(pre.buffer).setUint32(12, json.length, true);
+    const headBlock = concat([pre, json]);
+    let crc = crc32(headBlock);
+    const pieces: Uint8Array[] = [headBlock, u32(crc32(headBlock))];
+    crc = crc32(pieces[1]!, crc);
+    for (const p of this.parts) {
+      pieces.push(p);
+      crc = crc32(p, crc);
+    }
+    const trailer = new Uint8Array(8);
+    trailer.set(enc.encode(TRAILER_TAG), 0);
+    new DataView(trailer.buffer).setUint32(4, this.count, true);
+    crc = crc32(trailer, crc);
+    pieces.push(trailer, u32(crc));
+
+    const dir = dirname(path);
+    const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'wx', 0o600);
+    } catch (e) {
+      throw new StateFileError(`cannot write the state next to ${path}: ${(e as Error).message}`);
+    }
+    let size = 0;
+    try {
+      for (const p of pieces) {
+        let off = 0;
+        while (off < p.length) off += writeSync(fd, p, off, p.length - off);
+        size += p.length;
+      }
+      fsyncSync(fd);
+      closeSync(fd);
+      renameSync(tmp, path);
+    } catch (e) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created or already gone
+      }
+      throw new StateFileError(`cannot write the state to ${path}: ${(e as Error).message}`);
+    }
+    // The rename is durable only once the folder is on disk too.
+    try {
+      const dfd = openSync(dir, 'r');
+      fsyncSync(dfd);
+      closeSync(dfd);
+    } catch {
+      // Some file systems cannot fsync a folder; the rename has still happened.
+    }
+    return size;
+  }
+}
+
+/** Reads and checks a state file completely; throws a StateFileError with one line for any fault. */
+export function readStateFile(path: string): LoadedState {
+  let buf: Uint8Array;
+  try {
+    if (!statSync(path).isFile()) throw new StateFileError(`${path} is not a regular file`);
+    buf = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    if (e instanceof StateFileError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StateFileError(code === 'ENOENT' ? `state file ${path} does not exist` : `cannot read the state file ${path}: ${(e as Error).message}`);
+  }
+  return parseState(buf, path);
+}
+
+/** The checks of readStateFile on bytes already read (`name` is used in messages). */
+export function parseState(buf: Uint8Array, name: string): LoadedState {
+  const fail = (why: string): never => {
+    throw new StateFileError(`${name}: ${why}`);
+  };
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  const truncated = (): never => fail(`the file is truncated (${buf.length} bytes): the suspend that wrote it did not finish, or it was cut short`);
+  if (buf.length < 8 || dec.decode(buf.subarray(0, 8)) !== STATE_MAGIC) fail('not a Hostbox saved state (wrong magic)');
+  if (buf.length < 16) truncated();
+  const format = dv.getUint32(8, true);
+  const headerLen = dv.getUint32(12, true);
+  let header: StateHeader | null = null;
+  if (16 + headerLen + 4 <= buf.length) {
+    try {
+      header = JSON.parse(dec.decode(buf.subarray(16, 16 + headerLen))) as StateHeader;
+    } catch {
+      header = null;
+    }
+  }
+  if (format > STATE_FORMAT_VERSION)
+    fail(`written by a newer Hostbox${header && typeof header.hostbox === 'string' ? ` (${header.hostbox})` : ''}: state format ${format}, this Hostbox reads format 1 to ${STATE_FORMAT_VERSION}`);
+  if (format < 1) fail(`state format ${format} does not exist`);
+  if (16 + headerLen + 4 > buf.length) truncated();
+  if (crc32(buf.subarray(0, 16 + headerLen)) !== dv.getUint32(16 + headerLen, true)) fail('the header is damaged (checksum mismatch)');
+  if (!header || typeof header !== 'object') fail('the header is not valid JSON');
+  const h = header as StateHeader;
+  if (!Number.isInteger(h.memoryMiB) || !h.config || typeof h.config !== 'object' || !Array.isArray(h.disks)) fail('the header lacks the VM configuration');
+  if (h.config.memoryMiB !== h.memoryMiB) fail(`the header disagrees with itself about RAM (${h.memoryMiB} and ${h.config.memoryMiB} MiB)`);
+  const c = h.config as unknown as Record<string, unknown>;
+  for (const k of ['kernelPath', 'initrdPath', 'cmdline', 'hdaPath', 'cdromPath', 'biosPath', 'engine', 'bootFrom'])
+    if (c[k] !== undefined && typeof c[k] !== 'string') fail(`the header's configuration has a bad "${k}"`);
+  for (const d of h.disks as unknown[]) {
+    const r = d as Record<string, unknown>;
+    if (typeof d !== 'object' || d === null || typeof r.slot !== 'string' || typeof r.path !== 'string' || typeof r.size !== 'number' || typeof r.mtimeMs !== 'number' || typeof r.sample !== 'string')
+      fail("the header's disk list is malformed");
+  }
+
+  const sections: StateSection[] = [];
+  const ram: RamRun[] = [];
+  let p = 16 + headerLen + 4;
+  let count = 0;
+  for (;;) {
+    if (p + 4 > buf.length) truncated();
+    const tag = dec.decode(buf.subarray(p, p + 4));
+    if (tag === TRAILER_TAG) break;
+    if (tag !== SECTION_TAG) fail(`damaged at byte ${p} (no section starts there)`);
+    const start = p;
+    if (p + 6 > buf.length) truncated();
+    const idLen = dv.getUint16(p + 4, true);
+    if (p + 6 + idLen + 14 > buf.length) truncated();
+    let id: string;
+    try {
+      id = dec.decode(buf.subarray(p + 6, p + 6 + idLen));
+    } catch {
+      return fail(`damaged at byte ${p} (a section name is not text)`);
+    }
+    p += 6 + idLen;
+    const version = dv.getUint32(p, true);
+    const encoding = buf[p + 4]!;
+    const compression = buf[p + 5]!;
+    const storedLen = dv.getUint32(p + 6, true);
+    const rawLen = dv.getUint32(p + 10, true);
+    p += 14;
+    if (p + storedLen + 4 > buf.length) truncated();
+    const stored = buf.subarray(p, p + storedLen);
+    p += storedLen;
+    if (crc32(buf.subarray(start, p)) !== dv.getUint32(p, true)) fail(`section ${id} is damaged (checksum mismatch)`);
+    p += 4;
+    if (compression !== 1 || (encoding !== ENC_FIELDS && encoding !== ENC_RAM) || rawLen > MAX_SECTION_BYTES)
+      fail(`section ${id} uses an encoding this Hostbox does not know (${encoding}/${compression})`);
+    let raw: Uint8Array;
+    try {
+      raw = new Uint8Array(inflateRawSync(stored, { maxOutputLength: Math.max(1, rawLen) }));
+    } catch {
+      return fail(`section ${id} is damaged (it does not decompress)`);
+    }
+    if (raw.length !== rawLen) fail(`section ${id} is damaged (${raw.length} bytes decompressed, ${rawLen} expected)`);
+    if (encoding === ENC_RAM) {
+      if (id !== 'ram' || version !== 1) fail(`RAM section ${id} version ${version} is not one this Hostbox reads`);
+      if (raw.length < 4 || (raw.length - 4) % PAGE) fail('a RAM section is not whole pages');
+      const firstPage = new DataView(raw.buffer, raw.byteOffset).getUint32(0, true);
+      if (firstPage + (raw.length - 4) / PAGE > (h.memoryMiB << 20) / PAGE) fail(`a RAM section lies beyond the VM's ${h.memoryMiB} MiB`);
+      ram.push({ firstPage, data: raw.subarray(4) });
+    } else sections.push({ id, version, data: raw });
+    count++;
+  }
+  if (p + 12 > buf.length) truncated();
+  if (dv.getUint32(p + 4, true) !== count) fail(`the trailer counts ${dv.getUint32(p + 4, true)} sections, the file holds ${count}`);
+  if (crc32(buf.subarray(0, p + 8)) !== dv.getUint32(p + 8, true)) fail('the file is damaged (checksum over the whole file mismatches)');
+  if (p + 12 !== buf.length) fail(`${buf.length - p - 12} bytes follow the trailer`);
+  return { header: h, sections, ram, fileBytes: buf.length };
+}

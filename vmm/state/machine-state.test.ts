@@ -1,0 +1,149 @@
+// The machine's saved state end to end in one process: the checksum guest (tests/state-guest) is
+// suspended at several points, loaded into a freshly built machine and run on, and must print the
+// same answer as a run never interrupted. Also the shared contract every component meets: save,
+// load into a fresh machine, save again, and every section is the same bytes; every older version
+// a schema claims still loads.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checksumGuest, runSlices, startGuest, type GuestRun } from '../../tests/state-guest/state-guest.ts';
+import type { PcMachine } from '../machine.ts';
+import { CPU_STATE } from '../cpu/cpu-state.ts';
+import { CLOCK_STATE } from '../clock.ts';
+import { PcDevices } from '../pc-devices.ts';
+import { PiixIde } from '../devices/piix-ide/piix-ide.ts';
+import { decodeRecord, encodeRecord } from './codec.ts';
+import { asVersion, loadBySchema, StateError, type StateSchema } from './schema.ts';
+import type { RamRun, StateSection } from '../machine-api.ts';
+
+const image = checksumGuest({ ROUNDS: 12 });
+
+function snapshot(g: GuestRun): { sections: StateSection[]; ram: RamRun[] } {
+  g.machine.pause();
+  const s = g.machine.saveState!();
+  return { sections: s.sections, ram: [...s.ram] };
+}
+
+function resumeFrom(s: { sections: StateSection[]; ram: RamRun[] }): GuestRun {
+  const g = startGuest(image);
+  g.machine.loadState!(s.sections, s.ram);
+  return g;
+}
+
+const { reference, slices } = (() => {
+  const g = startGuest(image);
+  let n = 0;
+  while (!g.off() && n < 10_000) {
+    g.machine.runSlice(5);
+    n++;
+  }
+  assert.ok(g.off(), 'the checksum guest powers off');
+  return { reference: g.output(), slices: n };
+})();
+
+test('the checksum guest prints its answer and powers off', () => {
+  assert.match(reference, /sum=[0-9a-f]{8} fpu=[0-9a-f]{8}\r\n$/);
+});
+
+test('suspended at several points and resumed in a fresh machine, the guest gives the same answer', () => {
+  const points = [...new Set([1, Math.floor(slices / 3), Math.floor(slices / 2), slices - 1])];
+  assert.ok(points.length >= 3, `the guest runs ${slices} slices: too short to stop in its middle`);
+  for (const at of points) {
+    const a = startGuest(image);
+    assert.equal(runSlices(a, at), false, `still running after ${at} slices`);
+    const saved = snapshot(a);
+    const before = a.output();
+    const b = resumeFrom(saved);
+    assert.ok(runSlices(b), `the resumed guest (suspended after ${at} slices) powers off`);
+    assert.equal(before + b.output(), reference, `suspended after ${at} slices`);
+  }
+});
+
+test('a resumed machine suspended again resumes again', () => {
+  const a = startGuest(image);
+  runSlices(a, Math.floor(slices / 4));
+  const b = resumeFrom(snapshot(a));
+  runSlices(b, Math.floor(slices / 4));
+  const c = resumeFrom(snapshot(b));
+  runSlices(c);
+  assert.equal(a.output() + b.output() + c.output(), reference);
+});
+
+test('contract: save, load into a fresh machine, save again: every section the same bytes', () => {
+  const a = startGuest(image);
+  runSlices(a, 4);
+  const first = snapshot(a);
+  const b = resumeFrom(first);
+  const second = snapshot(b);
+  assert.deepEqual(second.sections.map((s) => s.id), first.sections.map((s) => s.id));
+  for (let i = 0; i < first.sections.length; i++) {
+    const x = first.sections[i]!;
+    const y = second.sections[i]!;
+    assert.equal(y.version, x.version, x.id);
+    assert.deepEqual(decodeRecord(y.data, y.id), decodeRecord(x.data, x.id), `section ${x.id}`);
+    assert.deepEqual(y.data, x.data, `section ${x.id} bytes`);
+  }
+  assert.deepEqual(second.ram, first.ram);
+  // Every device of the board has its own section.
+  const ids = first.sections.map((s) => s.id);
+  for (const d of (a.machine as PcMachine).devices.devices) assert.ok(ids.includes(d.stateId), d.stateId);
+  for (const id of ['clock', 'cpu', 'fpu', 'board']) assert.ok(ids.includes(id), id);
+});
+
+test('contract: every older version a schema claims loads', () => {
+  const a = startGuest(image);
+  runSlices(a, 2);
+  const m = a.machine as PcMachine;
+  const targets: [StateSchema<never>, unknown][] = [
+    [CPU_STATE as StateSchema<never>, m.cpu],
+    [CLOCK_STATE as StateSchema<never>, m.clock],
+    [PcDevices.STATE as StateSchema<never>, m.devices],
+    [PiixIde.STATE as StateSchema<never>, m.devices.ide],
+  ];
+  const saved = snapshot(a);
+  for (const [schema, part] of targets) {
+    const rec = decodeRecord(saved.sections.find((s) => s.id === schema.id)!.data, schema.id);
+    for (let v = 1; v <= schema.version; v++) {
+      const fresh = startGuest(image).machine as PcMachine;
+      const same = [fresh.cpu, fresh.clock, fresh.devices, fresh.devices.ide][targets.findIndex((t) => t[1] === part)];
+      assert.doesNotThrow(() => loadBySchema(schema, same as never, asVersion(schema, rec, v), v), `${schema.id} version ${v}`);
+    }
+  }
+});
+
+test('a bad section is refused with a StateError naming it, and a state from a newer build too', () => {
+  const a = startGuest(image);
+  runSlices(a, 2);
+  const saved = snapshot(a);
+  const tamper = (id: string, f: (r: Record<string, unknown>) => void): StateSection[] =>
+    saved.sections.map((s) => {
+      if (s.id !== id) return s;
+      const r = decodeRecord(s.data, id) as Record<string, unknown>;
+      f(r);
+      return { ...s, data: encodeRecord(r as never) };
+    });
+  const cases: [StateSection[], RegExp][] = [
+    [tamper('cpu', (r) => delete r.eip), /cpu: saved state version 1 lacks the field "eip"/],
+    [tamper('cpu', (r) => (r.trType = 999)), /cpu: saved field "trType" is not a u8/],
+    [tamper('cpu', (r) => (r.bogus = 1)), /cpu: saved state version 1 has an unknown field "bogus"/],
+    [tamper('board', (r) => (r.shadowRom = new Uint8Array(3))), /board: saved field "shadowRom" holds 3 bytes/],
+    [saved.sections.map((s) => (s.id === 'cpu' ? { ...s, version: 99 } : s)), /cpu: saved state version 99 comes from a newer Hostbox/],
+    [saved.sections.filter((s) => s.id !== 'vga'), /lacks the section vga/],
+    [[...saved.sections, { id: 'warp-drive', version: 1, data: encodeRecord({}) }], /section warp-drive that this machine has no part for/],
+    [saved.sections.map((s) => (s.id === 'i8259' ? { ...s, data: s.data.subarray(0, 5) } : s)), /section i8259: a record is longer than the section/],
+  ];
+  for (const [sections, re] of cases) {
+    const g = startGuest(image);
+    assert.throws(() => g.machine.loadState!(sections, saved.ram), (e: Error) => e instanceof StateError && re.test(e.message), String(re));
+  }
+  const g = startGuest(image);
+  assert.throws(() => g.machine.loadState!(saved.sections, [{ firstPage: 4095, data: new Uint8Array(8192) }]), /does not fit the 16 MiB/);
+});
+
+test('zero pages are not part of the saved RAM', () => {
+  const a = startGuest(image);
+  runSlices(a, 2);
+  const { ram } = snapshot(a);
+  const bytes = ram.reduce((n, r) => n + r.data.length, 0);
+  assert.ok(bytes < 1 << 20, `${bytes} bytes of RAM saved for a guest touching about 200 KiB of 16 MiB`);
+  for (const r of ram) for (let p = 0; p < r.data.length; p += 4096) assert.ok(r.data.subarray(p, p + 4096).some((x) => x !== 0));
+});
