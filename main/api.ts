@@ -51,8 +51,15 @@ export function createHostApi(opts: HostOptions): {
   const sessions = new Map<string, Session>();
   const consoles = new Map<string, ConsoleLog>();
   const listeners = new Set<(e: HostEvent) => void>();
+  // A listener that throws (a socket gone bad) must not reach the VMM's message handler, where it would end the process.
   const emit = (e: HostEvent): void => {
-    for (const l of listeners) l(e);
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        process.stderr.write(`hostbox: an event listener failed: ${(err as Error).message}\n`);
+      }
+    }
   };
   const info = (vm: VmInfo): VmInfo => {
     const path = sessions.get(vm.id)?.pty?.path;

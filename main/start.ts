@@ -9,6 +9,8 @@ import { packageRoot } from './vmm-host.ts';
 import { createHostApi } from './api.ts';
 import { startWebServer } from './server.ts';
 import { resolveDataDir } from './library/data-dir.ts';
+import { paramsProblem } from './api-params.ts';
+import type { HostApi } from './api-types.ts';
 
 function electronBinary(): string | null {
   try {
@@ -46,7 +48,14 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const host = createHostApi({ dataDir: resolveDataDir() });
-  const server = await startWebServer({ port: parsePort(argv), rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+  const server = await startWebServer({
+    port: parsePort(argv),
+    rendererDir,
+    api: host.api,
+    methods: host.methods,
+    checkParams: (method, params) => paramsProblem(method as keyof HostApi, params),
+    subscribe: host.subscribe,
+  });
   process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\nOpen: ${server.url}\n`);
   const stop = async (): Promise<void> => {
     await host.close();
