@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
 import { createHostApi } from './api.ts';
 import type { HostEvent, VmCreateSettings } from './api-types.ts';
@@ -127,7 +127,8 @@ test('a VM whose files vanished stays off with the reason; a disk-booting VM is 
     await assert.rejects(host.api.powerOn(r.vm.id), /does not exist/);
     assert.equal(host.library.get(r.vm.id).power, 'off');
     assert.match(host.library.get(r.vm.id).error!, /does not exist/);
-    const iso = join(s.dataDir, 'cd.iso');
+    // Beside the kernel: an image inside the data folder that is not the VM's own is refused.
+    const iso = join(dirname(s.kernel), 'cd.iso');
     writeFileSync(iso, new Uint8Array(2048 * 4));
     const d = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'CD', boot: 'disk', cdromPath: iso }));
     assert.ok(d.ok, JSON.stringify(d));

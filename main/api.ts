@@ -138,6 +138,8 @@ export function createHostApi(opts: HostOptions): {
             ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
+            diskOwner: `VM "${vm.name}" in the Hostbox app`,
+            imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
           },
           {
             serial: (port, data) => {

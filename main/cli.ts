@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmLaunchSpec } from './vmm-host.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import type { FakeMachineKind } from '../vmm/protocol.ts';
+import { resolveDataDir } from './library/data-dir.ts';
 
 const USAGE = `Usage: hostbox run [options]
        hostbox --help | --version
@@ -97,6 +98,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     bootFrom: opts.boot === undefined ? undefined : bootNames[opts.boot],
     // This terminal is the only screen: let the BIOS show itself on it.
     biosSerialConsole: true,
+    diskOwner: 'hostbox run',
+    // Disks of the app's VMs may be run here (their locks keep the app off them meanwhile); its other files may not.
+    imageScope: { dataDir: resolveDataDir() },
   };
 }
 
