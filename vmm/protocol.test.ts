@@ -36,3 +36,18 @@ test('the fake machine echoes serial input and powers off, through the loop', ()
   const kinds = posted.map((m) => (m.kind === 'lifecycle' ? `lifecycle:${m.event}` : m.kind));
   assert.deepEqual(kinds, ['lifecycle:started', 'console', 'lifecycle:poweroff']);
 });
+
+test('serial output leaves the VMM batched: one message per turn, flushed before any other message', () => {
+  const posted: FromVmm[] = [];
+  const queue: (() => void)[] = [];
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} });
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
+  for (const c of 'echo') vmm.receive({ kind: 'console', port: 0, data: new TextEncoder().encode(c) });
+  vmm.receive({ kind: 'console', port: 1, data: new Uint8Array([0x41]) });
+  // A message to post (a status answer) takes the gathered output out first, keeping the order.
+  vmm.receive({ kind: 'lifecycle', op: 'status' });
+  vmm.receive({ kind: 'console', port: 0, data: new TextEncoder().encode('!') });
+  while (queue.length) queue.shift()!();
+  const summary = posted.map((m) => (m.kind === 'console' ? `console${m.port}:${new TextDecoder().decode(m.data)}` : m.kind === 'lifecycle' ? `lifecycle:${m.event}` : m.kind));
+  assert.deepEqual(summary, ['lifecycle:started', 'console0:echo', 'console1:A', 'status', 'console0:!']);
+});
