@@ -311,6 +311,7 @@ async function inProcessChannel(onMessage: (m: unknown) => void): Promise<Channe
   const timers = new Set<NodeJS.Timeout>();
   const vmm = new VmmProcess((m) => alive && queueMicrotask(() => onMessage(m)), {
     now: () => performance.now(),
+    wallMs: () => Date.now(),
     soon: (f) => setImmediate(() => alive && f()),
     later: (f, ms) => {
       const t = setTimeout(() => alive && f(), ms);

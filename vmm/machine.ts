@@ -17,8 +17,14 @@ import { PcDevices } from './pc-devices.ts';
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
 const CHUNK = 16384;
 
-export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now()): Machine {
-  return new PcMachine(config, host, hostMs);
+/**
+ * `hostMs`: the host's monotonic clock in ms, which guest time follows while the VM runs;
+ * `wallMs`: the host's calendar time in ms since the epoch, read when the RTC is set at power-on and
+ * reset (without one the RTC starts at 1970-01-01, as a PC with a flat CMOS battery). Both come from
+ * the host: the VMM reads no host clock itself.
+ */
+export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number, wallMs: () => number = () => 0): Machine {
+  return new PcMachine(config, host, hostMs, wallMs);
 }
 
 export class PcMachine implements Machine {
@@ -34,6 +40,7 @@ export class PcMachine implements Machine {
     readonly config: VmConfig,
     readonly host: MachineHost,
     private readonly hostMs: () => number,
+    readonly wallMs: () => number = () => 0,
   ) {
     const mib = config.memoryMiB;
     if (!Number.isInteger(mib) || mib < 4 || mib > 3072)

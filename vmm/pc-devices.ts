@@ -74,7 +74,7 @@ export class PcDevices {
     this.add(this.pic);
     this.pit = new I8254(clock, irq(0), () => this.pic.requested(0));
     this.port61 = new Port61(this.pit, clock);
-    this.rtc = new Mc146818(clock, irq(8), () => Date.now());
+    this.rtc = new Mc146818(clock, irq(8), m.wallMs);
     this.rtc.setMemorySize(m.mem.size);
     // By default hard disk, then CD, then floppy: a bootable disk boots, a CD alone boots the CD.
     this.rtc.setBootOrder(m.config.bootOrder ?? ['disk', 'cdrom', 'floppy']);

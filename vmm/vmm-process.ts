@@ -16,7 +16,10 @@ const MAX_IDLE_MS = 20;
 const CONSOLE_BATCH = 64 * 1024;
 
 export interface VmmScheduler {
+  /** The host's monotonic clock, ms. */
   now(): number;
+  /** The host's calendar time, ms since the epoch (the RTC's setting). */
+  wallMs?(): number;
   soon(f: () => void): void;
   later(f: () => void, ms: number): unknown;
   cancel(handle: unknown): void;
@@ -128,7 +131,8 @@ export class VmmProcess {
       log: (level, message) => this.post({ kind: 'log', level, message }),
     };
     try {
-      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now());
+      const wallMs = (): number => this.sched.wallMs?.() ?? 0;
+      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now(), wallMs);
     } catch (e) {
       this.post({ kind: 'fatal', message: (e as Error).message });
       return;
