@@ -62,6 +62,10 @@ async function main(): Promise<void> {
     await server.close();
     process.exit(0);
   };
+  // The last line of defence for the VMs in this process: a promise nobody handled is reported,
+  // not allowed to end them all (Node's default). A thrown exception still ends the process: after
+  // one, nothing says the host's state is sound.
+  process.on('unhandledRejection', (e) => process.stderr.write(`hostbox: unhandled error (reported, not fatal): ${e instanceof Error ? e.message : String(e)}\n`));
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 }
