@@ -10,6 +10,7 @@ import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-
 import { openMonitor, type Monitor } from './monitor.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import type { FakeMachineKind } from '../vmm/protocol.ts';
+import { resolveDataDir } from './library/data-dir.ts';
 
 const USAGE = `Usage: hostbox run [options]
        hostbox resume FILE [--state FILE] [--monitor PATH]
@@ -103,6 +104,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     bootFrom: opts.boot === undefined ? undefined : bootNames[opts.boot],
     // This terminal is the only screen: let the BIOS show itself on it.
     biosSerialConsole: true,
+    diskOwner: 'hostbox run',
+    // Disks of the app's VMs may be run here (their locks keep the app off them meanwhile); its other files may not.
+    imageScope: { dataDir: resolveDataDir() },
   };
 }
 

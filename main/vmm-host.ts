@@ -12,6 +12,7 @@ import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
+import type { ImageScope } from './backends/image-policy.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -27,6 +28,10 @@ export interface VmLaunchSpec {
   biosSerialConsole?: boolean;
   /** Which device the BIOS tries first (default the hard disk); the other follows, then the floppy. */
   bootFrom?: 'disk' | 'cdrom';
+  /** Named in the hard disk's lock, so a second user of the image learns who holds it. */
+  diskOwner?: string;
+  /** Where the VM's disks may live in Hostbox's data folder (see backends/image-policy.ts). */
+  imageScope?: ImageScope;
 }
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
@@ -106,8 +111,9 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
   const disks = new Map<string, DiskImage>();
   try {
-    if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda'));
-    if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom'));
+    const imageOpts = { owner: spec.diskOwner, scope: spec.imageScope };
+    if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda', imageOpts));
+    if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom', imageOpts));
     const config: VmConfig = {
       memoryMiB: spec.memoryMiB,
       engine: spec.engine,
@@ -127,7 +133,7 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
     };
     return { config, disks };
   } catch (e) {
-    for (const d of disks.values()) d.close();
+    for (const d of disks.values()) void d.close();
     throw e;
   }
 }
@@ -224,7 +230,12 @@ export class VmmHost {
         } else host?.die(m.message);
         return;
       }
-      host?.dispatch(m);
+      try {
+        host?.dispatch(m);
+      } catch (e) {
+        // A handler's bug must not end the host process, where the other VMs and the server live.
+        handlers.log?.('error', `handling a ${m.kind} message failed: ${(e as Error).message}`);
+      }
     };
     const onDeath = (err: Error | null, code: number): void => {
       const message = err ? `the VMM process failed: ${err.message}` : `the VMM process exited (code ${code})`;
@@ -316,8 +327,14 @@ export class VmmHost {
         return;
       case 'block': {
         const disk = this.disks.get(m.req.disk);
-        const reply = disk ? disk.handle(m.req) : { tag: m.req.tag, ok: false, error: `no disk ${m.req.disk}` };
-        this.channel.send({ kind: 'block', reply });
+        if (!disk) {
+          this.channel.send({ kind: 'block', reply: { tag: m.req.tag, ok: false, error: `no disk ${m.req.disk}` } });
+          return;
+        }
+        // The reply goes back when the I/O is done; the event loop serves everything else meanwhile.
+        void disk.handle(m.req).then((reply) => {
+          if (!this.finished) this.channel.send({ kind: 'block', reply });
+        });
         return;
       }
       case 'state':
@@ -325,8 +342,8 @@ export class VmmHost {
         return;
       case 'lifecycle':
         if (m.event === 'poweroff') {
-          h.state('poweroff', m.detail);
-          void this.shutdown();
+          // Told once the disks are closed and unlocked, so the VM can be powered on again at once.
+          void this.shutdown().then(() => h.state('poweroff', m.detail));
         } else if (m.event === 'reset') h.state('reset', m.detail);
         else if (m.event === 'halted') h.state('halted', m.detail);
         else if (m.event === 'triple-fault') h.log?.('warn', `triple fault: ${m.detail ?? ''}`);
@@ -340,8 +357,7 @@ export class VmmHost {
     if (this.finished) return;
     this.saving?.reject(new Error(`suspend failed: ${message}`));
     this.saving = null;
-    this.handlers.state('crashed', message);
-    void this.shutdown();
+    void this.shutdown().then(() => this.handlers.state('crashed', message));
   }
 
   sendSerial(port: number, data: Uint8Array): void {
@@ -358,16 +374,21 @@ export class VmmHost {
 
   /** Stops the VM (power cut, as pulling the plug) and releases its process and files. */
   async stop(): Promise<void> {
-    if (this.finished) return;
-    this.handlers.state('stopped');
+    if (this.finished) return this.closing ?? undefined;
     await this.shutdown();
+    this.handlers.state('stopped');
   }
 
-  private async shutdown(): Promise<void> {
-    if (this.finished) return;
+  private closing: Promise<void> | null = null;
+
+  /** Ends the VMM and closes the disks, once; every caller waits for the same end. */
+  private shutdown(): Promise<void> {
     this.finished = true;
-    await this.channel.terminate();
-    for (const d of this.disks.values()) d.close();
+    this.closing ??= (async () => {
+      await this.channel.terminate();
+      await Promise.all([...this.disks.values()].map((d) => d.close()));
+    })();
+    return this.closing;
   }
 }
 
@@ -424,6 +445,7 @@ async function inProcessChannel(onMessage: (m: unknown) => void): Promise<Channe
   const timers = new Set<NodeJS.Timeout>();
   const vmm = new VmmProcess((m) => alive && queueMicrotask(() => onMessage(m)), {
     now: () => performance.now(),
+    wallMs: () => Date.now(),
     soon: (f) => setImmediate(() => alive && f()),
     later: (f, ms) => {
       const t = setTimeout(() => alive && f(), ms);

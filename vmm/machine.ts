@@ -21,8 +21,13 @@ import type { BtEngine } from './cpu/bt/engine.ts';
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
 const CHUNK = 16384;
 
-/** `wallMs`: the host's calendar time (ms since 1970) for the RTC; tests fix it. */
-export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number = () => performance.now(), wallMs: () => number = () => Date.now()): Machine {
+/**
+ * `hostMs`: the host's monotonic clock in ms, which guest time follows while the VM runs;
+ * `wallMs`: the host's calendar time in ms since the epoch, read when the RTC is set at power-on and
+ * reset (without one the RTC starts at 1970-01-01, as a PC with a flat CMOS battery). Both come from
+ * the host: the VMM reads no host clock itself.
+ */
+export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number, wallMs: () => number = () => 0): Machine {
   return new PcMachine(config, host, hostMs, wallMs);
 }
 
@@ -43,7 +48,7 @@ export class PcMachine implements Machine {
     readonly config: VmConfig,
     readonly host: MachineHost,
     private readonly hostMs: () => number,
-    readonly wallMs: () => number = () => Date.now(),
+    readonly wallMs: () => number = () => 0,
   ) {
     const mib = config.memoryMiB;
     if (!Number.isInteger(mib) || mib < 4 || mib > 3072)
@@ -57,7 +62,7 @@ export class PcMachine implements Machine {
       this.resetPending = true;
       this.cpu.brk = true;
     };
-    this.bt = attachEngine(this.cpu, config.engine);
+    this.bt = attachEngine(this.cpu, config.engine, { hostMs });
     this.devices = new PcDevices(this);
     this.powerOn();
   }

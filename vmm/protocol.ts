@@ -93,7 +93,7 @@ export function parseToVmm(m: unknown): ToVmm {
         if (typeof c.memoryMiB !== 'number') bad('config.memoryMiB must be a number');
         if (c.kernel !== undefined) bytes(c.kernel, 'config.kernel');
         if (c.initrd !== undefined) bytes(c.initrd, 'config.initrd');
-        if (c.fake !== undefined && c.fake !== 'echo' && c.fake !== 'crash') bad('unknown fake machine');
+        if (m.fake !== undefined && m.fake !== 'echo' && m.fake !== 'crash') bad('unknown fake machine');
         return m as ToVmm;
       }
       if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status') return m as ToVmm;
@@ -125,18 +125,105 @@ export function parseToVmm(m: unknown): ToVmm {
   }
 }
 
-/** Checks a message arriving at the host. */
+function count(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(`${what} must be a whole number from 0 to ${max}`);
+  return v as number;
+}
+
+function text(v: unknown, what: string, max = 1 << 20): string {
+  if (typeof v !== 'string' || v.length > max) bad(`${what} must be text of at most ${max} characters`);
+  return v as string;
+}
+
+/** The largest picture the display channel carries: the VBE modes' 1600x1200 at 4 bytes a pixel. */
+const MAX_PIXELS = 1600 * 1200;
+
+function screen(v: unknown): Screen {
+  if (!isObj(v)) return bad('screen must be an object');
+  if (v.kind === 'text') {
+    const cols = count(v.cols, 'screen.cols', 256);
+    const rows = count(v.rows, 'screen.rows', 256);
+    if (!(v.cells instanceof Uint16Array) || v.cells.length !== cols * rows) bad('screen.cells must be cols * rows 16-bit cells');
+    const c = v.cursor;
+    if (!isObj(c) || typeof c.visible !== 'boolean') bad('screen.cursor must be {row, col, visible}');
+    const cur = c as Record<string, unknown>;
+    return { kind: 'text', cols, rows, cells: v.cells as Uint16Array, cursor: { row: count(cur.row, 'cursor.row', 255), col: count(cur.col, 'cursor.col', 255), visible: cur.visible as boolean } };
+  }
+  if (v.kind === 'graphics') {
+    const width = count(v.width, 'screen.width', 4096);
+    const height = count(v.height, 'screen.height', 4096);
+    if (width * height > MAX_PIXELS) bad('screen is larger than any mode the VGA offers');
+    if (v.format !== 'indexed' && v.format !== 'rgba') bad('screen.format must be indexed or rgba');
+    const pixels = bytes(v.pixels, 'screen.pixels');
+    if (pixels.length !== width * height * (v.format === 'rgba' ? 4 : 1)) bad('screen.pixels does not match the size');
+    const palette = bytes(v.palette, 'screen.palette');
+    if (palette.length !== (v.format === 'indexed' ? 768 : 0)) bad('screen.palette must be 256 RGB colours (indexed) or empty (rgba)');
+    return { kind: 'graphics', format: v.format as 'indexed' | 'rgba', width, height, pixels, palette };
+  }
+  return bad(`unknown screen kind ${String(v.kind)}`);
+}
+
+function blockRequest(v: unknown): BlockRequest {
+  if (!isObj(v)) return bad('block request must be an object');
+  if (v.op !== 'read' && v.op !== 'write' && v.op !== 'flush') bad('block op must be read, write or flush');
+  const req: BlockRequest = {
+    tag: count(v.tag, 'block tag'),
+    disk: text(v.disk, 'block disk', 16),
+    op: v.op as BlockRequest['op'],
+    lba: count(v.lba, 'block lba'),
+    count: count(v.count, 'block count', 1 << 16),
+    ...(v.data !== undefined ? { data: bytes(v.data, 'block data') } : {}),
+  };
+  if (req.op === 'write' && !req.data) bad('a block write needs data');
+  return req;
+}
+
+const POWER_EVENTS = new Set(['started', 'paused', 'resumed', 'stopped', 'poweroff', 'reset', 'triple-fault']);
+
+/**
+ * Checks a message arriving at the host. The VMM runs guest code, so a bug there (or a guest that
+ * found one) must meet a wall here: every field the host acts on is checked and copied.
+ */
 export function parseFromVmm(m: unknown): FromVmm {
   if (!isObj(m)) return bad('message is not an object');
   switch (m.kind) {
-    case 'lifecycle':
-    case 'status':
+    case 'lifecycle': {
+      if (typeof m.event !== 'string' || !POWER_EVENTS.has(m.event)) bad(`unknown lifecycle event ${String(m.event)}`);
+      const detail = m.detail === undefined ? undefined : text(m.detail, 'lifecycle detail', 4096);
+      return { kind: 'lifecycle', event: m.event, ...(detail !== undefined ? { detail } : {}) } as FromVmm;
+    }
+    case 'status': {
+      if (typeof m.running !== 'boolean' || !isObj(m.stats)) bad('status needs running and stats');
+      const st = m.stats as Record<string, unknown>;
+      if (typeof st.instructions !== 'number' || typeof st.guestTimeNs !== 'number') bad('status stats must be numbers');
+      return { kind: 'status', running: m.running as boolean, stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number } };
+    }
     case 'display':
+      return { kind: 'display', screen: screen(m.screen) };
     case 'block':
+      return { kind: 'block', req: blockRequest(m.req) };
     case 'log':
+      if (m.level !== 'info' && m.level !== 'warn' && m.level !== 'error') bad('log level must be info, warn or error');
+      return { kind: 'log', level: m.level, message: text(m.message, 'log message', 64 * 1024) };
     case 'fatal':
+      return { kind: 'fatal', message: text(m.message, 'fatal message', 64 * 1024) };
     case 'state':
-      return m as FromVmm;
+      switch (m.event) {
+        case 'section':
+          return { kind: 'state', event: 'section', section: section(m.section) };
+        case 'ram':
+          return { kind: 'state', event: 'ram', run: ramRun(m.run) };
+        case 'saved': {
+          const st = isObj(m.stats) ? (m.stats as Record<string, unknown>) : {};
+          if (typeof st.instructions !== 'number' || typeof st.guestTimeNs !== 'number') bad('saved stats must be numbers');
+          return { kind: 'state', event: 'saved', stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number } };
+        }
+        case 'loaded':
+          return { kind: 'state', event: 'loaded' };
+        case 'failed':
+          return { kind: 'state', event: 'failed', message: text(m.message, 'state failure', 64 * 1024) };
+      }
+      return bad(`unknown state event ${String(m.event)}`);
     case 'console':
       return { kind: 'console', port: port(m.port), data: bytes(m.data, 'console data') };
     default:

@@ -117,6 +117,7 @@ export class VmLibrary {
       nameTaken: (name) => (byName.all(name) as { id: string }[]).some((r) => r.id !== exceptId),
       ptyUnavailable,
       creating,
+      imageScope: { dataDir: this.dataDir, ownFolder: exceptId === null ? null : this.folderOf(exceptId) },
     };
   }
 

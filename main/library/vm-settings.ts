@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { parseBzImage } from '../../vmm/boot/linux.ts';
 import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vmm-host.ts';
+import { imageRefusal, type ImageScope } from '../backends/image-policy.ts';
 
 export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt', 'check'];
 const MAX_NAME = 64;
@@ -80,9 +81,11 @@ function kernelProblem(path: string): string | null {
   }
 }
 
-function imageProblem(what: string, path: string, sector: number): string | null {
+function imageProblem(what: string, path: string, sector: number, writable: boolean, scope: ImageScope): string | null {
   const p = fileProblem(what, path);
   if (p) return p;
+  const refusal = imageRefusal(path, writable, scope);
+  if (refusal) return refusal.charAt(0).toUpperCase() + refusal.slice(1) + '.';
   const size = statSync(path).size;
   if (size === 0) return `${path} is empty.`;
   if (size % sector !== 0) return `${path} has ${size} bytes, not a whole number of ${sector}-byte sectors: is it a raw ${what}?`;
@@ -103,6 +106,8 @@ export interface SettingsContext {
   ptyUnavailable(): string | null;
   /** Checks for a VM being created: a new blank disk may be asked for. */
   creating: boolean;
+  /** Where in Hostbox's data folder this VM's images may be. */
+  imageScope: ImageScope;
 }
 
 /** Every problem with `s`, each tied to its field; empty when the settings can be saved. */
@@ -146,11 +151,11 @@ export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): Fie
       err('newDiskMiB', `A new disk must be a whole number of MiB from 1 to ${MAX_NEW_DISK_MIB}.`);
   }
   if (s.hdaPath) {
-    const p = imageProblem('disk image', s.hdaPath, 512);
+    const p = imageProblem('disk image', s.hdaPath, 512, true, ctx.imageScope);
     if (p) err('hdaPath', p);
   }
   if (s.cdromPath) {
-    const p = imageProblem('CD image', s.cdromPath, 2048);
+    const p = imageProblem('CD image', s.cdromPath, 2048, false, ctx.imageScope);
     if (p) err('cdromPath', p);
   }
   if (s.boot === 'disk' && !s.hdaPath && !s.cdromPath && s.newDiskMiB === undefined) err('boot', 'A VM that boots from disks needs a hard disk or a CD image.');

@@ -43,6 +43,7 @@ export class HostboxRunner implements GuestRunner {
         },
         log: () => {},
       },
+      () => performance.now(),
     );
     this.running = true;
     this.loop();
