@@ -36,3 +36,14 @@ test('the fake machine echoes serial input and powers off, through the loop', ()
   const kinds = posted.map((m) => (m.kind === 'lifecycle' ? `lifecycle:${m.event}` : m.kind));
   assert.deepEqual(kinds, ['lifecycle:started', 'console', 'lifecycle:poweroff']);
 });
+
+test('the net channel carries Ethernet frames both ways and the cable state in; anything else is refused', () => {
+  const f = new Uint8Array(60);
+  assert.deepEqual(parseToVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.deepEqual(parseToVmm({ kind: 'net', link: false }), { kind: 'net', link: false });
+  assert.deepEqual(parseFromVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(13) }), /13 bytes/);
+  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(1519) }), /1519 bytes/);
+  assert.throws(() => parseFromVmm({ kind: 'net', frame: 'x' }), /bytes/);
+  assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, nic: { mac: [1, 2, 3] } } }), /6 bytes/);
+});

@@ -75,6 +75,11 @@ export class VmmProcess {
         this.machine?.blockReply(msg.reply);
         this.wake();
         return;
+      case 'net':
+        if ('frame' in msg) this.machine?.netIn(msg.frame);
+        else this.machine?.setLink(msg.link);
+        this.wake();
+        return;
     }
   }
 
@@ -87,6 +92,7 @@ export class VmmProcess {
       serialOut: (port, data) => this.post({ kind: 'console', port, data }),
       display: (screen) => this.post({ kind: 'display', screen }),
       block: (req) => this.post({ kind: 'block', req }),
+      net: (frame) => this.post({ kind: 'net', frame }),
       power: (event, detail) => {
         this.post({ kind: 'lifecycle', event, detail });
         if (event === 'poweroff') this.running = false;
