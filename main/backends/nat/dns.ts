@@ -46,7 +46,7 @@ export function parseDnsQuery(p: Uint8Array): DnsQuestion | null {
 }
 
 export function buildDnsAnswer(q: DnsQuestion, rcode: number, addresses: Uint8Array[], ttl = 60): Uint8Array {
-  const rr = 12 + 4 + 2;
+  const rr = 12; // name pointer, type, class, TTL, RDLENGTH
   const out = new Uint8Array(12 + q.raw.length + addresses.reduce((s, a) => s + rr + a.length, 0));
   const dv = new DataView(out.buffer);
   dv.setUint16(0, q.id);

@@ -125,7 +125,7 @@ export class TcpConnection {
       // Only a reset inside the window is believed (RFC 5961's blind-reset check, simplified).
       const inWindow = this.state === 'syn-sent' ? s.ack === this.sndNxt : seqLe(this.rcvNxt, s.seq) && seqLt(s.seq, (this.rcvNxt + Math.max(1, this.window())) >>> 0);
       if (inWindow) {
-        this.socket.destroy();
+        this.resetHost();
         this.close();
       }
       return;
@@ -347,8 +347,17 @@ export class TcpConnection {
   abort(): void {
     if (this.state === 'closed') return;
     if (this.state !== 'connecting') this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0 });
-    this.socket.destroy();
+    this.resetHost();
     this.close();
+  }
+
+  /** The host peer sees a reset too (RST, not FIN), as it would from a real guest. */
+  private resetHost(): void {
+    try {
+      this.socket.resetAndDestroy();
+    } catch {
+      this.socket.destroy();
+    }
   }
 
   private close(): void {
