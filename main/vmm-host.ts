@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
+import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
+import { parseMac } from './backends/nat/forward-spec.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -26,6 +28,19 @@ export interface VmLaunchSpec {
   biosSerialConsole?: boolean;
   /** Which device the BIOS tries first (default the hard disk); the other follows, then the floppy. */
   bootFrom?: 'disk' | 'cdrom';
+  /** A PCnet NIC on user-mode NAT; absent or 'none': no network card. */
+  net?: NetSpec;
+}
+
+export interface NetSpec {
+  readonly mode: 'user' | 'none';
+  /** aa:bb:cc:dd:ee:ff */
+  readonly mac: string;
+  /** "Guest may reach services on this host": 10.0.2.2 reaches host loopback. */
+  readonly hostAccess: boolean;
+  readonly forwards: readonly PortForward[];
+  /** Cable connected at power-on (default true). */
+  readonly link?: boolean;
 }
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
@@ -102,6 +117,7 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
           }),
       hda: disks.get('hda')?.info,
       cdrom: disks.get('cdrom')?.info,
+      ...(spec.net && spec.net.mode === 'user' ? { nic: { mac: parseMac(spec.net.mac), link: spec.net.link !== false } } : {}),
     };
     return { config, disks };
   } catch (e) {
@@ -117,12 +133,23 @@ interface Channel {
 
 export class VmmHost {
   private finished = false;
+  private nat: Nat | null = null;
 
   private constructor(
     private readonly channel: Channel,
     private readonly disks: Map<string, DiskImage>,
     private readonly handlers: VmHandlers,
   ) {}
+
+  /** The NAT's traffic counters, or null without a network. */
+  get netCounters(): NatCounters | null {
+    return this.nat?.counters ?? null;
+  }
+
+  /** Plugs the virtual cable in or pulls it, while the VM runs. */
+  setLink(up: boolean): void {
+    if (!this.finished && this.nat) this.channel.send({ kind: 'net', link: up });
+  }
 
   /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
   static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
@@ -163,9 +190,16 @@ export class VmmHost {
     const channel =
       mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
     host = new VmmHost(channel, disks, handlers);
+    const net = spec.net;
+    if (net && net.mode === 'user') {
+      const mac = Uint8Array.from(parseMac(net.mac));
+      host.nat = new Nat({ guestMac: mac, hostAccess: net.hostAccess, forwards: net.forwards, toGuest: (frame) => host?.sendFrame(frame) });
+    }
     channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake });
     try {
       await ready;
+      // A forward that cannot be opened (its port taken) is reported; the VM runs without it.
+      for (const problem of (await host.nat?.start()) ?? []) handlers.log?.('warn', problem);
     } catch (e) {
       await host.shutdown();
       throw e;
@@ -185,6 +219,9 @@ export class VmmHost {
         return;
       case 'log':
         h.log?.(m.level, m.message);
+        return;
+      case 'net':
+        this.nat?.fromGuest(m.frame);
         return;
       case 'block': {
         const disk = this.disks.get(m.req.disk);
@@ -210,6 +247,10 @@ export class VmmHost {
     void this.shutdown();
   }
 
+  private sendFrame(frame: Uint8Array): void {
+    if (!this.finished) this.channel.send({ kind: 'net', frame });
+  }
+
   sendSerial(port: number, data: Uint8Array): void {
     if (!this.finished) this.channel.send({ kind: 'console', port, data });
   }
@@ -232,6 +273,7 @@ export class VmmHost {
   private async shutdown(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    this.nat?.close();
     await this.channel.terminate();
     for (const d of this.disks.values()) d.close();
   }
