@@ -25,7 +25,19 @@ export interface VmSettings {
   /** CD-ROM image (ISO 9660, raw 2048-byte sectors). */
   cdromPath: string;
   serial: SerialMode;
+  /** An AMD PCnet network card on user-mode NAT, or no network card. */
+  net: NetMode;
+  /** The card's address; '' when creating means "one made from the VM's id". */
+  mac: string;
+  /** "Guest may reach services on this host": 10.0.2.2 reaches the host's loopback. */
+  hostAccess: boolean;
+  /** Port forwards, one a line: tcp:HOSTPORT:GUESTPORT, udp:..., tcp:[::1]:HOSTPORT:GUESTPORT, tcp:ADDRESS:HOSTPORT:GUESTPORT. */
+  forwards: string;
+  /** Forwards may bind addresses other than loopback (other machines can then connect). */
+  exposeForwards: boolean;
 }
+
+export type NetMode = 'user' | 'none';
 
 /** At creation only: also make a blank raw disk of this size in the VM's folder and attach it as the hard disk. */
 export interface VmCreateSettings extends VmSettings {

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
-import { defaultSettings } from './library/vm-settings.ts';
+import { defaultSettings, forwardLines } from './library/vm-settings.ts';
+import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 
@@ -131,6 +132,7 @@ export function createHostApi(opts: HostOptions): {
             ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
+            net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
           },
           {
             serial: (port, data) => {

@@ -70,6 +70,12 @@ function Summary(props: { vm: VmInfo }) {
   if (vm.boot === 'kernel' && vm.initrdPath) rows.push(['Initial ramdisk', vm.initrdPath]);
   if (vm.boot === 'kernel' && vm.cmdline) rows.push(['Command line', vm.cmdline]);
   rows.push(['Hard disk', vm.hdaPath || 'None'], ['CD-ROM', vm.cdromPath || 'None'], ['Serial port', vm.serial === 'pty' ? 'Console and a host pty' : 'Console']);
+  rows.push([
+    'Network',
+    vm.net === 'none'
+      ? 'None'
+      : `PCnet on NAT, ${vm.mac}${vm.hostAccess ? ', may reach this host' : ''}${vm.forwards ? `, forwards ${vm.forwards.split('\n').join(', ')}` : ''}`,
+  ]);
   rows.push(['Last run', vm.lastRunAt ? new Date(vm.lastRunAt).toLocaleString() : 'Never'], ['Folder', vm.folder]);
   return (
     <dl className="summary">
