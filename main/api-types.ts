@@ -98,6 +98,22 @@ export interface HostApi {
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
   /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
   serialLog(id: string): Promise<{ text: string; end: number }>;
+  /** A running VM's network: cable state and traffic so far; null when it is off or has no card. */
+  netStatus(id: string): Promise<NetStatus | null>;
+  /** Plugs the VM's network cable in or pulls it, while it runs. */
+  setCable(id: string, connected: boolean): Promise<void>;
+}
+
+export interface NetStatus {
+  cable: boolean;
+  framesFromGuest: number;
+  framesToGuest: number;
+  bytesFromGuest: number;
+  bytesToGuest: number;
+  /** Malformed frames and IP fragments the NAT dropped. */
+  dropped: number;
+  /** Connections and datagrams refused (host access off, forbidden addresses, caps). */
+  refused: number;
 }
 
 export type HostEvent =
@@ -121,4 +137,6 @@ export const HOST_API_METHODS = [
   'sendSerial',
   'sendKeys',
   'serialLog',
+  'netStatus',
+  'setCable',
 ] as const satisfies readonly (keyof HostApi)[];

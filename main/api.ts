@@ -13,7 +13,10 @@ import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 
 /** Starts a VMM for a VM; tests inject a fake. */
-export type VmmLauncher = (spec: VmLaunchSpec, handlers: VmHandlers) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'>>;
+export type VmmLauncher = (
+  spec: VmLaunchSpec,
+  handlers: VmHandlers,
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 
@@ -178,6 +181,19 @@ export function createHostApi(opts: HostOptions): {
     async sendKeys(id, codes) {
       if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff)) throw new Error('sendKeys: scancodes must be bytes');
       running(id).vmm!.sendKeys(codes);
+    },
+    async netStatus(id) {
+      const vmm = sessions.get(id)?.vmm;
+      const counters = vmm?.netCounters;
+      if (!vmm || !counters) return null;
+      const { framesFromGuest, framesToGuest, bytesFromGuest, bytesToGuest, malformed, refused } = counters;
+      return { cable: vmm.linkUp !== false, framesFromGuest, framesToGuest, bytesFromGuest, bytesToGuest, dropped: malformed + counters.fragments, refused };
+    },
+    async setCable(id, connected) {
+      if (typeof connected !== 'boolean') throw new Error('setCable: connected must be true or false');
+      const vmm = running(id).vmm!;
+      if (!vmm.setLink || vmm.netCounters === null) throw new Error(`${library.get(id).name} has no network card`);
+      vmm.setLink(connected);
     },
     async serialLog(id) {
       library.get(id);

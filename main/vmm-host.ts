@@ -148,8 +148,16 @@ export class VmmHost {
 
   /** Plugs the virtual cable in or pulls it, while the VM runs. */
   setLink(up: boolean): void {
-    if (!this.finished && this.nat) this.channel.send({ kind: 'net', link: up });
+    if (this.finished || !this.nat) return;
+    this.cable = up;
+    this.channel.send({ kind: 'net', link: up });
   }
+
+  /** The cable's state, or null without a network card. */
+  get linkUp(): boolean | null {
+    return this.nat ? this.cable : null;
+  }
+  private cable = true;
 
   /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
   static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
@@ -194,6 +202,7 @@ export class VmmHost {
     if (net && net.mode === 'user') {
       const mac = Uint8Array.from(parseMac(net.mac));
       host.nat = new Nat({ guestMac: mac, hostAccess: net.hostAccess, forwards: net.forwards, toGuest: (frame) => host?.sendFrame(frame) });
+      host.cable = net.link !== false;
     }
     channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake });
     try {
