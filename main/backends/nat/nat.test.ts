@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Xorshift32 } from '../../../vmm/cpu/xorshift.ts';
 import { Nat, GATEWAY_MAC, NAT_DNS, NAT_GATEWAY, NAT_GUEST, type NatOptions } from './nat.ts';
 import {
   BROADCAST_MAC,
@@ -533,5 +534,42 @@ test('frames for other stations and non-IPv4 types are ignored quietly', () => {
   g.send(buildEthernet(GATEWAY_MAC, GUEST_MAC, 0x86dd, new Uint8Array(40)));
   assert.equal(g.frames.length, 0);
   assert.equal(g.nat.counters.malformed, 0);
+  g.nat.close();
+});
+
+test('hostile frames: random bytes and mutated valid frames never throw; the NAT stays usable', async () => {
+  const seed = Number(process.env.HOSTBOX_NAT_FUZZ_SEED ?? Date.now() % 0xffffffff) >>> 0 || 1;
+  const rng = new Xorshift32(seed);
+  // Host access off and no resolver: nothing the fuzz sends can leave this process.
+  const g = new Guest({ hostAccess: false, resolve: (async () => [{ address: '192.0.2.1', family: 4 }]) as unknown as NatOptions['resolve'] });
+  const seeds = [
+    buildEthernet(GATEWAY_MAC, GUEST_MAC, ETH_IPV4, buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 1234, dstPort: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 100, mss: 1460 })),
+    buildEthernet(GATEWAY_MAC, GUEST_MAC, ETH_IPV4, buildUdp(NAT_GUEST, NAT_DNS, 999, 53, new Uint8Array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 97, 0, 0, 1, 0, 1]))),
+    buildEthernet(BROADCAST_MAC, GUEST_MAC, ETH_ARP, buildArp({ op: 1, senderMac: GUEST_MAC, senderIp: NAT_GUEST, targetMac: new Uint8Array(6), targetIp: NAT_GATEWAY })),
+    buildEthernet(GATEWAY_MAC, GUEST_MAC, ETH_IPV4, buildIcmp(NAT_GUEST, NAT_GATEWAY, 8, 0, new Uint8Array(12))),
+  ];
+  try {
+    for (let i = 0; i < 20_000; i++) {
+      const base = seeds[rng.below(seeds.length)]!;
+      let f: Uint8Array;
+      if (rng.below(4) === 0) f = Uint8Array.from({ length: rng.below(120) }, () => rng.below(256));
+      else {
+        f = base.slice(0, rng.below(3) === 0 ? rng.below(base.length + 1) : base.length);
+        // Any byte but the IP destination (frame bytes 30-33): even a mutation whose checksum
+        // happened to hold must never aim the NAT at an address outside this machine.
+        for (let k = rng.below(4); k >= 0; k--) {
+          const at = f.length > 14 ? 14 + rng.below(f.length - 14) : -1;
+          if (at >= 0 && (at < 30 || at > 33)) f[at] = rng.below(256);
+        }
+      }
+      g.send(f);
+    }
+  } catch (e) {
+    throw new Error(`NAT fuzz seed ${seed} (HOSTBOX_NAT_FUZZ_SEED to replay): ${(e as Error).stack}`);
+  }
+  assert.ok(g.nat.counters.malformed > 0, 'some frames were malformed');
+  g.frames.length = 0;
+  g.send(seeds[3]!);
+  assert.ok(await g.take((f) => (parseEthernet(f)?.type === ETH_IPV4 ? f : null)), 'still answers a ping');
   g.nat.close();
 });
