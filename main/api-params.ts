@@ -4,7 +4,7 @@
 
 import type { HostApi } from './api-types.ts';
 
-type Param = 'id' | 'settings' | 'text' | 'scancodes';
+type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag';
 
 const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   version: [],
@@ -20,6 +20,8 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],
   serialLog: ['id'],
+  netStatus: ['id'],
+  setCable: ['id', 'flag'],
 };
 
 /** VM ids are short; a paste into the console is bounded so one call cannot hold the host for long. */
@@ -35,6 +37,8 @@ function problem(kind: Param, v: unknown): string | null {
       return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) ? null : 'a settings object';
     case 'text':
       return typeof v === 'string' && v.length <= MAX_SERIAL_TEXT ? null : `text of at most ${MAX_SERIAL_TEXT} characters`;
+    case 'flag':
+      return typeof v === 'boolean' ? null : 'true or false';
     case 'scancodes':
       return Array.isArray(v) && v.length <= MAX_SCANCODES && v.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff) ? null : `up to ${MAX_SCANCODES} scancode bytes`;
   }

@@ -279,3 +279,50 @@ test('serial output is batched into one event per event-loop turn, with offsets 
     s.done();
   }
 });
+
+test('power-on hands the VM its network settings; a running VM reports traffic and its cable can be pulled', async () => {
+  const s = scratch();
+  let spec: VmLaunchSpec | null = null;
+  const links: boolean[] = [];
+  const counters = { framesFromGuest: 3, framesToGuest: 2, bytesFromGuest: 300, bytesToGuest: 200, malformed: 1, fragments: 1, refused: 4 };
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (sp, handlers) => {
+      spec = sp;
+      let link = sp.net?.link !== false;
+      setTimeout(() => handlers.state('running'), 1);
+      return {
+        sendSerial() {},
+        sendKeys() {},
+        reset() {},
+        async stop() {
+          handlers.state('stopped');
+        },
+        setLink(up: boolean) {
+          link = up;
+          links.push(up);
+        },
+        get linkUp() {
+          return link;
+        },
+        netCounters: counters,
+      };
+    },
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel, { hostAccess: true, forwards: 'tcp:8080:80' }));
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(await host.api.netStatus(r.vm.id), null, 'off: no status');
+    await host.api.powerOn(r.vm.id);
+    assert.deepEqual(spec!.net, { mode: 'user', mac: r.vm.mac, hostAccess: true, forwards: [{ proto: 'tcp', hostAddress: '127.0.0.1', hostPort: 8080, guestPort: 80, exposed: false }] });
+    assert.deepEqual(await host.api.netStatus(r.vm.id), { cable: true, framesFromGuest: 3, framesToGuest: 2, bytesFromGuest: 300, bytesToGuest: 200, dropped: 2, refused: 4 });
+    await host.api.setCable(r.vm.id, false);
+    assert.deepEqual(links, [false]);
+    assert.equal((await host.api.netStatus(r.vm.id))!.cable, false);
+    await assert.rejects(host.api.setCable(r.vm.id, 'yes' as never), /true or false/);
+    await host.api.powerOff(r.vm.id);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});

@@ -7,13 +7,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
-import { defaultSettings } from './library/vm-settings.ts';
+import { defaultSettings, forwardLines } from './library/vm-settings.ts';
+import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
 
 /** Starts a VMM for a VM; tests inject a fake. */
-export type VmmLauncher = (spec: VmLaunchSpec, handlers: VmHandlers) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'>>;
+export type VmmLauncher = (
+  spec: VmLaunchSpec,
+  handlers: VmHandlers,
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -177,6 +181,7 @@ export function createHostApi(opts: HostOptions): {
             cdromPath: vm.cdromPath || undefined,
             diskOwner: `VM "${vm.name}" in the Hostbox app`,
             imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
+            net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
           },
           {
             serial: (port, data) => {
@@ -221,6 +226,19 @@ export function createHostApi(opts: HostOptions): {
     async sendKeys(id, codes) {
       if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff)) throw new Error('sendKeys: scancodes must be bytes');
       running(id).vmm!.sendKeys(codes);
+    },
+    async netStatus(id) {
+      const vmm = sessions.get(id)?.vmm;
+      const counters = vmm?.netCounters;
+      if (!vmm || !counters) return null;
+      const { framesFromGuest, framesToGuest, bytesFromGuest, bytesToGuest, malformed, refused } = counters;
+      return { cable: vmm.linkUp !== false, framesFromGuest, framesToGuest, bytesFromGuest, bytesToGuest, dropped: malformed + counters.fragments, refused };
+    },
+    async setCable(id, connected) {
+      if (typeof connected !== 'boolean') throw new Error('setCable: connected must be true or false');
+      const vmm = running(id).vmm!;
+      if (!vmm.setLink || vmm.netCounters === null) throw new Error(`${library.get(id).name} has no network card`);
+      vmm.setLink(connected);
     },
     async serialLog(id) {
       library.get(id);

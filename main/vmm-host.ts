@@ -13,6 +13,8 @@ import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '..
 import { DiskImage } from './backends/disk-image.ts';
 import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
 import type { ImageScope } from './backends/image-policy.ts';
+import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
+import { parseMac } from './backends/nat/forward-spec.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -32,6 +34,19 @@ export interface VmLaunchSpec {
   diskOwner?: string;
   /** Where the VM's disks may live in Hostbox's data folder (see backends/image-policy.ts). */
   imageScope?: ImageScope;
+  /** A PCnet NIC on user-mode NAT; absent or 'none': no network card. */
+  net?: NetSpec;
+}
+
+export interface NetSpec {
+  readonly mode: 'user' | 'none';
+  /** aa:bb:cc:dd:ee:ff */
+  readonly mac: string;
+  /** "Guest may reach services on this host": 10.0.2.2 reaches host loopback. */
+  readonly hostAccess: boolean;
+  readonly forwards: readonly PortForward[];
+  /** Cable connected at power-on (default true). */
+  readonly link?: boolean;
 }
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
@@ -130,6 +145,7 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
           }),
       hda: disks.get('hda')?.info,
       cdrom: disks.get('cdrom')?.info,
+      ...(spec.net && spec.net.mode === 'user' ? { nic: { mac: parseMac(spec.net.mac), link: spec.net.link !== false } } : {}),
     };
     return { config, disks };
   } catch (e) {
@@ -153,6 +169,7 @@ export class VmmHost {
     reject: (e: Error) => void;
   } | null = null;
   private loading: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private nat: Nat | null = null;
 
   private constructor(
     private readonly channel: Channel,
@@ -160,6 +177,24 @@ export class VmmHost {
     private readonly handlers: VmHandlers,
     private readonly spec: VmLaunchSpec,
   ) {}
+
+  /** The NAT's traffic counters, or null without a network. */
+  get netCounters(): NatCounters | null {
+    return this.nat?.counters ?? null;
+  }
+
+  /** Plugs the virtual cable in or pulls it, while the VM runs. */
+  setLink(up: boolean): void {
+    if (this.finished || !this.nat) return;
+    this.cable = up;
+    this.channel.send({ kind: 'net', link: up });
+  }
+
+  /** The cable's state, or null without a network card. */
+  get linkUp(): boolean | null {
+    return this.nat ? this.cable : null;
+  }
+  private cable = true;
 
   /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
   static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
@@ -246,9 +281,17 @@ export class VmmHost {
     const channel =
       mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
     host = new VmmHost(channel, disks, handlers, spec);
+    const net = spec.net;
+    if (net && net.mode === 'user') {
+      const mac = Uint8Array.from(parseMac(net.mac));
+      host.nat = new Nat({ guestMac: mac, hostAccess: net.hostAccess, forwards: net.forwards, toGuest: (frame) => host?.sendFrame(frame) });
+      host.cable = net.link !== false;
+    }
     channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake, restore });
     try {
       await ready;
+      // A forward that cannot be opened (its port taken) is reported; the VM runs without it.
+      for (const problem of (await host.nat?.start()) ?? []) handlers.log?.('warn', problem);
     } catch (e) {
       await host.shutdown();
       throw e;
@@ -325,6 +368,9 @@ export class VmmHost {
       case 'log':
         h.log?.(m.level, m.message);
         return;
+      case 'net':
+        this.nat?.fromGuest(m.frame);
+        return;
       case 'block': {
         const disk = this.disks.get(m.req.disk);
         if (!disk) {
@@ -360,6 +406,10 @@ export class VmmHost {
     void this.shutdown().then(() => this.handlers.state('crashed', message));
   }
 
+  private sendFrame(frame: Uint8Array): void {
+    if (!this.finished) this.channel.send({ kind: 'net', frame });
+  }
+
   sendSerial(port: number, data: Uint8Array): void {
     if (!this.finished) this.channel.send({ kind: 'console', port, data });
   }
@@ -384,6 +434,7 @@ export class VmmHost {
   /** Ends the VMM and closes the disks, once; every caller waits for the same end. */
   private shutdown(): Promise<void> {
     this.finished = true;
+    this.nat?.close();
     this.closing ??= (async () => {
       await this.channel.terminate();
       await Promise.all([...this.disks.values()].map((d) => d.close()));

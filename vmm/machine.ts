@@ -197,8 +197,18 @@ export class PcMachine implements Machine {
     this.devices.blockReply(reply);
   }
 
+  netIn(frame: Uint8Array): void {
+    this.devices.nic?.receive(frame);
+  }
+
+  setLink(up: boolean): void {
+    this.devices.nic?.setLink(up);
+  }
+
   stats(): MachineStats {
-    return { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+    const nic = this.devices.nic;
+    const base = { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+    return nic ? { ...base, net: { ...nic.counters, link: nic.linkUp } } : base;
   }
 
   quiescent(): boolean {

@@ -87,3 +87,14 @@ test('the stand-in machine is chosen by the start message itself, and only a kno
   assert.equal((parseToVmm({ kind: 'lifecycle', op: 'start', config, fake: 'echo' }) as { fake?: string }).fake, 'echo');
   assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config, fake: 'rootkit' }), /unknown fake machine/);
 });
+
+test('the net channel carries Ethernet frames both ways and the cable state in; anything else is refused', () => {
+  const f = new Uint8Array(60);
+  assert.deepEqual(parseToVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.deepEqual(parseToVmm({ kind: 'net', link: false }), { kind: 'net', link: false });
+  assert.deepEqual(parseFromVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(13) }), /13 bytes/);
+  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(1519) }), /1519 bytes/);
+  assert.throws(() => parseFromVmm({ kind: 'net', frame: 'x' }), /bytes/);
+  assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, nic: { mac: [1, 2, 3] } } }), /6 bytes/);
+});

@@ -17,7 +17,8 @@ export type ToVmm =
   | { kind: 'console'; port: number; data: Uint8Array }
   | { kind: 'input'; scancodes: number[] }
   | { kind: 'block'; reply: BlockReply }
-  | StateCommand;
+  | StateCommand
+  | NetToVmm;
 
 /**
  * Suspend and resume, streamed: 'save' makes the VMM finish in-flight IDE commands, stop the guest
@@ -39,6 +40,12 @@ export type StateEvent =
   /** The save or load did not happen; after a failed save the guest runs on. */
   | { kind: 'state'; event: 'failed'; message: string };
 
+/** The net channel toward the guest: a frame for the NIC, or its cable plugged in or pulled. */
+export type NetToVmm = { kind: 'net'; frame: Uint8Array } | { kind: 'net'; link: boolean };
+
+/** Longest frame either way: 1514 bytes of Ethernet plus an 802.1Q tag, no FCS. */
+export const NET_MAX_FRAME = 1518;
+
 export type LifecycleEvent =
   | { kind: 'lifecycle'; event: 'started' | 'paused' | 'resumed' | 'stopped' }
   | { kind: 'lifecycle'; event: PowerEvent; detail?: string }
@@ -50,6 +57,8 @@ export type FromVmm =
   | { kind: 'display'; screen: Screen }
   | { kind: 'block'; req: BlockRequest }
   | StateEvent
+  /** A frame the guest's NIC sent. */
+  | { kind: 'net'; frame: Uint8Array }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** The VMM cannot go on (bad config, internal error); the host reports it and stops the process. */
   | { kind: 'fatal'; message: string };
@@ -65,6 +74,12 @@ function isObj(v: unknown): v is Record<string, unknown> {
 function bytes(v: unknown, what: string): Uint8Array {
   if (v instanceof Uint8Array) return v;
   return bad(`${what} must be bytes`);
+}
+
+function frame(v: unknown): Uint8Array {
+  const f = bytes(v, 'net frame');
+  if (f.length < 14 || f.length > NET_MAX_FRAME) bad(`net frame of ${f.length} bytes is not 14-${NET_MAX_FRAME}`);
+  return f;
 }
 
 function port(v: unknown): number {
@@ -94,6 +109,10 @@ export function parseToVmm(m: unknown): ToVmm {
         if (c.kernel !== undefined) bytes(c.kernel, 'config.kernel');
         if (c.initrd !== undefined) bytes(c.initrd, 'config.initrd');
         if (m.fake !== undefined && m.fake !== 'echo' && m.fake !== 'crash') bad('unknown fake machine');
+        if (c.nic !== undefined) {
+          const mac = isObj(c.nic) ? (c.nic as Record<string, unknown>).mac : undefined;
+          if (!Array.isArray(mac) || mac.length !== 6 || !mac.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xff)) bad('config.nic.mac must be 6 bytes');
+        }
         return m as ToVmm;
       }
       if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status') return m as ToVmm;
@@ -106,6 +125,9 @@ export function parseToVmm(m: unknown): ToVmm {
       if (!Array.isArray(sc) || sc.length > 64 || !sc.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xff)) bad('scancodes must be up to 64 bytes');
       return { kind: 'input', scancodes: sc as number[] };
     }
+    case 'net':
+      if (typeof m.link === 'boolean' && m.frame === undefined) return { kind: 'net', link: m.link };
+      return { kind: 'net', frame: frame(m.frame) };
     case 'block':
       if (!isObj(m.reply) || typeof (m.reply as Record<string, unknown>).tag !== 'number') bad('block reply needs a tag');
       return m as ToVmm;
@@ -226,6 +248,8 @@ export function parseFromVmm(m: unknown): FromVmm {
       return bad(`unknown state event ${String(m.event)}`);
     case 'console':
       return { kind: 'console', port: port(m.port), data: bytes(m.data, 'console data') };
+    case 'net':
+      return { kind: 'net', frame: frame(m.frame) };
     default:
       return bad(`unknown message kind ${String(m.kind)}`);
   }

@@ -121,6 +121,11 @@ export class VmmProcess {
       case 'state':
         this.state(msg);
         return;
+      case 'net':
+        if ('frame' in msg) this.machine?.netIn(msg.frame);
+        else this.machine?.setLink(msg.link);
+        this.wake();
+        return;
     }
   }
 
@@ -187,6 +192,7 @@ export class VmmProcess {
       serialOut: (port, data) => this.queueConsole(port, data),
       display: (screen) => this.post({ kind: 'display', screen }),
       block: (req) => this.post({ kind: 'block', req }),
+      net: (frame) => this.post({ kind: 'net', frame }),
       power: (event, detail) => {
         this.post({ kind: 'lifecycle', event, detail });
         if (event === 'poweroff') this.running = false;
