@@ -240,7 +240,7 @@ export class BtEngine {
         entry.demoted = true;
         this.stats.demotedPages++;
       }
-    } else entry.waste = 0;
+    } else if (n > 0) entry.waste = 0;
     this.cpu.codeEpoch++;
   }
 
