@@ -94,6 +94,11 @@ export class HostboxRunner implements GuestRunner {
     return (u.heapUsed + u.external) / 1048576 - this.guest.memoryMiB;
   }
 
+  btStats(): Record<string, number> | null {
+    const bt = (this.machine as { bt?: { stats: object } | null } | null)?.bt;
+    return bt ? { ...(bt.stats as Record<string, number>) } : null;
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
