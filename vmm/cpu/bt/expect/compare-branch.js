@@ -29,7 +29,7 @@ at = 3; cpu.prevEip = 65546;
 const v = cpu.rf32(r32[4], 2);
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{  cpu.eip = t; return n + 1; }
+{ n += 1;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65547; return n + 1; }
 }

@@ -6,9 +6,8 @@ let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
 try { for (;;) { switch (pc) {
 case 65536: {
 { // shl_EvIb @0x10000
-at = 0; cpu.prevEip = 65536;
-cpu.eip = 65539; i0.h(cpu, i0);
-if (cpu.eip !== 65539 || cpu.brk || cpu.codeEpoch !== epoch) return n + 1;
+const v = r32[0]; const r = (v << 3); const cf = ((v >>> 29) & 1); const of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
+fr = r; fc = cf; fb = of;
 }
 { // or_EvGv @0x10003
 const a = r32[3], b = r32[0];
@@ -24,7 +23,6 @@ fa = a; fb = b; fr = r;
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
-case 0:  cpu.btDone = n + 0; break;
 }
 throw e; }
 };
