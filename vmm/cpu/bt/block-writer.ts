@@ -6,6 +6,7 @@
 import { BYTE_REG, type Instr } from '../decode.ts';
 import { flushCode, type Pending } from './flags-emit.ts';
 import type { ModeFacts } from './mode.ts';
+import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../regs.ts';
 
 export interface BlockInsn {
   readonly i: Instr;
@@ -29,8 +30,14 @@ export class BlockWriter {
   readonly instrs: Instr[] = [];
   cur!: BlockInsn;
   private faultMarked = false;
+  /** Numbers temporaries so that two in one instruction never clash. */
+  private tmp = 0;
 
-  constructor(readonly mode: ModeFacts) {}
+  /**
+   * `inline`: dword RAM accesses through flat segments bypass the cpu's methods. Off for the check
+   * engine, whose write log sits in those methods.
+   */
+  constructor(readonly mode: ModeFacts, readonly inline = true) {}
 
   begin(ins: BlockInsn): void {
     this.cur = ins;
@@ -117,15 +124,43 @@ export class BlockWriter {
   /** Reads the memory operand into a new constant; returns its name. */
   readMem(i: Instr, sz: number, name = 'm'): string {
     this.mayFault();
-    if (this.isFlat(i.seg)) this.emit(`const ${name} = ${this.flatRead(sz, this.ea(i), i.seg)};`);
+    if (this.isFlat(i.seg)) this.flatReadInto(name, sz, this.ea(i), i.seg);
     else this.emit(`const ${name} = cpu.readLin${8 << sz}(${this.linRead(i, sz)});`);
     return name;
   }
 
   writeMem(i: Instr, sz: number, value: string): void {
     this.mayFault();
-    if (this.isFlat(i.seg)) this.emit(`${this.flatWrite(sz, this.ea(i), value, i.seg)};`);
+    if (this.isFlat(i.seg)) this.flatWriteStmt(sz, this.ea(i), value, i.seg);
     else this.emit(`cpu.writeLin${8 << sz}(${this.linWrite(i, sz)}, ${value});`);
+  }
+
+  /**
+   * `const name =` a read through a flat segment. A dword in plain RAM through a TLB entry with the
+   * rights this CPL needs is read inline (the interpreter's fast path, with the rights known from the
+   * mode key); everything else goes through Cpu.rf32 and friends.
+   */
+  flatReadInto(name: string, sz: number, lin: string, seg: number): void {
+    if (sz !== 2 || !this.inline) {
+      this.emit(`const ${name} = ${this.flatRead(sz, lin, seg)};`);
+      return;
+    }
+    const need = this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID;
+    const x = `x${this.tmp}`, e = `e${this.tmp++}`;
+    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12];`);
+    this.emit(`const ${name} = (${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 ? ram32[((${e} & -4096) | (${x} & 4095)) >>> 2] : cpu.rf32(${x}, ${seg});`);
+  }
+
+  /** A write through a flat segment, inline for a dword in plain RAM on a page without translations or decoded code. */
+  flatWriteStmt(sz: number, lin: string, value: string, seg: number): void {
+    if (sz !== 2 || !this.inline) {
+      this.emit(`${this.flatWrite(sz, lin, value, seg)};`);
+      return;
+    }
+    const need = this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const x = `x${this.tmp}`, e = `e${this.tmp}`, p = `p${this.tmp++}`;
+    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12], ${p} = ((${e} & -4096) | (${x} & 4095)) >>> 0;`);
+    this.emit(`if ((${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 && codePage[${p} >>> 12] === 0) ram32[${p} >>> 2] = ${value}; else cpu.wf32(${x}, ${value}, ${seg});`);
   }
 
   /** A read through a flat segment: only an access wrapping past 4 GiB faults (Cpu.rf16/rf32). */
@@ -164,14 +199,16 @@ export class BlockWriter {
     this.mayFault();
     if (this.flatStack()) {
       const b = sz === 2 ? 4 : 2;
-      this.emit(`const sp = (r32[4] - ${b}) | 0; ${this.flatWrite(sz, 'sp', value, 2)}; r32[4] = sp;`);
+      this.emit(`const sp = (r32[4] - ${b}) | 0;`);
+      this.flatWriteStmt(sz, 'sp', value, 2);
+      this.emit('r32[4] = sp;');
     } else this.emit(`cpu.push${8 << sz}(${value});`);
   }
 
   /** Reads the top of the stack into `name` without popping. */
   peek(sz: 1 | 2, name: string): void {
     this.mayFault();
-    if (this.flatStack()) this.emit(`const ${name} = ${this.flatRead(sz, 'r32[4]', 2)};`);
+    if (this.flatStack()) this.flatReadInto(name, sz, 'r32[4]', 2);
     else this.emit(`const ${name} = cpu.peek${8 << sz}(0);`);
   }
 

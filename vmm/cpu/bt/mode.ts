@@ -12,6 +12,7 @@ export interface ModeFacts {
   readonly flat: number;
   readonly csD: boolean;
   readonly ssB: boolean;
+  readonly cpl: number;
   readonly csBase: number;
   readonly csLimit: number;
 }
@@ -26,7 +27,7 @@ export function modeKey(flat: number, csD: boolean, ssB: boolean, cpl: number, p
 }
 
 export function factsOf(key: number, csBase: number, csLimit: number): ModeFacts {
-  return { key, flat: key & 0x3f, csD: (key & KEY_CSD) !== 0, ssB: (key & KEY_SSB) !== 0, csBase, csLimit };
+  return { key, flat: key & 0x3f, csD: (key & KEY_CSD) !== 0, ssB: (key & KEY_SSB) !== 0, cpl: (key >> 8) & 3, csBase, csLimit };
 }
 
 /** A readable description of a key, for dumps and divergence reports. */

@@ -143,7 +143,7 @@ export function translateBlock(
     total += insns.length;
     for (const t of successors(insns[insns.length - 1]!, mode)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
   }
-  const w = new BlockWriter(mode);
+  const w = new BlockWriter(mode, !opts.replayable);
   const jumpTo = (target: number, done: number): string => {
     if (blocks.has(target)) {
       // Within the region: go on inside the function while the budget lasts (flags to the cpu, as
@@ -209,7 +209,7 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
     `// block at eip ${w.hex(eip)}, key ${w.hex(mode.key)}`,
     `const ${consts};`,
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
-    `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch;`,
+    `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;`,
     `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = ${w.eipLit(eip)};`,
     `try { for (;;) { switch (pc) {`,
     ...w.lines,
