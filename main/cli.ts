@@ -115,7 +115,9 @@ function version(): string {
 async function run(spec: VmLaunchSpec): Promise<number> {
   const out = process.stdout;
   const stdin = process.stdin;
+  // Tests only: a stand-in machine, which exists only in the test build of the VMM (not in packages).
   const fake = process.env.HOSTBOX_FAKE_MACHINE as FakeMachineKind | undefined;
+  if (fake !== undefined && fake !== 'echo' && fake !== 'crash') throw new UsageError(`HOSTBOX_FAKE_MACHINE=${fake} is not a stand-in machine (echo or crash)`);
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (finish = r));
   const vm = await VmmHost.start(
