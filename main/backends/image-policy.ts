@@ -1,10 +1,9 @@
 // Which host files may become a VM's disk. A guest writes its disk as it pleases, so a wrong path
 // hands it a host file: Hostbox's own library database, another VM's disk, a program. Refused:
-// anything that is not a regular file; the library database under any name (a hard link); anything
-// inside Hostbox's data folder except the disks in a
-// VM folder (for the app: this VM's own folder only); lock files; and, as a writable disk, files
-// whose first bytes say they are something else (an SQLite database, an executable, an image format
-// Hostbox does not read as raw).
+// anything that is not a regular file; the library database under any name (a hard link);
+// anything inside Hostbox's data folder except the disks in a VM folder (for the app: this VM's own
+// folder only); lock files; and, as a writable disk, files whose first bytes say they are something
+// else (an SQLite database, an executable, an image format Hostbox does not read as raw).
 
 import { closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
