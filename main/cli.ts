@@ -191,7 +191,9 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     for (const f of launch.net?.forwards ?? [])
     if ((f as ParsedForward).exposed) process.stderr.write(`hostbox: warning: port forward ${f.proto} ${f.hostAddress}:${f.hostPort} accepts connections from other machines\n`);
   const stdin = process.stdin;
+  // Tests only: a stand-in machine, which exists only in the test build of the VMM (not in packages).
   const fake = process.env.HOSTBOX_FAKE_MACHINE as FakeMachineKind | undefined;
+  if (fake !== undefined && fake !== 'echo' && fake !== 'crash') throw new UsageError(`HOSTBOX_FAKE_MACHINE=${fake} is not a stand-in machine (echo or crash)`);
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (finish = r));
   const handlers: VmHandlers = {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -270,9 +270,25 @@ test('no request or frame kills the server: each gets an error answer or a close
       assert.equal(await outcome(openSocket(s)), '503');
       await Promise.all(many.map((w) => (w.close(), closed(w))));
 
+      // Idle TCP connections beyond the cap are dropped at once; once they go, service resumes.
+      const idle = await Promise.all(
+        Array.from(
+          { length: 12 },
+          () =>
+            new Promise<Socket>((r) => {
+              const c = connect(s.port, '127.0.0.1', () => r(c));
+              c.on('error', () => {});
+            }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await raw(s.port, `GET /?token=${s.token} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`), '');
+      for (const c of idle) c.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+
       await stillServes(s);
     },
-    { maxMessageBytes: 64 * 1024, maxClients: 4 },
+    { maxMessageBytes: 64 * 1024, maxClients: 4, maxConnections: 12 },
   );
 });
 

@@ -35,6 +35,8 @@ export interface WebLimits {
   maxMessageBytes: number;
   /** Open API sockets at once: the app needs one per tab. */
   maxClients: number;
+  /** TCP connections at once (pages, assets and API sockets). */
+  maxConnections: number;
   /** Calls one socket may have running at once. */
   maxInFlight: number;
   /** Above this many unsent bytes to a client, superseded screen frames are held back (only the newest per VM is kept). */
@@ -46,6 +48,7 @@ export interface WebLimits {
 const DEFAULT_LIMITS: WebLimits = {
   maxMessageBytes: 2 << 20,
   maxClients: 16,
+  maxConnections: 128,
   maxInFlight: 64,
   slowClientBytes: 4 << 20,
   deadClientBytes: 64 << 20,
@@ -169,6 +172,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       answer(res, 500, 'internal error');
     }
   });
+  // TCP connections at once, API sockets included: a flood of idle ones is dropped at accept.
+  server.maxConnections = limits.maxConnections;
   // Malformed HTTP never reaches the handler: answer it and drop the socket.
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

@@ -279,7 +279,11 @@ export class VmmHost {
     };
     const mode = opts.mode ?? (process.versions.electron ? 'utility' : 'worker');
     const channel =
-      mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
+      mode === 'inprocess'
+        ? await inProcessChannel(onMessage, opts.fake !== undefined)
+        : mode === 'utility'
+          ? utilityChannel(onMessage, onDeath)
+          : workerChannel(onMessage, onDeath, opts.fake !== undefined);
     host = new VmmHost(channel, disks, handlers, spec);
     const net = spec.net;
     if (net && net.mode === 'user') {
@@ -443,9 +447,10 @@ export class VmmHost {
   }
 }
 
-function workerChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | null, code: number) => void): Channel {
-  const entry = join(packageRoot(), 'dist', 'vmm-worker.mjs');
-  if (!existsSync(entry)) throw new Error(`the VMM is not built (${entry} is missing): run \`npm run build\``);
+function workerChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | null, code: number) => void, standIns: boolean): Channel {
+  const entry = join(packageRoot(), 'dist', standIns ? 'vmm-worker-test.mjs' : 'vmm-worker.mjs');
+  if (!existsSync(entry))
+    throw new Error(standIns ? `stand-in machines need the test build of the VMM (${entry}), which packages leave out` : `the VMM is not built (${entry} is missing): run \`npm run build\``);
   const w = new Worker(entry);
   let terminating = false;
   w.on('message', onMessage);
@@ -490,8 +495,12 @@ function utilityChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | 
   };
 }
 
-async function inProcessChannel(onMessage: (m: unknown) => void): Promise<Channel> {
-  const { VmmProcess } = await import('../vmm/vmm-process.ts');
+async function inProcessChannel(onMessage: (m: unknown) => void, standIns: boolean): Promise<Channel> {
+  // Tests only (they run the sources): the paths are not literals, so bundles do not take these
+  // modules, the stand-in machines above all, in.
+  const vmmDir = '../vmm/';
+  const { VmmProcess } = (await import(vmmDir + 'vmm-process.ts')) as typeof import('../vmm/vmm-process.ts');
+  const fakes = standIns ? ((await import(vmmDir + 'fake-machine.ts')) as typeof import('../vmm/fake-machine.ts')).createFakeMachine : undefined;
   let alive = true;
   const timers = new Set<NodeJS.Timeout>();
   const vmm = new VmmProcess((m) => alive && queueMicrotask(() => onMessage(m)), {
@@ -504,7 +513,7 @@ async function inProcessChannel(onMessage: (m: unknown) => void): Promise<Channe
       return t;
     },
     cancel: (h) => clearTimeout(h as NodeJS.Timeout),
-  });
+  }, fakes);
   return {
     send: (m) => vmm.receive(structuredClone(m)),
     terminate: async () => {

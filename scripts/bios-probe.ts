@@ -33,6 +33,7 @@ const m = createMachine(
     log: (l, msg) => console.log(`[${l}] ${msg}`),
   },
   () => performance.now(),
+  () => Date.now(),
 );
 const end = performance.now() + seconds * 1000;
 while (performance.now() < end) {

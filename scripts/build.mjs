@@ -15,6 +15,8 @@ const requireShim = { js: "import { createRequire as __hostboxRequire } from 'no
 const esm = [
   ['main/cli.ts', 'dist/main/cli.js'],
   ['main/vmm-entry-worker.ts', 'dist/vmm-worker.mjs'],
+  // Tests only (stand-in machines); left out of packages.
+  ['main/vmm-entry-test-worker.ts', 'dist/vmm-worker-test.mjs'],
   ['main/start.ts', 'dist/main/start.js'],
 ];
 await Promise.all(

@@ -2,6 +2,9 @@
 // into a running VM's session as fast as the host takes it, a subscriber encodes every event as the
 // web server would, and the script reports bytes/s and the worst event-loop delay seen meanwhile.
 // Usage: node --import tsx scripts/serial-throughput.ts [MiB=4] [bytes-per-message=1] [seconds=10]
+//        node --import tsx scripts/serial-throughput.ts --vmm [MiB=10]
+// With --vmm the output comes from a real VMM worker (the test build's echo stand-in, which echoes
+// what it is sent; `npm run build` first): the whole host path, worker messages included.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +12,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createHostApi } from '../main/api.ts';
 import { encodeWire } from '../main/server.ts';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
-import type { VmHandlers } from '../main/vmm-host.ts';
+import { VmmHost, type VmHandlers } from '../main/vmm-host.ts';
 
-const mib = Number(process.argv[2] ?? 4);
+const viaVmm = process.argv[2] === '--vmm';
+if (viaVmm) process.argv.splice(2, 1);
+const mib = Number(process.argv[2] ?? (viaVmm ? 10 : 4));
 const perMessage = Number(process.argv[3] ?? 1);
 const maxSeconds = Number(process.argv[4] ?? 10);
 const total = Math.floor(mib * 1024 * 1024);
@@ -22,10 +27,12 @@ writeFileSync(kernel, fakeBzImage());
 let handlers: VmHandlers | null = null;
 const host = createHostApi({
   dataDir,
-  launcher: async (_spec, h) => {
-    handlers = h;
-    return { sendSerial() {}, sendKeys() {}, reset() {}, async stop() {} };
-  },
+  launcher: viaVmm
+    ? (spec, h) => VmmHost.start(spec, h, { fake: 'echo' })
+    : async (_spec, h) => {
+        handlers = h;
+        return { sendSerial() {}, sendKeys() {}, reset() {}, async stop() {} };
+      },
 });
 let encoded = 0;
 let received = 0;
@@ -36,6 +43,26 @@ host.subscribe((e) => {
 const r = await host.api.createVm({ ...(await host.api.defaultSettings()), name: 'bench', kernelPath: kernel });
 if (!r.ok) throw new Error(JSON.stringify(r.errors));
 await host.api.powerOn(r.vm.id);
+
+if (viaVmm) {
+  // 64 KiB pastes into the console; the stand-in echoes each back as the guest's output.
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const chunk = 'x'.repeat(64 * 1024 - 2) + '\r\n';
+  const t0 = performance.now();
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    await host.api.sendSerial(r.vm.id, chunk);
+    // Keep at most 1 MiB in flight, as a terminal's flow would.
+    while (sent - received > 1 << 20) await new Promise((res) => setTimeout(res, 1));
+  }
+  while (received < total - (total % chunk.length) && performance.now() - t0 < 120_000) await new Promise((res) => setTimeout(res, 1));
+  const seconds = (performance.now() - t0) / 1000;
+  delay.disable();
+  console.log(JSON.stringify({ path: 'api -> VMM worker (echo) -> api', receivedMiB: +(received / 1048576).toFixed(2), seconds: +seconds.toFixed(2), bytesPerSecond: Math.round(received / seconds), maxEventLoopDelayMs: +(delay.max / 1e6).toFixed(1), p99EventLoopDelayMs: +(delay.percentile(99) / 1e6).toFixed(1) }));
+  await host.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // Printable text with line ends, as a chatty guest's console would carry.
 const line = new TextEncoder().encode('[    1.234567] hostbox serial throughput line 0123456789abcdef\r\n');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFromVmm, parseToVmm } from './protocol.ts';
 import { VmmProcess } from './vmm-process.ts';
+import { createFakeMachine } from './fake-machine.ts';
 import type { FromVmm } from './protocol.ts';
 
 test('messages into the VMM are checked at the boundary', () => {
@@ -29,7 +30,7 @@ test('the VMM loop reports a bad start as fatal and ignores malformed input', ()
 test('the fake machine echoes serial input and powers off, through the loop', () => {
   const posted: FromVmm[] = [];
   const queue: (() => void)[] = [];
-  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} });
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} }, createFakeMachine);
   vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
   vmm.receive({ kind: 'console', port: 0, data: new TextEncoder().encode('poweroff\n') });
   while (queue.length) queue.shift()!();
@@ -40,7 +41,7 @@ test('the fake machine echoes serial input and powers off, through the loop', ()
 test('serial output leaves the VMM batched: one message per turn, flushed before any other message', () => {
   const posted: FromVmm[] = [];
   const queue: (() => void)[] = [];
-  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} });
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} }, createFakeMachine);
   vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
   for (const c of 'echo') vmm.receive({ kind: 'console', port: 0, data: new TextEncoder().encode(c) });
   vmm.receive({ kind: 'console', port: 1, data: new Uint8Array([0x41]) });
@@ -97,4 +98,11 @@ test('the net channel carries Ethernet frames both ways and the cable state in; 
   assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(1519) }), /1519 bytes/);
   assert.throws(() => parseFromVmm({ kind: 'net', frame: 'x' }), /bytes/);
   assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, nic: { mac: [1, 2, 3] } } }), /6 bytes/);
+});
+
+test('a build without stand-ins refuses to start one', () => {
+  const posted: FromVmm[] = [];
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: () => {}, later: () => 0, cancel: () => {} });
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
+  assert.deepEqual(posted, [{ kind: 'fatal', message: 'stand-in machines are not part of this build' }]);
 });

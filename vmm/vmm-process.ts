@@ -6,7 +6,9 @@
 import { createMachine } from './machine.ts';
 import type { Machine, MachineHost, RamRun, StateSection, VmConfig } from './machine-api.ts';
 import { parseToVmm, type FakeMachineKind, type FromVmm, type StateCommand } from './protocol.ts';
-import { createFakeMachine } from './fake-machine.ts';
+
+/** Makes a test stand-in machine; only test builds pass one (see main/vmm-entry-test-worker.ts). */
+export type StandInFactory = (kind: FakeMachineKind, config: VmConfig, host: MachineHost) => Machine;
 
 /** Host time given to the guest before the loop yields for messages. */
 const SLICE_MS = 10;
@@ -45,6 +47,7 @@ export class VmmProcess {
   constructor(
     private readonly postNow: (m: FromVmm) => void,
     private readonly sched: VmmScheduler,
+    private readonly standIns?: StandInFactory,
   ) {}
 
   private post(m: FromVmm): void {
@@ -201,7 +204,8 @@ export class VmmProcess {
     };
     try {
       const wallMs = (): number => this.sched.wallMs?.() ?? 0;
-      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now(), wallMs);
+      if (fake && !this.standIns) throw new Error('stand-in machines are not part of this build');
+      this.machine = fake ? this.standIns!(fake, config, host) : createMachine(config, host, () => this.sched.now(), wallMs);
     } catch (e) {
       this.post({ kind: 'fatal', message: (e as Error).message });
       return;

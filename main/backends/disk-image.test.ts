@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskImage } from './disk-image.ts';
@@ -96,6 +96,10 @@ test("Hostbox's own files, special files and files that are something else are r
     const link = join(s.dir, 'innocent.img');
     symlinkSync(lib, link);
     assert.match(imageRefusal(link, true, app)!, /Hostbox's own files/);
+    // A hard link outside the data folder is still the library.
+    const hard = join(s.dir, 'hard.img');
+    linkSync(lib, hard);
+    assert.match(imageRefusal(hard, false, app)!, /hard\.img is Hostbox's library database \(library\.sqlite3\)/);
     // Not regular files.
     assert.match(imageRefusal(s.dir, true, {})!, /is not a regular file/);
     assert.match(imageRefusal('/dev/null', false, {})!, /is not a regular file/);

@@ -23,6 +23,8 @@ test('a second writer is refused with the holder named; after release the image 
   const s = scratch();
   try {
     const a = ImageLock.acquire(s.image, 'VM "Alpha"', 'disk image');
+    // Only the lock is left beside the image (its draft is gone), and it is complete.
+    assert.deepEqual(readdirSync(s.dir).sort(), ['disk.img', 'disk.img.lck']);
     const held = JSON.parse(readFileSync(`${s.image}.lck`, 'utf8'));
     assert.equal(held.pid, process.pid);
     assert.equal(held.owner, 'VM "Alpha"');

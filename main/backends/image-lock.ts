@@ -1,6 +1,7 @@
 // An advisory lock per writable disk image, so two VMs (or the app and `hostbox run`) never write
 // one image at once: a lock file beside the image, `<image>.lck`, as VMware Workstation does,
-// created with O_EXCL and holding who took it (pid, host, process start time, a name for people).
+// created exclusively (written under a unique name with O_EXCL, then linked into place, which fails
+// when it exists) and holding who took it (pid, host, process start time, a name for people).
 //
 // Why a lock file and not flock(2): Node reaches flock only through a native addon or a helper
 // process per image (util-linux flock(1)), and a flock names no holder, while the refusal must say
@@ -81,24 +82,39 @@ export class ImageLock {
     const lockPath = `${imagePath}.lck`;
     const record: LockRecord = { pid: process.pid, host: hostname(), started: processStart(process.pid), owner, since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
     const text = JSON.stringify(record) + '\n';
-    // Two tries: the second after a stale lock was moved away.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let fd: number;
+    // The record is written to a file of its own (O_EXCL) and then published by link(2), which
+    // fails if the lock exists: a lock file is never seen empty or half-written.
+    const draft = `${lockPath}.${record.nonce}`;
+    try {
+      const fd = openSync(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       try {
-        fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST') throw new Error(`cannot lock ${what} ${imagePath} (${lockPath}: ${(e as Error).message})`);
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new Error(`cannot lock ${what} ${imagePath} (${draft}: ${(e as Error).message})`);
+    }
+    try {
+      // Two tries: the second after a stale lock was moved away.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          linkSync(draft, lockPath);
+          return new ImageLock(lockPath, text);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'EEXIST') throw new Error(`cannot lock ${what} ${imagePath} (${lockPath}: ${(e as Error).message})`);
+        }
         const held = ImageLock.holder(lockPath);
         if (held.record && isStale(held.record) && attempt === 0 && ImageLock.removeStale(lockPath, held.text)) continue;
         const who = held.record ? `${held.record.owner} (pid ${held.record.pid}${held.record.host !== hostname() ? ` on ${held.record.host}` : ''})` : 'another program (its lock file cannot be read)';
         throw new ImageLockedError(`${what} ${imagePath} is in use by ${who}; if nothing uses it any more, delete ${lockPath}`);
       }
+    } finally {
       try {
-        writeSync(fd, text);
-        return new ImageLock(lockPath, text);
-      } finally {
-        closeSync(fd);
+        unlinkSync(draft);
+      } catch {
+        // Already gone.
       }
     }
     throw new ImageLockedError(`${what} ${imagePath} is being locked by another program at this moment; try again`);

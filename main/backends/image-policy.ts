@@ -1,12 +1,15 @@
 // Which host files may become a VM's disk. A guest writes its disk as it pleases, so a wrong path
 // hands it a host file: Hostbox's own library database, another VM's disk, a program. Refused:
-// anything that is not a regular file; anything inside Hostbox's data folder except the disks in a
-// VM folder (for the app: this VM's own folder only); lock files; and, as a writable disk, files
-// whose first bytes say they are something else (an SQLite database, an executable, an image format
-// Hostbox does not read as raw).
+// anything that is not a regular file; the library database under any name (a hard link);
+// anything inside Hostbox's data folder except the disks in a VM folder (for the app: this VM's own
+// folder only); lock files; and, as a writable disk, files whose first bytes say they are something
+// else (an SQLite database, an executable, an image format Hostbox does not read as raw).
 
 import { closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
+
+/** The VM library's database and SQLite's files beside it (library/library.ts). */
+const LIBRARY_FILES = ['library.sqlite3', 'library.sqlite3-wal', 'library.sqlite3-shm', 'library.sqlite3-journal'];
 
 export interface ImageScope {
   /** Hostbox's data folder (library database, vms/<id>/ folders). */
@@ -80,6 +83,15 @@ export function imageRefusal(path: string, writable: boolean, scope: ImageScope)
       const allowed =
         scope.ownFolder === null ? false : scope.ownFolder !== undefined ? inside(file, real(scope.ownFolder)) : inside(file, vms) && file.slice(vms.length + 1).includes(sep);
       if (!allowed) return `${path} is one of Hostbox's own files (in its data folder ${scope.dataDir}), not a disk of this VM`;
+    }
+    // A hard link elsewhere to the library (or its journal) is the same file under another name.
+    for (const name of LIBRARY_FILES) {
+      try {
+        const lib = statSync(join(data, name));
+        if (lib.ino === st.ino && lib.dev === st.dev) return `${path} is Hostbox's library database (${name}), not a disk image`;
+      } catch {
+        // Not there.
+      }
     }
   }
   if (writable) {

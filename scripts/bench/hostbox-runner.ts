@@ -44,6 +44,7 @@ export class HostboxRunner implements GuestRunner {
         log: () => {},
       },
       () => performance.now(),
+      () => Date.now(),
     );
     this.running = true;
     this.loop();
