@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { Xorshift32 } from '../../../vmm/cpu/xorshift.ts';
 import { Nat, GATEWAY_MAC, NAT_DNS, NAT_GATEWAY, NAT_GUEST, type NatOptions } from './nat.ts';
 import {
@@ -26,6 +27,7 @@ import {
   buildTcp,
   buildUdp,
   checksum,
+  ipFromString,
   parseArp,
   parseEthernet,
   parseIcmp,
@@ -308,9 +310,16 @@ test('TCP to 10.0.2.2 reaches host loopback only with host access on; otherwise 
   const refused = await new GuestTcp(off, 40000, NAT_GATEWAY, port).connect();
   assert.ok(refused.flags & TCP_RST, 'RST with host access off');
   assert.equal(off.nat.counters.refused, 1);
-  // Loopback addresses named directly are never reached either.
+  // Loopback addresses named directly are never reached either, nor the host's other addresses.
   const direct = await new GuestTcp(off, 40001, 0x7f000001, port).connect();
   assert.ok(direct.flags & TCP_RST);
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal);
+  if (own) {
+    const viaLan = await new GuestTcp(off, 40003, ipFromString(own.address)!, port).connect();
+    assert.ok(viaLan.flags & TCP_RST, `the host's own address ${own.address} is refused too`);
+  }
   off.nat.close();
 
   const on = new Guest({ hostAccess: true });

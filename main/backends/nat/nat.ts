@@ -24,6 +24,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import type { lookup } from 'node:dns/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { answerDhcp, parseDhcp } from './dhcp.ts';
 import { resolveDnsQuery } from './dns.ts';
 import {
@@ -221,7 +222,11 @@ export class Nat {
     if ((ip & NAT_MASK) >>> 0 === NAT_NETWORK) return null;
     const top = ip >>> 24;
     if (top === 127 || top === 0 || top >= 224) return null;
-    return ipToString(ip);
+    const address = ipToString(ip);
+    // The host's own addresses are "this host" too: reachable only with host access on. Looked
+    // up each time, as the host's addresses change (DHCP, VPNs).
+    if (!this.o.hostAccess && hostAddresses().has(address)) return null;
+    return address;
   }
 
   /** Guest-visible address for a host peer address (loopback is the gateway). */
@@ -438,4 +443,11 @@ export class Nat {
 function sameMac(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Every IPv4 address of this host's interfaces. */
+function hostAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4') out.add(a.address);
+  return out;
 }

@@ -19,7 +19,11 @@ const SEND_HIGH = 256 * 1024;
 const SEND_LOW = 64 * 1024;
 /** Our MSS toward the guest: a 1500-byte MTU less IPv4 and TCP headers. */
 export const NAT_MSS = 1460;
-const RTO_INITIAL_MS = 250;
+// RFC 6298's estimator with a 200 ms floor (as Linux uses; the guest is on a virtual link) and an
+// 8 s ceiling (a guest that does not answer for that long is paused or gone, and the idle timeout
+// decides).
+const RTO_INITIAL_MS = 1000;
+const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 8000;
 const MAX_RETRIES = 10;
 
@@ -48,6 +52,13 @@ export class TcpConnection {
   private finAcked = false;
   private guestFin = false;
   private rto = RTO_INITIAL_MS;
+  private baseRto = RTO_INITIAL_MS;
+  private srtt = 0;
+  private rttvar = 0;
+  /** One segment timed at a time (Karn: never a retransmitted one). */
+  private timing: { seq: number; at: number } | null = null;
+  /** The highest sequence number sent: ACKs up to it are good even after going back N. */
+  private sndMax: number;
   private retries = 0;
   private dupAcks = 0;
   private rtoTimer: NodeJS.Timeout | null = null;
@@ -59,7 +70,7 @@ export class TcpConnection {
     state: TcpState,
   ) {
     this.state = state;
-    this.sndUna = this.sndNxt = this.iss;
+    this.sndUna = this.sndNxt = this.sndMax = this.iss;
     socket.on('data', (d: Buffer) => this.fromHost(d));
     socket.on('end', () => {
       this.hostEnded = true;
@@ -98,7 +109,7 @@ export class TcpConnection {
   private sendSyn(): void {
     const synAck = this.state === 'syn-received';
     this.io.emit({ seq: this.iss, ack: synAck ? this.rcvNxt : 0, flags: TCP_SYN | (synAck ? TCP_ACK : 0), window: this.window(), mss: NAT_MSS });
-    this.sndNxt = (this.iss + 1) >>> 0;
+    this.sndNxt = this.sndMax = (this.iss + 1) >>> 0;
     this.armRto();
   }
 
@@ -167,23 +178,28 @@ export class TcpConnection {
     this.sndUna = this.sndNxt;
     this.sndWnd = s.window;
     this.retries = 0;
-    this.rto = RTO_INITIAL_MS;
+    this.rto = this.baseRto;
     this.clearRto();
   }
 
   private onAck(s: Tcp): void {
     const a = s.ack;
-    if (seqLt(this.sndUna, a) && seqLe(a, this.sndNxt)) {
-      let n = seqDiff(a, this.sndUna);
-      if (this.finSent && a === this.sndNxt) {
+    if (seqLt(this.sndUna, a) && seqLe(a, this.sndMax)) {
+      // After going back N, an ACK for what was sent before still counts.
+      if (seqLt(this.sndNxt, a)) this.sndNxt = a;
+      if (this.hostEnded && a === this.sndMax && seqDiff(this.sndMax, this.sndUna) === this.buffered + 1) {
+        this.finSent = true;
         this.finAcked = true;
-        n--;
       }
-      this.consume(Math.min(n, this.buffered));
+      this.consume(Math.min(seqDiff(a, this.sndUna), this.buffered));
       this.sndUna = a;
       this.retries = 0;
       this.dupAcks = 0;
-      this.rto = RTO_INITIAL_MS;
+      if (this.timing && seqLe(this.timing.seq, a)) {
+        this.sampleRtt(performance.now() - this.timing.at);
+        this.timing = null;
+      }
+      this.rto = this.baseRto;
       if (this.sndUna === this.sndNxt) this.clearRto();
       else this.armRto();
       if (this.socket.isPaused() && this.buffered < SEND_LOW && this.state === 'established') this.socket.resume();
@@ -192,6 +208,17 @@ export class TcpConnection {
     }
     this.sndWnd = s.window;
     this.pump();
+  }
+
+  private sampleRtt(ms: number): void {
+    if (this.srtt === 0) {
+      this.srtt = ms;
+      this.rttvar = ms / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - ms);
+      this.srtt = 0.875 * this.srtt + 0.125 * ms;
+    }
+    this.baseRto = Math.min(RTO_MAX_MS, Math.max(RTO_MIN_MS, this.srtt + Math.max(10, 4 * this.rttvar)));
   }
 
   private onData(s: Tcp): void {
@@ -282,11 +309,15 @@ export class TcpConnection {
       if (avail <= 0 || room <= 0) break;
       const n = Math.min(avail, room, this.mss);
       this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_PSH, window: this.window(), payload: this.peek(offset, n) });
+      const fresh = this.sndNxt === this.sndMax;
       this.sndNxt = (this.sndNxt + n) >>> 0;
+      if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
+      if (fresh) this.timing ??= { seq: this.sndNxt, at: performance.now() };
     }
     if (this.hostEnded && !this.finSent && seqDiff(this.sndNxt, this.sndUna) === this.buffered) {
       this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_FIN, window: this.window() });
       this.sndNxt = (this.sndNxt + 1) >>> 0;
+      if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
       this.finSent = true;
     }
     // Unacknowledged data, or data the guest's closed window holds back (the persist case).
@@ -320,6 +351,7 @@ export class TcpConnection {
       // Zero-window probe: one byte past the window; if the window opened, the guest takes it.
       this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK, window: this.window(), payload: this.peek(0, 1) });
       this.sndNxt = (this.sndNxt + 1) >>> 0;
+      if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
       this.armRto();
       return;
     }
@@ -328,6 +360,7 @@ export class TcpConnection {
 
   /** Go back to the oldest unacknowledged byte and send again. */
   private retransmit(): void {
+    this.timing = null;
     this.sndNxt = this.sndUna;
     if (this.finSent && !this.finAcked) this.finSent = false;
     this.dupAcks = 0;
