@@ -1,5 +1,7 @@
 // What every device model shares: explicit reset and saved state declared by name.
 
+import type { StateSchema } from './state/schema.ts';
+
 /** power: cold start; hard: RESET pin (keyboard controller 0xFE, triple fault); soft: INIT-like. */
 export type ResetKind = 'power' | 'hard' | 'soft';
 
@@ -23,6 +25,8 @@ export type StateRecord = { [key: string]: StateValue };
 export interface Snapshotable {
   readonly stateId: string;
   readonly stateVersion: number;
+  /** The declared fields (vmm/state/schema.ts) that saveState and loadState follow. */
+  readonly stateSchema: StateSchema<unknown>;
   saveState(): StateRecord;
   /** Restores fields and recomputes derived ones; never touches another device or raises IRQs. */
   loadState(state: StateRecord, version: number): void;
@@ -32,24 +36,4 @@ export interface Device extends Snapshotable {
   reset(kind: ResetKind): void;
   /** Called after every device is loaded so level-triggered lines are driven again. */
   reassertInterrupts?(): void;
-}
-
-export function stateNumber(s: StateRecord, key: string): number {
-  const v = s[key];
-  if (typeof v !== 'number') throw new Error(`saved state: field "${key}" is missing or not a number`);
-  return v;
-}
-
-export function stateBytes(s: StateRecord, key: string, length?: number): Uint8Array {
-  const v = s[key];
-  if (!(v instanceof Uint8Array)) throw new Error(`saved state: field "${key}" is missing or not bytes`);
-  if (length !== undefined && v.length !== length)
-    throw new Error(`saved state: field "${key}" has ${v.length} bytes, expected ${length}`);
-  return v;
-}
-
-export function stateBool(s: StateRecord, key: string): boolean {
-  const v = s[key];
-  if (typeof v !== 'boolean') throw new Error(`saved state: field "${key}" is missing or not a boolean`);
-  return v;
 }

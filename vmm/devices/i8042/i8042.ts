@@ -383,6 +383,11 @@ export class I8042 implements Device {
     if (this.irq12High) this.irq12.raise();
   }
 
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return I8042.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     return saveBySchema(I8042.STATE, this);
   }

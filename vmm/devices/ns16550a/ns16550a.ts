@@ -111,7 +111,9 @@ export interface ModemInputs {
 
 export class Ns16550a implements Device {
   readonly stateId: string;
-  readonly stateVersion = 1;
+  get stateVersion(): number {
+    return this.stateSchema.version;
+  }
   readonly ioRanges: IoRange[];
 
   private ier = 0;
@@ -539,6 +541,11 @@ export class Ns16550a implements Device {
 
   reassertInterrupts(): void {
     if (this.irqHigh) this.irq.raise();
+  }
+
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return UART_STATE as StateSchema<unknown>;
   }
 
   saveState(): StateRecord {
