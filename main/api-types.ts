@@ -3,7 +3,7 @@
 
 import type { Screen } from '../vmm/machine-api.ts';
 
-export type EngineSetting = 'auto' | 'interpreter' | 'bt';
+export type EngineSetting = 'auto' | 'interpreter' | 'bt' | 'check';
 
 /** What a VM boots: a Linux kernel loaded directly (like QEMU -kernel), or through the BIOS its hard disk first or its CD first. */
 export type BootSource = 'kernel' | 'disk' | 'cdrom';
@@ -32,7 +32,8 @@ export interface VmCreateSettings extends VmSettings {
   newDiskMiB?: number;
 }
 
-export type VmPower = 'off' | 'starting' | 'running' | 'crashed';
+/** 'halted': running, but the guest halted with interrupts off and will not go on (reset or power off). */
+export type VmPower = 'off' | 'starting' | 'running' | 'halted' | 'crashed';
 
 export interface VmInfo extends VmSettings {
   id: string;

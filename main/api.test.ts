@@ -111,6 +111,30 @@ test('a crashing VMM marks its VM crashed with the error; other VMs keep running
   }
 });
 
+test('a guest halted with interrupts off is shown as halted with where; a reset runs it again', async () => {
+  const s = scratch();
+  const host = createHostApi({ dataDir: s.dataDir, launcher: fakeVmmLauncher() });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    const id = r.vm.id;
+    await host.api.powerOn(id);
+    await host.api.sendSerial(id, 'halt\r');
+    await until(() => host.library.get(id).power === 'halted', 'the halted state');
+    assert.match(host.library.get(id).error ?? '', /halted with interrupts off at 0060:c1234567: it will not go on/);
+    // Still a running VM as far as settings and deletion go.
+    assert.equal((await host.api.updateVm(id, { ...r.vm, memoryMiB: 64 })).ok, false);
+    await host.api.resetVm(id);
+    await until(() => host.library.get(id).power === 'running', 'running after the reset');
+    assert.equal(host.library.get(id).error, undefined);
+    await host.api.powerOff(id);
+    assert.equal(host.library.get(id).power, 'off');
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
 test('a VM whose files vanished stays off with the reason; a disk-booting VM is launched without a kernel', async () => {
   const s = scratch();
   const specs: VmLaunchSpec[] = [];

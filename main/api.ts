@@ -147,6 +147,9 @@ export function createHostApi(opts: HostOptions): {
             },
             state: (state, detail) => {
               if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
+              else if (state === 'halted' && !s.over)
+                publish(library.setPower(id, 'halted', `The guest halted with interrupts off at ${detail ?? '?'}: it will not go on. Reset it or power it off.`));
+              else if (state === 'reset' && !s.over && library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
               else if (state === 'poweroff' || state === 'stopped') end(id, s, 'off');
               else if (state === 'crashed') end(id, s, 'crashed', (detail ?? 'unknown error').split('\n')[0]);
             },

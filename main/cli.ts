@@ -1,7 +1,8 @@
 // `hostbox`: the headless face of the host code. `hostbox run` boots a VM with its first serial port
 // on this terminal, as `qemu-system-i386 -nographic` does: raw mode on a TTY, Ctrl-A X quits,
 // Ctrl-A S suspends to the --state file, Ctrl-A Ctrl-A sends a literal Ctrl-A. `hostbox resume FILE`
-// continues a suspended VM. The exit code is 0 when the guest powers itself off or is suspended.
+// continues a suspended VM. The exit code is 0 when the guest powers itself off or is suspended, 3
+// when it halts with interrupts off (it can never go on).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ Options for run:
   --append TEXT     kernel command line (e.g. "console=ttyS0")
   --hda FILE        raw disk image (first IDE disk)
   --cdrom FILE      ISO image (IDE CD-ROM)
-  --engine NAME     interpreter | bt | auto (default auto)
+  --engine NAME     auto (= bt) | bt | interpreter | check (bt verified against the interpreter)
   --boot DEVICE     without --kernel, what the BIOS boots first: disk (default) or cdrom
   --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
@@ -150,7 +151,11 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     screen: () => {},
     state: (s, detail) => {
       if (s === 'poweroff') finish(0);
-      else if (s === 'crashed') {
+      else if (s === 'halted') {
+        // Nothing can wake it: say so and end, rather than look like a slow guest.
+        process.stderr.write(`\r\nhostbox: the guest halted with interrupts off at ${detail ?? '?'}\r\n`);
+        finish(3);
+      } else if (s === 'crashed') {
         process.stderr.write(`\r\nhostbox: the VM crashed: ${(detail ?? '').split('\n')[0]}\r\n`);
         finish(1);
       }

@@ -30,6 +30,11 @@ export function fakeVmmLauncher(opts: { crashOn?: string } = {}): VmmLauncher & 
           return;
         }
         if (cmd === 'uname -r') say(`${FAKE_RELEASE}\r\n`);
+        if (cmd === 'halt') {
+          // A guest that ends in CLI; HLT: still running, but it will never go on.
+          handlers.state('halted', '0060:c1234567');
+          return;
+        }
         if (cmd === 'poweroff') {
           alive = false;
           handlers.state('poweroff');
@@ -39,6 +44,7 @@ export function fakeVmmLauncher(opts: { crashOn?: string } = {}): VmmLauncher & 
       },
       sendKeys() {},
       reset() {
+        if (alive) handlers.state('reset');
         if (alive) say('\r\n[reset]\r\nHOSTBOX-GUEST-READY\r\n/ # ');
       },
       async stop() {

@@ -39,7 +39,8 @@ function loadBios(spec: VmLaunchSpec): { bios: Uint8Array; vgaBios?: Uint8Array 
   return { bios: readBootFile('BIOS', DEFAULT_BIOS.bios), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
 }
 
-export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped' | 'suspended';
+/** 'halted': the guest stopped for good (HLT with interrupts off); the detail is CS:EIP. */
+export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped' | 'halted' | 'suspended';
 
 /** What a finished suspend reports. */
 export interface SuspendResult {
@@ -101,7 +102,7 @@ function readBootFile(what: string, path: string): Uint8Array {
 export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Map<string, DiskImage> } {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
-  if (!['interpreter', 'bt', 'auto'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt or auto`);
+  if (!['interpreter', 'bt', 'auto', 'check'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt, auto or check`);
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
   const disks = new Map<string, DiskImage>();
   try {
@@ -327,6 +328,7 @@ export class VmmHost {
           h.state('poweroff', m.detail);
           void this.shutdown();
         } else if (m.event === 'reset') h.state('reset', m.detail);
+        else if (m.event === 'halted') h.state('halted', m.detail);
         else if (m.event === 'triple-fault') h.log?.('warn', `triple fault: ${m.detail ?? ''}`);
         return;
       default:

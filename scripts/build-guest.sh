@@ -4,6 +4,9 @@
 #   .cache/guest/initrd.img     newc cpio, gzip: busybox-static, a few kernel modules, /init
 #   .cache/guest/manifest.json  what tests may rely on (kernel release, marker, prompt, test file md5)
 #
+# `build-guest.sh 686-pae` builds the same guest around Debian's 686-pae kernel flavour (PAE paging)
+# into .cache/guest-686-pae/, with that kernel's own modules in its initramfs.
+#
 # Nothing is installed into the host: packages are fetched with `apt-get download` and unpacked with
 # dpkg-deb -x. The host tools it needs are listed in scripts/guest-packages.txt. Re-running is cheap:
 # when the manifest says the outputs were built by this very script from the same package versions,
@@ -18,11 +21,16 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT="$REPO/.cache/guest"
+FLAVOUR=${1:-686}
+case "$FLAVOUR" in
+  686) OUT="$REPO/.cache/guest" ;;
+  686-pae) OUT="$REPO/.cache/guest-686-pae" ;;
+  *) printf '[guest] error: unknown kernel flavour %s (686 or 686-pae)\n' "$FLAVOUR" >&2; exit 2 ;;
+esac
 DEBS="$OUT/debs"
 WORK="$OUT/work"
 
-KERNEL_META=linux-image-686:i386
+KERNEL_META=linux-image-$FLAVOUR:i386
 BUSYBOX_PKG=busybox-static:i386
 # What later issues need: IDE disk and CD-ROM on the PIIX, FAT file systems, the two emulated NICs.
 # Their dependencies (libata, scsi_mod, 8390, ...) are added by following modules.dep.
@@ -62,7 +70,7 @@ candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }
 # linux-image-686 is a metapackage; its dependency names the versioned image package, whose
 # ABI name (6.1.0-NN-686) is the release `uname -r` prints and the /lib/modules folder.
 KERNEL_PKG=$(apt-cache show --no-all-versions "$KERNEL_META" 2>/dev/null |
-  sed -n 's/^Depends: //p' | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' | grep -E '^linux-image-[0-9].*-686$' | head -n1 || true)
+  sed -n 's/^Depends: //p' | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' | grep -E "^linux-image-[0-9].*-$FLAVOUR\$" | head -n1 || true)
 KERNEL_VER=$(candidate "$KERNEL_PKG:i386" 2>/dev/null || true)
 BUSYBOX_VER=$(candidate "$BUSYBOX_PKG")
 
@@ -77,7 +85,7 @@ fi
 
 RELEASE=${KERNEL_PKG#linux-image-}
 SCRIPT_SHA=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
-CACHE_KEY="$SCRIPT_SHA $KERNEL_PKG=$KERNEL_VER $BUSYBOX_PKG=$BUSYBOX_VER"
+CACHE_KEY="$SCRIPT_SHA $FLAVOUR $KERNEL_PKG=$KERNEL_VER $BUSYBOX_PKG=$BUSYBOX_VER"
 
 print_outputs() {
   for f in vmlinuz initrd.img; do

@@ -80,6 +80,12 @@ test('a VMM that dies is reported with its error and a non-zero exit', () => {
   assert.match(s.stderr, /failing on start as asked/);
 });
 
+test('a guest halted with interrupts off is said in one line and ends the command with 3', () => {
+  const r = hostbox(['run', '--kernel', kernel], { env: { HOSTBOX_FAKE_MACHINE: 'echo' }, input: 'halt\n' });
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /^hostbox: the guest halted with interrupts off at 0060:c1234567$/m);
+});
+
 test('settings from a config file, overridden by flags', () => {
   const cfg = join(scratch, 'vm.json');
   writeFileSync(cfg, JSON.stringify({ memory: 64, kernel, append: 'console=ttyS0' }));

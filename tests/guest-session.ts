@@ -8,7 +8,8 @@ import { TerminalText } from './terminal-text.ts';
 
 export const root = new URL('..', import.meta.url).pathname;
 export const guestDir = join(root, '.cache', 'guest');
-const manifestPath = join(guestDir, 'manifest.json');
+/** The same guest around Debian's 686-pae kernel (`npm run guest` builds both). */
+export const guestPaeDir = join(root, '.cache', 'guest-686-pae');
 
 export interface GuestManifest {
   kernelRelease: string;
@@ -18,15 +19,15 @@ export interface GuestManifest {
 }
 
 /** Why a guest test cannot run here (no guest built, no build), or false. */
-export function guestSkipReason(): string | false {
-  const missing = !existsSync(manifestPath) ? 'no test guest (run `npm run guest`)' : !existsSync(join(root, 'dist', 'vmm-worker.mjs')) ? 'not built (npm run build)' : false;
+export function guestSkipReason(dir = guestDir): string | false {
+  const missing = !existsSync(join(dir, 'manifest.json')) ? `no test guest in ${dir} (run \`npm run guest\`)` : !existsSync(join(root, 'dist', 'vmm-worker.mjs')) ? 'not built (npm run build)' : false;
   // CI builds the guest first: there a missing guest is a failure, not a skip.
   if (missing && process.env.CI) throw new Error(`guest test cannot run in CI: ${missing}`);
   return missing;
 }
 
-export function guestManifest(): GuestManifest {
-  return JSON.parse(readFileSync(manifestPath, 'utf8')) as GuestManifest;
+export function guestManifest(dir = guestDir): GuestManifest {
+  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as GuestManifest;
 }
 
 interface Found {

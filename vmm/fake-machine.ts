@@ -22,6 +22,9 @@ export function createFakeMachine(kind: FakeMachineKind, _config: VmConfig, host
           if (line.trim() === 'poweroff') {
             off = true;
             host.power('poweroff');
+          } else if (line.trim() === 'halt') {
+            // As a guest that ends in CLI; HLT: stopped for good.
+            host.power('halted', '0060:c1234567');
           } else if (line.trim() === 'crash') {
             throw new Error('fake machine: crashing as asked');
           }

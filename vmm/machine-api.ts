@@ -2,7 +2,8 @@
 // (vmm/machine.ts). The machine never touches the host: everything it needs arrives as bytes in
 // VmConfig or through MachineHost callbacks, which the process loop turns into protocol messages.
 
-export type EngineKind = 'interpreter' | 'bt' | 'auto';
+/** auto means bt; check runs bt and compares each translation with the interpreter (slow). */
+export type EngineKind = 'interpreter' | 'bt' | 'auto' | 'check';
 
 export interface DiskInfo {
   /** Back-end handle the host uses to route block requests. */
@@ -72,7 +73,11 @@ export interface GraphicsScreen {
 /** What the display channel carries: the text screen or a graphics picture. */
 export type Screen = TextScreen | GraphicsScreen;
 
-export type PowerEvent = 'poweroff' | 'reset' | 'triple-fault';
+/**
+ * 'halted': the CPU executed HLT with interrupts disabled and nothing can wake it (this PC has no NMI
+ * source), so the guest has stopped for good; the detail is the HLT's address as CS:EIP in hex.
+ */
+export type PowerEvent = 'poweroff' | 'reset' | 'triple-fault' | 'halted';
 
 export interface MachineHost {
   serialOut(port: number, bytes: Uint8Array): void;

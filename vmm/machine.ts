@@ -10,10 +10,13 @@ import { CR0_PE } from './cpu/regs.ts';
 import { setSegmentCache } from './cpu/segments.ts';
 import { CS, DS, ES, FS, GS, SS } from './cpu/decode.ts';
 import { TripleFault } from './cpu/fault.ts';
+import { programMtrrsAsFirmware } from './cpu/mtrr.ts';
 import { loadLinux, type BootEntry } from './boot/linux.ts';
 import type { BlockReply, Machine, MachineHost, MachineStats, RamRun, StateSection, VmConfig } from './machine-api.ts';
 import { loadMachine, ramRuns, saveSections } from './state/machine-state.ts';
 import { PcDevices } from './pc-devices.ts';
+import { attachEngine } from './cpu/bt/attach.ts';
+import type { BtEngine } from './cpu/bt/engine.ts';
 
 /** Instructions between looks at the clock: ~0.2-0.5 ms of guest work at interpreter speed. */
 const CHUNK = 16384;
@@ -29,8 +32,12 @@ export class PcMachine implements Machine {
   readonly clock: VirtualClock;
   readonly cpu: Cpu;
   readonly devices: PcDevices;
+  /** The translator, unless the VM runs on the interpreter alone. */
+  readonly bt: BtEngine | null;
   private off = false;
   private resetPending = false;
+  /** The guest stopped for good (HLT with IF clear) and the host has been told; cleared by a reset. */
+  private stopReported = false;
 
   constructor(
     readonly config: VmConfig,
@@ -50,6 +57,7 @@ export class PcMachine implements Machine {
       this.resetPending = true;
       this.cpu.brk = true;
     };
+    this.bt = attachEngine(this.cpu, config.engine);
     this.devices = new PcDevices(this);
     this.powerOn();
   }
@@ -63,6 +71,7 @@ export class PcMachine implements Machine {
     if (this.config.kernel) {
       // What a BIOS would have done first (shadow RAM, PCI interrupt routing), then its tables.
       this.devices.firmwareSetup();
+      programMtrrsAsFirmware(this.cpu.mtrr, this.mem.size);
       const acpi = this.devices.installFirmwareTables();
       const entry = loadLinux(this.mem, this.config.kernel, {
         initrd: this.config.initrd,
@@ -114,10 +123,26 @@ export class PcMachine implements Machine {
       if (this.off) return 'off';
       if (this.cpu.halted && !this.resetPending) {
         this.clock.runDue();
-        if (this.cpu.halted) return 'halted';
+        if (this.cpu.halted) {
+          this.reportStop();
+          return 'halted';
+        }
       }
       if (this.hostMs() >= end) return 'running';
     }
+  }
+
+  /**
+   * HLT with IF clear ends the guest for good: only NMI, SMI, INIT or RESET leave that state, and
+   * this PC has no NMI source, no SMM and no INIT IPI. Said once, so a user knows it will not go on.
+   */
+  private reportStop(): void {
+    const cpu = this.cpu;
+    if (this.stopReported || cpu.ifFlag || cpu.nmiPending) return;
+    this.stopReported = true;
+    const cs = cpu.sel[CS]!.toString(16).padStart(4, '0');
+    const eip = (cpu.prevEip >>> 0).toString(16).padStart(cpu.csD ? 8 : 4, '0');
+    this.host.power('halted', `${cs}:${eip}`);
   }
 
   idleMs(): number {
@@ -142,6 +167,7 @@ export class PcMachine implements Machine {
 
   private doReset(): void {
     this.resetPending = false;
+    this.stopReported = false;
     this.host.power('reset');
     this.powerOn();
   }

@@ -36,6 +36,8 @@ export class PhysicalMemory {
    */
   readonly codePage = new Uint8Array(PAGES);
   onCodeWrite: (page: number) => void = () => {};
+  /** Device (MMIO) accesses so far: the check engine cannot re-execute code that touched a device. */
+  mmioAccesses = 0;
 
   constructor(sizeBytes: number) {
     if (!Number.isInteger(sizeBytes) || sizeBytes < 1 << 20 || sizeBytes > 3 * 1024 * 1024 * 1024 || sizeBytes % 4096)
@@ -97,6 +99,7 @@ export class PhysicalMemory {
     const k = this.kind[p]!;
     if (k <= PAGE_ROM) return this.u8[addr]!;
     if (k === PAGE_MMIO) {
+      this.mmioAccesses++;
       const r = this.mmio[this.mmioIndex[p]!]!;
       return r.read(addr - r.base, 1) & 0xff;
     }
@@ -109,6 +112,7 @@ export class PhysicalMemory {
       const k = this.kind[addr >>> 12]!;
       if (k <= PAGE_ROM) return this.u8[addr]! | (this.u8[addr + 1]! << 8);
       if (k === PAGE_MMIO) {
+        this.mmioAccesses++;
         const r = this.mmio[this.mmioIndex[addr >>> 12]!]!;
         return r.read(addr - r.base, 2) & 0xffff;
       }
@@ -127,6 +131,7 @@ export class PhysicalMemory {
         return u[addr]! | (u[addr + 1]! << 8) | (u[addr + 2]! << 16) | (u[addr + 3]! << 24);
       }
       if (k === PAGE_MMIO) {
+        this.mmioAccesses++;
         const r = this.mmio[this.mmioIndex[addr >>> 12]!]!;
         return r.read(addr - r.base, 4) | 0;
       }
@@ -143,6 +148,7 @@ export class PhysicalMemory {
       if (this.codePage[p]) this.onCodeWrite(p);
       this.u8[addr] = value;
     } else if (k === PAGE_MMIO) {
+      this.mmioAccesses++;
       const r = this.mmio[this.mmioIndex[p]!]!;
       r.write(addr - r.base, 1, value & 0xff);
     }
@@ -151,6 +157,7 @@ export class PhysicalMemory {
   write16(addr: number, value: number): void {
     addr >>>= 0;
     if ((addr & 0xfff) <= 0xffe && this.kind[addr >>> 12] === PAGE_MMIO) {
+      this.mmioAccesses++;
       const r = this.mmio[this.mmioIndex[addr >>> 12]!]!;
       r.write(addr - r.base, 2, value & 0xffff);
       return;
@@ -170,6 +177,7 @@ export class PhysicalMemory {
         return;
       }
       if (k === PAGE_MMIO) {
+        this.mmioAccesses++;
         const r = this.mmio[this.mmioIndex[p]!]!;
         r.write(addr - r.base, 4, value >>> 0);
         return;

@@ -71,7 +71,7 @@ export class VmLibrary {
     }
     const lib = new VmLibrary(dataDir, file, db);
     // A VM still marked running was cut off when Hostbox last stopped (a crash or a kill).
-    db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running')`).run('Hostbox stopped while this VM was running.');
+    db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running', 'halted')`).run('Hostbox stopped while this VM was running.');
     return lib;
   }
 
@@ -156,7 +156,7 @@ export class VmLibrary {
   /** Validates and stores new settings for a VM that is not running. */
   update(id: string, input: unknown, opts: { ptyUnavailable: () => string | null }): SaveResult {
     const vm = this.get(id);
-    if (vm.power === 'running' || vm.power === 'starting') return { ok: false, errors: [{ field: 'form', message: 'Power the VM off to change its settings.' }] };
+    if (vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted') return { ok: false, errors: [{ field: 'form', message: 'Power the VM off to change its settings.' }] };
     const { settings, errors } = normalizeSettings(input);
     const all: FieldError[] = [...errors, ...validateSettings(settings, this.context(id, false, opts.ptyUnavailable))];
     if (all.length) return { ok: false, errors: all };
@@ -196,7 +196,7 @@ export class VmLibrary {
   /** Deletes the VM's folder, then its row: a failure part-way leaves it listed, so it can be retried. */
   delete(id: string): void {
     const vm = this.get(id);
-    if (vm.power === 'running' || vm.power === 'starting') throw new Error(`power ${vm.name} off before deleting it`);
+    if (vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted') throw new Error(`power ${vm.name} off before deleting it`);
     rmSync(vm.folder, { recursive: true, force: true });
     this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
   }

@@ -8,7 +8,7 @@ import { parseBzImage } from '../../vmm/boot/linux.ts';
 import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vmm-host.ts';
 
-export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt'];
+export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt', 'check'];
 const MAX_NAME = 64;
 /** Boot protocol 2.06+ kernels take a command line of up to cmdline_size (2047 on x86) bytes. */
 const MAX_CMDLINE = 2047;

@@ -111,9 +111,10 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
           <label className="field">
             <span className="label">CPU engine</span>
             <select name="engine" value={f.engine} onChange={(e) => set('engine', e.target.value as FormState['engine'])}>
-              <option value="auto">Automatic</option>
+              <option value="auto">Automatic (binary translator)</option>
+              <option value="bt">Binary translator</option>
               <option value="interpreter">Interpreter only</option>
-              {/* The binary translator is not built yet; 'auto' will pick it once it is. */}
+              <option value="check">Check: translator verified against the interpreter (slow)</option>
             </select>
             {errorFor('engine')}
           </label>

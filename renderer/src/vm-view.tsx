@@ -8,7 +8,7 @@ import { SerialConsole } from './serial-console.tsx';
 import { VgaScreenView } from './vga-screen.tsx';
 import { PowerChip } from './power-chip.tsx';
 
-const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting';
+const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted';
 
 function bytes(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
@@ -115,7 +115,7 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
         <div className="spacer" />
         {isOn(vm) ? (
           <>
-            <button onClick={() => void act(() => api.resetVm(vm.id))} disabled={busy || vm.power !== 'running'}>
+            <button onClick={() => void act(() => api.resetVm(vm.id))} disabled={busy || (vm.power !== 'running' && vm.power !== 'halted')}>
               Reset
             </button>
             <button className="danger" onClick={() => void act(() => api.powerOff(vm.id))} disabled={busy}>

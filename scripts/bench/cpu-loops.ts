@@ -1,4 +1,4 @@
-// Interpreter speed on two fixed programs in flat 32-bit mode (issue 3's figures): a tight loop
+// CPU engine speed on two fixed programs in flat 32-bit mode (issue 3's figures): a tight loop
 // (SUB/JNZ) and a mixed workload (loads, stores, ALU, shifts, CALL/RET, LEA, REP MOVSD).
 
 import { PhysicalMemory } from '../../vmm/memory.ts';
@@ -7,13 +7,15 @@ import { ManualClock } from '../../vmm/clock.ts';
 import { Cpu } from '../../vmm/cpu/cpu.ts';
 import { CR0_PE } from '../../vmm/cpu/regs.ts';
 import { setSegmentCache } from '../../vmm/cpu/segments.ts';
+import { attachEngine, type EngineName } from '../../vmm/cpu/bt/attach.ts';
 
-function flatCpu(): { cpu: Cpu; mem: PhysicalMemory } {
+function flatCpu(engine: EngineName): { cpu: Cpu; mem: PhysicalMemory } {
   const mem = new PhysicalMemory(16 << 20);
   const clock = new ManualClock();
   const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
   cpu.cr0 |= CR0_PE;
   for (let s = 0; s < 6; s++) setSegmentCache(cpu, s, s === 1 ? 8 : 16, 0, 0xffffffff, s === 1 ? 0xc09b : 0xc093);
+  attachEngine(cpu, engine);
   return { cpu, mem };
 }
 
@@ -24,8 +26,8 @@ function run(cpu: Cpu): { instructions: number; ms: number } {
   return { instructions: n, ms: performance.now() - t0 };
 }
 
-export function tightLoop(iterations = 20_000_000): { mips: number; instructions: number } {
-  const { cpu, mem } = flatCpu();
+export function tightLoop(engine: EngineName = 'interpreter', iterations = 20_000_000): { mips: number; instructions: number } {
+  const { cpu, mem } = flatCpu(engine);
   mem.u8.set([0x83, 0xe9, 0x01, 0x75, 0xfb, 0xf4], 0x1000); // sub ecx,1 ; jnz -5 ; hlt
   cpu.eip = 0x1000;
   cpu.r32[1] = iterations;
@@ -33,8 +35,8 @@ export function tightLoop(iterations = 20_000_000): { mips: number; instructions
   return { mips: r.instructions / r.ms / 1000, instructions: r.instructions };
 }
 
-export function mixedWorkload(outer = 400): { mips: number; instructions: number } {
-  const { cpu, mem } = flatCpu();
+export function mixedWorkload(engine: EngineName = 'interpreter', outer = 400): { mips: number; instructions: number } {
+  const { cpu, mem } = flatCpu(engine);
   const code: number[] = [];
   const at = (): number => 0x1000 + code.length;
   const emit = (...b: number[]): void => void code.push(...b);

@@ -7,30 +7,34 @@
 // To add a register (PAE, MMX, MTRRs...): add its field with `since` one above the current version
 // and bump `version`; fill it in postLoad when loading an older state (usually its reset value).
 
-import { defineState, type FieldSpec } from '../state/schema.ts';
+import { defineState, StateError, type FieldSpec } from '../state/schema.ts';
 import { FLAGS_FIXED } from './flags.ts';
 import type { Cpu } from './cpu.ts';
 
 const prop = (name: keyof Cpu & string, type: FieldSpec<Cpu>['type'], length?: number): FieldSpec<Cpu> => ({ name, type, since: 1, length });
 
-/** Variable MTRRs and the rest of the MSR map: (u32 index, u64 value) pairs, index order. */
+/** The MTRRs as 64-bit values: the fixed-range ones, each variable base and mask, then DEF_TYPE. */
 function mtrrBytes(cpu: Cpu): Uint8Array {
-  const keys = [...cpu.mtrr.keys()].sort((a, b) => a - b);
-  const out = new Uint8Array(12 * keys.length);
+  const m = cpu.mtrr;
+  const all = [...m.fixed, ...m.base, ...m.mask, m.defType];
+  const out = new Uint8Array(8 * all.length);
   const dv = new DataView(out.buffer);
-  keys.forEach((k, i) => {
-    dv.setUint32(12 * i, k >>> 0, true);
-    dv.setBigUint64(12 * i + 4, BigInt.asUintN(64, cpu.mtrr.get(k)!), true);
-  });
+  all.forEach((v, i) => dv.setBigUint64(8 * i, BigInt.asUintN(64, v), true));
   return out;
 }
 
 function setMtrr(cpu: Cpu, b: Uint8Array): void {
-  if (b.length % 12) throw new Error('cpu: saved field "mtrr" is not whole (index, value) pairs');
+  const m = cpu.mtrr;
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  cpu.mtrr.clear();
-  for (let i = 0; i < b.length; i += 12) cpu.mtrr.set(dv.getUint32(i, true), dv.getBigUint64(i + 4, true));
+  const at = (i: number): bigint => dv.getBigUint64(8 * i, true);
+  let i = 0;
+  for (let k = 0; k < m.fixed.length; k++) m.fixed[k] = at(i++);
+  for (let k = 0; k < m.base.length; k++) m.base[k] = at(i++);
+  for (let k = 0; k < m.mask.length; k++) m.mask[k] = at(i++);
+  m.defType = at(i);
 }
+
+const mtrrCount = (cpu: Cpu): number => cpu.mtrr.fixed.length + cpu.mtrr.base.length + cpu.mtrr.mask.length + 1;
 
 export const CPU_STATE = defineState<Cpu>({
   id: 'cpu',
@@ -68,6 +72,9 @@ export const CPU_STATE = defineState<Cpu>({
     prop('cr2', 'x32'),
     prop('cr3', 'x32'),
     prop('cr4', 'x32'),
+    // PAE: the four PDPTEs the CPU loaded at the last CR3 write (as lo, hi pairs), which the
+    // walker uses until the next one, whatever the table in memory says now.
+    prop('pdpte', 'i32[]', 8),
     prop('dr', 'i32[]', 8),
     prop('sysenterCs', 'x32'),
     prop('sysenterEsp', 'x32'),
@@ -75,9 +82,18 @@ export const CPU_STATE = defineState<Cpu>({
     // Guest time is saved by the clock; the TSC is that time plus this offset, so it continues.
     prop('tscOffset', 'f64'),
     prop('apicBase', 'x32'),
-    { name: 'mtrr', type: 'bytes', since: 1, get: mtrrBytes, set: (c, v) => setMtrr(c, v as Uint8Array) },
-    prop('pat', 'u64'),
-    prop('miscEnable', 'f64'),
+    {
+      name: 'mtrr',
+      type: 'bytes',
+      since: 1,
+      get: mtrrBytes,
+      set: (c, v) => {
+        const b = v as Uint8Array;
+        if (b.length !== 8 * mtrrCount(c)) throw new StateError(`cpu: saved field "mtrr" holds ${b.length / 8} registers, this CPU has ${mtrrCount(c)}`);
+        setMtrr(c, b);
+      },
+    },
+    prop('mcgStatus', 'u64'),
     prop('halted', 'bool'),
     prop('shadow', 'bool'),
     prop('stepArmed', 'bool'),

@@ -15,7 +15,11 @@ import { buildOpTable } from './optable.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
 import { walkPageTables } from './paging.ts';
 import { Fpu, type FpuHost } from './fpu.ts';
+import { Mtrrs } from './mtrr.ts';
+import { CPUID_SIGNATURE } from './cpuid.ts';
 import { loadSegmentReal, type SegmentIndex } from './segments.ts';
+import { modeKey } from './bt/mode.ts';
+import type { BtEngine } from './bt/engine.ts';
 
 // Register numbers, TLB bits and control-register bits live in regs.ts so opcode modules can use them
 // at load time without a cycle through this file.
@@ -104,6 +108,8 @@ export class Cpu {
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
+  /** The PDPTE registers of PAE paging (paging.ts): low and high dword of entries 0-3. */
+  readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(8);
 
   // Mode, derived from CR0, EFLAGS and CS/SS.
@@ -117,6 +123,17 @@ export class Cpu {
   /** Copies of CS base and limit for the fetch path (plain numbers, no typed-array reads). */
   csBase = 0;
   csLimit = 0xffff;
+  /** Segments (bit per index) with base 0 and every offset readable and writable. */
+  flatSegs = 0;
+  /** What translated code may take as fixed (bt/mode.ts); recomputed with the mode and segments. */
+  modeKey = 0;
+
+  // Binary translation (bt/engine.ts): null runs the interpreter alone.
+  bt: BtEngine | null = null;
+  /** Bumped whenever translated code is thrown away: a translation that sees it change stops. */
+  codeEpoch = 0;
+  /** Set by translated code on a fault: instructions it completed before the faulting one. */
+  btDone = 0;
 
   // Software TLB.
   readonly tlb = new Int32Array(TLB_PAGES);
@@ -140,9 +157,9 @@ export class Cpu {
   sysenterEip = 0;
   tscOffset = 0;
   apicBase = 0;
-  readonly mtrr = new Map<number, bigint>();
-  pat = 0x0007040600070406n;
-  miscEnable = 1;
+  readonly mtrr = new Mtrrs();
+  /** IA32_MCG_STATUS (msr.ts). */
+  mcgStatus = 0n;
 
   // Run state.
   halted = false;
@@ -183,12 +200,13 @@ export class Cpu {
   /** RESET state (SDM vol. 3 §9.1.1, table 9-1): real mode at F000:FFF0 with CS base FFFF0000. */
   reset(): void {
     this.r32.fill(0);
-    this.r32[EDX] = 0x0633; // family 6, model 3, stepping 3
+    this.r32[EDX] = CPUID_SIGNATURE; // processor signature (SDM vol. 3 §9.1.4)
     this.eip = 0xfff0;
     this.flagsRaw = FLAGS_FIXED;
     this.lazy = 0;
     this.cr0 = CR0_ET | CR0_CD | CR0_NW;
     this.cr2 = this.cr3 = this.cr4 = 0;
+    this.pdpte.fill(0);
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
@@ -212,6 +230,8 @@ export class Cpu {
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.rawTsc();
     this.apicBase = 0;
+    this.mtrr.reset();
+    this.mcgStatus = 0n;
     this.halted = false;
     this.brk = true;
     this.shadow = false;
@@ -408,7 +428,12 @@ export class Cpu {
     this.readMask = this.cpl === 3 ? TLB_USER_READ : TLB_VALID;
     this.writeMask = this.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE;
     if (oldCpl !== this.cpl) this.curLinPage = -1;
+    this.updateModeKey();
     this.brk = true;
+  }
+
+  private updateModeKey(): void {
+    this.modeKey = modeKey(this.flatSegs, this.csD, this.ssB, this.cpl, (this.cr0 & CR0_PE) !== 0, (this.flagsRaw & VM) !== 0);
   }
 
   /** Recomputes the allowed offset ranges of segment `s` from its hidden descriptor cache. */
@@ -438,6 +463,9 @@ export class Cpu {
     this.readHi[s] = readable ? hi : -1;
     this.writeLo[s] = writable ? lo : Infinity;
     this.writeHi[s] = writable ? hi : -1;
+    const flat = this.segBase[s] === 0 && readable && writable && lo === 0 && hi === 0xffffffff;
+    this.flatSegs = flat ? this.flatSegs | (1 << s) : this.flatSegs & ~(1 << s);
+    this.updateModeKey();
   }
 
   // ---------------------------------------------------------------- faults
@@ -609,6 +637,31 @@ export class Cpu {
       return;
     }
     this.mem.write32(this.physOf(this.translate(lin, true, this.cpl === 3), lin), v);
+  }
+
+  // Accesses through a flat segment from translated code: of the interpreter's limit check only the
+  // 4 GiB end is left (an access may not wrap past it), and it can only matter when the access
+  // crosses a page, so it costs nothing on the common path.
+  rf16(lin: number, seg: number): number {
+    if ((lin & 0xfff) === 0xfff && lin === -1) this.segFault(seg);
+    return this.readLin16(lin);
+  }
+  rf32(lin: number, seg: number): number {
+    if ((lin & 0xfff) > 0xffc && lin >>> 0 > 0xfffffffc) this.segFault(seg);
+    return this.readLin32(lin);
+  }
+  wf16(lin: number, v: number, seg: number): void {
+    if ((lin & 0xfff) === 0xfff && lin === -1) this.segFault(seg);
+    this.writeLin16(lin, v);
+  }
+  wf32(lin: number, v: number, seg: number): void {
+    if ((lin & 0xfff) > 0xffc && lin >>> 0 > 0xfffffffc) this.segFault(seg);
+    this.writeLin32(lin, v);
+  }
+  /** probeWrite through a flat segment (rmwLin's checks for one). */
+  pwf(lin: number, size: number, seg: number): void {
+    if (lin >>> 0 > 0x100000000 - size) this.segFault(seg);
+    this.probeWrite(lin, size);
   }
 
   /** Checks a write of `size` bytes at lin can complete (both pages), for read-modify-write. */
@@ -817,6 +870,7 @@ export class Cpu {
     this.codeCache.delete(physPage);
     this.mem.codePage[physPage] = 0;
     if (physPage === this.curPhysPage) this.curLinPage = -1;
+    this.bt?.invalidatePage(physPage);
   }
 
   /** Physical pages holding decoded instructions (for memory accounting). */
@@ -830,6 +884,16 @@ export class Cpu {
     this.codeCache.clear();
     this.curLinPage = -1;
     this.decodedCount = 0;
+    this.bt?.flushAll();
+  }
+
+  /** Empties the decoded-instruction cache; pages that still hold translations stay traced. */
+  private dropDecoded(): void {
+    for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
+    this.codeCache.clear();
+    this.curLinPage = -1;
+    this.decodedCount = 0;
+    this.bt?.retracePages();
   }
 
   /** Fetch one byte at CS:eip+n for the decoder, checking the CS limit and page rights. */
@@ -876,7 +940,7 @@ export class Cpu {
     const i = decode(this.table, (n) => this.fetchByte(eip, n), this.csD, this);
     if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
       if (++this.decodedCount > MAX_DECODED) {
-        this.invalidateAllCode();
+        this.dropDecoded();
         return i;
       }
       // Only cache into the live array: the page may have been dropped meanwhile.
@@ -892,6 +956,7 @@ export class Cpu {
    * halts. Exceptions are delivered inside; a triple fault calls onShutdown.
    */
   run(budget: number): number {
+    if (this.bt) return this.bt.run(budget);
     let done = 0;
     while (done < budget) {
       if (this.brk) {
@@ -919,8 +984,52 @@ export class Cpu {
     return done;
   }
 
+  /**
+   * Interprets instructions up to the end of a basic block (a control transfer), something that
+   * needs attention (cpu.brk), or `budget`; delivers a fault if one happens. Returns the number
+   * executed. The translation engine's way of running code it has not translated.
+   */
+  interpretBlock(budget: number): number {
+    let done = 0;
+    try {
+      while (done < budget) {
+        this.prevEip = this.eip;
+        const i = this.fetchInstr();
+        this.eip = (this.eip + i.len) & this.ipMask;
+        done++;
+        i.h(this, i);
+        if (this.brk || i.spec === null || i.spec.flow) break;
+      }
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.eip = this.prevEip;
+      if (done === 0) done++;
+      this.handleFault();
+    }
+    return done;
+  }
+
+  /**
+   * Executes exactly `n` instructions (a fault and its delivery count as one), servicing no
+   * interrupts: the check engine's replay of a translation.
+   */
+  stepExactly(n: number): void {
+    for (let k = 0; k < n; k++) {
+      try {
+        this.prevEip = this.eip;
+        const i = this.fetchInstr();
+        this.eip = (this.eip + i.len) & this.ipMask;
+        i.h(this, i);
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        this.eip = this.prevEip;
+        this.handleFault();
+      }
+    }
+  }
+
   /** Interrupts, NMI, single-step traps and halt between instructions. Returns true if halted. */
-  private serviceEvents(): boolean {
+  serviceEvents(): boolean {
     if (this.stepArmed) {
       // Single-step trap after an instruction that began with TF set (SDM vol. 3 §17.3.1.4).
       this.stepArmed = false;

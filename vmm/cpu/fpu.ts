@@ -246,6 +246,32 @@ export class Fpu implements Snapshotable {
     return precisionFormat((this.cw >> 8) & 3);
   }
 
+  // ---- MMX aliasing (SDM vol. 1 §9.5, table 9-2) ------------------------------------------------
+  // MM0-MM7 are the significands (bits 63:0) of the physical registers R0-R7, not of ST(i). Every MMX
+  // instruction but EMMS sets TOP to 0 and tags all eight registers valid; a write to MMi also sets
+  // bits 79:64 of Ri (sign and exponent) to all ones, so the x87 sees a NaN or infinity there. EMMS
+  // tags all eight empty. Tags in FSTENV/FSAVE images are computed from the contents, as the x87
+  // does, so registers written by MMX show as special (10b).
+
+  /** MMi as a 64-bit value. */
+  readMm(i: number): bigint {
+    return this.regs[i & 7]!.sig;
+  }
+
+  /** The state change of an MMX instruction other than EMMS: TOP = 0, every tag valid. */
+  enterMmx(): void {
+    this.top = 0;
+    this.valid = 0xff;
+  }
+
+  writeMm(i: number, v: bigint): void {
+    this.regs[i & 7] = { sign: 1, exp: 0x7fff, sig: BigInt.asUintN(64, v) };
+  }
+
+  emms(): void {
+    this.valid = 0;
+  }
+
   // ---- Public entry points ---------------------------------------------------------------------
 
   wait(): void {

@@ -6,6 +6,7 @@ import { registerControl } from './ops/control.ts';
 import { registerSystem } from './ops/system.ts';
 import { registerInteger } from './ops/integer.ts';
 import { registerProtection } from './ops/protection.ts';
+import { registerMmx } from './ops/mmx.ts';
 
 let shared: OpTable | null = null;
 
@@ -18,6 +19,7 @@ export function buildOpTable(): OpTable {
   registerSystem(t);
   registerInteger(t);
   registerProtection(t);
+  registerMmx(t);
   shared = t;
   return t;
 }

@@ -29,5 +29,6 @@ export const CR4_PVI = 1 << 1;
 export const CR4_TSD = 1 << 2;
 export const CR4_DE = 1 << 3;
 export const CR4_PSE = 1 << 4;
+export const CR4_PAE = 1 << 5;
 export const CR4_PGE = 1 << 7;
 

@@ -4,15 +4,19 @@
 // loading the new task's segments are raised in the new task's context, as the hardware does.
 //
 // Choices where the manual leaves room:
-// - A 16-bit TSS has no FS, GS or CR3: FS and GS become null and CR3 is kept. The upper halves of the
-//   general registers keep their values.
+// - A 16-bit TSS has no FS, GS or CR3: FS and GS become null and CR3 is kept. Switching into one sets
+//   the upper halves of the eight general registers to FFFFh and clears those of EIP and EFLAGS (so VM,
+//   RF, AC and ID end up clear). The SDM leaves the upper halves open; this is what Bochs and QEMU
+//   model for P6-class processors, so 16-bit task code that leaks into 32-bit registers sees the same
+//   values there as under those emulators, and nothing of the previous task's registers survives.
 // - The debug trap bit (T) of a 32-bit TSS is not acted on.
 
 import type { Cpu } from './cpu.ts';
 import { CS, DS, ES, FS, GS, SS } from './decode.ts';
 import { Vec } from './fault.ts';
-import { FLAGS_FIXED, NT, VM } from './flags.ts';
+import { FLAGS_FIXED, NT } from './flags.ts';
 import { CR0_PG, CR0_TS } from './regs.ts';
+import { pagingModeChanged } from './paging.ts';
 import {
   desc, descAr, descBase, descDpl, descIsCodeData, descLimit, descPresent, descType, loadSegmentReal,
   readDescriptor, setSegmentCache,
@@ -118,17 +122,15 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   cpu.trType = ntype | 2;
   cpu.cr0 |= CR0_TS;
   if (new32 && cpu.cr0 & CR0_PG) {
-    cpu.cr3 = newCr3 & ~0xfe7;
+    cpu.cr3 = newCr3 & ~0x7;
+    // Under PAE the new task's PDPTEs load here; bad ones fault in the new task (SDM §7.3 step 10).
+    if (!pagingModeChanged(cpu)) cpu.raiseGP(0);
     cpu.flushTlb(false);
   }
   cpu.eip = newEip;
   cpu.prevEip = newEip;
-  for (let r = 0; r < 8; r++) {
-    if (new32) cpu.r32[r] = regs[r]!;
-    else cpu.r16[r << 1] = regs[r]!;
-  }
-  if (new32) cpu.setFlags(newFlags | FLAGS_FIXED);
-  else cpu.setFlags((cpu.getFlags() & ~0xffff & ~VM) | (newFlags & 0xffff));
+  for (let r = 0; r < 8; r++) cpu.r32[r] = new32 ? regs[r]! : 0xffff0000 | regs[r]!;
+  cpu.setFlags(new32 ? newFlags | FLAGS_FIXED : (newFlags & 0xffff) | FLAGS_FIXED);
   // Selectors first with unusable caches, so a fault below leaves no stale descriptor behind. CS
   // keeps a code cache whose DPL is its RPL, so CPL reflects the new task at once.
   for (let k = 0; k < 6; k++) {

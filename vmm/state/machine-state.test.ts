@@ -55,6 +55,21 @@ test('suspended at several points and resumed in a fresh machine, the guest give
   }
 });
 
+test('under the binary translator, and from one engine to the other, the answer is the same', () => {
+  const bt = (): GuestRun => startGuest(image, 16, undefined, 'bt');
+  for (const [first, second] of [[bt, bt], [bt, () => startGuest(image)], [() => startGuest(image), bt]] as const) {
+    const a = first();
+    runSlices(a, Math.floor(slices / 2));
+    assert.equal(a.off(), false);
+    a.machine.pause();
+    const s = a.machine.saveState!();
+    const b = second();
+    b.machine.loadState!(s.sections, [...s.ram]);
+    assert.ok(runSlices(b), 'the resumed guest powers off');
+    assert.equal(a.output() + b.output(), reference);
+  }
+});
+
 test('a resumed machine suspended again resumes again', () => {
   const a = startGuest(image);
   runSlices(a, Math.floor(slices / 4));

@@ -1,6 +1,8 @@
 // Integer arithmetic beyond the ALU block: INC/DEC, group 3 (TEST NOT NEG MUL IMUL DIV IDIV), the
 // two- and three-operand IMUL, XADD, CMPXCHG and CMPXCHG8B (SDM vol. 2). MUL/IMUL set CF=OF for a
-// significant upper half; their SF/ZF/PF follow the low result as the P6 leaves them.
+// significant upper half. Their SF, ZF, AF and PF are undefined in the SDM; as QEMU and Bochs model
+// the P6, SF, ZF and PF follow the low half of the result (AL, AX, EAX or the truncated destination)
+// and AF is cleared. DIV/IDIV leave all six undefined; they keep their previous values here.
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';

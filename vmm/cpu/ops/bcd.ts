@@ -1,4 +1,13 @@
 // Decimal arithmetic adjustments: DAA DAS AAA AAS AAM AAD (SDM vol. 2, "Operation" of each).
+//
+// Undefined results, each chosen to match P6 hardware as QEMU and Bochs model it:
+// - Invalid BCD operands (a nibble above 9, AL above 99h) are not rejected: the SDM's Operation
+//   pseudocode is applied as written, which is what the hardware does with them; AAM 0 raises #DE.
+// - DAA/DAS: OF is undefined; the P6 reports the signed overflow of the whole adjustment.
+// - AAA/AAS: OF, SF, ZF and PF are undefined; SF, ZF and PF follow the final AL (after the high
+//   nibble is cleared) and OF is cleared.
+// - AAM: OF, AF and CF are undefined; they are cleared, as after a logical operation on AL.
+// - AAD: OF, AF and CF are undefined; they come from the 8-bit addition that forms AL.
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type OpTable } from '../decode.ts';

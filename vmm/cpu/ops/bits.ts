@@ -1,10 +1,16 @@
 // Bit test and scan: BT/BTS/BTR/BTC with register or immediate bit offsets (a register offset reaches
-// outside the addressed operand in memory), BSF/BSR (destination unchanged and ZF=1 for a zero
-// source, as the P6 does) (SDM vol. 2).
+// outside the addressed operand in memory), BSF/BSR (SDM vol. 2).
+//
+// Undefined results, chosen as QEMU models a P6:
+// - BSF/BSR with a zero source leave the destination unchanged (what P6 processors do, and what AMD
+//   documents) and set ZF.
+// - Their CF, OF, SF, AF and PF are undefined: they come out as after a logical operation on the
+//   source (CF = OF = AF = 0, SF and PF from the source), with ZF set exactly when the source is 0.
+// - BT/BTS/BTR/BTC leave OF, SF, AF and PF unchanged (the SDM's "undefined"; QEMU and Bochs keep them).
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
-import { CF, ZF } from '../flags.ts';
+import { CF, LazyOp } from '../flags.ts';
 
 function setCf(cpu: Cpu, on: boolean): void {
   cpu.materialize(CF);
@@ -52,12 +58,8 @@ function bitOp(cpu: Cpu, i: Instr, op: number, sz: number, bitOffset: number, fr
 function scan(forward: boolean) {
   const run = (sz: number) => (cpu: Cpu, i: Instr): void => {
     const v = sz === 1 ? cpu.readE16(i) : cpu.readE32(i) >>> 0;
-    cpu.materialize(ZF);
-    if (v === 0) {
-      cpu.flagsRaw |= ZF;
-      return;
-    }
-    cpu.flagsRaw &= ~ZF;
+    cpu.setLazy(LazyOp.LOGIC, 0, 0, v, sz);
+    if (v === 0) return;
     const idx = forward ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
     if (sz === 1) cpu.r16[i.reg << 1] = idx;
     else cpu.r32[i.reg] = idx;

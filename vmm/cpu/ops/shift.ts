@@ -3,6 +3,14 @@
 // 16-bit operands rotate through CF modulo 9 and 17. Rotates touch only CF and OF; shifts set SF, ZF
 // and PF from the result. OF is defined for one-bit counts; for larger counts the value the P6
 // produces is kept: the same formula as for a count of one applied to the final step.
+//
+// Undefined results, chosen as QEMU and Bochs model the P6:
+// - Counts at or above the operand width (8- and 16-bit operands take masked counts up to 31): SHL
+//   and SHR give 0 with CF = the last bit shifted out (0 once the count passes the width), SAR gives
+//   the sign, ROL/ROR rotate by count mod width but still set CF and OF when that is 0.
+// - AF after a shift with a non-zero count is cleared (the SDM: undefined).
+// - SHLD/SHRD: 16-bit counts 17-31 shift within dst:src:dst (below); OF for counts above 1 as for
+//   shifts, AF cleared.
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
@@ -139,15 +147,17 @@ function doubleShift(cpu: Cpu, left: boolean, dst: number, src: number, count: n
   let r: number;
   let cf: boolean;
   if (sz === 1) {
-    // Shift the 32-bit pair; counts above 16 are undefined for 16-bit operands.
+    // 16-bit operands shift within the 48-bit value dst:src:dst (high to low), so counts 17-31,
+    // which the SDM leaves undefined, bring dst's own bits back in after src's, as P6 processors do
+    // (QEMU and Bochs model the same). For counts up to 16 this is the plain dst:src (SHLD) or
+    // src:dst (SHRD) shift. 48-bit values and divisions by powers of two are exact in a double.
+    const w48 = dst * 2 ** 32 + src * 65536 + dst;
     if (left) {
-      const w = ((dst << 16) | src) >>> 0;
-      r = ((w << count) >>> 16) & 0xffff;
-      cf = ((w >>> (32 - count)) & 1) !== 0;
+      r = Math.floor(w48 / 2 ** (32 - count)) % 65536;
+      cf = Math.floor(w48 / 2 ** (48 - count)) % 2 !== 0;
     } else {
-      const w = ((src << 16) | dst) >>> 0;
-      r = (w >>> count) & 0xffff;
-      cf = ((w >>> (count - 1)) & 1) !== 0;
+      r = Math.floor(w48 / 2 ** count) % 65536;
+      cf = Math.floor(w48 / 2 ** (count - 1)) % 2 !== 0;
     }
   } else if (left) {
     r = ((dst << count) | (src >>> (bits - count))) & m;

@@ -8,27 +8,26 @@ import { loadSegment } from '../segments.ts';
 
 const ESP = 4, EBP = 5;
 
+/**
+ * POP of a segment register. The pop belongs to the stack it reads: SP or ESP moves by the size of
+ * the stack that held the value (SP wraps at 64 KiB on a 16-bit stack and ESP's upper half is kept),
+ * and only then does a popped SS take effect, with its own B bit for what follows (SDM vol. 2 POP:
+ * the increment is part of the pop, before "SS <- selector").
+ */
 function popSreg(s: number) {
-  return {
-    h16: (cpu: Cpu): void => {
-      const v = cpu.peek16(0);
-      loadSegment(cpu, s, v);
-      cpu.adjustSp(2);
-      if (s === SS) {
-        cpu.shadow = true;
-        cpu.brk = true;
-      }
-    },
-    h32: (cpu: Cpu): void => {
-      const v = cpu.peek32(0) & 0xffff;
-      loadSegment(cpu, s, v);
-      cpu.adjustSp(4);
-      if (s === SS) {
-        cpu.shadow = true;
-        cpu.brk = true;
-      }
-    },
+  const pop = (cpu: Cpu, w: number): void => {
+    const v = w === 4 ? cpu.peek32(0) & 0xffff : cpu.peek16(0);
+    const oldBig = cpu.ssB;
+    const esp = cpu.r32[ESP]!;
+    const next = oldBig ? (esp + w) | 0 : (esp & ~0xffff) | ((esp + w) & 0xffff);
+    loadSegment(cpu, s, v);
+    cpu.r32[ESP] = next;
+    if (s === SS) {
+      cpu.shadow = true;
+      cpu.brk = true;
+    }
   };
+  return { h16: (cpu: Cpu): void => pop(cpu, 2), h32: (cpu: Cpu): void => pop(cpu, 4) };
 }
 
 function pushSreg(s: number) {
@@ -212,25 +211,52 @@ function writeFrame(cpu: Cpu, sp: number, vals: number[], w: number): void {
   cpu.setSp(bottom);
 }
 
+/**
+ * ENTER imm16, imm8 (SDM vol. 2 ENTER): push the frame pointer, copy level-1 frame pointers from the
+ * enclosing frame, push the new frame pointer, allocate imm16 bytes.
+ * - The operand size decides what is pushed and which of EBP/BP is loaded; the stack size decides
+ *   how SP/ESP and the reads through BP/EBP wrap. FrameTemp is ESP after the first push, so a 32-bit
+ *   ENTER on a 16-bit stack pushes, and loads into EBP, ESP's upper half with the new SP.
+ * - The enclosing frame pointers are read through a copy of (E)BP: a 16-bit ENTER changes only BP.
+ * - The whole frame is checked before anything is written, and the processor also checks a write at
+ *   the final stack pointer, after the allocation (the manual's #SS/#PF conditions "a write using the
+ *   final value of the stack pointer"): a fault leaves registers and memory as they were. Bochs
+ *   probes the same way; the probe is w bytes, the size of a push.
+ */
 function enter(cpu: Cpu, i: Instr, w: number): void {
   const size = i.imm & 0xffff;
   const level = i.imm2 & 31;
-  const mask = cpu.ssB ? -1 : 0xffff;
-  const bp = cpu.ssB ? cpu.r32[EBP]! : cpu.r16[EBP << 1]!;
-  const vals: number[] = [w === 4 ? cpu.r32[EBP]! : cpu.r16[EBP << 1]!];
+  const big = cpu.ssB;
+  const mask = big ? -1 : 0xffff;
+  const esp = cpu.r32[ESP]!;
   const sp0 = cpu.sp;
-  const frameTemp = (sp0 - w) & mask;
-  let b = bp;
+  const frameSp = (sp0 - w) & mask;
+  const frameTemp = big ? frameSp : w === 4 ? (esp & ~0xffff) | frameSp : frameSp;
+  const vals: number[] = [w === 4 ? cpu.r32[EBP]! : cpu.r16[EBP << 1]!];
+  let b = big ? cpu.r32[EBP]! : cpu.r16[EBP << 1]!;
   for (let k = 1; k < level; k++) {
     b = (b - w) & mask;
     vals.push(w === 4 ? cpu.read32(SS, b) : cpu.read16(SS, b));
   }
   if (level > 0) vals.push(frameTemp);
-  // Check the whole frame plus the allocation before writing anything.
-  const bottom = (sp0 - vals.length * w - size) & mask;
-  cpu.linW(SS, bottom, 1);
-  writeFrame(cpu, sp0, vals, w);
-  if (w === 4) cpu.r32[EBP] = cpu.ssB ? frameTemp : (cpu.r32[EBP]! & ~0xffff) | frameTemp;
+  const framed = (sp0 - vals.length * w) & mask;
+  const final = (framed - size) & mask;
+  // Segment limits first (#SS), then pages (#PF): every slot of the frame and the final pointer.
+  const lins: number[] = [cpu.linW(SS, final, w)];
+  let p = sp0;
+  for (let k = 0; k < vals.length; k++) {
+    p = (p - w) & mask;
+    lins.push(cpu.linW(SS, p, w));
+  }
+  for (const lin of lins) cpu.probeWrite(lin, w);
+  p = sp0;
+  for (const v of vals) {
+    p = (p - w) & mask;
+    if (w === 4) cpu.write32(SS, p, v);
+    else cpu.write16(SS, p, v);
+  }
+  if (w === 4) cpu.r32[EBP] = frameTemp;
   else cpu.r16[EBP << 1] = frameTemp;
-  cpu.setSp((cpu.sp - size) & mask);
+  if (big) cpu.r32[ESP] = final;
+  else cpu.r16[ESP << 1] = final;
 }

@@ -1,5 +1,5 @@
 // System instructions: descriptor-table registers, control and debug registers, CLI/STI/HLT, port I/O,
-// software interrupts, CPUID, RDTSC and the model-specific registers of a P6-class processor.
+// software interrupts, RDTSC; CPUID is in cpuid.ts and the model-specific registers in msr.ts.
 
 import {
   CR0_EM,
@@ -8,35 +8,25 @@ import {
   CR0_PG,
   CR0_TS,
   CR0_WP,
+  CR4_PAE,
   CR4_PGE,
   CR4_PSE,
   CR4_TSD,
   EAX,
-  ECX,
   EDX,
-  EBX,
 } from '../regs.ts';
 import type { Cpu } from '../cpu.ts';
 import { DS, ES, FS, GS, SS, CS, Imm, type Instr, type OpTable } from '../decode.ts';
 import { IF, OF } from '../flags.ts';
 import { Vec } from '../fault.ts';
 import { deliverInterrupt, InterruptKind } from '../interrupts.ts';
+import { rdmsr, wrmsr } from '../msr.ts';
+import { cpuid } from '../cpuid.ts';
+import { pagingModeChanged } from '../paging.ts';
 import { desc, descBase, descLimit, descPresent, descType, readDescriptor } from '../segments.ts';
 
-/** CPUID leaf 1 EDX: only what this CPU implements (SDM vol. 2 CPUID, table 3-11). */
-export const CPUID_FEATURES =
-  (1 << 0) | // FPU
-  (1 << 3) | // PSE
-  (1 << 4) | // TSC
-  (1 << 5) | // MSR
-  (1 << 8) | // CX8
-  (1 << 11) | // SEP
-  (1 << 13) | // PGE
-  (1 << 15); // CMOV
-/** Family 6, model 3 (Pentium II "Klamath"), stepping 3. */
-export const CPUID_SIGNATURE = 0x0633;
 
-const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8); /* PCE */
+const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | CR4_PAE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8); /* PCE */
 
 function requireCpl0(cpu: Cpu): void {
   if (cpu.v86 || (cpu.protectedMode && cpu.cpl !== 0)) cpu.raiseGP(0);
@@ -159,6 +149,11 @@ export function writeCr0(cpu: Cpu, v: number): void {
   if (v & (1 << 29) && !(v & (1 << 30))) cpu.raiseGP(0);
   const old = cpu.cr0;
   cpu.cr0 = v;
+  // Turning paging on with PAE loads the PDPTEs; bad ones make the MOV fault with nothing changed.
+  if (v & CR0_PG && !(old & CR0_PG) && !pagingModeChanged(cpu)) {
+    cpu.cr0 = old;
+    cpu.raiseGP(0);
+  }
   if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) {
     cpu.flushTlb(true);
     for (let s = 0; s < 6; s++) cpu.updateSegmentChecks(s);
@@ -187,15 +182,28 @@ function movCrRd(cpu: Cpu, i: Instr): void {
     case 2:
       cpu.cr2 = v;
       break;
-    case 3:
-      cpu.cr3 = v & ~0xfe7;
+    case 3: {
+      // Bits 31:5 are the PDPT's address under PAE (31:12 the page directory's otherwise).
+      const old = cpu.cr3;
+      cpu.cr3 = v & ~0x7;
+      if (!pagingModeChanged(cpu)) {
+        cpu.cr3 = old;
+        cpu.raiseGP(0);
+      }
       cpu.flushTlb(false);
       break;
+    }
     case 4: {
       if (v & ~CR4_VALID) cpu.raiseGP(0);
       const old = cpu.cr4;
       cpu.cr4 = v;
-      if ((old ^ v) & (CR4_PGE | CR4_PSE)) cpu.flushTlb(true);
+      if ((old ^ v) & (CR4_PGE | CR4_PSE | CR4_PAE)) {
+        if (!pagingModeChanged(cpu)) {
+          cpu.cr4 = old;
+          cpu.raiseGP(0);
+        }
+        cpu.flushTlb(true);
+      }
       break;
     }
     default:
@@ -310,87 +318,13 @@ function deliverSoftware(cpu: Cpu, vector: number): void {
   cpu.brk = true;
 }
 
-// ---------------------------------------------------------------- CPUID, TSC, MSRs
-
-function cpuid(cpu: Cpu): void {
-  let leaf = cpu.r32[EAX]! >>> 0;
-  if (leaf > 2) leaf = 2; // beyond the highest leaf, Intel returns the highest basic leaf
-  let a = 0, b = 0, c = 0, d = 0;
-  switch (leaf) {
-    case 0:
-      a = 2;
-      b = 0x756e6547; // "Genu"
-      d = 0x49656e69; // "ineI"
-      c = 0x6c65746e; // "ntel"
-      break;
-    case 1:
-      a = CPUID_SIGNATURE;
-      d = CPUID_FEATURES;
-      break;
-    case 2:
-      // Cache and TLB descriptors of a Pentium II: 512 KiB L2, 16 KiB L1 I and D, TLBs.
-      a = 0x03020101;
-      d = 0x0c040843;
-      break;
-  }
-  cpu.r32[EAX] = a;
-  cpu.r32[EBX] = b;
-  cpu.r32[ECX] = c;
-  cpu.r32[EDX] = d;
-}
+// ---------------------------------------------------------------- CPUID, TSC, MSRs (msr.ts)
 
 function rdtsc(cpu: Cpu): void {
   if (cpu.cr4 & CR4_TSD && cpu.cpl !== 0 && cpu.protectedMode) cpu.raiseGP(0);
   const t = cpu.readTsc();
   cpu.r32[EAX] = Number(t & 0xffffffffn) | 0;
   cpu.r32[EDX] = Number((t >> 32n) & 0xffffffffn) | 0;
-}
-
-const MSR_TSC = 0x10;
-const MSR_PLATFORM_ID = 0x17;
-const MSR_EBL_CR_POWERON = 0x2a;
-const MSR_BIOS_SIGN_ID = 0x8b;
-const MSR_SYSENTER_CS = 0x174;
-const MSR_SYSENTER_ESP = 0x175;
-const MSR_SYSENTER_EIP = 0x176;
-
-function rdmsr(cpu: Cpu): void {
-  requireCpl0(cpu);
-  const idx = cpu.r32[ECX]! >>> 0;
-  let v: bigint;
-  switch (idx) {
-    case MSR_TSC: v = cpu.readTsc(); break;
-    case MSR_PLATFORM_ID: v = 0n; break;
-    case MSR_EBL_CR_POWERON: v = 0n; break;
-    case MSR_BIOS_SIGN_ID: v = 0n; break;
-    case MSR_SYSENTER_CS: v = BigInt(cpu.sysenterCs >>> 0); break;
-    case MSR_SYSENTER_ESP: v = BigInt(cpu.sysenterEsp >>> 0); break;
-    case MSR_SYSENTER_EIP: v = BigInt(cpu.sysenterEip >>> 0); break;
-    default: cpu.raiseGP(0);
-  }
-  cpu.r32[EAX] = Number(v & 0xffffffffn) | 0;
-  cpu.r32[EDX] = Number((v >> 32n) & 0xffffffffn) | 0;
-}
-
-function wrmsr(cpu: Cpu): void {
-  requireCpl0(cpu);
-  const idx = cpu.r32[ECX]! >>> 0;
-  const lo = cpu.r32[EAX]! >>> 0;
-  const hi = cpu.r32[EDX]! >>> 0;
-  switch (idx) {
-    case MSR_TSC:
-      // Writes set the low 32 bits and clear the high ones on a P6.
-      cpu.tscOffset = lo - cpu.rawTsc();
-      break;
-    case MSR_BIOS_SIGN_ID: break;
-    case MSR_EBL_CR_POWERON: break;
-    case MSR_SYSENTER_CS: cpu.sysenterCs = lo & 0xffff; break;
-    case MSR_SYSENTER_ESP: cpu.sysenterEsp = lo | 0; break;
-    case MSR_SYSENTER_EIP: cpu.sysenterEip = lo | 0; break;
-    default:
-      void hi;
-      cpu.raiseGP(0);
-  }
 }
 
 // ---------------------------------------------------------------- x87 escape and WAIT

@@ -6,6 +6,7 @@ import { ManualClock } from '../../clock.ts';
 import { PhysicalMemory } from '../../memory.ts';
 import { Cpu } from '../cpu.ts';
 import { CS, type OpTable } from '../decode.ts';
+import { attachEngine, type EngineName } from '../bt/attach.ts';
 
 export interface Box {
   cpu: Cpu;
@@ -19,13 +20,17 @@ export interface Box {
   shutdown: string | null;
 }
 
-/** `table` replaces the shared instruction table (tests of a partial or instrumented table). */
-export function makeBox(memBytes = 16 << 20, table?: OpTable): Box {
+/**
+ * `table` replaces the shared instruction table (tests of a partial or instrumented table); `engine`
+ * picks the CPU engine (HOSTBOX_TEST_ENGINE by default, so a whole suite can run under the translator).
+ */
+export function makeBox(memBytes = 16 << 20, table?: OpTable, engine: EngineName = testEngine()): Box {
   const mem = new PhysicalMemory(memBytes);
   const io = new IoBus();
   const clock = new ManualClock();
   const cpu = new Cpu({ mem, io, nowNs: () => clock.now(), pic: null }, table);
   const box: Box = { cpu, mem, io, console: '', results: [], shutdown: null };
+  attachEngine(cpu, engine, { hotThreshold: 2 });
   io.register({
     name: 'debug console',
     base: 0xe9,
@@ -68,4 +73,10 @@ export function runUntilDone(box: Box, budget = 2_000_000): number {
     if (box.cpu.halted) break;
   }
   return n;
+}
+
+/** The engine tests use unless they name one: HOSTBOX_TEST_ENGINE, else the interpreter. */
+export function testEngine(): EngineName {
+  const e = process.env.HOSTBOX_TEST_ENGINE;
+  return e === 'bt' || e === 'check' || e === 'auto' ? e : 'interpreter';
 }

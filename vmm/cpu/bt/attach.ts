@@ -1,0 +1,24 @@
+// Choosing a CPU engine: the interpreter alone, the translator (bt; auto means bt), or the check
+// engine, which runs each translation and then the interpreter over the same instructions and stops
+// at the first difference.
+
+import type { Cpu } from '../cpu.ts';
+import { BtEngine } from './engine.ts';
+import { installCheck, type CheckOptions } from './check.ts';
+
+export type EngineName = 'interpreter' | 'bt' | 'auto' | 'check';
+
+export interface EngineOptions extends CheckOptions {
+  readonly hotThreshold?: number;
+}
+
+export function attachEngine(cpu: Cpu, engine: EngineName, opts: EngineOptions = {}): BtEngine | null {
+  if (engine === 'interpreter') {
+    cpu.bt = null;
+    return null;
+  }
+  const bt = new BtEngine(cpu, { hotThreshold: opts.hotThreshold, replayable: engine === 'check' });
+  if (engine === 'check') installCheck(bt, opts);
+  cpu.bt = bt;
+  return bt;
+}

@@ -1,0 +1,182 @@
+// What every instruction emitter writes through: the JavaScript text of one translation, the flag
+// state known at this point of it, and the bookkeeping that makes a fault inside translated code look
+// exactly like a fault in the interpreter (EIP of the faulting instruction, the instructions before it
+// committed, the lazy flags as the interpreter would have left them).
+
+import { BYTE_REG, type Instr } from '../decode.ts';
+import { flushCode, type Pending } from './flags-emit.ts';
+import type { ModeFacts } from './mode.ts';
+
+export interface BlockInsn {
+  readonly i: Instr;
+  /** EIP of the instruction and of the one after it. */
+  readonly eip: number;
+  readonly next: number;
+  /** Position in its block: instructions of the block completed before it. */
+  readonly k: number;
+  /** Position in the whole translation (names its decoded form, i<g>, in the generated code). */
+  readonly g: number;
+}
+
+const SIZE_BYTES = [1, 2, 4] as const;
+
+export class BlockWriter {
+  readonly lines: string[] = [];
+  /** `case` arms of the fault path, one per instruction that can fault. */
+  readonly faultCases: string[] = [];
+  pending: Pending | null = null;
+  /** Instructions (decoded forms) the generated code refers to as i0, i1, ...: handler operands. */
+  readonly instrs: Instr[] = [];
+  cur!: BlockInsn;
+  private faultMarked = false;
+
+  constructor(readonly mode: ModeFacts) {}
+
+  begin(ins: BlockInsn): void {
+    this.cur = ins;
+    this.faultMarked = false;
+    this.instrs[ins.g] = ins.i;
+  }
+
+  emit(line: string): void {
+    this.lines.push(line);
+  }
+
+  hex(v: number): string {
+    return '0x' + (v >>> 0).toString(16);
+  }
+
+  /** An EIP as the interpreter keeps it (int32, so 32-bit addresses above 2 GiB are negative). */
+  eipLit(v: number): string {
+    return String(v | 0);
+  }
+
+  /**
+   * This instruction may fault from here on: EIP rewinds to it, the instructions before it count as
+   * done, and the flags pending before it are written back.
+   */
+  mayFault(): void {
+    if (this.faultMarked) return;
+    this.faultMarked = true;
+    const { eip, k, g } = this.cur;
+    this.emit(`at = ${g}; cpu.prevEip = ${this.eipLit(eip)};`);
+    this.faultCases.push(`case ${g}: ${flushCode(this.pending)} cpu.btDone = n + ${k}; break;`);
+  }
+
+  /** Writes the pending flags to the cpu and forgets them (before handing the cpu to other code). */
+  flush(): void {
+    const c = flushCode(this.pending);
+    if (c) this.emit(c);
+    this.pending = null;
+  }
+
+  /** Statements that write the pending flags back, without forgetting them. */
+  pendingFlush(): string {
+    return flushCode(this.pending);
+  }
+
+  /** Leaves the translation at `eipExpr` after `done` instructions of this pass (flags written back, state kept for the code after it). */
+  exitCode(eipExpr: string, done: number): string {
+    return `{ ${flushCode(this.pending)} cpu.eip = ${eipExpr}; return n + ${done}; }`;
+  }
+
+  /** After a guest write: if it hit a page with translations, this code may be stale; leave. */
+  afterWrite(): void {
+    this.emit(`if (cpu.codeEpoch !== epoch) ${this.exitCode(this.eipLit(this.cur.next), this.cur.k + 1)}`);
+  }
+
+  // ------------------------------------------------------------ operands
+
+  reg(sz: number, r: number): string {
+    return sz === 0 ? `r8[${BYTE_REG[r]}]` : sz === 1 ? `r16[${r << 1}]` : `r32[${r}]`;
+  }
+
+  /** The instruction's effective address (offset in its segment), as the interpreter's cpu.ea. */
+  ea(i: Instr): string {
+    const parts: string[] = [];
+    if (i.base >= 0) parts.push(`r32[${i.base}]`);
+    if (i.index >= 0) parts.push(i.scale ? `(r32[${i.index}] << ${i.scale})` : `r32[${i.index}]`);
+    if (i.disp !== 0 || parts.length === 0) parts.push(`(${i.disp})`);
+    const s = parts.join(' + ');
+    return i.a32 ? (parts.length === 1 && i.base >= 0 && i.disp === 0 ? s : `((${s}) | 0)`) : `((${s}) & 65535)`;
+  }
+
+  private isFlat(seg: number): boolean {
+    return (this.mode.flat & (1 << seg)) !== 0;
+  }
+
+  /** Linear address of a read of `sz` at the memory operand, limit-checked unless the segment is flat. */
+  linRead(i: Instr, sz: number): string {
+    return this.isFlat(i.seg) ? this.ea(i) : `cpu.linR(${i.seg}, ${this.ea(i)}, ${SIZE_BYTES[sz]})`;
+  }
+
+  linWrite(i: Instr, sz: number): string {
+    return this.isFlat(i.seg) ? this.ea(i) : `cpu.linW(${i.seg}, ${this.ea(i)}, ${SIZE_BYTES[sz]})`;
+  }
+
+  /** Reads the memory operand into a new constant; returns its name. */
+  readMem(i: Instr, sz: number, name = 'm'): string {
+    this.mayFault();
+    if (this.isFlat(i.seg)) this.emit(`const ${name} = ${this.flatRead(sz, this.ea(i), i.seg)};`);
+    else this.emit(`const ${name} = cpu.readLin${8 << sz}(${this.linRead(i, sz)});`);
+    return name;
+  }
+
+  writeMem(i: Instr, sz: number, value: string): void {
+    this.mayFault();
+    if (this.isFlat(i.seg)) this.emit(`${this.flatWrite(sz, this.ea(i), value, i.seg)};`);
+    else this.emit(`cpu.writeLin${8 << sz}(${this.linWrite(i, sz)}, ${value});`);
+  }
+
+  /** A read through a flat segment: only an access wrapping past 4 GiB faults (Cpu.rf16/rf32). */
+  flatRead(sz: number, lin: string, seg: number): string {
+    return sz === 0 ? `cpu.readLin8(${lin})` : `cpu.rf${8 << sz}(${lin}, ${seg})`;
+  }
+
+  flatWrite(sz: number, lin: string, value: string, seg: number): string {
+    return sz === 0 ? `cpu.writeLin8(${lin}, ${value})` : `cpu.wf${8 << sz}(${lin}, ${value}, ${seg})`;
+  }
+
+  /**
+   * Read-modify-write: checks first that the write can complete (as the interpreter's rmwLin), so a
+   * fault has the write bit in its error code and nothing changes. Returns the address's name.
+   */
+  rmwAddress(i: Instr, sz: number): string {
+    this.mayFault();
+    if (this.isFlat(i.seg)) this.emit(`const lin = ${this.ea(i)}; cpu.pwf(lin, ${SIZE_BYTES[sz]}, ${i.seg});`);
+    else this.emit(`const lin = cpu.rmwLin(i${this.cur.g}, ${SIZE_BYTES[sz]});`);
+    return 'lin';
+  }
+
+  /** Reads the E operand (register or memory) into a new constant; returns an expression. */
+  readE(i: Instr, sz: number, name = 'm'): string {
+    if (i.mod === 3) return this.reg(sz, i.rm);
+    return this.readMem(i, sz, name);
+  }
+
+  // ------------------------------------------------------------ stack
+
+  private flatStack(): boolean {
+    return this.mode.ssB && this.isFlat(2);
+  }
+
+  push(sz: 1 | 2, value: string): void {
+    this.mayFault();
+    if (this.flatStack()) {
+      const b = sz === 2 ? 4 : 2;
+      this.emit(`const sp = (r32[4] - ${b}) | 0; ${this.flatWrite(sz, 'sp', value, 2)}; r32[4] = sp;`);
+    } else this.emit(`cpu.push${8 << sz}(${value});`);
+  }
+
+  /** Reads the top of the stack into `name` without popping. */
+  peek(sz: 1 | 2, name: string): void {
+    this.mayFault();
+    if (this.flatStack()) this.emit(`const ${name} = ${this.flatRead(sz, 'r32[4]', 2)};`);
+    else this.emit(`const ${name} = cpu.peek${8 << sz}(0);`);
+  }
+
+  adjustSp(delta: number): void {
+    if (this.mode.ssB) this.emit(`r32[4] = (r32[4] + ${delta}) | 0;`);
+    else this.emit(`r16[8] = r16[8] + ${delta};`);
+  }
+}

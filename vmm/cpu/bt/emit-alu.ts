@@ -1,0 +1,176 @@
+// Translations of the flag-setting integer instructions: the eight ALU operations (00-3D, 80/81/83),
+// TEST, INC and DEC. Each computes exactly what ops/alu.ts and ops/arith.ts compute and leaves its
+// operands and result in the flag locals (flags-emit.ts) instead of the cpu's lazy-flag fields.
+
+import type { Instr } from '../decode.ts';
+import type { BlockWriter } from './block-writer.ts';
+import { carryExpr, type Producer } from './flags-emit.ts';
+
+const OPS: readonly Producer[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
+const CMP = 7;
+
+/** `x` reduced to the operand width (int32 for 32 bits, as the interpreter's `& MASK[sz]`). */
+function wrap(x: string, sz: number): string {
+  return sz === 2 ? `(${x}) | 0` : `(${x}) & ${sz === 0 ? 255 : 65535}`;
+}
+
+/**
+ * Emits `const r = a op b` for ALU operation `op` (ADD OR ADC SBB AND SUB XOR CMP) and makes it the
+ * pending flag producer. `a` and `b` must be names or constants, not expressions with side effects.
+ * The flag locals are assigned by `commitFlags`, after the destination is written.
+ */
+function compute(w: BlockWriter, op: number, a: string, b: string, sz: number): () => void {
+  switch (op) {
+    case 0: w.emit(`const r = ${wrap(`${a} + ${b}`, sz)};`); break;
+    case 1: w.emit(`const r = ${wrap(`${a} | ${b}`, sz)};`); break;
+    case 2: w.emit(`const c = ${carryExpr(w.pending)}; const r = ${wrap(`${a} + ${b} + c`, sz)};`); break;
+    case 3: w.emit(`const c = ${carryExpr(w.pending)}; const r = ${wrap(`${a} - ${b} - c`, sz)};`); break;
+    case 4: w.emit(`const r = ${wrap(`${a} & ${b}`, sz)};`); break;
+    case 6: w.emit(`const r = ${wrap(`${a} ^ ${b}`, sz)};`); break;
+    default: w.emit(`const r = ${wrap(`${a} - ${b}`, sz)};`); break;
+  }
+  return () => {
+    w.emit(`fa = ${a}; fb = ${b}; fr = r;${op === 2 || op === 3 ? ' fc = c;' : ''}`);
+    w.pending = { op: OPS[op]!, sz };
+  };
+}
+
+function sizeOf(i: Instr, byteForm: boolean): number {
+  return byteForm ? 0 : i.o32 ? 2 : 1;
+}
+
+function immOf(i: Instr, sz: number): string {
+  return String(sz === 0 ? i.imm & 0xff : sz === 1 ? i.imm & 0xffff : i.imm | 0);
+}
+
+/** E op= src, with E a register or memory (read-modify-write). */
+function aluE(w: BlockWriter, i: Instr, op: number, sz: number, src: string): void {
+  if (i.mod === 3) {
+    const dst = w.reg(sz, i.rm);
+    w.emit(`const a = ${dst}, b = ${src};`);
+    const commit = compute(w, op, 'a', 'b', sz);
+    if (op !== CMP) w.emit(`${dst} = r;`);
+    commit();
+    return;
+  }
+  if (op === CMP) {
+    const m = w.readMem(i, sz, 'a');
+    w.emit(`const b = ${src};`);
+    compute(w, op, m, 'b', sz)();
+    return;
+  }
+  const lin = w.rmwAddress(i, sz);
+  w.emit(`const a = cpu.readLin${8 << sz}(${lin}), b = ${src};`);
+  const commit = compute(w, op, 'a', 'b', sz);
+  w.emit(`cpu.writeLin${8 << sz}(${lin}, r);`);
+  commit();
+  w.afterWrite();
+}
+
+/** G op= E. */
+function aluG(w: BlockWriter, i: Instr, op: number, sz: number): void {
+  const dst = w.reg(sz, i.reg);
+  const src = w.readE(i, sz, 'b');
+  w.emit(`const a = ${dst}${src === 'b' ? '' : `, b = ${src}`};`);
+  const commit = compute(w, op, 'a', 'b', sz);
+  if (op !== CMP) w.emit(`${dst} = r;`);
+  commit();
+}
+
+function test(w: BlockWriter, a: string, b: string, sz: number): void {
+  w.emit(`const a = ${a}, b = ${b};`);
+  compute(w, 4, 'a', 'b', sz)();
+}
+
+function incDec(w: BlockWriter, i: Instr, sz: number, dec: boolean, regOnly: number): void {
+  const carry = carryExpr(w.pending);
+  const op = dec ? '-' : '+';
+  const finish = (): void => {
+    w.emit(`fa = a; fb = 1; fr = r; fc = c;`);
+    w.pending = { op: dec ? 'dec' : 'inc', sz };
+  };
+  if (regOnly >= 0 || i.mod === 3) {
+    const dst = w.reg(sz, regOnly >= 0 ? regOnly : i.rm);
+    w.emit(`const c = ${carry}, a = ${dst}; const r = ${wrap(`a ${op} 1`, sz)}; ${dst} = r;`);
+    finish();
+    return;
+  }
+  const lin = w.rmwAddress(i, sz);
+  w.emit(`const c = ${carry}, a = cpu.readLin${8 << sz}(${lin}); const r = ${wrap(`a ${op} 1`, sz)};`);
+  w.emit(`cpu.writeLin${8 << sz}(${lin}, r);`);
+  finish();
+  w.afterWrite();
+}
+
+/** Emits a translation of `i` if it is one of these instructions; false leaves it to the interpreter. */
+export function emitAlu(w: BlockWriter, i: Instr): boolean {
+  const o = i.opcode;
+  if (o < 0x40 && (o & 7) < 6) {
+    const op = o >> 3;
+    const form = o & 7;
+    const sz = sizeOf(i, (form & 1) === 0);
+    switch (form) {
+      case 0:
+      case 1:
+        aluE(w, i, op, sz, w.reg(sz, i.reg));
+        return true;
+      case 2:
+      case 3:
+        aluG(w, i, op, sz);
+        return true;
+      default: {
+        const acc = w.reg(sz, 0);
+        w.emit(`const a = ${acc};`);
+        const commit = compute(w, op, 'a', immOf(i, sz), sz);
+        if (op !== CMP) w.emit(`${acc} = r;`);
+        commit();
+        return true;
+      }
+    }
+  }
+  switch (o) {
+    case 0x80:
+    case 0x82:
+      aluE(w, i, i.reg, 0, immOf(i, 0));
+      return true;
+    case 0x81:
+    case 0x83: {
+      const sz = sizeOf(i, false);
+      aluE(w, i, i.reg, sz, immOf(i, sz));
+      return true;
+    }
+    case 0x84:
+    case 0x85: {
+      const sz = sizeOf(i, o === 0x84);
+      const e = w.readE(i, sz, 'm');
+      test(w, e, w.reg(sz, i.reg), sz);
+      return true;
+    }
+    case 0xa8:
+      test(w, w.reg(0, 0), String(i.imm & 0xff), 0);
+      return true;
+    case 0xa9: {
+      const sz = sizeOf(i, false);
+      test(w, w.reg(sz, 0), immOf(i, sz), sz);
+      return true;
+    }
+    case 0xf6:
+    case 0xf7: {
+      if (i.reg > 1) return false;
+      const sz = sizeOf(i, o === 0xf6);
+      const e = w.readE(i, sz, 'm');
+      test(w, e, immOf(i, sz), sz);
+      return true;
+    }
+    case 0xfe:
+    case 0xff:
+      if (i.reg > 1) return false;
+      incDec(w, i, sizeOf(i, o === 0xfe), i.reg === 1, -1);
+      return true;
+  }
+  if (o >= 0x40 && o < 0x50) {
+    incDec(w, i, sizeOf(i, false), o >= 0x48, o & 7);
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,267 @@
+// The binary-translation engine: the translation cache, the hotness counters, the dispatcher that runs
+// translations and hands everything else to the interpreter, and invalidation of translations whose
+// guest bytes were written (the paper's traced pages, here through PhysicalMemory.codePage).
+//
+// Code runs in the interpreter until its entry point has been reached HOT_THRESHOLD times, then it is
+// translated (translate.ts). The cache holds at most MAX_TRANSLATIONS translations; when it is full
+// it is dropped whole and refills from what runs next, as QEMU does with a full code buffer. A page
+// whose translations keep being thrown away unused (code and hot data on one page) is demoted: it
+// stays with the interpreter until the next full flush.
+
+import { FAULT } from '../fault.ts';
+import { TF } from '../flags.ts';
+import { decode, type Instr } from '../decode.ts';
+import { TLB_IO } from '../regs.ts';
+import type { Cpu } from '../cpu.ts';
+import { factsOf } from './mode.ts';
+import { translateBlock, type Translation, type TranslateOptions } from './translate.ts';
+
+/**
+ * Visits before an entry point is translated. Translating and compiling a block costs about half a
+ * millisecond and V8 needs the function called a few hundred times before it is optimized, while the
+ * interpreter runs a typical block in a quarter of a microsecond: only code that has already run
+ * this often is likely to run often enough to repay its translation.
+ */
+export const HOT_THRESHOLD = 1500;
+export const MAX_TRANSLATIONS = 16384;
+/** Wasted invalidations (translations dropped after fewer runs than they cost) before a page is demoted. */
+const DEMOTE_AFTER = 8;
+const HOT_BITS = 16;
+
+export interface BtStats {
+  translations: number;
+  /** Translations made since the start (including ones since dropped). */
+  made: number;
+  translatedInsns: number;
+  /** Instructions executed inside translations and in the interpreter. */
+  btInsns: number;
+  interpInsns: number;
+  /** Dispatches that found a translation, and ones that did not. */
+  hits: number;
+  /** Dispatches that followed a successor link without a lookup. */
+  chained: number;
+  misses: number;
+  invalidations: number;
+  flushes: number;
+  demotedPages: number;
+  /** Host time spent translating and compiling, ms. */
+  translateMs: number;
+}
+
+interface PageEntry {
+  readonly byOffset: Map<number, Translation>;
+  /** Translations dropped from this page after little use, in a row. */
+  waste: number;
+  demoted: boolean;
+}
+
+const STOP = new Error('stop decoding');
+
+export class BtEngine {
+  private readonly pages = new Map<number, PageEntry>();
+  private readonly hot = new Uint16Array(1 << HOT_BITS);
+  private count = 0;
+  /** The translation run last, whose successor link the dispatcher tries first. */
+  private last: Translation | null = null;
+  readonly stats: BtStats = {
+    translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0,
+    invalidations: 0, flushes: 0, demotedPages: 0, translateMs: 0,
+  };
+  /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
+  keepSource = false;
+  /** Runs a translation; the check engine replaces this to compare it with the interpreter. */
+  execute: (t: Translation, budget: number) => number = (t, budget) => this.runTranslation(t, budget);
+
+  constructor(
+    readonly cpu: Cpu,
+    readonly options: TranslateOptions & { readonly hotThreshold?: number } = {},
+  ) {}
+
+  /** Executes up to `budget` instructions (the Cpu.run contract). */
+  run(budget: number): number {
+    const cpu = this.cpu;
+    let done = 0;
+    while (done < budget) {
+      if (cpu.brk) {
+        cpu.brk = false;
+        if (cpu.serviceEvents()) break;
+        // An interrupt shadow (STI, MOV SS) or a single-step trap: one instruction, then look again.
+        if (cpu.brk) {
+          done += this.interpret(1);
+          continue;
+        }
+      }
+      if (cpu.flagsRaw & TF || cpu.dr[7]! & 0xff) {
+        done += this.interpret(budget - done);
+        continue;
+      }
+      // Chaining: the block that follows the last translation is usually the one that followed it
+      // before, on the same page under the same mapping; then no lookup is needed.
+      let t = this.last?.succ ?? null;
+      if (
+        t === null || !t.valid || t.eip !== cpu.eip || t.key !== cpu.modeKey || t.csBase !== cpu.csBase ||
+        t.csLimit !== cpu.csLimit || cpu.tlb[t.linPage]! !== t.tlbEntry || ((cpu.csBase + cpu.eip) | 0) >>> 12 !== t.linPage
+      ) {
+        t = this.find();
+        if (this.last && t) this.last.succ = t;
+      } else this.stats.chained++;
+      if (t) {
+        done += this.execute(t, budget - done);
+        this.last = t;
+      } else {
+        done += this.interpret(budget - done);
+        this.last = null;
+      }
+    }
+    cpu.instructions += done;
+    return done;
+  }
+
+  private interpret(budget: number): number {
+    const n = this.cpu.interpretBlock(budget);
+    this.stats.interpInsns += n;
+    return n;
+  }
+
+  /** Runs translation `t`; a fault inside it is delivered as the interpreter would deliver it. */
+  runTranslation(t: Translation, budget: number): number {
+    const cpu = this.cpu;
+    t.runs++;
+    let n: number;
+    try {
+      n = t.fn(cpu, budget);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      n = cpu.btDone + 1;
+      cpu.eip = cpu.prevEip;
+      cpu.handleFault();
+    }
+    this.stats.btInsns += n;
+    return n;
+  }
+
+  /** The translation for the current CS:EIP and mode, making one if the entry point is hot. */
+  find(): Translation | null {
+    const cpu = this.cpu;
+    const eip = cpu.eip;
+    const lin = (cpu.csBase + eip) | 0;
+    const e = cpu.tlb[lin >>> 12]!;
+    if ((e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
+    const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    const page = this.pages.get(phys >>> 12);
+    if (page) {
+      const t = page.byOffset.get(phys & 0xfff);
+      if (t && t.eip === eip && t.key === cpu.modeKey && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit) {
+        this.stats.hits++;
+        if (!t.length) return null;
+        // Remember under which mapping it was found, for successor links to it.
+        t.linPage = lin >>> 12;
+        t.tlbEntry = e;
+        return t;
+      }
+      if (page.demoted) return null;
+    }
+    this.stats.misses++;
+    const h = (Math.imul(phys ^ (cpu.modeKey << 20), 0x9e3779b1) >>> (32 - HOT_BITS));
+    if (++this.hot[h]! < (this.options.hotThreshold ?? HOT_THRESHOLD)) return null;
+    this.hot[h] = 0;
+    const t = this.translate(eip, phys);
+    t.linPage = lin >>> 12;
+    t.tlbEntry = e;
+    return t.length ? t : null;
+  }
+
+  private translate(eip: number, phys: number): Translation {
+    const cpu = this.cpu;
+    if (this.count >= MAX_TRANSLATIONS) this.flushAll();
+    const started = performance.now();
+    const facts = factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit);
+    const pageOff = phys & 0xfff;
+    const physBase = phys - pageOff;
+    const ipMask = facts.csD ? -1 : 0xffff;
+    const decodeAt = (at: number): Instr | null => {
+      const rel = facts.csD ? (at - eip) | 0 : (at & 0xffff) - (eip & 0xffff);
+      if (pageOff + rel < 0 || pageOff + rel >= 0x1000) return null;
+      const fetch = (n: number): number => {
+        const o = pageOff + rel + n;
+        if (o >= 0x1000 || ((at + n) & ipMask) >>> 0 > facts.csLimit >>> 0) throw STOP;
+        return cpu.mem.read8(physBase + o);
+      };
+      try {
+        return decode(cpu.table, fetch, facts.csD, cpu);
+      } catch (err) {
+        if (err === STOP || err === FAULT) return null;
+        throw err;
+      }
+    };
+    let t = translateBlock(eip, phys, facts, decodeAt, this.options);
+    if (!t) {
+      // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
+      // remember that, so the dispatcher does not try again on every visit.
+      t = { eip, phys, key: facts.key, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0 };
+    } else {
+      this.stats.made++;
+      this.stats.translatedInsns += t.length;
+      if (!this.keepSource) (t as { source: string }).source = '';
+    }
+    let page = this.pages.get(phys >>> 12);
+    if (!page) {
+      page = { byOffset: new Map(), waste: 0, demoted: false };
+      this.pages.set(phys >>> 12, page);
+    }
+    const old = page.byOffset.get(pageOff);
+    if (old) old.valid = false;
+    else this.count++;
+    page.byOffset.set(pageOff, t);
+    cpu.mem.codePage[phys >>> 12] = 1;
+    this.stats.translations = this.count;
+    this.stats.translateMs += performance.now() - started;
+    return t;
+  }
+
+  /** A write reached physical page `page`: its translations are stale. */
+  invalidatePage(page: number): void {
+    const entry = this.pages.get(page);
+    if (!entry) return;
+    let runs = 0;
+    for (const t of entry.byOffset.values()) {
+      t.valid = false;
+      runs += t.runs;
+    }
+    const n = entry.byOffset.size;
+    this.count -= n;
+    this.stats.translations = this.count;
+    this.stats.invalidations++;
+    entry.byOffset.clear();
+    // Translations that ran less than twice each before being thrown away cost more than they gave.
+    if (n > 0 && runs < 2 * n) {
+      if (++entry.waste >= DEMOTE_AFTER && !entry.demoted) {
+        entry.demoted = true;
+        this.stats.demotedPages++;
+      }
+    } else entry.waste = 0;
+    this.cpu.codeEpoch++;
+  }
+
+  /** Marks every page holding translations as code again (after the decoded cache let go of its pages). */
+  retracePages(): void {
+    for (const [page, entry] of this.pages) if (entry.byOffset.size) this.cpu.mem.codePage[page] = 1;
+  }
+
+  /** Drops every translation (cache full, restore, reset). */
+  flushAll(): void {
+    for (const entry of this.pages.values()) for (const t of entry.byOffset.values()) t.valid = false;
+    this.pages.clear();
+    this.last = null;
+    this.count = 0;
+    this.stats.translations = 0;
+    this.stats.flushes++;
+    this.hot.fill(0);
+    this.cpu.codeEpoch++;
+  }
+
+  /** Every live translation (for dumps and tests). */
+  *translations(): IterableIterator<Translation> {
+    for (const entry of this.pages.values()) for (const t of entry.byOffset.values()) if (t.length) yield t;
+  }
+}

@@ -1,0 +1,144 @@
+// The translator's view of the arithmetic flags. The interpreter records the last flag-setting
+// operation in cpu.lop/la/lb/lres/lsz/lazy (flags.ts) and computes a flag only when read. Translated
+// code goes one step further: the operation and size are known when the block is translated, so only
+// the operands and result live at run time, in the locals fa, fb, fr (and fc: the carry-in of ADC/SBB,
+// or the CF that INC/DEC keep). The cpu fields are written only where something outside the block can
+// look at them: before a call into an interpreter handler, at an exit, and in the fault path. A Jcc,
+// SETcc or CMOVcc after CMP then becomes one JavaScript comparison of the operands.
+
+import { ARITH, CF, LazyOp } from '../flags.ts';
+
+export type Producer = 'add' | 'adc' | 'sub' | 'sbb' | 'logic' | 'inc' | 'dec';
+
+/** The flag-setting operation whose operands are in fa/fb/fr (and fc), known at translation time. */
+export interface Pending {
+  readonly op: Producer;
+  /** 0/1/2: 8/16/32 bits. */
+  readonly sz: number;
+}
+
+const MASK = ['255', '65535', '-1'] as const;
+const SIGN = ['128', '32768', '-2147483648'] as const;
+
+/** `v` as an unsigned number of the operand's width. */
+function unsigned(v: string, sz: number): string {
+  return sz === 2 ? `(${v} >>> 0)` : `(${v} & ${MASK[sz]})`;
+}
+/** `v` shifted so that its operand-width sign is the int32 sign: signed comparisons. */
+function signed(v: string, sz: number): string {
+  return sz === 2 ? `(${v} | 0)` : `(${v} << ${sz === 0 ? 24 : 16})`;
+}
+
+function cfExpr(p: Pending): string {
+  const r = unsigned('fr', p.sz);
+  const a = unsigned('fa', p.sz);
+  const b = unsigned('fb', p.sz);
+  switch (p.op) {
+    case 'add':
+      return `(${r} < ${a})`;
+    case 'adc':
+      return `(fc ? ${r} <= ${a} : ${r} < ${a})`;
+    case 'sub':
+      return `(${a} < ${b})`;
+    case 'sbb':
+      return `(fc ? ${a} <= ${b} : ${a} < ${b})`;
+    case 'logic':
+      return 'false';
+    case 'inc':
+    case 'dec':
+      return '(fc !== 0)';
+  }
+}
+
+function zfExpr(p: Pending): string {
+  return p.sz === 2 ? '(fr === 0)' : `((fr & ${MASK[p.sz]}) === 0)`;
+}
+function sfExpr(p: Pending): string {
+  return `((fr & ${SIGN[p.sz]}) !== 0)`;
+}
+function pfExpr(): string {
+  return '(PARITY[fr & 255] === 1)';
+}
+function ofExpr(p: Pending): string {
+  switch (p.op) {
+    case 'add':
+    case 'adc':
+    case 'inc':
+      return `(((fa ^ fr) & (fb ^ fr) & ${SIGN[p.sz]}) !== 0)`;
+    case 'logic':
+      return 'false';
+    default:
+      return `(((fa ^ fb) & (fa ^ fr) & ${SIGN[p.sz]}) !== 0)`;
+  }
+}
+
+/**
+ * A JavaScript boolean expression for condition code `cc` (0-15, as in Jcc) given the pending
+ * operation, or the interpreter's evaluation when the flags are in the cpu fields.
+ */
+export function condExpr(p: Pending | null, cc: number): string {
+  if (!p) return `cpu.cond(${cc})`;
+  const neg = (cc & 1) !== 0;
+  let e: string;
+  const k = cc >> 1;
+  if (p.op === 'sub') {
+    // CMP and SUB: every condition is a comparison of the operands.
+    const a = unsigned('fa', p.sz), b = unsigned('fb', p.sz);
+    const sa = signed('fa', p.sz), sb = signed('fb', p.sz);
+    switch (k) {
+      case 1: return neg ? `(${a} >= ${b})` : `(${a} < ${b})`;
+      case 2: return neg ? `(${a} !== ${b})` : `(${a} === ${b})`;
+      case 3: return neg ? `(${a} > ${b})` : `(${a} <= ${b})`;
+      case 6: return neg ? `(${sa} >= ${sb})` : `(${sa} < ${sb})`;
+      case 7: return neg ? `(${sa} > ${sb})` : `(${sa} <= ${sb})`;
+    }
+  }
+  if (p.op === 'logic') {
+    // CF = OF = 0 after AND, OR, XOR, TEST.
+    switch (k) {
+      case 0: return neg ? 'true' : 'false';
+      case 1: return neg ? 'true' : 'false';
+      case 3: e = zfExpr(p); return neg ? `!${e}` : e;
+      case 6: e = signed('fr', p.sz) + ' < 0'; return neg ? `!(${e})` : `(${e})`;
+      case 7: e = `(${signed('fr', p.sz)} <= 0)`; return neg ? `!${e}` : e;
+    }
+  }
+  switch (k) {
+    case 0: e = ofExpr(p); break;
+    case 1: e = cfExpr(p); break;
+    case 2: e = zfExpr(p); break;
+    case 3: e = `(${cfExpr(p)} || ${zfExpr(p)})`; break;
+    case 4: e = sfExpr(p); break;
+    case 5: e = pfExpr(); break;
+    case 6: e = `(${sfExpr(p)} !== ${ofExpr(p)})`; break;
+    default: e = `(${zfExpr(p)} || ${sfExpr(p)} !== ${ofExpr(p)})`; break;
+  }
+  return neg ? `!${e}` : e;
+}
+
+/** CF as a 0/1 number expression, for ADC, SBB and the CF that INC/DEC keep. */
+export function carryExpr(p: Pending | null): string {
+  if (!p) return '(cpu.cf() ? 1 : 0)';
+  if (p.op === 'logic') return '0';
+  if (p.op === 'inc' || p.op === 'dec') return 'fc';
+  return `(${cfExpr(p)} ? 1 : 0)`;
+}
+
+const LOP: Record<Producer, string> = {
+  add: String(LazyOp.ADD),
+  adc: `(fc ? ${LazyOp.ADC} : ${LazyOp.ADD})`,
+  sub: String(LazyOp.SUB),
+  sbb: `(fc ? ${LazyOp.SBB} : ${LazyOp.SUB})`,
+  logic: String(LazyOp.LOGIC),
+  inc: String(LazyOp.ADD),
+  dec: String(LazyOp.SUB),
+};
+
+/** Statements that leave the cpu's lazy-flag fields as the interpreter would have left them. */
+export function flushCode(p: Pending | null): string {
+  if (!p) return '';
+  const common = `cpu.lop = ${LOP[p.op]}; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = ${p.sz};`;
+  if (p.op === 'inc' || p.op === 'dec')
+    return `cpu.flagsRaw = (cpu.flagsRaw & ${~CF}) | fc; ${common} cpu.lazy = ${ARITH & ~CF};`;
+  return `${common} cpu.lazy = ${ARITH};`;
+}

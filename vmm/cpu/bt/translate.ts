@@ -1,0 +1,226 @@
+// Turns a run of guest instructions into one JavaScript function (compiled with `new Function`; see
+// the README's design section for why JavaScript and not WebAssembly). A translation covers a basic
+// block within one 4 KiB page, up to MAX_INSNS instructions; when the block ends with a branch back
+// to its own start (a loop) the loop runs inside the function until the budget is spent. Instructions
+// without an emitter call the interpreter's handler (the same decoded form, the same code), so
+// everything the interpreter does the translator does too; the ones that change the CPU's mode end
+// the block, so the code after them is looked up again under the new mode key.
+//
+// The generated function: (cpu, budget) => instructions executed. On a fault it sets cpu.prevEip to
+// the faulting instruction, cpu.btDone to the instructions completed before it, writes the pending
+// flags back, and rethrows to the engine, which delivers the fault as the interpreter would.
+
+import { FAULT } from '../fault.ts';
+import { PARITY } from '../flags.ts';
+import { undefinedOpcode, type Instr } from '../decode.ts';
+import { BlockWriter, type BlockInsn } from './block-writer.ts';
+import { emitAlu } from './emit-alu.ts';
+import { emitMove } from './emit-move.ts';
+import { emitFlow } from './emit-flow.ts';
+import type { ModeFacts } from './mode.ts';
+
+export const MAX_INSNS = 64;
+/** A region: the entry block and up to this many more blocks of the same page that its jumps reach. */
+export const MAX_BLOCKS = 32;
+export const MAX_REGION_INSNS = 384;
+
+export type TranslatedFn = (cpu: unknown, budget: number) => number;
+
+export interface Translation {
+  /** Guest EIP and physical address of the first instruction. */
+  readonly eip: number;
+  readonly phys: number;
+  readonly key: number;
+  readonly csBase: number;
+  readonly csLimit: number;
+  /** Instructions and basic blocks translated. */
+  readonly length: number;
+  readonly blocks: number;
+  /** Guest bytes covered: physical address of the lowest, and the span to the highest. */
+  readonly codeStart: number;
+  readonly bytes: number;
+  readonly source: string;
+  readonly fn: TranslatedFn;
+  /** Cleared when the page it came from is written. */
+  valid: boolean;
+  runs: number;
+  /** The translation that ran after this one last time (chaining), and the mapping it was found under. */
+  succ: Translation | null;
+  linPage: number;
+  tlbEntry: number;
+}
+
+/**
+ * Opcodes left to the interpreter after which the block may go on: they change registers, flags and
+ * memory but not the mode, CS or the way memory is addressed. (The code after such a call still
+ * checks that EIP moved on by one instruction and nothing asked for attention.) Every other opcode
+ * without an emitter ends the block.
+ */
+function mayContinueAfter(op: number): boolean {
+  if (op < 0x40) return (op & 7) < 6 || op === 0x27 || op === 0x2f || op === 0x37 || op === 0x3f;
+  if (op < 0x100) {
+    return (
+      (op >= 0x40 && op <= 0x61) || (op >= 0x68 && op <= 0x6b) || (op >= 0x80 && op <= 0x8d) || op === 0x8f ||
+      (op >= 0x90 && op <= 0x99) || op === 0x9e || op === 0x9f || (op >= 0xa0 && op <= 0xaf) ||
+      (op >= 0xb0 && op <= 0xc1) || op === 0xc6 || op === 0xc7 || op === 0xc8 || op === 0xc9 ||
+      (op >= 0xd0 && op <= 0xdf) || op === 0xf5 || op === 0xf6 || op === 0xf7 || op === 0xf8 ||
+      op === 0xf9 || op === 0xfc || op === 0xfd || op === 0xfe || op === 0xff
+    );
+  }
+  const b = op & 0xff;
+  return (
+    (b >= 0x40 && b <= 0x4f) || (b >= 0x90 && b <= 0x9f) || b === 0xa2 || b === 0xa3 || b === 0xa4 ||
+    b === 0xa5 || (b >= 0xab && b <= 0xad) || (b >= 0xaf && b <= 0xb1) || b === 0xb3 ||
+    (b >= 0xb6 && b <= 0xbf) || b === 0xc0 || b === 0xc1 || (b >= 0xc8 && b <= 0xcf) || b === 0x31 ||
+    (b >= 0x18 && b <= 0x1f)
+  );
+}
+
+/**
+ * Instructions that cannot be run twice with the same outcome: port I/O (a device sees it), string
+ * instructions (their fast paths write RAM past the write log) and RDTSC (time moves on).
+ */
+export function notReplayable(op: number): boolean {
+  return (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f) ||
+    (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op === 0x0f31;
+}
+
+export interface TranslateOptions {
+  /** Leave out what the check engine cannot replay (notReplayable). */
+  readonly replayable?: boolean;
+}
+
+/**
+ * Translates the block at `eip` (physical address `phys`). `decodeAt(eip)` returns the decoded
+ * instruction there if it lies wholly in this page and can be fetched, else null. Returns null when
+ * not even the first instruction can be translated usefully.
+ */
+export function translateBlock(
+  eip: number,
+  phys: number,
+  mode: ModeFacts,
+  decodeAt: (eip: number) => Instr | null,
+  opts: TranslateOptions = {},
+): Translation | null {
+  const ipMask = mode.csD ? -1 : 0xffff;
+  const pageOff = phys & 0xfff;
+  /** Page offset of an EIP, or -1 if it lies outside the entry's page. */
+  const offsetOf = (e: number): number => {
+    const rel = mode.csD ? (e - eip) | 0 : (e & 0xffff) - (eip & 0xffff);
+    const o = pageOff + rel;
+    return o >= 0 && o < 0x1000 ? o : -1;
+  };
+  // Discover the region: the entry block and the blocks its direct jumps reach within the page.
+  const blocks = new Map<number, BlockInsn[]>();
+  const work = [eip];
+  let total = 0;
+  let g = 0;
+  let lo = pageOff, hi = pageOff;
+  while (work.length && blocks.size < MAX_BLOCKS && total < MAX_REGION_INSNS) {
+    const start = work.shift()!;
+    if (blocks.has(start)) continue;
+    const insns: BlockInsn[] = [];
+    let e = start;
+    while (insns.length < MAX_INSNS) {
+      const o = offsetOf(e);
+      if (o < 0) break;
+      const i = decodeAt(e);
+      if (!i || i.h === undefinedOpcode || o + i.len > 0x1000) break;
+      if (opts.replayable && notReplayable(i.opcode)) break;
+      const next = (e + i.len) & ipMask;
+      insns.push({ i, eip: e, next, k: insns.length, g: g++ });
+      lo = Math.min(lo, o);
+      hi = Math.max(hi, o + i.len);
+      e = next;
+      if (i.spec?.flow || !mayContinueAfter(i.opcode)) break;
+    }
+    if (insns.length === 0) {
+      if (start === eip) return null;
+      continue;
+    }
+    blocks.set(start, insns);
+    total += insns.length;
+    for (const t of successors(insns[insns.length - 1]!, mode)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
+  }
+  const w = new BlockWriter(mode);
+  const jumpTo = (target: number, done: number): string => {
+    if (blocks.has(target)) {
+      // Within the region: go on inside the function while the budget lasts (flags to the cpu, as
+      // every block starts with them there).
+      const f = w.pendingFlush();
+      return `{ n += ${done}; ${f} if (n < budget) { pc = ${w.eipLit(target)}; continue; } cpu.eip = ${w.eipLit(target)}; return n; }`;
+    }
+    return w.exitCode(w.eipLit(target), done);
+  };
+  for (const [start, insns] of blocks) {
+    w.emit(`case ${w.eipLit(start)}: {`);
+    w.pending = null;
+    for (const ins of insns) {
+      w.begin(ins);
+      w.emit(`{ // ${ins.i.spec?.name ?? 'undefined'} @${w.hex(ins.eip)}`);
+      const last = ins.k === insns.length - 1;
+      const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i);
+      if (!handled) emitFallback(w, ins, last && (!!ins.i.spec?.flow || !mayContinueAfter(ins.i.opcode)));
+      w.emit('}');
+    }
+    const lastIns = insns[insns.length - 1]!;
+    // Fell off the end (page end, length limit; unreachable after a block-ending instruction).
+    w.emit(jumpTo(lastIns.next, insns.length));
+    w.emit('}');
+  }
+  const source = assemble(w, eip, mode);
+  const fn = compile(source, w.instrs);
+  return {
+    eip, phys, key: mode.key, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
+    codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0,
+  };
+}
+
+/** Constant EIPs a block can continue at: branch targets and the fall-through. */
+function successors(last: BlockInsn, mode: ModeFacts): number[] {
+  const i = last.i;
+  const o = i.opcode;
+  const rel = (): number => (i.o32 ? (last.next + i.imm) | 0 : (last.next + i.imm) & 0xffff);
+  if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90) || o === 0xe2 || o === 0xe3) return [rel(), last.next].filter((t) => t >>> 0 <= mode.csLimit >>> 0);
+  if (o === 0xeb || o === 0xe9) return [rel()].filter((t) => t >>> 0 <= mode.csLimit >>> 0);
+  if (!i.spec?.flow && mayContinueAfter(o)) return [last.next];
+  return [];
+}
+
+function lastFlow(insns: BlockInsn[]): boolean {
+  return !!insns[insns.length - 1]!.i.spec?.flow;
+}
+
+function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
+  w.flush();
+  w.mayFault();
+  w.emit(`cpu.eip = ${w.eipLit(ins.next)}; i${ins.g}.h(cpu, i${ins.g});`);
+  if (ends) w.emit(`return n + ${ins.k + 1};`);
+  else w.emit(`if (cpu.eip !== ${w.eipLit(ins.next)} || cpu.brk || cpu.codeEpoch !== epoch) return n + ${ins.k + 1};`);
+}
+
+function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
+  const consts = w.instrs.map((_, k) => `i${k} = I[${k}]`).join(', ');
+  return [
+    `// block at eip ${w.hex(eip)}, key ${w.hex(mode.key)}`,
+    `const ${consts};`,
+    `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
+    `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch;`,
+    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = ${w.eipLit(eip)};`,
+    `try { for (;;) { switch (pc) {`,
+    ...w.lines,
+    `default: cpu.eip = pc; return n;`,
+    `} } } catch (e) {`,
+    `if (e === FAULT) switch (at) {`,
+    ...w.faultCases,
+    `}`,
+    `throw e; }`,
+    `};`,
+  ].join('\n');
+}
+
+function compile(source: string, instrs: Instr[]): TranslatedFn {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const factory = new Function('I', 'FAULT', 'PARITY', source) as (I: Instr[], f: unknown, p: Uint8Array) => TranslatedFn;
+  return factory(instrs, FAULT, PARITY);
+}

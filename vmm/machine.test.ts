@@ -1,0 +1,40 @@
+// The PC as a whole: what it tells the host about the guest's power state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMachine } from './machine.ts';
+import type { MachineHost, PowerEvent } from './machine-api.ts';
+
+/** A 64 KiB BIOS whose reset vector (F000:FFF0) runs `code`. */
+function bios(code: number[]): Uint8Array {
+  const img = new Uint8Array(0x10000).fill(0x90);
+  img.set(code, 0xfff0);
+  return img;
+}
+
+function boot(code: number[]): { events: [PowerEvent, string | undefined][]; run: () => string } {
+  const events: [PowerEvent, string | undefined][] = [];
+  let now = 0;
+  const host: MachineHost = {
+    serialOut: () => {},
+    display: () => {},
+    block: () => {},
+    power: (e, d) => events.push([e, d]),
+    log: () => {},
+  };
+  const m = createMachine({ memoryMiB: 4, engine: 'interpreter', bios: bios(code) }, host, () => (now += 1));
+  return { events, run: () => m.runSlice(50) };
+}
+
+test('HLT with interrupts off is reported once as the guest halting for good, at the HLT', () => {
+  const vm = boot([0xfa, 0xf4, 0xeb, 0xfd]); // cli; hlt; jmp $-1
+  assert.equal(vm.run(), 'halted');
+  assert.equal(vm.run(), 'halted');
+  assert.deepEqual(vm.events, [['halted', 'f000:fff1']]);
+});
+
+test('HLT with interrupts on is waiting, not stopped', () => {
+  const vm = boot([0xfb, 0xf4, 0xeb, 0xfd]); // sti; hlt; jmp $-1
+  vm.run();
+  vm.run();
+  assert.deepEqual(vm.events, []);
+});
