@@ -157,7 +157,7 @@ export class VmmProcess {
       log: (level, message) => this.post({ kind: 'log', level, message }),
     };
     try {
-      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now());
+      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now(), undefined, { forRestore: restore });
     } catch (e) {
       this.post({ kind: 'fatal', message: (e as Error).message });
       return;

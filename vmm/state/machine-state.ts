@@ -110,7 +110,9 @@ export function loadMachine(m: PcMachine, sections: readonly Section[], ram: Ite
   });
 
   const pages = m.mem.size / PAGE;
-  m.mem.u8.fill(0);
+  // Clearing RAM nobody wrote would only make the host commit every page of it.
+  if (!m.ramUntouched) m.mem.u8.fill(0);
+  m.ramUntouched = false;
   for (const run of ram) {
     if (run.data.length % PAGE || run.firstPage < 0 || run.firstPage + run.data.length / PAGE > pages)
       throw new StateError(`RAM: a saved run of ${run.data.length} bytes at page ${run.firstPage} does not fit the ${m.mem.size >> 20} MiB of this machine`);
