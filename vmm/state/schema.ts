@@ -143,7 +143,8 @@ function decode(id: string, f: FieldSpec<unknown>, v: StateValue): Value {
       if (typeof v !== 'string') bad('is not text');
       return v as string;
     case 'f64':
-      if (typeof v !== 'number') bad('is not a number');
+      // No saved quantity is infinite or NaN; one that is would poison arithmetic (a TSC, a deadline).
+      if (typeof v !== 'number' || !Number.isFinite(v)) bad(`is not a finite number (${String(v)})`);
       return v as number;
     case 'u8':
     case 'u16':
