@@ -25,7 +25,19 @@ export interface VmSettings {
   /** CD-ROM image (ISO 9660, raw 2048-byte sectors). */
   cdromPath: string;
   serial: SerialMode;
+  /** An AMD PCnet network card on user-mode NAT, or no network card. */
+  net: NetMode;
+  /** The card's address; '' when creating means "one made from the VM's id". */
+  mac: string;
+  /** "Guest may reach services on this host": 10.0.2.2 reaches the host's loopback. */
+  hostAccess: boolean;
+  /** Port forwards, one a line: tcp:HOSTPORT:GUESTPORT, udp:..., tcp:[::1]:HOSTPORT:GUESTPORT, tcp:ADDRESS:HOSTPORT:GUESTPORT. */
+  forwards: string;
+  /** Forwards may bind addresses other than loopback (other machines can then connect). */
+  exposeForwards: boolean;
 }
+
+export type NetMode = 'user' | 'none';
 
 /** At creation only: also make a blank raw disk of this size in the VM's folder and attach it as the hard disk. */
 export interface VmCreateSettings extends VmSettings {
@@ -87,6 +99,22 @@ export interface HostApi {
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
   /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
   serialLog(id: string): Promise<{ text: string; end: number }>;
+  /** A running VM's network: cable state and traffic so far; null when it is off or has no card. */
+  netStatus(id: string): Promise<NetStatus | null>;
+  /** Plugs the VM's network cable in or pulls it, while it runs. */
+  setCable(id: string, connected: boolean): Promise<void>;
+}
+
+export interface NetStatus {
+  cable: boolean;
+  framesFromGuest: number;
+  framesToGuest: number;
+  bytesFromGuest: number;
+  bytesToGuest: number;
+  /** Malformed frames and IP fragments the NAT dropped. */
+  dropped: number;
+  /** Connections and datagrams refused (host access off, forbidden addresses, caps). */
+  refused: number;
 }
 
 export type HostEvent =
@@ -110,4 +138,6 @@ export const HOST_API_METHODS = [
   'sendSerial',
   'sendKeys',
   'serialLog',
+  'netStatus',
+  'setCable',
 ] as const satisfies readonly (keyof HostApi)[];

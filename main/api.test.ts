@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
 import { createHostApi } from './api.ts';
 import type { HostEvent, VmCreateSettings } from './api-types.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from './fake-vmm-launcher.ts';
 import { ptyUnavailable } from './backends/pty.ts';
-import type { VmLaunchSpec } from './vmm-host.ts';
+import type { VmHandlers, VmLaunchSpec } from './vmm-host.ts';
 
 function scratch(): { dataDir: string; kernel: string; done(): void } {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-api-'));
@@ -151,7 +151,8 @@ test('a VM whose files vanished stays off with the reason; a disk-booting VM is 
     await assert.rejects(host.api.powerOn(r.vm.id), /does not exist/);
     assert.equal(host.library.get(r.vm.id).power, 'off');
     assert.match(host.library.get(r.vm.id).error!, /does not exist/);
-    const iso = join(s.dataDir, 'cd.iso');
+    // Beside the kernel: an image inside the data folder that is not the VM's own is refused.
+    const iso = join(dirname(s.kernel), 'cd.iso');
     writeFileSync(iso, new Uint8Array(2048 * 4));
     const d = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'CD', boot: 'disk', cdromPath: iso }));
     assert.ok(d.ok, JSON.stringify(d));
@@ -221,6 +222,105 @@ test('serial on a host pty: what the guest prints reaches the pty, what a user t
     closeSync(fd);
     await host.api.powerOff(r.vm.id);
     assert.equal((await host.api.listVms())[0]!.ptyPath, undefined);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('serial output is batched into one event per event-loop turn, with offsets that join the history', async () => {
+  const s = scratch();
+  let handlers: VmHandlers | null = null;
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (_spec, h) => {
+      handlers = h;
+      return { sendSerial() {}, sendKeys() {}, reset() {}, async stop() {} };
+    },
+  });
+  const events: { data: string; offset: number }[] = [];
+  host.subscribe((e) => {
+    if (e.type === 'serial') events.push({ data: e.data, offset: e.offset });
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    await host.api.powerOn(r.vm.id);
+    // 300 KiB a byte at a time, as the UART hands it over, in three turns of the event loop.
+    let expected = '';
+    for (let turn = 0; turn < 3; turn++) {
+      for (let i = 0; i < 100 * 1024; i++) {
+        const b = 0x20 + ((i * 7 + turn) % 0x5f);
+        handlers!.serial(0, new Uint8Array([b]));
+        expected += String.fromCharCode(b);
+      }
+      await new Promise((res) => setImmediate(res));
+    }
+    await new Promise((res) => setImmediate(res));
+    // At most one event per 64 KiB gathered, plus one per turn for the rest.
+    assert.ok(events.length <= 3 * 2 + 1, `${events.length} events`);
+    assert.equal(events.map((e) => e.data).join(''), expected);
+    let at = 0;
+    for (const e of events) {
+      assert.equal(e.offset, at);
+      at += e.data.length;
+    }
+    const log = await host.api.serialLog(r.vm.id);
+    assert.equal(log.end, expected.length);
+    assert.equal(log.text, expected.slice(-256 * 1024));
+    // Output just before the VM stops reaches the UI before the VM shows as off.
+    const order: string[] = [];
+    host.subscribe((e) => order.push(e.type === 'vm' ? `vm:${e.vm.power}` : e.type));
+    handlers!.serial(0, new TextEncoder().encode('bye'));
+    handlers!.state('poweroff');
+    assert.deepEqual(order, ['serial', 'vm:off']);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('power-on hands the VM its network settings; a running VM reports traffic and its cable can be pulled', async () => {
+  const s = scratch();
+  let spec: VmLaunchSpec | null = null;
+  const links: boolean[] = [];
+  const counters = { framesFromGuest: 3, framesToGuest: 2, bytesFromGuest: 300, bytesToGuest: 200, malformed: 1, fragments: 1, refused: 4 };
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (sp, handlers) => {
+      spec = sp;
+      let link = sp.net?.link !== false;
+      setTimeout(() => handlers.state('running'), 1);
+      return {
+        sendSerial() {},
+        sendKeys() {},
+        reset() {},
+        async stop() {
+          handlers.state('stopped');
+        },
+        setLink(up: boolean) {
+          link = up;
+          links.push(up);
+        },
+        get linkUp() {
+          return link;
+        },
+        netCounters: counters,
+      };
+    },
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel, { hostAccess: true, forwards: 'tcp:8080:80' }));
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(await host.api.netStatus(r.vm.id), null, 'off: no status');
+    await host.api.powerOn(r.vm.id);
+    assert.deepEqual(spec!.net, { mode: 'user', mac: r.vm.mac, hostAccess: true, forwards: [{ proto: 'tcp', hostAddress: '127.0.0.1', hostPort: 8080, guestPort: 80, exposed: false }] });
+    assert.deepEqual(await host.api.netStatus(r.vm.id), { cable: true, framesFromGuest: 3, framesToGuest: 2, bytesFromGuest: 300, bytesToGuest: 200, dropped: 2, refused: 4 });
+    await host.api.setCable(r.vm.id, false);
+    assert.deepEqual(links, [false]);
+    assert.equal((await host.api.netStatus(r.vm.id))!.cable, false);
+    await assert.rejects(host.api.setCable(r.vm.id, 'yes' as never), /true or false/);
+    await host.api.powerOff(r.vm.id);
   } finally {
     await host.close();
     s.done();

@@ -7,14 +7,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
-import { defaultSettings } from './library/vm-settings.ts';
+import { defaultSettings, forwardLines } from './library/vm-settings.ts';
+import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
+import { SerialHistory, latin1 } from './serial-history.ts';
 
 /** Starts a VMM for a VM; tests inject a fake. */
-export type VmmLauncher = (spec: VmLaunchSpec, handlers: VmHandlers) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'>>;
+export type VmmLauncher = (
+  spec: VmLaunchSpec,
+  handlers: VmHandlers,
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
+/** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
+const SERIAL_BATCH = 64 * 1024;
 
 interface Session {
   vmm: Awaited<ReturnType<VmmLauncher>> | null;
@@ -23,11 +30,15 @@ interface Session {
   over: boolean;
 }
 
-/** A VM's serial output this host session, across power cycles. */
+/** A VM's serial output this host session, across power cycles, and what is still to be sent to the UI. */
 interface ConsoleLog {
-  text: string;
-  /** Characters of output so far (the stream position after `text`). */
-  total: number;
+  history: SerialHistory;
+  /** Output gathered for the next event (SERIAL_BATCH bytes, allocated while output flows). */
+  pending: Uint8Array | null;
+  pendingBytes: number;
+  /** Where the pending bytes start in the stream. */
+  pendingOffset: number;
+  flushScheduled: boolean;
 }
 
 export interface HostOptions {
@@ -51,8 +62,15 @@ export function createHostApi(opts: HostOptions): {
   const sessions = new Map<string, Session>();
   const consoles = new Map<string, ConsoleLog>();
   const listeners = new Set<(e: HostEvent) => void>();
+  // A listener that throws (a socket gone bad) must not reach the VMM's message handler, where it would end the process.
   const emit = (e: HostEvent): void => {
-    for (const l of listeners) l(e);
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        process.stderr.write(`hostbox: an event listener failed: ${(err as Error).message}\n`);
+      }
+    }
   };
   const info = (vm: VmInfo): VmInfo => {
     const path = sessions.get(vm.id)?.pty?.path;
@@ -70,10 +88,37 @@ export function createHostApi(opts: HostOptions): {
   };
   const consoleOf = (id: string): ConsoleLog => {
     let c = consoles.get(id);
-    if (!c) consoles.set(id, (c = { text: '', total: 0 }));
+    if (!c) consoles.set(id, (c = { history: new SerialHistory(SERIAL_HISTORY), pending: null, pendingBytes: 0, pendingOffset: 0, flushScheduled: false }));
     return c;
   };
-  const decoder = new TextDecoder('latin1');
+  /** Sends what gathered as one event. */
+  const flushSerial = (id: string, log: ConsoleLog): void => {
+    log.flushScheduled = false;
+    if (log.pendingBytes === 0 || !log.pending) {
+      log.pending = null;
+      return;
+    }
+    const text = latin1.decode(log.pending.subarray(0, log.pendingBytes));
+    const offset = log.pendingOffset;
+    log.pendingBytes = 0;
+    emit({ type: 'serial', id, data: text, offset });
+  };
+  const serialOut = (id: string, log: ConsoleLog, data: Uint8Array): void => {
+    log.history.append(data);
+    for (let done = 0; done < data.length; ) {
+      if (log.pendingBytes === 0) log.pendingOffset = log.history.total - data.length + done;
+      log.pending ??= new Uint8Array(SERIAL_BATCH);
+      const n = Math.min(data.length - done, SERIAL_BATCH - log.pendingBytes);
+      log.pending.set(n === data.length ? data : data.subarray(done, done + n), log.pendingBytes);
+      log.pendingBytes += n;
+      done += n;
+      if (log.pendingBytes === SERIAL_BATCH) flushSerial(id, log);
+    }
+    if (log.pendingBytes > 0 && !log.flushScheduled) {
+      log.flushScheduled = true;
+      setImmediate(() => flushSerial(id, log));
+    }
+  };
 
   /** Ends a session once: releases its pty and records how the VM stopped. */
   const end = (id: string, s: Session, power: 'off' | 'crashed', error?: string): void => {
@@ -81,6 +126,9 @@ export function createHostApi(opts: HostOptions): {
     s.over = true;
     s.pty?.close();
     sessions.delete(id);
+    // The last output reaches the UI before the VM shows as off.
+    const log = consoles.get(id);
+    if (log) flushSerial(id, log);
     publish(library.setPower(id, power, error));
   };
 
@@ -131,16 +179,15 @@ export function createHostApi(opts: HostOptions): {
             ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
+            diskOwner: `VM "${vm.name}" in the Hostbox app`,
+            imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
+            net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
           },
           {
             serial: (port, data) => {
               if (port !== 0 || s.over) return;
               s.pty?.write(data);
-              const text = decoder.decode(data);
-              const offset = log.total;
-              log.total += text.length;
-              log.text = (log.text + text).slice(-SERIAL_HISTORY);
-              emit({ type: 'serial', id, data: text, offset });
+              serialOut(id, log, data);
             },
             screen: (screen) => {
               if (!s.over) emit({ type: 'screen', id, screen });
@@ -180,10 +227,23 @@ export function createHostApi(opts: HostOptions): {
       if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff)) throw new Error('sendKeys: scancodes must be bytes');
       running(id).vmm!.sendKeys(codes);
     },
+    async netStatus(id) {
+      const vmm = sessions.get(id)?.vmm;
+      const counters = vmm?.netCounters;
+      if (!vmm || !counters) return null;
+      const { framesFromGuest, framesToGuest, bytesFromGuest, bytesToGuest, malformed, refused } = counters;
+      return { cable: vmm.linkUp !== false, framesFromGuest, framesToGuest, bytesFromGuest, bytesToGuest, dropped: malformed + counters.fragments, refused };
+    },
+    async setCable(id, connected) {
+      if (typeof connected !== 'boolean') throw new Error('setCable: connected must be true or false');
+      const vmm = running(id).vmm!;
+      if (!vmm.setLink || vmm.netCounters === null) throw new Error(`${library.get(id).name} has no network card`);
+      vmm.setLink(connected);
+    },
     async serialLog(id) {
       library.get(id);
       const c = consoleOf(id);
-      return { text: c.text, end: c.total };
+      return { text: c.history.text(), end: c.history.total };
     },
   };
   return {

@@ -8,8 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { openMonitor, type Monitor } from './monitor.ts';
+import { parseForward, parseMac, type ParsedForward } from './backends/nat/forward-spec.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import type { FakeMachineKind } from '../vmm/protocol.ts';
+import { resolveDataDir } from './library/data-dir.ts';
 
 const USAGE = `Usage: hostbox run [options]
        hostbox resume FILE [--state FILE] [--monitor PATH]
@@ -31,6 +33,14 @@ Options for run:
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
   --state FILE      where Ctrl-A S suspends the VM (resume: default the file resumed from)
   --monitor PATH    a Unix socket (mode 0600) taking one JSON command a line: status, suspend, quit
+  --net MODE        user (default: an AMD PCnet NIC on user-mode NAT, 10.0.2.15 by DHCP)
+                    or none (no network card)
+  --mac MAC         the NIC's address (default 52:54:00:12:34:56)
+  --host-access     the guest may reach this host's loopback services at 10.0.2.2
+  --forward SPEC    host port to guest port, repeatable: tcp:HOSTPORT:GUESTPORT,
+                    udp:HOSTPORT:GUESTPORT, tcp:[::1]:HOSTPORT:GUESTPORT, tcp:ADDR:HOSTPORT:GUESTPORT
+                    (host side on 127.0.0.1 unless an address is given)
+  --hostfwd SPEC    the same in QEMU's spelling: tcp:127.0.0.1:8080-:80
 
 Without --kernel the PC starts its BIOS, which boots from its disks.
 
@@ -49,20 +59,36 @@ interface RunOptions {
   engine?: string;
   bios?: string;
   boot?: string;
+  net?: string;
+  mac?: string;
+  hostAccess?: boolean;
+  forwards?: string[];
 }
 
-const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'] as const;
+const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac'] as const;
+const REPEATED_FLAGS = ['forward', 'hostfwd'] as const;
+const SWITCHES = ['host-access'] as const;
+/** The NIC's address on the command line, QEMU's default, unless --mac says otherwise. */
+const CLI_MAC = '52:54:00:12:34:56';
 
 export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec {
   const flags: Record<string, string> = {};
+  const forwardSpecs: string[] = [];
+  let hostAccessFlag = false;
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
     const eq = a.indexOf('=');
     const name = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : '';
-    if (!(VALUE_FLAGS as readonly string[]).includes(name)) throw new UsageError(`unknown option ${a} (see hostbox --help)`);
+    if ((SWITCHES as readonly string[]).includes(name) && eq < 0) {
+      hostAccessFlag = true;
+      continue;
+    }
+    const repeated = (REPEATED_FLAGS as readonly string[]).includes(name);
+    if (!(VALUE_FLAGS as readonly string[]).includes(name) && !repeated) throw new UsageError(`unknown option ${a} (see hostbox --help)`);
     let value: string | undefined = eq > 0 ? a.slice(eq + 1) : args[++k];
     if (value === undefined) throw new UsageError(`option --${name} needs a value`);
-    flags[name] = value;
+    if (repeated) forwardSpecs.push(value);
+    else flags[name] = value;
   }
   let opts: RunOptions = {};
   if (flags.config) {
@@ -76,11 +102,28 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
     for (const key of Object.keys(parsed)) {
-      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac', 'hostAccess', 'forwards'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
     }
     opts = parsed as RunOptions;
   }
-  for (const k of ['kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'] as const) if (flags[k] !== undefined) opts[k] = flags[k];
+  for (const k of ['kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac'] as const) if (flags[k] !== undefined) opts[k] = flags[k];
+  const netMode = opts.net ?? 'user';
+  if (netMode !== 'user' && netMode !== 'none') throw new UsageError(`--net ${netMode} is not a network mode: use user or none`);
+  const forwards: ParsedForward[] = [];
+  for (const spec of [...(Array.isArray(opts.forwards) ? opts.forwards : []), ...forwardSpecs]) {
+    try {
+      forwards.push(parseForward(String(spec)));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const mac = opts.mac ?? CLI_MAC;
+  try {
+    parseMac(mac);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (netMode === 'none' && (forwards.length || hostAccessFlag)) throw new UsageError('--forward and --host-access need a network: drop --net none');
   let memory = opts.memory ?? 256;
   if (flags.memory !== undefined) {
     if (!/^\d+$/.test(flags.memory)) throw new UsageError(`--memory ${flags.memory} is not a whole number of MiB`);
@@ -103,6 +146,10 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     bootFrom: opts.boot === undefined ? undefined : bootNames[opts.boot],
     // This terminal is the only screen: let the BIOS show itself on it.
     biosSerialConsole: true,
+    diskOwner: 'hostbox run',
+    // Disks of the app's VMs may be run here (their locks keep the app off them meanwhile); its other files may not.
+    imageScope: { dataDir: resolveDataDir() },
+    net: { mode: netMode, mac, hostAccess: hostAccessFlag || opts.hostAccess === true, forwards },
   };
 }
 
@@ -140,6 +187,9 @@ interface Session {
 
 async function run(launch: VmLaunchSpec | { resume: string }, session: Session): Promise<number> {
   const out = process.stdout;
+  if (!('resume' in launch))
+    for (const f of launch.net?.forwards ?? [])
+    if ((f as ParsedForward).exposed) process.stderr.write(`hostbox: warning: port forward ${f.proto} ${f.hostAddress}:${f.hostPort} accepts connections from other machines\n`);
   const stdin = process.stdin;
   const fake = process.env.HOSTBOX_FAKE_MACHINE as FakeMachineKind | undefined;
   let finish: (code: number) => void = () => {};

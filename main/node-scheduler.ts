@@ -3,6 +3,7 @@ import type { VmmScheduler } from '../vmm/vmm-process.ts';
 
 export const nodeScheduler: VmmScheduler = {
   now: () => performance.now(),
+  wallMs: () => Date.now(),
   soon: (f) => setImmediate(f),
   later: (f, ms) => setTimeout(f, ms),
   cancel: (h) => clearTimeout(h as NodeJS.Timeout),

@@ -9,6 +9,8 @@ import { packageRoot } from './vmm-host.ts';
 import { createHostApi } from './api.ts';
 import { startWebServer } from './server.ts';
 import { resolveDataDir } from './library/data-dir.ts';
+import { paramsProblem } from './api-params.ts';
+import type { HostApi } from './api-types.ts';
 
 function electronBinary(): string | null {
   try {
@@ -46,13 +48,24 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const host = createHostApi({ dataDir: resolveDataDir() });
-  const server = await startWebServer({ port: parsePort(argv), rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
+  const server = await startWebServer({
+    port: parsePort(argv),
+    rendererDir,
+    api: host.api,
+    methods: host.methods,
+    checkParams: (method, params) => paramsProblem(method as keyof HostApi, params),
+    subscribe: host.subscribe,
+  });
   process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\nOpen: ${server.url}\n`);
   const stop = async (): Promise<void> => {
     await host.close();
     await server.close();
     process.exit(0);
   };
+  // The last line of defence for the VMs in this process: a promise nobody handled is reported,
+  // not allowed to end them all (Node's default). A thrown exception still ends the process: after
+  // one, nothing says the host's state is sound.
+  process.on('unhandledRejection', (e) => process.stderr.write(`hostbox: unhandled error (reported, not fatal): ${e instanceof Error ? e.message : String(e)}\n`));
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 }

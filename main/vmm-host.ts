@@ -12,6 +12,9 @@ import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
+import type { ImageScope } from './backends/image-policy.ts';
+import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
+import { parseMac } from './backends/nat/forward-spec.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -27,6 +30,23 @@ export interface VmLaunchSpec {
   biosSerialConsole?: boolean;
   /** Which device the BIOS tries first (default the hard disk); the other follows, then the floppy. */
   bootFrom?: 'disk' | 'cdrom';
+  /** Named in the hard disk's lock, so a second user of the image learns who holds it. */
+  diskOwner?: string;
+  /** Where the VM's disks may live in Hostbox's data folder (see backends/image-policy.ts). */
+  imageScope?: ImageScope;
+  /** A PCnet NIC on user-mode NAT; absent or 'none': no network card. */
+  net?: NetSpec;
+}
+
+export interface NetSpec {
+  readonly mode: 'user' | 'none';
+  /** aa:bb:cc:dd:ee:ff */
+  readonly mac: string;
+  /** "Guest may reach services on this host": 10.0.2.2 reaches host loopback. */
+  readonly hostAccess: boolean;
+  readonly forwards: readonly PortForward[];
+  /** Cable connected at power-on (default true). */
+  readonly link?: boolean;
 }
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
@@ -106,8 +126,9 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
   const disks = new Map<string, DiskImage>();
   try {
-    if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda'));
-    if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom'));
+    const imageOpts = { owner: spec.diskOwner, scope: spec.imageScope };
+    if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda', imageOpts));
+    if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom', imageOpts));
     const config: VmConfig = {
       memoryMiB: spec.memoryMiB,
       engine: spec.engine,
@@ -124,10 +145,11 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
           }),
       hda: disks.get('hda')?.info,
       cdrom: disks.get('cdrom')?.info,
+      ...(spec.net && spec.net.mode === 'user' ? { nic: { mac: parseMac(spec.net.mac), link: spec.net.link !== false } } : {}),
     };
     return { config, disks };
   } catch (e) {
-    for (const d of disks.values()) d.close();
+    for (const d of disks.values()) void d.close();
     throw e;
   }
 }
@@ -147,6 +169,7 @@ export class VmmHost {
     reject: (e: Error) => void;
   } | null = null;
   private loading: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private nat: Nat | null = null;
 
   private constructor(
     private readonly channel: Channel,
@@ -154,6 +177,24 @@ export class VmmHost {
     private readonly handlers: VmHandlers,
     private readonly spec: VmLaunchSpec,
   ) {}
+
+  /** The NAT's traffic counters, or null without a network. */
+  get netCounters(): NatCounters | null {
+    return this.nat?.counters ?? null;
+  }
+
+  /** Plugs the virtual cable in or pulls it, while the VM runs. */
+  setLink(up: boolean): void {
+    if (this.finished || !this.nat) return;
+    this.cable = up;
+    this.channel.send({ kind: 'net', link: up });
+  }
+
+  /** The cable's state, or null without a network card. */
+  get linkUp(): boolean | null {
+    return this.nat ? this.cable : null;
+  }
+  private cable = true;
 
   /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
   static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
@@ -224,7 +265,12 @@ export class VmmHost {
         } else host?.die(m.message);
         return;
       }
-      host?.dispatch(m);
+      try {
+        host?.dispatch(m);
+      } catch (e) {
+        // A handler's bug must not end the host process, where the other VMs and the server live.
+        handlers.log?.('error', `handling a ${m.kind} message failed: ${(e as Error).message}`);
+      }
     };
     const onDeath = (err: Error | null, code: number): void => {
       const message = err ? `the VMM process failed: ${err.message}` : `the VMM process exited (code ${code})`;
@@ -235,9 +281,17 @@ export class VmmHost {
     const channel =
       mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
     host = new VmmHost(channel, disks, handlers, spec);
+    const net = spec.net;
+    if (net && net.mode === 'user') {
+      const mac = Uint8Array.from(parseMac(net.mac));
+      host.nat = new Nat({ guestMac: mac, hostAccess: net.hostAccess, forwards: net.forwards, toGuest: (frame) => host?.sendFrame(frame) });
+      host.cable = net.link !== false;
+    }
     channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake, restore });
     try {
       await ready;
+      // A forward that cannot be opened (its port taken) is reported; the VM runs without it.
+      for (const problem of (await host.nat?.start()) ?? []) handlers.log?.('warn', problem);
     } catch (e) {
       await host.shutdown();
       throw e;
@@ -322,10 +376,19 @@ export class VmmHost {
       case 'log':
         h.log?.(m.level, m.message);
         return;
+      case 'net':
+        this.nat?.fromGuest(m.frame);
+        return;
       case 'block': {
         const disk = this.disks.get(m.req.disk);
-        const reply = disk ? disk.handle(m.req) : { tag: m.req.tag, ok: false, error: `no disk ${m.req.disk}` };
-        this.channel.send({ kind: 'block', reply });
+        if (!disk) {
+          this.channel.send({ kind: 'block', reply: { tag: m.req.tag, ok: false, error: `no disk ${m.req.disk}` } });
+          return;
+        }
+        // The reply goes back when the I/O is done; the event loop serves everything else meanwhile.
+        void disk.handle(m.req).then((reply) => {
+          if (!this.finished) this.channel.send({ kind: 'block', reply });
+        });
         return;
       }
       case 'state':
@@ -333,8 +396,8 @@ export class VmmHost {
         return;
       case 'lifecycle':
         if (m.event === 'poweroff') {
-          h.state('poweroff', m.detail);
-          void this.shutdown();
+          // Told once the disks are closed and unlocked, so the VM can be powered on again at once.
+          void this.shutdown().then(() => h.state('poweroff', m.detail));
         } else if (m.event === 'reset') h.state('reset', m.detail);
         else if (m.event === 'halted') h.state('halted', m.detail);
         else if (m.event === 'triple-fault') h.log?.('warn', `triple fault: ${m.detail ?? ''}`);
@@ -348,8 +411,11 @@ export class VmmHost {
     if (this.finished) return;
     this.saving?.reject(new Error(`suspend failed: ${message}`));
     this.saving = null;
-    this.handlers.state('crashed', message);
-    void this.shutdown();
+    void this.shutdown().then(() => this.handlers.state('crashed', message));
+  }
+
+  private sendFrame(frame: Uint8Array): void {
+    if (!this.finished) this.channel.send({ kind: 'net', frame });
   }
 
   sendSerial(port: number, data: Uint8Array): void {
@@ -366,16 +432,22 @@ export class VmmHost {
 
   /** Stops the VM (power cut, as pulling the plug) and releases its process and files. */
   async stop(): Promise<void> {
-    if (this.finished) return;
-    this.handlers.state('stopped');
+    if (this.finished) return this.closing ?? undefined;
     await this.shutdown();
+    this.handlers.state('stopped');
   }
 
-  private async shutdown(): Promise<void> {
-    if (this.finished) return;
+  private closing: Promise<void> | null = null;
+
+  /** Ends the VMM and closes the disks, once; every caller waits for the same end. */
+  private shutdown(): Promise<void> {
     this.finished = true;
-    await this.channel.terminate();
-    for (const d of this.disks.values()) d.close();
+    this.nat?.close();
+    this.closing ??= (async () => {
+      await this.channel.terminate();
+      await Promise.all([...this.disks.values()].map((d) => d.close()));
+    })();
+    return this.closing;
   }
 }
 
@@ -432,6 +504,7 @@ async function inProcessChannel(onMessage: (m: unknown) => void): Promise<Channe
   const timers = new Set<NodeJS.Timeout>();
   const vmm = new VmmProcess((m) => alive && queueMicrotask(() => onMessage(m)), {
     now: () => performance.now(),
+    wallMs: () => Date.now(),
     soon: (f) => setImmediate(() => alive && f()),
     later: (f, ms) => {
       const t = setTimeout(() => alive && f(), ms);

@@ -32,6 +32,7 @@ const m = createMachine(
     power: (e, d) => console.log(`[power] ${e} ${d ?? ''}`),
     log: (l, msg) => console.log(`[${l}] ${msg}`),
   },
+  () => performance.now(),
 );
 const end = performance.now() + seconds * 1000;
 while (performance.now() < end) {

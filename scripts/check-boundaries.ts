@@ -31,6 +31,9 @@ function runtimeImports(src: string): string[] {
   return specs;
 }
 
+// The VMM's time comes from the clocks the host hands it (STYLE.md §4): a host clock read inside
+// vmm/ makes a device's behaviour depend on the host's speed and defeats stepped-time tests.
+const HOST_CLOCK = /\b(Date\.now|performance\.now|process\.hrtime)\s*\(|\bnew\s+Date\s*\(\s*\)|\bDate\s*\(\s*\)/;
 const NODE_BUILTINS = /^(node:|fs$|path$|os$|child_process$|worker_threads$|net$|http$|crypto$|url$|module$)/;
 const DOM_GLOBALS = /\b(document|window|localStorage|navigator)\s*\./;
 
@@ -42,6 +45,8 @@ for (const f of files(join(root, 'vmm'))) {
   }
   const code = src.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
   if (DOM_GLOBALS.test(code)) problems.push(`${relative(root, f)}: vmm/ must not use DOM globals`);
+  const clock = HOST_CLOCK.exec(code);
+  if (clock) problems.push(`${relative(root, f)}: vmm/ must not read the host's clock (${clock[0].replace(/\s*\(.*$/, '')}): take time from the Clock or the clocks the host passes in`);
 }
 const rendererDir = join(root, 'renderer');
 try {

@@ -48,3 +48,17 @@ const t = ((prompt || performance.now()) - started) / 1000;
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions`);
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
 console.log(out.slice(-300));
+if (process.env.OPT_STATUS && m.bt) {
+  // With --allow-natives-syntax: how many translations V8 has optimized (bit 4: TurboFan, 5: Maglev... see V8's runtime).
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const hist = new Map<string, { n: number; runs: number }>();
+  for (const t of m.bt.translations()) {
+    const s = status(t.fn);
+    const k = s & 16 ? 'turbofan' : s & 32 ? 'interpreted' : s & (1 << 15) ? 'maglev' : s & (1 << 14) ? 'baseline' : `other(${s.toString(2)})`;
+    const h = hist.get(k) ?? { n: 0, runs: 0 };
+    h.n++;
+    h.runs += t.runs;
+    hist.set(k, h);
+  }
+  console.log(JSON.stringify([...hist]));
+}

@@ -38,6 +38,7 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
       power: () => {},
       log: (_l, msg) => firmware.push(msg),
     },
+    () => performance.now(),
   );
   const deadline = performance.now() + 90_000;
   const text = (): string => (screen ? screenText(screen).join('\n') : '');
@@ -104,6 +105,7 @@ function firmwareMachine(media: { hda?: Uint8Array; cdrom?: Uint8Array }) {
       power: () => {},
       log: (_l, msg) => state.firmware.push(msg),
     },
+    () => performance.now(),
   ) as PcMachine;
   /** Runs until the firmware log has `re`, then a little longer so the last drawing reaches the picture; returns the picture. */
   const runUntilLog = async (re: RegExp): Promise<GraphicsScreen> => {

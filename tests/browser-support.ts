@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { skipOrFailInCi } from './prerequisites.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 export const rendererDir = join(root, 'dist', 'renderer');
@@ -11,8 +12,8 @@ export const artifacts = join(root, 'test-artifacts');
 const CHROMIUM = '/usr/bin/chromium';
 
 export function browserSkipReason(): string | false {
-  if (!existsSync(CHROMIUM)) return 'Chromium is not installed (apt-get install chromium)';
-  if (!existsSync(join(rendererDir, 'index.html'))) return 'the renderer is not built (npm run build)';
+  if (!existsSync(CHROMIUM)) return skipOrFailInCi('Chromium is not installed (apt-get install chromium)');
+  if (!existsSync(join(rendererDir, 'index.html'))) return skipOrFailInCi('the renderer is not built (npm run build)');
   return false;
 }
 

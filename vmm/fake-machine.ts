@@ -34,6 +34,8 @@ export function createFakeMachine(kind: FakeMachineKind, _config: VmConfig, host
     },
     keyboard() {},
     blockReply() {},
+    netIn() {},
+    setLink() {},
     stats: () => ({ instructions: 0, guestTimeNs: 0 }),
   };
 }

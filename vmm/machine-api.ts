@@ -29,6 +29,15 @@ export interface VmConfig {
   readonly biosSerialConsole?: boolean;
   /** The BIOS's boot device order (CMOS), first to last. Default: hard disk, CD, floppy. */
   readonly bootOrder?: readonly ('disk' | 'cdrom' | 'floppy')[];
+  /** A PCnet-PCI II network card with this station address; none without it. */
+  readonly nic?: NicConfig;
+}
+
+export interface NicConfig {
+  /** Six bytes, e.g. 52:54:00:12:34:56 as [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]. */
+  readonly mac: readonly number[];
+  /** Cable connected at power-on (default true). */
+  readonly link?: boolean;
 }
 
 export interface BlockRequest {
@@ -83,6 +92,8 @@ export interface MachineHost {
   serialOut(port: number, bytes: Uint8Array): void;
   display(screen: Screen): void;
   block(req: BlockRequest): void;
+  /** An Ethernet frame (no FCS) the NIC put on the wire. */
+  net?(frame: Uint8Array): void;
   power(event: PowerEvent, detail?: string): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }
@@ -90,6 +101,8 @@ export interface MachineHost {
 export interface MachineStats {
   readonly instructions: number;
   readonly guestTimeNs: number;
+  /** The NIC's traffic, when there is one. */
+  readonly net?: { readonly txFrames: number; readonly rxFrames: number; readonly rxDropped: number; readonly link: boolean };
 }
 
 /** One component's saved state, and a run of non-zero RAM pages (vmm/state/machine-state.ts). */
@@ -115,6 +128,10 @@ export interface Machine {
   /** PC/AT scancode set 1 make/break sequence for one key (the i8042 translates as hardware does). */
   keyboard(scancodes: readonly number[]): void;
   blockReply(reply: BlockReply): void;
+  /** An Ethernet frame (no FCS) arriving at the NIC from the host's network back end. */
+  netIn(frame: Uint8Array): void;
+  /** Plugs the NIC's cable in or pulls it. */
+  setLink(up: boolean): void;
   stats(): MachineStats;
   /** Nothing in flight that a saved state could not hold (an IDE command between its phases, a reset). */
   quiescent?(): boolean;

@@ -22,14 +22,17 @@ import type { BtEngine } from './cpu/bt/engine.ts';
 const CHUNK = 16384;
 
 /**
- * `wallMs`: the host's calendar time (ms since 1970) for the RTC; tests fix it. `forRestore`: the
- * machine is built to receive a saved state, so its first power-on writes nothing into RAM.
+ * `hostMs`: the host's monotonic clock in ms, which guest time follows while the VM runs;
+ * `wallMs`: the host's calendar time in ms since the epoch, read when the RTC is set at power-on and
+ * reset (without one the RTC starts at 1970-01-01, as a PC with a flat CMOS battery). Both come from
+ * the host: the VMM reads no host clock itself. `forRestore`: the machine is built to receive a
+ * saved state, so its first power-on writes nothing into RAM.
  */
 export function createMachine(
   config: VmConfig,
   host: MachineHost,
-  hostMs: () => number = () => performance.now(),
-  wallMs: () => number = () => Date.now(),
+  hostMs: () => number,
+  wallMs: () => number = () => 0,
   opts: { forRestore?: boolean } = {},
 ): Machine {
   return new PcMachine(config, host, hostMs, wallMs, opts.forRestore === true);
@@ -55,7 +58,7 @@ export class PcMachine implements Machine {
     readonly config: VmConfig,
     readonly host: MachineHost,
     private readonly hostMs: () => number,
-    readonly wallMs: () => number = () => Date.now(),
+    readonly wallMs: () => number = () => 0,
     private readonly forRestore = false,
   ) {
     const mib = config.memoryMiB;
@@ -70,7 +73,7 @@ export class PcMachine implements Machine {
       this.resetPending = true;
       this.cpu.brk = true;
     };
-    this.bt = attachEngine(this.cpu, config.engine);
+    this.bt = attachEngine(this.cpu, config.engine, { hostMs });
     this.devices = new PcDevices(this);
     this.powerOn();
   }
@@ -213,8 +216,18 @@ export class PcMachine implements Machine {
     this.devices.blockReply(reply);
   }
 
+  netIn(frame: Uint8Array): void {
+    this.devices.nic?.receive(frame);
+  }
+
+  setLink(up: boolean): void {
+    this.devices.nic?.setLink(up);
+  }
+
   stats(): MachineStats {
-    return { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+    const nic = this.devices.nic;
+    const base = { instructions: this.cpu.instructions, guestTimeNs: this.clock.now() };
+    return nic ? { ...base, net: { ...nic.counters, link: nic.linkUp } } : base;
   }
 
   quiescent(): boolean {

@@ -5,7 +5,8 @@
 //   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE primary/secondary
 //
 //   PCI 00:00.0 i440FX host bridge   00:01.0 PIIX3 ISA bridge   00:01.1 PIIX3 IDE (hda: primary
-//   master, CD-ROM: secondary master, as QEMU places them)
+//   master, CD-ROM: secondary master, as QEMU places them)   00:03.0 PCnet-PCI II (INTA# -> PIRQC
+//   -> IRQ 11), in the slot QEMU gives its first NIC
 
 import type { Device, ResetKind } from './device.ts';
 import { defineState, StateError, type StateSchema } from './state/schema.ts';
@@ -35,9 +36,11 @@ import { I8259Pair } from './devices/i8259/i8259.ts';
 import { I8254 } from './devices/i8254/i8254.ts';
 import { Port61 } from './devices/i8254/port61.ts';
 import { Mc146818 } from './devices/mc146818/mc146818.ts';
+import { Pcnet } from './devices/pcnet/pcnet.ts';
 
 /** What a BIOS programs into PIIX3's PIRQ route registers; the DSDT's _PRT says the same. */
 const PIRQ_IRQS = [10, 10, 11, 11] as const;
+const NIC_SLOT = 3;
 /** PCI slots the ACPI _PRT describes (device numbers on bus 0). */
 const PCI_SLOTS = [1, 2, 3, 4, 5] as const;
 
@@ -83,6 +86,7 @@ export class PcDevices {
   readonly isaBridge: Piix3;
   readonly vga: Vga;
   readonly ide: PiixIde;
+  readonly nic: Pcnet | null = null;
   /** 0xC0000-0xFFFFF: DRAM or the ROMs on the bus, as the i440FX's PAM registers say. */
   readonly shadow: ShadowRam;
   readonly debugCon: DebugCon;
@@ -142,6 +146,12 @@ export class PcDevices {
     m.mem.mapMmio(this.vga.mmio);
     m.mem.mapMmio(this.vga.dispi.lfbRange);
     for (const d of [...this.uarts, this.kbc, this.port92, this.acpiPm, this.hostBridge, this.isaBridge, this.ide, this.vga, this.debugCon, this.fwCfg]) this.add(d);
+    const nic = m.config.nic;
+    if (nic) {
+      this.nic = new Pcnet({ pci: this.pci, device: NIC_SLOT, mem: m.mem, io: m.io, clock, mac: Uint8Array.from(nic.mac), send: (f) => m.host.net?.(f) });
+      this.nic.setLink(nic.link !== false);
+      this.add(this.nic);
+    }
     this.fwCfg.setInt(FW_CFG_RAM_SIZE, m.mem.size, 8);
     this.fwCfg.setInt(FW_CFG_NB_CPUS, 1, 2);
     this.fwCfg.setInt(FW_CFG_MAX_CPUS, 1, 2);

@@ -62,3 +62,65 @@ test('a suspend is refused without a machine, and a restore commits all or nothi
   assert.equal(posted[2]?.kind, 'fatal');
   assert.match((posted[2] as { message: string }).message, /lacks the section clock/);
 });
+
+test('serial output leaves the VMM batched: one message per turn, flushed before any other message', () => {
+  const posted: FromVmm[] = [];
+  const queue: (() => void)[] = [];
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} });
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
+  for (const c of 'echo') vmm.receive({ kind: 'console', port: 0, data: new TextEncoder().encode(c) });
+  vmm.receive({ kind: 'console', port: 1, data: new Uint8Array([0x41]) });
+  // A message to post (a status answer) takes the gathered output out first, keeping the order.
+  vmm.receive({ kind: 'lifecycle', op: 'status' });
+  vmm.receive({ kind: 'console', port: 0, data: new TextEncoder().encode('!') });
+  while (queue.length) queue.shift()!();
+  const summary = posted.map((m) => (m.kind === 'console' ? `console${m.port}:${new TextDecoder().decode(m.data)}` : m.kind === 'lifecycle' ? `lifecycle:${m.event}` : m.kind));
+  assert.deepEqual(summary, ['lifecycle:started', 'console0:echo', 'console1:A', 'status', 'console0:!']);
+});
+
+test('every message kind from the VMM is checked before the host acts on it', () => {
+  const text = { kind: 'text', cols: 2, rows: 1, cells: new Uint16Array(2), cursor: { row: 0, col: 1, visible: true } };
+  const gfx = { kind: 'graphics', format: 'indexed', width: 4, height: 2, pixels: new Uint8Array(8), palette: new Uint8Array(768) };
+  assert.deepEqual(parseFromVmm({ kind: 'display', screen: text, extra: 1 }), { kind: 'display', screen: text });
+  assert.deepEqual(parseFromVmm({ kind: 'display', screen: gfx }), { kind: 'display', screen: gfx });
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: { ...text, cells: new Uint16Array(3) } }), /cols \* rows/);
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: { ...text, cursor: null } }), /cursor/);
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: { ...gfx, pixels: new Uint8Array(7) } }), /does not match the size/);
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: { ...gfx, width: 100000, height: 100000 } }), /whole number from 0 to 4096/);
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: { ...gfx, format: 'yuv' } }), /format/);
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: { ...gfx, palette: new Uint8Array(3) } }), /palette/);
+  assert.throws(() => parseFromVmm({ kind: 'display', screen: null }), /screen must be an object/);
+
+  assert.deepEqual(parseFromVmm({ kind: 'block', req: { tag: 1, disk: 'hda', op: 'read', lba: 0, count: 8 } }), { kind: 'block', req: { tag: 1, disk: 'hda', op: 'read', lba: 0, count: 8 } });
+  assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 1, disk: 'hda', op: 'erase', lba: 0, count: 1 } }), /block op/);
+  assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 1, disk: 'hda', op: 'read', lba: -1, count: 1 } }), /block lba/);
+  assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 1, disk: 'hda', op: 'read', lba: 0, count: 1e9 } }), /block count/);
+  assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 1, disk: 'hda', op: 'write', lba: 0, count: 1 } }), /needs data/);
+  assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 'x', disk: 'hda', op: 'read', lba: 0, count: 1 } }), /block tag/);
+  assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 1, disk: {}, op: 'read', lba: 0, count: 1 } }), /block disk/);
+
+  assert.deepEqual(parseFromVmm({ kind: 'lifecycle', event: 'poweroff', detail: 'ACPI' }), { kind: 'lifecycle', event: 'poweroff', detail: 'ACPI' });
+  assert.throws(() => parseFromVmm({ kind: 'lifecycle', event: 'explode' }), /unknown lifecycle event/);
+  assert.throws(() => parseFromVmm({ kind: 'lifecycle', event: 'reset', detail: 42 }), /detail/);
+  assert.throws(() => parseFromVmm({ kind: 'status', running: 'yes', stats: {} }), /running and stats/);
+  assert.throws(() => parseFromVmm({ kind: 'log', level: 'debug', message: 'x' }), /log level/);
+  assert.throws(() => parseFromVmm({ kind: 'log', level: 'info', message: {} }), /log message/);
+  assert.throws(() => parseFromVmm({ kind: 'fatal', message: 'x'.repeat(70_000) }), /fatal message/);
+});
+
+test('the stand-in machine is chosen by the start message itself, and only a known one', () => {
+  const config = { memoryMiB: 16, engine: 'interpreter' };
+  assert.equal((parseToVmm({ kind: 'lifecycle', op: 'start', config, fake: 'echo' }) as { fake?: string }).fake, 'echo');
+  assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config, fake: 'rootkit' }), /unknown fake machine/);
+});
+
+test('the net channel carries Ethernet frames both ways and the cable state in; anything else is refused', () => {
+  const f = new Uint8Array(60);
+  assert.deepEqual(parseToVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.deepEqual(parseToVmm({ kind: 'net', link: false }), { kind: 'net', link: false });
+  assert.deepEqual(parseFromVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(13) }), /13 bytes/);
+  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(1519) }), /1519 bytes/);
+  assert.throws(() => parseFromVmm({ kind: 'net', frame: 'x' }), /bytes/);
+  assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, nic: { mac: [1, 2, 3] } } }), /6 bytes/);
+});

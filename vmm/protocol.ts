@@ -17,7 +17,8 @@ export type ToVmm =
   | { kind: 'console'; port: number; data: Uint8Array }
   | { kind: 'input'; scancodes: number[] }
   | { kind: 'block'; reply: BlockReply }
-  | StateCommand;
+  | StateCommand
+  | NetToVmm;
 
 /**
  * Suspend and resume, streamed: 'save' makes the VMM finish in-flight IDE commands, stop the guest
@@ -39,6 +40,12 @@ export type StateEvent =
   /** The save or load did not happen; after a failed save the guest runs on. */
   | { kind: 'state'; event: 'failed'; message: string };
 
+/** The net channel toward the guest: a frame for the NIC, or its cable plugged in or pulled. */
+export type NetToVmm = { kind: 'net'; frame: Uint8Array } | { kind: 'net'; link: boolean };
+
+/** Longest frame either way: 1514 bytes of Ethernet plus an 802.1Q tag, no FCS. */
+export const NET_MAX_FRAME = 1518;
+
 export type LifecycleEvent =
   | { kind: 'lifecycle'; event: 'started' | 'paused' | 'resumed' | 'stopped' }
   | { kind: 'lifecycle'; event: PowerEvent; detail?: string }
@@ -50,6 +57,8 @@ export type FromVmm =
   | { kind: 'display'; screen: Screen }
   | { kind: 'block'; req: BlockRequest }
   | StateEvent
+  /** A frame the guest's NIC sent. */
+  | { kind: 'net'; frame: Uint8Array }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** The VMM cannot go on (bad config, internal error); the host reports it and stops the process. */
   | { kind: 'fatal'; message: string };
@@ -65,6 +74,12 @@ function isObj(v: unknown): v is Record<string, unknown> {
 function bytes(v: unknown, what: string): Uint8Array {
   if (v instanceof Uint8Array) return v;
   return bad(`${what} must be bytes`);
+}
+
+function frame(v: unknown): Uint8Array {
+  const f = bytes(v, 'net frame');
+  if (f.length < 14 || f.length > NET_MAX_FRAME) bad(`net frame of ${f.length} bytes is not 14-${NET_MAX_FRAME}`);
+  return f;
 }
 
 function port(v: unknown): number {
@@ -93,7 +108,11 @@ export function parseToVmm(m: unknown): ToVmm {
         if (typeof c.memoryMiB !== 'number') bad('config.memoryMiB must be a number');
         if (c.kernel !== undefined) bytes(c.kernel, 'config.kernel');
         if (c.initrd !== undefined) bytes(c.initrd, 'config.initrd');
-        if (c.fake !== undefined && c.fake !== 'echo' && c.fake !== 'crash') bad('unknown fake machine');
+        if (m.fake !== undefined && m.fake !== 'echo' && m.fake !== 'crash') bad('unknown fake machine');
+        if (c.nic !== undefined) {
+          const mac = isObj(c.nic) ? (c.nic as Record<string, unknown>).mac : undefined;
+          if (!Array.isArray(mac) || mac.length !== 6 || !mac.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xff)) bad('config.nic.mac must be 6 bytes');
+        }
         return m as ToVmm;
       }
       if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status') return m as ToVmm;
@@ -106,6 +125,9 @@ export function parseToVmm(m: unknown): ToVmm {
       if (!Array.isArray(sc) || sc.length > 64 || !sc.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xff)) bad('scancodes must be up to 64 bytes');
       return { kind: 'input', scancodes: sc as number[] };
     }
+    case 'net':
+      if (typeof m.link === 'boolean' && m.frame === undefined) return { kind: 'net', link: m.link };
+      return { kind: 'net', frame: frame(m.frame) };
     case 'block':
       if (!isObj(m.reply) || typeof (m.reply as Record<string, unknown>).tag !== 'number') bad('block reply needs a tag');
       return m as ToVmm;
@@ -125,20 +147,109 @@ export function parseToVmm(m: unknown): ToVmm {
   }
 }
 
-/** Checks a message arriving at the host. */
+function count(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(`${what} must be a whole number from 0 to ${max}`);
+  return v as number;
+}
+
+function text(v: unknown, what: string, max = 1 << 20): string {
+  if (typeof v !== 'string' || v.length > max) bad(`${what} must be text of at most ${max} characters`);
+  return v as string;
+}
+
+/** The largest picture the display channel carries: the VBE modes' 1600x1200 at 4 bytes a pixel. */
+const MAX_PIXELS = 1600 * 1200;
+
+function screen(v: unknown): Screen {
+  if (!isObj(v)) return bad('screen must be an object');
+  if (v.kind === 'text') {
+    const cols = count(v.cols, 'screen.cols', 256);
+    const rows = count(v.rows, 'screen.rows', 256);
+    if (!(v.cells instanceof Uint16Array) || v.cells.length !== cols * rows) bad('screen.cells must be cols * rows 16-bit cells');
+    const c = v.cursor;
+    if (!isObj(c) || typeof c.visible !== 'boolean') bad('screen.cursor must be {row, col, visible}');
+    const cur = c as Record<string, unknown>;
+    return { kind: 'text', cols, rows, cells: v.cells as Uint16Array, cursor: { row: count(cur.row, 'cursor.row', 255), col: count(cur.col, 'cursor.col', 255), visible: cur.visible as boolean } };
+  }
+  if (v.kind === 'graphics') {
+    const width = count(v.width, 'screen.width', 4096);
+    const height = count(v.height, 'screen.height', 4096);
+    if (width * height > MAX_PIXELS) bad('screen is larger than any mode the VGA offers');
+    if (v.format !== 'indexed' && v.format !== 'rgba') bad('screen.format must be indexed or rgba');
+    const pixels = bytes(v.pixels, 'screen.pixels');
+    if (pixels.length !== width * height * (v.format === 'rgba' ? 4 : 1)) bad('screen.pixels does not match the size');
+    const palette = bytes(v.palette, 'screen.palette');
+    if (palette.length !== (v.format === 'indexed' ? 768 : 0)) bad('screen.palette must be 256 RGB colours (indexed) or empty (rgba)');
+    return { kind: 'graphics', format: v.format as 'indexed' | 'rgba', width, height, pixels, palette };
+  }
+  return bad(`unknown screen kind ${String(v.kind)}`);
+}
+
+function blockRequest(v: unknown): BlockRequest {
+  if (!isObj(v)) return bad('block request must be an object');
+  if (v.op !== 'read' && v.op !== 'write' && v.op !== 'flush') bad('block op must be read, write or flush');
+  const req: BlockRequest = {
+    tag: count(v.tag, 'block tag'),
+    disk: text(v.disk, 'block disk', 16),
+    op: v.op as BlockRequest['op'],
+    lba: count(v.lba, 'block lba'),
+    count: count(v.count, 'block count', 1 << 16),
+    ...(v.data !== undefined ? { data: bytes(v.data, 'block data') } : {}),
+  };
+  if (req.op === 'write' && !req.data) bad('a block write needs data');
+  return req;
+}
+
+const POWER_EVENTS = new Set(['started', 'paused', 'resumed', 'stopped', 'poweroff', 'reset', 'triple-fault']);
+
+/**
+ * Checks a message arriving at the host. The VMM runs guest code, so a bug there (or a guest that
+ * found one) must meet a wall here: every field the host acts on is checked and copied.
+ */
 export function parseFromVmm(m: unknown): FromVmm {
   if (!isObj(m)) return bad('message is not an object');
   switch (m.kind) {
-    case 'lifecycle':
-    case 'status':
+    case 'lifecycle': {
+      if (typeof m.event !== 'string' || !POWER_EVENTS.has(m.event)) bad(`unknown lifecycle event ${String(m.event)}`);
+      const detail = m.detail === undefined ? undefined : text(m.detail, 'lifecycle detail', 4096);
+      return { kind: 'lifecycle', event: m.event, ...(detail !== undefined ? { detail } : {}) } as FromVmm;
+    }
+    case 'status': {
+      if (typeof m.running !== 'boolean' || !isObj(m.stats)) bad('status needs running and stats');
+      const st = m.stats as Record<string, unknown>;
+      if (typeof st.instructions !== 'number' || typeof st.guestTimeNs !== 'number') bad('status stats must be numbers');
+      return { kind: 'status', running: m.running as boolean, stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number } };
+    }
     case 'display':
+      return { kind: 'display', screen: screen(m.screen) };
     case 'block':
+      return { kind: 'block', req: blockRequest(m.req) };
     case 'log':
+      if (m.level !== 'info' && m.level !== 'warn' && m.level !== 'error') bad('log level must be info, warn or error');
+      return { kind: 'log', level: m.level, message: text(m.message, 'log message', 64 * 1024) };
     case 'fatal':
+      return { kind: 'fatal', message: text(m.message, 'fatal message', 64 * 1024) };
     case 'state':
-      return m as FromVmm;
+      switch (m.event) {
+        case 'section':
+          return { kind: 'state', event: 'section', section: section(m.section) };
+        case 'ram':
+          return { kind: 'state', event: 'ram', run: ramRun(m.run) };
+        case 'saved': {
+          const st = isObj(m.stats) ? (m.stats as Record<string, unknown>) : {};
+          if (typeof st.instructions !== 'number' || typeof st.guestTimeNs !== 'number') bad('saved stats must be numbers');
+          return { kind: 'state', event: 'saved', stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number } };
+        }
+        case 'loaded':
+          return { kind: 'state', event: 'loaded' };
+        case 'failed':
+          return { kind: 'state', event: 'failed', message: text(m.message, 'state failure', 64 * 1024) };
+      }
+      return bad(`unknown state event ${String(m.event)}`);
     case 'console':
       return { kind: 'console', port: port(m.port), data: bytes(m.data, 'console data') };
+    case 'net':
+      return { kind: 'net', frame: frame(m.frame) };
     default:
       return bad(`unknown message kind ${String(m.kind)}`);
   }

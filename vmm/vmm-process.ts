@@ -14,9 +14,14 @@ const SLICE_MS = 10;
 const MAX_IDLE_MS = 20;
 /** Host time a suspend lets the guest run on to finish its IDE commands before giving up. */
 const QUIESCE_LIMIT_MS = 10_000;
+/** A UART hands over its output a byte at a time; it leaves as one message per slice, or at this size. */
+const CONSOLE_BATCH = 64 * 1024;
 
 export interface VmmScheduler {
+  /** The host's monotonic clock, ms. */
   now(): number;
+  /** The host's calendar time, ms since the epoch (the RTC's setting). */
+  wallMs?(): number;
   soon(f: () => void): void;
   later(f: () => void, ms: number): unknown;
   cancel(handle: unknown): void;
@@ -32,11 +37,43 @@ export class VmmProcess {
   private savingSince: number | null = null;
   /** Started for a restore: nothing runs until the saved state is committed. */
   private restoring: { sections: StateSection[]; ram: RamRun[] } | null = null;
+  /** Serial output not yet posted, per port; posted after the slice, or before any other message so order holds. */
+  private readonly consoleOut = new Map<number, number[]>();
+  private consoleBytes = 0;
+  private consoleFlushScheduled = false;
 
   constructor(
-    private readonly post: (m: FromVmm) => void,
+    private readonly postNow: (m: FromVmm) => void,
     private readonly sched: VmmScheduler,
   ) {}
+
+  private post(m: FromVmm): void {
+    this.flushConsole();
+    this.postNow(m);
+  }
+
+  private queueConsole(port: number, data: Uint8Array): void {
+    let q = this.consoleOut.get(port);
+    if (!q) this.consoleOut.set(port, (q = []));
+    for (const b of data) q.push(b);
+    this.consoleBytes += data.length;
+    if (this.consoleBytes >= CONSOLE_BATCH) this.flushConsole();
+    else if (!this.consoleFlushScheduled) {
+      // Output made outside a slice (while handling a message) leaves on the next turn.
+      this.consoleFlushScheduled = true;
+      this.sched.soon(() => {
+        this.consoleFlushScheduled = false;
+        this.flushConsole();
+      });
+    }
+  }
+
+  private flushConsole(): void {
+    if (this.consoleBytes === 0) return;
+    for (const [port, q] of this.consoleOut) if (q.length) this.postNow({ kind: 'console', port, data: Uint8Array.from(q) });
+    this.consoleOut.clear();
+    this.consoleBytes = 0;
+  }
 
   /** Entry point for every message from the host. Malformed messages are reported, not obeyed. */
   receive(raw: unknown): void {
@@ -83,6 +120,11 @@ export class VmmProcess {
         return;
       case 'state':
         this.state(msg);
+        return;
+      case 'net':
+        if ('frame' in msg) this.machine?.netIn(msg.frame);
+        else this.machine?.setLink(msg.link);
+        this.wake();
         return;
     }
   }
@@ -147,9 +189,10 @@ export class VmmProcess {
       return;
     }
     const host: MachineHost = {
-      serialOut: (port, data) => this.post({ kind: 'console', port, data }),
+      serialOut: (port, data) => this.queueConsole(port, data),
       display: (screen) => this.post({ kind: 'display', screen }),
       block: (req) => this.post({ kind: 'block', req }),
+      net: (frame) => this.post({ kind: 'net', frame }),
       power: (event, detail) => {
         this.post({ kind: 'lifecycle', event, detail });
         if (event === 'poweroff') this.running = false;
@@ -157,7 +200,8 @@ export class VmmProcess {
       log: (level, message) => this.post({ kind: 'log', level, message }),
     };
     try {
-      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now(), undefined, { forRestore: restore });
+      const wallMs = (): number => this.sched.wallMs?.() ?? 0;
+      this.machine = fake ? createFakeMachine(fake, config, host) : createMachine(config, host, () => this.sched.now(), wallMs, { forRestore: restore });
     } catch (e) {
       this.post({ kind: 'fatal', message: (e as Error).message });
       return;
@@ -206,6 +250,7 @@ export class VmmProcess {
     let state;
     try {
       state = m.runSlice(this.savingSince !== null ? 1 : SLICE_MS);
+      this.flushConsole();
     } catch (e) {
       // A host-side bug in the VMM: report it with its stack so it can be fixed, and stop.
       this.running = false;

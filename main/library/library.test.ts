@@ -10,6 +10,7 @@ import { LIBRARY_FILE, NEW_DISK_FILE, VmLibrary } from './library.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { defaultSettings } from './vm-settings.ts';
 import { resolveDataDir } from './data-dir.ts';
+import { macForVm } from '../backends/nat/forward-spec.ts';
 
 const pty = { ptyUnavailable: () => null };
 
@@ -256,4 +257,45 @@ test('the data folder: HOSTBOX_DATA_DIR, then Electron userData, then XDG', () =
   assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: '/xdg', HOME: '/home/u' } }), '/xdg/hostbox');
   assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: 'relative', HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
   assert.equal(resolveDataDir({ env: { HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
+});
+
+test('networking settings (migration 4): a stable MAC from the VM id, host access off by default, forwards checked and stored canonically', () => {
+  const s = scratch();
+  try {
+    const file = join(s.dir, LIBRARY_FILE);
+    const db = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 3)) db.exec(m.sql);
+    db.pragma('user_version = 3');
+    db.prepare(`INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, created_at) VALUES (?, 'Before networking', 64, 'auto', 'kernel', ?, '2026-01-01T00:00:00.000Z')`).run(
+      '00000000-0000-4000-8000-000000000004',
+      s.kernel,
+    );
+    db.close();
+    const lib = VmLibrary.open(s.dir);
+    const [old] = lib.list();
+    assert.deepEqual([old!.net, old!.hostAccess, old!.forwards, old!.exposeForwards], ['user', false, '', false]);
+    assert.equal(old!.mac, macForVm('00000000-0000-4000-8000-000000000004'), 'an old VM gets the MAC its id gives');
+
+    const r = lib.create(settings(s, { name: 'Web', forwards: 'tcp:8080:80\n\n udp:[::1]:5353-:53 ' }), pty);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.vm.mac, macForVm(r.vm.id));
+    assert.equal(r.vm.hostAccess, false);
+    assert.equal(r.vm.forwards, 'tcp:127.0.0.1:8080:80\nudp:[::1]:5353:53');
+    // Saving the form again (MAC shown, host access turned on) keeps the MAC.
+    const u = lib.update(r.vm.id, { ...r.vm, hostAccess: true }, pty);
+    assert.ok(u.ok, JSON.stringify(u));
+    assert.equal(u.vm.mac, r.vm.mac);
+    assert.equal(u.vm.hostAccess, true);
+
+    const bad = lib.create(settings(s, { name: 'Bad', mac: '01:00:5e:00:00:01', forwards: 'tcp:0.0.0.0:8080:80' }), pty);
+    assert.deepEqual(bad.ok ? null : bad.errors.map((e) => e.field), ['mac', 'forwards']);
+    assert.match(bad.ok ? '' : bad.errors[1]!.message, /other machines can reach/);
+    const exposed = lib.create(settings(s, { name: 'Exposed', forwards: 'tcp:0.0.0.0:8080:80', exposeForwards: true }), pty);
+    assert.ok(exposed.ok, 'allowed once the user says so');
+    const twice = lib.create(settings(s, { name: 'Twice', forwards: 'tcp:8080:80\ntcp:127.0.0.1:8080:81' }), pty);
+    assert.match(twice.ok ? '' : twice.errors[0]!.message, /forwarded twice/);
+    lib.close();
+  } finally {
+    s.done();
+  }
 });

@@ -11,8 +11,9 @@ import { join, relative, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { DeletePlan, FieldError, SaveResult, VmCreateSettings, VmInfo, VmPower, VmSettings } from '../api-types.ts';
+import { formatForward, macForVm, parseForward } from '../backends/nat/forward-spec.ts';
 import { migrate } from './migrations.ts';
-import { normalizeSettings, validateSettings, type SettingsContext } from './vm-settings.ts';
+import { forwardLines, normalizeSettings, validateSettings, type SettingsContext } from './vm-settings.ts';
 
 export const LIBRARY_FILE = 'library.sqlite3';
 /** The file name of a blank disk made with a new VM. */
@@ -30,6 +31,11 @@ interface Row {
   hda_path: string;
   cdrom_path: string;
   serial: string;
+  net: string;
+  mac: string;
+  host_access: number;
+  forwards: string;
+  expose_forwards: number;
   power: string;
   last_error: string | null;
   created_at: string;
@@ -93,6 +99,11 @@ export class VmLibrary {
       hdaPath: r.hda_path,
       cdromPath: r.cdrom_path,
       serial: r.serial as VmInfo['serial'],
+      net: r.net as VmInfo['net'],
+      mac: r.mac || macForVm(r.id),
+      hostAccess: r.host_access === 1,
+      forwards: r.forwards,
+      exposeForwards: r.expose_forwards === 1,
       power: r.power as VmPower,
       ...(r.last_error ? { error: r.last_error } : {}),
       createdAt: r.created_at,
@@ -117,6 +128,7 @@ export class VmLibrary {
       nameTaken: (name) => (byName.all(name) as { id: string }[]).some((r) => r.id !== exceptId),
       ptyUnavailable,
       creating,
+      imageScope: { dataDir: this.dataDir, ownFolder: exceptId === null ? null : this.folderOf(exceptId) },
     };
   }
 
@@ -142,10 +154,11 @@ export class VmLibrary {
       }
       this.db
         .prepare(
-          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, power, created_at)
-           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, 'off', @createdAt)`,
+          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, net, mac, host_access, forwards, expose_forwards, power, created_at)
+           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, @net, @mac, @hostAccess, @forwards, @exposeForwards, 'off', @createdAt)`,
         )
-        .run({ ...pick(s), id, createdAt: new Date().toISOString() });
+        // Each VM keeps one MAC for life: made from its id unless the user gave one.
+        .run({ ...pick({ ...s, mac: s.mac || macForVm(id) }), id, createdAt: new Date().toISOString() });
     } catch (e) {
       rmSync(folder, { recursive: true, force: true });
       return { ok: false, errors: [{ field: s.newDiskMiB !== undefined ? 'newDiskMiB' : 'form', message: `Could not create the VM: ${(e as Error).message}` }] };
@@ -163,9 +176,10 @@ export class VmLibrary {
     this.db
       .prepare(
         `UPDATE vms SET name = @name, memory_mib = @memoryMiB, engine = @engine, boot = @boot, kernel_path = @kernelPath, initrd_path = @initrdPath,
-           cmdline = @cmdline, hda_path = @hdaPath, cdrom_path = @cdromPath, serial = @serial WHERE id = @id`,
+           cmdline = @cmdline, hda_path = @hdaPath, cdrom_path = @cdromPath, serial = @serial, net = @net, mac = @mac, host_access = @hostAccess,
+           forwards = @forwards, expose_forwards = @exposeForwards WHERE id = @id`,
       )
-      .run({ ...pick(settings), id });
+      .run({ ...pick({ ...settings, mac: settings.mac || vm.mac }), id });
     return { ok: true, vm: this.get(id) };
   }
 
@@ -207,6 +221,9 @@ export class VmLibrary {
 }
 
 function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
+  const forwards = forwardLines(s.forwards)
+    .map((l) => formatForward(parseForward(l)))
+    .join('\n');
   return {
     name: s.name,
     memoryMiB: s.memoryMiB,
@@ -218,5 +235,10 @@ function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
     hdaPath: s.hdaPath,
     cdromPath: s.cdromPath,
     serial: s.serial,
+    net: s.net,
+    mac: s.mac,
+    hostAccess: s.hostAccess ? 1 : 0,
+    forwards,
+    exposeForwards: s.exposeForwards ? 1 : 0,
   };
 }

@@ -62,6 +62,17 @@ export const MIGRATIONS: readonly { version: number; why: string; sql: string }[
       CREATE UNIQUE INDEX vms_name ON vms (name COLLATE NOCASE);
     `,
   },
+  {
+    version: 4,
+    why: 'networking: the NIC on user-mode NAT or none, its MAC (filled from the VM id when empty), host access, port forwards (one per line) and whether they may bind non-loopback addresses',
+    sql: `
+      ALTER TABLE vms ADD COLUMN net TEXT NOT NULL DEFAULT 'user' CHECK (net IN ('user', 'none'));
+      ALTER TABLE vms ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+      ALTER TABLE vms ADD COLUMN host_access INTEGER NOT NULL DEFAULT 0 CHECK (host_access IN (0, 1));
+      ALTER TABLE vms ADD COLUMN forwards TEXT NOT NULL DEFAULT '';
+      ALTER TABLE vms ADD COLUMN expose_forwards INTEGER NOT NULL DEFAULT 0 CHECK (expose_forwards IN (0, 1));
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

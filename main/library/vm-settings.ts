@@ -7,6 +7,8 @@ import { isAbsolute } from 'node:path';
 import { parseBzImage } from '../../vmm/boot/linux.ts';
 import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vmm-host.ts';
+import { imageRefusal, type ImageScope } from '../backends/image-policy.ts';
+import { parseForward, parseMac, type ParsedForward } from '../backends/nat/forward-spec.ts';
 
 export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt', 'check'];
 const MAX_NAME = 64;
@@ -16,7 +18,23 @@ const MAX_CMDLINE = 2047;
 export const MAX_NEW_DISK_MIB = 2 * 1024 * 1024;
 
 export function defaultSettings(): VmCreateSettings {
-  return { name: '', memoryMiB: 256, engine: 'auto', boot: 'kernel', kernelPath: '', initrdPath: '', cmdline: 'console=ttyS0', hdaPath: '', cdromPath: '', serial: 'console' };
+  return {
+    name: '',
+    memoryMiB: 256,
+    engine: 'auto',
+    boot: 'kernel',
+    kernelPath: '',
+    initrdPath: '',
+    cmdline: 'console=ttyS0',
+    hdaPath: '',
+    cdromPath: '',
+    serial: 'console',
+    net: 'user',
+    mac: '',
+    hostAccess: false,
+    forwards: '',
+    exposeForwards: false,
+  };
 }
 
 /** The settings object with every field present and of the right type, or field errors. */
@@ -31,6 +49,12 @@ export function normalizeSettings(input: unknown): { settings: VmCreateSettings;
       return '';
     }
     return v;
+  };
+  const flag = (k: 'hostAccess' | 'exposeForwards'): boolean => {
+    const v = o[k];
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') errors.push({ field: k, message: `${k} must be true or false` });
+    return v === true;
   };
   const memoryRaw = o.memoryMiB;
   const memoryMiB = typeof memoryRaw === 'string' && /^\s*\d+\s*$/.test(memoryRaw) ? Number(memoryRaw) : memoryRaw;
@@ -47,6 +71,12 @@ export function normalizeSettings(input: unknown): { settings: VmCreateSettings;
     hdaPath: str('hdaPath').trim(),
     cdromPath: str('cdromPath').trim(),
     serial: str('serial') as VmSettings['serial'],
+    // Absent network fields (clients older than networking) mean the defaults.
+    net: (o.net === undefined ? 'user' : str('net')) as VmSettings['net'],
+    mac: str('mac').trim().toLowerCase(),
+    hostAccess: flag('hostAccess'),
+    forwards: str('forwards'),
+    exposeForwards: flag('exposeForwards'),
     ...(newDiskMiB !== undefined ? { newDiskMiB: typeof newDiskMiB === 'number' ? newDiskMiB : NaN } : {}),
   };
   return { settings, errors };
@@ -80,9 +110,11 @@ function kernelProblem(path: string): string | null {
   }
 }
 
-function imageProblem(what: string, path: string, sector: number): string | null {
+function imageProblem(what: string, path: string, sector: number, writable: boolean, scope: ImageScope): string | null {
   const p = fileProblem(what, path);
   if (p) return p;
+  const refusal = imageRefusal(path, writable, scope);
+  if (refusal) return refusal.charAt(0).toUpperCase() + refusal.slice(1) + '.';
   const size = statSync(path).size;
   if (size === 0) return `${path} is empty.`;
   if (size % sector !== 0) return `${path} has ${size} bytes, not a whole number of ${sector}-byte sectors: is it a raw ${what}?`;
@@ -103,6 +135,8 @@ export interface SettingsContext {
   ptyUnavailable(): string | null;
   /** Checks for a VM being created: a new blank disk may be asked for. */
   creating: boolean;
+  /** Where in Hostbox's data folder this VM's images may be. */
+  imageScope: ImageScope;
 }
 
 /** Every problem with `s`, each tied to its field; empty when the settings can be saved. */
@@ -146,14 +180,44 @@ export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): Fie
       err('newDiskMiB', `A new disk must be a whole number of MiB from 1 to ${MAX_NEW_DISK_MIB}.`);
   }
   if (s.hdaPath) {
-    const p = imageProblem('disk image', s.hdaPath, 512);
+    const p = imageProblem('disk image', s.hdaPath, 512, true, ctx.imageScope);
     if (p) err('hdaPath', p);
   }
   if (s.cdromPath) {
-    const p = imageProblem('CD image', s.cdromPath, 2048);
+    const p = imageProblem('CD image', s.cdromPath, 2048, false, ctx.imageScope);
     if (p) err('cdromPath', p);
+  }
+  if (s.net !== 'user' && s.net !== 'none') err('net', 'Choose the network: user-mode NAT or none.');
+  if (s.mac) {
+    try {
+      parseMac(s.mac);
+    } catch (e) {
+      err('mac', (e as Error).message.replace(/^./, (c) => c.toUpperCase()) + '.');
+    }
+  }
+  const seen = new Set<string>();
+  for (const line of forwardLines(s.forwards)) {
+    let f: ParsedForward;
+    try {
+      f = parseForward(line);
+    } catch (e) {
+      err('forwards', (e as Error).message.replace(/^./, (c) => c.toUpperCase()) + '.');
+      break;
+    }
+    const key = `${f.proto}:${f.hostAddress}:${f.hostPort}`;
+    if (seen.has(key)) err('forwards', `${f.proto} port ${f.hostPort} on ${f.hostAddress} is forwarded twice.`);
+    seen.add(key);
+    if (f.exposed && !s.exposeForwards) err('forwards', `"${line}" binds ${f.hostAddress}, which other machines can reach: allow forwards on other addresses first, or use 127.0.0.1.`);
   }
   if (s.boot === 'disk' && !s.hdaPath && !s.cdromPath && s.newDiskMiB === undefined) err('boot', 'A VM that boots from disks needs a hard disk or a CD image.');
   if (s.boot === 'cdrom' && !s.cdromPath) err('cdromPath', 'A VM that boots from its CD needs a CD image.');
   return errors;
+}
+
+/** The non-empty lines of a forwards setting. */
+export function forwardLines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }

@@ -20,10 +20,25 @@ function decode(s: string): unknown {
   });
 }
 
+/**
+ * The access token from the page address, which is then taken out of the address bar and the
+ * history (so it is not copied, bookmarked or shown): the cookie the server set with this page
+ * carries it from now on, for reloads and for the API socket.
+ */
+function takeToken(): string | null {
+  const params = new URLSearchParams(location.search);
+  const token = params.get('token');
+  if (token === null) return null;
+  params.delete('token');
+  const rest = params.toString();
+  history.replaceState(history.state, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+  return token;
+}
+
 function webSocketClient(): Client {
-  const token = new URLSearchParams(location.search).get('token') ?? '';
+  const token = takeToken();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}/api?token=${encodeURIComponent(token)}`);
+  const ws = new WebSocket(`${scheme}://${location.host}/api${token ? `?token=${encodeURIComponent(token)}` : ''}`);
   const open = new Promise<void>((resolve, reject) => {
     ws.addEventListener('open', () => resolve());
     ws.addEventListener('error', () => reject(new Error('cannot reach the Hostbox server')));

@@ -19,6 +19,11 @@ interface FormState {
   newDiskMiB: string;
   cdromPath: string;
   serial: VmSettings['serial'];
+  net: VmSettings['net'];
+  mac: string;
+  hostAccess: boolean;
+  forwards: string;
+  exposeForwards: boolean;
 }
 
 function toState(s: VmSettings): FormState {
@@ -35,6 +40,11 @@ function toState(s: VmSettings): FormState {
     newDiskMiB: '1024',
     cdromPath: s.cdromPath,
     serial: s.serial,
+    net: s.net,
+    mac: s.mac,
+    hostAccess: s.hostAccess,
+    forwards: s.forwards,
+    exposeForwards: s.exposeForwards,
   };
 }
 
@@ -51,6 +61,11 @@ function toSettings(f: FormState): VmCreateSettings {
     hdaPath: f.disk === 'existing' ? f.hdaPath : '',
     cdromPath: f.cdromPath,
     serial: f.serial,
+    net: f.net,
+    mac: f.mac,
+    hostAccess: f.hostAccess,
+    forwards: f.forwards,
+    exposeForwards: f.exposeForwards,
     ...(f.disk === 'new' ? { newDiskMiB: num(f.newDiskMiB) } : {}),
   };
 }
@@ -170,6 +185,49 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
           </select>
           {errorFor('serial')}
         </label>
+      </fieldset>
+      <fieldset>
+        <legend>Network</legend>
+        <label className="field">
+          <span className="label">Network card</span>
+          <select name="net" value={f.net} onChange={(e) => set('net', e.target.value as FormState['net'])}>
+            <option value="user">AMD PCnet on NAT (the guest gets 10.0.2.15 by DHCP)</option>
+            <option value="none">None</option>
+          </select>
+          {errorFor('net')}
+        </label>
+        {f.net === 'user' ? (
+          <>
+            {field('MAC address', 'mac', { placeholder: props.mode === 'create' ? 'made from the VM’s id' : '52:54:00:12:34:56' })}
+            <label className="check">
+              <input type="checkbox" name="hostAccess" checked={f.hostAccess} onChange={(e) => set('hostAccess', e.target.checked)} />
+              Guest may reach services on this host (10.0.2.2 reaches this host’s 127.0.0.1)
+            </label>
+            <label className="field">
+              <span className="label">Port forwards</span>
+              <textarea
+                name="forwards"
+                rows={3}
+                value={f.forwards}
+                placeholder={'tcp:8080:80\nudp:[::1]:5353:53'}
+                spellCheck={false}
+                onChange={(e) => set('forwards', e.target.value)}
+                aria-invalid={errors.some((x) => x.field === 'forwards') || undefined}
+              />
+              <span className="hint">One a line, PROTOCOL:[HOST ADDRESS:]HOST PORT:GUEST PORT. The host side listens on 127.0.0.1 unless an address is given.</span>
+              {errorFor('forwards')}
+            </label>
+            <label className="check">
+              <input type="checkbox" name="exposeForwards" checked={f.exposeForwards} onChange={(e) => set('exposeForwards', e.target.checked)} />
+              Allow forwards on addresses other than loopback
+            </label>
+            {f.exposeForwards ? (
+              <p className="warning" role="note">
+                Other machines on your networks can then connect to the guest through those ports.
+              </p>
+            ) : null}
+          </>
+        ) : null}
       </fieldset>
       {errorFor('form')}
       <div className="actions">

@@ -1,7 +1,7 @@
 // One VM: its power controls, what it is set up with, and its consoles (serial in xterm.js, the VGA
 // text screen on a canvas). Settings and Delete are offered only while it is not running.
 import { useEffect, useState } from 'react';
-import type { DeletePlan, VmInfo } from '../../main/api-types.ts';
+import type { DeletePlan, VmInfo, NetStatus } from '../../main/api-types.ts';
 import type { Screen } from '../../vmm/machine-api.ts';
 import { api } from './api-client.ts';
 import { SerialConsole } from './serial-console.tsx';
@@ -70,6 +70,12 @@ function Summary(props: { vm: VmInfo }) {
   if (vm.boot === 'kernel' && vm.initrdPath) rows.push(['Initial ramdisk', vm.initrdPath]);
   if (vm.boot === 'kernel' && vm.cmdline) rows.push(['Command line', vm.cmdline]);
   rows.push(['Hard disk', vm.hdaPath || 'None'], ['CD-ROM', vm.cdromPath || 'None'], ['Serial port', vm.serial === 'pty' ? 'Console and a host pty' : 'Console']);
+  rows.push([
+    'Network',
+    vm.net === 'none'
+      ? 'None'
+      : `PCnet on NAT, ${vm.mac}${vm.hostAccess ? ', may reach this host' : ''}${vm.forwards ? `, forwards ${vm.forwards.split('\n').join(', ')}` : ''}`,
+  ]);
   rows.push(['Last run', vm.lastRunAt ? new Date(vm.lastRunAt).toLocaleString() : 'Never'], ['Folder', vm.folder]);
   return (
     <dl className="summary">
@@ -80,6 +86,47 @@ function Summary(props: { vm: VmInfo }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+/** A running VM's network: the cable (which can be pulled and plugged back) and its traffic. */
+function NetPanel(props: { vmId: string }) {
+  const [st, setSt] = useState<NetStatus | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    const poll = (): void => void api.netStatus(props.vmId).then((s) => live && setSt(s), () => {});
+    poll();
+    const t = setInterval(poll, 2000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [props.vmId]);
+  if (!st) return null;
+  const kb = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+  return (
+    <div className="net-panel" data-testid="net-panel">
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={st.cable}
+          onChange={(e) => {
+            const connected = e.target.checked;
+            setErr(null);
+            void api.setCable(props.vmId, connected).then(
+              () => setSt({ ...st, cable: connected }),
+              (x: Error) => setErr(x.message),
+            );
+          }}
+        />
+        Cable connected
+      </label>
+      <span>
+        Sent {st.framesFromGuest} frames ({kb(st.bytesFromGuest)}), received {st.framesToGuest} ({kb(st.bytesToGuest)}); dropped {st.dropped}, refused {st.refused}
+      </span>
+      {err ? <span className="field-error">{err}</span> : null}
+    </div>
   );
 }
 
@@ -136,6 +183,7 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
           </>
         )}
       </header>
+      {isOn(vm) && vm.net === 'user' ? <NetPanel vmId={vm.id} /> : null}
       {shownError ? (
         <div className="banner-error" role="alert">
           {vm.power === 'crashed' ? 'The VM crashed: ' : ''}

@@ -43,6 +43,7 @@ export class HostboxRunner implements GuestRunner {
         },
         log: () => {},
       },
+      () => performance.now(),
     );
     this.running = true;
     this.loop();
@@ -91,6 +92,11 @@ export class HostboxRunner implements GuestRunner {
     // RSS counts only touched guest pages; heap + external (which includes every ArrayBuffer and the
     // guest's WebAssembly.Memory) counts all of it, so subtract guest RAM from that.
     return (u.heapUsed + u.external) / 1048576 - this.guest.memoryMiB;
+  }
+
+  btStats(): Record<string, number> | null {
+    const bt = (this.machine as { bt?: { stats: object } | null } | null)?.bt;
+    return bt ? { ...(bt.stats as Record<string, number>) } : null;
   }
 
   async stop(): Promise<void> {

@@ -1,8 +1,9 @@
-// `npm run bench`: Hostbox beside v86 on the same Debian guest. Alternates engines, at least three
-// passes each, and reports medians, the Hostbox/v86 time ratio per workload and guest instructions
-// per second. Writes bench-results/bench-<date>.json.
+// `npm run bench`: Hostbox's binary translator (bt) and its interpreter (hostbox) beside v86 on the
+// same Debian guest. Alternates engines, at least three passes each, and reports medians, the time
+// ratios of the first engine to each other one per workload, guest instructions per second, and the
+// translator's counters. Writes bench-results/bench-<date>.json.
 //
-// Options: --runs N (default 3), --only name,name (workloads), --engines hostbox,v86,
+// Options: --runs N (default 3), --only name,name (workloads), --engines bt,hostbox,v86,
 //          --timeout-s N (per wait, default 600), --memory MiB (default 256).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Number(arg('runs', '3')));
   const only = arg('only', '');
   const workloads = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS;
-  const engines = arg('engines', 'hostbox,v86').split(',');
+  const engines = arg('engines', 'bt,hostbox,v86').split(',');
   const timeoutMs = Number(arg('timeout-s', '600')) * 1000;
   const guest = {
     kernel: join(guestDir, 'vmlinuz'),
@@ -47,12 +48,17 @@ async function main(): Promise<void> {
   }
   const make: Record<string, () => GuestRunner> = {
     hostbox: () => new HostboxRunner(guest, 'interpreter'),
+    bt: () => new HostboxRunner(guest, 'bt'),
     v86: () => new V86Runner(guest),
   };
-  // The interpreter alone on fixed programs, before any guest runs (median of three each).
-  const tight = median([0, 1, 2].map(() => tightLoop().mips));
-  const mixed = median([0, 1, 2].map(() => mixedWorkload().mips));
-  console.log(`interpreter: tight loop ${tight.toFixed(1)} MIPS, mixed workload ${mixed.toFixed(1)} MIPS`);
+  // Each CPU engine alone on fixed programs, before any guest runs (median of three each).
+  const loops: Record<string, { tight: number; mixed: number }> = {};
+  for (const e of ['interpreter', 'bt'] as const) {
+    const tight = median([0, 1, 2].map(() => tightLoop(e).mips));
+    const mixed = median([0, 1, 2].map(() => mixedWorkload(e, 4000).mips));
+    loops[e] = { tight, mixed };
+    console.log(`${e}: tight loop ${tight.toFixed(1)} MIPS, mixed workload ${mixed.toFixed(1)} MIPS`);
+  }
   const results: PassResult[] = [];
   for (let run = 1; run <= runs; run++) {
     for (const e of engines) {
@@ -77,27 +83,40 @@ async function main(): Promise<void> {
       summary[n]![e] = { medianMs: median(ms), mips };
     }
   }
-  console.log(`\nHostbox vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
+  console.log(`\nHostbox (bt: translator, hostbox: interpreter) vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
   console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, node ${process.version}\n`);
-  const header = ['workload', ...engines.map((e) => `${e} s`), ...(engines.length === 2 ? [`${engines[0]}/${engines[1]}`] : []), ...engines.map((e) => `${e} MIPS`)];
+  const others = engines.slice(1);
+  const header = ['workload', ...engines.map((e) => `${e} s`), ...others.map((o) => `${engines[0]}/${o}`), ...engines.map((e) => `${e} MIPS`)];
   const table: string[][] = [header];
   for (const n of names) {
     const s = summary[n]!;
     const cells = [n, ...engines.map((e) => (s[e]!.medianMs / 1000).toFixed(2))];
-    if (engines.length === 2) cells.push((s[engines[0]!]!.medianMs / s[engines[1]!]!.medianMs).toFixed(2));
+    for (const o of others) cells.push((s[engines[0]!]!.medianMs / s[o]!.medianMs).toFixed(2));
     cells.push(...engines.map((e) => (s[e]!.mips === null ? '-' : s[e]!.mips!.toFixed(1))));
     table.push(cells);
   }
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   for (const r of table) console.log(r.map((x, c) => x.padStart(widths[c]!)).join('  '));
   void rows;
+  // The translator's counters after each bt pass: how much ran translated, what translating cost.
+  for (const r of results.filter((x) => x.bt)) {
+    const b = r.bt!;
+    const pass = r.bootMs + Object.values(r.workloads).reduce((a, w) => a + w.ms, 0);
+    const lookups = b.hits + b.chained + b.misses;
+    console.log(
+      `bt pass ${r.run}: ${((100 * b.btInsns) / (b.btInsns + b.interpInsns)).toFixed(1)}% of instructions translated; ` +
+        `${b.made} translations made (${b.translatedInsns} guest instructions), ${b.translations} live, ${b.flushes} full flushes, ${b.invalidations} page invalidations, ${b.demotedPages} pages demoted; ` +
+        `dispatch: ${((100 * b.chained) / lookups).toFixed(1)}% chained, ${((100 * b.hits) / lookups).toFixed(1)}% looked up, ${((100 * b.misses) / lookups).toFixed(1)}% missed; ` +
+        `translating took ${(b.translateMs / 1000).toFixed(1)} s (${((100 * b.translateMs) / pass).toFixed(1)}% of the pass)`,
+    );
+  }
   const outDir = join(root, 'bench-results');
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
     JSON.stringify(
-      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, interpreterMips: { tightLoop: tight, mixed }, summary, passes: results },
+      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, passes: results },
       null,
       2,
     ),

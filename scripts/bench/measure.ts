@@ -11,6 +11,8 @@ export interface PassResult {
   /** Memory beyond guest RAM after the boot (MiB), when the runner can tell. */
   overheadMiB: number | null;
   workloads: Record<string, { ms: number; instructions: number | null }>;
+  /** The translator's counters at the end of the pass (Hostbox's bt engine). */
+  bt?: Record<string, number> | null;
 }
 
 export async function measurePass(
@@ -40,6 +42,7 @@ export async function measurePass(
       result.workloads[w.name] = { ms: end - start, instructions: delta };
       await runner.waitFor(guest.prompt, timeoutMs);
     }
+    result.bt = runner.btStats?.() ?? null;
     return result;
   } finally {
     await runner.stop();

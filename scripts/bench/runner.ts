@@ -14,6 +14,8 @@ export interface GuestRunner {
   instructions(): number | null;
   /** Host memory the VM costs beyond its guest RAM (MiB), if it runs in this process. */
   overheadMiB?(): number | null;
+  /** The binary translator's counters, when the runner has one. */
+  btStats?(): Record<string, number> | null;
   stop(): Promise<void>;
 }
 

@@ -7,38 +7,47 @@
 // To add a register (PAE, MMX, MTRRs...): add its field with `since` one above the current version
 // and bump `version`; fill it in postLoad when loading an older state (usually its reset value).
 
-import { defineState, StateError, type FieldSpec } from '../state/schema.ts';
+import { defineState, type FieldSpec } from '../state/schema.ts';
 import { FLAGS_FIXED } from './flags.ts';
+import { FIXED_MSRS, MSR_MTRR_DEF_TYPE, MSR_MTRR_PHYSBASE0 } from './mtrr.ts';
+import { StateError } from '../state/schema.ts';
 import type { Cpu } from './cpu.ts';
 
 const prop = (name: keyof Cpu & string, type: FieldSpec<Cpu>['type'], length?: number): FieldSpec<Cpu> => ({ name, type, since: 1, length });
 
-/** The MTRRs as 64-bit values: the fixed-range ones, each variable base and mask, then DEF_TYPE. */
+/** Every MTRR MSR a P6 has (mtrr.ts): DEF_TYPE, the fixed ranges, PHYSBASE/PHYSMASK 0-7. */
+const MTRR_MSRS = [MSR_MTRR_DEF_TYPE, ...FIXED_MSRS, ...Array.from({ length: 16 }, (_, k) => MSR_MTRR_PHYSBASE0 + k)];
+
+/** The MTRRs as (u32 index, u64 value) pairs in index order: the format-1 encoding of the MSR map. */
 function mtrrBytes(cpu: Cpu): Uint8Array {
-  const m = cpu.mtrr;
-  const all = [...m.fixed, ...m.base, ...m.mask, m.defType];
-  const out = new Uint8Array(8 * all.length);
+  const keys = [...MTRR_MSRS].sort((a, b) => a - b);
+  const out = new Uint8Array(12 * keys.length);
   const dv = new DataView(out.buffer);
-  all.forEach((v, i) => dv.setBigUint64(8 * i, BigInt.asUintN(64, v), true));
+  keys.forEach((k, i) => {
+    dv.setUint32(12 * i, k >>> 0, true);
+    dv.setBigUint64(12 * i + 4, BigInt.asUintN(64, cpu.mtrr.read(k) ?? 0n), true);
+  });
   return out;
 }
 
+/** Loads the pairs; other MSRs a format-1 file may list (it kept a free map) are not MTRRs and go. */
 function setMtrr(cpu: Cpu, b: Uint8Array): void {
-  const m = cpu.mtrr;
+  if (b.length % 12) throw new StateError('cpu: saved field "mtrr" is not whole (index, value) pairs');
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const at = (i: number): bigint => dv.getBigUint64(8 * i, true);
-  let i = 0;
-  for (let k = 0; k < m.fixed.length; k++) m.fixed[k] = at(i++);
-  for (let k = 0; k < m.base.length; k++) m.base[k] = at(i++);
-  for (let k = 0; k < m.mask.length; k++) m.mask[k] = at(i++);
-  m.defType = at(i);
+  cpu.mtrr.reset();
+  for (let i = 0; i < b.length; i += 12) {
+    const index = dv.getUint32(i, true);
+    if (cpu.mtrr.write(index, dv.getBigUint64(i + 4, true)) === 'gp')
+      throw new StateError(`cpu: saved MTRR ${index.toString(16)} holds a value a P6 refuses`);
+  }
 }
 
-const mtrrCount = (cpu: Cpu): number => cpu.mtrr.fixed.length + cpu.mtrr.base.length + cpu.mtrr.mask.length + 1;
+/** PAT and MISC_ENABLE are not modeled (CPUID reports no PAT); format-1 files carry them, so they stay as ignored fields. */
+const ignored = (name: string, type: FieldSpec<Cpu>['type'], value: number | bigint): FieldSpec<Cpu> => ({ name, type, since: 1, get: () => value, set: () => {} });
 
 export const CPU_STATE = defineState<Cpu>({
   id: 'cpu',
-  version: 1,
+  version: 2,
   fields: [
     prop('r32', 'i32[]', 8),
     prop('eip', 'x32'),
@@ -72,9 +81,6 @@ export const CPU_STATE = defineState<Cpu>({
     prop('cr2', 'x32'),
     prop('cr3', 'x32'),
     prop('cr4', 'x32'),
-    // PAE: the four PDPTEs the CPU loaded at the last CR3 write (as lo, hi pairs), which the
-    // walker uses until the next one, whatever the table in memory says now.
-    prop('pdpte', 'i32[]', 8),
     prop('dr', 'i32[]', 8),
     prop('sysenterCs', 'x32'),
     prop('sysenterEsp', 'x32'),
@@ -82,24 +88,18 @@ export const CPU_STATE = defineState<Cpu>({
     // Guest time is saved by the clock; the TSC is that time plus this offset, so it continues.
     prop('tscOffset', 'f64'),
     prop('apicBase', 'x32'),
-    {
-      name: 'mtrr',
-      type: 'bytes',
-      since: 1,
-      get: mtrrBytes,
-      set: (c, v) => {
-        const b = v as Uint8Array;
-        if (b.length !== 8 * mtrrCount(c)) throw new StateError(`cpu: saved field "mtrr" holds ${b.length / 8} registers, this CPU has ${mtrrCount(c)}`);
-        setMtrr(c, b);
-      },
-    },
-    prop('mcgStatus', 'u64'),
+    { name: 'mtrr', type: 'bytes', since: 1, get: mtrrBytes, set: (c, v) => setMtrr(c, v as Uint8Array) },
+    ignored('pat', 'u64', 0x0007040600070406n),
+    ignored('miscEnable', 'f64', 1),
     prop('halted', 'bool'),
     prop('shadow', 'bool'),
     prop('stepArmed', 'bool'),
     prop('nmiPending', 'bool'),
     prop('nmiBlocked', 'bool'),
     prop('instructions', 'f64'),
+    // Version 2: PAE's PDPTE registers (loaded from CR3 when PAE paging is on) and IA32_MCG_STATUS.
+    { name: 'pdpte', type: 'i32[]', since: 2, length: 8 },
+    { name: 'mcgStatus', type: 'u64', since: 2 },
   ],
   postLoad: (cpu) => {
     cpu.delivering = -1;

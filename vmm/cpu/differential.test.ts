@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { Xorshift32 } from './xorshift.ts';
 import { spawnSync } from 'node:child_process';
 import { buildHostOracle } from '../../tests/host-oracle.ts';
+import { attachEngine, type EngineName } from './bt/attach.ts';
 import { PhysicalMemory } from '../memory.ts';
 import { IoBus } from '../bus.ts';
 import { ManualClock } from '../clock.ts';
@@ -433,7 +434,7 @@ function runInterpreter(cpu: Cpu, mem: PhysicalMemory, c: Case, bufAddr: number)
 /** POSIX signal for each exception the cases can raise. */
 const SIGNAL_FOR_VECTOR: Record<number, number> = { 0: 8, 6: 4, 13: 11, 12: 11, 14: 11 };
 
-function check(seed: number, count: number, exe: string): void {
+function check(seed: number, count: number, exe: string, engine: EngineName = 'interpreter'): void {
   let skipped = 0;
   const rng = new Xorshift32(seed);
   // First pass learns the oracle's buffer address (fixed for the executable), then generates.
@@ -446,6 +447,8 @@ function check(seed: number, count: number, exe: string): void {
   const clock = new ManualClock();
   const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
   cpu.cr0 |= CR0_PE;
+  // Each case runs once: the translator must take it on its first visit to be exercised at all.
+  attachEngine(cpu, engine, { hotThreshold: 1 });
   const failures: string[] = [];
   cases.forEach((c, k) => {
     const want = oracle.results[k]!;
@@ -487,6 +490,13 @@ const perSeed = Number(process.env.HOSTBOX_DIFF_CASES ?? 6000);
 test('integer instructions match the host CPU (fixed seed)', { skip }, () => {
   check(Number(process.env.HOSTBOX_DIFF_SEED ?? 20261124), perSeed, oracle!);
 });
+
+// The same cases through the translator (each case translated on its first visit), and through the
+// check engine, which also replays every translation in the interpreter and compares.
+for (const engine of ['bt', 'check'] as const)
+  test(`integer instructions through the ${engine} engine match the host CPU (fixed seed)`, { skip }, () => {
+    check(Number(process.env.HOSTBOX_DIFF_SEED ?? 20261124), perSeed, oracle!, engine);
+  });
 
 test('integer instructions match the host CPU (fresh seed)', { skip: skip || (process.env.HOSTBOX_DIFF_SEED ? 'seed given' : false) }, () => {
   const seed = (Date.now() ^ (process.pid << 8)) >>> 0;

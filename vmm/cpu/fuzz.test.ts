@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Xorshift32 } from './xorshift.ts';
 import { makeBox, type Box } from './system-tests/box.ts';
+import type { EngineName } from './bt/attach.ts';
 import {
   CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, PD, PT, SELECTORS, TSS_A, TSS_B, TSS_C, gate, write16, write32,
 } from './system-tests/fixture.ts';
@@ -312,8 +313,8 @@ function checkedTable(): OpTable {
   return t;
 }
 
-function fuzz(seed: number, runsPerMode: number): void {
-  const box = makeBox(4 << 20, checkedTable());
+function fuzz(seed: number, runsPerMode: number, engine: EngineName = 'interpreter'): void {
+  const box = makeBox(4 << 20, checkedTable(), engine);
   const stats = [0, 0, 0, 0, 0];
   const r = new Xorshift32(seed);
   for (let mode = Mode.Real; mode <= Mode.V86; mode++) {
@@ -340,6 +341,19 @@ function fuzz(seed: number, runsPerMode: number): void {
 
 test('fuzz: fixed seed, every mode', () => {
   fuzz(0x5eed1234, 4000);
+});
+
+// Lockstep: the same streams through the check engine, which translates code on its second visit,
+// runs the translation, replays it in the interpreter and stops at the first difference.
+test('fuzz (check engine): fixed seed, every mode', () => {
+  fuzz(0x5eed1234, 4000, 'check');
+});
+
+test('fuzz (check engine): fresh seed', () => {
+  const env = process.env.HOSTBOX_FUZZ_SEED;
+  const seed = env ? parseInt(env, 16) : (Math.random() * 0xffffffff) >>> 0 || 1;
+  console.log(`check-engine fuzz seed ${seed.toString(16)} (replay with HOSTBOX_FUZZ_SEED=${seed.toString(16)})`);
+  fuzz(seed, Number(process.env.HOSTBOX_FUZZ_RUNS ?? 2000), 'check');
 });
 
 test('fuzz: fresh seed', () => {

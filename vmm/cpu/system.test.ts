@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadReal, makeBox, runUntilDone, type Box } from './system-tests/box.ts';
+import type { EngineName } from './bt/attach.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcDir = join(here, 'system-tests');
@@ -37,8 +38,11 @@ function assemble(name: string): Uint8Array {
   return new Uint8Array(readFileSync(out));
 }
 
-function runProgram(name: string, budget = 2_000_000): Box {
-  const box = makeBox();
+/** The interpreter, the translator, and the check engine (translations replayed and compared). */
+const ENGINES = ['interpreter', 'bt', 'check'] as const;
+
+function runProgram(name: string, engine: EngineName, budget = 2_000_000): Box {
+  const box = makeBox(16 << 20, undefined, engine);
   loadReal(box, assemble(name), LOAD);
   runUntilDone(box, budget);
   return box;
@@ -65,19 +69,21 @@ const expectPass: Record<string, string> = {
   'stack.asm': 'stack size changes as SS loads: POP SS, LSS, RETF/IRETD to ring 3, IRET to and in v86; 16-bit TSS; ENTER frames and #PF',
 };
 
-for (const [file, what] of Object.entries(expectPass)) {
-  test(`${file}: ${what}`, { skip }, () => {
-    const box = runProgram(file);
-    assert.equal(box.shutdown, null, describe(box));
-    assert.deepEqual(box.results, [0], describe(box));
-  });
-}
+for (const engine of ENGINES)
+  for (const [file, what] of Object.entries(expectPass)) {
+    test(`${file} (${engine}): ${what}`, { skip }, () => {
+      const box = runProgram(file, engine);
+      assert.equal(box.shutdown, null, describe(box));
+      assert.deepEqual(box.results, [0], describe(box));
+    });
+  }
 
-test('triple.asm: a fault with no usable IDT shuts the CPU down through onShutdown', { skip }, () => {
-  const box = runProgram('triple.asm');
-  assert.notEqual(box.shutdown, null, describe(box));
-  assert.deepEqual(box.results, [], describe(box));
-});
+for (const engine of ENGINES)
+  test(`triple.asm (${engine}): a fault with no usable IDT shuts the CPU down through onShutdown`, { skip }, () => {
+    const box = runProgram('triple.asm', engine);
+    assert.notEqual(box.shutdown, null, describe(box));
+    assert.deepEqual(box.results, [], describe(box));
+  });
 
 test('every program in system-tests/ is run by this file', { skip }, () => {
   const all = readdirSync(srcDir).filter((f) => f.endsWith('.asm'));

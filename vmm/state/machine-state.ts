@@ -26,8 +26,8 @@ export const MAX_RUN_PAGES = 256;
 export interface Part {
   readonly id: string;
   readonly version: number;
-  /** The declared fields, and the object they live on (for the contract test). */
-  readonly schema: StateSchema<unknown>;
+  /** The declared fields, and the object they live on (for the contract test); null if hand-written. */
+  readonly schema: StateSchema<unknown> | null;
   readonly target: unknown;
   save(): StateRecord;
   load(rec: StateRecord, version: number): void;
@@ -41,7 +41,7 @@ function devicePart(d: Snapshotable): Part {
   return {
     id: d.stateId,
     version: d.stateVersion,
-    schema: d.stateSchema,
+    schema: d.stateSchema ?? null,
     target: d,
     save: () => d.saveState(),
     load: (r, v) => {

@@ -10,6 +10,8 @@ export type EngineName = 'interpreter' | 'bt' | 'auto' | 'check';
 
 export interface EngineOptions extends CheckOptions {
   readonly hotThreshold?: number;
+  /** The host's monotonic clock in ms, to account the time spent translating (the VMM reads no clock of its own). */
+  readonly hostMs?: () => number;
 }
 
 export function attachEngine(cpu: Cpu, engine: EngineName, opts: EngineOptions = {}): BtEngine | null {
@@ -17,7 +19,7 @@ export function attachEngine(cpu: Cpu, engine: EngineName, opts: EngineOptions =
     cpu.bt = null;
     return null;
   }
-  const bt = new BtEngine(cpu, { hotThreshold: opts.hotThreshold, replayable: engine === 'check' });
+  const bt = new BtEngine(cpu, { hotThreshold: opts.hotThreshold, hostMs: opts.hostMs, replayable: engine === 'check' });
   if (engine === 'check') installCheck(bt, opts);
   cpu.bt = bt;
   return bt;

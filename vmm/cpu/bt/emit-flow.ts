@@ -9,6 +9,15 @@ import { condExpr } from './flags-emit.ts';
 /** Code that continues at a constant EIP: a jump to another translation, or the loop back edge. */
 export type JumpTo = (target: number, done: number) => string;
 
+/**
+ * Code that continues at an EIP known only at run time (RET, indirect JMP/CALL): inside the region if
+ * a block starts there (the switch's default arm leaves otherwise), else back to the dispatcher.
+ */
+function dynamicJump(w: BlockWriter, t: string, done: number): string {
+  const f = w.pendingFlush();
+  return `{ n += ${done}; ${f} if (n < budget) { pc = ${t}; continue; } cpu.eip = ${t}; return n; }`;
+}
+
 /** Near target as the interpreter's control.ts computes it, or null if it lies beyond the CS limit. */
 function constTarget(w: BlockWriter, i: Instr, next: number): number | null {
   const t = i.o32 ? (next + i.imm) | 0 : (next + i.imm) & 0xffff;
@@ -54,7 +63,7 @@ export function emitFlow(w: BlockWriter, i: Instr, jumpTo: JumpTo): boolean {
       w.emit(`const t = ${i.o32 ? 'v | 0' : 'v & 65535'};`);
       checkTarget(w, 't');
       w.adjustSp((i.o32 ? 4 : 2) + (o === 0xc2 ? i.imm : 0));
-      w.emit(w.exitCode('t', done));
+      w.emit(dynamicJump(w, 't', done));
       return true;
     }
     case 0xff: {
@@ -65,7 +74,7 @@ export function emitFlow(w: BlockWriter, i: Instr, jumpTo: JumpTo): boolean {
       w.mayFault();
       checkTarget(w, 't');
       if (i.reg === 2) w.push(sz, String(next));
-      w.emit(w.exitCode('t', done));
+      w.emit(dynamicJump(w, 't', done));
       return true;
     }
     case 0xe2:

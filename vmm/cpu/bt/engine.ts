@@ -44,7 +44,7 @@ export interface BtStats {
   invalidations: number;
   flushes: number;
   demotedPages: number;
-  /** Host time spent translating and compiling, ms. */
+  /** Host time spent translating and compiling, ms (when the host lends its clock). */
   translateMs: number;
 }
 
@@ -74,7 +74,7 @@ export class BtEngine {
 
   constructor(
     readonly cpu: Cpu,
-    readonly options: TranslateOptions & { readonly hotThreshold?: number } = {},
+    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly hostMs?: () => number } = {},
   ) {}
 
   /** Executes up to `budget` instructions (the Cpu.run contract). */
@@ -174,7 +174,8 @@ export class BtEngine {
   private translate(eip: number, phys: number): Translation {
     const cpu = this.cpu;
     if (this.count >= MAX_TRANSLATIONS) this.flushAll();
-    const started = performance.now();
+    const hostMs = this.options.hostMs;
+    const started = hostMs ? hostMs() : 0;
     const facts = factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit);
     const pageOff = phys & 0xfff;
     const physBase = phys - pageOff;
@@ -215,7 +216,7 @@ export class BtEngine {
     page.byOffset.set(pageOff, t);
     cpu.mem.codePage[phys >>> 12] = 1;
     this.stats.translations = this.count;
-    this.stats.translateMs += performance.now() - started;
+    if (hostMs) this.stats.translateMs += hostMs() - started;
     return t;
   }
 
@@ -239,7 +240,7 @@ export class BtEngine {
         entry.demoted = true;
         this.stats.demotedPages++;
       }
-    } else entry.waste = 0;
+    } else if (n > 0) entry.waste = 0;
     this.cpu.codeEpoch++;
   }
 

@@ -6,9 +6,13 @@
 // look at them: before a call into an interpreter handler, at an exit, and in the fault path. A Jcc,
 // SETcc or CMOVcc after CMP then becomes one JavaScript comparison of the operands.
 
-import { ARITH, CF, LazyOp } from '../flags.ts';
+import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
 
-export type Producer = 'add' | 'adc' | 'sub' | 'sbb' | 'logic' | 'inc' | 'dec';
+/**
+ * 'shift' (SHL, SHR, SAR): SF, ZF and PF from fr as for LOGIC; CF in fc and OF in fb (0 or 1), as the
+ * interpreter's setResultFlags writes them directly.
+ */
+export type Producer = 'add' | 'adc' | 'sub' | 'sbb' | 'logic' | 'inc' | 'dec' | 'shift';
 
 /** The flag-setting operation whose operands are in fa/fb/fr (and fc), known at translation time. */
 export interface Pending {
@@ -46,6 +50,7 @@ function cfExpr(p: Pending): string {
       return 'false';
     case 'inc':
     case 'dec':
+    case 'shift':
       return '(fc !== 0)';
   }
 }
@@ -67,6 +72,8 @@ function ofExpr(p: Pending): string {
       return `(((fa ^ fr) & (fb ^ fr) & ${SIGN[p.sz]}) !== 0)`;
     case 'logic':
       return 'false';
+    case 'shift':
+      return '(fb !== 0)';
     default:
       return `(((fa ^ fb) & (fa ^ fr) & ${SIGN[p.sz]}) !== 0)`;
   }
@@ -120,7 +127,7 @@ export function condExpr(p: Pending | null, cc: number): string {
 export function carryExpr(p: Pending | null): string {
   if (!p) return '(cpu.cf() ? 1 : 0)';
   if (p.op === 'logic') return '0';
-  if (p.op === 'inc' || p.op === 'dec') return 'fc';
+  if (p.op === 'inc' || p.op === 'dec' || p.op === 'shift') return 'fc';
   return `(${cfExpr(p)} ? 1 : 0)`;
 }
 
@@ -132,11 +139,14 @@ const LOP: Record<Producer, string> = {
   logic: String(LazyOp.LOGIC),
   inc: String(LazyOp.ADD),
   dec: String(LazyOp.SUB),
+  shift: String(LazyOp.LOGIC),
 };
 
 /** Statements that leave the cpu's lazy-flag fields as the interpreter would have left them. */
 export function flushCode(p: Pending | null): string {
   if (!p) return '';
+  if (p.op === 'shift')
+    return `cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF | AF)}) | fc | (fb << 11); cpu.lop = ${LazyOp.LOGIC}; cpu.lres = fr; cpu.lsz = ${p.sz}; cpu.lazy = ${PF | ZF | SF};`;
   const common = `cpu.lop = ${LOP[p.op]}; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = ${p.sz};`;
   if (p.op === 'inc' || p.op === 'dec')
     return `cpu.flagsRaw = (cpu.flagsRaw & ${~CF}) | fc; ${common} cpu.lazy = ${ARITH & ~CF};`;

@@ -17,6 +17,7 @@ import { BlockWriter, type BlockInsn } from './block-writer.ts';
 import { emitAlu } from './emit-alu.ts';
 import { emitMove } from './emit-move.ts';
 import { emitFlow } from './emit-flow.ts';
+import { emitShift } from './emit-shift.ts';
 import type { ModeFacts } from './mode.ts';
 
 export const MAX_INSNS = 64;
@@ -159,7 +160,7 @@ export function translateBlock(
       w.begin(ins);
       w.emit(`{ // ${ins.i.spec?.name ?? 'undefined'} @${w.hex(ins.eip)}`);
       const last = ins.k === insns.length - 1;
-      const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i);
+      const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i);
       if (!handled) emitFallback(w, ins, last && (!!ins.i.spec?.flow || !mayContinueAfter(ins.i.opcode)));
       w.emit('}');
     }
@@ -183,6 +184,9 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
   const rel = (): number => (i.o32 ? (last.next + i.imm) | 0 : (last.next + i.imm) & 0xffff);
   if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90) || o === 0xe2 || o === 0xe3) return [rel(), last.next].filter((t) => t >>> 0 <= mode.csLimit >>> 0);
   if (o === 0xeb || o === 0xe9) return [rel()].filter((t) => t >>> 0 <= mode.csLimit >>> 0);
+  // A call's target, and where its RET will come back to (RET jumps through the region's switch).
+  if (o === 0xe8) return [rel(), last.next].filter((t) => t >>> 0 <= mode.csLimit >>> 0);
+  if (o === 0xff && (i.reg === 2 || i.reg === 3)) return [last.next];
   if (!i.spec?.flow && mayContinueAfter(o)) return [last.next];
   return [];
 }

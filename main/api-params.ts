@@ -1,0 +1,57 @@
+// The argument shapes of every host API method, checked before a call from the renderer (the
+// WebSocket in web mode, IPC in Electron) reaches the API: a page sends whatever it likes, and a
+// wrong type must come back as one clear error, never as a TypeError deep inside the library.
+
+import type { HostApi } from './api-types.ts';
+
+type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag';
+
+const PARAMS: Record<keyof HostApi, readonly Param[]> = {
+  version: [],
+  listVms: [],
+  defaultSettings: [],
+  createVm: ['settings'],
+  updateVm: ['id', 'settings'],
+  deletePlan: ['id'],
+  deleteVm: ['id'],
+  powerOn: ['id'],
+  powerOff: ['id'],
+  resetVm: ['id'],
+  sendSerial: ['id', 'text'],
+  sendKeys: ['id', 'scancodes'],
+  serialLog: ['id'],
+  netStatus: ['id'],
+  setCable: ['id', 'flag'],
+};
+
+/** VM ids are short; a paste into the console is bounded so one call cannot hold the host for long. */
+const MAX_ID = 128;
+export const MAX_SERIAL_TEXT = 1 << 20;
+const MAX_SCANCODES = 256;
+
+function problem(kind: Param, v: unknown): string | null {
+  switch (kind) {
+    case 'id':
+      return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID ? null : 'a VM id (text)';
+    case 'settings':
+      return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) ? null : 'a settings object';
+    case 'text':
+      return typeof v === 'string' && v.length <= MAX_SERIAL_TEXT ? null : `text of at most ${MAX_SERIAL_TEXT} characters`;
+    case 'flag':
+      return typeof v === 'boolean' ? null : 'true or false';
+    case 'scancodes':
+      return Array.isArray(v) && v.length <= MAX_SCANCODES && v.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff) ? null : `up to ${MAX_SCANCODES} scancode bytes`;
+  }
+}
+
+/** Why `params` cannot be passed to `method`, or null when they can; `method` must be an API method. */
+export function paramsProblem(method: keyof HostApi, params: unknown): string | null {
+  const want = PARAMS[method];
+  if (!Array.isArray(params)) return `${method}: params must be an array`;
+  if (params.length !== want.length) return `${method} takes ${want.length} argument${want.length === 1 ? '' : 's'}, not ${params.length}`;
+  for (let i = 0; i < want.length; i++) {
+    const p = problem(want[i]!, params[i]);
+    if (p) return `${method}: argument ${i + 1} must be ${p}`;
+  }
+  return null;
+}

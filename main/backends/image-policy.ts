@@ -1,0 +1,90 @@
+// Which host files may become a VM's disk. A guest writes its disk as it pleases, so a wrong path
+// hands it a host file: Hostbox's own library database, another VM's disk, a program. Refused:
+// anything that is not a regular file; anything inside Hostbox's data folder except the disks in a
+// VM folder (for the app: this VM's own folder only); lock files; and, as a writable disk, files
+// whose first bytes say they are something else (an SQLite database, an executable, an image format
+// Hostbox does not read as raw).
+
+import { closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
+
+export interface ImageScope {
+  /** Hostbox's data folder (library database, vms/<id>/ folders). */
+  dataDir?: string;
+  /**
+   * The VM's own folder: the only place in the data folder its disks may be; null for a VM not
+   * created yet (nothing in the data folder is its own). Left out (the command line): any VM's folder.
+   */
+  ownFolder?: string | null;
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function inside(file: string, dir: string): boolean {
+  return file === dir || file.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+const SIGNATURES: { magic: number[]; what: string }[] = [
+  { magic: [...'SQLite format 3'].map((c) => c.charCodeAt(0)).concat(0), what: 'an SQLite database' },
+  { magic: [0x7f, 0x45, 0x4c, 0x46], what: 'a program (ELF)' },
+  { magic: [0x51, 0x46, 0x49, 0xfb], what: 'a qcow2 image (Hostbox opens raw images)' },
+  { magic: [0x4b, 0x44, 0x4d, 0x56], what: 'a VMDK image (Hostbox opens raw images)' },
+  { magic: [...'conectix'].map((c) => c.charCodeAt(0)), what: 'a VHD image (Hostbox opens raw images)' },
+  { magic: [...'vhdxfile'].map((c) => c.charCodeAt(0)), what: 'a VHDX image (Hostbox opens raw images)' },
+];
+
+/** What the file's first bytes say it is, when that is not a raw disk. */
+function foreignFormat(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const head = new Uint8Array(16);
+    const n = readSync(fd, head, 0, head.length, 0);
+    for (const s of SIGNATURES) if (n >= s.magic.length && s.magic.every((b, i) => head[i] === b)) return s.what;
+    // VDI keeps its signature at offset 64.
+    const vdi = new Uint8Array(4);
+    if (readSync(fd, vdi, 0, 4, 64) === 4 && vdi[0] === 0x7f && vdi[1] === 0x10 && vdi[2] === 0xda && vdi[3] === 0xbe) return 'a VDI image (Hostbox opens raw images)';
+    return null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why `path` must not be a VM's disk (or, with writable false, its CD), as one sentence; null when it may. */
+export function imageRefusal(path: string, writable: boolean, scope: ImageScope): string | null {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return null; // Missing or unreadable: the opener says which, in its own words.
+  }
+  if (!st.isFile()) return `${path} is not a regular file`;
+  if (path.endsWith('.lck')) return `${path} is a Hostbox lock file, not a disk image`;
+  const file = real(path);
+  if (scope.dataDir) {
+    const data = real(scope.dataDir);
+    if (inside(file, data)) {
+      const vms = join(data, 'vms');
+      const allowed =
+        scope.ownFolder === null ? false : scope.ownFolder !== undefined ? inside(file, real(scope.ownFolder)) : inside(file, vms) && file.slice(vms.length + 1).includes(sep);
+      if (!allowed) return `${path} is one of Hostbox's own files (in its data folder ${scope.dataDir}), not a disk of this VM`;
+    }
+  }
+  if (writable) {
+    const what = foreignFormat(path);
+    if (what) return `${path} is ${what}, not a raw disk image`;
+  }
+  return null;
+}

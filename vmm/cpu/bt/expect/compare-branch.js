@@ -1,0 +1,51 @@
+// block at eip 0x10000, key 0x4fd
+const i0 = I[0], i1 = I[1], i2 = I[2], i3 = I[3], i4 = I[4];
+return function block_10000(cpu, budget) {
+const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch;
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
+try { for (;;) { switch (pc) {
+case 65536: {
+{ // mov_GvEv @0x10000
+at = 0; cpu.prevEip = 65536;
+const m = cpu.rf32(((r32[6] + (8)) | 0), 3);
+r32[0] = m;
+}
+{ // cmp_GvEv @0x10003
+at = 1; cpu.prevEip = 65539;
+const b = cpu.rf32(((r32[7] + (4)) | 0), 3);
+const a = r32[0];
+const r = (a - b) | 0;
+fa = a; fb = b; fr = r;
+}
+{ // jb_Jb @0x10006
+if (((fa >>> 0) < (fb >>> 0))) { n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
+{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65544; continue; } cpu.eip = 65544; return n; }
+}
+{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65544; continue; } cpu.eip = 65544; return n; }
+}
+case 65546: {
+{ // ret @0x1000a
+at = 3; cpu.prevEip = 65546;
+const v = cpu.rf32(r32[4], 2);
+const t = v | 0;
+r32[4] = (r32[4] + 4) | 0;
+{ n += 1;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
+}
+{  cpu.eip = 65547; return n + 1; }
+}
+case 65544: {
+{ // jle_Jb @0x10008
+if (cpu.cond(14)) { n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
+{ n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
+}
+{ n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
+}
+default: cpu.eip = pc; return n;
+} } } catch (e) {
+if (e === FAULT) switch (at) {
+case 0:  cpu.btDone = n + 0; break;
+case 1:  cpu.btDone = n + 1; break;
+case 3:  cpu.btDone = n + 0; break;
+}
+throw e; }
+};

@@ -1,0 +1,38 @@
+// block at eip 0x10000, key 0x4fd
+const i0 = I[0], i1 = I[1], i2 = I[2], i3 = I[3];
+return function block_10000(cpu, budget) {
+const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch;
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
+try { for (;;) { switch (pc) {
+case 65536: {
+{ // add_EvGv @0x10000
+const a = r32[0], b = r32[1];
+const r = (a + b) | 0;
+r32[0] = r;
+fa = a; fb = b; fr = r;
+}
+{ // dec_r1 @0x10002
+const c = (((fr >>> 0) < (fa >>> 0)) ? 1 : 0), a = r32[1]; const r = (a - 1) | 0; r32[1] = r;
+fa = a; fb = 1; fr = r; fc = c;
+}
+{ // jnz_Jb @0x10003
+if (!(fr === 0)) { n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { pc = 65536; continue; } cpu.eip = 65536; return n; }
+{ n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { pc = 65541; continue; } cpu.eip = 65541; return n; }
+}
+{ n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { pc = 65541; continue; } cpu.eip = 65541; return n; }
+}
+case 65541: {
+{ // hlt @0x10005
+at = 3; cpu.prevEip = 65541;
+cpu.eip = 65542; i3.h(cpu, i3);
+return n + 1;
+}
+{  cpu.eip = 65542; return n + 1; }
+}
+default: cpu.eip = pc; return n;
+} } } catch (e) {
+if (e === FAULT) switch (at) {
+case 3:  cpu.btDone = n + 0; break;
+}
+throw e; }
+};
