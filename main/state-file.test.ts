@@ -17,7 +17,7 @@ function header(): StateHeader {
   return { hostbox: '0.1.0', created: '2026-12-02T00:00:00Z', memoryMiB: 16, config: { memoryMiB: 16, engine: 'interpreter', hdaPath: disk }, disks: [diskIdentity('hda', disk)] };
 }
 
-function sample(path: string): { sections: { id: string; version: number; data: Uint8Array }[]; runs: { firstPage: number; data: Uint8Array }[] } {
+async function sample(path: string): Promise<{ sections: { id: string; version: number; data: Uint8Array }[]; runs: { firstPage: number; data: Uint8Array }[] }> {
   const sections = [
     { id: 'cpu', version: 1, data: new TextEncoder().encode('registers'.repeat(40)) },
     { id: 'vga', version: 2, data: new Uint8Array(300_000).fill(7) },
@@ -29,13 +29,13 @@ function sample(path: string): { sections: { id: string; version: number; data: 
   const b = new StateFileBuilder();
   for (const s of sections) b.addSection(s);
   for (const r of runs) b.addRam(r);
-  b.write(path, header());
+  await b.write(path, header());
   return { sections, runs };
 }
 
-test('what is written reads back exactly, with the header', () => {
+test('what is written reads back exactly, with the header', async () => {
   const path = join(dir, 'good.state');
-  const { sections, runs } = sample(path);
+  const { sections, runs } = await sample(path);
   const got = readStateFile(path);
   assert.deepEqual(got.header, header());
   assert.deepEqual(got.sections.map((s) => ({ ...s, data: new Uint8Array(s.data) })), sections);
@@ -44,9 +44,9 @@ test('what is written reads back exactly, with the header', () => {
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left behind');
 });
 
-test('a truncated file is refused at every length, saying it is truncated', () => {
+test('a truncated file is refused at every length, saying it is truncated', async () => {
   const path = join(dir, 'cut.state');
-  sample(path);
+  await sample(path);
   const whole = new Uint8Array(readFileSync(path));
   for (let n = 0; n < whole.length; n += n < 64 ? 1 : 97) {
     assert.throws(() => parseState(whole.subarray(0, n), 'cut.state'), (e: Error) => e instanceof StateFileError && /truncated|not a Hostbox saved state/.test(e.message), `cut at ${n}`);
@@ -54,9 +54,9 @@ test('a truncated file is refused at every length, saying it is truncated', () =
   assert.throws(() => parseState(whole.subarray(0, whole.length - 1), 'cut.state'), /truncated/);
 });
 
-test('a flipped byte anywhere is refused with the damage named', () => {
+test('a flipped byte anywhere is refused with the damage named', async () => {
   const path = join(dir, 'flip.state');
-  sample(path);
+  await sample(path);
   const whole = new Uint8Array(readFileSync(path));
   for (let at = 8; at < whole.length; at += at < 200 ? 1 : 53) {
     const bad = whole.slice();
@@ -72,18 +72,18 @@ test('a flipped byte anywhere is refused with the damage named', () => {
   assert.throws(() => parseState(bad, 'flip.state'), /section ram is damaged \(checksum mismatch\)|damaged/);
 });
 
-test('another file type, and a file from a newer Hostbox, are refused with their reason', () => {
+test('another file type, and a file from a newer Hostbox, are refused with their reason', async () => {
   assert.throws(() => parseState(new TextEncoder().encode('#!/bin/sh\necho hello\n'), 'x'), /not a Hostbox saved state/);
   const path = join(dir, 'newer.state');
-  sample(path);
+  await sample(path);
   const b = new Uint8Array(readFileSync(path));
   new DataView(b.buffer).setUint32(8, STATE_FORMAT_VERSION + 1, true);
   assert.throws(() => parseState(b, 'newer.state'), /written by a newer Hostbox \(0\.1\.0\): state format 2, this Hostbox reads format 1 to 1/);
 });
 
-test('a disk that changed since the suspend is named, with what changed', () => {
+test('a disk that changed since the suspend is named, with what changed', async () => {
   const path = join(dir, 'disk.state');
-  sample(path);
+  await sample(path);
   const h = readStateFile(path).header;
   assert.doesNotThrow(() => checkDisks(path, h.disks));
   const img = new Uint8Array(readFileSync(disk));
@@ -101,20 +101,20 @@ test('a disk that changed since the suspend is named, with what changed', () => 
   assert.throws(() => checkDisks(path, h.disks), /its size is 2097152 bytes, was 1048576/);
 });
 
-test('a write that fails leaves the previous state in place and no temporary file', () => {
+test('a write that fails leaves the previous state in place and no temporary file', async () => {
   const path = join(dir, 'keep.state');
-  sample(path);
+  await sample(path);
   const before = readFileSync(path);
   const b = new StateFileBuilder();
   b.addSection({ id: 'cpu', version: 1, data: new Uint8Array(4) });
-  assert.throws(() => b.write(join(dir, 'no-such-folder', 'x.state'), header()), StateFileError);
+  await assert.rejects(() => b.write(join(dir, 'no-such-folder', 'x.state'), header()), StateFileError);
   assert.deepEqual(readFileSync(path), before);
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 });
 
-test('the whole-file checksum covers what the section checksums do not', () => {
+test('the whole-file checksum covers what the section checksums do not', async () => {
   const path = join(dir, 'trailer.state');
-  sample(path);
+  await sample(path);
   const b = new Uint8Array(readFileSync(path));
   // Change the trailer's count and fix nothing else: only the trailer checks can see it.
   const dv = new DataView(b.buffer);

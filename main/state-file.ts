@@ -8,7 +8,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { RamRun, StateSection } from '../vmm/machine-api.ts';
 import type { VmLaunchSpec } from './vmm-host.ts';
 
@@ -111,10 +112,16 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** One section as stored: tag, id, version, encoding, compression, lengths, data, CRC. */
-function sectionBytes(id: string, version: number, encoding: number, raw: Uint8Array): Uint8Array {
+const deflate = promisify(deflateRaw);
+
+/**
+ * One section as stored: tag, id, version, encoding, compression, lengths, data, CRC. Compressed
+ * on libuv's thread pool: the sections of a suspend compress side by side, off the main thread
+ * (the app's UI and the other VMs keep going).
+ */
+async function sectionBytes(id: string, version: number, encoding: number, raw: Uint8Array): Promise<Uint8Array> {
   const idb = enc.encode(id);
-  const stored = new Uint8Array(deflateRawSync(raw, { level: 1 }));
+  const stored = new Uint8Array(await deflate(raw, { level: 1 }));
   const head = new Uint8Array(4 + 2 + idb.length + 4 + 1 + 1 + 4 + 4);
   const dv = new DataView(head.buffer);
   head.set(enc.encode(SECTION_TAG), 0);
@@ -135,22 +142,33 @@ function sectionBytes(id: string, version: number, encoding: number, raw: Uint8A
  * the file in place atomically.
  */
 export class StateFileBuilder {
-  private readonly parts: Uint8Array[] = [];
+  private readonly parts: Promise<Uint8Array>[] = [];
   private count = 0;
 
   addSection(s: StateSection): void {
-    this.parts.push(sectionBytes(s.id, s.version, ENC_FIELDS, s.data));
-    this.count++;
+    this.keep(sectionBytes(s.id, s.version, ENC_FIELDS, s.data));
   }
 
   addRam(run: RamRun): void {
     if (run.data.length % PAGE) throw new StateFileError(`a RAM run of ${run.data.length} bytes is not whole pages`);
-    this.parts.push(sectionBytes('ram', 1, ENC_RAM, concat([u32(run.firstPage), run.data])));
+    this.keep(sectionBytes('ram', 1, ENC_RAM, concat([u32(run.firstPage), run.data])));
+  }
+
+  private keep(p: Promise<Uint8Array>): void {
+    // Failures surface in write(); until then a rejected piece must not count as unhandled.
+    p.catch(() => {});
+    this.parts.push(p);
     this.count++;
   }
 
   /** Writes temp file, fsync, rename, fsync of the folder. Returns the file's size. */
-  write(path: string, header: StateHeader): number {
+  async write(path: string, header: StateHeader): Promise<number> {
+    let parts: Uint8Array[];
+    try {
+      parts = await Promise.all(this.parts);
+    } catch (e) {
+      throw new StateFileError(`cannot compress the state: ${(e as Error).message}`);
+    }
     const json = enc.encode(JSON.stringify(header));
     const pre = new Uint8Array(16);
     pre.set(enc.encode(STATE_MAGIC), 0);
@@ -160,7 +178,7 @@ export class StateFileBuilder {
     let crc = crc32(headBlock);
     const pieces: Uint8Array[] = [headBlock, u32(crc32(headBlock))];
     crc = crc32(pieces[1]!, crc);
-    for (const p of this.parts) {
+    for (const p of parts) {
       pieces.push(p);
       crc = crc32(p, crc);
     }

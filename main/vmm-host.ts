@@ -347,17 +347,25 @@ export class VmmHost {
           config: this.spec,
           disks: [...this.disks].map(([id, d]) => diskIdentity(id, d.path)),
         };
-        const bytes = s.builder.write(s.path, header);
-        const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
-        this.handlers.state('suspended', s.path);
-        void this.shutdown().then(() => s.resolve(result));
+        s.builder.write(s.path, header).then(
+          (bytes) => {
+            const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
+            this.handlers.state('suspended', s.path);
+            void this.shutdown().then(() => s.resolve(result));
+          },
+          (e: unknown) => this.saveFailed(s, e as Error),
+        );
       }
     } catch (e) {
-      // The file was not written (or not renamed into place): the guest runs on.
-      this.saving = null;
-      this.channel.send({ kind: 'lifecycle', op: 'resume' });
-      s.reject(e as Error);
+      this.saveFailed(s, e as Error);
     }
+  }
+
+  /** The file was not written (or not renamed into place): the guest runs on. */
+  private saveFailed(s: { reject: (e: Error) => void }, e: Error): void {
+    this.saving = null;
+    if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'resume' });
+    s.reject(e);
   }
 
   private dispatch(m: FromVmm): void {

@@ -25,7 +25,7 @@ const saved = g.machine.saveState!();
 const b = new StateFileBuilder();
 for (const s of saved.sections) b.addSection(s);
 for (const r of saved.ram) b.addRam(r);
-const bytes = b.write(join(dir, 'checksum.state'), {
+const bytes = await b.write(join(dir, 'checksum.state'), {
   hostbox: hostboxVersion(),
   created: new Date().toISOString(),
   memoryMiB: 16,

@@ -186,3 +186,39 @@ test('the committed state of format version 1 still loads and runs on to the rig
   assert.ok(after.endsWith(`${answer}\r\n`), `resumed: ${JSON.stringify(after.slice(-60))}, whole run: ${answer}`);
   assert.ok(whole.stdout.endsWith(after), 'the resumed run prints the rest of the uninterrupted one');
 });
+
+test('Ctrl-A S at the terminal suspends to the --state file, says where, and exits 0', async (t) => {
+  let pty: typeof import('node-pty');
+  try {
+    pty = await import('node-pty');
+  } catch (e) {
+    // node-pty is an optional dependency (it needs a native build); CI installs it.
+    if (process.env.CI) throw new Error(`node-pty is needed for the terminal test: ${(e as Error).message}`);
+    t.skip('node-pty is not installed');
+    return;
+  }
+  const file = join(scratch, 'ctrl-a-s.state');
+  const term = pty.spawn(process.execPath, [bin, ...baseArgs, '--state', file], { cols: 120, rows: 30, env: process.env as Record<string, string> });
+  let text = '';
+  term.onData((d) => (text += d));
+  const exit = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  await until('the guest running', () => dots(text) >= 5);
+  term.write('\x01s');
+  assert.equal(await exit, 0, text);
+  assert.match(text, new RegExp(`suspended to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.* MiB in .* s\\)`));
+  const after = await resumeToEnd(file);
+  // The resumed run prints exactly the rest of an uninterrupted one (the terminal's copy of the
+  // first part has its line endings translated, so the rest is what is compared).
+  assert.match(after, /sum=[0-9a-f]{8} fpu=[0-9a-f]{8}\r\n$/);
+  assert.ok(reference.endsWith(after) && after.length < reference.length, `resumed: ${JSON.stringify(after.slice(-60))}`);
+  // Without --state, Ctrl-A S says why it cannot, and the VM runs on.
+  const plain = pty.spawn(process.execPath, [bin, ...baseArgs], { cols: 120, rows: 30, env: process.env as Record<string, string> });
+  let out = '';
+  plain.onData((d) => (out += d));
+  const plainExit = new Promise<number>((r) => plain.onExit((e) => r(e.exitCode)));
+  await until('the guest running', () => dots(out) >= 2);
+  plain.write('\x01s');
+  await until('the refusal', () => /nowhere to suspend to: start with --state FILE/.test(out));
+  assert.equal(await plainExit, 0, 'the guest ran on to its end');
+  assert.match(out, /sum=[0-9a-f]{8}/);
+});

@@ -1,5 +1,7 @@
 // What every device model shares: explicit reset and saved state declared by name.
 
+import type { StateSchema } from './state/schema.ts';
+
 /** power: cold start; hard: RESET pin (keyboard controller 0xFE, triple fault); soft: INIT-like. */
 export type ResetKind = 'power' | 'hard' | 'soft';
 
@@ -23,6 +25,11 @@ export type StateRecord = { [key: string]: StateValue };
 export interface Snapshotable {
   readonly stateId: string;
   readonly stateVersion: number;
+  /**
+   * The declared fields (vmm/state/schema.ts) that saveState and loadState follow. Every device of
+   * the PC has one except the PCnet, whose hand-written pair (below's helpers) is still to convert.
+   */
+  readonly stateSchema?: StateSchema<unknown>;
   saveState(): StateRecord;
   /** Restores fields and recomputes derived ones; never touches another device or raises IRQs. */
   loadState(state: StateRecord, version: number): void;
@@ -34,6 +41,7 @@ export interface Device extends Snapshotable {
   reassertInterrupts?(): void;
 }
 
+// For hand-written loadState (the PCnet's); a schema checks its fields itself.
 export function stateNumber(s: StateRecord, key: string): number {
   const v = s[key];
   if (typeof v !== 'number') throw new Error(`saved state: field "${key}" is missing or not a number`);

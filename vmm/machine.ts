@@ -25,10 +25,17 @@ const CHUNK = 16384;
  * `hostMs`: the host's monotonic clock in ms, which guest time follows while the VM runs;
  * `wallMs`: the host's calendar time in ms since the epoch, read when the RTC is set at power-on and
  * reset (without one the RTC starts at 1970-01-01, as a PC with a flat CMOS battery). Both come from
- * the host: the VMM reads no host clock itself.
+ * the host: the VMM reads no host clock itself. `forRestore`: the machine is built to receive a
+ * saved state, so its first power-on writes nothing into RAM.
  */
-export function createMachine(config: VmConfig, host: MachineHost, hostMs: () => number, wallMs: () => number = () => 0): Machine {
-  return new PcMachine(config, host, hostMs, wallMs);
+export function createMachine(
+  config: VmConfig,
+  host: MachineHost,
+  hostMs: () => number,
+  wallMs: () => number = () => 0,
+  opts: { forRestore?: boolean } = {},
+): Machine {
+  return new PcMachine(config, host, hostMs, wallMs, opts.forRestore === true);
 }
 
 export class PcMachine implements Machine {
@@ -41,6 +48,9 @@ export class PcMachine implements Machine {
   readonly bt: BtEngine | null;
   private off = false;
   private resetPending = false;
+  private poweredOn = false;
+  /** Guest RAM is still as WebAssembly made it, all zero: a state load need not clear it. */
+  ramUntouched = true;
   /** The guest stopped for good (HLT with IF clear) and the host has been told; cleared by a reset. */
   private stopReported = false;
 
@@ -49,6 +59,7 @@ export class PcMachine implements Machine {
     readonly host: MachineHost,
     private readonly hostMs: () => number,
     readonly wallMs: () => number = () => 0,
+    private readonly forRestore = false,
   ) {
     const mib = config.memoryMiB;
     if (!Number.isInteger(mib) || mib < 4 || mib > 3072)
@@ -71,12 +82,19 @@ export class PcMachine implements Machine {
   private powerOn(): void {
     this.cpu.reset();
     this.devices.reset('power');
-    this.mem.u8.fill(0);
+    // A new WebAssembly.Memory is already zero: filling it would only make the host commit every
+    // page of guest RAM up front (seconds for a large guest, and all of it resident).
+    if (this.poweredOn) this.mem.u8.fill(0);
+    const restoring = this.forRestore && !this.poweredOn;
+    this.poweredOn = true;
     this.cpu.invalidateAllCode();
     if (this.config.kernel) {
       // What a BIOS would have done first (shadow RAM, PCI interrupt routing), then its tables.
       this.devices.firmwareSetup();
       programMtrrsAsFirmware(this.cpu.mtrr, this.mem.size);
+      // A saved state brings RAM and the CPU; a later reset of the guest loads the kernel again.
+      if (restoring) return;
+      this.ramUntouched = false;
       const acpi = this.devices.installFirmwareTables();
       const entry = loadLinux(this.mem, this.config.kernel, {
         initrd: this.config.initrd,
@@ -109,6 +127,7 @@ export class PcMachine implements Machine {
   }
 
   runSlice(budgetMs: number): 'running' | 'halted' | 'off' {
+    this.ramUntouched = false;
     if (this.off) return 'off';
     this.clock.resume();
     const end = this.hostMs() + budgetMs;

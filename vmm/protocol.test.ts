@@ -38,6 +38,32 @@ test('the fake machine echoes serial input and powers off, through the loop', ()
   assert.deepEqual(kinds, ['lifecycle:started', 'console', 'lifecycle:poweroff']);
 });
 
+test('state messages are checked before the VMM acts on them', () => {
+  assert.deepEqual(parseToVmm({ kind: 'state', op: 'save', extra: 1 }), { kind: 'state', op: 'save' });
+  const sec = { id: 'cpu', version: 1, data: new Uint8Array(2) };
+  assert.deepEqual(parseToVmm({ kind: 'state', op: 'load', sections: [sec] }), { kind: 'state', op: 'load', sections: [sec] });
+  assert.throws(() => parseToVmm({ kind: 'state', op: 'load', sections: [{ id: 'cpu', version: 1.5, data: new Uint8Array(1) }] }), /id and a version/);
+  assert.throws(() => parseToVmm({ kind: 'state', op: 'load', sections: [{ id: 'cpu', version: 1, data: 'x' }] }), /bytes/);
+  assert.throws(() => parseToVmm({ kind: 'state', op: 'ram', runs: [{ firstPage: -1, data: new Uint8Array(4096) }] }), /first page/);
+  assert.throws(() => parseToVmm({ kind: 'state', op: 'rewind' }), /unknown state op/);
+});
+
+test('a suspend is refused without a machine, and a restore commits all or nothing', () => {
+  const posted: FromVmm[] = [];
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: () => {}, later: () => 0, cancel: () => {} });
+  vmm.receive({ kind: 'state', op: 'save' });
+  assert.equal(posted[0]?.kind, 'state');
+  assert.match((posted[0] as { message: string }).message, /cannot be suspended/);
+  // A restore whose sections do not fit the machine ends the VMM with the reason, never running.
+  const bios = new Uint8Array(0x10000);
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter', bios }, restore: true });
+  assert.deepEqual(posted[1], { kind: 'lifecycle', event: 'started' });
+  vmm.receive({ kind: 'state', op: 'load', sections: [{ id: 'cpu', version: 1, data: new Uint8Array(3) }] });
+  vmm.receive({ kind: 'state', op: 'commit' });
+  assert.equal(posted[2]?.kind, 'fatal');
+  assert.match((posted[2] as { message: string }).message, /lacks the section clock/);
+});
+
 test('serial output leaves the VMM batched: one message per turn, flushed before any other message', () => {
   const posted: FromVmm[] = [];
   const queue: (() => void)[] = [];

@@ -205,7 +205,7 @@ export class VmmProcess {
     try {
       const wallMs = (): number => this.sched.wallMs?.() ?? 0;
       if (fake && !this.standIns) throw new Error('stand-in machines are not part of this build');
-      this.machine = fake ? this.standIns!(fake, config, host) : createMachine(config, host, () => this.sched.now(), wallMs);
+      this.machine = fake ? this.standIns!(fake, config, host) : createMachine(config, host, () => this.sched.now(), wallMs, { forRestore: restore });
     } catch (e) {
       this.post({ kind: 'fatal', message: (e as Error).message });
       return;

@@ -35,7 +35,7 @@ export interface GuestRun {
  * A machine running the image, with host time advancing 0.05 ms at each look and the calendar
  * fixed at `wallMs` (deterministic).
  */
-export function startGuest(bios: Uint8Array, memoryMiB = 16, wallMs = 1_764_000_000_000): GuestRun {
+export function startGuest(bios: Uint8Array, memoryMiB = 16, wallMs = 1_764_000_000_000, engine: VmConfig['engine'] = 'interpreter'): GuestRun {
   let text = '';
   let off = false;
   const host: MachineHost = {
@@ -50,7 +50,7 @@ export function startGuest(bios: Uint8Array, memoryMiB = 16, wallMs = 1_764_000_
     log: () => {},
   };
   let t = 0;
-  const config: VmConfig = { memoryMiB, engine: 'interpreter', bios };
+  const config: VmConfig = { memoryMiB, engine, bios };
   const machine = createMachine(config, host, () => (t += 0.05), () => wallMs);
   return { machine, output: () => text, off: () => off };
 }

@@ -131,7 +131,9 @@ const SINGLE_INDEFINITE = 0xffc00000 | 0;
 
 export class Fpu implements Snapshotable {
   readonly stateId = 'fpu';
-  readonly stateVersion = 1;
+  get stateVersion(): number {
+    return this.stateSchema.version;
+  }
 
   /** Physical registers R0..R7; ST(i) is R((top + i) & 7). */
   private regs: F80[] = new Array<F80>(8).fill(ZERO);
@@ -1487,6 +1489,11 @@ export class Fpu implements Snapshotable {
   }
 
   // ---- Saved state ---------------------------------------------------------------------------------
+
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return FPU_STATE as StateSchema<unknown>;
+  }
 
   saveState(): StateRecord {
     return saveBySchema(FPU_STATE, this);

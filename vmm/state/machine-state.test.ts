@@ -7,12 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checksumGuest, runSlices, startGuest, type GuestRun } from '../../tests/state-guest/state-guest.ts';
 import type { PcMachine } from '../machine.ts';
-import { CPU_STATE } from '../cpu/cpu-state.ts';
-import { CLOCK_STATE } from '../clock.ts';
-import { PcDevices } from '../pc-devices.ts';
-import { PiixIde } from '../devices/piix-ide/piix-ide.ts';
 import { decodeRecord, encodeRecord } from './codec.ts';
-import { asVersion, loadBySchema, StateError, type StateSchema } from './schema.ts';
+import { asVersion, StateError } from './schema.ts';
+import { parts } from './machine-state.ts';
 import type { RamRun, StateSection } from '../machine-api.ts';
 
 const image = checksumGuest({ ROUNDS: 12 });
@@ -58,6 +55,21 @@ test('suspended at several points and resumed in a fresh machine, the guest give
   }
 });
 
+test('under the binary translator, and from one engine to the other, the answer is the same', () => {
+  const bt = (): GuestRun => startGuest(image, 16, undefined, 'bt');
+  for (const [first, second] of [[bt, bt], [bt, () => startGuest(image)], [() => startGuest(image), bt]] as const) {
+    const a = first();
+    runSlices(a, Math.floor(slices / 2));
+    assert.equal(a.off(), false);
+    a.machine.pause();
+    const s = a.machine.saveState!();
+    const b = second();
+    b.machine.loadState!(s.sections, [...s.ram]);
+    assert.ok(runSlices(b), 'the resumed guest powers off');
+    assert.equal(a.output() + b.output(), reference);
+  }
+});
+
 test('a resumed machine suspended again resumes again', () => {
   const a = startGuest(image);
   runSlices(a, Math.floor(slices / 4));
@@ -89,25 +101,26 @@ test('contract: save, load into a fresh machine, save again: every section the s
   for (const id of ['clock', 'cpu', 'fpu', 'board']) assert.ok(ids.includes(id), id);
 });
 
-test('contract: every older version a schema claims loads', () => {
+test('contract: every part declares its state, and every older version it claims loads', () => {
   const a = startGuest(image);
   runSlices(a, 2);
-  const m = a.machine as PcMachine;
-  const targets: [StateSchema<never>, unknown][] = [
-    [CPU_STATE as StateSchema<never>, m.cpu],
-    [CLOCK_STATE as StateSchema<never>, m.clock],
-    [PcDevices.STATE as StateSchema<never>, m.devices],
-    [PiixIde.STATE as StateSchema<never>, m.devices.ide],
-  ];
   const saved = snapshot(a);
-  for (const [schema, part] of targets) {
-    const rec = decodeRecord(saved.sections.find((s) => s.id === schema.id)!.data, schema.id);
-    for (let v = 1; v <= schema.version; v++) {
-      const fresh = startGuest(image).machine as PcMachine;
-      const same = [fresh.cpu, fresh.clock, fresh.devices, fresh.devices.ide][targets.findIndex((t) => t[1] === part)];
-      assert.doesNotThrow(() => loadBySchema(schema, same as never, asVersion(schema, rec, v), v), `${schema.id} version ${v}`);
+  const old = parts(a.machine as PcMachine);
+  for (const p of old) {
+    // The PCnet (merged from issue 15) still saves by hand; its round trip is checked above.
+    const schema = p.schema;
+    if (!schema) continue;
+    assert.equal(schema.version, p.version, `${p.id}: the version is the schema's`);
+    const rec = decodeRecord(saved.sections.find((s) => s.id === p.id)!.data, p.id);
+    for (let v = 1; v <= p.version; v++) {
+      // A version whose layout changed is upgraded, not cut down: the committed format-1 state
+      // (tests/suspend-resume.test.ts) is what checks those.
+      if (v < p.version && schema.upgrade) continue;
+      const fresh = parts(startGuest(image).machine as PcMachine).find((q) => q.id === p.id)!;
+      assert.doesNotThrow(() => fresh.load(asVersion(schema, rec, v), v), `${p.id} version ${v}`);
     }
   }
+  assert.ok(old.some((p) => p.version > 1), 'some part has an older version to load');
 });
 
 test('a bad section is refused with a StateError naming it, and a state from a newer build too', () => {

@@ -23,21 +23,26 @@ export const PAGE = 4096;
 /** Pages per run at most: 1 MiB, a message size the host handles without a stall. */
 export const MAX_RUN_PAGES = 256;
 
-interface Part {
+export interface Part {
   readonly id: string;
   readonly version: number;
+  /** The declared fields, and the object they live on (for the contract test); null if hand-written. */
+  readonly schema: StateSchema<unknown> | null;
+  readonly target: unknown;
   save(): StateRecord;
   load(rec: StateRecord, version: number): void;
 }
 
 function schemaPart<T>(schema: StateSchema<T>, o: T): Part {
-  return { id: schema.id, version: schema.version, save: () => saveBySchema(schema, o), load: (r, v) => loadBySchema(schema, o, r, v) };
+  return { id: schema.id, version: schema.version, schema: schema as StateSchema<unknown>, target: o, save: () => saveBySchema(schema, o), load: (r, v) => loadBySchema(schema, o, r, v) };
 }
 
 function devicePart(d: Snapshotable): Part {
   return {
     id: d.stateId,
     version: d.stateVersion,
+    schema: d.stateSchema ?? null,
+    target: d,
     save: () => d.saveState(),
     load: (r, v) => {
       checkVersion({ id: d.stateId, version: d.stateVersion }, v);
@@ -47,7 +52,7 @@ function devicePart(d: Snapshotable): Part {
 }
 
 /** Every part in load order (RAM aside). */
-function parts(m: PcMachine): Part[] {
+export function parts(m: PcMachine): Part[] {
   return [
     schemaPart(CLOCK_STATE, m.clock),
     schemaPart(CPU_STATE, m.cpu),
@@ -105,7 +110,9 @@ export function loadMachine(m: PcMachine, sections: readonly Section[], ram: Ite
   });
 
   const pages = m.mem.size / PAGE;
-  m.mem.u8.fill(0);
+  // Clearing RAM nobody wrote would only make the host commit every page of it.
+  if (!m.ramUntouched) m.mem.u8.fill(0);
+  m.ramUntouched = false;
   for (const run of ram) {
     if (run.data.length % PAGE || run.firstPage < 0 || run.firstPage + run.data.length / PAGE > pages)
       throw new StateError(`RAM: a saved run of ${run.data.length} bytes at page ${run.firstPage} does not fit the ${m.mem.size >> 20} MiB of this machine`);

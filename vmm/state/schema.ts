@@ -55,6 +55,11 @@ export interface StateSchema<T> {
    * lacked. Never touches another component and never drives an interrupt line.
    */
   readonly postLoad?: (o: T, fromVersion: number) => void;
+  /**
+   * For a version whose layout differs (not just fewer fields): turns its record into the current
+   * version's, which is then checked and loaded as usual. Throws a StateError if it cannot.
+   */
+  readonly upgrade?: (rec: StateRecord, fromVersion: number, o: T) => StateRecord | null;
 }
 
 export function defineState<T>(schema: StateSchema<T>): StateSchema<T> {
@@ -143,7 +148,8 @@ function decode(id: string, f: FieldSpec<unknown>, v: StateValue): Value {
       if (typeof v !== 'string') bad('is not text');
       return v as string;
     case 'f64':
-      if (typeof v !== 'number') bad('is not a number');
+      // No saved quantity is infinite or NaN; one that is would poison arithmetic (a TSC, a deadline).
+      if (typeof v !== 'number' || !Number.isFinite(v)) bad(`is not a finite number (${String(v)})`);
       return v as number;
     case 'u8':
     case 'u16':
@@ -219,6 +225,11 @@ export function saveBySchema<T>(schema: StateSchema<T>, o: T): StateRecord {
 export function loadBySchema<T>(schema: StateSchema<T>, o: T, rec: StateRecord, version: number, nested = false): void {
   // A part's fields are versioned with its owner: its `since` values are the owner's versions.
   if (!nested) checkVersion(schema, version);
+  const upgraded = version < schema.version ? schema.upgrade?.(rec, version, o) : null;
+  if (upgraded) {
+    rec = upgraded;
+    version = schema.version;
+  }
   const expected = schema.fields.filter((f) => f.since <= version);
   const names = new Set(expected.map((f) => f.name));
   for (const k of Object.keys(rec)) if (!names.has(k)) throw new StateError(`${schema.id}: saved state version ${version} has an unknown field "${k}"`);

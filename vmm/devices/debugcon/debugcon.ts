@@ -7,6 +7,7 @@
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 
 export const DEBUGCON_SEABIOS_PORT = 0x402;
 const READBACK = 0xe9;
@@ -15,7 +16,9 @@ const MAX_LINES = 20000;
 
 export class DebugCon implements Device {
   readonly stateId: string;
-  readonly stateVersion = 1;
+  get stateVersion(): number {
+    return this.stateSchema.version;
+  }
   readonly ioRanges: IoRange[];
   private line = '';
   private lines = 0;
@@ -54,9 +57,18 @@ export class DebugCon implements Device {
     this.lines = 0;
   }
 
-  saveState(): StateRecord {
-    return {};
+  /** Nothing to save: a debug console is a write-only port; a half line is only host-side text. */
+  static readonly STATE: StateSchema<DebugCon> = defineState<DebugCon>({ id: 'debugcon', version: 1, fields: [] });
+
+  get stateSchema(): StateSchema<unknown> {
+    return DebugCon.STATE as StateSchema<unknown>;
   }
 
-  loadState(_s: StateRecord): void {}
+  saveState(): StateRecord {
+    return saveBySchema(DebugCon.STATE, this);
+  }
+
+  loadState(s: StateRecord, version: number): void {
+    loadBySchema(DebugCon.STATE, this, s, version);
+  }
 }

@@ -122,6 +122,11 @@ export class FwCfg implements Device {
     this.offset = 0;
   }
 
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return FwCfg.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     return saveBySchema(FwCfg.STATE, this);
   }

@@ -68,7 +68,15 @@ const CTRL_QUEUE_LIMIT = 16;
 export class I8042 implements Device {
   static readonly STATE: StateSchema<I8042> = defineState<I8042>({
     id: 'i8042',
-    version: 1,
+    // 2: ctrlQueue as 16-bit entries; version 1 (format-1 files) kept it as a list of numbers.
+    version: 2,
+    upgrade: (rec, from) => {
+      if (from !== 1) return null;
+      const q = Array.isArray(rec['ctrlQueue']) ? rec['ctrlQueue'].filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0) : [];
+      const bytes = new Uint8Array(2 * Math.min(q.length, CTRL_QUEUE_LIMIT));
+      for (let i = 0; i < bytes.length / 2; i++) new DataView(bytes.buffer).setUint16(2 * i, q[i]! & 0x1ff, true);
+      return { ...rec, ctrlQueue: bytes };
+    },
     fields: [
       { name: 'ram', type: 'bytes', since: 1, length: 32 },
       { name: 'outPort', type: 'u8', since: 1 },
@@ -381,6 +389,11 @@ export class I8042 implements Device {
   reassertInterrupts(): void {
     if (this.irq1High) this.irq1.raise();
     if (this.irq12High) this.irq12.raise();
+  }
+
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return I8042.STATE as StateSchema<unknown>;
   }
 
   saveState(): StateRecord {

@@ -66,6 +66,11 @@ export class Port92 implements Device {
     if (hadA20 || kind === 'power') this.host.setA20(false);
   }
 
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return Port92.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     return saveBySchema(Port92.STATE, this);
   }

@@ -141,9 +141,22 @@ function orNone(name: 'start' | 'frozen' | 'latched' | 'statusLatched'): FieldSp
   };
 }
 
+/** A version-1 state (format-1 files): `counters` as a list, each start relative to the save. */
+function upgradeV1(rec: StateRecord, now: number): StateRecord {
+  const list = rec['counters'];
+  if (!Array.isArray(list) || list.length !== 3 || !list.every((c) => typeof c === 'object' && c !== null && !Array.isArray(c) && !(c instanceof Uint8Array)))
+    throw new StateError('i8254: saved state version 1 does not hold three counters');
+  const out: StateRecord = { irqHigh: rec['irqHigh'] ?? null, armedEdge: -1, firedEdge: -1, lostTicks: 0 };
+  (list as StateRecord[]).forEach((c, i) => {
+    const { sinceStart, ...rest } = c;
+    out[`counter${i}`] = { ...rest, start: typeof sinceStart === 'number' && sinceStart >= 0 ? now - sinceStart : -1, latchedHighNext: false };
+  });
+  return out;
+}
+
 const COUNTER_STATE: StateSchema<Counter> = defineState<Counter>({
   id: 'i8254 counter',
-  version: 1,
+  version: 2,
   fields: [
     { name: 'mode', type: 'u8', since: 1, mask: 7 },
     { name: 'rw', type: 'u8', since: 1, mask: 3 },
@@ -165,7 +178,9 @@ const COUNTER_STATE: StateSchema<Counter> = defineState<Counter>({
 
 export class I8254 implements Device {
   readonly stateId = 'i8254';
-  readonly stateVersion = 1;
+  get stateVersion(): number {
+    return this.stateSchema.version;
+  }
   readonly ioRanges: IoRange[];
   private readonly counters = [new Counter(0), new Counter(1), new Counter(2)];
   private readonly timer: Timer;
@@ -494,15 +509,23 @@ export class I8254 implements Device {
    */
   static readonly STATE: StateSchema<I8254> = defineState<I8254>({
     id: 'i8254',
-    version: 1,
+    // 2: one record per counter, absolute start times, the half-read latch and the edge and lost-tick
+    // bookkeeping; version 1 (format-1 files) kept a list of counters with times relative to the save.
+    version: 2,
+    upgrade: (rec, from, pit) => (from === 1 ? upgradeV1(rec, pit['clock'].now()) : null),
     fields: [
-      ...[0, 1, 2].map((i): FieldSpec<I8254> => ({ name: `counter${i}`, type: 'record', since: 1, record: COUNTER_STATE, of: (p) => p.counters[i]! })),
+      ...[0, 1, 2].map((i): FieldSpec<I8254> => ({ name: `counter${i}`, type: 'record', since: 2, record: COUNTER_STATE, of: (p) => p.counters[i]! })),
       { name: 'irqHigh', type: 'bool', since: 1 },
-      { name: 'armedEdge', type: 'f64', since: 1 },
-      { name: 'firedEdge', type: 'f64', since: 1 },
-      { name: 'lostTicks', type: 'u32', since: 1 },
+      { name: 'armedEdge', type: 'f64', since: 2 },
+      { name: 'firedEdge', type: 'f64', since: 2 },
+      { name: 'lostTicks', type: 'u32', since: 2 },
     ],
   });
+
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return I8254.STATE as StateSchema<unknown>;
+  }
 
   saveState(): StateRecord {
     return saveBySchema(I8254.STATE, this);

@@ -6,7 +6,7 @@
 import type { IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { stateBytes, stateNumber } from '../../device.ts';
+import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
 
 export const RTC_SECONDS = 0x00;
@@ -51,8 +51,9 @@ function fromBcd(v: number): number {
 
 export class Mc146818 implements Device {
   readonly stateId = 'mc146818';
-  /** 2: adds savedAtMs, the host's wall time at the save. */
-  readonly stateVersion = 2;
+  get stateVersion(): number {
+    return this.stateSchema.version;
+  }
   readonly ioRanges: IoRange[];
   private readonly cmos = new Uint8Array(128);
   private index = 0;
@@ -324,35 +325,46 @@ export class Mc146818 implements Device {
     this.rearm();
   }
 
+  /** The host's wall time when the state being loaded was saved (version 2), for postLoad. */
+  private savedAtMs: number | null = null;
+
+  static readonly STATE: StateSchema<Mc146818> = defineState<Mc146818>({
+    id: 'mc146818',
+    // 2: adds savedAtMs, the host's wall time at the save.
+    version: 2,
+    fields: [
+      { name: 'cmos', type: 'bytes', since: 1, length: 128 },
+      { name: 'index', type: 'u8', since: 1, mask: 0x7f },
+      { name: 'nmiMask', type: 'bool', since: 1 },
+      { name: 'baseSeconds', type: 'f64', since: 1 },
+      { name: 'lastFlagsNs', type: 'f64', since: 1 },
+      { name: 'flags', type: 'u8', since: 1, mask: 0xf0 },
+      { name: 'irqHigh', type: 'bool', since: 1 },
+      { name: 'savedAtMs', type: 'f64', since: 2, get: (r) => r.wallClockMs(), set: (r, v) => (r.savedAtMs = v as number) },
+    ],
+    postLoad: (r, version) => {
+      // Version 2 knows when it was saved: the clock keeps time across the suspension, as a PC's
+      // battery-backed RTC does while the machine is off (the guest's own offset from UTC is kept).
+      // Version 1 resumes the clock where it stopped.
+      if (version >= 2 && r.savedAtMs !== null) {
+        const away = Math.floor((r.wallClockMs() - r.savedAtMs) / 1000);
+        if (away > 0) r.baseSeconds += away;
+      }
+      r.savedAtMs = null;
+    },
+  });
+
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return Mc146818.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
-    return {
-      savedAtMs: this.wallClockMs(),
-      cmos: this.cmos.slice(),
-      index: this.index,
-      nmiMask: this.nmiMask,
-      baseSeconds: this.baseSeconds,
-      lastFlagsNs: this.lastFlagsNs,
-      flags: this.flags,
-      irqHigh: this.irqHigh,
-    };
+    return saveBySchema(Mc146818.STATE, this);
   }
 
   loadState(s: StateRecord, version: number): void {
-    if (version !== 1 && version !== 2) throw new Error(`mc146818: saved state version ${version} is not supported (expected 1 or 2)`);
-    this.cmos.set(stateBytes(s, 'cmos', 128));
-    this.index = stateNumber(s, 'index') & 0x7f;
-    this.nmiMask = s.nmiMask === true;
-    this.baseSeconds = stateNumber(s, 'baseSeconds');
-    // Version 2 knows when it was saved: the clock keeps time across the suspension, as a PC's
-    // battery-backed RTC does while the machine is off (the guest's own offset from UTC is kept).
-    // Version 1 resumes the clock where it stopped.
-    if (version >= 2) {
-      const away = Math.floor((this.wallClockMs() - stateNumber(s, 'savedAtMs')) / 1000);
-      if (away > 0) this.baseSeconds += away;
-    }
-    this.lastFlagsNs = stateNumber(s, 'lastFlagsNs');
-    this.flags = stateNumber(s, 'flags') & 0xf0;
-    this.irqHigh = s.irqHigh === true;
+    loadBySchema(Mc146818.STATE, this, s, version);
   }
 
   reassertInterrupts(): void {

@@ -111,7 +111,9 @@ export interface ModemInputs {
 
 export class Ns16550a implements Device {
   readonly stateId: string;
-  readonly stateVersion = 1;
+  get stateVersion(): number {
+    return this.stateSchema.version;
+  }
   readonly ioRanges: IoRange[];
 
   private ier = 0;
@@ -541,6 +543,11 @@ export class Ns16550a implements Device {
     if (this.irqHigh) this.irq.raise();
   }
 
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return UART_STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     return saveBySchema(UART_STATE, this);
   }
@@ -567,7 +574,19 @@ const pin = (name: keyof ModemInputs): FieldSpec<Ns16550a> => ({
  */
 const UART_STATE: StateSchema<Ns16550a> = defineState<Ns16550a>({
   id: 'ns16550a',
-  version: 1,
+  // 2: the modem inputs as four fields, the timers left to the clock; version 1 (format-1 files)
+  // kept the inputs as one record and the timer deadlines here too.
+  version: 2,
+  upgrade: (rec, from) => {
+    if (from !== 1) return null;
+    const { timeoutDeadline: _t, feedDeadline: _f, modem, ...rest } = rec;
+    const m = modem && typeof modem === 'object' && !Array.isArray(modem) && !(modem instanceof Uint8Array) ? modem : {};
+    const hb = rest['hostBreaks'];
+    const breaks = Array.isArray(hb) ? hb.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 2 ** 32) : [];
+    const hostBreaks = new Uint8Array(4 * breaks.length);
+    breaks.forEach((x, i) => new DataView(hostBreaks.buffer).setUint32(4 * i, x, true));
+    return { ...rest, hostBreaks, modemCTS: m['cts'] !== false, modemDSR: m['dsr'] !== false, modemRI: m['ri'] === true, modemDCD: m['dcd'] !== false };
+  },
   fields: [
     u8('ier', 0x0f),
     u8('lcr'),

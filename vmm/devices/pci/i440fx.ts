@@ -146,6 +146,11 @@ export class I440fx implements Device {
     this.options.onSmramChange?.(this.smram);
   }
 
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return I440fx.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     return saveBySchema(I440fx.STATE, this);
   }

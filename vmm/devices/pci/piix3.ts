@@ -134,6 +134,11 @@ export class Piix3 implements Device {
     for (let n = 0; n < 16; n++) if (this.isaLevel[n]) this.line(n).raise();
   }
 
+  /** The schema save and load follow; the contract test reads it too. */
+  get stateSchema(): StateSchema<unknown> {
+    return Piix3.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     return saveBySchema(Piix3.STATE, this);
   }

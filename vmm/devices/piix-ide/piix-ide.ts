@@ -357,6 +357,10 @@ export class PiixIde implements Device {
     return this.pending.size === 0 && this.channels.every((c) => c.quiescent);
   }
 
+  get stateSchema(): StateSchema<unknown> {
+    return PiixIde.STATE as StateSchema<unknown>;
+  }
+
   saveState(): StateRecord {
     if (!this.quiescent) throw new Error('piix3-ide: a command is in flight; the machine saves only between commands');
     return saveBySchema(PiixIde.STATE, this);
