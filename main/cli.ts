@@ -4,7 +4,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VmmHost, packageRoot, type VmLaunchSpec } from './vmm-host.ts';
+import { IDE_POSITIONS, VmmHost, packageRoot, type FolderSpec, type VmLaunchSpec } from './vmm-host.ts';
+import { describeSync } from './backends/host-folder/sync-summary.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import type { FakeMachineKind } from '../vmm/protocol.ts';
 
@@ -21,6 +22,10 @@ Options for run:
   --append TEXT     kernel command line (e.g. "console=ttyS0")
   --hda FILE        raw disk image (first IDE disk)
   --cdrom FILE      ISO image (IDE CD-ROM)
+  --folder DIR[,readonly]
+                    a host folder as a FAT disk on the next free IDE position (repeatable);
+                    what the guest changed is written back to DIR when the guest powers off
+                    (with ,readonly the guest's changes are dropped instead)
   --engine NAME     interpreter | bt | auto (default auto)
   --boot DEVICE     without --kernel, what the BIOS boots first: disk (default) or cdrom
   --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
@@ -43,12 +48,24 @@ interface RunOptions {
   engine?: string;
   bios?: string;
   boot?: string;
+  folder?: string[];
 }
 
-const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'] as const;
+const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'folder'] as const;
+/** Flags that may be given more than once. */
+const LIST_FLAGS = ['folder'];
+
+/** `DIR` or `DIR,readonly`. */
+function parseFolder(value: string, resolve: (p: string) => string): FolderSpec {
+  const m = /^(.*?)(,readonly|,ro)?$/.exec(value)!;
+  if (m[1] === '') throw new UsageError(`--folder ${value}: give a directory (DIR or DIR,readonly)`);
+  if (m[1]!.includes(',') && !existsSync(m[1]!)) throw new UsageError(`--folder ${value}: the only option after a comma is readonly`);
+  return { path: resolve(m[1]!), readOnly: m[2] !== undefined };
+}
 
 export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec {
   const flags: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
     const eq = a.indexOf('=');
@@ -56,7 +73,8 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     if (!(VALUE_FLAGS as readonly string[]).includes(name)) throw new UsageError(`unknown option ${a} (see hostbox --help)`);
     let value: string | undefined = eq > 0 ? a.slice(eq + 1) : args[++k];
     if (value === undefined) throw new UsageError(`option --${name} needs a value`);
-    flags[name] = value;
+    if (LIST_FLAGS.includes(name)) (lists[name] ??= []).push(value);
+    else flags[name] = value;
   }
   let opts: RunOptions = {};
   if (flags.config) {
@@ -70,7 +88,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
     for (const key of Object.keys(parsed)) {
-      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'folder'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
     }
     opts = parsed as RunOptions;
   }
@@ -85,6 +103,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
   const bootNames: Record<string, 'disk' | 'cdrom'> = { disk: 'disk', c: 'disk', cdrom: 'cdrom', d: 'cdrom' };
   if (opts.boot !== undefined && !bootNames[opts.boot]) throw new UsageError(`--boot ${opts.boot} is not a boot device: use disk or cdrom`);
   const resolve = (p?: string): string | undefined => (p === undefined ? undefined : p.startsWith('/') ? p : join(cwd, p));
+  const configFolders = opts.folder === undefined ? [] : Array.isArray(opts.folder) && opts.folder.every((f) => typeof f === 'string') ? opts.folder : null;
+  if (configFolders === null) throw new UsageError('config setting "folder" must be a list of "DIR" or "DIR,readonly" strings');
+  const folders = lists.folder ?? configFolders;
   return {
     memoryMiB: memory,
     engine,
@@ -95,6 +116,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     cdromPath: resolve(opts.cdrom),
     biosPath: resolve(opts.bios),
     bootFrom: opts.boot === undefined ? undefined : bootNames[opts.boot],
+    folders: folders.map((f) => parseFolder(f, (p) => resolve(p)!)),
     // This terminal is the only screen: let the BIOS show itself on it.
     biosSerialConsole: true,
   };
@@ -131,9 +153,19 @@ async function run(spec: VmLaunchSpec): Promise<number> {
       log: (level, msg) => {
         if (level !== 'info' || process.env.HOSTBOX_VERBOSE) process.stderr.write(`\r\nhostbox: ${msg}\r\n`);
       },
+      folderSync: (f, report, error) => {
+        const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+        for (const l of lines) process.stderr.write(`hostbox: ${l}\r\n`);
+      },
     },
     fake ? { fake } : {},
   );
+  for (const f of vm.folders) {
+    const s = f.disk.scan;
+    process.stderr.write(
+      `hostbox: folder ${f.disk.folder}${f.disk.readOnly ? ' (read-only)' : ''} is IDE ${IDE_POSITIONS[f.slot]} (${f.slot}): FAT${f.disk.image.geometry.fatType}, ${s.files} files, ${s.dirs} directories, attached in ${f.disk.attachMs.toFixed(0)} ms${s.skipped.length ? `, ${s.skipped.length} entries left out (HOSTBOX_VERBOSE=1 lists them)` : ''}\r\n`,
+    );
+  }
   const tty = stdin.isTTY === true;
   if (tty) stdin.setRawMode(true);
   let escape = false;

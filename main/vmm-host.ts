@@ -4,13 +4,16 @@
 // with its error; the host process goes on.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
+import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
+import { FolderDisk } from './backends/host-folder/folder-disk.ts';
+import type { SyncReport } from './backends/host-folder/folder-sync.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -26,6 +29,44 @@ export interface VmLaunchSpec {
   biosSerialConsole?: boolean;
   /** Which device the BIOS tries first (default the hard disk); the other follows, then the floppy. */
   bootFrom?: 'disk' | 'cdrom';
+  /** Host folders presented as FAT disks, each on the next free IDE position (see ideSlotsForFolders). */
+  folders?: readonly FolderSpec[];
+  /** Where folder disks keep the guest's writes until power-off (default: the system's temporary directory). */
+  folderOverlayDir?: string;
+}
+
+export interface FolderSpec {
+  path: string;
+  readOnly?: boolean;
+}
+
+/** IDE positions by QEMU's names, with what a guest calls them. */
+export const IDE_POSITIONS = {
+  hda: 'primary master',
+  hdb: 'primary slave',
+  hdc: 'secondary master',
+  hdd: 'secondary slave',
+} as const;
+export type IdeDisk = keyof typeof IDE_POSITIONS;
+
+/** The positions folder disks take: the free ones in order (the CD-ROM holds the secondary master). */
+export function ideSlotsForFolders(spec: Pick<VmLaunchSpec, 'hdaPath' | 'cdromPath'>, count: number): IdeDisk[] {
+  const free = (['hda', 'hdb', 'hdc', 'hdd'] as const).filter((d) => !(d === 'hda' && spec.hdaPath) && !(d === 'hdc' && spec.cdromPath));
+  if (count > free.length)
+    throw new Error(`${count} host folders need ${count} free IDE positions, and only ${free.length} are free (${free.join(', ') || 'none'}): the IDE controller has four, the disk and CD-ROM take theirs`);
+  return free.slice(0, count);
+}
+
+/** A block back end: a raw image or a host folder disk. */
+interface BlockBackend {
+  readonly info: DiskInfo;
+  handle(req: BlockRequest): BlockReply;
+  close(): void;
+}
+
+export interface AttachedFolder {
+  readonly slot: IdeDisk;
+  readonly disk: FolderDisk;
 }
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
@@ -45,6 +86,8 @@ export interface VmHandlers {
   screen(s: Screen): void;
   state(s: VmState, detail?: string): void;
   log?(level: string, msg: string): void;
+  /** A folder disk was synced to its host folder (report null: read-only, dropped), or could not be. */
+  folderSync?(folder: AttachedFolder, report: SyncReport | null, error?: Error): void;
 }
 
 export interface VmmHostOptions {
@@ -77,15 +120,23 @@ function readBootFile(what: string, path: string): Uint8Array {
 }
 
 /** Checks a launch spec and loads what the VMM needs; throws an Error naming the problem. */
-export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Map<string, DiskImage> } {
+export function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): { config: VmConfig; disks: Map<string, BlockBackend>; folders: AttachedFolder[] } {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
   if (!['interpreter', 'bt', 'auto'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt or auto`);
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
-  const disks = new Map<string, DiskImage>();
+  const disks = new Map<string, BlockBackend>();
+  const folders: AttachedFolder[] = [];
   try {
     if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda'));
     if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom'));
+    const slots = ideSlotsForFolders(spec, spec.folders?.length ?? 0);
+    for (const [i, f] of (spec.folders ?? []).entries()) {
+      const slot = slots[i]!;
+      const disk = new FolderDisk(f.path, slot, { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir ?? tmpdir(), log: (m) => log?.(m) });
+      disks.set(slot, disk);
+      folders.push({ slot, disk });
+    }
     const config: VmConfig = {
       memoryMiB: spec.memoryMiB,
       engine: spec.engine,
@@ -101,9 +152,12 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
             bootOrder: spec.bootFrom === 'cdrom' ? (['cdrom', 'disk', 'floppy'] as const) : (['disk', 'cdrom', 'floppy'] as const),
           }),
       hda: disks.get('hda')?.info,
+      hdb: disks.get('hdb')?.info,
+      hdc: disks.get('hdc')?.info,
+      hdd: disks.get('hdd')?.info,
       cdrom: disks.get('cdrom')?.info,
     };
-    return { config, disks };
+    return { config, disks, folders };
   } catch (e) {
     for (const d of disks.values()) d.close();
     throw e;
@@ -120,13 +174,15 @@ export class VmmHost {
 
   private constructor(
     private readonly channel: Channel,
-    private readonly disks: Map<string, DiskImage>,
+    private readonly disks: Map<string, BlockBackend>,
     private readonly handlers: VmHandlers,
+    /** Host folders attached as disks, synced when the guest powers off. */
+    readonly folders: readonly AttachedFolder[],
   ) {}
 
   /** Starts a VM; rejects with a clear Error for bad settings, missing files or a VMM that fails to start. */
   static async start(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions = {}): Promise<VmmHost> {
-    const { config, disks } = prepareConfig(spec);
+    const { config, disks, folders } = prepareConfig(spec, (m) => handlers.log?.('info', m));
     let host: VmmHost | null = null;
     let isStarted = false;
     let started: (() => void) | null = null;
@@ -162,7 +218,7 @@ export class VmmHost {
     const mode = opts.mode ?? (process.versions.electron ? 'utility' : 'worker');
     const channel =
       mode === 'inprocess' ? await inProcessChannel(onMessage) : mode === 'utility' ? utilityChannel(onMessage, onDeath) : workerChannel(onMessage, onDeath);
-    host = new VmmHost(channel, disks, handlers);
+    host = new VmmHost(channel, disks, handlers, folders);
     channel.send({ kind: 'lifecycle', op: 'start', config, fake: opts.fake });
     try {
       await ready;
@@ -194,6 +250,9 @@ export class VmmHost {
       }
       case 'lifecycle':
         if (m.event === 'poweroff') {
+          // The guest shut down: its file systems are unmounted and consistent, so now is when
+          // folder disks carry its changes back.
+          this.syncFolders();
           h.state('poweroff', m.detail);
           void this.shutdown();
         } else if (m.event === 'reset') h.state('reset', m.detail);
@@ -201,6 +260,18 @@ export class VmmHost {
         return;
       default:
         return;
+    }
+  }
+
+  /** Syncs each folder disk to its host folder (once; a second power-off of this VM cannot happen). */
+  private syncFolders(): void {
+    for (const f of this.folders) {
+      try {
+        const report = f.disk.sync();
+        this.handlers.folderSync?.(f, report);
+      } catch (e) {
+        this.handlers.folderSync?.(f, null, e as Error);
+      }
     }
   }
 
@@ -232,6 +303,9 @@ export class VmmHost {
   private async shutdown(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    for (const f of this.folders)
+      if (!f.disk.synced && !f.disk.readOnly && f.disk.pendingSectors > 0)
+        this.handlers.log?.('warn', `folder ${f.disk.folder}: the VM did not power itself off, so the guest's changes (${f.disk.pendingSectors} sectors written) are dropped, not synced`);
     await this.channel.terminate();
     for (const d of this.disks.values()) d.close();
   }

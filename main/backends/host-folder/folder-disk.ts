@@ -28,7 +28,8 @@ export class FolderDisk {
   readonly attachMs: number;
   private readonly overlay: SectorOverlay;
   private readonly log: (msg: string) => void;
-  private synced = false;
+  /** Whether sync() has carried the guest's changes back (at most once per power-on). */
+  synced = false;
 
   constructor(
     readonly folder: string,
@@ -44,6 +45,11 @@ export class FolderDisk {
     this.overlay = new SectorOverlay(join(opts.overlayDir, `${id}-folder-overlay.img`), this.image.sectors);
     this.info = { id, sectors: this.image.sectors, sectorSize: 512, readOnly: false };
     this.attachMs = performance.now() - t0;
+  }
+
+  /** Sectors the guest has written since attach. */
+  get pendingSectors(): number {
+    return this.overlay.written;
   }
 
   /** The disk as the guest sees it now: overlay over the synthesized image. */
@@ -80,7 +86,10 @@ export class FolderDisk {
       return null;
     }
     if (this.synced) throw new Error('this folder disk was already synced: power the VM off and on to sync again');
-    if (this.overlay.written === 0) return emptyReport();
+    if (this.overlay.written === 0) {
+      this.synced = true;
+      return emptyReport();
+    }
     const read = (l: number, c: number): Uint8Array => this.read(l, c);
     const volume = readFatVolume(read, this.info.sectors);
     const report = syncFolder({
