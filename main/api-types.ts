@@ -25,6 +25,15 @@ export interface VmSettings {
   /** CD-ROM image (ISO 9660, raw 2048-byte sectors). */
   cdromPath: string;
   serial: SerialMode;
+  /** Host folders presented as FAT disks on the free IDE positions (see README, "Host folders as disks"). */
+  folders: HostFolderSetting[];
+}
+
+export interface HostFolderSetting {
+  /** Absolute path of the host folder. */
+  path: string;
+  /** The guest's writes are dropped at power-off instead of written back. */
+  readOnly: boolean;
 }
 
 /** At creation only: also make a blank raw disk of this size in the VM's folder and attach it as the hard disk. */
@@ -45,6 +54,8 @@ export interface VmInfo extends VmSettings {
   folder: string;
   /** The host pseudo-terminal its serial port is on, while it runs with serial 'pty'. */
   ptyPath?: string;
+  /** What the last power-off's folder sync did (one line per folder, then conflicts), this host session. */
+  folderSync?: string[];
 }
 
 export type SettingsField = keyof VmCreateSettings | 'form';

@@ -9,6 +9,7 @@ import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-
 import { VmLibrary } from './library/library.ts';
 import { defaultSettings } from './library/vm-settings.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
+import { describeSync } from './backends/host-folder/sync-summary.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 
 /** Starts a VMM for a VM; tests inject a fake. */
@@ -54,9 +55,12 @@ export function createHostApi(opts: HostOptions): {
   const emit = (e: HostEvent): void => {
     for (const l of listeners) l(e);
   };
+  /** The last folder sync's summary per VM, shown on its page until it powers on again. */
+  const syncNotes = new Map<string, string[]>();
   const info = (vm: VmInfo): VmInfo => {
     const path = sessions.get(vm.id)?.pty?.path;
-    return path ? { ...vm, ptyPath: path } : vm;
+    const notes = syncNotes.get(vm.id);
+    return { ...vm, ...(path ? { ptyPath: path } : {}), ...(notes ? { folderSync: notes } : {}) };
   };
   const publish = (vm: VmInfo): VmInfo => {
     const v = info(vm);
@@ -118,6 +122,7 @@ export function createHostApi(opts: HostOptions): {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
       const s: Session = { vmm: null, pty: null, over: false };
+      syncNotes.delete(id);
       sessions.set(id, s);
       const log = consoleOf(id);
       try {
@@ -131,12 +136,29 @@ export function createHostApi(opts: HostOptions): {
             ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
+            folders: vm.folders,
+            // The guest's writes to folder disks wait beside the VM until it powers off.
+            folderOverlayDir: vm.folder,
           },
           {
             serial: (port, data) => {
               if (port !== 0 || s.over) return;
               s.pty?.write(data);
               const text = decoder.decode(data);
+              const offset = log.total;
+              log.total += text.length;
+              log.text = (log.text + text).slice(-SERIAL_HISTORY);
+              emit({ type: 'serial', id, data: text, offset });
+            },
+            folderSync: (f, report, error) => {
+              const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+              syncNotes.set(id, [...(syncNotes.get(id) ?? []), ...lines]);
+            },
+            log: (level, msg) => {
+              // Host folder notes (entries left out, writes dropped) go to the VM's console history.
+              void level;
+              if (!/^(host )?folder /.test(msg)) return;
+              const text = `\r\n[hostbox] ${msg}\r\n`;
               const offset = log.total;
               log.total += text.length;
               log.text = (log.text + text).slice(-SERIAL_HISTORY);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -256,4 +256,37 @@ test('the data folder: HOSTBOX_DATA_DIR, then Electron userData, then XDG', () =
   assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: '/xdg', HOME: '/home/u' } }), '/xdg/hostbox');
   assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: 'relative', HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
   assert.equal(resolveDataDir({ env: { HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
+});
+
+test('host folders are stored with a VM, checked per field, and bounded by the free IDE positions', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    const shared = join(s.files, 'shared');
+    const other = join(s.files, 'other');
+    for (const d of [shared, other]) mkdirSync(d);
+    const r = lib.create(settings(s, { folders: [{ path: shared, readOnly: false }, { path: other, readOnly: true }] }), pty);
+    assert.ok(r.ok, JSON.stringify(r));
+    lib.close();
+    const again = VmLibrary.open(s.dir);
+    assert.deepEqual(again.get(r.vm.id).folders, [
+      { path: shared, readOnly: false },
+      { path: other, readOnly: true },
+    ]);
+    const bad = (folders: { path: string; readOnly: boolean }[], over: Partial<VmCreateSettings> = {}) => {
+      const u = again.update(r.vm.id, settings(s, { folders, ...over }), pty);
+      assert.equal(u.ok, false);
+      return (u as { errors: { field: string; message: string }[] }).errors.find((e) => e.field === 'folders')?.message ?? '';
+    };
+    assert.match(bad([{ path: 'relative/dir', readOnly: false }]), /full path/);
+    assert.match(bad([{ path: join(s.files, 'missing'), readOnly: false }]), /does not exist/);
+    assert.match(bad([{ path: s.kernel, readOnly: false }]), /is not a folder/);
+    const cd = join(s.files, 'cd.iso');
+    writeFileSync(cd, new Uint8Array(2048));
+    assert.match(bad(Array(4).fill({ path: shared, readOnly: false }), { cdromPath: cd }), /4 host folders need 4 free IDE positions, and only 3 are free/);
+    assert.deepEqual(again.get(r.vm.id).folders.length, 2, 'nothing was saved');
+    again.close();
+  } finally {
+    s.done();
+  }
 });

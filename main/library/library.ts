@@ -30,6 +30,7 @@ interface Row {
   hda_path: string;
   cdrom_path: string;
   serial: string;
+  folders: string;
   power: string;
   last_error: string | null;
   created_at: string;
@@ -93,6 +94,7 @@ export class VmLibrary {
       hdaPath: r.hda_path,
       cdromPath: r.cdrom_path,
       serial: r.serial as VmInfo['serial'],
+      folders: parseFolders(r.folders),
       power: r.power as VmPower,
       ...(r.last_error ? { error: r.last_error } : {}),
       createdAt: r.created_at,
@@ -142,8 +144,8 @@ export class VmLibrary {
       }
       this.db
         .prepare(
-          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, power, created_at)
-           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, 'off', @createdAt)`,
+          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, folders, power, created_at)
+           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, @folders, 'off', @createdAt)`,
         )
         .run({ ...pick(s), id, createdAt: new Date().toISOString() });
     } catch (e) {
@@ -163,7 +165,7 @@ export class VmLibrary {
     this.db
       .prepare(
         `UPDATE vms SET name = @name, memory_mib = @memoryMiB, engine = @engine, boot = @boot, kernel_path = @kernelPath, initrd_path = @initrdPath,
-           cmdline = @cmdline, hda_path = @hdaPath, cdrom_path = @cdromPath, serial = @serial WHERE id = @id`,
+           cmdline = @cmdline, hda_path = @hdaPath, cdrom_path = @cdromPath, serial = @serial, folders = @folders WHERE id = @id`,
       )
       .run({ ...pick(settings), id });
     return { ok: true, vm: this.get(id) };
@@ -206,6 +208,16 @@ export class VmLibrary {
   }
 }
 
+/** The stored list; a value this version cannot read shows as no folders rather than failing the library. */
+function parseFolders(json: string): VmSettings['folders'] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((f) => f && typeof f.path === 'string').map((f) => ({ path: String(f.path), readOnly: f.readOnly === true })) : [];
+  } catch {
+    return [];
+  }
+}
+
 function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
   return {
     name: s.name,
@@ -218,5 +230,6 @@ function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
     hdaPath: s.hdaPath,
     cdromPath: s.cdromPath,
     serial: s.serial,
+    folders: JSON.stringify(s.folders.map((f) => ({ path: f.path, readOnly: f.readOnly }))),
   };
 }

@@ -62,6 +62,13 @@ export const MIGRATIONS: readonly { version: number; why: string; sql: string }[
       CREATE UNIQUE INDEX vms_name ON vms (name COLLATE NOCASE);
     `,
   },
+  {
+    // Numbered 5 to leave 4 to networking; each migration here only adds its own column, so the
+    // order in which 4 and 5 reach a database does not matter for the result.
+    version: 5,
+    why: 'host folders attached as FAT disks: a JSON list of {path, readOnly}',
+    sql: `ALTER TABLE vms ADD COLUMN folders TEXT NOT NULL DEFAULT '[]';`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -19,6 +19,7 @@ interface FormState {
   newDiskMiB: string;
   cdromPath: string;
   serial: VmSettings['serial'];
+  folders: VmSettings['folders'];
 }
 
 function toState(s: VmSettings): FormState {
@@ -35,6 +36,7 @@ function toState(s: VmSettings): FormState {
     newDiskMiB: '1024',
     cdromPath: s.cdromPath,
     serial: s.serial,
+    folders: s.folders ?? [],
   };
 }
 
@@ -51,6 +53,7 @@ function toSettings(f: FormState): VmCreateSettings {
     hdaPath: f.disk === 'existing' ? f.hdaPath : '',
     cdromPath: f.cdromPath,
     serial: f.serial,
+    folders: f.folders,
     ...(f.disk === 'new' ? { newDiskMiB: num(f.newDiskMiB) } : {}),
   };
 }
@@ -158,6 +161,39 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
         {f.disk === 'existing' ? field('Disk image path', 'hdaPath', { placeholder: '/path/to/disk.img' }) : null}
         {f.disk === 'new' ? field('New disk size (MiB)', 'newDiskMiB', { numeric: true, hint: 'Made in the VM’s folder; it takes host space only as the guest writes.' }) : null}
         {field('CD-ROM image (optional)', 'cdromPath', { placeholder: '/path/to/image.iso' })}
+      </fieldset>
+      <fieldset>
+        <legend>Host folders</legend>
+        <p className="hint">
+          Each folder is a FAT disk for the guest, on the next free IDE position. The guest sees the folder as it was at power-on; what it
+          changes is written back to the folder when the guest powers itself off (shut it down, or unmount the disk, first). A file changed on
+          the host meanwhile is never overwritten: the guest's version is put beside it. Read-only: the guest's changes are dropped.
+        </p>
+        {f.folders.map((folder, i) => (
+          <div className="row folder-row" key={i}>
+            <label className="field">
+              <span className="label">Folder {i + 1}</span>
+              <input
+                name={`folder-${i}`}
+                value={folder.path}
+                placeholder="/home/me/shared"
+                spellCheck={false}
+                onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, path: e.target.value } : x)))}
+              />
+            </label>
+            <label className="check">
+              <input type="checkbox" name={`folder-${i}-readonly`} checked={folder.readOnly} onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, readOnly: e.target.checked } : x)))} />{' '}
+              Read-only
+            </label>
+            <button type="button" onClick={() => set('folders', f.folders.filter((_, k) => k !== i))}>
+              Remove
+            </button>
+          </div>
+        ))}
+        <button type="button" name="add-folder" onClick={() => set('folders', [...f.folders, { path: '', readOnly: false }])}>
+          Add a host folder
+        </button>
+        {errorFor('folders')}
       </fieldset>
       <fieldset>
         <legend>Serial port</legend>
