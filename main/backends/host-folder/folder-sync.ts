@@ -197,12 +197,15 @@ export function syncFolder(input: SyncInput): SyncReport {
 
   // (2) New contents into temporary files, while every host file is still where the base expects it.
   let tempSeq = 0;
-  const tempPath = (): string => join(root, `${SYNC_TEMP_PREFIX}${process.pid}-${tempSeq++}`);
+  // Two kinds of temporary files, told apart by name should a crash leave any: "-new-" ones are
+  // copies of guest files (perhaps partial; safe to delete), "-moved-" ones are whole host files set
+  // aside while renames are carried out.
+  const tempPath = (kind: 'new' | 'moved'): string => join(root, `${SYNC_TEMP_PREFIX}${process.pid}-${kind}-${tempSeq++}`);
   const placements: { temp: string; rel: string; mtimeMs: number; replace?: PresentedEntry; what: 'written' | 'created' | 'moved'; from?: string }[] = [];
   try {
     for (const op of ops) {
       if (op.kind !== 'write') continue;
-      const temp = tempPath();
+      const temp = tempPath('new');
       writeTemp(temp, volume, read, op.file);
       placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, replace: op.origin, what: op.origin ? 'written' : 'created' });
     }
@@ -218,7 +221,7 @@ export function syncFolder(input: SyncInput): SyncReport {
       report.conflicts.push(`${op.origin.rel} -> ${op.rel}: renamed in the guest but changed on the host; left as the host has it`);
       continue;
     }
-    const temp = tempPath();
+    const temp = tempPath('moved');
     try {
       checkDirs(op.origin.rel);
       renameSync(hostPath(op.origin.rel), temp);
