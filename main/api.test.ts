@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
@@ -9,6 +9,7 @@ import type { HostEvent, VmCreateSettings } from './api-types.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from './fake-vmm-launcher.ts';
 import { ptyUnavailable } from './backends/pty.ts';
 import type { VmLaunchSpec } from './vmm-host.ts';
+import type { FolderDisk } from './backends/host-folder/folder-disk.ts';
 
 function scratch(): { dataDir: string; kernel: string; done(): void } {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-api-'));
@@ -197,6 +198,42 @@ test('serial on a host pty: what the guest prints reaches the pty, what a user t
     closeSync(fd);
     await host.api.powerOff(r.vm.id);
     assert.equal((await host.api.listVms())[0]!.ptyPath, undefined);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('host folders go to the VMM launch with their overlays in the VM folder, and the sync summary reaches the VM page', async () => {
+  const s = scratch();
+  const specs: VmLaunchSpec[] = [];
+  const shared = join(s.dataDir, 'shared');
+  mkdirSync(shared);
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (spec, handlers) => {
+      specs.push(spec);
+      const vm = await fakeVmmLauncher()(spec, handlers);
+      // Stands in for VmmHost at a guest power-off: each folder's sync is reported before the state.
+      const fakeDisk = { folder: shared, readOnly: false } as unknown as FolderDisk;
+      return {
+        ...vm,
+        stop: async () => {
+          handlers.folderSync?.({ slot: 'hdb', disk: fakeDisk }, { written: ['a.txt'], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: ['b.txt: changed on the host'], refused: [] });
+          await vm.stop();
+        },
+      };
+    },
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel, { folders: [{ path: shared, readOnly: false }] }));
+    assert.ok(r.ok, JSON.stringify(r));
+    await host.api.powerOn(r.vm.id);
+    assert.deepEqual(specs[0]!.folders, [{ path: shared, readOnly: false }]);
+    assert.equal(specs[0]!.folderOverlayDir, r.vm.folder);
+    await host.api.powerOff(r.vm.id);
+    const vm = (await host.api.listVms()).find((v) => v.id === r.vm.id)!;
+    assert.deepEqual(vm.folderSync, [`folder ${shared} synced: 1 changed, 1 conflicts`, '  conflict: b.txt: changed on the host']);
   } finally {
     await host.close();
     s.done();
