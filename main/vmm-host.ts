@@ -4,7 +4,6 @@
 // with its error; the host process goes on.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +30,7 @@ export interface VmLaunchSpec {
   bootFrom?: 'disk' | 'cdrom';
   /** Host folders presented as FAT disks, each on the next free IDE position (see ideSlotsForFolders). */
   folders?: readonly FolderSpec[];
-  /** Where folder disks keep the guest's writes until power-off (default: the system's temporary directory). */
+  /** Where folder disks keep the guest's writes until power-off (default: a private temporary directory). */
   folderOverlayDir?: string;
 }
 
@@ -133,7 +132,7 @@ export function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): 
     const slots = ideSlotsForFolders(spec, spec.folders?.length ?? 0);
     for (const [i, f] of (spec.folders ?? []).entries()) {
       const slot = slots[i]!;
-      const disk = new FolderDisk(f.path, slot, { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir ?? tmpdir(), log: (m) => log?.(m) });
+      const disk = new FolderDisk(f.path, slot, { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir, log: (m) => log?.(m) });
       disks.set(slot, disk);
       folders.push({ slot, disk });
     }
@@ -304,7 +303,7 @@ export class VmmHost {
     if (this.finished) return;
     this.finished = true;
     for (const f of this.folders)
-      if (!f.disk.synced && !f.disk.readOnly && f.disk.pendingSectors > 0)
+      if (!f.disk.syncTried && !f.disk.readOnly && f.disk.pendingSectors > 0)
         this.handlers.log?.('warn', `folder ${f.disk.folder}: the VM did not power itself off, so the guest's changes (${f.disk.pendingSectors} sectors written) are dropped, not synced`);
     await this.channel.terminate();
     for (const d of this.disks.values()) d.close();

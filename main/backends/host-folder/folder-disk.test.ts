@@ -380,3 +380,22 @@ test('attaching 10,000 files holding 1 GiB takes well under a second or two, and
   disk.close();
   for (const d of [dir, work]) rmSync(d, { recursive: true, force: true });
 });
+
+test('without an overlay folder each disk gets a private one, gone at close; a write outside the disk is refused', () => {
+  const dir = tempDir('private');
+  writeFileSync(join(dir, 'x.txt'), 'x');
+  const a = new FolderDisk(dir, 'hdb', {});
+  const b = new FolderDisk(dir, 'hdb', {});
+  const overlayA = (a as unknown as { overlay: { path: string } }).overlay.path;
+  const overlayB = (b as unknown as { overlay: { path: string } }).overlay.path;
+  assert.notEqual(overlayA, overlayB, 'two runs never share an overlay');
+  assert.ok(existsSync(overlayA));
+  const r = a.handle({ tag: 7, disk: 'hdb', op: 'write', lba: a.info.sectors - 1, count: 2, data: new Uint8Array(1024) });
+  assert.equal(r.ok, false);
+  assert.match(r.error!, /outside the disk/);
+  a.close();
+  b.close();
+  assert.equal(existsSync(overlayA), false);
+  assert.equal(existsSync(join(overlayA, '..')), false);
+  rmSync(dir, { recursive: true, force: true });
+});

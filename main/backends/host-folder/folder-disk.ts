@@ -3,6 +3,8 @@
 // (or, read-only, nothing: the overlay is dropped). It answers the same block requests as a raw
 // disk image (disk-image.ts).
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockReply, BlockRequest, DiskInfo } from '../../../vmm/machine-api.ts';
 import { FatImage } from './fat-image.ts';
@@ -13,8 +15,11 @@ import { SectorOverlay } from './sector-overlay.ts';
 
 export interface FolderDiskOptions {
   readOnly?: boolean;
-  /** Where the overlay file goes (a directory beside the VM). */
-  overlayDir: string;
+  /**
+   * Where the overlay file goes: the VM's folder. Without one (the command line), a private
+   * directory in the system's temporary directory, removed at close, so two runs never share one.
+   */
+  overlayDir?: string;
   /** Free space on the disk for the guest, in bytes (default 512 MiB). */
   freeBytes?: number;
   log?: (msg: string) => void;
@@ -30,6 +35,9 @@ export class FolderDisk {
   private readonly log: (msg: string) => void;
   /** Whether sync() has carried the guest's changes back (at most once per power-on). */
   synced = false;
+  /** Whether sync() was tried (it may have refused a corrupt file system). */
+  syncTried = false;
+  private readonly privateDir: string | null;
 
   constructor(
     readonly folder: string,
@@ -42,7 +50,8 @@ export class FolderDisk {
     this.scan = scanFolder(folder);
     this.image = new FatImage(this.scan, { freeBytes: opts.freeBytes, log: this.log });
     for (const s of this.scan.skipped) this.log(`host folder ${folder}: left out ${s}`);
-    this.overlay = new SectorOverlay(join(opts.overlayDir, `${id}-folder-overlay.img`), this.image.sectors);
+    this.privateDir = opts.overlayDir ? null : mkdtempSync(join(tmpdir(), 'hostbox-folder-'));
+    this.overlay = new SectorOverlay(join(opts.overlayDir ?? this.privateDir!, `${id}-folder-overlay.img`), this.image.sectors);
     this.info = { id, sectors: this.image.sectors, sectorSize: 512, readOnly: false };
     this.attachMs = performance.now() - t0;
   }
@@ -81,6 +90,7 @@ export class FolderDisk {
    * it was, when the guest's file system cannot be read back.
    */
   sync(now?: () => Date): SyncReport | null {
+    this.syncTried = true;
     if (this.readOnly) {
       if (this.overlay.written) this.log(`host folder ${this.folder} is attached read-only: the guest's writes (${this.overlay.written} sectors) are dropped`);
       return null;
@@ -108,6 +118,7 @@ export class FolderDisk {
   close(): void {
     this.image.close();
     this.overlay.discard();
+    if (this.privateDir) rmSync(this.privateDir, { recursive: true, force: true });
   }
 }
 

@@ -4,7 +4,7 @@
 // metadata. Symlinks are never followed (one could lead outside the folder, or into a loop), and
 // neither are sockets, FIFOs or devices: each is left out and named in `skipped`.
 
-import { accessSync, constants, lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { longNameProblem } from './dir-entries.ts';
 
@@ -54,15 +54,16 @@ function stampOf(st: Stats): HostStamp {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
 }
 
-/** Read-only in the guest when the owner's write bit is clear (as Samba maps it) or we may not write it. */
-function readOnlyOf(path: string, st: Stats): boolean {
+/**
+ * Read-only in the guest when the owner's write bit is clear (as Samba maps it), or when this user
+ * may not write the file by its mode bits (owner, group or supplementary groups, other). Worked out
+ * from the stat already made rather than with access(2), which would cost a syscall per file;
+ * ACLs and read-only mounts are not seen, and a write refused there is reported at sync.
+ */
+function readOnlyOf(st: Stats, who: { uid: number; groups: Set<number> }): boolean {
   if ((st.mode & 0o200) === 0) return true;
-  try {
-    accessSync(path, constants.W_OK);
-    return false;
-  } catch {
-    return true;
-  }
+  if (who.uid === 0 || st.uid === who.uid) return false;
+  return (st.mode & (who.groups.has(st.gid) ? 0o020 : 0o002)) === 0;
 }
 
 export function scanFolder(folder: string): FolderScan {
@@ -75,6 +76,7 @@ export function scanFolder(folder: string): FolderScan {
   }
   const rootStat = lstatSync(root);
   if (!rootStat.isDirectory()) throw new Error(`host folder ${folder} is not a directory`);
+  const who = { uid: process.getuid?.() ?? -1, groups: new Set([process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])]) };
   const skipped: string[] = [];
   let files = 0;
   let dirs = 0;
@@ -112,7 +114,7 @@ export function scanFolder(folder: string): FolderScan {
         if (cst.size > MAX_FILE_SIZE) throw new Error(`host folder: ${childRel} has ${cst.size} bytes; a FAT file holds at most 4 GiB - 1 byte`);
         files++;
         bytes += cst.size;
-        children.push({ kind: 'file', name: n, rel: childRel, stamp: stampOf(cst), readOnly: readOnlyOf(childAbs, cst) });
+        children.push({ kind: 'file', name: n, rel: childRel, stamp: stampOf(cst), readOnly: readOnlyOf(cst, who) });
       } else {
         skipped.push(`${childRel}: not a regular file or directory`);
       }
