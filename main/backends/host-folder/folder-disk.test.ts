@@ -355,7 +355,7 @@ test('read-only: the guest may write, and its writes are dropped', { skip }, () 
   for (const d of [dir, work, outside]) rmSync(d, { recursive: true, force: true });
 });
 
-test('attaching 10,000 files holding 1 GiB takes well under a second or two, and reads nothing of them', { skip }, () => {
+test('attaching 10,000 files holding 1 GiB costs well under a second of CPU and opens none of them', { skip }, () => {
   const dir = tempDir('many');
   for (let d = 0; d < 10; d++) {
     mkdirSync(join(dir, `dir ${d}`));
@@ -367,16 +367,23 @@ test('attaching 10,000 files holding 1 GiB takes well under a second or two, and
   }
   const work = tempDir('work');
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const disk = new FolderDisk(dir, 'hdb', { overlayDir: work });
+  const c1 = process.cpuUsage(c0);
   const ms = performance.now() - t0;
-  process.stdout.write(`# attach: ${disk.scan.files} files, ${(disk.scan.bytes / 2 ** 30).toFixed(2)} GiB, FAT${disk.image.geometry.fatType}, ${ms.toFixed(0)} ms\n`);
+  const cpuMs = (c1.user + c1.system) / 1000;
+  process.stdout.write(`# attach: ${disk.scan.files} files, ${(disk.scan.bytes / 2 ** 30).toFixed(2)} GiB, FAT${disk.image.geometry.fatType}, ${ms.toFixed(0)} ms (${cpuMs.toFixed(0)} ms of CPU)\n`);
   assert.equal(disk.scan.files, 10000);
   assert.ok(disk.scan.bytes >= 2 ** 30 - 10000);
-  // The goal is under 1 s; the bound leaves room for a loaded test machine.
-  assert.ok(ms < 2500, `attach took ${ms.toFixed(0)} ms`);
+  // The goal is under 1 s of wall time (about 0.4 s on an idle 2-core machine). On a shared test
+  // machine wall time mostly measures the neighbours, so the bound is on this process's CPU time.
+  assert.ok(cpuMs < 1500, `attach took ${cpuMs.toFixed(0)} ms of CPU (${ms.toFixed(0)} ms wall)`);
+  const open = (): number => (disk.image as unknown as { fds: Map<string, number> }).fds.size;
+  assert.equal(open(), 0, 'no host file was opened at attach');
   const last = disk.image.presented.at(-1)!;
   const data = disk.read(disk.image.geometry.partitionStart + disk.image.geometry.firstDataSector + (last.cluster - 2) * disk.image.geometry.sectorsPerCluster, 1);
   assert.equal(data.length, 512);
+  assert.equal(open(), 1, 'reading a file\'s sector opens that file');
   disk.close();
   for (const d of [dir, work]) rmSync(d, { recursive: true, force: true });
 });
