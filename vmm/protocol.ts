@@ -200,7 +200,7 @@ function blockRequest(v: unknown): BlockRequest {
   return req;
 }
 
-const POWER_EVENTS = new Set(['started', 'paused', 'resumed', 'stopped', 'poweroff', 'reset', 'triple-fault']);
+const POWER_EVENTS = new Set(['started', 'paused', 'resumed', 'stopped', 'poweroff', 'reset', 'triple-fault', 'halted']);
 
 /**
  * Checks a message arriving at the host. The VMM runs guest code, so a bug there (or a guest that
