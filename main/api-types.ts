@@ -35,6 +35,15 @@ export interface VmSettings {
   forwards: string;
   /** Forwards may bind addresses other than loopback (other machines can then connect). */
   exposeForwards: boolean;
+  /** Host folders presented as FAT disks on the free IDE positions (see README, "Host folders as disks"). */
+  folders: HostFolderSetting[];
+}
+
+export interface HostFolderSetting {
+  /** Absolute path of the host folder. */
+  path: string;
+  /** The guest's writes are dropped at power-off instead of written back. */
+  readOnly: boolean;
 }
 
 export type NetMode = 'user' | 'none';
@@ -58,6 +67,8 @@ export interface VmInfo extends VmSettings {
   folder: string;
   /** The host pseudo-terminal its serial port is on, while it runs with serial 'pty'. */
   ptyPath?: string;
+  /** What the last power-off's folder sync did (one line per folder, then conflicts), this host session. */
+  folderSync?: string[];
 }
 
 export type SettingsField = keyof VmCreateSettings | 'form';

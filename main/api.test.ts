@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
@@ -9,6 +9,7 @@ import type { HostEvent, VmCreateSettings } from './api-types.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from './fake-vmm-launcher.ts';
 import { ptyUnavailable } from './backends/pty.ts';
 import type { VmHandlers, VmLaunchSpec } from './vmm-host.ts';
+import type { FolderDisk } from './backends/host-folder/folder-disk.ts';
 
 function scratch(): { dataDir: string; kernel: string; done(): void } {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-api-'));
@@ -321,6 +322,48 @@ test('power-on hands the VM its network settings; a running VM reports traffic a
     assert.equal((await host.api.netStatus(r.vm.id))!.cable, false);
     await assert.rejects(host.api.setCable(r.vm.id, 'yes' as never), /true or false/);
     await host.api.powerOff(r.vm.id);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('host folders go to the VMM launch with their overlays in the VM folder, and the sync summary reaches the VM page', async () => {
+  const s = scratch();
+  const specs: VmLaunchSpec[] = [];
+  // Beside the data folder: one inside it is refused (a guest must not reach Hostbox's own files).
+  const shared = join(dirname(s.kernel), 'shared');
+  mkdirSync(shared);
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (spec, handlers) => {
+      specs.push(spec);
+      const vm = await fakeVmmLauncher()(spec, handlers);
+      // Stands in for VmmHost at a guest power-off: each folder's sync is reported before the state.
+      const fakeDisk = { folder: shared, readOnly: false } as unknown as FolderDisk;
+      return {
+        ...vm,
+        stop: async () => {
+          handlers.folderSync?.({ slot: 'hdb', disk: fakeDisk }, { written: ['a.txt'], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: ['b.txt: changed on the host'], refused: [] });
+          await vm.stop();
+        },
+      };
+    },
+  });
+  try {
+    for (const path of [s.dataDir, join(s.dataDir, 'vms'), dirname(s.dataDir)]) {
+      mkdirSync(path, { recursive: true });
+      const refused = await host.api.createVm(await vmSettings(host, s.kernel, { name: 'Refused', folders: [{ path, readOnly: true }] }));
+      assert.match(refused.ok ? '' : (refused.errors.find((e) => e.field === 'folders')?.message ?? ''), /Hostbox's data folder/, path);
+    }
+    const r = await host.api.createVm(await vmSettings(host, s.kernel, { folders: [{ path: shared, readOnly: false }] }));
+    assert.ok(r.ok, JSON.stringify(r));
+    await host.api.powerOn(r.vm.id);
+    assert.deepEqual(specs[0]!.folders, [{ path: shared, readOnly: false }]);
+    assert.equal(specs[0]!.folderOverlayDir, r.vm.folder);
+    await host.api.powerOff(r.vm.id);
+    const vm = (await host.api.listVms()).find((v) => v.id === r.vm.id)!;
+    assert.deepEqual(vm.folderSync, [`folder ${shared} synced: 1 changed, 1 conflicts`, '  conflict: b.txt: changed on the host']);
   } finally {
     await host.close();
     s.done();

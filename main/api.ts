@@ -10,6 +10,7 @@ import { VmLibrary } from './library/library.ts';
 import { defaultSettings, forwardLines } from './library/vm-settings.ts';
 import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
+import { describeSync } from './backends/host-folder/sync-summary.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
 
@@ -72,9 +73,12 @@ export function createHostApi(opts: HostOptions): {
       }
     }
   };
+  /** The last folder sync's summary per VM, shown on its page until it powers on again. */
+  const syncNotes = new Map<string, string[]>();
   const info = (vm: VmInfo): VmInfo => {
     const path = sessions.get(vm.id)?.pty?.path;
-    return path ? { ...vm, ptyPath: path } : vm;
+    const notes = syncNotes.get(vm.id);
+    return { ...vm, ...(path ? { ptyPath: path } : {}), ...(notes ? { folderSync: notes } : {}) };
   };
   const publish = (vm: VmInfo): VmInfo => {
     const v = info(vm);
@@ -166,6 +170,7 @@ export function createHostApi(opts: HostOptions): {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
       const s: Session = { vmm: null, pty: null, over: false };
+      syncNotes.delete(id);
       sessions.set(id, s);
       const log = consoleOf(id);
       try {
@@ -182,12 +187,25 @@ export function createHostApi(opts: HostOptions): {
             diskOwner: `VM "${vm.name}" in the Hostbox app`,
             imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
             net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
+            folders: vm.folders,
+            // The guest's writes to folder disks wait beside the VM until it powers off.
+            folderOverlayDir: vm.folder,
           },
           {
             serial: (port, data) => {
               if (port !== 0 || s.over) return;
               s.pty?.write(data);
               serialOut(id, log, data);
+            },
+            folderSync: (f, report, error) => {
+              const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+              syncNotes.set(id, [...(syncNotes.get(id) ?? []), ...lines]);
+            },
+            log: (level, msg) => {
+              // Host folder notes (entries left out, writes dropped) go to the VM's console history.
+              void level;
+              if (!/^(host )?folder /.test(msg)) return;
+              if (!s.over) serialOut(id, log, new TextEncoder().encode(`\r\n[hostbox] ${msg}\r\n`));
             },
             screen: (screen) => {
               if (!s.over) emit({ type: 'screen', id, screen });

@@ -6,9 +6,10 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
+import { IDE_POSITIONS, VmmHost, packageRoot, type FolderSpec, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { openMonitor, type Monitor } from './monitor.ts';
 import { parseForward, parseMac, type ParsedForward } from './backends/nat/forward-spec.ts';
+import { describeSync } from './backends/host-folder/sync-summary.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import type { FakeMachineKind } from '../vmm/protocol.ts';
 import { resolveDataDir } from './library/data-dir.ts';
@@ -27,6 +28,11 @@ Options for run:
   --append TEXT     kernel command line (e.g. "console=ttyS0")
   --hda FILE        raw disk image (first IDE disk)
   --cdrom FILE      ISO image (IDE CD-ROM)
+  --folder DIR[,readonly]
+                    a host folder as a FAT disk on the next free IDE position (repeatable);
+                    what the guest changed is written back to DIR when the guest powers off
+                    (with ,readonly the guest's changes are dropped instead); a VM with host
+                    folders cannot be suspended
   --engine NAME     auto (= bt) | bt | interpreter | check (bt verified against the interpreter)
   --boot DEVICE     without --kernel, what the BIOS boots first: disk (default) or cdrom
   --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
@@ -63,16 +69,28 @@ interface RunOptions {
   mac?: string;
   hostAccess?: boolean;
   forwards?: string[];
+  folder?: string[];
 }
 
-const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac'] as const;
+const VALUE_FLAGS = ['config', 'memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac', 'folder'] as const;
 const REPEATED_FLAGS = ['forward', 'hostfwd'] as const;
+/** Value flags that may be given more than once. */
+const LIST_FLAGS = ['folder'];
 const SWITCHES = ['host-access'] as const;
 /** The NIC's address on the command line, QEMU's default, unless --mac says otherwise. */
 const CLI_MAC = '52:54:00:12:34:56';
 
+/** `DIR` or `DIR,readonly`. */
+function parseFolder(value: string, resolve: (p: string) => string): FolderSpec {
+  const m = /^(.*?)(,readonly|,ro)?$/.exec(value)!;
+  if (m[1] === '') throw new UsageError(`--folder ${value}: give a directory (DIR or DIR,readonly)`);
+  if (m[1]!.includes(',') && !existsSync(m[1]!)) throw new UsageError(`--folder ${value}: the only option after a comma is readonly`);
+  return { path: resolve(m[1]!), readOnly: m[2] !== undefined };
+}
+
 export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec {
   const flags: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   const forwardSpecs: string[] = [];
   let hostAccessFlag = false;
   for (let k = 0; k < args.length; k++) {
@@ -88,6 +106,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     let value: string | undefined = eq > 0 ? a.slice(eq + 1) : args[++k];
     if (value === undefined) throw new UsageError(`option --${name} needs a value`);
     if (repeated) forwardSpecs.push(value);
+    else if (LIST_FLAGS.includes(name)) (lists[name] ??= []).push(value);
     else flags[name] = value;
   }
   let opts: RunOptions = {};
@@ -102,7 +121,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
     for (const key of Object.keys(parsed)) {
-      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac', 'hostAccess', 'forwards'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac', 'hostAccess', 'forwards', 'folder'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
     }
     opts = parsed as RunOptions;
   }
@@ -134,6 +153,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
   const bootNames: Record<string, 'disk' | 'cdrom'> = { disk: 'disk', c: 'disk', cdrom: 'cdrom', d: 'cdrom' };
   if (opts.boot !== undefined && !bootNames[opts.boot]) throw new UsageError(`--boot ${opts.boot} is not a boot device: use disk or cdrom`);
   const resolve = (p?: string): string | undefined => (p === undefined ? undefined : p.startsWith('/') ? p : join(cwd, p));
+  const configFolders = opts.folder === undefined ? [] : Array.isArray(opts.folder) && opts.folder.every((f) => typeof f === 'string') ? opts.folder : null;
+  if (configFolders === null) throw new UsageError('config setting "folder" must be a list of "DIR" or "DIR,readonly" strings');
+  const folders = lists.folder ?? configFolders;
   return {
     memoryMiB: memory,
     engine,
@@ -144,6 +166,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     cdromPath: resolve(opts.cdrom),
     biosPath: resolve(opts.bios),
     bootFrom: opts.boot === undefined ? undefined : bootNames[opts.boot],
+    folders: folders.map((f) => parseFolder(f, (p) => resolve(p)!)),
     // This terminal is the only screen: let the BIOS show itself on it.
     biosSerialConsole: true,
     diskOwner: 'hostbox run',
@@ -215,6 +238,10 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     log: (level: string, msg: string) => {
       if (level !== 'info' || process.env.HOSTBOX_VERBOSE) process.stderr.write(`\r\nhostbox: ${msg}\r\n`);
     },
+    folderSync: (f, report, error) => {
+      const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+      for (const l of lines) process.stderr.write(`hostbox: ${l}\r\n`);
+    },
   };
   // The monitor socket exists before the VM starts, so a script can wait for it to appear.
   let monitor: Monitor | null = null;
@@ -258,6 +285,12 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     throw e;
   }
   const theVm = vm;
+  for (const f of theVm.folders) {
+    const s = f.disk.scan;
+    process.stderr.write(
+      `hostbox: folder ${f.disk.folder}${f.disk.readOnly ? ' (read-only)' : ''} is IDE ${IDE_POSITIONS[f.slot]} (${f.slot}): FAT${f.disk.image.geometry.fatType}, ${s.files} files, ${s.dirs} directories, attached in ${f.disk.attachMs.toFixed(0)} ms${s.skipped.length ? `, ${s.skipped.length} entries left out (HOSTBOX_VERBOSE=1 lists them)` : ''}\r\n`,
+    );
+  }
   const tty = stdin.isTTY === true;
   if (tty) stdin.setRawMode(true);
   let escape = false;

@@ -8,13 +8,15 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
+import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
-import type { ImageScope } from './backends/image-policy.ts';
+import { folderRefusal, type ImageScope } from './backends/image-policy.ts';
 import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
 import { parseMac } from './backends/nat/forward-spec.ts';
+import { FolderDisk } from './backends/host-folder/folder-disk.ts';
+import type { SyncReport } from './backends/host-folder/folder-sync.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -36,6 +38,10 @@ export interface VmLaunchSpec {
   imageScope?: ImageScope;
   /** A PCnet NIC on user-mode NAT; absent or 'none': no network card. */
   net?: NetSpec;
+  /** Host folders presented as FAT disks, each on the next free IDE position (see ideSlotsForFolders). */
+  folders?: readonly FolderSpec[];
+  /** Where folder disks keep the guest's writes until power-off (default: a private temporary directory). */
+  folderOverlayDir?: string;
 }
 
 export interface NetSpec {
@@ -48,6 +54,47 @@ export interface NetSpec {
   /** Cable connected at power-on (default true). */
   readonly link?: boolean;
 }
+
+export interface FolderSpec {
+  path: string;
+  readOnly?: boolean;
+}
+
+/** IDE positions by QEMU's names, with what a guest calls them. */
+export const IDE_POSITIONS = {
+  hda: 'primary master',
+  hdb: 'primary slave',
+  hdc: 'secondary master',
+  hdd: 'secondary slave',
+} as const;
+export type IdeDisk = keyof typeof IDE_POSITIONS;
+
+/** The positions folder disks take: the free ones in order (the CD-ROM holds the secondary master). */
+export function ideSlotsForFolders(spec: Pick<VmLaunchSpec, 'hdaPath' | 'cdromPath'>, count: number): IdeDisk[] {
+  const free = (['hda', 'hdb', 'hdc', 'hdd'] as const).filter((d) => !(d === 'hda' && spec.hdaPath) && !(d === 'hdc' && spec.cdromPath));
+  if (count > free.length)
+    throw new Error(`${count} host folders need ${count} free IDE positions, and only ${free.length} are free (${free.join(', ') || 'none'}): the IDE controller has four, the disk and CD-ROM take theirs`);
+  return free.slice(0, count);
+}
+
+/**
+ * A block back end: a raw image (asynchronous I/O, locked, checked by the image policy) or a host
+ * folder disk (synthesized in memory, its overlay one of the VM's own files).
+ */
+interface BlockBackend {
+  readonly info: DiskInfo;
+  handle(req: BlockRequest): BlockReply | Promise<BlockReply>;
+  close(): void | Promise<void>;
+}
+
+export interface AttachedFolder {
+  readonly slot: IdeDisk;
+  readonly disk: FolderDisk;
+}
+
+/** Why a VM with host folders cannot be suspended; the same words from Ctrl-A S and the monitor. */
+export const FOLDER_SUSPEND_REFUSAL =
+  'a VM with host folders cannot be suspended: a state file cannot describe a folder disk (it is built from the folder at power-on, and the guest\'s writes reach the folder only when the guest powers off); power the VM off from the guest instead';
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
 export const DEFAULT_BIOS = { bios: '/usr/share/seabios/bios.bin', vgaBios: '/usr/share/seabios/vgabios-isavga.bin' };
@@ -87,6 +134,8 @@ export interface VmHandlers {
   screen(s: Screen): void;
   state(s: VmState, detail?: string): void;
   log?(level: string, msg: string): void;
+  /** A folder disk was synced to its host folder (report null: read-only, dropped), or could not be. */
+  folderSync?(folder: AttachedFolder, report: SyncReport | null, error?: Error): void;
 }
 
 export interface VmmHostOptions {
@@ -119,16 +168,26 @@ function readBootFile(what: string, path: string): Uint8Array {
 }
 
 /** Checks a launch spec and loads what the VMM needs; throws an Error naming the problem. */
-export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Map<string, DiskImage> } {
+export function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): { config: VmConfig; disks: Map<string, BlockBackend>; folders: AttachedFolder[] } {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
   if (!['interpreter', 'bt', 'auto', 'check'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt, auto or check`);
   if (spec.initrdPath && !spec.kernelPath) throw new Error('an initrd needs a kernel (--kernel)');
-  const disks = new Map<string, DiskImage>();
+  const disks = new Map<string, BlockBackend>();
+  const folders: AttachedFolder[] = [];
   try {
     const imageOpts = { owner: spec.diskOwner, scope: spec.imageScope };
     if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda', imageOpts));
     if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom', imageOpts));
+    const slots = ideSlotsForFolders(spec, spec.folders?.length ?? 0);
+    for (const [i, f] of (spec.folders ?? []).entries()) {
+      const slot = slots[i]!;
+      const refusal = folderRefusal(f.path, spec.imageScope ?? {});
+      if (refusal) throw new Error(`host folder ${refusal}`);
+      const disk = new FolderDisk(f.path, slot, { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir, log: (m) => log?.(m) });
+      disks.set(slot, disk);
+      folders.push({ slot, disk });
+    }
     const config: VmConfig = {
       memoryMiB: spec.memoryMiB,
       engine: spec.engine,
@@ -144,10 +203,13 @@ export function prepareConfig(spec: VmLaunchSpec): { config: VmConfig; disks: Ma
             bootOrder: spec.bootFrom === 'cdrom' ? (['cdrom', 'disk', 'floppy'] as const) : (['disk', 'cdrom', 'floppy'] as const),
           }),
       hda: disks.get('hda')?.info,
+      hdb: disks.get('hdb')?.info,
+      hdc: disks.get('hdc')?.info,
+      hdd: disks.get('hdd')?.info,
       cdrom: disks.get('cdrom')?.info,
       ...(spec.net && spec.net.mode === 'user' ? { nic: { mac: parseMac(spec.net.mac), link: spec.net.link !== false } } : {}),
     };
-    return { config, disks };
+    return { config, disks, folders };
   } catch (e) {
     for (const d of disks.values()) void d.close();
     throw e;
@@ -173,9 +235,11 @@ export class VmmHost {
 
   private constructor(
     private readonly channel: Channel,
-    private readonly disks: Map<string, DiskImage>,
+    private readonly disks: Map<string, BlockBackend>,
     private readonly handlers: VmHandlers,
     private readonly spec: VmLaunchSpec,
+    /** Host folders attached as disks, synced when the guest powers off. */
+    readonly folders: readonly AttachedFolder[],
   ) {}
 
   /** The NAT's traffic counters, or null without a network. */
@@ -219,6 +283,8 @@ export class VmmHost {
     };
     if (opts.memoryMiB !== undefined && opts.memoryMiB !== h.memoryMiB)
       throw new StateFileError(`${path}: the state was saved with ${h.memoryMiB} MiB of RAM, this VM has ${opts.memoryMiB} MiB`);
+    // suspend() refuses VMs with host folders, so a state that names folders was not written by it.
+    if (h.config.folders?.length) throw new StateFileError(`${path}: the state lists host folders, and ${FOLDER_SUSPEND_REFUSAL}`);
     checkDisks(path, h.disks);
     const host = await VmmHost.launch(h.config, handlers, opts, true);
     const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
@@ -236,7 +302,7 @@ export class VmmHost {
   }
 
   private static async launch(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions, restore: boolean): Promise<VmmHost> {
-    const { config, disks } = prepareConfig(spec);
+    const { config, disks, folders } = prepareConfig(spec, (m) => handlers.log?.('info', m));
     let host: VmmHost | null = null;
     let isStarted = false;
     let started: (() => void) | null = null;
@@ -284,7 +350,7 @@ export class VmmHost {
         : mode === 'utility'
           ? utilityChannel(onMessage, onDeath)
           : workerChannel(onMessage, onDeath, opts.fake !== undefined);
-    host = new VmmHost(channel, disks, handlers, spec);
+    host = new VmmHost(channel, disks, handlers, spec, folders);
     const net = spec.net;
     if (net && net.mode === 'user') {
       const mac = Uint8Array.from(parseMac(net.mac));
@@ -311,6 +377,7 @@ export class VmmHost {
   suspend(path: string): Promise<SuspendResult> {
     if (this.finished) return Promise.reject(new Error('the VM is not running'));
     if (this.saving) return Promise.reject(new Error('a suspend is already under way'));
+    if (this.folders.length > 0) return Promise.reject(new Error(FOLDER_SUSPEND_REFUSAL));
     return new Promise((resolve, reject) => {
       this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), resolve, reject };
       this.channel.send({ kind: 'state', op: 'save' });
@@ -345,7 +412,8 @@ export class VmmHost {
           created: new Date().toISOString(),
           memoryMiB: this.spec.memoryMiB,
           config: this.spec,
-          disks: [...this.disks].map(([id, d]) => diskIdentity(id, d.path)),
+          // suspend() refused folder disks, so every disk here is an image file.
+          disks: [...this.disks].map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
         };
         s.builder.write(s.path, header).then(
           (bytes) => {
@@ -390,7 +458,7 @@ export class VmmHost {
           return;
         }
         // The reply goes back when the I/O is done; the event loop serves everything else meanwhile.
-        void disk.handle(m.req).then((reply) => {
+        void Promise.resolve(disk.handle(m.req)).then((reply) => {
           if (!this.finished) this.channel.send({ kind: 'block', reply });
         });
         return;
@@ -400,7 +468,10 @@ export class VmmHost {
         return;
       case 'lifecycle':
         if (m.event === 'poweroff') {
-          // Told once the disks are closed and unlocked, so the VM can be powered on again at once.
+          // The guest shut down: its file systems are unmounted and consistent, so now is when
+          // folder disks carry its changes back. Told once the disks are closed and unlocked, so
+          // the VM can be powered on again at once.
+          this.syncFolders();
           void this.shutdown().then(() => h.state('poweroff', m.detail));
         } else if (m.event === 'reset') h.state('reset', m.detail);
         else if (m.event === 'halted') h.state('halted', m.detail);
@@ -408,6 +479,18 @@ export class VmmHost {
         return;
       default:
         return;
+    }
+  }
+
+  /** Syncs each folder disk to its host folder (once; a second power-off of this VM cannot happen). */
+  private syncFolders(): void {
+    for (const f of this.folders) {
+      try {
+        const report = f.disk.sync();
+        this.handlers.folderSync?.(f, report);
+      } catch (e) {
+        this.handlers.folderSync?.(f, null, e as Error);
+      }
     }
   }
 
@@ -447,6 +530,10 @@ export class VmmHost {
   private shutdown(): Promise<void> {
     this.finished = true;
     this.nat?.close();
+    if (!this.closing)
+      for (const f of this.folders)
+        if (!f.disk.syncTried && !f.disk.readOnly && f.disk.pendingSectors > 0)
+          this.handlers.log?.('warn', `folder ${f.disk.folder}: the VM did not power itself off, so the guest's changes (${f.disk.pendingSectors} sectors written) are dropped, not synced`);
     this.closing ??= (async () => {
       await this.channel.terminate();
       await Promise.all([...this.disks.values()].map((d) => d.close()));

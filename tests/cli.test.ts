@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,6 +43,11 @@ test('bad input gets one clear line and a non-zero exit, never a stack trace', (
     [['run', '--boot', 'floppy'], /--boot floppy is not a boot device: use disk or cdrom/],
     [['frob'], /unknown command "frob"/],
     [['run', '--config', join(scratch, 'none.json')], /config file .* does not exist/],
+    [['run', '--kernel', kernel, '--folder', join(scratch, 'no-such-folder')], /host folder .*no-such-folder does not exist/],
+    [['run', '--kernel', kernel, '--folder', kernel], /host folder .*kernel\.bin is not a directory/],
+    [['run', '--kernel', kernel, '--folder', ',readonly'], /--folder ,readonly: give a directory/],
+    [['run', '--kernel', kernel, '--folder', `${scratch},rw`], /the only option after a comma is readonly/],
+    [['run', '--kernel', kernel, '--hda', kernel, '--folder', scratch, '--folder', scratch, '--folder', scratch, '--folder', scratch], /4 host folders need 4 free IDE positions, and only 3 are free \(hdb, hdc, hdd\)/],
   ];
   for (const [args, re] of cases) {
     const r = hostbox(args);
@@ -94,4 +99,19 @@ test('settings from a config file, overridden by flags', () => {
   writeFileSync(cfg, JSON.stringify({ memroy: 64 }));
   const bad = hostbox(['run', '--config', cfg]);
   assert.match(bad.stderr, /unknown setting "memroy"/);
+});
+
+test('--folder attaches each folder on the next free IDE position, says which, and syncs at power-off', () => {
+  const a = join(scratch, 'folder-a');
+  const b = join(scratch, 'folder-b');
+  mkdirSync(a, { recursive: true });
+  mkdirSync(b, { recursive: true });
+  writeFileSync(join(a, 'hello.txt'), 'hi');
+  const r = hostbox(['run', '--kernel', kernel, '--folder', a, '--folder', `${b},readonly`], { env: { HOSTBOX_FAKE_MACHINE: 'echo' }, input: 'poweroff\n' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /folder .*folder-a is IDE primary master \(hda\): FAT16, 1 files, 0 directories/);
+  assert.match(r.stderr, /folder .*folder-b \(read-only\) is IDE primary slave \(hdb\)/);
+  assert.match(r.stderr, /folder .*folder-a synced: the guest changed nothing/);
+  assert.match(r.stderr, /folder .*folder-b is attached read-only: the guest's changes were dropped/);
+  assert.deepEqual(readdirSync(a), ['hello.txt']);
 });

@@ -222,3 +222,21 @@ test('Ctrl-A S at the terminal suspends to the --state file, says where, and exi
   assert.equal(await plainExit, 0, 'the guest ran on to its end');
   assert.match(out, /sum=[0-9a-f]{8}/);
 });
+
+test('a VM with a host folder is not suspended: one line says why, no file is written, and the guest runs on', async () => {
+  const folder = mkdtempSync(join(scratch, 'folder-'));
+  writeFileSync(join(folder, 'note.txt'), 'hello\n');
+  const sock = join(scratch, 'folder.sock');
+  const file = join(scratch, 'folder.state');
+  const vm = start([...baseArgs, '--folder', folder, '--monitor', sock]);
+  await until('the monitor socket', () => existsSync(sock));
+  await until('the guest running', () => dots(vm.out()) > 0);
+  const answers = await monitor(sock, [JSON.stringify({ cmd: 'suspend', file }), '{"cmd":"status"}', '{"cmd":"quit"}']);
+  assert.equal(answers[0]!.ok, false);
+  assert.match(String(answers[0]!.error), /a VM with host folders cannot be suspended/);
+  assert.deepEqual(answers[1], { ok: true, state: 'running' });
+  assert.deepEqual(answers[2], { ok: true });
+  assert.equal(await vm.exit, 0, vm.err());
+  assert.equal(existsSync(file), false);
+  assert.deepEqual(readdirSync(folder), ['note.txt'], 'the folder is as it was');
+});

@@ -20,7 +20,12 @@ export interface VmConfig {
   readonly kernel?: Uint8Array;
   readonly initrd?: Uint8Array;
   readonly cmdline?: string;
+  /** IDE hard disks by position, as QEMU names them: primary master and slave, secondary master and slave. */
   readonly hda?: DiskInfo;
+  readonly hdb?: DiskInfo;
+  /** A hard disk at the secondary master; only when there is no CD-ROM, which sits there. */
+  readonly hdc?: DiskInfo;
+  readonly hdd?: DiskInfo;
   readonly cdrom?: DiskInfo;
   /** Optional BIOS / option ROM images supplied by the host. */
   readonly bios?: Uint8Array;

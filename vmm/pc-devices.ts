@@ -5,8 +5,9 @@
 //   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE primary/secondary
 //
 //   PCI 00:00.0 i440FX host bridge   00:01.0 PIIX3 ISA bridge   00:01.1 PIIX3 IDE (hda: primary
-//   master, CD-ROM: secondary master, as QEMU places them)   00:03.0 PCnet-PCI II (INTA# -> PIRQC
-//   -> IRQ 11), in the slot QEMU gives its first NIC
+//   master, hdb: primary slave, CD-ROM or hdc: secondary master, hdd: secondary slave, as QEMU
+//   places them)   00:03.0 PCnet-PCI II (INTA# -> PIRQC -> IRQ 11), in the slot QEMU gives its
+//   first NIC
 
 import type { Device, ResetKind } from './device.ts';
 import { defineState, StateError, type StateSchema } from './state/schema.ts';
@@ -139,7 +140,12 @@ export class PcDevices {
       mem: m.mem,
       io: m.io,
       isaIrq: irq,
-      drives: [drive('disk', m.config.hda), null, drive('cdrom', m.config.cdrom), null],
+      drives: [
+        drive('disk', m.config.hda),
+        drive('disk', m.config.hdb),
+        m.config.cdrom ? drive('cdrom', m.config.cdrom) : drive('disk', m.config.hdc),
+        drive('disk', m.config.hdd),
+      ],
       block: (req) => m.host.block(req),
     });
     this.vga = new Vga(clock, (screen) => m.host.display(screen));

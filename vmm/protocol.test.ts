@@ -101,6 +101,8 @@ test('every message kind from the VMM is checked before the host acts on it', ()
   assert.throws(() => parseFromVmm({ kind: 'block', req: { tag: 1, disk: {}, op: 'read', lba: 0, count: 1 } }), /block disk/);
 
   assert.deepEqual(parseFromVmm({ kind: 'lifecycle', event: 'poweroff', detail: 'ACPI' }), { kind: 'lifecycle', event: 'poweroff', detail: 'ACPI' });
+  // A guest halted for good (HLT with interrupts off), with its CS:EIP.
+  assert.deepEqual(parseFromVmm({ kind: 'lifecycle', event: 'halted', detail: '0060:c1234567' }), { kind: 'lifecycle', event: 'halted', detail: '0060:c1234567' });
   assert.throws(() => parseFromVmm({ kind: 'lifecycle', event: 'explode' }), /unknown lifecycle event/);
   assert.throws(() => parseFromVmm({ kind: 'lifecycle', event: 'reset', detail: 42 }), /detail/);
   assert.throws(() => parseFromVmm({ kind: 'status', running: 'yes', stats: {} }), /running and stats/);

@@ -100,3 +100,19 @@ export function imageRefusal(path: string, writable: boolean, scope: ImageScope)
   }
   return null;
 }
+
+/**
+ * Why `path` must not be a host folder disk, as one sentence; null when it may. A folder disk is
+ * synthesized, not an image file, so the checks above do not apply; but the guest reads the whole
+ * folder and, at power-off, writes into it, so it must not reach Hostbox's data folder: not the
+ * folder itself, nothing inside it (the library database, VM disks, this VM's own overlays), and no
+ * folder holding it.
+ */
+export function folderRefusal(path: string, scope: ImageScope): string | null {
+  if (!scope.dataDir) return null;
+  const dir = real(path);
+  const data = real(scope.dataDir);
+  if (inside(dir, data)) return `${path} is in Hostbox's data folder ${scope.dataDir}, which a guest must not read or write`;
+  if (inside(data, dir)) return `${path} holds Hostbox's data folder ${scope.dataDir}, which a guest must not read or write: share a folder beside it`;
+  return null;
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -259,6 +259,47 @@ test('the data folder: HOSTBOX_DATA_DIR, then Electron userData, then XDG', () =
   assert.equal(resolveDataDir({ env: { HOME: '/home/u' } }), '/home/u/.local/share/hostbox');
 });
 
+test('a version-3 library goes through migrations 4 (networking) and 5 (host folders), keeping its VMs', () => {
+  const s = scratch();
+  try {
+    const file = join(s.dir, LIBRARY_FILE);
+    const db = new Database(file);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) db.exec(m.sql);
+    db.pragma('user_version = 3');
+    db.prepare(`INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, created_at) VALUES (?, 'Version 3', 64, 'auto', 'kernel', ?, '2026-01-01T00:00:00.000Z')`).run(
+      '00000000-0000-4000-8000-000000000003',
+      s.kernel,
+    );
+    db.close();
+    assert.deepEqual(
+      MIGRATIONS.map((m) => m.version),
+      [1, 2, 3, 4, 5],
+    );
+    const lib = VmLibrary.open(s.dir);
+    const [old] = lib.list();
+    assert.equal(old!.name, 'Version 3');
+    assert.deepEqual([old!.net, old!.mac, old!.hostAccess, old!.forwards, old!.exposeForwards], ['user', macForVm('00000000-0000-4000-8000-000000000003'), false, '', false]);
+    assert.deepEqual(old!.folders, []);
+    // The old VM takes both new kinds of settings and keeps them.
+    const folder = join(s.files, 'shared');
+    mkdirSync(folder);
+    const u = lib.update(old!.id, { ...old!, forwards: 'tcp:2222:22', folders: [{ path: folder, readOnly: true }] }, pty);
+    assert.ok(u.ok, JSON.stringify(u));
+    lib.close();
+    const again = new Database(file);
+    assert.equal(again.pragma('user_version', { simple: true }), 5);
+    const columns = (again.prepare('PRAGMA table_info(vms)').all() as { name: string }[]).map((c) => c.name);
+    for (const c of ['net', 'mac', 'host_access', 'forwards', 'expose_forwards', 'folders']) assert.ok(columns.includes(c), c);
+    again.close();
+    const reopened = VmLibrary.open(s.dir);
+    const vm = reopened.get(old!.id);
+    assert.deepEqual([vm.forwards, vm.folders], ['tcp:127.0.0.1:2222:22', [{ path: folder, readOnly: true }]]);
+    reopened.close();
+  } finally {
+    s.done();
+  }
+});
+
 test('networking settings (migration 4): a stable MAC from the VM id, host access off by default, forwards checked and stored canonically', () => {
   const s = scratch();
   try {
@@ -295,6 +336,39 @@ test('networking settings (migration 4): a stable MAC from the VM id, host acces
     const twice = lib.create(settings(s, { name: 'Twice', forwards: 'tcp:8080:80\ntcp:127.0.0.1:8080:81' }), pty);
     assert.match(twice.ok ? '' : twice.errors[0]!.message, /forwarded twice/);
     lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('host folders are stored with a VM, checked per field, and bounded by the free IDE positions', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    const shared = join(s.files, 'shared');
+    const other = join(s.files, 'other');
+    for (const d of [shared, other]) mkdirSync(d);
+    const r = lib.create(settings(s, { folders: [{ path: shared, readOnly: false }, { path: other, readOnly: true }] }), pty);
+    assert.ok(r.ok, JSON.stringify(r));
+    lib.close();
+    const again = VmLibrary.open(s.dir);
+    assert.deepEqual(again.get(r.vm.id).folders, [
+      { path: shared, readOnly: false },
+      { path: other, readOnly: true },
+    ]);
+    const bad = (folders: { path: string; readOnly: boolean }[], over: Partial<VmCreateSettings> = {}) => {
+      const u = again.update(r.vm.id, settings(s, { folders, ...over }), pty);
+      assert.equal(u.ok, false);
+      return (u as { errors: { field: string; message: string }[] }).errors.find((e) => e.field === 'folders')?.message ?? '';
+    };
+    assert.match(bad([{ path: 'relative/dir', readOnly: false }]), /full path/);
+    assert.match(bad([{ path: join(s.files, 'missing'), readOnly: false }]), /does not exist/);
+    assert.match(bad([{ path: s.kernel, readOnly: false }]), /is not a folder/);
+    const cd = join(s.files, 'cd.iso');
+    writeFileSync(cd, new Uint8Array(2048));
+    assert.match(bad(Array(4).fill({ path: shared, readOnly: false }), { cdromPath: cd }), /4 host folders need 4 free IDE positions, and only 3 are free/);
+    assert.deepEqual(again.get(r.vm.id).folders.length, 2, 'nothing was saved');
+    again.close();
   } finally {
     s.done();
   }

@@ -36,6 +36,7 @@ interface Row {
   host_access: number;
   forwards: string;
   expose_forwards: number;
+  folders: string;
   power: string;
   last_error: string | null;
   created_at: string;
@@ -104,6 +105,7 @@ export class VmLibrary {
       hostAccess: r.host_access === 1,
       forwards: r.forwards,
       exposeForwards: r.expose_forwards === 1,
+      folders: parseFolders(r.folders),
       power: r.power as VmPower,
       ...(r.last_error ? { error: r.last_error } : {}),
       createdAt: r.created_at,
@@ -154,8 +156,8 @@ export class VmLibrary {
       }
       this.db
         .prepare(
-          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, net, mac, host_access, forwards, expose_forwards, power, created_at)
-           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, @net, @mac, @hostAccess, @forwards, @exposeForwards, 'off', @createdAt)`,
+          `INSERT INTO vms (id, name, memory_mib, engine, boot, kernel_path, initrd_path, cmdline, hda_path, cdrom_path, serial, net, mac, host_access, forwards, expose_forwards, folders, power, created_at)
+           VALUES (@id, @name, @memoryMiB, @engine, @boot, @kernelPath, @initrdPath, @cmdline, @hdaPath, @cdromPath, @serial, @net, @mac, @hostAccess, @forwards, @exposeForwards, @folders, 'off', @createdAt)`,
         )
         // Each VM keeps one MAC for life: made from its id unless the user gave one.
         .run({ ...pick({ ...s, mac: s.mac || macForVm(id) }), id, createdAt: new Date().toISOString() });
@@ -177,7 +179,7 @@ export class VmLibrary {
       .prepare(
         `UPDATE vms SET name = @name, memory_mib = @memoryMiB, engine = @engine, boot = @boot, kernel_path = @kernelPath, initrd_path = @initrdPath,
            cmdline = @cmdline, hda_path = @hdaPath, cdrom_path = @cdromPath, serial = @serial, net = @net, mac = @mac, host_access = @hostAccess,
-           forwards = @forwards, expose_forwards = @exposeForwards WHERE id = @id`,
+           forwards = @forwards, expose_forwards = @exposeForwards, folders = @folders WHERE id = @id`,
       )
       .run({ ...pick({ ...settings, mac: settings.mac || vm.mac }), id });
     return { ok: true, vm: this.get(id) };
@@ -220,6 +222,16 @@ export class VmLibrary {
   }
 }
 
+/** The stored list; a value this version cannot read shows as no folders rather than failing the library. */
+function parseFolders(json: string): VmSettings['folders'] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((f) => f && typeof f.path === 'string').map((f) => ({ path: String(f.path), readOnly: f.readOnly === true })) : [];
+  } catch {
+    return [];
+  }
+}
+
 function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
   const forwards = forwardLines(s.forwards)
     .map((l) => formatForward(parseForward(l)))
@@ -240,5 +252,6 @@ function pick(s: VmSettings): Record<keyof VmSettings, string | number> {
     hostAccess: s.hostAccess ? 1 : 0,
     forwards,
     exposeForwards: s.exposeForwards ? 1 : 0,
+    folders: JSON.stringify(s.folders.map((f) => ({ path: f.path, readOnly: f.readOnly }))),
   };
 }

@@ -73,6 +73,11 @@ export const MIGRATIONS: readonly { version: number; why: string; sql: string }[
       ALTER TABLE vms ADD COLUMN expose_forwards INTEGER NOT NULL DEFAULT 0 CHECK (expose_forwards IN (0, 1));
     `,
   },
+  {
+    version: 5,
+    why: 'host folders attached as FAT disks: a JSON list of {path, readOnly}',
+    sql: `ALTER TABLE vms ADD COLUMN folders TEXT NOT NULL DEFAULT '[]';`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

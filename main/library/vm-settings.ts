@@ -6,8 +6,8 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parseBzImage } from '../../vmm/boot/linux.ts';
 import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
-import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../vmm-host.ts';
-import { imageRefusal, type ImageScope } from '../backends/image-policy.ts';
+import { MAX_MEMORY_MIB, MIN_MEMORY_MIB, ideSlotsForFolders } from '../vmm-host.ts';
+import { folderRefusal, imageRefusal, type ImageScope } from '../backends/image-policy.ts';
 import { parseForward, parseMac, type ParsedForward } from '../backends/nat/forward-spec.ts';
 
 export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt', 'check'];
@@ -34,6 +34,7 @@ export function defaultSettings(): VmCreateSettings {
     hostAccess: false,
     forwards: '',
     exposeForwards: false,
+    folders: [],
   };
 }
 
@@ -77,9 +78,31 @@ export function normalizeSettings(input: unknown): { settings: VmCreateSettings;
     hostAccess: flag('hostAccess'),
     forwards: str('forwards'),
     exposeForwards: flag('exposeForwards'),
+    folders: folderList(o.folders, errors),
     ...(newDiskMiB !== undefined ? { newDiskMiB: typeof newDiskMiB === 'number' ? newDiskMiB : NaN } : {}),
   };
   return { settings, errors };
+}
+
+function folderList(v: unknown, errors: FieldError[]): VmSettings['folders'] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((f) => f && typeof f === 'object' && typeof f.path === 'string')) {
+    errors.push({ field: 'folders', message: 'folders must be a list of {path, readOnly}' });
+    return [];
+  }
+  return v.map((f: { path: string; readOnly?: unknown }) => ({ path: f.path.trim(), readOnly: f.readOnly === true }));
+}
+
+function folderProblem(path: string, scope: ImageScope): string | null {
+  if (!isAbsolute(path)) return `Give the full path of the folder (${path || 'an empty path'} is not).`;
+  try {
+    if (!statSync(path).isDirectory()) return `${path} is not a folder.`;
+    const refusal = folderRefusal(path, scope);
+    return refusal ? refusal.replace(/^./, (c) => c.toUpperCase()) + '.' : null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${path} does not exist.` : `${path}: ${(e as Error).message}`;
+  }
 }
 
 function fileProblem(what: string, path: string): string | null {
@@ -211,6 +234,15 @@ export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): Fie
   }
   if (s.boot === 'disk' && !s.hdaPath && !s.cdromPath && s.newDiskMiB === undefined) err('boot', 'A VM that boots from disks needs a hard disk or a CD image.');
   if (s.boot === 'cdrom' && !s.cdromPath) err('cdromPath', 'A VM that boots from its CD needs a CD image.');
+  for (const f of s.folders) {
+    const p = folderProblem(f.path, ctx.imageScope);
+    if (p) err('folders', p);
+  }
+  try {
+    ideSlotsForFolders({ hdaPath: s.hdaPath || (s.newDiskMiB !== undefined ? 'new' : undefined), cdromPath: s.cdromPath || undefined }, s.folders.length);
+  } catch (e) {
+    err('folders', (e as Error).message.replace(/^./, (c) => c.toUpperCase()) + '.');
+  }
   return errors;
 }
 

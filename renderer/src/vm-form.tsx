@@ -24,6 +24,7 @@ interface FormState {
   hostAccess: boolean;
   forwards: string;
   exposeForwards: boolean;
+  folders: VmSettings['folders'];
 }
 
 function toState(s: VmSettings): FormState {
@@ -45,6 +46,7 @@ function toState(s: VmSettings): FormState {
     hostAccess: s.hostAccess,
     forwards: s.forwards,
     exposeForwards: s.exposeForwards,
+    folders: s.folders ?? [],
   };
 }
 
@@ -66,6 +68,7 @@ function toSettings(f: FormState): VmCreateSettings {
     hostAccess: f.hostAccess,
     forwards: f.forwards,
     exposeForwards: f.exposeForwards,
+    folders: f.folders,
     ...(f.disk === 'new' ? { newDiskMiB: num(f.newDiskMiB) } : {}),
   };
 }
@@ -174,6 +177,39 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
         {f.disk === 'existing' ? field('Disk image path', 'hdaPath', { placeholder: '/path/to/disk.img' }) : null}
         {f.disk === 'new' ? field('New disk size (MiB)', 'newDiskMiB', { numeric: true, hint: 'Made in the VM’s folder; it takes host space only as the guest writes.' }) : null}
         {field('CD-ROM image (optional)', 'cdromPath', { placeholder: '/path/to/image.iso' })}
+      </fieldset>
+      <fieldset>
+        <legend>Host folders</legend>
+        <p className="hint">
+          Each folder is a FAT disk for the guest, on the next free IDE position. The guest sees the folder as it was at power-on; what it
+          changes is written back to the folder when the guest powers itself off (shut it down, or unmount the disk, first). A file changed on
+          the host meanwhile is never overwritten: the guest's version is put beside it. Read-only: the guest's changes are dropped.
+        </p>
+        {f.folders.map((folder, i) => (
+          <div className="row folder-row" key={i}>
+            <label className="field">
+              <span className="label">Folder {i + 1}</span>
+              <input
+                name={`folder-${i}`}
+                value={folder.path}
+                placeholder="/home/me/shared"
+                spellCheck={false}
+                onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, path: e.target.value } : x)))}
+              />
+            </label>
+            <label className="check">
+              <input type="checkbox" name={`folder-${i}-readonly`} checked={folder.readOnly} onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, readOnly: e.target.checked } : x)))} />{' '}
+              Read-only
+            </label>
+            <button type="button" onClick={() => set('folders', f.folders.filter((_, k) => k !== i))}>
+              Remove
+            </button>
+          </div>
+        ))}
+        <button type="button" name="add-folder" onClick={() => set('folders', [...f.folders, { path: '', readOnly: false }])}>
+          Add a host folder
+        </button>
+        {errorFor('folders')}
       </fieldset>
       <fieldset>
         <legend>Serial port</legend>

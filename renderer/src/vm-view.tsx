@@ -76,6 +76,7 @@ function Summary(props: { vm: VmInfo }) {
       ? 'None'
       : `PCnet on NAT, ${vm.mac}${vm.hostAccess ? ', may reach this host' : ''}${vm.forwards ? `, forwards ${vm.forwards.split('\n').join(', ')}` : ''}`,
   ]);
+  for (const [i, f] of (vm.folders ?? []).entries()) rows.push([`Host folder ${i + 1}`, `${f.path}${f.readOnly ? ' (read-only)' : ''}`]);
   rows.push(['Last run', vm.lastRunAt ? new Date(vm.lastRunAt).toLocaleString() : 'Never'], ['Folder', vm.folder]);
   return (
     <dl className="summary">
@@ -193,6 +194,18 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
       {vm.ptyPath ? (
         <div className="banner-info">
           COM1 is also on the host pseudo-terminal <code>{vm.ptyPath}</code>: attach with <code>screen {vm.ptyPath}</code> or <code>minicom -D {vm.ptyPath}</code>.
+        </div>
+      ) : null}
+      {vm.folders?.length && isOn(vm) ? (
+        <div className="banner-info">
+          Host folders are written back when the guest powers itself off; a power cut here drops the guest's changes to them.
+        </div>
+      ) : null}
+      {vm.folderSync && !isOn(vm) ? (
+        <div className="banner-info folder-sync" role="status">
+          {vm.folderSync.map((l, i) => (
+            <div key={i}>{l}</div>
+          ))}
         </div>
       ) : null}
       {isOn(vm) ? null : <Summary vm={vm} />}

@@ -1,0 +1,351 @@
+// Carries what the guest did on its FAT disk back to the host folder. The model is explicit: the
+// guest's file system (read back with fat-reader.ts, overlay over base) is compared with what was
+// presented at attach, entry by entry:
+//
+// - same first cluster, same chain, no sector of it written, same size: the same file, perhaps
+//   under a new name or directory (a rename or move);
+// - same path, different contents: a modification;
+// - anything else the guest has: a create; anything presented that the guest no longer has: a delete.
+//
+// Applying happens in phases, each before the next starts: (1) read the guest's file system and check
+// it whole, so a corrupt FAT stops the sync before anything changes; (2) write every new or changed
+// file into a temporary file at the top of the folder (fsync'd); (3) set moved files aside under
+// temporary names, so swaps and cycles of renames cannot overwrite each other; (4) delete; (5) make
+// directories; (6) rename each temporary file to its place; (7) remove directories left empty.
+// Every file therefore appears wholly old or wholly new, never half written.
+//
+// Safety: a host file whose identity, size or modification time differs from attach is never
+// overwritten, moved or deleted (the guest's version goes beside it under a conflict name); names
+// are checked before use and every path is built from checked names under the folder, whose
+// directories are checked not to be symlinks before anything is written through them.
+
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { type FatDir, type FatFile, type FatNode, type FatVolume, type SectorReader, readFileRange } from './fat-reader.ts';
+import type { PresentedEntry } from './fat-image.ts';
+import type { HostStamp } from './folder-scan.ts';
+
+/** Temporary names at the top of the folder while a sync runs. */
+export const SYNC_TEMP_PREFIX = '.hostbox-sync-';
+const COPY_CHUNK = 1 << 20;
+
+export interface SyncReport {
+  written: string[];
+  created: string[];
+  deleted: string[];
+  moved: string[];
+  dirsMade: string[];
+  dirsRemoved: string[];
+  conflicts: string[];
+  refused: string[];
+}
+
+export interface SyncInput {
+  root: string;
+  presented: readonly PresentedEntry[];
+  volume: FatVolume;
+  read: SectorReader;
+  /** Whether the guest wrote any sector of [lba, lba + count). */
+  written(lba: number, count: number): boolean;
+  log?: (msg: string) => void;
+  /** For conflict names; injected so tests see fixed names. */
+  now?: () => Date;
+}
+
+/** Why the host cannot hold a name the guest made, or null when it can. */
+export function hostNameProblem(name: string): string | null {
+  if (name === '' || name === '.' || name === '..') return 'it is not a file name';
+  if (name.includes('/') || name.includes('\0')) return 'it holds a path separator or NUL';
+  if (Buffer.byteLength(name, 'utf8') > 255) return 'it is longer than 255 bytes';
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(name)) return 'it holds an unpaired UTF-16 surrogate';
+  if (name.startsWith(SYNC_TEMP_PREFIX)) return `names starting ${SYNC_TEMP_PREFIX} are Hostbox's own`;
+  return null;
+}
+
+interface GuestItem {
+  rel: string;
+  node: FatNode;
+}
+
+function sameStamp(a: HostStamp, rel: string, root: string, dirOnly: boolean): boolean {
+  try {
+    const st = lstatSync(join(root, ...rel.split('/').filter(Boolean)));
+    if (st.dev !== a.dev || st.ino !== a.ino) return false;
+    if (dirOnly) return st.isDirectory();
+    return st.isFile() && st.size === a.size && st.mtimeMs === a.mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+export function syncFolder(input: SyncInput): SyncReport {
+  const { root, presented, volume, read } = input;
+  const log = input.log ?? (() => {});
+  const report: SyncReport = { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [] };
+  const rootEntry = presented.find((p) => p.rel === '');
+  if (!rootEntry || !sameStamp(rootEntry.stamp, '', root, true)) throw new Error(`host folder ${root} is no longer the folder that was attached; nothing was synced`);
+
+  // (1) Flatten the guest's tree, refusing names the host cannot hold (and what lies under them).
+  const guest: GuestItem[] = [];
+  const keepClusters = new Set<number>();
+  const keepRels = new Set<string>();
+  const claimAll = (n: FatNode, rel: string): void => {
+    keepClusters.add(n.cluster);
+    keepRels.add(rel);
+    if (n.kind === 'dir') for (const c of n.children) claimAll(c, `${rel}/${c.name}`);
+  };
+  const flatten = (d: FatDir, rel: string): void => {
+    for (const c of d.children) {
+      const childRel = rel ? `${rel}/${c.name}` : c.name;
+      const problem = hostNameProblem(c.name);
+      if (problem) {
+        report.refused.push(`${childRel}: ${problem}`);
+        log(`host folder sync: refused ${JSON.stringify(childRel)}: ${problem}`);
+        // Whatever the refused entry holds is not deleted on the host either.
+        claimAll(c, childRel);
+        continue;
+      }
+      guest.push({ rel: childRel, node: c });
+      if (c.kind === 'dir') flatten(c, childRel);
+    }
+  };
+  flatten(volume.root, '');
+
+  const byCluster = new Map<number, PresentedEntry>();
+  const byRel = new Map<string, PresentedEntry>();
+  for (const p of presented) {
+    if (p.rel === '') continue;
+    if (p.cluster) byCluster.set(p.cluster, p);
+    byRel.set(p.rel, p);
+  }
+  const claimed = new Set<PresentedEntry>();
+  const spc = volume.sectorsPerCluster;
+  const untouched = (f: FatFile, p: PresentedEntry): boolean => {
+    if (f.size !== p.size || f.chain.length !== p.clusters) return false;
+    for (let i = 0; i < f.chain.length; i++) if (f.chain[i] !== p.cluster + i) return false;
+    return p.clusters === 0 || !input.written(volume.clusterLba(p.cluster), p.clusters * spc);
+  };
+
+  type Op =
+    | { kind: 'write'; rel: string; file: FatFile; origin?: PresentedEntry }
+    | { kind: 'move'; rel: string; origin: PresentedEntry; file: FatFile }
+    | { kind: 'mkdir'; rel: string };
+  const ops: Op[] = [];
+  const origins = new Map<GuestItem, PresentedEntry>();
+  for (const g of guest) {
+    const p = g.node.cluster ? byCluster.get(g.node.cluster) : undefined;
+    if (!p || p.kind !== g.node.kind || claimed.has(p)) continue;
+    if (g.node.kind === 'dir' || untouched(g.node, p) || p.rel === g.rel) {
+      origins.set(g, p);
+      claimed.add(p);
+    }
+  }
+  for (const g of guest) {
+    if (origins.has(g)) continue;
+    const p = byRel.get(g.rel);
+    if (p && p.kind === g.node.kind && !claimed.has(p)) {
+      origins.set(g, p);
+      claimed.add(p);
+    }
+  }
+  for (const g of guest) {
+    const p = origins.get(g);
+    if (g.node.kind === 'dir') {
+      if (!p || p.rel !== g.rel) ops.push({ kind: 'mkdir', rel: g.rel });
+      continue;
+    }
+    const f = g.node;
+    if (!p) ops.push({ kind: 'write', rel: g.rel, file: f });
+    else if (p.rel === g.rel) {
+      if (!untouched(f, p)) ops.push({ kind: 'write', rel: g.rel, file: f, origin: p });
+    } else ops.push({ kind: 'move', rel: g.rel, origin: p, file: f });
+  }
+  // Presented entries the guest no longer has (a dir the guest renamed also goes, once emptied).
+  const gone = presented.filter((p) => p.rel !== '' && !keepRels.has(p.rel) && !(p.cluster && keepClusters.has(p.cluster)) && (!claimed.has(p) || p.kind === 'dir'));
+  const renamedDirs = new Set(guest.filter((g) => g.node.kind === 'dir' && origins.get(g) && origins.get(g)!.rel !== g.rel).map((g) => origins.get(g)!));
+  const deleteFiles = gone.filter((p) => p.kind === 'file');
+  const removeDirs = gone.filter((p) => p.kind === 'dir' && (!claimed.has(p) || renamedDirs.has(p)));
+
+  // Conflicts are decided before anything changes: a host file that is not as presented is left alone.
+  const hostChanged = (p: PresentedEntry): boolean => !sameStamp(p.stamp, p.rel, root, p.kind === 'dir');
+
+  const hostPath = (rel: string): string => join(root, ...rel.split('/'));
+  /** Refuses a directory path that is missing a component, or passes through anything but a real directory. */
+  const checkDirs = (rel: string): void => {
+    const parts = rel.split('/').slice(0, -1);
+    let p = root;
+    for (const part of parts) {
+      p = join(p, part);
+      const st = lstatSync(p);
+      if (!st.isDirectory() || st.isSymbolicLink()) throw new Error(`${p} is not a directory of the folder (a symlink or a file is there now)`);
+    }
+  };
+  const stamp = input.now?.() ?? new Date();
+  const conflictRel = (rel: string): string => {
+    const slash = rel.lastIndexOf('/');
+    const dir = rel.slice(0, slash + 1);
+    const name = rel.slice(slash + 1);
+    const dot = name.lastIndexOf('.');
+    const base = dot > 0 ? name.slice(0, dot) : name;
+    const ext = dot > 0 ? name.slice(dot) : '';
+    const when = stamp.toISOString().slice(0, 16).replace('T', ' ').replace(':', '');
+    for (let n = 1; ; n++) {
+      const candidate = `${dir}${base} (guest conflict ${when}${n > 1 ? ` ${n}` : ''})${ext}`;
+      if (!exists(hostPath(candidate))) return candidate;
+    }
+  };
+
+  // (2) New contents into temporary files, while every host file is still where the base expects it.
+  let tempSeq = 0;
+  // Two kinds of temporary files, told apart by name should a crash leave any: "-new-" ones are
+  // copies of guest files (perhaps partial; safe to delete), "-moved-" ones are whole host files set
+  // aside while renames are carried out.
+  const tempPath = (kind: 'new' | 'moved'): string => join(root, `${SYNC_TEMP_PREFIX}${process.pid}-${kind}-${tempSeq++}`);
+  const placements: { temp: string; rel: string; mtimeMs: number; replace?: PresentedEntry; what: 'written' | 'created' | 'moved'; from?: string }[] = [];
+  try {
+    for (const op of ops) {
+      if (op.kind !== 'write') continue;
+      const temp = tempPath('new');
+      writeTemp(temp, volume, read, op.file);
+      placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, replace: op.origin, what: op.origin ? 'written' : 'created' });
+    }
+  } catch (e) {
+    for (const pl of placements) rmQuiet(pl.temp);
+    throw new Error(`host folder sync stopped before changing anything: ${(e as Error).message}`);
+  }
+
+  // (3) Moves: set aside under temporary names.
+  for (const op of ops) {
+    if (op.kind !== 'move') continue;
+    if (hostChanged(op.origin)) {
+      report.conflicts.push(`${op.origin.rel} -> ${op.rel}: renamed in the guest but changed on the host; left as the host has it`);
+      continue;
+    }
+    const temp = tempPath('moved');
+    try {
+      checkDirs(op.origin.rel);
+      renameSync(hostPath(op.origin.rel), temp);
+      placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, what: 'moved', from: op.origin.rel });
+    } catch (e) {
+      report.refused.push(`${op.origin.rel} -> ${op.rel}: ${(e as Error).message}`);
+    }
+  }
+
+  // (4) Deletes.
+  for (const p of deleteFiles) {
+    if (hostChanged(p)) {
+      report.conflicts.push(`${p.rel}: deleted in the guest but changed on the host; not deleted`);
+      continue;
+    }
+    try {
+      checkDirs(p.rel);
+      unlinkSync(hostPath(p.rel));
+      report.deleted.push(p.rel);
+    } catch (e) {
+      report.refused.push(`${p.rel}: not deleted: ${(e as Error).message}`);
+    }
+  }
+
+  // (5) Directories, parents first.
+  const badDirs = new Set<string>();
+  for (const op of ops.filter((o) => o.kind === 'mkdir').sort((a, b) => a.rel.split('/').length - b.rel.split('/').length)) {
+    try {
+      checkDirs(op.rel);
+      const st = lstatQuiet(hostPath(op.rel));
+      if (st?.isDirectory() && !st.isSymbolicLink()) continue;
+      if (st) throw new Error('the host has a file of that name');
+      mkdirSync(hostPath(op.rel));
+      report.dirsMade.push(op.rel);
+    } catch (e) {
+      badDirs.add(op.rel);
+      report.refused.push(`${op.rel}/: ${(e as Error).message}`);
+    }
+  }
+
+  // (6) Into place.
+  for (const pl of placements) {
+    try {
+      checkDirs(pl.rel);
+      let rel = pl.rel;
+      const target = lstatQuiet(hostPath(rel));
+      if (pl.replace) {
+        if (hostChanged(pl.replace)) {
+          rel = conflictRel(pl.rel);
+          report.conflicts.push(`${pl.rel}: changed on the host since attach; the guest's version is ${rel}`);
+        }
+      } else if (target) {
+        rel = conflictRel(pl.rel);
+        report.conflicts.push(`${pl.rel}: the host has a new file of that name; the guest's version is ${rel}`);
+      }
+      if (pl.what !== 'moved') utimesSync(pl.temp, new Date(pl.mtimeMs), new Date(pl.mtimeMs));
+      renameSync(pl.temp, hostPath(rel));
+      if (rel === pl.rel) (pl.what === 'moved' ? report.moved : pl.what === 'written' ? report.written : report.created).push(pl.from ? `${pl.from} -> ${rel}` : rel);
+    } catch (e) {
+      report.refused.push(`${pl.rel}: ${(e as Error).message}; its contents are kept in ${pl.temp}`);
+    }
+  }
+
+  // (7) Directories the guest removed or renamed away, deepest first, when nothing is left in them.
+  for (const p of removeDirs.sort((a, b) => b.rel.split('/').length - a.rel.split('/').length)) {
+    try {
+      checkDirs(p.rel);
+      rmdirSync(hostPath(p.rel));
+      report.dirsRemoved.push(p.rel);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      report.conflicts.push(`${p.rel}/: ${code === 'ENOTEMPTY' ? 'removed in the guest, but the host still has files in it; kept' : (e as Error).message}`);
+    }
+  }
+  fsyncDir(root);
+  for (const line of report.conflicts) log(`host folder sync: conflict: ${line}`);
+  for (const line of report.refused) log(`host folder sync: ${line}`);
+  return report;
+}
+
+/** Copies a guest file into a new temporary file and makes it durable before anyone renames it. */
+function writeTemp(path: string, vol: FatVolume, read: SectorReader, f: FatFile): void {
+  const fd = openSync(path, 'wx', 0o644);
+  try {
+    for (let off = 0; off < f.size; off += COPY_CHUNK) {
+      const n = Math.min(COPY_CHUNK, f.size - off);
+      writeSync(fd, readFileRange(vol, read, f, off, n), 0, n, off);
+    }
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmQuiet(path);
+    throw e;
+  }
+  closeSync(fd);
+}
+
+function exists(p: string): boolean {
+  return lstatQuiet(p) !== null;
+}
+
+function lstatQuiet(p: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function rmQuiet(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {
+    /* already gone */
+  }
+}
+
+function fsyncDir(p: string): void {
+  try {
+    const fd = openSync(p, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch {
+    /* best effort: some file systems refuse fsync on directories */
+  }
+}
