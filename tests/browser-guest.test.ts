@@ -96,7 +96,9 @@ test('web mode with the real guest: create, power on, shell, uname -r, power off
 /** Web mode on a fresh library: a VM booting `disk` made through the form, powered on, its Screen tab open. */
 async function withDiskVm(name: string, source: string, sector2: string | undefined, body: (page: Page, host: ReturnType<typeof createHostApi>) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-disk-ui-'));
-  const disk = join(dataDir, `${source}.img`);
+  // The image lives outside the data folder: Hostbox refuses disks among its own files.
+  const imageDir = mkdtempSync(join(tmpdir(), 'hostbox-disk-img-'));
+  const disk = join(imageDir, `${source}.img`);
   writeFileSync(disk, bootSectorImage(source, 2 * 1024 * 1024, sector2));
   const host = createHostApi({ dataDir });
   const server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
@@ -122,6 +124,7 @@ async function withDiskVm(name: string, source: string, sector2: string | undefi
     await host.close();
     await server.close();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(imageDir, { recursive: true, force: true });
   }
 }
 
