@@ -109,3 +109,11 @@ export class GuestSession {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
+
+/**
+ * The checksum md5sum printed in a command's output. Kernel messages can share the console with it
+ * (a "random: crng init done" line, say), so it is found on a line of its own, not as the first word.
+ */
+export function md5From(text: string): string | undefined {
+  return /^([0-9a-f]{32}) {2}\S+\s*$/m.exec(text)?.[1];
+}
