@@ -24,6 +24,11 @@ import { translateBlock, type Translation, type TranslateOptions } from './trans
  */
 export const HOT_THRESHOLD = 1500;
 export const MAX_TRANSLATIONS = 16384;
+/**
+ * V8 keeps each translation's JavaScript text beside its compiled code, so the cache is also bounded
+ * by the text it holds: past this many characters it is flushed too. A Linux boot needs less.
+ */
+export const MAX_SOURCE_CHARS = 16 << 20;
 /** Wasted invalidations (translations dropped after fewer runs than they cost) before a page is demoted. */
 const DEMOTE_AFTER = 8;
 const HOT_BITS = 16;
@@ -61,6 +66,8 @@ export class BtEngine {
   private readonly pages = new Map<number, PageEntry>();
   private readonly hot = new Uint16Array(1 << HOT_BITS);
   private count = 0;
+  /** Characters of JavaScript in the live translations (MAX_SOURCE_CHARS). */
+  private sourceChars = 0;
   /** The translation run last, whose successor link the dispatcher tries first. */
   private last: Translation | null = null;
   readonly stats: BtStats = {
@@ -173,7 +180,7 @@ export class BtEngine {
 
   private translate(eip: number, phys: number): Translation {
     const cpu = this.cpu;
-    if (this.count >= MAX_TRANSLATIONS) this.flushAll();
+    if (this.count >= MAX_TRANSLATIONS || this.sourceChars >= MAX_SOURCE_CHARS) this.flushAll();
     const hostMs = this.options.hostMs;
     const started = hostMs ? hostMs() : 0;
     const facts = factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit);
@@ -199,10 +206,12 @@ export class BtEngine {
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
-      t = { eip, phys, key: facts.key, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0 };
+      t = { eip, phys, key: facts.key, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0 };
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
+      this.sourceChars += t.source.length;
+      t.sourceChars = t.source.length;
       if (!this.keepSource) (t as { source: string }).source = '';
     }
     let page = this.pages.get(phys >>> 12);
@@ -211,8 +220,10 @@ export class BtEngine {
       this.pages.set(phys >>> 12, page);
     }
     const old = page.byOffset.get(pageOff);
-    if (old) old.valid = false;
-    else this.count++;
+    if (old) {
+      old.valid = false;
+      this.sourceChars -= old.sourceChars;
+    } else this.count++;
     page.byOffset.set(pageOff, t);
     cpu.mem.codePage[phys >>> 12] = 1;
     this.stats.translations = this.count;
@@ -230,6 +241,7 @@ export class BtEngine {
       runs += t.runs;
     }
     const n = entry.byOffset.size;
+    for (const t of entry.byOffset.values()) this.sourceChars -= t.sourceChars;
     this.count -= n;
     this.stats.translations = this.count;
     this.stats.invalidations++;
@@ -255,6 +267,7 @@ export class BtEngine {
     this.pages.clear();
     this.last = null;
     this.count = 0;
+    this.sourceChars = 0;
     this.stats.translations = 0;
     this.stats.flushes++;
     this.hot.fill(0);

@@ -49,6 +49,8 @@ export interface Translation {
   succ: Translation | null;
   linPage: number;
   tlbEntry: number;
+  /** Length of the JavaScript V8 holds for it (the cache's memory bound). */
+  sourceChars: number;
 }
 
 /**
@@ -173,7 +175,7 @@ export function translateBlock(
   const fn = compile(source, w.instrs);
   return {
     eip, phys, key: mode.key, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
-    codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0,
+    codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: source.length,
   };
 }
 
