@@ -47,6 +47,10 @@ for (;;) {
 const t = ((prompt || performance.now()) - started) / 1000;
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions`);
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
+// Memory beyond guest RAM, as the bench counts it (run node with --expose-gc for live data only).
+(globalThis as { gc?: () => void }).gc?.();
+const mu = process.memoryUsage();
+console.log(`memory beyond guest RAM: ${((mu.heapUsed + mu.external) / 1048576 - 256).toFixed(0)} MiB`);
 console.log(out.slice(-300));
 if (process.env.OPT_STATUS && m.bt) {
   // With --allow-natives-syntax: how many translations V8 has optimized (bit 4: TurboFan, 5: Maglev... see V8's runtime).

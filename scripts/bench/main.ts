@@ -67,7 +67,8 @@ async function main(): Promise<void> {
       process.stderr.write(`pass ${run}/${runs} ${e}... `);
       const r = await measurePass(factory(), run, workloads, manifest, timeoutMs);
       process.stderr.write(`boot ${(r.bootMs / 1000).toFixed(1)} s${r.overheadMiB === null ? '' : `, ${r.overheadMiB.toFixed(0)} MiB beyond guest RAM`}\n`);
-      results.push(r);
+      // Named by the key it was asked for (hostbox-bt and hostbox-interpreter share a prefix).
+      results.push({ ...r, engine: e });
     }
   }
   const rows: { workload: string; [engine: string]: string | number }[] = [];
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   for (const n of names) {
     summary[n] = {};
     for (const e of engines) {
-      const mine = results.filter((r) => r.engine.startsWith(e));
+      const mine = results.filter((r) => r.engine === e);
       const ms = mine.map((r) => (n === 'boot' ? r.bootMs : r.workloads[n]!.ms));
       const ins = mine.map((r) => (n === 'boot' ? null : r.workloads[n]!.instructions));
       const mips = ins.every((x) => x !== null) && n !== 'boot' ? median(ins.map((x, k) => x! / ms[k]! / 1000)) : null;
