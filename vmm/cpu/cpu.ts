@@ -643,7 +643,7 @@ export class Cpu {
   // 4 GiB end is left (an access may not wrap past it), and it can only matter when the access
   // crosses a page, so it costs nothing on the common path.
   rf16(lin: number, seg: number): number {
-    if ((lin & 0xfff) === 0xfff && lin === -1) this.segFault(seg);
+    if (lin === -1) this.segFault(seg);
     return this.readLin16(lin);
   }
   rf32(lin: number, seg: number): number {
@@ -651,7 +651,7 @@ export class Cpu {
     return this.readLin32(lin);
   }
   wf16(lin: number, v: number, seg: number): void {
-    if ((lin & 0xfff) === 0xfff && lin === -1) this.segFault(seg);
+    if (lin === -1) this.segFault(seg);
     this.writeLin16(lin, v);
   }
   wf32(lin: number, v: number, seg: number): void {

@@ -193,10 +193,6 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
   return [];
 }
 
-function lastFlow(insns: BlockInsn[]): boolean {
-  return !!insns[insns.length - 1]!.i.spec?.flow;
-}
-
 function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
   w.flush();
   w.mayFault();
