@@ -3,9 +3,10 @@
 // looking quickly while working on the translator.
 //   npx esbuild scripts/engine-probe.ts --bundle --platform=node --format=esm --outfile=dist/engine-probe.mjs
 //   node dist/engine-probe.mjs [interpreter|bt|check] [seconds]
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PcMachine } from '../vmm/machine.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
+import { WORKLOADS } from './bench/workloads.ts';
 
 const engine = (process.argv[2] ?? 'bt') as EngineKind;
 const seconds = Number(process.argv[3] ?? 300);
@@ -36,6 +37,27 @@ const m = new PcMachine(
   () => performance.now(),
 );
 const deadline = started + seconds * 1000;
+// SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
+const snapshot = process.env.SNAPSHOT;
+if (process.env.DUMP && m.bt) m.bt.keepSource = true;
+if (snapshot && existsSync(snapshot)) {
+  const buf = readFileSync(snapshot);
+  const sections: { id: string; version: number; data: Uint8Array }[] = [];
+  const ram: { firstPage: number; data: Uint8Array }[] = [];
+  for (let at = 0; at < buf.length; ) {
+    const kind = buf[at]!;
+    const len = buf.readUInt32LE(at + 1);
+    const head = buf.readUInt32LE(at + 5);
+    const name = buf.subarray(at + 9, at + 9 + head).toString();
+    const data = new Uint8Array(buf.subarray(at + 9 + head, at + 9 + head + len));
+    at += 9 + head + len;
+    if (kind === 0) sections.push({ id: name.split(':')[0]!, version: Number(name.split(':')[1]), data });
+    else ram.push({ firstPage: Number(name), data });
+  }
+  m.loadState(sections, ram);
+  prompt = performance.now();
+  out = '/ # ';
+}
 for (;;) {
   const r = m.runSlice(50);
   if (prompt || r === 'off' || performance.now() > deadline) break;
@@ -44,8 +66,98 @@ for (;;) {
     if (ms > 0) await new Promise((res) => setTimeout(res, ms));
   }
 }
+if (snapshot && prompt && !existsSync(snapshot)) {
+  const { sections, ram } = m.saveState();
+  const parts: Buffer[] = [];
+  const put = (kind: number, name: string, data: Uint8Array) => {
+    const h = Buffer.alloc(9);
+    h[0] = kind;
+    h.writeUInt32LE(data.length, 1);
+    h.writeUInt32LE(Buffer.byteLength(name), 5);
+    parts.push(h, Buffer.from(name), Buffer.from(data));
+  };
+  for (const sct of sections) put(0, `${sct.id}:${sct.version}`, sct.data);
+  for (const r of ram) put(1, String(r.firstPage), r.data);
+  writeFileSync(snapshot, Buffer.concat(parts));
+}
 const t = ((prompt || performance.now()) - started) / 1000;
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions`);
+// IDLE=seconds idles at the prompt as the VMM process does and prints what that costs the host.
+if (prompt && process.env.IDLE) {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  if (process.env.PROFILE) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const c0 = process.cpuUsage();
+  const i0 = m.cpu.instructions;
+  const w0 = performance.now();
+  let wakes = 0;
+  let sliceMs = 0;
+  while (performance.now() - w0 < Number(process.env.IDLE) * 1000) {
+    const s0 = performance.now();
+    const r = m.runSlice(10);
+    sliceMs += performance.now() - s0;
+    wakes++;
+    if (r === 'halted') await new Promise((res) => setTimeout(res, Math.max(0, Math.min(m.idleMs(), 20))));
+  }
+  const c = process.cpuUsage(c0);
+  if (process.env.PROFILE) {
+    const { profile } = await session.post('Profiler.stop');
+    (await import('node:fs')).writeFileSync(process.env.PROFILE, JSON.stringify(profile));
+  }
+  console.log(`idle ${process.env.IDLE} s: cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, in runSlice ${(sliceMs / 1000).toFixed(2)} s, ${wakes} wakes, ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
+}
+// WORKLOAD=name runs one of the bench's workloads at the prompt and prints its time and the counters it moved.
+const workload = process.env.WORKLOAD_CMD ? { name: 'custom', command: process.env.WORKLOAD_CMD } : WORKLOADS.find((w) => w.name === process.env.WORKLOAD);
+// MISSES=n: the n entry points that most often found no translation during the workload.
+const missAt = new Map<string, number>();
+if (process.env.MISSES && m.bt) {
+  const bt = m.bt;
+  const find = bt.find.bind(bt);
+  bt.find = () => {
+    const before = bt.stats.misses;
+    const t = find();
+    if (bt.stats.misses !== before) {
+      const k = `${m.cpu.cpl}:${(m.cpu.eip >>> 0).toString(16)}`;
+      missAt.set(k, (missAt.get(k) ?? 0) + 1);
+    }
+    return t;
+  };
+}
+if (prompt && workload) {
+  const before = m.bt ? { ...m.bt.stats } : null;
+  const i0 = m.cpu.instructions;
+  out = '';
+  m.serialIn(0, new TextEncoder().encode(`${workload.command}; echo DONE$((6*7))\n`));
+  const w0 = performance.now();
+  while (!out.includes('DONE42') && performance.now() < deadline) {
+    const r = m.runSlice(50);
+    if (r === 'off') break;
+    if (r === 'halted') {
+      const ms = Math.min(m.idleMs(), 10);
+      if (ms > 0) await new Promise((res) => setTimeout(res, ms));
+    }
+  }
+  console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
+  if (before && m.bt) {
+    const after = m.bt.stats as unknown as Record<string, number>;
+    const delta: Record<string, number> = {};
+    for (const [k, v] of Object.entries(before)) if (typeof v === 'number') delta[k] = after[k]! - v;
+    console.log(JSON.stringify(delta));
+  }
+  if (process.env.DUMP && m.bt) {
+    const all = [...m.bt.translations()];
+    const chars = all.reduce((a, t) => a + t.sourceChars, 0);
+    const insns = all.reduce((a, t) => a + t.length, 0);
+    console.log(`${all.length} translations, ${insns} instructions, ${chars} characters (${(chars / insns).toFixed(0)} per instruction)`);
+    const big = all.sort((a, b) => b.sourceChars - a.sourceChars)[0];
+    if (big) (await import('node:fs')).writeFileSync(process.env.DUMP, big.source);
+  }
+  if (missAt.size) console.log(`${missAt.size} entry points missed:`, [...missAt].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.MISSES)).map(([k, n]) => `${k} ${n}`).join(', '));
+}
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
 // Memory beyond guest RAM, as the bench counts it (run node with --expose-gc for live data only).
 (globalThis as { gc?: () => void }).gc?.();

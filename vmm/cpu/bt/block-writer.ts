@@ -28,6 +28,8 @@ export class BlockWriter {
   pending: Pending | null = null;
   /** Instructions (decoded forms) the generated code refers to as i0, i1, ...: handler operands. */
   readonly instrs: Instr[] = [];
+  /** Which of them the code names (only those are bound, keeping the text short). */
+  readonly named = new Set<number>();
   cur!: BlockInsn;
   private faultMarked = false;
   /** Numbers temporaries so that two in one instruction never clash. */
@@ -43,6 +45,12 @@ export class BlockWriter {
     this.cur = ins;
     this.faultMarked = false;
     this.instrs[ins.g] = ins.i;
+  }
+
+  /** The name of the current instruction's decoded form in the generated code. */
+  instrName(): string {
+    this.named.add(this.cur.g);
+    return `i${this.cur.g}`;
   }
 
   emit(line: string): void {
@@ -66,8 +74,9 @@ export class BlockWriter {
     if (this.faultMarked) return;
     this.faultMarked = true;
     const { eip, k, g } = this.cur;
-    this.emit(`at = ${g}; cpu.prevEip = ${this.eipLit(eip)};`);
-    this.faultCases.push(`case ${g}: ${flushCode(this.pending)} cpu.btDone = n + ${k}; break;`);
+    // The cpu learns the faulting EIP only on the fault path: nothing else inline reads prevEip.
+    this.emit(`at = ${g};`);
+    this.faultCases.push(`case ${g}: ${flushCode(this.pending)} cpu.prevEip = ${this.eipLit(eip)}; cpu.btDone = n + ${k}; break;`);
   }
 
   /** Writes the pending flags to the cpu and forgets them (before handing the cpu to other code). */
@@ -179,8 +188,30 @@ export class BlockWriter {
   rmwAddress(i: Instr, sz: number): string {
     this.mayFault();
     if (this.isFlat(i.seg)) this.emit(`const lin = ${this.ea(i)}; cpu.pwf(lin, ${SIZE_BYTES[sz]}, ${i.seg});`);
-    else this.emit(`const lin = cpu.rmwLin(i${this.cur.g}, ${SIZE_BYTES[sz]});`);
+    else this.emit(`const lin = cpu.rmwLin(${this.instrName()}, ${SIZE_BYTES[sz]});`);
     return 'lin';
+  }
+
+  /**
+   * Read-modify-write of the memory operand: reads it into `name` and returns the statement maker for
+   * the write of the result. A dword through a flat segment in plain RAM, on a page without
+   * translations, with the rights this CPL needs to write, is read and written inline; anything else
+   * checks that the write can complete first (rmwAddress) and goes through the cpu's methods.
+   */
+  rmw(i: Instr, sz: number, name: string): (value: string) => string {
+    if (sz !== 2 || !this.inline || !this.isFlat(i.seg)) {
+      const lin = this.rmwAddress(i, sz);
+      this.emit(`const ${name} = cpu.readLin${8 << sz}(${lin});`);
+      return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
+    }
+    this.mayFault();
+    const need = this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE;
+    const x = `x${this.tmp}`, e = `e${this.tmp}`, p = `p${this.tmp}`, f = `f${this.tmp++}`;
+    this.emit(`const ${x} = ${this.ea(i)}, ${e} = tlb[${x} >>> 12], ${p} = ((${e} & -4096) | (${x} & 4095)) >>> 0;`);
+    this.emit(`const ${f} = (${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 && codePage[${p} >>> 12] === 0;`);
+    this.emit(`if (!${f}) cpu.pwf(${x}, 4, ${i.seg});`);
+    this.emit(`const ${name} = ${f} ? ram32[${p} >>> 2] : cpu.readLin32(${x});`);
+    return (v) => `if (${f}) ram32[${p} >>> 2] = ${v}; else cpu.writeLin32(${x}, ${v});`;
   }
 
   /** Reads the E operand (register or memory) into a new constant; returns an expression. */

@@ -59,10 +59,10 @@ function aluE(w: BlockWriter, i: Instr, op: number, sz: number, src: string): vo
     compute(w, op, m, 'b', sz)();
     return;
   }
-  const lin = w.rmwAddress(i, sz);
-  w.emit(`const a = cpu.readLin${8 << sz}(${lin}), b = ${src};`);
+  const write = w.rmw(i, sz, 'a');
+  w.emit(`const b = ${src};`);
   const commit = compute(w, op, 'a', 'b', sz);
-  w.emit(`cpu.writeLin${8 << sz}(${lin}, r);`);
+  w.emit(write('r'));
   commit();
   w.afterWrite();
 }
@@ -95,9 +95,9 @@ function incDec(w: BlockWriter, i: Instr, sz: number, dec: boolean, regOnly: num
     finish();
     return;
   }
-  const lin = w.rmwAddress(i, sz);
-  w.emit(`const c = ${carry}, a = cpu.readLin${8 << sz}(${lin}); const r = ${wrap(`a ${op} 1`, sz)};`);
-  w.emit(`cpu.writeLin${8 << sz}(${lin}, r);`);
+  const write = w.rmw(i, sz, 'a');
+  w.emit(`const c = ${carry}; const r = ${wrap(`a ${op} 1`, sz)};`);
+  w.emit(write('r'));
   finish();
   w.afterWrite();
 }

@@ -196,16 +196,18 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
 function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
   w.flush();
   w.mayFault();
-  w.emit(`cpu.eip = ${w.eipLit(ins.next)}; i${ins.g}.h(cpu, i${ins.g});`);
+  const name = w.instrName();
+  // Handlers read prevEip (string restarts, the FPU's last instruction, HLT reports).
+  w.emit(`cpu.prevEip = ${w.eipLit(ins.eip)}; cpu.eip = ${w.eipLit(ins.next)}; ${name}.h(cpu, ${name});`);
   if (ends) w.emit(`return n + ${ins.k + 1};`);
   else w.emit(`if (cpu.eip !== ${w.eipLit(ins.next)} || cpu.brk || cpu.codeEpoch !== epoch) return n + ${ins.k + 1};`);
 }
 
 function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
-  const consts = w.instrs.map((_, k) => `i${k} = I[${k}]`).join(', ');
+  const consts = [...w.named].map((k) => `i${k} = I[${k}]`).join(', ');
   return [
     `// block at eip ${w.hex(eip)}, key ${w.hex(mode.key)}`,
-    `const ${consts};`,
+    ...(consts ? [`const ${consts};`] : []),
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
     `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;`,
     `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = ${w.eipLit(eip)};`,

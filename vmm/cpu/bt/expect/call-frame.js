@@ -1,5 +1,4 @@
 // block at eip 0x10000, key 0x4fd
-const i0 = I[0], i1 = I[1], i2 = I[2], i3 = I[3], i4 = I[4], i5 = I[5], i6 = I[6], i7 = I[7];
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
@@ -7,7 +6,7 @@ try { for (;;) { switch (pc) {
 case 65536: {
 { // push_r5 @0x10000
 const v = r32[5];
-at = 0; cpu.prevEip = 65536;
+at = 0;
 const sp = (r32[4] - 4) | 0;
 const x0 = sp, e0 = tlb[x0 >>> 12], p0 = ((e0 & -4096) | (x0 & 4095)) >>> 0;
 if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = v; else cpu.wf32(x0, v, 2);
@@ -18,20 +17,20 @@ r32[5] = r32[4];
 }
 { // push_r3 @0x10003
 const v = r32[3];
-at = 2; cpu.prevEip = 65539;
+at = 2;
 const sp = (r32[4] - 4) | 0;
 const x1 = sp, e1 = tlb[x1 >>> 12], p1 = ((e1 & -4096) | (x1 & 4095)) >>> 0;
 if ((e1 & 20) === 4 && (x1 & 3) === 0 && codePage[p1 >>> 12] === 0) ram32[p1 >>> 2] = v; else cpu.wf32(x1, v, 2);
 r32[4] = sp;
 }
 { // mov_GvEv @0x10004
-at = 3; cpu.prevEip = 65540;
+at = 3;
 const x2 = ((r32[5] + (8)) | 0), e2 = tlb[x2 >>> 12];
 const m = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : cpu.rf32(x2, 2);
 r32[3] = m;
 }
 { // call_Jz @0x10007
-at = 4; cpu.prevEip = 65543;
+at = 4;
 const sp = (r32[4] - 4) | 0;
 const x3 = sp, e3 = tlb[x3 >>> 12], p3 = ((e3 & -4096) | (x3 & 4095)) >>> 0;
 if ((e3 & 20) === 4 && (x3 & 3) === 0 && codePage[p3 >>> 12] === 0) ram32[p3 >>> 2] = 65548; else cpu.wf32(x3, 65548, 2);
@@ -42,21 +41,21 @@ r32[4] = sp;
 }
 case 65548: {
 { // pop_r3 @0x1000c
-at = 5; cpu.prevEip = 65548;
+at = 5;
 const x4 = r32[4], e4 = tlb[x4 >>> 12];
 const v = (e4 & 17) === 1 && (x4 & 3) === 0 ? ram32[((e4 & -4096) | (x4 & 4095)) >>> 2] : cpu.rf32(x4, 2);
 r32[4] = (r32[4] + 4) | 0;
 r32[3] = v;
 }
 { // pop_r5 @0x1000d
-at = 6; cpu.prevEip = 65549;
+at = 6;
 const x5 = r32[4], e5 = tlb[x5 >>> 12];
 const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : cpu.rf32(x5, 2);
 r32[4] = (r32[4] + 4) | 0;
 r32[5] = v;
 }
 { // ret @0x1000e
-at = 7; cpu.prevEip = 65550;
+at = 7;
 const x6 = r32[4], e6 = tlb[x6 >>> 12];
 const v = (e6 & 17) === 1 && (x6 & 3) === 0 ? ram32[((e6 & -4096) | (x6 & 4095)) >>> 2] : cpu.rf32(x6, 2);
 const t = v | 0;
@@ -68,13 +67,13 @@ r32[4] = (r32[4] + 4) | 0;
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
-case 0:  cpu.btDone = n + 0; break;
-case 2:  cpu.btDone = n + 2; break;
-case 3:  cpu.btDone = n + 3; break;
-case 4:  cpu.btDone = n + 4; break;
-case 5:  cpu.btDone = n + 0; break;
-case 6:  cpu.btDone = n + 1; break;
-case 7:  cpu.btDone = n + 2; break;
+case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
+case 2:  cpu.prevEip = 65539; cpu.btDone = n + 2; break;
+case 3:  cpu.prevEip = 65540; cpu.btDone = n + 3; break;
+case 4:  cpu.prevEip = 65543; cpu.btDone = n + 4; break;
+case 5:  cpu.prevEip = 65548; cpu.btDone = n + 0; break;
+case 6:  cpu.prevEip = 65549; cpu.btDone = n + 1; break;
+case 7:  cpu.prevEip = 65550; cpu.btDone = n + 2; break;
 }
 throw e; }
 };

@@ -1,18 +1,17 @@
 // block at eip 0x10000, key 0x4fd
-const i0 = I[0], i1 = I[1], i2 = I[2], i3 = I[3], i4 = I[4];
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
 try { for (;;) { switch (pc) {
 case 65536: {
 { // mov_GvEv @0x10000
-at = 0; cpu.prevEip = 65536;
+at = 0;
 const x0 = ((r32[6] + (8)) | 0), e0 = tlb[x0 >>> 12];
 const m = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : cpu.rf32(x0, 3);
 r32[0] = m;
 }
 { // cmp_GvEv @0x10003
-at = 1; cpu.prevEip = 65539;
+at = 1;
 const x1 = ((r32[7] + (4)) | 0), e1 = tlb[x1 >>> 12];
 const b = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : cpu.rf32(x1, 3);
 const a = r32[0];
@@ -27,7 +26,7 @@ if (((fa >>> 0) < (fb >>> 0))) { n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; 
 }
 case 65546: {
 { // ret @0x1000a
-at = 3; cpu.prevEip = 65546;
+at = 3;
 const x2 = r32[4], e2 = tlb[x2 >>> 12];
 const v = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : cpu.rf32(x2, 2);
 const t = v | 0;
@@ -46,9 +45,9 @@ if (cpu.cond(14)) { n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip =
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
-case 0:  cpu.btDone = n + 0; break;
-case 1:  cpu.btDone = n + 1; break;
-case 3:  cpu.btDone = n + 0; break;
+case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
+case 1:  cpu.prevEip = 65539; cpu.btDone = n + 1; break;
+case 3:  cpu.prevEip = 65546; cpu.btDone = n + 0; break;
 }
 throw e; }
 };

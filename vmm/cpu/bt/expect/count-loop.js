@@ -1,5 +1,5 @@
 // block at eip 0x10000, key 0x4fd
-const i0 = I[0], i1 = I[1], i2 = I[2], i3 = I[3];
+const i3 = I[3];
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
@@ -23,8 +23,8 @@ if (!(fr === 0)) { n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2;
 }
 case 65541: {
 { // hlt @0x10005
-at = 3; cpu.prevEip = 65541;
-cpu.eip = 65542; i3.h(cpu, i3);
+at = 3;
+cpu.prevEip = 65541; cpu.eip = 65542; i3.h(cpu, i3);
 return n + 1;
 }
 {  cpu.eip = 65542; return n + 1; }
@@ -32,7 +32,7 @@ return n + 1;
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
-case 3:  cpu.btDone = n + 0; break;
+case 3:  cpu.prevEip = 65541; cpu.btDone = n + 0; break;
 }
 throw e; }
 };

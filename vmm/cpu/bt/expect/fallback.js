@@ -1,13 +1,14 @@
 // block at eip 0x10000, key 0x4fd
-const i0 = I[0], i1 = I[1], i2 = I[2];
+const i0 = I[0];
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = 65536;
 try { for (;;) { switch (pc) {
 case 65536: {
-{ // shl_EvIb @0x10000
-const v = r32[0]; const r = (v << 3); const cf = ((v >>> 29) & 1); const of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
-fr = r; fc = cf; fb = of;
+{ // rcl_EvIb @0x10000
+at = 0;
+cpu.prevEip = 65536; cpu.eip = 65539; i0.h(cpu, i0);
+if (cpu.eip !== 65539 || cpu.brk || cpu.codeEpoch !== epoch) return n + 1;
 }
 { // or_EvGv @0x10003
 const a = r32[3], b = r32[0];
@@ -23,6 +24,7 @@ fa = a; fb = b; fr = r;
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
+case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 }
 throw e; }
 };
