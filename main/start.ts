@@ -71,7 +71,13 @@ async function main(): Promise<void> {
   const fake = process.env.HOSTBOX_FAKE_MACHINE as FakeMachineKind | undefined;
   if (fake !== undefined && fake !== 'echo' && fake !== 'crash') throw new Error(`HOSTBOX_FAKE_MACHINE=${fake} is not a stand-in machine (echo or crash)`);
   const host = createHostApi({ dataDir, ...(fake ? { launcher: (spec, handlers) => VmmHost.start(spec, handlers, { fake }) } : {}) });
-  const sample = addSampleVm(host.library, join(root, '.cache', 'guest'));
+  let sample = null;
+  try {
+    sample = addSampleVm(host.library, join(root, '.cache', 'guest'));
+  } catch (e) {
+    // The app is usable without it.
+    process.stderr.write(`hostbox: ${(e as Error).message}\n`);
+  }
   const server = await startWebServer({
     port: parsePort(argv),
     rendererDir,
