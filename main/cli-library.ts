@@ -8,13 +8,13 @@
 // have nothing to act on. Exit status: 0 done, 1 the command could not be carried out (no such VM,
 // already running, not running, the app unreachable), 2 bad arguments; each failure is one line.
 
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { EngineSetting, HostApi, HostEvent, VmCreateSettings, VmInfo, VmPower } from './api-types.ts';
 import { createHostApi } from './api.ts';
 import { AppUnreachableError, connectApp } from './app-client.ts';
-import { claimLibrary, endpointUrl, readEndpoint, type AppEndpoint } from './app-endpoint.ts';
+import { ENDPOINT_FILE, claimLibrary, endpointUrl, readEndpoint, type AppEndpoint } from './app-endpoint.ts';
 import { ImageLockedError } from './backends/image-lock.ts';
 import { formatForward, type ParsedForward } from './backends/nat/forward-spec.ts';
 import { defaultSettings } from './library/vm-settings.ts';
@@ -83,6 +83,7 @@ async function startBackgroundApp(dataDir: string): Promise<AppEndpoint> {
   const logFile = join(dataDir, 'app.log');
   const log = openSync(logFile, 'a', 0o600);
   let exited: number | null = null;
+  let pid = 0;
   try {
     const child = spawn(process.execPath, [start, '--web', '--port', '0', '--exit-when-idle'], {
       detached: true,
@@ -91,14 +92,16 @@ async function startBackgroundApp(dataDir: string): Promise<AppEndpoint> {
     });
     child.on('exit', (code) => (exited = code ?? 1));
     child.unref();
+    pid = child.pid ?? 0;
   } finally {
     closeSync(log);
   }
   const end = Date.now() + 30_000;
   while (Date.now() < end) {
     const ep = readEndpoint(dataDir);
-    if (ep) return ep;
-    if (exited !== null) {
+    // Ours, or one that another command started at the same moment (ours then found it and ended).
+    if (ep && (ep.pid === pid || exited === 0)) return ep;
+    if (exited !== null && exited !== 0) {
       const last = readFileSync(logFile, 'utf8').trim().split('\n').pop() ?? '';
       throw new CommandError(`the Hostbox app did not start (status ${exited}): ${last.replace(/^hostbox: /, '')}`);
     }
@@ -135,6 +138,8 @@ async function openSession(dataDir: string, owner: string, startApp: boolean): P
       await sleep(100);
       continue;
     }
+    // Holding the lock, no app has the library: an app.json left here is a killed app's.
+    rmSync(join(dataDir, ENDPOINT_FILE), { force: true });
     if (startApp) {
       lock.release();
       const started = await startBackgroundApp(dataDir);

@@ -161,6 +161,8 @@ test('with the app open every command goes through it; starting a VM it runs is 
 test('start with no app open starts it in the background, which ends once no VM has run for a while', { skip, timeout: 120_000 }, async () => {
   const s = scratch();
   try {
+    // Left by an app killed with SIGKILL, its pid now another live process's (this one): not reachable, so not trusted.
+    writeFileSync(join(s.dataDir, 'app.json'), JSON.stringify({ pid: process.pid, port: 9, token: 'stale' }));
     assert.equal(hostbox(s.env, ['create', 'Alpha', '--kernel', kernel, '--memory', '64']).status, 0);
     const on = hostbox(s.env, ['start', 'Alpha', '--headless']);
     assert.equal(on.status, 0, on.stderr);
