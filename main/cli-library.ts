@@ -1,24 +1,19 @@
 // The library commands of `hostbox`, as vmrun and VBoxManage give them: list, create, start, stop,
 // reset, shutdown, delete, each naming a VM of the library by its name.
 //
-// They go through the app that has the data folder open when there is one (app-endpoint.ts), so a
+// They go through the app that has the data folder open when there is one (library-session.ts), so a
 // VM never runs twice. Without one, list, create and delete open the library themselves (holding
 // its lock meanwhile), and start starts the app in the background first (web mode, ending by itself
 // once no VM has run for a while, as VBoxManage brings up VBoxSVC); stop, reset and shutdown then
 // have nothing to act on. Exit status: 0 done, 1 the command could not be carried out (no such VM,
 // already running, not running, the app unreachable), 2 bad arguments; each failure is one line.
 
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import type { EngineSetting, HostApi, HostEvent, VmCreateSettings, VmInfo, VmPower } from './api-types.ts';
-import { createHostApi } from './api.ts';
-import { AppUnreachableError, connectApp } from './app-client.ts';
-import { ENDPOINT_FILE, claimLibrary, endpointUrl, readEndpoint, type AppEndpoint } from './app-endpoint.ts';
-import { ImageLockedError } from './backends/image-lock.ts';
+import type { EngineSetting, HostApi, VmCreateSettings, VmInfo, VmPower } from './api-types.ts';
+import type { AppEndpoint } from './app-endpoint.ts';
 import { formatForward, type ParsedForward } from './backends/nat/forward-spec.ts';
 import { defaultSettings } from './library/vm-settings.ts';
-import { packageRoot, type VmLaunchSpec } from './vmm-host.ts';
+import type { VmLaunchSpec } from './vmm-host.ts';
+import { openSession, type Session } from './library-session.ts';
 
 export const LIBRARY_COMMANDS = ['list', 'create', 'start', 'stop', 'reset', 'shutdown', 'delete'] as const;
 export type LibraryCommand = (typeof LIBRARY_COMMANDS)[number];
@@ -58,116 +53,6 @@ const isRunning = (vm: VmInfo): boolean => listState(vm.power) === 'running';
 
 class UsageError extends Error {}
 class CommandError extends Error {}
-
-/** A connection to the library: through the running app, or this process holding the library. */
-interface Session {
-  api: HostApi;
-  /** The app's pid when going through it. */
-  appPid: number | null;
-  onEvent(listener: (e: HostEvent) => void): void;
-  onClose(listener: () => void): void;
-  close(): Promise<void>;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function throughApp(ep: AppEndpoint): Promise<Session> {
-  const c = await connectApp(ep);
-  return { api: c.api, appPid: ep.pid, onEvent: c.onEvent, onClose: c.onClose, close: async () => c.close() };
-}
-
-/** Starts the app in the background for this data folder and waits for it to publish its endpoint. */
-async function startBackgroundApp(dataDir: string): Promise<AppEndpoint> {
-  const start = join(packageRoot(), 'dist', 'main', 'start.js');
-  if (!existsSync(start)) throw new CommandError(`the app is not built (${start} is missing): run \`npm run build\``);
-  const logFile = join(dataDir, 'app.log');
-  const log = openSync(logFile, 'a', 0o600);
-  let exited: number | null = null;
-  let pid = 0;
-  try {
-    const child = spawn(process.execPath, [start, '--web', '--port', '0', '--exit-when-idle'], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: { ...process.env, HOSTBOX_DATA_DIR: dataDir },
-    });
-    child.on('exit', (code) => (exited = code ?? 1));
-    child.unref();
-    pid = child.pid ?? 0;
-  } finally {
-    closeSync(log);
-  }
-  const end = Date.now() + 30_000;
-  while (Date.now() < end) {
-    const ep = readEndpoint(dataDir);
-    // Ours, or one that another command started at the same moment (ours then found it and ended).
-    if (ep && (ep.pid === pid || exited === 0)) return ep;
-    if (exited !== null && exited !== 0) {
-      const last = readFileSync(logFile, 'utf8').trim().split('\n').pop() ?? '';
-      throw new CommandError(`the Hostbox app did not start (status ${exited}): ${last.replace(/^hostbox: /, '')}`);
-    }
-    await sleep(100);
-  }
-  throw new CommandError(`the Hostbox app started in the background did not come up within 30 s (see ${logFile})`);
-}
-
-/**
- * Through the running app when there is one; otherwise this process takes the library (`startApp`:
- * starts the app in the background and goes through it). A library held by a process that has not
- * published an endpoint yet (an app starting, another command) is waited for.
- */
-async function openSession(dataDir: string, owner: string, startApp: boolean): Promise<Session & { startedApp: AppEndpoint | null }> {
-  const end = Date.now() + 15_000;
-  let lastError: Error | null = null;
-  while (Date.now() < end) {
-    const ep = readEndpoint(dataDir);
-    if (ep) {
-      try {
-        return { ...(await throughApp(ep)), startedApp: null };
-      } catch (e) {
-        // An app that is ending unpublishes first; one killed leaves app.json behind, and its lock is taken over below.
-        if (!(e instanceof AppUnreachableError)) throw e;
-        lastError = e;
-      }
-    }
-    let lock;
-    try {
-      lock = claimLibrary(dataDir, owner);
-    } catch (e) {
-      if (!(e instanceof ImageLockedError)) throw e;
-      lastError = e;
-      await sleep(100);
-      continue;
-    }
-    // Holding the lock, no app has the library: an app.json left here is a killed app's.
-    rmSync(join(dataDir, ENDPOINT_FILE), { force: true });
-    if (startApp) {
-      lock.release();
-      const started = await startBackgroundApp(dataDir);
-      process.stderr.write(`hostbox: started the Hostbox app in the background (pid ${started.pid}; it ends once no VM has run for a while): ${endpointUrl(started)}\n`);
-      return { ...(await throughApp(started)), startedApp: started };
-    }
-    let host;
-    try {
-      host = createHostApi({ dataDir });
-    } catch (e) {
-      lock.release();
-      throw e;
-    }
-    const h = host;
-    return {
-      api: h.api,
-      appPid: null,
-      onEvent: (l) => void h.subscribe(l),
-      onClose: () => {},
-      close: async () => {
-        await h.close();
-        lock.release();
-      },
-      startedApp: null,
-    };
-  }
-  throw new CommandError(lastError?.message ?? `the VM library in ${dataDir} stayed busy`);
-}
 
 async function findVm(api: HostApi, name: string, dataDir: string): Promise<VmInfo> {
   const vms = await api.listVms();
