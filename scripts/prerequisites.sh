@@ -44,6 +44,7 @@ missing_packages() {
 have_i386() { dpkg --print-foreign-architectures 2>/dev/null | grep -qx i386; }
 
 MISSING=$(missing_packages)
+MISSING=${MISSING% }
 NEED_ARCH=0
 have_i386 || NEED_ARCH=1
 GUESTS_MISSING=""
