@@ -57,13 +57,22 @@ async function main(): Promise<void> {
   // One app per data folder: a second `npm start` points at the first rather than open the library
   // again (which would take the first one's running VMs for crashed ones).
   let lock;
-  try {
-    lock = claimLibrary(dataDir, 'the Hostbox app');
-  } catch (e) {
-    const ep = e instanceof ImageLockedError ? readEndpoint(dataDir) : null;
-    if (!ep) throw e;
-    process.stdout.write(`Hostbox is already running for this data folder (pid ${ep.pid}).\nVM library: ${dataDir}\nOpen: ${endpointUrl(ep)}\n`);
-    process.exit(0);
+  // A library command holds the lock for a moment, and an app that is starting has not published
+  // its address yet: both are waited for a few seconds.
+  for (const end = Date.now() + 5000; ; ) {
+    try {
+      lock = claimLibrary(dataDir, 'the Hostbox app');
+      break;
+    } catch (e) {
+      if (!(e instanceof ImageLockedError)) throw e;
+      const ep = readEndpoint(dataDir);
+      if (ep) {
+        process.stdout.write(`Hostbox is already running for this data folder (pid ${ep.pid}).\nVM library: ${dataDir}\nOpen: ${endpointUrl(ep)}\n`);
+        process.exit(0);
+      }
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   const heldLock = lock;
   process.on('exit', () => heldLock.release());
