@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
@@ -202,6 +202,25 @@ test('the app started on a new data folder has the sample VM, ready to start', {
     assert.deepEqual(listed(s.env), [{ name: 'Debian sample', state: 'off', id: (listed(s.env)[0] as unknown as { id: string }).id, memoryMiB: 256, boot: 'kernel' }]);
   } finally {
     await app.stop();
+    s.done();
+  }
+});
+
+test('a library held by another live program is refused with one line naming it, and left alone', { skip, timeout: 60_000 }, () => {
+  const s = scratch();
+  try {
+    assert.equal(hostbox(s.env, ['create', 'Alpha', '--kernel', kernel, '--memory', '64']).status, 0);
+    // This test process holds it, as a program that has the library open but publishes no endpoint.
+    const lck = join(s.dataDir, 'library.sqlite3.lck');
+    writeFileSync(lck, JSON.stringify({ pid: process.pid, host: hostname(), started: null, owner: 'a test program', since: '', nonce: 'x' }));
+    const held = new RegExp(`the VM library .*library\\.sqlite3 is in use by a test program \\(pid ${process.pid}\\)`);
+    fails(hostbox(s.env, ['list']), 1, held);
+    const app = spawnSync(process.execPath, [startJs, '--web', '--port', '0'], { encoding: 'utf8', env: { ...process.env, ...s.env }, timeout: 30_000 });
+    fails(app, 1, held);
+    assert.ok(existsSync(lck));
+    rmSync(lck);
+    assert.deepEqual(listed(s.env).map((v) => [v.name, v.state]), [['Alpha', 'off']]);
+  } finally {
     s.done();
   }
 });
