@@ -17,6 +17,7 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   powerOn: ['id'],
   powerOff: ['id'],
   resetVm: ['id'],
+  shutdownGuest: ['id'],
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],
   serialLog: ['id'],

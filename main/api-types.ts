@@ -106,6 +106,8 @@ export interface HostApi {
   powerOn(id: string): Promise<VmInfo>;
   powerOff(id: string): Promise<void>;
   resetVm(id: string): Promise<void>;
+  /** Presses the ACPI power button; the VM shows as off once the guest has shut down and powered off. */
+  shutdownGuest(id: string): Promise<void>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
   /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
@@ -146,6 +148,7 @@ export const HOST_API_METHODS = [
   'powerOn',
   'powerOff',
   'resetVm',
+  'shutdownGuest',
   'sendSerial',
   'sendKeys',
   'serialLog',

@@ -369,3 +369,19 @@ test('host folders go to the VMM launch with their overlays in the VM folder, an
     s.done();
   }
 });
+
+test('shutdownGuest presses the ACPI power button of a running VM; the guest powering off turns it off', async () => {
+  const s = scratch();
+  const host = createHostApi({ dataDir: s.dataDir, launcher: fakeVmmLauncher() });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    await assert.rejects(host.api.shutdownGuest(r.vm.id), /Guest is not running/);
+    await host.api.powerOn(r.vm.id);
+    await host.api.shutdownGuest(r.vm.id);
+    await until(() => host.library.get(r.vm.id).power === 'off', 'the guest powering off');
+  } finally {
+    await host.close();
+    s.done();
+  }
+});

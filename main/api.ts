@@ -18,7 +18,7 @@ import { SerialHistory, latin1 } from './serial-history.ts';
 export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -236,6 +236,11 @@ export function createHostApi(opts: HostOptions): {
     },
     async resetVm(id) {
       running(id).vmm!.reset();
+    },
+    async shutdownGuest(id) {
+      const vmm = running(id).vmm!;
+      if (!vmm.powerButton) throw new Error(`${library.get(id).name} has no ACPI power button`);
+      vmm.powerButton();
     },
     async sendSerial(id, text) {
       if (typeof text !== 'string') throw new Error('sendSerial: text must be a string');

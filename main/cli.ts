@@ -13,9 +13,11 @@ import { describeSync } from './backends/host-folder/sync-summary.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import type { FakeMachineKind } from '../vmm/protocol.ts';
 import { resolveDataDir } from './library/data-dir.ts';
+import { LIBRARY_COMMANDS, LIBRARY_USAGE, libraryCommand, type LibraryCommand } from './cli-library.ts';
 
 const USAGE = `Usage: hostbox run [options]
        hostbox resume FILE [--state FILE] [--monitor PATH]
+       hostbox list|create|start|stop|shutdown|reset|delete ... (below)
        hostbox --help | --version
 
 Boots a virtual PC with its first serial port on this terminal, or continues one from a state file.
@@ -50,6 +52,7 @@ Options for run:
 
 Without --kernel the PC starts its BIOS, which boots from its disks.
 
+${LIBRARY_USAGE}
 In the console: Ctrl-A X quits, Ctrl-A S suspends, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A H shows this help.
 `;
 
@@ -78,7 +81,7 @@ const REPEATED_FLAGS = ['forward', 'hostfwd'] as const;
 const LIST_FLAGS = ['folder'];
 const SWITCHES = ['host-access'] as const;
 /** The NIC's address on the command line, QEMU's default, unless --mac says otherwise. */
-const CLI_MAC = '52:54:00:12:34:56';
+export const CLI_MAC = '52:54:00:12:34:56';
 
 /** `DIR` or `DIR,readonly`. */
 function parseFolder(value: string, resolve: (p: string) => string): FolderSpec {
@@ -353,6 +356,7 @@ export async function main(argv: string[]): Promise<number> {
       const file = files[0]!.startsWith('/') ? files[0]! : join(process.cwd(), files[0]!);
       return await run({ resume: file }, { stateFile: state ?? file, monitorPath: monitor });
     }
+    if ((LIBRARY_COMMANDS as readonly string[]).includes(cmd)) return await libraryCommand(cmd as LibraryCommand, rest, { dataDir: resolveDataDir(), parseRunArgs: (a) => parseRunArgs(a), runDefaultMac: CLI_MAC });
     if (cmd !== 'run') throw new UsageError(`unknown command "${cmd}" (see hostbox --help)`);
     const { rest: vmArgs, state, monitor } = sessionArgs(rest);
     return await run(parseRunArgs(vmArgs), { stateFile: state, monitorPath: monitor });

@@ -9,6 +9,9 @@ import { createHostApi } from './api.ts';
 import { packageRoot } from './vmm-host.ts';
 import { resolveDataDir } from './library/data-dir.ts';
 import { dispatchIpc, type IpcSender } from './ipc-dispatch.ts';
+import { claimLibrary } from './app-endpoint.ts';
+import { addSampleVm } from './library/sample-vm.ts';
+import type { ImageLock } from './backends/image-lock.ts';
 
 const CHANNEL = 'hostbox:invoke';
 
@@ -56,10 +59,21 @@ app.on('web-contents-created', (_e, contents) => {
 
 app.whenReady().then(() => {
   let host: ReturnType<typeof createHostApi>;
+  let lock: ImageLock | null = null;
   try {
-    host = createHostApi({ dataDir: resolveDataDir({ electronUserData: app.getPath('userData') }) });
+    const dataDir = resolveDataDir({ electronUserData: app.getPath('userData') });
+    // Held while the library is open, so the command line and another app keep off it (app-endpoint.ts).
+    lock = claimLibrary(dataDir, 'the Hostbox desktop app');
+    host = createHostApi({ dataDir });
+    try {
+      addSampleVm(host.library, join(packageRoot(), '.cache', 'guest'));
+    } catch (e) {
+      // The app is usable without it.
+      process.stderr.write(`hostbox: ${(e as Error).message}\n`);
+    }
   } catch (e) {
-    // A damaged or newer library: say which file, touch nothing.
+    lock?.release();
+    // A damaged or newer library, or one in use: say which file, touch nothing.
     dialog.showErrorBox('Hostbox cannot open its VM library', (e as Error).message);
     app.quit();
     return;
@@ -80,6 +94,9 @@ app.whenReady().then(() => {
   win.on('closed', unsubscribe);
   void win.loadFile(page);
   app.on('window-all-closed', () => {
-    void host.close().then(() => app.quit());
+    void host.close().then(() => {
+      lock?.release();
+      app.quit();
+    });
   });
 });

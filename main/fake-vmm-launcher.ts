@@ -47,6 +47,12 @@ export function fakeVmmLauncher(opts: { crashOn?: string } = {}): VmmLauncher & 
         if (alive) handlers.state('reset');
         if (alive) say('\r\n[reset]\r\nHOSTBOX-GUEST-READY\r\n/ # ');
       },
+      powerButton() {
+        // As the test guest's init does: the button powers it off.
+        if (!alive) return;
+        alive = false;
+        handlers.state('poweroff');
+      },
       async stop() {
         if (!alive) return;
         alive = false;

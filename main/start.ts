@@ -11,6 +11,12 @@ import { startWebServer } from './server.ts';
 import { resolveDataDir } from './library/data-dir.ts';
 import { paramsProblem } from './api-params.ts';
 import type { HostApi } from './api-types.ts';
+import { VmmHost } from './vmm-host.ts';
+import type { FakeMachineKind } from '../vmm/protocol.ts';
+import { ImageLockedError } from './backends/image-lock.ts';
+import { claimLibrary, endpointUrl, publishEndpoint, readEndpoint } from './app-endpoint.ts';
+import { addSampleVm } from './library/sample-vm.ts';
+import { exitWhenIdle } from './idle-exit.ts';
 
 function electronBinary(): string | null {
   try {
@@ -47,7 +53,40 @@ async function main(): Promise<void> {
     process.stderr.write(`hostbox: the UI is not built (${rendererDir} is missing): run \`npm run build\`\n`);
     process.exit(2);
   }
-  const host = createHostApi({ dataDir: resolveDataDir() });
+  const dataDir = resolveDataDir();
+  // One app per data folder: a second `npm start` points at the first rather than open the library
+  // again (which would take the first one's running VMs for crashed ones).
+  let lock;
+  // A library command holds the lock for a moment, and an app that is starting has not published
+  // its address yet: both are waited for a few seconds.
+  for (const end = Date.now() + 5000; ; ) {
+    try {
+      lock = claimLibrary(dataDir, 'the Hostbox app');
+      break;
+    } catch (e) {
+      if (!(e instanceof ImageLockedError)) throw e;
+      const ep = readEndpoint(dataDir);
+      if (ep) {
+        process.stdout.write(`Hostbox is already running for this data folder (pid ${ep.pid}).\nVM library: ${dataDir}\nOpen: ${endpointUrl(ep)}\n`);
+        process.exit(0);
+      }
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const heldLock = lock;
+  process.on('exit', () => heldLock.release());
+  // Tests only: stand-in machines, which exist only in the test build of the VMM (not in packages).
+  const fake = process.env.HOSTBOX_FAKE_MACHINE as FakeMachineKind | undefined;
+  if (fake !== undefined && fake !== 'echo' && fake !== 'crash') throw new Error(`HOSTBOX_FAKE_MACHINE=${fake} is not a stand-in machine (echo or crash)`);
+  const host = createHostApi({ dataDir, ...(fake ? { launcher: (spec, handlers) => VmmHost.start(spec, handlers, { fake }) } : {}) });
+  let sample = null;
+  try {
+    sample = addSampleVm(host.library, join(root, '.cache', 'guest'));
+  } catch (e) {
+    // The app is usable without it.
+    process.stderr.write(`hostbox: ${(e as Error).message}\n`);
+  }
   const server = await startWebServer({
     port: parsePort(argv),
     rendererDir,
@@ -56,12 +95,23 @@ async function main(): Promise<void> {
     checkParams: (method, params) => paramsProblem(method as keyof HostApi, params),
     subscribe: host.subscribe,
   });
-  process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\nOpen: ${server.url}\n`);
+  const unpublish = publishEndpoint(dataDir, { pid: process.pid, port: server.port, token: server.token });
+  process.on('exit', unpublish);
+  process.stdout.write(
+    `Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\n${sample ? `Added the sample VM "${sample.name}" (the Debian test guest).\n` : ''}Open: ${server.url}\n`,
+  );
+  let stopping = false;
   const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    // Unpublished first: a command arriving now starts a new app rather than reach a closing one.
+    unpublish();
     await host.close();
     await server.close();
+    heldLock.release();
     process.exit(0);
   };
+  if (argv.includes('--exit-when-idle')) exitWhenIdle(host, () => void stop());
   // The last line of defence for the VMs in this process: a promise nobody handled is reported,
   // not allowed to end them all (Node's default). A thrown exception still ends the process: after
   // one, nothing says the host's state is sound.

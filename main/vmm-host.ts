@@ -517,6 +517,11 @@ export class VmmHost {
     if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'reset' });
   }
 
+  /** Presses the ACPI power button: a guest that handles it shuts down and powers off by itself. */
+  powerButton(): void {
+    if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'power-button' });
+  }
+
   /** Stops the VM (power cut, as pulling the plug) and releases its process and files. */
   async stop(): Promise<void> {
     if (this.finished) return this.closing ?? undefined;

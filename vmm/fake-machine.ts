@@ -14,6 +14,11 @@ export function createFakeMachine(kind: FakeMachineKind, _config: VmConfig, host
     pause() {},
     resume() {},
     reset: () => host.power('reset'),
+    // As an OS that honours the button: it powers off.
+    powerButton() {
+      off = true;
+      host.power('poweroff');
+    },
     serialIn(port, bytes) {
       // Echo like a terminal, and power off on a "poweroff" line, like the test guest's shell.
       host.serialOut(port, bytes);

@@ -38,3 +38,17 @@ test('HLT with interrupts on is waiting, not stopped', () => {
   vm.run();
   assert.deepEqual(vm.events, []);
 });
+
+test('the ACPI power button sets PWRBTN_STS in PM1_STS, where a guest polling it sees the press', () => {
+  const events: PowerEvent[] = [];
+  let now = 0;
+  const host: MachineHost = { serialOut: () => {}, display: () => {}, block: () => {}, power: (e) => events.push(e), log: () => {} };
+  // mov dx, 0x600 (PM1_STS); in ax, dx; test ax, 0x100 (PWRBTN_STS); jz back to the in; cli; hlt
+  const code = [0xba, 0x00, 0x06, 0xed, 0xa9, 0x00, 0x01, 0x74, 0xfa, 0xfa, 0xf4, 0xeb, 0xfd];
+  const m = createMachine({ memoryMiB: 4, engine: 'interpreter', bios: bios(code) }, host, () => (now += 1));
+  m.runSlice(50);
+  assert.deepEqual(events, [], 'no press yet: the guest keeps polling');
+  m.powerButton();
+  m.runSlice(50);
+  assert.deepEqual(events, ['halted']);
+});

@@ -189,6 +189,10 @@ export class PcMachine implements Machine {
     this.cpu.brk = true;
   }
 
+  powerButton(): void {
+    this.devices.acpiPm.pressPowerButton();
+  }
+
   private doReset(): void {
     this.resetPending = false;
     this.stopReported = false;

@@ -134,3 +134,17 @@ test('a build without stand-ins refuses to start one', () => {
   vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
   assert.deepEqual(posted, [{ kind: 'fatal', message: 'stand-in machines are not part of this build' }]);
 });
+
+test('the ACPI power button crosses the boundary and reaches the machine (the stand-in powers off, as a guest that handles it)', () => {
+  assert.deepEqual(parseToVmm({ kind: 'lifecycle', op: 'power-button' }), { kind: 'lifecycle', op: 'power-button' });
+  const posted: FromVmm[] = [];
+  const queue: (() => void)[] = [];
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => 0, soon: (f) => queue.push(f), later: () => 0, cancel: () => {} }, createFakeMachine);
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
+  vmm.receive({ kind: 'lifecycle', op: 'power-button' });
+  while (queue.length) queue.shift()!();
+  assert.deepEqual(
+    posted.map((m) => (m.kind === 'lifecycle' ? `lifecycle:${m.event}` : m.kind)),
+    ['lifecycle:started', 'lifecycle:poweroff'],
+  );
+});

@@ -10,7 +10,8 @@ export type FakeMachineKind = 'echo' | 'crash';
 export type LifecycleCommand =
   /** `restore`: build the machine but run nothing until a saved state has been loaded into it. */
   | { kind: 'lifecycle'; op: 'start'; config: VmConfig; fake?: FakeMachineKind; restore?: boolean }
-  | { kind: 'lifecycle'; op: 'pause' | 'resume' | 'reset' | 'stop' | 'status' };
+  /** 'power-button': a press of the ACPI power button (the guest decides what it means, usually a clean shutdown). */
+  | { kind: 'lifecycle'; op: 'pause' | 'resume' | 'reset' | 'stop' | 'status' | 'power-button' };
 
 export type ToVmm =
   | LifecycleCommand
@@ -115,7 +116,7 @@ export function parseToVmm(m: unknown): ToVmm {
         }
         return m as ToVmm;
       }
-      if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status') return m as ToVmm;
+      if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status' || m.op === 'power-button') return m as ToVmm;
       return bad(`unknown lifecycle op ${String(m.op)}`);
     }
     case 'console':

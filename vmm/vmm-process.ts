@@ -102,6 +102,9 @@ export class VmmProcess {
         } else if (msg.op === 'reset') {
           this.machine?.reset();
           this.wake();
+        } else if (msg.op === 'power-button') {
+          this.machine?.powerButton();
+          this.wake();
         } else if (msg.op === 'stop') {
           this.stop();
         } else {

@@ -1,0 +1,95 @@
+// scripts/prerequisites.sh, the first step of `npm start` and `npm test`, run in a copy of the
+// repository with stand-ins for dpkg, apt-get, sudo, id and the guest builder on PATH that record
+// how they were called: nothing is installed on this machine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+
+interface Machine {
+  /** Debian packages dpkg reports installed ('*' for all). */
+  installed: string[] | '*';
+  i386: boolean;
+  uid: number;
+  sudo: boolean;
+  guests: string[];
+}
+
+function run(mode: string, m: Machine): { status: number | null; stderr: string; calls: string[] } {
+  const repo = mkdtempSync(join(tmpdir(), 'hostbox-prereq-'));
+  try {
+    mkdirSync(join(repo, 'scripts'));
+    mkdirSync(join(repo, 'bin'));
+    copyFileSync(join(root, 'scripts', 'prerequisites.sh'), join(repo, 'scripts', 'prerequisites.sh'));
+    copyFileSync(join(root, 'scripts', 'guest-packages.txt'), join(repo, 'scripts', 'guest-packages.txt'));
+    for (const g of m.guests) {
+      const d = join(repo, '.cache', g === '686' ? 'guest' : `guest-${g}`);
+      mkdirSync(d, { recursive: true });
+      for (const f of ['vmlinuz', 'initrd.img', 'manifest.json']) writeFileSync(join(d, f), '');
+    }
+    const calls = join(repo, 'calls');
+    writeFileSync(calls, '');
+    const shim = (name: string, body: string): void => {
+      writeFileSync(join(repo, 'bin', name), `#!/bin/bash\necho "${name} $*" >> "${calls}"\n${body}\n`);
+      chmodSync(join(repo, 'bin', name), 0o755);
+    };
+    const installed = m.installed === '*' ? '*' : m.installed.join(' ');
+    // dpkg-query -W -f=... PKG...: one line per known package; unknown ones go to stderr.
+    shim('dpkg-query', `for p in "\${@:3}"; do if [ "${installed}" = "*" ] || [[ " ${installed} " == *" $p "* ]]; then echo "$p ii "; else echo "dpkg-query: no packages found matching $p" >&2; fi; done`);
+    shim('dpkg', m.i386 ? 'echo i386' : 'true');
+    shim('id', `echo ${m.uid}`);
+    shim('sudo', m.sudo ? '[ "$1" = -n ] && exit 0; "$@"' : 'exit 1');
+    shim('apt-get', 'true');
+    writeFileSync(join(repo, 'scripts', 'build-guest.sh'), `echo "build-guest $*" >> "${calls}"\n`);
+    const r = spawnSync('bash', [join(repo, 'scripts', 'prerequisites.sh'), mode], { encoding: 'utf8', env: { ...process.env, PATH: `${join(repo, 'bin')}:${process.env.PATH}` } });
+    return { status: r.status, stderr: r.stderr, calls: readFileSync(calls, 'utf8').trim().split('\n').filter((l) => l && !/^(id|dpkg-query|dpkg --print|sudo -n true)/.test(l)) };
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+const everything: Machine = { installed: '*', i386: true, uid: 1000, sudo: false, guests: ['686', '686-pae'] };
+
+test('with everything present it only asks dpkg: no apt-get, no sudo, no guest build', () => {
+  for (const mode of ['start', 'test']) {
+    const r = run(mode, everything);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, []);
+    assert.equal(r.stderr, '');
+  }
+});
+
+test('not root: one list of what is missing with the commands to run; test stops, start goes on', () => {
+  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools'], i386: false, guests: [] };
+  const t = run('test', m);
+  assert.equal(t.status, 1);
+  assert.match(t.stderr, /npm test needs what this machine lacks; run as root:\n {2}dpkg --add-architecture i386 && apt-get update\n {2}apt-get install --no-install-recommends nasm chromium\n {2}then, as yourself: npm run guest +\(the Debian test guest: 686 686-pae\)/);
+  assert.deepEqual(t.calls, [], 'nothing installed or built');
+  // start needs only the BIOS and the guest's tools, all present: it builds the guest it lacks.
+  const s = run('start', { ...m, i386: true });
+  assert.equal(s.status, 0, s.stderr);
+  assert.deepEqual(s.calls, ['build-guest']);
+  const s2 = run('start', { ...m, installed: ['cpio'] });
+  assert.equal(s2.status, 0);
+  assert.match(s2.stderr, /apt-get install --no-install-recommends seabios gzip xz-utils kmod dpkg apt coreutils findutils\n/);
+  assert.match(s2.stderr, /starting without the sample VM/);
+});
+
+test('as root: what is missing is installed with apt-get, then the missing guests are built', () => {
+  const r = run('test', { installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils'], i386: false, uid: 0, sudo: false, guests: ['686'] });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.calls, [
+    'dpkg --add-architecture i386',
+    'apt-get update -qq',
+    'apt-get install -y -qq --no-install-recommends build-essential python3 gcc-multilib nasm chromium xorriso isolinux syslinux-common dosfstools mtools',
+    'build-guest 686-pae',
+  ]);
+  // Not root, but sudo without a password: the same through sudo.
+  const s = run('start', { installed: [], i386: true, uid: 1000, sudo: true, guests: ['686'] });
+  assert.equal(s.status, 0, s.stderr);
+  assert.ok(s.calls.includes('sudo apt-get install -y -qq --no-install-recommends seabios cpio gzip xz-utils kmod dpkg apt coreutils findutils'), s.calls.join('\n'));
+});
