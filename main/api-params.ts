@@ -16,6 +16,8 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   deleteVm: ['id'],
   powerOn: ['id'],
   powerOff: ['id'],
+  suspendVm: ['id'],
+  discardState: ['id'],
   resetVm: ['id'],
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],

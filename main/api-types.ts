@@ -53,8 +53,12 @@ export interface VmCreateSettings extends VmSettings {
   newDiskMiB?: number;
 }
 
-/** 'halted': running, but the guest halted with interrupts off and will not go on (reset or power off). */
-export type VmPower = 'off' | 'starting' | 'running' | 'halted' | 'crashed';
+/**
+ * 'halted': running, but the guest halted with interrupts off and will not go on (reset or power off).
+ * 'suspending': its state is being written; 'suspended': off, with a saved state in its folder that
+ * Power on continues from.
+ */
+export type VmPower = 'off' | 'starting' | 'running' | 'halted' | 'crashed' | 'suspending' | 'suspended';
 
 export interface VmInfo extends VmSettings {
   id: string;
@@ -67,6 +71,8 @@ export interface VmInfo extends VmSettings {
   folder: string;
   /** The host pseudo-terminal its serial port is on, while it runs with serial 'pty'. */
   ptyPath?: string;
+  /** While suspended: when the state was saved, and the state file's size. */
+  suspended?: { at: string; bytes: number };
   /** What the last power-off's folder sync did (one line per folder, then conflicts), this host session. */
   folderSync?: string[];
 }
@@ -105,6 +111,13 @@ export interface HostApi {
   /** Rejects with a message naming the missing file or bad setting; the VM stays off. */
   powerOn(id: string): Promise<VmInfo>;
   powerOff(id: string): Promise<void>;
+  /**
+   * Saves a running VM's whole state to a file in its folder (written atomically) and stops it; it
+   * shows as suspended, and Power on continues it. Rejects with the reason, the guest running on.
+   */
+  suspendVm(id: string): Promise<VmInfo>;
+  /** Deletes a suspended VM's saved state: it is then off, as after a power cut. */
+  discardState(id: string): Promise<VmInfo>;
   resetVm(id: string): Promise<void>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
@@ -145,6 +158,8 @@ export const HOST_API_METHODS = [
   'deleteVm',
   'powerOn',
   'powerOff',
+  'suspendVm',
+  'discardState',
   'resetVm',
   'sendSerial',
   'sendKeys',

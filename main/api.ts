@@ -3,7 +3,7 @@
 // (worker thread or Electron utility process); one that crashes is marked crashed with its error and
 // everything else goes on.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
@@ -14,11 +14,15 @@ import { describeSync } from './backends/host-folder/sync-summary.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
 
-/** Starts a VMM for a VM; tests inject a fake. */
+/**
+ * Starts a VMM for a VM, or with `resumeFrom` continues one from its saved state (the state's own
+ * configuration, checked against the disks); tests inject a fake.
+ */
 export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
+  resumeFrom?: string,
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'suspend'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -55,10 +59,14 @@ export function createHostApi(opts: HostOptions): {
   methods: readonly (keyof HostApi)[];
   library: VmLibrary;
   subscribe(listener: (e: HostEvent) => void): () => void;
+  /** Suspends every running VM (quitting the app); one that cannot be is powered off. One line per VM. */
+  suspendAll(): Promise<string[]>;
+  /** The names of the VMs running now. */
+  running(): string[];
   close(): Promise<void>;
 } {
   const library = VmLibrary.open(opts.dataDir);
-  const launch: VmmLauncher = opts.launcher ?? ((spec, handlers) => VmmHost.start(spec, handlers));
+  const launch: VmmLauncher = opts.launcher ?? ((spec, handlers, resumeFrom) => (resumeFrom ? VmmHost.resume(resumeFrom, handlers, { memoryMiB: spec.memoryMiB }) : VmmHost.start(spec, handlers)));
   const noPty = opts.ptyUnavailable ?? ptyUnavailable;
   const sessions = new Map<string, Session>();
   const consoles = new Map<string, ConsoleLog>();
@@ -125,7 +133,7 @@ export function createHostApi(opts: HostOptions): {
   };
 
   /** Ends a session once: releases its pty and records how the VM stopped. */
-  const end = (id: string, s: Session, power: 'off' | 'crashed', error?: string): void => {
+  const end = (id: string, s: Session, power: 'off' | 'crashed' | 'suspended', error?: string): void => {
     if (s.over) return;
     s.over = true;
     s.pty?.close();
@@ -169,6 +177,9 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
+      // A suspended VM continues from its saved state; the file goes once the state is loaded (the
+      // guest's disks move on from there, and the state would no longer fit them).
+      const resumeFrom = vm.power === 'suspended' ? library.statePath(id) : undefined;
       const s: Session = { vmm: null, pty: null, over: false };
       syncNotes.delete(id);
       sessions.set(id, s);
@@ -219,12 +230,20 @@ export function createHostApi(opts: HostOptions): {
               else if (state === 'crashed') end(id, s, 'crashed', (detail ?? 'unknown error').split('\n')[0]);
             },
           },
+          resumeFrom,
         );
+        if (resumeFrom) {
+          try {
+            unlinkSync(resumeFrom);
+          } catch {
+            // Left behind, it is never used again: the VM is no longer marked suspended, and the next suspend replaces it.
+          }
+        }
         if (!s.over && library.get(id).power === 'starting') publish(library.setPower(id, 'running'));
       } catch (e) {
-        // The VM never ran: it stays off, with the reason shown on it.
+        // The VM never ran: it stays off (or suspended, its state untouched), with the reason shown on it.
         const message = (e as Error).message;
-        end(id, s, 'off', message);
+        end(id, s, resumeFrom ? 'suspended' : 'off', message);
         throw new Error(message);
       }
       return info(library.get(id));
@@ -233,6 +252,34 @@ export function createHostApi(opts: HostOptions): {
       const s = running(id);
       await s.vmm!.stop();
       end(id, s, 'off');
+    },
+    async suspendVm(id) {
+      const s = running(id);
+      const vm = library.get(id);
+      if (vm.power === 'suspending') throw new Error(`${vm.name} is already being suspended`);
+      if (!s.vmm!.suspend) throw new Error(`${vm.name} cannot be suspended`);
+      const before = vm.power;
+      publish(library.setPower(id, 'suspending'));
+      try {
+        await s.vmm!.suspend(library.statePath(id));
+      } catch (e) {
+        // Nothing was written over: the guest runs on, and the reason is shown on the VM.
+        const message = `Suspend failed: ${(e as Error).message}`;
+        if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running', message));
+        throw new Error(message);
+      }
+      end(id, s, 'suspended');
+      return info(library.get(id));
+    },
+    async discardState(id) {
+      const vm = library.get(id);
+      if (vm.power !== 'suspended') throw new Error(`${vm.name} is not suspended`);
+      try {
+        unlinkSync(library.statePath(id));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot delete the saved state ${library.statePath(id)}: ${(e as Error).message}`);
+      }
+      return publish(library.setPower(id, 'off'));
     },
     async resetVm(id) {
       running(id).vmm!.reset();
@@ -271,6 +318,30 @@ export function createHostApi(opts: HostOptions): {
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    async suspendAll() {
+      const report: string[] = [];
+      await Promise.all(
+        [...sessions.keys()].map(async (id) => {
+          const name = library.get(id).name;
+          try {
+            const vm = await api.suspendVm(id);
+            report.push(`${name}: suspended to ${library.statePath(id)}${vm.suspended ? ` (${vm.suspended.bytes} bytes)` : ''}`);
+          } catch (e) {
+            // It cannot be suspended (host folders, a failed write): it is powered off, as close() would.
+            const s = sessions.get(id);
+            if (s) {
+              await s.vmm?.stop();
+              end(id, s, 'off');
+            }
+            report.push(`${name}: powered off, as it could not be suspended (${(e as Error).message})`);
+          }
+        }),
+      );
+      return report;
+    },
+    running() {
+      return [...sessions.keys()].map((id) => library.get(id).name);
     },
     async close() {
       for (const [id, s] of [...sessions]) {

@@ -57,7 +57,20 @@ async function main(): Promise<void> {
     subscribe: host.subscribe,
   });
   process.stdout.write(`Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\nOpen: ${server.url}\n`);
+  // Stopping web mode (Ctrl-C, or a service manager's SIGTERM) suspends the running VMs, as
+  // quitting the desktop app offers to: Power on continues each one when Hostbox runs again. A
+  // second signal while that is under way powers the rest off and ends at once.
+  let stopping = false;
   const stop = async (): Promise<void> => {
+    if (stopping) {
+      process.stdout.write('Hostbox: stopping now; VMs not yet suspended are powered off.\n');
+      await host.close();
+      process.exit(1);
+    }
+    stopping = true;
+    const running = host.running();
+    if (running.length) process.stdout.write(`Hostbox: suspending ${running.join(', ')} (signal again to power off instead)...\n`);
+    for (const line of await host.suspendAll()) process.stdout.write(`  ${line}\n`);
     await host.close();
     await server.close();
     process.exit(0);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fakeBzImage } from '../../vmm/boot/fake-bzimage.ts';
 import type { VmCreateSettings } from '../api-types.ts';
-import { LIBRARY_FILE, NEW_DISK_FILE, VmLibrary } from './library.ts';
+import { LIBRARY_FILE, NEW_DISK_FILE, SUSPEND_FILE, VmLibrary } from './library.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { defaultSettings } from './vm-settings.ts';
 import { resolveDataDir } from './data-dir.ts';
@@ -166,6 +166,41 @@ test('a VM left running when Hostbox died is marked crashed on the next start', 
     lib = VmLibrary.open(s.dir);
     assert.equal(lib.get(r.vm.id).power, 'crashed');
     assert.match(lib.get(r.vm.id).error!, /Hostbox stopped while this VM was running/);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('the saved state file decides suspension at the next start: a suspend cut off after its rename counts, a state deleted by hand does not', () => {
+  const s = scratch();
+  try {
+    let lib = VmLibrary.open(s.dir);
+    const a = lib.create(settings(s, { name: 'A' }), pty);
+    const b = lib.create(settings(s, { name: 'B' }), pty);
+    const c = lib.create(settings(s, { name: 'C' }), pty);
+    assert.ok(a.ok && b.ok && c.ok);
+    // A: the file was renamed into place, then Hostbox died before marking it suspended.
+    lib.setPower(a.vm.id, 'suspending');
+    writeFileSync(join(a.vm.folder, SUSPEND_FILE), 'state');
+    // B: died while suspending, before the file was in place.
+    lib.setPower(b.vm.id, 'suspending');
+    // C: suspended, then its state deleted by hand.
+    lib.setPower(c.vm.id, 'suspended');
+    assert.equal(lib.statePath(c.vm.id), join(c.vm.folder, SUSPEND_FILE));
+    lib.close();
+    lib = VmLibrary.open(s.dir);
+    assert.equal(lib.get(a.vm.id).power, 'suspended');
+    assert.deepEqual(Object.keys(lib.get(a.vm.id).suspended ?? {}), ['at', 'bytes']);
+    assert.equal(lib.get(a.vm.id).suspended!.bytes, 5);
+    assert.equal(lib.get(b.vm.id).power, 'crashed');
+    assert.equal(lib.get(c.vm.id).power, 'off');
+    assert.match(lib.get(c.vm.id).error!, /saved state .* is gone/);
+    // A suspended VM keeps its settings (the state was saved with them), and may be deleted, state and all.
+    const upd = lib.update(a.vm.id, settings(s, { name: 'A', memoryMiB: 64 }), pty);
+    assert.ok(!upd.ok && /suspended/.test(upd.errors[0]!.message));
+    lib.delete(a.vm.id);
+    assert.equal(existsSync(a.vm.folder), false);
     lib.close();
   } finally {
     s.done();
