@@ -290,7 +290,11 @@ export class VmmHost {
    * StateFileError with one line, and the file is left as it is), starts a VMM for its
    * configuration, streams the state into it and lets it run.
    */
-  static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number } = {}): Promise<VmmHost> {
+  /**
+   * `hdaPath`: the hard disk to run on instead of the one the state names: a fresh qcow2 overlay
+   * over it (a snapshot's), so the disk the guest sees is the one it recorded, which is checked.
+   */
+  static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number; hdaPath?: string } = {}): Promise<VmmHost> {
     const state = readStateFile(path);
     // Relative paths in a state are relative to its folder: a folder of state and images can move.
     const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
@@ -304,7 +308,8 @@ export class VmmHost {
     // suspend() refuses VMs with host folders, so a state that names folders was not written by it.
     if (h.config.folders?.length) throw new StateFileError(`${path}: the state lists host folders, and ${FOLDER_SUSPEND_REFUSAL}`);
     checkDisks(path, h.disks);
-    const host = await VmmHost.launch(h.config, handlers, opts, true);
+    const config = opts.hdaPath && h.config.hdaPath ? { ...h.config, hdaPath: opts.hdaPath } : h.config;
+    const host = await VmmHost.launch(config, handlers, opts, true);
     const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
     host.channel.send({ kind: 'state', op: 'load', sections: state.sections });
     for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) host.channel.send({ kind: 'state', op: 'ram', runs: state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE) });

@@ -46,6 +46,20 @@ interface Row {
   last_error: string | null;
   created_at: string;
   last_run_at: string | null;
+  current_disk: string;
+  current_snapshot: string | null;
+}
+
+export interface SnapshotRow {
+  id: string;
+  vm_id: string;
+  parent_id: string | null;
+  name: string;
+  created_at: string;
+  /** The hard disk image frozen at the snapshot ('' without a hard disk). */
+  disk: string;
+  /** The machine state saved with it ('' when taken powered off). */
+  state: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -144,6 +158,8 @@ export class VmLibrary {
       createdAt: r.created_at,
       ...(r.last_run_at ? { lastRunAt: r.last_run_at } : {}),
       ...(suspended ? { suspended } : {}),
+      ...(r.current_disk ? { currentDisk: r.current_disk } : {}),
+      ...(r.current_snapshot ? { currentSnapshot: r.current_snapshot } : {}),
       folder: this.folderOf(r.id),
     };
   }
@@ -209,6 +225,8 @@ export class VmLibrary {
     // The saved state holds the machine as it was set up; changed settings would not fit it.
     if (vm.power === 'suspended') return { ok: false, errors: [{ field: 'form', message: 'The VM is suspended: power it on and off, or discard its saved state, to change its settings.' }] };
     const { settings, errors } = normalizeSettings(input);
+    if (vm.currentDisk !== undefined && settings.hdaPath !== vm.hdaPath)
+      return { ok: false, errors: [{ field: 'hdaPath', message: 'The VM has snapshots over this hard disk: delete them to change the disk.' }] };
     const all: FieldError[] = [...errors, ...validateSettings(settings, this.context(id, false, opts.ptyUnavailable))];
     if (all.length) return { ok: false, errors: all };
     this.db
@@ -250,7 +268,41 @@ export class VmLibrary {
     const vm = this.get(id);
     if (ACTIVE.includes(vm.power)) throw new Error(`power ${vm.name} off before deleting it`);
     rmSync(vm.folder, { recursive: true, force: true });
-    this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE vm_id = ?').run(id);
+      this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
+    })();
+  }
+
+  /** A VM's snapshots, oldest first. */
+  snapshots(vmId: string): SnapshotRow[] {
+    return this.db.prepare('SELECT * FROM snapshots WHERE vm_id = ? ORDER BY created_at, rowid').all(vmId) as SnapshotRow[];
+  }
+
+  snapshot(vmId: string, id: string): SnapshotRow {
+    const r = this.db.prepare('SELECT * FROM snapshots WHERE vm_id = ? AND id = ?').get(vmId, id) as SnapshotRow | undefined;
+    if (!r) throw new Error(`${this.get(vmId).name} has no snapshot with id ${String(id)}`);
+    return r;
+  }
+
+  /** Records a snapshot and the VM's new current disk (the overlay over the frozen one), together. */
+  addSnapshot(row: SnapshotRow, currentDisk: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO snapshots (id, vm_id, parent_id, name, created_at, disk, state) VALUES (@id, @vm_id, @parent_id, @name, @created_at, @disk, @state)').run(row);
+      this.setCurrent(row.vm_id, currentDisk, row.id);
+    })();
+  }
+
+  setCurrent(vmId: string, disk: string, snapshotId: string | null): void {
+    this.db.prepare('UPDATE vms SET current_disk = ?, current_snapshot = ? WHERE id = ?').run(disk, snapshotId, vmId);
+  }
+
+  /** Forgets a snapshot and, in the same transaction, moves the VM to `current`. */
+  removeSnapshot(vmId: string, id: string, current?: { disk: string; snapshotId: string | null }): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE vm_id = ? AND id = ?').run(vmId, id);
+      if (current) this.setCurrent(vmId, current.disk, current.snapshotId);
+    })();
   }
 
   close(): void {
