@@ -8,6 +8,7 @@ import { SerialConsole } from './serial-console.tsx';
 import { VgaScreenView } from './vga-screen.tsx';
 import { PowerChip } from './power-chip.tsx';
 import { DiscardStateButton, SuspendButton, SuspendedNote } from './suspend-controls.tsx';
+import { SnapshotPanel } from './snapshot-panel.tsx';
 
 const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted' || vm.power === 'suspending';
 
@@ -216,6 +217,7 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
         </div>
       ) : null}
       {isOn(vm) ? null : <Summary vm={vm} />}
+      <SnapshotPanel vm={vm} />
       {hasOutput ? null : (
         <div className="card placeholder">
           <strong>{vm.name} is {vm.power === 'suspended' ? 'suspended' : 'powered off'}.</strong> Power it on to see its serial console and screen here.
