@@ -166,3 +166,48 @@ test('snapshots: running and powered off, revert continues or reboots from them,
     rmSync(files, { recursive: true, force: true });
   }
 });
+
+test('the snapshot tree powered off: a branch after a revert, a leaf the VM is not at is dropped with its files, one with later snapshots is kept', { skip: skipReason(), timeout: 60_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-app-snaptree-'));
+  const files = mkdtempSync(join(tmpdir(), 'hostbox-app-snaptree-files-'));
+  const base = join(files, 'disk.img');
+  writeFileSync(base, new Uint8Array(4 << 20));
+  const host = createHostApi({ dataDir });
+  try {
+    const r = await host.api.createVm({ ...(await host.api.defaultSettings()), name: 'Tree', memoryMiB: 16, boot: 'disk', hdaPath: base, net: 'none' });
+    assert.ok(r.ok, JSON.stringify(r));
+    const id = r.vm.id;
+    const qcow2s = (): string[] => readdirSync(r.vm.folder).filter((f) => f.endsWith('.qcow2')).sort();
+    const a = (await host.api.takeSnapshot(id, 'A')).snapshots[0]!;
+    let list = await host.api.takeSnapshot(id, 'B');
+    const b = list.snapshots.find((s) => s.name === 'B')!;
+    assert.deepEqual([a.withMemory, b.parentId, list.current], [false, a.id, b.id]);
+    assert.equal(qcow2s().length, 2, 'B froze the overlay A put on the disk; the VM writes a new one');
+    // Back to A, then a branch: C also builds on A.
+    await host.api.revertSnapshot(id, a.id);
+    list = await host.api.takeSnapshot(id, 'C');
+    const c = list.snapshots.find((s) => s.name === 'C')!;
+    assert.deepEqual([c.parentId, list.current], [a.id, c.id]);
+    assert.equal(qcow2s().length, 3);
+    // B is a leaf the VM is not at: its frozen overlay goes, and nothing else.
+    const bDisk = host.library.snapshot(id, b.id).disk;
+    list = await host.api.deleteSnapshot(id, b.id);
+    assert.deepEqual(list.snapshots.map((s) => s.name), ['A', 'C']);
+    assert.equal(existsSync(bDisk), false);
+    assert.equal(qcow2s().length, 2);
+    await assert.rejects(host.api.deleteSnapshot(id, a.id), /later snapshots build on A: delete them first/);
+    await assert.rejects(host.api.revertSnapshot(id, 'no-such-snapshot'), /Tree has no snapshot with id no-such-snapshot/);
+    // The hard disk cannot change under snapshots.
+    const upd = await host.api.updateVm(id, { ...host.library.get(id), hdaPath: '' });
+    assert.ok(!upd.ok && /snapshots over this hard disk/.test(upd.errors[0]!.message), JSON.stringify(upd));
+    for (const f of qcow2s()) assert.match(qemuImg('check', join(r.vm.folder, f)), /No errors were found/);
+    // Deleting the VM deletes its overlays and its snapshot rows; the disk outside stays.
+    await host.api.deleteVm(id);
+    assert.equal(existsSync(r.vm.folder), false);
+    assert.ok(existsSync(base));
+  } finally {
+    await host.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(files, { recursive: true, force: true });
+  }
+});
