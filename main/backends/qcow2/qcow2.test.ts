@@ -148,6 +148,19 @@ test('Hostbox writes qemu-img accepts: partial and spanning clusters, a second L
     await img.close();
     checkClean(q2);
     assert.match(ok('compare', '-f', 'qcow2', '-F', 'raw', q2, raw2), /Images are identical/);
+    // Version 2 (no zero flag, fixed 16-bit refcounts) is written as well.
+    const v2 = join(s.dir, 'v2.qcow2');
+    ok('create', '-f', 'qcow2', '-o', 'compat=0.10', v2, '8M');
+    const raw3 = join(s.dir, 'twin3.raw');
+    writeFileSync(raw3, new Uint8Array(8 << 20));
+    img = await Qcow2Image.open(v2, { writable: true });
+    await writeBoth(img, raw3, [
+      [0, data(1024)],
+      [(4 << 20) + 512, data(65536)],
+    ]);
+    await img.close();
+    checkClean(v2);
+    assert.match(ok('compare', '-f', 'qcow2', '-F', 'raw', v2, raw3), /Images are identical/);
   } finally {
     s.done();
   }
@@ -189,6 +202,15 @@ test('an overlay over a raw base: unwritten clusters read the base, a partial wr
     const t = await Qcow2Image.open(third, { writable: false });
     assert.deepEqual(await readAll(t, 0, content.length), new Uint8Array(readFileSync(twin)));
     await t.close();
+    // And one Hostbox makes and writes over its own: qemu-img reads the chain of three the same.
+    const fourth = join(s.dir, 'fourth.qcow2');
+    await Qcow2Image.create(fourth, { size: content.length, backing: { name: 'top.qcow2', format: 'qcow2' } });
+    const f = await Qcow2Image.open(fourth, { writable: true });
+    await writeBoth(f, twin, [[65536 * 5 + 8192, data(1024)]]);
+    await f.close();
+    checkClean(fourth);
+    assert.match(ok('compare', '-f', 'qcow2', '-F', 'raw', fourth, twin), /Images are identical/);
+    assert.equal((JSON.parse(ok('info', '--output=json', '--backing-chain', fourth)) as unknown[]).length, 3);
   } finally {
     s.done();
   }
@@ -262,6 +284,22 @@ test('what Hostbox does not handle is refused with one line naming it', { skip }
     writeFileSync(short, readFileSync(q).subarray(0, 50));
     await refuse(short, false, /not a qcow2 image/);
     await refuse(patched('l1.qcow2', 40, [0, 0, 0, 0x10, 0, 0, 0, 0]), false, /L1 table offset .* is not a cluster inside the file/);
+    // An L2 entry pointing at the image's own L1 table: the guest's write is refused, not let through.
+    const evil = join(s.dir, 'evil.qcow2');
+    await Qcow2Image.create(evil, { size: 4 << 20 });
+    let e = await Qcow2Image.open(evil, { writable: true });
+    await e.writeAt(new Uint8Array(512), 0);
+    await e.close();
+    const l1 = Buffer.alloc(8);
+    const efd = openSync(evil, 'r+');
+    readSync(efd, l1, 0, 8, 3 * 65536);
+    const l2At = Number(l1.readBigUInt64BE(0) & 0x00fffffffffffe00n);
+    writeSync(efd, Buffer.from([0x80, 0, 0, 0, 0, 0x03, 0, 0]), 0, 8, l2At); // COPIED, offset 0x30000: the L1 table
+    closeSync(efd);
+    e = await Qcow2Image.open(evil, { writable: true });
+    await assert.rejects(e.writeAt(new Uint8Array(512).fill(0xee), 0), /mapped onto the image's own metadata/);
+    await e.close();
+    assert.equal(readFileSync(evil).readBigUInt64BE(3 * 65536), BigInt(l2At) | (1n << 63n), 'the L1 table is intact');
     // Writing into a compressed cluster fails with the reason.
     const raw = join(s.dir, 'c.raw');
     writeFileSync(raw, data(1 << 20));

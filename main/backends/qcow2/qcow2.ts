@@ -424,6 +424,7 @@ export class Qcow2Image implements ReadableImage {
       throw new Qcow2Error(`${this.path}: guest cluster ${cluster} is compressed, and Hostbox does not write into compressed clusters (convert the image with qemu-img convert -O qcow2 first)`);
     const host = e ? hostOffset(e.hi, e.lo) : 0;
     const zeroFlag = e !== null && (e.lo & LO_ZERO) !== 0 && this.header.version >= 3;
+    if (host !== 0) this.checkDataCluster(host, cluster);
     if (host !== 0 && !zeroFlag) {
       await writeFully(this.fh, part, host + inCluster);
       this.dataWritten = true;
@@ -452,6 +453,18 @@ export class Qcow2Image implements ReadableImage {
     e.table[e.index * 2 + 1] = at >>> 0;
     const l1i = Math.floor(cluster / this.l2Entries);
     this.l2Dirty.add(hostOffset(this.l1[l1i * 2]!, this.l1[l1i * 2 + 1]!));
+  }
+
+  /**
+   * A damaged (or hostile) image may map a guest cluster onto its own header or tables: the guest's
+   * write would then rewrite them. Refused, as QEMU's overlap checks do.
+   */
+  private checkDataCluster(host: number, cluster: number): void {
+    const cs = this.clusterSize;
+    const h = this.header;
+    const inside = (start: number, bytes: number): boolean => host + cs > start && host < start + Math.ceil(bytes / cs) * cs;
+    if (host % cs || inside(0, cs) || inside(h.l1Offset, h.l1Size * 8) || inside(h.refcountTableOffset, h.refcountTableClusters * cs) || this.l2Cache.has(host) || this.refBlocks.has(host))
+      throw new Qcow2Error(`${this.path}: guest cluster ${cluster} is mapped onto the image's own metadata (the image is damaged); not written`);
   }
 
   /** A new cluster at the end of the file, its refcount 1 (in memory until flush). */
