@@ -378,6 +378,8 @@ export function createHostApi(opts: HostOptions): {
     async revertSnapshot(id, snapshotId) {
       return exclusive(id, async () => {
         const snap = library.snapshot(id, snapshotId);
+        const now = library.get(id).power;
+        if (now === 'starting' || now === 'suspending') throw new Error(`${library.get(id).name} is ${now}; try again in a moment`);
         const s = sessions.get(id);
         if (s) {
           // Reverting discards the present state: the running VM stops as at a power cut.
