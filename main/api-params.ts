@@ -4,7 +4,7 @@
 
 import type { HostApi } from './api-types.ts';
 
-type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag';
+type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag' | 'name';
 
 const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   version: [],
@@ -16,8 +16,14 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   deleteVm: ['id'],
   powerOn: ['id'],
   powerOff: ['id'],
+  suspendVm: ['id'],
+  discardState: ['id'],
   resetVm: ['id'],
   shutdownGuest: ['id'],
+  listSnapshots: ['id'],
+  takeSnapshot: ['id', 'name'],
+  revertSnapshot: ['id', 'id'],
+  deleteSnapshot: ['id', 'id'],
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],
   serialLog: ['id'],
@@ -29,6 +35,7 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
 const MAX_ID = 128;
 export const MAX_SERIAL_TEXT = 1 << 20;
 const MAX_SCANCODES = 256;
+const MAX_NAME = 200;
 
 function problem(kind: Param, v: unknown): string | null {
   switch (kind) {
@@ -38,6 +45,8 @@ function problem(kind: Param, v: unknown): string | null {
       return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) ? null : 'a settings object';
     case 'text':
       return typeof v === 'string' && v.length <= MAX_SERIAL_TEXT ? null : `text of at most ${MAX_SERIAL_TEXT} characters`;
+    case 'name':
+      return typeof v === 'string' && v.length <= MAX_NAME ? null : `a name of at most ${MAX_NAME} characters`;
     case 'flag':
       return typeof v === 'boolean' ? null : 'true or false';
     case 'scancodes':

@@ -53,8 +53,12 @@ export interface VmCreateSettings extends VmSettings {
   newDiskMiB?: number;
 }
 
-/** 'halted': running, but the guest halted with interrupts off and will not go on (reset or power off). */
-export type VmPower = 'off' | 'starting' | 'running' | 'halted' | 'crashed';
+/**
+ * 'halted': running, but the guest halted with interrupts off and will not go on (reset or power off).
+ * 'suspending': its state is being written; 'suspended': off, with a saved state in its folder that
+ * Power on continues from.
+ */
+export type VmPower = 'off' | 'starting' | 'running' | 'halted' | 'crashed' | 'suspending' | 'suspended';
 
 export interface VmInfo extends VmSettings {
   id: string;
@@ -67,6 +71,12 @@ export interface VmInfo extends VmSettings {
   folder: string;
   /** The host pseudo-terminal its serial port is on, while it runs with serial 'pty'. */
   ptyPath?: string;
+  /** With snapshots: the qcow2 overlay the VM writes now, over its current snapshot's disk. */
+  currentDisk?: string;
+  /** The snapshot the VM's present state descends from. */
+  currentSnapshot?: string;
+  /** While suspended: when the state was saved, and the state file's size. */
+  suspended?: { at: string; bytes: number };
   /** What the last power-off's folder sync did (one line per folder, then conflicts), this host session. */
   folderSync?: string[];
 }
@@ -105,9 +115,26 @@ export interface HostApi {
   /** Rejects with a message naming the missing file or bad setting; the VM stays off. */
   powerOn(id: string): Promise<VmInfo>;
   powerOff(id: string): Promise<void>;
+  /**
+   * Saves a running VM's whole state to a file in its folder (written atomically) and stops it; it
+   * shows as suspended, and Power on continues it. Rejects with the reason, the guest running on.
+   */
+  suspendVm(id: string): Promise<VmInfo>;
+  /** Deletes a suspended VM's saved state: it is then off, as after a power cut. */
+  discardState(id: string): Promise<VmInfo>;
   resetVm(id: string): Promise<void>;
   /** Presses the ACPI power button; the VM shows as off once the guest has shut down and powered off. */
   shutdownGuest(id: string): Promise<void>;
+  listSnapshots(id: string): Promise<SnapshotList>;
+  /**
+   * Freezes the VM's disk under a new qcow2 overlay and, while it runs, saves its machine state
+   * beside (the guest pauses for the save, then runs on).
+   */
+  takeSnapshot(id: string, name: string): Promise<SnapshotList>;
+  /** Returns the VM to a snapshot, discarding what changed since (a running VM is powered off first). */
+  revertSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;
+  /** Deletes a snapshot no later snapshot builds on, merging the VM's changes into its disk when the VM descends from it. */
+  deleteSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
   /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
@@ -116,6 +143,27 @@ export interface HostApi {
   netStatus(id: string): Promise<NetStatus | null>;
   /** Plugs the VM's network cable in or pulls it, while it runs. */
   setCable(id: string, connected: boolean): Promise<void>;
+}
+
+/** One snapshot in a VM's tree. */
+export interface SnapshotInfo {
+  id: string;
+  /** The snapshot it was taken after (null: the first of its branch). */
+  parentId: string | null;
+  name: string;
+  createdAt: string;
+  /** Taken while the VM ran: reverting to it continues the VM from that moment. */
+  withMemory: boolean;
+  /** Disk space it holds: the disk changes frozen at it (an overlay in the VM's folder) and its machine state. */
+  bytes: number;
+}
+
+export interface SnapshotList {
+  snapshots: SnapshotInfo[];
+  /** The snapshot the VM's present state descends from. */
+  current: string | null;
+  /** Disk space the changes since then take (the current overlay). */
+  currentBytes: number;
 }
 
 export interface NetStatus {
@@ -147,8 +195,14 @@ export const HOST_API_METHODS = [
   'deleteVm',
   'powerOn',
   'powerOff',
+  'suspendVm',
+  'discardState',
   'resetVm',
   'shutdownGuest',
+  'listSnapshots',
+  'takeSnapshot',
+  'revertSnapshot',
+  'deleteSnapshot',
   'sendSerial',
   'sendKeys',
   'serialLog',

@@ -3,7 +3,7 @@
 // (worker thread or Electron utility process); one that crashes is marked crashed with its error and
 // everything else goes on.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
@@ -11,14 +11,27 @@ import { defaultSettings, forwardLines } from './library/vm-settings.ts';
 import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { describeSync } from './backends/host-folder/sync-summary.ts';
-import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
+import { HOST_API_METHODS, type HostApi, type HostEvent, type SnapshotList, type VmInfo } from './api-types.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
+import { copyState, createOverlay, fileBytes, mergeOverlay, remove } from './snapshot-files.ts';
+import { randomUUID } from 'node:crypto';
+import { dirname, sep } from 'node:path';
 
-/** Starts a VMM for a VM; tests inject a fake. */
+/** Continuing a VM from a saved state, its hard disk (when given) the overlay put over the disk the state recorded. */
+export interface ResumeFrom {
+  file: string;
+  hda?: string;
+}
+
+/**
+ * Starts a VMM for a VM, or with `resume` continues one from its saved state (the state's own
+ * configuration, checked against the disks); tests inject a fake.
+ */
 export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton'>>>;
+  resume?: ResumeFrom,
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -55,10 +68,15 @@ export function createHostApi(opts: HostOptions): {
   methods: readonly (keyof HostApi)[];
   library: VmLibrary;
   subscribe(listener: (e: HostEvent) => void): () => void;
+  /** Suspends every running VM (quitting the app); one that cannot be is powered off. One line per VM. */
+  suspendAll(): Promise<string[]>;
+  /** The names of the VMs running now. */
+  running(): string[];
   close(): Promise<void>;
 } {
   const library = VmLibrary.open(opts.dataDir);
-  const launch: VmmLauncher = opts.launcher ?? ((spec, handlers) => VmmHost.start(spec, handlers));
+  const launch: VmmLauncher =
+    opts.launcher ?? ((spec, handlers, resume) => (resume ? VmmHost.resume(resume.file, handlers, { memoryMiB: spec.memoryMiB, hdaPath: resume.hda }) : VmmHost.start(spec, handlers)));
   const noPty = opts.ptyUnavailable ?? ptyUnavailable;
   const sessions = new Map<string, Session>();
   const consoles = new Map<string, ConsoleLog>();
@@ -125,7 +143,7 @@ export function createHostApi(opts: HostOptions): {
   };
 
   /** Ends a session once: releases its pty and records how the VM stopped. */
-  const end = (id: string, s: Session, power: 'off' | 'crashed', error?: string): void => {
+  const end = (id: string, s: Session, power: 'off' | 'crashed' | 'suspended', error?: string): void => {
     if (s.over) return;
     s.over = true;
     s.pty?.close();
@@ -134,6 +152,113 @@ export function createHostApi(opts: HostOptions): {
     const log = consoles.get(id);
     if (log) flushSerial(id, log);
     publish(library.setPower(id, power, error));
+  };
+
+  /**
+   * Starts a VM's VMM, or continues it from `resume`; `consume`: the state is the VM's suspended
+   * state, deleted once loaded, and kept (the VM stays suspended) when resuming fails.
+   */
+  const boot = async (id: string, resume: ResumeFrom | undefined, consume: boolean): Promise<VmInfo> => {
+    const vm = library.get(id);
+    const s: Session = { vmm: null, pty: null, over: false };
+    syncNotes.delete(id);
+    sessions.set(id, s);
+    const log = consoleOf(id);
+    try {
+      if (vm.serial === 'pty') s.pty = HostPty.open((bytes) => s.vmm?.sendSerial(0, bytes));
+      publish(library.setPower(id, 'starting'));
+      s.vmm = await launch(
+        {
+          memoryMiB: vm.memoryMiB,
+          engine: vm.engine,
+          // Without a kernel the VM starts its BIOS, which boots the hard disk or the CD first.
+          ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
+          hdaPath: vm.currentDisk || vm.hdaPath || undefined,
+          cdromPath: vm.cdromPath || undefined,
+          diskOwner: `VM "${vm.name}" in the Hostbox app`,
+          imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
+          net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
+          folders: vm.folders,
+          // The guest's writes to folder disks wait beside the VM until it powers off.
+          folderOverlayDir: vm.folder,
+        },
+        {
+          serial: (port, data) => {
+            if (port !== 0 || s.over) return;
+            s.pty?.write(data);
+            serialOut(id, log, data);
+          },
+          folderSync: (f, report, error) => {
+            const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+            syncNotes.set(id, [...(syncNotes.get(id) ?? []), ...lines]);
+          },
+          log: (level, msg) => {
+            // Host folder notes (entries left out, writes dropped) go to the VM's console history.
+            void level;
+            if (!/^(host )?folder /.test(msg)) return;
+            if (!s.over) serialOut(id, log, new TextEncoder().encode(`\r\n[hostbox] ${msg}\r\n`));
+          },
+          screen: (screen) => {
+            if (!s.over) emit({ type: 'screen', id, screen });
+          },
+          state: (state, detail) => {
+            if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
+            else if (state === 'halted' && !s.over)
+              publish(library.setPower(id, 'halted', `The guest halted with interrupts off at ${detail ?? '?'}: it will not go on. Reset it or power it off.`));
+            else if (state === 'reset' && !s.over && library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
+            else if (state === 'poweroff' || state === 'stopped') end(id, s, 'off');
+            else if (state === 'crashed') end(id, s, 'crashed', (detail ?? 'unknown error').split('\n')[0]);
+          },
+        },
+        resume,
+      );
+      if (resume && consume) {
+        try {
+          unlinkSync(resume.file);
+        } catch {
+          // Left behind, it is never used again: the VM is no longer marked suspended, and the next suspend replaces it.
+        }
+      }
+      if (!s.over && library.get(id).power === 'starting') publish(library.setPower(id, 'running'));
+    } catch (e) {
+      // The VM never ran: it stays off (or suspended, its state untouched), with the reason shown on it.
+      const message = (e as Error).message;
+      end(id, s, resume && consume ? 'suspended' : 'off', message);
+      throw new Error(message);
+    }
+    return info(library.get(id));
+  };
+
+  /** VMs in the middle of a snapshot operation: a second one waits its turn by being refused. */
+  const snapshotBusy = new Set<string>();
+  const exclusive = async <T,>(id: string, f: () => Promise<T>): Promise<T> => {
+    if (snapshotBusy.has(id)) throw new Error(`${library.get(id).name} is busy with a snapshot; try again when it is done`);
+    snapshotBusy.add(id);
+    try {
+      return await f();
+    } finally {
+      snapshotBusy.delete(id);
+    }
+  };
+  /** A disk Hostbox made for snapshots: a qcow2 overlay in the VM's folder, never the user's own image. */
+  const ownOverlay = (vm: VmInfo, path: string): boolean => path !== '' && path !== vm.hdaPath && dirname(path) + sep === vm.folder + sep;
+  const snapshotList = async (id: string): Promise<SnapshotList> => {
+    const vm = library.get(id);
+    const rows = library.snapshots(id);
+    return {
+      snapshots: await Promise.all(
+        rows.map(async (r) => ({
+          id: r.id,
+          parentId: r.parent_id,
+          name: r.name,
+          createdAt: r.created_at,
+          withMemory: r.state !== '',
+          bytes: (ownOverlay(vm, r.disk) ? await fileBytes(r.disk) : 0) + (await fileBytes(r.state)),
+        })),
+      ),
+      current: vm.currentSnapshot ?? null,
+      currentBytes: vm.currentDisk ? await fileBytes(vm.currentDisk) : 0,
+    };
   };
 
   const api: HostApi = {
@@ -169,70 +294,138 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
-      const s: Session = { vmm: null, pty: null, over: false };
-      syncNotes.delete(id);
-      sessions.set(id, s);
-      const log = consoleOf(id);
-      try {
-        if (vm.serial === 'pty') s.pty = HostPty.open((bytes) => s.vmm?.sendSerial(0, bytes));
-        publish(library.setPower(id, 'starting'));
-        s.vmm = await launch(
-          {
-            memoryMiB: vm.memoryMiB,
-            engine: vm.engine,
-            // Without a kernel the VM starts its BIOS, which boots the hard disk or the CD first.
-            ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
-            hdaPath: vm.hdaPath || undefined,
-            cdromPath: vm.cdromPath || undefined,
-            diskOwner: `VM "${vm.name}" in the Hostbox app`,
-            imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
-            net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
-            folders: vm.folders,
-            // The guest's writes to folder disks wait beside the VM until it powers off.
-            folderOverlayDir: vm.folder,
-          },
-          {
-            serial: (port, data) => {
-              if (port !== 0 || s.over) return;
-              s.pty?.write(data);
-              serialOut(id, log, data);
-            },
-            folderSync: (f, report, error) => {
-              const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
-              syncNotes.set(id, [...(syncNotes.get(id) ?? []), ...lines]);
-            },
-            log: (level, msg) => {
-              // Host folder notes (entries left out, writes dropped) go to the VM's console history.
-              void level;
-              if (!/^(host )?folder /.test(msg)) return;
-              if (!s.over) serialOut(id, log, new TextEncoder().encode(`\r\n[hostbox] ${msg}\r\n`));
-            },
-            screen: (screen) => {
-              if (!s.over) emit({ type: 'screen', id, screen });
-            },
-            state: (state, detail) => {
-              if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
-              else if (state === 'halted' && !s.over)
-                publish(library.setPower(id, 'halted', `The guest halted with interrupts off at ${detail ?? '?'}: it will not go on. Reset it or power it off.`));
-              else if (state === 'reset' && !s.over && library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
-              else if (state === 'poweroff' || state === 'stopped') end(id, s, 'off');
-              else if (state === 'crashed') end(id, s, 'crashed', (detail ?? 'unknown error').split('\n')[0]);
-            },
-          },
-        );
-        if (!s.over && library.get(id).power === 'starting') publish(library.setPower(id, 'running'));
-      } catch (e) {
-        // The VM never ran: it stays off, with the reason shown on it.
-        const message = (e as Error).message;
-        end(id, s, 'off', message);
-        throw new Error(message);
-      }
-      return info(library.get(id));
+      // A suspended VM continues from its saved state; the file goes once the state is loaded (the
+      // guest's disks move on from there, and the state would no longer fit them).
+      return boot(id, vm.power === 'suspended' ? { file: library.statePath(id), hda: vm.currentDisk } : undefined, true);
     },
     async powerOff(id) {
       const s = running(id);
       await s.vmm!.stop();
       end(id, s, 'off');
+    },
+    async suspendVm(id) {
+      const s = running(id);
+      const vm = library.get(id);
+      if (vm.power === 'suspending') throw new Error(`${vm.name} is already being suspended`);
+      if (!s.vmm!.suspend) throw new Error(`${vm.name} cannot be suspended`);
+      const before = vm.power;
+      publish(library.setPower(id, 'suspending'));
+      try {
+        await s.vmm!.suspend(library.statePath(id));
+      } catch (e) {
+        // Nothing was written over: the guest runs on, and the reason is shown on the VM.
+        const message = `Suspend failed: ${(e as Error).message}`;
+        if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running', message));
+        throw new Error(message);
+      }
+      end(id, s, 'suspended');
+      return info(library.get(id));
+    },
+    async discardState(id) {
+      const vm = library.get(id);
+      if (vm.power !== 'suspended') throw new Error(`${vm.name} is not suspended`);
+      try {
+        unlinkSync(library.statePath(id));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot delete the saved state ${library.statePath(id)}: ${(e as Error).message}`);
+      }
+      return publish(library.setPower(id, 'off'));
+    },
+    async listSnapshots(id) {
+      return snapshotList(id);
+    },
+    async takeSnapshot(id, name) {
+      const label = name.trim();
+      if (!label) throw new Error('give the snapshot a name');
+      return exclusive(id, async () => {
+        const vm = library.get(id);
+        if (vm.power === 'suspended') throw new Error(`${vm.name} is suspended: power it on (or discard its saved state) to take a snapshot`);
+        if (vm.power === 'starting' || vm.power === 'suspending') throw new Error(`${vm.name} is ${vm.power}; try again in a moment`);
+        const s = sessions.get(id);
+        const sid = randomUUID();
+        const disk = vm.currentDisk || vm.hdaPath;
+        let state = '';
+        if (s) {
+          // The machine's state at this moment; the VM stops while its disk is frozen, then runs on from it.
+          if (!s.vmm?.suspend) throw new Error(`${vm.name} cannot be snapshotted while it runs`);
+          state = join(vm.folder, `snapshot-${sid}.hbstate`);
+          const before = vm.power;
+          publish(library.setPower(id, 'suspending'));
+          try {
+            await s.vmm.suspend(state);
+          } catch (e) {
+            if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running'));
+            throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
+          }
+          end(id, s, 'off');
+        }
+        let overlay = '';
+        try {
+          if (disk) overlay = await createOverlay(vm.folder, disk);
+          library.addSnapshot({ id: sid, vm_id: id, parent_id: vm.currentSnapshot ?? null, name: label, created_at: new Date().toISOString(), disk, state }, overlay);
+        } catch (e) {
+          await remove(overlay).catch(() => {});
+          // Nothing changed on the disk: the VM continues from the state just saved, as it was.
+          if (state) await boot(id, { file: state }, false).catch(() => {});
+          await remove(state).catch(() => {});
+          throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
+        }
+        publish(library.get(id));
+        if (state) await boot(id, { file: state, hda: overlay || undefined }, false);
+        return snapshotList(id);
+      });
+    },
+    async revertSnapshot(id, snapshotId) {
+      return exclusive(id, async () => {
+        const snap = library.snapshot(id, snapshotId);
+        const now = library.get(id).power;
+        if (now === 'starting' || now === 'suspending') throw new Error(`${library.get(id).name} is ${now}; try again in a moment`);
+        const s = sessions.get(id);
+        if (s) {
+          // Reverting discards the present state: the running VM stops as at a power cut.
+          await s.vmm?.stop();
+          end(id, s, 'off');
+        }
+        const vm = library.get(id);
+        const old = vm.currentDisk ?? '';
+        const overlay = snap.disk ? await createOverlay(vm.folder, snap.disk) : '';
+        try {
+          await remove(library.statePath(id));
+          if (snap.state) await copyState(snap.state, library.statePath(id));
+        } catch (e) {
+          await remove(overlay).catch(() => {});
+          throw new Error(`cannot revert to ${snap.name}: ${(e as Error).message}`);
+        }
+        library.setCurrent(id, overlay, snap.id);
+        publish(library.setPower(id, snap.state ? 'suspended' : 'off'));
+        // The overlay left behind held only changes since some snapshot, now discarded.
+        if (ownOverlay(vm, old) && !library.snapshots(id).some((r) => r.disk === old)) await remove(old).catch(() => {});
+        return snapshotList(id);
+      });
+    },
+    async deleteSnapshot(id, snapshotId) {
+      return exclusive(id, async () => {
+        const vm = library.get(id);
+        const snap = library.snapshot(id, snapshotId);
+        const rows = library.snapshots(id);
+        if (rows.some((r) => r.parent_id === snap.id)) throw new Error(`later snapshots build on ${snap.name}: delete them first`);
+        if (vm.currentSnapshot !== snap.id) {
+          // Nothing builds on its disk: its files simply go.
+          library.removeSnapshot(id, snap.id);
+          if (ownOverlay(vm, snap.disk)) await remove(snap.disk);
+          await remove(snap.state);
+        } else {
+          // The VM's present disk is an overlay over this snapshot's: merge it down, then drop it.
+          if (sessions.has(id) || vm.power === 'suspended' || vm.power === 'suspending')
+            throw new Error(`power ${vm.name} off first: deleting the snapshot it descends from merges its disk changes into the snapshot's disk`);
+          if (vm.currentDisk && snap.disk) await mergeOverlay(vm.currentDisk, snap.disk);
+          library.removeSnapshot(id, snap.id, { disk: snap.disk === vm.hdaPath ? '' : snap.disk, snapshotId: snap.parent_id });
+          if (vm.currentDisk && ownOverlay(vm, vm.currentDisk)) await remove(vm.currentDisk);
+          await remove(snap.state);
+        }
+        publish(library.get(id));
+        return snapshotList(id);
+      });
     },
     async resetVm(id) {
       running(id).vmm!.reset();
@@ -276,6 +469,30 @@ export function createHostApi(opts: HostOptions): {
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    async suspendAll() {
+      const report: string[] = [];
+      await Promise.all(
+        [...sessions.keys()].map(async (id) => {
+          const name = library.get(id).name;
+          try {
+            const vm = await api.suspendVm(id);
+            report.push(`${name}: suspended to ${library.statePath(id)}${vm.suspended ? ` (${vm.suspended.bytes} bytes)` : ''}`);
+          } catch (e) {
+            // It cannot be suspended (host folders, a failed write): it is powered off, as close() would.
+            const s = sessions.get(id);
+            if (s) {
+              await s.vmm?.stop();
+              end(id, s, 'off');
+            }
+            report.push(`${name}: powered off, as it could not be suspended (${(e as Error).message})`);
+          }
+        }),
+      );
+      return report;
+    },
+    running() {
+      return [...sessions.keys()].map((id) => library.get(id).name);
     },
     async close() {
       for (const [id, s] of [...sessions]) {

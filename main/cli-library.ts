@@ -33,12 +33,14 @@ export const LIBRARY_USAGE = `Library commands (the VMs of the app; through the 
 /** The state of a VM as `list` reports it: the four states vmrun and VBoxManage users script against. */
 export type ListState = 'off' | 'running' | 'suspended' | 'crashed';
 
-export function listState(power: VmPower | 'suspended'): ListState {
+export function listState(power: VmPower): ListState {
   switch (power) {
     case 'starting':
     case 'running':
-    // Halted guests still hold their VMM and can be reset: running, as far as a script is concerned.
+    // Halted guests still hold their VMM and can be reset, and a suspend under way can still fail
+    // and leave the guest running: running, as far as a script is concerned.
     case 'halted':
+    case 'suspending':
       return 'running';
     case 'crashed':
       return 'crashed';

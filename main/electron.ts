@@ -32,6 +32,7 @@ interface Window {
   webContents: WebContents;
   loadFile(path: string): Promise<void>;
   on(event: 'closed', f: () => void): void;
+  on(event: 'close', f: (e: NavigationEvent) => void): void;
 }
 interface ElectronMain {
   app: {
@@ -39,11 +40,18 @@ interface ElectronMain {
     getPath(name: 'userData'): string;
     on(event: 'window-all-closed', f: () => void): void;
     on(event: 'web-contents-created', f: (e: unknown, contents: WebContents) => void): void;
+    on(event: 'before-quit', f: (e: NavigationEvent) => void): void;
     quit(): void;
   };
   BrowserWindow: new (opts: object) => Window;
   ipcMain: { handle(channel: string, f: (e: IpcSender, ...args: unknown[]) => unknown): void };
-  dialog: { showErrorBox(title: string, content: string): void };
+  dialog: {
+    showErrorBox(title: string, content: string): void;
+    showMessageBox(
+      win: Window,
+      opts: { type: 'question' | 'warning'; buttons: string[]; defaultId: number; cancelId: number; title: string; message: string; detail: string; noLink: boolean },
+    ): Promise<{ response: number }>;
+  };
 }
 const { app, BrowserWindow, ipcMain, dialog } = require('electron') as ElectronMain;
 
@@ -93,10 +101,50 @@ app.whenReady().then(() => {
   });
   win.on('closed', unsubscribe);
   void win.loadFile(page);
-  app.on('window-all-closed', () => {
-    void host.close().then(() => {
+  // Quitting (closing the window or the app) while VMs run asks, as VMware Workstation does:
+  // suspend them (Power on continues each one next time), power them off, or stay.
+  let quitting = false;
+  let asking = false;
+  const quit = async (): Promise<void> => {
+    if (asking) return;
+    asking = true;
+    try {
+      const names = host.running();
+      if (names.length) {
+        const { response } = await dialog.showMessageBox(win, {
+          type: 'question',
+          buttons: ['Suspend', 'Power off', 'Cancel'],
+          defaultId: 0,
+          cancelId: 2,
+          noLink: true,
+          title: 'Hostbox',
+          message: names.length === 1 ? `${names[0]} is running.` : `${names.length} VMs are running: ${names.join(', ')}.`,
+          detail: 'Suspend saves each VM where it is, and Power on continues it next time. Power off cuts the power, losing what the guests had not saved.',
+        });
+        if (response === 2) return;
+        if (response === 0) {
+          const lines = await host.suspendAll();
+          const failed = lines.filter((l) => / powered off, /.test(l));
+          if (failed.length) dialog.showErrorBox('Some VMs could not be suspended', failed.join('\n'));
+        }
+      }
+      quitting = true;
+      await host.close();
       lock?.release();
       app.quit();
-    });
+    } finally {
+      asking = false;
+    }
+  };
+  win.on('close', (e) => {
+    if (quitting) return;
+    e.preventDefault();
+    void quit();
   });
+  app.on('before-quit', (e) => {
+    if (quitting) return;
+    e.preventDefault();
+    void quit();
+  });
+  app.on('window-all-closed', () => app.quit());
 });

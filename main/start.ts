@@ -100,12 +100,22 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Hostbox is running in web mode (Electron is not installed).\nVM library: ${host.library.dataDir}\n${sample ? `Added the sample VM "${sample.name}" (the Debian test guest).\n` : ''}Open: ${server.url}\n`,
   );
+  // Stopping web mode (Ctrl-C, or a service manager's SIGTERM) suspends the running VMs, as
+  // quitting the desktop app offers to: Power on continues each one when Hostbox runs again. A
+  // second signal while that is under way powers the rest off and ends at once.
   let stopping = false;
   const stop = async (): Promise<void> => {
-    if (stopping) return;
+    if (stopping) {
+      process.stdout.write('Hostbox: stopping now; VMs not yet suspended are powered off.\n');
+      await host.close();
+      process.exit(1);
+    }
     stopping = true;
     // Unpublished first: a command arriving now starts a new app rather than reach a closing one.
     unpublish();
+    const running = host.running();
+    if (running.length) process.stdout.write(`Hostbox: suspending ${running.join(', ')} (signal again to power off instead)...\n`);
+    for (const line of await host.suspendAll()) process.stdout.write(`  ${line}\n`);
     await host.close();
     await server.close();
     heldLock.release();

@@ -3,7 +3,7 @@
 // message between it and the rest of the host. A VMM that dies is reported through the state handler
 // with its error; the host process goes on.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
 import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
+import { Qcow2Disk } from './backends/qcow2/qcow2-disk.ts';
+import { QCOW2_MAGIC } from './backends/qcow2/qcow2.ts';
 import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
 import { folderRefusal, type ImageScope } from './backends/image-policy.ts';
 import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
@@ -167,8 +169,23 @@ function readBootFile(what: string, path: string): Uint8Array {
   return new Uint8Array(readFileSync(path));
 }
 
+/** Does the file start with qcow2's magic? (A missing file is left to the opener to report.) */
+function looksQcow2(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const b = new Uint8Array(4);
+      return readSync(fd, b, 0, 4, 0) === 4 && new DataView(b.buffer).getUint32(0) === QCOW2_MAGIC;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 /** Checks a launch spec and loads what the VMM needs; throws an Error naming the problem. */
-export function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): { config: VmConfig; disks: Map<string, BlockBackend>; folders: AttachedFolder[] } {
+export async function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): Promise<{ config: VmConfig; disks: Map<string, BlockBackend>; folders: AttachedFolder[] }> {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
   if (!['interpreter', 'bt', 'auto', 'check'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt, auto or check`);
@@ -177,7 +194,8 @@ export function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): 
   const folders: AttachedFolder[] = [];
   try {
     const imageOpts = { owner: spec.diskOwner, scope: spec.imageScope };
-    if (spec.hdaPath) disks.set('hda', new DiskImage(spec.hdaPath, 'hda', imageOpts));
+    // A qcow2 hard disk (a snapshot's overlay, or one qemu-img made) goes through the qcow2 engine.
+    if (spec.hdaPath) disks.set('hda', looksQcow2(spec.hdaPath) ? await Qcow2Disk.open(spec.hdaPath, 'hda', imageOpts) : new DiskImage(spec.hdaPath, 'hda', imageOpts));
     if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom', imageOpts));
     const slots = ideSlotsForFolders(spec, spec.folders?.length ?? 0);
     for (const [i, f] of (spec.folders ?? []).entries()) {
@@ -272,7 +290,11 @@ export class VmmHost {
    * StateFileError with one line, and the file is left as it is), starts a VMM for its
    * configuration, streams the state into it and lets it run.
    */
-  static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number } = {}): Promise<VmmHost> {
+  /**
+   * `hdaPath`: the hard disk to run on instead of the one the state names: a fresh qcow2 overlay
+   * over it (a snapshot's), so the disk the guest sees is the one it recorded, which is checked.
+   */
+  static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number; hdaPath?: string } = {}): Promise<VmmHost> {
     const state = readStateFile(path);
     // Relative paths in a state are relative to its folder: a folder of state and images can move.
     const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
@@ -286,7 +308,8 @@ export class VmmHost {
     // suspend() refuses VMs with host folders, so a state that names folders was not written by it.
     if (h.config.folders?.length) throw new StateFileError(`${path}: the state lists host folders, and ${FOLDER_SUSPEND_REFUSAL}`);
     checkDisks(path, h.disks);
-    const host = await VmmHost.launch(h.config, handlers, opts, true);
+    const config = opts.hdaPath && h.config.hdaPath ? { ...h.config, hdaPath: opts.hdaPath } : h.config;
+    const host = await VmmHost.launch(config, handlers, opts, true);
     const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
     host.channel.send({ kind: 'state', op: 'load', sections: state.sections });
     for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) host.channel.send({ kind: 'state', op: 'ram', runs: state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE) });
@@ -302,7 +325,7 @@ export class VmmHost {
   }
 
   private static async launch(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions, restore: boolean): Promise<VmmHost> {
-    const { config, disks, folders } = prepareConfig(spec, (m) => handlers.log?.('info', m));
+    const { config, disks, folders } = await prepareConfig(spec, (m) => handlers.log?.('info', m));
     let host: VmmHost | null = null;
     let isStarted = false;
     let started: (() => void) | null = null;
@@ -405,17 +428,20 @@ export class VmmHost {
         s.reject(new Error(`suspend failed: ${m.message}`));
       } else if (m.event === 'saved') {
         this.saving = null;
-        // The guest is stopped: make its disk writes durable, then take the disks' identities.
-        for (const [id, d] of this.disks) d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 });
-        const header: StateHeader = {
-          hostbox: hostboxVersion(),
-          created: new Date().toISOString(),
-          memoryMiB: this.spec.memoryMiB,
-          config: this.spec,
-          // suspend() refused folder disks, so every disk here is an image file.
-          disks: [...this.disks].map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
-        };
-        s.builder.write(s.path, header).then(
+        // The guest is stopped: make its disk writes durable (a qcow2 image writes its metadata
+        // then, changing the file), and only then take the disks' identities.
+        const flushed = Promise.all([...this.disks].map(([id, d]) => d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 })));
+        flushed.then(() => {
+          const header: StateHeader = {
+            hostbox: hostboxVersion(),
+            created: new Date().toISOString(),
+            memoryMiB: this.spec.memoryMiB,
+            config: this.spec,
+            // suspend() refused folder disks, so every disk here is an image file.
+            disks: [...this.disks].map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
+          };
+          return s.builder.write(s.path, header);
+        }).then(
           (bytes) => {
             const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
             this.handlers.state('suspended', s.path);

@@ -109,11 +109,15 @@ test("Hostbox's own files, special files and files that are something else are r
     // Something else by its first bytes: refused as a writable disk, and so is a lock file.
     const elf = join(s.dir, 'prog.img');
     writeFileSync(elf, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(508)]));
-    assert.match(imageRefusal(elf, true, {})!, /is a program \(ELF\), not a raw disk image/);
+    assert.match(imageRefusal(elf, true, {})!, /is a program \(ELF\), not a disk image Hostbox can write/);
     assert.equal(imageRefusal(elf, false, {}), null);
+    const vmdk = join(s.dir, 'vm.vmdk');
+    writeFileSync(vmdk, Buffer.concat([Buffer.from([0x4b, 0x44, 0x4d, 0x56]), Buffer.alloc(508)]));
+    assert.match(imageRefusal(vmdk, true, {})!, /VMDK image \(Hostbox opens raw and qcow2 images\)/);
+    // qcow2 is read and written (backends/qcow2), so it passes the policy.
     const qcow = join(s.dir, 'vm.qcow2');
     writeFileSync(qcow, Buffer.concat([Buffer.from([0x51, 0x46, 0x49, 0xfb]), Buffer.alloc(508)]));
-    assert.match(imageRefusal(qcow, true, {})!, /qcow2 image \(Hostbox opens raw images\)/);
+    assert.equal(imageRefusal(qcow, true, {}), null);
     writeFileSync(join(s.dir, 'x.img.lck'), new Uint8Array(512));
     assert.match(imageRefusal(join(s.dir, 'x.img.lck'), true, {})!, /lock file/);
     assert.throws(() => new DiskImage(lib, 'hda', { scope: app }), /^Error: hda: .*library\.sqlite3 is one of Hostbox's own files/);

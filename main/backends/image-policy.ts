@@ -3,7 +3,7 @@
 // anything that is not a regular file; the library database under any name (a hard link);
 // anything inside Hostbox's data folder except the disks in a VM folder (for the app: this VM's own
 // folder only); lock files; and, as a writable disk, files whose first bytes say they are something
-// else (an SQLite database, an executable, an image format Hostbox does not read as raw).
+// else (an SQLite database, an executable, an image format Hostbox does not read: not raw or qcow2).
 
 import { closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
@@ -36,10 +36,9 @@ function inside(file: string, dir: string): boolean {
 const SIGNATURES: { magic: number[]; what: string }[] = [
   { magic: [...'SQLite format 3'].map((c) => c.charCodeAt(0)).concat(0), what: 'an SQLite database' },
   { magic: [0x7f, 0x45, 0x4c, 0x46], what: 'a program (ELF)' },
-  { magic: [0x51, 0x46, 0x49, 0xfb], what: 'a qcow2 image (Hostbox opens raw images)' },
-  { magic: [0x4b, 0x44, 0x4d, 0x56], what: 'a VMDK image (Hostbox opens raw images)' },
-  { magic: [...'conectix'].map((c) => c.charCodeAt(0)), what: 'a VHD image (Hostbox opens raw images)' },
-  { magic: [...'vhdxfile'].map((c) => c.charCodeAt(0)), what: 'a VHDX image (Hostbox opens raw images)' },
+  { magic: [0x4b, 0x44, 0x4d, 0x56], what: 'a VMDK image (Hostbox opens raw and qcow2 images)' },
+  { magic: [...'conectix'].map((c) => c.charCodeAt(0)), what: 'a VHD image (Hostbox opens raw and qcow2 images)' },
+  { magic: [...'vhdxfile'].map((c) => c.charCodeAt(0)), what: 'a VHDX image (Hostbox opens raw and qcow2 images)' },
 ];
 
 /** What the file's first bytes say it is, when that is not a raw disk. */
@@ -56,7 +55,7 @@ function foreignFormat(path: string): string | null {
     for (const s of SIGNATURES) if (n >= s.magic.length && s.magic.every((b, i) => head[i] === b)) return s.what;
     // VDI keeps its signature at offset 64.
     const vdi = new Uint8Array(4);
-    if (readSync(fd, vdi, 0, 4, 64) === 4 && vdi[0] === 0x7f && vdi[1] === 0x10 && vdi[2] === 0xda && vdi[3] === 0xbe) return 'a VDI image (Hostbox opens raw images)';
+    if (readSync(fd, vdi, 0, 4, 64) === 4 && vdi[0] === 0x7f && vdi[1] === 0x10 && vdi[2] === 0xda && vdi[3] === 0xbe) return 'a VDI image (Hostbox opens raw and qcow2 images)';
     return null;
   } catch {
     return null;
@@ -96,7 +95,7 @@ export function imageRefusal(path: string, writable: boolean, scope: ImageScope)
   }
   if (writable) {
     const what = foreignFormat(path);
-    if (what) return `${path} is ${what}, not a raw disk image`;
+    if (what) return `${path} is ${what}, not a disk image Hostbox can write`;
   }
   return null;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fakeBzImage } from '../../vmm/boot/fake-bzimage.ts';
 import type { VmCreateSettings } from '../api-types.ts';
-import { LIBRARY_FILE, NEW_DISK_FILE, VmLibrary } from './library.ts';
+import { LIBRARY_FILE, NEW_DISK_FILE, SUSPEND_FILE, VmLibrary } from './library.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { defaultSettings } from './vm-settings.ts';
 import { resolveDataDir } from './data-dir.ts';
@@ -172,6 +172,41 @@ test('a VM left running when Hostbox died is marked crashed on the next start', 
   }
 });
 
+test('the saved state file decides suspension at the next start: a suspend cut off after its rename counts, a state deleted by hand does not', () => {
+  const s = scratch();
+  try {
+    let lib = VmLibrary.open(s.dir);
+    const a = lib.create(settings(s, { name: 'A' }), pty);
+    const b = lib.create(settings(s, { name: 'B' }), pty);
+    const c = lib.create(settings(s, { name: 'C' }), pty);
+    assert.ok(a.ok && b.ok && c.ok);
+    // A: the file was renamed into place, then Hostbox died before marking it suspended.
+    lib.setPower(a.vm.id, 'suspending');
+    writeFileSync(join(a.vm.folder, SUSPEND_FILE), 'state');
+    // B: died while suspending, before the file was in place.
+    lib.setPower(b.vm.id, 'suspending');
+    // C: suspended, then its state deleted by hand.
+    lib.setPower(c.vm.id, 'suspended');
+    assert.equal(lib.statePath(c.vm.id), join(c.vm.folder, SUSPEND_FILE));
+    lib.close();
+    lib = VmLibrary.open(s.dir);
+    assert.equal(lib.get(a.vm.id).power, 'suspended');
+    assert.deepEqual(Object.keys(lib.get(a.vm.id).suspended ?? {}), ['at', 'bytes']);
+    assert.equal(lib.get(a.vm.id).suspended!.bytes, 5);
+    assert.equal(lib.get(b.vm.id).power, 'crashed');
+    assert.equal(lib.get(c.vm.id).power, 'off');
+    assert.match(lib.get(c.vm.id).error!, /saved state .* is gone/);
+    // A suspended VM keeps its settings (the state was saved with them), and may be deleted, state and all.
+    const upd = lib.update(a.vm.id, settings(s, { name: 'A', memoryMiB: 64 }), pty);
+    assert.ok(!upd.ok && /suspended/.test(upd.errors[0]!.message));
+    lib.delete(a.vm.id);
+    assert.equal(existsSync(a.vm.folder), false);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
 test('a damaged library file or one from a newer Hostbox is refused by name and left untouched', () => {
   const s = scratch();
   try {
@@ -273,7 +308,7 @@ test('a version-3 library goes through migrations 4 (networking) and 5 (host fol
     db.close();
     assert.deepEqual(
       MIGRATIONS.map((m) => m.version),
-      [1, 2, 3, 4, 5],
+      [1, 2, 3, 4, 5, 6],
     );
     const lib = VmLibrary.open(s.dir);
     const [old] = lib.list();
@@ -287,9 +322,11 @@ test('a version-3 library goes through migrations 4 (networking) and 5 (host fol
     assert.ok(u.ok, JSON.stringify(u));
     lib.close();
     const again = new Database(file);
-    assert.equal(again.pragma('user_version', { simple: true }), 5);
+    assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     const columns = (again.prepare('PRAGMA table_info(vms)').all() as { name: string }[]).map((c) => c.name);
-    for (const c of ['net', 'mac', 'host_access', 'forwards', 'expose_forwards', 'folders']) assert.ok(columns.includes(c), c);
+    for (const c of ['net', 'mac', 'host_access', 'forwards', 'expose_forwards', 'folders', 'current_disk', 'current_snapshot']) assert.ok(columns.includes(c), c);
+    // Migration 6: an empty snapshot tree, and the old VM on its own disk.
+    assert.equal((again.prepare('SELECT COUNT(*) AS n FROM snapshots').get() as { n: number }).n, 0);
     again.close();
     const reopened = VmLibrary.open(s.dir);
     const vm = reopened.get(old!.id);

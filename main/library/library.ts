@@ -18,6 +18,11 @@ import { forwardLines, normalizeSettings, validateSettings, type SettingsContext
 export const LIBRARY_FILE = 'library.sqlite3';
 /** The file name of a blank disk made with a new VM. */
 export const NEW_DISK_FILE = 'disk.img';
+/** A suspended VM's saved state (docs/state-format.md), in its folder. */
+export const SUSPEND_FILE = 'suspended.hbstate';
+
+/** Powers in which a VMM runs for the VM: settings and deletion wait. */
+const ACTIVE: readonly VmPower[] = ['starting', 'running', 'halted', 'suspending'];
 
 interface Row {
   id: string;
@@ -41,6 +46,20 @@ interface Row {
   last_error: string | null;
   created_at: string;
   last_run_at: string | null;
+  current_disk: string;
+  current_snapshot: string | null;
+}
+
+export interface SnapshotRow {
+  id: string;
+  vm_id: string;
+  parent_id: string | null;
+  name: string;
+  created_at: string;
+  /** The hard disk image frozen at the snapshot ('' without a hard disk). */
+  disk: string;
+  /** The machine state saved with it ('' when taken powered off). */
+  state: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -77,9 +96,28 @@ export class VmLibrary {
       throw new Error(`cannot open the VM library ${file}: ${(e as Error).message}`);
     }
     const lib = new VmLibrary(dataDir, file, db);
+    lib.reconcileSuspended();
     // A VM still marked running was cut off when Hostbox last stopped (a crash or a kill).
-    db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running', 'halted')`).run('Hostbox stopped while this VM was running.');
+    db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running', 'halted', 'suspending')`).run('Hostbox stopped while this VM was running.');
     return lib;
+  }
+
+  /**
+   * The saved state is the truth about suspension: a file is renamed into place whole, and the
+   * power column is written after it. So a VM cut off while suspending whose file is in place is
+   * suspended, and a VM marked suspended whose file is gone (deleted by hand) is off.
+   */
+  private reconcileSuspended(): void {
+    for (const r of this.db.prepare(`SELECT id, power FROM vms WHERE power IN ('suspending', 'suspended')`).all() as { id: string; power: string }[]) {
+      const has = existsSync(this.statePath(r.id));
+      if (has && r.power === 'suspending') this.setPower(r.id, 'suspended');
+      else if (!has && r.power === 'suspended') this.setPower(r.id, 'off', `The saved state ${this.statePath(r.id)} is gone, so the VM starts afresh.`);
+    }
+  }
+
+  /** Where the VM's saved state is while it is suspended. */
+  statePath(id: string): string {
+    return join(this.folderOf(id), SUSPEND_FILE);
   }
 
   folderOf(id: string): string {
@@ -88,6 +126,15 @@ export class VmLibrary {
   }
 
   private toInfo(r: Row): VmInfo {
+    let suspended: VmInfo['suspended'];
+    if (r.power === 'suspended') {
+      try {
+        const st = statSync(this.statePath(r.id));
+        suspended = { at: st.mtime.toISOString(), bytes: st.size };
+      } catch {
+        suspended = undefined;
+      }
+    }
     return {
       id: r.id,
       name: r.name,
@@ -110,6 +157,9 @@ export class VmLibrary {
       ...(r.last_error ? { error: r.last_error } : {}),
       createdAt: r.created_at,
       ...(r.last_run_at ? { lastRunAt: r.last_run_at } : {}),
+      ...(suspended ? { suspended } : {}),
+      ...(r.current_disk ? { currentDisk: r.current_disk } : {}),
+      ...(r.current_snapshot ? { currentSnapshot: r.current_snapshot } : {}),
       folder: this.folderOf(r.id),
     };
   }
@@ -171,8 +221,12 @@ export class VmLibrary {
   /** Validates and stores new settings for a VM that is not running. */
   update(id: string, input: unknown, opts: { ptyUnavailable: () => string | null }): SaveResult {
     const vm = this.get(id);
-    if (vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted') return { ok: false, errors: [{ field: 'form', message: 'Power the VM off to change its settings.' }] };
+    if (ACTIVE.includes(vm.power)) return { ok: false, errors: [{ field: 'form', message: 'Power the VM off to change its settings.' }] };
+    // The saved state holds the machine as it was set up; changed settings would not fit it.
+    if (vm.power === 'suspended') return { ok: false, errors: [{ field: 'form', message: 'The VM is suspended: power it on and off, or discard its saved state, to change its settings.' }] };
     const { settings, errors } = normalizeSettings(input);
+    if (vm.currentDisk !== undefined && settings.hdaPath !== vm.hdaPath)
+      return { ok: false, errors: [{ field: 'hdaPath', message: 'The VM has snapshots over this hard disk: delete them to change the disk.' }] };
     const all: FieldError[] = [...errors, ...validateSettings(settings, this.context(id, false, opts.ptyUnavailable))];
     if (all.length) return { ok: false, errors: all };
     this.db
@@ -212,9 +266,43 @@ export class VmLibrary {
   /** Deletes the VM's folder, then its row: a failure part-way leaves it listed, so it can be retried. */
   delete(id: string): void {
     const vm = this.get(id);
-    if (vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted') throw new Error(`power ${vm.name} off before deleting it`);
+    if (ACTIVE.includes(vm.power)) throw new Error(`power ${vm.name} off before deleting it`);
     rmSync(vm.folder, { recursive: true, force: true });
-    this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE vm_id = ?').run(id);
+      this.db.prepare('DELETE FROM vms WHERE id = ?').run(id);
+    })();
+  }
+
+  /** A VM's snapshots, oldest first. */
+  snapshots(vmId: string): SnapshotRow[] {
+    return this.db.prepare('SELECT * FROM snapshots WHERE vm_id = ? ORDER BY created_at, rowid').all(vmId) as SnapshotRow[];
+  }
+
+  snapshot(vmId: string, id: string): SnapshotRow {
+    const r = this.db.prepare('SELECT * FROM snapshots WHERE vm_id = ? AND id = ?').get(vmId, id) as SnapshotRow | undefined;
+    if (!r) throw new Error(`${this.get(vmId).name} has no snapshot with id ${String(id)}`);
+    return r;
+  }
+
+  /** Records a snapshot and the VM's new current disk (the overlay over the frozen one), together. */
+  addSnapshot(row: SnapshotRow, currentDisk: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO snapshots (id, vm_id, parent_id, name, created_at, disk, state) VALUES (@id, @vm_id, @parent_id, @name, @created_at, @disk, @state)').run(row);
+      this.setCurrent(row.vm_id, currentDisk, row.id);
+    })();
+  }
+
+  setCurrent(vmId: string, disk: string, snapshotId: string | null): void {
+    this.db.prepare('UPDATE vms SET current_disk = ?, current_snapshot = ? WHERE id = ?').run(disk, snapshotId, vmId);
+  }
+
+  /** Forgets a snapshot and, in the same transaction, moves the VM to `current`. */
+  removeSnapshot(vmId: string, id: string, current?: { disk: string; snapshotId: string | null }): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE vm_id = ? AND id = ?').run(vmId, id);
+      if (current) this.setCurrent(vmId, current.disk, current.snapshotId);
+    })();
   }
 
   close(): void {

@@ -78,6 +78,24 @@ export const MIGRATIONS: readonly { version: number; why: string; sql: string }[
     why: 'host folders attached as FAT disks: a JSON list of {path, readOnly}',
     sql: `ALTER TABLE vms ADD COLUMN folders TEXT NOT NULL DEFAULT '[]';`,
   },
+  {
+    version: 6,
+    why: "snapshots: a tree per VM, each with the disk image frozen at it and, for a running VM, its machine state; the VM's current disk (the qcow2 overlay it writes, '' = its hard disk) and the snapshot it descends from",
+    sql: `
+      CREATE TABLE snapshots (
+        id         TEXT PRIMARY KEY,
+        vm_id      TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+        parent_id  TEXT,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        disk       TEXT NOT NULL DEFAULT '',
+        state      TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX snapshots_vm ON snapshots (vm_id);
+      ALTER TABLE vms ADD COLUMN current_disk TEXT NOT NULL DEFAULT '';
+      ALTER TABLE vms ADD COLUMN current_snapshot TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

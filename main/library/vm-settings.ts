@@ -133,6 +133,16 @@ function kernelProblem(path: string): string | null {
   }
 }
 
+function startsWithQcow2Magic(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = new Uint8Array(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && b[0] === 0x51 && b[1] === 0x46 && b[2] === 0x49 && b[3] === 0xfb;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function imageProblem(what: string, path: string, sector: number, writable: boolean, scope: ImageScope): string | null {
   const p = fileProblem(what, path);
   if (p) return p;
@@ -140,6 +150,8 @@ function imageProblem(what: string, path: string, sector: number, writable: bool
   if (refusal) return refusal.charAt(0).toUpperCase() + refusal.slice(1) + '.';
   const size = statSync(path).size;
   if (size === 0) return `${path} is empty.`;
+  // A qcow2 image's file size says nothing of its disk's (the qcow2 engine checks its header at power-on).
+  if (writable && startsWithQcow2Magic(path)) return null;
   if (size % sector !== 0) return `${path} has ${size} bytes, not a whole number of ${sector}-byte sectors: is it a raw ${what}?`;
   // A readable first sector: catches special files and images on unreadable media early.
   const fd = openSync(path, 'r');

@@ -7,8 +7,10 @@ import { api } from './api-client.ts';
 import { SerialConsole } from './serial-console.tsx';
 import { VgaScreenView } from './vga-screen.tsx';
 import { PowerChip } from './power-chip.tsx';
+import { DiscardStateButton, SuspendButton, SuspendedNote } from './suspend-controls.tsx';
+import { SnapshotPanel } from './snapshot-panel.tsx';
 
-const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted';
+const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted' || vm.power === 'suspending';
 
 function bytes(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
@@ -166,15 +168,20 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
             <button onClick={() => void act(() => api.resetVm(vm.id))} disabled={busy || (vm.power !== 'running' && vm.power !== 'halted')}>
               Reset
             </button>
+            <SuspendButton vm={vm} busy={busy} act={act} />
             <button className="danger" onClick={() => void act(() => api.powerOff(vm.id))} disabled={busy}>
               Power off
             </button>
           </>
         ) : (
           <>
-            <button onClick={props.onEdit} disabled={busy}>
-              Settings
-            </button>
+            {vm.power === 'suspended' ? (
+              <DiscardStateButton vm={vm} busy={busy} act={act} />
+            ) : (
+              <button onClick={props.onEdit} disabled={busy}>
+                Settings
+              </button>
+            )}
             <button className="danger" onClick={() => void act(async () => setPlan(await api.deletePlan(vm.id)))} disabled={busy}>
               Delete…
             </button>
@@ -185,6 +192,7 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
         )}
       </header>
       {isOn(vm) && vm.net === 'user' ? <NetPanel vmId={vm.id} /> : null}
+      <SuspendedNote vm={vm} />
       {shownError ? (
         <div className="banner-error" role="alert">
           {vm.power === 'crashed' ? 'The VM crashed: ' : ''}
@@ -209,9 +217,10 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
         </div>
       ) : null}
       {isOn(vm) ? null : <Summary vm={vm} />}
+      <SnapshotPanel vm={vm} />
       {hasOutput ? null : (
         <div className="card placeholder">
-          <strong>{vm.name} is powered off.</strong> Power it on to see its serial console and screen here.
+          <strong>{vm.name} is {vm.power === 'suspended' ? 'suspended' : 'powered off'}.</strong> Power it on to see its serial console and screen here.
         </div>
       )}
       <div className="console-tabs" role="tablist" hidden={!hasOutput}>
