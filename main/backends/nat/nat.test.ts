@@ -392,6 +392,35 @@ test('host to guest bulk transfer survives lost segments (retransmission) and a 
   server.close();
 });
 
+test('a lost segment: three duplicate ACKs resend that one segment, not the window; window scaling is honoured', async () => {
+  const data = Buffer.alloc(200_000, 0x61);
+  const { server, port } = await listen((s) => s.end(data));
+  const g = new Guest();
+  const c = new GuestTcp(g, 40210, NAT_GATEWAY, port);
+  // The guest offers a shift of 2 and a window field of 16,000: 64,000 bytes.
+  g.ip(buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 40210, dstPort: port, seq: c.sndNxt, ack: 0, flags: TCP_SYN, window: 16000, mss: 1460, wscale: 2 }));
+  const synAck = await c.next();
+  assert.equal(synAck.wscale, 3, 'the NAT answers the offer with its own shift');
+  c.sndNxt++;
+  c.rcvNxt = (synAck.seq + 1) >>> 0;
+  c.window = 16000;
+  c.seg(TCP_ACK);
+  // The first flight: as much as 64,000 bytes (the scaled window), not 16,000.
+  const flight: Tcp[] = [];
+  while (flight.reduce((n, t) => n + t.payload.length, 0) < 64_000) flight.push(await c.next());
+  assert.ok(flight.every((t) => t.payload.length <= 1460));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(g.frames.length, 0, 'nothing past the scaled window');
+  // The first segment was lost: the guest acks what it has (nothing) three times.
+  for (let i = 0; i < 3; i++) c.seg(TCP_ACK);
+  const resent = await c.next();
+  assert.equal(resent.seq, flight[0]!.seq);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(g.frames.length, 0, 'one segment resent, not the window');
+  g.nat.close();
+  server.close();
+});
+
 test('RST from the guest mid transfer closes the host socket; a host reset reaches the guest as RST', async () => {
   let closed: () => void = () => {};
   const hostClosed = new Promise<void>((r) => (closed = r));
