@@ -186,12 +186,17 @@ function assemble(header: Uint8Array, pieces: readonly Piece[], end: number): Ui
   out[3] = out.length & 0xff;
   out[6] &= 0x40; // DF kept; MF and the offset cleared
   out[7] = 0;
-  out[10] = 0;
-  out[11] = 0;
-  const c = checksum(out, 0, header.length);
-  out[10] = c >> 8;
-  out[11] = c & 0xff;
-  return out;
+  return withHeaderChecksum(out, header.length);
+}
+
+/** The packet with its header checksum (RFC 791) computed again after the header changed. */
+function withHeaderChecksum(p: Uint8Array, ihl: number): Uint8Array {
+  p[10] = 0;
+  p[11] = 0;
+  const c = checksum(p, 0, ihl);
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
+  return p;
 }
 
 /**
@@ -217,12 +222,7 @@ export function fragmentIpv4(packet: Uint8Array, mtu: number): Uint8Array[] {
     const more = at + n < packet.length ? 0x2000 : 0;
     f[6] = (more | offset) >> 8;
     f[7] = offset & 0xff;
-    f[10] = 0;
-    f[11] = 0;
-    const c = checksum(f, 0, ihl);
-    f[10] = c >> 8;
-    f[11] = c & 0xff;
-    out.push(f);
+    out.push(withHeaderChecksum(f, ihl));
   }
   return out;
 }
