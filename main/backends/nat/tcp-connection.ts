@@ -34,13 +34,22 @@ const SEND_HIGH = 256 * 1024;
 const SEND_LOW = 64 * 1024;
 /** Congestion window before any loss, and its ceiling: larger than any window a guest offers. */
 const CWND_MAX = 8 * 1024 * 1024;
+/**
+ * Slow start's threshold never drops below this after a loss: 44 full segments, which the guest's
+ * NIC takes without dropping any (the PCnet model holds 64 frames beyond its ring), so after a
+ * loss the window grows back exponentially to where nothing was ever at risk, not one segment per
+ * round trip (round trips are long when the guest's CPU is starved).
+ */
+const SSTHRESH_MIN = 64 * 1024;
 /** Our MSS toward the guest: a 1500-byte MTU less IPv4 and TCP headers. */
 export const NAT_MSS = 1460;
-// RFC 6298's estimator with a 200 ms floor (as Linux uses; the guest is on a virtual link) and an
-// 8 s ceiling (a guest that does not answer for that long is paused or gone, and the idle timeout
-// decides).
+// RFC 6298's estimator with its 1 s floor (not Linux's 200 ms): the guest's CPU is emulated and
+// shares the host, so it can stall for hundreds of milliseconds with every segment safely queued,
+// and a spurious timeout costs a whole slow start; real loss (a full NIC ring) is mostly repaired
+// by fast retransmit. An 8 s ceiling: a guest that does not answer for that long is paused or
+// gone, and the idle timeout decides.
 const RTO_INITIAL_MS = 1000;
-const RTO_MIN_MS = 200;
+const RTO_MIN_MS = 1000;
 const RTO_MAX_MS = 8000;
 const MAX_RETRIES = 10;
 
@@ -277,7 +286,7 @@ export class TcpConnection {
     } else if (a === this.sndUna && s.payload.length === 0 && !(s.flags & TCP_FIN) && this.sndNxt !== this.sndUna && wnd === this.sndWnd && !this.recovering) {
       if (++this.dupAcks === 3) {
         // Fast retransmit (RFC 5681 3.2): the segment the guest is missing, once.
-        this.ssthresh = Math.max(Math.floor(seqDiff(this.sndNxt, this.sndUna) / 2), 2 * this.mss);
+        this.ssthresh = Math.max(Math.floor(seqDiff(this.sndNxt, this.sndUna) / 2), SSTHRESH_MIN);
         this.cwnd = this.ssthresh;
         this.recovering = true;
         this.recover = this.sndMax;
@@ -448,7 +457,7 @@ export class TcpConnection {
       return;
     }
     // Loss (or a guest that stopped): back to one segment, growing again as ACKs come (RFC 5681 3.1).
-    this.ssthresh = Math.max(Math.floor(seqDiff(this.sndMax, this.sndUna) / 2), 2 * this.mss);
+    this.ssthresh = Math.max(Math.floor(seqDiff(this.sndMax, this.sndUna) / 2), SSTHRESH_MIN);
     this.cwnd = this.mss;
     this.recovering = false;
     this.goBack();
