@@ -10,5 +10,5 @@ import { nodeScheduler } from './node-scheduler.ts';
 
 if (!parentPort) throw new Error('vmm-entry-test-worker must run in a worker thread');
 const port = parentPort;
-const vmm = new VmmProcess((m) => port.postMessage(m), nodeScheduler, createFakeMachine);
+const vmm = new VmmProcess((m, transfer) => port.postMessage(m, transfer), nodeScheduler, createFakeMachine);
 port.on('message', (m) => vmm.receive(m));

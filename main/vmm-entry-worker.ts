@@ -7,5 +7,5 @@ import { nodeScheduler } from './node-scheduler.ts';
 
 if (!parentPort) throw new Error('vmm-entry-worker must run in a worker thread');
 const port = parentPort;
-const vmm = new VmmProcess((m) => port.postMessage(m), nodeScheduler);
+const vmm = new VmmProcess((m, transfer) => port.postMessage(m, transfer), nodeScheduler);
 port.on('message', (m) => vmm.receive(m));

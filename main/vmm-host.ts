@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
-import { parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
+import { NET_MAX_BATCH, netBatch, parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 import { Qcow2Disk } from './backends/qcow2/qcow2-disk.ts';
 import { QCOW2_MAGIC } from './backends/qcow2/qcow2.ts';
@@ -235,7 +235,8 @@ export async function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => v
 }
 
 interface Channel {
-  send(m: ToVmm): void;
+  /** `transfer`: buffers in `m` that may be moved rather than copied (the sender lets go of them). */
+  send(m: ToVmm, transfer?: ArrayBuffer[]): void;
   terminate(): Promise<void>;
 }
 
@@ -475,7 +476,7 @@ export class VmmHost {
         h.log?.(m.level, m.message);
         return;
       case 'net':
-        this.nat?.fromGuest(m.frame);
+        for (const f of m.frames) this.nat?.fromGuest(f);
         return;
       case 'block': {
         const disk = this.disks.get(m.req.disk);
@@ -527,8 +528,27 @@ export class VmmHost {
     void this.shutdown().then(() => this.handlers.state('crashed', message));
   }
 
+  /**
+   * Frames for the guest leave in one message per turn of the event loop (what the NAT made from
+   * every socket event of that turn). The NAT builds each frame in a buffer of its own and keeps
+   * no reference, so the buffers are moved, not copied (netBatch).
+   */
   private sendFrame(frame: Uint8Array): void {
-    if (!this.finished) this.channel.send({ kind: 'net', frame });
+    if (this.finished) return;
+    this.netOut.push(frame);
+    if (this.netOut.length >= NET_MAX_BATCH) this.flushFrames();
+    else this.netFlush ??= setImmediate(() => this.flushFrames());
+  }
+  private netOut: Uint8Array[] = [];
+  private netFlush: NodeJS.Immediate | null = null;
+
+  private flushFrames(): void {
+    if (this.netFlush) clearImmediate(this.netFlush);
+    this.netFlush = null;
+    const { frames, transfer } = netBatch(this.netOut);
+    this.netOut = [];
+    if (this.finished || frames.length === 0) return;
+    this.channel.send({ kind: 'net', frames }, transfer);
   }
 
   sendSerial(port: number, data: Uint8Array): void {
@@ -587,7 +607,7 @@ function workerChannel(onMessage: (m: unknown) => void, onDeath: (err: Error | n
     if (!terminating) onDeath(null, code);
   });
   return {
-    send: (m) => w.postMessage(m),
+    send: (m, transfer) => w.postMessage(m, transfer),
     terminate: async () => {
       terminating = true;
       await w.terminate();

@@ -84,6 +84,30 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.locator('.summary', { hasText: '192 MiB' }).waitFor();
     assert.equal((await host.api.listVms())[0]!.memoryMiB, 192);
 
+    // Port forwards are a table: rows added and removed, each checked by the host when saved.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.click('button[name=add-forward]');
+    await page.fill('input[name=forward-0-host-port]', '8080');
+    await page.fill('input[name=forward-0-guest-port]', '80');
+    await page.click('button[name=add-forward]');
+    await page.selectOption('select[name=forward-1-proto]', 'udp');
+    await page.fill('input[name=forward-1-address]', '::1');
+    await page.fill('input[name=forward-1-host-port]', '70000');
+    await page.fill('input[name=forward-1-guest-port]', '53');
+    await page.click('button[type=submit]');
+    await page.getByText('Port forward "udp:[::1]:70000:53": host port "70000" is not a port number 1-65535.').waitFor();
+    await page.screenshot({ path: join(artifacts, 'web-forwards-table.png') });
+    await page.fill('input[name=forward-1-host-port]', '5353');
+    await page.click('button[type=submit]');
+    await page.locator('.summary', { hasText: '192 MiB' }).waitFor();
+    assert.deepEqual((await host.api.listVms())[0]!.forwards.split('\n'), ['tcp:127.0.0.1:8080:80', 'udp:[::1]:5353:53']);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    assert.equal(await page.inputValue('input[name=forward-1-address]'), '::1', 'stored forwards come back as rows');
+    await page.locator('table.forwards tbody tr').first().getByRole('button', { name: 'Remove' }).click();
+    await page.click('button[type=submit]');
+    await page.locator('.summary', { hasText: '192 MiB' }).waitFor();
+    assert.equal((await host.api.listVms())[0]!.forwards, 'udp:[::1]:5353:53');
+
     // Restart the server on the same data folder: the VM is still in the library.
     await page.close();
     await host.close();

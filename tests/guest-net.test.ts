@@ -1,16 +1,24 @@
 // Issue 15 in the Debian guest: Linux's own pcnet32 driver brings up the emulated PCnet-PCI II,
-// busybox udhcpc gets 10.0.2.15 from the NAT's DHCP server, the guest pings the gateway, fetches
-// a file from an HTTP server this test runs on the host's loopback (through 10.0.2.2, the setting
-// "guest may reach services on this host" being on), and the host fetches a file from busybox
-// httpd in the guest through a port forward. All traffic stays on 127.0.0.1.
+// busybox udhcpc gets 10.0.2.15 from the NAT's DHCP server, the guest pings the gateway (with a
+// ping that IP fragments each way), fetches 32 MiB from an HTTP server this test runs on the host's
+// loopback (through 10.0.2.2, the setting "guest may reach services on this host" being on), and
+// the host moves 32 MiB each way through a port forward: from busybox httpd in the guest, and into
+// busybox nc in the guest. All traffic stays on 127.0.0.1; every transfer is checked by md5.
+// HOSTBOX_NET_TEST_MIB sets the size; the times are printed. The issue asks for 32 MiB, which at the
+// emulated guest's present speed (well under 1 MB/s) takes hours here; the default, 2 MiB, keeps the
+// test inside CI's time while still crossing many windows and retransmission timeouts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, get } from 'node:http';
-import { join } from 'node:path';
-import { GuestSession, guestDir, guestManifest, guestSkipReason, md5From } from './guest-session.ts';
+import { connect } from 'node:net';
+import { GuestSession, dhcpUp, guestManifest, guestSkipReason, md5From, netGuestArgs } from './guest-session.ts';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
+const MIB = Number(process.env.HOSTBOX_NET_TEST_MIB ?? 2);
+const SIZE = MIB * 1024 * 1024;
+/** A transfer may take this long: the guest's CPU is emulated, and this machine may be shared. */
+const TRANSFER_MS = 40 * 60_000;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -20,9 +28,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('pcnet32 + udhcpc + wget from the host + httpd behind a port forward', { skip: guestSkipReason(), timeout: 45 * 60_000 }, async () => {
+const rate = (seconds: number): string => `${MIB} MiB in ${seconds.toFixed(1)} s (${(SIZE / 1e6 / seconds).toFixed(2)} MB/s)`;
+
+test(`pcnet32 + udhcpc + ${MIB} MiB each way: wget from the host, httpd and nc behind port forwards`, { skip: guestSkipReason(), timeout: 150 * 60_000 }, async () => {
   const manifest = guestManifest();
-  const body = randomBytes(1024 * 1024);
+  const body = randomBytes(SIZE);
   const server = createServer((req, res) => {
     if (req.url === '/file.bin') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
@@ -31,15 +41,9 @@ test('pcnet32 + udhcpc + wget from the host + httpd behind a port forward', { sk
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const httpPort = (server.address() as { port: number }).port;
-  const fwdPort = await freePort();
-  const g = new GuestSession([
-    '--memory', '256',
-    '--kernel', join(guestDir, 'vmlinuz'),
-    '--initrd', join(guestDir, 'initrd.img'),
-    '--append', 'console=ttyS0 hostbox.modules=pcnet32',
-    '--host-access',
-    '--forward', `tcp:${fwdPort}:8080`,
-  ]);
+  const httpdPort = await freePort();
+  const ncPort = await freePort();
+  const g = new GuestSession(netGuestArgs(['--host-access', '--forward', `tcp:${httpdPort}:8080`, '--forward', `tcp:${ncPort}:8081`]));
   try {
     // Generous: on a loaded shared machine the boot alone can take many minutes.
     await g.waitFor(new RegExp(manifest.readyMarker), 35 * 60_000);
@@ -47,29 +51,54 @@ test('pcnet32 + udhcpc + wget from the host + httpd behind a port forward', { sk
     const dmesg = await g.run('dmesg | grep -i pcnet');
     assert.match(dmesg.text, /PCnet\/PCI II 79C970A/);
     assert.match(dmesg.text, /52:54:00:12:34:56/);
-    await g.run("printf '#!/bin/sh\\n[ \"$1\" = bound ] && ifconfig $interface $ip netmask $subnet && route add default gw $router\\nexit 0\\n' >/tmp/dhcp.sh; chmod +x /tmp/dhcp.sh");
-    await g.run('ifconfig eth0 up');
-    const dhcp = await g.run('udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5 -T 3 2>&1; ifconfig eth0');
-    assert.match(dhcp.text, /inet addr:10\.0\.2\.15\s+Bcast:\S+\s+Mask:255\.255\.255\.0/, dhcp.text);
+    const dhcp = await dhcpUp(g);
+    assert.match(dhcp, /inet addr:10\.0\.2\.15\s+Bcast:\S+\s+Mask:255\.255\.255\.0/, dhcp);
     const ping = await g.run('ping -c 2 10.0.2.2');
     assert.match(ping.text, /2 packets received/);
-    const fetched = await g.run(`wget -q -O - http://10.0.2.2:${httpPort}/file.bin | md5sum`);
+    // 3,000 bytes of ICMP: the guest sends it in fragments, the NAT reassembles it and fragments its answer.
+    const bigPing = await g.run('ping -c 1 -s 3000 10.0.2.2');
+    assert.match(bigPing.text, /1 packets received/, bigPing.text);
+
+    // Host to guest through the NAT: the guest fetches from the host's loopback.
+    const fetched = await g.run(`wget -q -O - http://10.0.2.2:${httpPort}/file.bin | md5sum`, TRANSFER_MS);
     // Kernel messages can share the console with the answer: take the checksum from its own line.
     assert.equal(md5From(fetched.text), md5(body), `wget through the NAT: ${fetched.text}`);
-    console.log(`guest fetched 1 MiB from the host in ${fetched.seconds.toFixed(1)} s`);
+    console.log(`guest fetched from the host (wget | md5sum): ${rate(fetched.seconds)}`);
 
-    await g.run('mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/g.bin bs=1024 count=512 2>/dev/null && httpd -p 8080 -h /tmp/www');
-    const guestSum = md5From((await g.run('md5sum /tmp/www/g.bin')).text);
+    // Guest to host through a port forward: the host fetches a file from busybox httpd.
+    await g.run(`mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/g.bin bs=1M count=${MIB} 2>/dev/null && httpd -p 8080 -h /tmp/www`, TRANSFER_MS);
+    const guestSum = md5From((await g.run('md5sum /tmp/www/g.bin', TRANSFER_MS)).text);
+    const t0 = performance.now();
     const got = await new Promise<Buffer>((resolve, reject) => {
-      get({ host: '127.0.0.1', port: fwdPort, path: '/g.bin', timeout: 120_000 }, (res) => {
+      get({ host: '127.0.0.1', port: httpdPort, path: '/g.bin', timeout: TRANSFER_MS }, (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
         res.on('end', () => resolve(Buffer.concat(parts)));
         res.on('error', reject);
       }).on('error', reject);
     });
-    assert.equal(got.length, 512 * 1024);
+    const outSeconds = (performance.now() - t0) / 1000;
+    assert.equal(got.length, SIZE);
     assert.equal(md5(got), guestSum, 'the host read the guest file through the port forward');
+    console.log(`host fetched from guest httpd through a forward: ${rate(outSeconds)}`);
+    await g.run('rm /tmp/www/g.bin');
+
+    // Host to guest through a port forward: the host writes into busybox nc, which the guest checksums.
+    // (stdin from /dev/null: nc then ends when the host closes, whichever busybox nc this is.)
+    // Started in the background; the command returns once port 8081 (1F91h) listens (state 0A), on
+    // IPv4 or on a dual-stack IPv6 socket.
+    await g.run("(nc -l -p 8081 </dev/null | md5sum) & while ! grep -qs ':1F91 [0-9A-F]*:0000 0A' /proc/net/tcp /proc/net/tcp6; do sleep 1; done");
+    const t1 = performance.now();
+    const s = connect({ host: '127.0.0.1', port: ncPort }, () => s.end(body));
+    let sendError: Error | null = null;
+    s.on('error', (e) => (sendError = e));
+    s.resume();
+    // The answer comes after the shell's prompt, on the same line.
+    const pushed = await g.waitFor(/([0-9a-f]{32}) {2}-\s*$/m, TRANSFER_MS);
+    const inSeconds = (pushed.time - t1) / 1000;
+    assert.equal(sendError, null);
+    assert.equal(pushed.match[1], md5(body), 'the guest read what the host sent through the port forward');
+    console.log(`host sent to guest nc through a forward (nc | md5sum): ${rate(inSeconds)}`);
     assert.equal(await g.powerOff(), 0);
   } finally {
     g.kill();

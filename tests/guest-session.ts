@@ -46,9 +46,9 @@ export class GuestSession {
   private seq = 0;
   private readonly waiters: { re: RegExp; from: number; resolve: (m: Found) => void }[] = [];
 
-  /** `command`: 'run' boots, 'resume' continues from a state file (the first argument). */
-  constructor(args: string[], command: 'run' | 'resume' = 'run') {
-    this.child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `command`: 'run' boots, 'resume' continues from a state file (the first argument); `nodeArgs` go to node (--cpu-prof, say). */
+  constructor(args: string[], command: 'run' | 'resume' = 'run', nodeArgs: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, join(root, 'bin', 'hostbox.js'), command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (d: Buffer) => {
       this.console.push(d.toString('latin1'));
       for (const w of [...this.waiters]) {
@@ -84,12 +84,12 @@ export class GuestSession {
     });
   }
 
-  /** Runs a shell command; its output and how long it took in host time. */
-  async run(cmd: string): Promise<{ text: string; seconds: number }> {
+  /** Runs a shell command (given `ms` to finish); its output and how long it took in host time. */
+  async run(cmd: string, ms = 120_000): Promise<{ text: string; seconds: number }> {
     const n = ++this.seq;
     this.child.stdin.write(`echo S$((${n}*1000+1)); ${cmd}; echo E$((${n}*1000+2))\n`);
     const s = await this.waitFor(new RegExp(`S${n * 1000 + 1}\\r?\\n`), 120_000);
-    const e = await this.waitFor(new RegExp(`E${n * 1000 + 2}\\r?\\n`), 120_000);
+    const e = await this.waitFor(new RegExp(`E${n * 1000 + 2}\\r?\\n`), ms);
     return { text: this.out.slice(s.at, e.at).replace(/E\d+\r?\n$/, ''), seconds: (e.time - s.time) / 1000 };
   }
 
@@ -116,4 +116,16 @@ export class GuestSession {
  */
 export function md5From(text: string): string | undefined {
   return /^([0-9a-f]{32}) {2}\S+\s*$/m.exec(text)?.[1];
+}
+
+/** `hostbox run` arguments for the Debian guest with Linux's pcnet32 loaded, plus `extra` (--forward, --host-access...). */
+export function netGuestArgs(extra: string[]): string[] {
+  return ['--memory', '256', '--kernel', join(guestDir, 'vmlinuz'), '--initrd', join(guestDir, 'initrd.img'), '--append', 'console=ttyS0 hostbox.modules=pcnet32', ...extra];
+}
+
+/** Brings eth0 up and configures it with busybox udhcpc (a script of our own applies the lease); returns `ifconfig eth0`. */
+export async function dhcpUp(g: GuestSession): Promise<string> {
+  await g.run("printf '#!/bin/sh\\n[ \"$1\" = bound ] && ifconfig $interface $ip netmask $subnet && route add default gw $router\\nexit 0\\n' >/tmp/dhcp.sh; chmod +x /tmp/dhcp.sh");
+  await g.run('ifconfig eth0 up');
+  return (await g.run('udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5 -T 3 2>&1; ifconfig eth0')).text;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFromVmm, parseToVmm } from './protocol.ts';
+import { netBatch, parseFromVmm, parseToVmm } from './protocol.ts';
 import { VmmProcess } from './vmm-process.ts';
 import { createFakeMachine } from './fake-machine.ts';
 import type { FromVmm } from './protocol.ts';
@@ -119,12 +119,15 @@ test('the stand-in machine is chosen by the start message itself, and only a kno
 
 test('the net channel carries Ethernet frames both ways and the cable state in; anything else is refused', () => {
   const f = new Uint8Array(60);
-  assert.deepEqual(parseToVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
+  assert.deepEqual(parseToVmm({ kind: 'net', frames: [f, f] }), { kind: 'net', frames: [f, f] });
   assert.deepEqual(parseToVmm({ kind: 'net', link: false }), { kind: 'net', link: false });
-  assert.deepEqual(parseFromVmm({ kind: 'net', frame: f }), { kind: 'net', frame: f });
-  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(13) }), /13 bytes/);
-  assert.throws(() => parseToVmm({ kind: 'net', frame: new Uint8Array(1519) }), /1519 bytes/);
-  assert.throws(() => parseFromVmm({ kind: 'net', frame: 'x' }), /bytes/);
+  assert.deepEqual(parseFromVmm({ kind: 'net', frames: [f] }), { kind: 'net', frames: [f] });
+  assert.throws(() => parseToVmm({ kind: 'net', frames: [f, new Uint8Array(13)] }), /13 bytes/);
+  assert.throws(() => parseToVmm({ kind: 'net', frames: [new Uint8Array(1519)] }), /1519 bytes/);
+  assert.throws(() => parseFromVmm({ kind: 'net', frames: ['x'] }), /bytes/);
+  assert.throws(() => parseFromVmm({ kind: 'net', frames: [] }), /1-512 frames/);
+  assert.throws(() => parseToVmm({ kind: 'net', frames: new Array(513).fill(f) }), /1-512 frames/);
+  assert.throws(() => parseToVmm({ kind: 'net', frames: f }), /list/);
   assert.throws(() => parseToVmm({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, nic: { mac: [1, 2, 3] } } }), /6 bytes/);
 });
 
@@ -147,4 +150,22 @@ test('the ACPI power button crosses the boundary and reaches the machine (the st
     posted.map((m) => (m.kind === 'lifecycle' ? `lifecycle:${m.event}` : m.kind)),
     ['lifecycle:started', 'lifecycle:poweroff'],
   );
+});
+
+test('netBatch moves frames that own their buffer and copies views into larger ones, each buffer listed once', () => {
+  const own = new Uint8Array(60).fill(1);
+  const ram = new Uint8Array(4096);
+  const view = ram.subarray(100, 160);
+  const b = netBatch([own, view, own]);
+  assert.equal(b.frames[0], own);
+  assert.notEqual(b.frames[1]!.buffer, ram.buffer, 'a view into guest RAM is copied, never moved');
+  assert.deepEqual(b.frames[1], view);
+  assert.deepEqual(b.transfer, [own.buffer, b.frames[1]!.buffer]);
+  // Posting moves them: the copy of RAM goes, RAM stays.
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage({ kind: 'net', frames: b.frames }, b.transfer);
+  assert.equal(own.byteLength, 0);
+  assert.equal(ram.byteLength, 4096);
+  port1.close();
+  port2.close();
 });

@@ -41,11 +41,17 @@ export type StateEvent =
   /** The save or load did not happen; after a failed save the guest runs on. */
   | { kind: 'state'; event: 'failed'; message: string };
 
-/** The net channel toward the guest: a frame for the NIC, or its cable plugged in or pulled. */
-export type NetToVmm = { kind: 'net'; frame: Uint8Array } | { kind: 'net'; link: boolean };
+/**
+ * The net channel toward the guest: frames for the NIC, or its cable plugged in or pulled. Frames
+ * travel in batches (what one side produced in one turn or one slice): a message per frame cost
+ * more than the frame itself.
+ */
+export type NetToVmm = { kind: 'net'; frames: Uint8Array[] } | { kind: 'net'; link: boolean };
 
 /** Longest frame either way: 1514 bytes of Ethernet plus an 802.1Q tag, no FCS. */
 export const NET_MAX_FRAME = 1518;
+/** Most frames in one message. */
+export const NET_MAX_BATCH = 512;
 
 export type LifecycleEvent =
   | { kind: 'lifecycle'; event: 'started' | 'paused' | 'resumed' | 'stopped' }
@@ -58,11 +64,21 @@ export type FromVmm =
   | { kind: 'display'; screen: Screen }
   | { kind: 'block'; req: BlockRequest }
   | StateEvent
-  /** A frame the guest's NIC sent. */
-  | { kind: 'net'; frame: Uint8Array }
+  /** Frames the guest's NIC sent, in order. */
+  | { kind: 'net'; frames: Uint8Array[] }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** The VMM cannot go on (bad config, internal error); the host reports it and stops the process. */
   | { kind: 'fatal'; message: string };
+
+/**
+ * A batch of frames ready to post, with the buffers that may be moved rather than copied: each
+ * frame that is a whole buffer of its own. A frame that is a view into something larger (guest
+ * RAM, say) is copied first, so posting never takes a buffer anyone else still uses.
+ */
+export function netBatch(frames: readonly Uint8Array[]): { frames: Uint8Array[]; transfer: ArrayBuffer[] } {
+  const out = frames.map((f) => (f.byteOffset === 0 && f.buffer instanceof ArrayBuffer && f.byteLength === f.buffer.byteLength ? f : f.slice()));
+  return { frames: out, transfer: [...new Set(out.map((f) => f.buffer as ArrayBuffer))] };
+}
 
 function bad(what: string): never {
   throw new Error(`protocol: ${what}`);
@@ -81,6 +97,11 @@ function frame(v: unknown): Uint8Array {
   const f = bytes(v, 'net frame');
   if (f.length < 14 || f.length > NET_MAX_FRAME) bad(`net frame of ${f.length} bytes is not 14-${NET_MAX_FRAME}`);
   return f;
+}
+
+function frames(v: unknown): Uint8Array[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > NET_MAX_BATCH) bad(`net frames must be a list of 1-${NET_MAX_BATCH} frames`);
+  return (v as unknown[]).map(frame);
 }
 
 function port(v: unknown): number {
@@ -127,8 +148,8 @@ export function parseToVmm(m: unknown): ToVmm {
       return { kind: 'input', scancodes: sc as number[] };
     }
     case 'net':
-      if (typeof m.link === 'boolean' && m.frame === undefined) return { kind: 'net', link: m.link };
-      return { kind: 'net', frame: frame(m.frame) };
+      if (typeof m.link === 'boolean' && m.frames === undefined) return { kind: 'net', link: m.link };
+      return { kind: 'net', frames: frames(m.frames) };
     case 'block':
       if (!isObj(m.reply) || typeof (m.reply as Record<string, unknown>).tag !== 'number') bad('block reply needs a tag');
       return m as ToVmm;
@@ -250,7 +271,7 @@ export function parseFromVmm(m: unknown): FromVmm {
     case 'console':
       return { kind: 'console', port: port(m.port), data: bytes(m.data, 'console data') };
     case 'net':
-      return { kind: 'net', frame: frame(m.frame) };
+      return { kind: 'net', frames: frames(m.frames) };
     default:
       return bad(`unknown message kind ${String(m.kind)}`);
   }

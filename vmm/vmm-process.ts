@@ -5,7 +5,7 @@
 
 import { createMachine } from './machine.ts';
 import type { Machine, MachineHost, RamRun, StateSection, VmConfig } from './machine-api.ts';
-import { parseToVmm, type FakeMachineKind, type FromVmm, type StateCommand } from './protocol.ts';
+import { NET_MAX_BATCH, netBatch, parseToVmm, type FakeMachineKind, type FromVmm, type StateCommand } from './protocol.ts';
 
 /** Makes a test stand-in machine; only test builds pass one (see main/vmm-entry-test-worker.ts). */
 export type StandInFactory = (kind: FakeMachineKind, config: VmConfig, host: MachineHost) => Machine;
@@ -42,17 +42,36 @@ export class VmmProcess {
   /** Serial output not yet posted, per port; posted after the slice, or before any other message so order holds. */
   private readonly consoleOut = new Map<number, number[]>();
   private consoleBytes = 0;
-  private consoleFlushScheduled = false;
+  private flushScheduled = false;
+  /** Frames the NIC sent, not yet posted: they leave together after the slice, like serial output. */
+  private netOut: Uint8Array[] = [];
 
+  /** `postNow` may move the listed buffers rather than copy them (a worker's postMessage transfer list). */
   constructor(
-    private readonly postNow: (m: FromVmm) => void,
+    private readonly postNow: (m: FromVmm, transfer?: ArrayBuffer[]) => void,
     private readonly sched: VmmScheduler,
     private readonly standIns?: StandInFactory,
   ) {}
 
   private post(m: FromVmm): void {
-    this.flushConsole();
+    this.flushOut();
     this.postNow(m);
+  }
+
+  private queueNet(frame: Uint8Array): void {
+    this.netOut.push(frame);
+    if (this.netOut.length >= NET_MAX_BATCH) this.flushOut();
+    else this.flushSoon();
+  }
+
+  /** Output made outside a slice (while handling a message) leaves on the next turn. */
+  private flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.sched.soon(() => {
+      this.flushScheduled = false;
+      this.flushOut();
+    });
   }
 
   private queueConsole(port: number, data: Uint8Array): void {
@@ -60,18 +79,17 @@ export class VmmProcess {
     if (!q) this.consoleOut.set(port, (q = []));
     for (const b of data) q.push(b);
     this.consoleBytes += data.length;
-    if (this.consoleBytes >= CONSOLE_BATCH) this.flushConsole();
-    else if (!this.consoleFlushScheduled) {
-      // Output made outside a slice (while handling a message) leaves on the next turn.
-      this.consoleFlushScheduled = true;
-      this.sched.soon(() => {
-        this.consoleFlushScheduled = false;
-        this.flushConsole();
-      });
-    }
+    if (this.consoleBytes >= CONSOLE_BATCH) this.flushOut();
+    else this.flushSoon();
   }
 
-  private flushConsole(): void {
+  /** Posts the serial output and frames made so far (the NIC's frames are its own copies, so they are moved). */
+  private flushOut(): void {
+    if (this.netOut.length) {
+      const { frames, transfer } = netBatch(this.netOut);
+      this.netOut = [];
+      this.postNow({ kind: 'net', frames }, transfer);
+    }
     if (this.consoleBytes === 0) return;
     for (const [port, q] of this.consoleOut) if (q.length) this.postNow({ kind: 'console', port, data: Uint8Array.from(q) });
     this.consoleOut.clear();
@@ -128,7 +146,7 @@ export class VmmProcess {
         this.state(msg);
         return;
       case 'net':
-        if ('frame' in msg) this.machine?.netIn(msg.frame);
+        if ('frames' in msg) for (const f of msg.frames) this.machine?.netIn(f);
         else this.machine?.setLink(msg.link);
         this.wake();
         return;
@@ -198,7 +216,7 @@ export class VmmProcess {
       serialOut: (port, data) => this.queueConsole(port, data),
       display: (screen) => this.post({ kind: 'display', screen }),
       block: (req) => this.post({ kind: 'block', req }),
-      net: (frame) => this.post({ kind: 'net', frame }),
+      net: (frame) => this.queueNet(frame),
       power: (event, detail) => {
         this.post({ kind: 'lifecycle', event, detail });
         if (event === 'poweroff') this.running = false;
@@ -257,7 +275,7 @@ export class VmmProcess {
     let state;
     try {
       state = m.runSlice(this.savingSince !== null ? 1 : SLICE_MS);
-      this.flushConsole();
+      this.flushOut();
     } catch (e) {
       // A host-side bug in the VMM: report it with its stack so it can be fixed, and stop.
       this.running = false;

@@ -6,6 +6,36 @@ import { api } from './api-client.ts';
 
 type DiskChoice = 'none' | 'existing' | 'new';
 
+/** One row of the port-forward table; the library keeps the forwards as lines of text (forward-spec.ts). */
+interface ForwardRow {
+  proto: 'tcp' | 'udp';
+  hostAddress: string;
+  hostPort: string;
+  guestPort: string;
+}
+
+/** Rows from the stored lines: PROTOCOL:[ADDRESS:]HOSTPORT:GUESTPORT, the address maybe in [brackets]. A line the host would refuse keeps its text in the host port, so the error names it. */
+function forwardRows(text: string): ForwardRow[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^(tcp|udp):(?:\[([^\]]*)\]:|([^:]*):(?=[^:]*:[^:]*$))?([^:]*):([^:]*)$/.exec(line);
+      return m ? { proto: m[1] as ForwardRow['proto'], hostAddress: m[2] ?? m[3] ?? '', hostPort: m[4]!, guestPort: m[5]! } : { proto: 'tcp', hostAddress: '', hostPort: line, guestPort: '' };
+    });
+}
+
+function forwardLines(rows: ForwardRow[]): string {
+  return rows
+    .filter((r) => r.hostAddress.trim() || r.hostPort.trim() || r.guestPort.trim())
+    .map((r) => {
+      const a = r.hostAddress.trim();
+      return `${r.proto}:${a ? (a.includes(':') ? `[${a}]:` : `${a}:`) : ''}${r.hostPort.trim()}:${r.guestPort.trim()}`;
+    })
+    .join('\n');
+}
+
 interface FormState {
   name: string;
   memory: string;
@@ -22,7 +52,7 @@ interface FormState {
   net: VmSettings['net'];
   mac: string;
   hostAccess: boolean;
-  forwards: string;
+  forwards: ForwardRow[];
   exposeForwards: boolean;
   folders: VmSettings['folders'];
 }
@@ -44,7 +74,7 @@ function toState(s: VmSettings): FormState {
     net: s.net,
     mac: s.mac,
     hostAccess: s.hostAccess,
-    forwards: s.forwards,
+    forwards: forwardRows(s.forwards),
     exposeForwards: s.exposeForwards,
     folders: s.folders ?? [],
   };
@@ -66,7 +96,7 @@ function toSettings(f: FormState): VmCreateSettings {
     net: f.net,
     mac: f.mac,
     hostAccess: f.hostAccess,
-    forwards: f.forwards,
+    forwards: forwardLines(f.forwards),
     exposeForwards: f.exposeForwards,
     folders: f.folders,
     ...(f.disk === 'new' ? { newDiskMiB: num(f.newDiskMiB) } : {}),
@@ -239,20 +269,56 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
               <input type="checkbox" name="hostAccess" checked={f.hostAccess} onChange={(e) => set('hostAccess', e.target.checked)} />
               Guest may reach services on this host (10.0.2.2 reaches this host’s 127.0.0.1)
             </label>
-            <label className="field">
+            <div className="field">
               <span className="label">Port forwards</span>
-              <textarea
-                name="forwards"
-                rows={3}
-                value={f.forwards}
-                placeholder={'tcp:8080:80\nudp:[::1]:5353:53'}
-                spellCheck={false}
-                onChange={(e) => set('forwards', e.target.value)}
-                aria-invalid={errors.some((x) => x.field === 'forwards') || undefined}
-              />
-              <span className="hint">One a line, PROTOCOL:[HOST ADDRESS:]HOST PORT:GUEST PORT. The host side listens on 127.0.0.1 unless an address is given.</span>
+              {f.forwards.length ? (
+                <table className="forwards" aria-invalid={errors.some((x) => x.field === 'forwards') || undefined}>
+                  <thead>
+                    <tr>
+                      <th>Protocol</th>
+                      <th>Host address</th>
+                      <th>Host port</th>
+                      <th>Guest port</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {f.forwards.map((r, i) => {
+                      const edit = (change: Partial<ForwardRow>): void => set('forwards', f.forwards.map((x, k) => (k === i ? { ...x, ...change } : x)));
+                      return (
+                        <tr key={i}>
+                          <td>
+                            <select name={`forward-${i}-proto`} aria-label="Protocol" value={r.proto} onChange={(e) => edit({ proto: e.target.value as ForwardRow['proto'] })}>
+                              <option value="tcp">TCP</option>
+                              <option value="udp">UDP</option>
+                            </select>
+                          </td>
+                          <td>
+                            <input name={`forward-${i}-address`} aria-label="Host address" value={r.hostAddress} placeholder="127.0.0.1" spellCheck={false} onChange={(e) => edit({ hostAddress: e.target.value })} />
+                          </td>
+                          <td>
+                            <input name={`forward-${i}-host-port`} aria-label="Host port" value={r.hostPort} inputMode="numeric" placeholder="8080" onChange={(e) => edit({ hostPort: e.target.value })} />
+                          </td>
+                          <td>
+                            <input name={`forward-${i}-guest-port`} aria-label="Guest port" value={r.guestPort} inputMode="numeric" placeholder="80" onChange={(e) => edit({ guestPort: e.target.value })} />
+                          </td>
+                          <td>
+                            <button type="button" onClick={() => set('forwards', f.forwards.filter((_, k) => k !== i))}>
+                              Remove
+                            </button>
+                          </td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              ) : null}
+              <button type="button" name="add-forward" onClick={() => set('forwards', [...f.forwards, { proto: 'tcp', hostAddress: '', hostPort: '', guestPort: '' }])}>
+                Add a port forward
+              </button>
+              <span className="hint">With no host address the host side listens on 127.0.0.1; ::1 is IPv6 loopback.</span>
               {errorFor('forwards')}
-            </label>
+            </div>
             <label className="check">
               <input type="checkbox" name="exposeForwards" checked={f.exposeForwards} onChange={(e) => set('exposeForwards', e.target.checked)} />
               Allow forwards on addresses other than loopback

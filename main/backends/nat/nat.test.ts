@@ -9,6 +9,7 @@ import { createSocket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Xorshift32 } from '../../../vmm/cpu/xorshift.ts';
+import { IpReassembly, fragmentIpv4 } from './ip-fragments.ts';
 import { Nat, GATEWAY_MAC, NAT_DNS, NAT_GATEWAY, NAT_GUEST, type NatOptions } from './nat.ts';
 import {
   BROADCAST_MAC,
@@ -184,7 +185,7 @@ async function listen(onConn: (s: Socket) => void, host = '127.0.0.1'): Promise<
   return { server, port: (server.address() as { port: number }).port };
 }
 
-test('ARP and ping for the gateway; malformed frames and fragments are dropped and counted', async () => {
+test('ARP and ping for the gateway; malformed frames and a malformed fragment are dropped and counted', async () => {
   const g = new Guest();
   g.send(buildEthernet(BROADCAST_MAC, GUEST_MAC, ETH_ARP, buildArp({ op: 1, senderMac: GUEST_MAC, senderIp: NAT_GUEST, targetMac: new Uint8Array(6), targetIp: NAT_GATEWAY })));
   const arp = await g.take((f) => (parseEthernet(f)?.type === ETH_ARP ? parseArp(parseEthernet(f)!.payload) : null));
@@ -391,6 +392,35 @@ test('host to guest bulk transfer survives lost segments (retransmission) and a 
   server.close();
 });
 
+test('a lost segment: three duplicate ACKs resend that one segment, not the window; window scaling is honoured', async () => {
+  const data = Buffer.alloc(200_000, 0x61);
+  const { server, port } = await listen((s) => s.end(data));
+  const g = new Guest();
+  const c = new GuestTcp(g, 40210, NAT_GATEWAY, port);
+  // The guest offers a shift of 2 and a window field of 16,000: 64,000 bytes.
+  g.ip(buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 40210, dstPort: port, seq: c.sndNxt, ack: 0, flags: TCP_SYN, window: 16000, mss: 1460, wscale: 2 }));
+  const synAck = await c.next();
+  assert.equal(synAck.wscale, 3, 'the NAT answers the offer with its own shift');
+  c.sndNxt++;
+  c.rcvNxt = (synAck.seq + 1) >>> 0;
+  c.window = 16000;
+  c.seg(TCP_ACK);
+  // The first flight: as much as 64,000 bytes (the scaled window), not 16,000.
+  const flight: Tcp[] = [];
+  while (flight.reduce((n, t) => n + t.payload.length, 0) < 64_000) flight.push(await c.next());
+  assert.ok(flight.every((t) => t.payload.length <= 1460));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(g.frames.length, 0, 'nothing past the scaled window');
+  // The first segment was lost: the guest acks what it has (nothing) three times.
+  for (let i = 0; i < 3; i++) c.seg(TCP_ACK);
+  const resent = await c.next();
+  assert.equal(resent.seq, flight[0]!.seq);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(g.frames.length, 0, 'one segment resent, not the window');
+  g.nat.close();
+  server.close();
+});
+
 test('RST from the guest mid transfer closes the host socket; a host reset reaches the guest as RST', async () => {
   let closed: () => void = () => {};
   const hostClosed = new Promise<void>((r) => (closed = r));
@@ -506,6 +536,33 @@ for (const host of ['127.0.0.1', '::1']) {
     g.nat.close();
   });
 }
+
+test('a UDP datagram the guest sent in fragments reaches the host whole; the 4 KB answer comes back fragmented', async () => {
+  const echo = createSocket('udp4');
+  echo.on('message', (m, r) => echo.send(m, r.port, r.address));
+  await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+  const port = echo.address().port;
+  const g = new Guest();
+  const body = Buffer.alloc(4000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+  const frags = fragmentIpv4(buildUdp(NAT_GUEST, NAT_GATEWAY, 5556, port, body), 1500);
+  assert.equal(frags.length, 3);
+  for (const f of frags.reverse()) g.ip(f);
+  // The answer: IP fragments of at most the MTU, which put together are the echo.
+  const r = new IpReassembly(() => 0);
+  const whole = await g.take((f) => {
+    const e = parseEthernet(f)!;
+    assert.ok(e.payload.length <= 1500, 'no frame past the guest MTU');
+    const ip = parseIpv4(e.payload);
+    return ip?.fragment ? r.add(ip.raw) : null;
+  });
+  const u = parseUdp(parseIpv4(whole)!)!;
+  assert.equal(u.dstPort, 5556);
+  assert.deepEqual(Buffer.from(u.payload), body);
+  assert.equal(g.nat.counters.fragments, 0);
+  g.nat.close();
+  echo.close();
+});
 
 test('port forward udp and a port already in use: a clear problem naming the port, the rest still works', async () => {
   const { server: busy, port: busyPort } = await listen(() => {});

@@ -18,8 +18,8 @@
 // Bounded per VM: TCP connections (maxConnections, a SYN beyond it is reset), UDP flows, DNS
 // lookups in flight; buffers are bounded with backpressure both ways (see tcp-connection.ts);
 // idle flows time out. Malformed frames (short, bad lengths or checksums) are dropped and
-// counted; IP fragments too (the guest's TCP never sends any: its MSS follows the 1500-byte MTU
-// and Linux sets DF), which is the one thing here a real router would do differently.
+// counted. IP fragments from the guest are reassembled within bounds (ip-fragments.ts), and
+// packets for the guest longer than its 1500-byte MTU are fragmented.
 
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import type { lookup } from 'node:dns/promises';
@@ -27,6 +27,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { answerDhcp, parseDhcp } from './dhcp.ts';
 import { resolveDnsQuery } from './dns.ts';
+import { IpReassembly, fragmentIpv4 } from './ip-fragments.ts';
 import {
   BROADCAST_MAC,
   ETH_ARP,
@@ -64,8 +65,10 @@ const NAT_MASK = 0xffffff00;
 /** The gateway's MAC, as QEMU's user networking uses it. */
 export const GATEWAY_MAC = new Uint8Array([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
 const IP_BROADCAST = 0xffffffff;
-/** Largest UDP payload that fits one 1500-byte IP packet. */
-const MAX_UDP_PAYLOAD = 1472;
+/** The guest link's MTU: IP packets longer than this are fragmented toward the guest. */
+const GUEST_MTU = 1500;
+/** Largest UDP payload one IPv4 datagram carries (65,535 less the IP and UDP headers). */
+const MAX_UDP_PAYLOAD = 65507;
 
 export interface PortForward {
   readonly proto: 'tcp' | 'udp';
@@ -97,7 +100,7 @@ export interface NatCounters {
   bytesToGuest: number;
   /** Frames dropped as malformed: too short, bad lengths, bad checksums. */
   malformed: number;
-  /** IP fragments dropped (no reassembly). */
+  /** IP fragments dropped: malformed, overlapping, evicted, or of a datagram that timed out. */
   fragments: number;
   /** Connections or datagrams refused: host access off, a forbidden address, or a cap reached. */
   refused: number;
@@ -132,6 +135,7 @@ export class Nat {
   private nextPort = 49152;
   private dnsInFlight = 0;
   private closed = false;
+  private readonly reassembly = new IpReassembly(() => performance.now());
 
   constructor(private readonly o: NatOptions) {
     this.guestMac = o.guestMac.slice();
@@ -181,9 +185,14 @@ export class Nat {
     if (!(eth.src[0]! & 1)) this.guestMac = eth.src.slice();
     if (eth.type === ETH_ARP) return this.arp(eth.payload);
     if (eth.type !== ETH_IPV4) return;
-    const ip = parseIpv4(eth.payload);
+    let ip = parseIpv4(eth.payload);
     if (!ip) return void this.counters.malformed++;
-    if (ip.fragment) return void this.counters.fragments++;
+    if (ip.fragment) {
+      const whole = this.reassembly.add(ip.raw);
+      this.counters.fragments = this.reassembly.counters.dropped + this.reassembly.counters.timedOut;
+      ip = whole && parseIpv4(whole);
+      if (!ip) return;
+    }
     if (ip.proto === IP_ICMP) return this.icmp(ip);
     if (ip.proto === IP_UDP) return this.udpFromGuest(ip);
     if (ip.proto === IP_TCP) return this.tcpFromGuest(ip);
@@ -197,7 +206,8 @@ export class Nat {
   }
 
   private sendIp(dstMac: Uint8Array, packet: Uint8Array): void {
-    this.send(buildEthernet(dstMac, GATEWAY_MAC, ETH_IPV4, packet));
+    if (packet.length <= GUEST_MTU) return this.send(buildEthernet(dstMac, GATEWAY_MAC, ETH_IPV4, packet));
+    for (const f of fragmentIpv4(packet, GUEST_MTU)) this.send(buildEthernet(dstMac, GATEWAY_MAC, ETH_IPV4, f));
   }
 
   private arp(p: Uint8Array): void {

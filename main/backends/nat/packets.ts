@@ -184,6 +184,8 @@ export interface Tcp {
   window: number;
   /** The MSS option of a SYN, if any. */
   mss: number | null;
+  /** The window scale option of a SYN (RFC 7323 section 2), if any: a shift of 0-14. */
+  wscale: number | null;
   payload: Uint8Array;
 }
 
@@ -195,6 +197,7 @@ export function parseTcp(ip: Ipv4): Tcp | null {
   if (checksum(p, 0, p.length, pseudoSum(ip.src, ip.dst, IP_TCP, p.length)) !== 0) return null;
   const dv = new DataView(p.buffer, p.byteOffset, p.length);
   let mss: number | null = null;
+  let wscale: number | null = null;
   for (let i = 20; i < off; ) {
     const kind = p[i]!;
     if (kind === 0) break;
@@ -205,9 +208,11 @@ export function parseTcp(ip: Ipv4): Tcp | null {
     const len = p[i + 1] ?? 0;
     if (len < 2 || i + len > off) break;
     if (kind === 2 && len === 4) mss = dv.getUint16(i + 2);
+    // A shift above 14 is taken as 14, as RFC 7323 says.
+    if (kind === 3 && len === 3) wscale = Math.min(14, p[i + 2]!);
     i += len;
   }
-  return { srcPort: dv.getUint16(0), dstPort: dv.getUint16(2), seq: dv.getUint32(4), ack: dv.getUint32(8), flags: p[13]! & 0x3f, window: dv.getUint16(14), mss, payload: p.subarray(off) };
+  return { srcPort: dv.getUint16(0), dstPort: dv.getUint16(2), seq: dv.getUint32(4), ack: dv.getUint32(8), flags: p[13]! & 0x3f, window: dv.getUint16(14), mss, wscale, payload: p.subarray(off) };
 }
 
 export interface TcpOut {
@@ -218,11 +223,12 @@ export interface TcpOut {
   flags: number;
   window: number;
   mss?: number;
+  wscale?: number;
   payload?: Uint8Array;
 }
 
 export function buildTcp(src: number, dst: number, t: TcpOut): Uint8Array {
-  const opts = t.mss !== undefined ? 4 : 0;
+  const opts = (t.mss !== undefined ? 4 : 0) + (t.wscale !== undefined ? 4 : 0);
   const data = t.payload ?? new Uint8Array(0);
   const p = new Uint8Array(20 + opts + data.length);
   const dv = new DataView(p.buffer);
@@ -233,10 +239,19 @@ export function buildTcp(src: number, dst: number, t: TcpOut): Uint8Array {
   p[12] = ((20 + opts) / 4) << 4;
   p[13] = t.flags;
   dv.setUint16(14, Math.max(0, Math.min(0xffff, t.window)));
+  let o = 20;
   if (t.mss !== undefined) {
-    p[20] = 2;
-    p[21] = 4;
-    dv.setUint16(22, t.mss);
+    p[o] = 2;
+    p[o + 1] = 4;
+    dv.setUint16(o + 2, t.mss);
+    o += 4;
+  }
+  if (t.wscale !== undefined) {
+    // NOP, then kind 3, length 3, the shift.
+    p[o] = 1;
+    p[o + 1] = 3;
+    p[o + 2] = 3;
+    p[o + 3] = t.wscale;
   }
   p.set(data, 20 + opts);
   dv.setUint16(16, checksum(p, 0, p.length, pseudoSum(src, dst, IP_TCP, p.length)));

@@ -1,29 +1,55 @@
 // One TCP connection of the NAT, seen from the guest as an ordinary peer (RFC 9293): the NAT is a
 // real TCP endpoint toward the guest and relays the byte stream to a host socket. It covers the
 // three-way handshake in both directions (the guest connecting out, or a host port forward
-// connecting in), the guest's advertised window (a zero window is probed), retransmission on a
-// timeout with exponential backoff (go-back-N from the oldest unacknowledged byte) and on three
-// duplicate ACKs, FIN half-close each way, and RST.
+// connecting in), the guest's advertised window (a zero window is probed) with window scaling
+// (RFC 7323) when the guest offers it, retransmission on a timeout with exponential backoff and
+// fast retransmit with NewReno recovery on three duplicate ACKs (RFC 5681, RFC 6582), FIN
+// half-close each way, and RST.
 //
 // Flow control is end to end and bounded: our receive window is what the host socket can still
-// take (64 KiB less its unwritten backlog), so a slow host peer closes the guest's window instead
-// of growing a buffer; data from the host waits in a send buffer of at most SEND_HIGH bytes, and
-// the host socket is paused above it. No congestion control: the link to the guest is a
-// memory copy, and loss on it (a full NIC queue) is recovered by retransmission.
+// take (RCV_BUFFER less its unwritten backlog), so a slow host peer closes the guest's window
+// instead of growing a buffer; data from the host waits in a send buffer of at most SEND_HIGH
+// bytes, and the host socket is paused above it.
+//
+// Congestion control is RFC 5681's, with the initial window as large as the guest's window: the
+// link to the guest is a memory copy and never congested, but a guest that falls behind (its NIC
+// ring full, frames dropped) must not be answered with a whole window sent again. Going back N
+// after a timeout restarts from one segment and grows again as ACKs come; three duplicate ACKs
+// resend one segment, not the window (resending the window is what made every duplicate the guest
+// saw cost another round of duplicates).
+//
+// ACKs for the guest's data are delayed to the end of the event loop's turn, so that the frames
+// one VMM message carried are answered with one ACK (a stretch ACK, as GRO produces on real
+// hosts): every ACK costs the emulated guest an interrupt and a trip through its stack. Data out
+// of order, a FIN, and half a window unacknowledged are answered at once.
 
 import type { Socket } from 'node:net';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, seqDiff, seqLe, seqLt, type Tcp, type TcpOut } from './packets.ts';
 
-const RCV_WINDOW = 65535;
+/** What the host socket may hold unwritten before our window closes (with window scaling; 64 KiB less one without). */
+const RCV_BUFFER = 256 * 1024;
+/** Our window scale shift: 256 KiB needs 3 (a window field of 32,768 units of 8 bytes). */
+const RCV_SHIFT = 3;
 const SEND_HIGH = 256 * 1024;
 const SEND_LOW = 64 * 1024;
+/** Congestion window before any loss, and its ceiling: larger than any window a guest offers. */
+const CWND_MAX = 8 * 1024 * 1024;
+/**
+ * Slow start's threshold never drops below this after a loss: 44 full segments, which the guest's
+ * NIC takes without dropping any (the PCnet model holds 64 frames beyond its ring), so after a
+ * loss the window grows back exponentially to where nothing was ever at risk, not one segment per
+ * round trip (round trips are long when the guest's CPU is starved).
+ */
+const SSTHRESH_MIN = 64 * 1024;
 /** Our MSS toward the guest: a 1500-byte MTU less IPv4 and TCP headers. */
 export const NAT_MSS = 1460;
-// RFC 6298's estimator with a 200 ms floor (as Linux uses; the guest is on a virtual link) and an
-// 8 s ceiling (a guest that does not answer for that long is paused or gone, and the idle timeout
-// decides).
+// RFC 6298's estimator with its 1 s floor (not Linux's 200 ms): the guest's CPU is emulated and
+// shares the host, so it can stall for hundreds of milliseconds with every segment safely queued,
+// and a spurious timeout costs a whole slow start; real loss (a full NIC ring) is mostly repaired
+// by fast retransmit. An 8 s ceiling: a guest that does not answer for that long is paused or
+// gone, and the idle timeout decides.
 const RTO_INITIAL_MS = 1000;
-const RTO_MIN_MS = 200;
+const RTO_MIN_MS = 1000;
 const RTO_MAX_MS = 8000;
 const MAX_RETRIES = 10;
 
@@ -43,6 +69,18 @@ export class TcpConnection {
   private sndUna: number;
   private sndNxt: number;
   private sndWnd = 0;
+  /** Window scale shifts, each way; 0 unless both SYNs carried the option. */
+  private sndShift = 0;
+  private rcvShift = 0;
+  private cwnd = CWND_MAX;
+  private ssthresh = CWND_MAX;
+  /** In fast recovery until an ACK reaches `recover` (RFC 6582). */
+  private recovering = false;
+  private recover = 0;
+  /** A delayed ACK is scheduled for the end of this turn. */
+  private ackTimer: NodeJS.Immediate | null = null;
+  /** Bytes taken from the guest since our last ACK. */
+  private unacked = 0;
   private mss = 536;
   private rcvNxt = 0;
   private readonly chunks: Uint8Array[] = [];
@@ -90,6 +128,10 @@ export class TcpConnection {
     c.rcvNxt = (syn.seq + 1) >>> 0;
     c.sndWnd = syn.window;
     c.mss = Math.min(syn.mss ?? 536, NAT_MSS);
+    if (syn.wscale !== null) {
+      c.sndShift = syn.wscale;
+      c.rcvShift = RCV_SHIFT;
+    }
     socket.once('connect', () => {
       if (c.state !== 'connecting') return;
       c.state = 'syn-received';
@@ -106,20 +148,42 @@ export class TcpConnection {
     return c;
   }
 
+  /** Sends a segment; the window goes in scaled (never in a SYN, RFC 7323 2.2), and any ACK in it is the delayed one. */
+  private emit(seg: Omit<TcpOut, 'srcPort' | 'dstPort' | 'window'>): void {
+    const window = seg.flags & TCP_RST ? 0 : seg.flags & TCP_SYN ? Math.min(0xffff, this.window()) : this.window() >> this.rcvShift;
+    if (seg.flags & TCP_ACK) {
+      this.unacked = 0;
+      if (this.ackTimer) clearImmediate(this.ackTimer);
+      this.ackTimer = null;
+    }
+    this.io.emit({ ...seg, window });
+  }
+
   private sendSyn(): void {
     const synAck = this.state === 'syn-received';
-    this.io.emit({ seq: this.iss, ack: synAck ? this.rcvNxt : 0, flags: TCP_SYN | (synAck ? TCP_ACK : 0), window: this.window(), mss: NAT_MSS });
+    // Our SYN offers scaling; a SYN-ACK answers the guest's offer only if it made one.
+    const wscale = !synAck || this.rcvShift ? RCV_SHIFT : undefined;
+    this.emit({ seq: this.iss, ack: synAck ? this.rcvNxt : 0, flags: TCP_SYN | (synAck ? TCP_ACK : 0), mss: NAT_MSS, wscale });
     this.sndNxt = this.sndMax = (this.iss + 1) >>> 0;
     this.armRto();
   }
 
   /** What we can still take from the guest: the host socket's room. */
   private window(): number {
-    return Math.max(0, RCV_WINDOW - this.socket.writableLength);
+    return Math.max(0, (this.rcvShift ? RCV_BUFFER : 0xffff) - this.socket.writableLength);
   }
 
   private ack(): void {
-    if (this.state === 'established') this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK, window: this.window() });
+    if (this.state === 'established') this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK });
+  }
+
+  /** ACKs at the end of this turn, or now once half our window waits for one. */
+  private ackSoon(): void {
+    if (this.unacked >= (this.rcvShift ? RCV_BUFFER : 0xffff) / 2) return this.ack();
+    this.ackTimer ??= setImmediate(() => {
+      this.ackTimer = null;
+      this.ack();
+    });
   }
 
   private touch(): void {
@@ -144,11 +208,15 @@ export class TcpConnection {
     if (this.state === 'connecting') return; // the guest's SYN again: the answer comes once connected
     if (this.state === 'syn-sent') {
       if ((s.flags & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK) || s.ack !== this.sndNxt) {
-        if (s.flags & TCP_ACK) this.io.emit({ seq: s.ack, ack: 0, flags: TCP_RST, window: 0 });
+        if (s.flags & TCP_ACK) this.emit({ seq: s.ack, ack: 0, flags: TCP_RST });
         return;
       }
       this.rcvNxt = (s.seq + 1) >>> 0;
       this.mss = Math.min(s.mss ?? 536, NAT_MSS);
+      if (s.wscale !== null) {
+        this.sndShift = s.wscale;
+        this.rcvShift = RCV_SHIFT;
+      }
       this.established(s);
       this.ack();
       this.socket.resume();
@@ -163,7 +231,7 @@ export class TcpConnection {
     if (!(s.flags & TCP_ACK)) return;
     if (this.state === 'syn-received') {
       if (s.ack !== this.sndNxt) {
-        this.io.emit({ seq: s.ack, ack: 0, flags: TCP_RST, window: 0 });
+        this.emit({ seq: s.ack, ack: 0, flags: TCP_RST });
         return;
       }
       this.established(s);
@@ -176,7 +244,7 @@ export class TcpConnection {
   private established(s: Tcp): void {
     this.state = 'established';
     this.sndUna = this.sndNxt;
-    this.sndWnd = s.window;
+    this.sndWnd = s.flags & TCP_SYN ? s.window : s.window << this.sndShift;
     this.retries = 0;
     this.rto = this.baseRto;
     this.clearRto();
@@ -184,14 +252,16 @@ export class TcpConnection {
 
   private onAck(s: Tcp): void {
     const a = s.ack;
+    const wnd = s.window << this.sndShift;
     if (seqLt(this.sndUna, a) && seqLe(a, this.sndMax)) {
+      const acked = seqDiff(a, this.sndUna);
       // After going back N, an ACK for what was sent before still counts.
       if (seqLt(this.sndNxt, a)) this.sndNxt = a;
       if (this.hostEnded && a === this.sndMax && seqDiff(this.sndMax, this.sndUna) === this.buffered + 1) {
         this.finSent = true;
         this.finAcked = true;
       }
-      this.consume(Math.min(seqDiff(a, this.sndUna), this.buffered));
+      this.consume(Math.min(acked, this.buffered));
       this.sndUna = a;
       this.retries = 0;
       this.dupAcks = 0;
@@ -199,15 +269,42 @@ export class TcpConnection {
         this.sampleRtt(performance.now() - this.timing.at);
         this.timing = null;
       }
+      if (this.recovering) {
+        // A partial ACK: the next hole is resent at once (RFC 6582 3.2 step 3); a full one ends recovery.
+        if (seqLt(a, this.recover)) this.resendFirst();
+        else {
+          this.recovering = false;
+          this.cwnd = this.ssthresh;
+        }
+      } else if (this.cwnd < this.ssthresh) this.cwnd += Math.min(acked, 2 * this.mss);
+      else this.cwnd += Math.max(1, Math.floor((this.mss * this.mss) / this.cwnd));
+      this.cwnd = Math.min(this.cwnd, CWND_MAX);
       this.rto = this.baseRto;
-      if (this.sndUna === this.sndNxt) this.clearRto();
-      else this.armRto();
+      this.clearRto();
+      if (this.sndUna !== this.sndNxt) this.armRto();
       if (this.socket.isPaused() && this.buffered < SEND_LOW && this.state === 'established') this.socket.resume();
-    } else if (a === this.sndUna && s.payload.length === 0 && !(s.flags & TCP_FIN) && this.sndNxt !== this.sndUna && s.window === this.sndWnd) {
-      if (++this.dupAcks === 3) this.retransmit();
+    } else if (a === this.sndUna && s.payload.length === 0 && !(s.flags & TCP_FIN) && this.sndNxt !== this.sndUna && wnd === this.sndWnd && !this.recovering) {
+      if (++this.dupAcks === 3) {
+        // Fast retransmit (RFC 5681 3.2): the segment the guest is missing, once.
+        this.ssthresh = Math.max(Math.floor(seqDiff(this.sndNxt, this.sndUna) / 2), SSTHRESH_MIN);
+        this.cwnd = this.ssthresh;
+        this.recovering = true;
+        this.recover = this.sndMax;
+        this.resendFirst();
+      }
     }
-    this.sndWnd = s.window;
+    this.sndWnd = wnd;
     this.pump();
+  }
+
+  /** Resends the oldest unacknowledged segment (or the FIN, if that is all that is left). */
+  private resendFirst(): void {
+    this.timing = null;
+    const n = Math.min(this.buffered, this.mss, Math.max(0, seqDiff(this.sndMax, this.sndUna)));
+    if (n > 0) this.emit({ seq: this.sndUna, ack: this.rcvNxt, flags: TCP_ACK | TCP_PSH, payload: this.peek(0, n) });
+    else if (this.finSent && !this.finAcked) this.emit({ seq: this.sndUna, ack: this.rcvNxt, flags: TCP_ACK | TCP_FIN });
+    this.clearRto();
+    this.armRto();
   }
 
   private sampleRtt(ms: number): void {
@@ -250,13 +347,17 @@ export class TcpConnection {
     if (take.length) {
       this.socket.write(take);
       this.rcvNxt = (this.rcvNxt + take.length) >>> 0;
+      this.unacked += take.length;
     }
     if (fin && take.length === data.length) {
       this.rcvNxt = (this.rcvNxt + 1) >>> 0;
       this.guestFin = true;
       this.socket.end();
+      return this.ack();
     }
-    this.ack();
+    // What did not fit (a window the guest overran) is answered at once, with where we are.
+    if (take.length < data.length) return this.ack();
+    this.ackSoon();
   }
 
   private fromHost(d: Buffer): void {
@@ -305,17 +406,17 @@ export class TcpConnection {
     for (;;) {
       const offset = seqDiff(this.sndNxt, this.sndUna);
       const avail = this.buffered - offset;
-      const room = this.sndWnd - offset;
+      const room = Math.min(this.sndWnd, this.cwnd) - offset;
       if (avail <= 0 || room <= 0) break;
       const n = Math.min(avail, room, this.mss);
-      this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_PSH, window: this.window(), payload: this.peek(offset, n) });
+      this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_PSH, payload: this.peek(offset, n) });
       const fresh = this.sndNxt === this.sndMax;
       this.sndNxt = (this.sndNxt + n) >>> 0;
       if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
       if (fresh) this.timing ??= { seq: this.sndNxt, at: performance.now() };
     }
     if (this.hostEnded && !this.finSent && seqDiff(this.sndNxt, this.sndUna) === this.buffered) {
-      this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_FIN, window: this.window() });
+      this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_FIN });
       this.sndNxt = (this.sndNxt + 1) >>> 0;
       if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
       this.finSent = true;
@@ -349,17 +450,21 @@ export class TcpConnection {
     }
     if (probing && this.buffered > 0) {
       // Zero-window probe: one byte past the window; if the window opened, the guest takes it.
-      this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK, window: this.window(), payload: this.peek(0, 1) });
+      this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK, payload: this.peek(0, 1) });
       this.sndNxt = (this.sndNxt + 1) >>> 0;
       if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
       this.armRto();
       return;
     }
-    this.retransmit();
+    // Loss (or a guest that stopped): back to one segment, growing again as ACKs come (RFC 5681 3.1).
+    this.ssthresh = Math.max(Math.floor(seqDiff(this.sndMax, this.sndUna) / 2), SSTHRESH_MIN);
+    this.cwnd = this.mss;
+    this.recovering = false;
+    this.goBack();
   }
 
-  /** Go back to the oldest unacknowledged byte and send again. */
-  private retransmit(): void {
+  /** Go back to the oldest unacknowledged byte and send again, as the congestion window allows. */
+  private goBack(): void {
     this.timing = null;
     this.sndNxt = this.sndUna;
     if (this.finSent && !this.finAcked) this.finSent = false;
@@ -371,15 +476,15 @@ export class TcpConnection {
   private hostFailed(): void {
     if (this.state === 'closed') return;
     // The host side went away without a clean close: the guest gets a reset.
-    if (this.state !== 'connecting' && this.state !== 'syn-sent') this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0 });
-    else if (this.state === 'connecting') this.io.emit({ seq: 0, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0 });
+    if (this.state !== 'connecting' && this.state !== 'syn-sent') this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK });
+    else if (this.state === 'connecting') this.emit({ seq: 0, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK });
     this.close();
   }
 
   /** Gives up (idle, or the guest stopped answering): reset both sides. */
   abort(): void {
     if (this.state === 'closed') return;
-    if (this.state !== 'connecting') this.io.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK, window: 0 });
+    if (this.state !== 'connecting') this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK });
     this.resetHost();
     this.close();
   }
@@ -397,6 +502,8 @@ export class TcpConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.clearRto();
+    if (this.ackTimer) clearImmediate(this.ackTimer);
+    this.ackTimer = null;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.io.closed();
