@@ -335,6 +335,11 @@ export class PiixIde implements Device {
   }
 
   /** A reply from the host's block back end; unknown or stale tags are ignored. */
+  /** The host changed the CD: a disc of `sectors` 2048-byte sectors, or none (0). False if there is no CD drive. */
+  changeCdrom(sectors: number): boolean {
+    return this.channels.some((c) => c.changeMedium(sectors));
+  }
+
   blockReply(reply: BlockReply): void {
     const done = this.pending.get(reply.tag);
     if (!done) return;
