@@ -13,12 +13,13 @@ import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { describeSync } from './backends/host-folder/sync-summary.ts';
 import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
+import { ScreenStream } from './screen-stream.ts';
 
 /** Starts a VMM for a VM; tests inject a fake. */
 export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'sendMouse' | 'changeCd'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -62,6 +63,8 @@ export function createHostApi(opts: HostOptions): {
   const noPty = opts.ptyUnavailable ?? ptyUnavailable;
   const sessions = new Map<string, Session>();
   const consoles = new Map<string, ConsoleLog>();
+  /** Each VM's last picture this host session, kept after power-off like its console. */
+  const screens = new Map<string, ScreenStream>();
   const listeners = new Set<(e: HostEvent) => void>();
   // A listener that throws (a socket gone bad) must not reach the VMM's message handler, where it would end the process.
   const emit = (e: HostEvent): void => {
@@ -164,6 +167,7 @@ export function createHostApi(opts: HostOptions): {
       if (sessions.has(id)) throw new Error(`power ${library.get(id).name} off before deleting it`);
       library.delete(id);
       consoles.delete(id);
+      screens.delete(id);
       emit({ type: 'vm-deleted', id });
     },
     async powerOn(id) {
@@ -184,6 +188,8 @@ export function createHostApi(opts: HostOptions): {
             ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
             hdaPath: vm.hdaPath || undefined,
             cdromPath: vm.cdromPath || undefined,
+            // A drive even without a disc, so that one can be inserted while the VM runs.
+            cdromDrive: true,
             diskOwner: `VM "${vm.name}" in the Hostbox app`,
             imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
             net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
@@ -208,7 +214,10 @@ export function createHostApi(opts: HostOptions): {
               if (!s.over) serialOut(id, log, new TextEncoder().encode(`\r\n[hostbox] ${msg}\r\n`));
             },
             screen: (screen) => {
-              if (!s.over) emit({ type: 'screen', id, screen });
+              if (s.over) return;
+              let stream = screens.get(id);
+              if (!stream) screens.set(id, (stream = new ScreenStream()));
+              if (stream.update(screen)) emit({ type: 'screen', id, version: stream.version });
             },
             state: (state, detail) => {
               if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
@@ -244,6 +253,23 @@ export function createHostApi(opts: HostOptions): {
     async sendKeys(id, codes) {
       if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff)) throw new Error('sendKeys: scancodes must be bytes');
       running(id).vmm!.sendKeys(codes);
+    },
+    async sendMouse(id, dx, dy, dz, buttons) {
+      const vmm = running(id).vmm!;
+      if (!vmm.sendMouse) throw new Error(`${library.get(id).name} has no mouse`);
+      vmm.sendMouse(dx, dy, dz, buttons);
+    },
+    async screenUpdate(id, since) {
+      library.get(id);
+      const stream = screens.get(id);
+      return stream ? stream.updateSince(since) : { kind: 'none', version: 0 };
+    },
+    async changeCd(id, path) {
+      if (typeof path !== 'string') throw new Error('changeCd: path must be text');
+      const vmm = running(id).vmm!;
+      if (!vmm.changeCd) throw new Error(`${library.get(id).name} has no CD drive`);
+      await vmm.changeCd(path === '' ? null : path);
+      return publish(library.setCdrom(id, path));
     },
     async netStatus(id) {
       const vmm = sessions.get(id)?.vmm;
