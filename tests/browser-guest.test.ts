@@ -191,7 +191,8 @@ test('web mode: VESA modes, a banked 256-colour one and a direct-colour one on t
     await screenShows(page, 100, 4, '640x480 #aa0000', 'mode 101h');
     await page.locator('canvas.vga').press('Enter');
     await screenShows(page, 320, 240, '640x480 #ff8000', 'mode 112h');
-    assert.equal(await screenAt(page, 639, 479), '640x480 #ff8000');
+    // The guest fills the framebuffer a pixel at a time: the centre can be orange before the last line is.
+    await screenShows(page, 639, 479, '640x480 #ff8000', 'mode 112h, the last pixel');
     await page.screenshot({ path: join(artifacts, 'web-vbe-112h.png') });
   });
 });
