@@ -43,6 +43,8 @@ export class ScreenStream {
   private modeVersion = 0;
   private text: TextScreen | null = null;
   private cache: { since: number; version: number; update: Promise<ScreenUpdate> } | null = null;
+  /** Encodes run one after another, so pages asking at once hold one picture's copy at a time, not one each. */
+  private queue: Promise<unknown> = Promise.resolve();
   /** The current version: 0 before the first picture. */
   version = 0;
 
@@ -122,7 +124,8 @@ export class ScreenStream {
   updateSince(since: number): Promise<ScreenUpdate> {
     const version = this.version;
     if (this.cache && this.cache.since === since && this.cache.version === version) return this.cache.update;
-    const update = this.encode(since);
+    const update = this.queue.then(() => this.encode(since));
+    this.queue = update.catch(() => {});
     this.cache = { since, version, update };
     return update;
   }

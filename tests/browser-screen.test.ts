@@ -147,6 +147,13 @@ test('Screen tab: PS/2 mouse and keyboard reach a guest program, Ctrl+Alt+Del, t
     await page.screenshot({ path: join(artifacts, 'screen-actual-size.png') });
     await page.getByRole('button', { name: 'Scale to fit' }).click();
     assert.ok((await canvas.boundingBox())!.width > 720, 'scaled up to the space there is');
+    // Fullscreen: the screen and its bar fill the display, the picture scaled to fit it.
+    await page.getByRole('button', { name: 'Fullscreen' }).click();
+    await page.getByRole('button', { name: 'Exit fullscreen' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate(() => document.fullscreenElement?.className), 'screen-wrap full');
+    await page.screenshot({ path: join(artifacts, 'screen-fullscreen.png') });
+    await page.getByRole('button', { name: 'Exit fullscreen' }).click();
+    await page.getByRole('button', { name: 'Fullscreen' }).waitFor({ timeout: 10_000 });
 
     // A reloaded page gets the current picture at once, although nothing on the screen changes.
     const shown = await screenText(host, id);

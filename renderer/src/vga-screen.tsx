@@ -7,7 +7,8 @@
 // keeps what it can of them from the browser (every keydown is taken; the Keyboard Lock API, where
 // the browser has it, also takes system keys in fullscreen). A click captures the mouse (Pointer
 // Lock) and its motion, buttons and wheel go to the guest's PS/2 mouse; Ctrl+Alt (as in VMware)
-// or Esc releases it.
+// releases both (Esc also ends the pointer lock: the browser insists), and keys still held then are
+// let go in the guest.
 import { useEffect, useRef, useState } from 'react';
 import { api } from './api-client.ts';
 import { useScreenFeed, type ScreenPicture } from './screen-feed.ts';
@@ -108,6 +109,9 @@ export function VgaScreenView(props: { vmId: string; running: boolean; onKeys(co
   const [scale, setScale] = useState<ScreenScale>('fit');
   const [captured, setCaptured] = useState(false);
   const [fullscreen, setFullscreen] = useState(false);
+  const [focused, setFocused] = useState(false);
+  /** Keys whose make code the guest has and whose break code it has not. */
+  const held = useRef(new Set<string>());
 
   useEffect(() => {
     const canvas = ref.current;
@@ -208,9 +212,26 @@ export function VgaScreenView(props: { vmId: string; running: boolean; onKeys(co
   const key = (e: React.KeyboardEvent, down: boolean): void => {
     // While the screen has the focus every key is the guest's, browser shortcuts too where the browser lets them go.
     e.preventDefault();
-    if (down && captured && e.ctrlKey && e.altKey && (e.code.startsWith('Control') || e.code.startsWith('Alt'))) document.exitPointerLock();
     const codes = scancodes(e.code, down);
-    if (codes) props.onKeys(codes);
+    if (codes) {
+      props.onKeys(codes);
+      if (down) held.current.add(e.code);
+      else held.current.delete(e.code);
+    }
+    // Ctrl+Alt gives mouse and keyboard back, as in VMware; otherwise the focus would be a trap.
+    if (down && e.ctrlKey && e.altKey && (e.code.startsWith('Control') || e.code.startsWith('Alt'))) {
+      if (document.pointerLockElement === ref.current) document.exitPointerLock();
+      ref.current?.blur();
+    }
+  };
+  const releaseKeys = (): void => {
+    // Keys still down when the focus leaves would stay down in the guest: let them go there.
+    for (const code of held.current) {
+      const codes = scancodes(code, false);
+      if (codes) props.onKeys(codes);
+    }
+    held.current.clear();
+    setFocused(false);
   };
   const graphics = picture?.kind === 'graphics';
   return (
@@ -235,7 +256,13 @@ export function VgaScreenView(props: { vmId: string; running: boolean; onKeys(co
           Send Ctrl+Alt+Del
         </button>
         <span className="screen-hint" role="status" data-testid="mouse-hint">
-          {captured ? 'Mouse captured: press Ctrl+Alt (or Esc) to release it' : props.running ? 'Click the screen to capture the mouse' : ''}
+          {captured
+            ? 'Mouse and keyboard captured: press Ctrl+Alt to release them'
+            : focused
+              ? 'Keyboard captured: press Ctrl+Alt to release it; click for the mouse'
+              : props.running
+                ? 'Click the screen to capture the mouse and keyboard'
+                : ''}
         </span>
       </div>
       <div className={`screen-view ${scale}`}>
@@ -247,6 +274,8 @@ export function VgaScreenView(props: { vmId: string; running: boolean; onKeys(co
           onKeyDown={(e) => key(e, true)}
           onKeyUp={(e) => key(e, false)}
           onContextMenu={(e) => e.preventDefault()}
+          onFocus={() => setFocused(true)}
+          onBlur={releaseKeys}
           onClick={() => {
             ref.current?.focus();
             if (props.running && document.pointerLockElement !== ref.current) void Promise.resolve(ref.current?.requestPointerLock()).catch(() => {});
