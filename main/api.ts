@@ -4,7 +4,7 @@
 // everything else goes on.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
 import { defaultSettings, forwardLines } from './library/vm-settings.ts';
@@ -266,6 +266,7 @@ export function createHostApi(opts: HostOptions): {
     },
     async changeCd(id, path) {
       if (typeof path !== 'string') throw new Error('changeCd: path must be text');
+      if (path !== '' && !isAbsolute(path)) throw new Error(`give the CD image's full path (${path} is relative)`);
       const vmm = running(id).vmm!;
       if (!vmm.changeCd) throw new Error(`${library.get(id).name} has no CD drive`);
       await vmm.changeCd(path === '' ? null : path);
