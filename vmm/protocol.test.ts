@@ -134,3 +134,12 @@ test('a build without stand-ins refuses to start one', () => {
   vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
   assert.deepEqual(posted, [{ kind: 'fatal', message: 'stand-in machines are not part of this build' }]);
 });
+
+test('mouse and media messages: whole numbers in range, anything else refused', () => {
+  assert.deepEqual(parseToVmm({ kind: 'mouse', dx: -5, dy: 7, dz: 1, buttons: 5 }), { kind: 'mouse', dx: -5, dy: 7, dz: 1, buttons: 5 });
+  for (const bad of [{ dx: 0.5 }, { dx: 1e9 }, { dy: '1' }, { buttons: 32 }, { buttons: -1 }, { dz: NaN }])
+    assert.throws(() => parseToVmm({ kind: 'mouse', dx: 0, dy: 0, dz: 0, buttons: 0, ...bad }), /mouse/);
+  assert.deepEqual(parseToVmm({ kind: 'media', sectors: 0 }), { kind: 'media', sectors: 0 });
+  assert.deepEqual(parseToVmm({ kind: 'media', sectors: 1234, extra: 1 }), { kind: 'media', sectors: 1234 });
+  for (const sectors of [-1, 1.5, '3', 2 ** 33]) assert.throws(() => parseToVmm({ kind: 'media', sectors }), /media/);
+});
