@@ -147,7 +147,7 @@ export class AtaChannel {
    */
   static readonly STATE: StateSchema<AtaChannel> = defineState<AtaChannel>({
     id: 'ata channel',
-    version: 1,
+    version: 2,
     fields: [
       { name: 'devctl', type: 'u8', since: 1, get: (c) => c.devctl, set: (c, v) => (c.devctl = v as number) },
       { name: 'selected', type: 'u8', since: 1, get: (c) => c.selected, set: (c, v) => (c.selected = (v as number) & 1) },

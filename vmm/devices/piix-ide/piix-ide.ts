@@ -180,7 +180,8 @@ export class PiixIde implements Device {
    */
   static readonly STATE: StateSchema<PiixIde> = defineState<PiixIde>({
     id: 'piix3-ide',
-    version: 1,
+    // 2: a CD drive's disc can change while the VM runs (its size, unit attention and media event are saved).
+    version: 2,
     fields: [
       { name: 'config', type: 'bytes', since: 1, length: 256, get: (d) => d.config.bytes, set: (d, v) => d.config.bytes.set(v as Uint8Array) },
       { name: 'configWritable', type: 'bytes', since: 1, length: 256, get: (d) => d.config.writable, set: (d, v) => d.config.writable.set(v as Uint8Array) },
