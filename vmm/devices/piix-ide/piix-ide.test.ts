@@ -477,3 +477,15 @@ test('a board without a CD drive refuses a disc change', () => {
   const b = board({});
   assert.equal(b.ide.changeCdrom(10), false);
 });
+
+test('a suspend between a disc change and the guest noticing keeps the new size and the unit attention', () => {
+  const a = board({ cd: true });
+  a.ide.changeCdrom(50);
+  const saved = a.ide.saveState();
+  const b = board({ cd: true });
+  b.ide.loadState(saved, b.ide.stateVersion);
+  packet(b, [0x00]);
+  assert.equal(b.io.read(S + 7, 1) & 0x01, 0x01, 'UNIT ATTENTION survives');
+  packet(b, [0x25]);
+  assert.deepEqual([...readPacketData(b)], [0, 0, 0, 49, 0, 0, 8, 0], 'the inserted disc, not the configured one');
+});
