@@ -4,7 +4,7 @@
 
 import type { HostApi } from './api-types.ts';
 
-type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag' | 'name';
+type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag' | 'name' | 'delta' | 'buttons' | 'version' | 'path';
 
 const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   version: [],
@@ -26,6 +26,9 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   deleteSnapshot: ['id', 'id'],
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],
+  sendMouse: ['id', 'delta', 'delta', 'delta', 'buttons'],
+  screenUpdate: ['id', 'version'],
+  changeCd: ['id', 'path'],
   serialLog: ['id'],
   netStatus: ['id'],
   setCable: ['id', 'flag'],
@@ -36,6 +39,8 @@ const MAX_ID = 128;
 export const MAX_SERIAL_TEXT = 1 << 20;
 const MAX_SCANCODES = 256;
 const MAX_NAME = 200;
+/** One call's mouse motion; the host splits it into messages the VMM takes. */
+const MAX_MOUSE_MOVE = 65536;
 
 function problem(kind: Param, v: unknown): string | null {
   switch (kind) {
@@ -47,6 +52,14 @@ function problem(kind: Param, v: unknown): string | null {
       return typeof v === 'string' && v.length <= MAX_SERIAL_TEXT ? null : `text of at most ${MAX_SERIAL_TEXT} characters`;
     case 'name':
       return typeof v === 'string' && v.length <= MAX_NAME ? null : `a name of at most ${MAX_NAME} characters`;
+    case 'delta':
+      return Number.isInteger(v) && Math.abs(v as number) <= MAX_MOUSE_MOVE ? null : `a whole number of pixels within ${MAX_MOUSE_MOVE}`;
+    case 'buttons':
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0x1f ? null : 'mouse buttons 0-31';
+    case 'version':
+      return Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a screen version (a whole number, 0 for the whole picture)';
+    case 'path':
+      return typeof v === 'string' && v.length <= 4096 && !v.includes('\0') ? null : 'a file path (text)';
     case 'flag':
       return typeof v === 'boolean' ? null : 'true or false';
     case 'scancodes':

@@ -1,7 +1,6 @@
 // The host API as the renderer sees it, identical over the Electron preload and the web-mode
 // WebSocket. Types only: the renderer imports nothing from main/ at runtime.
 
-import type { Screen } from '../vmm/machine-api.ts';
 
 export type EngineSetting = 'auto' | 'interpreter' | 'bt' | 'check';
 
@@ -137,6 +136,12 @@ export interface HostApi {
   deleteSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
+  /** PS/2 mouse: relative motion (dx right, dy down), wheel steps (dz down), buttons held (bit 0 left, 1 right, 2 middle). */
+  sendMouse(id: string, dx: number, dy: number, dz: number, buttons: number): Promise<void>;
+  /** The changes to the VM's screen since the picture `since` (0: the whole current picture). */
+  screenUpdate(id: string, since: number): Promise<ScreenUpdate>;
+  /** Changes the disc in a running VM's CD drive: an ISO image's path, or '' to eject. The guest sees a media change. */
+  changeCd(id: string, path: string): Promise<VmInfo>;
   /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
   serialLog(id: string): Promise<{ text: string; end: number }>;
   /** A running VM's network: cable state and traffic so far; null when it is off or has no card. */
@@ -183,7 +188,19 @@ export type HostEvent =
   | { type: 'vm-deleted'; id: string }
   /** `offset`: where `data` starts in the VM's serial stream, so a client can join history and live output. */
   | { type: 'serial'; id: string; data: string; offset: number }
-  | { type: 'screen'; id: string; screen: Screen };
+  /** The VM's screen changed; `version` names the new picture (ask screenUpdate for it). */
+  | { type: 'screen'; id: string; version: number };
+
+/**
+ * What a page needs to bring its copy of a VM's screen to the current picture (main/screen-stream.ts).
+ * 'text': the whole text screen, cells as char, attribute byte pairs. 'graphics': `rects` is a flat
+ * list of x, y, width, height; `data` is zlib (deflate) of their RGBA pixels, one rectangle after the
+ * other, row by row; `full` means the rectangles cover the whole picture (a new mode or size).
+ */
+export type ScreenUpdate =
+  | { kind: 'none'; version: number }
+  | { kind: 'text'; version: number; cols: number; rows: number; cells: Uint8Array; cursor: { row: number; col: number; visible: boolean } }
+  | { kind: 'graphics'; version: number; width: number; height: number; full: boolean; rects: number[]; data: Uint8Array; rawBytes: number };
 
 export const HOST_API_METHODS = [
   'version',
@@ -205,6 +222,9 @@ export const HOST_API_METHODS = [
   'deleteSnapshot',
   'sendSerial',
   'sendKeys',
+  'sendMouse',
+  'screenUpdate',
+  'changeCd',
   'serialLog',
   'netStatus',
   'setCable',

@@ -385,3 +385,50 @@ test('shutdownGuest presses the ACPI power button of a running VM; the guest pow
     s.done();
   }
 });
+
+test('screens: a page that asks late gets the current picture; changes are announced by version; mouse and CD calls reach the VMM', async () => {
+  const s = scratch();
+  let handlers: VmHandlers | null = null;
+  const mouse: number[][] = [];
+  const cds: (string | null)[] = [];
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    ptyUnavailable: () => null,
+    launcher: async (_spec, h) => {
+      handlers = h;
+      return { sendSerial() {}, sendKeys() {}, reset() {}, async stop() {}, sendMouse: (...m: number[]) => void mouse.push(m), changeCd: async (p: string | null) => void cds.push(p) };
+    },
+  });
+  try {
+    const events: HostEvent[] = [];
+    host.subscribe((e) => events.push(e));
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    const id = r.vm.id;
+    assert.deepEqual(await host.api.screenUpdate(id, 0), { kind: 'none', version: 0 }, 'nothing yet');
+    await host.api.powerOn(id);
+    const cells = new Uint16Array(80 * 25).fill(0x0720);
+    cells[0] = 0x1f48;
+    handlers!.screen({ kind: 'text', cols: 80, rows: 25, cells, cursor: { row: 0, col: 1, visible: true } });
+    handlers!.screen({ kind: 'text', cols: 80, rows: 25, cells: cells.slice(), cursor: { row: 0, col: 1, visible: true } });
+    const announced = events.filter((e) => e.type === 'screen');
+    assert.equal(announced.length, 1, 'the same screen twice is announced once');
+    const u = await host.api.screenUpdate(id, 0);
+    assert.ok(u.kind === 'text' && u.version === (announced[0] as { version: number }).version);
+    assert.deepEqual(u.kind === 'text' && [u.cells[0], u.cells[1]], [0x48, 0x1f]);
+    await host.api.sendMouse(id, 5, -3, 1, 1);
+    assert.deepEqual(mouse, [[5, -3, 1, 1]]);
+    const vm = await host.api.changeCd(id, '/some/disc.iso');
+    assert.equal(vm.cdromPath, '/some/disc.iso');
+    await host.api.changeCd(id, '');
+    assert.deepEqual(cds, ['/some/disc.iso', null]);
+    assert.equal((await host.api.listVms())[0]!.cdromPath, '');
+    await host.api.powerOff(id);
+    // The last picture stays for a page opened after power-off, as the console does.
+    assert.equal((await host.api.screenUpdate(id, 0)).kind, 'text');
+    await assert.rejects(host.api.sendMouse(id, 1, 1, 0, 0), /is not running/);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});

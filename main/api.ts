@@ -4,7 +4,7 @@
 // everything else goes on.
 
 import { readFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
 import { defaultSettings, forwardLines } from './library/vm-settings.ts';
@@ -16,6 +16,7 @@ import { SerialHistory, latin1 } from './serial-history.ts';
 import { copyState, createOverlay, fileBytes, mergeOverlay, remove } from './snapshot-files.ts';
 import { randomUUID } from 'node:crypto';
 import { dirname, sep } from 'node:path';
+import { ScreenStream } from './screen-stream.ts';
 
 /** Continuing a VM from a saved state, its hard disk (when given) the overlay put over the disk the state recorded. */
 export interface ResumeFrom {
@@ -31,7 +32,7 @@ export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
   resume?: ResumeFrom,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend' | 'sendMouse' | 'changeCd'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -80,6 +81,8 @@ export function createHostApi(opts: HostOptions): {
   const noPty = opts.ptyUnavailable ?? ptyUnavailable;
   const sessions = new Map<string, Session>();
   const consoles = new Map<string, ConsoleLog>();
+  /** Each VM's last picture this host session, kept after power-off like its console. */
+  const screens = new Map<string, ScreenStream>();
   const listeners = new Set<(e: HostEvent) => void>();
   // A listener that throws (a socket gone bad) must not reach the VMM's message handler, where it would end the process.
   const emit = (e: HostEvent): void => {
@@ -175,6 +178,8 @@ export function createHostApi(opts: HostOptions): {
           ...(vm.boot === 'kernel' ? { kernelPath: vm.kernelPath, initrdPath: vm.initrdPath || undefined, cmdline: vm.cmdline } : { bootFrom: vm.boot }),
           hdaPath: vm.currentDisk || vm.hdaPath || undefined,
           cdromPath: vm.cdromPath || undefined,
+          // A drive even without a disc, so that one can be inserted while the VM runs.
+          cdromDrive: true,
           diskOwner: `VM "${vm.name}" in the Hostbox app`,
           imageScope: { dataDir: library.dataDir, ownFolder: vm.folder },
           net: { mode: vm.net, mac: vm.mac, hostAccess: vm.hostAccess, forwards: forwardLines(vm.forwards).map((l) => parseForward(l)) },
@@ -199,7 +204,10 @@ export function createHostApi(opts: HostOptions): {
             if (!s.over) serialOut(id, log, new TextEncoder().encode(`\r\n[hostbox] ${msg}\r\n`));
           },
           screen: (screen) => {
-            if (!s.over) emit({ type: 'screen', id, screen });
+            if (s.over) return;
+            let stream = screens.get(id);
+            if (!stream) screens.set(id, (stream = new ScreenStream()));
+            if (stream.update(screen)) emit({ type: 'screen', id, version: stream.version });
           },
           state: (state, detail) => {
             if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
@@ -289,6 +297,7 @@ export function createHostApi(opts: HostOptions): {
       if (sessions.has(id)) throw new Error(`power ${library.get(id).name} off before deleting it`);
       library.delete(id);
       consoles.delete(id);
+      screens.delete(id);
       emit({ type: 'vm-deleted', id });
     },
     async powerOn(id) {
@@ -442,6 +451,24 @@ export function createHostApi(opts: HostOptions): {
     async sendKeys(id, codes) {
       if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 0 && c <= 0xff)) throw new Error('sendKeys: scancodes must be bytes');
       running(id).vmm!.sendKeys(codes);
+    },
+    async sendMouse(id, dx, dy, dz, buttons) {
+      const vmm = running(id).vmm!;
+      if (!vmm.sendMouse) throw new Error(`${library.get(id).name} has no mouse`);
+      vmm.sendMouse(dx, dy, dz, buttons);
+    },
+    async screenUpdate(id, since) {
+      library.get(id);
+      const stream = screens.get(id);
+      return stream ? stream.updateSince(since) : { kind: 'none', version: 0 };
+    },
+    async changeCd(id, path) {
+      if (typeof path !== 'string') throw new Error('changeCd: path must be text');
+      if (path !== '' && !isAbsolute(path)) throw new Error(`give the CD image's full path (${path} is relative)`);
+      const vmm = running(id).vmm!;
+      if (!vmm.changeCd) throw new Error(`${library.get(id).name} has no CD drive`);
+      await vmm.changeCd(path === '' ? null : path);
+      return publish(library.setCdrom(id, path));
     },
     async netStatus(id) {
       const vmm = sessions.get(id)?.vmm;

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
-import { NET_MAX_BATCH, netBatch, parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
+import { MAX_MOUSE_DELTA, NET_MAX_BATCH, netBatch, parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 import { Qcow2Disk } from './backends/qcow2/qcow2-disk.ts';
 import { QCOW2_MAGIC } from './backends/qcow2/qcow2.ts';
@@ -44,6 +44,11 @@ export interface VmLaunchSpec {
   folders?: readonly FolderSpec[];
   /** Where folder disks keep the guest's writes until power-off (default: a private temporary directory). */
   folderOverlayDir?: string;
+  /**
+   * A CD drive even without a disc (a disc can then be inserted while the VM runs), unless host
+   * folders took its position (the secondary master).
+   */
+  cdromDrive?: boolean;
 }
 
 export interface NetSpec {
@@ -107,6 +112,9 @@ function loadBios(spec: VmLaunchSpec): { bios: Uint8Array; vgaBios?: Uint8Array 
     throw new Error(`booting without a kernel needs a BIOS: install SeaBIOS (apt-get install seabios, which provides ${DEFAULT_BIOS.bios}) or give one with --bios`);
   return { bios: readBootFile('BIOS', DEFAULT_BIOS.bios), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
 }
+
+/** A CD drive with no disc in it. */
+const EMPTY_CD_DRIVE: DiskInfo = { id: 'cdrom', sectors: 0, sectorSize: 2048, readOnly: true };
 
 /** 'halted': the guest stopped for good (HLT with interrupts off); the detail is CS:EIP. */
 export type VmState = 'running' | 'poweroff' | 'reset' | 'crashed' | 'stopped' | 'halted' | 'suspended';
@@ -224,7 +232,7 @@ export async function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => v
       hdb: disks.get('hdb')?.info,
       hdc: disks.get('hdc')?.info,
       hdd: disks.get('hdd')?.info,
-      cdrom: disks.get('cdrom')?.info,
+      cdrom: disks.get('cdrom')?.info ?? (spec.cdromDrive && !disks.has('hdc') ? EMPTY_CD_DRIVE : undefined),
       ...(spec.net && spec.net.mode === 'user' ? { nic: { mac: parseMac(spec.net.mac), link: spec.net.link !== false } } : {}),
     };
     return { config, disks, folders };
@@ -256,7 +264,9 @@ export class VmmHost {
     private readonly channel: Channel,
     private readonly disks: Map<string, BlockBackend>,
     private readonly handlers: VmHandlers,
-    private readonly spec: VmLaunchSpec,
+    /** What the VM was started with; the CD's path follows disc changes, so a suspend records the disc in the drive. */
+    private spec: VmLaunchSpec,
+    private readonly hasCdDrive: boolean,
     /** Host folders attached as disks, synced when the guest powers off. */
     readonly folders: readonly AttachedFolder[],
   ) {}
@@ -374,7 +384,7 @@ export class VmmHost {
         : mode === 'utility'
           ? utilityChannel(onMessage, onDeath)
           : workerChannel(onMessage, onDeath, opts.fake !== undefined);
-    host = new VmmHost(channel, disks, handlers, spec, folders);
+    host = new VmmHost(channel, disks, handlers, spec, config.cdrom !== undefined, folders);
     const net = spec.net;
     if (net && net.mode === 'user') {
       const mac = Uint8Array.from(parseMac(net.mac));
@@ -557,6 +567,44 @@ export class VmmHost {
 
   sendKeys(set1Scancodes: number[]): void {
     if (!this.finished) this.channel.send({ kind: 'input', scancodes: set1Scancodes });
+  }
+
+  /** PS/2 mouse motion and buttons; motion beyond what one message carries goes as several. */
+  sendMouse(dx: number, dy: number, dz: number, buttons: number): void {
+    if (this.finished || ![dx, dy, dz, buttons].every(Number.isInteger)) return;
+    const part = (v: number): number => Math.max(-MAX_MOUSE_DELTA, Math.min(MAX_MOUSE_DELTA, v));
+    do {
+      const m = { kind: 'mouse' as const, dx: part(dx), dy: part(dy), dz: part(dz), buttons };
+      this.channel.send(m);
+      dx -= m.dx;
+      dy -= m.dy;
+      dz -= m.dz;
+    } while (dx || dy || dz);
+  }
+
+  /** The image in the CD drive now, or undefined when it is empty. */
+  get cdromPath(): string | undefined {
+    return this.spec.cdromPath;
+  }
+
+  /**
+   * Ejects the disc (path null) or inserts the ISO image at `path`, as the user swaps discs in a
+   * running PC: the guest is told by the drive (a media change), reads already under way end with
+   * an error there. Throws a clear Error (no CD drive, an image that cannot be used) and leaves the
+   * drive as it was.
+   */
+  async changeCd(path: string | null): Promise<void> {
+    if (this.finished) throw new Error('the VM is not running');
+    if (!this.hasCdDrive) throw new Error('this VM has no CD drive (host folders take its position, the secondary master)');
+    if (this.saving) throw new Error('the VM is being suspended: change the disc once it has resumed');
+    const image = path === null ? null : new DiskImage(path, 'cdrom', { owner: this.spec.diskOwner, scope: this.spec.imageScope });
+    const old = this.disks.get('cdrom');
+    if (image) this.disks.set('cdrom', image);
+    else this.disks.delete('cdrom');
+    this.spec = { ...this.spec, cdromPath: path ?? undefined, cdromDrive: true };
+    this.channel.send({ kind: 'media', sectors: image ? image.info.sectors : 0 });
+    // Requests already queued on the old image finish on it; the drive refuses their data.
+    await old?.close();
   }
 
   reset(): void {

@@ -154,7 +154,10 @@ test('web mode: a VM that boots from its disk shows SeaBIOS and the boot sector 
     const [vm] = await host.api.listVms();
     const seen: string[] = [];
     host.subscribe((e) => {
-      if (e.type === 'screen' && e.id === vm!.id && e.screen.kind === 'text') seen.push(Array.from(e.screen.cells, (c) => String.fromCharCode(c & 0xff || 32)).join(''));
+      if (e.type !== 'screen' || e.id !== vm!.id) return;
+      void host.api.screenUpdate(vm!.id, 0).then((u) => {
+        if (u.kind === 'text') seen.push(Array.from(u.cells.filter((_c, i) => i % 2 === 0), (c) => String.fromCharCode(c || 32)).join(''));
+      });
     });
     const deadline = Date.now() + 120_000;
     while (!seen.some((t) => t.includes('Sector two says hello'))) {
@@ -188,7 +191,8 @@ test('web mode: VESA modes, a banked 256-colour one and a direct-colour one on t
     await screenShows(page, 100, 4, '640x480 #aa0000', 'mode 101h');
     await page.locator('canvas.vga').press('Enter');
     await screenShows(page, 320, 240, '640x480 #ff8000', 'mode 112h');
-    assert.equal(await screenAt(page, 639, 479), '640x480 #ff8000');
+    // The guest fills the framebuffer a pixel at a time: the centre can be orange before the last line is.
+    await screenShows(page, 639, 479, '640x480 #ff8000', 'mode 112h, the last pixel');
     await page.screenshot({ path: join(artifacts, 'web-vbe-112h.png') });
   });
 });

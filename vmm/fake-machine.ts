@@ -41,6 +41,8 @@ export function createFakeMachine(kind: FakeMachineKind, _config: VmConfig, host
     blockReply() {},
     netIn() {},
     setLink() {},
+    mouse() {},
+    changeCdrom: () => false,
     stats: () => ({ instructions: 0, guestTimeNs: 0 }),
   };
 }

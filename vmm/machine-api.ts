@@ -139,6 +139,10 @@ export interface Machine {
   netIn(frame: Uint8Array): void;
   /** Plugs the NIC's cable in or pulls it. */
   setLink(up: boolean): void;
+  /** PS/2 mouse: motion (dx right, dy down), buttons bit 0 left, 1 right, 2 middle, dz wheel steps down. */
+  mouse(dx: number, dy: number, buttons: number, dz: number): void;
+  /** The host ejected the CD (sectors 0) or inserted one of `sectors` 2048-byte sectors; false without a CD drive. */
+  changeCdrom(sectors: number): boolean;
   stats(): MachineStats;
   /** Nothing in flight that a saved state could not hold (an IDE command between its phases, a reset). */
   quiescent?(): boolean;

@@ -224,6 +224,14 @@ export class PcMachine implements Machine {
     this.devices.nic?.receive(frame);
   }
 
+  mouse(dx: number, dy: number, buttons: number, dz: number): void {
+    this.devices.kbc.mouseInput(dx, dy, buttons, dz);
+  }
+
+  changeCdrom(sectors: number): boolean {
+    return this.devices.ide.changeCdrom(sectors);
+  }
+
   setLink(up: boolean): void {
     this.devices.nic?.setLink(up);
   }

@@ -169,3 +169,12 @@ test('netBatch moves frames that own their buffer and copies views into larger o
   port1.close();
   port2.close();
 });
+
+test('mouse and media messages: whole numbers in range, anything else refused', () => {
+  assert.deepEqual(parseToVmm({ kind: 'mouse', dx: -5, dy: 7, dz: 1, buttons: 5 }), { kind: 'mouse', dx: -5, dy: 7, dz: 1, buttons: 5 });
+  for (const bad of [{ dx: 0.5 }, { dx: 1e9 }, { dy: '1' }, { buttons: 32 }, { buttons: -1 }, { dz: NaN }])
+    assert.throws(() => parseToVmm({ kind: 'mouse', dx: 0, dy: 0, dz: 0, buttons: 0, ...bad }), /mouse/);
+  assert.deepEqual(parseToVmm({ kind: 'media', sectors: 0 }), { kind: 'media', sectors: 0 });
+  assert.deepEqual(parseToVmm({ kind: 'media', sectors: 1234, extra: 1 }), { kind: 'media', sectors: 1234 });
+  for (const sectors of [-1, 1.5, '3', 2 ** 33]) assert.throws(() => parseToVmm({ kind: 'media', sectors }), /media/);
+});

@@ -17,6 +17,10 @@ export type ToVmm =
   | LifecycleCommand
   | { kind: 'console'; port: number; data: Uint8Array }
   | { kind: 'input'; scancodes: number[] }
+  /** PS/2 mouse: relative motion (dx right, dy down), wheel steps (dz down), buttons (bit 0 left, 1 right, 2 middle). */
+  | { kind: 'mouse'; dx: number; dy: number; dz: number; buttons: number }
+  /** The CD drive's disc changed: one of `sectors` 2048-byte sectors went in, or (0) it was taken out. */
+  | { kind: 'media'; sectors: number }
   | { kind: 'block'; reply: BlockReply }
   | StateCommand
   | NetToVmm;
@@ -47,6 +51,9 @@ export type StateEvent =
  * more than the frame itself.
  */
 export type NetToVmm = { kind: 'net'; frames: Uint8Array[] } | { kind: 'net'; link: boolean };
+
+/** Largest mouse motion in one message, either way on each axis (the host splits larger ones). */
+export const MAX_MOUSE_DELTA = 4096;
 
 /** Longest frame either way: 1514 bytes of Ethernet plus an 802.1Q tag, no FCS. */
 export const NET_MAX_FRAME = 1518;
@@ -146,6 +153,20 @@ export function parseToVmm(m: unknown): ToVmm {
       const sc = m.scancodes;
       if (!Array.isArray(sc) || sc.length > 64 || !sc.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xff)) bad('scancodes must be up to 64 bytes');
       return { kind: 'input', scancodes: sc as number[] };
+    }
+    case 'mouse': {
+      const delta = (v: unknown, what: string): number => {
+        if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > MAX_MOUSE_DELTA) bad(`mouse ${what} must be a whole number within ${MAX_MOUSE_DELTA}`);
+        return v as number;
+      };
+      const buttons = m.buttons;
+      if (typeof buttons !== 'number' || !Number.isInteger(buttons) || buttons < 0 || buttons > 0x1f) bad('mouse buttons must be 0-31');
+      return { kind: 'mouse', dx: delta(m.dx, 'dx'), dy: delta(m.dy, 'dy'), dz: delta(m.dz, 'dz'), buttons: buttons as number };
+    }
+    case 'media': {
+      const sectors = m.sectors;
+      if (typeof sectors !== 'number' || !Number.isInteger(sectors) || sectors < 0 || sectors > 0xffffffff) bad('media sectors must be a whole number of 2048-byte sectors');
+      return { kind: 'media', sectors: sectors as number };
     }
     case 'net':
       if (typeof m.link === 'boolean' && m.frames === undefined) return { kind: 'net', link: m.link };

@@ -138,6 +138,14 @@ export class VmmProcess {
         this.machine?.keyboard(msg.scancodes);
         this.wake();
         return;
+      case 'mouse':
+        this.machine?.mouse(msg.dx, msg.dy, msg.buttons, msg.dz);
+        this.wake();
+        return;
+      case 'media':
+        if (this.machine && !this.machine.changeCdrom(msg.sectors)) this.post({ kind: 'log', level: 'warn', message: 'this VM has no CD drive: the disc was not changed' });
+        this.wake();
+        return;
       case 'block':
         this.machine?.blockReply(msg.reply);
         this.wake();

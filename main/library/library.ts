@@ -239,6 +239,13 @@ export class VmLibrary {
     return { ok: true, vm: this.get(id) };
   }
 
+  /** The disc in the CD drive, changed while the VM runs (the host checked the image as it opened it). */
+  setCdrom(id: string, path: string): VmInfo {
+    this.get(id);
+    this.db.prepare(`UPDATE vms SET cdrom_path = ? WHERE id = ?`).run(path, id);
+    return this.get(id);
+  }
+
   setPower(id: string, power: VmPower, error?: string): VmInfo {
     if (power === 'starting') this.db.prepare(`UPDATE vms SET power = ?, last_error = NULL, last_run_at = ? WHERE id = ?`).run(power, new Date().toISOString(), id);
     else this.db.prepare(`UPDATE vms SET power = ?, last_error = ? WHERE id = ?`).run(power, error ?? null, id);

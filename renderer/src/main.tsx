@@ -2,7 +2,6 @@
 // consoles), its settings, or the New VM form.
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import type { Screen } from '../../vmm/machine-api.ts';
 import type { VmCreateSettings, VmInfo } from '../../main/api-types.ts';
 import { api } from './api-client.ts';
 import { VmForm } from './vm-form.tsx';
@@ -29,7 +28,6 @@ function Welcome(props: { onNew(): void }) {
 function App() {
   const [vms, setVms] = useState<VmInfo[] | null>(null);
   const [view, setView] = useState<View>({ kind: 'empty' });
-  const [screens, setScreens] = useState<Record<string, Screen>>({});
   const [about, setAbout] = useState<{ version: string; dataDir: string } | null>(null);
   const [defaults, setDefaults] = useState<VmCreateSettings | null>(null);
   const [fatal, setFatal] = useState<string | null>(null);
@@ -47,7 +45,6 @@ function App() {
     return api.onEvent((e) => {
       if (e.type === 'vm') setVms((list) => [...(list ?? []).filter((v) => v.id !== e.vm.id), e.vm].sort(byCreation));
       else if (e.type === 'vm-deleted') setVms((list) => (list ?? []).filter((v) => v.id !== e.id));
-      else if (e.type === 'screen') setScreens((s) => ({ ...s, [e.id]: e.screen }));
     });
   }, []);
   const current = view.kind === 'vm' || view.kind === 'settings' ? (vms?.find((v) => v.id === view.id) ?? null) : null;
@@ -73,7 +70,6 @@ function App() {
       <VmView
         key={current.id}
         vm={current}
-        screen={screens[current.id] ?? null}
         onEdit={() => setView({ kind: 'settings', id: current.id })}
         onDeleted={() => {
           const rest = (vms ?? []).filter((v) => v.id !== current.id);

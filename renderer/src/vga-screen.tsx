@@ -1,9 +1,17 @@
 // The VGA screen drawn on a canvas, as a monitor shows it: a text mode with 16-colour attributes,
 // CP437 box drawing mapped to Unicode and the cursor; a graphics mode scaled to 4:3, the way a VGA
-// monitor stretches 320x200 or 640x350 to its whole tube. Keys pressed on the canvas go to the guest
-// as PC set-1 scancodes.
-import { useEffect, useRef } from 'react';
-import type { GraphicsScreen, Screen, TextScreen } from '../../vmm/machine-api.ts';
+// monitor stretches 320x200 or 640x350 to its whole tube. The picture is pulled from the host
+// (screen-feed.ts), so a page opened or reloaded at any time shows the current screen.
+//
+// Input: keys pressed on the focused canvas go to the guest as PC set-1 scancodes, and the page
+// keeps what it can of them from the browser (every keydown is taken; the Keyboard Lock API, where
+// the browser has it, also takes system keys in fullscreen). A click captures the mouse (Pointer
+// Lock) and its motion, buttons and wheel go to the guest's PS/2 mouse; Ctrl+Alt (as in VMware)
+// releases both (Esc also ends the pointer lock: the browser insists), and keys still held then are
+// let go in the guest.
+import { useEffect, useRef, useState } from 'react';
+import { api } from './api-client.ts';
+import { useScreenFeed, type ScreenPicture } from './screen-feed.ts';
 
 const VGA = ['#000000', '#0000aa', '#00aa00', '#00aaaa', '#aa0000', '#aa00aa', '#aa5500', '#aaaaaa', '#555555', '#5555ff', '#55ff55', '#55ffff', '#ff5555', '#ff55ff', '#ffff55', '#ffffff'];
 const CP437_HIGH =
@@ -40,92 +48,240 @@ export function scancodes(code: string, down: boolean): number[] | null {
 const CELL_W = 9;
 const CELL_H = 16;
 
-/** Picture width on the page: small modes are doubled, and the height follows at 4:3. */
-function graphicsSize(s: GraphicsScreen): { w: number; h: number } {
-  const w = s.width < 640 ? s.width * 2 : s.width;
+/** Picture size on the page: small modes are doubled, and the height follows at 4:3. */
+function graphicsSize(width: number): { w: number; h: number } {
+  const w = width < 640 ? width * 2 : width;
   return { w, h: Math.round((w * 3) / 4) };
 }
 
-function drawGraphics(canvas: HTMLCanvasElement, s: GraphicsScreen): void {
-  const { w, h } = graphicsSize(s);
-  canvas.width = w;
-  canvas.height = h;
+function drawText(canvas: HTMLCanvasElement, s: Extract<ScreenPicture, { kind: 'text' }> | null): void {
   const ctx = canvas.getContext('2d')!;
+  const cols = s?.cols ?? 80;
+  const rows = s?.rows ?? 25;
+  canvas.width = cols * CELL_W;
+  canvas.height = rows * CELL_H;
   ctx.fillStyle = '#000';
-  ctx.fillRect(0, 0, w, h);
-  const image = new ImageData(s.width, s.height);
-  const rgba = image.data;
-  if (s.format === 'rgba') {
-    if (s.pixels.length !== s.width * s.height * 4) return;
-    rgba.set(s.pixels);
-  } else {
-    if (s.pixels.length !== s.width * s.height || s.palette.length !== 768) return;
-    for (let i = 0; i < s.pixels.length; i++) {
-      const c = s.pixels[i]! * 3;
-      rgba[i * 4] = s.palette[c]!;
-      rgba[i * 4 + 1] = s.palette[c + 1]!;
-      rgba[i * 4 + 2] = s.palette[c + 2]!;
-      rgba[i * 4 + 3] = 255;
-    }
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!s) {
+    ctx.fillStyle = '#6b7280';
+    ctx.font = '14px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.fillText('Nothing on the screen yet', canvas.width / 2, canvas.height / 2);
+    return;
   }
-  const frame = document.createElement('canvas');
-  frame.width = s.width;
-  frame.height = s.height;
-  frame.getContext('2d')!.putImageData(image, 0, 0);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(frame, 0, 0, w, h);
+  ctx.textAlign = 'left';
+  ctx.font = `${CELL_H - 2}px "DejaVu Sans Mono", Menlo, Consolas, monospace`;
+  ctx.textBaseline = 'top';
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const cell = s.cells[r * cols + c] ?? 0;
+      const ch = cell & 0xff;
+      const attr = cell >> 8;
+      ctx.fillStyle = VGA[(attr >> 4) & 7]!;
+      ctx.fillRect(c * CELL_W, r * CELL_H, CELL_W, CELL_H);
+      if (ch !== 0x20 && ch !== 0) {
+        ctx.fillStyle = VGA[attr & 15]!;
+        ctx.fillText(glyph(ch), c * CELL_W, r * CELL_H + 1);
+      }
+    }
+  if (s.cursor.visible) {
+    ctx.fillStyle = '#aaaaaa';
+    ctx.fillRect(s.cursor.col * CELL_W, s.cursor.row * CELL_H + CELL_H - 3, CELL_W, 2);
+  }
 }
 
-export function VgaScreenView(props: { screen: Screen | null; onKeys(codes: number[]): void }) {
+/** PC/AT make and break codes of Ctrl+Alt+Del, which no browser lets a page receive from the keyboard. */
+const CTRL_ALT_DEL_DOWN = [0x1d, 0x38, 0xe0, 0x53];
+const CTRL_ALT_DEL_UP = [0xe0, 0xd3, 0xb8, 0x9d];
+
+interface KeyboardLock {
+  lock?(codes?: string[]): Promise<void>;
+  unlock?(): void;
+}
+const keyboardLock = (): KeyboardLock | undefined => (navigator as Navigator & { keyboard?: KeyboardLock }).keyboard;
+
+export type ScreenScale = 'fit' | 'actual';
+
+export function VgaScreenView(props: { vmId: string; running: boolean; onKeys(codes: number[]): void }) {
   const ref = useRef<HTMLCanvasElement>(null);
+  const wrap = useRef<HTMLDivElement>(null);
+  const picture = useScreenFeed(props.vmId);
+  const [scale, setScale] = useState<ScreenScale>('fit');
+  const [captured, setCaptured] = useState(false);
+  const [fullscreen, setFullscreen] = useState(false);
+  const [focused, setFocused] = useState(false);
+  /** Keys whose make code the guest has and whose break code it has not. */
+  const held = useRef(new Set<string>());
+
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
-    if (props.screen?.kind === 'graphics') {
-      drawGraphics(canvas, props.screen);
-      return;
-    }
-    const s: TextScreen | null = props.screen;
-    const ctx = canvas.getContext('2d')!;
-    const cols = s?.cols ?? 80;
-    const rows = s?.rows ?? 25;
-    canvas.width = cols * CELL_W;
-    canvas.height = rows * CELL_H;
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    if (!s) {
-      ctx.fillStyle = '#6b7280';
-      ctx.font = '14px system-ui, sans-serif';
-      ctx.textAlign = 'center';
-      ctx.fillText('Nothing on the screen yet', canvas.width / 2, canvas.height / 2);
-      return;
-    }
-    ctx.textAlign = 'left';
-    ctx.font = `${CELL_H - 2}px "DejaVu Sans Mono", Menlo, Consolas, monospace`;
-    ctx.textBaseline = 'top';
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) {
-        const cell = s.cells[r * cols + c] ?? 0;
-        const ch = cell & 0xff;
-        const attr = cell >> 8;
-        ctx.fillStyle = VGA[(attr >> 4) & 7]!;
-        ctx.fillRect(c * CELL_W, r * CELL_H, CELL_W, CELL_H);
-        if (ch !== 0x20 && ch !== 0) {
-          ctx.fillStyle = VGA[attr & 15]!;
-          ctx.fillText(glyph(ch), c * CELL_W, r * CELL_H + 1);
-        }
+    if (picture?.kind === 'graphics') {
+      const { w, h } = graphicsSize(picture.width);
+      if (canvas.width !== w || canvas.height !== h) {
+        canvas.width = w;
+        canvas.height = h;
       }
-    if (s.cursor.visible) {
-      ctx.fillStyle = '#aaaaaa';
-      ctx.fillRect(s.cursor.col * CELL_W, s.cursor.row * CELL_H + CELL_H - 3, CELL_W, 2);
+      const ctx = canvas.getContext('2d')!;
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(picture.frame, 0, 0, w, h);
+      return;
     }
-  }, [props.screen]);
+    drawText(canvas, picture?.kind === 'text' ? picture : null);
+  }, [picture]);
+
+  // The mouse: motion gathered between two sends, so a fast mouse costs one call per 10 ms at most.
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas) return;
+    let dx = 0;
+    let dy = 0;
+    let dz = 0;
+    let buttons = 0;
+    let sentButtons = 0;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const flush = (): void => {
+      timer = null;
+      if (!dx && !dy && !dz && buttons === sentButtons) return;
+      const m = [dx, dy, dz, buttons] as const;
+      dx = dy = dz = 0;
+      sentButtons = buttons;
+      void api.sendMouse(props.vmId, ...m).catch(() => {});
+    };
+    const soon = (now = false): void => {
+      if (now) {
+        if (timer) clearTimeout(timer);
+        flush();
+      } else timer ??= setTimeout(flush, 10);
+    };
+    const locked = (): boolean => document.pointerLockElement === canvas;
+    const onLockChange = (): void => {
+      setCaptured(locked());
+      if (!locked() && buttons) {
+        // Released with a button held: let the guest see it go up.
+        buttons = 0;
+        soon(true);
+      }
+    };
+    const onMove = (e: MouseEvent): void => {
+      if (!locked()) return;
+      dx += Math.round(e.movementX);
+      dy += Math.round(e.movementY);
+      soon();
+    };
+    const onButton = (e: MouseEvent): void => {
+      if (!locked()) return;
+      e.preventDefault();
+      buttons = e.buttons & 0x1f;
+      soon(true);
+    };
+    const onWheel = (e: WheelEvent): void => {
+      if (!locked()) return;
+      e.preventDefault();
+      dz += Math.sign(e.deltaY);
+      soon();
+    };
+    document.addEventListener('pointerlockchange', onLockChange);
+    document.addEventListener('mousemove', onMove);
+    document.addEventListener('mousedown', onButton);
+    document.addEventListener('mouseup', onButton);
+    canvas.addEventListener('wheel', onWheel, { passive: false });
+    return () => {
+      if (timer) clearTimeout(timer);
+      if (locked()) document.exitPointerLock();
+      document.removeEventListener('pointerlockchange', onLockChange);
+      document.removeEventListener('mousemove', onMove);
+      document.removeEventListener('mousedown', onButton);
+      document.removeEventListener('mouseup', onButton);
+      canvas.removeEventListener('wheel', onWheel);
+    };
+  }, [props.vmId]);
+
+  useEffect(() => {
+    const onChange = (): void => {
+      const on = document.fullscreenElement === wrap.current && wrap.current !== null;
+      setFullscreen(on);
+      // Keyboard Lock takes effect in fullscreen: system shortcuts (Alt+Tab, Ctrl+W...) then reach the guest.
+      if (on) void keyboardLock()?.lock?.().catch(() => {});
+      else keyboardLock()?.unlock?.();
+    };
+    document.addEventListener('fullscreenchange', onChange);
+    return () => document.removeEventListener('fullscreenchange', onChange);
+  }, []);
+
   const key = (e: React.KeyboardEvent, down: boolean): void => {
+    // While the screen has the focus every key is the guest's, browser shortcuts too where the browser lets them go.
+    e.preventDefault();
     const codes = scancodes(e.code, down);
     if (codes) {
-      e.preventDefault();
       props.onKeys(codes);
+      if (down) held.current.add(e.code);
+      else held.current.delete(e.code);
+    }
+    // Ctrl+Alt gives mouse and keyboard back, as in VMware; otherwise the focus would be a trap.
+    if (down && e.ctrlKey && e.altKey && (e.code.startsWith('Control') || e.code.startsWith('Alt'))) {
+      if (document.pointerLockElement === ref.current) document.exitPointerLock();
+      ref.current?.blur();
     }
   };
-  return <canvas ref={ref} className="vga" tabIndex={0} onKeyDown={(e) => key(e, true)} onKeyUp={(e) => key(e, false)} />;
+  const releaseKeys = (): void => {
+    // Keys still down when the focus leaves would stay down in the guest: let them go there.
+    for (const code of held.current) {
+      const codes = scancodes(code, false);
+      if (codes) props.onKeys(codes);
+    }
+    held.current.clear();
+    setFocused(false);
+  };
+  const graphics = picture?.kind === 'graphics';
+  return (
+    <div className={`screen-wrap${fullscreen ? ' full' : ''}`} ref={wrap}>
+      <div className="screen-bar">
+        <div className="seg" role="group" aria-label="Screen size">
+          <button aria-pressed={scale === 'fit'} className={scale === 'fit' ? 'on' : ''} onClick={() => setScale('fit')}>
+            Scale to fit
+          </button>
+          <button aria-pressed={scale === 'actual'} className={scale === 'actual' ? 'on' : ''} onClick={() => setScale('actual')}>
+            1:1
+          </button>
+        </div>
+        <button onClick={() => (fullscreen ? void document.exitFullscreen() : void wrap.current?.requestFullscreen().catch(() => {}))}>{fullscreen ? 'Exit fullscreen' : 'Fullscreen'}</button>
+        <button
+          disabled={!props.running}
+          onClick={() => {
+            props.onKeys(CTRL_ALT_DEL_DOWN);
+            props.onKeys(CTRL_ALT_DEL_UP);
+          }}
+        >
+          Send Ctrl+Alt+Del
+        </button>
+        <span className="screen-hint" role="status" data-testid="mouse-hint">
+          {captured
+            ? 'Mouse and keyboard captured: press Ctrl+Alt to release them'
+            : focused
+              ? 'Keyboard captured: press Ctrl+Alt to release it; click for the mouse'
+              : props.running
+                ? 'Click the screen to capture the mouse and keyboard'
+                : ''}
+        </span>
+      </div>
+      <div className={`screen-view ${scale}`}>
+        <canvas
+          ref={ref}
+          className={`vga ${scale}${graphics ? ' graphics' : ''}`}
+          tabIndex={0}
+          aria-label="The VM's screen"
+          onKeyDown={(e) => key(e, true)}
+          onKeyUp={(e) => key(e, false)}
+          onContextMenu={(e) => e.preventDefault()}
+          onFocus={() => setFocused(true)}
+          onBlur={releaseKeys}
+          onClick={() => {
+            ref.current?.focus();
+            if (props.running && document.pointerLockElement !== ref.current) void Promise.resolve(ref.current?.requestPointerLock()).catch(() => {});
+          }}
+        />
+      </div>
+    </div>
+  );
 }

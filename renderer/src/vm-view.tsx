@@ -2,7 +2,6 @@
 // text screen on a canvas). Settings and Delete are offered only while it is not running.
 import { useEffect, useState } from 'react';
 import type { DeletePlan, VmInfo, NetStatus } from '../../main/api-types.ts';
-import type { Screen } from '../../vmm/machine-api.ts';
 import { api } from './api-client.ts';
 import { SerialConsole } from './serial-console.tsx';
 import { VgaScreenView } from './vga-screen.tsx';
@@ -133,7 +132,52 @@ function NetPanel(props: { vmId: string }) {
   );
 }
 
-export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): void; onDeleted(): void }) {
+/** A running VM's CD drive: the disc in it, ejected or swapped for another ISO while the guest runs. */
+function CdPanel(props: { vm: VmInfo }) {
+  const { vm } = props;
+  const [path, setPath] = useState('');
+  const [err, setErr] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const change = (to: string): void => {
+    setErr(null);
+    setBusy(true);
+    void api.changeCd(vm.id, to).then(
+      () => {
+        setBusy(false);
+        if (to) setPath('');
+      },
+      (x: Error) => {
+        setBusy(false);
+        setErr(x.message);
+      },
+    );
+  };
+  return (
+    <div className="cd-panel" data-testid="cd-panel">
+      <span>
+        CD: {vm.cdromPath ? <code title={vm.cdromPath}>{vm.cdromPath}</code> : <span className="muted">empty</span>}
+      </span>
+      <button onClick={() => change('')} disabled={busy || !vm.cdromPath}>
+        Eject
+      </button>
+      <form
+        className="cd-insert"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (path.trim()) change(path.trim());
+        }}
+      >
+        <input aria-label="ISO image to insert" placeholder="/path/to/image.iso" value={path} onChange={(e) => setPath(e.target.value)} />
+        <button type="submit" disabled={busy || !path.trim()}>
+          Insert
+        </button>
+      </form>
+      {err ? <span className="field-error">{err}</span> : null}
+    </div>
+  );
+}
+
+export function VmView(props: { vm: VmInfo; onEdit(): void; onDeleted(): void }) {
   const { vm } = props;
   const [error, setError] = useState<string | null>(null);
   const [plan, setPlan] = useState<DeletePlan | null>(null);
@@ -191,6 +235,7 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
           </>
         )}
       </header>
+      {isOn(vm) ? <CdPanel vm={vm} /> : null}
       {isOn(vm) && vm.net === 'user' ? <NetPanel vmId={vm.id} /> : null}
       <SuspendedNote vm={vm} />
       {shownError ? (
@@ -236,7 +281,7 @@ export function VmView(props: { vm: VmInfo; screen: Screen | null; onEdit(): voi
         <SerialConsole vmId={vm.id} />
       </div>
       <div className="console-pane" hidden={!hasOutput || tab !== 'screen'}>
-        <VgaScreenView screen={props.screen} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
+        <VgaScreenView vmId={vm.id} running={isOn(vm)} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
       </div>
       {plan ? (
         <DeleteDialog

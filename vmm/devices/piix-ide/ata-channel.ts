@@ -11,7 +11,7 @@
 // present, device 0 answers the taskfile and status reads 00h.
 
 import type { IrqLine } from '../../irq.ts';
-import { AtapiCdrom, SECTOR as CD_SECTOR, SENSE_ILLEGAL_REQUEST, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, type PacketResult, type Sense } from './atapi.ts';
+import { AtapiCdrom, SECTOR as CD_SECTOR, SENSE_ILLEGAL_REQUEST, SENSE_MEDIUM_ERROR, SENSE_NOT_READY, SENSE_UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED, ASC_MEDIUM_NOT_PRESENT, ASC_UNRECOVERED_READ, type PacketResult, type Sense } from './atapi.ts';
 import { defineState, StateError, type FieldSpec, type StateSchema } from '../../state/schema.ts';
 import { defaultGeometry, identifyDisk, identifyPacket, MAX_MULTIPLE, type ChsGeometry } from './identify.ts';
 
@@ -75,7 +75,8 @@ class Drive {
   /** A drive's registers and settings; saved only between commands (see AtaChannel.quiescent). */
   static readonly STATE: StateSchema<Drive> = defineState<Drive>({
     id: 'ata drive',
-    version: 1,
+    // 2: a CD drive's medium can change while the VM runs; its size and the pending unit attention and media event are saved.
+    version: 2,
     fields: [
       ...(['feature', 'nsect', 'lbal', 'lbam', 'lbah', 'hobFeature', 'hobNsect', 'hobLbal', 'hobLbam', 'hobLbah', 'device', 'status', 'error', 'multiple'] as const).map(reg),
       { name: 'kind', type: 'string', since: 1, get: (d) => d.spec.kind, set: (d, v) => {
@@ -89,6 +90,15 @@ class Drive {
       { name: 'sense', type: 'bytes', since: 1, length: 3, get: (d) => Uint8Array.of(d.atapi?.sense.key ?? 0, d.atapi?.sense.asc ?? 0, d.atapi?.sense.ascq ?? 0), set: (d, v) => {
         const b = v as Uint8Array;
         if (d.atapi) d.atapi.sense = { key: b[0]!, asc: b[1]!, ascq: b[2]! };
+      } },
+      { name: 'cdSectors', type: 'u32', since: 2, get: (d) => d.atapi?.sectors ?? 0, set: (d, v) => {
+        if (d.atapi) d.atapi.sectors = v as number;
+      } },
+      { name: 'unitAttention', type: 'bool', since: 2, get: (d) => d.atapi?.unitAttention ?? false, set: (d, v) => {
+        if (d.atapi) d.atapi.unitAttention = v as boolean;
+      } },
+      { name: 'mediaEvent', type: 'u8', since: 2, get: (d) => d.atapi?.mediaEvent ?? 0, set: (d, v) => {
+        if (d.atapi) d.atapi.mediaEvent = (v as number) & 0x0f;
       } },
     ],
   });
@@ -137,7 +147,7 @@ export class AtaChannel {
    */
   static readonly STATE: StateSchema<AtaChannel> = defineState<AtaChannel>({
     id: 'ata channel',
-    version: 1,
+    version: 2,
     fields: [
       { name: 'devctl', type: 'u8', since: 1, get: (c) => c.devctl, set: (c, v) => (c.devctl = v as number) },
       { name: 'selected', type: 'u8', since: 1, get: (c) => c.selected, set: (c, v) => (c.selected = (v as number) & 1) },
@@ -185,6 +195,14 @@ export class AtaChannel {
 
   get present(): boolean {
     return this.drives[0] !== null || this.drives[1] !== null;
+  }
+
+  /** Puts a disc of `sectors` 2048-byte sectors into this channel's CD drive (0: takes it out); false without one. */
+  changeMedium(sectors: number): boolean {
+    const d = this.drives.find((x) => x?.atapi);
+    if (!d) return false;
+    d.atapi!.changeMedium(sectors);
+    return true;
   }
 
   reset(): void {
@@ -796,6 +814,7 @@ export class AtaChannel {
     // READ: the medium, in chunks from the host.
     let lba = res.lba;
     let left = res.count;
+    const generation = a.generation;
     const fetch = (): void => {
       const n = Math.min(left, CD_CHUNK);
       d.status = ST_BSY | ST_DRDY;
@@ -804,6 +823,11 @@ export class AtaChannel {
         lba,
         n,
         this.current((data) => {
+          // The disc was changed while this read was out: what came back is the old disc's (or nothing).
+          if (a.generation !== generation) {
+            a.unitAttention = false;
+            return this.packetError(d, a.sectors > 0 ? { key: SENSE_UNIT_ATTENTION, asc: ASC_MEDIUM_MAY_HAVE_CHANGED, ascq: 0 } : { key: SENSE_NOT_READY, asc: ASC_MEDIUM_NOT_PRESENT, ascq: 0 });
+          }
           if (!data || data.length !== n * CD_SECTOR) return this.packetError(d, { key: SENSE_MEDIUM_ERROR, asc: ASC_UNRECOVERED_READ, ascq: 0 });
           lba += n;
           left -= n;

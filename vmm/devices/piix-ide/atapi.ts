@@ -10,6 +10,15 @@
 // (polled, media class), READ DISC INFORMATION, MODE SENSE(10) (pages 01h and 2Ah), MECHANISM
 // STATUS and SET CD SPEED. Anything else: CHECK CONDITION, ILLEGAL REQUEST, INVALID COMMAND
 // OPERATION CODE.
+//
+// The medium can change under the guest (the host ejects the image or inserts another): SPC-3 5.8.7
+// and MMC-3 4.1.6 ("unit attention condition"): once a new medium is in, the next command other
+// than INQUIRY, REQUEST SENSE, GET CONFIGURATION and GET EVENT STATUS NOTIFICATION ends in CHECK
+// CONDITION with UNIT ATTENTION, NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED (06/28/00),
+// which clears the condition; REQUEST SENSE reports and clears it too. GET EVENT STATUS
+// NOTIFICATION's media class (MMC-3 6.5.4, table 111) reports NewMedia (2h) or MediaRemoval (3h)
+// once, then NoChg; while the drive is empty, media commands fail with NOT READY, MEDIUM NOT
+// PRESENT (02/3A/00).
 
 export const SECTOR = 2048;
 
@@ -17,12 +26,22 @@ export const SENSE_NONE = 0x00;
 export const SENSE_NOT_READY = 0x02;
 export const SENSE_MEDIUM_ERROR = 0x03;
 export const SENSE_ILLEGAL_REQUEST = 0x05;
+export const SENSE_UNIT_ATTENTION = 0x06;
 
 export const ASC_INVALID_OPCODE = 0x20;
 export const ASC_LBA_OUT_OF_RANGE = 0x21;
 export const ASC_INVALID_FIELD = 0x24;
 export const ASC_MEDIUM_NOT_PRESENT = 0x3a;
 export const ASC_UNRECOVERED_READ = 0x11;
+export const ASC_MEDIUM_MAY_HAVE_CHANGED = 0x28;
+
+/** GET EVENT STATUS NOTIFICATION, media class event codes (MMC-3 table 111). */
+export const MEDIA_NO_CHANGE = 0;
+export const MEDIA_NEW = 2;
+export const MEDIA_REMOVAL = 3;
+
+/** Commands a unit attention condition does not hold up (SPC-3 5.8.7, MMC-3 4.1.6). */
+const UA_EXEMPT = new Set([0x12, 0x03, 0x46, 0x4a]);
 
 export interface Sense {
   key: number;
@@ -63,11 +82,25 @@ function text(s: string, n: number): number[] {
 export class AtapiCdrom {
   /** What REQUEST SENSE reports: the outcome of the last command. */
   sense: Sense = NO_SENSE;
+  /** A new medium went in and the guest has not been told yet by a CHECK CONDITION. */
+  unitAttention = false;
+  /** The media event GET EVENT STATUS NOTIFICATION reports next (then NoChg). */
+  mediaEvent = MEDIA_NO_CHANGE;
+  /** Counts medium changes, so a read of the old medium still in flight is not handed over as the new one's. */
+  generation = 0;
 
   constructor(
     /** Medium size in 2048-byte sectors; 0 means no disc. */
-    readonly sectors: number,
+    public sectors: number,
   ) {}
+
+  /** The host took the disc out (0) or put one of `sectors` in. */
+  changeMedium(sectors: number): void {
+    this.sectors = sectors;
+    this.generation++;
+    this.unitAttention = sectors > 0;
+    this.mediaEvent = sectors > 0 ? MEDIA_NEW : MEDIA_REMOVAL;
+  }
 
   private fail(key: number, asc: number, ascq = 0): PacketResult {
     return { kind: 'error', sense: { key, asc, ascq } };
@@ -83,12 +116,21 @@ export class AtapiCdrom {
     const op = cdb[0]!;
     const medium = this.sectors > 0;
     const needMedium = (): PacketResult | null => (medium ? null : this.fail(SENSE_NOT_READY, ASC_MEDIUM_NOT_PRESENT));
+    if (this.unitAttention && !UA_EXEMPT.has(op)) {
+      this.unitAttention = false;
+      return this.fail(SENSE_UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED);
+    }
     switch (op) {
       case 0x00: // TEST UNIT READY
         return needMedium() ?? OK;
       case 0x03: {
-        // REQUEST SENSE: fixed format. The sense it returns is then cleared.
-        const s = this.sense;
+        // REQUEST SENSE: fixed format. The sense it returns is then cleared; a pending unit
+        // attention is reported (and so cleared) before anything else.
+        let s = this.sense;
+        if (this.unitAttention) {
+          this.unitAttention = false;
+          s = { key: SENSE_UNIT_ATTENTION, asc: ASC_MEDIUM_MAY_HAVE_CHANGED, ascq: 0 };
+        }
         const d = new Uint8Array(18);
         d[0] = 0x70;
         d[2] = s.key;
@@ -143,13 +185,24 @@ export class AtapiCdrom {
         return this.data(d, be16(cdb, 7));
       }
       case 0x4a: {
-        // GET EVENT STATUS NOTIFICATION: only the polled form exists over ATAPI here
+        // GET EVENT STATUS NOTIFICATION: only the polled form exists over ATAPI here. The media
+        // class is reported when asked for (request bit 4), and its event is then consumed.
         if (!(cdb[1]! & 1)) return this.fail(SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD);
+        if (!(cdb[4]! & 0x10)) {
+          // No class we support was asked for: the header alone, with NEA set.
+          const h = new Uint8Array(4);
+          put16(h, 0, 2);
+          h[2] = 0x80;
+          h[3] = 0x10;
+          return this.data(h, be16(cdb, 7));
+        }
         const d = new Uint8Array(8);
         put16(d, 0, 6);
         d[2] = 0x04; // media class
         d[3] = 0x10; // supported: media
+        d[4] = this.mediaEvent;
         d[5] = medium ? 0x02 : 0x00; // media present
+        this.mediaEvent = MEDIA_NO_CHANGE;
         return this.data(d, be16(cdb, 7));
       }
       case 0x51: {

@@ -414,3 +414,78 @@ test('hostile guest: random port traffic, random descriptor tables and out-of-or
     throw new Error(`IDE fuzz seed ${seed} (HOSTBOX_IDE_FUZZ_SEED to replay): ${(e as Error).stack}`);
   }
 });
+
+test('ATAPI media change: empty drive says 02/3A, a new disc gives UNIT ATTENTION 06/28 once and a NewMedia event, then reads', () => {
+  const b = board({ cd: true });
+  const checkCondition = (): number => {
+    assert.equal(b.io.read(S + 7, 1) & 0x01, 0x01, 'CHECK CONDITION');
+    return b.io.read(S + 1, 1) >> 4;
+  };
+  const sense = (): number[] => {
+    packet(b, [0x03, 0, 0, 0, 18]);
+    const d = readPacketData(b);
+    return [d[2]!, d[12]!, d[13]!];
+  };
+  const events = (): number[] => {
+    packet(b, [0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8]);
+    const d = readPacketData(b);
+    return [d[2]!, d[4]!, d[5]!];
+  };
+  // Eject: the drive reports the removal once and is NOT READY, MEDIUM NOT PRESENT.
+  assert.equal(b.ide.changeCdrom(0), true);
+  assert.deepEqual(events(), [0x04, 0x03, 0x00], 'MediaRemoval, no medium');
+  assert.deepEqual(events(), [0x04, 0x00, 0x00], 'the event was consumed');
+  packet(b, [0x00]);
+  assert.equal(checkCondition(), 0x02, 'TEST UNIT READY: NOT READY');
+  assert.deepEqual(sense(), [0x02, 0x3a, 0x00]);
+  packet(b, [0x25]);
+  assert.equal(checkCondition(), 0x02, 'READ CAPACITY: NOT READY');
+  // Insert a disc of another size: INQUIRY passes, the next media command is held up once.
+  assert.equal(b.ide.changeCdrom(100), true);
+  packet(b, [0x12, 0, 0, 0, 36]);
+  assert.equal(readPacketData(b)[0], 0x05, 'INQUIRY is not held up by the unit attention');
+  assert.deepEqual(events(), [0x04, 0x02, 0x02], 'NewMedia, medium present');
+  packet(b, [0x00]);
+  assert.equal(checkCondition(), 0x06, 'TEST UNIT READY: UNIT ATTENTION');
+  assert.deepEqual(sense(), [0x06, 0x28, 0x00], 'MEDIUM MAY HAVE CHANGED');
+  packet(b, [0x00]);
+  assert.equal(b.io.read(S + 7, 1) & 0x01, 0, 'ready now');
+  packet(b, [0x25]);
+  assert.deepEqual([...readPacketData(b)], [0, 0, 0, 99, 0, 0, 8, 0], 'the new capacity');
+  packet(b, [0x28, 0, 0, 0, 0, 5, 0, 0, 1]);
+  b.serve();
+  assert.equal(new DataView(readPacketData(b).buffer).getUint32(0, true), 0xc0000005);
+  // REQUEST SENSE reports a pending unit attention itself, and clears it.
+  b.ide.changeCdrom(100);
+  assert.deepEqual(sense(), [0x06, 0x28, 0x00]);
+  packet(b, [0x00]);
+  assert.equal(b.io.read(S + 7, 1) & 0x01, 0, 'cleared by REQUEST SENSE');
+});
+
+test('ATAPI media change during a READ: the old disc\'s data is not handed over', () => {
+  const b = board({ cd: true });
+  packet(b, [0x28, 0, 0, 0, 0, 7, 0, 0, 1]);
+  b.ide.changeCdrom(CD_SECTORS);
+  b.serve();
+  assert.equal(b.io.read(S + 7, 1) & 0x09, 0x01, 'CHECK CONDITION, no DRQ');
+  packet(b, [0x03, 0, 0, 0, 18]);
+  const d = readPacketData(b);
+  assert.deepEqual([d[2], d[12]], [0x06, 0x28]);
+});
+
+test('a board without a CD drive refuses a disc change', () => {
+  const b = board({});
+  assert.equal(b.ide.changeCdrom(10), false);
+});
+
+test('a suspend between a disc change and the guest noticing keeps the new size and the unit attention', () => {
+  const a = board({ cd: true });
+  a.ide.changeCdrom(50);
+  const saved = a.ide.saveState();
+  const b = board({ cd: true });
+  b.ide.loadState(saved, b.ide.stateVersion);
+  packet(b, [0x00]);
+  assert.equal(b.io.read(S + 7, 1) & 0x01, 0x01, 'UNIT ATTENTION survives');
+  packet(b, [0x25]);
+  assert.deepEqual([...readPacketData(b)], [0, 0, 0, 49, 0, 0, 8, 0], 'the inserted disc, not the configured one');
+});

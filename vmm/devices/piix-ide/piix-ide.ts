@@ -180,7 +180,8 @@ export class PiixIde implements Device {
    */
   static readonly STATE: StateSchema<PiixIde> = defineState<PiixIde>({
     id: 'piix3-ide',
-    version: 1,
+    // 2: a CD drive's disc can change while the VM runs (its size, unit attention and media event are saved).
+    version: 2,
     fields: [
       { name: 'config', type: 'bytes', since: 1, length: 256, get: (d) => d.config.bytes, set: (d, v) => d.config.bytes.set(v as Uint8Array) },
       { name: 'configWritable', type: 'bytes', since: 1, length: 256, get: (d) => d.config.writable, set: (d, v) => d.config.writable.set(v as Uint8Array) },
@@ -335,6 +336,11 @@ export class PiixIde implements Device {
   }
 
   /** A reply from the host's block back end; unknown or stale tags are ignored. */
+  /** The host changed the CD: a disc of `sectors` 2048-byte sectors, or none (0). False if there is no CD drive. */
+  changeCdrom(sectors: number): boolean {
+    return this.channels.some((c) => c.changeMedium(sectors));
+  }
+
   blockReply(reply: BlockReply): void {
     const done = this.pending.get(reply.tag);
     if (!done) return;
