@@ -4,7 +4,7 @@
 
 import type { HostApi } from './api-types.ts';
 
-type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag';
+type Param = 'id' | 'settings' | 'text' | 'scancodes' | 'flag' | 'path';
 
 const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   version: [],
@@ -17,6 +17,11 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   powerOn: ['id'],
   powerOff: ['id'],
   resetVm: ['id'],
+  shutdownGuest: ['id'],
+  browseDir: ['path'],
+  recentFiles: [],
+  sampleGuest: [],
+  createSampleVm: [],
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],
   serialLog: ['id'],
@@ -28,6 +33,8 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
 const MAX_ID = 128;
 export const MAX_SERIAL_TEXT = 1 << 20;
 const MAX_SCANCODES = 256;
+/** PATH_MAX on Linux. */
+const MAX_PATH = 4096;
 
 function problem(kind: Param, v: unknown): string | null {
   switch (kind) {
@@ -37,6 +44,8 @@ function problem(kind: Param, v: unknown): string | null {
       return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) ? null : 'a settings object';
     case 'text':
       return typeof v === 'string' && v.length <= MAX_SERIAL_TEXT ? null : `text of at most ${MAX_SERIAL_TEXT} characters`;
+    case 'path':
+      return typeof v === 'string' && v.length <= MAX_PATH && !v.includes('\0') ? null : `a path of at most ${MAX_PATH} characters without NUL`;
     case 'flag':
       return typeof v === 'boolean' ? null : 'true or false';
     case 'scancodes':

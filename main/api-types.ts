@@ -91,6 +91,40 @@ export interface DeletePlan {
   kept: string[];
 }
 
+/** One entry of a listed folder; links are shown as what they point to. */
+export interface DirEntry {
+  name: string;
+  kind: 'dir' | 'file' | 'other';
+  /** Size of a file; null for folders and others. */
+  bytes: number | null;
+  link?: boolean;
+}
+
+export interface DirListing {
+  /** The folder listed, absolute and normalised. */
+  path: string;
+  /** Its parent, or null at the root. */
+  parent: string | null;
+  home: string;
+  entries: DirEntry[];
+  /** More entries than the host lists at once. */
+  truncated: boolean;
+}
+
+/** What a running VM is doing, sent about once a second. */
+export interface VmActivity {
+  /** Guest instructions retired per second over the last period, in millions. */
+  mips: number;
+  /** Share of one host CPU the VMM spent running the guest over the last period (0-100). */
+  cpuPercent: number;
+  /** Host time since power-on. */
+  uptimeMs: number;
+  instructions: number;
+}
+
+/** The name the first-run page's sample VM has in the library. */
+export const SAMPLE_VM_NAME = 'Debian sample';
+
 export interface HostApi {
   version(): Promise<{ name: 'hostbox'; version: string; dataDir: string }>;
   listVms(): Promise<VmInfo[]>;
@@ -106,6 +140,16 @@ export interface HostApi {
   powerOn(id: string): Promise<VmInfo>;
   powerOff(id: string): Promise<void>;
   resetVm(id: string): Promise<void>;
+  /** Presses the VM's ACPI power button: the guest's OS decides to shut down (or not). */
+  shutdownGuest(id: string): Promise<void>;
+  /** Lists a host folder for the web page's file picker ('' = the home folder); never reads a file. */
+  browseDir(path: string): Promise<DirListing>;
+  /** Files the library's VMs were saved with, newest first. */
+  recentFiles(): Promise<string[]>;
+  /** The test guest's boot files, when built (`npm run guest`); null when not. */
+  sampleGuest(): Promise<{ kernelPath: string; initrdPath: string } | null>;
+  /** Adds the sample VM (SAMPLE_VM_NAME) booting the test guest to the library. */
+  createSampleVm(): Promise<SaveResult>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
   /** Serial output so far this session (so a page opened later sees the console history) and where it ends in the stream. */
@@ -133,7 +177,8 @@ export type HostEvent =
   | { type: 'vm-deleted'; id: string }
   /** `offset`: where `data` starts in the VM's serial stream, so a client can join history and live output. */
   | { type: 'serial'; id: string; data: string; offset: number }
-  | { type: 'screen'; id: string; screen: Screen };
+  | { type: 'screen'; id: string; screen: Screen }
+  | { type: 'activity'; id: string; activity: VmActivity };
 
 export const HOST_API_METHODS = [
   'version',
@@ -146,6 +191,11 @@ export const HOST_API_METHODS = [
   'powerOn',
   'powerOff',
   'resetVm',
+  'shutdownGuest',
+  'browseDir',
+  'recentFiles',
+  'sampleGuest',
+  'createSampleVm',
   'sendSerial',
   'sendKeys',
   'serialLog',

@@ -3,7 +3,7 @@
 // (worker thread or Electron utility process); one that crashes is marked crashed with its error and
 // everything else goes on.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
@@ -11,14 +11,15 @@ import { defaultSettings, forwardLines } from './library/vm-settings.ts';
 import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { describeSync } from './backends/host-folder/sync-summary.ts';
-import { HOST_API_METHODS, type HostApi, type HostEvent, type VmInfo } from './api-types.ts';
+import { HOST_API_METHODS, SAMPLE_VM_NAME, type HostApi, type HostEvent, type VmInfo, type VmSettings } from './api-types.ts';
+import { listDir, RecentFiles } from './file-browser.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
 
 /** Starts a VMM for a VM; tests inject a fake. */
 export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -29,6 +30,31 @@ interface Session {
   pty: HostPty | null;
   /** Set once the session has ended, so late messages from its VMM change nothing. */
   over: boolean;
+  /** Host time of power-on, and the last stats report (for rates over the period between two). */
+  startedAt: number;
+  lastStats: { at: number; instructions: number; busyMs: number } | null;
+}
+
+/** The console's mark for a power event: a rule across the terminal with what happened and when. */
+function separator(what: string): Uint8Array {
+  const time = new Date().toTimeString().slice(0, 8);
+  return new TextEncoder().encode(`\r\n\x1b[2m──── ${what} at ${time} ────\x1b[0m\r\n`);
+}
+
+/** The test guest's boot files (scripts/build-guest.sh); the 686 flavour has had both names. */
+function sampleGuestFiles(): { kernelPath: string; initrdPath: string } | null {
+  for (const dir of ['guest-686', 'guest']) {
+    const base = join(packageRoot(), '.cache', dir);
+    const kernelPath = join(base, 'vmlinuz');
+    const initrdPath = join(base, 'initrd.img');
+    if (existsSync(join(base, 'manifest.json')) && existsSync(kernelPath) && existsSync(initrdPath)) return { kernelPath, initrdPath };
+  }
+  return null;
+}
+
+/** Paths a VM's settings name, for the recent-files list. */
+function pathsOf(s: VmSettings): string[] {
+  return [s.kernelPath, s.initrdPath, s.hdaPath, s.cdromPath];
 }
 
 /** A VM's serial output this host session, across power cycles, and what is still to be sent to the UI. */
@@ -58,6 +84,15 @@ export function createHostApi(opts: HostOptions): {
   close(): Promise<void>;
 } {
   const library = VmLibrary.open(opts.dataDir);
+  const recent = new RecentFiles(library.dataDir);
+  const remember = (s: VmSettings): void => {
+    try {
+      recent.add(pathsOf(s));
+    } catch (e) {
+      // The list is a convenience: a full disk must not fail the save that was already made.
+      process.stderr.write(`hostbox: the recent-files list was not updated: ${(e as Error).message}\n`);
+    }
+  };
   const launch: VmmLauncher = opts.launcher ?? ((spec, handlers) => VmmHost.start(spec, handlers));
   const noPty = opts.ptyUnavailable ?? ptyUnavailable;
   const sessions = new Map<string, Session>();
@@ -130,9 +165,12 @@ export function createHostApi(opts: HostOptions): {
     s.over = true;
     s.pty?.close();
     sessions.delete(id);
-    // The last output reaches the UI before the VM shows as off.
+    // The last output, and the mark of the power-off, reach the UI before the VM shows as off.
     const log = consoles.get(id);
-    if (log) flushSerial(id, log);
+    if (log) {
+      if (s.vmm) serialOut(id, log, separator(power === 'crashed' ? 'crashed' : 'powered off'));
+      flushSerial(id, log);
+    }
     publish(library.setPower(id, power, error));
   };
 
@@ -149,11 +187,36 @@ export function createHostApi(opts: HostOptions): {
     },
     async createVm(settings) {
       const r = library.create(settings, { ptyUnavailable: noPty });
-      if (r.ok) publish(r.vm);
+      if (r.ok) {
+        publish(r.vm);
+        remember(r.vm);
+      }
       return r;
     },
     async updateVm(id, settings) {
       const r = library.update(id, settings, { ptyUnavailable: noPty });
+      if (r.ok) {
+        publish(r.vm);
+        remember(r.vm);
+      }
+      return r;
+    },
+    async browseDir(path) {
+      if (typeof path !== 'string') throw new Error('browseDir: path must be text');
+      return listDir(path);
+    },
+    async recentFiles() {
+      return recent.list();
+    },
+    async sampleGuest() {
+      return sampleGuestFiles();
+    },
+    async createSampleVm() {
+      const files = sampleGuestFiles();
+      if (!files) throw new Error('the sample VM needs the Debian test guest, which is not built: run `npm run guest`');
+      if (library.list().some((v) => v.name === SAMPLE_VM_NAME)) throw new Error(`the library already has a VM named "${SAMPLE_VM_NAME}"`);
+      // The kernel's messages go to the screen as well; the shell is on the serial console (the last console=).
+      const r = library.create({ ...defaultSettings(), name: SAMPLE_VM_NAME, memoryMiB: 256, boot: 'kernel', ...files, cmdline: 'console=tty0 console=ttyS0' }, { ptyUnavailable: noPty });
       if (r.ok) publish(r.vm);
       return r;
     },
@@ -169,7 +232,7 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
-      const s: Session = { vmm: null, pty: null, over: false };
+      const s: Session = { vmm: null, pty: null, over: false, startedAt: performance.now(), lastStats: null };
       syncNotes.delete(id);
       sessions.set(id, s);
       const log = consoleOf(id);
@@ -210,11 +273,34 @@ export function createHostApi(opts: HostOptions): {
             screen: (screen) => {
               if (!s.over) emit({ type: 'screen', id, screen });
             },
+            stats: (stats, busyMs) => {
+              if (s.over) return;
+              const now = performance.now();
+              const last = s.lastStats ?? { at: s.startedAt, instructions: 0, busyMs: 0 };
+              const dt = now - last.at;
+              if (dt <= 0) return;
+              const busy = busyMs ?? last.busyMs;
+              s.lastStats = { at: now, instructions: stats.instructions, busyMs: busy };
+              emit({
+                type: 'activity',
+                id,
+                activity: {
+                  // A reset restarts the count: the first period after it shows no negative rate.
+                  mips: Math.max(0, stats.instructions - last.instructions) / dt / 1000,
+                  cpuPercent: Math.min(100, Math.max(0, ((busy - last.busyMs) / dt) * 100)),
+                  uptimeMs: now - s.startedAt,
+                  instructions: stats.instructions,
+                },
+              });
+            },
             state: (state, detail) => {
               if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
               else if (state === 'halted' && !s.over)
                 publish(library.setPower(id, 'halted', `The guest halted with interrupts off at ${detail ?? '?'}: it will not go on. Reset it or power it off.`));
-              else if (state === 'reset' && !s.over && library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
+              else if (state === 'reset' && !s.over) {
+                serialOut(id, log, separator('reset'));
+                if (library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
+              }
               else if (state === 'poweroff' || state === 'stopped') end(id, s, 'off');
               else if (state === 'crashed') end(id, s, 'crashed', (detail ?? 'unknown error').split('\n')[0]);
             },
@@ -236,6 +322,11 @@ export function createHostApi(opts: HostOptions): {
     },
     async resetVm(id) {
       running(id).vmm!.reset();
+    },
+    async shutdownGuest(id) {
+      const vmm = running(id).vmm!;
+      if (!vmm.powerButton) throw new Error(`${library.get(id).name} has no ACPI power button`);
+      vmm.powerButton();
     },
     async sendSerial(id, text) {
       if (typeof text !== 'string') throw new Error('sendSerial: text must be a string');

@@ -134,6 +134,8 @@ export interface VmHandlers {
   screen(s: Screen): void;
   state(s: VmState, detail?: string): void;
   log?(level: string, msg: string): void;
+  /** About once a second while the guest runs: instructions retired so far and host ms the VMM spent running it. */
+  stats?(stats: { instructions: number; guestTimeNs: number }, busyMs: number | undefined): void;
   /** A folder disk was synced to its host folder (report null: read-only, dropped), or could not be. */
   folderSync?(folder: AttachedFolder, report: SyncReport | null, error?: Error): void;
 }
@@ -466,6 +468,9 @@ export class VmmHost {
       case 'state':
         this.onState(m);
         return;
+      case 'status':
+        h.stats?.(m.stats, m.busyMs);
+        return;
       case 'lifecycle':
         if (m.event === 'poweroff') {
           // The guest shut down: its file systems are unmounted and consistent, so now is when
@@ -515,6 +520,11 @@ export class VmmHost {
 
   reset(): void {
     if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'reset' });
+  }
+
+  /** Presses the ACPI power button: a guest OS that handles it shuts down and powers off (ACPI S5). */
+  powerButton(): void {
+    if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'power-button' });
   }
 
   /** Stops the VM (power cut, as pulling the plug) and releases its process and files. */

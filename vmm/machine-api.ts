@@ -129,6 +129,8 @@ export interface Machine {
   pause(): void;
   resume(): void;
   reset(): void;
+  /** Presses the ACPI power button (PWRBTN_STS, an SCI when the OS enabled it); machines without ACPI leave it out. */
+  powerButton?(): void;
   serialIn(port: number, bytes: Uint8Array): void;
   /** PC/AT scancode set 1 make/break sequence for one key (the i8042 translates as hardware does). */
   keyboard(scancodes: readonly number[]): void;

@@ -196,6 +196,10 @@ export class PcMachine implements Machine {
     this.powerOn();
   }
 
+  powerButton(): void {
+    this.devices.acpiPm.pressPowerButton();
+  }
+
   /** The guest turned itself off (ACPI S5). */
   powerOff(): void {
     if (this.off) return;

@@ -134,3 +134,22 @@ test('a build without stand-ins refuses to start one', () => {
   vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
   assert.deepEqual(posted, [{ kind: 'fatal', message: 'stand-in machines are not part of this build' }]);
 });
+
+test('the VMM reports instructions and busy time unasked about once a second, and passes the power button on', () => {
+  const posted: FromVmm[] = [];
+  const queue: (() => void)[] = [];
+  let now = 0;
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => (now += 150), soon: (f) => queue.push(f), later: (f) => queue.push(f), cancel: () => {} }, createFakeMachine);
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
+  for (let i = 0; i < 20 && queue.length; i++) queue.shift()!();
+  const reports = posted.filter((m) => m.kind === 'status');
+  // Each slice takes 150 ms of this clock: 20 slices are 3 s, so about three reports, not twenty.
+  assert.ok(reports.length >= 2 && reports.length <= 4, `${reports.length} status reports`);
+  const busy = reports.map((r) => (r as { busyMs: number }).busyMs);
+  assert.ok(busy.every((b, i) => b > 0 && (i === 0 || b > busy[i - 1]!)), `busy time grows: ${busy.join(', ')}`);
+  assert.deepEqual(parseFromVmm({ kind: 'status', running: true, stats: { instructions: 5, guestTimeNs: 1 }, busyMs: 12 }), { kind: 'status', running: true, stats: { instructions: 5, guestTimeNs: 1 }, busyMs: 12 });
+  assert.throws(() => parseFromVmm({ kind: 'status', running: true, stats: { instructions: 5, guestTimeNs: 1 }, busyMs: -1 }), /busyMs/);
+  // The stand-in has no ACPI: the press is refused with a note, not obeyed or crashed on.
+  vmm.receive({ kind: 'lifecycle', op: 'power-button' });
+  assert.match(JSON.stringify(posted.at(-1)), /no ACPI power button/);
+});

@@ -10,7 +10,8 @@ export type FakeMachineKind = 'echo' | 'crash';
 export type LifecycleCommand =
   /** `restore`: build the machine but run nothing until a saved state has been loaded into it. */
   | { kind: 'lifecycle'; op: 'start'; config: VmConfig; fake?: FakeMachineKind; restore?: boolean }
-  | { kind: 'lifecycle'; op: 'pause' | 'resume' | 'reset' | 'stop' | 'status' };
+  /** 'power-button': a press of the ACPI power button, which the guest's OS may answer by shutting down. */
+  | { kind: 'lifecycle'; op: 'pause' | 'resume' | 'reset' | 'stop' | 'status' | 'power-button' };
 
 export type ToVmm =
   | LifecycleCommand
@@ -49,7 +50,11 @@ export const NET_MAX_FRAME = 1518;
 export type LifecycleEvent =
   | { kind: 'lifecycle'; event: 'started' | 'paused' | 'resumed' | 'stopped' }
   | { kind: 'lifecycle'; event: PowerEvent; detail?: string }
-  | { kind: 'status'; running: boolean; stats: MachineStats };
+  /**
+   * The answer to 'status', and sent unasked about once a second while the guest runs. `busyMs`:
+   * host time the VMM spent running the guest since it started (idle HLT sleeps excluded).
+   */
+  | { kind: 'status'; running: boolean; stats: MachineStats; busyMs?: number };
 
 export type FromVmm =
   | LifecycleEvent
@@ -115,7 +120,7 @@ export function parseToVmm(m: unknown): ToVmm {
         }
         return m as ToVmm;
       }
-      if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status') return m as ToVmm;
+      if (m.op === 'pause' || m.op === 'resume' || m.op === 'reset' || m.op === 'stop' || m.op === 'status' || m.op === 'power-button') return m as ToVmm;
       return bad(`unknown lifecycle op ${String(m.op)}`);
     }
     case 'console':
@@ -218,7 +223,8 @@ export function parseFromVmm(m: unknown): FromVmm {
       if (typeof m.running !== 'boolean' || !isObj(m.stats)) bad('status needs running and stats');
       const st = m.stats as Record<string, unknown>;
       if (typeof st.instructions !== 'number' || typeof st.guestTimeNs !== 'number') bad('status stats must be numbers');
-      return { kind: 'status', running: m.running as boolean, stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number } };
+      const busyMs = m.busyMs === undefined ? undefined : typeof m.busyMs === 'number' && Number.isFinite(m.busyMs) && m.busyMs >= 0 ? m.busyMs : bad('status busyMs must be a number of ms');
+      return { kind: 'status', running: m.running as boolean, stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number }, ...(busyMs !== undefined ? { busyMs } : {}) };
     }
     case 'display':
       return { kind: 'display', screen: screen(m.screen) };
