@@ -122,8 +122,9 @@ export interface VmActivity {
   instructions: number;
 }
 
-/** The name the first-run page's sample VM has in the library. */
-export const SAMPLE_VM_NAME = 'Debian sample';
+/** The name the first-run page's sample VM has in the library (a type, so the renderer can check its copy). */
+export type SampleVmName = 'Debian sample';
+export const SAMPLE_VM_NAME: SampleVmName = 'Debian sample';
 
 export interface HostApi {
   version(): Promise<{ name: 'hostbox'; version: string; dataDir: string }>;

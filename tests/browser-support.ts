@@ -23,3 +23,15 @@ export function launchChromium(): Promise<Browser> {
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
+
+/** From the first-run page (an empty library, or no VM chosen) to the New VM form for a kernel. */
+export async function newKernelVmForm(page: import('playwright-core').Page): Promise<void> {
+  await page.getByRole('button', { name: 'Create a VM from a kernel' }).click();
+  await page.getByText('New virtual machine').waitFor();
+}
+
+/** Power off asks first: press it and confirm in the dialog. */
+export async function powerOffConfirmed(page: import('playwright-core').Page): Promise<void> {
+  await page.locator('.vm-header').getByRole('button', { name: 'Power off' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Power off' }).click();
+}

@@ -12,7 +12,7 @@ import { startWebServer } from '../main/server.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from '../main/fake-vmm-launcher.ts';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
 import { ptyUnavailable } from '../main/backends/pty.ts';
-import { browserSkipReason, launchChromium, rendererDir, artifacts } from './browser-support.ts';
+import { browserSkipReason, launchChromium, newKernelVmForm, powerOffConfirmed, rendererDir, artifacts } from './browser-support.ts';
 
 test('web mode: library, New VM form with validation, console, power, settings, delete, restart', { skip: browserSkipReason(), timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-web-'));
@@ -25,8 +25,9 @@ test('web mode: library, New VM form with validation, console, power, settings, 
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await page.goto(server.url);
-    await page.getByText('New virtual machine').waitFor();
+    await page.getByText('Welcome to Hostbox').waitFor();
     await page.getByText('No VMs yet').waitFor();
+    await newKernelVmForm(page);
     mkdirSync(artifacts, { recursive: true });
 
     // Every problem shows next to its field, and nothing is saved.
@@ -68,9 +69,21 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.keyboard.press('Enter');
     await page.locator('.xterm-rows', { hasText: FAKE_RELEASE }).waitFor();
     await page.screenshot({ path: join(artifacts, 'web-console-fake.png') });
-    assert.equal(await page.getByRole('button', { name: 'Settings' }).count(), 0, 'no settings while running');
-    await page.getByRole('button', { name: 'Power off' }).click();
+    // Settings can be seen while running, not changed.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByText('The VM is running: power it off to change these.').waitFor();
+    assert.equal(await page.locator('input[name=memory]').isDisabled(), true);
+    assert.equal(await page.locator('button[type=submit]').count(), 0);
+    await page.getByRole('button', { name: 'Close' }).click();
+    // Power off asks first; Cancel (or Escape) leaves the VM running.
+    await page.locator('.vm-header').getByRole('button', { name: 'Power off' }).click();
+    await page.getByRole('dialog').getByText('This cuts the power at once').waitFor();
+    await page.keyboard.press('Escape');
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    assert.equal((await host.api.listVms())[0]!.power, 'running');
+    await powerOffConfirmed(page);
     await page.locator('.vm-header .chip-off').waitFor();
+    await page.locator('.xterm-rows', { hasText: 'powered off at' }).waitFor();
     assert.equal((await host.api.listVms())[0]!.power, 'off');
 
     // Settings while off: a bad value is refused in place, a good one is stored.
@@ -92,7 +105,7 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
     const again = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await again.goto(server.url);
-    await again.locator('.vm-list li', { hasText: 'Test guest' }).waitFor();
+    await again.locator('.vm-list li', { hasText: 'Test guest' }).click();
     await again.locator('.vm-header h1', { hasText: 'Test guest' }).waitFor();
 
     // Delete says what goes (the folder and its disk) and what stays (the kernel), then does it.
@@ -106,13 +119,14 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     assert.equal((await host.api.listVms()).length, 1);
     await again.getByRole('button', { name: 'Delete…' }).click();
     await again.getByRole('dialog').getByRole('button', { name: 'Delete VM' }).click();
-    await again.getByText('New virtual machine').waitFor();
+    await again.getByText('Welcome to Hostbox').waitFor();
     assert.deepEqual(await host.api.listVms(), []);
     assert.equal(existsSync(vm!.folder), false);
     assert.ok(existsSync(kernel));
 
     // COM1 on a host pty: the page names the pty while the VM runs.
     if (!ptyUnavailable()) {
+      await newKernelVmForm(again);
       await again.fill('input[name=name]', 'Pty guest');
       await again.fill('input[name=kernelPath]', kernel);
       await again.selectOption('select[name=serial]', 'pty');
@@ -122,7 +136,7 @@ test('web mode: library, New VM form with validation, console, power, settings, 
       await banner.waitFor();
       assert.match((await banner.textContent())!, new RegExp(`screen ${(await host.api.listVms())[0]!.ptyPath}`));
       await again.screenshot({ path: join(artifacts, 'web-pty.png') });
-      await again.getByRole('button', { name: 'Power off' }).click();
+      await powerOffConfirmed(again);
       await again.locator('.vm-header .chip-off').waitFor();
       assert.equal(await again.locator('.banner-info').count(), 0);
     }
