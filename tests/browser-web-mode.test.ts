@@ -12,7 +12,7 @@ import { startWebServer } from '../main/server.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from '../main/fake-vmm-launcher.ts';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
 import { ptyUnavailable } from '../main/backends/pty.ts';
-import { browserSkipReason, launchChromium, newKernelVmForm, powerOffConfirmed, rendererDir, artifacts } from './browser-support.ts';
+import { browserSkipReason, expectAccessible, launchChromium, newKernelVmForm, powerOffConfirmed, rendererDir, artifacts } from './browser-support.ts';
 
 test('web mode: library, New VM form with validation, console, power, settings, delete, restart', { skip: browserSkipReason(), timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-web-'));
@@ -27,7 +27,13 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.goto(server.url);
     await page.getByText('Welcome to Hostbox').waitFor();
     await page.getByText('No VMs yet').waitFor();
+    await expectAccessible(page, 'first-run page');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await expectAccessible(page, 'first-run page, dark');
+    await page.screenshot({ path: join(artifacts, 'web-first-run-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
     await newKernelVmForm(page);
+    await expectAccessible(page, 'New VM form');
     mkdirSync(artifacts, { recursive: true });
 
     // Every problem shows next to its field, and nothing is saved.
@@ -50,7 +56,19 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     // A valid form creates the VM (with a sparse 32 MiB disk in its folder) and opens it, off.
     await page.fill('input[name=name]', 'Test guest');
     await page.fill('input[name=memory]', '128');
-    await page.fill('input[name=kernelPath]', kernel);
+    // The kernel through the browse dialog: another folder typed in, the file chosen by keyboard.
+    await page.getByRole('button', { name: 'Browse for kernel' }).click();
+    const browse = page.getByRole('dialog');
+    await browse.getByRole('listbox').waitFor();
+    await page.locator('input[name=browse-path]').fill(files);
+    await page.locator('input[name=browse-path]').press('Enter');
+    await browse.getByRole('option', { name: /vmlinuz/ }).waitFor();
+    await expectAccessible(page, 'browse dialog');
+    await page.screenshot({ path: join(artifacts, 'web-browse-dialog.png') });
+    await browse.getByRole('listbox').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    assert.equal(await page.locator('input[name=kernelPath]').inputValue(), kernel);
     await page.fill('input[name=initrdPath]', '');
     await page.fill('input[name=newDiskMiB]', '32');
     await page.click('button[type=submit]');
@@ -69,15 +87,22 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.keyboard.press('Enter');
     await page.locator('.xterm-rows', { hasText: FAKE_RELEASE }).waitFor();
     await page.screenshot({ path: join(artifacts, 'web-console-fake.png') });
+    await expectAccessible(page, 'VM page, running');
     // Settings can be seen while running, not changed.
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByText('The VM is running: power it off to change these.').waitFor();
     assert.equal(await page.locator('input[name=memory]').isDisabled(), true);
     assert.equal(await page.locator('button[type=submit]').count(), 0);
+    await expectAccessible(page, 'settings while running');
     await page.getByRole('button', { name: 'Close' }).click();
     // Power off asks first; Cancel (or Escape) leaves the VM running.
     await page.locator('.vm-header').getByRole('button', { name: 'Power off' }).click();
     await page.getByRole('dialog').getByText('This cuts the power at once').waitFor();
+    await expectAccessible(page, 'power-off confirmation');
+    // Focus stays in the dialog: Tab from its last button comes back to its first.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('[role=dialog]') !== null), true);
     await page.keyboard.press('Escape');
     assert.equal(await page.getByRole('dialog').count(), 0);
     assert.equal((await host.api.listVms())[0]!.power, 'running');
@@ -115,6 +140,7 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await dialog.getByText('disk.img').waitFor();
     await dialog.getByText(kernel).waitFor();
     await again.screenshot({ path: join(artifacts, 'web-delete-confirm.png') });
+    await expectAccessible(again, 'delete confirmation');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     assert.equal((await host.api.listVms()).length, 1);
     await again.getByRole('button', { name: 'Delete…' }).click();

@@ -1,6 +1,7 @@
 // A modal dialog as the WAI-ARIA dialog pattern describes it: focus moves into it, Tab and
 // Shift+Tab stay inside, Escape cancels, and focus goes back to where it was when it closes.
 import { useEffect, useRef } from 'react';
+import { createPortal } from 'react-dom';
 
 const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -36,13 +37,15 @@ export function Dialog(props: { title: string; onCancel(): void; children: React
     }
   };
   const titleId = `dialog-${props.title.replace(/\W+/g, '-').toLowerCase()}`;
-  return (
+  // On the body, outside any form of the page (a dialog opened from a form field has its own controls).
+  return createPortal(
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && props.onCancel()}>
       <div ref={box} className={`modal card${props.wide ? ' wide' : ''}`} role="dialog" aria-modal="true" aria-labelledby={titleId} aria-describedby={props.describedBy} tabIndex={-1} onKeyDown={onKeyDown}>
         <h2 id={titleId}>{props.title}</h2>
         {props.children}
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }
 

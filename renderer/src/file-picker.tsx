@@ -77,22 +77,31 @@ export function FileBrowser(props: { title: string; kind: PickKind; start: strin
   const canPick = props.kind === 'folder' ? listing !== null : chosen?.kind === 'file';
   return (
     <Dialog title={props.title} onCancel={props.onCancel} wide>
-      <form
-        className="browse-bar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          open(goTo);
-        }}
-      >
+      <div className="browse-bar">
         <button type="button" onClick={() => listing?.parent && open(listing.parent)} disabled={!listing?.parent} aria-label="Up one folder">
           ↑ Up
         </button>
         <button type="button" onClick={() => open('')}>
           Home
         </button>
-        <input aria-label="Folder" name="browse-path" value={goTo} spellCheck={false} onChange={(e) => setGoTo(e.target.value)} />
-        <button type="submit">Go</button>
-      </form>
+        <input
+          aria-label="Folder"
+          name="browse-path"
+          value={goTo}
+          spellCheck={false}
+          onChange={(e) => setGoTo(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key !== 'Enter') return;
+            // Not the VM form's submit: the dialog sits inside it in React's tree.
+            e.preventDefault();
+            e.stopPropagation();
+            open(goTo);
+          }}
+        />
+        <button type="button" onClick={() => open(goTo)}>
+          Go
+        </button>
+      </div>
       {error ? (
         <div className="field-error" role="alert">
           {error}

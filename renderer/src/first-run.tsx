@@ -45,7 +45,7 @@ export function FirstRun(props: { vms: VmInfo[]; onOpen(id: string): void; onNew
         <div className="card choice">
           <h2>Try the sample VM</h2>
           <p>
-            {sample ? `“${SAMPLE_VM_NAME}” is in your library: ` : ''}a small Debian system (Linux 6.1 and a BusyBox shell) that boots in a minute or two.
+            {sample ? `“${SAMPLE_VM_NAME}” is in your library: a` : 'A'} small Debian system (Linux 6.1 and a BusyBox shell) that boots in a minute or two.
           </p>
           <button className="primary" onClick={() => void bootSample()} disabled={busy || !canSample}>
             {busy ? 'Starting…' : 'Boot the sample VM'}

@@ -109,14 +109,14 @@ export function SerialConsole(props: { vmId: string }) {
   return (
     <div className="serial-console">
       <div className="console-toolbar" role="toolbar" aria-label="Serial console">
-        <button onClick={() => zoom(-1)} aria-label="Smaller text" disabled={fontSize === FONT_SIZES[0]}>
-          A−
+        <button onClick={() => zoom(-1)} title="Smaller text" disabled={fontSize === FONT_SIZES[0]}>
+          Zoom out
         </button>
         <span className="zoom" aria-live="polite">
           {fontSize} px
         </span>
-        <button onClick={() => zoom(1)} aria-label="Larger text" disabled={fontSize === FONT_SIZES.at(-1)}>
-          A+
+        <button onClick={() => zoom(1)} title="Larger text" disabled={fontSize === FONT_SIZES.at(-1)}>
+          Zoom in
         </button>
         <button onClick={copy} title="Ctrl+Shift+C">
           Copy
