@@ -369,3 +369,46 @@ test('host folders go to the VMM launch with their overlays in the VM folder, an
     s.done();
   }
 });
+
+test('activity from the VMM reports (MIPS, CPU, uptime), the power button, and power events marked in the console', async () => {
+  const s = scratch();
+  let handlers: VmHandlers | null = null;
+  let presses = 0;
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (_sp, h) => {
+      handlers = h;
+      return { sendSerial() {}, sendKeys() {}, reset() {}, powerButton: () => void presses++, async stop() { h.state('stopped'); } };
+    },
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    const id = r.vm.id;
+    const events: HostEvent[] = [];
+    host.subscribe((e) => events.push(e));
+    await host.api.powerOn(id);
+    await new Promise((res) => setTimeout(res, 50));
+    handlers!.stats!({ instructions: 5_000_000, guestTimeNs: 0 }, 25);
+    const a = events.find((e) => e.type === 'activity');
+    assert.ok(a && a.type === 'activity');
+    // 5 M instructions and 25 ms busy over the ~50 ms since power-on.
+    assert.ok(a.activity.mips > 20 && a.activity.mips < 120, `mips ${a.activity.mips}`);
+    assert.ok(a.activity.cpuPercent > 10 && a.activity.cpuPercent <= 100, `cpu ${a.activity.cpuPercent}`);
+    assert.ok(a.activity.uptimeMs >= 40, `uptime ${a.activity.uptimeMs}`);
+    // After a reset the count starts again: no negative rate.
+    handlers!.stats!({ instructions: 1000, guestTimeNs: 0 }, 30);
+    const last = events.filter((e) => e.type === 'activity').at(-1)!;
+    assert.ok(last.type === 'activity' && last.activity.mips === 0);
+    await host.api.shutdownGuest(id);
+    assert.equal(presses, 1);
+    handlers!.state('reset');
+    await host.api.powerOff(id);
+    const log = await host.api.serialLog(id);
+    assert.match(log.text, /-------- reset at \d\d:\d\d:\d\d --------[^]*-------- powered off at/);
+    await assert.rejects(host.api.shutdownGuest(id), /is not running/);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});

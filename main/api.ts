@@ -35,10 +35,13 @@ interface Session {
   lastStats: { at: number; instructions: number; busyMs: number } | null;
 }
 
-/** The console's mark for a power event: a rule across the terminal with what happened and when. */
+/**
+ * The console's mark for a power event: a dim rule with what happened and when. ASCII, as the
+ * console stream is bytes shown as Latin-1 (what a serial line carries).
+ */
 function separator(what: string): Uint8Array {
   const time = new Date().toTimeString().slice(0, 8);
-  return new TextEncoder().encode(`\r\n\x1b[2m──── ${what} at ${time} ────\x1b[0m\r\n`);
+  return new TextEncoder().encode(`\r\n\x1b[2m-------- ${what} at ${time} --------\x1b[0m\r\n`);
 }
 
 /** The test guest's boot files (scripts/build-guest.sh); the 686 flavour has had both names. */
