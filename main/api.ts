@@ -44,6 +44,13 @@ function separator(what: string): Uint8Array {
   return new TextEncoder().encode(`\r\n\x1b[2m-------- ${what} at ${time} --------\x1b[0m\r\n`);
 }
 
+/**
+ * The sample VM's kernel command line. The kernel's messages go to the screen as well, and the shell
+ * is on the serial console (the last console=); earlycon puts the kernel's output on COM1 from its
+ * first instructions, long before the serial driver starts, so the console shows the boot from the start.
+ */
+export const SAMPLE_CMDLINE = 'console=tty0 console=ttyS0 earlycon=uart8250,io,0x3f8,115200';
+
 /** The test guest's boot files (scripts/build-guest.sh); the 686 flavour has had both names. */
 function sampleGuestFiles(): { kernelPath: string; initrdPath: string } | null {
   for (const dir of ['guest-686', 'guest']) {
@@ -218,8 +225,7 @@ export function createHostApi(opts: HostOptions): {
       const files = sampleGuestFiles();
       if (!files) throw new Error('the sample VM needs the Debian test guest, which is not built: run `npm run guest`');
       if (library.list().some((v) => v.name === SAMPLE_VM_NAME)) throw new Error(`the library already has a VM named "${SAMPLE_VM_NAME}"`);
-      // The kernel's messages go to the screen as well; the shell is on the serial console (the last console=).
-      const r = library.create({ ...defaultSettings(), name: SAMPLE_VM_NAME, memoryMiB: 256, boot: 'kernel', ...files, cmdline: 'console=tty0 console=ttyS0' }, { ptyUnavailable: noPty });
+      const r = library.create({ ...defaultSettings(), name: SAMPLE_VM_NAME, memoryMiB: 256, boot: 'kernel', ...files, cmdline: SAMPLE_CMDLINE }, { ptyUnavailable: noPty });
       if (r.ok) publish(r.vm);
       return r;
     },
