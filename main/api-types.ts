@@ -115,8 +115,13 @@ export interface DirListing {
 export interface VmActivity {
   /** Guest instructions retired per second over the last period, in millions. */
   mips: number;
-  /** Share of one host CPU the VMM spent running the guest over the last period (0-100). */
+  /**
+   * Share of the last period the VMM spent running the guest rather than idle in HLT (0-100). It is
+   * host time, so on a host with too little CPU to go round it counts time the VMM waited for one.
+   */
   cpuPercent: number;
+  /** CPU time the Hostbox host process used over the last period, every thread (VMM workers in web mode, the server), in % of one core. */
+  hostCpuPercent: number;
   /** Host time since power-on. */
   uptimeMs: number;
   instructions: number;

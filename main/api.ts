@@ -32,7 +32,7 @@ interface Session {
   over: boolean;
   /** Host time of power-on, and the last stats report (for rates over the period between two). */
   startedAt: number;
-  lastStats: { at: number; instructions: number; busyMs: number } | null;
+  lastStats: { at: number; instructions: number; busyMs: number; cpuUs: number } | null;
 }
 
 /**
@@ -60,6 +60,12 @@ function sampleGuestFiles(): { kernelPath: string; initrdPath: string } | null {
     if (existsSync(join(base, 'manifest.json')) && existsSync(kernelPath) && existsSync(initrdPath)) return { kernelPath, initrdPath };
   }
   return null;
+}
+
+/** CPU time of this process so far, user and system, in microseconds. */
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 /** Paths a VM's settings name, for the recent-files list. */
@@ -242,6 +248,7 @@ export function createHostApi(opts: HostOptions): {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
       const s: Session = { vmm: null, pty: null, over: false, startedAt: performance.now(), lastStats: null };
+      const cpuAtStart = cpuUs();
       syncNotes.delete(id);
       sessions.set(id, s);
       const log = consoleOf(id);
@@ -285,11 +292,12 @@ export function createHostApi(opts: HostOptions): {
             stats: (stats, busyMs) => {
               if (s.over) return;
               const now = performance.now();
-              const last = s.lastStats ?? { at: s.startedAt, instructions: 0, busyMs: 0 };
+              const last = s.lastStats ?? { at: s.startedAt, instructions: 0, busyMs: 0, cpuUs: cpuAtStart };
               const dt = now - last.at;
               if (dt <= 0) return;
               const busy = busyMs ?? last.busyMs;
-              s.lastStats = { at: now, instructions: stats.instructions, busyMs: busy };
+              const cpu = cpuUs();
+              s.lastStats = { at: now, instructions: stats.instructions, busyMs: busy, cpuUs: cpu };
               emit({
                 type: 'activity',
                 id,
@@ -297,6 +305,7 @@ export function createHostApi(opts: HostOptions): {
                   // A reset restarts the count: the first period after it shows no negative rate.
                   mips: Math.max(0, stats.instructions - last.instructions) / dt / 1000,
                   cpuPercent: Math.min(100, Math.max(0, ((busy - last.busyMs) / dt) * 100)),
+                  hostCpuPercent: Math.max(0, (cpu - last.cpuUs) / 1000 / dt) * 100,
                   uptimeMs: now - s.startedAt,
                   instructions: stats.instructions,
                 },
@@ -316,6 +325,8 @@ export function createHostApi(opts: HostOptions): {
           },
         );
         if (!s.over && library.get(id).power === 'starting') publish(library.setPower(id, 'running'));
+        // The console says at once that the machine is on, before the guest has anything to say.
+        if (!s.over) serialOut(id, log, separator('powered on'));
       } catch (e) {
         // The VM never ran: it stays off, with the reason shown on it.
         const message = (e as Error).message;

@@ -113,10 +113,11 @@ test('first run: the first-run page, boot the sample VM, live activity, the shel
     await page.getByRole('button', { name: 'Boot the sample VM' }).click();
     await page.locator('.vm-header h1', { hasText: 'Debian sample' }).waitFor();
     await page.locator('.vm-header .chip-running').waitFor({ timeout: 60_000 });
+    await page.locator('.xterm-rows', { hasText: 'powered on at' }).waitFor({ timeout: 30_000 });
     assert.match(new URL(page.url()).hash, new RegExp(`^#vm/${made.vm.id}$`));
     // The activity line: guest MIPS, host CPU and uptime, and it moves.
     const activity = page.getByTestId('activity');
-    await activity.filter({ hasText: /Guest [\d.]+ MIPS · host CPU \d+% · up \d+:\d\d:\d\d/ }).waitFor({ timeout: 30_000 });
+    await activity.filter({ hasText: /Guest [\d.]+ MIPS · VMM busy \d+% · Hostbox CPU \d+% · up \d+:\d\d:\d\d/ }).waitFor({ timeout: 30_000 });
     const activityS = (Date.now() - poweredOnAt) / 1000;
     const before = await activity.textContent();
     await page.waitForTimeout(2500);
@@ -124,7 +125,7 @@ test('first run: the first-run page, boot the sample VM, live activity, the shel
     assert.notEqual(after, before, 'the activity line moves');
     const mips = Number(/Guest ([\d.]+) MIPS/.exec(after!)![1]);
     assert.ok(mips > 0, `guest MIPS ${mips}`);
-    // The kernel's first words on the serial console (earlycon), long before its serial driver starts.
+    // The console says at once that the machine is on; then the kernel's first words on the serial console (earlycon), long before its serial driver starts.
     const xterm = page.locator('.xterm-rows');
     await xterm.filter({ hasText: 'Linux version' }).waitFor({ timeout: 10 * 60_000 });
     const firstOutputS = (Date.now() - poweredOnAt) / 1000;

@@ -59,7 +59,15 @@ function App() {
       (e: Error) => setFatal(e.message),
     );
     return api.onEvent((e) => {
-      if (e.type === 'vm') setVms((list) => [...(list ?? []).filter((v) => v.id !== e.vm.id), e.vm].sort(byCreation));
+      if (e.type === 'vm') {
+        setVms((list) => [...(list ?? []).filter((v) => v.id !== e.vm.id), e.vm].sort(byCreation));
+        // The next power-on starts its activity line afresh.
+        if (e.vm.power === 'off' || e.vm.power === 'crashed')
+          setActivity((a) => {
+            const { [e.vm.id]: _gone, ...rest } = a;
+            return rest;
+          });
+      }
       else if (e.type === 'vm-deleted') setVms((list) => (list ?? []).filter((v) => v.id !== e.id));
       else if (e.type === 'screen') setScreens((s) => ({ ...s, [e.id]: e.screen }));
       else if (e.type === 'activity') setActivity((a) => ({ ...a, [e.id]: e.activity }));

@@ -75,9 +75,9 @@ function ActivityLine(props: { vm: VmInfo; activity: VmActivity | null }) {
       ? 'Starting the virtual machine…'
       : !a
         ? 'Powered on: waiting for the first report from the processor…'
-        : `Guest ${a.mips >= 100 ? a.mips.toFixed(0) : a.mips.toFixed(1)} MIPS · host CPU ${a.cpuPercent.toFixed(0)}% · up ${duration(a.uptimeMs)} · ${(a.instructions / 1e9).toFixed(2)} billion instructions`;
+        : `Guest ${a.mips >= 100 ? a.mips.toFixed(0) : a.mips.toFixed(1)} MIPS · VMM busy ${a.cpuPercent.toFixed(0)}% · Hostbox CPU ${a.hostCpuPercent.toFixed(0)}% · up ${duration(a.uptimeMs)} · ${(a.instructions / 1e9).toFixed(2)} billion instructions`;
   return (
-    <div className="activity" data-testid="activity">
+    <div className="activity" data-testid="activity" title="MIPS: guest instructions per second. VMM busy: the share of time its VMM ran the guest rather than waiting for it (HLT). Hostbox CPU: the host process's CPU time, all its threads, in % of one core.">
       <span className={`pulse${a && a.mips > 0 ? ' on' : ''}`} aria-hidden="true" />
       {text}
       {props.vm.power === 'halted' ? ' · halted' : ''}
