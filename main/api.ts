@@ -36,12 +36,13 @@ interface Session {
 }
 
 /**
- * The console's mark for a power event: a dim rule with what happened and when. ASCII, as the
+ * The console's mark for a power event: a cyan rule with what happened and when (dim text would be
+ * too faint to read on the console's dark background). ASCII, as the
  * console stream is bytes shown as Latin-1 (what a serial line carries).
  */
 function separator(what: string): Uint8Array {
   const time = new Date().toTimeString().slice(0, 8);
-  return new TextEncoder().encode(`\r\n\x1b[2m-------- ${what} at ${time} --------\x1b[0m\r\n`);
+  return new TextEncoder().encode(`\r\n\x1b[36m-------- ${what} at ${time} --------\x1b[0m\r\n`);
 }
 
 /**

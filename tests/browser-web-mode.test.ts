@@ -86,6 +86,28 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.keyboard.type('uname -r');
     await page.keyboard.press('Enter');
     await page.locator('.xterm-rows', { hasText: FAKE_RELEASE }).waitFor();
+    // Zoom: the text grows and the terminal keeps the box, with fewer columns.
+    const size = page.locator('.term-size');
+    const cols = (): Promise<number> => size.textContent().then((t) => Number(/^(\d+)×/.exec(t ?? '')?.[1]));
+    const colsBefore = await cols();
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    await page.getByText('14 px').waitFor();
+    await page.waitForFunction((n) => Number(/^(\d+)×/.exec(document.querySelector('.term-size')?.textContent ?? '')?.[1]) < n, colsBefore);
+    // Resizing the box refits the terminal.
+    await page.locator('.terminal-box').evaluate((el) => ((el as HTMLElement).style.width = '500px'));
+    await page.waitForFunction((n) => Number(/^(\d+)×/.exec(document.querySelector('.term-size')?.textContent ?? '')?.[1]) < n / 1.5, colsBefore);
+    assert.ok((await cols()) >= 20);
+    // Paste carries the host's clipboard to the guest.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+    await page.evaluate(() => navigator.clipboard.writeText('pasted-text'));
+    await page.getByRole('button', { name: 'Paste' }).click();
+    await page.locator('.xterm-rows', { hasText: 'pasted-text' }).waitFor();
+    await page.locator('[data-testid=serial-console]').click();
+    await page.keyboard.press('Enter');
+    await page.locator('.xterm-rows', { hasText: /pasted-text\s*\/ #/ }).waitFor();
+    // Copy with nothing selected says what to do.
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Select text in the console first.').waitFor();
     await page.screenshot({ path: join(artifacts, 'web-console-fake.png') });
     await expectAccessible(page, 'VM page, running');
     // Settings can be seen while running, not changed.
@@ -130,8 +152,21 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
     const again = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await again.goto(server.url);
-    await again.locator('.vm-list li', { hasText: 'Test guest' }).click();
+    // No VM chosen in the address: the first-run page, with the library beside it.
+    await again.getByText('Welcome to Hostbox').waitFor();
+    // The library by keyboard: arrow keys move between VMs, Enter opens one.
+    const second = await host.api.createVm({ ...(await host.api.defaultSettings()), name: 'Second guest', kernelPath: kernel });
+    assert.ok(second.ok);
+    await again.locator('.vm-list li', { hasText: 'Second guest' }).waitFor();
+    await again.locator('.vm-list button.vm-item').first().focus();
+    await again.keyboard.press('ArrowDown');
+    await again.keyboard.press('Enter');
+    await again.locator('.vm-header h1', { hasText: 'Second guest' }).waitFor();
+    assert.equal(new URL(again.url()).hash, `#vm/${second.vm.id}`);
+    await again.keyboard.press('ArrowUp');
+    await again.keyboard.press('Enter');
     await again.locator('.vm-header h1', { hasText: 'Test guest' }).waitFor();
+    await host.api.deleteVm(second.vm.id);
 
     // Delete says what goes (the folder and its disk) and what stays (the kernel), then does it.
     await again.getByRole('button', { name: 'Delete…' }).click();
