@@ -105,9 +105,15 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.locator('[data-testid=serial-console]').click();
     await page.keyboard.press('Enter');
     await page.locator('.xterm-rows', { hasText: /pasted-text\s*\/ #/ }).waitFor();
-    // Copy with nothing selected says what to do.
+    // Copy with nothing selected says what to do; with a line selected it takes it.
     await page.getByRole('button', { name: 'Copy' }).click();
     await page.getByText('Select text in the console first.').waitFor();
+    // A triple click selects a line, as in a desktop terminal: the second, the mark of the power-on.
+    const screenBox = (await page.locator('.xterm-screen').boundingBox())!;
+    await page.mouse.click(screenBox.x + 20, screenBox.y + 25, { clickCount: 3 });
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText(/Copied \d+ characters/).waitFor();
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /powered on at/);
     await page.screenshot({ path: join(artifacts, 'web-console-fake.png') });
     await expectAccessible(page, 'VM page, running');
     // Settings can be seen while running, not changed.

@@ -35,7 +35,7 @@ export function SerialConsole(props: { vmId: string }) {
   const copyRef = useRef(copy);
   copyRef.current = copy;
   useEffect(() => {
-    const term = new Terminal({ cols: 100, rows: 32, fontSize: DEFAULT_FONT, convertEol: false, cursorBlink: true, theme: { background: '#0b0e14', foreground: '#d7dae0' }, scrollback: 5000 });
+    const term = new Terminal({ cols: 100, rows: 32, fontSize: DEFAULT_FONT, convertEol: false, cursorBlink: true, theme: { background: '#0b0e14', foreground: '#d7dae0', selectionBackground: '#2f4f9a', selectionForeground: '#ffffff' }, scrollback: 5000 });
     termRef.current = term;
     term.open(host.current!);
     // Ctrl+Shift+C copies (the browser would open its developer tools); Ctrl+Shift+V reaches
