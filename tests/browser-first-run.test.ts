@@ -159,10 +159,11 @@ test('first run: the first-run page, boot the sample VM, live activity, the shel
     await page.keyboard.type('insmod /hostbox-acpi/evdev.ko && insmod /hostbox-acpi/button.ko && acpid && echo ACPID-UP');
     await page.keyboard.press('Enter');
     await consoleLine(page, 'ACPID-UP', 120_000);
-    // The driver took the fixed power button: ACPI enabled its event, which the guest counts here.
+    // The driver took the fixed power button: ACPI enabled its event (PWRBTN_EN: "EN ... enabled"),
+    // and the guest counts its interrupts here.
     await page.keyboard.type('cat /sys/firmware/acpi/interrupts/ff_pwr_btn');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows > div')].some((row) => /^\s*0\s+enabled/.test(row.textContent ?? '')), null, { timeout: 60_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('.xterm-rows > div')].some((row) => /^\s*0\s+EN\b.*\benabled\b/.test(row.textContent ?? '')), null, { timeout: 60_000 });
     await page.getByRole('button', { name: 'Shut down guest' }).click();
     await page.getByText('The power button was pressed').waitFor();
     await shot(page, '5-power-button');
