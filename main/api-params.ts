@@ -24,6 +24,10 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   takeSnapshot: ['id', 'name'],
   revertSnapshot: ['id', 'id'],
   deleteSnapshot: ['id', 'id'],
+  browseDir: ['path'],
+  recentFiles: [],
+  sampleGuest: [],
+  createSampleVm: [],
   sendSerial: ['id', 'text'],
   sendKeys: ['id', 'scancodes'],
   sendMouse: ['id', 'delta', 'delta', 'delta', 'buttons'],
@@ -41,6 +45,8 @@ const MAX_SCANCODES = 256;
 const MAX_NAME = 200;
 /** One call's mouse motion; the host splits it into messages the VMM takes. */
 const MAX_MOUSE_MOVE = 65536;
+/** PATH_MAX on Linux. */
+const MAX_PATH = 4096;
 
 function problem(kind: Param, v: unknown): string | null {
   switch (kind) {
@@ -59,7 +65,7 @@ function problem(kind: Param, v: unknown): string | null {
     case 'version':
       return Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a screen version (a whole number, 0 for the whole picture)';
     case 'path':
-      return typeof v === 'string' && v.length <= 4096 && !v.includes('\0') ? null : 'a file path (text)';
+      return typeof v === 'string' && v.length <= MAX_PATH && !v.includes('\0') ? null : `a path of at most ${MAX_PATH} characters without NUL`;
     case 'flag':
       return typeof v === 'boolean' ? null : 'true or false';
     case 'scancodes':

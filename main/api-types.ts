@@ -100,6 +100,46 @@ export interface DeletePlan {
   kept: string[];
 }
 
+/** One entry of a listed folder; links are shown as what they point to. */
+export interface DirEntry {
+  name: string;
+  kind: 'dir' | 'file' | 'other';
+  /** Size of a file; null for folders and others. */
+  bytes: number | null;
+  link?: boolean;
+}
+
+export interface DirListing {
+  /** The folder listed, absolute and normalised. */
+  path: string;
+  /** Its parent, or null at the root. */
+  parent: string | null;
+  home: string;
+  entries: DirEntry[];
+  /** More entries than the host lists at once. */
+  truncated: boolean;
+}
+
+/** What a running VM is doing, sent about once a second. */
+export interface VmActivity {
+  /** Guest instructions retired per second over the last period, in millions. */
+  mips: number;
+  /**
+   * Share of the last period the VMM spent running the guest rather than idle in HLT (0-100). It is
+   * host time, so on a host with too little CPU to go round it counts time the VMM waited for one.
+   */
+  cpuPercent: number;
+  /** CPU time the Hostbox host process used over the last period, every thread (VMM workers in web mode, the server), in % of one core. */
+  hostCpuPercent: number;
+  /** Host time since power-on. */
+  uptimeMs: number;
+  instructions: number;
+}
+
+/** The name the first-run page's sample VM has in the library (a type, so the renderer can check its copy). */
+export type SampleVmName = 'Debian sample';
+export const SAMPLE_VM_NAME: SampleVmName = 'Debian sample';
+
 export interface HostApi {
   version(): Promise<{ name: 'hostbox'; version: string; dataDir: string }>;
   listVms(): Promise<VmInfo[]>;
@@ -134,6 +174,14 @@ export interface HostApi {
   revertSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;
   /** Deletes a snapshot no later snapshot builds on, merging the VM's changes into its disk when the VM descends from it. */
   deleteSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;
+  /** Lists a host folder for the web page's file picker ('' = the home folder); never reads a file. */
+  browseDir(path: string): Promise<DirListing>;
+  /** Files the library's VMs were saved with, newest first. */
+  recentFiles(): Promise<string[]>;
+  /** The test guest's boot files, when built (`npm run guest`); null when not. */
+  sampleGuest(): Promise<{ kernelPath: string; initrdPath: string } | null>;
+  /** Adds the sample VM (SAMPLE_VM_NAME) booting the test guest to the library. */
+  createSampleVm(): Promise<SaveResult>;
   sendSerial(id: string, text: string): Promise<void>;
   sendKeys(id: string, set1Scancodes: number[]): Promise<void>;
   /** PS/2 mouse: relative motion (dx right, dy down), wheel steps (dz down), buttons held (bit 0 left, 1 right, 2 middle). */
@@ -189,7 +237,8 @@ export type HostEvent =
   /** `offset`: where `data` starts in the VM's serial stream, so a client can join history and live output. */
   | { type: 'serial'; id: string; data: string; offset: number }
   /** The VM's screen changed; `version` names the new picture (ask screenUpdate for it). */
-  | { type: 'screen'; id: string; version: number };
+  | { type: 'screen'; id: string; version: number }
+  | { type: 'activity'; id: string; activity: VmActivity };
 
 /**
  * What a page needs to bring its copy of a VM's screen to the current picture (main/screen-stream.ts).
@@ -220,6 +269,10 @@ export const HOST_API_METHODS = [
   'takeSnapshot',
   'revertSnapshot',
   'deleteSnapshot',
+  'browseDir',
+  'recentFiles',
+  'sampleGuest',
+  'createSampleVm',
   'sendSerial',
   'sendKeys',
   'sendMouse',

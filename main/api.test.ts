@@ -247,8 +247,10 @@ test('serial output is batched into one event per event-loop turn, with offsets 
     const r = await host.api.createVm(await vmSettings(host, s.kernel));
     assert.ok(r.ok);
     await host.api.powerOn(r.vm.id);
+    // The console's mark of the power-on comes first.
+    let expected = (await host.api.serialLog(r.vm.id)).text;
+    assert.match(expected, /powered on at/);
     // 300 KiB a byte at a time, as the UART hands it over, in three turns of the event loop.
-    let expected = '';
     for (let turn = 0; turn < 3; turn++) {
       for (let i = 0; i < 100 * 1024; i++) {
         const b = 0x20 + ((i * 7 + turn) % 0x5f);
@@ -427,6 +429,50 @@ test('screens: a page that asks late gets the current picture; changes are annou
     // The last picture stays for a page opened after power-off, as the console does.
     assert.equal((await host.api.screenUpdate(id, 0)).kind, 'text');
     await assert.rejects(host.api.sendMouse(id, 1, 1, 0, 0), /is not running/);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('activity from the VMM reports (MIPS, CPU, uptime), the power button, and power events marked in the console', async () => {
+  const s = scratch();
+  let handlers: VmHandlers | null = null;
+  let presses = 0;
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (_sp, h) => {
+      handlers = h;
+      return { sendSerial() {}, sendKeys() {}, reset() {}, powerButton: () => void presses++, async stop() { h.state('stopped'); } };
+    },
+  });
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel));
+    assert.ok(r.ok);
+    const id = r.vm.id;
+    const events: HostEvent[] = [];
+    host.subscribe((e) => events.push(e));
+    await host.api.powerOn(id);
+    await new Promise((res) => setTimeout(res, 50));
+    handlers!.stats!({ instructions: 5_000_000, guestTimeNs: 0 }, 25);
+    const a = events.find((e) => e.type === 'activity');
+    assert.ok(a && a.type === 'activity');
+    // 5 M instructions and 25 ms busy over the ~50 ms since power-on.
+    assert.ok(a.activity.mips > 20 && a.activity.mips < 120, `mips ${a.activity.mips}`);
+    assert.ok(a.activity.cpuPercent > 10 && a.activity.cpuPercent <= 100, `cpu ${a.activity.cpuPercent}`);
+    assert.ok(a.activity.uptimeMs >= 40, `uptime ${a.activity.uptimeMs}`);
+    assert.ok(a.activity.hostCpuPercent >= 0, `host cpu ${a.activity.hostCpuPercent}`);
+    // After a reset the count starts again: no negative rate.
+    handlers!.stats!({ instructions: 1000, guestTimeNs: 0 }, 30);
+    const last = events.filter((e) => e.type === 'activity').at(-1)!;
+    assert.ok(last.type === 'activity' && last.activity.mips === 0);
+    await host.api.shutdownGuest(id);
+    assert.equal(presses, 1);
+    handlers!.state('reset');
+    await host.api.powerOff(id);
+    const log = await host.api.serialLog(id);
+    assert.match(log.text, /-------- powered on at [^]*-------- reset at \d\d:\d\d:\d\d --------[^]*-------- powered off at/);
+    await assert.rejects(host.api.shutdownGuest(id), /is not running/);
   } finally {
     await host.close();
     s.done();

@@ -3,7 +3,7 @@
 // (worker thread or Electron utility process); one that crashes is marked crashed with its error and
 // everything else goes on.
 
-import { readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
@@ -11,7 +11,8 @@ import { defaultSettings, forwardLines } from './library/vm-settings.ts';
 import { parseForward } from './backends/nat/forward-spec.ts';
 import { HostPty, ptyUnavailable } from './backends/pty.ts';
 import { describeSync } from './backends/host-folder/sync-summary.ts';
-import { HOST_API_METHODS, type HostApi, type HostEvent, type SnapshotList, type VmInfo } from './api-types.ts';
+import { HOST_API_METHODS, SAMPLE_VM_NAME, type HostApi, type HostEvent, type SnapshotList, type VmInfo, type VmSettings } from './api-types.ts';
+import { listDir, RecentFiles } from './file-browser.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
 import { copyState, createOverlay, fileBytes, mergeOverlay, remove } from './snapshot-files.ts';
 import { randomUUID } from 'node:crypto';
@@ -43,6 +44,48 @@ interface Session {
   pty: HostPty | null;
   /** Set once the session has ended, so late messages from its VMM change nothing. */
   over: boolean;
+  /** Host time of power-on, and the last stats report (for rates over the period between two). */
+  startedAt: number;
+  lastStats: { at: number; instructions: number; busyMs: number; cpuUs: number } | null;
+}
+
+/**
+ * The console's mark for a power event: a cyan rule with what happened and when (dim text would be
+ * too faint to read on the console's dark background). ASCII, as the
+ * console stream is bytes shown as Latin-1 (what a serial line carries).
+ */
+function separator(what: string): Uint8Array {
+  const time = new Date().toTimeString().slice(0, 8);
+  return new TextEncoder().encode(`\r\n\x1b[36m-------- ${what} at ${time} --------\x1b[0m\r\n`);
+}
+
+/**
+ * The sample VM's kernel command line. The kernel's messages go to the screen as well, and the shell
+ * is on the serial console (the last console=); earlycon puts the kernel's output on COM1 from its
+ * first instructions, long before the serial driver starts, so the console shows the boot from the start.
+ */
+export const SAMPLE_CMDLINE = 'console=tty0 console=ttyS0 earlycon=uart8250,io,0x3f8,115200';
+
+/** The test guest's boot files (scripts/build-guest.sh); the 686 flavour has had both names. */
+function sampleGuestFiles(): { kernelPath: string; initrdPath: string } | null {
+  for (const dir of ['guest-686', 'guest']) {
+    const base = join(packageRoot(), '.cache', dir);
+    const kernelPath = join(base, 'vmlinuz');
+    const initrdPath = join(base, 'initrd.img');
+    if (existsSync(join(base, 'manifest.json')) && existsSync(kernelPath) && existsSync(initrdPath)) return { kernelPath, initrdPath };
+  }
+  return null;
+}
+
+/** CPU time of this process so far, user and system, in microseconds. */
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Paths a VM's settings name, for the recent-files list. */
+function pathsOf(s: VmSettings): string[] {
+  return [s.kernelPath, s.initrdPath, s.hdaPath, s.cdromPath];
 }
 
 /** A VM's serial output this host session, across power cycles, and what is still to be sent to the UI. */
@@ -76,6 +119,15 @@ export function createHostApi(opts: HostOptions): {
   close(): Promise<void>;
 } {
   const library = VmLibrary.open(opts.dataDir);
+  const recent = new RecentFiles(library.dataDir);
+  const remember = (s: VmSettings): void => {
+    try {
+      recent.add(pathsOf(s));
+    } catch (e) {
+      // The list is a convenience: a full disk must not fail the save that was already made.
+      process.stderr.write(`hostbox: the recent-files list was not updated: ${(e as Error).message}\n`);
+    }
+  };
   const launch: VmmLauncher =
     opts.launcher ?? ((spec, handlers, resume) => (resume ? VmmHost.resume(resume.file, handlers, { memoryMiB: spec.memoryMiB, hdaPath: resume.hda }) : VmmHost.start(spec, handlers)));
   const noPty = opts.ptyUnavailable ?? ptyUnavailable;
@@ -151,9 +203,12 @@ export function createHostApi(opts: HostOptions): {
     s.over = true;
     s.pty?.close();
     sessions.delete(id);
-    // The last output reaches the UI before the VM shows as off.
+    // The last output, and the mark of the power-off, reach the UI before the VM shows as off.
     const log = consoles.get(id);
-    if (log) flushSerial(id, log);
+    if (log) {
+      if (s.vmm) serialOut(id, log, separator(power === 'crashed' ? 'crashed' : 'powered off'));
+      flushSerial(id, log);
+    }
     publish(library.setPower(id, power, error));
   };
 
@@ -163,7 +218,8 @@ export function createHostApi(opts: HostOptions): {
    */
   const boot = async (id: string, resume: ResumeFrom | undefined, consume: boolean): Promise<VmInfo> => {
     const vm = library.get(id);
-    const s: Session = { vmm: null, pty: null, over: false };
+    const s: Session = { vmm: null, pty: null, over: false, startedAt: performance.now(), lastStats: null };
+    const cpuAtStart = cpuUs();
     syncNotes.delete(id);
     sessions.set(id, s);
     const log = consoleOf(id);
@@ -209,12 +265,36 @@ export function createHostApi(opts: HostOptions): {
             if (!stream) screens.set(id, (stream = new ScreenStream()));
             if (stream.update(screen)) emit({ type: 'screen', id, version: stream.version });
           },
+          stats: (stats, busyMs) => {
+            if (s.over) return;
+            const now = performance.now();
+            const last = s.lastStats ?? { at: s.startedAt, instructions: 0, busyMs: 0, cpuUs: cpuAtStart };
+            const dt = now - last.at;
+            if (dt <= 0) return;
+            const busy = busyMs ?? last.busyMs;
+            const cpu = cpuUs();
+            s.lastStats = { at: now, instructions: stats.instructions, busyMs: busy, cpuUs: cpu };
+            emit({
+              type: 'activity',
+              id,
+              activity: {
+                // A reset restarts the count: the first period after it shows no negative rate.
+                mips: Math.max(0, stats.instructions - last.instructions) / dt / 1000,
+                cpuPercent: Math.min(100, Math.max(0, ((busy - last.busyMs) / dt) * 100)),
+                hostCpuPercent: Math.max(0, (cpu - last.cpuUs) / 1000 / dt) * 100,
+                uptimeMs: now - s.startedAt,
+                instructions: stats.instructions,
+              },
+            });
+          },
           state: (state, detail) => {
             if (state === 'running' && !s.over) publish(library.setPower(id, 'running'));
             else if (state === 'halted' && !s.over)
               publish(library.setPower(id, 'halted', `The guest halted with interrupts off at ${detail ?? '?'}: it will not go on. Reset it or power it off.`));
-            else if (state === 'reset' && !s.over && library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
-            else if (state === 'poweroff' || state === 'stopped') end(id, s, 'off');
+            else if (state === 'reset' && !s.over) {
+              serialOut(id, log, separator('reset'));
+              if (library.get(id).power === 'halted') publish(library.setPower(id, 'running'));
+            } else if (state === 'poweroff' || state === 'stopped') end(id, s, 'off');
             else if (state === 'crashed') end(id, s, 'crashed', (detail ?? 'unknown error').split('\n')[0]);
           },
         },
@@ -228,6 +308,8 @@ export function createHostApi(opts: HostOptions): {
         }
       }
       if (!s.over && library.get(id).power === 'starting') publish(library.setPower(id, 'running'));
+      // The console says at once that the machine is on (or continues), before the guest has anything to say.
+      if (!s.over) serialOut(id, log, separator(resume ? 'resumed' : 'powered on'));
     } catch (e) {
       // The VM never ran: it stays off (or suspended, its state untouched), with the reason shown on it.
       const message = (e as Error).message;
@@ -282,11 +364,35 @@ export function createHostApi(opts: HostOptions): {
     },
     async createVm(settings) {
       const r = library.create(settings, { ptyUnavailable: noPty });
-      if (r.ok) publish(r.vm);
+      if (r.ok) {
+        publish(r.vm);
+        remember(r.vm);
+      }
       return r;
     },
     async updateVm(id, settings) {
       const r = library.update(id, settings, { ptyUnavailable: noPty });
+      if (r.ok) {
+        publish(r.vm);
+        remember(r.vm);
+      }
+      return r;
+    },
+    async browseDir(path) {
+      if (typeof path !== 'string') throw new Error('browseDir: path must be text');
+      return listDir(path);
+    },
+    async recentFiles() {
+      return recent.list();
+    },
+    async sampleGuest() {
+      return sampleGuestFiles();
+    },
+    async createSampleVm() {
+      const files = sampleGuestFiles();
+      if (!files) throw new Error('the sample VM needs the Debian test guest, which is not built: run `npm run guest`');
+      if (library.list().some((v) => v.name === SAMPLE_VM_NAME)) throw new Error(`the library already has a VM named "${SAMPLE_VM_NAME}"`);
+      const r = library.create({ ...defaultSettings(), name: SAMPLE_VM_NAME, memoryMiB: 256, boot: 'kernel', ...files, cmdline: SAMPLE_CMDLINE }, { ptyUnavailable: noPty });
       if (r.ok) publish(r.vm);
       return r;
     },

@@ -3,12 +3,12 @@
 // ipc-dispatch.ts). The window never leaves the app's page: navigation and new windows are denied
 // (a link in a guest's console output opens nothing), permissions are refused, and the page's CSP
 // sits in renderer/index.html.
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createHostApi } from './api.ts';
 import { packageRoot } from './vmm-host.ts';
 import { resolveDataDir } from './library/data-dir.ts';
-import { dispatchIpc, type IpcSender } from './ipc-dispatch.ts';
+import { dispatchIpc, senderProblem, type IpcSender } from './ipc-dispatch.ts';
 import { claimLibrary } from './app-endpoint.ts';
 import { addSampleVm } from './library/sample-vm.ts';
 import type { ImageLock } from './backends/image-lock.ts';
@@ -51,6 +51,7 @@ interface ElectronMain {
       win: Window,
       opts: { type: 'question' | 'warning'; buttons: string[]; defaultId: number; cancelId: number; title: string; message: string; detail: string; noLink: boolean },
     ): Promise<{ response: number }>;
+    showOpenDialog(win: Window, opts: { title?: string; defaultPath?: string; properties: ('openFile' | 'openDirectory' | 'showHiddenFiles')[] }): Promise<{ canceled: boolean; filePaths: string[] }>;
   };
 }
 const { app, BrowserWindow, ipcMain, dialog } = require('electron') as ElectronMain;
@@ -96,6 +97,18 @@ app.whenReady().then(() => {
   const allowed = new Set<string>(host.methods);
   const trust = { webContents: win.webContents, pageUrl: pathToFileURL(page).href };
   ipcMain.handle(CHANNEL, (e, method, params) => dispatchIpc(host.api, allowed, e, trust, method, params));
+  // The form's Browse… buttons: the system's own open dialog, for the app's page only.
+  ipcMain.handle('hostbox:pick', async (e, kind, current) => {
+    const refused = senderProblem(e, trust);
+    if (refused) throw new Error(`refused: ${refused}`);
+    if ((kind !== 'file' && kind !== 'folder') || typeof current !== 'string' || current.length > 4096 || current.includes('\0')) throw new Error('pickPath: a kind (file or folder) and the current path');
+    const r = await dialog.showOpenDialog(win, {
+      title: kind === 'folder' ? 'Choose a folder' : 'Choose a file',
+      ...(isAbsolute(current) ? { defaultPath: current } : {}),
+      properties: [kind === 'folder' ? 'openDirectory' : 'openFile', 'showHiddenFiles'],
+    });
+    return r.canceled ? null : (r.filePaths[0] ?? null);
+  });
   const unsubscribe = host.subscribe((event) => {
     if (!win.webContents.isDestroyed()) win.webContents.send('hostbox:event', event);
   });

@@ -19,4 +19,6 @@ api.onEvent = (listener: (e: unknown) => void) => {
   ipcRenderer.on('hostbox:event', f);
   return () => ipcRenderer.removeListener('hostbox:event', f);
 };
+// The system's open dialog: the main process checks the sender as for every call (electron.ts).
+api.pickPath = (kind: unknown, current: unknown) => ipcRenderer.invoke('hostbox:pick', kind, current);
 contextBridge.exposeInMainWorld('hostbox', api);

@@ -144,6 +144,8 @@ export interface VmHandlers {
   screen(s: Screen): void;
   state(s: VmState, detail?: string): void;
   log?(level: string, msg: string): void;
+  /** About once a second while the guest runs: instructions retired so far and host ms the VMM spent running it. */
+  stats?(stats: { instructions: number; guestTimeNs: number }, busyMs: number | undefined): void;
   /** A folder disk was synced to its host folder (report null: read-only, dropped), or could not be. */
   folderSync?(folder: AttachedFolder, report: SyncReport | null, error?: Error): void;
 }
@@ -502,6 +504,9 @@ export class VmmHost {
       }
       case 'state':
         this.onState(m);
+        return;
+      case 'status':
+        h.stats?.(m.stats, m.busyMs);
         return;
       case 'lifecycle':
         if (m.event === 'poweroff') {

@@ -30,7 +30,7 @@ if (chosen.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const bootsGuest = (f) => /^tests\/(guest-[^/]*|browser-guest)\.test\.ts$/.test(f);
+const bootsGuest = (f) => /^tests\/(guest-[^/]*|browser-guest|browser-first-run)\.test\.ts$/.test(f);
 const ci = Boolean(process.env.CI);
 const tapDir = ci ? mkdtempSync(join(tmpdir(), 'hostbox-tests-')) : null;
 const skipped = [];

@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { createHostApi } from '../main/api.ts';
 import { startWebServer } from '../main/server.ts';
 import { bootSectorImage } from './boot-sector.ts';
-import { artifacts, browserSkipReason, launchChromium, rendererDir } from './browser-support.ts';
+import { artifacts, browserSkipReason, launchChromium, newKernelVmForm, powerOffConfirmed, rendererDir } from './browser-support.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const guest = join(root, '.cache', 'guest');
@@ -37,7 +37,7 @@ test('web mode with the real guest: create, power on, shell, uname -r, power off
   try {
     const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     await page.goto(server.url);
-    await page.getByText('New virtual machine').waitFor();
+    await newKernelVmForm(page);
     await page.fill('input[name=name]', 'Debian test guest');
     await page.fill('input[name=memory]', '256');
     await page.fill('input[name=kernelPath]', join(guest, 'vmlinuz'));
@@ -68,7 +68,7 @@ test('web mode with the real guest: create, power on, shell, uname -r, power off
     await page.screenshot({ path: join(artifacts, 'web-screen-guest.png') });
     await page.getByRole('tab', { name: 'Serial console (COM1)' }).click();
 
-    await page.getByRole('button', { name: 'Power off' }).click();
+    await powerOffConfirmed(page);
     await page.locator('.vm-header .chip-off').waitFor({ timeout: 30_000 });
     assert.equal((await host.api.listVms())[0]!.power, 'off');
 
@@ -81,6 +81,7 @@ test('web mode with the real guest: create, power on, shell, uname -r, power off
     const again = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     await again.goto(server.url);
     await again.locator('.vm-list li', { hasText: 'Debian test guest' }).locator('.chip-off').waitFor();
+    await again.locator('.vm-list li', { hasText: 'Debian test guest' }).click();
     await again.locator('.summary', { hasText: '256 MiB' }).waitFor();
     const [vm] = await host.api.listVms();
     assert.equal(vm!.kernelPath, join(guest, 'vmlinuz'));
@@ -106,7 +107,7 @@ async function withDiskVm(name: string, source: string, sector2: string | undefi
   try {
     const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     await page.goto(server.url);
-    await page.getByText('New virtual machine').waitFor();
+    await newKernelVmForm(page);
     await page.fill('input[name=name]', name);
     await page.fill('input[name=memory]', '32');
     await page.locator('.segmented label', { hasText: 'Hard disk' }).click();
@@ -117,7 +118,7 @@ async function withDiskVm(name: string, source: string, sector2: string | undefi
     await page.getByRole('button', { name: 'Power on' }).click();
     await page.getByRole('tab', { name: 'Screen' }).click();
     await body(page, host);
-    await page.getByRole('button', { name: 'Power off' }).click();
+    await powerOffConfirmed(page);
     await page.locator('.vm-header .chip-off').waitFor();
   } finally {
     await browser.close();

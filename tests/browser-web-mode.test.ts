@@ -12,7 +12,7 @@ import { startWebServer } from '../main/server.ts';
 import { FAKE_RELEASE, fakeVmmLauncher } from '../main/fake-vmm-launcher.ts';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
 import { ptyUnavailable } from '../main/backends/pty.ts';
-import { browserSkipReason, launchChromium, rendererDir, artifacts } from './browser-support.ts';
+import { browserSkipReason, expectAccessible, launchChromium, newKernelVmForm, powerOffConfirmed, rendererDir, artifacts } from './browser-support.ts';
 
 test('web mode: library, New VM form with validation, console, power, settings, delete, restart', { skip: browserSkipReason(), timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-web-'));
@@ -25,8 +25,15 @@ test('web mode: library, New VM form with validation, console, power, settings, 
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await page.goto(server.url);
-    await page.getByText('New virtual machine').waitFor();
+    await page.getByText('Welcome to Hostbox').waitFor();
     await page.getByText('No VMs yet').waitFor();
+    await expectAccessible(page, 'first-run page');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await expectAccessible(page, 'first-run page, dark');
+    await page.screenshot({ path: join(artifacts, 'web-first-run-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await newKernelVmForm(page);
+    await expectAccessible(page, 'New VM form');
     mkdirSync(artifacts, { recursive: true });
 
     // Every problem shows next to its field, and nothing is saved.
@@ -49,7 +56,19 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     // A valid form creates the VM (with a sparse 32 MiB disk in its folder) and opens it, off.
     await page.fill('input[name=name]', 'Test guest');
     await page.fill('input[name=memory]', '128');
-    await page.fill('input[name=kernelPath]', kernel);
+    // The kernel through the browse dialog: another folder typed in, the file chosen by keyboard.
+    await page.getByRole('button', { name: 'Browse for kernel' }).click();
+    const browse = page.getByRole('dialog');
+    await browse.getByRole('listbox').waitFor();
+    await page.locator('input[name=browse-path]').fill(files);
+    await page.locator('input[name=browse-path]').press('Enter');
+    await browse.getByRole('option', { name: /vmlinuz/ }).waitFor();
+    await expectAccessible(page, 'browse dialog');
+    await page.screenshot({ path: join(artifacts, 'web-browse-dialog.png') });
+    await browse.getByRole('listbox').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    assert.equal(await page.locator('input[name=kernelPath]').inputValue(), kernel);
     await page.fill('input[name=initrdPath]', '');
     await page.fill('input[name=newDiskMiB]', '32');
     await page.click('button[type=submit]');
@@ -67,10 +86,57 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await page.keyboard.type('uname -r');
     await page.keyboard.press('Enter');
     await page.locator('.xterm-rows', { hasText: FAKE_RELEASE }).waitFor();
+    // Zoom: the text grows and the terminal keeps the box, with fewer columns.
+    const size = page.locator('.term-size');
+    const cols = (): Promise<number> => size.textContent().then((t) => Number(/^(\d+)×/.exec(t ?? '')?.[1]));
+    const colsBefore = await cols();
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    await page.getByText('14 px').waitFor();
+    await page.waitForFunction((n) => Number(/^(\d+)×/.exec(document.querySelector('.term-size')?.textContent ?? '')?.[1]) < n, colsBefore);
+    // Resizing the box refits the terminal.
+    await page.locator('.terminal-box').evaluate((el) => ((el as HTMLElement).style.width = '500px'));
+    await page.waitForFunction((n) => Number(/^(\d+)×/.exec(document.querySelector('.term-size')?.textContent ?? '')?.[1]) < n / 1.5, colsBefore);
+    assert.ok((await cols()) >= 20);
+    // Paste carries the host's clipboard to the guest.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+    await page.evaluate(() => navigator.clipboard.writeText('pasted-text'));
+    await page.getByRole('button', { name: 'Paste' }).click();
+    await page.locator('.xterm-rows', { hasText: 'pasted-text' }).waitFor();
+    await page.locator('[data-testid=serial-console]').click();
+    await page.keyboard.press('Enter');
+    await page.locator('.xterm-rows', { hasText: /pasted-text\s*\/ #/ }).waitFor();
+    // Copy with nothing selected says what to do; with a line selected it takes it.
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Select text in the console first.').waitFor();
+    // A triple click selects a line, as in a desktop terminal: the second, the mark of the power-on.
+    const screenBox = (await page.locator('.xterm-screen').boundingBox())!;
+    await page.mouse.click(screenBox.x + 20, screenBox.y + 25, { clickCount: 3 });
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText(/Copied \d+ characters/).waitFor();
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /powered on at/);
     await page.screenshot({ path: join(artifacts, 'web-console-fake.png') });
-    assert.equal(await page.getByRole('button', { name: 'Settings' }).count(), 0, 'no settings while running');
-    await page.getByRole('button', { name: 'Power off' }).click();
+    await expectAccessible(page, 'VM page, running');
+    // Settings can be seen while running, not changed.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByText('The VM is running: power it off to change these.').waitFor();
+    assert.equal(await page.locator('input[name=memory]').isDisabled(), true);
+    assert.equal(await page.locator('button[type=submit]').count(), 0);
+    await expectAccessible(page, 'settings while running');
+    await page.getByRole('button', { name: 'Close' }).click();
+    // Power off asks first; Cancel (or Escape) leaves the VM running.
+    await page.locator('.vm-header').getByRole('button', { name: 'Power off' }).click();
+    await page.getByRole('dialog').getByText('This cuts the power at once').waitFor();
+    await expectAccessible(page, 'power-off confirmation');
+    // Focus stays in the dialog: Tab from its last button comes back to its first.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('[role=dialog]') !== null), true);
+    await page.keyboard.press('Escape');
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    assert.equal((await host.api.listVms())[0]!.power, 'running');
+    await powerOffConfirmed(page);
     await page.locator('.vm-header .chip-off').waitFor();
+    await page.locator('.xterm-rows', { hasText: 'powered off at' }).waitFor();
     assert.equal((await host.api.listVms())[0]!.power, 'off');
 
     // Settings while off: a bad value is refused in place, a good one is stored.
@@ -116,8 +182,21 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     server = await startWebServer({ rendererDir, api: host.api, methods: host.methods, subscribe: host.subscribe });
     const again = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await again.goto(server.url);
-    await again.locator('.vm-list li', { hasText: 'Test guest' }).waitFor();
+    // No VM chosen in the address: the first-run page, with the library beside it.
+    await again.getByText('Welcome to Hostbox').waitFor();
+    // The library by keyboard: arrow keys move between VMs, Enter opens one.
+    const second = await host.api.createVm({ ...(await host.api.defaultSettings()), name: 'Second guest', kernelPath: kernel });
+    assert.ok(second.ok);
+    await again.locator('.vm-list li', { hasText: 'Second guest' }).waitFor();
+    await again.locator('.vm-list button.vm-item').first().focus();
+    await again.keyboard.press('ArrowDown');
+    await again.keyboard.press('Enter');
+    await again.locator('.vm-header h1', { hasText: 'Second guest' }).waitFor();
+    assert.equal(new URL(again.url()).hash, `#vm/${second.vm.id}`);
+    await again.keyboard.press('ArrowUp');
+    await again.keyboard.press('Enter');
     await again.locator('.vm-header h1', { hasText: 'Test guest' }).waitFor();
+    await host.api.deleteVm(second.vm.id);
 
     // Delete says what goes (the folder and its disk) and what stays (the kernel), then does it.
     await again.getByRole('button', { name: 'Delete…' }).click();
@@ -126,17 +205,19 @@ test('web mode: library, New VM form with validation, console, power, settings, 
     await dialog.getByText('disk.img').waitFor();
     await dialog.getByText(kernel).waitFor();
     await again.screenshot({ path: join(artifacts, 'web-delete-confirm.png') });
+    await expectAccessible(again, 'delete confirmation');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     assert.equal((await host.api.listVms()).length, 1);
     await again.getByRole('button', { name: 'Delete…' }).click();
     await again.getByRole('dialog').getByRole('button', { name: 'Delete VM' }).click();
-    await again.getByText('New virtual machine').waitFor();
+    await again.getByText('Welcome to Hostbox').waitFor();
     assert.deepEqual(await host.api.listVms(), []);
     assert.equal(existsSync(vm!.folder), false);
     assert.ok(existsSync(kernel));
 
     // COM1 on a host pty: the page names the pty while the VM runs.
     if (!ptyUnavailable()) {
+      await newKernelVmForm(again);
       await again.fill('input[name=name]', 'Pty guest');
       await again.fill('input[name=kernelPath]', kernel);
       await again.selectOption('select[name=serial]', 'pty');
@@ -146,7 +227,7 @@ test('web mode: library, New VM form with validation, console, power, settings, 
       await banner.waitFor();
       assert.match((await banner.textContent())!, new RegExp(`screen ${(await host.api.listVms())[0]!.ptyPath}`));
       await again.screenshot({ path: join(artifacts, 'web-pty.png') });
-      await again.getByRole('button', { name: 'Power off' }).click();
+      await powerOffConfirmed(again);
       await again.locator('.vm-header .chip-off').waitFor();
       assert.equal(await again.locator('.banner-info').count(), 0);
     }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMachine } from './machine.ts';
 import type { MachineHost, PowerEvent } from './machine-api.ts';
+import { SLP_EN, SLP_TYP_S5, SLP_TYP_SHIFT } from './devices/acpi-pm/acpi-pm.ts';
 
 /** A 64 KiB BIOS whose reset vector (F000:FFF0) runs `code`. */
 function bios(code: number[]): Uint8Array {
@@ -11,7 +12,7 @@ function bios(code: number[]): Uint8Array {
   return img;
 }
 
-function boot(code: number[]): { events: [PowerEvent, string | undefined][]; run: () => string } {
+function boot(code: number[]): { events: [PowerEvent, string | undefined][]; run: () => string; machine: ReturnType<typeof createMachine> } {
   const events: [PowerEvent, string | undefined][] = [];
   let now = 0;
   const host: MachineHost = {
@@ -22,7 +23,7 @@ function boot(code: number[]): { events: [PowerEvent, string | undefined][]; run
     log: () => {},
   };
   const m = createMachine({ memoryMiB: 4, engine: 'interpreter', bios: bios(code) }, host, () => (now += 1));
-  return { events, run: () => m.runSlice(50) };
+  return { events, run: () => m.runSlice(50), machine: m };
 }
 
 test('HLT with interrupts off is reported once as the guest halting for good, at the HLT', () => {
@@ -51,4 +52,15 @@ test('the ACPI power button sets PWRBTN_STS in PM1_STS, where a guest polling it
   m.powerButton();
   m.runSlice(50);
   assert.deepEqual(events, ['halted']);
+});
+
+test('the power button reaches the guest as PWRBTN_STS, and a guest that answers with S5 powers off', () => {
+  const s5 = SLP_EN | (SLP_TYP_S5 << SLP_TYP_SHIFT);
+  // mov dx, 0x600; wait: in ax, dx; test ah, 1 (PWRBTN_STS is bit 8); jz wait; mov dx, 0x604; mov ax, S5|SLP_EN; out dx, ax
+  const vm = boot([0xba, 0x00, 0x06, 0xed, 0xf6, 0xc4, 0x01, 0x74, 0xfa, 0xba, 0x04, 0x06, 0xb8, s5 & 0xff, s5 >> 8, 0xef]);
+  assert.equal(vm.run(), 'running');
+  assert.deepEqual(vm.events, [], 'no button press yet: the guest keeps polling');
+  vm.machine.powerButton!();
+  assert.equal(vm.run(), 'off');
+  assert.deepEqual(vm.events, [['poweroff', undefined]]);
 });

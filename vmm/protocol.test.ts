@@ -178,3 +178,19 @@ test('mouse and media messages: whole numbers in range, anything else refused', 
   assert.deepEqual(parseToVmm({ kind: 'media', sectors: 1234, extra: 1 }), { kind: 'media', sectors: 1234 });
   for (const sectors of [-1, 1.5, '3', 2 ** 33]) assert.throws(() => parseToVmm({ kind: 'media', sectors }), /media/);
 });
+
+test('the VMM reports instructions and busy time unasked about once a second', () => {
+  const posted: FromVmm[] = [];
+  const queue: (() => void)[] = [];
+  let now = 0;
+  const vmm = new VmmProcess((m) => posted.push(m), { now: () => (now += 150), soon: (f) => queue.push(f), later: (f) => queue.push(f), cancel: () => {} }, createFakeMachine);
+  vmm.receive({ kind: 'lifecycle', op: 'start', config: { memoryMiB: 16, engine: 'interpreter' }, fake: 'echo' });
+  for (let i = 0; i < 20 && queue.length; i++) queue.shift()!();
+  const reports = posted.filter((m) => m.kind === 'status');
+  // Each slice takes 150 ms of this clock: 20 slices are 3 s, so about three reports, not twenty.
+  assert.ok(reports.length >= 2 && reports.length <= 4, `${reports.length} status reports`);
+  const busy = reports.map((r) => (r as { busyMs: number }).busyMs);
+  assert.ok(busy.every((b, i) => b > 0 && (i === 0 || b > busy[i - 1]!)), `busy time grows: ${busy.join(', ')}`);
+  assert.deepEqual(parseFromVmm({ kind: 'status', running: true, stats: { instructions: 5, guestTimeNs: 1 }, busyMs: 12 }), { kind: 'status', running: true, stats: { instructions: 5, guestTimeNs: 1 }, busyMs: 12 });
+  assert.throws(() => parseFromVmm({ kind: 'status', running: true, stats: { instructions: 5, guestTimeNs: 1 }, busyMs: -1 }), /busyMs/);
+});

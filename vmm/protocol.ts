@@ -63,7 +63,11 @@ export const NET_MAX_BATCH = 512;
 export type LifecycleEvent =
   | { kind: 'lifecycle'; event: 'started' | 'paused' | 'resumed' | 'stopped' }
   | { kind: 'lifecycle'; event: PowerEvent; detail?: string }
-  | { kind: 'status'; running: boolean; stats: MachineStats };
+  /**
+   * The answer to 'status', and sent unasked about once a second while the guest runs. `busyMs`:
+   * host time the VMM spent running the guest since it started (idle HLT sleeps excluded).
+   */
+  | { kind: 'status'; running: boolean; stats: MachineStats; busyMs?: number };
 
 export type FromVmm =
   | LifecycleEvent
@@ -261,7 +265,8 @@ export function parseFromVmm(m: unknown): FromVmm {
       if (typeof m.running !== 'boolean' || !isObj(m.stats)) bad('status needs running and stats');
       const st = m.stats as Record<string, unknown>;
       if (typeof st.instructions !== 'number' || typeof st.guestTimeNs !== 'number') bad('status stats must be numbers');
-      return { kind: 'status', running: m.running as boolean, stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number } };
+      const busyMs = m.busyMs === undefined ? undefined : typeof m.busyMs === 'number' && Number.isFinite(m.busyMs) && m.busyMs >= 0 ? m.busyMs : bad('status busyMs must be a number of ms');
+      return { kind: 'status', running: m.running as boolean, stats: { instructions: st.instructions as number, guestTimeNs: st.guestTimeNs as number }, ...(busyMs !== undefined ? { busyMs } : {}) };
     }
     case 'display':
       return { kind: 'display', screen: screen(m.screen) };

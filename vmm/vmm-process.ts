@@ -16,6 +16,8 @@ const SLICE_MS = 10;
 const MAX_IDLE_MS = 20;
 /** Host time a suspend lets the guest run on to finish its IDE commands before giving up. */
 const QUIESCE_LIMIT_MS = 10_000;
+/** Host time between the unasked status reports (instructions retired, busy time) while the guest runs. */
+const STATUS_EVERY_MS = 1000;
 /** A UART hands over its output a byte at a time; it leaves as one message per slice, or at this size. */
 const CONSOLE_BATCH = 64 * 1024;
 
@@ -45,6 +47,9 @@ export class VmmProcess {
   private flushScheduled = false;
   /** Frames the NIC sent, not yet posted: they leave together after the slice, like serial output. */
   private netOut: Uint8Array[] = [];
+  /** Host ms spent in runSlice since start, and when the last status report went out. */
+  private busyMs = 0;
+  private lastStatusAt = 0;
 
   /** `postNow` may move the listed buffers rather than copy them (a worker's postMessage transfer list). */
   constructor(
@@ -127,7 +132,7 @@ export class VmmProcess {
           this.stop();
         } else {
           const stats = this.machine?.stats() ?? { instructions: 0, guestTimeNs: 0 };
-          this.post({ kind: 'status', running: this.running && !this.paused, stats });
+          this.post({ kind: 'status', running: this.running && !this.paused, stats, busyMs: this.busyMs });
         }
         return;
       case 'console':
@@ -245,6 +250,7 @@ export class VmmProcess {
       return;
     }
     this.running = true;
+    this.lastStatusAt = this.sched.now();
     this.post({ kind: 'lifecycle', event: 'started' });
     this.wake();
   }
@@ -282,8 +288,15 @@ export class VmmProcess {
     }
     let state;
     try {
+      const t0 = this.sched.now();
       state = m.runSlice(this.savingSince !== null ? 1 : SLICE_MS);
+      const t1 = this.sched.now();
+      this.busyMs += t1 - t0;
       this.flushOut();
+      if (t1 - this.lastStatusAt >= STATUS_EVERY_MS) {
+        this.lastStatusAt = t1;
+        this.postNow({ kind: 'status', running: state !== 'off', stats: m.stats(), busyMs: this.busyMs });
+      }
     } catch (e) {
       // A host-side bug in the VMM: report it with its stack so it can be fixed, and stop.
       this.running = false;

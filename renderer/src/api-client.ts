@@ -2,7 +2,11 @@
 // to the page's own server carrying the access token from the page URL.
 import type { HostApi, HostEvent } from '../../main/api-types.ts';
 
-export type Client = HostApi & { onEvent(listener: (e: HostEvent) => void): () => void };
+export type Client = HostApi & {
+  onEvent(listener: (e: HostEvent) => void): () => void;
+  /** The desktop app only: the system's open dialog (null when cancelled). Web mode browses through browseDir. */
+  pickPath?(kind: 'file' | 'folder', current: string): Promise<string | null>;
+};
 
 declare global {
   interface Window {

@@ -38,7 +38,8 @@ export async function applyGraphics(frame: HTMLCanvasElement, u: Extract<ScreenU
   return true;
 }
 
-export function useScreenFeed(vmId: string): ScreenPicture | null {
+/** `everyMs`: ask at most this often (a thumbnail needs no more), the changes in between merged. */
+export function useScreenFeed(vmId: string, everyMs = 0): ScreenPicture | null {
   const [picture, setPicture] = useState<ScreenPicture | null>(null);
   useEffect(() => {
     let live = true;
@@ -46,12 +47,17 @@ export function useScreenFeed(vmId: string): ScreenPicture | null {
     let have = 0;
     let want = 1;
     let busy = false;
+    let lastAsked = -Infinity;
     const frame = document.createElement('canvas');
     const pump = async (): Promise<void> => {
       if (busy) return;
       busy = true;
       try {
         while (live && want > have) {
+          const wait = lastAsked + everyMs - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if (!live) return;
+          lastAsked = performance.now();
           const u = await api.screenUpdate(vmId, have);
           if (!live) return;
           if (u.kind === 'none') {
@@ -88,6 +94,6 @@ export function useScreenFeed(vmId: string): ScreenPicture | null {
       live = false;
       off();
     };
-  }, [vmId]);
+  }, [vmId, everyMs]);
   return picture;
 }

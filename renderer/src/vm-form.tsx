@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import type { FieldError, SettingsField, VmCreateSettings, VmInfo, VmSettings } from '../../main/api-types.ts';
 import { api } from './api-client.ts';
+import { BrowseButton, type PickKind } from './file-picker.tsx';
 
 type DiskChoice = 'none' | 'existing' | 'new';
 
@@ -103,7 +104,9 @@ function toSettings(f: FormState): VmCreateSettings {
   };
 }
 
-export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vmId?: string; onSaved(vm: VmInfo): void; onCancel?(): void }) {
+/** 'view': a running VM's settings, shown but not editable (what can change while it runs is on its page). */
+export function VmForm(props: { mode: 'create' | 'edit' | 'view'; initial: VmSettings; vmId?: string; onSaved(vm: VmInfo): void; onCancel?(): void }) {
+  const viewOnly = props.mode === 'view';
   const [f, setF] = useState<FormState>(() => toState(props.initial));
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
@@ -132,9 +135,8 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
       setBusy(false);
     }
   };
-  const field = (label: string, name: keyof FormState, opts: { placeholder?: string; hint?: string; numeric?: boolean; errorField?: SettingsField } = {}) => (
-    <label className="field">
-      <span className="label">{label}</span>
+  const field = (label: string, name: keyof FormState, opts: { placeholder?: string; hint?: string; numeric?: boolean; errorField?: SettingsField; browse?: PickKind } = {}) => {
+    const input = (
       <input
         name={name}
         value={f[name] as string}
@@ -144,13 +146,34 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
         onChange={(e) => set(name, e.target.value as never)}
         aria-invalid={errors.some((x) => x.field === (opts.errorField ?? name)) || undefined}
       />
-      {opts.hint ? <span className="hint">{opts.hint}</span> : null}
-      {errorFor(opts.errorField ?? (name as SettingsField))}
-    </label>
-  );
+    );
+    return (
+      <div className="field">
+        <label className="field">
+          <span className="label">{label}</span>
+          {opts.browse ? (
+            <span className="with-browse">
+              {input}
+              {viewOnly ? null : <BrowseButton label={label.replace(/ \(.*\)$/, '').toLowerCase()} kind={opts.browse} value={f[name] as string} onPick={(p) => set(name, p as never)} />}
+            </span>
+          ) : (
+            input
+          )}
+        </label>
+        {opts.hint ? <span className="hint">{opts.hint}</span> : null}
+        {errorFor(opts.errorField ?? (name as SettingsField))}
+      </div>
+    );
+  };
   return (
     <form className="card vm-form" onSubmit={submit} noValidate>
       <h2>{props.mode === 'create' ? 'New virtual machine' : `Settings of ${props.initial.name}`}</h2>
+      {viewOnly ? (
+        <p className="banner-info" role="note">
+          The VM is running: power it off to change these. The network cable can be plugged in or pulled on its page while it runs.
+        </p>
+      ) : null}
+      <fieldset disabled={viewOnly} className="form-body">
       <fieldset>
         <legend>Machine</legend>
         {field('Name', 'name', { placeholder: 'e.g. Debian test guest' })}
@@ -184,8 +207,8 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
         {errorFor('boot')}
         {f.boot === 'kernel' ? (
           <>
-            {field('Kernel (bzImage)', 'kernelPath', { placeholder: '/boot/vmlinuz-6.1.0-686' })}
-            {field('Initial ramdisk (optional)', 'initrdPath', { placeholder: '/boot/initrd.img' })}
+            {field('Kernel (bzImage)', 'kernelPath', { placeholder: '/boot/vmlinuz-6.1.0-686', browse: 'file' })}
+            {field('Initial ramdisk (optional)', 'initrdPath', { placeholder: '/boot/initrd.img', browse: 'file' })}
             {field('Kernel command line', 'cmdline', { placeholder: 'console=ttyS0' })}
           </>
         ) : (
@@ -204,9 +227,9 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
             {props.mode === 'create' ? <option value="new">A new blank disk</option> : null}
           </select>
         </label>
-        {f.disk === 'existing' ? field('Disk image path', 'hdaPath', { placeholder: '/path/to/disk.img' }) : null}
+        {f.disk === 'existing' ? field('Disk image path', 'hdaPath', { placeholder: '/path/to/disk.img', browse: 'file' }) : null}
         {f.disk === 'new' ? field('New disk size (MiB)', 'newDiskMiB', { numeric: true, hint: 'Made in the VM’s folder; it takes host space only as the guest writes.' }) : null}
-        {field('CD-ROM image (optional)', 'cdromPath', { placeholder: '/path/to/image.iso' })}
+        {field('CD-ROM image (optional)', 'cdromPath', { placeholder: '/path/to/image.iso', browse: 'file' })}
       </fieldset>
       <fieldset>
         <legend>Host folders</legend>
@@ -219,13 +242,16 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
           <div className="row folder-row" key={i}>
             <label className="field">
               <span className="label">Folder {i + 1}</span>
-              <input
-                name={`folder-${i}`}
-                value={folder.path}
-                placeholder="/home/me/shared"
-                spellCheck={false}
-                onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, path: e.target.value } : x)))}
-              />
+              <span className="with-browse">
+                <input
+                  name={`folder-${i}`}
+                  value={folder.path}
+                  placeholder="/home/me/shared"
+                  spellCheck={false}
+                  onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, path: e.target.value } : x)))}
+                />
+                {viewOnly ? null : <BrowseButton label={`folder ${i + 1}`} kind="folder" value={folder.path} onPick={(p) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, path: p } : x)))} />}
+              </span>
             </label>
             <label className="check">
               <input type="checkbox" name={`folder-${i}-readonly`} checked={folder.readOnly} onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, readOnly: e.target.checked } : x)))} />{' '}
@@ -331,16 +357,19 @@ export function VmForm(props: { mode: 'create' | 'edit'; initial: VmSettings; vm
           </>
         ) : null}
       </fieldset>
+      </fieldset>
       {errorFor('form')}
       <div className="actions">
         {props.onCancel ? (
           <button type="button" onClick={props.onCancel}>
-            Cancel
+            {viewOnly ? 'Close' : 'Cancel'}
           </button>
         ) : null}
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Checking…' : props.mode === 'create' ? 'Create VM' : 'Save settings'}
-        </button>
+        {viewOnly ? null : (
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Checking…' : props.mode === 'create' ? 'Create VM' : 'Save settings'}
+          </button>
+        )}
       </div>
     </form>
   );

@@ -1,13 +1,15 @@
-// One VM: its power controls, what it is set up with, and its consoles (serial in xterm.js, the VGA
-// text screen on a canvas). Settings and Delete are offered only while it is not running.
+// One VM: its power controls, what it is set up with, what it is doing, and its consoles (serial
+// in xterm.js, the VGA screen on a canvas). Its settings can be seen while it runs, and changed and
+// deleted only while it is off.
 import { useEffect, useState } from 'react';
-import type { DeletePlan, VmInfo, NetStatus } from '../../main/api-types.ts';
+import type { DeletePlan, VmActivity, VmInfo, NetStatus } from '../../main/api-types.ts';
 import { api } from './api-client.ts';
 import { SerialConsole } from './serial-console.tsx';
 import { VgaScreenView } from './vga-screen.tsx';
 import { PowerChip } from './power-chip.tsx';
 import { DiscardStateButton, SuspendButton, SuspendedNote } from './suspend-controls.tsx';
 import { SnapshotPanel } from './snapshot-panel.tsx';
+import { ConfirmDialog, Dialog } from './dialog.tsx';
 
 const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted' || vm.power === 'suspending';
 
@@ -21,9 +23,7 @@ function bytes(n: number): string {
 function DeleteDialog(props: { plan: DeletePlan; onCancel(): void; onConfirm(): void; busy: boolean }) {
   const { plan } = props;
   return (
-    <div className="modal-backdrop">
-      <div className="modal card" role="dialog" aria-modal="true" aria-labelledby="delete-title">
-        <h2 id="delete-title">Delete {plan.name}?</h2>
+    <Dialog title={`Delete ${plan.name}?`} onCancel={props.onCancel}>
         <p>This removes the VM from the library and deletes its folder:</p>
         <code className="path">{plan.folder}</code>
         {plan.files.length ? (
@@ -50,14 +50,38 @@ function DeleteDialog(props: { plan: DeletePlan; onCancel(): void; onConfirm(): 
           </>
         ) : null}
         <div className="actions">
-          <button onClick={props.onCancel} autoFocus>
+          <button onClick={props.onCancel} data-autofocus>
             Cancel
           </button>
           <button className="danger solid" onClick={props.onConfirm} disabled={props.busy}>
             Delete VM
           </button>
         </div>
-      </div>
+    </Dialog>
+  );
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** What a powered-on VM is doing: from the first instant, then refreshed by the VMM's reports each second. */
+function ActivityLine(props: { vm: VmInfo; activity: VmActivity | null }) {
+  const a = props.activity;
+  const text =
+    props.vm.power === 'starting'
+      ? 'Starting the virtual machine…'
+      : !a
+        ? 'Powered on: waiting for the first report from the processor…'
+        : `Guest ${a.mips >= 100 ? a.mips.toFixed(0) : a.mips.toFixed(1)} MIPS · VMM busy ${a.cpuPercent.toFixed(0)}% · Hostbox CPU ${a.hostCpuPercent.toFixed(0)}% · up ${duration(a.uptimeMs)} · ${(a.instructions / 1e9).toFixed(2)} billion instructions`;
+  return (
+    <div className="activity" data-testid="activity" title="MIPS: guest instructions per second. VMM busy: the share of time its VMM ran the guest rather than waiting for it (HLT). Hostbox CPU: the host process's CPU time, all its threads, in % of one core.">
+      <span className={`pulse${a && a.mips > 0 ? ' on' : ''}`} aria-hidden="true" />
+      {text}
+      {props.vm.power === 'halted' ? ' · halted' : ''}
     </div>
   );
 }
@@ -177,10 +201,15 @@ function CdPanel(props: { vm: VmInfo }) {
   );
 }
 
-export function VmView(props: { vm: VmInfo; onEdit(): void; onDeleted(): void }) {
+export function VmView(props: { vm: VmInfo; activity: VmActivity | null; onEdit(): void; onDeleted(): void }) {
   const { vm } = props;
   const [error, setError] = useState<string | null>(null);
   const [plan, setPlan] = useState<DeletePlan | null>(null);
+  const [confirmOff, setConfirmOff] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    if (!isOn(vm)) setNote(null);
+  }, [vm.power]);
   const [busy, setBusy] = useState(false);
   const [tab, setTab] = useState<'serial' | 'screen'>('serial');
   // An off VM with no output this session has nothing to show but empty consoles.
@@ -209,12 +238,25 @@ export function VmView(props: { vm: VmInfo; onEdit(): void; onDeleted(): void })
         <div className="spacer" />
         {isOn(vm) ? (
           <>
+            <button onClick={props.onEdit}>Settings</button>
             <button onClick={() => void act(() => api.resetVm(vm.id))} disabled={busy || (vm.power !== 'running' && vm.power !== 'halted')}>
               Reset
             </button>
             <SuspendButton vm={vm} busy={busy} act={act} />
-            <button className="danger" onClick={() => void act(() => api.powerOff(vm.id))} disabled={busy}>
-              Power off
+            <button
+              onClick={() =>
+                void act(async () => {
+                  await api.shutdownGuest(vm.id);
+                  setNote('The power button was pressed: the guest’s system decides how to shut down. If it does not handle the button, use Power off.');
+                })
+              }
+              disabled={busy || vm.power !== 'running'}
+              title="Presses the ACPI power button, as the button on a PC's case does"
+            >
+              Shut down guest
+            </button>
+            <button className="danger" onClick={() => setConfirmOff(true)} disabled={busy}>
+              Power off…
             </button>
           </>
         ) : (
@@ -235,9 +277,15 @@ export function VmView(props: { vm: VmInfo; onEdit(): void; onDeleted(): void })
           </>
         )}
       </header>
+      {isOn(vm) ? <ActivityLine vm={vm} activity={props.activity} /> : null}
       {isOn(vm) ? <CdPanel vm={vm} /> : null}
       {isOn(vm) && vm.net === 'user' ? <NetPanel vmId={vm.id} /> : null}
       <SuspendedNote vm={vm} />
+      {note && isOn(vm) ? (
+        <div className="banner-info" role="status">
+          {note}
+        </div>
+      ) : null}
       {shownError ? (
         <div className="banner-error" role="alert">
           {vm.power === 'crashed' ? 'The VM crashed: ' : ''}
@@ -261,7 +309,7 @@ export function VmView(props: { vm: VmInfo; onEdit(): void; onDeleted(): void })
           ))}
         </div>
       ) : null}
-      {isOn(vm) ? null : <Summary vm={vm} />}
+      <Summary vm={vm} />
       <SnapshotPanel vm={vm} />
       {hasOutput ? null : (
         <div className="card placeholder">
@@ -283,6 +331,27 @@ export function VmView(props: { vm: VmInfo; onEdit(): void; onDeleted(): void })
       <div className="console-pane" hidden={!hasOutput || tab !== 'screen'}>
         <VgaScreenView vmId={vm.id} running={isOn(vm)} onKeys={(c) => void api.sendKeys(vm.id, c).catch(() => {})} />
       </div>
+      {confirmOff ? (
+        <ConfirmDialog
+          title={`Power off ${vm.name}?`}
+          body={
+            <p>
+              This cuts the power at once, as pulling a PC’s plug does: what the guest has not saved is lost, and its file systems may need a check.
+              To let the guest close down in order, use <strong>Shut down guest</strong> instead.
+            </p>
+          }
+          confirm="Power off"
+          danger
+          busy={busy}
+          onCancel={() => setConfirmOff(false)}
+          onConfirm={() =>
+            void act(async () => {
+              setConfirmOff(false);
+              await api.powerOff(vm.id);
+            })
+          }
+        />
+      ) : null}
       {plan ? (
         <DeleteDialog
           plan={plan}
