@@ -287,9 +287,10 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
   const theVm = vm;
   for (const f of theVm.folders) {
     const s = f.disk.scan;
-    process.stderr.write(
-      `hostbox: folder ${f.disk.folder}${f.disk.readOnly ? ' (read-only)' : ''} is IDE ${IDE_POSITIONS[f.slot]} (${f.slot}): FAT${f.disk.image.geometry.fatType}, ${s.files} files, ${s.dirs} directories, attached in ${f.disk.attachMs.toFixed(0)} ms${s.skipped.length ? `, ${s.skipped.length} entries left out (HOSTBOX_VERBOSE=1 lists them)` : ''}\r\n`,
-    );
+    const what = s
+      ? `${s.files} files, ${s.dirs} directories, attached in ${f.disk.attachMs.toFixed(0)} ms${s.skipped.length ? `, ${s.skipped.length} entries left out (HOSTBOX_VERBOSE=1 lists them)` : ''}`
+      : 'as it was at the suspend';
+    process.stderr.write(`hostbox: folder ${f.disk.folder}${f.disk.readOnly ? ' (read-only)' : ''} is IDE ${IDE_POSITIONS[f.slot]} (${f.slot}): FAT${f.disk.fatType}, ${what}\r\n`);
   }
   const tty = stdin.isTTY === true;
   if (tty) stdin.setRawMode(true);
