@@ -249,6 +249,8 @@ export class FolderDisk {
       else if (ch.kind === 'deleted') this.base.sources.dropped(ch.stamp);
       else this.base.sources.replaced(ch.old, ch.rel, ch.stamp, ch.chain);
     }
+    // Open files are looked up by name and identity; names and files changed, so start afresh.
+    if (o.changes.length) this.base.sources.close();
     // Files whose new contents did not reach the host stay written-since, so the next sync carries them.
     const keep: [number, number][] = [];
     for (const f of o.unsettled)
