@@ -18,7 +18,7 @@ import { SerialHistory, latin1 } from './serial-history.ts';
 export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'syncFoldersNow'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -197,8 +197,8 @@ export function createHostApi(opts: HostOptions): {
               s.pty?.write(data);
               serialOut(id, log, data);
             },
-            folderSync: (f, report, error) => {
-              const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+            folderSync: (f, report, error, moment) => {
+              const lines = describeSync(f.disk.folder, f.disk.readOnly, report, moment, error);
               syncNotes.set(id, [...(syncNotes.get(id) ?? []), ...lines]);
             },
             log: (level, msg) => {
@@ -257,6 +257,13 @@ export function createHostApi(opts: HostOptions): {
       const vmm = running(id).vmm!;
       if (!vmm.setLink || vmm.netCounters === null) throw new Error(`${library.get(id).name} has no network card`);
       vmm.setLink(connected);
+    },
+    async syncFolders(id) {
+      const vmm = running(id).vmm!;
+      if (!vmm.syncFoldersNow || !library.get(id).folders.length) throw new Error(`${library.get(id).name} has no host folders`);
+      const results = await vmm.syncFoldersNow();
+      const lines = results.flatMap((r) => describeSync(r.folder.disk.folder, r.folder.disk.readOnly, r.report, 'now', r.error));
+      return { ok: results.every((r) => !r.error), lines };
     },
     async serialLog(id) {
       library.get(id);
