@@ -8,9 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { createHostApi } from './api.ts';
 import { packageRoot } from './vmm-host.ts';
 import { resolveDataDir } from './library/data-dir.ts';
-import { dispatchIpc, type IpcSender } from './ipc-dispatch.ts';
+import { dispatchIpc, senderProblem, type IpcSender } from './ipc-dispatch.ts';
 
 const CHANNEL = 'hostbox:invoke';
+/** The desktop app's folder picker (web mode has none: its page cannot browse the host). */
+const PICK_FOLDER_CHANNEL = 'hostbox:pick-folder';
 
 // The slice of Electron's API used here. Declared locally because Electron is an optional
 // dependency: where its binary cannot be installed, its type declarations are absent too.
@@ -40,7 +42,10 @@ interface ElectronMain {
   };
   BrowserWindow: new (opts: object) => Window;
   ipcMain: { handle(channel: string, f: (e: IpcSender, ...args: unknown[]) => unknown): void };
-  dialog: { showErrorBox(title: string, content: string): void };
+  dialog: {
+    showErrorBox(title: string, content: string): void;
+    showOpenDialog(win: Window, opts: { title: string; properties: string[] }): Promise<{ canceled: boolean; filePaths: string[] }>;
+  };
 }
 const { app, BrowserWindow, ipcMain, dialog } = require('electron') as ElectronMain;
 
@@ -74,6 +79,12 @@ app.whenReady().then(() => {
   const allowed = new Set<string>(host.methods);
   const trust = { webContents: win.webContents, pageUrl: pathToFileURL(page).href };
   ipcMain.handle(CHANNEL, (e, method, params) => dispatchIpc(host.api, allowed, e, trust, method, params));
+  ipcMain.handle(PICK_FOLDER_CHANNEL, async (e) => {
+    const refused = senderProblem(e, trust);
+    if (refused) throw new Error(`refused: ${refused}`);
+    const r = await dialog.showOpenDialog(win, { title: 'Choose a host folder', properties: ['openDirectory', 'createDirectory'] });
+    return r.canceled ? null : (r.filePaths[0] ?? null);
+  });
   const unsubscribe = host.subscribe((event) => {
     if (!win.webContents.isDestroyed()) win.webContents.send('hostbox:event', event);
   });

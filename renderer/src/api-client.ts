@@ -2,7 +2,11 @@
 // to the page's own server carrying the access token from the page URL.
 import type { HostApi, HostEvent } from '../../main/api-types.ts';
 
-export type Client = HostApi & { onEvent(listener: (e: HostEvent) => void): () => void };
+export type Client = HostApi & {
+  onEvent(listener: (e: HostEvent) => void): () => void;
+  /** The desktop app's native folder picker (absent in web mode): a path, or null when cancelled. */
+  pickFolder?(): Promise<string | null>;
+};
 
 declare global {
   interface Window {
