@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       summary[n]![e] = { medianMs: median(ms), mips };
     }
   }
-  console.log(`\nHostbox (bt: translator, hostbox: interpreter) vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
+  if (names.length) console.log(`\nHostbox (bt: translator, hostbox: interpreter) vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
   console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, node ${process.version}\n`);
   const others = engines.slice(1);
   const header = ['workload', ...engines.map((e) => `${e} s`), ...others.map((o) => `${engines[0]}/${o}`), ...engines.map((e) => `${e} MIPS`)];
