@@ -36,6 +36,7 @@ const PARAMS: Record<keyof HostApi, readonly Param[]> = {
   serialLog: ['id'],
   netStatus: ['id'],
   setCable: ['id', 'flag'],
+  syncFolders: ['id'],
 };
 
 /** VM ids are short; a paste into the console is bounded so one call cannot hold the host for long. */

@@ -196,6 +196,12 @@ export interface HostApi {
   netStatus(id: string): Promise<NetStatus | null>;
   /** Plugs the VM's network cable in or pulls it, while it runs. */
   setCable(id: string, connected: boolean): Promise<void>;
+  /**
+   * "Sync to host now": carries what the guest changed on its host folders since the last sync.
+   * A folder the guest still has mounted, or whose file system is damaged, is not synced and left
+   * unchanged (ok false); `lines` says what each folder did.
+   */
+  syncFolders(id: string): Promise<{ ok: boolean; lines: string[] }>;
 }
 
 /** One snapshot in a VM's tree. */
@@ -281,4 +287,5 @@ export const HOST_API_METHODS = [
   'serialLog',
   'netStatus',
   'setCable',
+  'syncFolders',
 ] as const satisfies readonly (keyof HostApi)[];

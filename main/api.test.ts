@@ -345,6 +345,8 @@ test('host folders go to the VMM launch with their overlays in the VM folder, an
       const fakeDisk = { folder: shared, readOnly: false } as unknown as FolderDisk;
       return {
         ...vm,
+        // Stands in for "Sync to host now": one folder refused because the guest has it mounted.
+        syncFoldersNow: async () => [{ folder: { slot: 'hdb' as const, disk: fakeDisk }, report: null, error: new Error('the guest still has the folder disk mounted') }],
         stop: async () => {
           handlers.folderSync?.({ slot: 'hdb', disk: fakeDisk }, { written: ['a.txt'], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: ['b.txt: changed on the host'], refused: [] });
           await vm.stop();
@@ -363,7 +365,12 @@ test('host folders go to the VMM launch with their overlays in the VM folder, an
     await host.api.powerOn(r.vm.id);
     assert.deepEqual(specs[0]!.folders, [{ path: shared, readOnly: false }]);
     assert.equal(specs[0]!.folderOverlayDir, r.vm.folder);
+    assert.deepEqual(await host.api.syncFolders(r.vm.id), {
+      ok: false,
+      lines: [`folder ${shared} was not synced: the guest still has the folder disk mounted; the folder is unchanged, and the guest's changes are kept with the VM for a later sync`],
+    });
     await host.api.powerOff(r.vm.id);
+    await assert.rejects(host.api.syncFolders(r.vm.id), /is not running/);
     const vm = (await host.api.listVms()).find((v) => v.id === r.vm.id)!;
     assert.deepEqual(vm.folderSync, [`folder ${shared} synced: 1 changed, 1 conflicts`, '  conflict: b.txt: changed on the host']);
   } finally {

@@ -33,7 +33,7 @@ export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
   resume?: ResumeFrom,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend' | 'sendMouse' | 'changeCd'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend' | 'sendMouse' | 'changeCd' | 'syncFoldersNow'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -249,8 +249,8 @@ export function createHostApi(opts: HostOptions): {
             s.pty?.write(data);
             serialOut(id, log, data);
           },
-          folderSync: (f, report, error) => {
-            const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
+          folderSync: (f, report, error, moment) => {
+            const lines = describeSync(f.disk.folder, f.disk.readOnly, report, moment, error);
             syncNotes.set(id, [...(syncNotes.get(id) ?? []), ...lines]);
           },
           log: (level, msg) => {
@@ -589,6 +589,13 @@ export function createHostApi(opts: HostOptions): {
       if (!vmm.setLink || vmm.netCounters === null) throw new Error(`${library.get(id).name} has no network card`);
       vmm.setLink(connected);
     },
+    async syncFolders(id) {
+      const vmm = running(id).vmm!;
+      if (!vmm.syncFoldersNow || !library.get(id).folders.length) throw new Error(`${library.get(id).name} has no host folders`);
+      const results = await vmm.syncFoldersNow();
+      const lines = results.flatMap((r) => describeSync(r.folder.disk.folder, r.folder.disk.readOnly, r.report, 'now', r.error));
+      return { ok: results.every((r) => !r.error), lines };
+    },
     async serialLog(id) {
       library.get(id);
       const c = consoleOf(id);
@@ -612,7 +619,7 @@ export function createHostApi(opts: HostOptions): {
             const vm = await api.suspendVm(id);
             report.push(`${name}: suspended to ${library.statePath(id)}${vm.suspended ? ` (${vm.suspended.bytes} bytes)` : ''}`);
           } catch (e) {
-            // It cannot be suspended (host folders, a failed write): it is powered off, as close() would.
+            // It could not be suspended (a failed write, a disk that would not settle): it is powered off, as close() would.
             const s = sessions.get(id);
             if (s) {
               await s.vmm?.stop();

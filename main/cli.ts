@@ -1,6 +1,7 @@
 // `hostbox`: the headless face of the host code. `hostbox run` boots a VM with its first serial port
 // on this terminal, as `qemu-system-i386 -nographic` does: raw mode on a TTY, Ctrl-A X quits,
-// Ctrl-A S suspends to the --state file, Ctrl-A Ctrl-A sends a literal Ctrl-A. `hostbox resume FILE`
+// Ctrl-A S suspends to the --state file, Ctrl-A F syncs host folders now, Ctrl-A Ctrl-A sends a
+// literal Ctrl-A. `hostbox resume FILE`
 // continues a suspended VM. The exit code is 0 when the guest powers itself off or is suspended, 3
 // when it halts with interrupts off (it can never go on).
 
@@ -32,15 +33,16 @@ Options for run:
   --cdrom FILE      ISO image (IDE CD-ROM)
   --folder DIR[,readonly]
                     a host folder as a FAT disk on the next free IDE position (repeatable);
-                    what the guest changed is written back to DIR when the guest powers off
-                    (with ,readonly the guest's changes are dropped instead); a VM with host
-                    folders cannot be suspended
+                    what the guest changed is written back to DIR when the guest powers off,
+                    at a suspend, and on Ctrl-A F or the monitor's sync (unmount it in the
+                    guest first); with ,readonly the guest's changes are dropped instead
   --engine NAME     auto (= bt) | bt | interpreter | check (bt verified against the interpreter)
   --boot DEVICE     without --kernel, what the BIOS boots first: disk (default) or cdrom
   --bios FILE       BIOS image for booting without --kernel (default: Debian's SeaBIOS,
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
   --state FILE      where Ctrl-A S suspends the VM (resume: default the file resumed from)
-  --monitor PATH    a Unix socket (mode 0600) taking one JSON command a line: status, suspend, quit
+  --monitor PATH    a Unix socket (mode 0600) taking one JSON command a line: status, suspend,
+                    sync (host folders, now), quit
   --net MODE        user (default: an AMD PCnet NIC on user-mode NAT, 10.0.2.15 by DHCP)
                     or none (no network card)
   --mac MAC         the NIC's address (default 52:54:00:12:34:56)
@@ -53,7 +55,8 @@ Options for run:
 Without --kernel the PC starts its BIOS, which boots from its disks.
 
 ${LIBRARY_USAGE}
-In the console: Ctrl-A X quits, Ctrl-A S suspends, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A H shows this help.
+In the console: Ctrl-A X quits, Ctrl-A S suspends, Ctrl-A F syncs host folders now (unmount them in
+the guest first), Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A H shows this help.
 `;
 
 class UsageError extends Error {}
@@ -241,9 +244,8 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     log: (level: string, msg: string) => {
       if (level !== 'info' || process.env.HOSTBOX_VERBOSE) process.stderr.write(`\r\nhostbox: ${msg}\r\n`);
     },
-    folderSync: (f, report, error) => {
-      const lines = error ? [`folder ${f.disk.folder} was not synced: ${error.message}; the folder is unchanged`] : describeSync(f.disk.folder, f.disk.readOnly, report);
-      for (const l of lines) process.stderr.write(`hostbox: ${l}\r\n`);
+    folderSync: (f, report, error, moment) => {
+      for (const l of describeSync(f.disk.folder, f.disk.readOnly, report, moment, error)) process.stderr.write(`\r\nhostbox: ${l}\r\n`);
     },
   };
   // The monitor socket exists before the VM starts, so a script can wait for it to appear.
@@ -262,6 +264,14 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
       suspending = false;
     }
   };
+  const syncNow = async (force: boolean): Promise<{ lines: string[]; error?: string }> => {
+    if (!vm) throw new Error('the VM is not running yet');
+    const results = await vm.syncFoldersNow({ force });
+    const lines = results.flatMap((r) => describeSync(r.folder.disk.folder, r.folder.disk.readOnly, r.report, 'now', r.error));
+    for (const l of lines) process.stderr.write(`\r\nhostbox: ${l}\r\n`);
+    const failed = results.find((r) => r.error);
+    return failed ? { lines, error: `folder ${failed.folder.disk.folder} was not synced: ${failed.error!.message}` } : { lines };
+  };
   if (session.monitorPath) {
     monitor = await openMonitor(session.monitorPath, {
       status: () => (vm ? (suspending ? 'suspending' : 'running') : 'starting'),
@@ -271,6 +281,7 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
         return suspend(target);
       },
       afterSuspend: () => finish(0),
+      sync: syncNow,
       quit: () => {
         void vm?.stop().then(() => finish(0));
         if (!vm) finish(0);
@@ -290,9 +301,10 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
   const theVm = vm;
   for (const f of theVm.folders) {
     const s = f.disk.scan;
-    process.stderr.write(
-      `hostbox: folder ${f.disk.folder}${f.disk.readOnly ? ' (read-only)' : ''} is IDE ${IDE_POSITIONS[f.slot]} (${f.slot}): FAT${f.disk.image.geometry.fatType}, ${s.files} files, ${s.dirs} directories, attached in ${f.disk.attachMs.toFixed(0)} ms${s.skipped.length ? `, ${s.skipped.length} entries left out (HOSTBOX_VERBOSE=1 lists them)` : ''}\r\n`,
-    );
+    const what = s
+      ? `${s.files} files, ${s.dirs} directories, attached in ${f.disk.attachMs.toFixed(0)} ms${s.skipped.length ? `, ${s.skipped.length} entries left out (HOSTBOX_VERBOSE=1 lists them)` : ''}`
+      : 'as it was at the suspend';
+    process.stderr.write(`hostbox: folder ${f.disk.folder}${f.disk.readOnly ? ' (read-only)' : ''} is IDE ${IDE_POSITIONS[f.slot]} (${f.slot}): FAT${f.disk.fatType}, ${what}\r\n`);
   }
   const tty = stdin.isTTY === true;
   if (tty) stdin.setRawMode(true);
@@ -318,6 +330,10 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
               () => finish(0),
               (e: unknown) => process.stderr.write(`\r\nhostbox: ${(e as Error).message}; the VM runs on\r\n`),
             );
+          continue;
+        }
+        if (b === 0x66 || b === 0x46) {
+          syncNow(false).catch((e: unknown) => process.stderr.write(`\r\nhostbox: ${(e as Error).message}\r\n`));
           continue;
         }
         if (b === 0x68 || b === 0x48) process.stderr.write('\r\n' + USAGE.split('\n').slice(-2).join('\r\n'));

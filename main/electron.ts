@@ -14,6 +14,8 @@ import { addSampleVm } from './library/sample-vm.ts';
 import type { ImageLock } from './backends/image-lock.ts';
 
 const CHANNEL = 'hostbox:invoke';
+/** The desktop app's folder picker (web mode has none: its page cannot browse the host). */
+const PICK_FOLDER_CHANNEL = 'hostbox:pick-folder';
 
 // The slice of Electron's API used here. Declared locally because Electron is an optional
 // dependency: where its binary cannot be installed, its type declarations are absent too.
@@ -51,7 +53,7 @@ interface ElectronMain {
       win: Window,
       opts: { type: 'question' | 'warning'; buttons: string[]; defaultId: number; cancelId: number; title: string; message: string; detail: string; noLink: boolean },
     ): Promise<{ response: number }>;
-    showOpenDialog(win: Window, opts: { title?: string; defaultPath?: string; properties: ('openFile' | 'openDirectory' | 'showHiddenFiles')[] }): Promise<{ canceled: boolean; filePaths: string[] }>;
+    showOpenDialog(win: Window, opts: { title?: string; defaultPath?: string; properties: ('openFile' | 'openDirectory' | 'showHiddenFiles' | 'createDirectory')[] }): Promise<{ canceled: boolean; filePaths: string[] }>;
   };
 }
 const { app, BrowserWindow, ipcMain, dialog } = require('electron') as ElectronMain;
@@ -107,6 +109,12 @@ app.whenReady().then(() => {
       ...(isAbsolute(current) ? { defaultPath: current } : {}),
       properties: [kind === 'folder' ? 'openDirectory' : 'openFile', 'showHiddenFiles'],
     });
+    return r.canceled ? null : (r.filePaths[0] ?? null);
+  });
+  ipcMain.handle(PICK_FOLDER_CHANNEL, async (e) => {
+    const refused = senderProblem(e, trust);
+    if (refused) throw new Error(`refused: ${refused}`);
+    const r = await dialog.showOpenDialog(win, { title: 'Choose a host folder', properties: ['openDirectory', 'createDirectory'] });
     return r.canceled ? null : (r.filePaths[0] ?? null);
   });
   const unsubscribe = host.subscribe((event) => {

@@ -3,6 +3,10 @@
 //   {"cmd":"status"}                 -> {"ok":true,"state":"running"}
 //   {"cmd":"suspend","file":PATH}    -> {"ok":true,"file":PATH} once the file is complete; then the
 //                                       command exits 0
+//   {"cmd":"sync"}                   -> {"ok":true,"lines":[...]}: host folders synced now (what each
+//                                       did, one line each); {"ok":false,"error":...,"lines":[...]}
+//                                       when one was refused (still mounted in the guest, damaged)
+//                                       and left unchanged. "force":true syncs a mounted one as is.
 //   {"cmd":"quit"}                   -> {"ok":true}; then the command exits 0
 //   anything else                    -> {"ok":false,"error":"..."}
 
@@ -15,6 +19,8 @@ export interface MonitorActions {
   suspend(file: string | undefined): Promise<string>;
   /** Called once a suspend's answer has been sent. */
   afterSuspend(): void;
+  /** "Sync to host now": one line per folder (then conflicts); `error` when one was not synced. */
+  sync(force: boolean): Promise<{ lines: string[]; error?: string }>;
   quit(): void;
 }
 
@@ -77,11 +83,19 @@ export async function openMonitor(path: string, act: MonitorActions): Promise<Mo
         );
         return;
       }
+      case 'sync': {
+        if (m.force !== undefined && typeof m.force !== 'boolean') return reply({ ok: false, error: '"force" must be true or false' });
+        act.sync(m.force === true).then(
+          (r) => reply(r.error ? { ok: false, error: r.error, lines: r.lines } : { ok: true, lines: r.lines }),
+          (e: unknown) => reply({ ok: false, error: (e as Error).message }),
+        );
+        return;
+      }
       case 'quit':
         reply({ ok: true });
         return act.quit();
       default:
-        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend or quit` });
+        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, sync or quit` });
     }
   };
   // The socket is made with mode 0600: nobody else on the host may drive this VM.

@@ -14,6 +14,8 @@ const { contextBridge, ipcRenderer } = require('electron') as ElectronRenderer;
 
 const api: Record<string, unknown> = {};
 for (const m of HOST_API_METHODS) api[m] = (...params: unknown[]) => ipcRenderer.invoke('hostbox:invoke', m, params);
+// The native folder picker: the chosen folder's path, or null when cancelled.
+api.pickFolder = () => ipcRenderer.invoke('hostbox:pick-folder');
 api.onEvent = (listener: (e: unknown) => void) => {
   const f = (_e: unknown, event: unknown): void => listener(event);
   ipcRenderer.on('hostbox:event', f);

@@ -3,7 +3,7 @@
 // message between it and the rest of the host. A VMM that dies is reported through the state handler
 // with its error; the host process goes on.
 
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
 import { parseMac } from './backends/nat/forward-spec.ts';
 import { FolderDisk } from './backends/host-folder/folder-disk.ts';
 import type { SyncReport } from './backends/host-folder/folder-sync.ts';
+import { folderSections, splitFolderSections, type SavedFolder } from './backends/host-folder/folder-state.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -99,9 +100,12 @@ export interface AttachedFolder {
   readonly disk: FolderDisk;
 }
 
-/** Why a VM with host folders cannot be suspended; the same words from Ctrl-A S and the monitor. */
-export const FOLDER_SUSPEND_REFUSAL =
-  'a VM with host folders cannot be suspended: a state file cannot describe a folder disk (it is built from the folder at power-on, and the guest\'s writes reach the folder only when the guest powers off); power the VM off from the guest instead';
+/** What one folder disk's sync did: its report (null: read-only, nothing carried), or why it did not happen. */
+export interface FolderSyncResult {
+  readonly folder: AttachedFolder;
+  readonly report: SyncReport | null;
+  readonly error?: Error;
+}
 
 /** Debian's seabios package: the BIOS built for QEMU's i440FX PC, and the BIOS of an ISA VGA card. */
 export const DEFAULT_BIOS = { bios: '/usr/share/seabios/bios.bin', vgaBios: '/usr/share/seabios/vgabios-isavga.bin' };
@@ -146,8 +150,11 @@ export interface VmHandlers {
   log?(level: string, msg: string): void;
   /** About once a second while the guest runs: instructions retired so far and host ms the VMM spent running it. */
   stats?(stats: { instructions: number; guestTimeNs: number }, busyMs: number | undefined): void;
-  /** A folder disk was synced to its host folder (report null: read-only, dropped), or could not be. */
-  folderSync?(folder: AttachedFolder, report: SyncReport | null, error?: Error): void;
+  /**
+   * A folder disk was synced to its host folder at power-off or suspend (report null: read-only,
+   * nothing carried), or could not be.
+   */
+  folderSync?(folder: AttachedFolder, report: SyncReport | null, error?: Error, moment?: 'poweroff' | 'suspend'): void;
 }
 
 export interface VmmHostOptions {
@@ -195,7 +202,12 @@ function looksQcow2(path: string): boolean {
 }
 
 /** Checks a launch spec and loads what the VMM needs; throws an Error naming the problem. */
-export async function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => void): Promise<{ config: VmConfig; disks: Map<string, BlockBackend>; folders: AttachedFolder[] }> {
+export async function prepareConfig(
+  spec: VmLaunchSpec,
+  log?: (msg: string) => void,
+  /** Folder disks saved by a suspend, by IDE position: restored instead of built from the folder. */
+  restored?: ReadonlyMap<string, SavedFolder>,
+): Promise<{ config: VmConfig; disks: Map<string, BlockBackend>; folders: AttachedFolder[] }> {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < MIN_MEMORY_MIB || spec.memoryMiB > MAX_MEMORY_MIB)
     throw new Error(`memory ${spec.memoryMiB} MiB is not possible: give a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
   if (!['interpreter', 'bt', 'auto', 'check'].includes(spec.engine)) throw new Error(`engine "${spec.engine}" is unknown: use interpreter, bt, auto or check`);
@@ -212,7 +224,19 @@ export async function prepareConfig(spec: VmLaunchSpec, log?: (msg: string) => v
       const slot = slots[i]!;
       const refusal = folderRefusal(f.path, spec.imageScope ?? {});
       if (refusal) throw new Error(`host folder ${refusal}`);
-      const disk = new FolderDisk(f.path, slot, { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir, log: (m) => log?.(m) });
+      const opts = { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir, log: (m: string) => log?.(m) };
+      const saved = restored?.get(slot);
+      let disk: FolderDisk;
+      if (saved) {
+        let real: string;
+        try {
+          real = realpathSync(f.path);
+        } catch {
+          throw new Error(`host folder ${f.path} is gone since the suspend; the VM cannot go on without it`);
+        }
+        if (real !== saved.state.root) throw new Error(`host folder ${f.path} is now ${real}, not the folder the VM was suspended with (${saved.state.root})`);
+        disk = FolderDisk.restore(f.path, slot, opts, saved.state, saved.sectors);
+      } else disk = new FolderDisk(f.path, slot, opts);
       disks.set(slot, disk);
       folders.push({ slot, disk });
     }
@@ -318,13 +342,33 @@ export class VmmHost {
     };
     if (opts.memoryMiB !== undefined && opts.memoryMiB !== h.memoryMiB)
       throw new StateFileError(`${path}: the state was saved with ${h.memoryMiB} MiB of RAM, this VM has ${opts.memoryMiB} MiB`);
-    // suspend() refuses VMs with host folders, so a state that names folders was not written by it.
-    if (h.config.folders?.length) throw new StateFileError(`${path}: the state lists host folders, and ${FOLDER_SUSPEND_REFUSAL}`);
+    let split: ReturnType<typeof splitFolderSections>;
+    try {
+      split = splitFolderSections(state.sections);
+    } catch (e) {
+      throw new StateFileError(`${path}: ${(e as Error).message}`);
+    }
+    const wanted = ideSlotsForFolders(h.config, h.config.folders?.length ?? 0);
+    for (const slot of wanted) if (!split.folders.has(slot)) throw new StateFileError(`${path}: the state lists host folders but holds no saved folder disk for ${slot}`);
+    if (split.folders.size !== wanted.length) throw new StateFileError(`${path}: the state holds folder disks its configuration does not list`);
     checkDisks(path, h.disks);
     const config = opts.hdaPath && h.config.hdaPath ? { ...h.config, hdaPath: opts.hdaPath } : h.config;
-    const host = await VmmHost.launch(config, handlers, opts, true);
+    let host: VmmHost;
+    try {
+      host = await VmmHost.launch(config, handlers, opts, true, split.folders);
+    } catch (e) {
+      throw new StateFileError(`${path}: ${(e as Error).message}`);
+    }
+    for (const f of host.folders) {
+      const changed = f.disk.changedSources();
+      if (changed.length)
+        handlers.log?.(
+          'warn',
+          `folder ${f.disk.folder}: ${changed.length} file${changed.length === 1 ? '' : 's'} the guest reads changed on the host while the VM was suspended (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}): the guest sees their new bytes, or read errors where one was replaced or deleted, until it powers off; its own changes to them go beside them at the next sync`,
+        );
+    }
     const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
-    host.channel.send({ kind: 'state', op: 'load', sections: state.sections });
+    host.channel.send({ kind: 'state', op: 'load', sections: split.vmm });
     for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) host.channel.send({ kind: 'state', op: 'ram', runs: state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE) });
     host.channel.send({ kind: 'state', op: 'commit' });
     try {
@@ -337,8 +381,8 @@ export class VmmHost {
     return host;
   }
 
-  private static async launch(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions, restore: boolean): Promise<VmmHost> {
-    const { config, disks, folders } = await prepareConfig(spec, (m) => handlers.log?.('info', m));
+  private static async launch(spec: VmLaunchSpec, handlers: VmHandlers, opts: VmmHostOptions, restore: boolean, savedFolders?: ReadonlyMap<string, SavedFolder>): Promise<VmmHost> {
+    const { config, disks, folders } = await prepareConfig(spec, (m) => handlers.log?.('info', m), savedFolders);
     let host: VmmHost | null = null;
     let isStarted = false;
     let started: (() => void) | null = null;
@@ -413,7 +457,6 @@ export class VmmHost {
   suspend(path: string): Promise<SuspendResult> {
     if (this.finished) return Promise.reject(new Error('the VM is not running'));
     if (this.saving) return Promise.reject(new Error('a suspend is already under way'));
-    if (this.folders.length > 0) return Promise.reject(new Error(FOLDER_SUSPEND_REFUSAL));
     return new Promise((resolve, reject) => {
       this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), resolve, reject };
       this.channel.send({ kind: 'state', op: 'save' });
@@ -445,18 +488,26 @@ export class VmmHost {
         // then, changing the file), and only then take the disks' identities.
         const flushed = Promise.all([...this.disks].map(([id, d]) => d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 })));
         flushed.then(() => {
+          // Folders: what the guest changed reaches the host now if its file system is not mounted
+          // (else it is kept with the VM, for a later sync); the disk itself goes into the file.
+          for (const f of this.folders) {
+            this.syncOne(f, 'suspend');
+            for (const sec of folderSections(f.slot, f.disk)) s.builder.addSection(sec);
+          }
+          const folderSlots = new Set<string>(this.folders.map((f) => f.slot));
           const header: StateHeader = {
             hostbox: hostboxVersion(),
             created: new Date().toISOString(),
             memoryMiB: this.spec.memoryMiB,
             config: this.spec,
-            // suspend() refused folder disks, so every disk here is an image file.
-            disks: [...this.disks].map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
+            // Folder disks are in their own sections; the others are image files, checked at resume.
+            disks: [...this.disks].filter(([id]) => !folderSlots.has(id)).map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
           };
           return s.builder.write(s.path, header);
         }).then(
           (bytes) => {
             const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
+            this.suspended = true;
             this.handlers.state('suspended', s.path);
             void this.shutdown().then(() => s.resolve(result));
           },
@@ -526,13 +577,48 @@ export class VmmHost {
 
   /** Syncs each folder disk to its host folder (once; a second power-off of this VM cannot happen). */
   private syncFolders(): void {
-    for (const f of this.folders) {
-      try {
-        const report = f.disk.sync();
-        this.handlers.folderSync?.(f, report);
-      } catch (e) {
-        this.handlers.folderSync?.(f, null, e as Error);
-      }
+    for (const f of this.folders) this.syncOne(f, 'poweroff');
+  }
+
+  private syncOne(f: AttachedFolder, moment: 'poweroff' | 'suspend'): void {
+    try {
+      const report = moment === 'poweroff' ? f.disk.sync() : f.disk.syncNow();
+      this.handlers.folderSync?.(f, report, undefined, moment);
+    } catch (e) {
+      this.handlers.folderSync?.(f, null, e as Error, moment);
+    }
+  }
+
+  private syncing = false;
+  /** The VM went into a state file: its folder disks' unsynced changes are kept there, not dropped. */
+  private suspended = false;
+
+  /**
+   * "Sync to host now": carries what the guest changed on each folder disk since the last sync
+   * (see FolderDisk.syncNow). The guest is paused meanwhile, so its disk commands wait without its
+   * clock running out their timeouts. A disk the guest still has mounted is refused (one line in
+   * its result, the folder unchanged) unless `force`.
+   */
+  async syncFoldersNow(opts: { force?: boolean } = {}): Promise<FolderSyncResult[]> {
+    if (this.finished) throw new Error('the VM is not running');
+    if (this.folders.length === 0) throw new Error('the VM has no host folders');
+    if (this.saving) throw new Error('a suspend is under way');
+    if (this.syncing) throw new Error('a sync is already under way');
+    this.syncing = true;
+    this.channel.send({ kind: 'lifecycle', op: 'pause' });
+    try {
+      // A turn of the event loop first: block requests already on their way are answered before.
+      await new Promise((r) => setImmediate(r));
+      return this.folders.map((f) => {
+        try {
+          return { folder: f, report: f.disk.syncNow({ force: opts.force }) };
+        } catch (e) {
+          return { folder: f, report: null, error: e as Error };
+        }
+      });
+    } finally {
+      this.syncing = false;
+      if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'resume' });
     }
   }
 
@@ -634,10 +720,10 @@ export class VmmHost {
   private shutdown(): Promise<void> {
     this.finished = true;
     this.nat?.close();
-    if (!this.closing)
+    if (!this.closing && !this.suspended)
       for (const f of this.folders)
         if (!f.disk.syncTried && !f.disk.readOnly && f.disk.pendingSectors > 0)
-          this.handlers.log?.('warn', `folder ${f.disk.folder}: the VM did not power itself off, so the guest's changes (${f.disk.pendingSectors} sectors written) are dropped, not synced`);
+          this.handlers.log?.('warn', `folder ${f.disk.folder}: the VM did not power itself off, so the guest's changes since the last sync (${f.disk.pendingSectors} sectors written) are dropped, not synced`);
     this.closing ??= (async () => {
       await this.channel.terminate();
       await Promise.all([...this.disks.values()].map((d) => d.close()));

@@ -223,7 +223,7 @@ test('Ctrl-A S at the terminal suspends to the --state file, says where, and exi
   assert.match(out, /sum=[0-9a-f]{8}/);
 });
 
-test('a VM with a host folder is not suspended: one line says why, no file is written, and the guest runs on', async () => {
+test('a VM with a host folder syncs it on the monitor, suspends with its folder disk, and resumes in a new process to the same answer', async () => {
   const folder = mkdtempSync(join(scratch, 'folder-'));
   writeFileSync(join(folder, 'note.txt'), 'hello\n');
   const sock = join(scratch, 'folder.sock');
@@ -231,12 +231,21 @@ test('a VM with a host folder is not suspended: one line says why, no file is wr
   const vm = start([...baseArgs, '--folder', folder, '--monitor', sock]);
   await until('the monitor socket', () => existsSync(sock));
   await until('the guest running', () => dots(vm.out()) > 0);
-  const answers = await monitor(sock, [JSON.stringify({ cmd: 'suspend', file }), '{"cmd":"status"}', '{"cmd":"quit"}']);
-  assert.equal(answers[0]!.ok, false);
-  assert.match(String(answers[0]!.error), /a VM with host folders cannot be suspended/);
-  assert.deepEqual(answers[1], { ok: true, state: 'running' });
-  assert.deepEqual(answers[2], { ok: true });
+  const answers = await monitor(sock, ['{"cmd":"sync","force":"yes"}', '{"cmd":"sync"}', JSON.stringify({ cmd: 'suspend', file })]);
+  assert.deepEqual(answers[0], { ok: false, error: '"force" must be true or false' });
+  assert.deepEqual(answers[1], { ok: true, lines: [`folder ${folder} synced: the guest changed nothing`] });
+  assert.deepEqual(answers[2], { ok: true, file }, vm.err());
   assert.equal(await vm.exit, 0, vm.err());
-  assert.equal(existsSync(file), false);
-  assert.deepEqual(readdirSync(folder), ['note.txt'], 'the folder is as it was');
+  const saved = readStateFile(file);
+  assert.ok(saved.sections.some((x) => x.id === 'host-folder/hdb'), 'the folder disk is in the state');
+  assert.deepEqual(saved.header.disks.map((d) => d.slot), ['hda'], 'only image files are checked as disks');
+  // The host edits a file the guest's disk reads from while the VM is suspended: resumed, with a warning.
+  writeFileSync(join(folder, 'note.txt'), 'edited on the host\n');
+  const resumed = start(['resume', file]);
+  resumed.child.stdin!.end();
+  assert.equal(await resumed.exit, 0, resumed.err());
+  assert.match(resumed.err(), /1 file the guest reads changed on the host while the VM was suspended \(note\.txt\)/);
+  assert.ok(reference.endsWith(resumed.out()) && resumed.out().length < reference.length, `resumed: ${JSON.stringify(resumed.out().slice(-60))}`);
+  assert.deepEqual(readdirSync(folder), ['note.txt'], 'the folder holds what it held');
+  assert.equal(readFileSync(join(folder, 'note.txt'), 'utf8'), 'edited on the host\n');
 });

@@ -6,6 +6,8 @@ export type Client = HostApi & {
   onEvent(listener: (e: HostEvent) => void): () => void;
   /** The desktop app only: the system's open dialog (null when cancelled). Web mode browses through browseDir. */
   pickPath?(kind: 'file' | 'folder', current: string): Promise<string | null>;
+  /** The desktop app's native folder picker (absent in web mode): a path, or null when cancelled. */
+  pickFolder?(): Promise<string | null>;
 };
 
 declare global {

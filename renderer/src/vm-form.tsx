@@ -235,7 +235,8 @@ export function VmForm(props: { mode: 'create' | 'edit' | 'view'; initial: VmSet
         <legend>Host folders</legend>
         <p className="hint">
           Each folder is a FAT disk for the guest, on the next free IDE position. The guest sees the folder as it was at power-on; what it
-          changes is written back to the folder when the guest powers itself off (shut it down, or unmount the disk, first). A file changed on
+          changes is written back to the folder when the guest powers itself off, at a suspend, and on “Sync to host now” on the VM’s page
+          (unmount the disk in the guest first). A file changed on
           the host meanwhile is never overwritten: the guest's version is put beside it. Read-only: the guest's changes are dropped.
         </p>
         {f.folders.map((folder, i) => (
@@ -253,6 +254,19 @@ export function VmForm(props: { mode: 'create' | 'edit' | 'view'; initial: VmSet
                 {viewOnly ? null : <BrowseButton label={`folder ${i + 1}`} kind="folder" value={folder.path} onPick={(p) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, path: p } : x)))} />}
               </span>
             </label>
+            {api.pickFolder ? (
+              <button
+                type="button"
+                name={`folder-${i}-choose`}
+                onClick={() =>
+                  void api.pickFolder!().then((path) => {
+                    if (path) set('folders', f.folders.map((x, k) => (k === i ? { ...x, path } : x)));
+                  }, () => {})
+                }
+              >
+                Choose…
+              </button>
+            ) : null}
             <label className="check">
               <input type="checkbox" name={`folder-${i}-readonly`} checked={folder.readOnly} onChange={(e) => set('folders', f.folders.map((x, k) => (k === i ? { ...x, readOnly: e.target.checked } : x)))} />{' '}
               Read-only

@@ -212,6 +212,7 @@ export function VmView(props: { vm: VmInfo; activity: VmActivity | null; onEdit(
   }, [vm.power]);
   const [busy, setBusy] = useState(false);
   const [tab, setTab] = useState<'serial' | 'screen'>('serial');
+  const [synced, setSynced] = useState<{ ok: boolean; lines: string[] } | null>(null);
   // An off VM with no output this session has nothing to show but empty consoles.
   const [hasOutput, setHasOutput] = useState(isOn(vm));
   useEffect(() => {
@@ -255,6 +256,16 @@ export function VmView(props: { vm: VmInfo; activity: VmActivity | null; onEdit(
             >
               Shut down guest
             </button>
+            {vm.folders?.some((f) => !f.readOnly) ? (
+              <button
+                name="sync-folders"
+                title="Unmount the folder disks in the guest first: the guest may still hold changes it has not written"
+                onClick={() => void act(async () => setSynced(await api.syncFolders(vm.id)))}
+                disabled={busy || vm.power !== 'running'}
+              >
+                Sync to host now
+              </button>
+            ) : null}
             <button className="danger" onClick={() => setConfirmOff(true)} disabled={busy}>
               Power off…
             </button>
@@ -299,7 +310,15 @@ export function VmView(props: { vm: VmInfo; activity: VmActivity | null; onEdit(
       ) : null}
       {vm.folders?.length && isOn(vm) ? (
         <div className="banner-info">
-          Host folders are written back when the guest powers itself off; a power cut here drops the guest's changes to them.
+          Host folders are written back when the guest powers itself off, at a suspend, and on “Sync to host now” (unmount them in the guest
+          first); a power cut here drops the guest's changes since the last sync.
+        </div>
+      ) : null}
+      {synced && isOn(vm) ? (
+        <div className={synced.ok ? 'banner-info folder-sync' : 'banner-error folder-sync'} role="status">
+          {synced.lines.map((l, i) => (
+            <div key={i}>{l}</div>
+          ))}
         </div>
       ) : null}
       {vm.folderSync && !isOn(vm) ? (

@@ -2,7 +2,13 @@
 
 import { readFileSync } from 'node:fs';
 import { createMachine } from '../../vmm/machine.ts';
-import type { EngineKind, Machine } from '../../vmm/machine-api.ts';
+import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Machine } from '../../vmm/machine-api.ts';
+
+/** A disk back end as the host serves it (main/backends: a raw image, a host-folder disk). */
+export interface BenchDisk {
+  readonly info: DiskInfo;
+  handle(req: BlockRequest): BlockReply | Promise<BlockReply>;
+}
 import { SerialLog, type GuestRunner } from './runner.ts';
 
 export class HostboxRunner implements GuestRunner {
@@ -16,6 +22,8 @@ export class HostboxRunner implements GuestRunner {
   constructor(
     private readonly guest: { kernel: string; initrd: string; cmdline: string; memoryMiB: number },
     private readonly kind: EngineKind = 'interpreter',
+    /** IDE disks by position, served in this process (the app serves them from its main process). */
+    private readonly disks: Partial<Record<'hda' | 'hdb', BenchDisk>> = {},
   ) {
     this.engine = `hostbox-${kind}`;
   }
@@ -28,6 +36,8 @@ export class HostboxRunner implements GuestRunner {
         kernel: new Uint8Array(readFileSync(this.guest.kernel)),
         initrd: new Uint8Array(readFileSync(this.guest.initrd)),
         cmdline: this.guest.cmdline,
+        hda: this.disks.hda?.info,
+        hdb: this.disks.hdb?.info,
       },
       {
         serialOut: (port, bytes) => {
@@ -37,7 +47,15 @@ export class HostboxRunner implements GuestRunner {
           this.log.append(text);
         },
         display: () => {},
-        block: () => {},
+        block: (req) => {
+          const disk = this.disks[req.disk as 'hda' | 'hdb'];
+          // Answered on a later turn of the event loop, as a reply from another process would be.
+          void Promise.resolve(disk ? disk.handle(req) : { tag: req.tag, ok: false, error: `no disk ${req.disk}` }).then((reply) => {
+            if (!this.machine) return;
+            this.machine.blockReply(reply);
+            this.wake();
+          });
+        },
         power: (ev) => {
           if (ev === 'poweroff') this.running = false;
         },
@@ -67,6 +85,11 @@ export class HostboxRunner implements GuestRunner {
 
   send(text: string): void {
     this.machine?.serialIn(0, new TextEncoder().encode(text));
+    this.wake();
+  }
+
+  /** A halted guest has something to do now (input, a disk's reply): stop sleeping. */
+  private wake(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;

@@ -1,10 +1,12 @@
 // `npm run bench`: Hostbox's binary translator (bt) and its interpreter (hostbox) beside v86 on the
 // same Debian guest. Alternates engines, at least three passes each, and reports medians, the time
 // ratios of the first engine to each other one per workload, guest instructions per second, and the
-// translator's counters. Writes bench-results/bench-<date>.json.
+// translator's counters. Then (folder-read.ts) the guest reads a 256 MiB file from a host-folder
+// disk and the same file from a raw disk image, in MB/s. Writes bench-results/bench-<date>.json.
 //
-// Options: --runs N (default 3), --only name,name (workloads), --engines bt,hostbox,v86,
-//          --timeout-s N (per wait, default 600), --memory MiB (default 256).
+// Options: --runs N (default 3), --only name,name (workloads; folder-read for the folder disk
+//          alone), --engines bt,hostbox,v86, --timeout-s N (per wait, default 600),
+//          --memory MiB (default 256).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { measurePass, median, type PassResult } from './measure.ts';
 import { WORKLOADS } from './workloads.ts';
 import type { GuestRunner } from './runner.ts';
 import { mixedWorkload, tightLoop } from './cpu-loops.ts';
+import { folderRead, type FolderReadResult } from './folder-read.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Number(arg('runs', '3')));
   const only = arg('only', '');
   const workloads = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS;
+  const withFolderRead = !only || only.split(',').includes('folder-read');
   const engines = arg('engines', 'bt,hostbox,v86').split(',');
   const timeoutMs = Number(arg('timeout-s', '600')) * 1000;
   const guest = {
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
     console.log(`${e}: tight loop ${tight.toFixed(1)} MIPS, mixed workload ${mixed.toFixed(1)} MIPS`);
   }
   const results: PassResult[] = [];
-  for (let run = 1; run <= runs; run++) {
+  for (let run = 1; run <= (workloads.length ? runs : 0); run++) {
     for (const e of engines) {
       const factory = make[e];
       if (!factory) throw new Error(`unknown engine ${e}`);
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
     }
   }
   const rows: { workload: string; [engine: string]: string | number }[] = [];
-  const names = ['boot', ...workloads.map((w) => w.name)];
+  const names = results.length ? ['boot', ...workloads.map((w) => w.name)] : [];
   const summary: Record<string, Record<string, { medianMs: number; mips: number | null }>> = {};
   for (const n of names) {
     summary[n] = {};
@@ -84,7 +88,7 @@ async function main(): Promise<void> {
       summary[n]![e] = { medianMs: median(ms), mips };
     }
   }
-  console.log(`\nHostbox (bt: translator, hostbox: interpreter) vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
+  if (names.length) console.log(`\nHostbox (bt: translator, hostbox: interpreter) vs v86 on Debian ${manifest.kernelRelease} + busybox (${runs} passes each, medians)`);
   console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, node ${process.version}\n`);
   const others = engines.slice(1);
   const header = ['workload', ...engines.map((e) => `${e} s`), ...others.map((o) => `${engines[0]}/${o}`), ...engines.map((e) => `${e} MIPS`)];
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
     table.push(cells);
   }
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  for (const r of table) console.log(r.map((x, c) => x.padStart(widths[c]!)).join('  '));
+  if (names.length) for (const r of table) console.log(r.map((x, c) => x.padStart(widths[c]!)).join('  '));
   void rows;
   // The translator's counters after each bt pass: how much ran translated, what translating cost.
   for (const r of results.filter((x) => x.bt)) {
@@ -111,13 +115,22 @@ async function main(): Promise<void> {
         `translating took ${(b.translateMs / 1000).toFixed(1)} s (${((100 * b.translateMs) / pass).toFixed(1)}% of the pass)`,
     );
   }
+  let folder: FolderReadResult | null = null;
+  if (withFolderRead) {
+    folder = await folderRead(guest, manifest, { rounds: runs, timeoutMs });
+    console.log(
+      `\nReading a ${folder.mib} MiB file in the guest (bt, vfat, caches dropped; median of ${folder.rounds.length}): ` +
+        `raw disk image ${folder.rawMBps.toFixed(1)} MB/s, host-folder disk ${folder.folderMBps.toFixed(1)} MB/s ` +
+        `(${((100 * folder.folderMBps) / folder.rawMBps).toFixed(0)}% of the raw image); the folder attached in ${folder.attachMs.toFixed(0)} ms`,
+    );
+  }
   const outDir = join(root, 'bench-results');
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
     JSON.stringify(
-      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, passes: results },
+      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, passes: results, folderRead: folder },
       null,
       2,
     ),

@@ -9,8 +9,6 @@
 // on FAT16 the 512-entry root directory; then the clusters: directories first in the order they
 // are walked, each followed by its files.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   ATTR_ARCHIVE,
   ATTR_DIRECTORY,
@@ -28,11 +26,10 @@ import {
 } from './dir-entries.ts';
 import { chooseGeometry, HEADS, SECTOR, SECTORS_PER_TRACK, type FatGeometry } from './fat-layout.ts';
 import type { FolderScan, HostStamp, ScannedDir, ScannedEntry, ScannedFile } from './folder-scan.ts';
+import { HostSources, type HostExtent } from './host-sources.ts';
 
 /** fatgen103: a directory holds at most 65536 32-byte entries (its size must fit 2 MiB). */
 const MAX_DIR_ENTRIES = 65536;
-/** Open host files kept at once while the guest reads. */
-const FD_CACHE = 16;
 export const VOLUME_LABEL = 'HOSTFOLDER ';
 
 /** An entry as the guest was shown it: what the synchroniser compares the guest's file system with. */
@@ -42,16 +39,17 @@ export interface PresentedEntry {
   readonly rel: string;
   /** First cluster (0 for an empty file, and for the root on FAT16). */
   readonly cluster: number;
-  readonly clusters: number;
+  /** A file's clusters as runs [first, count] (at attach one run; after a sync the guest's chain). */
+  readonly runs: readonly (readonly [number, number])[];
   readonly size: number;
   readonly stamp: HostStamp;
 }
 
+/** A run of clusters the image allocated: a directory's (with its bytes) or a file's (read through `sources`). */
 interface Extent {
   readonly first: number;
   readonly count: number;
   readonly dir?: Uint8Array;
-  readonly file?: ScannedFile;
 }
 
 interface DirPlan {
@@ -115,12 +113,13 @@ export class FatImage {
   readonly presented: PresentedEntry[] = [];
   readonly root: string;
   readonly usedClusters: number;
+  /** Where file clusters are read from on the host; a sync moves these along with the files. */
+  readonly sources: HostSources;
   private readonly extents: Extent[] = [];
+  private readonly dirExtents: Extent[] = [];
   private readonly rootDir: Uint8Array | null;
   private readonly volumeId: number;
-  private readonly fds = new Map<string, number>();
   private readonly log: (msg: string) => void;
-  private readonly warned = new Set<string>();
 
   constructor(scan: FolderScan, opts: FatImageOptions = {}) {
     this.root = scan.root;
@@ -170,6 +169,7 @@ export class FatImage {
     if (this.usedClusters > g.clusterCount) throw new Error('internal error: the folder does not fit the volume planned for it');
 
     // Encode each directory now that every cluster number is known.
+    const fileExtents: HostExtent[] = [];
     for (const p of plans) {
       const isRoot = p === rootPlan;
       const size = isRoot && g.fatType === 16 ? g.rootDirSectors * SECTOR : dirClusters(p) * cb;
@@ -201,19 +201,37 @@ export class FatImage {
           kind: e.kind,
           rel: e.rel,
           cluster,
-          clusters: isDir ? dirClusters(byDir.get(e)!) : Math.ceil(e.stamp.size / cb),
+          runs: isDir || !cluster ? [] : [[cluster, Math.ceil(e.stamp.size / cb)]],
           size: isDir ? 0 : e.stamp.size,
           stamp: e.stamp,
         });
-        if (!isDir && cluster) this.extents.push({ first: cluster, count: Math.ceil(e.stamp.size / cb), file: e });
+        if (!isDir && cluster) {
+          this.extents.push({ first: cluster, count: Math.ceil(e.stamp.size / cb) });
+          fileExtents.push({ first: cluster, count: Math.ceil(e.stamp.size / cb), rel: e.rel, stamp: e.stamp, offset: 0 });
+        }
       }
       p.bytes = buf;
       if (isRoot && g.fatType === 16) continue;
       this.extents.push({ first: p.cluster, count: dirClusters(p), dir: buf });
+      this.dirExtents.push({ first: p.cluster, count: dirClusters(p), dir: buf });
     }
     this.rootDir = g.fatType === 16 ? rootPlan.bytes! : null;
     this.extents.sort((a, b) => a.first - b.first);
-    this.presented.unshift({ kind: 'dir', rel: '', cluster: rootPlan.cluster, clusters: g.fatType === 16 ? 0 : dirClusters(rootPlan), size: 0, stamp: scan.tree.stamp });
+    this.dirExtents.sort((a, b) => a.first - b.first);
+    this.sources = new HostSources(scan.root, g.sectorsPerCluster, fileExtents, this.log);
+    this.presented.unshift({ kind: 'dir', rel: '', cluster: rootPlan.cluster, runs: [], size: 0, stamp: scan.tree.stamp });
+  }
+
+  /**
+   * The sectors this image makes up itself rather than reads from host files, as runs [first,
+   * count]: the MBR track, the volume's reserved sectors, FATs and FAT16 root directory, and every
+   * directory's clusters. A suspend copies these into the overlay (see FolderDisk.saveState).
+   */
+  syntheticRuns(): [number, number][] {
+    const g = this.geometry;
+    const out: [number, number][] = [[0, g.partitionStart + g.firstDataSector]];
+    for (const x of this.dirExtents) out.push([g.partitionStart + g.firstDataSector + (x.first - 2) * g.sectorsPerCluster, x.count * g.sectorsPerCluster]);
+    return out;
   }
 
   get sectors(): number {
@@ -354,12 +372,12 @@ export class FatImage {
     }
   }
 
-  private extentAtOrAfter(cluster: number): number {
+  private extentAtOrAfter(cluster: number, list: readonly Extent[] = this.extents): number {
     let lo = 0;
-    let hi = this.extents.length;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const x = this.extents[mid]!;
+      const x = list[mid]!;
       if (x.first + x.count <= cluster) lo = mid + 1;
       else hi = mid;
     }
@@ -371,72 +389,20 @@ export class FatImage {
     const g = this.geometry;
     const spc = g.sectorsPerCluster;
     const cluster = 2 + Math.floor(d / spc);
-    const k = this.extentAtOrAfter(cluster);
-    const x = this.extents[k];
+    const x = this.dirExtents[this.extentAtOrAfter(cluster, this.dirExtents)];
     if (!x || cluster < x.first) {
-      // Free space (or the partial cluster at the end): zeros up to the next extent.
-      const nextData = x ? (x.first - 2) * spc : Infinity;
-      return Math.max(1, Math.min(max, nextData - d));
+      // File data (or free space) up to the next directory.
+      const nextDir = x ? (x.first - 2) * spc : Infinity;
+      return this.sources.fill(d, Math.max(1, Math.min(max, nextDir - d)), out);
     }
     const offInExtent = (d - (x.first - 2) * spc) * SECTOR;
     const n = Math.min(max, x.count * spc - offInExtent / SECTOR);
-    const dest = out.subarray(0, n * SECTOR);
-    if (x.dir) dest.set(x.dir.subarray(offInExtent, offInExtent + n * SECTOR));
-    else this.readHost(x.file!, offInExtent, dest);
+    out.set(x.dir!.subarray(offInExtent, offInExtent + n * SECTOR));
     return n;
   }
 
-  /**
-   * Reads host file bytes. The file is opened without following a symlink, and must still be the
-   * file the scan saw (same device and inode): a path swapped for a link to somewhere else after
-   * attach is refused instead of read. A file that changed size reads as it is now, cut or
-   * zero-filled to the size the guest was shown.
-   */
-  private readHost(f: ScannedFile, offset: number, dest: Uint8Array): void {
-    const fd = this.openHost(f);
-    let done = 0;
-    while (done < dest.length) {
-      const n = readSync(fd, dest, done, dest.length - done, offset + done);
-      if (n <= 0) break;
-      done += n;
-    }
-  }
-
-  private openHost(f: ScannedFile): number {
-    const cached = this.fds.get(f.rel);
-    if (cached !== undefined) {
-      this.fds.delete(f.rel);
-      this.fds.set(f.rel, cached);
-      return cached;
-    }
-    const path = join(this.root, ...f.rel.split('/'));
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch (e) {
-      throw new Error(`host folder: cannot read ${f.rel}: ${(e as Error).message}`);
-    }
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.dev !== f.stamp.dev || st.ino !== f.stamp.ino) {
-      closeSync(fd);
-      throw new Error(`host folder: ${f.rel} was replaced on the host since attach; it is not read`);
-    }
-    if ((st.size !== f.stamp.size || st.mtimeMs !== f.stamp.mtimeMs) && !this.warned.has(f.rel)) {
-      this.warned.add(f.rel);
-      this.log(`host folder: ${f.rel} changed on the host while the VM runs; the guest reads its new bytes until the next power-on`);
-    }
-    this.fds.set(f.rel, fd);
-    if (this.fds.size > FD_CACHE) {
-      const [oldest, ofd] = this.fds.entries().next().value as [string, number];
-      this.fds.delete(oldest);
-      closeSync(ofd);
-    }
-    return fd;
-  }
-
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
+    this.sources.close();
   }
 }
 

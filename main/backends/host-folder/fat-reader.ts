@@ -59,6 +59,12 @@ export interface FatVolume {
   readonly clusterBytes: number;
   readonly sectorsPerCluster: number;
   readonly root: FatDir;
+  /**
+   * Why the file system looks mounted read-write in the guest right now, or null: Linux sets bit 0
+   * of the boot sector's state byte (BS_Reserved1) at mount and clears it at unmount; Windows and
+   * fatgen103 clear the "clean shutdown" bit of FAT entry 1 while the volume is in use.
+   */
+  readonly inUse: string | null;
   /** First disk sector of a cluster. */
   clusterLba(cluster: number): number;
 }
@@ -216,6 +222,9 @@ export function readFatVolume(read: SectorReader, diskSectors: number): FatVolum
     return out;
   };
 
+  const stateByte = bs[fatType === 32 ? 65 : 37]!;
+  const cleanBit = fatType === 16 ? 0x8000 : 0x08000000;
+  const inUse = stateByte & 0x01 ? 'its boot sector is marked dirty (mounted read-write)' : (entry(1) & cleanBit) === 0 ? 'its FAT is marked not cleanly unmounted' : null;
   let rootBytes: Uint8Array;
   let rootCluster = 0;
   if (fatType === 16) rootBytes = read(partStart + reserved + numFats * fatSize, rootDirSectors);
@@ -224,7 +233,7 @@ export function readFatVolume(read: SectorReader, diskSectors: number): FatVolum
     rootBytes = readChain(chain(rootCluster, 'the root directory', MAX_DIR_BYTES / cb));
   }
   const root: FatDir = { kind: 'dir', name: '', cluster: rootCluster, mtimeMs: 0, children: readDir(rootBytes, '', true, 0) };
-  return { fatType, partitionStart: partStart, clusterBytes: cb, sectorsPerCluster: spc, root, clusterLba: lbaOf };
+  return { fatType, partitionStart: partStart, clusterBytes: cb, sectorsPerCluster: spc, root, inUse, clusterLba: lbaOf };
 }
 
 /** Bytes [offset, offset + length) of a file, read through its chain. */

@@ -6,29 +6,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  truncateSync,
-  writeFileSync,
-  writeSync,
-  ftruncateSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FolderDisk } from './folder-disk.ts';
 import { FatCorruption } from './fat-reader.ts';
+import { fsck, listing, materialize, mtools, tempDir, writeBack } from './mtools-guest.ts';
 
 const CI = process.env.CI === 'true';
 function haveTools(): boolean {
@@ -38,77 +21,6 @@ function haveTools(): boolean {
 }
 const tools = haveTools();
 const skip = tools ? false : 'fsck.fat or mtools not installed (apt-get install dosfstools mtools)';
-
-function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `hostbox-${tag}-`));
-}
-
-/** Writes the disk as the guest sees it to a sparse file. */
-function materialize(disk: FolderDisk, path: string): void {
-  const fd = openSync(path, 'w');
-  for (let s = 0; s < disk.info.sectors; s += 2048) {
-    const b = disk.read(s, Math.min(2048, disk.info.sectors - s));
-    if (b.some((x) => x !== 0)) writeSync(fd, b, 0, b.length, s * 512);
-  }
-  ftruncateSync(fd, disk.info.sectors * 512);
-  closeSync(fd);
-}
-
-/** Sends every sector that differs between the file and the disk to the disk as a guest write. */
-function writeBack(disk: FolderDisk, path: string): number {
-  const fd = openSync(path, 'r');
-  let n = 0;
-  for (let s = 0; s < disk.info.sectors; s += 2048) {
-    const count = Math.min(2048, disk.info.sectors - s);
-    const mine = new Uint8Array(count * 512);
-    readSync(fd, mine, 0, mine.length, s * 512);
-    const theirs = disk.read(s, count);
-    for (let k = 0; k < count; k++) {
-      const a = mine.subarray(k * 512, (k + 1) * 512);
-      const b = theirs.subarray(k * 512, (k + 1) * 512);
-      if (Buffer.compare(a, b) !== 0) {
-        const r = disk.handle({ tag: 1, disk: disk.id, op: 'write', lba: s + k, count: 1, data: a.slice() });
-        assert.ok(r.ok, r.error);
-        n++;
-      }
-    }
-  }
-  closeSync(fd);
-  return n;
-}
-
-function mtools(img: string, disk: FolderDisk, cmd: string, ...args: string[]): string {
-  const at = `${img}@@${disk.image.geometry.partitionStart * 512}`;
-  return execFileSync(cmd, ['-i', at, ...args], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1', MTOOLS_NO_VFAT: '' } });
-}
-
-/** fsck.fat -n on the partition alone (it takes no offset). */
-function fsck(disk: FolderDisk, img: string): { code: number; out: string } {
-  const part = img + '.part';
-  const g = disk.image.geometry;
-  execFileSync('dd', [`if=${img}`, `of=${part}`, 'bs=512', `skip=${g.partitionStart}`, `count=${g.totalSectors}`, 'status=none', 'conv=sparse']);
-  const r = spawnSync('fsck.fat', ['-n', '-V', part], { encoding: 'utf8' });
-  rmSync(part);
-  return { code: r.status ?? -1, out: r.stdout + r.stderr };
-}
-
-function listing(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string): void => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const r = rel ? `${rel}/${n}` : n;
-      const st = statSync(p, { throwIfNoEntry: false });
-      if (!st) out[r] = '<dangling>';
-      else if (st.isDirectory()) {
-        out[r + '/'] = '';
-        walk(p, r);
-      } else out[r] = readFileSync(p).toString('latin1');
-    }
-  };
-  walk(root, '');
-  return out;
-}
 
 function sampleFolder(): { dir: string; outside: string } {
   const dir = tempDir('folder');
@@ -135,7 +47,7 @@ test('the synthesized FAT16 disk passes fsck.fat and mtools lists its long, non-
   const work = tempDir('work');
   const logs: string[] = [];
   const disk = new FolderDisk(dir, 'hdb', { overlayDir: work, freeBytes: 16 * 2 ** 20, log: (m) => logs.push(m) });
-  assert.equal(disk.image.geometry.fatType, 16);
+  assert.equal(disk.image!.geometry.fatType, 16);
   const img = join(work, 'disk.img');
   materialize(disk, img);
   const r = fsck(disk, img);
@@ -162,7 +74,7 @@ test('a root with more entries than FAT16 allows is FAT32, and fsck.fat accepts 
   for (let i = 0; i < 600; i++) writeFileSync(join(dir, `Root file ${i}.txt`), `file ${i}\n`);
   const work = tempDir('work');
   const disk = new FolderDisk(dir, 'hdb', { overlayDir: work, freeBytes: 8 * 2 ** 20 });
-  assert.equal(disk.image.geometry.fatType, 32);
+  assert.equal(disk.image!.geometry.fatType, 32);
   const img = join(work, 'disk.img');
   materialize(disk, img);
   const r = fsck(disk, img);
@@ -302,7 +214,7 @@ test('a guest that writes garbage over its FAT gets a clear error and the folder
   writeBack(disk, img);
   const before = listing(dir);
   // Random sectors over the first FAT, as a confused guest might write them.
-  const g = disk.image.geometry;
+  const g = disk.image!.geometry;
   let seed = 12345;
   const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
   for (let k = 0; k < 4; k++) {
@@ -321,10 +233,10 @@ test('a guest that overwrites its boot sector, or loops a chain, is refused too'
   writeFileSync(join(dir, 'a.bin'), Buffer.alloc(10000, 1));
   const work = tempDir('work');
   const disk = new FolderDisk(dir, 'hdb', { overlayDir: work, freeBytes: 8 * 2 ** 20 });
-  const g = disk.image.geometry;
+  const g = disk.image!.geometry;
   // a.bin's chain (clusters 2..) made to point back at its first cluster.
   const fat = disk.read(g.partitionStart + g.reservedSectors, 1);
-  const first = disk.image.presented.find((p) => p.rel === 'a.bin')!.cluster;
+  const first = disk.image!.presented.find((p) => p.rel === 'a.bin')!.cluster;
   new DataView(fat.buffer).setUint16((first + 1) * 2, first, true);
   disk.handle({ tag: 1, disk: 'hdb', op: 'write', lba: g.partitionStart + g.reservedSectors, count: 1, data: fat });
   assert.throws(() => disk.sync(), /used twice|longer than its size/);
@@ -372,16 +284,16 @@ test('attaching 10,000 files holding 1 GiB costs well under a second of CPU and 
   const c1 = process.cpuUsage(c0);
   const ms = performance.now() - t0;
   const cpuMs = (c1.user + c1.system) / 1000;
-  process.stdout.write(`# attach: ${disk.scan.files} files, ${(disk.scan.bytes / 2 ** 30).toFixed(2)} GiB, FAT${disk.image.geometry.fatType}, ${ms.toFixed(0)} ms (${cpuMs.toFixed(0)} ms of CPU)\n`);
-  assert.equal(disk.scan.files, 10000);
-  assert.ok(disk.scan.bytes >= 2 ** 30 - 10000);
+  process.stdout.write(`# attach: ${disk.scan!.files} files, ${(disk.scan!.bytes / 2 ** 30).toFixed(2)} GiB, FAT${disk.image!.geometry.fatType}, ${ms.toFixed(0)} ms (${cpuMs.toFixed(0)} ms of CPU)\n`);
+  assert.equal(disk.scan!.files, 10000);
+  assert.ok(disk.scan!.bytes >= 2 ** 30 - 10000);
   // The goal is under 1 s of wall time (about 0.4 s on an idle 2-core machine). On a shared test
   // machine wall time mostly measures the neighbours, so the bound is on this process's CPU time.
   assert.ok(cpuMs < 1500, `attach took ${cpuMs.toFixed(0)} ms of CPU (${ms.toFixed(0)} ms wall)`);
-  const open = (): number => (disk.image as unknown as { fds: Map<string, number> }).fds.size;
+  const open = (): number => (disk.image!.sources as unknown as { fds: Map<string, number> }).fds.size;
   assert.equal(open(), 0, 'no host file was opened at attach');
-  const last = disk.image.presented.at(-1)!;
-  const data = disk.read(disk.image.geometry.partitionStart + disk.image.geometry.firstDataSector + (last.cluster - 2) * disk.image.geometry.sectorsPerCluster, 1);
+  const last = disk.image!.presented.at(-1)!;
+  const data = disk.read(disk.image!.geometry.partitionStart + disk.image!.geometry.firstDataSector + (last.cluster - 2) * disk.image!.geometry.sectorsPerCluster, 1);
   assert.equal(data.length, 512);
   assert.equal(open(), 1, 'reading a file\'s sector opens that file');
   disk.close();

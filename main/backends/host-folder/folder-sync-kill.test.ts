@@ -30,7 +30,7 @@ function child(folder: string, work: string): void {
   }
   ftruncateSync(fd, disk.info.sectors * 512);
   closeSync(fd);
-  const at = `${img}@@${disk.image.geometry.partitionStart * 512}`;
+  const at = `${img}@@${disk.image!.geometry.partitionStart * 512}`;
   const m = (cmd: string, ...args: string[]): void => void execFileSync(cmd, ['-i', at, ...args], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
   for (let i = 0; i < FILES; i++) {
     const f = join(work, `n${i}`);

@@ -1,9 +1,11 @@
 // Carries what the guest did on its FAT disk back to the host folder. The model is explicit: the
-// guest's file system (read back with fat-reader.ts, overlay over base) is compared with what was
-// presented at attach, entry by entry:
+// guest's file system (read back with fat-reader.ts, overlay over base) is compared with the
+// baseline, entry by entry. The baseline is what was presented at attach; each sync moves it
+// forward to what the guest and the host then agree on (returned as `baseline`), so a later sync
+// carries only what the guest did since:
 //
-// - same first cluster, same chain, no sector of it written, same size: the same file, perhaps
-//   under a new name or directory (a rename or move);
+// - same first cluster, same chain, no sector of it written since the baseline, same size: the same
+//   file, perhaps under a new name or directory (a rename or move);
 // - same path, different contents: a modification;
 // - anything else the guest has: a create; anything presented that the guest no longer has: a delete.
 //
@@ -19,7 +21,7 @@
 // are checked before use and every path is built from checked names under the folder, whose
 // directories are checked not to be symlinks before anything is written through them.
 
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { type FatDir, type FatFile, type FatNode, type FatVolume, type SectorReader, readFileRange } from './fat-reader.ts';
 import type { PresentedEntry } from './fat-image.ts';
@@ -40,12 +42,35 @@ export interface SyncReport {
   refused: string[];
 }
 
+/**
+ * The stamp of a baseline entry whose guest version the host does not hold (a conflict put it
+ * beside the host's file): it matches no host file, so a later change in the guest is again put
+ * beside the host's file, never over it.
+ */
+export const NO_HOST_FILE: HostStamp = Object.freeze({ dev: -1, ino: -1, size: -1, mtimeMs: -1 });
+
+/** What a sync did to host files that back the disk's clusters; the folder disk moves its sources along. */
+export type HostChange =
+  | { kind: 'moved'; stamp: HostStamp; rel: string }
+  | { kind: 'replaced'; old: HostStamp; rel: string; stamp: HostStamp; chain: readonly number[] }
+  | { kind: 'deleted'; stamp: HostStamp };
+
+export interface SyncOutcome {
+  report: SyncReport;
+  /** What the guest and the host agree on now: the next sync's baseline. */
+  baseline: PresentedEntry[];
+  changes: HostChange[];
+  /** Guest files whose new contents did not reach the host: still to be carried by a later sync. */
+  unsettled: FatFile[];
+}
+
 export interface SyncInput {
   root: string;
-  presented: readonly PresentedEntry[];
+  /** What the guest's file system was last in agreement with (at attach: what was presented). */
+  baseline: readonly PresentedEntry[];
   volume: FatVolume;
   read: SectorReader;
-  /** Whether the guest wrote any sector of [lba, lba + count). */
+  /** Whether the guest wrote any sector of [lba, lba + count) since the baseline. */
   written(lba: number, count: number): boolean;
   log?: (msg: string) => void;
   /** For conflict names; injected so tests see fixed names. */
@@ -67,6 +92,25 @@ interface GuestItem {
   node: FatNode;
 }
 
+/** A cluster chain as runs [first, count] of consecutive clusters. */
+export function runsOf(chain: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const c of chain) {
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] === c) last[1]++;
+    else out.push([c, 1]);
+  }
+  return out;
+}
+
+function sameRuns(a: readonly (readonly [number, number])[], b: readonly (readonly [number, number])[]): boolean {
+  return a.length === b.length && a.every((r, i) => r[0] === b[i]![0] && r[1] === b[i]![1]);
+}
+
+function stampOf(st: Stats): HostStamp {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
 function sameStamp(a: HostStamp, rel: string, root: string, dirOnly: boolean): boolean {
   try {
     const st = lstatSync(join(root, ...rel.split('/').filter(Boolean)));
@@ -78,8 +122,8 @@ function sameStamp(a: HostStamp, rel: string, root: string, dirOnly: boolean): b
   }
 }
 
-export function syncFolder(input: SyncInput): SyncReport {
-  const { root, presented, volume, read } = input;
+export function syncFolder(input: SyncInput): SyncOutcome {
+  const { root, baseline: presented, volume, read } = input;
   const log = input.log ?? (() => {});
   const report: SyncReport = { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [] };
   const rootEntry = presented.find((p) => p.rel === '');
@@ -121,15 +165,14 @@ export function syncFolder(input: SyncInput): SyncReport {
   const claimed = new Set<PresentedEntry>();
   const spc = volume.sectorsPerCluster;
   const untouched = (f: FatFile, p: PresentedEntry): boolean => {
-    if (f.size !== p.size || f.chain.length !== p.clusters) return false;
-    for (let i = 0; i < f.chain.length; i++) if (f.chain[i] !== p.cluster + i) return false;
-    return p.clusters === 0 || !input.written(volume.clusterLba(p.cluster), p.clusters * spc);
+    if (f.size !== p.size || !sameRuns(runsOf(f.chain), p.runs)) return false;
+    return p.runs.every(([c, n]) => !input.written(volume.clusterLba(c), n * spc));
   };
 
   type Op =
     | { kind: 'write'; rel: string; file: FatFile; origin?: PresentedEntry }
     | { kind: 'move'; rel: string; origin: PresentedEntry; file: FatFile }
-    | { kind: 'mkdir'; rel: string };
+    | { kind: 'mkdir'; rel: string; cluster: number };
   const ops: Op[] = [];
   const origins = new Map<GuestItem, PresentedEntry>();
   for (const g of guest) {
@@ -151,7 +194,7 @@ export function syncFolder(input: SyncInput): SyncReport {
   for (const g of guest) {
     const p = origins.get(g);
     if (g.node.kind === 'dir') {
-      if (!p || p.rel !== g.rel) ops.push({ kind: 'mkdir', rel: g.rel });
+      if (!p || p.rel !== g.rel) ops.push({ kind: 'mkdir', rel: g.rel, cluster: g.node.cluster });
       continue;
     }
     const f = g.node;
@@ -165,6 +208,7 @@ export function syncFolder(input: SyncInput): SyncReport {
   const renamedDirs = new Set(guest.filter((g) => g.node.kind === 'dir' && origins.get(g) && origins.get(g)!.rel !== g.rel).map((g) => origins.get(g)!));
   const deleteFiles = gone.filter((p) => p.kind === 'file');
   const removeDirs = gone.filter((p) => p.kind === 'dir' && (!claimed.has(p) || renamedDirs.has(p)));
+  // A directory the guest has under the same name stays in the baseline as it is.
 
   // Conflicts are decided before anything changes: a host file that is not as presented is left alone.
   const hostChanged = (p: PresentedEntry): boolean => !sameStamp(p.stamp, p.rel, root, p.kind === 'dir');
@@ -195,19 +239,26 @@ export function syncFolder(input: SyncInput): SyncReport {
     }
   };
 
+  // What the guest and the host agree on after this sync: the baseline, less what is dropped, plus what is added.
+  const dropped = new Set<PresentedEntry>();
+  const added: PresentedEntry[] = [];
+  const changes: HostChange[] = [];
+  const unsettled: FatFile[] = [];
+  const entryOf = (rel: string, f: FatFile, st: HostStamp): PresentedEntry => ({ kind: 'file', rel, cluster: f.chain[0] ?? 0, runs: runsOf(f.chain), size: f.size, stamp: st });
+
   // (2) New contents into temporary files, while every host file is still where the base expects it.
   let tempSeq = 0;
   // Two kinds of temporary files, told apart by name should a crash leave any: "-new-" ones are
   // copies of guest files (perhaps partial; safe to delete), "-moved-" ones are whole host files set
   // aside while renames are carried out.
   const tempPath = (kind: 'new' | 'moved'): string => join(root, `${SYNC_TEMP_PREFIX}${process.pid}-${kind}-${tempSeq++}`);
-  const placements: { temp: string; rel: string; mtimeMs: number; replace?: PresentedEntry; what: 'written' | 'created' | 'moved'; from?: string }[] = [];
+  const placements: { temp: string; rel: string; mtimeMs: number; file: FatFile; replace?: PresentedEntry; what: 'written' | 'created' | 'moved'; from?: PresentedEntry }[] = [];
   try {
     for (const op of ops) {
       if (op.kind !== 'write') continue;
       const temp = tempPath('new');
       writeTemp(temp, volume, read, op.file);
-      placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, replace: op.origin, what: op.origin ? 'written' : 'created' });
+      placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, file: op.file, replace: op.origin, what: op.origin ? 'written' : 'created' });
     }
   } catch (e) {
     for (const pl of placements) rmQuiet(pl.temp);
@@ -219,13 +270,16 @@ export function syncFolder(input: SyncInput): SyncReport {
     if (op.kind !== 'move') continue;
     if (hostChanged(op.origin)) {
       report.conflicts.push(`${op.origin.rel} -> ${op.rel}: renamed in the guest but changed on the host; left as the host has it`);
+      // The guest's file is not the host's: a later change to it goes beside, never over.
+      dropped.add(op.origin);
+      added.push(entryOf(op.rel, op.file, NO_HOST_FILE));
       continue;
     }
     const temp = tempPath('moved');
     try {
       checkDirs(op.origin.rel);
       renameSync(hostPath(op.origin.rel), temp);
-      placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, what: 'moved', from: op.origin.rel });
+      placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, file: op.file, what: 'moved', from: op.origin });
     } catch (e) {
       report.refused.push(`${op.origin.rel} -> ${op.rel}: ${(e as Error).message}`);
     }
@@ -235,29 +289,33 @@ export function syncFolder(input: SyncInput): SyncReport {
   for (const p of deleteFiles) {
     if (hostChanged(p)) {
       report.conflicts.push(`${p.rel}: deleted in the guest but changed on the host; not deleted`);
+      dropped.add(p);
       continue;
     }
     try {
       checkDirs(p.rel);
       unlinkSync(hostPath(p.rel));
       report.deleted.push(p.rel);
+      dropped.add(p);
+      changes.push({ kind: 'deleted', stamp: p.stamp });
     } catch (e) {
       report.refused.push(`${p.rel}: not deleted: ${(e as Error).message}`);
     }
   }
 
   // (5) Directories, parents first.
-  const badDirs = new Set<string>();
   for (const op of ops.filter((o) => o.kind === 'mkdir').sort((a, b) => a.rel.split('/').length - b.rel.split('/').length)) {
     try {
       checkDirs(op.rel);
-      const st = lstatQuiet(hostPath(op.rel));
-      if (st?.isDirectory() && !st.isSymbolicLink()) continue;
-      if (st) throw new Error('the host has a file of that name');
-      mkdirSync(hostPath(op.rel));
-      report.dirsMade.push(op.rel);
+      let st = lstatQuiet(hostPath(op.rel));
+      if (st && !(st.isDirectory() && !st.isSymbolicLink())) throw new Error('the host has a file of that name');
+      if (!st) {
+        mkdirSync(hostPath(op.rel));
+        report.dirsMade.push(op.rel);
+        st = lstatSync(hostPath(op.rel));
+      }
+      added.push({ kind: 'dir', rel: op.rel, cluster: op.cluster, runs: [], size: 0, stamp: stampOf(st) });
     } catch (e) {
-      badDirs.add(op.rel);
       report.refused.push(`${op.rel}/: ${(e as Error).message}`);
     }
   }
@@ -271,22 +329,39 @@ export function syncFolder(input: SyncInput): SyncReport {
       if (pl.replace) {
         if (hostChanged(pl.replace)) {
           rel = conflictRel(pl.rel);
-          report.conflicts.push(`${pl.rel}: changed on the host since attach; the guest's version is ${rel}`);
+          report.conflicts.push(`${pl.rel}: changed on the host since the guest was shown it; the guest's version is ${rel}`);
         }
       } else if (target) {
         rel = conflictRel(pl.rel);
         report.conflicts.push(`${pl.rel}: the host has a new file of that name; the guest's version is ${rel}`);
       }
       if (pl.what !== 'moved') utimesSync(pl.temp, new Date(pl.mtimeMs), new Date(pl.mtimeMs));
+      // The file's identity as it will be in place (a rename keeps inode and times).
+      const placed = stampOf(lstatSync(pl.temp));
       renameSync(pl.temp, hostPath(rel));
-      if (rel === pl.rel) (pl.what === 'moved' ? report.moved : pl.what === 'written' ? report.written : report.created).push(pl.from ? `${pl.from} -> ${rel}` : rel);
+      if (pl.replace) dropped.add(pl.replace);
+      if (pl.from) {
+        dropped.add(pl.from);
+        changes.push({ kind: 'moved', stamp: pl.from.stamp, rel });
+      }
+      if (rel !== pl.rel) {
+        added.push(entryOf(pl.rel, pl.file, NO_HOST_FILE));
+        continue;
+      }
+      (pl.what === 'moved' ? report.moved : pl.what === 'written' ? report.written : report.created).push(pl.from ? `${pl.from.rel} -> ${rel}` : rel);
+      added.push(entryOf(rel, pl.file, pl.from ? pl.from.stamp : placed));
+      if (pl.replace) changes.push({ kind: 'replaced', old: pl.replace.stamp, rel, stamp: placed, chain: pl.file.chain });
     } catch (e) {
       report.refused.push(`${pl.rel}: ${(e as Error).message}; its contents are kept in ${pl.temp}`);
+      if (pl.what !== 'moved') unsettled.push(pl.file);
+      else if (pl.from) changes.push({ kind: 'moved', stamp: pl.from.stamp, rel: pl.temp.slice(root.length + 1) });
     }
   }
 
   // (7) Directories the guest removed or renamed away, deepest first, when nothing is left in them.
   for (const p of removeDirs.sort((a, b) => b.rel.split('/').length - a.rel.split('/').length)) {
+    // Whatever happens on the host, the guest no longer has it: a host directory kept is the host's.
+    dropped.add(p);
     try {
       checkDirs(p.rel);
       rmdirSync(hostPath(p.rel));
@@ -300,7 +375,8 @@ export function syncFolder(input: SyncInput): SyncReport {
   fsyncDir(root);
   for (const line of report.conflicts) log(`host folder sync: conflict: ${line}`);
   for (const line of report.refused) log(`host folder sync: ${line}`);
-  return report;
+  const baseline = [...presented.filter((p) => !dropped.has(p)), ...added];
+  return { report, baseline, changes, unsettled };
 }
 
 /** Copies a guest file into a new temporary file and makes it durable before anyone renames it. */
@@ -324,7 +400,7 @@ function exists(p: string): boolean {
   return lstatQuiet(p) !== null;
 }
 
-function lstatQuiet(p: string): ReturnType<typeof lstatSync> | null {
+function lstatQuiet(p: string): Stats | null {
   try {
     return lstatSync(p);
   } catch {

@@ -2,8 +2,19 @@
 
 import type { SyncReport } from './folder-sync.ts';
 
-export function describeSync(folder: string, readOnly: boolean, report: SyncReport | null): string[] {
-  if (readOnly || !report) return [`folder ${folder} is attached read-only: the guest's changes were dropped`];
+/** When a sync ran: on request while the VM runs, at its suspend, or at its power-off. */
+export type SyncMoment = 'now' | 'suspend' | 'poweroff';
+
+/** The summary of a sync; `error` when it did not happen (the folder is then unchanged). */
+export function describeSync(folder: string, readOnly: boolean, report: SyncReport | null, moment: SyncMoment = 'poweroff', error?: Error): string[] {
+  if (error)
+    return [
+      moment === 'poweroff'
+        ? `folder ${folder} was not synced: ${error.message}; the folder is unchanged`
+        : `folder ${folder} was not synced: ${error.message}; the folder is unchanged, and the guest's changes are kept with the VM for a later sync`,
+    ];
+  if (readOnly || !report)
+    return [moment === 'poweroff' ? `folder ${folder} is attached read-only: the guest's changes were dropped` : `folder ${folder} is attached read-only: nothing is synced (the guest's changes are dropped at power-off)`];
   const r = report;
   const counts = [
     [r.written.length, 'changed'],
