@@ -84,6 +84,11 @@ const t = ((prompt || performance.now()) - started) / 1000;
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions`);
 // IDLE=seconds idles at the prompt as the VMM process does and prints what that costs the host.
 if (prompt && process.env.IDLE) {
+  // IDLE_WARM=seconds idles unmeasured first, so the measure is of the steady state.
+  const warmUntil = performance.now() + Number(process.env.IDLE_WARM ?? 0) * 1000;
+  while (performance.now() < warmUntil) {
+    if (m.runSlice(10) === 'halted') await new Promise((res) => setTimeout(res, Math.max(0, Math.min(m.idleMs(), 20))));
+  }
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
   if (process.env.PROFILE) {
@@ -93,6 +98,7 @@ if (prompt && process.env.IDLE) {
   }
   const c0 = process.cpuUsage();
   const i0 = m.cpu.instructions;
+  const stats0 = m.bt ? { ...m.bt.stats } : null;
   const w0 = performance.now();
   let wakes = 0;
   let sliceMs = 0;
@@ -107,6 +113,10 @@ if (prompt && process.env.IDLE) {
   if (process.env.PROFILE) {
     const { profile } = await session.post('Profiler.stop');
     (await import('node:fs')).writeFileSync(process.env.PROFILE, JSON.stringify(profile));
+  }
+  if (stats0 && m.bt) {
+    const now = m.bt.stats as unknown as Record<string, number>;
+    console.log('idle counters:', JSON.stringify(Object.fromEntries(Object.entries(stats0).map(([k, v]) => [k, Math.round((now[k]! - (v as number)) * 10) / 10]))));
   }
   console.log(`idle ${process.env.IDLE} s: cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, in runSlice ${(sliceMs / 1000).toFixed(2)} s, ${wakes} wakes, ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
 }

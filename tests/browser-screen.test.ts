@@ -14,7 +14,7 @@ import { createHostApi } from '../main/api.ts';
 import { startWebServer } from '../main/server.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { bootSectorImage } from './boot-sector.ts';
-import { artifacts, browserSkipReason, launchChromium, rendererDir } from './browser-support.ts';
+import { artifacts, browserSkipReason, launchChromium, powerOffConfirmed, rendererDir } from './browser-support.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
 
 const skip = browserSkipReason() || (!existsSync(DEFAULT_BIOS.bios) && skipOrFailInCi('SeaBIOS is not installed (apt-get install seabios)'));
@@ -82,6 +82,7 @@ test('Screen tab: PS/2 mouse and keyboard reach a guest program, Ctrl+Alt+Del, t
   try {
     const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     await page.goto(server.url);
+    await page.getByRole('button', { name: '+ New VM' }).click();
     await page.getByText('New virtual machine').waitFor();
     await page.fill('input[name=name]', 'Mouse');
     await page.fill('input[name=memory]', '32');
@@ -177,7 +178,7 @@ test('Screen tab: PS/2 mouse and keyboard reach a guest program, Ctrl+Alt+Del, t
     await cd.getByRole('button', { name: 'Eject' }).click();
     await cd.getByText('empty').waitFor();
 
-    await page.getByRole('button', { name: 'Power off' }).click();
+    await powerOffConfirmed(page);
     await page.locator('.vm-header .chip-off').waitFor();
   } finally {
     await browser.close();

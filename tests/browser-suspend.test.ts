@@ -15,7 +15,7 @@ import { VmLibrary, SUSPEND_FILE } from '../main/library/library.ts';
 import { defaultSettings } from '../main/library/vm-settings.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { bootSectorImage } from './boot-sector.ts';
-import { artifacts, browserSkipReason, launchChromium } from './browser-support.ts';
+import { artifacts, browserSkipReason, launchChromium, powerOffConfirmed } from './browser-support.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -84,6 +84,7 @@ test('web mode: Suspend, reload, Suspended, Power on goes on counting; SIGINT su
   try {
     let page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await page.goto(server.url);
+    await page.locator('.vm-item', { hasText: 'Counter' }).click();
     await page.locator('.vm-header h1', { hasText: 'Counter' }).waitFor();
     await page.getByRole('button', { name: 'Power on' }).click();
     await page.locator('.vm-header .chip-running').waitFor({ timeout: 60_000 });
@@ -119,6 +120,7 @@ test('web mode: Suspend, reload, Suspended, Power on goes on counting; SIGINT su
     server = await startServer(dataDir);
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     await page.goto(server.url);
+    await page.locator('.vm-item', { hasText: 'Counter' }).click();
     await page.locator('.vm-header .chip-suspended').waitFor();
     await page.getByRole('button', { name: 'Power on' }).click();
     await page.locator('.vm-header .chip-running').waitFor({ timeout: 60_000 });
@@ -170,7 +172,7 @@ test('web mode: Suspend, reload, Suspended, Power on goes on counting; SIGINT su
     // The snapshot was saved after count bootCount+2 was printed and before atSnapshot was read; the guest goes on from there, not from a boot.
     assert.ok(firstAfterRevert >= bootCount + 3 && firstAfterRevert <= atSnapshot + 1, `the first count after the revert is ${firstAfterRevert}; the snapshot fell between ${bootCount + 2} and ${atSnapshot}`);
     assert.equal(await bootLines(page), 1, 'the revert did not boot the guest again');
-    await page.getByRole('button', { name: 'Power off' }).click();
+    await powerOffConfirmed(page);
     await page.locator('.vm-header .chip-off').waitFor();
     await panel.getByRole('button', { name: 'Delete snapshot Counting' }).click();
     await page.getByRole('dialog').getByText('merged into its disk').waitFor();

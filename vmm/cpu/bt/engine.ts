@@ -3,8 +3,8 @@
 // guest bytes were written (the paper's traced pages, here through PhysicalMemory.codePage).
 //
 // Code runs in the interpreter until its entry point has been reached HOT_THRESHOLD times, then it is
-// translated (translate.ts). The cache holds at most MAX_TRANSLATIONS translations; when it is full
-// it is dropped whole and refills from what runs next, as QEMU does with a full code buffer. A page
+// translated (translate.ts). The cache holds at most MAX_TRANSLATIONS translations and
+// MAX_SOURCE_CHARS of JavaScript; when it is full the least-run half goes (evictCold). A page
 // whose translations keep being thrown away unused (code and hot data on one page) is demoted: it
 // stays with the interpreter until the next full flush.
 
@@ -22,7 +22,7 @@ import { translateBlock, type Translation, type TranslateOptions } from './trans
  * interpreter runs a typical block in a quarter of a microsecond: only code that has already run
  * this often is likely to run often enough to repay its translation.
  */
-export const HOT_THRESHOLD = 1500;
+export const HOT_THRESHOLD = 20000;
 export const MAX_TRANSLATIONS = 16384;
 /**
  * V8 keeps each translation's JavaScript text beside its compiled code, so the cache is also bounded
@@ -48,6 +48,8 @@ export interface BtStats {
   misses: number;
   invalidations: number;
   flushes: number;
+  /** Times the full cache kept its hottest translations and dropped the rest. */
+  evictions: number;
   demotedPages: number;
   /** Host time spent translating and compiling, ms (when the host lends its clock). */
   translateMs: number;
@@ -72,7 +74,7 @@ export class BtEngine {
   private last: Translation | null = null;
   readonly stats: BtStats = {
     translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0,
-    invalidations: 0, flushes: 0, demotedPages: 0, translateMs: 0,
+    invalidations: 0, flushes: 0, evictions: 0, demotedPages: 0, translateMs: 0,
   };
   /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
   keepSource = false;
@@ -180,7 +182,7 @@ export class BtEngine {
 
   private translate(eip: number, phys: number): Translation {
     const cpu = this.cpu;
-    if (this.count >= MAX_TRANSLATIONS || this.sourceChars >= MAX_SOURCE_CHARS) this.flushAll();
+    if (this.count >= MAX_TRANSLATIONS || this.sourceChars >= MAX_SOURCE_CHARS) this.evictCold();
     const hostMs = this.options.hostMs;
     const started = hostMs ? hostMs() : 0;
     const facts = factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit);
@@ -259,6 +261,38 @@ export class BtEngine {
   /** Marks every page holding translations as code again (after the decoded cache let go of its pages). */
   retracePages(): void {
     for (const [page, entry] of this.pages) if (entry.byOffset.size) this.cpu.mem.codePage[page] = 1;
+  }
+
+  /**
+   * The cache is full: keeps the translations that ran most since the last sweep, up to half of each
+   * bound, and drops the rest. A full flush would throw away the hot code with the cold (the timer
+   * interrupt path of an idle guest, say), which then runs in the interpreter and in V8's slow tiers
+   * again until it is hot once more. The kept ones' counts are halved, so what was hot long ago
+   * gives way to what is hot now.
+   */
+  private evictCold(): void {
+    const all: Translation[] = [];
+    for (const entry of this.pages.values()) for (const t of entry.byOffset.values()) all.push(t);
+    all.sort((a, b) => b.runs - a.runs);
+    let chars = 0;
+    let kept = 0;
+    for (const t of all) {
+      if (kept < MAX_TRANSLATIONS / 2 && chars + t.sourceChars <= MAX_SOURCE_CHARS / 2 && t.runs > 0) {
+        kept++;
+        chars += t.sourceChars;
+        t.runs >>>= 1;
+      } else {
+        t.valid = false;
+        this.pages.get(t.phys >>> 12)?.byOffset.delete(t.phys & 0xfff);
+      }
+    }
+    this.count = kept;
+    this.sourceChars = chars;
+    this.stats.translations = kept;
+    this.stats.evictions++;
+    this.last = null;
+    this.hot.fill(0);
+    this.cpu.codeEpoch++;
   }
 
   /** Drops every translation (cache full, restore, reset). */
