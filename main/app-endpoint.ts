@@ -14,7 +14,7 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ImageLock } from './backends/image-lock.ts';
+import { ImageLock, processAlive } from './backends/image-lock.ts';
 import { LIBRARY_FILE } from './library/library.ts';
 
 export const ENDPOINT_FILE = 'app.json';
@@ -69,15 +69,6 @@ export function publishEndpoint(dataDir: string, ep: AppEndpoint): () => void {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The running app's endpoint, or null when none is published or its process is gone. */
 export function readEndpoint(dataDir: string): AppEndpoint | null {
   let v: unknown;
@@ -89,7 +80,7 @@ export function readEndpoint(dataDir: string): AppEndpoint | null {
   const r = v as Partial<AppEndpoint>;
   if (typeof r !== 'object' || r === null) return null;
   if (!Number.isInteger(r.pid) || r.pid! <= 0 || !Number.isInteger(r.port) || r.port! <= 0 || r.port! > 65535 || typeof r.token !== 'string' || r.token.length > 256) return null;
-  if (!alive(r.pid!)) return null;
+  if (!processAlive(r.pid!)) return null;
   return { pid: r.pid!, port: r.port!, token: r.token };
 }
 

@@ -58,13 +58,15 @@ if (snapshot && existsSync(snapshot)) {
   prompt = performance.now();
   out = '/ # ';
 }
+/** After a slice that ended in HLT: wait for the next timer, as the VMM process does (at most maxMs). */
+async function rest(r: string, maxMs: number): Promise<void> {
+  const ms = r === 'halted' ? Math.min(m.idleMs(), maxMs) : 0;
+  if (ms > 0) await new Promise((res) => setTimeout(res, ms));
+}
 for (;;) {
   const r = m.runSlice(50);
   if (prompt || r === 'off' || performance.now() > deadline) break;
-  if (r === 'halted') {
-    const ms = Math.min(m.idleMs(), 10);
-    if (ms > 0) await new Promise((res) => setTimeout(res, ms));
-  }
+  await rest(r, 10);
 }
 if (snapshot && prompt && !existsSync(snapshot)) {
   const { sections, ram } = m.saveState();
@@ -86,9 +88,7 @@ console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1
 if (prompt && process.env.IDLE) {
   // IDLE_WARM=seconds idles unmeasured first, so the measure is of the steady state.
   const warmUntil = performance.now() + Number(process.env.IDLE_WARM ?? 0) * 1000;
-  while (performance.now() < warmUntil) {
-    if (m.runSlice(10) === 'halted') await new Promise((res) => setTimeout(res, Math.max(0, Math.min(m.idleMs(), 20))));
-  }
+  while (performance.now() < warmUntil) await rest(m.runSlice(10), 20);
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
   if (process.env.PROFILE) {
@@ -107,7 +107,7 @@ if (prompt && process.env.IDLE) {
     const r = m.runSlice(10);
     sliceMs += performance.now() - s0;
     wakes++;
-    if (r === 'halted') await new Promise((res) => setTimeout(res, Math.max(0, Math.min(m.idleMs(), 20))));
+    await rest(r, 20);
   }
   const c = process.cpuUsage(c0);
   if (process.env.PROFILE) {
@@ -146,10 +146,7 @@ if (prompt && workload) {
   while (!out.includes('DONE42') && performance.now() < deadline) {
     const r = m.runSlice(50);
     if (r === 'off') break;
-    if (r === 'halted') {
-      const ms = Math.min(m.idleMs(), 10);
-      if (ms > 0) await new Promise((res) => setTimeout(res, ms));
-    }
+    await rest(r, 10);
   }
   console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
   if (before && m.bt) {

@@ -15,6 +15,7 @@ import { createHostApi } from '../main/api.ts';
 import type { HostEvent, VmCreateSettings } from '../main/api-types.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { bootSectorImage } from './boot-sector.ts';
+import { withoutHostMarks } from './terminal-text.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -34,8 +35,6 @@ async function until(what: string, f: () => boolean, ms = 120_000): Promise<void
   }
 }
 
-/** The console lines the host adds at power events (api.ts separator()). */
-const withoutMarks = (s: string): string => s.replace(/\r\n\x1b\[36m-{8} [^\x1b]* -{8}\x1b\[0m\r\n/g, '');
 const counts = (s: string): number[] => [...s.matchAll(/count=(\d+)\r\n/g)].map((m) => Number(m[1]));
 const last = (s: string): number => counts(s).at(-1) ?? -1;
 /** The count a boot starts from; `printed` is the last count seen before the power-off. The guest writes a count to its disk, then prints it, so a power cut in between leaves the disk one ahead. */
@@ -74,7 +73,7 @@ test('snapshots: running and powered off, revert continues or reboots from them,
   let countAtOff = -1;
   host.subscribe((e: HostEvent) => {
     // The host's own marks (powered on, reset, powered off) are not the guest's output.
-    if (e.type === 'serial') out += withoutMarks(e.data);
+    if (e.type === 'serial') out += withoutHostMarks(e.data);
     if (e.type === 'vm' && e.vm.power === 'off') countAtOff = last(out);
   });
   const since = (mark: number): string => out.slice(mark);

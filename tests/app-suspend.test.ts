@@ -14,6 +14,7 @@ import type { HostEvent, VmCreateSettings } from '../main/api-types.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { SUSPEND_FILE } from '../main/library/library.ts';
 import { bootSectorImage } from './boot-sector.ts';
+import { withoutHostMarks } from './terminal-text.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -32,7 +33,7 @@ function open(dataDir: string): { host: Host; out: (id: string) => string } {
   const text = new Map<string, string>();
   host.subscribe((e: HostEvent) => {
     // The host's own marks (powered on, reset, powered off) are not the guest's output.
-    if (e.type === 'serial') text.set(e.id, (text.get(e.id) ?? '') + e.data.replace(/\r\n\x1b\[36m-{8} [^\x1b]* -{8}\x1b\[0m\r\n/g, ''));
+    if (e.type === 'serial') text.set(e.id, (text.get(e.id) ?? '') + withoutHostMarks(e.data));
   });
   return { host, out: (id) => text.get(id) ?? '' };
 }

@@ -56,3 +56,8 @@ function sequenceEnd(s: string, at: number): number {
   while (j < s.length && s.charCodeAt(j) >= 0x20 && s.charCodeAt(j) <= 0x2f) j++;
   return j < s.length ? j + 1 : -1;
 }
+
+/** Console text without the lines the host adds at power events (main/api.ts separator()). */
+export function withoutHostMarks(s: string): string {
+  return s.replace(/\r\n\x1b\[36m-{8} [^\x1b]* -{8}\x1b\[0m\r\n/g, '');
+}

@@ -36,7 +36,8 @@ function processStart(pid: number): string | null {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (on this host). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -66,7 +67,7 @@ function parseRecord(text: string): LockRecord | null {
 /** Whether the holder is certainly gone: only decidable for a lock taken on this host. */
 function isStale(r: LockRecord): boolean {
   if (r.host !== hostname()) return false;
-  if (!alive(r.pid)) return true;
+  if (!processAlive(r.pid)) return true;
   const now = processStart(r.pid);
   return r.started !== null && now !== null && now !== r.started;
 }

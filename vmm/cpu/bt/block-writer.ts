@@ -166,10 +166,18 @@ export class BlockWriter {
       this.emit(`${this.flatWrite(sz, lin, value, seg)};`);
       return;
     }
-    const need = this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE);
+    this.emit(`if (${fast}) ram32[${p} >>> 2] = ${value}; else cpu.wf32(${x}, ${value}, ${seg});`);
+  }
+
+  /**
+   * Names the linear address `lin`, its TLB entry and physical address; `fast`: the dword there may
+   * be stored to RAM inline (the entry grants `need`, not I/O, aligned, no translations on the page).
+   */
+  private storeProbe(lin: string, need: number): { x: string; p: string; fast: string } {
     const x = `x${this.tmp}`, e = `e${this.tmp}`, p = `p${this.tmp++}`;
     this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12], ${p} = ((${e} & -4096) | (${x} & 4095)) >>> 0;`);
-    this.emit(`if ((${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 && codePage[${p} >>> 12] === 0) ram32[${p} >>> 2] = ${value}; else cpu.wf32(${x}, ${value}, ${seg});`);
+    return { x, p, fast: `(${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 && codePage[${p} >>> 12] === 0` };
   }
 
   /** A read through a flat segment: only an access wrapping past 4 GiB faults (Cpu.rf16/rf32). */
@@ -205,10 +213,9 @@ export class BlockWriter {
       return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
     }
     this.mayFault();
-    const need = this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE;
-    const x = `x${this.tmp}`, e = `e${this.tmp}`, p = `p${this.tmp}`, f = `f${this.tmp++}`;
-    this.emit(`const ${x} = ${this.ea(i)}, ${e} = tlb[${x} >>> 12], ${p} = ((${e} & -4096) | (${x} & 4095)) >>> 0;`);
-    this.emit(`const ${f} = (${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 && codePage[${p} >>> 12] === 0;`);
+    const { x, p, fast } = this.storeProbe(this.ea(i), this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE);
+    const f = `f${p.slice(1)}`;
+    this.emit(`const ${f} = ${fast};`);
     this.emit(`if (!${f}) cpu.pwf(${x}, 4, ${i.seg});`);
     this.emit(`const ${name} = ${f} ? ram32[${p} >>> 2] : cpu.readLin32(${x});`);
     return (v) => `if (${f}) ram32[${p} >>> 2] = ${v}; else cpu.writeLin32(${x}, ${v});`;

@@ -67,13 +67,13 @@ function emitRotate(w: BlockWriter, i: Instr, right: boolean, count: number, sz:
   const bits = BITS[sz]!;
   const sign = bits - 1;
   const c = count & sign;
-  const rot = c === 0 ? 'v' : right ? `((v >>> ${c}) | (v << ${bits - c}))` : `((v << ${c}) | (v >>> ${bits - c}))`;
-  const r = c === 0 || sz === 2 ? `${rot} | 0` : `${rot} & ${MASK[sz]}`;
+  const rot = right ? `((v >>> ${c}) | (v << ${bits - c}))` : `((v << ${c}) | (v >>> ${bits - c}))`;
+  const r = c === 0 ? 'v' : sz === 2 ? `${rot} | 0` : `${rot} & ${MASK[sz]}`;
   const flags = right
     ? `const cf = (r >>> ${sign}) & 1, of = cf ^ ((r >>> ${sign - 1}) & 1);`
     : `const cf = r & 1, of = ((r >>> ${sign}) & 1) ^ cf;`;
   // The operand is read (and may fault) before the flags change, as in the interpreter.
-  applyTo(w, i, sz, `const r = ${rot === 'v' ? 'v' : r}; ${flags}`);
+  applyTo(w, i, sz, `const r = ${r}; ${flags}`);
   w.flush();
   w.emit(`cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`);
   if (i.mod !== 3) w.afterWrite();

@@ -28,7 +28,7 @@ export const HOT_THRESHOLD = 20_000;
 export const MAX_TRANSLATIONS = 16384;
 /**
  * V8 keeps each translation's JavaScript text beside its compiled code, so the cache is also bounded
- * by the text it holds: past this many characters it is flushed too. A Linux boot needs less.
+ * by the text it holds: past this many characters its colder half goes (evictCold).
  */
 export const MAX_SOURCE_CHARS = 16 << 20;
 /** Wasted invalidations (translations dropped after fewer runs than they cost) before a page is demoted. */
@@ -214,8 +214,7 @@ export class BtEngine {
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
-      this.sourceChars += t.source.length;
-      t.sourceChars = t.source.length;
+      this.sourceChars += t.sourceChars;
       if (!this.keepSource) (t as { source: string }).source = '';
     }
     let page = this.pages.get(phys >>> 12);
