@@ -40,6 +40,8 @@ const deadline = started + seconds * 1000;
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
 if (process.env.DUMP && m.bt) m.bt.keepSource = true;
+// HOT=n: translate at n visits instead of HOT_THRESHOLD (to try thresholds without a rebuild).
+if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
 if (snapshot && existsSync(snapshot)) {
   const buf = readFileSync(snapshot);
   const sections: { id: string; version: number; data: Uint8Array }[] = [];
@@ -137,8 +139,10 @@ if (process.env.MISSES && m.bt) {
     return t;
   };
 }
-if (prompt && workload) {
+// REPEAT=n runs the workload n times (the later runs show the translations warm).
+for (let run = 0; prompt && workload && run < Number(process.env.REPEAT ?? 1); run++) {
   const before = m.bt ? { ...m.bt.stats } : null;
+  const c0 = process.cpuUsage();
   const i0 = m.cpu.instructions;
   out = '';
   m.serialIn(0, new TextEncoder().encode(`${workload.command}; echo DONE$((6*7))\n`));
@@ -148,7 +152,8 @@ if (prompt && workload) {
     if (r === 'off') break;
     await rest(r, 10);
   }
-  console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
+  const c = process.cpuUsage(c0);
+  console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
   if (before && m.bt) {
     const after = m.bt.stats as unknown as Record<string, number>;
     const delta: Record<string, number> = {};
@@ -160,7 +165,8 @@ if (prompt && workload) {
     const chars = all.reduce((a, t) => a + t.sourceChars, 0);
     const insns = all.reduce((a, t) => a + t.length, 0);
     console.log(`${all.length} translations, ${insns} instructions, ${chars} characters (${(chars / insns).toFixed(0)} per instruction)`);
-    const big = all.sort((a, b) => b.sourceChars - a.sourceChars)[0];
+    // DUMP_EIP=hex picks the translation at that EIP instead of the biggest.
+    const big = process.env.DUMP_EIP ? all.find((t) => t.eip >>> 0 === parseInt(process.env.DUMP_EIP!, 16)) : all.sort((a, b) => b.sourceChars - a.sourceChars)[0];
     if (big) (await import('node:fs')).writeFileSync(process.env.DUMP, big.source);
   }
   if (missAt.size) console.log(`${missAt.size} entry points missed:`, [...missAt].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.MISSES)).map(([k, n]) => `${k} ${n}`).join(', '));
@@ -178,6 +184,7 @@ if (process.env.OPT_STATUS && m.bt) {
   for (const t of m.bt.translations()) {
     const s = status(t.fn);
     const k = s & 16 ? 'turbofan' : s & 32 ? 'interpreted' : s & (1 << 15) ? 'maglev' : s & (1 << 14) ? 'baseline' : `other(${s.toString(2)})`;
+    if (process.env.OPT_STATUS === 'each') console.log(`${(t.eip >>> 0).toString(16)} ${k} runs ${t.runs} insns ${t.length} chars ${t.sourceChars}`);
     const h = hist.get(k) ?? { n: 0, runs: 0 };
     h.n++;
     h.runs += t.runs;

@@ -34,6 +34,11 @@ export class BlockWriter {
   private faultMarked = false;
   /** Numbers temporaries so that two in one instruction never clash. */
   private tmp = 0;
+  /**
+   * The segments whose flatness (mode key bits 0-5) the emitted code was shaped by: the translation is
+   * used under any key that agrees on these and on the other facts (Translation.keyMask).
+   */
+  segsConsulted = 0;
 
   /**
    * `inline`: dword RAM accesses through flat segments bypass the cpu's methods. Off for the check
@@ -118,6 +123,7 @@ export class BlockWriter {
   }
 
   private isFlat(seg: number): boolean {
+    this.segsConsulted |= 1 << seg;
     return (this.mode.flat & (1 << seg)) !== 0;
   }
 

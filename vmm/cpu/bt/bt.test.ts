@@ -15,7 +15,8 @@ import { decode } from '../decode.ts';
 import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
-import { translateBlock } from './translate.ts';
+import { MAX_SOURCE_LENGTH, translateBlock } from './translate.ts';
+import { HOT_THRESHOLD } from './engine.ts';
 
 const CODE = 0x10000;
 
@@ -205,6 +206,8 @@ const SNIPPETS: Record<string, number[]> = {
   'fallback': [0xc1, 0xd0, 0x03, 0x09, 0xc3, 0xeb, 0xf9],
   // ROL: the flags before it go to the cpu, and it replaces CF and OF there.
   'rotate': [0xc1, 0xc0, 0x05, 0x09, 0xc3, 0xeb, 0xf9],
+  // IMUL from memory, MUL into EDX:EAX, NEG: the multiplies' flags as the 'shift' producer's.
+  'multiply': [0x0f, 0xaf, 0x46, 0x04, 0xf7, 0xe1, 0xf7, 0xda, 0x0f, 0x92, 0xc0, 0xc3],
 };
 
 for (const [name, bytes] of Object.entries(SNIPPETS)) {
@@ -223,3 +226,67 @@ for (const [name, bytes] of Object.entries(SNIPPETS)) {
     assert.equal(t.source + '\n', readFileSync(file, 'utf8'), `${name}: the generated code changed; review it and run with HOSTBOX_ACCEPT=1 to accept`);
   });
 }
+
+// ------------------------------------------------------------ the cache's policy
+
+/** Runs the program at CODE again from the start with ECX = `count`, under the box's current segments. */
+function rerun(box: Box, count: number): void {
+  box.cpu.eip = CODE;
+  box.cpu.halted = false;
+  box.cpu.r32[1] = count;
+  runToHalt(box);
+}
+
+test('one translation serves every mode that agrees on the segments it uses; one per mode where it uses them', () => {
+  const dsLoop = asm('l: add eax, [ebx]\n dec ecx\n jnz l\n hlt');
+  const gsLoop = asm('l: add eax, [gs:ebx]\n dec ecx\n jnz l\n hlt');
+  const gsAt = (box: Box, base: number): void => setSegmentCache(box.cpu, 5, 16, base, base ? 0xffff : 0xffffffff, 0xc093);
+  for (const [code, variants] of [[dsLoop, 1], [gsLoop, 2]] as const) {
+    const box = flatBox(code, 'bt');
+    const ref = flatBox(code, 'interpreter');
+    for (const b of [box, ref]) {
+      b.cpu.r32[3] = 0x2000;
+      b.mem.u8.set([1, 2, 3, 4], 0x2000);
+      b.mem.u8.set([5, 6, 7, 8], 0x3000);
+    }
+    // GS flat (as a kernel entered from one process), then not (another), then flat again.
+    for (const base of [0, 0x1000, 0, 0x1000]) {
+      for (const b of [box, ref]) {
+        gsAt(b, base);
+        rerun(b, 100);
+      }
+      assert.equal(box.cpu.r32[0], ref.cpu.r32[0], `the sum with GS at ${base}`);
+    }
+    assert.equal(box.cpu.bt!.stats.made, variants, code === dsLoop ? 'the DS loop was translated once' : 'the GS loop once per GS, both kept');
+  }
+});
+
+test('a region too long for V8 to optimize is made in shorter pieces, with the same result', () => {
+  const code = asm(`${'add eax, [esi+4]\n xor eax, ebx\n rol eax, 3\n mov [esi+8], eax\n'.repeat(120)} hlt`);
+  const box = flatBox(code, 'interpreter');
+  const cpu = box.cpu;
+  const t = translateBlock(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => {
+    const off = e - CODE;
+    if (off < 0 || off >= code.length) return null;
+    return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
+  });
+  assert.ok(t);
+  assert.ok(t.sourceChars <= MAX_SOURCE_LENGTH, `${t.sourceChars} characters`);
+  assert.ok(t.length < 480 && t.length >= 60, `${t.length} instructions in the first piece`);
+  sameEverywhere(code, (b) => (b.cpu.r32[6] = 0x4000));
+});
+
+test('code the guest runs between halts stays interpreted; the same code run busily is translated', () => {
+  // Ten instructions, then HLT (an idle guest's timer tick) or not (a busy loop).
+  const body = 'add eax, 1\n add ebx, eax\n xor edx, ebx\n add esi, edx\n sub edi, esi\n'.repeat(2);
+  const idle = flatBox(asm(`l: ${body} hlt\n jmp l`), 'bt', HOT_THRESHOLD);
+  for (let k = 0; k < 8000; k++) {
+    idle.cpu.halted = false;
+    idle.cpu.run(1000);
+  }
+  assert.equal(idle.cpu.bt!.stats.made, 0, 'a tick between halts was translated');
+  const busy = flatBox(asm(`l: ${body} dec ecx\n jnz l\n hlt`), 'bt', HOT_THRESHOLD);
+  busy.cpu.r32[1] = 8000;
+  runToHalt(busy);
+  assert.ok(busy.cpu.bt!.stats.made > 0, 'the busy loop was not translated');
+});

@@ -17,23 +17,35 @@ import { factsOf } from './mode.ts';
 import { translateBlock, type Translation, type TranslateOptions } from './translate.ts';
 
 /**
- * Visits before an entry point is translated. A new translation runs in V8's slow tiers (Ignition,
- * Sparkplug) until V8 has seen it run often enough to optimize it, and there it is slower than the
- * interpreter, whose handlers are optimized once for all code. Code reached a few hundred times a
- * second (an idle guest's timer tick, a shell's parser) ran slower translated than interpreted, and
- * paid for its translation on top: at 1500 the shell-loop workload took 26 s translated against
- * 11 s interpreted. Only code that loops reaches 20000 soon, and it repays its translation.
+ * When an entry point is translated: its count, the guest instructions the interpreter ran from it
+ * (a visit of a block of n instructions adds n), reaches HOT_THRESHOLD. All counts halve every
+ * HALF_LIFE_INSNS guest instructions, and every HALF_LIFE_HALTS times the guest halts (goes idle), so
+ * a count measures the entry's share of what the guest runs while it is busy.
+ *
+ * Why both clocks: a new translation costs V8 a compilation, and runs in V8's slow tiers until V8
+ * has seen it run often enough to optimize it; it repays that only when it goes on running. An idle
+ * guest runs its timer tick a few hundred times a second and halts between ticks: halving at the
+ * halts keeps that code interpreted (translated, it cost an idle guest more CPU than interpreted).
+ * A busy guest halts seldom, and code that is a real share of its work is translated within a few
+ * million instructions: a hash function's block transform (hundreds of instructions, visited once per
+ * 64 bytes), which a plain count of visits (20000 were needed to keep the tick out) left mostly to
+ * the interpreter. Host time would be a worse clock: on a loaded host it translated almost nothing.
  */
-export const HOT_THRESHOLD = 20_000;
+export const HOT_THRESHOLD = 50_000;
+export const HALF_LIFE_INSNS = 1 << 22;
+export const HALF_LIFE_HALTS = 64;
 export const MAX_TRANSLATIONS = 16384;
 /**
  * V8 keeps each translation's JavaScript text beside its compiled code, so the cache is also bounded
  * by the text it holds: past this many characters its colder half goes (evictCold).
  */
 export const MAX_SOURCE_CHARS = 16 << 20;
+/** Translations of one entry point for different modes kept at once (kernel code entered from processes with different segments, say). */
+const MAX_VARIANTS = 4;
 /** Wasted invalidations (translations dropped after fewer runs than they cost) before a page is demoted. */
 const DEMOTE_AFTER = 8;
 const HOT_BITS = 16;
+
 
 export interface BtStats {
   translations: number;
@@ -58,6 +70,7 @@ export interface BtStats {
 }
 
 interface PageEntry {
+  /** By page offset: the translations starting there, one per mode (chained through Translation.alt). */
   readonly byOffset: Map<number, Translation>;
   /** Translations dropped from this page after little use, in a row. */
   waste: number;
@@ -68,8 +81,13 @@ const STOP = new Error('stop decoding');
 
 export class BtEngine {
   private readonly pages = new Map<number, PageEntry>();
-  private readonly hot = new Uint16Array(1 << HOT_BITS);
+  private readonly hot = new Uint32Array(1 << HOT_BITS);
+  /** The counter of the entry the dispatcher just missed (it gets the instructions interpreted there), or -1. */
+  private heating = -1;
   private count = 0;
+  /** cpu.instructions when the hotness counts were last halved, and the halts since. */
+  private decayedAt = 0;
+  private halts = 0;
   /** Characters of JavaScript in the live translations (MAX_SOURCE_CHARS). */
   private sourceChars = 0;
   /** The translation run last, whose successor link the dispatcher tries first. */
@@ -91,11 +109,16 @@ export class BtEngine {
   /** Executes up to `budget` instructions (the Cpu.run contract). */
   run(budget: number): number {
     const cpu = this.cpu;
+    this.decay();
     let done = 0;
     while (done < budget) {
       if (cpu.brk) {
         cpu.brk = false;
-        if (cpu.serviceEvents()) break;
+        if (cpu.serviceEvents()) {
+          // Went idle after running something (not a wake-up that found the CPU still halted).
+          if (done > 0) this.halts++;
+          break;
+        }
         // An interrupt shadow (STI, MOV SS) or a single-step trap: one instruction, then look again.
         if (cpu.brk) {
           done += this.interpret(1);
@@ -110,7 +133,7 @@ export class BtEngine {
       // before, on the same page under the same mapping; then no lookup is needed.
       let t = this.last?.succ ?? null;
       if (
-        t === null || !t.valid || t.eip !== cpu.eip || t.key !== cpu.modeKey || t.csBase !== cpu.csBase ||
+        t === null || !t.valid || t.eip !== cpu.eip || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase ||
         t.csLimit !== cpu.csLimit || cpu.tlb[t.linPage]! !== t.tlbEntry || ((cpu.csBase + cpu.eip) | 0) >>> 12 !== t.linPage
       ) {
         t = this.find();
@@ -120,12 +143,24 @@ export class BtEngine {
         done += this.execute(t, budget - done);
         this.last = t;
       } else {
-        done += this.interpret(budget - done);
+        const n = this.interpret(budget - done);
+        done += n;
+        if (this.heating >= 0) this.hot[this.heating] += n - 1;
         this.last = null;
       }
     }
     cpu.instructions += done;
     return done;
+  }
+
+  /** Halves the hotness counts once per half-life, so that they measure a share of execution (HOT_THRESHOLD). */
+  private decay(): void {
+    const now = this.cpu.instructions;
+    if (now - this.decayedAt < HALF_LIFE_INSNS && this.halts < HALF_LIFE_HALTS) return;
+    this.decayedAt = now;
+    this.halts = 0;
+    const hot = this.hot;
+    for (let k = 0; k < hot.length; k++) hot[k] = hot[k]! >>> 1;
   }
 
   private interpret(budget: number): number {
@@ -156,13 +191,14 @@ export class BtEngine {
     const cpu = this.cpu;
     const eip = cpu.eip;
     const lin = (cpu.csBase + eip) | 0;
+    this.heating = -1;
     const e = cpu.tlb[lin >>> 12]!;
     if ((e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
     const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     const page = this.pages.get(phys >>> 12);
     if (page) {
-      const t = page.byOffset.get(phys & 0xfff);
-      if (t && t.eip === eip && t.key === cpu.modeKey && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit) {
+      for (let t: Translation | null | undefined = page.byOffset.get(phys & 0xfff); t; t = t.alt) {
+        if (t.eip !== eip || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase || t.csLimit !== cpu.csLimit) continue;
         this.stats.hits++;
         if (!t.length) return null;
         // Remember under which mapping it was found, for successor links to it.
@@ -174,7 +210,12 @@ export class BtEngine {
     }
     this.stats.misses++;
     const h = (Math.imul(phys ^ (cpu.modeKey << 20), 0x9e3779b1) >>> (32 - HOT_BITS));
-    if (++this.hot[h]! < (this.options.hotThreshold ?? HOT_THRESHOLD)) return null;
+    const heat = this.hot[h]! + 1;
+    if (heat < (this.options.hotThreshold ?? HOT_THRESHOLD)) {
+      this.hot[h] = heat;
+      this.heating = h;
+      return null;
+    }
     this.hot[h] = 0;
     const t = this.translate(eip, phys);
     t.linPage = lin >>> 12;
@@ -210,7 +251,7 @@ export class BtEngine {
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
-      t = { eip, phys, key: facts.key, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0 };
+      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0 };
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
@@ -222,16 +263,30 @@ export class BtEngine {
       page = { byOffset: new Map(), waste: 0, demoted: false };
       this.pages.set(phys >>> 12, page);
     }
-    const old = page.byOffset.get(pageOff);
-    if (old) {
-      old.valid = false;
-      this.sourceChars -= old.sourceChars;
-    } else this.count++;
+    // The newest first; beyond MAX_VARIANTS the oldest goes.
+    t.alt = page.byOffset.get(pageOff) ?? null;
     page.byOffset.set(pageOff, t);
+    this.count++;
+    let v = t;
+    for (let k = 1; v.alt; k++) {
+      if (k < MAX_VARIANTS) {
+        v = v.alt;
+        continue;
+      }
+      for (let old: Translation | null = v.alt; old; old = old.alt) this.drop(old);
+      v.alt = null;
+    }
     cpu.mem.codePage[phys >>> 12] = 1;
     this.stats.translations = this.count;
     if (hostMs) this.stats.translateMs += hostMs() - started;
     return t;
+  }
+
+  /** Takes `t` out of the counts and marks it dead (its caller unlinks it). */
+  private drop(t: Translation): void {
+    t.valid = false;
+    this.sourceChars -= t.sourceChars;
+    this.count--;
   }
 
   /** A write reached physical page `page`: its translations are stale. */
@@ -239,13 +294,12 @@ export class BtEngine {
     const entry = this.pages.get(page);
     if (!entry) return;
     let runs = 0;
-    for (const t of entry.byOffset.values()) {
-      t.valid = false;
+    let n = 0;
+    for (const t of variants(entry)) {
       runs += t.runs;
+      n++;
+      this.drop(t);
     }
-    const n = entry.byOffset.size;
-    for (const t of entry.byOffset.values()) this.sourceChars -= t.sourceChars;
-    this.count -= n;
     this.stats.translations = this.count;
     this.stats.invalidations++;
     entry.byOffset.clear();
@@ -273,8 +327,9 @@ export class BtEngine {
    */
   private evictCold(): void {
     const all: Translation[] = [];
-    for (const entry of this.pages.values()) for (const t of entry.byOffset.values()) all.push(t);
+    for (const entry of this.pages.values()) for (const t of variants(entry)) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
+    for (const entry of this.pages.values()) entry.byOffset.clear();
     let chars = 0;
     let kept = 0;
     for (const t of all) {
@@ -282,10 +337,17 @@ export class BtEngine {
         kept++;
         chars += t.sourceChars;
         t.runs >>>= 1;
-      } else {
-        t.valid = false;
-        this.pages.get(t.phys >>> 12)?.byOffset.delete(t.phys & 0xfff);
-      }
+        // Relinked hottest first, so the hottest variant is found first.
+        const byOffset = this.pages.get(t.phys >>> 12)!.byOffset;
+        const off = t.phys & 0xfff;
+        let tail = byOffset.get(off);
+        t.alt = null;
+        if (!tail) byOffset.set(off, t);
+        else {
+          while (tail.alt) tail = tail.alt;
+          tail.alt = t;
+        }
+      } else t.valid = false;
     }
     this.count = kept;
     this.sourceChars = chars;
@@ -298,7 +360,7 @@ export class BtEngine {
 
   /** Drops every translation (cache full, restore, reset). */
   flushAll(): void {
-    for (const entry of this.pages.values()) for (const t of entry.byOffset.values()) t.valid = false;
+    for (const entry of this.pages.values()) for (const t of variants(entry)) t.valid = false;
     this.pages.clear();
     this.last = null;
     this.count = 0;
@@ -311,6 +373,11 @@ export class BtEngine {
 
   /** Every live translation (for dumps and tests). */
   *translations(): IterableIterator<Translation> {
-    for (const entry of this.pages.values()) for (const t of entry.byOffset.values()) if (t.length) yield t;
+    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length) yield t;
   }
+}
+
+/** Every translation of a page, all modes. */
+function* variants(entry: PageEntry): IterableIterator<Translation> {
+  for (const head of entry.byOffset.values()) for (let t: Translation | null = head; t; t = t.alt) yield t;
 }

@@ -17,6 +17,8 @@ export interface ModeFacts {
   readonly csLimit: number;
 }
 
+/** Bits 0-5: which segments are flat. */
+export const KEY_SEGMENTS = 0x3f;
 export const KEY_CSD = 1 << 6;
 export const KEY_SSB = 1 << 7;
 export const KEY_PE = 1 << 10;

@@ -18,12 +18,20 @@ import { emitAlu } from './emit-alu.ts';
 import { emitMove } from './emit-move.ts';
 import { emitFlow } from './emit-flow.ts';
 import { emitShift } from './emit-shift.ts';
-import type { ModeFacts } from './mode.ts';
+import { emitMul } from './emit-mul.ts';
+import { KEY_SEGMENTS, type ModeFacts } from './mode.ts';
 
 export const MAX_INSNS = 64;
 /** A region: the entry block and up to this many more blocks of the same page that its jumps reach. */
 export const MAX_BLOCKS = 32;
 export const MAX_REGION_INSNS = 384;
+/**
+ * Longest JavaScript text of one translation. V8 does not optimize a function whose bytecode exceeds
+ * --max-optimized-bytecode-size (60 KiB in Node 20), and waits longer the bigger a function is: a
+ * 400-instruction region of a hash function's straight-line transform (110,000 characters) ran
+ * unoptimized for good. A region whose text is longer is made again with half the instructions.
+ */
+export const MAX_SOURCE_LENGTH = 64_000;
 
 export type TranslatedFn = (cpu: unknown, budget: number) => number;
 
@@ -31,7 +39,13 @@ export interface Translation {
   /** Guest EIP and physical address of the first instruction. */
   readonly eip: number;
   readonly phys: number;
+  /**
+   * The mode key it was made for, and the bits of it the code depends on: it serves any CPU whose
+   * `modeKey & keyMask` equals `key`. Segments it never addresses through are left out, so kernel
+   * code runs from one translation whatever FS and GS the interrupted process had.
+   */
   readonly key: number;
+  readonly keyMask: number;
   readonly csBase: number;
   readonly csLimit: number;
   /** Instructions and basic blocks translated. */
@@ -45,6 +59,8 @@ export interface Translation {
   /** Cleared when the page it came from is written. */
   valid: boolean;
   runs: number;
+  /** The engine's next translation of the same entry point for another mode. */
+  alt: Translation | null;
   /** The translation that ran after this one last time (chaining), and the mapping it was found under. */
   succ: Translation | null;
   linPage: number;
@@ -105,6 +121,21 @@ export function translateBlock(
   decodeAt: (eip: number) => Instr | null,
   opts: TranslateOptions = {},
 ): Translation | null {
+  for (let most = MAX_REGION_INSNS; ; most >>= 1) {
+    const t = translateRegion(eip, phys, mode, decodeAt, opts, most);
+    if (!t || t.sourceChars <= MAX_SOURCE_LENGTH || most <= MAX_INSNS) return t;
+  }
+}
+
+/** translateBlock's work, for a region of at most `most` instructions. */
+function translateRegion(
+  eip: number,
+  phys: number,
+  mode: ModeFacts,
+  decodeAt: (eip: number) => Instr | null,
+  opts: TranslateOptions,
+  most: number,
+): Translation | null {
   const ipMask = mode.csD ? -1 : 0xffff;
   const pageOff = phys & 0xfff;
   /** Page offset of an EIP, or -1 if it lies outside the entry's page. */
@@ -119,12 +150,12 @@ export function translateBlock(
   let total = 0;
   let g = 0;
   let lo = pageOff, hi = pageOff;
-  while (work.length && blocks.size < MAX_BLOCKS && total < MAX_REGION_INSNS) {
+  while (work.length && blocks.size < MAX_BLOCKS && total < most) {
     const start = work.shift()!;
     if (blocks.has(start)) continue;
     const insns: BlockInsn[] = [];
     let e = start;
-    while (insns.length < MAX_INSNS) {
+    while (insns.length < Math.min(MAX_INSNS, most - total)) {
       const o = offsetOf(e);
       if (o < 0) break;
       const i = decodeAt(e);
@@ -162,7 +193,7 @@ export function translateBlock(
       w.begin(ins);
       w.emit(`{ // ${ins.i.spec?.name ?? 'undefined'} @${w.hex(ins.eip)}`);
       const last = ins.k === insns.length - 1;
-      const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i);
+      const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i) || emitMul(w, ins.i);
       if (!handled) emitFallback(w, ins, last && (!!ins.i.spec?.flow || !mayContinueAfter(ins.i.opcode)));
       w.emit('}');
     }
@@ -174,9 +205,14 @@ export function translateBlock(
   const source = assemble(w, eip, mode);
   const fn = compile(source, w.instrs);
   return {
-    eip, phys, key: mode.key, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
+    eip, phys, key: mode.key & keyMaskOf(w), keyMask: keyMaskOf(w), alt: null, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
     codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: source.length,
   };
+}
+
+/** Every fact of the key but the flatness of segments the translation never consulted. */
+function keyMaskOf(w: BlockWriter): number {
+  return ~KEY_SEGMENTS | w.segsConsulted;
 }
 
 /** Constant EIPs a block can continue at: branch targets and the fall-through. */
