@@ -347,5 +347,5 @@ export class FolderDisk {
 }
 
 function emptyReport(): SyncReport {
-  return { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [] };
+  return { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [], alreadyThere: [] };
 }
