@@ -429,7 +429,7 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
-      // Kept host files that snapshots deleted while it ran no longer need.
+      // Host files kept for snapshots that were deleted while it ran go now.
       collectKeptFiles(id);
       // A suspended VM continues from its saved state; the file goes once the state is loaded (the
       // guest's disks move on from there, and the state would no longer fit them).
