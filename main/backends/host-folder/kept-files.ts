@@ -101,7 +101,9 @@ export function keepHostFiles(root: string, sources: readonly HostExtent[], stor
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') how = null;
-      else if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') how = copyVersion(path, x.stamp, store, entry) ? 'copied' : null;
+      // Another file system or mount, a file system without links, a file at its link limit, or one
+      // Linux's protected_hardlinks forbids linking (not the user's own): a copy instead.
+      else if (['EXDEV', 'EPERM', 'EACCES', 'EROFS', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(code ?? '')) how = copyVersion(path, x.stamp, store, entry) ? 'copied' : null;
       else throw new Error(`cannot keep ${x.rel} for the snapshot in ${store}: ${(e as Error).message}`);
     }
     if (!how) missing.push(x.rel);
