@@ -170,7 +170,10 @@ export interface HostApi {
    * beside (the guest pauses for the save, then runs on).
    */
   takeSnapshot(id: string, name: string): Promise<SnapshotList>;
-  /** Returns the VM to a snapshot, discarding what changed since (a running VM is powered off first). */
+  /**
+   * Returns the VM to a snapshot, discarding what changed since (a running VM is powered off first).
+   * Host folders are never written: a running snapshot's folder disks come back as the guest saw them.
+   */
   revertSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;
   /** Deletes a snapshot no later snapshot builds on, merging the VM's changes into its disk when the VM descends from it. */
   deleteSnapshot(id: string, snapshotId: string): Promise<SnapshotList>;

@@ -348,7 +348,7 @@ test('host folders go to the VMM launch with their overlays in the VM folder, an
         // Stands in for "Sync to host now": one folder refused because the guest has it mounted.
         syncFoldersNow: async () => [{ folder: { slot: 'hdb' as const, disk: fakeDisk }, report: null, error: new Error('the guest still has the folder disk mounted') }],
         stop: async () => {
-          handlers.folderSync?.({ slot: 'hdb', disk: fakeDisk }, { written: ['a.txt'], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: ['b.txt: changed on the host'], refused: [] });
+          handlers.folderSync?.({ slot: 'hdb', disk: fakeDisk }, { written: ['a.txt'], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: ['b.txt: changed on the host'], refused: [], alreadyThere: [] });
           await vm.stop();
         },
       };

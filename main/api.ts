@@ -14,7 +14,8 @@ import { describeSync } from './backends/host-folder/sync-summary.ts';
 import { HOST_API_METHODS, SAMPLE_VM_NAME, type HostApi, type HostEvent, type SnapshotList, type VmInfo, type VmSettings } from './api-types.ts';
 import { listDir, RecentFiles } from './file-browser.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
-import { copyState, createOverlay, fileBytes, mergeOverlay, remove } from './snapshot-files.ts';
+import { collectSnapshotFolders, copyState, createOverlay, fileBytes, keepSnapshotFolders, mergeOverlay, readSavedFolders, remove } from './snapshot-files.ts';
+import { KEPT_DIR } from './backends/host-folder/kept-files.ts';
 import { randomUUID } from 'node:crypto';
 import { dirname, sep } from 'node:path';
 import { ScreenStream } from './screen-stream.ts';
@@ -330,6 +331,25 @@ export function createHostApi(opts: HostOptions): {
       snapshotBusy.delete(id);
     }
   };
+  /**
+   * Deletes the host files the VM's store keeps (kept-files.ts) that no snapshot and no saved state
+   * reads any more. Only while the VM is off or suspended and no snapshot operation is under way: a
+   * running folder disk may read from the store, and a snapshot being taken is not yet listed. A
+   * state that cannot be read keeps everything (what it needs is not known), with one line saying so.
+   * `ownOp`: called by the snapshot operation that holds the VM, once its rows are written.
+   */
+  const collectKeptFiles = (id: string, ownOp = false): void => {
+    const vm = library.get(id);
+    const store = join(vm.folder, KEPT_DIR);
+    if (sessions.has(id) || (snapshotBusy.has(id) && !ownOp) || !existsSync(store)) return;
+    const states = library.snapshots(id).flatMap((r) => (r.state ? [r.state] : []));
+    if (vm.power === 'suspended') states.push(library.statePath(id));
+    try {
+      collectSnapshotFolders(store, states);
+    } catch (e) {
+      process.stderr.write(`hostbox: the host files kept for ${vm.name}'s snapshots are left as they are: ${(e as Error).message}\n`);
+    }
+  };
   /** A disk Hostbox made for snapshots: a qcow2 overlay in the VM's folder, never the user's own image. */
   const ownOverlay = (vm: VmInfo, path: string): boolean => path !== '' && path !== vm.hdaPath && dirname(path) + sep === vm.folder + sep;
   const snapshotList = async (id: string): Promise<SnapshotList> => {
@@ -409,6 +429,8 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
+      // Host files kept for snapshots that were deleted while it ran go now.
+      collectKeptFiles(id);
       // A suspended VM continues from its saved state; the file goes once the state is loaded (the
       // guest's disks move on from there, and the state would no longer fit them).
       return boot(id, vm.power === 'suspended' ? { file: library.statePath(id), hda: vm.currentDisk } : undefined, true);
@@ -444,7 +466,9 @@ export function createHostApi(opts: HostOptions): {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot delete the saved state ${library.statePath(id)}: ${(e as Error).message}`);
       }
-      return publish(library.setPower(id, 'off'));
+      const off = publish(library.setPower(id, 'off'));
+      collectKeptFiles(id);
+      return off;
     },
     async listSnapshots(id) {
       return snapshotList(id);
@@ -467,7 +491,8 @@ export function createHostApi(opts: HostOptions): {
           const before = vm.power;
           publish(library.setPower(id, 'suspending'));
           try {
-            await s.vmm.suspend(state);
+            // Folder disks are recorded as they are, unsynced: a snapshot never writes to a host folder.
+            await s.vmm.suspend(state, { syncFolders: false });
           } catch (e) {
             if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running'));
             throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
@@ -476,6 +501,9 @@ export function createHostApi(opts: HostOptions): {
         }
         let overlay = '';
         try {
+          // The host files its folder disks read are kept at this moment's versions, so a revert shows them as they are now.
+          if (state && vm.folders.length)
+            for (const note of keepSnapshotFolders(state, join(vm.folder, KEPT_DIR))) serialOut(id, consoleOf(id), new TextEncoder().encode(`\r\n[hostbox] ${note}\r\n`));
           if (disk) overlay = await createOverlay(vm.folder, disk);
           library.addSnapshot({ id: sid, vm_id: id, parent_id: vm.currentSnapshot ?? null, name: label, created_at: new Date().toISOString(), disk, state }, overlay);
         } catch (e) {
@@ -495,6 +523,14 @@ export function createHostApi(opts: HostOptions): {
         const snap = library.snapshot(id, snapshotId);
         const now = library.get(id).power;
         if (now === 'starting' || now === 'suspending') throw new Error(`${library.get(id).name} is ${now}; try again in a moment`);
+        // A damaged snapshot is found before the present state is given up for it.
+        if (snap.state) {
+          try {
+            readSavedFolders(snap.state);
+          } catch (e) {
+            throw new Error(`cannot revert to ${snap.name}: ${(e as Error).message}`);
+          }
+        }
         const s = sessions.get(id);
         if (s) {
           // Reverting discards the present state: the running VM stops as at a power cut.
@@ -515,6 +551,7 @@ export function createHostApi(opts: HostOptions): {
         publish(library.setPower(id, snap.state ? 'suspended' : 'off'));
         // The overlay left behind held only changes since some snapshot, now discarded.
         if (ownOverlay(vm, old) && !library.snapshots(id).some((r) => r.disk === old)) await remove(old).catch(() => {});
+        collectKeptFiles(id, true);
         return snapshotList(id);
       });
     },
@@ -538,6 +575,7 @@ export function createHostApi(opts: HostOptions): {
           if (vm.currentDisk && ownOverlay(vm, vm.currentDisk)) await remove(vm.currentDisk);
           await remove(snap.state);
         }
+        collectKeptFiles(id, true);
         publish(library.get(id));
         return snapshotList(id);
       });

@@ -1,11 +1,16 @@
 // The files behind snapshots (a VM's folder holds them): a new qcow2 overlay over the disk being
 // frozen, the merge of an overlay into the image under it when a snapshot is deleted, and how much
-// space a snapshot takes. The tree itself is in the library (snapshots table).
+// space a snapshot takes; and, for a VM with host folders, the host files a running snapshot's
+// folder disks read, kept in the VM's store (backends/host-folder/kept-files.ts) for as long as a
+// snapshot or a saved state reads them. The tree itself is in the library (snapshots table).
 
 import { copyFile, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Qcow2Image, isQcow2 } from './backends/qcow2/qcow2.ts';
+import { splitFolderSections, type SavedFolder } from './backends/host-folder/folder-state.ts';
+import { collectKept, keepHostFiles, keptNames } from './backends/host-folder/kept-files.ts';
+import { readStateFile, StateFileError } from './state-file.ts';
 
 /** The guest-visible size of a raw or qcow2 image. */
 async function virtualSize(path: string): Promise<number> {
@@ -98,4 +103,43 @@ export async function fileBytes(path: string): Promise<number> {
 /** Deletes a file if it is there. */
 export async function remove(path: string): Promise<void> {
   if (path) await unlink(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+}
+
+/**
+ * Reads and checks a saved state (a snapshot's, or a suspended VM's) through to its folder disks;
+ * throws a StateFileError with one line naming what is wrong.
+ */
+export function readSavedFolders(state: string): Map<string, SavedFolder> {
+  const loaded = readStateFile(state);
+  try {
+    return splitFolderSections(loaded.sections).folders;
+  } catch (e) {
+    throw new StateFileError(`${state}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Keeps in `store` the host files the folder disks saved in `state` read (see kept-files.ts).
+ * Returns one line per folder that could not keep them all (files the host changed meanwhile).
+ */
+export function keepSnapshotFolders(state: string, store: string): string[] {
+  const notes: string[] = [];
+  for (const f of readSavedFolders(state).values()) {
+    const r = keepHostFiles(f.state.root, f.state.sources, store);
+    if (r.missing.length)
+      notes.push(
+        `folder ${f.state.folder}: ${r.missing.length} file${r.missing.length === 1 ? '' : 's'} changed on the host while the snapshot was taken (${r.missing.slice(0, 3).join(', ')}${r.missing.length > 3 ? ', …' : ''}): reverting to it, the guest reads them as the host has them then`,
+      );
+  }
+  return notes;
+}
+
+/**
+ * Deletes from `store` the kept host files none of `states` reads. Any state that cannot be read
+ * stops it before anything is deleted (StateFileError), since what that state needs is not known.
+ */
+export function collectSnapshotFolders(store: string, states: readonly string[]): number {
+  const wanted = new Set<string>();
+  for (const st of states) for (const f of readSavedFolders(st).values()) for (const n of keptNames(f.state.sources)) wanted.add(n);
+  return collectKept(store, wanted);
 }

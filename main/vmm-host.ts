@@ -20,6 +20,7 @@ import { parseMac } from './backends/nat/forward-spec.ts';
 import { FolderDisk } from './backends/host-folder/folder-disk.ts';
 import type { SyncReport } from './backends/host-folder/folder-sync.ts';
 import { folderSections, splitFolderSections, type SavedFolder } from './backends/host-folder/folder-state.ts';
+import { KEPT_DIR } from './backends/host-folder/kept-files.ts';
 
 export interface VmLaunchSpec {
   memoryMiB: number;
@@ -224,7 +225,13 @@ export async function prepareConfig(
       const slot = slots[i]!;
       const refusal = folderRefusal(f.path, spec.imageScope ?? {});
       if (refusal) throw new Error(`host folder ${refusal}`);
-      const opts = { readOnly: f.readOnly, overlayDir: spec.folderOverlayDir, log: (m: string) => log?.(m) };
+      const opts = {
+        readOnly: f.readOnly,
+        overlayDir: spec.folderOverlayDir,
+        // Where the app keeps the host files its snapshots read (kept-files.ts), beside the overlays.
+        keptDir: spec.folderOverlayDir !== undefined ? join(spec.folderOverlayDir, KEPT_DIR) : undefined,
+        log: (m: string) => log?.(m),
+      };
       const saved = restored?.get(slot);
       let disk: FolderDisk;
       if (saved) {
@@ -280,6 +287,7 @@ export class VmmHost {
     builder: StateFileBuilder;
     path: string;
     t0: number;
+    syncFolders: boolean;
     resolve: (r: SuspendResult) => void;
     reject: (e: Error) => void;
   } | null = null;
@@ -452,13 +460,15 @@ export class VmmHost {
   /**
    * Suspends the VM to `path`: the VMM lets in-flight disk commands finish, stops the guest and
    * streams its state; the file is written atomically, then the VMM is shut down. If anything fails
-   * the previous file at `path` is untouched and the guest runs on.
+   * the previous file at `path` is untouched and the guest runs on. `syncFolders: false` (a
+   * snapshot's save) records the folder disks as they are without syncing them first: taking a
+   * snapshot never writes to a host folder.
    */
-  suspend(path: string): Promise<SuspendResult> {
+  suspend(path: string, opts: { syncFolders?: boolean } = {}): Promise<SuspendResult> {
     if (this.finished) return Promise.reject(new Error('the VM is not running'));
     if (this.saving) return Promise.reject(new Error('a suspend is already under way'));
     return new Promise((resolve, reject) => {
-      this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), resolve, reject };
+      this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), syncFolders: opts.syncFolders !== false, resolve, reject };
       this.channel.send({ kind: 'state', op: 'save' });
     });
   }
@@ -491,7 +501,7 @@ export class VmmHost {
           // Folders: what the guest changed reaches the host now if its file system is not mounted
           // (else it is kept with the VM, for a later sync); the disk itself goes into the file.
           for (const f of this.folders) {
-            this.syncOne(f, 'suspend');
+            if (s.syncFolders) this.syncOne(f, 'suspend');
             for (const sec of folderSections(f.slot, f.disk)) s.builder.addSection(sec);
           }
           const folderSlots = new Set<string>(this.folders.map((f) => f.slot));

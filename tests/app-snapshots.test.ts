@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHostApi } from '../main/api.ts';
@@ -17,6 +17,8 @@ import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { bootSectorImage } from './boot-sector.ts';
 import { withoutHostMarks } from './terminal-text.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
+import { listing } from '../main/backends/host-folder/mtools-guest.ts';
+import { KEPT_DIR } from '../main/backends/host-folder/kept-files.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -207,6 +209,79 @@ test('the snapshot tree powered off: a branch after a revert, a leaf the VM is n
     await host.api.deleteVm(id);
     assert.equal(existsSync(r.vm.folder), false);
     assert.ok(existsSync(base));
+  } finally {
+    await host.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(files, { recursive: true, force: true });
+  }
+});
+
+test('a running snapshot with a host folder: its files are kept, the folder is not written, a revert undoes nothing on the host, a damaged snapshot is refused', { skip: skipReason(), timeout: 300_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hostbox-app-snapfolder-'));
+  const files = mkdtempSync(join(tmpdir(), 'hostbox-app-snapfolder-files-'));
+  const shared = join(files, 'shared');
+  const base = join(files, 'counter.img');
+  writeFileSync(base, bootSectorImage('mbr-counter.asm', 1 << 20));
+  const host = createHostApi({ dataDir });
+  let out = '';
+  host.subscribe((e: HostEvent) => {
+    if (e.type === 'serial') out += e.data;
+  });
+  try {
+    rmSync(shared, { recursive: true, force: true });
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'report.txt'), 'as at the snapshot\n');
+    writeFileSync(join(shared, 'notes.txt'), 'notes\n');
+    const settings: VmCreateSettings = { ...(await host.api.defaultSettings()), name: 'Folder', memoryMiB: 16, boot: 'disk', hdaPath: base, net: 'none', folders: [{ path: shared, readOnly: false }] };
+    const r = await host.api.createVm(settings);
+    assert.ok(r.ok, JSON.stringify(r));
+    const id = r.vm.id;
+    const store = join(r.vm.folder, KEPT_DIR);
+
+    await host.api.powerOn(id);
+    await until('count=2', () => last(withoutHostMarks(out)) >= 2);
+    const before = listing(shared);
+    const snap = (await host.api.takeSnapshot(id, 'With folder')).snapshots[0]!;
+    assert.equal(host.library.get(id).power, 'running');
+    assert.deepEqual(listing(shared), before, 'taking the snapshot wrote nothing to the folder');
+    // Each file the folder disk reads is kept as a hard link (the data folder is on the same file system here).
+    const inodes = readdirSync(store).map((n) => statSync(join(store, n)).ino).sort();
+    assert.deepEqual(inodes, ['notes.txt', 'report.txt'].map((n) => statSync(join(shared, n)).ino).sort());
+    await host.api.powerOff(id);
+
+    // The host moves on as a sync would move it: report.txt replaced by a new file, notes.txt deleted, one created.
+    writeFileSync(join(shared, '.new'), 'as a later sync left it\n');
+    renameSync(join(shared, '.new'), join(shared, 'report.txt'));
+    rmSync(join(shared, 'notes.txt'));
+    writeFileSync(join(shared, 'later.txt'), 'made after the snapshot\n');
+    const hostNow = listing(shared);
+
+    // A damaged snapshot state: one line, and the VM keeps its present state and disk.
+    const state = host.library.snapshot(id, snap.id).state;
+    const good = readFileSync(state);
+    const bad = Buffer.from(good);
+    bad[Math.floor(bad.length / 2)] ^= 0xff;
+    writeFileSync(state, bad);
+    const disk = host.library.get(id).currentDisk;
+    await assert.rejects(host.api.revertSnapshot(id, snap.id), (e: Error) => /^cannot revert to With folder: .*damaged/.test(e.message) && !e.message.includes('\n'));
+    assert.deepEqual([host.library.get(id).power, host.library.get(id).currentDisk], ['off', disk]);
+    writeFileSync(state, good);
+
+    // Reverted and resumed: the folder disk reads the kept files (no warning that they changed), and the host keeps its files.
+    await host.api.revertSnapshot(id, snap.id);
+    assert.equal(host.library.get(id).power, 'suspended');
+    const mark = out.length;
+    await host.api.powerOn(id);
+    const resumedAt = last(withoutHostMarks(out));
+    await until('counts after the revert', () => last(withoutHostMarks(out.slice(mark))) >= resumedAt + 2);
+    assert.doesNotMatch(out.slice(mark), /changed on the host/);
+    assert.deepEqual(listing(shared), hostNow, 'the revert changed nothing on the host');
+    await host.api.powerOff(id);
+
+    // Deleted, the snapshot's kept files go with it.
+    await host.api.deleteSnapshot(id, snap.id);
+    assert.deepEqual(readdirSync(store), []);
+    assert.deepEqual(listing(shared), hostNow);
   } finally {
     await host.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -111,7 +111,7 @@ export function SnapshotPanel(props: { vm: VmInfo }) {
             </h2>
             <p>
               {asking.kind === 'revert'
-                ? `${vm.name} returns to this snapshot${asking.s.withMemory ? ', suspended at that moment (Power on continues it)' : ', powered off'}. What changed since the VM was last at a snapshot is lost${vm.power === 'running' || vm.power === 'halted' ? ', and the running VM is powered off first' : ''}.`
+                ? `${vm.name} returns to this snapshot${asking.s.withMemory ? ', suspended at that moment (Power on continues it)' : ', powered off'}. What changed since the VM was last at a snapshot is lost${vm.power === 'running' || vm.power === 'halted' ? ', and the running VM is powered off first' : ''}.${vm.folders.length ? (asking.s.withMemory ? ' Its host folders are not touched: the guest sees its folder disks as they were at the snapshot, and what was synced to the folders since stays there.' : ' Its host folders are not touched: what was synced to them stays, and the guest sees them as they are at its next power-on.') : ''}`
                 : list?.current === asking.s.id
                   ? `The VM's disk changes since this snapshot are merged into its disk: nothing of the present state is lost, only the point to return to.`
                   : `Its disk changes and saved machine are deleted: you can no longer return to it.`}

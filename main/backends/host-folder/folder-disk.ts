@@ -10,9 +10,11 @@
 //
 // A suspend saves the disk with the VM (saveState): the overlay, with the sectors the image makes
 // up itself copied into it, the baseline and where the base reads its file clusters. A resume
-// (FolderDisk.restore) puts the same disk back without scanning the folder again.
+// (FolderDisk.restore) puts the same disk back without scanning the folder again. A snapshot of a
+// running VM is such a saved disk; with the VM's store of kept host files (kept-files.ts) a disk
+// restored from it reads the files it was shown from there, as they were, whatever the host did since.
 
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockReply, BlockRequest, DiskInfo } from '../../../vmm/machine-api.ts';
@@ -22,6 +24,7 @@ import { scanFolder, type FolderScan, type HostStamp } from './folder-scan.ts';
 import { syncFolder, type SyncOutcome, type SyncReport } from './folder-sync.ts';
 import { HostSources, type HostExtent } from './host-sources.ts';
 import { SectorOverlay } from './sector-overlay.ts';
+import { openKept } from './kept-files.ts';
 
 const SECTOR = 512;
 
@@ -35,6 +38,8 @@ export interface FolderDiskOptions {
   /** Free space on the disk for the guest, in bytes (default 512 MiB). */
   freeBytes?: number;
   log?: (msg: string) => void;
+  /** The VM's store of host file versions snapshots keep (kept-files.ts): a restored disk reads them from there. */
+  keptDir?: string;
 }
 
 /** A sync refused because the guest still has the file system mounted; the folder is unchanged. */
@@ -113,6 +118,7 @@ export class FolderDisk {
   private readonly privateDir: string | null;
   private readonly dataStart: number;
   private readonly sectorsPerCluster: number;
+  private readonly keptDir: string | undefined;
 
   constructor(
     readonly folder: string,
@@ -133,7 +139,7 @@ export class FolderDisk {
       this.fatType = st.fatType;
       this.dataStart = st.dataStart;
       this.sectorsPerCluster = st.sectorsPerCluster;
-      this.base = new RestoredBase(new HostSources(st.root, st.sectorsPerCluster, st.sources, this.log), st.dataStart);
+      this.base = new RestoredBase(new HostSources(st.root, st.sectorsPerCluster, st.sources, this.log, opts.keptDir), st.dataStart);
       this.overlay = new SectorOverlay(overlayPath, st.sectors);
       for (const r of restored.sectors) this.overlay.fill(r.lba, r.data);
       for (const [l, n] of st.dirty) this.overlay.dirty.add(l, n);
@@ -155,6 +161,7 @@ export class FolderDisk {
       this.baseline = this.image.presented;
       this.info = { id, sectors: this.image.sectors, sectorSize: 512, readOnly: false };
     }
+    this.keptDir = opts.keptDir;
     this.attachMs = performance.now() - t0;
   }
 
@@ -309,13 +316,19 @@ export class FolderDisk {
 
   /**
    * Host files the restored disk reads whose identity or contents changed since the suspend (a
-   * resumed guest reads their new bytes, or gets read errors where one was replaced or deleted).
+   * resumed guest reads their new bytes, or gets read errors where one was replaced or deleted);
+   * versions a snapshot kept are read as they were, and are not named.
    */
   changedSources(): string[] {
     const seen = new Map<string, HostStamp>();
     for (const x of this.base.sources.list) seen.set(x.rel, x.stamp);
     const out: string[] = [];
     for (const [rel, s] of seen) {
+      const kept = this.keptDir !== undefined ? openKept(this.keptDir, s) : null;
+      if (kept !== null) {
+        closeSync(kept);
+        continue;
+      }
       try {
         const st = statSync(join(this.root, ...rel.split('/')));
         if (st.dev !== s.dev || st.ino !== s.ino || st.size !== s.size || st.mtimeMs !== s.mtimeMs) out.push(rel);
@@ -334,5 +347,5 @@ export class FolderDisk {
 }
 
 function emptyReport(): SyncReport {
-  return { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [] };
+  return { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [], alreadyThere: [] };
 }

@@ -17,11 +17,13 @@
 // Every file therefore appears wholly old or wholly new, never half written.
 //
 // Safety: a host file whose identity, size or modification time differs from attach is never
-// overwritten, moved or deleted (the guest's version goes beside it under a conflict name); names
+// overwritten, moved or deleted (the guest's version goes beside it under a conflict name, unless
+// the host's file already holds exactly the guest's bytes: then the two agree, and nothing is
+// written; a guest restored to a snapshot carries again what a later sync already did); names
 // are checked before use and every path is built from checked names under the folder, whose
 // directories are checked not to be symlinks before anything is written through them.
 
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { type FatDir, type FatFile, type FatNode, type FatVolume, type SectorReader, readFileRange } from './fat-reader.ts';
 import type { PresentedEntry } from './fat-image.ts';
@@ -40,6 +42,8 @@ export interface SyncReport {
   dirsRemoved: string[];
   conflicts: string[];
   refused: string[];
+  /** Guest files the host already held under their name with the same contents: nothing was written. */
+  alreadyThere: string[];
 }
 
 /**
@@ -125,7 +129,7 @@ function sameStamp(a: HostStamp, rel: string, root: string, dirOnly: boolean): b
 export function syncFolder(input: SyncInput): SyncOutcome {
   const { root, baseline: presented, volume, read } = input;
   const log = input.log ?? (() => {});
-  const report: SyncReport = { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [] };
+  const report: SyncReport = { written: [], created: [], deleted: [], moved: [], dirsMade: [], dirsRemoved: [], conflicts: [], refused: [], alreadyThere: [] };
   const rootEntry = presented.find((p) => p.rel === '');
   if (!rootEntry || !sameStamp(rootEntry.stamp, '', root, true)) throw new Error(`host folder ${root} is no longer the folder that was attached; nothing was synced`);
 
@@ -326,6 +330,18 @@ export function syncFolder(input: SyncInput): SyncOutcome {
       checkDirs(pl.rel);
       let rel = pl.rel;
       const target = lstatQuiet(hostPath(rel));
+      const clash = pl.replace ? hostChanged(pl.replace) : target !== null;
+      if (clash && pl.what !== 'moved' && target?.isFile() && sameContents(pl.temp, hostPath(rel), target)) {
+        rmQuiet(pl.temp);
+        const st = stampOf(target);
+        report.alreadyThere.push(rel);
+        added.push(entryOf(rel, pl.file, st));
+        if (pl.replace) {
+          dropped.add(pl.replace);
+          changes.push({ kind: 'replaced', old: pl.replace.stamp, rel, stamp: st, chain: pl.file.chain });
+        }
+        continue;
+      }
       if (pl.replace) {
         if (hostChanged(pl.replace)) {
           rel = conflictRel(pl.rel);
@@ -394,6 +410,44 @@ function writeTemp(path: string, vol: FatVolume, read: SectorReader, f: FatFile)
     throw e;
   }
   closeSync(fd);
+}
+
+/** Whether the host file `path` (`st` its lstat) holds exactly the bytes of the temporary file `temp`. */
+function sameContents(temp: string, path: string, st: Stats): boolean {
+  if (lstatSync(temp).size !== st.size) return false;
+  let a: number | null = null;
+  let b: number | null = null;
+  try {
+    a = openSync(temp, 'r');
+    b = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const fb = fstatSync(b);
+    if (!fb.isFile() || fb.dev !== st.dev || fb.ino !== st.ino) return false;
+    const x = new Uint8Array(COPY_CHUNK);
+    const y = new Uint8Array(COPY_CHUNK);
+    for (let off = 0; off < st.size; off += COPY_CHUNK) {
+      const n = Math.min(COPY_CHUNK, st.size - off);
+      if (readFull(a, x, n, off) !== n || readFull(b, y, n, off) !== n) return false;
+      if (Buffer.compare(x.subarray(0, n), y.subarray(0, n)) !== 0) return false;
+    }
+    // Changed while it was compared: not known to agree.
+    const end = fstatSync(b);
+    return end.size === st.size && end.mtimeMs === st.mtimeMs;
+  } catch {
+    return false;
+  } finally {
+    if (a !== null) closeSync(a);
+    if (b !== null) closeSync(b);
+  }
+}
+
+function readFull(fd: number, buf: Uint8Array, n: number, at: number): number {
+  let done = 0;
+  while (done < n) {
+    const k = readSync(fd, buf, done, n - done, at + done);
+    if (k <= 0) break;
+    done += k;
+  }
+  return done;
 }
 
 function exists(p: string): boolean {

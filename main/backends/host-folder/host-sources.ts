@@ -4,11 +4,14 @@
 // so it moves the runs along with the files (a rename keeps the inode under a new name; a file the
 // guest changed is replaced by one holding the guest's bytes, which serves the clusters the guest
 // still has; a deleted file's clusters are free in the guest and read as zeros from then on). The
-// runs are what a suspend saves, so a resumed disk reads the same bytes from the same files.
+// runs are what a suspend saves, so a resumed disk reads the same bytes from the same files. With a
+// store of kept versions (kept-files.ts, a snapshot's), a file version kept there is read from it, so
+// a snapshot's view survives the host file being replaced, renamed or deleted since.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostStamp } from './folder-scan.ts';
+import { openKept } from './kept-files.ts';
 
 const SECTOR = 512;
 /** Open host files kept at once while the guest reads. */
@@ -35,6 +38,8 @@ export class HostSources {
     readonly sectorsPerCluster: number,
     extents: readonly HostExtent[],
     private readonly log: (msg: string) => void,
+    /** The VM's store of kept host file versions (kept-files.ts), looked in first. */
+    private readonly kept?: string,
   ) {
     this.extents = [...extents].sort((a, b) => a.first - b.first);
   }
@@ -100,6 +105,17 @@ export class HostSources {
       this.fds.set(key, cached);
       return cached;
     }
+    const fd = (this.kept !== undefined ? openKept(this.kept, x.stamp) : null) ?? this.openHost(x);
+    this.fds.set(key, fd);
+    if (this.fds.size > FD_CACHE) {
+      const [oldest, ofd] = this.fds.entries().next().value as [string, number];
+      this.fds.delete(oldest);
+      closeSync(ofd);
+    }
+    return fd;
+  }
+
+  private openHost(x: HostExtent): number {
     const path = join(this.root, ...x.rel.split('/'));
     let fd: number;
     try {
@@ -115,12 +131,6 @@ export class HostSources {
     if ((st.size !== x.stamp.size || st.mtimeMs !== x.stamp.mtimeMs) && !this.warned.has(x.rel)) {
       this.warned.add(x.rel);
       this.log(`host folder: ${x.rel} changed on the host while the VM runs; the guest reads its new bytes until the next power-on`);
-    }
-    this.fds.set(key, fd);
-    if (this.fds.size > FD_CACHE) {
-      const [oldest, ofd] = this.fds.entries().next().value as [string, number];
-      this.fds.delete(oldest);
-      closeSync(ofd);
     }
     return fd;
   }

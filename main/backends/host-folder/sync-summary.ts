@@ -25,6 +25,7 @@ export function describeSync(folder: string, readOnly: boolean, report: SyncRepo
     [r.dirsRemoved.length, 'directories removed'],
     [r.conflicts.length, 'conflicts'],
     [r.refused.length, 'refused'],
+    [r.alreadyThere.length, 'already on the host'],
   ].filter(([n]) => n) as [number, string][];
   const lines = [`folder ${folder} synced: ${counts.length ? counts.map(([n, w]) => `${n} ${w}`).join(', ') : 'the guest changed nothing'}`];
   for (const c of r.conflicts) lines.push(`  conflict: ${c}`);
