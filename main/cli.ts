@@ -42,7 +42,7 @@ Options for run:
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
   --state FILE      where Ctrl-A S suspends the VM (resume: default the file resumed from)
   --monitor PATH    a Unix socket (mode 0600) taking one JSON command a line: status, suspend,
-                    sync (host folders, now), quit
+                    sync (host folders, now), power-button (ACPI), quit
   --net MODE        user (default: an AMD PCnet NIC on user-mode NAT, 10.0.2.15 by DHCP)
                     or none (no network card)
   --mac MAC         the NIC's address (default 52:54:00:12:34:56)
@@ -282,6 +282,10 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
       },
       afterSuspend: () => finish(0),
       sync: syncNow,
+      powerButton: () => {
+        if (!vm) throw new Error('the VM is not running yet');
+        vm.powerButton();
+      },
       quit: () => {
         void vm?.stop().then(() => finish(0));
         if (!vm) finish(0);

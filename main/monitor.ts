@@ -7,6 +7,8 @@
 //                                       did, one line each); {"ok":false,"error":...,"lines":[...]}
 //                                       when one was refused (still mounted in the guest, damaged)
 //                                       and left unchanged. "force":true syncs a mounted one as is.
+//   {"cmd":"power-button"}           -> {"ok":true}: the ACPI power button is pressed (QMP's
+//                                       system_powerdown); the guest decides what it means
 //   {"cmd":"quit"}                   -> {"ok":true}; then the command exits 0
 //   anything else                    -> {"ok":false,"error":"..."}
 
@@ -21,6 +23,8 @@ export interface MonitorActions {
   afterSuspend(): void;
   /** "Sync to host now": one line per folder (then conflicts); `error` when one was not synced. */
   sync(force: boolean): Promise<{ lines: string[]; error?: string }>;
+  /** Presses the ACPI power button; throws with a message for the client when there is no VM yet. */
+  powerButton(): void;
   quit(): void;
 }
 
@@ -91,11 +95,18 @@ export async function openMonitor(path: string, act: MonitorActions): Promise<Mo
         );
         return;
       }
+      case 'power-button':
+        try {
+          act.powerButton();
+        } catch (e) {
+          return reply({ ok: false, error: (e as Error).message });
+        }
+        return reply({ ok: true });
       case 'quit':
         reply({ ok: true });
         return act.quit();
       default:
-        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, sync or quit` });
+        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, sync, power-button or quit` });
     }
   };
   // The socket is made with mode 0600: nobody else on the host may drive this VM.

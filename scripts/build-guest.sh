@@ -32,9 +32,10 @@ WORK="$OUT/work"
 
 KERNEL_META=linux-image-$FLAVOUR:i386
 BUSYBOX_PKG=busybox-static:i386
-# What later issues need: IDE disk and CD-ROM on the PIIX, FAT file systems, the two emulated NICs.
+# What later issues need: IDE disk and CD-ROM on the PIIX, FAT file systems, the two emulated NICs,
+# and the ACPI power button (button, with evdev so that acpid can read its key presses).
 # Their dependencies (libata, scsi_mod, 8390, ...) are added by following modules.dep.
-WANTED_MODULES=(ata_piix sd_mod sr_mod cdrom vfat fat nls_cp437 nls_ascii nls_iso8859_1 ne2k_pci 8390 pcnet32)
+WANTED_MODULES=(ata_piix sd_mod sr_mod cdrom vfat fat nls_cp437 nls_ascii nls_iso8859_1 ne2k_pci 8390 pcnet32 button evdev)
 MARKER=HOSTBOX-GUEST-READY
 PROMPT='/ # '
 TEST_FILE=/testdata/hello.txt
@@ -180,8 +181,11 @@ depmod -b "$R" "$RELEASE"
 say "modules: ${MODULE_NAMES[*]}${BUILTIN:+ (built in: ${BUILTIN[*]})}"
 
 # ---- userland ----------------------------------------------------------------------------------
-mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,mnt,run,testdata}
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,mnt,run,testdata,var/log}
 chmod 1777 "$R/tmp"
+# busybox's daemons write their pid files to /var/run; acpid logs to /var/log/acpid.log, and
+# without that folder it ends right after going into the background, with nothing on the console.
+ln -s ../run "$R/var/run"
 cp "$WORK/busybox/bin/busybox" "$R/bin/busybox"
 chmod 755 "$R/bin/busybox"
 # Applet links at build time when the host can run the i386 binary (most x86-64 kernels can);
@@ -207,6 +211,19 @@ printf '%s\n' "$TEST_TEXT" >"$R$TEST_FILE"
 TEST_MD5=$(md5sum "$R$TEST_FILE" | cut -d' ' -f1)
 TEST_SIZE=$(stat -c %s "$R$TEST_FILE")
 
+# What busybox acpid runs for the power button: its built-in tables map KEY_POWER from the button
+# driver to the event "PWRF" and that to /etc/acpi/PWRF/00000080 (run-parts, if it is a folder).
+mkdir -p "$R/etc/acpi/PWRF"
+cat >"$R/etc/acpi/PWRF/00000080" <<'EOF'
+#!/bin/sh
+# The ACPI power button was pressed: the whole shutdown of this guest. File systems on disks are
+# unmounted (made read-only where busy) so they are left clean; then S5, soft off.
+sync
+umount -a -r 2>/dev/null
+poweroff -f
+EOF
+chmod 755 "$R/etc/acpi/PWRF/00000080"
+
 cat >"$R/init" <<EOF
 #!/bin/sh
 # PID 1 of the Hostbox test guest. The marker line below is what automated tests wait for.
@@ -218,6 +235,11 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
 mkdir -p /dev/pts
 mount -t devpts devpts /dev/pts
 hostname -F /etc/hostname
+# The ACPI power button, handled as a distribution handles it: Linux's button driver reports the
+# fixed-feature event as KEY_POWER on an input device, evdev lets acpid read it, and acpid runs
+# /etc/acpi/PWRF/00000080, which powers the guest off. Loaded here, before the marker, so their
+# kernel messages never land in a test's command output.
+modprobe evdev && modprobe button && acpid || echo "hostbox: the ACPI power button will do nothing"
 for arg in \$(cat /proc/cmdline); do
   case "\$arg" in
     hostbox.modules=*)
@@ -276,7 +298,8 @@ cat >"$OUT/manifest.json.tmp" <<EOF
   "testFile": { "path": "$TEST_FILE", "size": $TEST_SIZE, "md5": "$TEST_MD5" },
   "modules": $(json_list "${MODULE_NAMES[@]}"),
   "builtinModules": $(json_list ${BUILTIN[@]+"${BUILTIN[@]}"}),
-  "moduleOption": "hostbox.modules"
+  "moduleOption": "hostbox.modules",
+  "powerButton": "poweroff"
 }
 EOF
 mv "$OUT/manifest.json.tmp" "$OUT/manifest.json"

@@ -23,6 +23,7 @@ interface Manifest {
   testFile: { path: string; size: number; md5: string };
   modules: string[];
   moduleOption: string;
+  powerButton?: string;
 }
 
 interface CpioEntry {
@@ -98,6 +99,18 @@ for (const [flavour, dir] of GUESTS) {
     assert.ok(script.includes('mount -t devtmpfs'));
     assert.ok(script.includes(m.moduleOption + '='));
 
+    // The power button: /init loads the driver and starts acpid before the marker; acpid needs its
+    // log folder, and runs the action for PWRF, which powers off.
+    assert.equal(m.powerButton, 'poweroff');
+    assert.ok(script.indexOf('modprobe evdev && modprobe button && acpid') >= 0, '/init starts acpid');
+    assert.ok(script.indexOf('acpid') < script.indexOf(`echo "${m.readyMarker} `), 'acpid starts before the marker');
+    assert.ok(files.has('var/log'), '/var/log for acpid.log');
+    const action = files.get('etc/acpi/PWRF/00000080');
+    assert.ok(action, "acpid's power button action");
+    assert.equal(action.mode & S_IFMT, S_IFREG);
+    assert.ok(action.mode & 0o100, 'the action is executable');
+    assert.match(new TextDecoder().decode(action.data), /^#!\/bin\/sh\n[^]*^poweroff -f$/m);
+
     const busybox = files.get('bin/busybox');
     assert.ok(busybox, 'busybox');
     assert.deepEqual([...busybox.data.subarray(0, 5)], [0x7f, 0x45, 0x4c, 0x46, 1], 'a 32-bit ELF');
@@ -136,7 +149,7 @@ for (const [flavour, dir] of GUESTS) {
     }
     const byName = new Map<string, string>();
     for (const path of depLines.keys()) byName.set(path.split('/').pop()!.replace(/\.ko$/, '').replace(/-/g, '_'), path);
-    for (const want of ['ata_piix', 'sd_mod', 'sr_mod', 'cdrom', 'vfat', 'fat', 'nls_cp437', 'nls_ascii', 'nls_iso8859_1', 'ne2k_pci', '8390', 'pcnet32']) {
+    for (const want of ['ata_piix', 'sd_mod', 'sr_mod', 'cdrom', 'vfat', 'fat', 'nls_cp437', 'nls_ascii', 'nls_iso8859_1', 'ne2k_pci', '8390', 'pcnet32', 'button', 'evdev']) {
       assert.ok(m.modules.includes(want), `manifest lists ${want}`);
       assert.ok(byName.has(want), `modules.dep lists ${want}`);
     }

@@ -99,19 +99,25 @@ test('a resumed VM suspends again to the same file and resumes again', async () 
   assert.equal(a + b + c, reference);
 });
 
-test('the monitor answers status, refuses what it does not know, and its socket is private', async () => {
+test('the monitor answers status, presses the power button, refuses what it does not know, and its socket is private', async () => {
   const sock = join(scratch, 'status.sock');
   const vm = start([...baseArgs, '--monitor', sock]);
   await until('the monitor socket', () => existsSync(sock));
   assert.equal(statSync(sock).mode & 0o777, 0o600);
   await until('the guest running', () => dots(vm.out()) > 0);
-  const answers = await monitor(sock, ['{"cmd":"status"}', '{"cmd":"reboot-the-moon"}', 'not json', '[1]', '{"cmd":"suspend"}', '{"cmd":"quit"}']);
+  const answers = await monitor(sock, ['{"cmd":"status"}', '{"cmd":"reboot-the-moon"}', 'not json', '[1]', '{"cmd":"suspend"}', '{"cmd":"power-button"}']);
   assert.deepEqual(answers[0], { ok: true, state: 'running' });
   assert.equal(answers[1]!.ok, false);
   assert.match(String(answers[1]!.error), /unknown command "reboot-the-moon"/);
+  assert.match(String(answers[1]!.error), /power-button/);
   assert.deepEqual(answers.slice(2, 5).map((a) => a.ok), [false, false, false]);
   assert.match(String(answers[4]!.error), /say where/);
   assert.deepEqual(answers[5], { ok: true });
+  // This guest has no ACPI driver: the press changes nothing, as on a PC; it runs on until quit.
+  const before = dots(vm.out());
+  await until('the guest running on', () => dots(vm.out()) > before);
+  assert.equal(vm.child.exitCode, null);
+  assert.deepEqual(await monitor(sock, ['{"cmd":"status"}', '{"cmd":"quit"}']), [{ ok: true, state: 'running' }, { ok: true }]);
   assert.equal(await vm.exit, 0);
 });
 

@@ -1,6 +1,10 @@
 // The PC as a whole: what it tells the host about the guest's power state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createMachine } from './machine.ts';
 import type { MachineHost, PowerEvent } from './machine-api.ts';
 import { SLP_EN, SLP_TYP_S5, SLP_TYP_SHIFT } from './devices/acpi-pm/acpi-pm.ts';
@@ -63,4 +67,102 @@ test('the power button reaches the guest as PWRBTN_STS, and a guest that answers
   vm.machine.powerButton!();
   assert.equal(vm.run(), 'off');
   assert.deepEqual(vm.events, [['poweroff', undefined]]);
+});
+
+/** Assembles real-mode code for F000:0000 with nasm, or null where nasm is missing. */
+function firmware(source: string): Uint8Array | null {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-machine-'));
+  try {
+    writeFileSync(join(dir, 'a.asm'), `bits 16\norg 0\n${source}\n`);
+    execFileSync('nasm', ['-f', 'bin', '-o', join(dir, 'a.bin'), join(dir, 'a.asm')], { stdio: 'pipe' });
+    const img = new Uint8Array(0x10000).fill(0x90);
+    img.set(readFileSync(join(dir, 'a.bin')));
+    img.set([0xea, 0x00, 0x00, 0x00, 0xf0], 0xfff0); // jmp far F000:0000
+    return img;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !process.env.CI) return null;
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// What an ACPI OS on the 8259s does with the fixed power button (Linux: acpi_pic_sci_set_trigger,
+// then ACPICA's fixed event handler): the SCI, IRQ 9, level-triggered in the ELCR; PWRBTN_EN; on the
+// interrupt, PM1_STS read and written back (write 1 to clear), EOI to both PICs; then S5. A line
+// that stayed high would bring the handler back at once, forever; a second interrupt for the one
+// press halts the guest instead of S5.
+const SCI_GUEST = `
+  cli
+  xor ax, ax
+  mov ds, ax
+  mov ss, ax
+  mov sp, 0x7000
+  mov word [0x71*4], sci          ; IRQ 9 is slave IR1: vector 0x71
+  mov word [0x71*4+2], 0xf000
+  mov al, 0x11                    ; ICW1: ICW4 follows
+  out 0x20, al
+  out 0xa0, al
+  mov al, 0x08                    ; ICW2: vectors
+  out 0x21, al
+  mov al, 0x70
+  out 0xa1, al
+  mov al, 0x04                    ; ICW3: slave on IR2
+  out 0x21, al
+  mov al, 0x02
+  out 0xa1, al
+  mov al, 0x01                    ; ICW4: 8086 mode
+  out 0x21, al
+  out 0xa1, al
+  mov al, 0xfb                    ; OCW1: only the cascade and IRQ 9 unmasked
+  out 0x21, al
+  mov al, 0xfd
+  out 0xa1, al
+  mov dx, 0x4d1                   ; ELCR2: IRQ 9 level-triggered
+  mov al, 0x02
+  out dx, al
+  mov dx, 0x602                   ; PM1_EN: PWRBTN_EN
+  mov ax, 0x0100
+  out dx, ax
+  sti
+idle:
+  hlt
+  mov al, [0x500]                 ; interrupts taken
+  cmp al, 0
+  je idle
+  cmp al, 1
+  jne stop                        ; more than one for one press
+  mov dx, 0x604                   ; PM1_CNT: SLP_TYP 5 (S5), SLP_EN, SCI_EN
+  mov ax, 0x3401
+  out dx, ax
+stop:
+  cli
+  hlt
+sci:
+  push ax
+  push dx
+  mov dx, 0x600                   ; PM1_STS: clear what is set
+  in ax, dx
+  out dx, ax
+  inc byte [0x500]
+  mov al, 0x20                    ; EOI, slave then master
+  out 0xa0, al
+  out 0x20, al
+  pop dx
+  pop ax
+  iret
+`;
+
+const sciFirmware = firmware(SCI_GUEST);
+
+test('the power button interrupts a guest through the SCI (IRQ 9, level), and one that answers with S5 powers off', { skip: sciFirmware ? false : 'nasm is not installed' }, () => {
+  const events: PowerEvent[] = [];
+  let now = 0;
+  const host: MachineHost = { serialOut: () => {}, display: () => {}, block: () => {}, power: (e) => events.push(e), log: () => {} };
+  const m = createMachine({ memoryMiB: 4, engine: 'interpreter', bios: sciFirmware! }, host, () => (now += 1));
+  for (let i = 0; i < 5; i++) assert.equal(m.runSlice(50), 'halted', 'waiting in HLT for the SCI');
+  assert.deepEqual(events, [], 'no interrupt before the press: waiting, not stopped');
+  m.powerButton();
+  assert.equal(m.runSlice(50), 'off');
+  assert.deepEqual(events, ['poweroff'], 'one interrupt for one press, then S5');
 });

@@ -94,6 +94,35 @@ test('level-triggered inputs via ELCR re-request while the line is high', () => 
   assert.equal(pic.hasInterrupt(), false);
 });
 
+test('an input made level-sensitive requests while its line is high, and forgets an edge whose line is low', () => {
+  const { pic, io } = setup();
+  // IRQ 9 high in edge mode: its edge is taken and ended, the line stays high.
+  pic.irq(9).raise();
+  assert.equal(pic.acknowledge(), 0x39);
+  io.write(0xa0, 1, 0x20);
+  io.write(0x20, 1, 0x20);
+  assert.equal(pic.hasInterrupt(), false, 'edge: one request per rising edge');
+  io.write(0x4d1, 1, 0x02);
+  assert.equal(pic.hasInterrupt(), true, 'level: the high line requests at once');
+  assert.equal(pic.acknowledge(), 0x39);
+  io.write(0xa0, 1, 0x20);
+  io.write(0x20, 1, 0x20);
+  pic.irq(9).lower();
+  assert.equal(pic.hasInterrupt(), false);
+  // IRQ 10: an edge latched while masked, the line low again; level mode drops the request.
+  io.write(0xa1, 1, 0x04);
+  pic.irq(10).raise();
+  pic.irq(10).lower();
+  io.write(0xa0, 1, 0x0a); // OCW3: read IRR
+  assert.equal(io.read(0xa0, 1) & 0x04, 0x04);
+  io.write(0x4d1, 1, 0x06);
+  assert.equal(io.read(0xa0, 1) & 0x04, 0, 'nothing asserts IRQ 10 now');
+  // Back to edge: the latch is left alone.
+  pic.irq(11).raise();
+  io.write(0x4d1, 1, 0x00);
+  assert.equal(io.read(0xa0, 1) & 0x08, 0x08);
+});
+
 test('automatic EOI, specific EOI, rotation and the poll command', () => {
   const { pic, io } = setup();
   // Re-init the master with AEOI.

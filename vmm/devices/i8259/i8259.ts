@@ -93,6 +93,17 @@ class Pic8259 {
     else this.lines &= ~bit;
   }
 
+  /**
+   * A level-sensitive input's request is its line, whatever it was before: a line already high when
+   * it becomes level-sensitive requests at once (an SCI still asserted when an OS, booted by kexec
+   * say, sets its ELCR bit), and a latched edge on a line now low is gone. Edge inputs keep their
+   * latch.
+   */
+  setElcr(v: number): void {
+    this.elcr = v;
+    this.irr = (this.irr & ~v) | (this.lines & v);
+  }
+
   /** Highest-priority set bit of mask as a priority level 0-7, or 8 if none. */
   private priorityOf(mask: number): number {
     if (!mask) return 8;
@@ -243,7 +254,7 @@ export class I8259Pair implements Device, InterruptController {
         read: (off) => (off === 0 ? this.master.elcr : this.slave.elcr),
         write: (off, _size, v) => {
           const pic = off === 0 ? this.master : this.slave;
-          pic.elcr = v & ELCR_MASK[off]!;
+          pic.setElcr(v & ELCR_MASK[off]!);
           this.update();
         },
         peek: (off) => (off === 0 ? this.master.elcr : this.slave.elcr),
