@@ -67,6 +67,7 @@ export class Snapshot {
     cpu.eip = this.eip;
     cpu.setFlags(this.flags);
     cpu.halted = false;
+    cpu.brk = false;
   }
 }
 
@@ -104,6 +105,12 @@ export class JsRunner {
     const cpu = this.cpu;
     let n = 0;
     while (!cpu.halted) {
+      // As the engine's dispatcher: what a handler asked for (HLT, an interrupt window) is looked at
+      // between translations; a fallback inside one returns early while it is pending.
+      if (cpu.brk) {
+        cpu.brk = false;
+        if (cpu.serviceEvents()) break;
+      }
       let t = this.cache.get(cpu.eip);
       if (t === undefined) this.cache.set(cpu.eip, (t = this.translate(cpu.eip)));
       n += t ? t.fn(cpu, BUDGET) : cpu.run(1);
@@ -191,6 +198,14 @@ export class WasmRunner {
     for (;;) {
       const eip = s[STATE.eip >>> 2]!;
       if (eip === stopAt || this.cpu.halted) return n;
+      if (this.cpu.brk) {
+        this.save();
+        this.cpu.brk = false;
+        const halted = this.cpu.serviceEvents();
+        this.load();
+        if (halted) return n;
+        continue;
+      }
       let fn = this.cache.get(eip);
       if (fn === undefined) {
         const t = this.translate(eip);
