@@ -139,7 +139,7 @@ export class WasmRunner {
   }
 
   /** The host side of a TLB miss: fills the entry as the interpreter would, when that cannot fault. */
-  private readonly fill = (lin: number, write: number): void => {
+  readonly fill = (lin: number, write: number): void => {
     const cpu = this.cpu;
     // With paging on a walk may fault; the prototype leaves that instruction to the interpreter.
     if (cpu.cr0 & CR0_PG) return;
