@@ -27,8 +27,9 @@ function random(ram: Uint8Array, at: number, length: number, seed: number): void
 }
 
 /**
- * mpihelp_addmul_1 (lib/crypto/mpi/generic_mpih-mul2.c) as gcc -O2 gives it for i386: res[j] +=
- * s1[j] * limb with the carry limb in ECX, j counting up from -N. Rerun REPS times.
+ * mpihelp_addmul_1 (lib/crypto/mpi/generic_mpih-mul2.c), written by hand in the usual i386 shape
+ * (not copied from a compiler's output): res[j] += s1[j] * limb with the carry limb in ECX, j counting
+ * up from -N. Rerun REPS times.
  *
  *     mov esi, 0x100400 ; mov edi, 0x101400 ; mov ebp, 0x9e3779b9 ; xor ecx, ecx
  *   outer: mov ebx, -256
