@@ -95,7 +95,8 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   if (o < 0x40 && (o & 7) < 6 && (o & 1) === 1) return i.o32 ? set : null;
   if (o >= 0x40 && o < 0x50) return i.o32 ? set : null;
   if (o >= 0xb8 && o < 0xc0) return i.o32 ? none : null;
-  if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return { needsProducer: true, flags: 'none', flow: true };
+  // With an operand-size prefix a jump's target wraps to 16 bits: left to the interpreter.
+  if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return i.o32 ? { needsProducer: true, flags: 'none', flow: true } : null;
   switch (o) {
     case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
