@@ -1,0 +1,688 @@
+// PROTOTYPE, not wired into the engine: a region of guest code translated to a WebAssembly module
+// (v86's way) instead of a JavaScript function, to measure the two against each other (issue 10,
+// README "The binary translator"). It covers only the subset the measured loops need:
+//
+//   MOV r/m32 (89 8B B8+r C7/0), MOV m16,r16, MOVZX from r/m8 and r/m16, LEA, the eight ALU
+//   operations on 32-bit operands (01-3D, 81, 83), TEST, INC/DEC (40-4F, FF/0-1), NOT, MUL r/m32,
+//   IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by a constant, Jcc, JMP; 32-bit code and addresses, memory
+//   through flat segments only.
+//
+// Anything else ends the block before it, and the code after it is left to the interpreter.
+//
+// The CPU state lives in the module's memory at fixed offsets (STATE), beside the software TLB
+// (TLB_BASE, the interpreter's entry format), a byte per physical page saying it holds translated code
+// (CODE_PAGE_BASE) and guest RAM (RAM_BASE): one WebAssembly.Memory, as the issue requires of a
+// WebAssembly design. Inside a translation the eight registers are WebAssembly locals, loaded on entry
+// and stored on every exit; the lazy flags are handled as the JavaScript translator does
+// (flags-emit.ts): the producing operation is known when translating, its operands and result sit in
+// locals, and the memory copies of the interpreter's lazy-flag fields are written at block ends and
+// exits.
+//
+// No JavaScript exception crosses translated code: an access the inline path cannot do (a TLB miss
+// the host cannot fill, I/O, a page crossing, a store to a page with translations) leaves with status
+// STATUS_INTERPRET and EIP at that instruction, the instructions before it done, and the caller runs
+// it in the interpreter (the status-return protocol).
+
+import type { Instr } from '../../decode.ts';
+import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../../flags.ts';
+import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../../regs.ts';
+import type { ModeFacts } from '../mode.ts';
+import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
+import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
+
+/** Byte offsets of the CPU state in the memory (the interpreter's fields of the same names). */
+export const STATE = { regs: 0, eip: 32, flagsRaw: 36, lazy: 40, lop: 44, la: 48, lb: 52, lres: 56, lsz: 60, status: 64 } as const;
+/** 2^20 TLB entries of 4 bytes, as Cpu.tlb. */
+export const TLB_BASE = 0x1000;
+/** One byte per physical page: non-zero when the page holds translated code (PhysicalMemory.codePage). */
+export const CODE_PAGE_BASE = 0x401000;
+export const RAM_BASE = 0x600000;
+
+export const STATUS_DONE = 0;
+/** The instruction at STATE.eip was not run: the interpreter must run it. */
+export const STATUS_INTERPRET = 1;
+
+/** Function indexes: the host's TLB fill (import), the CF helper, the translation. */
+const F_FILL = 0;
+const F_CF = 1;
+
+// Locals of the translation: parameter 0 is the budget.
+const BUDGET = 0;
+const R = (r: number): number => 1 + r;
+const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20;
+const LOCALS = [...new Array<number>(19).fill(I32), I64];
+
+type Producer = 'add' | 'adc' | 'sub' | 'sbb' | 'logic' | 'inc' | 'dec' | 'shift';
+const OPS: readonly Producer[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
+const ALU_WASM = [Op.i32_add, Op.i32_or, Op.i32_add, Op.i32_sub, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub] as const;
+const CMP = 7;
+
+/** What an instruction does to the flags, for deciding whether the prototype can translate it. */
+interface Plan {
+  /** Reads a flag: a Jcc needs the producer known; ADC/SBB/INC/DEC can read CF from the state. */
+  readonly needsProducer: boolean;
+  /** 'set': becomes the known producer; 'cfof': writes CF/OF into the state (producer unknown after). */
+  readonly flags: 'none' | 'set' | 'cfof';
+  readonly flow: boolean;
+}
+
+interface Insn {
+  readonly i: Instr;
+  readonly eip: number;
+  readonly next: number;
+  /** Instructions of its block before it. */
+  readonly k: number;
+}
+
+export interface WasmTranslation {
+  readonly eip: number;
+  readonly length: number;
+  readonly blocks: number;
+  readonly bytes: Uint8Array<ArrayBuffer>;
+}
+
+function memoryOk(i: Instr, mode: ModeFacts): boolean {
+  return i.mod === 3 || (i.a32 && (mode.flat & (1 << i.seg)) !== 0);
+}
+
+/** The prototype's subset; null for anything else. */
+function plan(i: Instr, mode: ModeFacts): Plan | null {
+  if (i.lock || i.rep || !memoryOk(i, mode)) return null;
+  const o = i.opcode;
+  const none: Plan = { needsProducer: false, flags: 'none', flow: false };
+  const set: Plan = { needsProducer: false, flags: 'set', flow: false };
+  const jump: Plan = { needsProducer: false, flags: 'none', flow: true };
+  if (o < 0x40 && (o & 7) < 6 && (o & 1) === 1) return i.o32 ? set : null;
+  if (o >= 0x40 && o < 0x50) return i.o32 ? set : null;
+  if (o >= 0xb8 && o < 0xc0) return i.o32 ? none : null;
+  // With an operand-size prefix a jump's target wraps to 16 bits: left to the interpreter.
+  if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return i.o32 ? { needsProducer: true, flags: 'none', flow: true } : null;
+  switch (o) {
+    case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
+    case 0x89: return i.o32 || i.mod !== 3 ? none : null;
+    case 0x8b: return i.o32 ? none : null;
+    case 0x8d: return i.o32 && i.mod !== 3 ? none : null;
+    case 0xc7: return i.o32 && i.reg === 0 ? none : null;
+    case 0x0fb6: case 0x0fb7: return i.o32 ? none : null;
+    case 0xeb: case 0xe9: return i.o32 ? jump : null;
+    case 0xf7: return !i.o32 ? null : i.reg === 2 ? none : i.reg === 0 || i.reg === 4 ? set : null;
+    case 0xff: return i.o32 && i.reg <= 1 ? set : null;
+    case 0xc1: case 0xd1: {
+      const count = (o === 0xc1 ? i.imm : 1) & 31;
+      if (!i.o32 || count === 0 || i.reg === 2 || i.reg === 3) return null;
+      return i.reg < 2 ? { needsProducer: false, flags: 'cfof', flow: false } : set;
+    }
+  }
+  return null;
+}
+
+/** Constant EIPs a block can continue at. */
+function successors(last: Insn): number[] {
+  const o = last.i.opcode;
+  const target = (last.next + last.i.imm) | 0;
+  if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return [target, last.next];
+  if (o === 0xeb || o === 0xe9) return [target];
+  return [last.next];
+}
+
+/**
+ * Translates the region at `eip` (physical `phys`) into a module's bytes, or null when not even its
+ * first instruction is in the subset. Region discovery follows translate.ts: the entry block and the
+ * blocks of the same page its direct jumps reach, within the same limits.
+ */
+export function translateWasm(eip: number, phys: number, mode: ModeFacts, decodeAt: (eip: number) => Instr | null, memoryPages: number): WasmTranslation | null {
+  if (!mode.csD) return null;
+  const pageOff = phys & 0xfff;
+  const offsetOf = (e: number): number => {
+    const o = pageOff + ((e - eip) | 0);
+    return o >= 0 && o < 0x1000 ? o : -1;
+  };
+  const blocks = new Map<number, Insn[]>();
+  const work = [eip];
+  let total = 0;
+  while (work.length && blocks.size < MAX_BLOCKS && total < MAX_REGION_INSNS) {
+    const start = work.shift()!;
+    if (blocks.has(start)) continue;
+    const insns: Insn[] = [];
+    let e = start;
+    let producerKnown = false;
+    while (insns.length < MAX_INSNS) {
+      const o = offsetOf(e);
+      if (o < 0) break;
+      const i = decodeAt(e);
+      if (!i || o + i.len > 0x1000) break;
+      const p = plan(i, mode);
+      if (!p || (p.needsProducer && !producerKnown)) break;
+      const next = (e + i.len) | 0;
+      insns.push({ i, eip: e, next, k: insns.length });
+      e = next;
+      if (p.flags === 'set') producerKnown = true;
+      else if (p.flags === 'cfof') producerKnown = false;
+      if (p.flow) break;
+    }
+    if (insns.length === 0) {
+      if (start === eip) return null;
+      continue;
+    }
+    blocks.set(start, insns);
+    total += insns.length;
+    for (const t of successors(insns[insns.length - 1]!)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
+  }
+  const w = new RegionWriter(mode, [...blocks.keys()]);
+  const bytes = moduleBytes({
+    memoryPages,
+    importFuncs: [{ name: 'fill', type: { params: [I32, I32], results: [] } }],
+    funcs: [
+      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32], code: cfHelper() },
+      { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
+    ],
+  });
+  return { eip, length: total, blocks: blocks.size, bytes };
+}
+
+/** The interpreter's Cpu.cf() over the state in memory: CF when no producer is known. */
+function cfHelper(): Code {
+  const c = new Code();
+  const M = 0, OPL = 1, A = 2, B = 3;
+  const field = (off: number): Code => c.i32(0).mem(Op.i32_load, 2, off);
+  field(STATE.lazy).i32(CF).op(Op.i32_and, Op.i32_eqz);
+  c.open(Op.if, I32);
+  field(STATE.flagsRaw).i32(CF).op(Op.i32_and);
+  c.else();
+  // The size mask: 0xFF, 0xFFFF or all ones for lsz 0, 1, 2.
+  c.i32(-1).i32(0xffff).i32(0xff);
+  field(STATE.lsz).i32(1).op(Op.i32_eq, Op.select);
+  field(STATE.lsz).i32(2).op(Op.i32_eq, Op.select).set(M);
+  field(STATE.lop).set(OPL);
+  // ADD/ADC: CF = res < a (<= with carry); SUB/SBB: a < b (<= with borrow); LOGIC: 0.
+  field(STATE.lres).get(M).op(Op.i32_and);
+  field(STATE.la).get(M).op(Op.i32_and);
+  c.get(OPL).i32(LazyOp.SUB).op(Op.i32_lt_u, Op.select).set(A);
+  field(STATE.la).get(M).op(Op.i32_and);
+  field(STATE.lb).get(M).op(Op.i32_and);
+  c.get(OPL).i32(LazyOp.SUB).op(Op.i32_lt_u, Op.select).set(B);
+  c.get(A).get(B).op(Op.i32_le_u).get(A).get(B).op(Op.i32_lt_u).get(OPL).i32(1).op(Op.i32_and, Op.select);
+  c.i32(0).get(OPL).i32(LazyOp.LOGIC).op(Op.i32_lt_u, Op.select);
+  c.close();
+  return c;
+}
+
+class RegionWriter {
+  private readonly c = new Code();
+  private pending: Producer | null = null;
+  private top: Label = 0;
+  private out: Label = 0;
+  private readonly index = new Map<number, number>();
+  private cur!: Insn;
+
+  constructor(private readonly mode: ModeFacts, starts: number[]) {
+    starts.forEach((s, k) => this.index.set(s, k));
+  }
+
+  region(blocks: Map<number, Insn[]>): Code {
+    const c = this.c;
+    for (let r = 0; r < 8; r++) c.i32(0).mem(Op.i32_load, 2, STATE.regs + 4 * r).set(R(r));
+    this.out = c.open(Op.block);
+    this.top = c.open(Op.loop);
+    const list = [...blocks.values()];
+    const labels: Label[] = new Array<Label>(list.length);
+    for (let k = list.length - 1; k >= 0; k--) labels[k] = c.open(Op.block);
+    c.get(PC).brTable(labels, this.out);
+    for (const insns of list) {
+      c.close();
+      this.pending = null;
+      for (const ins of insns) {
+        this.cur = ins;
+        this.insn(ins.i);
+      }
+      const last = insns[insns.length - 1]!;
+      if (!plan(last.i, this.mode)!.flow) this.jumpTo(last.next, insns.length);
+    }
+    c.close(); // loop
+    c.close(); // out
+    for (let r = 0; r < 8; r++) c.i32(0).get(R(r)).mem(Op.i32_store, 2, STATE.regs + 4 * r);
+    c.get(N);
+    return c;
+  }
+
+  // ------------------------------------------------------------ exits and jumps
+
+  private store(off: number, value: () => void): void {
+    this.c.i32(0);
+    value();
+    this.c.mem(Op.i32_store, 2, off);
+  }
+
+  /** Writes the pending flags to the state as the interpreter keeps them (flags-emit.ts flushCode). */
+  private flush(): void {
+    const p = this.pending;
+    if (!p) return;
+    const c = this.c;
+    const raw = (keep: number, bits: () => void): void =>
+      this.store(STATE.flagsRaw, () => {
+        c.i32(0).mem(Op.i32_load, 2, STATE.flagsRaw).i32(keep).op(Op.i32_and);
+        bits();
+        c.op(Op.i32_or);
+      });
+    if (p === 'shift') {
+      raw(~(CF | OF | AF), () => c.get(FC).get(FB).i32(11).op(Op.i32_shl, Op.i32_or));
+      this.store(STATE.lop, () => c.i32(LazyOp.LOGIC));
+      this.store(STATE.lres, () => c.get(FR));
+      this.store(STATE.lsz, () => c.i32(2));
+      this.store(STATE.lazy, () => c.i32(PF | ZF | SF));
+      return;
+    }
+    if (p === 'inc' || p === 'dec') raw(~CF, () => c.get(FC));
+    this.store(STATE.lop, () => {
+      if (p === 'adc') c.i32(LazyOp.ADC).i32(LazyOp.ADD).get(FC).op(Op.select);
+      else if (p === 'sbb') c.i32(LazyOp.SBB).i32(LazyOp.SUB).get(FC).op(Op.select);
+      else c.i32(p === 'add' || p === 'inc' ? LazyOp.ADD : p === 'logic' ? LazyOp.LOGIC : LazyOp.SUB);
+    });
+    this.store(STATE.la, () => c.get(FA));
+    this.store(STATE.lb, () => c.get(FB));
+    this.store(STATE.lres, () => c.get(FR));
+    this.store(STATE.lsz, () => c.i32(2));
+    this.store(STATE.lazy, () => c.i32(p === 'inc' || p === 'dec' ? ARITH & ~CF : ARITH));
+  }
+
+  /** Leaves with EIP = `eip`, `done` more instructions counted, and `status`. */
+  private exit(eip: number, done: number, status: number): void {
+    const c = this.c;
+    this.flush();
+    if (done) c.get(N).i32(done).op(Op.i32_add).set(N);
+    this.store(STATE.eip, () => c.i32(eip));
+    this.store(STATE.status, () => c.i32(status));
+    c.br(this.out);
+  }
+
+  /** Goes on at `target` after `done` instructions of this block: inside the region while the budget lasts. */
+  private jumpTo(target: number, done: number): void {
+    const k = this.index.get(target);
+    if (k === undefined) {
+      this.exit(target, done, STATUS_DONE);
+      return;
+    }
+    const c = this.c;
+    this.flush();
+    c.get(N).i32(done).op(Op.i32_add).tee(N).get(BUDGET).op(Op.i32_lt_s);
+    c.open(Op.if);
+    c.i32(k).set(PC).br(this.top);
+    c.close();
+    this.store(STATE.eip, () => c.i32(target));
+    this.store(STATE.status, () => c.i32(STATUS_DONE));
+    c.br(this.out);
+  }
+
+  // ------------------------------------------------------------ memory
+
+  /** Pushes the effective address (flat segment: also the linear address). */
+  private ea(i: Instr): void {
+    const c = this.c;
+    let parts = 0;
+    if (i.base >= 0) {
+      c.get(R(i.base));
+      parts++;
+    }
+    if (i.index >= 0) {
+      c.get(R(i.index));
+      if (i.scale) c.i32(i.scale).op(Op.i32_shl);
+      if (parts++) c.op(Op.i32_add);
+    }
+    if (i.disp !== 0 || parts === 0) {
+      c.i32(i.disp);
+      if (parts) c.op(Op.i32_add);
+    }
+  }
+
+  /**
+   * Leaves PHYS = the physical address of the memory operand, after checking the TLB entry grants the
+   * access (the JavaScript translation's inline test, BlockWriter.flatReadInto/storeProbe): the rights
+   * this CPL needs, not I/O, not crossing the page, and for a store no translations on the page.
+   * Otherwise the host is asked to fill the entry, and if it cannot, the instruction is left to the
+   * interpreter.
+   */
+  private probe(i: Instr, size: number, write: boolean, read: boolean): void {
+    const c = this.c;
+    const user = this.mode.cpl === 3;
+    let need = 0;
+    if (read) need |= user ? TLB_USER_READ : TLB_VALID;
+    if (write) need |= user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const unusable = (): void => {
+      c.get(LIN).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, TLB_BASE);
+      c.tee(ENT).i32(need | TLB_IO).op(Op.i32_and).i32(need).op(Op.i32_ne);
+      c.get(LIN).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_gt_u, Op.i32_or);
+    };
+    this.ea(i);
+    c.set(LIN);
+    unusable();
+    c.open(Op.if);
+    c.get(LIN).i32(write ? 1 : 0).call(F_FILL);
+    unusable();
+    c.open(Op.if);
+    this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
+    c.close();
+    c.close();
+    c.get(ENT).i32(-4096).op(Op.i32_and).get(LIN).i32(0xfff).op(Op.i32_and, Op.i32_or).set(PHYS);
+    if (write) {
+      c.get(PHYS).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, 0, CODE_PAGE_BASE);
+      c.open(Op.if);
+      this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
+      c.close();
+    }
+  }
+
+  private load32(): void {
+    this.c.get(PHYS).mem(Op.i32_load, 2, RAM_BASE);
+  }
+
+  /** Stores the value `value` pushes at PHYS. */
+  private store32(value: () => void, op: Op = Op.i32_store): void {
+    this.c.get(PHYS);
+    value();
+    this.c.mem(op, op === Op.i32_store ? 2 : op === Op.i32_store16 ? 1 : 0, RAM_BASE);
+  }
+
+  /** Reads the 32-bit E operand into T0. */
+  private readE(i: Instr): void {
+    if (i.mod === 3) this.c.get(R(i.rm)).set(T0);
+    else {
+      this.probe(i, 4, false, true);
+      this.load32();
+      this.c.set(T0);
+    }
+  }
+
+  // ------------------------------------------------------------ flags
+
+  private cf(p: Producer): void {
+    const c = this.c;
+    switch (p) {
+      case 'add': c.get(FR).get(FA).op(Op.i32_lt_u); return;
+      case 'adc': c.get(FR).get(FA).op(Op.i32_le_u).get(FR).get(FA).op(Op.i32_lt_u).get(FC).op(Op.select); return;
+      case 'sub': c.get(FA).get(FB).op(Op.i32_lt_u); return;
+      case 'sbb': c.get(FA).get(FB).op(Op.i32_le_u).get(FA).get(FB).op(Op.i32_lt_u).get(FC).op(Op.select); return;
+      case 'logic': c.i32(0); return;
+      default: c.get(FC);
+    }
+  }
+
+  private of(p: Producer): void {
+    const c = this.c;
+    switch (p) {
+      case 'add': case 'adc': case 'inc':
+        c.get(FA).get(FR).op(Op.i32_xor).get(FB).get(FR).op(Op.i32_xor, Op.i32_and).i32(0).op(Op.i32_lt_s);
+        return;
+      case 'logic': c.i32(0); return;
+      case 'shift': c.get(FB); return;
+      default:
+        c.get(FA).get(FB).op(Op.i32_xor).get(FA).get(FR).op(Op.i32_xor, Op.i32_and).i32(0).op(Op.i32_lt_s);
+    }
+  }
+
+  /** Pushes condition `cc` (as in Jcc) of the pending producer, 0 or 1 (flags-emit.ts condExpr). */
+  private cond(cc: number): void {
+    const p = this.pending!;
+    const c = this.c;
+    const k = cc >> 1;
+    const neg = (cc & 1) !== 0;
+    const zf = (): Code => c.get(FR).op(Op.i32_eqz);
+    const sf = (): Code => c.get(FR).i32(0).op(Op.i32_lt_s);
+    if (p === 'sub' && [1, 2, 3, 6, 7].includes(k)) {
+      const cmp = { 1: [Op.i32_lt_u, Op.i32_ge_u], 2: [Op.i32_eq, Op.i32_ne], 3: [Op.i32_le_u, Op.i32_gt_u], 6: [Op.i32_lt_s, Op.i32_ge_s], 7: [Op.i32_le_s, Op.i32_gt_s] }[k as 1]!;
+      c.get(FA).get(FB).op(cmp[neg ? 1 : 0]!);
+      return;
+    }
+    switch (k) {
+      case 0: this.of(p); break;
+      case 1: this.cf(p); break;
+      case 2: zf(); break;
+      case 3: this.cf(p); zf().op(Op.i32_or); break;
+      case 4: sf(); break;
+      case 5: c.get(FR).i32(0xff).op(Op.i32_and, Op.i32_popcnt).i32(1).op(Op.i32_and, Op.i32_eqz); break;
+      case 6: sf(); this.of(p); c.op(Op.i32_xor); break;
+      default: zf(); sf(); this.of(p); c.op(Op.i32_xor, Op.i32_or); break;
+    }
+    if (neg) c.op(Op.i32_eqz);
+  }
+
+  /** Pushes CF as 0 or 1: from the pending producer, or from the state (the CF helper). */
+  private carry(): void {
+    if (this.pending) this.cf(this.pending);
+    else this.c.call(F_CF);
+  }
+
+  // ------------------------------------------------------------ instructions
+
+  /** FA op= FB into FR, for ALU operation `op`; T1 holds the carry for ADC/SBB. */
+  private alu(op: number): void {
+    const c = this.c;
+    c.get(FA).get(FB).op(ALU_WASM[op]!);
+    if (op === 2) c.get(T1).op(Op.i32_add);
+    if (op === 3) c.get(T1).op(Op.i32_sub);
+    c.set(FR);
+  }
+
+  /** E op= `src` (a register, a constant or T0), with E a register or memory. */
+  private aluE(i: Instr, op: number, src: () => void): void {
+    const c = this.c;
+    if (i.mod !== 3) this.probe(i, 4, op !== CMP, true);
+    if (op === 2 || op === 3) {
+      this.carry();
+      c.set(T1);
+    }
+    if (i.mod === 3) c.get(R(i.rm)).set(FA);
+    else {
+      this.load32();
+      c.set(FA);
+    }
+    src();
+    c.set(FB);
+    this.alu(op);
+    if (op !== CMP) {
+      if (i.mod === 3) c.get(FR).set(R(i.rm));
+      else this.store32(() => c.get(FR));
+    }
+    if (op === 2 || op === 3) c.get(T1).set(FC);
+    this.pending = OPS[op]!;
+  }
+
+  private aluG(i: Instr, op: number): void {
+    const c = this.c;
+    this.readE(i);
+    if (op === 2 || op === 3) {
+      this.carry();
+      c.set(T1);
+    }
+    c.get(R(i.reg)).set(FA).get(T0).set(FB);
+    this.alu(op);
+    if (op !== CMP) c.get(FR).set(R(i.reg));
+    if (op === 2 || op === 3) c.get(T1).set(FC);
+    this.pending = OPS[op]!;
+  }
+
+  private incDec(i: Instr, reg: number, dec: boolean): void {
+    const c = this.c;
+    if (reg < 0) this.probe(i, 4, true, true);
+    this.carry();
+    c.set(T1);
+    if (reg >= 0) c.get(R(reg));
+    else this.load32();
+    c.set(FA).i32(1).set(FB);
+    c.get(FA).i32(1).op(dec ? Op.i32_sub : Op.i32_add).set(FR);
+    if (reg >= 0) c.get(FR).set(R(reg));
+    else this.store32(() => c.get(FR));
+    c.get(T1).set(FC);
+    this.pending = dec ? 'dec' : 'inc';
+  }
+
+  private shift(i: Instr, count: number): void {
+    const c = this.c;
+    const op = i.reg;
+    if (i.mod === 3) c.get(R(i.rm)).set(T0);
+    else {
+      this.probe(i, 4, true, true);
+      this.load32();
+      c.set(T0);
+    }
+    const result = (): void => {
+      if (i.mod === 3) c.get(T1).set(R(i.rm));
+      else this.store32(() => c.get(T1));
+    };
+    if (op < 2) {
+      // ROL/ROR change CF and OF only: the flags pending before go to the state first.
+      c.get(T0).i32(count).op(op === 0 ? Op.i32_rotl : Op.i32_rotr).set(T1);
+      result();
+      if (op === 0) {
+        c.get(T1).i32(1).op(Op.i32_and).set(T0);
+        c.get(T1).i32(31).op(Op.i32_shr_u).get(T0).op(Op.i32_xor).set(T1);
+      } else {
+        c.get(T1).i32(31).op(Op.i32_shr_u).set(T0);
+        c.get(T0).get(T1).i32(30).op(Op.i32_shr_u).i32(1).op(Op.i32_and, Op.i32_xor).set(T1);
+      }
+      this.flush();
+      this.pending = null;
+      this.store(STATE.lazy, () => c.i32(0).mem(Op.i32_load, 2, STATE.lazy).i32(~(CF | OF)).op(Op.i32_and));
+      this.store(STATE.flagsRaw, () =>
+        c.i32(0).mem(Op.i32_load, 2, STATE.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
+      return;
+    }
+    if (op === 5) {
+      c.get(T0).i32(count).op(Op.i32_shr_u).set(T1);
+      c.get(T0).i32(count - 1).op(Op.i32_shr_u).i32(1).op(Op.i32_and).set(FC);
+      c.get(count === 1 ? T0 : T1).i32(31).op(Op.i32_shr_u).set(FB);
+    } else if (op === 7) {
+      c.get(T0).i32(count).op(Op.i32_shr_s).set(T1);
+      c.get(T0).i32(count - 1).op(Op.i32_shr_s).i32(1).op(Op.i32_and).set(FC);
+      c.i32(0).set(FB);
+    } else {
+      c.get(T0).i32(count).op(Op.i32_shl).set(T1);
+      c.get(T0).i32(32 - count).op(Op.i32_shr_u).i32(1).op(Op.i32_and).set(FC);
+      c.get(T1).i32(31).op(Op.i32_shr_u).get(FC).op(Op.i32_xor).set(FB);
+    }
+    result();
+    c.get(T1).set(FR);
+    this.pending = 'shift';
+  }
+
+  private insn(i: Instr): void {
+    const c = this.c;
+    const o = i.opcode;
+    if (o < 0x40) {
+      const op = o >> 3;
+      if ((o & 7) === 1) this.aluE(i, op, () => c.get(R(i.reg)));
+      else if ((o & 7) === 3) this.aluG(i, op);
+      else {
+        if (op === 2 || op === 3) {
+          this.carry();
+          c.set(T1);
+        }
+        c.get(R(0)).set(FA).i32(i.imm).set(FB);
+        this.alu(op);
+        if (op !== CMP) c.get(FR).set(R(0));
+        if (op === 2 || op === 3) c.get(T1).set(FC);
+        this.pending = OPS[op]!;
+      }
+      return;
+    }
+    if (o < 0x50) return this.incDec(i, o & 7, o >= 0x48);
+    if (o >= 0xb8 && o < 0xc0) {
+      c.i32(i.imm).set(R(o & 7));
+      return;
+    }
+    if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) {
+      this.cond(o & 15);
+      c.open(Op.if);
+      this.jumpTo((this.cur.next + i.imm) | 0, this.cur.k + 1);
+      c.close();
+      this.jumpTo(this.cur.next, this.cur.k + 1);
+      return;
+    }
+    switch (o) {
+      case 0x81: case 0x83: return this.aluE(i, i.reg, () => c.i32(i.imm));
+      case 0x85:
+        this.readE(i);
+        c.get(T0).set(FA).get(R(i.reg)).set(FB);
+        this.alu(4);
+        this.pending = 'logic';
+        return;
+      case 0x89:
+        if (i.mod === 3) c.get(R(i.reg)).set(R(i.rm));
+        else {
+          this.probe(i, i.o32 ? 4 : 2, true, false);
+          this.store32(() => c.get(R(i.reg)), i.o32 ? Op.i32_store : Op.i32_store16);
+        }
+        return;
+      case 0x8b:
+        this.readE(i);
+        c.get(T0).set(R(i.reg));
+        return;
+      case 0xc7:
+        if (i.mod === 3) c.i32(i.imm).set(R(i.rm));
+        else {
+          this.probe(i, 4, true, false);
+          this.store32(() => c.i32(i.imm));
+        }
+        return;
+      case 0x8d:
+        this.ea(i);
+        c.set(R(i.reg));
+        return;
+      case 0x0fb6:
+        if (i.mod === 3) c.get(R(i.rm & 3)).i32(i.rm & 4 ? 8 : 0).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and).set(R(i.reg));
+        else {
+          this.probe(i, 1, false, true);
+          c.get(PHYS).mem(Op.i32_load8_u, 0, RAM_BASE).set(R(i.reg));
+        }
+        return;
+      case 0x0fb7:
+        if (i.mod === 3) c.get(R(i.rm)).i32(0xffff).op(Op.i32_and).set(R(i.reg));
+        else {
+          this.probe(i, 2, false, true);
+          c.get(PHYS).mem(Op.i32_load16_u, 1, RAM_BASE).set(R(i.reg));
+        }
+        return;
+      case 0x0faf:
+        // IMUL r32, r/m32: the low half; CF = OF = the product does not fit in 32 signed bits.
+        this.readE(i);
+        c.get(R(i.reg)).op(Op.i64_extend_i32_s).get(T0).op(Op.i64_extend_i32_s, Op.i64_mul).set(P64);
+        c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(i.reg));
+        c.get(P64).get(FR).op(Op.i64_extend_i32_s, Op.i64_ne).tee(FC).set(FB);
+        this.pending = 'shift';
+        return;
+      case 0xf7:
+        if (i.reg === 2) {
+          if (i.mod === 3) c.get(R(i.rm)).i32(-1).op(Op.i32_xor).set(R(i.rm));
+          else {
+            this.probe(i, 4, true, true);
+            this.store32(() => {
+              this.load32();
+              c.i32(-1).op(Op.i32_xor);
+            });
+          }
+          return;
+        }
+        this.readE(i);
+        if (i.reg === 0) {
+          c.get(T0).set(FA).i32(i.imm).set(FB);
+          this.alu(4);
+          this.pending = 'logic';
+          return;
+        }
+        // MUL r/m32: EDX:EAX = EAX * src; CF = OF = EDX is not zero.
+        c.get(R(0)).op(Op.i64_extend_i32_u).get(T0).op(Op.i64_extend_i32_u, Op.i64_mul).set(P64);
+        c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(0));
+        c.get(P64).i64(32).op(Op.i64_shr_u, Op.i32_wrap_i64).tee(T1).set(R(2));
+        c.get(T1).i32(0).op(Op.i32_ne).tee(FC).set(FB);
+        this.pending = 'shift';
+        return;
+      case 0xff:
+        return this.incDec(i, -1, i.reg === 1);
+      case 0xc1: case 0xd1:
+        return this.shift(i, (o === 0xc1 ? i.imm : 1) & 31);
+      case 0xeb: case 0xe9:
+        this.jumpTo((this.cur.next + i.imm) | 0, this.cur.k + 1);
+        return;
+    }
+    throw new Error(`the WebAssembly prototype has no translation for opcode ${o.toString(16)}`);
+  }
+}
