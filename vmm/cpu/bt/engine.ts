@@ -60,6 +60,8 @@ export interface BtStats {
   /** Dispatches that followed a successor link without a lookup. */
   chained: number;
   misses: number;
+  /** Blocks the interpreter ran one after another in cold code, without a dispatcher lookup. */
+  coldBlocks: number;
   invalidations: number;
   flushes: number;
   /** Times the full cache kept its hottest translations and dropped the rest. */
@@ -81,6 +83,8 @@ const STOP = new Error('stop decoding');
 
 export class BtEngine {
   private readonly pages = new Map<number, PageEntry>();
+  /** By physical page number: 1 where the page holds translations (a Map lookup costs more). */
+  private readonly translatedPage = new Uint8Array(1 << 20);
   private readonly hot = new Uint32Array(1 << HOT_BITS);
   /** The counter of the entry the dispatcher just missed (it gets the instructions interpreted there), or -1. */
   private heating = -1;
@@ -93,7 +97,7 @@ export class BtEngine {
   /** The translation run last, whose successor link the dispatcher tries first. */
   private last: Translation | null = null;
   readonly stats: BtStats = {
-    translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0,
+    translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
     invalidations: 0, flushes: 0, evictions: 0, demotedPages: 0, translateMs: 0,
   };
   /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
@@ -143,9 +147,7 @@ export class BtEngine {
         done += this.execute(t, budget - done);
         this.last = t;
       } else {
-        const n = this.interpret(budget - done);
-        done += n;
-        if (this.heating >= 0) this.hot[this.heating] += n - 1;
+        done += this.interpretCold(budget - done);
         this.last = null;
       }
     }
@@ -161,6 +163,40 @@ export class BtEngine {
     this.halts = 0;
     const hot = this.hot;
     for (let k = 0; k < hot.length; k++) hot[k] = hot[k]! >>> 1;
+  }
+
+  /**
+   * Interprets from the entry the dispatcher just missed, block after block, for as long as the code
+   * stays cold: each block's instructions go to its entry's count, and the run ends (back to the
+   * dispatcher) at a page that holds translations, at an entry that has become hot, or when something
+   * needs attention. Lukewarm code (a shell's parser, fork and exec in the kernel) runs in blocks of
+   * a few instructions, and a dispatcher lookup for each one cost more than interpreting it.
+   */
+  private interpretCold(budget: number): number {
+    const cpu = this.cpu;
+    const hot = this.hot;
+    const threshold = this.options.hotThreshold ?? HOT_THRESHOLD;
+    let h = this.heating;
+    let done = 0;
+    for (;;) {
+      const n = this.interpret(budget - done);
+      done += n;
+      if (h >= 0) hot[h] += n - 1;
+      if (done >= budget || cpu.brk || cpu.flagsRaw & TF || cpu.dr[7]! & 0xff) return done;
+      const lin = (cpu.csBase + cpu.eip) | 0;
+      const e = cpu.tlb[lin >>> 12]!;
+      // Not mapped for this CPL yet: the interpreter fills the TLB (or faults) and the block goes uncounted.
+      if ((e & (cpu.readMask | TLB_IO)) !== cpu.readMask) {
+        h = -1;
+        continue;
+      }
+      const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+      if (this.translatedPage[phys >>> 12]) return done;
+      h = hotIndex(phys, cpu.modeKey);
+      if (hot[h]! + 1 >= threshold) return done;
+      hot[h]!++;
+      this.stats.coldBlocks++;
+    }
   }
 
   private interpret(budget: number): number {
@@ -209,7 +245,7 @@ export class BtEngine {
       if (page.demoted) return null;
     }
     this.stats.misses++;
-    const h = (Math.imul(phys ^ (cpu.modeKey << 20), 0x9e3779b1) >>> (32 - HOT_BITS));
+    const h = hotIndex(phys, cpu.modeKey);
     const heat = this.hot[h]! + 1;
     if (heat < (this.options.hotThreshold ?? HOT_THRESHOLD)) {
       this.hot[h] = heat;
@@ -266,6 +302,7 @@ export class BtEngine {
     // The newest first; beyond MAX_VARIANTS the oldest goes.
     t.alt = page.byOffset.get(pageOff) ?? null;
     page.byOffset.set(pageOff, t);
+    this.translatedPage[phys >>> 12] = 1;
     this.count++;
     let v = t;
     for (let k = 1; v.alt; k++) {
@@ -303,6 +340,7 @@ export class BtEngine {
     this.stats.translations = this.count;
     this.stats.invalidations++;
     entry.byOffset.clear();
+    this.translatedPage[page] = 0;
     // Translations that ran less than twice each before being thrown away cost more than they gave.
     if (n > 0 && runs < 2 * n) {
       if (++entry.waste >= DEMOTE_AFTER && !entry.demoted) {
@@ -330,6 +368,7 @@ export class BtEngine {
     for (const entry of this.pages.values()) for (const t of variants(entry)) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
     for (const entry of this.pages.values()) entry.byOffset.clear();
+    this.translatedPage.fill(0);
     let chars = 0;
     let kept = 0;
     for (const t of all) {
@@ -342,6 +381,7 @@ export class BtEngine {
         const off = t.phys & 0xfff;
         let tail = byOffset.get(off);
         t.alt = null;
+        this.translatedPage[t.phys >>> 12] = 1;
         if (!tail) byOffset.set(off, t);
         else {
           while (tail.alt) tail = tail.alt;
@@ -362,6 +402,7 @@ export class BtEngine {
   flushAll(): void {
     for (const entry of this.pages.values()) for (const t of variants(entry)) t.valid = false;
     this.pages.clear();
+    this.translatedPage.fill(0);
     this.last = null;
     this.count = 0;
     this.sourceChars = 0;
@@ -375,6 +416,11 @@ export class BtEngine {
   *translations(): IterableIterator<Translation> {
     for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length) yield t;
   }
+}
+
+/** The hotness counter of an entry point: physical address and mode key, hashed. */
+function hotIndex(phys: number, key: number): number {
+  return Math.imul(phys ^ (key << 20), 0x9e3779b1) >>> (32 - HOT_BITS);
 }
 
 /** Every translation of a page, all modes. */
