@@ -175,6 +175,32 @@ class GuestTcp {
   }
 }
 
+/**
+ * The segments the NAT sends to guest port `port` until it stops: waits for at least `atLeast`
+ * (a loaded host may be slow to hand the NAT its data), then for a quiet 100 ms.
+ */
+async function flight(g: Guest, port: number, atLeast: number): Promise<Tcp[]> {
+  const out: Tcp[] = [];
+  const takeAll = (): void => {
+    for (let i = 0; i < g.frames.length; ) {
+      const t = tcpOf(g.frames[i]!, port);
+      if (t) out.push((g.frames.splice(i, 1), t));
+      else i++;
+    }
+  };
+  const deadline = Date.now() + 5000;
+  while (out.length < atLeast && Date.now() < deadline) {
+    takeAll();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (let n = -1; n !== out.length; ) {
+    n = out.length;
+    await new Promise((r) => setTimeout(r, 100));
+    takeAll();
+  }
+  return out;
+}
+
 async function listen(onConn: (s: Socket) => void, host = '127.0.0.1'): Promise<{ server: Server; port: number }> {
   // Host peers see resets when the NAT closes (as from a machine switched off): expected here.
   const server = createServer({ allowHalfOpen: true }, (s) => {
@@ -405,18 +431,79 @@ test('a lost segment: three duplicate ACKs resend that one segment, not the wind
   c.rcvNxt = (synAck.seq + 1) >>> 0;
   c.window = 16000;
   c.seg(TCP_ACK);
-  // The first flight: as much as 64,000 bytes (the scaled window), not 16,000.
-  const flight: Tcp[] = [];
-  while (flight.reduce((n, t) => n + t.payload.length, 0) < 64_000) flight.push(await c.next());
-  assert.ok(flight.every((t) => t.payload.length <= 1460));
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(g.frames.length, 0, 'nothing past the scaled window');
-  // The first segment was lost: the guest acks what it has (nothing) three times.
+  // Once slow start has grown past it, the flight fills the scaled window (64,000 bytes, not 16,000)
+  // and stops at its edge.
+  await c.receive(() => c.receivedBytes >= 100_000);
+  const sent = await flight(g, 40210, 43);
+  assert.ok(sent.every((t) => t.payload.length === 1460));
+  const last = sent[sent.length - 1]!;
+  const outstanding = (last.seq + last.payload.length - c.rcvNxt) >>> 0;
+  assert.ok(outstanding > 64_000 - 1460 && outstanding <= 64_000, `${outstanding} bytes in flight against a 64,000-byte window`);
+  // The flight's first segment was lost: the guest acks what it has three times.
   for (let i = 0; i < 3; i++) c.seg(TCP_ACK);
   const resent = await c.next();
-  assert.equal(resent.seq, flight[0]!.seq);
+  assert.equal(resent.seq, sent[0]!.seq);
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(g.frames.length, 0, 'one segment resent, not the window');
+  g.nat.close();
+  server.close();
+});
+
+test('slow start: the first flight is ten segments (RFC 6928) however large the window, and grows as ACKs come', async () => {
+  // A guest whose buffers have autotuned offers megabytes; its NIC's ring holds about a hundred
+  // frames, so a first flight of the whole window would be dropped on the floor.
+  const data = Buffer.alloc(300_000, 0x62);
+  const { server, port } = await listen((s) => s.end(data));
+  const g = new Guest();
+  const c = new GuestTcp(g, 40220, NAT_GATEWAY, port);
+  g.ip(buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 40220, dstPort: port, seq: c.sndNxt, ack: 0, flags: TCP_SYN, window: 65535, mss: 1460, wscale: 7 }));
+  const synAck = await c.next();
+  c.sndNxt++;
+  c.rcvNxt = (synAck.seq + 1) >>> 0;
+  c.seg(TCP_ACK);
+  const first = await flight(g, 40220, 10);
+  assert.deepEqual(
+    first.map((t) => t.payload.length),
+    Array(10).fill(1460),
+    'ten full segments, then the NAT waits for an ACK',
+  );
+  // One ACK for all ten (a stretch ACK): slow start grows the window by at most two segments (RFC 3465).
+  c.rcvNxt = (first[9]!.seq + 1460) >>> 0;
+  c.seg(TCP_ACK);
+  const second = await flight(g, 40220, 12);
+  assert.deepEqual(
+    second.map((t) => t.payload.length),
+    Array(12).fill(1460),
+  );
+  g.nat.close();
+  server.close();
+});
+
+test('no silly segments: a window edge inside a segment waits for the next ACK instead of sending a sliver', async () => {
+  const data = Buffer.alloc(300_000, 0x63);
+  const { server, port } = await listen((s) => s.end(data));
+  const g = new Guest();
+  const c = new GuestTcp(g, 40230, NAT_GATEWAY, port);
+  await c.connect();
+  const first = await flight(g, 40230, 10);
+  assert.equal(first.length, 10);
+  // The guest takes the first segment and offers a window ending 700 bytes into a segment: the
+  // congestion window allows more, the guest's window allows 9 segments and 700 bytes.
+  c.rcvNxt = (first[0]!.seq + 1460) >>> 0;
+  c.window = 10 * 1460 + 700;
+  c.seg(TCP_ACK);
+  const more = await flight(g, 40230, 1);
+  assert.deepEqual(
+    more.map((t) => t.payload.length),
+    [1460],
+    'one more full segment fills 10 of the window; the 700 left are not sent as a segment of their own',
+  );
+  // Everything acknowledged and the window open again: full segments go on.
+  c.rcvNxt = (more[0]!.seq + 1460) >>> 0;
+  c.window = 65535;
+  c.seg(TCP_ACK);
+  const after = await flight(g, 40230, 1);
+  assert.ok(after.length > 0 && after.every((t) => t.payload.length === 1460), `${after.map((t) => t.payload.length)}`);
   g.nat.close();
   server.close();
 });

@@ -11,12 +11,20 @@
 // instead of growing a buffer; data from the host waits in a send buffer of at most SEND_HIGH
 // bytes, and the host socket is paused above it.
 //
-// Congestion control is RFC 5681's, with the initial window as large as the guest's window: the
-// link to the guest is a memory copy and never congested, but a guest that falls behind (its NIC
-// ring full, frames dropped) must not be answered with a whole window sent again. Going back N
-// after a timeout restarts from one segment and grows again as ACKs come; three duplicate ACKs
-// resend one segment, not the window (resending the window is what made every duplicate the guest
-// saw cost another round of duplicates).
+// Congestion control is RFC 5681's: slow start from RFC 6928's initial window of ten segments,
+// congestion avoidance past ssthresh. The link to the guest is a memory copy, but the guest's NIC
+// is not: it holds what its receive ring and FIFO hold (about 96 frames with Linux's pcnet32) and
+// drops the rest, exactly as a congested router does. A sender that opens with the guest's whole
+// window (Linux offers megabytes once its buffers autotune) overruns the ring at once: measured on
+// the Debian guest, each such burst cost the guest a storm of duplicate ACKs and one round trip
+// per lost segment to repair. Going back N after a timeout restarts from one segment; three
+// duplicate ACKs resend one segment, not the window (resending the window is what made every
+// duplicate the guest saw cost another round of duplicates).
+//
+// Segments are full-sized unless they carry the last of what we have: sender-side silly window
+// avoidance (RFC 9293 3.8.6.2.1). Without it, a congestion window grown by a fraction of a
+// segment per ACK sent a full segment and a sliver (21, 30, 61 bytes...) for nearly every ACK,
+// and each sliver costs the emulated guest a whole frame's work for a few bytes.
 //
 // ACKs for the guest's data are delayed to the end of the event loop's turn, so that the frames
 // one VMM message carried are answered with one ACK (a stretch ACK, as GRO produces on real
@@ -32,8 +40,10 @@ const RCV_BUFFER = 256 * 1024;
 const RCV_SHIFT = 3;
 const SEND_HIGH = 256 * 1024;
 const SEND_LOW = 64 * 1024;
-/** Congestion window before any loss, and its ceiling: larger than any window a guest offers. */
+/** The congestion window's ceiling, and ssthresh before any loss: larger than any window a guest offers. */
 const CWND_MAX = 8 * 1024 * 1024;
+/** RFC 6928's initial window, in segments (at most 14,600 bytes). */
+const INITIAL_SEGMENTS = 10;
 /**
  * Slow start's threshold never drops below this after a loss: 44 full segments, which the guest's
  * NIC takes without dropping any (the PCnet model holds 64 frames beyond its ring), so after a
@@ -72,8 +82,10 @@ export class TcpConnection {
   /** Window scale shifts, each way; 0 unless both SYNs carried the option. */
   private sndShift = 0;
   private rcvShift = 0;
-  private cwnd = CWND_MAX;
+  private cwnd = 0;
   private ssthresh = CWND_MAX;
+  /** The largest window the guest has offered: a segment of half of it is not silly (RFC 9293 3.8.6.2.1). */
+  private maxSndWnd = 0;
   /** In fast recovery until an ACK reaches `recover` (RFC 6582). */
   private recovering = false;
   private recover = 0;
@@ -245,6 +257,8 @@ export class TcpConnection {
     this.state = 'established';
     this.sndUna = this.sndNxt;
     this.sndWnd = s.flags & TCP_SYN ? s.window : s.window << this.sndShift;
+    this.maxSndWnd = this.sndWnd;
+    this.cwnd = Math.min(INITIAL_SEGMENTS * this.mss, Math.max(2 * this.mss, 14600));
     this.retries = 0;
     this.rto = this.baseRto;
     this.clearRto();
@@ -294,6 +308,7 @@ export class TcpConnection {
       }
     }
     this.sndWnd = wnd;
+    this.maxSndWnd = Math.max(this.maxSndWnd, wnd);
     this.pump();
   }
 
@@ -409,6 +424,10 @@ export class TcpConnection {
       const room = Math.min(this.sndWnd, this.cwnd) - offset;
       if (avail <= 0 || room <= 0) break;
       const n = Math.min(avail, room, this.mss);
+      // Silly window avoidance: a short segment only when it empties our buffer, when it is half
+      // the largest window the guest offered, or when nothing is in flight (no ACK would come to
+      // open the window further; RFC 9293's override timer, at zero).
+      if (n < this.mss && n < avail && n < this.maxSndWnd / 2 && this.sndNxt !== this.sndUna) break;
       this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK | TCP_PSH, payload: this.peek(offset, n) });
       const fresh = this.sndNxt === this.sndMax;
       this.sndNxt = (this.sndNxt + n) >>> 0;
