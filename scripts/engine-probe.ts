@@ -176,6 +176,10 @@ if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { chec
 (globalThis as { gc?: () => void }).gc?.();
 const mu = process.memoryUsage();
 console.log(`memory beyond guest RAM: ${((mu.heapUsed + mu.external) / 1048576 - 256).toFixed(0)} MiB`);
+if (process.env.HEAP_SPACES) {
+  const v8 = await import('node:v8');
+  console.log(v8.getHeapSpaceStatistics().map((h) => `${h.space_name} ${(h.space_used_size / 1048576).toFixed(1)}`).join(', '), `external ${(mu.external / 1048576).toFixed(1)} arrayBuffers ${(mu.arrayBuffers / 1048576).toFixed(1)}`);
+}
 console.log(out.slice(-300));
 if (process.env.OPT_STATUS && m.bt) {
   // With --allow-natives-syntax: how many translations V8 has optimized (bit 4: TurboFan, 5: Maglev... see V8's runtime).
