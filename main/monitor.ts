@@ -7,6 +7,11 @@
 //                                       did, one line each); {"ok":false,"error":...,"lines":[...]}
 //                                       when one was refused (still mounted in the guest, damaged)
 //                                       and left unchanged. "force":true syncs a mounted one as is.
+//   {"cmd":"snapshot","name":NAME}   -> {"ok":true,"name":NAME,"file":STATE,"disk":OVERLAY,...} once the
+//                                       snapshot is complete (the machine's state in STATE, the hard
+//                                       disk frozen under OVERLAY, which the VM now writes to); the VM
+//                                       runs on. `hostbox resume STATE` goes back to it (cli-snapshots.ts).
+//   {"cmd":"snapshots"}              -> {"ok":true,"folder":DIR,"snapshots":[{"name","parent","created","file","bytes"}]}
 //   {"cmd":"quit"}                   -> {"ok":true}; then the command exits 0
 //   anything else                    -> {"ok":false,"error":"..."}
 
@@ -21,6 +26,9 @@ export interface MonitorActions {
   afterSuspend(): void;
   /** "Sync to host now": one line per folder (then conflicts); `error` when one was not synced. */
   sync(force: boolean): Promise<{ lines: string[]; error?: string }>;
+  /** Resolves with the answer's fields once the snapshot is complete; rejects with a message for the client. */
+  snapshot(name: string): Promise<object>;
+  snapshots(): Promise<object>;
   quit(): void;
 }
 
@@ -91,11 +99,25 @@ export async function openMonitor(path: string, act: MonitorActions): Promise<Mo
         );
         return;
       }
+      case 'snapshot': {
+        if (typeof m.name !== 'string' || m.name === '') return reply({ ok: false, error: 'give the snapshot a name: {"cmd":"snapshot","name":NAME}' });
+        act.snapshot(m.name).then(
+          (r) => reply({ ok: true, ...r }),
+          (e: unknown) => reply({ ok: false, error: (e as Error).message }),
+        );
+        return;
+      }
+      case 'snapshots':
+        act.snapshots().then(
+          (r) => reply({ ok: true, ...r }),
+          (e: unknown) => reply({ ok: false, error: (e as Error).message }),
+        );
+        return;
       case 'quit':
         reply({ ok: true });
         return act.quit();
       default:
-        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, sync or quit` });
+        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, snapshot, snapshots, sync or quit` });
     }
   };
   // The socket is made with mode 0600: nobody else on the host may drive this VM.

@@ -45,6 +45,18 @@ export interface StateHeader {
   /** How the VM was started, with absolute paths: resume starts it the same way. */
   readonly config: VmLaunchSpec;
   readonly disks: readonly DiskIdentity[];
+  /**
+   * Present in a snapshot's state: its hard disk (config.hdaPath) is frozen under overlays, so a
+   * resume runs on a fresh overlay over it and never writes to it. Added in Hostbox 0.1 without a
+   * format change: a reader that does not know it resumes such a file as an ordinary suspend.
+   */
+  readonly snapshot?: SnapshotLabel;
+}
+
+export interface SnapshotLabel {
+  readonly name: string;
+  /** The snapshot the VM was running from when this one was taken. */
+  readonly parent?: string;
 }
 
 export interface LoadedState {
@@ -245,8 +257,32 @@ export function readStateFile(path: string): LoadedState {
   return parseState(buf, path);
 }
 
+/**
+ * Only the header of a state file (for listings): magic, version and the header's CRC are checked,
+ * the sections are not read. Throws a StateFileError.
+ */
+export function readStateHeader(path: string): StateHeader {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new StateFileError(`cannot read the state file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const pre = new Uint8Array(16);
+    const n = readSync(fd, pre, 0, 16, 0);
+    const len = n === 16 ? new DataView(pre.buffer).getUint32(12, true) : 0;
+    if (len > MAX_SECTION_BYTES) throw new StateFileError(`${path}: the header is damaged (it claims ${len} bytes)`);
+    const buf = new Uint8Array(16 + len + 4);
+    const got = readSync(fd, buf, 0, buf.length, 0);
+    return parseState(buf.subarray(0, got), path, { headerOnly: true }).header;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The checks of readStateFile on bytes already read (`name` is used in messages). */
-export function parseState(buf: Uint8Array, name: string): LoadedState {
+export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: boolean } = {}): LoadedState {
   const fail = (why: string): never => {
     throw new StateFileError(`${name}: ${why}`);
   };
@@ -282,9 +318,13 @@ export function parseState(buf: Uint8Array, name: string): LoadedState {
     if (typeof d !== 'object' || d === null || typeof r.slot !== 'string' || typeof r.path !== 'string' || typeof r.size !== 'number' || typeof r.mtimeMs !== 'number' || typeof r.sample !== 'string')
       fail("the header's disk list is malformed");
   }
+  const snap = h.snapshot as unknown as Record<string, unknown> | undefined;
+  if (snap !== undefined && (typeof snap !== 'object' || snap === null || typeof snap.name !== 'string' || (snap.parent !== undefined && typeof snap.parent !== 'string')))
+    fail("the header's snapshot label is malformed");
 
   const sections: StateSection[] = [];
   const ram: RamRun[] = [];
+  if (opts.headerOnly) return { header: h, sections, ram, fileBytes: buf.length };
   let p = 16 + headerLen + 4;
   let count = 0;
   for (;;) {
