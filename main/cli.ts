@@ -273,6 +273,7 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
     try {
       const r = await vm.suspend(file);
       process.stderr.write(`\r\nhostbox: suspended to ${r.file} (${(r.bytes / 1048576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(2)} s); continue with: hostbox resume ${r.file}\r\n`);
+      if (process.env.HOSTBOX_VERBOSE && r.phases) process.stderr.write(`hostbox: suspend phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\r\n`);
       return r.file;
     } finally {
       suspending = false;

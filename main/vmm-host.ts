@@ -130,6 +130,11 @@ export interface SuspendResult {
   readonly bytes: number;
   /** Host time from the request to the file being in place. */
   readonly ms: number;
+  /**
+   * Where that time went, in ms: the VMM stopping the guest and streaming its state ("vmm"), the
+   * disks' flush, then the state file's compress (what was still compressing), write and sync.
+   */
+  readonly phases?: { vmm: number; flush: number; compress: number; write: number; sync: number };
 }
 
 /** What a finished snapshot reports: its state file, and the hard disk the VM now runs on. */
@@ -350,6 +355,7 @@ export class VmmHost {
    * over it (a snapshot's), so the disk the guest sees is the one it recorded, which is checked.
    */
   static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number; hdaPath?: string } = {}): Promise<VmmHost> {
+    const t0 = performance.now();
     const state = readStateFile(path);
     // Relative paths in a state are relative to its folder: a folder of state and images can move.
     const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
@@ -371,6 +377,7 @@ export class VmmHost {
     if (split.folders.size !== wanted.length) throw new StateFileError(`${path}: the state holds folder disks its configuration does not list`);
     checkDisks(path, h.disks);
     const config = opts.hdaPath && h.config.hdaPath ? { ...h.config, hdaPath: opts.hdaPath } : h.config;
+    const t1 = performance.now();
     let host: VmmHost;
     try {
       host = await VmmHost.launch(config, handlers, opts, true, split.folders);
@@ -385,9 +392,14 @@ export class VmmHost {
           `folder ${f.disk.folder}: ${changed.length} file${changed.length === 1 ? '' : 's'} the guest reads changed on the host while the VM was suspended (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}): the guest sees their new bytes, or read errors where one was replaced or deleted, until it powers off; its own changes to them go beside them at the next sync`,
         );
     }
+    const t2 = performance.now();
     const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
     host.channel.send({ kind: 'state', op: 'load', sections: split.vmm });
-    for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) host.channel.send({ kind: 'state', op: 'ram', runs: state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE) });
+    // Each run was inflated into a buffer of its own (readStateFile): moved to the VMM, not copied.
+    for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) {
+      const runs = state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE);
+      host.channel.send({ kind: 'state', op: 'ram', runs }, [...new Set(runs.map((r) => r.data.buffer as ArrayBuffer))]);
+    }
     host.channel.send({ kind: 'state', op: 'commit' });
     try {
       await loaded;
@@ -395,6 +407,8 @@ export class VmmHost {
       await host.shutdown();
       throw new StateFileError(`${path}: ${(e as Error).message}`);
     }
+    const t3 = performance.now();
+    handlers.log?.('info', `resume phases (ms): read and check ${(t1 - t0).toFixed(0)}, start the VMM ${(t2 - t1).toFixed(0)}, load ${(t3 - t2).toFixed(0)}`);
     handlers.state('running');
     return host;
   }
@@ -541,7 +555,10 @@ export class VmmHost {
         const flushed = Promise.all([...this.disks].map(([id, d]) => d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 })));
         const hda = this.disks.get('hda') as (BlockBackend & { path: string }) | undefined;
         const frozen = s.snapshot && hda ? hda.path : undefined;
+        const savedAt = performance.now();
+        let flushedAt = savedAt;
         flushed.then(async () => {
+          flushedAt = performance.now();
           // A snapshot freezes the hard disk: closed now (a qcow2 image's last metadata written, its
           // lock released), so the identity below is that of the image as it stays.
           if (frozen) await hda!.close();
@@ -565,7 +582,7 @@ export class VmmHost {
           return s.builder.write(s.path, header);
         }).then(
           async (bytes) => {
-            const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
+            const result = { file: s.path, bytes, ms: performance.now() - s.t0, phases: { vmm: savedAt - s.t0, flush: flushedAt - savedAt, ...s.builder.timing } };
             if (s.snapshot) {
               let hdaPath: string | undefined;
               try {

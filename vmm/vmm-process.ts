@@ -14,6 +14,8 @@ export type StandInFactory = (kind: FakeMachineKind, config: VmConfig, host: Mac
 const SLICE_MS = 10;
 /** Longest sleep while halted, so input and timers are never far away. */
 const MAX_IDLE_MS = 20;
+/** Pages Machine.prefault reads between looks at the clock. */
+const PREFAULT_PAGES = 64;
 /** Host time a suspend lets the guest run on to finish its IDE commands before giving up. */
 const QUIESCE_LIMIT_MS = 10_000;
 /** Host time between the unasked status reports (instructions retired, busy time) while the guest runs. */
@@ -35,6 +37,8 @@ export class VmmProcess {
   private machine: Machine | null = null;
   private running = false;
   private paused = false;
+  /** Guest RAM not yet all mapped by the host (Machine.prefault). */
+  private prefaulting = true;
   private sleeper: unknown = null;
   private scheduled = false;
   /** A suspend is waiting for the machine to be between IDE commands; since this host time. */
@@ -209,7 +213,8 @@ export class VmmProcess {
     try {
       saved = m.saveState!();
       for (const section of saved.sections) this.post({ kind: 'state', event: 'section', section });
-      for (const run of saved.ram) this.post({ kind: 'state', event: 'ram', run });
+      // Each run is a copy of its own: moved to the host, not copied again.
+      for (const run of saved.ram) this.postNow({ kind: 'state', event: 'ram', run }, [run.data.buffer as ArrayBuffer]);
     } catch (e) {
       this.paused = false;
       m.resume();
@@ -313,6 +318,11 @@ export class VmmProcess {
       return;
     }
     if (state === 'halted') {
+      // Idle: map a little more of guest RAM, at most about a millisecond's worth at a time.
+      if (this.prefaulting && m.idleMs() > 2) {
+        const t0 = this.sched.now();
+        while (this.prefaulting && this.sched.now() - t0 < 1) this.prefaulting = m.prefault?.(PREFAULT_PAGES) ?? false;
+      }
       const idle = Math.min(MAX_IDLE_MS, m.idleMs());
       this.sleeper = this.sched.later(() => {
         this.sleeper = null;
