@@ -8,7 +8,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
+import { crc32, deflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
+import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { RamRun, StateSection } from '../vmm/machine-api.ts';
 import type { VmLaunchSpec } from './vmm-host.ts';
@@ -282,14 +283,30 @@ export function readStateHeader(path: string): StateHeader {
     if (len > MAX_SECTION_BYTES) throw new StateFileError(`${path}: the header is damaged (it claims ${len} bytes)`);
     const buf = new Uint8Array(16 + len + 4);
     const got = readSync(fd, buf, 0, buf.length, 0);
-    return parseState(buf.subarray(0, got), path, { headerOnly: true }).header;
+    return parseFrame(buf.subarray(0, got), path, { headerOnly: true }).header;
   } finally {
     closeSync(fd);
   }
 }
 
-/** The checks of readStateFile on bytes already read (`name` is used in messages). */
-export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: boolean } = {}): LoadedState {
+/** A section as stored, checked but not yet inflated. */
+interface StoredSection {
+  id: string;
+  version: number;
+  encoding: number;
+  stored: Uint8Array;
+  rawLen: number;
+}
+
+interface StateFrame {
+  header: StateHeader;
+  stored: StoredSection[];
+  fileBytes: number;
+  fail: (why: string) => never;
+}
+
+/** Every check of the container (magic, version, header, each section's CRC and encoding, the trailer) short of inflating. */
+function parseFrame(buf: Uint8Array, name: string, opts: { headerOnly?: boolean }): StateFrame {
   const fail = (why: string): never => {
     throw new StateFileError(`${name}: ${why}`);
   };
@@ -329,9 +346,8 @@ export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: b
   if (snap !== undefined && (typeof snap !== 'object' || snap === null || typeof snap.name !== 'string' || (snap.parent !== undefined && typeof snap.parent !== 'string')))
     fail("the header's snapshot label is malformed");
 
-  const sections: StateSection[] = [];
-  const ram: RamRun[] = [];
-  if (opts.headerOnly) return { header: h, sections, ram, fileBytes: buf.length };
+  const found: StoredSection[] = [];
+  if (opts.headerOnly) return { header: h, stored: found, fileBytes: buf.length, fail };
   let p = 16 + headerLen + 4;
   let count = 0;
   for (;;) {
@@ -363,12 +379,35 @@ export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: b
     p += 4;
     if (compression !== 1 || (encoding !== ENC_FIELDS && encoding !== ENC_RAM) || rawLen > MAX_SECTION_BYTES)
       fail(`section ${id} uses an encoding this Hostbox does not know (${encoding}/${compression})`);
-    let raw: Uint8Array;
-    try {
-      raw = new Uint8Array(inflateRawSync(stored, { maxOutputLength: Math.max(1, rawLen) }));
-    } catch {
-      return fail(`section ${id} is damaged (it does not decompress)`);
-    }
+    found.push({ id, version, encoding, stored, rawLen });
+    count++;
+  }
+  if (p + 12 > buf.length) truncated();
+  if (dv.getUint32(p + 4, true) !== count) fail(`the trailer counts ${dv.getUint32(p + 4, true)} sections, the file holds ${count}`);
+  if (crc32(buf.subarray(0, p + 8)) !== dv.getUint32(p + 8, true)) fail('the file is damaged (checksum over the whole file mismatches)');
+  if (p + 12 !== buf.length) fail(`${buf.length - p - 12} bytes follow the trailer`);
+  return { header: h, stored: found, fileBytes: buf.length, fail };
+}
+
+/** Inflates one section: null when it does not decompress. */
+function inflateOne(s: StoredSection): Uint8Array | null {
+  try {
+    return new Uint8Array(inflateRawSync(s.stored, { maxOutputLength: Math.max(1, s.rawLen) }));
+  } catch {
+    return null;
+  }
+}
+
+const inflateAsync = promisify(inflateRaw);
+
+/** The sections and RAM runs of a checked frame, once each section is inflated (`raws`, in order). */
+function decodeSections(frame: StateFrame, raws: (Uint8Array | null)[]): LoadedState {
+  const { header: h, fail } = frame;
+  const sections: StateSection[] = [];
+  const ram: RamRun[] = [];
+  frame.stored.forEach(({ id, version, encoding, rawLen }, i) => {
+    const raw = raws[i];
+    if (!raw) return fail(`section ${id} is damaged (it does not decompress)`);
     if (raw.length !== rawLen) fail(`section ${id} is damaged (${raw.length} bytes decompressed, ${rawLen} expected)`);
     if (encoding === ENC_RAM) {
       if (id !== 'ram' || version !== 1) fail(`RAM section ${id} version ${version} is not one this Hostbox reads`);
@@ -377,11 +416,33 @@ export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: b
       if (firstPage + (raw.length - 4) / PAGE > (h.memoryMiB << 20) / PAGE) fail(`a RAM section lies beyond the VM's ${h.memoryMiB} MiB`);
       ram.push({ firstPage, data: raw.subarray(4) });
     } else sections.push({ id, version, data: raw });
-    count++;
+  });
+  return { header: h, sections, ram, fileBytes: frame.fileBytes };
+}
+
+/** The checks of readStateFile on bytes already read (`name` is used in messages). */
+export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: boolean } = {}): LoadedState {
+  const frame = parseFrame(buf, name, opts);
+  return decodeSections(frame, frame.stored.map(inflateOne));
+}
+
+/**
+ * readStateFile without blocking the event loop: the file is read asynchronously and its sections
+ * inflate side by side on libuv's thread pool (a resume's largest cost after the disk read).
+ */
+export async function readStateFileAsync(path: string): Promise<LoadedState> {
+  let buf: Uint8Array;
+  try {
+    if (!(await stat(path)).isFile()) throw new StateFileError(`${path} is not a regular file`);
+    buf = new Uint8Array(await readFile(path));
+  } catch (e) {
+    if (e instanceof StateFileError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StateFileError(code === 'ENOENT' ? `state file ${path} does not exist` : `cannot read the state file ${path}: ${(e as Error).message}`);
   }
-  if (p + 12 > buf.length) truncated();
-  if (dv.getUint32(p + 4, true) !== count) fail(`the trailer counts ${dv.getUint32(p + 4, true)} sections, the file holds ${count}`);
-  if (crc32(buf.subarray(0, p + 8)) !== dv.getUint32(p + 8, true)) fail('the file is damaged (checksum over the whole file mismatches)');
-  if (p + 12 !== buf.length) fail(`${buf.length - p - 12} bytes follow the trailer`);
-  return { header: h, sections, ram, fileBytes: buf.length };
+  const frame = parseFrame(buf, path, {});
+  const raws = await Promise.all(
+    frame.stored.map((s) => inflateAsync(s.stored, { maxOutputLength: Math.max(1, s.rawLen) }).then((b) => new Uint8Array(b), () => null)),
+  );
+  return decodeSections(frame, raws);
 }

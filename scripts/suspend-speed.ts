@@ -17,8 +17,12 @@ if (!existsSync(join(guest, 'manifest.json'))) {
 const manifest = JSON.parse(readFileSync(join(guest, 'manifest.json'), 'utf8')) as { readyMarker: string };
 const bin = join(root, 'bin', 'hostbox.js');
 const scratch = mkdtempSync(join(tmpdir(), 'hostbox-suspend-speed-'));
-const state = join(scratch, 'debian.state');
-const rounds = Number(process.argv[2] ?? 2);
+// `--state FILE`: start from that state when it exists (no boot), and leave the last one there.
+const keep = process.argv.indexOf('--state') > 0 ? process.argv[process.argv.indexOf('--state') + 1] : undefined;
+const state = keep ?? join(scratch, 'debian.state');
+/** How long the guest idles at its shell before each suspend. */
+const IDLE_MS = Number(process.env.IDLE_MS ?? 5000);
+const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2);
 
 interface Vm {
   child: ChildProcess;
@@ -50,19 +54,23 @@ async function suspend(vm: Vm, sock: string): Promise<{ s: number; phases: strin
   const s = (performance.now() - t0) / 1000;
   if (a?.ok !== true) throw new Error(`suspend failed: ${JSON.stringify(a)} ${vm.err()}`);
   await vm.exit;
-  return { s, phases: /suspend phases \(ms\): (.*)/.exec(vm.err())?.[1]?.trim() ?? '?' };
+  const inVmm = /save \(ms\): (.*)/.exec(vm.err())?.[1]?.trim() ?? '?';
+  return { s, phases: `${/suspend phases \(ms\): (.*)/.exec(vm.err())?.[1]?.trim() ?? '?'}; in the VMM: ${inVmm}` };
 }
 
 try {
   let sock = join(scratch, 'boot.sock');
-  let vm = start(['run', '--memory', '256', '--kernel', join(guest, 'vmlinuz'), '--initrd', join(guest, 'initrd.img'), '--append', 'console=ttyS0', '--net', 'none', '--monitor', sock]);
   const t0 = Date.now();
-  await until('the guest ready', () => vm.out().includes(manifest.readyMarker), 30 * 60_000);
+  const resuming = existsSync(state);
+  let vm = resuming
+    ? start(['resume', state, '--monitor', sock])
+    : start(['run', '--memory', '256', '--kernel', join(guest, 'vmlinuz'), '--initrd', join(guest, 'initrd.img'), '--append', 'console=ttyS0', '--net', 'none', '--monitor', sock]);
+  if (!resuming) await until('the guest ready', () => vm.out().includes(manifest.readyMarker), 30 * 60_000);
   vm.child.stdin!.write('echo $((40+2))\n');
   await until('the shell', () => /\n42\r?\n/.test(vm.out()), 5 * 60_000);
-  process.stdout.write(`booted to the shell in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`${resuming ? 'resumed' : 'booted'} to the shell in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   // Idle a moment, as a user leaves it.
-  await new Promise((r) => setTimeout(r, 3000));
+  await new Promise((r) => setTimeout(r, IDLE_MS));
   for (let i = 1; i <= rounds; i++) {
     const sus = await suspend(vm, sock);
     const bytes = statSync(state).size;
@@ -80,10 +88,13 @@ try {
         `resume ${inside.toFixed(2)} s in the command (${phases}), ${resumed.toFixed(2)} s from its start\n`,
     );
     await until('the socket', () => existsSync(sock), 10_000);
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, IDLE_MS));
   }
-  await monitor(sock, ['{"cmd":"quit"}']);
-  await vm.exit;
+  if (keep) await suspend(vm, sock);
+  else {
+    await monitor(sock, ['{"cmd":"quit"}']);
+    await vm.exit;
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
