@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { checkDisks, diskIdentity, parseState, readStateFile, readStateFileAsync, readStateHeader, StateFileBuilder, StateFileError, STATE_FORMAT_VERSION, type StateHeader } from './state-file.ts';
+import { checkDisks, diskIdentity, parseState, readStateFile, readStateHeader, StateFileBuilder, StateFileError, STATE_FORMAT_VERSION, type StateHeader } from './state-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hostbox-state-file-'));
 const disk = join(dir, 'disk.img');
@@ -142,15 +142,4 @@ test('the header alone reads back, with a snapshot label; a damaged or cut heade
   const bad = join(dir, 'label-bad.state');
   await new StateFileBuilder().write(bad, { ...header(), snapshot: { name: 7 } } as unknown as StateHeader);
   assert.throws(() => readStateFile(bad), /snapshot label is malformed/);
-});
-
-test('read asynchronously (sections inflating side by side), a state is the same, and damage is refused the same way', async () => {
-  const path = join(dir, 'async.state');
-  await sample(path);
-  assert.deepEqual(await readStateFileAsync(path), readStateFile(path));
-  const b = new Uint8Array(readFileSync(path));
-  b[Math.floor(b.length * 0.5)]! ^= 0x10;
-  writeFileSync(join(dir, 'async-flipped.state'), b);
-  await assert.rejects(readStateFileAsync(join(dir, 'async-flipped.state')), (e: Error) => e instanceof StateFileError && /damaged/.test(e.message));
-  await assert.rejects(readStateFileAsync(join(dir, 'nowhere.state')), /state file .* does not exist/);
 });

@@ -8,8 +8,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { crc32, deflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
-import { readFile, stat } from 'node:fs/promises';
+import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { RamRun, StateSection } from '../vmm/machine-api.ts';
 import type { VmLaunchSpec } from './vmm-host.ts';
@@ -134,7 +133,9 @@ const deflate = promisify(deflateRaw);
  */
 async function sectionBytes(id: string, version: number, encoding: number, raw: Uint8Array): Promise<Uint8Array> {
   const idb = enc.encode(id);
-  const stored = new Uint8Array(await deflate(raw, { level: 1 }));
+  // Level 1 with a 4 KiB window and the largest hash table: on the Debian guest's RAM 38% faster than
+  // level 1's defaults for a file 3% larger; any inflater reads it (the window only shrinks).
+  const stored = new Uint8Array(await deflate(raw, { level: 1, windowBits: 12, memLevel: 9 }));
   const head = new Uint8Array(4 + 2 + idb.length + 4 + 1 + 1 + 4 + 4);
   const dv = new DataView(head.buffer);
   head.set(enc.encode(SECTION_TAG), 0);
@@ -398,8 +399,6 @@ function inflateOne(s: StoredSection): Uint8Array | null {
   }
 }
 
-const inflateAsync = promisify(inflateRaw);
-
 /** The sections and RAM runs of a checked frame, once each section is inflated (`raws`, in order). */
 function decodeSections(frame: StateFrame, raws: (Uint8Array | null)[]): LoadedState {
   const { header: h, fail } = frame;
@@ -424,25 +423,4 @@ function decodeSections(frame: StateFrame, raws: (Uint8Array | null)[]): LoadedS
 export function parseState(buf: Uint8Array, name: string, opts: { headerOnly?: boolean } = {}): LoadedState {
   const frame = parseFrame(buf, name, opts);
   return decodeSections(frame, frame.stored.map(inflateOne));
-}
-
-/**
- * readStateFile without blocking the event loop: the file is read asynchronously and its sections
- * inflate side by side on libuv's thread pool (a resume's largest cost after the disk read).
- */
-export async function readStateFileAsync(path: string): Promise<LoadedState> {
-  let buf: Uint8Array;
-  try {
-    if (!(await stat(path)).isFile()) throw new StateFileError(`${path} is not a regular file`);
-    buf = new Uint8Array(await readFile(path));
-  } catch (e) {
-    if (e instanceof StateFileError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new StateFileError(code === 'ENOENT' ? `state file ${path} does not exist` : `cannot read the state file ${path}: ${(e as Error).message}`);
-  }
-  const frame = parseFrame(buf, path, {});
-  const raws = await Promise.all(
-    frame.stored.map((s) => inflateAsync(s.stored, { maxOutputLength: Math.max(1, s.rawLen) }).then((b) => new Uint8Array(b), () => null)),
-  );
-  return decodeSections(frame, raws);
 }

@@ -14,7 +14,7 @@ import { MAX_MOUSE_DELTA, NET_MAX_BATCH, netBatch, parseFromVmm, type FakeMachin
 import { DiskImage } from './backends/disk-image.ts';
 import { Qcow2Disk } from './backends/qcow2/qcow2-disk.ts';
 import { QCOW2_MAGIC } from './backends/qcow2/qcow2.ts';
-import { checkDisks, diskIdentity, readStateFileAsync, StateFileBuilder, StateFileError, type SnapshotLabel, type StateHeader } from './state-file.ts';
+import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type SnapshotLabel, type StateHeader } from './state-file.ts';
 import { folderRefusal, type ImageScope } from './backends/image-policy.ts';
 import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
 import { parseMac } from './backends/nat/forward-spec.ts';
@@ -356,7 +356,7 @@ export class VmmHost {
    */
   static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number; hdaPath?: string } = {}): Promise<VmmHost> {
     const t0 = performance.now();
-    const state = await readStateFileAsync(path);
+    const state = readStateFile(path);
     // Relative paths in a state are relative to its folder: a folder of state and images can move.
     const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
     const h: StateHeader = {
