@@ -2,7 +2,7 @@
 // on this terminal, as `qemu-system-i386 -nographic` does: raw mode on a TTY, Ctrl-A X quits,
 // Ctrl-A S suspends to the --state file, Ctrl-A F syncs host folders now, Ctrl-A Ctrl-A sends a
 // literal Ctrl-A. `hostbox resume FILE`
-// continues a suspended VM. The exit code is 0 when the guest powers itself off or is suspended, 3
+// continues a suspended VM, or goes back to a snapshot the monitor took (cli-snapshots.ts). The exit code is 0 when the guest powers itself off or is suspended, 3
 // when it halts with interrupts off (it can never go on).
 
 import { existsSync, readFileSync } from 'node:fs';
