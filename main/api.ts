@@ -34,7 +34,7 @@ export type VmmLauncher = (
   spec: VmLaunchSpec,
   handlers: VmHandlers,
   resume?: ResumeFrom,
-) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend' | 'sendMouse' | 'changeCd' | 'syncFoldersNow'>>>;
+) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend' | 'snapshot' | 'sendMouse' | 'changeCd' | 'syncFoldersNow'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
@@ -482,39 +482,54 @@ export function createHostApi(opts: HostOptions): {
         if (vm.power === 'starting' || vm.power === 'suspending') throw new Error(`${vm.name} is ${vm.power}; try again in a moment`);
         const s = sessions.get(id);
         const sid = randomUUID();
-        const disk = vm.currentDisk || vm.hdaPath;
-        let state = '';
+        const row = { id: sid, vm_id: id, parent_id: vm.currentSnapshot ?? null, name: label, created_at: new Date().toISOString() };
         if (s) {
-          // The machine's state at this moment; the VM stops while its disk is frozen, then runs on from it.
-          if (!s.vmm?.suspend) throw new Error(`${vm.name} cannot be snapshotted while it runs`);
-          state = join(vm.folder, `snapshot-${sid}.hbstate`);
+          // The machine's state at this moment (VmmHost.snapshot, as `hostbox run`'s monitor takes
+          // one): the guest pauses while its disk is frozen under a new overlay, recorded with the
+          // snapshot, then runs on on that overlay in the same VMM.
+          if (!s.vmm?.snapshot) throw new Error(`${vm.name} cannot be snapshotted while it runs`);
+          const state = join(vm.folder, `snapshot-${sid}.hbstate`);
           const before = vm.power;
           publish(library.setPower(id, 'suspending'));
           try {
-            // Folder disks are recorded as they are, unsynced: a snapshot never writes to a host folder.
-            await s.vmm.suspend(state, { syncFolders: false });
+            const r = await s.vmm.snapshot(state, async (frozen) => {
+              const overlay = await createOverlay(vm.folder, frozen);
+              try {
+                library.addSnapshot({ ...row, disk: frozen, state }, overlay);
+              } catch (e) {
+                await remove(overlay).catch(() => {});
+                throw e;
+              }
+              return overlay;
+            });
+            // The host files its folder disks read are kept at this moment's versions, so a revert
+            // shows them as they are now (nothing has synced since: the VM syncs at set moments only).
+            if (vm.folders.length)
+              for (const note of keepSnapshotFolders(state, join(vm.folder, KEPT_DIR))) serialOut(id, consoleOf(id), new TextEncoder().encode(`\r\n[hostbox] ${note}\r\n`));
+            // A VM without a hard disk: only its state is the snapshot.
+            if (!r.frozenDisk) library.addSnapshot({ ...row, disk: '', state }, '');
+            // The guest's output up to the snapshot came before the save: the mark sits at its moment.
+            if (!s.over) serialOut(id, consoleOf(id), separator(`snapshot ${label} taken`));
           } catch (e) {
-            if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running'));
+            // The VM runs on as before, on its old disk: the snapshot must not stay recorded.
+            if (library.snapshots(id).some((x) => x.id === sid)) library.removeSnapshot(id, sid, { disk: vm.currentDisk ?? '', snapshotId: vm.currentSnapshot ?? null });
             throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
+          } finally {
+            if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running'));
           }
-          end(id, s, 'off');
+          return snapshotList(id);
         }
+        const disk = vm.currentDisk || vm.hdaPath;
         let overlay = '';
         try {
-          // The host files its folder disks read are kept at this moment's versions, so a revert shows them as they are now.
-          if (state && vm.folders.length)
-            for (const note of keepSnapshotFolders(state, join(vm.folder, KEPT_DIR))) serialOut(id, consoleOf(id), new TextEncoder().encode(`\r\n[hostbox] ${note}\r\n`));
+          // A powered-off VM's snapshot holds nothing of its folders: each power-on builds them afresh.
           if (disk) overlay = await createOverlay(vm.folder, disk);
-          library.addSnapshot({ id: sid, vm_id: id, parent_id: vm.currentSnapshot ?? null, name: label, created_at: new Date().toISOString(), disk, state }, overlay);
+          library.addSnapshot({ ...row, disk, state: '' }, overlay);
         } catch (e) {
           await remove(overlay).catch(() => {});
-          // Nothing changed on the disk: the VM continues from the state just saved, as it was.
-          if (state) await boot(id, { file: state }, false).catch(() => {});
-          await remove(state).catch(() => {});
           throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
         }
         publish(library.get(id));
-        if (state) await boot(id, { file: state, hda: overlay || undefined }, false);
         return snapshotList(id);
       });
     },

@@ -2,13 +2,15 @@
 // on this terminal, as `qemu-system-i386 -nographic` does: raw mode on a TTY, Ctrl-A X quits,
 // Ctrl-A S suspends to the --state file, Ctrl-A F syncs host folders now, Ctrl-A Ctrl-A sends a
 // literal Ctrl-A. `hostbox resume FILE`
-// continues a suspended VM. The exit code is 0 when the guest powers itself off or is suspended, 3
+// continues a suspended VM, or goes back to a snapshot the monitor took (cli-snapshots.ts). The exit code is 0 when the guest powers itself off or is suspended, 3
 // when it halts with interrupts off (it can never go on).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IDE_POSITIONS, VmmHost, packageRoot, type FolderSpec, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { openMonitor, type Monitor } from './monitor.ts';
+import { isSnapshotState, listSnapshots, revertTarget, snapshotFolder, takeSnapshot } from './cli-snapshots.ts';
+import { remove } from './snapshot-files.ts';
 import { parseForward, parseMac, type ParsedForward } from './backends/nat/forward-spec.ts';
 import { describeSync } from './backends/host-folder/sync-summary.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
@@ -17,11 +19,12 @@ import { resolveDataDir } from './library/data-dir.ts';
 import { LIBRARY_COMMANDS, LIBRARY_USAGE, libraryCommand, type LibraryCommand } from './cli-library.ts';
 
 const USAGE = `Usage: hostbox run [options]
-       hostbox resume FILE [--state FILE] [--monitor PATH]
+       hostbox resume FILE [--state FILE] [--monitor PATH] [--snapshots DIR]
        hostbox list|create|start|stop|shutdown|reset|delete ... (below)
        hostbox --help | --version
 
-Boots a virtual PC with its first serial port on this terminal, or continues one from a state file.
+Boots a virtual PC with its first serial port on this terminal, or continues one from a state file
+(resuming a snapshot's state goes back to that snapshot, on a fresh overlay over its disk).
 
 Options for run:
   --config FILE     JSON with any of: memory, kernel, initrd, append, hda, cdrom, engine, bios
@@ -42,7 +45,9 @@ Options for run:
                     /usr/share/seabios/bios.bin, with its ISA VGA BIOS)
   --state FILE      where Ctrl-A S suspends the VM (resume: default the file resumed from)
   --monitor PATH    a Unix socket (mode 0600) taking one JSON command a line: status, suspend,
-                    sync (host folders, now), power-button (ACPI), quit
+                    snapshot, snapshots, sync (host folders, now), power-button (ACPI), quit
+  --snapshots DIR   where the monitor's snapshots go (default: DISK.snapshots beside the hard
+                    disk, or ./hostbox-snapshots for a VM without one)
   --net MODE        user (default: an AMD PCnet NIC on user-mode NAT, 10.0.2.15 by DHCP)
                     or none (no network card)
   --mac MAC         the NIC's address (default 52:54:00:12:34:56)
@@ -182,20 +187,20 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
   };
 }
 
-/** Takes --state and --monitor out of the arguments (they are about this session, not the VM). */
-function sessionArgs(args: string[]): { rest: string[]; state?: string; monitor?: string } {
+/** Takes --state, --monitor and --snapshots out of the arguments (they are about this session, not the VM). */
+function sessionArgs(args: string[]): { rest: string[]; state?: string; monitor?: string; snapshots?: string } {
   const rest: string[] = [];
-  const out: { state?: string; monitor?: string } = {};
+  const out: { state?: string; monitor?: string; snapshots?: string } = {};
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
-    const m = /^--(state|monitor)(?:=(.*))?$/.exec(a);
+    const m = /^--(state|monitor|snapshots)(?:=(.*))?$/.exec(a);
     if (!m) {
       rest.push(a);
       continue;
     }
     const value = m[2] ?? args[++k];
     if (value === undefined || value === '') throw new UsageError(`option --${m[1]} needs a value`);
-    out[m[1] as 'state' | 'monitor'] = value.startsWith('/') ? value : join(process.cwd(), value);
+    out[m[1] as 'state' | 'monitor' | 'snapshots'] = value.startsWith('/') ? value : join(process.cwd(), value);
   }
   return { rest, ...out };
 }
@@ -212,9 +217,17 @@ interface Session {
   /** Where Ctrl-A S and a monitor "suspend" without a file write the state. */
   stateFile?: string;
   monitorPath?: string;
+  /** --snapshots DIR, if given. */
+  snapshotDir?: string;
 }
 
 async function run(launch: VmLaunchSpec | { resume: string }, session: Session): Promise<number> {
+  // Resuming a snapshot's state goes back to it: on a fresh overlay, its own disk left frozen.
+  const revert = 'resume' in launch ? await revertTarget(launch.resume) : null;
+  /** The snapshot the VM runs from (the parent of the next one), and the overlay its disk writes go to. */
+  let current: { name: string; overlay?: string } | null = revert ? { name: revert.label.name, overlay: revert.hdaPath } : null;
+  if (revert)
+    process.stderr.write(`hostbox: back to snapshot ${revert.label.name}${revert.hdaPath ? `; the disk's writes go to ${revert.hdaPath}` : ''}\r\n`);
   const out = process.stdout;
   if (!('resume' in launch))
     for (const f of launch.net?.forwards ?? [])
@@ -252,16 +265,35 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
   let monitor: Monitor | null = null;
   let vm: VmmHost | null = null;
   let suspending = false;
+  let snapshotting = false;
   const suspend = async (file: string): Promise<string> => {
     if (!vm) throw new Error('the VM is not running yet');
-    if (suspending) throw new Error('a suspend is already under way');
+    if (suspending || snapshotting) throw new Error(`a ${suspending ? 'suspend' : 'snapshot'} is already under way`);
     suspending = true;
     try {
       const r = await vm.suspend(file);
       process.stderr.write(`\r\nhostbox: suspended to ${r.file} (${(r.bytes / 1048576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(2)} s); continue with: hostbox resume ${r.file}\r\n`);
+      if (process.env.HOSTBOX_VERBOSE && r.phases) process.stderr.write(`hostbox: suspend phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\r\n`);
       return r.file;
     } finally {
       suspending = false;
+    }
+  };
+  const snapshotsFolder = (): string => snapshotFolder(session.snapshotDir ?? revert?.folder, vm?.hdaPath);
+  const snapshot = async (name: string): Promise<object> => {
+    if (!vm) throw new Error('the VM is not running yet');
+    if (suspending || snapshotting) throw new Error(`a ${suspending ? 'suspend' : 'snapshot'} is already under way`);
+    snapshotting = true;
+    try {
+      const folder = snapshotsFolder();
+      const r = await takeSnapshot(vm, folder, name, current?.name);
+      current = { name, overlay: r.hdaPath };
+      process.stderr.write(
+        `\r\nhostbox: snapshot ${name} taken (${(r.bytes / 1048576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(2)} s)${r.hdaPath ? `; the disk's writes now go to ${r.hdaPath}` : ''}; go back to it with: hostbox resume ${r.file}\r\n`,
+      );
+      return { name, file: r.file, folder, ...(r.hdaPath ? { disk: r.hdaPath, frozen: r.frozenDisk } : {}), bytes: r.bytes, ms: Math.round(r.ms) };
+    } finally {
+      snapshotting = false;
     }
   };
   const syncNow = async (force: boolean): Promise<{ lines: string[]; error?: string }> => {
@@ -274,13 +306,18 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
   };
   if (session.monitorPath) {
     monitor = await openMonitor(session.monitorPath, {
-      status: () => (vm ? (suspending ? 'suspending' : 'running') : 'starting'),
+      status: () => (vm ? (suspending ? 'suspending' : snapshotting ? 'snapshotting' : 'running') : 'starting'),
       suspend: async (file) => {
         const target = file ?? session.stateFile;
         if (!target) throw new Error('say where: {"cmd":"suspend","file":PATH} (or start with --state FILE)');
         return suspend(target);
       },
       afterSuspend: () => finish(0),
+      snapshot,
+      snapshots: async () => {
+        const folder = snapshotsFolder();
+        return { folder, snapshots: listSnapshots(folder), ...(current ? { current: current.name } : {}) };
+      },
       sync: syncNow,
       powerButton: () => {
         if (!vm) throw new Error('the VM is not running yet');
@@ -295,11 +332,12 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
   try {
     const t0 = performance.now();
     if ('resume' in launch) {
-      vm = await VmmHost.resume(launch.resume, handlers, fake ? { fake } : {});
+      vm = await VmmHost.resume(launch.resume, handlers, { ...(fake ? { fake } : {}), ...(revert?.hdaPath ? { hdaPath: revert.hdaPath } : {}) });
       process.stderr.write(`hostbox: resumed from ${launch.resume} in ${((performance.now() - t0) / 1000).toFixed(2)} s\r\n`);
     } else vm = await VmmHost.start(launch, handlers, fake ? { fake } : {});
   } catch (e) {
     await monitor?.close();
+    if (revert?.hdaPath) await remove(revert.hdaPath).catch(() => {});
     throw e;
   }
   const theVm = vm;
@@ -356,6 +394,8 @@ async function run(launch: VmLaunchSpec | { resume: string }, session: Session):
   stdin.pause();
   await theVm.stop();
   await monitor?.close();
+  // The user's own disk is frozen under the snapshots: say where its later changes are.
+  if (current?.overlay) process.stderr.write(`hostbox: the disk's changes since snapshot ${current.name} are in ${current.overlay}\n`);
   return code;
 }
 
@@ -371,15 +411,16 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'resume') {
-      const { rest: files, state, monitor } = sessionArgs(rest);
+      const { rest: files, state, monitor, snapshots } = sessionArgs(rest);
       if (files.length !== 1 || files[0]!.startsWith('--')) throw new UsageError('hostbox resume takes one state file (and optionally --state FILE, --monitor PATH)');
       const file = files[0]!.startsWith('/') ? files[0]! : join(process.cwd(), files[0]!);
-      return await run({ resume: file }, { stateFile: state ?? file, monitorPath: monitor });
+      // Ctrl-A S never writes over a snapshot: it suspends to --state only.
+      return await run({ resume: file }, { stateFile: state ?? (isSnapshotState(file) ? undefined : file), monitorPath: monitor, snapshotDir: snapshots });
     }
     if ((LIBRARY_COMMANDS as readonly string[]).includes(cmd)) return await libraryCommand(cmd as LibraryCommand, rest, { dataDir: resolveDataDir(), parseRunArgs: (a) => parseRunArgs(a), runDefaultMac: CLI_MAC });
     if (cmd !== 'run') throw new UsageError(`unknown command "${cmd}" (see hostbox --help)`);
-    const { rest: vmArgs, state, monitor } = sessionArgs(rest);
-    return await run(parseRunArgs(vmArgs), { stateFile: state, monitorPath: monitor });
+    const { rest: vmArgs, state, monitor, snapshots } = sessionArgs(rest);
+    return await run(parseRunArgs(vmArgs), { stateFile: state, monitorPath: monitor, snapshotDir: snapshots });
   } catch (e) {
     process.stderr.write(`hostbox: ${(e as Error).message}\n`);
     return 2;

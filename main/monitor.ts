@@ -9,6 +9,11 @@
 //                                       and left unchanged. "force":true syncs a mounted one as is.
 //   {"cmd":"power-button"}           -> {"ok":true}: the ACPI power button is pressed (QMP's
 //                                       system_powerdown); the guest decides what it means
+//   {"cmd":"snapshot","name":NAME}   -> {"ok":true,"name":NAME,"file":STATE,"disk":OVERLAY,...} once the
+//                                       snapshot is complete (the machine's state in STATE, the hard
+//                                       disk frozen under OVERLAY, which the VM now writes to); the VM
+//                                       runs on. `hostbox resume STATE` goes back to it (cli-snapshots.ts).
+//   {"cmd":"snapshots"}              -> {"ok":true,"folder":DIR,"snapshots":[{"name","parent","created","file","bytes"}]}
 //   {"cmd":"quit"}                   -> {"ok":true}; then the command exits 0
 //   anything else                    -> {"ok":false,"error":"..."}
 
@@ -25,6 +30,9 @@ export interface MonitorActions {
   sync(force: boolean): Promise<{ lines: string[]; error?: string }>;
   /** Presses the ACPI power button; throws with a message for the client when there is no VM yet. */
   powerButton(): void;
+  /** Resolves with the answer's fields once the snapshot is complete; rejects with a message for the client. */
+  snapshot(name: string): Promise<object>;
+  snapshots(): Promise<object>;
   quit(): void;
 }
 
@@ -102,11 +110,25 @@ export async function openMonitor(path: string, act: MonitorActions): Promise<Mo
           return reply({ ok: false, error: (e as Error).message });
         }
         return reply({ ok: true });
+      case 'snapshot': {
+        if (typeof m.name !== 'string' || m.name === '') return reply({ ok: false, error: 'give the snapshot a name: {"cmd":"snapshot","name":NAME}' });
+        act.snapshot(m.name).then(
+          (r) => reply({ ok: true, ...r }),
+          (e: unknown) => reply({ ok: false, error: (e as Error).message }),
+        );
+        return;
+      }
+      case 'snapshots':
+        act.snapshots().then(
+          (r) => reply({ ok: true, ...r }),
+          (e: unknown) => reply({ ok: false, error: (e as Error).message }),
+        );
+        return;
       case 'quit':
         reply({ ok: true });
         return act.quit();
       default:
-        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, sync, power-button or quit` });
+        return reply({ ok: false, error: `unknown command ${JSON.stringify(m.cmd ?? null)}: use status, suspend, snapshot, snapshots, sync, power-button or quit` });
     }
   };
   // The socket is made with mode 0600: nobody else on the host may drive this VM.

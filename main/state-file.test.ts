@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { checkDisks, diskIdentity, parseState, readStateFile, StateFileBuilder, StateFileError, STATE_FORMAT_VERSION, type StateHeader } from './state-file.ts';
+import { checkDisks, diskIdentity, parseState, readStateFile, readStateHeader, StateFileBuilder, StateFileError, STATE_FORMAT_VERSION, type StateHeader } from './state-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hostbox-state-file-'));
 const disk = join(dir, 'disk.img');
@@ -123,4 +123,23 @@ test('the whole-file checksum covers what the section checksums do not', async (
   dv.setUint32(b.length - 8, 4, true);
   dv.setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)) ^ 1, true);
   assert.throws(() => parseState(b, 't'), /checksum over the whole file/);
+});
+
+test('the header alone reads back, with a snapshot label; a damaged or cut header, or a bad label, is refused', async () => {
+  const path = join(dir, 'label.state');
+  const b = new StateFileBuilder();
+  b.addSection({ id: 'cpu', version: 1, data: new Uint8Array(10) });
+  await b.write(path, { ...header(), snapshot: { name: 'mid', parent: 'first' } });
+  assert.deepEqual(readStateHeader(path), { ...header(), snapshot: { name: 'mid', parent: 'first' } });
+  const whole = new Uint8Array(readFileSync(path));
+  const headerLen = new DataView(whole.buffer).getUint32(12, true);
+  writeFileSync(join(dir, 'label-cut.state'), whole.subarray(0, 16 + headerLen));
+  assert.throws(() => readStateHeader(join(dir, 'label-cut.state')), /truncated/);
+  const flipped = whole.slice();
+  flipped[20]! ^= 1;
+  writeFileSync(join(dir, 'label-flipped.state'), flipped);
+  assert.throws(() => readStateHeader(join(dir, 'label-flipped.state')), /header is damaged/);
+  const bad = join(dir, 'label-bad.state');
+  await new StateFileBuilder().write(bad, { ...header(), snapshot: { name: 7 } } as unknown as StateHeader);
+  assert.throws(() => readStateFile(bad), /snapshot label is malformed/);
 });

@@ -4,6 +4,7 @@
 // with its error; the host process goes on.
 
 import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,7 @@ import { MAX_MOUSE_DELTA, NET_MAX_BATCH, netBatch, parseFromVmm, type FakeMachin
 import { DiskImage } from './backends/disk-image.ts';
 import { Qcow2Disk } from './backends/qcow2/qcow2-disk.ts';
 import { QCOW2_MAGIC } from './backends/qcow2/qcow2.ts';
-import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type StateHeader } from './state-file.ts';
+import { checkDisks, diskIdentity, readStateFile, StateFileBuilder, StateFileError, type SnapshotLabel, type StateHeader } from './state-file.ts';
 import { folderRefusal, type ImageScope } from './backends/image-policy.ts';
 import { Nat, type NatCounters, type PortForward } from './backends/nat/nat.ts';
 import { parseMac } from './backends/nat/forward-spec.ts';
@@ -130,7 +131,23 @@ export interface SuspendResult {
   readonly bytes: number;
   /** Host time from the request to the file being in place. */
   readonly ms: number;
+  /**
+   * Where that time went, in ms: the VMM stopping the guest and streaming its state ("vmm"), the
+   * disks' flush, then the state file's compress (what was still compressing), write and sync.
+   */
+  readonly phases?: { vmm: number; flush: number; compress: number; write: number; sync: number };
 }
+
+/** What a finished snapshot reports: its state file, and the hard disk the VM now runs on. */
+export interface SnapshotResult extends SuspendResult {
+  /** The image frozen under the snapshot (only read from now on), if the VM has a hard disk. */
+  readonly frozenDisk?: string;
+  /** The new overlay over it that takes the guest's writes. */
+  readonly hdaPath?: string;
+}
+
+/** Makes the overlay a snapshot puts over the frozen hard disk; returns its path. */
+export type OverlayMaker = (frozen: string) => Promise<string>;
 
 /** The version in package.json, written into every state file. */
 export function hostboxVersion(): string {
@@ -202,6 +219,11 @@ function looksQcow2(path: string): boolean {
   }
 }
 
+/** A hard disk's back end: a qcow2 image (a snapshot's overlay, or one qemu-img made) through the qcow2 engine, else raw. */
+async function openHardDisk(path: string, opts: { owner?: string; scope?: ImageScope }): Promise<BlockBackend & { path: string }> {
+  return looksQcow2(path) ? Qcow2Disk.open(path, 'hda', opts) : new DiskImage(path, 'hda', opts);
+}
+
 /** Checks a launch spec and loads what the VMM needs; throws an Error naming the problem. */
 export async function prepareConfig(
   spec: VmLaunchSpec,
@@ -217,8 +239,7 @@ export async function prepareConfig(
   const folders: AttachedFolder[] = [];
   try {
     const imageOpts = { owner: spec.diskOwner, scope: spec.imageScope };
-    // A qcow2 hard disk (a snapshot's overlay, or one qemu-img made) goes through the qcow2 engine.
-    if (spec.hdaPath) disks.set('hda', looksQcow2(spec.hdaPath) ? await Qcow2Disk.open(spec.hdaPath, 'hda', imageOpts) : new DiskImage(spec.hdaPath, 'hda', imageOpts));
+    if (spec.hdaPath) disks.set('hda', await openHardDisk(spec.hdaPath, imageOpts));
     if (spec.cdromPath) disks.set('cdrom', new DiskImage(spec.cdromPath, 'cdrom', imageOpts));
     const slots = ideSlotsForFolders(spec, spec.folders?.length ?? 0);
     for (const [i, f] of (spec.folders ?? []).entries()) {
@@ -288,7 +309,9 @@ export class VmmHost {
     path: string;
     t0: number;
     syncFolders: boolean;
-    resolve: (r: SuspendResult) => void;
+    /** A snapshot: the VM runs on afterwards, its hard disk under a new overlay made by this. */
+    snapshot: { overlay: OverlayMaker; about?: SnapshotLabel } | null;
+    resolve: (r: SnapshotResult) => void;
     reject: (e: Error) => void;
   } | null = null;
   private loading: { resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -340,6 +363,7 @@ export class VmmHost {
    * over it (a snapshot's), so the disk the guest sees is the one it recorded, which is checked.
    */
   static async resume(path: string, handlers: VmHandlers, opts: VmmHostOptions & { memoryMiB?: number; hdaPath?: string } = {}): Promise<VmmHost> {
+    const t0 = performance.now();
     const state = readStateFile(path);
     // Relative paths in a state are relative to its folder: a folder of state and images can move.
     const here = (p?: string): string | undefined => (p === undefined || isAbsolute(p) ? p : join(dirname(path), p));
@@ -361,6 +385,7 @@ export class VmmHost {
     if (split.folders.size !== wanted.length) throw new StateFileError(`${path}: the state holds folder disks its configuration does not list`);
     checkDisks(path, h.disks);
     const config = opts.hdaPath && h.config.hdaPath ? { ...h.config, hdaPath: opts.hdaPath } : h.config;
+    const t1 = performance.now();
     let host: VmmHost;
     try {
       host = await VmmHost.launch(config, handlers, opts, true, split.folders);
@@ -375,9 +400,14 @@ export class VmmHost {
           `folder ${f.disk.folder}: ${changed.length} file${changed.length === 1 ? '' : 's'} the guest reads changed on the host while the VM was suspended (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''}): the guest sees their new bytes, or read errors where one was replaced or deleted, until it powers off; its own changes to them go beside them at the next sync`,
         );
     }
+    const t2 = performance.now();
     const loaded = new Promise<void>((resolve, reject) => (host.loading = { resolve, reject }));
     host.channel.send({ kind: 'state', op: 'load', sections: split.vmm });
-    for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) host.channel.send({ kind: 'state', op: 'ram', runs: state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE) });
+    // Each run was inflated into a buffer of its own (readStateFile): moved to the VMM, not copied.
+    for (let i = 0; i < state.ram.length; i += RAM_RUNS_PER_MESSAGE) {
+      const runs = state.ram.slice(i, i + RAM_RUNS_PER_MESSAGE);
+      host.channel.send({ kind: 'state', op: 'ram', runs }, [...new Set(runs.map((r) => r.data.buffer as ArrayBuffer))]);
+    }
     host.channel.send({ kind: 'state', op: 'commit' });
     try {
       await loaded;
@@ -385,6 +415,8 @@ export class VmmHost {
       await host.shutdown();
       throw new StateFileError(`${path}: ${(e as Error).message}`);
     }
+    const t3 = performance.now();
+    handlers.log?.('info', `resume phases (ms): read and check ${(t1 - t0).toFixed(0)}, start the VMM ${(t2 - t1).toFixed(0)}, load ${(t3 - t2).toFixed(0)}`);
     handlers.state('running');
     return host;
   }
@@ -468,9 +500,43 @@ export class VmmHost {
     if (this.finished) return Promise.reject(new Error('the VM is not running'));
     if (this.saving) return Promise.reject(new Error('a suspend is already under way'));
     return new Promise((resolve, reject) => {
-      this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), syncFolders: opts.syncFolders !== false, resolve, reject };
+      this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), syncFolders: opts.syncFolders !== false, snapshot: null, resolve, reject };
       this.channel.send({ kind: 'state', op: 'save' });
     });
+  }
+
+  /**
+   * Takes a snapshot of the running VM: its state goes to `path` as a suspend writes it, its hard
+   * disk (if any) is closed and frozen, `overlay` puts a qcow2 overlay over it, and the guest runs
+   * on from the same moment on that overlay, in the same VMM. If anything fails the VM runs on
+   * as before on its old disk, and no file is left at `path` (a previous one is untouched).
+   */
+  snapshot(path: string, overlay: OverlayMaker, about?: SnapshotLabel): Promise<SnapshotResult> {
+    if (this.finished) return Promise.reject(new Error('the VM is not running'));
+    if (this.saving) return Promise.reject(new Error('a suspend or snapshot is already under way'));
+    return new Promise((resolve, reject) => {
+      this.saving = { builder: new StateFileBuilder(), path, t0: performance.now(), syncFolders: false, snapshot: { overlay, about }, resolve, reject };
+      this.channel.send({ kind: 'state', op: 'save' });
+    });
+  }
+
+  /**
+   * A snapshot's second half, once its state file is in place and the hard disk closed: the overlay
+   * over the frozen disk becomes the VM's disk. On failure the old disk is opened again.
+   */
+  private async switchToOverlay(frozen: string, make: OverlayMaker): Promise<string> {
+    const imageOpts = { owner: this.spec.diskOwner, scope: this.spec.imageScope };
+    let overlay = '';
+    try {
+      overlay = await make(frozen);
+      this.disks.set('hda', await openHardDisk(overlay, imageOpts));
+    } catch (e) {
+      if (overlay) await unlink(overlay).catch(() => {});
+      this.disks.set('hda', await openHardDisk(frozen, imageOpts));
+      throw e;
+    }
+    this.spec = { ...this.spec, hdaPath: overlay };
+    return overlay;
   }
 
   private onState(m: Extract<FromVmm, { kind: 'state' }>): void {
@@ -497,11 +563,20 @@ export class VmmHost {
         // The guest is stopped: make its disk writes durable (a qcow2 image writes its metadata
         // then, changing the file), and only then take the disks' identities.
         const flushed = Promise.all([...this.disks].map(([id, d]) => d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 })));
-        flushed.then(() => {
+        const hda = this.disks.get('hda') as (BlockBackend & { path: string }) | undefined;
+        const frozen = s.snapshot && hda ? hda.path : undefined;
+        const savedAt = performance.now();
+        let flushedAt = savedAt;
+        flushed.then(async () => {
+          flushedAt = performance.now();
+          // A snapshot freezes the hard disk: closed now (a qcow2 image's last metadata written, its
+          // lock released), so the identity below is that of the image as it stays.
+          if (frozen) await hda!.close();
           // Folders: what the guest changed reaches the host now if its file system is not mounted
-          // (else it is kept with the VM, for a later sync); the disk itself goes into the file.
+          // (else it is kept with the VM, for a later sync); the disk itself goes into the file. A
+          // snapshot leaves the syncing to the running VM's usual moments.
           for (const f of this.folders) {
-            if (s.syncFolders) this.syncOne(f, 'suspend');
+            if (s.syncFolders && !s.snapshot) this.syncOne(f, 'suspend');
             for (const sec of folderSections(f.slot, f.disk)) s.builder.addSection(sec);
           }
           const folderSlots = new Set<string>(this.folders.map((f) => f.slot));
@@ -512,16 +587,34 @@ export class VmmHost {
             config: this.spec,
             // Folder disks are in their own sections; the others are image files, checked at resume.
             disks: [...this.disks].filter(([id]) => !folderSlots.has(id)).map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
+            ...(s.snapshot?.about ? { snapshot: s.snapshot.about } : {}),
           };
           return s.builder.write(s.path, header);
         }).then(
-          (bytes) => {
-            const result = { file: s.path, bytes, ms: performance.now() - s.t0 };
+          async (bytes) => {
+            const result = { file: s.path, bytes, ms: performance.now() - s.t0, phases: { vmm: savedAt - s.t0, flush: flushedAt - savedAt, ...s.builder.timing } };
+            if (s.snapshot) {
+              let hdaPath: string | undefined;
+              try {
+                if (frozen) hdaPath = await this.switchToOverlay(frozen, s.snapshot.overlay);
+              } catch (e) {
+                await unlink(s.path).catch(() => {});
+                this.saveFailed(s, new Error(`the snapshot was not taken: ${(e as Error).message}`));
+                return;
+              }
+              if (!this.finished) this.channel.send({ kind: 'lifecycle', op: 'resume' });
+              s.resolve({ ...result, ms: performance.now() - s.t0, frozenDisk: frozen, hdaPath });
+              return;
+            }
             this.suspended = true;
             this.handlers.state('suspended', s.path);
             void this.shutdown().then(() => s.resolve(result));
           },
-          (e: unknown) => this.saveFailed(s, e as Error),
+          async (e: unknown) => {
+            // A snapshot's disk was closed for it: the guest runs on, on that disk again.
+            if (frozen) await openHardDisk(frozen, { owner: this.spec.diskOwner, scope: this.spec.imageScope }).then((d) => this.disks.set('hda', d), () => {});
+            this.saveFailed(s, e as Error);
+          },
         );
       }
     } catch (e) {
@@ -681,6 +774,11 @@ export class VmmHost {
       dy -= m.dy;
       dz -= m.dz;
     } while (dx || dy || dz);
+  }
+
+  /** The hard disk image the VM runs on now (a snapshot moves it to a new overlay). */
+  get hdaPath(): string | undefined {
+    return this.spec.hdaPath;
   }
 
   /** The image in the CD drive now, or undefined when it is empty. */

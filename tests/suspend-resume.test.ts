@@ -121,6 +121,64 @@ test('the monitor answers status, presses the power button, refuses what it does
   assert.equal(await vm.exit, 0);
 });
 
+test('a snapshot through the monitor: the VM runs on to the same answer, and resuming the snapshot goes back to it, as often as wanted', async () => {
+  const sock = join(scratch, 'snap.sock');
+  const diskBytes = readFileSync(disk);
+  const vm = start([...baseArgs, '--monitor', sock]);
+  await until('the monitor socket', () => existsSync(sock));
+  await until('30 dots', () => dots(vm.out()) >= 30);
+  const answers = await monitor(sock, [
+    '{"cmd":"snapshot","name":"../escape"}',
+    '{"cmd":"snapshot"}',
+    '{"cmd":"snapshot","name":"first"}',
+    '{"cmd":"snapshot","name":"first"}',
+    '{"cmd":"status"}',
+    '{"cmd":"snapshot","name":"second"}',
+    '{"cmd":"snapshots"}',
+  ]);
+  assert.equal(answers[0]!.ok, false);
+  assert.match(String(answers[0]!.error), /snapshot name "..\/escape" is not allowed/);
+  assert.equal(answers[1]!.ok, false);
+  const first = answers[2]!;
+  // By default the snapshots go beside the hard disk.
+  const folder = `${disk}.snapshots`;
+  assert.equal(first.ok, true, JSON.stringify(first));
+  assert.equal(first.file, join(folder, 'first.hbstate'));
+  assert.equal(first.frozen, disk);
+  assert.match(String(first.disk), /\/disk-[0-9a-f]{12}\.qcow2$/);
+  assert.match(String(answers[3]!.error), /a snapshot named first exists already/);
+  assert.deepEqual(answers[4], { ok: true, state: 'running' });
+  const second = answers[5]!;
+  assert.equal(second.ok, true);
+  // The second froze the first's overlay and put a new one over it.
+  assert.equal(second.frozen, first.disk);
+  const list = answers[6]! as { ok: boolean; folder: string; current: string; snapshots: { name: string; parent?: string; file: string }[] };
+  assert.equal(list.folder, folder);
+  assert.equal(list.current, 'second');
+  assert.deepEqual(list.snapshots.map((x) => [x.name, x.parent]), [['first', undefined], ['second', 'first']]);
+  // The VM ran on through both: the answer is the uninterrupted one.
+  vm.child.stdin!.end();
+  assert.equal(await vm.exit, 0, vm.err());
+  assert.equal(vm.out(), reference);
+  assert.match(vm.err(), /snapshot first taken .*; go back to it with: hostbox resume .*first\.hbstate/);
+  assert.match(vm.err(), new RegExp(`the disk's changes since snapshot second are in ${String(second.disk).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  // The user's disk was frozen, never written; qemu-img accepts the overlays (when it is installed: CI has it).
+  assert.deepEqual(readFileSync(disk), diskBytes);
+  if (spawnSync('qemu-img', ['--version']).status === 0 || process.env.CI)
+    for (const o of [first.disk, second.disk]) assert.match(spawnSync('qemu-img', ['check', String(o)], { encoding: 'utf8' }).stdout, /No errors were found/);
+  // Going back to the first snapshot, twice: the same rest of the run each time, and the snapshot's files stay as they were.
+  const firstState = readFileSync(String(first.file));
+  const overlays = new Set(readdirSync(folder));
+  const again1 = await resumeToEnd(String(first.file));
+  const again2 = await resumeToEnd(String(first.file));
+  assert.ok(again1.length > 0 && reference.endsWith(again1), `resumed: ${JSON.stringify(again1.slice(-60))}`);
+  assert.ok(dots(again1) < dots(reference) - 25, 'it went back to the snapshot, not to the end');
+  assert.equal(again2, again1);
+  assert.deepEqual(readFileSync(String(first.file)), firstState);
+  // Each went back on a fresh overlay of its own.
+  assert.equal(readdirSync(folder).filter((f) => !overlays.has(f)).length, 2);
+});
+
 test('bad state files and a changed disk are refused with one line, and the file stays as it was', async () => {
   const good = join(scratch, 'good.state');
   await runAndSuspend(baseArgs, good, 5);

@@ -146,6 +146,12 @@ export interface Machine {
   stats(): MachineStats;
   /** Nothing in flight that a saved state could not hold (an IDE command between its phases, a reset). */
   quiescent?(): boolean;
+  /**
+   * Reads up to `pages` more pages of guest RAM that nothing has read yet, so that the host maps
+   * them now, while the guest idles, and not during a suspend, whose zero-page scan would otherwise
+   * pay for every page the guest never touched (see PcMachine.prefault). False once all are.
+   */
+  prefault?(pages: number): boolean;
   /** Every component's section and the RAM runs; the machine must be paused and quiescent. */
   saveState?(): { sections: StateSection[]; ram: Iterable<RamRun> };
   /** Replaces the whole state of a freshly built machine; throws (and must then be discarded) on any error. */

@@ -242,6 +242,27 @@ export class PcMachine implements Machine {
     return nic ? { ...base, net: { ...nic.counters, link: nic.linkUp } } : base;
   }
 
+  /** The next page prefault reads, and what the reads gave (kept, so the reads are not optimized away). */
+  private prefaultAt = 0;
+  private prefaultSum = 0;
+
+  /**
+   * Guest RAM is one WebAssembly.Memory; the host maps a page of it at its first access. A page the
+   * guest never touched is mapped by the suspend's zero-page scan, and on a host where a page fault
+   * is slow (a VM on a loaded host: 20-100 us each) that was most of a suspend's time. Reading one
+   * word per page maps it (to the kernel's shared zero page: no memory is committed).
+   */
+  prefault(pages: number): boolean {
+    const words = this.mem.i32;
+    const total = this.mem.size / 4096;
+    const end = Math.min(total, this.prefaultAt + pages);
+    let sum = this.prefaultSum;
+    for (let p = this.prefaultAt; p < end; p++) sum ^= words[p * 1024]!;
+    this.prefaultSum = sum;
+    this.prefaultAt = end;
+    return end < total;
+  }
+
   quiescent(): boolean {
     return !this.resetPending && !this.off && this.devices.ide.quiescent;
   }

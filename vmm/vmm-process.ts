@@ -14,6 +14,8 @@ export type StandInFactory = (kind: FakeMachineKind, config: VmConfig, host: Mac
 const SLICE_MS = 10;
 /** Longest sleep while halted, so input and timers are never far away. */
 const MAX_IDLE_MS = 20;
+/** Pages Machine.prefault reads between looks at the clock. */
+const PREFAULT_PAGES = 64;
 /** Host time a suspend lets the guest run on to finish its IDE commands before giving up. */
 const QUIESCE_LIMIT_MS = 10_000;
 /** Host time between the unasked status reports (instructions retired, busy time) while the guest runs. */
@@ -35,6 +37,10 @@ export class VmmProcess {
   private machine: Machine | null = null;
   private running = false;
   private paused = false;
+  /** When the last save was asked for (for the figures its log line gives). */
+  private savedRequestedAt: number | null = null;
+  /** Guest RAM not yet all mapped by the host (Machine.prefault). */
+  private prefaulting = true;
   private sleeper: unknown = null;
   private scheduled = false;
   /** A suspend is waiting for the machine to be between IDE commands; since this host time. */
@@ -174,6 +180,7 @@ export class VmmProcess {
       if (!this.running) return failed('the VM is not running');
       if (this.paused) return failed('the VM is paused: resume it first, so that its disk commands can finish');
       this.savingSince = this.sched.now();
+      this.savedRequestedAt = this.savingSince;
       this.wake();
       return;
     }
@@ -207,9 +214,13 @@ export class VmmProcess {
     this.paused = true;
     let saved;
     try {
+      const t0 = this.sched.now();
       saved = m.saveState!();
       for (const section of saved.sections) this.post({ kind: 'state', event: 'section', section });
-      for (const run of saved.ram) this.post({ kind: 'state', event: 'ram', run });
+      const t1 = this.sched.now();
+      // Each run is a copy of its own: moved to the host, not copied again.
+      for (const run of saved.ram) this.postNow({ kind: 'state', event: 'ram', run }, [run.data.buffer as ArrayBuffer]);
+      this.post({ kind: 'log', level: 'info', message: `save (ms): waiting for the guest to be between disk commands ${(t0 - (this.savedRequestedAt ?? t0)).toFixed(0)}, sections ${(t1 - t0).toFixed(0)}, RAM ${(this.sched.now() - t1).toFixed(0)}` });
     } catch (e) {
       this.paused = false;
       m.resume();
@@ -313,6 +324,13 @@ export class VmmProcess {
       return;
     }
     if (state === 'halted') {
+      // Idle: map more of guest RAM, in up to half the time the guest will sleep (10 ms at most).
+      const idleMs = m.idleMs();
+      if (this.prefaulting && idleMs > 2) {
+        const t0 = this.sched.now();
+        const budget = Math.min(10, idleMs / 2);
+        while (this.prefaulting && this.sched.now() - t0 < budget) this.prefaulting = m.prefault?.(PREFAULT_PAGES) ?? false;
+      }
       const idle = Math.min(MAX_IDLE_MS, m.idleMs());
       this.sleeper = this.sched.later(() => {
         this.sleeper = null;
