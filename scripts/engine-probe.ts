@@ -42,6 +42,7 @@ const snapshot = process.env.SNAPSHOT;
 if (process.env.DUMP && m.bt) m.bt.keepSource = true;
 // HOT=n: translate at n visits instead of HOT_THRESHOLD (to try thresholds without a rebuild).
 if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
+if (process.env.HALF && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, halfLifeInsns: Number(process.env.HALF) } });
 if (snapshot && existsSync(snapshot)) {
   const buf = readFileSync(snapshot);
   const sections: { id: string; version: number; data: Uint8Array }[] = [];

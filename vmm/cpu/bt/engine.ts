@@ -19,20 +19,21 @@ import { translateBlock, type Translation, type TranslateOptions } from './trans
 /**
  * When an entry point is translated: its count, the guest instructions the interpreter ran from it
  * (a visit of a block of n instructions adds n), reaches HOT_THRESHOLD. All counts halve every
- * HALF_LIFE_INSNS guest instructions, and every HALF_LIFE_HALTS times the guest halts (goes idle), so
- * a count measures the entry's share of what the guest runs while it is busy.
+ * HALF_LIFE_INSNS guest instructions, and every HALF_LIFE_HALTS times the guest halts (goes idle).
  *
- * Why both clocks: a new translation costs V8 a compilation, and runs in V8's slow tiers until V8
- * has seen it run often enough to optimize it; it repays that only when it goes on running. An idle
- * guest runs its timer tick a few hundred times a second and halts between ticks: halving at the
- * halts keeps that code interpreted (translated, it cost an idle guest more CPU than interpreted).
- * A busy guest halts seldom, and code that is a real share of its work is translated within a few
- * million instructions: a hash function's block transform (hundreds of instructions, visited once per
- * 64 bytes), which a plain count of visits (20000 were needed to keep the tick out) left mostly to
- * the interpreter. Host time would be a worse clock: on a loaded host it translated almost nothing.
+ * Why: a new translation costs V8 a compilation, and runs in V8's slow tiers until V8 has seen it
+ * run often enough to optimize it; it repays that only when it goes on running. An idle guest runs its
+ * timer tick a few hundred times a second and halts between ticks: halving at the halts keeps that
+ * code interpreted (translated, it cost an idle guest more CPU than interpreted). A busy guest halts
+ * seldom, and what it runs over and over is translated: a hash function's block transform (hundreds of
+ * instructions, visited once per 64 bytes) within a few hundred visits, where a count of visits (20000
+ * were needed to keep the tick out) left it mostly interpreted. The half-life in instructions is long:
+ * at 4 Mi, code that a long job runs throughout but thinly (seq's number formatting under gzip's
+ * workload) never got there, and the compress workload ran 1.5 times slower than at 64 Mi. Host time
+ * would be a worse clock: on a loaded host it translated almost nothing.
  */
 export const HOT_THRESHOLD = 50_000;
-export const HALF_LIFE_INSNS = 1 << 22;
+export const HALF_LIFE_INSNS = 1 << 26;
 export const HALF_LIFE_HALTS = 64;
 export const MAX_TRANSLATIONS = 16384;
 /**
@@ -107,7 +108,7 @@ export class BtEngine {
 
   constructor(
     readonly cpu: Cpu,
-    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly hostMs?: () => number } = {},
+    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly halfLifeInsns?: number; readonly hostMs?: () => number } = {},
   ) {}
 
   /** Executes up to `budget` instructions (the Cpu.run contract). */
@@ -158,7 +159,7 @@ export class BtEngine {
   /** Halves the hotness counts once per half-life, so that they measure a share of execution (HOT_THRESHOLD). */
   private decay(): void {
     const now = this.cpu.instructions;
-    if (now - this.decayedAt < HALF_LIFE_INSNS && this.halts < HALF_LIFE_HALTS) return;
+    if (now - this.decayedAt < (this.options.halfLifeInsns ?? HALF_LIFE_INSNS) && this.halts < HALF_LIFE_HALTS) return;
     this.decayedAt = now;
     this.halts = 0;
     const hot = this.hot;
