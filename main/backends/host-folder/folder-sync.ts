@@ -454,7 +454,7 @@ function exists(p: string): boolean {
   return lstatQuiet(p) !== null;
 }
 
-function lstatQuiet(p: string): Stats | null {
+export function lstatQuiet(p: string): Stats | null {
   try {
     return lstatSync(p);
   } catch {
@@ -462,7 +462,7 @@ function lstatQuiet(p: string): Stats | null {
   }
 }
 
-function rmQuiet(p: string): void {
+export function rmQuiet(p: string): void {
   try {
     unlinkSync(p);
   } catch {
@@ -470,7 +470,7 @@ function rmQuiet(p: string): void {
   }
 }
 
-function fsyncDir(p: string): void {
+export function fsyncDir(p: string): void {
   try {
     const fd = openSync(p, 'r');
     fsyncSync(fd);

@@ -7,41 +7,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FolderDisk } from './folder-disk.ts';
 import { folderSections, splitFolderSections, type SavedFolder } from './folder-state.ts';
-import { readFatVolume, readFileRange, type FatDir, type FatFile } from './fat-reader.ts';
 import { collectKept, keepHostFiles, keptName, keptNames, openKept } from './kept-files.ts';
-import { listing, materialize, mtools, tempDir, writeBack } from './mtools-guest.ts';
+import { guestFiles, listing, materialize, mtools, mtoolsSkip, pattern, tempDir, writeBack } from './mtools-guest.ts';
 
-const CI = process.env.CI === 'true';
-const haveMtools = spawnSync('mcopy', ['-V']).error === undefined;
-if (!haveMtools && CI) throw new Error('mtools is needed: apt-get install mtools');
-const skip = haveMtools ? false : 'mtools not installed (apt-get install mtools)';
+const skip = mtoolsSkip();
 const when = (): Date => new Date(Date.UTC(2026, 0, 2, 3, 4));
-
-function guestFiles(disk: FolderDisk): Record<string, string> {
-  const read = (l: number, c: number): Uint8Array => disk.read(l, c);
-  const vol = readFatVolume(read, disk.info.sectors);
-  const out: Record<string, string> = {};
-  const walk = (d: FatDir, rel: string): void => {
-    for (const c of d.children) {
-      const r = rel ? `${rel}/${c.name}` : c.name;
-      if (c.kind === 'dir') walk(c, r);
-      else out[r] = Buffer.from(readFileRange(vol, read, c as FatFile, 0, c.size)).toString('latin1');
-    }
-  };
-  walk(vol.root, '');
-  return out;
-}
-
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7919 + seed * 31) & 0xff;
-  return b;
-}
 
 /** What the app's snapshot records of a running folder disk: its state sections, read back as a resume reads them. */
 function snapshot(disk: FolderDisk): SavedFolder {

@@ -15,10 +15,11 @@
 // Nothing here writes into the host folder: it is only read (opened without following a link, and
 // checked to be the file the stamp names), and every entry is written in the VM's own folder.
 
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { HostStamp } from './folder-scan.ts';
 import type { HostExtent } from './host-sources.ts';
+import { fsyncDir, lstatQuiet, rmQuiet } from './folder-sync.ts';
 
 /** The store's folder in a VM's folder. */
 export const KEPT_DIR = 'host-folder-kept';
@@ -86,7 +87,7 @@ export function keepHostFiles(root: string, sources: readonly HostExtent[], stor
     }
     const entry = join(store, name);
     // An entry that is no longer its version (edited in place through its link) goes first.
-    unlinkQuiet(entry);
+    rmQuiet(entry);
     const path = join(root, ...x.rel.split('/'));
     if (!isVersion(lstatQuiet(path), x.stamp)) {
       missing.push(x.rel);
@@ -97,7 +98,7 @@ export function keepHostFiles(root: string, sources: readonly HostExtent[], stor
       // link(2) does not follow a symlink, and the entry is checked to be the stamp's inode after.
       linkSync(path, entry);
       how = isVersion(lstatQuiet(entry), x.stamp) ? 'linked' : null;
-      if (!how) unlinkQuiet(entry);
+      if (!how) rmQuiet(entry);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') how = null;
@@ -132,7 +133,7 @@ export function collectKept(store: string, wanted: ReadonlySet<string>): number 
   let removed = 0;
   for (const n of names) {
     if (wanted.has(n)) continue;
-    unlinkQuiet(join(store, n));
+    rmQuiet(join(store, n));
     removed++;
   }
   return removed;
@@ -163,14 +164,14 @@ function copyVersion(path: string, s: HostStamp, store: string, entry: string): 
     dst = null;
     // Edited while it was copied: the copy is not that version.
     if (!isVersion(fstatSync(src), s) || lstatSync(temp).size !== s.size) {
-      unlinkQuiet(temp);
+      rmQuiet(temp);
       return false;
     }
     renameSync(temp, entry);
     return true;
   } catch (e) {
     if (dst !== null) closeSync(dst);
-    unlinkQuiet(temp);
+    rmQuiet(temp);
     throw new Error(`cannot copy ${path} into the snapshot's store ${store}: ${(e as Error).message}`);
   } finally {
     closeSync(src);
@@ -181,24 +182,3 @@ function isVersion(st: Stats | null, s: HostStamp): boolean {
   return st !== null && st.isFile() && st.dev === s.dev && st.ino === s.ino && st.size === s.size && st.mtimeMs === s.mtimeMs;
 }
 
-function lstatQuiet(p: string): Stats | null {
-  return lstatSync(p, { throwIfNoEntry: false }) ?? null;
-}
-
-function unlinkQuiet(p: string): void {
-  try {
-    unlinkSync(p);
-  } catch {
-    /* not there */
-  }
-}
-
-function fsyncDir(p: string): void {
-  try {
-    const fd = openSync(p, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch {
-    /* best effort: some file systems refuse fsync on directories */
-  }
-}

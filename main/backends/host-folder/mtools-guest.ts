@@ -9,6 +9,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FolderDisk } from './folder-disk.ts';
 import { PARTITION_START } from './fat-layout.ts';
+import { readFatVolume, readFileRange, type FatDir, type FatFile } from './fat-reader.ts';
+
+/** The tests' skip reason when mtools is missing; with CI set, a missing mtools fails the run. */
+export function mtoolsSkip(): string | false {
+  if (spawnSync('mcopy', ['-V']).error === undefined) return false;
+  if (process.env.CI === 'true') throw new Error('mtools is needed: apt-get install mtools');
+  return 'mtools not installed (apt-get install mtools)';
+}
+
+/** Every file of the guest's file system with its bytes, as the guest would read them now. */
+export function guestFiles(disk: FolderDisk): Record<string, string> {
+  const read = (l: number, c: number): Uint8Array => disk.read(l, c);
+  const vol = readFatVolume(read, disk.info.sectors);
+  const out: Record<string, string> = {};
+  const walk = (d: FatDir, rel: string): void => {
+    for (const c of d.children) {
+      const r = rel ? `${rel}/${c.name}` : c.name;
+      if (c.kind === 'dir') walk(c, r);
+      else out[r] = Buffer.from(readFileRange(vol, read, c as FatFile, 0, c.size)).toString('latin1');
+    }
+  };
+  walk(vol.root, '');
+  return out;
+}
+
+/** `n` bytes of a pattern that differs by seed. */
+export function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7919 + seed * 31) & 0xff;
+  return b;
+}
 
 export function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `hostbox-${tag}-`));
