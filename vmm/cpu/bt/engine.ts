@@ -47,7 +47,6 @@ const MAX_VARIANTS = 4;
 const DEMOTE_AFTER = 8;
 const HOT_BITS = 16;
 
-
 export interface BtStats {
   translations: number;
   /** Translations made since the start (including ones since dropped). */
@@ -176,7 +175,7 @@ export class BtEngine {
   private interpretCold(budget: number): number {
     const cpu = this.cpu;
     const hot = this.hot;
-    const threshold = this.options.hotThreshold ?? HOT_THRESHOLD;
+    const threshold = this.threshold();
     let h = this.heating;
     let done = 0;
     for (;;) {
@@ -198,6 +197,10 @@ export class BtEngine {
       hot[h]!++;
       this.stats.coldBlocks++;
     }
+  }
+
+  private threshold(): number {
+    return this.options.hotThreshold ?? HOT_THRESHOLD;
   }
 
   private interpret(budget: number): number {
@@ -248,7 +251,7 @@ export class BtEngine {
     this.stats.misses++;
     const h = hotIndex(phys, cpu.modeKey);
     const heat = this.hot[h]! + 1;
-    if (heat < (this.options.hotThreshold ?? HOT_THRESHOLD)) {
+    if (heat < this.threshold()) {
       this.hot[h] = heat;
       this.heating = h;
       return null;

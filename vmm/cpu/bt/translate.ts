@@ -122,12 +122,15 @@ export function translateBlock(
   opts: TranslateOptions = {},
 ): Translation | null {
   for (let most = MAX_REGION_INSNS; ; most >>= 1) {
-    const t = translateRegion(eip, phys, mode, decodeAt, opts, most);
-    if (!t || t.sourceChars <= MAX_SOURCE_LENGTH || most <= MAX_INSNS) return t;
+    const t = translateRegion(eip, phys, mode, decodeAt, opts, most, most > MAX_INSNS ? MAX_SOURCE_LENGTH : Infinity);
+    if (t !== 'too long') return t;
   }
 }
 
-/** translateBlock's work, for a region of at most `most` instructions. */
+/**
+ * translateBlock's work, for a region of at most `most` instructions; 'too long' (nothing compiled)
+ * when its text passes `maxSource`.
+ */
 function translateRegion(
   eip: number,
   phys: number,
@@ -135,7 +138,8 @@ function translateRegion(
   decodeAt: (eip: number) => Instr | null,
   opts: TranslateOptions,
   most: number,
-): Translation | null {
+  maxSource: number,
+): Translation | null | 'too long' {
   const ipMask = mode.csD ? -1 : 0xffff;
   const pageOff = phys & 0xfff;
   /** Page offset of an EIP, or -1 if it lies outside the entry's page. */
@@ -203,16 +207,14 @@ function translateRegion(
     w.emit('}');
   }
   const source = assemble(w, eip, mode);
+  if (source.length > maxSource) return 'too long';
   const fn = compile(source, w.instrs);
+  // Every fact of the key but the flatness of segments the translation never addressed through.
+  const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
   return {
-    eip, phys, key: mode.key & keyMaskOf(w), keyMask: keyMaskOf(w), alt: null, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
+    eip, phys, key: mode.key & keyMask, keyMask, alt: null, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
     codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: source.length,
   };
-}
-
-/** Every fact of the key but the flatness of segments the translation never consulted. */
-function keyMaskOf(w: BlockWriter): number {
-  return ~KEY_SEGMENTS | w.segsConsulted;
 }
 
 /** Constant EIPs a block can continue at: branch targets and the fall-through. */
