@@ -17,7 +17,23 @@ export interface BlockInsn {
   readonly k: number;
   /** Position in the whole translation (names its decoded form, i<g>, in the generated code). */
   readonly g: number;
+  /** Offset of the instruction in its 4 KiB page (names its memory-access sites, BlockWriter.site). */
+  readonly off: number;
 }
+
+/**
+ * When a memory access whose inline fast path was refused this many times asks for its translation to
+ * be made again with the access calling the slow path directly (the paper's adaptive retranslation;
+ * the engine counts only the hits since its last hotness decay, BtEngine.retranslate).
+ *
+ * Why 4096: a retranslation costs a compilation, and the new function runs in V8's slow tiers until V8
+ * optimizes it again, while what it saves is one inline test per access; so it must be kept for
+ * accesses that are slow for good (a device register, an unaligned or page-crossing dword, a store into
+ * a page holding code). An access whose slow path is only a TLB refill takes it about once per
+ * address-space switch, and reaching 4096 within one hotness half-life (64 Mi instructions) would need
+ * a switch every 16 Ki instructions; one that runs in a loop over a device reaches it in 4096 passes.
+ */
+export const RETRANSLATE_AFTER = 4096;
 
 const SIZE_BYTES = [1, 2, 4] as const;
 
@@ -41,15 +57,47 @@ export class BlockWriter {
   segsConsulted = 0;
 
   /**
-   * `inline`: dword RAM accesses through flat segments bypass the cpu's methods. Off for the check
-   * engine, whose write log sits in those methods.
+   * Ids (BlockWriter.site) of the memory accesses emitted with an inline fast path, by slow-path
+   * counter: counter k counts sites[k - 1] (counter 0 is the "retranslate me" flag).
    */
-  constructor(readonly mode: ModeFacts, readonly inline = true) {}
+  readonly sites: number[] = [];
+  /** Memory-access sites of the current instruction so far. */
+  private siteOrd = 0;
+
+  /**
+   * `inlineWrites`: dword stores and read-modify-writes to RAM through flat segments bypass the cpu's
+   * methods (loads always may). Off for the check engine, whose write log sits in those methods.
+   * `slowSites`: ids of accesses that kept taking the slow path in an earlier translation of this
+   * entry; they call it directly, with no TLB test and no counting.
+   */
+  constructor(
+    readonly mode: ModeFacts,
+    readonly inlineWrites = true,
+    readonly slowSites: ReadonlySet<number> = new Set(),
+  ) {}
 
   begin(ins: BlockInsn): void {
     this.cur = ins;
     this.faultMarked = false;
+    this.siteOrd = 0;
     this.instrs[ins.g] = ins.i;
+  }
+
+  /**
+   * The next memory access of this instruction that could take the inline fast path: its counter
+   * (Translation.slow), or -1 if it is one of slowSites. A site is named by the page offset of its
+   * instruction and its place among the instruction's accesses, so the name survives a retranslation
+   * that cuts the region differently, and does not depend on CS base or EIP.
+   */
+  private site(): number {
+    const id = this.cur.off * 8 + this.siteOrd++;
+    if (this.slowSites.has(id)) return -1;
+    return this.sites.push(id);
+  }
+
+  /** Counts a refused fast path at counter `c`; the count reaching RETRANSLATE_AFTER raises the flag. */
+  private countSlow(c: number): string {
+    return `++slow[${c}] === ${RETRANSLATE_AFTER} && (slow[0] = 1)`;
   }
 
   /** The name of the current instruction's decoded form in the generated code. */
@@ -153,27 +201,29 @@ export class BlockWriter {
   /**
    * `const name =` a read through a flat segment. A dword in plain RAM through a TLB entry with the
    * rights this CPL needs is read inline (the interpreter's fast path, with the rights known from the
-   * mode key); everything else goes through Cpu.rf32 and friends.
+   * mode key); everything else goes through Cpu.rf32 and friends, and is counted (site).
    */
   flatReadInto(name: string, sz: number, lin: string, seg: number): void {
-    if (sz !== 2 || !this.inline) {
+    const c = sz === 2 ? this.site() : -1;
+    if (c < 0) {
       this.emit(`const ${name} = ${this.flatRead(sz, lin, seg)};`);
       return;
     }
     const need = this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID;
     const x = `x${this.tmp}`, e = `e${this.tmp++}`;
     this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12];`);
-    this.emit(`const ${name} = (${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 ? ram32[((${e} & -4096) | (${x} & 4095)) >>> 2] : cpu.rf32(${x}, ${seg});`);
+    this.emit(`const ${name} = (${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 ? ram32[((${e} & -4096) | (${x} & 4095)) >>> 2] : (${this.countSlow(c)}, cpu.rf32(${x}, ${seg}));`);
   }
 
   /** A write through a flat segment, inline for a dword in plain RAM on a page without translations or decoded code. */
   flatWriteStmt(sz: number, lin: string, value: string, seg: number): void {
-    if (sz !== 2 || !this.inline) {
+    const c = sz === 2 && this.inlineWrites ? this.site() : -1;
+    if (c < 0) {
       this.emit(`${this.flatWrite(sz, lin, value, seg)};`);
       return;
     }
     const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE);
-    this.emit(`if (${fast}) ram32[${p} >>> 2] = ${value}; else cpu.wf32(${x}, ${value}, ${seg});`);
+    this.emit(`if (${fast}) ram32[${p} >>> 2] = ${value}; else { ${this.countSlow(c)}; cpu.wf32(${x}, ${value}, ${seg}); }`);
   }
 
   /**
@@ -213,7 +263,8 @@ export class BlockWriter {
    * checks that the write can complete first (rmwAddress) and goes through the cpu's methods.
    */
   rmw(i: Instr, sz: number, name: string): (value: string) => string {
-    if (sz !== 2 || !this.inline || !this.isFlat(i.seg)) {
+    const c = sz === 2 && this.inlineWrites && this.isFlat(i.seg) ? this.site() : -1;
+    if (c < 0) {
       const lin = this.rmwAddress(i, sz);
       this.emit(`const ${name} = cpu.readLin${8 << sz}(${lin});`);
       return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
@@ -222,7 +273,7 @@ export class BlockWriter {
     const { x, p, fast } = this.storeProbe(this.ea(i), this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE);
     const f = `f${p.slice(1)}`;
     this.emit(`const ${f} = ${fast};`);
-    this.emit(`if (!${f}) cpu.pwf(${x}, 4, ${i.seg});`);
+    this.emit(`if (!${f}) { ${this.countSlow(c)}; cpu.pwf(${x}, 4, ${i.seg}); }`);
     this.emit(`const ${name} = ${f} ? ram32[${p} >>> 2] : cpu.readLin32(${x});`);
     return (v) => `if (${f}) ram32[${p} >>> 2] = ${v}; else cpu.writeLin32(${x}, ${v});`;
   }

@@ -15,7 +15,7 @@ import { decode } from '../decode.ts';
 import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
-import { MAX_SOURCE_LENGTH, translateBlock } from './translate.ts';
+import { MAX_SOURCE_LENGTH, translateBlock, type Translation } from './translate.ts';
 import { HOT_THRESHOLD } from './engine.ts';
 
 const CODE = 0x10000;
@@ -210,7 +210,22 @@ const SNIPPETS: Record<string, number[]> = {
   'multiply': [0x0f, 0xaf, 0x46, 0x04, 0xf7, 0xe1, 0xf7, 0xda, 0x0f, 0x92, 0xc0, 0xc3],
 };
 
-for (const [name, bytes] of Object.entries(SNIPPETS)) {
+/**
+ * Snippets translated as after an adaptive retranslation: the accesses named (BlockWriter.site: page
+ * offset of the instruction times 8, plus its place among the instruction's accesses) call the slow
+ * path directly.
+ */
+const SLOW_SNIPPETS: Record<string, { bytes: number[]; slowSites: number[] }> = {
+  // mov eax, [esi+4] (slow) ; mov [edi], eax (counted) ; add [ebx], eax (slow) ; jmp back
+  'retranslated': { bytes: [0x8b, 0x46, 0x04, 0x89, 0x07, 0x01, 0x03, 0xeb, 0xf7], slowSites: [0, 5 * 8] },
+};
+
+const GOLDEN: [string, number[], ReadonlySet<number> | undefined][] = [
+  ...Object.entries(SNIPPETS).map(([name, bytes]) => [name, bytes, undefined] as [string, number[], undefined]),
+  ...Object.entries(SLOW_SNIPPETS).map(([name, s]) => [name, s.bytes, new Set(s.slowSites)] as [string, number[], Set<number>]),
+];
+
+for (const [name, bytes, slowSites] of GOLDEN) {
   test(`golden translation: ${name}`, () => {
     const box = flatBox(bytes, 'bt');
     const cpu = box.cpu;
@@ -219,7 +234,7 @@ for (const [name, bytes] of Object.entries(SNIPPETS)) {
       const off = e - CODE;
       if (off < 0 || off >= bytes.length) return null;
       return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
-    });
+    }, slowSites ? { slowSites } : {});
     assert.ok(t);
     const file = new URL(`./expect/${name}.js`, import.meta.url).pathname;
     if (process.env.HOSTBOX_ACCEPT || !existsSync(file)) writeFileSync(file, t.source + '\n');
@@ -289,4 +304,184 @@ test('code the guest runs between halts stays interpreted; the same code run bus
   busy.cpu.r32[1] = 8000;
   runToHalt(busy);
   assert.ok(busy.cpu.bt!.stats.made > 0, 'the busy loop was not translated');
+});
+
+// ------------------------------------------------------------ adaptive retranslation
+
+/** The generated code of the instruction `name` at `eip` in translation source `source`. */
+function insnCode(source: string, name: string, eip: number): string {
+  const chunk = source.split('\n{ // ').find((c) => c.startsWith(`${name} @0x${eip.toString(16)}\n`));
+  assert.ok(chunk, `${name} at ${eip.toString(16)} is not in the translation`);
+  return chunk;
+}
+
+/** The live translation holding the instruction at `eip` (its text kept: engine.keepSource). */
+function translationAt(box: Box, eip: number): Translation {
+  const found = [...box.cpu.bt!.translations()].filter((t) => t.source.includes(` @0x${eip.toString(16)}\n`));
+  assert.equal(found.length, 1, `translations holding ${eip.toString(16)}`);
+  return found[0]!;
+}
+
+const DEVICE = 0xfe000000;
+
+/** A device register page at DEVICE: a read returns the reads so far; writes are recorded. */
+function mapDevice(box: Box): number[] {
+  const writes: number[] = [];
+  let reads = 0;
+  box.mem.mapMmio({
+    name: 'test register',
+    base: DEVICE,
+    length: 4096,
+    read: () => reads++,
+    write: (offset, _size, value) => writes.push(offset, value),
+  });
+  return writes;
+}
+
+test('a device register accessed in a loop is retranslated once to call the slow path directly, with the interpreter\'s results', () => {
+  const code = asm(`
+    mov ecx, 6000
+  l: mov edx, [${DEVICE}]
+    add ebx, edx
+    mov [${DEVICE + 4}], ebx
+    mov [0x3000], ebx
+    add [0x3004], edx
+    dec ecx
+    jnz l
+    hlt`);
+  const at = (insn: number): number => CODE + [5, 11, 13, 19, 25][insn]!;
+  const runs = (['interpreter', 'bt', 'check'] as const).map((e) => {
+    const box = flatBox(code, e);
+    if (box.cpu.bt) box.cpu.bt.keepSource = true;
+    const writes = mapDevice(box);
+    runToHalt(box);
+    return { box, writes, regs: Array.from(box.cpu.r32), ram: Array.from(box.mem.u8.subarray(0x3000, 0x3008)) };
+  });
+  const [ref, bt, check] = runs;
+  for (const r of [bt!, check!]) {
+    assert.deepEqual(r.regs, ref!.regs);
+    assert.deepEqual(r.writes, ref!.writes);
+    assert.deepEqual(r.ram, ref!.ram);
+    assert.equal(r.box.cpu.getFlags(), ref!.box.cpu.getFlags());
+    assert.equal(r.box.cpu.bt!.stats.retranslations, 1, JSON.stringify(r.box.cpu.bt!.stats));
+  }
+  const source = translationAt(bt!.box, at(0)).source;
+  const load = insnCode(source, 'mov_GvEv', at(0));
+  assert.match(load, /const m = cpu\.rf32\(/);
+  assert.doesNotMatch(load, /tlb\[|slow\[/, 'the device load still tests the TLB');
+  const store = insnCode(source, 'mov_EvGv', at(2));
+  assert.match(store, /cpu\.wf32\(/);
+  assert.doesNotMatch(store, /tlb\[|slow\[/, 'the device store still tests the TLB');
+  // The RAM accesses beside them keep their inline fast path.
+  assert.match(insnCode(source, 'mov_EvGv', at(3)), /tlb\[.*ram32\[/s);
+  assert.match(insnCode(source, 'add_EvGv', at(4)), /tlb\[.*ram32\[/s);
+});
+
+test('unaligned and page-crossing accesses are retranslated, and the check engine finds the new code exact', () => {
+  const code = asm(`
+    mov ecx, 6000
+  l: mov eax, [esi]
+    add eax, ecx
+    mov [edi], eax
+    add [ebx], eax
+    add edx, [edi]
+    dec ecx
+    jnz l
+    hlt`);
+  // ESI: a dword across the 0x2000/0x3000 page boundary; EDI and EBX: unaligned.
+  const setup = (b: Box): void => {
+    b.cpu.r32[6] = 0x2ffe;
+    b.cpu.r32[7] = 0x4001;
+    b.cpu.r32[3] = 0x5003;
+    b.mem.u8.set([1, 2, 3, 4], 0x2ffe);
+    const bt = b.cpu.bt;
+    if (!bt) return;
+    bt.keepSource = true;
+    const execute = bt.execute;
+    bt.execute = (t, budget) => {
+      ran.add(t);
+      return execute(t, budget);
+    };
+  };
+  const ran = new Set<Translation>();
+  const [i, b, c] = everyEngine(code, setup);
+  for (const r of [b!, c!]) {
+    assert.deepEqual(r.regs, i!.regs);
+    assert.equal(r.flags, i!.flags);
+    assert.deepEqual(Array.from(r.box.mem.u8.subarray(0x4000, 0x5008)), Array.from(i!.box.mem.u8.subarray(0x4000, 0x5008)));
+    assert.equal(r.box.cpu.bt!.stats.retranslations, 1, JSON.stringify(r.box.cpu.bt!.stats));
+  }
+  const checked = (c!.box.cpu.bt as { checkStats?: { checked: number; divergences: number } }).checkStats!;
+  assert.equal(checked.divergences, 0);
+  // The retranslated code ran under the check engine: the load across the page calls rf32 directly.
+  const retranslated = translationAt(c!.box, CODE + 5);
+  assert.doesNotMatch(insnCode(retranslated.source, 'mov_GvEv', CODE + 5), /tlb\[/);
+  assert.ok(ran.has(retranslated), 'the check engine did not run the retranslated code');
+  const bt = translationAt(b!.box, CODE + 5).source;
+  for (const [name, eip] of [['mov_GvEv', 5], ['mov_EvGv', 9], ['add_EvGv', 11], ['add_GvEv', 13]] as const) {
+    assert.doesNotMatch(insnCode(bt, name, CODE + eip), /tlb\[/, `${name} still tests the TLB`);
+  }
+});
+
+test('a loop whose accesses are all aligned dwords in RAM is never retranslated', () => {
+  const code = asm(`
+    mov ecx, 20000
+  l: mov eax, [esi]
+    add eax, ecx
+    mov [edi], eax
+    add [ebx], eax
+    push eax
+    pop edx
+    dec ecx
+    jnz l
+    hlt`);
+  const box = sameEverywhere(code, (b) => {
+    b.cpu.r32[6] = 0x2000;
+    b.cpu.r32[7] = 0x4000;
+    b.cpu.r32[3] = 0x5000;
+  });
+  assert.ok(box.cpu.bt!.stats.made > 0);
+  assert.equal(box.cpu.bt!.stats.retranslations, 0);
+});
+
+test('an entry point is retranslated at most three times, and what it learned outlives an eviction but not a flush', () => {
+  const code = asm(`
+  l: mov eax, [esi]
+    add eax, [edi]
+    add eax, [ebx]
+    add eax, [ebp]
+    add edx, eax
+    dec ecx
+    jnz l
+    hlt`);
+  const box = flatBox(code, 'bt');
+  const ref = flatBox(code, 'interpreter');
+  const bt = box.cpu.bt!;
+  bt.keepSource = true;
+  for (const b of [box, ref]) [6, 7, 3, 5].forEach((r, k) => (b.cpu.r32[r] = 0x2000 + 16 * k));
+  // Each phase makes one more of the four loads unaligned: three retranslations, then no more.
+  for (const [phase, reg] of [6, 7, 3, 5].entries()) {
+    for (const b of [box, ref]) {
+      b.cpu.r32[reg]! |= 1;
+      rerun(b, 6000);
+    }
+    assert.deepEqual(Array.from(box.cpu.r32), Array.from(ref.cpu.r32), `phase ${phase}`);
+    assert.equal(bt.stats.retranslations, Math.min(phase + 1, 3), `phase ${phase}`);
+  }
+  const slowLoads = (): number => [0, 2, 4, 6].filter((off) => !/tlb\[/.test(insnCode(translationAt(box, CODE).source, off ? 'add_GvEv' : 'mov_GvEv', CODE + off))).length;
+  assert.equal(slowLoads(), 3);
+  // Gone cold and evicted, then translated again: the three loads are slow from the start (ten passes
+  // are far too few to learn it again).
+  for (const t of bt.translations()) t.runs = 0;
+  (bt as unknown as { evictCold(): void }).evictCold();
+  assert.equal([...bt.translations()].length, 0);
+  const made = bt.stats.made;
+  rerun(box, 10);
+  assert.equal(bt.stats.made, made + 1);
+  assert.equal(slowLoads(), 3, 'an eviction forgot the slow loads');
+  // A reset or a restore flushes everything, and the code there may be another: it is forgotten.
+  bt.flushAll();
+  rerun(box, 10);
+  assert.equal(slowLoads(), 0, 'a flush kept the slow loads');
+  assert.equal(bt.stats.retranslations, 3);
 });

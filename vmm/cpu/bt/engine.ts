@@ -7,6 +7,12 @@
 // MAX_SOURCE_CHARS of JavaScript; when it is full the least-run half goes (evictCold). A page
 // whose translations keep being thrown away unused (code and hot data on one page) is demoted: it
 // stays with the interpreter until the next full flush.
+//
+// Adaptive retranslation (the paper's): a memory access whose inline fast path keeps being refused
+// (a device register, an unaligned or page-crossing dword, a store into a page holding code) has its
+// translation made again with that access calling the slow path directly (retranslate). Which
+// accesses those are is remembered per entry point, physical address and mode key, so a translation
+// made again after an eviction starts with them slow.
 
 import { FAULT } from '../fault.ts';
 import { TF } from '../flags.ts';
@@ -14,7 +20,8 @@ import { decode, type Instr } from '../decode.ts';
 import { TLB_IO } from '../regs.ts';
 import type { Cpu } from '../cpu.ts';
 import { factsOf } from './mode.ts';
-import { translateBlock, type Translation, type TranslateOptions } from './translate.ts';
+import { NO_SLOW_COUNTS, translateBlock, type Translation, type TranslateOptions } from './translate.ts';
+import { RETRANSLATE_AFTER } from './block-writer.ts';
 
 /**
  * When an entry point is translated: its count, the guest instructions the interpreter ran from it
@@ -46,6 +53,18 @@ const MAX_VARIANTS = 4;
 /** Wasted invalidations (translations dropped after fewer runs than they cost) before a page is demoted. */
 const DEMOTE_AFTER = 8;
 const HOT_BITS = 16;
+/**
+ * Retranslations of one entry point (physical address and mode key) for its slow accesses. Each one
+ * turns at least one more access slow, so an entry is retranslated once for what is slow from the
+ * start and at most twice more for accesses that turn slow later (a driver mapping a device over
+ * RAM it had used); past that it keeps its translation, since every retranslation costs a compilation.
+ */
+const MAX_RETRANSLATIONS = 3;
+/**
+ * Entry points whose slow accesses are remembered. Past this many, what was learned is forgotten at
+ * once (then learned again at the cost of a retranslation each), keeping the engine's memory bounded.
+ */
+const MAX_SLOW_ENTRIES = 4096;
 
 export interface BtStats {
   translations: number;
@@ -67,6 +86,8 @@ export interface BtStats {
   /** Times the full cache kept its hottest translations and dropped the rest. */
   evictions: number;
   demotedPages: number;
+  /** Translations made again with accesses that kept taking the slow path calling it directly. */
+  retranslations: number;
   /** Host time spent translating and compiling, ms (when the host lends its clock). */
   translateMs: number;
 }
@@ -77,6 +98,17 @@ interface PageEntry {
   /** Translations dropped from this page after little use, in a row. */
   waste: number;
   demoted: boolean;
+}
+
+/** What is known of an entry point's memory accesses that keep taking the slow path. */
+interface SlowEntry {
+  readonly phys: number;
+  /** The mode key and its consulted bits, as in Translation. */
+  readonly key: number;
+  readonly keyMask: number;
+  /** Their ids (BlockWriter.site). */
+  readonly sites: Set<number>;
+  retranslations: number;
 }
 
 const STOP = new Error('stop decoding');
@@ -96,9 +128,14 @@ export class BtEngine {
   private sourceChars = 0;
   /** The translation run last, whose successor link the dispatcher tries first. */
   private last: Translation | null = null;
+  /** Times the hotness counts were halved: a translation's slow counts belong to one such period. */
+  private decays = 0;
+  /** By physical page: its entry points' slow accesses (SlowEntry), and how many entries there are. */
+  private readonly slowEntries = new Map<number, SlowEntry[]>();
+  private slowEntryCount = 0;
   readonly stats: BtStats = {
     translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
-    invalidations: 0, flushes: 0, evictions: 0, demotedPages: 0, translateMs: 0,
+    invalidations: 0, flushes: 0, evictions: 0, demotedPages: 0, retranslations: 0, translateMs: 0,
   };
   /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
   keepSource = false;
@@ -143,6 +180,10 @@ export class BtEngine {
         t = this.find();
         if (this.last && t) this.last.succ = t;
       } else this.stats.chained++;
+      if (t && t.slow[0] !== 0) {
+        t = this.retranslate(t);
+        if (this.last) this.last.succ = t;
+      }
       if (t) {
         done += this.execute(t, budget - done);
         this.last = t;
@@ -161,6 +202,7 @@ export class BtEngine {
     if (now - this.decayedAt < (this.options.halfLifeInsns ?? HALF_LIFE_INSNS) && this.halts < HALF_LIFE_HALTS) return;
     this.decayedAt = now;
     this.halts = 0;
+    this.decays++;
     const hot = this.hot;
     for (let k = 0; k < hot.length; k++) hot[k] = hot[k]! >>> 1;
   }
@@ -287,14 +329,16 @@ export class BtEngine {
         throw err;
       }
     };
-    let t = translateBlock(eip, phys, facts, decodeAt, this.options);
+    const slowSites = this.slowEntry(phys, cpu.modeKey)?.sites;
+    let t = translateBlock(eip, phys, facts, decodeAt, slowSites ? { ...this.options, slowSites } : this.options);
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
-      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0 };
+      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0, slow: NO_SLOW_COUNTS, sites: [], slowSince: 0 };
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
+      t.slowSince = this.decays;
       this.sourceChars += t.sourceChars;
       if (!this.keepSource) (t as { source: string }).source = '';
     }
@@ -323,6 +367,75 @@ export class BtEngine {
     return t;
   }
 
+  /**
+   * `t` has an access whose slow-path count reached RETRANSLATE_AFTER (its flag, slow[0]): if the
+   * counts are from this decay period, the accesses that reached it join the entry's slow ones and
+   * the entry is translated again in `t`'s place, those accesses calling the slow path directly.
+   * Returns what is to run now: `t`, its replacement, or null (interpret).
+   */
+  private retranslate(t: Translation): Translation | null {
+    t.slow[0] = 0;
+    if (t.slowSince !== this.decays) {
+      // Counted over more than a half-life: not an access that keeps taking the slow path.
+      t.slow.fill(0);
+      t.slowSince = this.decays;
+      return t;
+    }
+    const entry = this.slowEntry(t.phys, this.cpu.modeKey) ?? this.newSlowEntry(t);
+    if (entry.retranslations >= MAX_RETRANSLATIONS) return t;
+    for (let k = 1; k < t.slow.length; k++) if (t.slow[k]! >= RETRANSLATE_AFTER) entry.sites.add(t.sites[k - 1]!);
+    entry.retranslations++;
+    this.stats.retranslations++;
+    this.unlink(t);
+    const r = this.translate(t.eip, t.phys);
+    // The same code under the same mapping, as hot as the one it replaces.
+    r.runs = t.runs;
+    r.linPage = t.linPage;
+    r.tlbEntry = t.tlbEntry;
+    return r.length ? r : null;
+  }
+
+  /** The slow accesses known for the entry point at `phys` under mode key `key`. */
+  private slowEntry(phys: number, key: number): SlowEntry | undefined {
+    const list = this.slowEntries.get(phys >>> 12);
+    if (list) for (const e of list) if (e.phys === phys && (key & e.keyMask) === e.key) return e;
+    return undefined;
+  }
+
+  private newSlowEntry(t: Translation): SlowEntry {
+    if (this.slowEntryCount >= MAX_SLOW_ENTRIES) {
+      this.slowEntries.clear();
+      this.slowEntryCount = 0;
+    }
+    const entry: SlowEntry = { phys: t.phys, key: t.key, keyMask: t.keyMask, sites: new Set(), retranslations: 0 };
+    const page = t.phys >>> 12;
+    const list = this.slowEntries.get(page);
+    if (list) list.push(entry);
+    else this.slowEntries.set(page, [entry]);
+    this.slowEntryCount++;
+    return entry;
+  }
+
+  /** Takes live translation `t` out of its page's variants and out of the counts. */
+  private unlink(t: Translation): void {
+    const byOffset = this.pages.get(t.phys >>> 12)!.byOffset;
+    const off = t.phys & 0xfff;
+    const head = byOffset.get(off)!;
+    if (head === t) {
+      if (t.alt) byOffset.set(off, t.alt);
+      else byOffset.delete(off);
+    } else {
+      for (let v: Translation = head; v.alt; v = v.alt) {
+        if (v.alt === t) {
+          v.alt = t.alt;
+          break;
+        }
+      }
+    }
+    this.drop(t);
+    this.stats.translations = this.count;
+  }
+
   /** Takes `t` out of the counts and marks it dead (its caller unlinks it). */
   private drop(t: Translation): void {
     t.valid = false;
@@ -345,6 +458,12 @@ export class BtEngine {
     this.stats.invalidations++;
     entry.byOffset.clear();
     this.translatedPage[page] = 0;
+    // The code there changed: what was learned of its accesses is about code that is gone.
+    const slow = this.slowEntries.get(page);
+    if (slow) {
+      this.slowEntryCount -= slow.length;
+      this.slowEntries.delete(page);
+    }
     // Translations that ran less than twice each before being thrown away cost more than they gave.
     if (n > 0 && runs < 2 * n) {
       if (++entry.waste >= DEMOTE_AFTER && !entry.demoted) {
@@ -407,6 +526,9 @@ export class BtEngine {
     for (const entry of this.pages.values()) for (const t of variants(entry)) t.valid = false;
     this.pages.clear();
     this.translatedPage.fill(0);
+    // A reset or a restore: the guest's code is another.
+    this.slowEntries.clear();
+    this.slowEntryCount = 0;
     this.last = null;
     this.count = 0;
     this.sourceChars = 0;

@@ -67,7 +67,19 @@ export interface Translation {
   tlbEntry: number;
   /** Length of the JavaScript V8 holds for it (the cache's memory bound). */
   sourceChars: number;
+  /**
+   * Times each memory access with an inline fast path took the slow path instead: slow[k] counts the
+   * access named sites[k - 1] (BlockWriter.site); slow[0] is set when one of them reaches
+   * RETRANSLATE_AFTER, asking the engine to translate the entry again (BtEngine.retranslate).
+   */
+  readonly slow: Int32Array;
+  readonly sites: readonly number[];
+  /** The engine's hotness decay period the counts were started in. */
+  slowSince: number;
 }
+
+/** The counts of a translation without counted accesses: never written. */
+export const NO_SLOW_COUNTS = new Int32Array(1);
 
 /**
  * Opcodes left to the interpreter after which the block may go on: they change registers, flags and
@@ -107,6 +119,8 @@ export function notReplayable(op: number): boolean {
 export interface TranslateOptions {
   /** Leave out what the check engine cannot replay (notReplayable). */
   readonly replayable?: boolean;
+  /** Memory accesses (BlockWriter.site ids) to emit as direct calls to the slow path. */
+  readonly slowSites?: ReadonlySet<number>;
 }
 
 /**
@@ -166,7 +180,7 @@ function translateRegion(
       if (!i || i.h === undefinedOpcode || o + i.len > 0x1000) break;
       if (opts.replayable && notReplayable(i.opcode)) break;
       const next = (e + i.len) & ipMask;
-      insns.push({ i, eip: e, next, k: insns.length, g: g++ });
+      insns.push({ i, eip: e, next, k: insns.length, g: g++, off: o });
       lo = Math.min(lo, o);
       hi = Math.max(hi, o + i.len);
       e = next;
@@ -180,7 +194,7 @@ function translateRegion(
     total += insns.length;
     for (const t of successors(insns[insns.length - 1]!, mode)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
   }
-  const w = new BlockWriter(mode, !opts.replayable);
+  const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
   const jumpTo = (target: number, done: number): string => {
     if (blocks.has(target)) {
       // Within the region: go on inside the function while the budget lasts (flags to the cpu, as
@@ -208,12 +222,14 @@ function translateRegion(
   }
   const source = assemble(w, eip, mode);
   if (source.length > maxSource) return 'too long';
-  const fn = compile(source, w.instrs);
+  const slow = w.sites.length ? new Int32Array(w.sites.length + 1) : NO_SLOW_COUNTS;
+  const fn = compile(source, w.instrs, slow);
   // Every fact of the key but the flatness of segments the translation never addressed through.
   const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
   return {
     eip, phys, key: mode.key & keyMask, keyMask, alt: null, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
     codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: source.length,
+    slow, sites: w.sites, slowSince: 0,
   };
 }
 
@@ -246,6 +262,7 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
   return [
     `// block at eip ${w.hex(eip)}, key ${w.hex(mode.key)}`,
     ...(consts ? [`const ${consts};`] : []),
+    ...(w.sites.length ? ['const slow = SLOW;'] : []),
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
     `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;`,
     `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = ${w.eipLit(eip)};`,
@@ -261,8 +278,8 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
   ].join('\n');
 }
 
-function compile(source: string, instrs: Instr[]): TranslatedFn {
+function compile(source: string, instrs: Instr[], slow: Int32Array): TranslatedFn {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('I', 'FAULT', 'PARITY', source) as (I: Instr[], f: unknown, p: Uint8Array) => TranslatedFn;
-  return factory(instrs, FAULT, PARITY);
+  const factory = new Function('I', 'FAULT', 'PARITY', 'SLOW', source) as (I: Instr[], f: unknown, p: Uint8Array, s: Int32Array) => TranslatedFn;
+  return factory(instrs, FAULT, PARITY, slow);
 }
