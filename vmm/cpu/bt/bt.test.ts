@@ -485,3 +485,35 @@ test('an entry point is retranslated at most three times, and what it learned ou
   assert.equal(slowLoads(), 0, 'a flush kept the slow loads');
   assert.equal(bt.stats.retranslations, 3);
 });
+
+test('another entry point on the page whose region runs the same slow access starts with it slow', () => {
+  // Two loops calling one function (in both regions): the first learns that its load is slow.
+  const code = asm(`
+  l1: call f
+    dec ecx
+    jnz l1
+    hlt
+  l2: call f
+    dec ecx
+    jnz l2
+    hlt
+  f: mov eax, [esi]
+    add edx, eax
+    ret`);
+  const box = flatBox(code, 'bt');
+  const ref = flatBox(code, 'interpreter');
+  box.cpu.bt!.keepSource = true;
+  for (const b of [box, ref]) {
+    b.cpu.r32[6] = 0x2ffe;
+    rerun(b, 6000);
+    b.cpu.eip = CODE + 9;
+    b.cpu.halted = false;
+    b.cpu.r32[1] = 6000;
+    runToHalt(b);
+  }
+  assert.deepEqual(Array.from(box.cpu.r32), Array.from(ref.cpu.r32));
+  const second = [...box.cpu.bt!.translations()].find((t) => t.eip === CODE + 9);
+  assert.ok(second, 'the second loop was not translated');
+  assert.doesNotMatch(insnCode(second.source, 'mov_GvEv', CODE + 18), /tlb\[/);
+  assert.equal(box.cpu.bt!.stats.retranslations, 1, 'the second loop learned the slow load again');
+});

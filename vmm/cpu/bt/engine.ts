@@ -12,7 +12,8 @@
 // (a device register, an unaligned or page-crossing dword, a store into a page holding code) has its
 // translation made again with that access calling the slow path directly (retranslate). Which
 // accesses those are is remembered per entry point, physical address and mode key, so a translation
-// made again after an eviction starts with them slow.
+// made again after an eviction starts with them slow, as does one of another entry point on the page
+// that runs the same instructions.
 
 import { FAULT } from '../fault.ts';
 import { TF } from '../flags.ts';
@@ -55,9 +56,9 @@ const DEMOTE_AFTER = 8;
 const HOT_BITS = 16;
 /**
  * Retranslations of one entry point (physical address and mode key) for its slow accesses. Each one
- * turns at least one more access slow, so an entry is retranslated once for what is slow from the
- * start and at most twice more for accesses that turn slow later (a driver mapping a device over
- * RAM it had used); past that it keeps its translation, since every retranslation costs a compilation.
+ * turns at least one more access slow: once for what is slow from the start, at most twice more for
+ * accesses that turn slow later (a pointer that moves onto a device page or an unaligned buffer);
+ * past that the entry keeps its translation, since every retranslation costs a compilation.
  */
 const MAX_RETRANSLATIONS = 3;
 /**
@@ -329,7 +330,7 @@ export class BtEngine {
         throw err;
       }
     };
-    const slowSites = this.slowEntry(phys, cpu.modeKey)?.sites;
+    const slowSites = this.slowSitesOn(phys >>> 12, cpu.modeKey);
     let t = translateBlock(eip, phys, facts, decodeAt, slowSites ? { ...this.options, slowSites } : this.options);
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
@@ -400,6 +401,20 @@ export class BtEngine {
     const list = this.slowEntries.get(phys >>> 12);
     if (list) for (const e of list) if (e.phys === phys && (key & e.keyMask) === e.key) return e;
     return undefined;
+  }
+
+  /**
+   * The slow accesses known on physical page `page` under mode key `key`, of every entry point there:
+   * a site is named by its page offset, and an entry whose region overlaps another's runs the same
+   * instructions (a loop entered at its top and at its condition, say), so it need not learn them
+   * again at the cost of a retranslation of its own.
+   */
+  private slowSitesOn(page: number, key: number): ReadonlySet<number> | undefined {
+    const list = this.slowEntries.get(page);
+    if (!list) return undefined;
+    const sites = new Set<number>();
+    for (const e of list) if ((key & e.keyMask) === e.key) for (const s of e.sites) sites.add(s);
+    return sites.size ? sites : undefined;
   }
 
   private newSlowEntry(t: Translation): SlowEntry {
