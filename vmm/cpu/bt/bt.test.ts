@@ -290,3 +290,13 @@ test('code the guest runs between halts stays interpreted; the same code run bus
   runToHalt(busy);
   assert.ok(busy.cpu.bt!.stats.made > 0, 'the busy loop was not translated');
 });
+
+test('code entered at another block of a region (the return from a call out of the page) runs in that region, not a second translation', () => {
+  // The first loop makes the region; the second, in it, calls a function on the next page, and each
+  // return lands at a block of that region.
+  const code = asm(`mov ecx, 3000\n l: add eax, ecx\n dec ecx\n jnz l\n mov ecx, 3000\n m: call f\n add eax, ecx\n dec ecx\n jnz m\n hlt\n times 0x1000 - ($ - $$) db 0x90\n f: add ebx, 1\n ret`);
+  const box = sameEverywhere(code);
+  const bt = box.cpu.bt!;
+  assert.equal(bt.stats.made, 2, `the loop's region and the function, nothing more: ${JSON.stringify(bt.stats)}`);
+  assert.ok(bt.stats.btInsns > bt.stats.interpInsns * 10, `the returns ran translated: ${JSON.stringify(bt.stats)}`);
+});

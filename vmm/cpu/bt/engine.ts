@@ -3,7 +3,9 @@
 // guest bytes were written (the paper's traced pages, here through PhysicalMemory.codePage).
 //
 // Code runs in the interpreter until its entry point has been reached HOT_THRESHOLD times, then it is
-// translated (translate.ts). The cache holds at most MAX_TRANSLATIONS translations and
+// translated (translate.ts), and the other blocks of the region it became are entry points into the
+// same code (aliases), so that code entered there (a return from a call out of the page, say) is not
+// translated a second time. The cache holds at most MAX_TRANSLATIONS entry points and
 // MAX_SOURCE_CHARS of JavaScript; when it is full the least-run half goes (evictCold). A page
 // whose translations keep being thrown away unused (code and hot data on one page) is demoted: it
 // stays with the interpreter until the next full flush.
@@ -141,7 +143,8 @@ export class BtEngine {
         t.csLimit !== cpu.csLimit || cpu.tlb[t.linPage]! !== t.tlbEntry || ((cpu.csBase + cpu.eip) | 0) >>> 12 !== t.linPage
       ) {
         t = this.find();
-        if (this.last && t) this.last.succ = t;
+        // Also when nothing was found: a link to a dropped translation would keep its code alive.
+        if (this.last) this.last.succ = t;
       } else this.stats.chained++;
       if (t) {
         done += this.execute(t, budget - done);
@@ -212,7 +215,7 @@ export class BtEngine {
   /** Runs translation `t`; a fault inside it is delivered as the interpreter would deliver it. */
   runTranslation(t: Translation, budget: number): number {
     const cpu = this.cpu;
-    t.runs++;
+    t.home.runs++;
     let n: number;
     try {
       n = t.fn(cpu, budget);
@@ -291,7 +294,8 @@ export class BtEngine {
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
-      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0 };
+      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null!, aliases: [], codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0 };
+      t.home = t;
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
@@ -314,20 +318,67 @@ export class BtEngine {
         v = v.alt;
         continue;
       }
-      for (let old: Translation | null = v.alt; old; old = old.alt) this.drop(old);
+      const gone: Translation[] = [];
+      for (let old: Translation | null = v.alt; old; old = old.alt) gone.push(old);
       v.alt = null;
+      for (const old of gone) this.drop(old);
     }
+    if (t.length) this.addAliases(t, page, facts.csD);
     cpu.mem.codePage[phys >>> 12] = 1;
     this.stats.translations = this.count;
     if (hostMs) this.stats.translateMs += hostMs() - started;
     return t;
   }
 
-  /** Takes `t` out of the counts and marks it dead (its caller unlinks it). */
+  /**
+   * Makes the other blocks of `t`'s region entry points into its code, where no translation for
+   * this mode starts yet and the offset has room for another variant: the region already runs from
+   * there when its own jumps go there, with the flags in the cpu, as a new translation from there
+   * would.
+   */
+  private addAliases(t: Translation, page: PageEntry, csD: boolean): void {
+    const pageOff = t.phys & 0xfff;
+    for (const eip of t.entries) {
+      const off = pageOff + (csD ? (eip - t.eip) | 0 : (eip & 0xffff) - (t.eip & 0xffff));
+      let variants = 0;
+      let taken = false;
+      for (let v: Translation | null | undefined = page.byOffset.get(off); v; v = v.alt) {
+        variants++;
+        if (v.eip === eip && (t.key & v.keyMask) === v.key && v.csBase === t.csBase && v.csLimit === t.csLimit) taken = true;
+      }
+      if (taken || variants >= MAX_VARIANTS) continue;
+      const a: Translation = {
+        ...t, eip, phys: t.phys - pageOff + off, entries: [], home: t, aliases: [], alt: page.byOffset.get(off) ?? null,
+        source: '', runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0,
+      };
+      page.byOffset.set(off, a);
+      t.aliases.push(a);
+      this.count++;
+    }
+  }
+
+  /**
+   * Takes `t` out of the counts and marks it dead (its caller unlinks it); with a region's own
+   * translation go its aliases, which are unlinked here.
+   */
   private drop(t: Translation): void {
+    if (!t.valid) return;
     t.valid = false;
     this.sourceChars -= t.sourceChars;
     this.count--;
+    if (t.home !== t) return;
+    for (const a of t.aliases) {
+      if (!a.valid) continue;
+      a.valid = false;
+      this.count--;
+      const byOffset = this.pages.get(a.phys >>> 12)!.byOffset;
+      const off = a.phys & 0xfff;
+      const head = byOffset.get(off);
+      if (head === a) {
+        if (a.alt) byOffset.set(off, a.alt);
+        else byOffset.delete(off);
+      } else for (let v: Translation | null | undefined = head; v; v = v.alt) if (v.alt === a) v.alt = a.alt;
+    }
   }
 
   /** A write reached physical page `page`: its translations are stale. */
@@ -336,7 +387,8 @@ export class BtEngine {
     if (!entry) return;
     let runs = 0;
     let n = 0;
-    for (const t of variants(entry)) {
+    for (const t of [...variants(entry)]) {
+      if (t.home !== t) continue;
       runs += t.runs;
       n++;
       this.drop(t);
@@ -369,29 +421,36 @@ export class BtEngine {
    */
   private evictCold(): void {
     const all: Translation[] = [];
-    for (const entry of this.pages.values()) for (const t of variants(entry)) all.push(t);
+    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.home === t) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
     for (const entry of this.pages.values()) entry.byOffset.clear();
     this.translatedPage.fill(0);
     let chars = 0;
     let kept = 0;
     for (const t of all) {
-      if (kept < MAX_TRANSLATIONS / 2 && chars + t.sourceChars <= MAX_SOURCE_CHARS / 2 && t.runs > 0) {
-        kept++;
+      const aliases = t.aliases.filter((a) => a.valid);
+      if (kept + 1 + aliases.length <= MAX_TRANSLATIONS / 2 && chars + t.sourceChars <= MAX_SOURCE_CHARS / 2 && t.runs > 0) {
+        kept += 1 + aliases.length;
         chars += t.sourceChars;
         t.runs >>>= 1;
         // Relinked hottest first, so the hottest variant is found first.
-        const byOffset = this.pages.get(t.phys >>> 12)!.byOffset;
-        const off = t.phys & 0xfff;
-        let tail = byOffset.get(off);
-        t.alt = null;
-        this.translatedPage[t.phys >>> 12] = 1;
-        if (!tail) byOffset.set(off, t);
-        else {
-          while (tail.alt) tail = tail.alt;
-          tail.alt = t;
+        for (const v of [t, ...aliases]) {
+          const byOffset = this.pages.get(v.phys >>> 12)!.byOffset;
+          const off = v.phys & 0xfff;
+          let tail = byOffset.get(off);
+          v.alt = null;
+          v.succ = null;
+          this.translatedPage[v.phys >>> 12] = 1;
+          if (!tail) byOffset.set(off, v);
+          else {
+            while (tail.alt) tail = tail.alt;
+            tail.alt = v;
+          }
         }
-      } else t.valid = false;
+      } else {
+        t.valid = false;
+        for (const a of aliases) a.valid = false;
+      }
     }
     this.count = kept;
     this.sourceChars = chars;
@@ -416,9 +475,9 @@ export class BtEngine {
     this.cpu.codeEpoch++;
   }
 
-  /** Every live translation (for dumps and tests). */
+  /** Every live translation (for dumps and tests), not its aliases. */
   *translations(): IterableIterator<Translation> {
-    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length) yield t;
+    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length && t.home === t) yield t;
   }
 }
 
