@@ -37,6 +37,7 @@ import { translateBlock, type Translation, type TranslateOptions } from './trans
 export const HOT_THRESHOLD = 50_000;
 export const HALF_LIFE_INSNS = 1 << 26;
 export const HALF_LIFE_HALTS = 64;
+/** Entry points held at once, translations and their aliases. */
 export const MAX_TRANSLATIONS = 16384;
 /**
  * V8 keeps each translation's JavaScript text beside its compiled code, so the cache is also bounded
@@ -50,6 +51,7 @@ const DEMOTE_AFTER = 8;
 const HOT_BITS = 16;
 
 export interface BtStats {
+  /** Live entry points: translations and their aliases (MAX_TRANSLATIONS). */
   translations: number;
   /** Translations made since the start (including ones since dropped). */
   made: number;
