@@ -173,6 +173,19 @@ for (let run = 0; prompt && workload && run < Number(process.env.REPEAT ?? 1); r
   if (missAt.size) console.log(`${missAt.size} entry points missed:`, [...missAt].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.MISSES)).map(([k, n]) => `${k} ${n}`).join(', '));
 }
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
+// OVERLAP=1: how much guest code the live translations cover more than once (regions reach into each other).
+if (process.env.OVERLAP && m.bt) {
+  const covered = new Set<number>();
+  let spans = 0, chars = 0, insns = 0, n = 0;
+  for (const t of m.bt.translations()) {
+    n++;
+    spans += t.bytes;
+    chars += t.sourceChars;
+    insns += t.length;
+    for (let b = 0; b < t.bytes; b++) covered.add(t.codeStart + b);
+  }
+  console.log(`${n} live translations, ${insns} instructions, ${chars} characters; guest bytes spanned ${spans}, distinct ${covered.size}`);
+}
 // Memory beyond guest RAM, as the bench counts it (run node with --expose-gc for live data only).
 (globalThis as { gc?: () => void }).gc?.();
 const mu = process.memoryUsage();
@@ -181,6 +194,8 @@ if (process.env.HEAP_SPACES) {
   const v8 = await import('node:v8');
   console.log(v8.getHeapSpaceStatistics().map((h) => `${h.space_name} ${(h.space_used_size / 1048576).toFixed(1)}`).join(', '), `external ${(mu.external / 1048576).toFixed(1)} arrayBuffers ${(mu.arrayBuffers / 1048576).toFixed(1)}`);
 }
+// HEAP_SNAPSHOT=file writes V8's heap snapshot there (after the collection above), to see what holds the memory.
+if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
 console.log(out.slice(-300));
 if (process.env.OPT_STATUS && m.bt) {
   // With --allow-natives-syntax: how many translations V8 has optimized (bit 4: TurboFan, 5: Maglev... see V8's runtime).

@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     const lookups = b.hits + b.chained + b.misses;
     console.log(
       `bt pass ${r.run}: ${((100 * b.btInsns) / (b.btInsns + b.interpInsns)).toFixed(1)}% of instructions translated; ` +
-        `${b.made} translations made (${b.translatedInsns} guest instructions), ${b.translations} live, ${b.flushes} full flushes, ${b.invalidations} page invalidations, ${b.demotedPages} pages demoted, ${b.retranslations ?? 0} retranslations for slow accesses; ` +
+        `${b.made} translations made (${b.translatedInsns} guest instructions), ${b.translations} entry points live (translations and aliases), ${b.flushes} full flushes, ${b.invalidations} page invalidations, ${b.demotedPages} pages demoted, ${b.retranslations ?? 0} retranslations for slow accesses; ` +
         `dispatch: ${((100 * b.chained) / lookups).toFixed(1)}% chained, ${((100 * b.hits) / lookups).toFixed(1)}% looked up, ${((100 * b.misses) / lookups).toFixed(1)}% missed; ` +
         `translating took ${(b.translateMs / 1000).toFixed(1)} s (${((100 * b.translateMs) / pass).toFixed(1)}% of the pass)`,
     );

@@ -8,6 +8,8 @@ import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync } from 'no
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { makeBox, type Box } from '../system-tests/box.ts';
 import { setSegmentCache } from '../segments.ts';
 import { CR0_PE } from '../regs.ts';
@@ -516,4 +518,37 @@ test('another entry point on the page whose region runs the same slow access sta
   assert.ok(second, 'the second loop was not translated');
   assert.doesNotMatch(insnCode(second.source, 'mov_GvEv', CODE + 18), /tlb\[/);
   assert.equal(box.cpu.bt!.stats.retranslations, 1, 'the second loop learned the slow load again');
+});
+
+test('code entered at another block of a region (the return from a call out of the page) runs in that region, not a second translation', () => {
+  // The first loop makes the region; the second, in it, calls a function on the next page, and each
+  // return lands at a block of that region.
+  const code = asm(`mov ecx, 3000\n l: add eax, ecx\n dec ecx\n jnz l\n mov ecx, 3000\n m: call f\n add eax, ecx\n dec ecx\n jnz m\n hlt\n times 0x1000 - ($ - $$) db 0x90\n f: add ebx, 1\n ret`);
+  const box = sameEverywhere(code);
+  const bt = box.cpu.bt!;
+  assert.equal(bt.stats.made, 2, `the loop's region and the function, nothing more: ${JSON.stringify(bt.stats)}`);
+  assert.ok(bt.stats.btInsns > bt.stats.interpInsns * 10, `the returns ran translated: ${JSON.stringify(bt.stats)}`);
+});
+
+test('a dropped translation is not kept alive by the link from the one that ran before it', async () => {
+  // A loop that runs from one page into the next and back: each translation links the other.
+  const code = asm(`l: add eax, 1\n jmp f\n times 0x1000 - ($ - $$) db 0x90\n f: add ebx, eax\n dec ecx\n jnz l\n hlt`);
+  const box = flatBox(code, 'bt');
+  const bt = box.cpu.bt!;
+  box.cpu.r32[1] = 1 << 30;
+  box.cpu.run(20_000);
+  const dropped = ((): WeakRef<object> => {
+    const t = [...bt.translations()].find((x) => x.eip === CODE + 0x1000);
+    assert.ok(t, 'the second page was translated');
+    return new WeakRef(t.fn);
+  })();
+  // As a write to the second page would; then the loop runs on without translating it again.
+  bt.invalidatePage((CODE + 0x1000) >>> 12);
+  (bt.options as { hotThreshold?: number }).hotThreshold = 1e9;
+  box.cpu.run(20_000);
+  // A WeakRef holds its target until the current job ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  assert.equal(dropped.deref(), undefined, 'the dropped code is still reachable');
 });

@@ -3,7 +3,9 @@
 // guest bytes were written (the paper's traced pages, here through PhysicalMemory.codePage).
 //
 // Code runs in the interpreter until its entry point has been reached HOT_THRESHOLD times, then it is
-// translated (translate.ts). The cache holds at most MAX_TRANSLATIONS translations and
+// translated (translate.ts), and the other blocks of the region it became are entry points into the
+// same code (aliases), so that code entered there (a return from a call out of the page, say) is not
+// translated a second time. The cache holds at most MAX_TRANSLATIONS entry points and
 // MAX_SOURCE_CHARS of JavaScript; when it is full the least-run half goes (evictCold). A page
 // whose translations keep being thrown away unused (code and hot data on one page) is demoted: it
 // stays with the interpreter until the next full flush.
@@ -43,6 +45,7 @@ import { RETRANSLATE_AFTER } from './block-writer.ts';
 export const HOT_THRESHOLD = 50_000;
 export const HALF_LIFE_INSNS = 1 << 26;
 export const HALF_LIFE_HALTS = 64;
+/** Entry points held at once, translations and their aliases. */
 export const MAX_TRANSLATIONS = 16384;
 /**
  * V8 keeps each translation's JavaScript text beside its compiled code, so the cache is also bounded
@@ -68,6 +71,7 @@ const MAX_RETRANSLATIONS = 3;
 const MAX_SLOW_ENTRIES = 4096;
 
 export interface BtStats {
+  /** Live entry points: translations and their aliases (MAX_TRANSLATIONS). */
   translations: number;
   /** Translations made since the start (including ones since dropped). */
   made: number;
@@ -179,7 +183,8 @@ export class BtEngine {
         t.csLimit !== cpu.csLimit || cpu.tlb[t.linPage]! !== t.tlbEntry || ((cpu.csBase + cpu.eip) | 0) >>> 12 !== t.linPage
       ) {
         t = this.find();
-        if (this.last && t) this.last.succ = t;
+        // Also when nothing was found: a link to a dropped translation would keep its code alive.
+        if (this.last) this.last.succ = t;
       } else this.stats.chained++;
       if (t && t.slow[0] !== 0) {
         t = this.retranslate(t);
@@ -255,7 +260,7 @@ export class BtEngine {
   /** Runs translation `t`; a fault inside it is delivered as the interpreter would deliver it. */
   runTranslation(t: Translation, budget: number): number {
     const cpu = this.cpu;
-    t.runs++;
+    t.home.runs++;
     let n: number;
     try {
       n = t.fn(cpu, budget);
@@ -335,7 +340,8 @@ export class BtEngine {
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
-      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0, slow: NO_SLOW_COUNTS, sites: [], slowSince: 0 };
+      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null!, aliases: [], codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0, slow: NO_SLOW_COUNTS, sites: [], slowSince: 0 };
+      t.home = t;
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
@@ -359,9 +365,12 @@ export class BtEngine {
         v = v.alt;
         continue;
       }
-      for (let old: Translation | null = v.alt; old; old = old.alt) this.drop(old);
+      const gone: Translation[] = [];
+      for (let old: Translation | null = v.alt; old; old = old.alt) gone.push(old);
       v.alt = null;
+      for (const old of gone) this.drop(old);
     }
+    if (t.length) this.addAliases(t, page, facts.csD);
     cpu.mem.codePage[phys >>> 12] = 1;
     this.stats.translations = this.count;
     if (hostMs) this.stats.translateMs += hostMs() - started;
@@ -369,31 +378,35 @@ export class BtEngine {
   }
 
   /**
-   * `t` has an access whose slow-path count reached RETRANSLATE_AFTER (its flag, slow[0]): if the
-   * counts are from this decay period, the accesses that reached it join the entry's slow ones and
-   * the entry is translated again in `t`'s place, those accesses calling the slow path directly.
-   * Returns what is to run now: `t`, its replacement, or null (interpret).
+   * `t` has an access whose slow-path count reached RETRANSLATE_AFTER (its flag, slow[0], shared by a
+   * region and its aliases): if the counts are from this decay period, the accesses that reached it
+   * join the region's slow ones and the region is translated again in its old place, those accesses
+   * calling the slow path directly. Returns what is to run now: `t`, its replacement (or the
+   * replacement's entry at `t`'s block), or null (interpret).
    */
   private retranslate(t: Translation): Translation | null {
+    const home = t.home;
     t.slow[0] = 0;
-    if (t.slowSince !== this.decays) {
+    if (home.slowSince !== this.decays) {
       // Counted over more than a half-life: not an access that keeps taking the slow path.
       t.slow.fill(0);
-      t.slowSince = this.decays;
+      home.slowSince = this.decays;
       return t;
     }
-    const entry = this.slowEntry(t.phys, this.cpu.modeKey) ?? this.newSlowEntry(t);
+    const entry = this.slowEntry(home.phys, this.cpu.modeKey) ?? this.newSlowEntry(home);
     if (entry.retranslations >= MAX_RETRANSLATIONS) return t;
     for (let k = 1; k < t.slow.length; k++) if (t.slow[k]! >= RETRANSLATE_AFTER) entry.sites.add(t.sites[k - 1]!);
     entry.retranslations++;
     this.stats.retranslations++;
-    this.unlink(t);
-    const r = this.translate(t.eip, t.phys);
+    this.unlink(home);
+    const r = this.translate(home.eip, home.phys);
     // The same code under the same mapping, as hot as the one it replaces.
-    r.runs = t.runs;
+    r.runs = home.runs;
     r.linPage = t.linPage;
     r.tlbEntry = t.tlbEntry;
-    return r.length ? r : null;
+    if (t === home) return r.length ? r : null;
+    // Entered at another block: the new region's entry there, if it still has one.
+    return this.find();
   }
 
   /** The slow accesses known for the entry point at `phys` under mode key `key`. */
@@ -451,11 +464,55 @@ export class BtEngine {
     this.stats.translations = this.count;
   }
 
-  /** Takes `t` out of the counts and marks it dead (its caller unlinks it). */
+  /**
+   * Makes the other blocks of `t`'s region entry points into its code, where no translation for
+   * this mode starts yet and the offset has room for another variant: the region already runs from
+   * there when its own jumps go there, with the flags in the cpu, as a new translation from there
+   * would.
+   */
+  private addAliases(t: Translation, page: PageEntry, csD: boolean): void {
+    const pageOff = t.phys & 0xfff;
+    for (const eip of t.entries) {
+      const off = pageOff + (csD ? (eip - t.eip) | 0 : (eip & 0xffff) - (t.eip & 0xffff));
+      let variants = 0;
+      let taken = false;
+      for (let v: Translation | null | undefined = page.byOffset.get(off); v; v = v.alt) {
+        variants++;
+        if (v.eip === eip && (t.key & v.keyMask) === v.key && v.csBase === t.csBase && v.csLimit === t.csLimit) taken = true;
+      }
+      if (taken || variants >= MAX_VARIANTS) continue;
+      const a: Translation = {
+        ...t, eip, phys: t.phys - pageOff + off, entries: [], home: t, aliases: [], alt: page.byOffset.get(off) ?? null,
+        source: '', runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0,
+      };
+      page.byOffset.set(off, a);
+      t.aliases.push(a);
+      this.count++;
+    }
+  }
+
+  /**
+   * Takes `t` out of the counts and marks it dead (its caller unlinks it); with a region's own
+   * translation go its aliases, which are unlinked here.
+   */
   private drop(t: Translation): void {
+    if (!t.valid) return;
     t.valid = false;
     this.sourceChars -= t.sourceChars;
     this.count--;
+    if (t.home !== t) return;
+    for (const a of t.aliases) {
+      if (!a.valid) continue;
+      a.valid = false;
+      this.count--;
+      const byOffset = this.pages.get(a.phys >>> 12)!.byOffset;
+      const off = a.phys & 0xfff;
+      const head = byOffset.get(off);
+      if (head === a) {
+        if (a.alt) byOffset.set(off, a.alt);
+        else byOffset.delete(off);
+      } else for (let v: Translation | null | undefined = head; v; v = v.alt) if (v.alt === a) v.alt = a.alt;
+    }
   }
 
   /** A write reached physical page `page`: its translations are stale. */
@@ -464,7 +521,8 @@ export class BtEngine {
     if (!entry) return;
     let runs = 0;
     let n = 0;
-    for (const t of variants(entry)) {
+    for (const t of [...variants(entry)]) {
+      if (t.home !== t) continue;
       runs += t.runs;
       n++;
       this.drop(t);
@@ -503,29 +561,36 @@ export class BtEngine {
    */
   private evictCold(): void {
     const all: Translation[] = [];
-    for (const entry of this.pages.values()) for (const t of variants(entry)) all.push(t);
+    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.home === t) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
     for (const entry of this.pages.values()) entry.byOffset.clear();
     this.translatedPage.fill(0);
     let chars = 0;
     let kept = 0;
     for (const t of all) {
-      if (kept < MAX_TRANSLATIONS / 2 && chars + t.sourceChars <= MAX_SOURCE_CHARS / 2 && t.runs > 0) {
-        kept++;
+      const aliases = t.aliases.filter((a) => a.valid);
+      if (kept + 1 + aliases.length <= MAX_TRANSLATIONS / 2 && chars + t.sourceChars <= MAX_SOURCE_CHARS / 2 && t.runs > 0) {
+        kept += 1 + aliases.length;
         chars += t.sourceChars;
         t.runs >>>= 1;
         // Relinked hottest first, so the hottest variant is found first.
-        const byOffset = this.pages.get(t.phys >>> 12)!.byOffset;
-        const off = t.phys & 0xfff;
-        let tail = byOffset.get(off);
-        t.alt = null;
-        this.translatedPage[t.phys >>> 12] = 1;
-        if (!tail) byOffset.set(off, t);
-        else {
-          while (tail.alt) tail = tail.alt;
-          tail.alt = t;
+        for (const v of [t, ...aliases]) {
+          const byOffset = this.pages.get(v.phys >>> 12)!.byOffset;
+          const off = v.phys & 0xfff;
+          let tail = byOffset.get(off);
+          v.alt = null;
+          v.succ = null;
+          this.translatedPage[v.phys >>> 12] = 1;
+          if (!tail) byOffset.set(off, v);
+          else {
+            while (tail.alt) tail = tail.alt;
+            tail.alt = v;
+          }
         }
-      } else t.valid = false;
+      } else {
+        t.valid = false;
+        for (const a of aliases) a.valid = false;
+      }
     }
     this.count = kept;
     this.sourceChars = chars;
@@ -553,9 +618,9 @@ export class BtEngine {
     this.cpu.codeEpoch++;
   }
 
-  /** Every live translation (for dumps and tests). */
+  /** Every live translation (for dumps and tests), not its aliases. */
   *translations(): IterableIterator<Translation> {
-    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length) yield t;
+    for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length && t.home === t) yield t;
   }
 }
 

@@ -6,7 +6,10 @@
 // everything the interpreter does the translator does too; the ones that change the CPU's mode end
 // the block, so the code after them is looked up again under the new mode key.
 //
-// The generated function: (cpu, budget) => instructions executed. On a fault it sets cpu.prevEip to
+// The generated function: (cpu, budget) => instructions executed, starting at cpu.eip, which is the
+// entry or the start of any other block of the region (every block starts with the flags in the cpu,
+// so the engine enters the region there too rather than translating the same code again from that
+// point; Translation.entries). On a fault it sets cpu.prevEip to
 // the faulting instruction, cpu.btDone to the instructions completed before it, writes the pending
 // flags back, and rethrows to the engine, which delivers the fault as the interpreter would.
 
@@ -50,6 +53,15 @@ export interface Translation {
   readonly csLimit: number;
   /** Instructions and basic blocks translated. */
   readonly length: number;
+  /** EIPs of the region's other blocks: the code may be entered there too (the engine's aliases). */
+  readonly entries: readonly number[];
+  /**
+   * The translation whose code this is: itself, or for an alias (an entry at another block of a
+   * region) the region's own translation, which owns the code and its cost in the cache.
+   */
+  home: Translation;
+  /** Aliases of this region the engine made (empty for an alias). */
+  readonly aliases: Translation[];
   readonly blocks: number;
   /** Guest bytes covered: physical address of the lowest, and the span to the highest. */
   readonly codeStart: number;
@@ -74,7 +86,7 @@ export interface Translation {
    */
   readonly slow: Int32Array;
   readonly sites: readonly number[];
-  /** The engine's hotness decay period the counts were started in. */
+  /** The engine's hotness decay period the counts were started in (read on the region's own translation, home). */
   slowSince: number;
 }
 
@@ -226,11 +238,14 @@ function translateRegion(
   const fn = compile(source, w.instrs, slow);
   // Every fact of the key but the flatness of segments the translation never addressed through.
   const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
-  return {
+  const t: Translation = {
     eip, phys, key: mode.key & keyMask, keyMask, alt: null, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
+    entries: [...blocks.keys()].filter((b) => b !== eip), home: null!, aliases: [],
     codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: source.length,
     slow, sites: w.sites, slowSince: 0,
   };
+  t.home = t;
+  return t;
 }
 
 /** Constant EIPs a block can continue at: branch targets and the fall-through. */
@@ -265,7 +280,7 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
     ...(w.sites.length ? ['const slow = SLOW;'] : []),
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
     `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;`,
-    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = ${w.eipLit(eip)};`,
+    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;`,
     `try { for (;;) { switch (pc) {`,
     ...w.lines,
     `default: cpu.eip = pc; return n;`,
