@@ -1,4 +1,4 @@
-// Translations of the multiplies and of NOT and NEG (F6/F7 /2-/5, IMUL 0F AF, 69 and 6B), as
+// Translations of the multiplies (F6/F7 /4 and /5, IMUL 0F AF, 69 and 6B), as
 // ops/arith.ts computes them. The multiplies leave the flags as the interpreter's setResultFlags
 // does (CF = OF = the product did not fit; SF, ZF, PF from the low half; AF clear): the 'shift'
 // producer of flags-emit.ts, with CF in fc and OF in fb. DIV and IDIV stay with the interpreter
@@ -6,8 +6,6 @@
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
-
-const MASK = ['255', '65535', '-1'] as const;
 
 /** `const lo, hi`: the unsigned 64-bit product of the uint32 values of names `a` and `b` (mulU32). */
 function mulU32(a: string, b: string): string {
@@ -57,24 +55,6 @@ function mulAcc(w: BlockWriter, i: Instr, sz: number, signed: boolean): void {
   }
 }
 
-/** NOT (no flags) and NEG (the flags of 0 - v). */
-function notNeg(w: BlockWriter, i: Instr, sz: number, neg: boolean): void {
-  const value = neg ? (sz === 2 ? '-v | 0' : `-v & ${MASK[sz]}`) : sz === 2 ? '~v' : `~v & ${MASK[sz]}`;
-  if (i.mod === 3) {
-    const dst = w.reg(sz, i.rm);
-    w.emit(`const v = ${dst}; const r = ${value}; ${dst} = r;`);
-  } else {
-    const write = w.rmw(i, sz, 'v');
-    w.emit(`const r = ${value};`);
-    w.emit(write('r'));
-  }
-  if (neg) {
-    w.emit('fa = 0; fb = v; fr = r;');
-    w.pending = { op: 'sub', sz };
-  }
-  if (i.mod !== 3) w.afterWrite();
-}
-
 export function emitMul(w: BlockWriter, i: Instr): boolean {
   const o = i.opcode;
   const sz = o === 0xf6 ? 0 : i.o32 ? 2 : 1;
@@ -88,8 +68,7 @@ export function emitMul(w: BlockWriter, i: Instr): boolean {
       return true;
     case 0xf6:
     case 0xf7:
-      if (i.reg === 2 || i.reg === 3) notNeg(w, i, sz, i.reg === 3);
-      else if (i.reg === 4 || i.reg === 5) mulAcc(w, i, sz, i.reg === 5);
+      if (i.reg === 4 || i.reg === 5) mulAcc(w, i, sz, i.reg === 5);
       else return false;
       return true;
   }

@@ -8,6 +8,7 @@ import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
 import { LazyOp, ZF } from '../flags.ts';
 import { Vec } from '../fault.ts';
+import { dec, inc, neg, not, test } from './integer-ops.generated.ts';
 
 const EAX = 0, ECX = 1, EDX = 2, EBX = 3;
 const MASK = [0xff, 0xffff, -1] as const;
@@ -69,25 +70,6 @@ export function divU64(hi: number, lo: number, d: number): [number, number] {
     r -= d;
   }
   return [(q1 * 65536 + q0) | 0, r | 0];
-}
-
-function inc(cpu: Cpu, v: number, sz: number): number {
-  const r = (v + 1) & MASK[sz]!;
-  cpu.setLazyKeepCF(LazyOp.ADD, v, 1, r, sz);
-  return r;
-}
-function dec(cpu: Cpu, v: number, sz: number): number {
-  const r = (v - 1) & MASK[sz]!;
-  cpu.setLazyKeepCF(LazyOp.SUB, v, 1, r, sz);
-  return r;
-}
-function neg(cpu: Cpu, v: number, sz: number): number {
-  const r = -v & MASK[sz]!;
-  cpu.setLazy(LazyOp.SUB, 0, v, r, sz);
-  return r;
-}
-function test(cpu: Cpu, a: number, b: number, sz: number): void {
-  cpu.setLazy(LazyOp.LOGIC, a, b, a & b & MASK[sz]!, sz);
 }
 
 function readE(cpu: Cpu, i: Instr, sz: number): number {
@@ -234,7 +216,7 @@ function group3(sz: number) {
         test(cpu, readE(cpu, i, sz), i.imm & MASK[sz]!, sz);
         return;
       case 2:
-        rmw(cpu, i, sz, (v) => ~v & MASK[sz]!);
+        rmw(cpu, i, sz, (v) => not(v, sz));
         return;
       case 3:
         rmw(cpu, i, sz, (v) => neg(cpu, v, sz));

@@ -16,8 +16,10 @@ const b = r32[1]; const ua = r32[0] >>> 0, ub = b >>> 0, p1 = (ua & 65535) * ub,
 fr = lo; fc = hi !== 0 ? 1 : 0; fb = fc;
 }
 { // neg_Ev @0x10006
-const v = r32[2]; const r = -v | 0; r32[2] = r;
-fa = 0; fb = v; fr = r;
+const a = r32[2];
+const r = (-a) | 0;
+r32[2] = r;
+fa = 0; fb = a; fr = r;
 }
 { // set2_Eb @0x10008
 r8[0] = (((fa >>> 0) < (fb >>> 0)) ? 1 : 0);
