@@ -4,7 +4,8 @@
 // which lazy-flag producer records its flags, with which operands. From it:
 // - scripts/gen-ops.ts writes the interpreter's functions, vmm/cpu/ops/integer-ops.generated.ts,
 //   checked in (gen.test.ts fails when that file differs from what the generator writes now);
-// - the translator (bt/emit-alu.ts) fills the same templates with the names of its JavaScript locals.
+// - the translator (bt/emit-alu.ts, emit-shift.ts, emit-mul.ts) fills the same templates with the
+//   names of its JavaScript locals.
 // Template names: `a` and `b` the operands (already reduced to the operand width), `c` the carry-in
 // (0 or 1). A result is cut to the operand width by whoever fills the template.
 //
@@ -198,3 +199,80 @@ export const SHIFT_OPS: readonly (ShiftOp | null)[] = [ROL, ROR, null, null, SHL
 
 /** The names a shift template reads that the translator knows when it translates. */
 export const SHIFT_CONSTANTS = ['k', 'bits', 'sign', 'm'] as const;
+
+// The multiplies (F6/F7 /4 and /5 into AX, DX:AX or EDX:EAX; IMUL 0F AF, 69 and 6B truncated to the
+// destination), one case per operand size. Each case computes locals in order from `a` and `b` (the
+// operands, reduced to their width: for the one-operand forms `a` is AL, AX or EAX), then writes
+// registers (one-operand forms) or yields `result` (the others). CF = OF = `over`, the product did
+// not fit; SF, ZF and PF follow `low`, AF is cleared (the P6's, as ops/arith.ts explains): the
+// 'shift' producer. The 32-bit products are exact without BigInt: the 16-bit split keeps every
+// partial product below 2^49.
+
+export interface MulCase {
+  readonly steps: readonly (readonly [name: string, value: string])[];
+  /** [operand size, register number, value]: what the one-operand forms write, in order. */
+  readonly writes: readonly (readonly [sz: number, reg: number, value: string])[];
+  /** The destination's new value (two- and three-operand IMUL). */
+  readonly result?: string;
+  readonly low: string;
+  readonly over: string;
+}
+
+export interface MulOp {
+  readonly name: string;
+  /** By operand size (0/1/2 = 8/16/32 bits); null where the form does not exist. */
+  readonly sizes: readonly (MulCase | null)[];
+}
+
+const EAX = 0, EDX = 2;
+
+/** The unsigned 64-bit product of the uint32 values of `x` and `y` as int32 halves lo and hi. */
+const mulU32 = (x: string, y: string): MulCase['steps'] => [
+  ['ua', `${x} >>> 0`],
+  ['ub', `${y} >>> 0`],
+  ['p1', '(ua & 65535) * ub'],
+  ['p2', '(ua >>> 16) * ub'],
+  ['lo', 'Math.imul(ua, ub)'],
+  ['hi', '(Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296)) | 0'],
+];
+
+export const MUL: MulOp = {
+  name: 'mul',
+  sizes: [
+    { steps: [['r', 'a * b']], writes: [[1, EAX, 'r']], low: 'r & 255', over: 'r >> 8 !== 0' },
+    { steps: [['r', 'a * b']], writes: [[1, EAX, 'r'], [1, EDX, 'r >>> 16']], low: 'r & 65535', over: 'r >>> 16 !== 0' },
+    { steps: mulU32('a', 'b'), writes: [[2, EAX, 'lo'], [2, EDX, 'hi']], low: 'lo', over: 'hi !== 0' },
+  ],
+};
+
+/** IMUL with one operand. */
+export const IMUL1: MulOp = {
+  name: 'imul1',
+  sizes: [
+    { steps: [['r', '((a << 24) >> 24) * ((b << 24) >> 24)']], writes: [[1, EAX, 'r']], low: 'r & 255', over: 'r !== (r << 24) >> 24' },
+    {
+      steps: [['r', '((a << 16) >> 16) * ((b << 16) >> 16)']],
+      writes: [[1, EAX, 'r'], [1, EDX, 'r >> 16']],
+      low: 'r & 65535',
+      over: 'r !== (r << 16) >> 16',
+    },
+    {
+      // The signed high half from the unsigned one: less each operand where the other is negative.
+      steps: [['sa', 'a | 0'], ['sb', 'b | 0'], ...mulU32('sa', 'sb'), ['sh', '(hi - (sa < 0 ? sb : 0) - (sb < 0 ? sa : 0)) | 0']],
+      writes: [[2, EAX, 'lo'], [2, EDX, 'sh']],
+      low: 'lo',
+      over: 'sh !== lo >> 31',
+    },
+  ],
+};
+
+/** IMUL r, r/m and IMUL r, r/m, imm: the product truncated to the destination. */
+export const IMUL_TRUNC: MulOp = {
+  name: 'imulTrunc',
+  sizes: [
+    null,
+    { steps: [['r', '((a << 16) >> 16) * ((b << 16) >> 16)'], ['t', '(r << 16) >> 16']], writes: [], result: 'r & 65535', low: 'r & 65535', over: 't !== r' },
+    // a * b is exact below 2^53; above it, it certainly differs from the 32-bit product.
+    { steps: [['lo', 'Math.imul(a, b)']], writes: [], result: 'lo', low: 'lo', over: '(a | 0) * (b | 0) !== lo' },
+  ],
+};

@@ -8,7 +8,7 @@
 // a stack trace would no longer find its source), the generated code is reviewed as text in the diff
 // like the translator's golden files, and the interpreter's speed does not depend on the generator.
 
-import { ALU_OPS, DEC, INC, LAZY_NAMES, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, type Alt, type IntOp, type ShiftOp } from './integer-table.ts';
+import { ALU_OPS, DEC, IMUL1, IMUL_TRUNC, INC, LAZY_NAMES, MUL, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, type Alt, type IntOp, type MulOp, type ShiftOp } from './integer-table.ts';
 
 /** The statements computing `r` from the operands in `a`, `b` and recording the flags, at size sz with mask m. */
 function body(op: IntOp, result: (expr: string) => string): string[] {
@@ -113,6 +113,29 @@ function shiftFunction(): string[] {
   return out;
 }
 
+/** A multiply, one branch per operand size it has; the one-operand forms read the accumulator themselves. */
+function mulFunction(op: MulOp, doc: string): string[] {
+  const truncating = op.sizes.some((c) => c?.result !== undefined);
+  const out = [
+    `/** ${doc} */`,
+    truncating
+      ? `export function ${op.name}(cpu: Cpu, a: number, b: number, sz: number): number {`
+      : `export function ${op.name}(cpu: Cpu, b: number, sz: number): void {`,
+  ];
+  const cases = op.sizes.flatMap((c, sz) => (c ? [[sz, c] as const] : []));
+  cases.forEach(([sz, c], k) => {
+    out.push(k === 0 ? `  if (sz === ${sz}) {` : k === cases.length - 1 ? '  } else {' : `  } else if (sz === ${sz}) {`);
+    if (!truncating) out.push(`    const a = cpu.${['r8[0]', 'r16[0]', 'r32[0]'][sz]}!;`);
+    for (const [name, value] of c.steps) out.push(`    const ${name} = ${value};`);
+    out.push(`    const over = ${c.over};`);
+    for (const [size, reg, value] of c.writes) out.push(`    cpu.${size === 1 ? `r16[${reg << 1}]` : `r32[${reg}]`} = ${value};`);
+    out.push(`    cpu.setResultFlags(${c.low}, ${sz}, over, over);`);
+    if (c.result !== undefined) out.push(`    return ${c.result};`);
+  });
+  out.push('  }', '}');
+  return out;
+}
+
 /** The text of vmm/cpu/ops/integer-ops.generated.ts. */
 export function renderIntegerOps(): string {
   const out = [
@@ -140,6 +163,12 @@ export function renderIntegerOps(): string {
     ...unaryFunction(NEG, 'NEG: the flags of `0 - a`.', false),
     '',
     ...shiftFunction(),
+    '',
+    ...mulFunction(MUL, 'MUL: AL, AX or EAX times b into AX, DX:AX or EDX:EAX.'),
+    '',
+    ...mulFunction(IMUL1, 'IMUL with one operand: AL, AX or EAX times b, signed, into AX, DX:AX or EDX:EAX.'),
+    '',
+    ...mulFunction(IMUL_TRUNC, 'IMUL r, r/m[, imm]: the signed product of a and b truncated to sz bits.'),
   ];
   return out.join('\n') + '\n';
 }

@@ -146,3 +146,82 @@ export function shiftOp(cpu: Cpu, op: number, v: number, k: number, sz: number):
     }
   }
 }
+
+/** MUL: AL, AX or EAX times b into AX, DX:AX or EDX:EAX. */
+export function mul(cpu: Cpu, b: number, sz: number): void {
+  if (sz === 0) {
+    const a = cpu.r8[0]!;
+    const r = a * b;
+    const over = r >> 8 !== 0;
+    cpu.r16[0] = r;
+    cpu.setResultFlags(r & 255, 0, over, over);
+  } else if (sz === 1) {
+    const a = cpu.r16[0]!;
+    const r = a * b;
+    const over = r >>> 16 !== 0;
+    cpu.r16[0] = r;
+    cpu.r16[4] = r >>> 16;
+    cpu.setResultFlags(r & 65535, 1, over, over);
+  } else {
+    const a = cpu.r32[0]!;
+    const ua = a >>> 0;
+    const ub = b >>> 0;
+    const p1 = (ua & 65535) * ub;
+    const p2 = (ua >>> 16) * ub;
+    const lo = Math.imul(ua, ub);
+    const hi = (Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296)) | 0;
+    const over = hi !== 0;
+    cpu.r32[0] = lo;
+    cpu.r32[2] = hi;
+    cpu.setResultFlags(lo, 2, over, over);
+  }
+}
+
+/** IMUL with one operand: AL, AX or EAX times b, signed, into AX, DX:AX or EDX:EAX. */
+export function imul1(cpu: Cpu, b: number, sz: number): void {
+  if (sz === 0) {
+    const a = cpu.r8[0]!;
+    const r = ((a << 24) >> 24) * ((b << 24) >> 24);
+    const over = r !== (r << 24) >> 24;
+    cpu.r16[0] = r;
+    cpu.setResultFlags(r & 255, 0, over, over);
+  } else if (sz === 1) {
+    const a = cpu.r16[0]!;
+    const r = ((a << 16) >> 16) * ((b << 16) >> 16);
+    const over = r !== (r << 16) >> 16;
+    cpu.r16[0] = r;
+    cpu.r16[4] = r >> 16;
+    cpu.setResultFlags(r & 65535, 1, over, over);
+  } else {
+    const a = cpu.r32[0]!;
+    const sa = a | 0;
+    const sb = b | 0;
+    const ua = sa >>> 0;
+    const ub = sb >>> 0;
+    const p1 = (ua & 65535) * ub;
+    const p2 = (ua >>> 16) * ub;
+    const lo = Math.imul(ua, ub);
+    const hi = (Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296)) | 0;
+    const sh = (hi - (sa < 0 ? sb : 0) - (sb < 0 ? sa : 0)) | 0;
+    const over = sh !== lo >> 31;
+    cpu.r32[0] = lo;
+    cpu.r32[2] = sh;
+    cpu.setResultFlags(lo, 2, over, over);
+  }
+}
+
+/** IMUL r, r/m[, imm]: the signed product of a and b truncated to sz bits. */
+export function imulTrunc(cpu: Cpu, a: number, b: number, sz: number): number {
+  if (sz === 1) {
+    const r = ((a << 16) >> 16) * ((b << 16) >> 16);
+    const t = (r << 16) >> 16;
+    const over = t !== r;
+    cpu.setResultFlags(r & 65535, 1, over, over);
+    return r & 65535;
+  } else {
+    const lo = Math.imul(a, b);
+    const over = (a | 0) * (b | 0) !== lo;
+    cpu.setResultFlags(lo, 2, over, over);
+    return lo;
+  }
+}
