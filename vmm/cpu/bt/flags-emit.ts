@@ -129,7 +129,7 @@ export function condExpr(p: Pending | null, cc: number): string {
 export function carryExpr(p: Pending | null): string {
   if (!p) return '(cpu.cf() ? 1 : 0)';
   if (p.op === 'logic') return '0';
-  if (p.op === 'inc' || p.op === 'dec' || p.op === 'shift') return 'fc';
+  if (p.op === 'shift' || PRODUCERS[p.op].keepsCF) return 'fc';
   return `(${cfExpr(p)} ? 1 : 0)`;
 }
 

@@ -197,9 +197,6 @@ const SAR: ShiftOp = {
 /** Group 2 by its /r; RCL and RCR (2, 3) rotate through CF bit by bit and are written by hand in ops/shift.ts. */
 export const SHIFT_OPS: readonly (ShiftOp | null)[] = [ROL, ROR, null, null, SHL, SHR, SHL, SAR];
 
-/** The names a shift template reads that the translator knows when it translates. */
-export const SHIFT_CONSTANTS = ['k', 'bits', 'sign', 'm'] as const;
-
 // The multiplies (F6/F7 /4 and /5 into AX, DX:AX or EDX:EAX; IMUL 0F AF, 69 and 6B truncated to the
 // destination), one case per operand size. Each case computes locals in order from `a` and `b` (the
 // operands, reduced to their width: for the one-operand forms `a` is AL, AX or EAX), then writes
