@@ -45,6 +45,16 @@ function taken(op: ShiftOp, a: Alt, known: ReadonlyMap<string, number>): boolean
   return Boolean(holds);
 }
 
+/** body() by operation, count and size: at most 6 x 31 x 3 texts, each worked out once. */
+const bodies = new Map<string, string>();
+
+function bodyOf(op: ShiftOp, count: number, sz: number): string {
+  const key = `${op.name} ${count} ${sz}`;
+  let text = bodies.get(key);
+  if (text === undefined) bodies.set(key, (text = body(op, count, sz)));
+  return text;
+}
+
 /** The statements of `op` at size sz and count k: `const r`, `cf`, `of` over the operand in v. */
 function body(op: ShiftOp, count: number, sz: number): string {
   const bits = BITS[sz]!;
@@ -76,7 +86,7 @@ export function emitShift(w: BlockWriter, i: Instr): boolean {
   if (count === 0) return false;
   const sz = o === 0xc0 || o === 0xd0 ? 0 : i.o32 ? 2 : 1;
   // The operand is read (and may fault) before the flags change, as in the interpreter.
-  applyTo(w, i, sz, body(op, count, sz));
+  applyTo(w, i, sz, bodyOf(op, count, sz));
   if (op.flags === 'result') {
     w.emit('fr = r; fc = cf; fb = of;');
     w.pending = { op: 'shift', sz };

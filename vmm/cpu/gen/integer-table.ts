@@ -86,18 +86,24 @@ export const DEC: IntOp = { name: 'dec', result: 'a - 1', carryIn: false, flags:
 export const NOT: IntOp = { name: 'not', result: '~a', carryIn: false, flags: null, writes: true };
 export const NEG: IntOp = { name: 'neg', result: '-a', carryIn: false, flags: { producer: 'sub', a: '0', b: 'a' }, writes: true };
 
+/** Templates split at their operand names (odd indices), once each: the translator fills them per instruction. */
+const split = new Map<string, readonly string[]>();
+
 /**
  * `template` with its operand names replaced. An operand that is not a name or a number literal is
  * parenthesized, and so is a negative literal after a sign (`-a` of -5 must not become `--5`).
  */
 export function fill(template: string, names: { a?: string; b?: string; c?: string }): string {
-  return template.replace(/\b[abc]\b/g, (k, at: number) => {
-    const v = names[k as 'a' | 'b' | 'c'];
-    if (v === undefined) throw new Error(`template ${template}: no value for ${k}`);
-    if (/^[\w$.[\]]+$/.test(v)) return v;
-    if (/^-\d+$/.test(v) && !/[-+~]$/.test(template.slice(0, at))) return v;
-    return `(${v})`;
-  });
+  let parts = split.get(template);
+  if (!parts) split.set(template, (parts = template.split(/\b([abc])\b/)));
+  let out = parts[0]!;
+  for (let k = 1; k < parts.length; k += 2) {
+    const v = names[parts[k] as 'a' | 'b' | 'c'];
+    if (v === undefined) throw new Error(`template ${template}: no value for ${parts[k]}`);
+    const plain = /^[\w$.[\]]+$/.test(v) || (/^-\d+$/.test(v) && !/[-+~]$/.test(out));
+    out += (plain ? v : `(${v})`) + parts[k + 1]!;
+  }
+  return out;
 }
 
 /** Whether the operation needs the carry flag before it runs: as its input, or to keep it. */
