@@ -1,13 +1,12 @@
 // Translations of the flag-setting integer instructions: the eight ALU operations (00-3D, 80/81/83),
-// TEST, INC and DEC. Each computes exactly what ops/alu.ts and ops/arith.ts compute and leaves its
-// operands and result in the flag locals (flags-emit.ts) instead of the cpu's lazy-flag fields.
+// TEST, INC, DEC, NOT and NEG. What each computes, and which flags it leaves, comes from the table the
+// interpreter's functions are generated from (gen/integer-table.ts); here are their operand forms.
+// The operands and result go to the flag locals (flags-emit.ts) instead of the cpu's lazy-flag fields.
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
-import { carryExpr, type Producer } from './flags-emit.ts';
-
-const OPS: readonly Producer[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
-const CMP = 7;
+import { carryExpr } from './flags-emit.ts';
+import { ALU_OPS, DEC, INC, NEG, NOT, TEST, fill, readsCarry, type IntOp } from '../gen/integer-table.ts';
 
 /** `x` reduced to the operand width (int32 for 32 bits, as the interpreter's `& MASK[sz]`). */
 function wrap(x: string, sz: number): string {
@@ -15,23 +14,19 @@ function wrap(x: string, sz: number): string {
 }
 
 /**
- * Emits `const r = a op b` for ALU operation `op` (ADD OR ADC SBB AND SUB XOR CMP) and makes it the
- * pending flag producer. `a` and `b` must be names or constants, not expressions with side effects.
- * The flag locals are assigned by `commitFlags`, after the destination is written.
+ * Emits `const r` for operation `op` of the table over operands `a` and `b` and makes it the pending
+ * flag producer. `a` and `b` must be names or constants, not expressions with side effects. The flag
+ * locals are assigned by the returned function, after the destination is written.
  */
-function compute(w: BlockWriter, op: number, a: string, b: string, sz: number): () => void {
-  switch (op) {
-    case 0: w.emit(`const r = ${wrap(`${a} + ${b}`, sz)};`); break;
-    case 1: w.emit(`const r = ${wrap(`${a} | ${b}`, sz)};`); break;
-    case 2: w.emit(`const c = ${carryExpr(w.pending)}; const r = ${wrap(`${a} + ${b} + c`, sz)};`); break;
-    case 3: w.emit(`const c = ${carryExpr(w.pending)}; const r = ${wrap(`${a} - ${b} - c`, sz)};`); break;
-    case 4: w.emit(`const r = ${wrap(`${a} & ${b}`, sz)};`); break;
-    case 6: w.emit(`const r = ${wrap(`${a} ^ ${b}`, sz)};`); break;
-    default: w.emit(`const r = ${wrap(`${a} - ${b}`, sz)};`); break;
-  }
+function compute(w: BlockWriter, op: IntOp, a: string, b: string, sz: number): () => void {
+  const carry = readsCarry(op);
+  const names = { a, b, c: 'c' };
+  w.emit(`${carry ? `const c = ${carryExpr(w.pending)}; ` : ''}const r = ${wrap(fill(op.result, names), sz)};`);
   return () => {
-    w.emit(`fa = ${a}; fb = ${b}; fr = r;${op === 2 || op === 3 ? ' fc = c;' : ''}`);
-    w.pending = { op: OPS[op]!, sz };
+    const f = op.flags;
+    if (!f) return;
+    w.emit(`fa = ${fill(f.a, names)}; fb = ${fill(f.b, names)}; fr = r;${carry ? ' fc = c;' : ''}`);
+    w.pending = { op: f.producer, sz };
   };
 }
 
@@ -44,16 +39,16 @@ function immOf(i: Instr, sz: number): string {
 }
 
 /** E op= src, with E a register or memory (read-modify-write). */
-function aluE(w: BlockWriter, i: Instr, op: number, sz: number, src: string): void {
+function aluE(w: BlockWriter, i: Instr, op: IntOp, sz: number, src: string): void {
   if (i.mod === 3) {
     const dst = w.reg(sz, i.rm);
     w.emit(`const a = ${dst}, b = ${src};`);
     const commit = compute(w, op, 'a', 'b', sz);
-    if (op !== CMP) w.emit(`${dst} = r;`);
+    if (op.writes) w.emit(`${dst} = r;`);
     commit();
     return;
   }
-  if (op === CMP) {
+  if (!op.writes) {
     const m = w.readMem(i, sz, 'a');
     w.emit(`const b = ${src};`);
     compute(w, op, m, 'b', sz)();
@@ -68,37 +63,34 @@ function aluE(w: BlockWriter, i: Instr, op: number, sz: number, src: string): vo
 }
 
 /** G op= E. */
-function aluG(w: BlockWriter, i: Instr, op: number, sz: number): void {
+function aluG(w: BlockWriter, i: Instr, op: IntOp, sz: number): void {
   const dst = w.reg(sz, i.reg);
   const src = w.readE(i, sz, 'b');
   w.emit(`const a = ${dst}${src === 'b' ? '' : `, b = ${src}`};`);
   const commit = compute(w, op, 'a', 'b', sz);
-  if (op !== CMP) w.emit(`${dst} = r;`);
+  if (op.writes) w.emit(`${dst} = r;`);
   commit();
 }
 
 function test(w: BlockWriter, a: string, b: string, sz: number): void {
   w.emit(`const a = ${a}, b = ${b};`);
-  compute(w, 4, 'a', 'b', sz)();
+  compute(w, TEST, 'a', 'b', sz)();
 }
 
-function incDec(w: BlockWriter, i: Instr, sz: number, dec: boolean, regOnly: number): void {
-  const carry = carryExpr(w.pending);
-  const op = dec ? '-' : '+';
-  const finish = (): void => {
-    w.emit(`fa = a; fb = 1; fr = r; fc = c;`);
-    w.pending = { op: dec ? 'dec' : 'inc', sz };
-  };
+/** INC, DEC, NOT, NEG of E, or of register `regOnly` (40-4F) when it is not -1. */
+function unary(w: BlockWriter, i: Instr, op: IntOp, sz: number, regOnly: number): void {
   if (regOnly >= 0 || i.mod === 3) {
     const dst = w.reg(sz, regOnly >= 0 ? regOnly : i.rm);
-    w.emit(`const c = ${carry}, a = ${dst}; const r = ${wrap(`a ${op} 1`, sz)}; ${dst} = r;`);
-    finish();
+    w.emit(`const a = ${dst};`);
+    const commit = compute(w, op, 'a', 'b', sz);
+    w.emit(`${dst} = r;`);
+    commit();
     return;
   }
   const write = w.rmw(i, sz, 'a');
-  w.emit(`const c = ${carry}; const r = ${wrap(`a ${op} 1`, sz)};`);
+  const commit = compute(w, op, 'a', 'b', sz);
   w.emit(write('r'));
-  finish();
+  commit();
   w.afterWrite();
 }
 
@@ -106,7 +98,7 @@ function incDec(w: BlockWriter, i: Instr, sz: number, dec: boolean, regOnly: num
 export function emitAlu(w: BlockWriter, i: Instr): boolean {
   const o = i.opcode;
   if (o < 0x40 && (o & 7) < 6) {
-    const op = o >> 3;
+    const op = ALU_OPS[o >> 3]!;
     const form = o & 7;
     const sz = sizeOf(i, (form & 1) === 0);
     switch (form) {
@@ -122,7 +114,7 @@ export function emitAlu(w: BlockWriter, i: Instr): boolean {
         const acc = w.reg(sz, 0);
         w.emit(`const a = ${acc};`);
         const commit = compute(w, op, 'a', immOf(i, sz), sz);
-        if (op !== CMP) w.emit(`${acc} = r;`);
+        if (op.writes) w.emit(`${acc} = r;`);
         commit();
         return true;
       }
@@ -131,12 +123,12 @@ export function emitAlu(w: BlockWriter, i: Instr): boolean {
   switch (o) {
     case 0x80:
     case 0x82:
-      aluE(w, i, i.reg, 0, immOf(i, 0));
+      aluE(w, i, ALU_OPS[i.reg]!, 0, immOf(i, 0));
       return true;
     case 0x81:
     case 0x83: {
       const sz = sizeOf(i, false);
-      aluE(w, i, i.reg, sz, immOf(i, sz));
+      aluE(w, i, ALU_OPS[i.reg]!, sz, immOf(i, sz));
       return true;
     }
     case 0x84:
@@ -156,8 +148,12 @@ export function emitAlu(w: BlockWriter, i: Instr): boolean {
     }
     case 0xf6:
     case 0xf7: {
-      if (i.reg > 1) return false;
       const sz = sizeOf(i, o === 0xf6);
+      if (i.reg === 2 || i.reg === 3) {
+        unary(w, i, i.reg === 2 ? NOT : NEG, sz, -1);
+        return true;
+      }
+      if (i.reg > 1) return false;
       const e = w.readE(i, sz, 'm');
       test(w, e, immOf(i, sz), sz);
       return true;
@@ -165,11 +161,11 @@ export function emitAlu(w: BlockWriter, i: Instr): boolean {
     case 0xfe:
     case 0xff:
       if (i.reg > 1) return false;
-      incDec(w, i, sizeOf(i, o === 0xfe), i.reg === 1, -1);
+      unary(w, i, i.reg === 1 ? DEC : INC, sizeOf(i, o === 0xfe), -1);
       return true;
   }
   if (o >= 0x40 && o < 0x50) {
-    incDec(w, i, sizeOf(i, false), o >= 0x48, o & 7);
+    unary(w, i, o >= 0x48 ? DEC : INC, sizeOf(i, false), o & 7);
     return true;
   }
   return false;

@@ -1,52 +1,106 @@
 // Translations of SHL, SHR, SAR, ROL and ROR by a constant count (C0/C1 with an immediate, D0/D1 by
-// one), as ops/shift.ts computes them, the count folded in. RCL/RCR, counts in CL and counts that mask
-// to zero (which leave the flags alone) stay with the interpreter.
+// one), from the table the interpreter's shiftOp is generated from (gen/integer-table.ts): the count,
+// width and mask are known here, so every step over them alone is computed now and every guard picks
+// its alternative now; what is left reads the operand. RCL/RCR, counts in CL and counts that mask to
+// zero (which leave the flags alone) stay with the interpreter.
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
 import { CF, OF } from '../flags.ts';
+import { SHIFT_OPS, type Alt, type ShiftOp } from '../gen/integer-table.ts';
 
 const MASK = ['255', '65535', '-1'] as const;
 const BITS = [8, 16, 32] as const;
+/** The locals every operation defines; they stay locals even when constant. */
+const RESULTS = new Set(['r', 'cf', 'of']);
+
+const compiled = new Map<string, (...values: number[]) => number>();
+
+/** `expr` evaluated now, if every name in it is known; null otherwise. */
+function constant(expr: string, known: ReadonlyMap<string, number>): number | null {
+  const names = [...new Set(expr.match(/\b[A-Za-z_]\w*\b/g) ?? [])];
+  if (!names.every((n) => known.has(n))) return null;
+  const key = `${names.join(',')}:${expr}`;
+  let f = compiled.get(key);
+  if (!f) {
+    // Templates come from the table in this program, never from the guest.
+    f = new Function(...names, `return (${expr});`) as (...values: number[]) => number;
+    compiled.set(key, f);
+  }
+  return f(...names.map((n) => known.get(n)!));
+}
+
+/** `expr` with the known names replaced by their values. */
+function substitute(expr: string, known: ReadonlyMap<string, number>): string {
+  return expr.replace(/\b[A-Za-z_]\w*\b/g, (n) => {
+    const v = known.get(n);
+    return v === undefined ? n : v < 0 ? `(${v})` : String(v);
+  });
+}
+
+/** Whether the guard of `a` holds; guards read only what is known at translation time. */
+function taken(op: ShiftOp, a: Alt, known: ReadonlyMap<string, number>): boolean {
+  const holds = constant(a.when!, known);
+  if (holds === null) throw new Error(`${op.name}: guard ${a.when} is not known at translation time`);
+  return Boolean(holds);
+}
+
+/** body() by operation, count and size: at most 6 x 31 x 3 texts, each worked out once. */
+const bodies = new Map<string, string>();
+
+function bodyOf(op: ShiftOp, count: number, sz: number): string {
+  const key = `${op.name} ${count} ${sz}`;
+  let text = bodies.get(key);
+  if (text === undefined) bodies.set(key, (text = body(op, count, sz)));
+  return text;
+}
+
+/** The statements of `op` at size sz and count k: `const r`, `cf`, `of` over the operand in v. */
+function body(op: ShiftOp, count: number, sz: number): string {
+  const bits = BITS[sz]!;
+  const known = new Map<string, number>([
+    ['k', count],
+    ['bits', bits],
+    ['sign', bits - 1],
+    ['m', Number(MASK[sz])],
+  ]);
+  const cutNow = (x: number): number => (sz === 2 ? x | 0 : x & Number(MASK[sz]));
+  const cutText = (x: string): string => (sz === 2 ? `(${x}) | 0` : `(${x}) & ${MASK[sz]}`);
+  const out: string[] = [];
+  for (const [name, value] of op.steps) {
+    const alt = typeof value === 'string' ? { value } : value.find((a) => a.when === undefined || taken(op, a, known))!;
+    const now = constant(alt.value, known);
+    if (now === null) out.push(`const ${name} = ${alt.cut ? cutText(substitute(alt.value, known)) : substitute(alt.value, known)};`);
+    else if (RESULTS.has(name)) out.push(`const ${name} = ${alt.cut ? cutNow(now) : now};`);
+    else known.set(name, alt.cut ? cutNow(now) : now);
+  }
+  return out.join(' ');
+}
 
 export function emitShift(w: BlockWriter, i: Instr): boolean {
   const o = i.opcode;
   if (o !== 0xc0 && o !== 0xc1 && o !== 0xd0 && o !== 0xd1) return false;
-  const op = i.reg;
-  if (op === 2 || op === 3) return false;
+  const op = SHIFT_OPS[i.reg];
+  if (!op) return false;
   const count = (o === 0xc0 || o === 0xc1 ? i.imm : 1) & 31;
   if (count === 0) return false;
   const sz = o === 0xc0 || o === 0xd0 ? 0 : i.o32 ? 2 : 1;
-  if (op < 2) {
-    emitRotate(w, i, op === 1, count, sz);
-    return true;
-  }
-  const bits = BITS[sz]!;
-  const sign = bits - 1;
-  const m = MASK[sz];
-  // v: the operand (masked to its width, as shiftOp does); r, cf, of as shiftOp computes them.
-  let body: string;
-  if (op === 4 || op === 6) {
-    const r = count >= bits ? '0' : sz === 2 ? `(v << ${count})` : `((v << ${count}) & ${m})`;
-    const cf = count <= bits ? `((v >>> ${bits - count}) & 1)` : '0';
-    body = `const r = ${r}; const cf = ${cf}; const of = ((r >>> ${sign}) & 1) ^ cf;`;
-  } else if (op === 5) {
-    const r = count >= bits ? '0' : `(v >>> ${count})`;
-    const cf = count <= bits ? `((v >>> ${count - 1}) & 1)` : '0';
-    const of = count === 1 ? `((v >>> ${sign}) & 1)` : `((r >>> ${sign}) & 1)`;
-    body = `const r = ${r} | 0; const cf = ${cf}; const of = ${of};`;
+  // The operand is read (and may fault) before the flags change, as in the interpreter.
+  applyTo(w, i, sz, bodyOf(op, count, sz));
+  if (op.flags === 'result') {
+    w.emit('fr = r; fc = cf; fb = of;');
+    w.pending = { op: 'shift', sz };
   } else {
-    const sv = sz === 0 ? '((v << 24) >> 24)' : sz === 1 ? '((v << 16) >> 16)' : '(v | 0)';
-    body = `const sv = ${sv}; const r = (sv >> ${Math.min(count, 31)}) & ${m}; const cf = (sv >> ${Math.min(count - 1, 31)}) & 1; const of = 0;`;
+    // Only CF and OF change: the flags pending before go to the cpu first, and the new CF and OF
+    // replace the lazy ones there (the interpreter's setCfOf).
+    w.flush();
+    w.emit(`cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`);
   }
-  applyTo(w, i, sz, body);
-  w.emit('fr = r; fc = cf; fb = of;');
-  w.pending = { op: 'shift', sz };
   if (i.mod !== 3) w.afterWrite();
   return true;
 }
 
-/** Reads the operand into v (masked to its width), runs `body` (which defines r), writes r back. */
+/** Reads the operand into v (masked to its width, as shiftOp does), runs `body` (which defines r), writes r back. */
 function applyTo(w: BlockWriter, i: Instr, sz: number, body: string): void {
   const load = (src: string): string => (sz === 2 ? `const v = ${src};` : `const v = ${src} & ${MASK[sz]};`);
   if (i.mod === 3) {
@@ -57,24 +111,4 @@ function applyTo(w: BlockWriter, i: Instr, sz: number, body: string): void {
   const write = w.rmw(i, sz, 'mv');
   w.emit(`${load('mv')} ${body}`);
   w.emit(write('r'));
-}
-
-/**
- * ROL and ROR by a constant: they change CF and OF only, so the flags pending before them go to the
- * cpu first, and the new CF and OF replace the lazy ones there (shiftOp's setCfOf).
- */
-function emitRotate(w: BlockWriter, i: Instr, right: boolean, count: number, sz: number): void {
-  const bits = BITS[sz]!;
-  const sign = bits - 1;
-  const c = count & sign;
-  const rot = right ? `((v >>> ${c}) | (v << ${bits - c}))` : `((v << ${c}) | (v >>> ${bits - c}))`;
-  const r = c === 0 ? 'v' : sz === 2 ? `${rot} | 0` : `${rot} & ${MASK[sz]}`;
-  const flags = right
-    ? `const cf = (r >>> ${sign}) & 1, of = cf ^ ((r >>> ${sign - 1}) & 1);`
-    : `const cf = r & 1, of = ((r >>> ${sign}) & 1) ^ cf;`;
-  // The operand is read (and may fault) before the flags change, as in the interpreter.
-  applyTo(w, i, sz, `const r = ${r}; ${flags}`);
-  w.flush();
-  w.emit(`cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`);
-  if (i.mod !== 3) w.afterWrite();
 }

@@ -7,12 +7,14 @@
 // SETcc or CMOVcc after CMP then becomes one JavaScript comparison of the operands.
 
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
+import { PRODUCERS, type Producer } from '../gen/integer-table.ts';
 
 /**
- * 'shift' (SHL, SHR, SAR): SF, ZF and PF from fr as for LOGIC; CF in fc and OF in fb (0 or 1), as the
+ * The producers are those of the one table (gen/integer-table.ts). 'shift' (SHL, SHR, SAR, the
+ * multiplies): SF, ZF and PF from fr as for LOGIC; CF in fc and OF in fb (0 or 1), as the
  * interpreter's setResultFlags writes them directly.
  */
-export type Producer = 'add' | 'adc' | 'sub' | 'sbb' | 'logic' | 'inc' | 'dec' | 'shift';
+export type { Producer };
 
 /** The flag-setting operation whose operands are in fa/fb/fr (and fc), known at translation time. */
 export interface Pending {
@@ -127,28 +129,23 @@ export function condExpr(p: Pending | null, cc: number): string {
 export function carryExpr(p: Pending | null): string {
   if (!p) return '(cpu.cf() ? 1 : 0)';
   if (p.op === 'logic') return '0';
-  if (p.op === 'inc' || p.op === 'dec' || p.op === 'shift') return 'fc';
+  if (p.op === 'shift' || PRODUCERS[p.op].keepsCF) return 'fc';
   return `(${cfExpr(p)} ? 1 : 0)`;
 }
 
-const LOP: Record<Producer, string> = {
-  add: String(LazyOp.ADD),
-  adc: `(fc ? ${LazyOp.ADC} : ${LazyOp.ADD})`,
-  sub: String(LazyOp.SUB),
-  sbb: `(fc ? ${LazyOp.SBB} : ${LazyOp.SUB})`,
-  logic: String(LazyOp.LOGIC),
-  inc: String(LazyOp.ADD),
-  dec: String(LazyOp.SUB),
-  shift: String(LazyOp.LOGIC),
-};
+/** The LazyOp the interpreter records for producer p, as an expression over fc (the carry-in). */
+function lazyOp(p: Exclude<Producer, 'shift'>): string {
+  const [c0, c1] = PRODUCERS[p].lazy;
+  return c0 === c1 ? String(c0) : `(fc ? ${c1} : ${c0})`;
+}
 
 /** Statements that leave the cpu's lazy-flag fields as the interpreter would have left them. */
 export function flushCode(p: Pending | null): string {
   if (!p) return '';
   if (p.op === 'shift')
     return `cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF | AF)}) | fc | (fb << 11); cpu.lop = ${LazyOp.LOGIC}; cpu.lres = fr; cpu.lsz = ${p.sz}; cpu.lazy = ${PF | ZF | SF};`;
-  const common = `cpu.lop = ${LOP[p.op]}; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = ${p.sz};`;
-  if (p.op === 'inc' || p.op === 'dec')
+  const common = `cpu.lop = ${lazyOp(p.op)}; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = ${p.sz};`;
+  if (PRODUCERS[p.op].keepsCF)
     return `cpu.flagsRaw = (cpu.flagsRaw & ${~CF}) | fc; ${common} cpu.lazy = ${ARITH & ~CF};`;
   return `${common} cpu.lazy = ${ARITH};`;
 }

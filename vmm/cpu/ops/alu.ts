@@ -1,10 +1,12 @@
 // The eight classic ALU operations (ADD OR ADC SBB AND SUB XOR CMP) in their opcode block 00-3F and the
-// immediate group 80/81/83 (SDM vol. 2; opcode map table A-2). One switch computes every operation so
-// the hot path stays monomorphic.
+// immediate group 80/81/83 (SDM vol. 2; opcode map table A-2): their operand forms. What each
+// operation computes is `alu()`, generated from the table the translator also reads
+// (gen/integer-table.ts); one switch computes every operation so the hot path stays monomorphic.
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
-import { LazyOp } from '../flags.ts';
+import { ALU_OPS } from '../gen/integer-table.ts';
+import { alu } from './integer-ops.generated.ts';
 
 export const enum Alu {
   ADD = 0,
@@ -17,49 +19,7 @@ export const enum Alu {
   CMP = 7,
 }
 
-const MASK = [0xff, 0xffff, -1] as const;
-const NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'] as const;
-
-/** Computes `a op b` at size sz (0/1/2 = 8/16/32 bits), records flags, returns the masked result. */
-export function alu(cpu: Cpu, op: number, a: number, b: number, sz: number): number {
-  const m = MASK[sz]!;
-  let r: number;
-  switch (op) {
-    case Alu.ADD:
-      r = (a + b) & m;
-      cpu.setLazy(LazyOp.ADD, a, b, r, sz);
-      return r;
-    case Alu.OR:
-      r = (a | b) & m;
-      cpu.setLazy(LazyOp.LOGIC, a, b, r, sz);
-      return r;
-    case Alu.ADC: {
-      const c = cpu.cf() ? 1 : 0;
-      r = (a + b + c) & m;
-      cpu.setLazy(c ? LazyOp.ADC : LazyOp.ADD, a, b, r, sz);
-      return r;
-    }
-    case Alu.SBB: {
-      const c = cpu.cf() ? 1 : 0;
-      r = (a - b - c) & m;
-      cpu.setLazy(c ? LazyOp.SBB : LazyOp.SUB, a, b, r, sz);
-      return r;
-    }
-    case Alu.AND:
-      r = a & b & m;
-      cpu.setLazy(LazyOp.LOGIC, a, b, r, sz);
-      return r;
-    case Alu.XOR:
-      r = (a ^ b) & m;
-      cpu.setLazy(LazyOp.LOGIC, a, b, r, sz);
-      return r;
-    default:
-      // SUB and CMP
-      r = (a - b) & m;
-      cpu.setLazy(LazyOp.SUB, a, b, r, sz);
-      return r;
-  }
-}
+const NAMES = ALU_OPS.map((op) => op.name);
 
 function ebGb(op: number) {
   return (cpu: Cpu, i: Instr): void => {

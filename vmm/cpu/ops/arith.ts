@@ -3,11 +3,14 @@
 // significant upper half. Their SF, ZF, AF and PF are undefined in the SDM; as QEMU and Bochs model
 // the P6, SF, ZF and PF follow the low half of the result (AL, AX, EAX or the truncated destination)
 // and AF is cleared. DIV/IDIV leave all six undefined; they keep their previous values here.
+// What INC, DEC, TEST, NOT, NEG, MUL and IMUL compute is generated from the table the translator also
+// reads (gen/integer-table.ts, integer-ops.generated.ts); here are their operand forms.
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
 import { LazyOp, ZF } from '../flags.ts';
 import { Vec } from '../fault.ts';
+import { dec, imul1, imulTrunc, inc, mul, neg, not, test } from './integer-ops.generated.ts';
 
 const EAX = 0, ECX = 1, EDX = 2, EBX = 3;
 const MASK = [0xff, 0xffff, -1] as const;
@@ -25,20 +28,6 @@ function rmw(cpu: Cpu, i: Instr, sz: number, f: (v: number) => number): void {
   if (sz === 0) cpu.writeLin8(lin, f(cpu.readLin8(lin)));
   else if (sz === 1) cpu.writeLin16(lin, f(cpu.readLin16(lin)));
   else cpu.writeLin32(lin, f(cpu.readLin32(lin)));
-}
-
-/**
- * Unsigned 32x32 -> 64-bit product as [low, high] int32 halves, exact in doubles: the 16-bit split
- * keeps every partial product below 2^49 (BigInt would allocate per instruction in crypto loops).
- */
-export function mulU32(a: number, b: number): [number, number] {
-  a >>>= 0;
-  b >>>= 0;
-  const p1 = (a & 0xffff) * b;
-  const p2 = (a >>> 16) * b;
-  const lo = Math.imul(a, b);
-  const hi = Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296);
-  return [lo, hi | 0];
 }
 
 /** Unsigned (hi:lo) / d for hi < d (so the quotient fits 32 bits): [quotient, remainder]. */
@@ -71,89 +60,8 @@ export function divU64(hi: number, lo: number, d: number): [number, number] {
   return [(q1 * 65536 + q0) | 0, r | 0];
 }
 
-function inc(cpu: Cpu, v: number, sz: number): number {
-  const r = (v + 1) & MASK[sz]!;
-  cpu.setLazyKeepCF(LazyOp.ADD, v, 1, r, sz);
-  return r;
-}
-function dec(cpu: Cpu, v: number, sz: number): number {
-  const r = (v - 1) & MASK[sz]!;
-  cpu.setLazyKeepCF(LazyOp.SUB, v, 1, r, sz);
-  return r;
-}
-function neg(cpu: Cpu, v: number, sz: number): number {
-  const r = -v & MASK[sz]!;
-  cpu.setLazy(LazyOp.SUB, 0, v, r, sz);
-  return r;
-}
-function test(cpu: Cpu, a: number, b: number, sz: number): void {
-  cpu.setLazy(LazyOp.LOGIC, a, b, a & b & MASK[sz]!, sz);
-}
-
 function readE(cpu: Cpu, i: Instr, sz: number): number {
   return sz === 0 ? cpu.readE8(i) : sz === 1 ? cpu.readE16(i) : cpu.readE32(i);
-}
-
-function mul(cpu: Cpu, i: Instr, sz: number): void {
-  const src = readE(cpu, i, sz);
-  if (sz === 0) {
-    const r = cpu.r8[0]! * src;
-    cpu.r16[0] = r;
-    const hi = r >> 8 !== 0;
-    cpu.setResultFlags(r & 0xff, 0, hi, hi);
-  } else if (sz === 1) {
-    const r = cpu.r16[0]! * src;
-    cpu.r16[0] = r;
-    cpu.r16[EDX << 1] = r >>> 16;
-    const hi = r >>> 16 !== 0;
-    cpu.setResultFlags(r & 0xffff, 1, hi, hi);
-  } else {
-    const [lo, hiv] = mulU32(cpu.r32[EAX]!, src);
-    cpu.r32[EAX] = lo;
-    cpu.r32[EDX] = hiv;
-    cpu.setResultFlags(lo, 2, hiv !== 0, hiv !== 0);
-  }
-}
-
-function imul1(cpu: Cpu, i: Instr, sz: number): void {
-  const src = readE(cpu, i, sz);
-  if (sz === 0) {
-    const r = ((cpu.r8[0]! << 24) >> 24) * ((src << 24) >> 24);
-    cpu.r16[0] = r;
-    const over = r !== (r << 24) >> 24;
-    cpu.setResultFlags(r & 0xff, 0, over, over);
-  } else if (sz === 1) {
-    const r = ((cpu.r16[0]! << 16) >> 16) * ((src << 16) >> 16);
-    cpu.r16[0] = r;
-    cpu.r16[EDX << 1] = r >> 16;
-    const over = r !== (r << 16) >> 16;
-    cpu.setResultFlags(r & 0xffff, 1, over, over);
-  } else {
-    const a = cpu.r32[EAX]! | 0;
-    const b = src | 0;
-    const [lo, hu] = mulU32(a, b);
-    // Signed high half from the unsigned one: subtract each operand's weight where the other is negative.
-    const hi = (hu - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
-    cpu.r32[EAX] = lo;
-    cpu.r32[EDX] = hi;
-    const over = hi !== lo >> 31;
-    cpu.setResultFlags(lo, 2, over, over);
-  }
-}
-
-/** Signed multiply truncated to sz bits with CF=OF on overflow (IMUL r, r/m[, imm]). */
-function imulTrunc(cpu: Cpu, a: number, b: number, sz: number): number {
-  if (sz === 1) {
-    const r = ((a << 16) >> 16) * ((b << 16) >> 16);
-    const t = (r << 16) >> 16;
-    cpu.setResultFlags(r & 0xffff, 1, t !== r, t !== r);
-    return r & 0xffff;
-  }
-  const lo = Math.imul(a, b);
-  // a*b is exact below 2^53; above it, it certainly differs from a 32-bit result: no BigInt needed.
-  const over = (a | 0) * (b | 0) !== lo;
-  cpu.setResultFlags(lo, 2, over, over);
-  return lo;
 }
 
 function div(cpu: Cpu, i: Instr, sz: number): void {
@@ -234,16 +142,16 @@ function group3(sz: number) {
         test(cpu, readE(cpu, i, sz), i.imm & MASK[sz]!, sz);
         return;
       case 2:
-        rmw(cpu, i, sz, (v) => ~v & MASK[sz]!);
+        rmw(cpu, i, sz, (v) => not(v, sz));
         return;
       case 3:
         rmw(cpu, i, sz, (v) => neg(cpu, v, sz));
         return;
       case 4:
-        mul(cpu, i, sz);
+        mul(cpu, readE(cpu, i, sz), sz);
         return;
       case 5:
-        imul1(cpu, i, sz);
+        imul1(cpu, readE(cpu, i, sz), sz);
         return;
       case 6:
         div(cpu, i, sz);

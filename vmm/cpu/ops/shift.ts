@@ -1,4 +1,6 @@
-// Shifts and rotates (group 2: C0 C1 D0-D3) and the double shifts SHLD/SHRD (SDM vol. 2). The count
+// Shifts and rotates (group 2: C0 C1 D0-D3) and the double shifts SHLD/SHRD (SDM vol. 2). What
+// ROL, ROR, SHL, SHR and SAR compute is `shiftOp`, generated from the table the translator also reads
+// (gen/integer-table.ts); RCL and RCR are in rotate-carry.ts; here are the operand forms. The count
 // is masked to 5 bits; a masked count of zero changes nothing, flags included. RCL/RCR of 8- and
 // 16-bit operands rotate through CF modulo 9 and 17. Rotates touch only CF and OF; shifts set SF, ZF
 // and PF from the result. OF is defined for one-bit counts; for larger counts the value the P6
@@ -14,103 +16,10 @@
 
 import type { Cpu } from '../cpu.ts';
 import { Imm, type Instr, type OpTable } from '../decode.ts';
-import { CF, OF } from '../flags.ts';
+import { shiftOp } from './integer-ops.generated.ts';
 
 const MASK = [0xff, 0xffff, -1] as const;
 const BITS = [8, 16, 32] as const;
-
-function setCfOf(cpu: Cpu, cf: boolean, of: boolean): void {
-  cpu.materialize(CF | OF);
-  let f = cpu.flagsRaw & ~(CF | OF);
-  if (cf) f |= CF;
-  if (of) f |= OF;
-  cpu.flagsRaw = f;
-}
-
-/** One group-2 operation on value v of size sz; returns the new value (flags already set). */
-export function shiftOp(cpu: Cpu, op: number, v: number, count: number, sz: number): number {
-  const bits = BITS[sz]!;
-  const m = MASK[sz]!;
-  const sign = bits - 1;
-  v &= m;
-  switch (op) {
-    case 0: {
-      // ROL
-      const c = count & (bits - 1);
-      const r = c === 0 ? v : ((v << c) | (v >>> (bits - c))) & m;
-      const cf = (r & 1) !== 0;
-      setCfOf(cpu, cf, (((r >>> sign) & 1) !== 0) !== cf);
-      return r;
-    }
-    case 1: {
-      // ROR
-      const c = count & (bits - 1);
-      const r = c === 0 ? v : ((v >>> c) | (v << (bits - c))) & m;
-      const msb = (r >>> sign) & 1;
-      setCfOf(cpu, msb !== 0, (msb ^ ((r >>> (sign - 1)) & 1)) !== 0);
-      return r;
-    }
-    case 2: {
-      // RCL: rotate the (bits+1)-bit quantity CF:v left.
-      const c = sz === 2 ? count : count % (bits + 1);
-      if (c === 0) {
-        // Masked count non-zero but a multiple of 9/17: CF and OF still come out as the P6 computes.
-        const cf = cpu.cf();
-        setCfOf(cpu, cf, (((v >>> sign) & 1) !== 0) !== cf);
-        return v;
-      }
-      let cf = cpu.cf() ? 1 : 0;
-      let r = v;
-      for (let k = 0; k < c; k++) {
-        const out = (r >>> sign) & 1;
-        r = ((r << 1) | cf) & m;
-        cf = out;
-      }
-      setCfOf(cpu, cf !== 0, (((r >>> sign) & 1) ^ cf) !== 0);
-      return r;
-    }
-    case 3: {
-      // RCR
-      const c = sz === 2 ? count : count % (bits + 1);
-      let cf = cpu.cf() ? 1 : 0;
-      if (c === 0) {
-        setCfOf(cpu, cf !== 0, (((v >>> sign) & 1) ^ ((v >>> (sign - 1)) & 1)) !== 0);
-        return v;
-      }
-      let r = v;
-      for (let k = 0; k < c; k++) {
-        const out = r & 1;
-        r = ((r >>> 1) | (cf << sign)) & m;
-        cf = out;
-      }
-      setCfOf(cpu, cf !== 0, (((r >>> sign) & 1) ^ ((r >>> (sign - 1)) & 1)) !== 0);
-      return r;
-    }
-    case 4:
-    case 6: {
-      // SHL/SAL
-      const r = count >= 32 ? 0 : (v << count) & m;
-      const cf = count <= bits ? ((v >>> (bits - count)) & 1) !== 0 : false;
-      cpu.setResultFlags(r, sz, cf, (((r >>> sign) & 1) !== 0) !== cf);
-      return r;
-    }
-    case 5: {
-      // SHR
-      const r = count >= bits ? 0 : v >>> count;
-      const cf = count <= bits ? ((v >>> (count - 1)) & 1) !== 0 : false;
-      cpu.setResultFlags(r, sz, cf, count === 1 ? ((v >>> sign) & 1) !== 0 : ((r >>> sign) & 1) !== 0);
-      return r;
-    }
-    default: {
-      // SAR
-      const sv = sz === 0 ? (v << 24) >> 24 : sz === 1 ? (v << 16) >> 16 : v | 0;
-      const r = (sv >> Math.min(count, 31)) & m;
-      const cf = ((sv >> Math.min(count - 1, 31)) & 1) !== 0;
-      cpu.setResultFlags(r, sz, cf, false);
-      return r;
-    }
-  }
-}
 
 function group2(sz: number, countOf: (cpu: Cpu, i: Instr) => number) {
   return (cpu: Cpu, i: Instr): void => {

@@ -12,7 +12,9 @@ r32[0] = r;
 fa = a; fb = b; fr = r;
 }
 { // dec_r1 @0x10002
-const c = (((fr >>> 0) < (fa >>> 0)) ? 1 : 0), a = r32[1]; const r = (a - 1) | 0; r32[1] = r;
+const a = r32[1];
+const c = (((fr >>> 0) < (fa >>> 0)) ? 1 : 0); const r = (a - 1) | 0;
+r32[1] = r;
 fa = a; fb = 1; fr = r; fc = c;
 }
 { // jnz_Jb @0x10003

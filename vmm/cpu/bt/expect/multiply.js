@@ -9,16 +9,20 @@ case 65536: {
 at = 0;
 const x0 = ((r32[6] + (4)) | 0), e0 = tlb[x0 >>> 12];
 const m = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (++slow[1] === 4096 && (slow[0] = 1), cpu.rf32(x0, 3));
-const a = r32[0], b = m; const lo = Math.imul(a, b); r32[0] = lo;
+const a = r32[0], b = m; const lo = Math.imul(a, b);
 fr = lo; fc = (a | 0) * (b | 0) !== lo ? 1 : 0; fb = fc;
+r32[0] = lo;
 }
 { // mul_Ev @0x10004
-const b = r32[1]; const ua = r32[0] >>> 0, ub = b >>> 0, p1 = (ua & 65535) * ub, p2 = (ua >>> 16) * ub; const lo = Math.imul(ua, ub), hi = (Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296)) | 0; r32[0] = lo; r32[2] = hi;
+const a = r32[0], b = r32[1]; const ua = a >>> 0; const ub = b >>> 0; const p1 = (ua & 65535) * ub; const p2 = (ua >>> 16) * ub; const lo = Math.imul(ua, ub); const hi = (Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296)) | 0;
+r32[0] = lo; r32[2] = hi;
 fr = lo; fc = hi !== 0 ? 1 : 0; fb = fc;
 }
 { // neg_Ev @0x10006
-const v = r32[2]; const r = -v | 0; r32[2] = r;
-fa = 0; fb = v; fr = r;
+const a = r32[2];
+const r = (-a) | 0;
+r32[2] = r;
+fa = 0; fb = a; fr = r;
 }
 { // set2_Eb @0x10008
 r8[0] = (((fa >>> 0) < (fb >>> 0)) ? 1 : 0);

@@ -5,7 +5,7 @@ let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
 case 65536: {
 { // rol_EvIb @0x10000
-const v = r32[0]; const r = ((v << 5) | (v >>> 27)) | 0; const cf = r & 1, of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
+const v = r32[0]; const r = ((v << 5) | (v >>> 27)) | 0; const cf = r & 1; const of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
 cpu.lazy &= -2050; cpu.flagsRaw = (cpu.flagsRaw & -2050) | cf | (of << 11);
 }
 { // or_EvGv @0x10003
