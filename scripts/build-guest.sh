@@ -44,7 +44,7 @@ TEST_TEXT='Hello from the Hostbox test guest.'
 say() { printf '[guest] %s\n' "$*"; }
 die() { printf '[guest] error: %s\n' "$*" >&2; exit 1; }
 
-for tool in apt-get apt-cache dpkg dpkg-deb cpio gzip xz depmod modprobe sha256sum md5sum find sort; do
+for tool in apt-get apt-cache dpkg dpkg-deb cpio gzip xz depmod modprobe sha256sum md5sum find sort nasm; do
   command -v "$tool" >/dev/null 2>&1 ||
     die "'$tool' is missing; install the packages listed in scripts/guest-packages.txt"
 done
@@ -85,7 +85,7 @@ if [ -z "$KERNEL_PKG" ] || [ -z "$KERNEL_VER" ] || [ "$KERNEL_VER" = "(none)" ] 
 fi
 
 RELEASE=${KERNEL_PKG#linux-image-}
-SCRIPT_SHA=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
+SCRIPT_SHA=$(cat "${BASH_SOURCE[0]}" "$REPO"/scripts/guest-tools/* | sha256sum | cut -d' ' -f1)
 CACHE_KEY="$SCRIPT_SHA $FLAVOUR $KERNEL_PKG=$KERNEL_VER $BUSYBOX_PKG=$BUSYBOX_VER"
 
 print_outputs() {
@@ -203,6 +203,10 @@ else
   ln -sf busybox "$R/bin/sh"
   say "host cannot run the i386 busybox; /init will install the applet links at boot"
 fi
+
+# Our own programs, built here from their source (busybox's nc has no UDP, which the network tests need).
+nasm -f bin -o "$R/bin/udp-echo" "$REPO/scripts/guest-tools/udp-echo.asm"
+chmod 755 "$R/bin/udp-echo"
 
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"

@@ -30,7 +30,14 @@ case "$MODE" in
 esac
 
 guest_dir() { if [ "$1" = 686 ]; then echo .cache/guest; else echo ".cache/guest-$1"; fi; }
-guest_built() { local d; d=$(guest_dir "$1"); [ -f "$d/vmlinuz" ] && [ -f "$d/initrd.img" ] && [ -f "$d/manifest.json" ]; }
+# Built, and by the present build script and guest tools (their hash begins the manifest's cache key),
+# so that a checkout whose guest predates a change to either builds it again.
+guest_built() {
+  local d sha
+  d=$(guest_dir "$1")
+  sha=$(cat scripts/build-guest.sh scripts/guest-tools/* | sha256sum | cut -d' ' -f1)
+  [ -f "$d/vmlinuz" ] && [ -f "$d/initrd.img" ] && grep -qF "\"cacheKey\": \"$sha " "$d/manifest.json" 2>/dev/null
+}
 
 missing_packages() {
   # One dpkg-query for all: a package it does not know is reported on stderr and counts as missing.

@@ -3,29 +3,45 @@
 // ping that IP fragments each way), fetches 32 MiB from an HTTP server this test runs on the host's
 // loopback (through 10.0.2.2, the setting "guest may reach services on this host" being on), and
 // the host moves 32 MiB each way through a port forward: from busybox httpd in the guest, and into
-// busybox nc in the guest. All traffic stays on 127.0.0.1; every transfer is checked by md5.
-// HOSTBOX_NET_TEST_MIB sets the size; the times are printed. The issue asks for 32 MiB, which at the
-// emulated guest's present speed (well under 1 MB/s) takes hours here; the default, 2 MiB, keeps the
-// test inside CI's time while still crossing many windows and retransmission timeouts.
+// busybox nc in the guest. UDP echoes go both ways (the guest's udp-echo, scripts/guest-tools/, to an
+// echo server on the host; the host to the guest's udp-echo through forwards on 127.0.0.1 and ::1), and
+// a TCP forward on [::1] reaches the guest's httpd. All traffic stays on the host's loopback; every
+// transfer is checked by md5. HOSTBOX_NET_TEST_MIB sets the size (32 by default); the times are printed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, get } from 'node:http';
 import { connect } from 'node:net';
 import { GuestSession, dhcpUp, guestManifest, guestSkipReason, md5From, netGuestArgs } from './guest-session.ts';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-const MIB = Number(process.env.HOSTBOX_NET_TEST_MIB ?? 2);
+const MIB = Number(process.env.HOSTBOX_NET_TEST_MIB ?? 32);
 const SIZE = MIB * 1024 * 1024;
 /** A transfer may take this long: the guest's CPU is emulated, and this machine may be shared. */
 const TRANSFER_MS = 40 * 60_000;
 
-async function freePort(): Promise<number> {
+async function freePort(host = '127.0.0.1'): Promise<number> {
   const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => s.listen(0, host, r));
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** Sends `text` from a new socket to host:port and resolves with the answer, or rejects after 20 s. */
+async function udpAsk(family: 'udp4' | 'udp6', host: string, port: number, text: string): Promise<string> {
+  const c: UdpSocket = createSocket(family);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no UDP answer from ${host}:${port}`)), 20_000);
+      c.on('message', (m) => (clearTimeout(timer), resolve(m.toString())));
+      c.on('error', (e) => (clearTimeout(timer), reject(e)));
+      c.send(text, port, host);
+    });
+  } finally {
+    c.close();
+  }
 }
 
 const rate = (seconds: number): string => `${MIB} MiB in ${seconds.toFixed(1)} s (${(SIZE / 1e6 / seconds).toFixed(2)} MB/s)`;
@@ -43,7 +59,24 @@ test(`pcnet32 + udhcpc + ${MIB} MiB each way: wget from the host, httpd and nc b
   const httpPort = (server.address() as { port: number }).port;
   const httpdPort = await freePort();
   const ncPort = await freePort();
-  const g = new GuestSession(netGuestArgs(['--host-access', '--forward', `tcp:${httpdPort}:8080`, '--forward', `tcp:${ncPort}:8081`]));
+  const httpd6Port = await freePort('::1');
+  const udpPort = await freePort();
+  const udp6Port = await freePort('::1');
+  // The host's UDP echo server, which the guest reaches through 10.0.2.2.
+  const echo = createSocket('udp4');
+  const echoedFrom: string[] = [];
+  echo.on('message', (m, from) => (echoedFrom.push(from.address), echo.send(m, from.port, from.address)));
+  await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+  const g = new GuestSession(
+    netGuestArgs([
+      '--host-access',
+      '--forward', `tcp:${httpdPort}:8080`,
+      '--forward', `tcp:${ncPort}:8081`,
+      '--forward', `tcp:[::1]:${httpd6Port}:8080`,
+      '--forward', `udp:${udpPort}:7777`,
+      '--forward', `udp:[::1]:${udp6Port}:7777`,
+    ]),
+  );
   try {
     // Generous: on a loaded shared machine the boot alone can take many minutes.
     await g.waitFor(new RegExp(manifest.readyMarker), 35 * 60_000);
@@ -58,6 +91,15 @@ test(`pcnet32 + udhcpc + ${MIB} MiB each way: wget from the host, httpd and nc b
     // 3,000 bytes of ICMP: the guest sends it in fragments, the NAT reassembles it and fragments its answer.
     const bigPing = await g.run('ping -c 1 -s 3000 10.0.2.2');
     assert.match(bigPing.text, /1 packets received/, bigPing.text);
+
+    // UDP, guest to host: one datagram to the host's echo server and its answer.
+    const udpOut = await g.run(`echo hostbox-udp-out | udp-echo ${(echo.address() as { port: number }).port} 10.0.2.2`, 60_000);
+    assert.match(udpOut.text, /^hostbox-udp-out\s*$/m, udpOut.text);
+    assert.deepEqual(echoedFrom, ['127.0.0.1'], 'the guest datagram left from the host loopback');
+    // UDP, host to guest through forwards on IPv4 and IPv6 loopback: the guest's udp-echo answers.
+    await g.run('udp-echo 7777 & sleep 1');
+    assert.equal(await udpAsk('udp4', '127.0.0.1', udpPort, 'hostbox-udp-in-4'), 'hostbox-udp-in-4');
+    assert.equal(await udpAsk('udp6', '::1', udp6Port, 'hostbox-udp-in-6'), 'hostbox-udp-in-6');
 
     // Host to guest through the NAT: the guest fetches from the host's loopback.
     const fetched = await g.run(`wget -q -O - http://10.0.2.2:${httpPort}/file.bin | md5sum`, TRANSFER_MS);
@@ -81,6 +123,10 @@ test(`pcnet32 + udhcpc + ${MIB} MiB each way: wget from the host, httpd and nc b
     assert.equal(got.length, SIZE);
     assert.equal(md5(got), guestSum, 'the host read the guest file through the port forward');
     console.log(`host fetched from guest httpd through a forward: ${rate(outSeconds)}`);
+    // The same httpd through a forward bound to IPv6 loopback.
+    await g.run('echo hostbox-over-ipv6 > /tmp/www/v6.txt');
+    const v6 = await fetch(`http://[::1]:${httpd6Port}/v6.txt`);
+    assert.equal(await v6.text(), 'hostbox-over-ipv6\n');
     await g.run('rm /tmp/www/g.bin');
 
     // Host to guest through a port forward: the host writes into busybox nc, which the guest checksums.
@@ -103,5 +149,6 @@ test(`pcnet32 + udhcpc + ${MIB} MiB each way: wget from the host, httpd and nc b
   } finally {
     g.kill();
     server.close();
+    echo.close();
   }
 });

@@ -2,11 +2,13 @@
 // same Debian guest. Alternates engines, at least three passes each, and reports medians, the time
 // ratios of the first engine to each other one per workload, guest instructions per second, and the
 // translator's counters. Then (folder-read.ts) the guest reads a 256 MiB file from a host-folder
-// disk and the same file from a raw disk image, in MB/s. Writes bench-results/bench-<date>.json.
+// disk and the same file from a raw disk image, in MB/s; and (net-throughput.ts, through `hostbox
+// run`, which needs `npm run build`) TCP through the PCnet and the NAT each way beside the guest's own
+// loopback, in MB/s. Writes bench-results/bench-<date>.json.
 //
 // Options: --runs N (default 3), --only name,name (workloads; folder-read for the folder disk
-//          alone), --engines bt,hostbox,v86, --timeout-s N (per wait, default 600),
-//          --memory MiB (default 256).
+//          alone, net for the network alone), --engines bt,hostbox,v86, --timeout-s N (per wait,
+//          default 600), --memory MiB (default 256).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { WORKLOADS } from './workloads.ts';
 import type { GuestRunner } from './runner.ts';
 import { mixedWorkload, tightLoop } from './cpu-loops.ts';
 import { folderRead, type FolderReadResult } from './folder-read.ts';
+import { netThroughput, type NetThroughputResult } from './net-throughput.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,6 +40,11 @@ async function main(): Promise<void> {
   const only = arg('only', '');
   const workloads = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS;
   const withFolderRead = !only || only.split(',').includes('folder-read');
+  const withNet = !only || only.split(',').includes('net');
+  if (withNet && !existsSync(join(root, 'dist', 'main', 'cli.js'))) {
+    console.error('the network figures run `hostbox run`: run `npm run build` first');
+    process.exit(2);
+  }
   const engines = arg('engines', 'bt,hostbox,v86').split(',');
   const timeoutMs = Number(arg('timeout-s', '600')) * 1000;
   const guest = {
@@ -124,13 +132,25 @@ async function main(): Promise<void> {
         `(${((100 * folder.folderMBps) / folder.rawMBps).toFixed(0)}% of the raw image); the folder attached in ${folder.attachMs.toFixed(0)} ms`,
     );
   }
+  let net: NetThroughputResult | null = null;
+  if (withNet) {
+    net = await netThroughput({ rounds: runs, timeoutMs });
+    const loopS = (net.mib * 1.048576) / net.guestLoopbackMBps;
+    const natS = (net.mib * 1.048576) / net.hostToGuestMBps + (net.mib * 1.048576) / net.guestToHostMBps;
+    console.log(
+      `\nTCP through the PCnet and the NAT (bt, ${net.mib} MiB each way, discarded at both ends; median of ${net.rounds.length}): ` +
+        `host to guest ${net.hostToGuestMBps.toFixed(2)} MB/s, guest to host ${net.guestToHostMBps.toFixed(2)} MB/s; ` +
+        `the same over the guest's loopback at MTU 1500 ${net.guestLoopbackMBps.toFixed(2)} MB/s ` +
+        `(both NAT transfers together took ${natS.toFixed(1)} s, the loopback one ${loopS.toFixed(1)} s: ${(natS / loopS).toFixed(2)}x)`,
+    );
+  }
   const outDir = join(root, 'bench-results');
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
     JSON.stringify(
-      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, passes: results, folderRead: folder },
+      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, passes: results, folderRead: folder, net },
       null,
       2,
     ),
