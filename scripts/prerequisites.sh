@@ -3,13 +3,14 @@
 # .ci/run:
 #   start  SeaBIOS (the BIOS of VMs that boot a disk or a CD) and the Debian test guest in
 #          .cache/guest/, the sample VM of a new library
-#   test   also what the tests use: compilers (native modules, the 32-bit host oracles), nasm,
+#   test   also what the tests use: compilers (native modules, the 32-bit host oracles),
 #          Chromium, the CD and FAT tools, and both test guests (686 and 686-pae)
 #
-# When everything is there this only asks dpkg (one dpkg-query) and looks for the guests' files: no
-# apt-get. What is missing is installed with apt-get when running as root (or with sudo where it
-# needs no password); otherwise one list says what is missing and the commands that install it, and
-# `test` fails (a test must never be skipped quietly) while `start` goes on without the sample VM.
+# When everything is there this only asks dpkg (one dpkg-query) and looks at the guests' files (and
+# which build script made them): no apt-get. What is missing is installed with apt-get when running
+# as root (or with sudo where it needs no password); otherwise one list says what is missing and the
+# commands that install it, and `test` fails (a test must never be skipped quietly) while `start`
+# goes on without the sample VM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,10 +20,10 @@ say() { printf '[prerequisites] %s\n' "$*" >&2; }
 # The test guest's host tools (scripts/build-guest.sh) and the BIOS.
 START_PACKAGES="seabios $(tr '\n' ' ' < scripts/guest-packages.txt)"
 # C toolchain for native modules (better-sqlite3, node-pty) and the 32-bit host oracles
-# (gcc-multilib), nasm for the CPU system tests and boot sectors, Chromium for the browser tests,
+# (gcc-multilib), Chromium for the browser tests,
 # xorriso and isolinux for the CD boot test, dosfstools and mtools (fsck.fat and mdir check the
 # host-folder disks).
-TEST_PACKAGES="$START_PACKAGES build-essential python3 gcc-multilib nasm chromium xorriso isolinux syslinux-common dosfstools mtools"
+TEST_PACKAGES="$START_PACKAGES build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools"
 case "$MODE" in
   start) PACKAGES=$START_PACKAGES; GUESTS="686" ;;
   test) PACKAGES=$TEST_PACKAGES; GUESTS="686 686-pae" ;;

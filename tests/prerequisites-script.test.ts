@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +18,8 @@ interface Machine {
   uid: number;
   sudo: boolean;
   guests: string[];
+  /** Guests whose manifest was written by another build script (or other guest tools). */
+  staleGuests?: string[];
 }
 
 function run(mode: string, m: Machine): { status: number | null; stderr: string; calls: string[] } {
@@ -26,13 +29,22 @@ function run(mode: string, m: Machine): { status: number | null; stderr: string;
     mkdirSync(join(repo, 'bin'));
     copyFileSync(join(root, 'scripts', 'prerequisites.sh'), join(repo, 'scripts', 'prerequisites.sh'));
     copyFileSync(join(root, 'scripts', 'guest-packages.txt'), join(repo, 'scripts', 'guest-packages.txt'));
+    cpSync(join(root, 'scripts', 'guest-tools'), join(repo, 'scripts', 'guest-tools'), { recursive: true });
+    const calls = join(repo, 'calls');
+    writeFileSync(calls, '');
+    writeFileSync(join(repo, 'scripts', 'build-guest.sh'), `echo "build-guest $*" >> "${calls}"\n`);
+    // A built guest's manifest begins its cache key with the hash of the script and tools that built it.
+    const builtBy = createHash('sha256');
+    builtBy.update(readFileSync(join(repo, 'scripts', 'build-guest.sh')));
+    for (const f of readdirSync(join(repo, 'scripts', 'guest-tools')).sort()) builtBy.update(readFileSync(join(repo, 'scripts', 'guest-tools', f)));
+    const sha = builtBy.digest('hex');
     for (const g of m.guests) {
       const d = join(repo, '.cache', g === '686' ? 'guest' : `guest-${g}`);
       mkdirSync(d, { recursive: true });
-      for (const f of ['vmlinuz', 'initrd.img', 'manifest.json']) writeFileSync(join(d, f), '');
+      for (const f of ['vmlinuz', 'initrd.img']) writeFileSync(join(d, f), '');
+      const key = m.staleGuests?.includes(g) ? '0'.repeat(64) : sha;
+      writeFileSync(join(d, 'manifest.json'), `{\n  "cacheKey": "${key} ${g} linux-image-${g}=1 busybox-static:i386=1",\n}\n`);
     }
-    const calls = join(repo, 'calls');
-    writeFileSync(calls, '');
     const shim = (name: string, body: string): void => {
       writeFileSync(join(repo, 'bin', name), `#!/bin/bash\necho "${name} $*" >> "${calls}"\n${body}\n`);
       chmodSync(join(repo, 'bin', name), 0o755);
@@ -44,7 +56,6 @@ function run(mode: string, m: Machine): { status: number | null; stderr: string;
     shim('id', `echo ${m.uid}`);
     shim('sudo', m.sudo ? '[ "$1" = -n ] && exit 0; "$@"' : 'exit 1');
     shim('apt-get', 'true');
-    writeFileSync(join(repo, 'scripts', 'build-guest.sh'), `echo "build-guest $*" >> "${calls}"\n`);
     const r = spawnSync('bash', [join(repo, 'scripts', 'prerequisites.sh'), mode], { encoding: 'utf8', env: { ...process.env, PATH: `${join(repo, 'bin')}:${process.env.PATH}` } });
     return { status: r.status, stderr: r.stderr, calls: readFileSync(calls, 'utf8').trim().split('\n').filter((l) => l && !/^(id|dpkg-query|dpkg --print|sudo -n true)/.test(l)) };
   } finally {
@@ -64,10 +75,10 @@ test('with everything present it only asks dpkg: no apt-get, no sudo, no guest b
 });
 
 test('not root: one list of what is missing with the commands to run; test stops, start goes on', () => {
-  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools'], i386: false, guests: [] };
+  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'nasm', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools'], i386: false, guests: [] };
   const t = run('test', m);
   assert.equal(t.status, 1);
-  assert.match(t.stderr, /npm test needs what this machine lacks; run as root:\n {2}dpkg --add-architecture i386 && apt-get update\n {2}apt-get install --no-install-recommends nasm chromium\n {2}then, as yourself: npm run guest +\(the Debian test guest: 686 686-pae\)/);
+  assert.match(t.stderr, /npm test needs what this machine lacks; run as root:\n {2}dpkg --add-architecture i386 && apt-get update\n {2}apt-get install --no-install-recommends chromium\n {2}then, as yourself: npm run guest +\(the Debian test guest: 686 686-pae\)/);
   assert.deepEqual(t.calls, [], 'nothing installed or built');
   // start needs only the BIOS and the guest's tools, all present: it builds the guest it lacks.
   const s = run('start', { ...m, i386: true });
@@ -75,7 +86,7 @@ test('not root: one list of what is missing with the commands to run; test stops
   assert.deepEqual(s.calls, ['build-guest']);
   const s2 = run('start', { ...m, installed: ['cpio'] });
   assert.equal(s2.status, 0);
-  assert.match(s2.stderr, /apt-get install --no-install-recommends seabios gzip xz-utils kmod dpkg apt coreutils findutils\n/);
+  assert.match(s2.stderr, /apt-get install --no-install-recommends seabios gzip xz-utils kmod dpkg apt coreutils findutils nasm\n/);
   assert.match(s2.stderr, /starting without the sample VM/);
 });
 
@@ -85,11 +96,17 @@ test('as root: what is missing is installed with apt-get, then the missing guest
   assert.deepEqual(r.calls, [
     'dpkg --add-architecture i386',
     'apt-get update -qq',
-    'apt-get install -y -qq --no-install-recommends build-essential python3 gcc-multilib nasm chromium xorriso isolinux syslinux-common dosfstools mtools',
+    'apt-get install -y -qq --no-install-recommends nasm build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools',
     'build-guest 686-pae',
   ]);
   // Not root, but sudo without a password: the same through sudo.
   const s = run('start', { installed: [], i386: true, uid: 1000, sudo: true, guests: ['686'] });
   assert.equal(s.status, 0, s.stderr);
-  assert.ok(s.calls.includes('sudo apt-get install -y -qq --no-install-recommends seabios cpio gzip xz-utils kmod dpkg apt coreutils findutils'), s.calls.join('\n'));
+  assert.ok(s.calls.includes('sudo apt-get install -y -qq --no-install-recommends seabios cpio gzip xz-utils kmod dpkg apt coreutils findutils nasm'), s.calls.join('\n'));
+});
+
+test('a guest built by an older build script or older guest tools is built again', () => {
+  const r = run('test', { ...everything, staleGuests: ['686'] });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.calls, ['build-guest']);
 });
