@@ -382,6 +382,40 @@ test('a device register accessed in a loop is retranslated once to call the slow
   assert.match(insnCode(source, 'add_EvGv', at(4)), /tlb\[.*ram32\[/s);
 });
 
+test('a device access reached through an alias (a block of a region entered from outside) retranslates the region itself', () => {
+  // The first loop makes the region; in the second, each return from the function on the next page
+  // enters the region at the device load's block.
+  const code = asm(`
+    mov ecx, 3000
+  l: add eax, ecx
+    dec ecx
+    jnz l
+    mov ecx, 6000
+  m: call f
+    mov edx, [${DEVICE}]
+    add ebx, edx
+    dec ecx
+    jnz m
+    hlt
+    times 0x1000 - ($ - $$) db 0x90
+  f: ret`);
+  const runs = (['interpreter', 'bt'] as const).map((e) => {
+    const box = flatBox(code, e);
+    if (box.cpu.bt) box.cpu.bt.keepSource = true;
+    mapDevice(box);
+    runToHalt(box);
+    return box;
+  });
+  const [ref, bt] = runs;
+  assert.deepEqual(Array.from(bt!.cpu.r32), Array.from(ref!.cpu.r32));
+  assert.equal(bt!.cpu.bt!.stats.retranslations, 1, JSON.stringify(bt!.cpu.bt!.stats));
+  // One translation holds the load (retranslating the alias alone would have made a second region
+  // from the load's block beside the old one), and it calls the slow path there.
+  const region = translationAt(bt!, CODE + 20);
+  assert.notEqual(region.eip, CODE + 20, 'the region was not made again from its own entry');
+  assert.doesNotMatch(insnCode(region.source, 'mov_GvEv', CODE + 20), /tlb\[|slow\[/, 'the region still tests the TLB at the device load');
+});
+
 test('unaligned and page-crossing accesses are retranslated, and the check engine finds the new code exact', () => {
   const code = asm(`
     mov ecx, 6000
