@@ -446,22 +446,20 @@ export class BtEngine {
 
   /** Takes live translation `t` out of its page's variants and out of the counts. */
   private unlink(t: Translation): void {
+    this.unchain(t);
+    this.drop(t);
+    this.stats.translations = this.count;
+  }
+
+  /** Takes `t` out of the variant chain at its page offset. */
+  private unchain(t: Translation): void {
     const byOffset = this.pages.get(t.phys >>> 12)!.byOffset;
     const off = t.phys & 0xfff;
-    const head = byOffset.get(off)!;
+    const head = byOffset.get(off);
     if (head === t) {
       if (t.alt) byOffset.set(off, t.alt);
       else byOffset.delete(off);
-    } else {
-      for (let v: Translation = head; v.alt; v = v.alt) {
-        if (v.alt === t) {
-          v.alt = t.alt;
-          break;
-        }
-      }
-    }
-    this.drop(t);
-    this.stats.translations = this.count;
+    } else for (let v: Translation | null | undefined = head; v; v = v.alt) if (v.alt === t) v.alt = t.alt;
   }
 
   /**
@@ -505,13 +503,7 @@ export class BtEngine {
       if (!a.valid) continue;
       a.valid = false;
       this.count--;
-      const byOffset = this.pages.get(a.phys >>> 12)!.byOffset;
-      const off = a.phys & 0xfff;
-      const head = byOffset.get(off);
-      if (head === a) {
-        if (a.alt) byOffset.set(off, a.alt);
-        else byOffset.delete(off);
-      } else for (let v: Translation | null | undefined = head; v; v = v.alt) if (v.alt === a) v.alt = a.alt;
+      this.unchain(a);
     }
   }
 
