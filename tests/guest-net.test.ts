@@ -13,21 +13,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, get } from 'node:http';
 import { connect } from 'node:net';
-import { GuestSession, dhcpUp, guestManifest, guestSkipReason, md5From, netGuestArgs } from './guest-session.ts';
+import { GuestSession, dhcpUp, freePort, guestManifest, guestSkipReason, md5From, netGuestArgs } from './guest-session.ts';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
 const MIB = Number(process.env.HOSTBOX_NET_TEST_MIB ?? 32);
 const SIZE = MIB * 1024 * 1024;
 /** A transfer may take this long: the guest's CPU is emulated, and this machine may be shared. */
 const TRANSFER_MS = 40 * 60_000;
-
-async function freePort(host = '127.0.0.1'): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Sends `text` from a new socket to host:port and resolves with the answer, or rejects after 20 s. */
 async function udpAsk(family: 'udp4' | 'udp6', host: string, port: number, text: string): Promise<string> {

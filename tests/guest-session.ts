@@ -2,6 +2,7 @@
 // console and runs shell commands between markers the shell computes (so the echo of a typed line
 // never matches). Shared by the guest boot tests.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TerminalText } from './terminal-text.ts';
@@ -116,6 +117,15 @@ export class GuestSession {
  */
 export function md5From(text: string): string | undefined {
   return /^([0-9a-f]{32}) {2}\S+\s*$/m.exec(text)?.[1];
+}
+
+/** A TCP port on `host` that nothing listens on just now (for a port forward's host side). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 /** `hostbox run` arguments for the Debian guest with Linux's pcnet32 loaded, plus `extra` (--forward, --host-access...). */

@@ -135,13 +135,11 @@ async function main(): Promise<void> {
   let net: NetThroughputResult | null = null;
   if (withNet) {
     net = await netThroughput({ rounds: runs, timeoutMs });
-    const loopS = (net.mib * 1.048576) / net.guestLoopbackMBps;
-    const natS = (net.mib * 1.048576) / net.hostToGuestMBps + (net.mib * 1.048576) / net.guestToHostMBps;
     console.log(
       `\nTCP through the PCnet and the NAT (bt, ${net.mib} MiB each way, discarded at both ends; median of ${net.rounds.length}): ` +
         `host to guest ${net.hostToGuestMBps.toFixed(2)} MB/s, guest to host ${net.guestToHostMBps.toFixed(2)} MB/s; ` +
         `the same over the guest's loopback at MTU 1500 ${net.guestLoopbackMBps.toFixed(2)} MB/s ` +
-        `(both NAT transfers together took ${natS.toFixed(1)} s, the loopback one ${loopS.toFixed(1)} s: ${(natS / loopS).toFixed(2)}x)`,
+        `(both NAT transfers together took ${net.natOverLoopback.toFixed(2)} times as long as the loopback one)`,
     );
   }
   const outDir = join(root, 'bench-results');

@@ -8,7 +8,7 @@
 // as long as the two NAT transfers together.
 
 import { createServer, get } from 'node:http';
-import { GuestSession, dhcpUp, guestManifest, netGuestArgs } from '../../tests/guest-session.ts';
+import { GuestSession, dhcpUp, freePort, guestManifest, netGuestArgs } from '../../tests/guest-session.ts';
 import { median } from './measure.ts';
 
 export interface NetThroughputResult {
@@ -16,6 +16,8 @@ export interface NetThroughputResult {
   hostToGuestMBps: number;
   guestToHostMBps: number;
   guestLoopbackMBps: number;
+  /** Median over rounds of both NAT transfers' time over the loopback transfer's. */
+  natOverLoopback: number;
   /** Each round's seconds. */
   rounds: { hostToGuestS: number; guestToHostS: number; guestLoopbackS: number }[];
 }
@@ -49,7 +51,7 @@ export async function netThroughput(opts: {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const httpPort = (server.address() as { port: number }).port;
-  const fwdPort = 20000 + Math.floor(Math.random() * 20000);
+  const fwdPort = await freePort();
   const g = new GuestSession(netGuestArgs(['--host-access', '--forward', `tcp:${fwdPort}:8080`]), 'run', opts.nodeArgs ?? []);
   const rounds: NetThroughputResult['rounds'] = [];
   try {
@@ -57,6 +59,9 @@ export async function netThroughput(opts: {
     await g.waitFor(/\/ # /, 60_000);
     await dhcpUp(g);
     await g.run(`mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/z.bin bs=1M count=${mib} 2>/dev/null && httpd -p 8080 -h /tmp/www`);
+    // The reference's loopback device, given eth0's MTU so that the data crosses the guest's TCP in as
+    // many segments.
+    await g.run('ifconfig lo 127.0.0.1 mtu 1500 up');
     for (let round = 0; round < opts.rounds; round++) {
       const wget = await g.run(`wget -q -O /dev/null http://10.0.2.2:${httpPort}/z.bin && echo fetched`, opts.timeoutMs);
       if (!/fetched/.test(wget.text)) throw new Error(`wget failed: ${wget.text}`);
@@ -71,9 +76,8 @@ export async function netThroughput(opts: {
       });
       const guestToHostS = (performance.now() - t1) / 1000;
       if (got !== bytes) throw new Error(`the host got ${got} of ${bytes} bytes from the guest`);
-      // The same wget from the same httpd over the guest's loopback device, given eth0's MTU so that
-      // the data crosses the guest's TCP in as many segments.
-      const loop = await g.run('ifconfig lo 127.0.0.1 mtu 1500 up; wget -q -O /dev/null http://127.0.0.1:8080/z.bin && echo fetched', opts.timeoutMs);
+      // The same wget from the same httpd over the guest's loopback device.
+      const loop = await g.run('wget -q -O /dev/null http://127.0.0.1:8080/z.bin && echo fetched', opts.timeoutMs);
       if (!/fetched/.test(loop.text)) throw new Error(`wget over the guest's loopback failed: ${loop.text}`);
       rounds.push({ hostToGuestS: wget.seconds, guestToHostS, guestLoopbackS: loop.seconds });
       process.stderr.write(`net round ${round + 1}: host to guest ${wget.seconds.toFixed(1)} s, guest to host ${guestToHostS.toFixed(1)} s, guest loopback ${loop.seconds.toFixed(1)} s (${mib} MiB each)\n`);
@@ -90,6 +94,7 @@ export async function netThroughput(opts: {
     hostToGuestMBps: mb / median(rounds.map((r) => r.hostToGuestS)),
     guestToHostMBps: mb / median(rounds.map((r) => r.guestToHostS)),
     guestLoopbackMBps: mb / median(rounds.map((r) => r.guestLoopbackS)),
+    natOverLoopback: median(rounds.map((r) => (r.hostToGuestS + r.guestToHostS) / r.guestLoopbackS)),
     rounds,
   };
 }
