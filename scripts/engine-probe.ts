@@ -37,6 +37,35 @@ const m = new PcMachine(
   () => performance.now(),
 );
 const deadline = started + seconds * 1000;
+// DECODES=1: how many instructions the interpreter decoded, and how often its decoded cache was dropped.
+const decodes = { n: 0, drops: 0 };
+if (process.env.DECODES) {
+  const c = m.cpu as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const [k, key] of [['decodeAt', 'n'], ['dropDecoded', 'drops']] as const) {
+    const f = c[k]!.bind(c);
+    c[k] = (...a: unknown[]) => {
+      decodes[key]++;
+      return f(...a);
+    };
+  }
+}
+// ALLOC_PROF=file: V8's sampling allocation profile of the run, collected objects included.
+const allocSession = process.env.ALLOC_PROF ? new (await import('node:inspector/promises')).Session() : null;
+if (allocSession) {
+  allocSession.connect();
+  await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+// BY_BLOCK=n: at the end, the n translations that ran the most guest instructions, with their EIPs.
+const byBlock = new Map<number, number>();
+if (process.env.BY_BLOCK && m.bt) {
+  const bt = m.bt;
+  const run = bt.runTranslation.bind(bt);
+  bt.runTranslation = (t, budget) => {
+    const n = run(t, budget);
+    byBlock.set(t.home.eip, (byBlock.get(t.home.eip) ?? 0) + n);
+    return n;
+  };
+}
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
 if (process.env.DUMP && m.bt) m.bt.keepSource = true;
@@ -172,6 +201,18 @@ for (let run = 0; prompt && workload && run < Number(process.env.REPEAT ?? 1); r
   }
   if (missAt.size) console.log(`${missAt.size} entry points missed:`, [...missAt].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.MISSES)).map(([k, n]) => `${k} ${n}`).join(', '));
 }
+if (allocSession) {
+  const { profile } = await allocSession.post('HeapProfiler.stopSampling');
+  writeFileSync(process.env.ALLOC_PROF!, JSON.stringify(profile));
+}
+if (process.env.DECODES) console.log(`decoded ${decodes.n} instructions, cache dropped ${decodes.drops} times`);
+if (byBlock.size) {
+  const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
+  console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));
+  // With DUMP=file, the source of the one that ran the most.
+  const top = [...m.bt!.translations()].find((t) => t.eip === rows[0]![0]);
+  if (process.env.DUMP && top) writeFileSync(process.env.DUMP, top.source);
+}
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
 // OVERLAP=1: how much guest code the live translations cover more than once (regions reach into each other).
 if (process.env.OVERLAP && m.bt) {
@@ -211,4 +252,14 @@ if (process.env.OPT_STATUS && m.bt) {
     hist.set(k, h);
   }
   console.log(JSON.stringify([...hist]));
+}
+// DEBUG_PRINT=1 (with --allow-natives-syntax): V8's view of the engine's hot objects (field representations).
+if (process.env.DEBUG_PRINT) {
+  const print = new Function('o', '%DebugPrint(o)') as (o: unknown) => void;
+  if (m.bt) print(m.bt.stats);
+  if (m.bt) print(m.bt);
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const proto = m.bt ? (Object.getPrototypeOf(m.bt) as Record<string, unknown>) : {};
+  for (const k of ['run', 'find', 'interpretCold', 'runTranslation', 'interpret']) if (proto[k]) console.log(k, status(proto[k]).toString(2));
+  console.log('interpretBlock', status((m.cpu as unknown as Record<string, unknown>).interpretBlock).toString(2));
 }

@@ -23,7 +23,7 @@ import { decode, type Instr } from '../decode.ts';
 import { TLB_IO } from '../regs.ts';
 import type { Cpu } from '../cpu.ts';
 import { factsOf } from './mode.ts';
-import { NO_SLOW_COUNTS, translateBlock, type Translation, type TranslateOptions } from './translate.ts';
+import { makeTranslation, NO_SLOW_COUNTS, translateBlock, type Translation, type TranslateOptions } from './translate.ts';
 import { RETRANSLATE_AFTER } from './block-writer.ts';
 
 /**
@@ -120,8 +120,14 @@ const STOP = new Error('stop decoding');
 
 export class BtEngine {
   private readonly pages = new Map<number, PageEntry>();
-  /** By physical page number: 1 where the page holds translations (a Map lookup costs more). */
-  private readonly translatedPage = new Uint8Array(1 << 20);
+  /** By physical page number: PAGE_TRANSLATED, PAGE_DEMOTED or 0 (a Map lookup costs more). */
+  private readonly pageState = new Uint8Array(1 << 20);
+  /**
+   * Direct-mapped by physical address (lookupIndex): the translation the dispatcher found there last,
+   * which spares it the page's Map and variant chain when the same entry point is reached again.
+   * A dropped translation is taken out (it would keep its code alive).
+   */
+  private readonly lookup: (Translation | null)[] = new Array<Translation | null>(1 << LOOKUP_BITS).fill(null);
   private readonly hot = new Uint32Array(1 << HOT_BITS);
   /** The counter of the entry the dispatcher just missed (it gets the instructions interpreted there), or -1. */
   private heating = -1;
@@ -175,20 +181,32 @@ export class BtEngine {
         done += this.interpret(budget - done);
         continue;
       }
-      // Chaining: the block that follows the last translation is usually the one that followed it
-      // before, on the same page under the same mapping; then no lookup is needed.
-      let t = this.last?.succ ?? null;
-      if (
-        t === null || !t.valid || t.eip !== cpu.eip || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase ||
-        t.csLimit !== cpu.csLimit || cpu.tlb[t.linPage]! !== t.tlbEntry || ((cpu.csBase + cpu.eip) | 0) >>> 12 !== t.linPage
-      ) {
+      // Chaining: the block that follows the last translation is usually one of the two that
+      // followed it before, on the same page under the same mapping; then no lookup is needed.
+      const last = this.last;
+      let t: Translation | null = null;
+      if (last !== null) {
+        t = last.succ;
+        if (t === null || !this.follows(t)) {
+          t = last.succ2;
+          if (t === null || !this.follows(t)) t = null;
+        }
+      }
+      if (t === null) {
         t = this.find();
         // Also when nothing was found: a link to a dropped translation would keep its code alive.
-        if (this.last) this.last.succ = t;
+        if (last !== null) {
+          last.succ2 = last.succ;
+          last.succ = t;
+        }
       } else this.stats.chained++;
       if (t && t.slow[0] !== 0) {
+        const old = t;
         t = this.retranslate(t);
-        if (this.last) this.last.succ = t;
+        if (last !== null) {
+          if (last.succ === old) last.succ = t;
+          else last.succ2 = t;
+        }
       }
       if (t) {
         done += this.execute(t, budget - done);
@@ -200,6 +218,15 @@ export class BtEngine {
     }
     cpu.instructions += done;
     return done;
+  }
+
+  /** Whether `t`, a successor link, is the translation for the current CS:EIP, mode and mapping. */
+  private follows(t: Translation): boolean {
+    const cpu = this.cpu;
+    return (
+      t.eip === cpu.eip && t.valid && (cpu.modeKey & t.keyMask) === t.key && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit &&
+      cpu.tlb[t.linPage]! === t.tlbEntry && ((cpu.csBase + cpu.eip) | 0) >>> 12 === t.linPage
+    );
   }
 
   /** Halves the hotness counts once per half-life, so that they measure a share of execution (HOT_THRESHOLD). */
@@ -239,7 +266,7 @@ export class BtEngine {
         continue;
       }
       const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
-      if (this.translatedPage[phys >>> 12]) return done;
+      if (this.pageState[phys >>> 12] === PAGE_TRANSLATED) return done;
       h = hotIndex(phys, cpu.modeKey);
       if (hot[h]! + 1 >= threshold) return done;
       hot[h]!++;
@@ -283,10 +310,18 @@ export class BtEngine {
     const e = cpu.tlb[lin >>> 12]!;
     if ((e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
     const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
-    const page = this.pages.get(phys >>> 12);
-    if (page) {
-      for (let t: Translation | null | undefined = page.byOffset.get(phys & 0xfff); t; t = t.alt) {
-        if (t.eip !== eip || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase || t.csLimit !== cpu.csLimit) continue;
+    const state = this.pageState[phys >>> 12];
+    if (state === PAGE_DEMOTED) return null;
+    if (state === PAGE_TRANSLATED) {
+      // The translation found here last, if it serves this mode; else the page's variants.
+      const slot = lookupIndex(phys);
+      let t: Translation | null | undefined = this.lookup[slot]!;
+      if (t === null || t.phys !== phys || !this.serves(t, eip)) {
+        const page = this.pages.get(phys >>> 12)!;
+        for (t = page.byOffset.get(phys & 0xfff); t; t = t.alt) if (this.serves(t, eip)) break;
+        if (t) this.lookup[slot] = t;
+      }
+      if (t) {
         this.stats.hits++;
         if (!t.length) return null;
         // Remember under which mapping it was found, for successor links to it.
@@ -294,7 +329,6 @@ export class BtEngine {
         t.tlbEntry = e;
         return t;
       }
-      if (page.demoted) return null;
     }
     this.stats.misses++;
     const h = hotIndex(phys, cpu.modeKey);
@@ -309,6 +343,12 @@ export class BtEngine {
     t.linPage = lin >>> 12;
     t.tlbEntry = e;
     return t.length ? t : null;
+  }
+
+  /** Whether `t`, a translation at the current physical address, serves EIP `eip` in the current mode. */
+  private serves(t: Translation, eip: number): boolean {
+    const cpu = this.cpu;
+    return t.eip === eip && (cpu.modeKey & t.keyMask) === t.key && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit;
   }
 
   private translate(eip: number, phys: number): Translation {
@@ -340,8 +380,10 @@ export class BtEngine {
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
-      t = { eip, phys, key: facts.key, keyMask: -1, alt: null, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null!, aliases: [], codeStart: phys, bytes: 0, source: '', fn: () => 0, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0, slow: NO_SLOW_COUNTS, sites: [], slowSince: 0 };
-      t.home = t;
+      t = makeTranslation({
+        eip, phys, key: facts.key, keyMask: -1, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null,
+        codeStart: phys, bytes: 0, source: '', fn: () => 0, slow: NO_SLOW_COUNTS, sites: [],
+      });
     } else {
       this.stats.made++;
       this.stats.translatedInsns += t.length;
@@ -357,7 +399,7 @@ export class BtEngine {
     // The newest first; beyond MAX_VARIANTS the oldest goes.
     t.alt = page.byOffset.get(pageOff) ?? null;
     page.byOffset.set(pageOff, t);
-    this.translatedPage[phys >>> 12] = 1;
+    this.pageState[phys >>> 12] = PAGE_TRANSLATED;
     this.count++;
     let v = t;
     for (let k = 1; v.alt; k++) {
@@ -479,10 +521,8 @@ export class BtEngine {
         if (v.eip === eip && (t.key & v.keyMask) === v.key && v.csBase === t.csBase && v.csLimit === t.csLimit) taken = true;
       }
       if (taken || variants >= MAX_VARIANTS) continue;
-      const a: Translation = {
-        ...t, eip, phys: t.phys - pageOff + off, entries: [], home: t, aliases: [], alt: page.byOffset.get(off) ?? null,
-        source: '', runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: 0,
-      };
+      const a = makeTranslation({ ...t, eip, phys: t.phys - pageOff + off, entries: [], home: t, source: '' });
+      a.alt = page.byOffset.get(off) ?? null;
       page.byOffset.set(off, a);
       t.aliases.push(a);
       this.count++;
@@ -496,15 +536,23 @@ export class BtEngine {
   private drop(t: Translation): void {
     if (!t.valid) return;
     t.valid = false;
+    this.forget(t);
     this.sourceChars -= t.sourceChars;
     this.count--;
     if (t.home !== t) return;
     for (const a of t.aliases) {
       if (!a.valid) continue;
       a.valid = false;
+      this.forget(a);
       this.count--;
       this.unchain(a);
     }
+  }
+
+  /** Takes dropped translation `t` out of the lookup, where it would keep its code alive. */
+  private forget(t: Translation): void {
+    const slot = lookupIndex(t.phys);
+    if (this.lookup[slot] === t) this.lookup[slot] = null;
   }
 
   /** A write reached physical page `page`: its translations are stale. */
@@ -522,7 +570,7 @@ export class BtEngine {
     this.stats.translations = this.count;
     this.stats.invalidations++;
     entry.byOffset.clear();
-    this.translatedPage[page] = 0;
+    this.pageState[page] = 0;
     // The code there changed: what was learned of its accesses is about code that is gone.
     const slow = this.slowEntries.get(page);
     if (slow) {
@@ -533,6 +581,7 @@ export class BtEngine {
     if (n > 0 && runs < 2 * n) {
       if (++entry.waste >= DEMOTE_AFTER && !entry.demoted) {
         entry.demoted = true;
+        this.pageState[page] = PAGE_DEMOTED;
         this.stats.demotedPages++;
       }
     } else if (n > 0) entry.waste = 0;
@@ -555,8 +604,12 @@ export class BtEngine {
     const all: Translation[] = [];
     for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.home === t) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
-    for (const entry of this.pages.values()) entry.byOffset.clear();
-    this.translatedPage.fill(0);
+    this.pageState.fill(0);
+    this.lookup.fill(null);
+    for (const [page, entry] of this.pages) {
+      entry.byOffset.clear();
+      if (entry.demoted) this.pageState[page] = PAGE_DEMOTED;
+    }
     let chars = 0;
     let kept = 0;
     for (const t of all) {
@@ -572,7 +625,8 @@ export class BtEngine {
           let tail = byOffset.get(off);
           v.alt = null;
           v.succ = null;
-          this.translatedPage[v.phys >>> 12] = 1;
+          v.succ2 = null;
+          this.pageState[v.phys >>> 12] = PAGE_TRANSLATED;
           if (!tail) byOffset.set(off, v);
           else {
             while (tail.alt) tail = tail.alt;
@@ -597,7 +651,8 @@ export class BtEngine {
   flushAll(): void {
     for (const entry of this.pages.values()) for (const t of variants(entry)) t.valid = false;
     this.pages.clear();
-    this.translatedPage.fill(0);
+    this.pageState.fill(0);
+    this.lookup.fill(null);
     // A reset or a restore: the guest's code is another.
     this.slowEntries.clear();
     this.slowEntryCount = 0;
@@ -614,6 +669,16 @@ export class BtEngine {
   *translations(): IterableIterator<Translation> {
     for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.length && t.home === t) yield t;
   }
+}
+
+const LOOKUP_BITS = 14;
+/** BtEngine.pageState: the page holds translations; the page is left to the interpreter (demoted). */
+const PAGE_TRANSLATED = 1;
+const PAGE_DEMOTED = 2;
+
+/** An entry point's slot in BtEngine.lookup. */
+function lookupIndex(phys: number): number {
+  return Math.imul(phys, 0x9e3779b1) >>> (32 - LOOKUP_BITS);
 }
 
 /** The hotness counter of an entry point: physical address and mode key, hashed. */

@@ -73,8 +73,12 @@ export interface Translation {
   runs: number;
   /** The engine's next translation of the same entry point for another mode. */
   alt: Translation | null;
-  /** The translation that ran after this one last time (chaining), and the mapping it was found under. */
+  /**
+   * The two translations that ran after this one most recently (chaining: a block ending in a
+   * conditional branch out of the region has two), and the mapping each was found under.
+   */
   succ: Translation | null;
+  succ2: Translation | null;
   linPage: number;
   tlbEntry: number;
   /** Length of the JavaScript V8 holds for it (the cache's memory bound). */
@@ -238,13 +242,47 @@ function translateRegion(
   const fn = compile(source, w.instrs, slow);
   // Every fact of the key but the flatness of segments the translation never addressed through.
   const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
+  return makeTranslation({
+    eip, phys, key: mode.key & keyMask, keyMask, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
+    entries: [...blocks.keys()].filter((b) => b !== eip), home: null, codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn,
+    slow, sites: w.sites,
+  });
+}
+
+/** What a translation is made of; the engine's bookkeeping fields start empty. */
+export interface TranslationParts {
+  readonly eip: number;
+  readonly phys: number;
+  readonly key: number;
+  readonly keyMask: number;
+  readonly csBase: number;
+  readonly csLimit: number;
+  readonly length: number;
+  readonly blocks: number;
+  readonly entries: readonly number[];
+  /** The region whose code it enters (an alias), or null for a region's own translation. */
+  readonly home: Translation | null;
+  readonly codeStart: number;
+  readonly bytes: number;
+  readonly source: string;
+  readonly fn: TranslatedFn;
+  readonly slow: Int32Array;
+  readonly sites: readonly number[];
+}
+
+/**
+ * Every translation, region or alias, is made here, with its fields in one order: the dispatcher
+ * reads them on every dispatch, and objects of one shape keep those reads monomorphic (aliases made
+ * by spreading a region came out in two other hidden classes).
+ */
+export function makeTranslation(p: TranslationParts): Translation {
   const t: Translation = {
-    eip, phys, key: mode.key & keyMask, keyMask, alt: null, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
-    entries: [...blocks.keys()].filter((b) => b !== eip), home: null!, aliases: [],
-    codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn, valid: true, runs: 0, succ: null, linPage: -1, tlbEntry: 0, sourceChars: source.length,
-    slow, sites: w.sites, slowSince: 0,
+    eip: p.eip, phys: p.phys, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, length: p.length, blocks: p.blocks,
+    entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, source: p.source, fn: p.fn,
+    valid: true, runs: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
+    slow: p.slow, sites: p.sites, slowSince: 0,
   };
-  t.home = t;
+  if (!p.home) t.home = t;
   return t;
 }
 

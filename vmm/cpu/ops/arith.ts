@@ -16,22 +16,26 @@ const EAX = 0, ECX = 1, EDX = 2, EBX = 3;
 const MASK = [0xff, 0xffff, -1] as const;
 
 /** Applies f to the E operand of size sz (0/1/2) in place, as one read-modify-write. */
-function rmw(cpu: Cpu, i: Instr, sz: number, f: (v: number) => number): void {
+/** Read-modify-write of the r/m operand through `f`, which is made once, not per execution (garbage). */
+function rmw(cpu: Cpu, i: Instr, sz: number, f: (cpu: Cpu, v: number) => number): void {
   if (i.mod === 3) {
-    if (sz === 0) cpu.r8[i.rmb] = f(cpu.r8[i.rmb]!);
-    else if (sz === 1) cpu.r16[i.rm << 1] = f(cpu.r16[i.rm << 1]!);
-    else cpu.r32[i.rm] = f(cpu.r32[i.rm]!);
+    if (sz === 0) cpu.r8[i.rmb] = f(cpu, cpu.r8[i.rmb]!);
+    else if (sz === 1) cpu.r16[i.rm << 1] = f(cpu, cpu.r16[i.rm << 1]!);
+    else cpu.r32[i.rm] = f(cpu, cpu.r32[i.rm]!);
     return;
   }
   const size = 1 << sz;
   const lin = cpu.rmwLin(i, size);
-  if (sz === 0) cpu.writeLin8(lin, f(cpu.readLin8(lin)));
-  else if (sz === 1) cpu.writeLin16(lin, f(cpu.readLin16(lin)));
-  else cpu.writeLin32(lin, f(cpu.readLin32(lin)));
+  if (sz === 0) cpu.writeLin8(lin, f(cpu, cpu.readLin8(lin)));
+  else if (sz === 1) cpu.writeLin16(lin, f(cpu, cpu.readLin16(lin)));
+  else cpu.writeLin32(lin, f(cpu, cpu.readLin32(lin)));
 }
 
-/** Unsigned (hi:lo) / d for hi < d (so the quotient fits 32 bits): [quotient, remainder]. */
-export function divU64(hi: number, lo: number, d: number): [number, number] {
+/** Where divU64 leaves its results (a tuple per DIV was garbage): quotient, remainder. */
+const QR = new Int32Array(2);
+
+/** Unsigned (hi:lo) / d for hi < d (so the quotient fits 32 bits): quotient and remainder into `out`. */
+export function divU64(hi: number, lo: number, d: number, out: Int32Array): void {
   hi >>>= 0;
   lo >>>= 0;
   d >>>= 0;
@@ -57,7 +61,8 @@ export function divU64(hi: number, lo: number, d: number): [number, number] {
     q0++;
     r -= d;
   }
-  return [(q1 * 65536 + q0) | 0, r | 0];
+  out[0] = q1 * 65536 + q0;
+  out[1] = r;
 }
 
 function readE(cpu: Cpu, i: Instr, sz: number): number {
@@ -88,9 +93,9 @@ function div(cpu: Cpu, i: Instr, sz: number): void {
       cpu.r32[EAX] = Math.floor(lo / dv);
       cpu.r32[EDX] = lo % dv;
     } else {
-      const [q, r] = divU64(hi, lo, dv);
-      cpu.r32[EAX] = q;
-      cpu.r32[EDX] = r;
+      divU64(hi, lo, dv, QR);
+      cpu.r32[EAX] = QR[0]!;
+      cpu.r32[EDX] = QR[1]!;
     }
   }
 }
@@ -126,7 +131,9 @@ function idiv(cpu: Cpu, i: Instr, sz: number): void {
     const negD = d < 0;
     const dm = negD ? -d >>> 0 : d >>> 0;
     if (hi >>> 0 >= dm) cpu.raise(Vec.DE);
-    const [qu, ru] = divU64(hi, lo, dm);
+    divU64(hi, lo, dm, QR);
+    const qu = QR[0]!;
+    const ru = QR[1]!;
     const q = negN !== negD ? -(qu >>> 0) : qu >>> 0;
     if (q > 0x7fffffff || q < -0x80000000) cpu.raise(Vec.DE);
     cpu.r32[EAX] = q;
@@ -135,6 +142,8 @@ function idiv(cpu: Cpu, i: Instr, sz: number): void {
 }
 
 function group3(sz: number) {
+  const notF = (_cpu: Cpu, v: number): number => not(v, sz);
+  const negF = (cpu: Cpu, v: number): number => neg(cpu, v, sz);
   return (reg: number) => (cpu: Cpu, i: Instr): void => {
     switch (reg) {
       case 0:
@@ -142,10 +151,10 @@ function group3(sz: number) {
         test(cpu, readE(cpu, i, sz), i.imm & MASK[sz]!, sz);
         return;
       case 2:
-        rmw(cpu, i, sz, (v) => not(v, sz));
+        rmw(cpu, i, sz, notF);
         return;
       case 3:
-        rmw(cpu, i, sz, (v) => neg(cpu, v, sz));
+        rmw(cpu, i, sz, negF);
         return;
       case 4:
         mul(cpu, readE(cpu, i, sz), sz);
@@ -175,19 +184,21 @@ export function registerArith(t: OpTable): void {
       h32: (cpu) => (cpu.r32[r] = dec(cpu, cpu.r32[r]!, 2)),
     });
   }
-  t.defineGroup(0xfe, 0, { name: 'inc_Eb', lockable: true, h: (cpu, i) => rmw(cpu, i, 0, (v) => inc(cpu, v, 0)) });
-  t.defineGroup(0xfe, 1, { name: 'dec_Eb', lockable: true, h: (cpu, i) => rmw(cpu, i, 0, (v) => dec(cpu, v, 0)) });
+  const incF = [0, 1, 2].map((sz) => (cpu: Cpu, v: number): number => inc(cpu, v, sz));
+  const decF = [0, 1, 2].map((sz) => (cpu: Cpu, v: number): number => dec(cpu, v, sz));
+  t.defineGroup(0xfe, 0, { name: 'inc_Eb', lockable: true, h: (cpu, i) => rmw(cpu, i, 0, incF[0]!) });
+  t.defineGroup(0xfe, 1, { name: 'dec_Eb', lockable: true, h: (cpu, i) => rmw(cpu, i, 0, decF[0]!) });
   t.defineGroup(0xff, 0, {
     name: 'inc_Ev',
     lockable: true,
-    h16: (cpu, i) => rmw(cpu, i, 1, (v) => inc(cpu, v, 1)),
-    h32: (cpu, i) => rmw(cpu, i, 2, (v) => inc(cpu, v, 2)),
+    h16: (cpu, i) => rmw(cpu, i, 1, incF[1]!),
+    h32: (cpu, i) => rmw(cpu, i, 2, incF[2]!),
   });
   t.defineGroup(0xff, 1, {
     name: 'dec_Ev',
     lockable: true,
-    h16: (cpu, i) => rmw(cpu, i, 1, (v) => dec(cpu, v, 1)),
-    h32: (cpu, i) => rmw(cpu, i, 2, (v) => dec(cpu, v, 2)),
+    h16: (cpu, i) => rmw(cpu, i, 1, decF[1]!),
+    h32: (cpu, i) => rmw(cpu, i, 2, decF[2]!),
   });
 
   const g3b = group3(0);
@@ -258,7 +269,7 @@ export function registerArith(t: OpTable): void {
       return;
     }
     let old = 0;
-    rmw(cpu, i, sz, (d) => {
+    rmw(cpu, i, sz, (_cpu, d) => {
       old = d;
       const r = (d + src) & m;
       cpu.setLazy(LazyOp.ADD, d, src, r, sz);
@@ -278,7 +289,7 @@ export function registerArith(t: OpTable): void {
     const acc = sz === 0 ? cpu.r8[0]! : sz === 1 ? cpu.r16[0]! : cpu.r32[EAX]!;
     const src = sz === 0 ? cpu.r8[i.rb]! : sz === 1 ? cpu.r16[i.reg << 1]! : cpu.r32[i.reg]!;
     let dest = 0;
-    rmw(cpu, i, sz, (d) => {
+    rmw(cpu, i, sz, (_cpu, d) => {
       dest = d;
       cpu.setLazy(LazyOp.SUB, acc, d, (acc - d) & m, sz);
       return (acc & m) === (d & m) ? src : d;

@@ -53,13 +53,19 @@ function setAcc(cpu: Cpu, sz: number, v: number): void {
   else cpu.r32[0] = v;
 }
 
+/** One element of a string instruction; `step` is the signed element size. */
+type Element = (cpu: Cpu, i: Instr, step: number) => void;
+
 /**
  * Runs `one` for each element under the instruction's REP prefix. `cond` (for CMPS/SCAS) says
  * whether to go on after an element. Returns nothing; re-executes itself after CHUNK elements.
+ * The element functions are made once per handler, not per execution: a closure per string
+ * instruction was a tenth of the garbage of a Linux boot.
  */
-function repeat(cpu: Cpu, i: Instr, one: () => void, cond: boolean): void {
+function repeat(cpu: Cpu, i: Instr, one: Element, sz: number, cond: boolean): void {
+  const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
   if (i.rep === Rep.None) {
-    one();
+    one(cpu, i, step);
     return;
   }
   let c = count(cpu, i);
@@ -68,7 +74,7 @@ function repeat(cpu: Cpu, i: Instr, one: () => void, cond: boolean): void {
       cpu.eip = cpu.prevEip;
       return;
     }
-    one();
+    one(cpu, i, step);
     c = (c - 1) >>> 0;
     setCount(cpu, i, c);
     if (cond) {
@@ -148,126 +154,79 @@ function finishChunk(cpu: Cpu, c: number): boolean {
 }
 
 function movs(sz: number) {
+  const one: Element = (cpu, i, step) => {
+    const v = rd(cpu, i.seg, si(cpu, i), sz);
+    wr(cpu, ES, di(cpu, i), sz, v);
+    addSi(cpu, i, step);
+    addDi(cpu, i, step);
+  };
   return (cpu: Cpu, i: Instr): void => {
-    if (bulk(cpu, i, sz, true)) return;
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    repeat(
-      cpu,
-      i,
-      () => {
-        const v = rd(cpu, i.seg, si(cpu, i), sz);
-        wr(cpu, ES, di(cpu, i), sz, v);
-        addSi(cpu, i, step);
-        addDi(cpu, i, step);
-      },
-      false,
-    );
+    if (!bulk(cpu, i, sz, true)) repeat(cpu, i, one, sz, false);
   };
 }
 
 function stos(sz: number) {
+  const one: Element = (cpu, i, step) => {
+    wr(cpu, ES, di(cpu, i), sz, acc(cpu, sz));
+    addDi(cpu, i, step);
+  };
   return (cpu: Cpu, i: Instr): void => {
-    if (bulk(cpu, i, sz, false)) return;
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    repeat(
-      cpu,
-      i,
-      () => {
-        wr(cpu, ES, di(cpu, i), sz, acc(cpu, sz));
-        addDi(cpu, i, step);
-      },
-      false,
-    );
+    if (!bulk(cpu, i, sz, false)) repeat(cpu, i, one, sz, false);
   };
 }
 
 function lods(sz: number) {
-  return (cpu: Cpu, i: Instr): void => {
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    repeat(
-      cpu,
-      i,
-      () => {
-        setAcc(cpu, sz, rd(cpu, i.seg, si(cpu, i), sz));
-        addSi(cpu, i, step);
-      },
-      false,
-    );
+  const one: Element = (cpu, i, step) => {
+    setAcc(cpu, sz, rd(cpu, i.seg, si(cpu, i), sz));
+    addSi(cpu, i, step);
   };
+  return (cpu: Cpu, i: Instr): void => repeat(cpu, i, one, sz, false);
 }
 
 function cmps(sz: number) {
-  return (cpu: Cpu, i: Instr): void => {
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    const m = MASK[sz]!;
-    repeat(
-      cpu,
-      i,
-      () => {
-        const a = rd(cpu, i.seg, si(cpu, i), sz);
-        const b = rd(cpu, ES, di(cpu, i), sz);
-        cpu.setLazy(LazyOp.SUB, a, b, (a - b) & m, sz);
-        addSi(cpu, i, step);
-        addDi(cpu, i, step);
-      },
-      true,
-    );
+  const m = MASK[sz]!;
+  const one: Element = (cpu, i, step) => {
+    const a = rd(cpu, i.seg, si(cpu, i), sz);
+    const b = rd(cpu, ES, di(cpu, i), sz);
+    cpu.setLazy(LazyOp.SUB, a, b, (a - b) & m, sz);
+    addSi(cpu, i, step);
+    addDi(cpu, i, step);
   };
+  return (cpu: Cpu, i: Instr): void => repeat(cpu, i, one, sz, true);
 }
 
 function scas(sz: number) {
-  return (cpu: Cpu, i: Instr): void => {
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    const m = MASK[sz]!;
-    repeat(
-      cpu,
-      i,
-      () => {
-        const a = acc(cpu, sz);
-        const b = rd(cpu, ES, di(cpu, i), sz);
-        cpu.setLazy(LazyOp.SUB, a, b, (a - b) & m, sz);
-        addDi(cpu, i, step);
-      },
-      true,
-    );
+  const m = MASK[sz]!;
+  const one: Element = (cpu, i, step) => {
+    const a = acc(cpu, sz);
+    const b = rd(cpu, ES, di(cpu, i), sz);
+    cpu.setLazy(LazyOp.SUB, a, b, (a - b) & m, sz);
+    addDi(cpu, i, step);
   };
+  return (cpu: Cpu, i: Instr): void => repeat(cpu, i, one, sz, true);
 }
 
 function ins(sz: number) {
-  return (cpu: Cpu, i: Instr): void => {
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    const size = (1 << sz) as 1 | 2 | 4;
-    repeat(
-      cpu,
-      i,
-      () => {
-        const port = cpu.r16[EDX << 1]!;
-        // The destination must be writable before the port is read (a read can have side effects).
-        cpu.probeWrite(cpu.linW(ES, di(cpu, i), size), size);
-        const v = cpu.in(port, size);
-        wr(cpu, ES, di(cpu, i), sz, v);
-        addDi(cpu, i, step);
-      },
-      false,
-    );
+  const size = (1 << sz) as 1 | 2 | 4;
+  const one: Element = (cpu, i, step) => {
+    const port = cpu.r16[EDX << 1]!;
+    // The destination must be writable before the port is read (a read can have side effects).
+    cpu.probeWrite(cpu.linW(ES, di(cpu, i), size), size);
+    const v = cpu.in(port, size);
+    wr(cpu, ES, di(cpu, i), sz, v);
+    addDi(cpu, i, step);
   };
+  return (cpu: Cpu, i: Instr): void => repeat(cpu, i, one, sz, false);
 }
 
 function outs(sz: number) {
-  return (cpu: Cpu, i: Instr): void => {
-    const step = cpu.flagsRaw & DF ? -(1 << sz) : 1 << sz;
-    const size = (1 << sz) as 1 | 2 | 4;
-    repeat(
-      cpu,
-      i,
-      () => {
-        const v = rd(cpu, i.seg, si(cpu, i), sz);
-        cpu.out(cpu.r16[EDX << 1]!, size, v >>> 0);
-        addSi(cpu, i, step);
-      },
-      false,
-    );
+  const size = (1 << sz) as 1 | 2 | 4;
+  const one: Element = (cpu, i, step) => {
+    const v = rd(cpu, i.seg, si(cpu, i), sz);
+    cpu.out(cpu.r16[EDX << 1]!, size, v >>> 0);
+    addSi(cpu, i, step);
   };
+  return (cpu: Cpu, i: Instr): void => repeat(cpu, i, one, sz, false);
 }
 
 export function registerString(t: OpTable): void {

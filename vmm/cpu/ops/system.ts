@@ -322,9 +322,13 @@ function deliverSoftware(cpu: Cpu, vector: number): void {
 
 function rdtsc(cpu: Cpu): void {
   if (cpu.cr4 & CR4_TSD && cpu.cpl !== 0 && cpu.protectedMode) cpu.raiseGP(0);
-  const t = cpu.readTsc();
-  cpu.r32[EAX] = Number(t & 0xffffffffn) | 0;
-  cpu.r32[EDX] = Number((t >> 32n) & 0xffffffffn) | 0;
+  // In doubles, not BigInt: the kernel's delay loops read the TSC millions of times during a boot,
+  // and each BigInt was garbage. The count is an integer well below 2^53; negative (after WRMSR)
+  // wraps modulo 2^64 as the BigInt did.
+  const t = cpu.rawTsc() + cpu.tscOffset;
+  const hi = Math.floor(t / 0x1_0000_0000);
+  cpu.r32[EAX] = (t - hi * 0x1_0000_0000) | 0;
+  cpu.r32[EDX] = hi | 0;
 }
 
 // ---------------------------------------------------------------- x87 escape and WAIT
