@@ -6,15 +6,14 @@ import { PhysicalMemory } from '../memory.ts';
 import { IoBus } from '../bus.ts';
 import { ManualClock } from '../clock.ts';
 import { Cpu } from './cpu.ts';
-import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, EAX, ECX, EBX } from './regs.ts';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PSE, EAX, ECX, EBX, EDX } from './regs.ts';
 import { setSegmentCache } from './segments.ts';
 import { CF, OF, SF, ZF, AF, PF } from './flags.ts';
 import { CS } from './decode.ts';
 import { Vec } from './fault.ts';
 
-function flatCpu(): { cpu: Cpu; mem: PhysicalMemory } {
+function flatCpu(clock = new ManualClock()): { cpu: Cpu; mem: PhysicalMemory } {
   const mem = new PhysicalMemory(8 << 20);
-  const clock = new ManualClock();
   const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
   cpu.cr0 |= CR0_PE;
   for (let s = 0; s < 6; s++) setSegmentCache(cpu, s, s === CS ? 8 : 16, 0, 0xffffffff, s === CS ? 0xc09b : 0xc093);
@@ -159,4 +158,26 @@ test('EFLAGS.TF traps with #DB after each instruction, and the handler runs with
   assert.ok(cpu.halted);
   assert.equal(cpu.r32[7], 6, 'one trap after each instruction that began with TF set');
   assert.ok(cpu.dr[6]! & (1 << 14), 'DR6.BS');
+});
+
+test('RDTSC reads the count the TSC was set to plus the time since, carrying into EDX', () => {
+  const clock = new ManualClock();
+  clock.advance(123_456_789);
+  const { cpu, mem } = flatCpu(clock);
+  // wrmsr (TSC := 0xfffffff0), then 0x20 ns later (TSC_HZ is 1 GHz) rdtsc; hlt
+  cpu.r32[ECX] = 0x10;
+  cpu.r32[EAX] = 0xfffffff0;
+  runCode(cpu, mem, [0x0f, 0x30, 0xf4]);
+  clock.advance(0x20);
+  cpu.halted = false;
+  runCode(cpu, mem, [0x0f, 0x31, 0xf4], 0x2000);
+  assert.equal(cpu.r32[EAX]! >>> 0, 0x10);
+  assert.equal(cpu.r32[EDX]! >>> 0, 1);
+  // Far on: 2^40 + 5 ticks after the write.
+  clock.advance(2 ** 40 - 0x20 + 5);
+  cpu.halted = false;
+  runCode(cpu, mem, [0x0f, 0x31, 0xf4], 0x3000);
+  const expected = 0xfffffff0n + (1n << 40n) + 5n;
+  assert.equal(cpu.r32[EAX]! >>> 0, Number(expected & 0xffffffffn));
+  assert.equal(cpu.r32[EDX]! >>> 0, Number(expected >> 32n));
 });

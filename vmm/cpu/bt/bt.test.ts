@@ -589,3 +589,17 @@ test('a dropped translation is not kept alive by the link from the one that ran 
   (runInNewContext('gc') as () => void)();
   assert.equal(dropped.deref(), undefined, 'the dropped code is still reachable');
 });
+
+test('a translation whose exit alternates between two others reaches both without a lookup', () => {
+  // The loop's region leaves for the second page on odd counts and for the third on even ones, and
+  // each comes back into it: with one successor link, every other exit would be looked up again.
+  const code = asm(
+    `mov ecx, 20000\n back: dec ecx\n jz done\n test ecx, 1\n jz b\n jmp c\n done: hlt\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n b: add eax, 1\n jmp back\n` +
+      `times 0x2000 - ($ - $$) db 0x90\n c: add ebx, 1\n jmp back`,
+  );
+  const box = sameEverywhere(code);
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  assert.equal(box.cpu.r32[0]! + box.cpu.r32[3]!, 19999);
+  assert.ok(chained > 35_000 && hits + misses < 100, `dispatches went through lookups: ${JSON.stringify(box.cpu.bt!.stats)}`);
+});
