@@ -4,6 +4,9 @@
 
 import { VmmProcess } from '../vmm/vmm-process.ts';
 import { nodeScheduler } from './node-scheduler.ts';
+import { tuneV8ForTranslatedCode } from './v8-tiering.ts';
+
+tuneV8ForTranslatedCode();
 
 interface ParentPort {
   on(event: 'message', f: (e: { data: unknown }) => void): void;

@@ -4,6 +4,9 @@
 import { parentPort } from 'node:worker_threads';
 import { VmmProcess } from '../vmm/vmm-process.ts';
 import { nodeScheduler } from './node-scheduler.ts';
+import { tuneV8ForTranslatedCode } from './v8-tiering.ts';
+
+tuneV8ForTranslatedCode();
 
 if (!parentPort) throw new Error('vmm-entry-worker must run in a worker thread');
 const port = parentPort;

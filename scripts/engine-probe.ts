@@ -7,6 +7,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PcMachine } from '../vmm/machine.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import { WORKLOADS } from './bench/workloads.ts';
+import { tuneV8ForTranslatedCode } from '../main/v8-tiering.ts';
+
+// As the VMM process does (NO_TUNE=1 leaves V8's defaults, to compare).
+if (!process.env.NO_TUNE) tuneV8ForTranslatedCode();
 
 const engine = (process.argv[2] ?? 'bt') as EngineKind;
 const seconds = Number(process.argv[3] ?? 300);
@@ -244,7 +248,8 @@ if (process.env.OPT_STATUS && m.bt) {
   const hist = new Map<string, { n: number; runs: number }>();
   for (const t of m.bt.translations()) {
     const s = status(t.fn);
-    const k = s & 16 ? 'turbofan' : s & 32 ? 'interpreted' : s & (1 << 15) ? 'maglev' : s & (1 << 14) ? 'baseline' : `other(${s.toString(2)})`;
+    // V8 11's bits: 16 optimized, 32 Maglev, 128 interpreted, 1 << 15 baseline (Sparkplug).
+    const k = s & 16 ? 'turbofan' : s & 32 ? 'maglev' : s & (1 << 15) ? 'baseline' : s & 128 ? 'interpreted' : `other(${s.toString(2)})`;
     if (process.env.OPT_STATUS === 'each') console.log(`${(t.eip >>> 0).toString(16)} ${k} runs ${t.runs} insns ${t.length} chars ${t.sourceChars}`);
     const h = hist.get(k) ?? { n: 0, runs: 0 };
     h.n++;

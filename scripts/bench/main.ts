@@ -21,6 +21,12 @@ import type { GuestRunner } from './runner.ts';
 import { mixedWorkload, tightLoop } from './cpu-loops.ts';
 import { folderRead, type FolderReadResult } from './folder-read.ts';
 import { netThroughput, type NetThroughputResult } from './net-throughput.ts';
+import { tuneV8ForTranslatedCode } from '../../main/v8-tiering.ts';
+
+// Hostbox's machines run here, in this process, so V8 is tuned as in the VMM process. V8's flags
+// are per process: v86 runs under the same setting (it touches the tiering of JavaScript only, and
+// v86's generated code is WebAssembly).
+tuneV8ForTranslatedCode();
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

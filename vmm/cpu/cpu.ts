@@ -134,6 +134,8 @@ export class Cpu {
   codeEpoch = 0;
   /** Set by translated code on a fault: instructions it completed before the faulting one. */
   btDone = 0;
+  /** Set by translated code when one of its slow-path counts reached the retranslation threshold. */
+  btSlow = false;
 
   // Software TLB.
   readonly tlb = new Int32Array(TLB_PAGES);

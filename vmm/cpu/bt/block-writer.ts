@@ -95,9 +95,12 @@ export class BlockWriter {
     return this.sites.push(id);
   }
 
-  /** Counts a refused fast path at counter `c`; the count reaching RETRANSLATE_AFTER raises the flag. */
+  /**
+   * Counts a refused fast path at counter `c`; the count reaching RETRANSLATE_AFTER raises the flag,
+   * and cpu.btSlow tells the dispatcher to look at it when the translation returns.
+   */
   private countSlow(c: number): string {
-    return `++slow[${c}] === ${RETRANSLATE_AFTER} && (slow[0] = 1)`;
+    return `++slow[${c}] === ${RETRANSLATE_AFTER} && (slow[0] = 1, cpu.btSlow = true)`;
   }
 
   /** The name of the current instruction's decoded form in the generated code. */

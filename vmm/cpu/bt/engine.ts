@@ -186,10 +186,19 @@ export class BtEngine {
       const last = this.last;
       let t: Translation | null = null;
       if (last !== null) {
+        // (Written out twice rather than called: V8 left a helper uninlined in this loop.)
+        const eip = cpu.eip;
+        const lin = (cpu.csBase + eip) | 0;
         t = last.succ;
-        if (t === null || !this.follows(t)) {
+        if (
+          t === null || t.eip !== eip || !t.valid || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase ||
+          t.csLimit !== cpu.csLimit || lin >>> 12 !== t.linPage || cpu.tlb[t.linPage]! !== t.tlbEntry
+        ) {
           t = last.succ2;
-          if (t === null || !this.follows(t)) t = null;
+          if (
+            t !== null && (t.eip !== eip || !t.valid || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase ||
+            t.csLimit !== cpu.csLimit || lin >>> 12 !== t.linPage || cpu.tlb[t.linPage]! !== t.tlbEntry)
+          ) t = null;
         }
       }
       if (t === null) {
@@ -200,7 +209,7 @@ export class BtEngine {
           last.succ = t;
         }
       } else this.stats.chained++;
-      if (t && t.slow[0] !== 0) {
+      if (t && t.wantsRetranslation) {
         const old = t;
         t = this.retranslate(t);
         if (last !== null) {
@@ -211,6 +220,10 @@ export class BtEngine {
       if (t) {
         done += this.execute(t, budget - done);
         this.last = t;
+        if (cpu.btSlow) {
+          cpu.btSlow = false;
+          if (t.slow[0] !== 0) for (const v of [t.home, ...t.home.aliases]) v.wantsRetranslation = true;
+        }
       } else {
         done += this.interpretCold(budget - done);
         this.last = null;
@@ -218,15 +231,6 @@ export class BtEngine {
     }
     cpu.instructions += done;
     return done;
-  }
-
-  /** Whether `t`, a successor link, is the translation for the current CS:EIP, mode and mapping. */
-  private follows(t: Translation): boolean {
-    const cpu = this.cpu;
-    return (
-      t.eip === cpu.eip && t.valid && (cpu.modeKey & t.keyMask) === t.key && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit &&
-      cpu.tlb[t.linPage]! === t.tlbEntry && ((cpu.csBase + cpu.eip) | 0) >>> 12 === t.linPage
-    );
   }
 
   /** Halves the hotness counts once per half-life, so that they measure a share of execution (HOT_THRESHOLD). */
@@ -421,7 +425,7 @@ export class BtEngine {
 
   /**
    * `t` has an access whose slow-path count reached RETRANSLATE_AFTER (its flag, slow[0], shared by a
-   * region and its aliases): if the counts are from this decay period, the accesses that reached it
+   * region and its aliases, and told to them all by wantsRetranslation): if the counts are from this decay period, the accesses that reached it
    * join the region's slow ones and the region is translated again in its old place, those accesses
    * calling the slow path directly. Returns what is to run now: `t`, its replacement (or the
    * replacement's entry at `t`'s block), or null (interpret).
@@ -429,6 +433,7 @@ export class BtEngine {
   private retranslate(t: Translation): Translation | null {
     const home = t.home;
     t.slow[0] = 0;
+    for (const v of [home, ...home.aliases]) v.wantsRetranslation = false;
     if (home.slowSince !== this.decays) {
       // Counted over more than a half-life: not an access that keeps taking the slow path.
       t.slow.fill(0);

@@ -92,6 +92,11 @@ export interface Translation {
   readonly sites: readonly number[];
   /** The engine's hotness decay period the counts were started in (read on the region's own translation, home). */
   slowSince: number;
+  /**
+   * slow[0] was raised: set by the engine on the region and its aliases when the translation
+   * returns, so the dispatcher tests a field of the translation in hand instead of its counts.
+   */
+  wantsRetranslation: boolean;
 }
 
 /** The counts of a translation without counted accesses: never written. */
@@ -280,7 +285,7 @@ export function makeTranslation(p: TranslationParts): Translation {
     eip: p.eip, phys: p.phys, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, length: p.length, blocks: p.blocks,
     entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, source: p.source, fn: p.fn,
     valid: true, runs: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
-    slow: p.slow, sites: p.sites, slowSince: 0,
+    slow: p.slow, sites: p.sites, slowSince: 0, wantsRetranslation: false,
   };
   if (!p.home) t.home = t;
   return t;

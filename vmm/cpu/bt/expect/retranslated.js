@@ -13,7 +13,7 @@ r32[0] = m;
 { // mov_EvGv @0x10003
 at = 1;
 const x0 = r32[7], e0 = tlb[x0 >>> 12], p0 = ((e0 & -4096) | (x0 & 4095)) >>> 0;
-if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = r32[0]; else { ++slow[1] === 4096 && (slow[0] = 1); cpu.wf32(x0, r32[0], 3); }
+if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = r32[0]; else { ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x0, r32[0], 3); }
 if (cpu.codeEpoch !== epoch) {  cpu.eip = 65541; return n + 2; }
 }
 { // add_EvGv @0x10005
