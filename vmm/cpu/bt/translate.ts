@@ -254,26 +254,14 @@ function translateRegion(
   });
 }
 
-/** What a translation is made of; the engine's bookkeeping fields start empty. */
-export interface TranslationParts {
-  readonly eip: number;
-  readonly phys: number;
-  readonly key: number;
-  readonly keyMask: number;
-  readonly csBase: number;
-  readonly csLimit: number;
-  readonly length: number;
-  readonly blocks: number;
-  readonly entries: readonly number[];
-  /** The region whose code it enters (an alias), or null for a region's own translation. */
-  readonly home: Translation | null;
-  readonly codeStart: number;
-  readonly bytes: number;
-  readonly source: string;
-  readonly fn: TranslatedFn;
-  readonly slow: Int32Array;
-  readonly sites: readonly number[];
-}
+/**
+ * What a translation is made of; the engine's bookkeeping fields start empty. `home` is the region
+ * whose code an alias enters, or null for a region's own translation.
+ */
+export type TranslationParts = Pick<
+  Translation,
+  'eip' | 'phys' | 'key' | 'keyMask' | 'csBase' | 'csLimit' | 'length' | 'blocks' | 'entries' | 'codeStart' | 'bytes' | 'source' | 'fn' | 'slow' | 'sites'
+> & { readonly home: Translation | null };
 
 /**
  * Every translation, region or alias, is made here, with its fields in one order: the dispatcher
