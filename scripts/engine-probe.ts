@@ -157,7 +157,10 @@ if (prompt && process.env.IDLE) {
   console.log(`idle ${process.env.IDLE} s: cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, in runSlice ${(sliceMs / 1000).toFixed(2)} s, ${wakes} wakes, ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
 }
 // WORKLOAD=name runs one of the bench's workloads at the prompt and prints its time and the counters it moved.
-const workload = process.env.WORKLOAD_CMD ? { name: 'custom', command: process.env.WORKLOAD_CMD } : WORKLOADS.find((w) => w.name === process.env.WORKLOAD);
+// WORKLOAD=a,b,c runs several in turn (as the bench does, each after the ones before it).
+const workloads = process.env.WORKLOAD_CMD
+  ? [{ name: 'custom', command: process.env.WORKLOAD_CMD }]
+  : (process.env.WORKLOAD ?? '').split(',').flatMap((n) => WORKLOADS.filter((w) => w.name === n));
 // MISSES=n: the n entry points that most often found no translation during the workload.
 const missAt = new Map<string, number>();
 if (process.env.MISSES && m.bt) {
@@ -174,7 +177,8 @@ if (process.env.MISSES && m.bt) {
   };
 }
 // REPEAT=n runs the workload n times (the later runs show the translations warm).
-for (let run = 0; prompt && workload && run < Number(process.env.REPEAT ?? 1); run++) {
+for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.length; run++) {
+  const workload = workloads[run % workloads.length]!;
   const before = m.bt ? { ...m.bt.stats } : null;
   const c0 = process.cpuUsage();
   const i0 = m.cpu.instructions;
@@ -184,7 +188,7 @@ for (let run = 0; prompt && workload && run < Number(process.env.REPEAT ?? 1); r
   while (!out.includes('DONE42') && performance.now() < deadline) {
     const r = m.runSlice(50);
     if (r === 'off') break;
-    await rest(r, 10);
+    await rest(r, Number(process.env.REST_MS ?? 10));
   }
   const c = process.cpuUsage(c0);
   console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
