@@ -43,8 +43,15 @@ const m = new PcMachine(
 const deadline = started + seconds * 1000;
 // DECODES=1: how many instructions the interpreter decoded, and how often its decoded cache was dropped.
 const decodes = { n: 0, drops: 0 };
+const decodedPages = new Map<string, number>();
 if (process.env.DECODES) {
   const c = m.cpu as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const fetch = c.decodeAt!.bind(c);
+  c.decodeAt = (eip: unknown, lin: unknown) => {
+    const k = `${m.cpu.cpl}:${(((lin as number) >>> 12) >>> 0).toString(16)}`;
+    decodedPages.set(k, (decodedPages.get(k) ?? 0) + 1);
+    return fetch(eip, lin);
+  };
   for (const [k, key] of [['decodeAt', 'n'], ['dropDecoded', 'drops']] as const) {
     const f = c[k]!.bind(c);
     c[k] = (...a: unknown[]) => {
@@ -213,7 +220,7 @@ if (allocSession) {
   const { profile } = await allocSession.post('HeapProfiler.stopSampling');
   writeFileSync(process.env.ALLOC_PROF!, JSON.stringify(profile));
 }
-if (process.env.DECODES) console.log(`decoded ${decodes.n} instructions, cache dropped ${decodes.drops} times`);
+if (process.env.DECODES) console.log(`decoded ${decodes.n} instructions, cache dropped ${decodes.drops} times; by CPL:linear page`, [...decodedPages].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `${k} ${n}`).join(', '), `(${decodedPages.size} pages)`);
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
   console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));

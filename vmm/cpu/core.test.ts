@@ -181,3 +181,16 @@ test('RDTSC reads the count the TSC was set to plus the time since, carrying int
   assert.equal(cpu.r32[EAX]! >>> 0, Number(expected & 0xffffffffn));
   assert.equal(cpu.r32[EDX]! >>> 0, Number(expected >> 32n));
 });
+
+test('instructions decoded from a page that was then written no longer count toward the cache bound', () => {
+  const { cpu, mem } = flatCpu();
+  cpu.r32[4] = 0x8000;
+  // 100 times: rewrite the immediate of the function at 0x2000 (mov al, imm8; ret), then call it.
+  mem.u8.set([0xb0, 0x00, 0xc3], 0x2000);
+  // mov ecx, 100; l: mov [0x2001], cl; call 0x2000; loop l; hlt
+  runCode(cpu, mem, [0xb9, 100, 0, 0, 0, 0x88, 0x0d, 0x01, 0x20, 0, 0, 0xe8, 0xf0, 0x0f, 0, 0, 0xe2, 0xf3, 0xf4], 0x1000, 10_000);
+  assert.ok(cpu.halted);
+  assert.equal(cpu.r32[EAX]! & 0xff, 1);
+  // Five instructions at 0x1000 and the two of the function's last version.
+  assert.equal(cpu.decodedInstructions, 7);
+});

@@ -869,10 +869,22 @@ export class Cpu {
   // ---------------------------------------------------------------- decoded instruction cache
 
   invalidateCodePage(physPage: number): void {
-    this.codeCache.delete(physPage);
+    const dropped = this.codeCache.get(physPage);
+    if (dropped) {
+      // What is gone no longer counts toward MAX_DECODED: code rewritten in place (a page freed and
+      // reused, a process image loaded over an old one) otherwise emptied the whole cache every 64 Ki
+      // decodes (28 times in 300 fork + exec, each time decoding the kernel's hot paths again).
+      for (const i of dropped) if (i !== undefined) this.decodedCount--;
+      this.codeCache.delete(physPage);
+    }
     this.mem.codePage[physPage] = 0;
     if (physPage === this.curPhysPage) this.curLinPage = -1;
     this.bt?.invalidatePage(physPage);
+  }
+
+  /** Decoded instructions held (MAX_DECODED). */
+  get decodedInstructions(): number {
+    return this.decodedCount;
   }
 
   /** Physical pages holding decoded instructions (for memory accounting). */
@@ -941,12 +953,13 @@ export class Cpu {
   private decodeAt(eip: number, lin: number): Instr {
     const i = decode(this.table, (n) => this.fetchByte(eip, n), this.csD, this);
     if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
-      if (++this.decodedCount > MAX_DECODED) {
+      // Only cache into the live array: the page may have been dropped meanwhile.
+      if (this.codeCache.get(this.curPhysPage) !== this.curCode) return i;
+      if (this.curCode[lin & 0xfff] === undefined && ++this.decodedCount > MAX_DECODED) {
         this.dropDecoded();
         return i;
       }
-      // Only cache into the live array: the page may have been dropped meanwhile.
-      if (this.codeCache.get(this.curPhysPage) === this.curCode) this.curCode[lin & 0xfff] = i;
+      this.curCode[lin & 0xfff] = i;
     }
     return i;
   }
