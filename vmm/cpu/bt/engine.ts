@@ -257,11 +257,12 @@ export class BtEngine {
     const threshold = this.threshold();
     let h = this.heating;
     let done = 0;
+    let blocks = 0;
     for (;;) {
-      const n = this.interpret(budget - done);
+      const n = cpu.interpretBlock(budget - done);
       done += n;
       if (h >= 0) hot[h] += n - 1;
-      if (done >= budget || cpu.brk || cpu.flagsRaw & TF || cpu.dr[7]! & 0xff) return done;
+      if (done >= budget || cpu.brk || cpu.flagsRaw & TF || cpu.dr[7]! & 0xff) break;
       const lin = (cpu.csBase + cpu.eip) | 0;
       const e = cpu.tlb[lin >>> 12]!;
       // Not mapped for this CPL yet: the interpreter fills the TLB (or faults) and the block goes uncounted.
@@ -270,12 +271,16 @@ export class BtEngine {
         continue;
       }
       const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
-      if (this.pageState[phys >>> 12] === PAGE_TRANSLATED) return done;
+      if (this.pageState[phys >>> 12] === PAGE_TRANSLATED) break;
       h = hotIndex(phys, cpu.modeKey);
-      if (hot[h]! + 1 >= threshold) return done;
+      if (hot[h]! + 1 >= threshold) break;
       hot[h]!++;
-      this.stats.coldBlocks++;
+      blocks++;
     }
+    // Counted once a run, not per block: the loop above is the cost of every cold instruction.
+    this.stats.interpInsns += done;
+    this.stats.coldBlocks += blocks;
+    return done;
   }
 
   private threshold(): number {
