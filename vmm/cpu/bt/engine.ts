@@ -100,9 +100,8 @@ export interface BtStats {
 interface PageEntry {
   /** By page offset: the translations starting there, one per mode (chained through Translation.alt). */
   readonly byOffset: Map<number, Translation>;
-  /** Translations dropped from this page after little use, in a row. */
+  /** Translations dropped from this page after little use, in a row (demotion: BtEngine.pageState). */
   waste: number;
-  demoted: boolean;
 }
 
 /** What is known of an entry point's memory accesses that keep taking the slow path. */
@@ -402,7 +401,7 @@ export class BtEngine {
     }
     let page = this.pages.get(phys >>> 12);
     if (!page) {
-      page = { byOffset: new Map(), waste: 0, demoted: false };
+      page = { byOffset: new Map(), waste: 0 };
       this.pages.set(phys >>> 12, page);
     }
     // The newest first; beyond MAX_VARIANTS the oldest goes.
@@ -430,8 +429,8 @@ export class BtEngine {
 
   /**
    * `t` has an access whose slow-path count reached RETRANSLATE_AFTER (its flag, slow[0], shared by a
-   * region and its aliases, and told to them all by wantsRetranslation): if the counts are from this decay period, the accesses that reached it
-   * join the region's slow ones and the region is translated again in its old place, those accesses
+   * region and its aliases, and told to them all by wantsRetranslation): if the counts are from this
+   * decay period, the accesses that reached it join the region's slow ones and the region is translated again in its old place, those accesses
    * calling the slow path directly. Returns what is to run now: `t`, its replacement (or the
    * replacement's entry at `t`'s block), or null (interpret).
    */
@@ -589,8 +588,7 @@ export class BtEngine {
     }
     // Translations that ran less than twice each before being thrown away cost more than they gave.
     if (n > 0 && runs < 2 * n) {
-      if (++entry.waste >= DEMOTE_AFTER && !entry.demoted) {
-        entry.demoted = true;
+      if (++entry.waste >= DEMOTE_AFTER && this.pageState[page] !== PAGE_DEMOTED) {
         this.pageState[page] = PAGE_DEMOTED;
         this.stats.demotedPages++;
       }
@@ -614,11 +612,11 @@ export class BtEngine {
     const all: Translation[] = [];
     for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.home === t) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
-    this.pageState.fill(0);
     this.lookup.fill(null);
+    // Demoted pages stay demoted; the kept translations mark their pages again below.
     for (const [page, entry] of this.pages) {
       entry.byOffset.clear();
-      if (entry.demoted) this.pageState[page] = PAGE_DEMOTED;
+      if (this.pageState[page] === PAGE_TRANSLATED) this.pageState[page] = 0;
     }
     let chars = 0;
     let kept = 0;
