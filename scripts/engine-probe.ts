@@ -79,7 +79,7 @@ if (process.env.BY_BLOCK && m.bt) {
 }
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
-if (process.env.DUMP && m.bt) m.bt.keepSource = true;
+if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
 // HOT=n: translate at n visits instead of HOT_THRESHOLD (to try thresholds without a rebuild).
 if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
 if (process.env.HALF && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, halfLifeInsns: Number(process.env.HALF) } });
@@ -229,6 +229,8 @@ if (byBlock.size) {
   if (process.env.DUMP && top) writeFileSync(process.env.DUMP, top.source);
 }
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
+// DUMP_ALL=file: every live translation's source after the run (to see what the generated code spends characters on).
+if (process.env.DUMP_ALL && m.bt) writeFileSync(process.env.DUMP_ALL, [...m.bt.translations()].map((t) => t.source).join('\n'));
 // OVERLAP=1: how much guest code the live translations cover more than once (regions reach into each other).
 if (process.env.OVERLAP && m.bt) {
   const covered = new Set<number>();

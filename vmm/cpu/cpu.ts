@@ -10,7 +10,7 @@ import type { InterruptController } from '../irq.ts';
 import { PAGE_RAM, type PhysicalMemory } from '../memory.ts';
 import { AF, ARITH, CF, DF, FLAGS_FIXED, IF, LazyOp, OF, PARITY, PF, SF, SIZE_MASK, SIZE_SIGN, TF, VM, ZF } from './flags.ts';
 import { FAULT, TripleFault, Vec } from './fault.ts';
-import { CS, SS, decode, type Instr, type OpTable } from './decode.ts';
+import { CS, SS, Instr, decode, type OpTable } from './decode.ts';
 import { buildOpTable } from './optable.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
 import { walkPageTables } from './paging.ts';
@@ -36,6 +36,9 @@ const TLB_TRACK = 8192;
  * QEMU flushes a full translation buffer): bounds the VMM's memory at a few tens of MiB.
  */
 const MAX_DECODED = 1 << 16;
+const MAX_SPARE_CODE_PAGES = 64;
+/** What empty decoded-cache slots hold, so that the slot array holds one kind of object. */
+const NO_INSTR = new Instr();
 
 /** What the CPU needs from the machine around it. */
 export interface CpuEnv {
@@ -146,12 +149,20 @@ export class Cpu {
   writeMask = TLB_SUP_WRITE;
   a20Mask = -1;
 
-  // Decoded-instruction cache: per physical page, decoded instructions by page offset.
-  private readonly codeCache = new Map<number, (Instr | undefined)[]>();
+  // Decoded-instruction cache: per physical page, a slot number by page offset (0: none); the slots
+  // hold the decoded instructions. A page holds ~100 instructions, so an Instr array of 4096 per page
+  // was mostly empty: 15.8 MiB of the 53 the interpreter held beyond guest RAM after a boot.
+  private readonly codeCache = new Map<number, Uint16Array>();
   private curLinPage = -1;
   private curPhysPage = -1;
-  private curCode: (Instr | undefined)[] = [];
-  private decodedCount = 0;
+  private curCode: Uint16Array = new Uint16Array(4096);
+  private readonly decoded: Instr[] = Array.from({ length: MAX_DECODED }, () => NO_INSTR);
+  /** Slots given back by dropped pages, reused before nextSlot moves on. */
+  private readonly freeSlots = new Uint16Array(MAX_DECODED);
+  private freeCount = 0;
+  private nextSlot = 1;
+  /** Emptied page tables kept for reuse: pages are dropped and entered again all the time. */
+  private readonly spareCodePages: Uint16Array[] = [];
 
   // Machine-specific registers.
   sysenterCs = 0;
@@ -874,8 +885,15 @@ export class Cpu {
       // What is gone no longer counts toward MAX_DECODED: code rewritten in place (a page freed and
       // reused, a process image loaded over an old one) otherwise emptied the whole cache every 64 Ki
       // decodes (28 times in 300 fork + exec, each time decoding the kernel's hot paths again).
-      for (const i of dropped) if (i !== undefined) this.decodedCount--;
+      for (let o = 0; o < 4096; o++) {
+        const k = dropped[o]!;
+        if (k !== 0) {
+          this.decoded[k] = NO_INSTR;
+          this.freeSlots[this.freeCount++] = k;
+        }
+      }
       this.codeCache.delete(physPage);
+      this.spareCodePage(dropped.fill(0));
     }
     this.mem.codePage[physPage] = 0;
     if (physPage === this.curPhysPage) this.curLinPage = -1;
@@ -884,7 +902,7 @@ export class Cpu {
 
   /** Decoded instructions held (MAX_DECODED). */
   get decodedInstructions(): number {
-    return this.decodedCount;
+    return this.nextSlot - 1 - this.freeCount;
   }
 
   /** Physical pages holding decoded instructions (for memory accounting). */
@@ -895,19 +913,28 @@ export class Cpu {
   /** Drops every decoded instruction (after a restore or a wholesale memory change). */
   invalidateAllCode(): void {
     for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
-    this.codeCache.clear();
-    this.curLinPage = -1;
-    this.decodedCount = 0;
+    this.emptyDecoded();
     this.bt?.flushAll();
   }
 
   /** Empties the decoded-instruction cache; pages that still hold translations stay traced. */
   private dropDecoded(): void {
     for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
+    this.emptyDecoded();
+    this.bt?.retracePages();
+  }
+
+  private spareCodePage(c: Uint16Array): void {
+    if (this.spareCodePages.length < MAX_SPARE_CODE_PAGES) this.spareCodePages.push(c);
+  }
+
+  private emptyDecoded(): void {
+    for (const c of this.codeCache.values()) this.spareCodePage(c.fill(0));
     this.codeCache.clear();
     this.curLinPage = -1;
-    this.decodedCount = 0;
-    this.bt?.retracePages();
+    this.decoded.fill(NO_INSTR);
+    this.freeCount = 0;
+    this.nextSlot = 1;
   }
 
   /** Fetch one byte at CS:eip+n for the decoder, checking the CS limit and page rights. */
@@ -924,8 +951,9 @@ export class Cpu {
     const lin = (this.csBase + eip) | 0;
     if (lin >>> 12 !== this.curLinPage) this.enterCodePage(eip, lin);
     if (this.curPhysPage >= 0) {
-      const cached = this.curCode[lin & 0xfff];
-      if (cached !== undefined && cached.d32 === this.csD) {
+      const k = this.curCode[lin & 0xfff]!;
+      const cached = this.decoded[k]!;
+      if (k !== 0 && cached.d32 === this.csD) {
         if ((eip >>> 0) + cached.len - 1 > this.csLimit) this.raiseGP(0);
         return cached;
       }
@@ -942,7 +970,7 @@ export class Cpu {
     if (this.curPhysPage >= 0) {
       let c = this.codeCache.get(phys);
       if (!c) {
-        c = new Array(4096);
+        c = this.spareCodePages.pop() ?? new Uint16Array(4096);
         this.codeCache.set(phys, c);
         this.mem.codePage[phys] = 1;
       }
@@ -955,11 +983,17 @@ export class Cpu {
     if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
       // Only cache into the live array: the page may have been dropped meanwhile.
       if (this.codeCache.get(this.curPhysPage) !== this.curCode) return i;
-      if (this.curCode[lin & 0xfff] === undefined && ++this.decodedCount > MAX_DECODED) {
-        this.dropDecoded();
-        return i;
+      let k = this.curCode[lin & 0xfff]!;
+      if (k === 0) {
+        if (this.freeCount > 0) k = this.freeSlots[--this.freeCount]!;
+        else if (this.nextSlot < MAX_DECODED) k = this.nextSlot++;
+        else {
+          this.dropDecoded();
+          return i;
+        }
+        this.curCode[lin & 0xfff] = k;
       }
-      this.curCode[lin & 0xfff] = i;
+      this.decoded[k] = i;
     }
     return i;
   }

@@ -603,3 +603,32 @@ test('a translation whose exit alternates between two others reaches both withou
   assert.equal(box.cpu.r32[0]! + box.cpu.r32[3]!, 19999);
   assert.ok(chained > 35_000 && hits + misses < 100, `dispatches went through lookups: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
+
+test('a region that reaches code translated already ends there instead of holding a second copy', () => {
+  // The loop at b is translated first (it runs three times as often); a, which jumps to it, later.
+  const code = asm(
+    `mov esi, 3000\n a: mov ecx, 3\n jmp b\n times 0x40 - ($ - $$) db 0x90\n b: add eax, ecx\n dec ecx\n jnz b\n jmp there\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n there: dec esi\n jnz a\n hlt`,
+  );
+  const box = sameEverywhere(code, (b) => {
+    if (b.cpu.bt) b.cpu.bt.keepSource = true;
+  });
+  assert.equal(box.cpu.r32[0], 3000 * 6);
+  // One translation holds the loop (translationAt fails on two); a's region is its own block alone.
+  translationAt(box, CODE + 0x40);
+  const a = translationAt(box, CODE + 5);
+  assert.equal(a.eip, CODE + 5);
+  assert.equal(a.blocks, 1);
+});
+
+test('a function translated already is still copied into a region that calls it, so call and return stay inside', () => {
+  // f is made hot from the second page first; then the loop at m calls it 3000 times.
+  const code = asm(
+    `jmp warm\n back: mov ecx, 3000\n m: call f\n dec ecx\n jnz m\n hlt\n f: add eax, 1\n ret\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n warm: mov edx, 20\n w: call f\n dec edx\n jnz w\n jmp back`,
+  );
+  const box = sameEverywhere(code);
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  assert.equal(box.cpu.r32[0], 3020);
+  assert.ok(hits + misses + chained < 1000, `calls left the loop's region: ${JSON.stringify(box.cpu.bt!.stats)}`);
+});

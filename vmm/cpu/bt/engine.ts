@@ -384,7 +384,11 @@ export class BtEngine {
       }
     };
     const slowSites = this.slowSitesOn(phys >>> 12, cpu.modeKey);
-    let t = translateBlock(eip, phys, facts, decodeAt, slowSites ? { ...this.options, slowSites } : this.options);
+    const translatedAt = (at: number, p: number): boolean => {
+      for (let v: Translation | null | undefined = this.pages.get(p >>> 12)?.byOffset.get(p & 0xfff); v; v = v.alt) if (v.valid && v.length && this.serves(v, at)) return true;
+      return false;
+    };
+    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, ...(slowSites ? { slowSites } : {}) });
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.

@@ -142,6 +142,11 @@ export interface TranslateOptions {
   readonly replayable?: boolean;
   /** Memory accesses (BlockWriter.site ids) to emit as direct calls to the slow path. */
   readonly slowSites?: ReadonlySet<number>;
+  /**
+   * Whether a block the region reaches (EIP, physical address) already starts a live translation: the
+   * region then ends there with an exit (chained) instead of holding a second copy of that code.
+   */
+  readonly translatedAt?: (eip: number, phys: number) => boolean;
 }
 
 /**
@@ -186,12 +191,15 @@ function translateRegion(
   // Discover the region: the entry block and the blocks its direct jumps reach within the page.
   const blocks = new Map<number, BlockInsn[]>();
   const work = [eip];
+  /** Call targets: copied into the region even when translated already, so that call and return stay inside it. */
+  const called = new Set<number>();
   let total = 0;
   let g = 0;
   let lo = pageOff, hi = pageOff;
   while (work.length && blocks.size < MAX_BLOCKS && total < most) {
     const start = work.shift()!;
     if (blocks.has(start)) continue;
+    if (start !== eip && !called.has(start) && opts.translatedAt?.(start, phys - pageOff + offsetOf(start))) continue;
     const insns: BlockInsn[] = [];
     let e = start;
     while (insns.length < Math.min(MAX_INSNS, most - total)) {
@@ -213,7 +221,10 @@ function translateRegion(
     }
     blocks.set(start, insns);
     total += insns.length;
-    for (const t of successors(insns[insns.length - 1]!, mode)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
+    const last = insns[insns.length - 1]!;
+    const next = successors(last, mode);
+    if (last.i.opcode === 0xe8 && next.length === 2) called.add(next[0]!);
+    for (const t of next) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
   }
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
   const jumpTo = (target: number, done: number): string => {
