@@ -1047,7 +1047,7 @@ export class Cpu {
         this.eip = (this.eip + i.len) & this.ipMask;
         done++;
         i.h(this, i);
-        if (this.brk || i.spec === null || i.spec.flow) break;
+        if (this.brk || i.ends) break;
       }
     } catch (e) {
       if (e !== FAULT) throw e;

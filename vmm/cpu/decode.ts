@@ -71,6 +71,11 @@ export const BYTE_REG = [0, 4, 8, 12, 1, 5, 9, 13] as const;
 export class Instr {
   h: Handler = undefinedOpcode;
   spec: OpSpec | null = null;
+  /**
+   * Ends a basic block (a control transfer, or undefined): the translator's cold loop reads this
+   * after every instruction, where `spec.flow` cost a second dependent load.
+   */
+  ends = true;
   /** Opcode: 0x00-0xFF, or 0x0F00 | second byte. */
   opcode = 0;
   len = 0;
@@ -194,6 +199,7 @@ export function decode(table: OpTable, fetch: (n: number) => number, d32: boolea
     return i;
   }
   i.spec = spec;
+  i.ends = !!spec.flow;
   const need = (k: number): void => {
     if (n + k > 15) cpu.raiseGP(0);
   };
