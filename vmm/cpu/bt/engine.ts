@@ -325,8 +325,7 @@ export class BtEngine {
       const slot = lookupIndex(phys);
       let t: Translation | null | undefined = this.lookup[slot]!;
       if (t === null || t.phys !== phys || !this.serves(t, eip)) {
-        const page = this.pages.get(phys >>> 12)!;
-        for (t = page.byOffset.get(phys & 0xfff); t; t = t.alt) if (this.serves(t, eip)) break;
+        t = this.servingAt(phys, eip);
         if (t) this.lookup[slot] = t;
       }
       if (t) {
@@ -351,6 +350,12 @@ export class BtEngine {
     t.linPage = lin >>> 12;
     t.tlbEntry = e;
     return t.length ? t : null;
+  }
+
+  /** The translation at physical address `phys` that serves EIP `eip` in the current mode (the page's chains hold only live ones). */
+  private servingAt(phys: number, eip: number): Translation | null {
+    for (let t: Translation | null | undefined = this.pages.get(phys >>> 12)?.byOffset.get(phys & 0xfff); t; t = t.alt) if (this.serves(t, eip)) return t;
+    return null;
   }
 
   /** Whether `t`, a translation at the current physical address, serves EIP `eip` in the current mode. */
@@ -384,10 +389,7 @@ export class BtEngine {
       }
     };
     const slowSites = this.slowSitesOn(phys >>> 12, cpu.modeKey);
-    const translatedAt = (at: number, p: number): boolean => {
-      for (let v: Translation | null | undefined = this.pages.get(p >>> 12)?.byOffset.get(p & 0xfff); v; v = v.alt) if (v.valid && v.length && this.serves(v, at)) return true;
-      return false;
-    };
+    const translatedAt = (at: number, p: number): boolean => !!this.servingAt(p, at)?.length;
     let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, ...(slowSites ? { slowSites } : {}) });
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
