@@ -551,6 +551,26 @@ export class Cpu {
     this.curLinPage = -1;
   }
 
+  /** The TLB as (page, entry) pairs: the check engine replays a translation from the same TLB, since
+   *  a stale entry (a page-table write without INVLPG) or a walk's accessed bit shows in the outcome. */
+  saveTlb(): Int32Array {
+    const out = new Int32Array(this.tlbCount * 2);
+    for (let i = 0; i < this.tlbCount; i++) {
+      const p = this.tlbPages[i]!;
+      out[2 * i] = p;
+      out[2 * i + 1] = this.tlb[p]!;
+    }
+    return out;
+  }
+
+  restoreTlb(saved: Int32Array): void {
+    this.flushTlb(true);
+    for (let i = 0; i < saved.length; i += 2) {
+      this.tlb[saved[i]!] = saved[i + 1]!;
+      this.tlbPages[this.tlbCount++] = saved[i]!;
+    }
+  }
+
   invalidatePage(lin: number): void {
     this.tlb[lin >>> 12] = 0;
     this.curLinPage = -1;

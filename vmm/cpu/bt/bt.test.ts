@@ -12,7 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { makeBox, type Box } from '../system-tests/box.ts';
 import { setSegmentCache } from '../segments.ts';
-import { CR0_PE } from '../regs.ts';
+import { CR0_PE, CR0_PG } from '../regs.ts';
 import { decode } from '../decode.ts';
 import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
@@ -193,6 +193,22 @@ test('the check engine stops at the first difference with the guest bytes, the t
     (e: Error) =>
       e instanceof BtDivergence && /eax: translated 0x[0-9a-f]+, interpreter/.test(e.message) && /guest code: .*01 c8 49 75 fb/.test(e.message) && /function block_/.test(e.message),
   );
+});
+
+test('the check engine replays from the same TLB, so a page walk inside a translation is walked again', () => {
+  // Paging on, identity-mapped. Each pass clears the page directory entry's accessed bit and reads a
+  // page not touched before: the walk sets the bit again. A replay that kept the first run's TLB
+  // entries would not walk, and would leave the bit clear.
+  const pd = 0x200000;
+  const code = asm(`mov esi, 0x300000\n mov ecx, 200\n l: and byte [${pd}], 0xdf\n mov eax, [esi]\n add esi, 0x1000\n dec ecx\n jnz l\n hlt`);
+  const box = sameEverywhere(code, (b) => {
+    const dv = new DataView(b.mem.u8.buffer);
+    dv.setUint32(pd, (pd + 0x1000) | 3, true);
+    for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
+    b.cpu.cr3 = pd;
+    b.cpu.cr0 |= CR0_PG;
+  });
+  assert.equal(box.mem.u8[pd]! & 0x20, 0x20);
 });
 
 // ------------------------------------------------------------ golden translations

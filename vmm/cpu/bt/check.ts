@@ -38,6 +38,7 @@ interface Snap {
   readonly segAr: Uint16Array;
   readonly sys: readonly number[];
   readonly fpu: StateRecord;
+  readonly tlb: Int32Array;
 }
 
 function snap(cpu: Cpu): Snap {
@@ -56,6 +57,7 @@ function snap(cpu: Cpu): Snap {
       cpu.shadow ? 1 : 0, cpu.delivering, cpu.sysenterCs, cpu.sysenterEsp, cpu.sysenterEip, cpu.a20Mask,
     ],
     fpu: cpu.fpu.saveState(),
+    tlb: cpu.saveTlb(),
   };
 }
 
@@ -76,7 +78,6 @@ function restore(cpu: Cpu, s: Snap): void {
   cpu.segLimit.set(s.segLimit);
   cpu.segAr.set(s.segAr);
   const y = s.sys;
-  const pagingChanged = cpu.cr0 !== y[0] || cpu.cr3 !== y[2] || cpu.cr4 !== y[3] || cpu.a20Mask !== y[21];
   [cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4, cpu.gdtrBase, cpu.gdtrLimit, cpu.idtrBase, cpu.idtrLimit, cpu.ldtrSel,
     cpu.ldtrBase, cpu.ldtrLimit, cpu.trSel, cpu.trBase, cpu.trLimit, cpu.trType] = y as number[];
   cpu.halted = y[15] === 1;
@@ -87,7 +88,7 @@ function restore(cpu: Cpu, s: Snap): void {
   cpu.fpu.loadState(s.fpu, 1);
   for (let seg = 0; seg < 6; seg++) cpu.updateSegmentChecks(seg as 0);
   cpu.updateMode();
-  if (pagingChanged) cpu.flushTlb(true);
+  cpu.restoreTlb(s.tlb);
 }
 
 function hex(v: number): string {
@@ -153,6 +154,13 @@ function instrumentWrites(cpu: Cpu, current: () => WriteLog | null): void {
       }
       orig.call(this, lin, v);
     };
+  };
+  // The page walker sets accessed and dirty bits with physical writes.
+  const mem = cpu.mem;
+  const write32 = Object.getPrototypeOf(mem).write32 as (phys: number, v: number) => void;
+  mem.write32 = function (this: typeof mem, phys: number, v: number): void {
+    current()?.record(cpu, phys >>> 0, 4);
+    write32.call(this, phys, v);
   };
   wrap('writeLin8', 1, false);
   wrap('writeLin16', 2, false);
