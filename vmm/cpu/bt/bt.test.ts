@@ -611,6 +611,37 @@ test('a dropped translation is not kept alive by the link from the one that ran 
   assert.equal(dropped.deref(), undefined, 'the dropped code is still reachable');
 });
 
+test('translations that stopped running are dropped at the next sweep but one, and their code is let go', async () => {
+  // The first loop is translated and runs out; the second, on the next page, runs on for many sweeps.
+  const code = asm(`mov ecx, 3000\n a: add eax, ecx\n dec ecx\n jnz a\n jmp b\n times 0x1000 - ($ - $$) db 0x90\n b: mov ecx, 200000\n l: add ebx, ecx\n dec ecx\n jnz l\n hlt`);
+  const box = sameEverywhere(code, (b) => {
+    if (b.cpu.bt) (b.cpu.bt.options as { sweepInsns?: number }).sweepInsns = 100_000;
+  });
+  const bt = box.cpu.bt!;
+  const live = [...bt.translations()].map((t) => t.eip);
+  assert.ok(!live.includes(CODE + 5), `the first loop is still translated: ${live.map((e) => e.toString(16))}`);
+  assert.ok(live.includes(CODE + 0x1005), `the second loop was dropped: ${live.map((e) => e.toString(16))}`);
+  assert.ok(bt.stats.swept >= 1);
+  // The same program, stopped while the second loop runs: the first loop's code must become garbage.
+  const box2 = flatBox(code, 'bt');
+  const bt2 = box2.cpu.bt!;
+  (bt2.options as { sweepInsns?: number }).sweepInsns = 100_000;
+  box2.cpu.run(20_000);
+  const first = ((): WeakRef<object> => {
+    const t = [...bt2.translations()].find((x) => x.eip === CODE + 5);
+    assert.ok(t, 'the first loop was translated');
+    return new WeakRef(t.fn);
+  })();
+  while (box2.cpu.r32[1]! > 1000 || box2.cpu.eip < CODE + 0x1000) box2.cpu.run(10_000);
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let tries = 0; tries < 20 && first.deref() !== undefined; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gc();
+  }
+  assert.equal(first.deref(), undefined, 'the swept code is still reachable');
+});
+
 test('a translation whose exit alternates between two others reaches both without a lookup', () => {
   // The loop's region leaves for the second page on odd counts and for the third on even ones, and
   // each comes back into it: with one successor link, every other exit would be looked up again.

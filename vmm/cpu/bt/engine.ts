@@ -45,6 +45,13 @@ import { RETRANSLATE_AFTER } from './block-writer.ts';
 export const HOT_THRESHOLD = 50_000;
 export const HALF_LIFE_INSNS = 1 << 26;
 export const HALF_LIFE_HALTS = 64;
+/**
+ * Every SWEEP_INSNS guest instructions the translations that did not run since the sweep before go
+ * (sweepIdle). Code a guest ran once for a while (the kernel's decompressor and its initialisation,
+ * a program that has exited) would otherwise hold V8's memory until the cache filled: after a Linux
+ * boot that was most of it. Code that runs less often than this gains little from its translation.
+ */
+export const SWEEP_INSNS = 1 << 28;
 /** Entry points held at once, translations and their aliases. */
 export const MAX_TRANSLATIONS = 16384;
 /**
@@ -90,6 +97,8 @@ export interface BtStats {
   flushes: number;
   /** Times the full cache kept its hottest translations and dropped the rest. */
   evictions: number;
+  /** Translations dropped for not having run between two sweeps (SWEEP_INSNS). */
+  swept: number;
   demotedPages: number;
   /** Translations made again with accesses that kept taking the slow path calling it directly. */
   retranslations: number;
@@ -134,6 +143,8 @@ export class BtEngine {
   /** cpu.instructions when the hotness counts were last halved, and the halts since. */
   private decayedAt = 0;
   private halts = 0;
+  /** cpu.instructions at the last sweep of idle translations. */
+  private sweptAt = 0;
   /** Characters of JavaScript in the live translations (MAX_SOURCE_CHARS). */
   private sourceChars = 0;
   /** The translation run last, whose successor link the dispatcher tries first. */
@@ -145,7 +156,7 @@ export class BtEngine {
   private slowEntryCount = 0;
   readonly stats: BtStats = {
     translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
-    invalidations: 0, flushes: 0, evictions: 0, demotedPages: 0, retranslations: 0, translateMs: 0,
+    invalidations: 0, flushes: 0, evictions: 0, swept: 0, demotedPages: 0, retranslations: 0, translateMs: 0,
   };
   /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
   keepSource = false;
@@ -154,7 +165,7 @@ export class BtEngine {
 
   constructor(
     readonly cpu: Cpu,
-    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly halfLifeInsns?: number; readonly hostMs?: () => number } = {},
+    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly halfLifeInsns?: number; readonly sweepInsns?: number; readonly hostMs?: () => number } = {},
   ) {}
 
   /** Executes up to `budget` instructions (the Cpu.run contract). */
@@ -235,6 +246,10 @@ export class BtEngine {
   /** Halves the hotness counts once per half-life, so that they measure a share of execution (HOT_THRESHOLD). */
   private decay(): void {
     const now = this.cpu.instructions;
+    if (now - this.sweptAt >= (this.options.sweepInsns ?? SWEEP_INSNS)) {
+      this.sweptAt = now;
+      this.sweepIdle();
+    }
     if (now - this.decayedAt < (this.options.halfLifeInsns ?? HALF_LIFE_INSNS) && this.halts < HALF_LIFE_HALTS) return;
     this.decayedAt = now;
     this.halts = 0;
@@ -607,6 +622,30 @@ export class BtEngine {
     for (const [page, entry] of this.pages) if (entry.byOffset.size) this.cpu.mem.codePage[page] = 1;
   }
 
+  /** Drops the translations that have not run since the last sweep (SWEEP_INSNS). */
+  sweepIdle(): void {
+    const idle: Translation[] = [];
+    for (const t of this.translations()) {
+      if (t.runs === t.runsAtSweep) idle.push(t);
+      else t.runsAtSweep = t.runs;
+    }
+    if (!idle.length) return;
+    for (const t of idle) this.unlink(t);
+    // A link to a dropped translation would keep its code alive.
+    for (const t of this.translations()) {
+      for (const v of [t, ...t.aliases]) {
+        if (v.succ && !v.succ.valid) v.succ = null;
+        if (v.succ2 && !v.succ2.valid) v.succ2 = null;
+      }
+    }
+    if (this.last && !this.last.valid) this.last = null;
+    for (const t of idle) {
+      const page = t.phys >>> 12;
+      if (!this.pages.get(page)!.byOffset.size && this.pageState[page] === PAGE_TRANSLATED) this.pageState[page] = 0;
+    }
+    this.stats.swept += idle.length;
+  }
+
   /**
    * The cache is full: keeps the translations that ran most since the last sweep, up to half of each
    * bound, and drops the rest. A full flush would throw away the hot code with the cold (the timer
@@ -632,6 +671,8 @@ export class BtEngine {
         kept += 1 + aliases.length;
         chars += t.sourceChars;
         t.runs >>>= 1;
+        // Halved, the count may meet its mark by chance: the next sweep takes it as having run.
+        t.runsAtSweep = -1;
         // Relinked hottest first, so the hottest variant is found first.
         for (const v of [t, ...aliases]) {
           const byOffset = this.pages.get(v.phys >>> 12)!.byOffset;

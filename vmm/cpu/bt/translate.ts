@@ -71,6 +71,8 @@ export interface Translation {
   /** Cleared when the page it came from is written. */
   valid: boolean;
   runs: number;
+  /** `runs` at the engine's last sweep: a translation still at it by the next one has gone idle (BtEngine.sweepIdle). */
+  runsAtSweep: number;
   /** The engine's next translation of the same entry point for another mode. */
   alt: Translation | null;
   /**
@@ -283,7 +285,7 @@ export function makeTranslation(p: TranslationParts): Translation {
   const t: Translation = {
     eip: p.eip, phys: p.phys, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, length: p.length, blocks: p.blocks,
     entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, source: p.source, fn: p.fn,
-    valid: true, runs: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
+    valid: true, runs: 0, runsAtSweep: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
     slow: p.slow, sites: p.sites, slowSince: 0, wantsRetranslation: false,
   };
   if (!p.home) t.home = t;
