@@ -82,6 +82,8 @@ const snapshot = process.env.SNAPSHOT;
 if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
 // HOT=n: translate at n visits instead of HOT_THRESHOLD (to try thresholds without a rebuild).
 if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
+// DSWEEP=n: sweep the decoded-instruction cache every n instructions instead of the default.
+if (process.env.DSWEEP) m.cpu.decodedSweepInsns = Number(process.env.DSWEEP);
 if (process.env.HALF && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, halfLifeInsns: Number(process.env.HALF) } });
 if (snapshot && existsSync(snapshot)) {
   const buf = readFileSync(snapshot);
@@ -249,7 +251,7 @@ if (process.env.OVERLAP && m.bt) {
 (globalThis as { gc?: () => void }).gc?.();
 (globalThis as { gc?: () => void }).gc?.();
 const mu = process.memoryUsage();
-console.log(`memory beyond guest RAM: ${((mu.heapUsed + mu.external) / 1048576 - 256).toFixed(0)} MiB`);
+console.log(`memory beyond guest RAM: ${((mu.heapUsed + mu.external) / 1048576 - 256).toFixed(0)} MiB; decoded instructions held ${m.cpu.decodedInstructions} on ${m.cpu.cachedCodePages} pages`);
 if (process.env.HEAP_SPACES) {
   const v8 = await import('node:v8');
   console.log(v8.getHeapSpaceStatistics().map((h) => `${h.space_name} ${(h.space_used_size / 1048576).toFixed(1)}`).join(', '), `external ${(mu.external / 1048576).toFixed(1)} arrayBuffers ${(mu.arrayBuffers / 1048576).toFixed(1)}`);

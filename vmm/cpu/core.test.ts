@@ -194,3 +194,23 @@ test('instructions decoded from a page that was then written no longer count tow
   // Five instructions at 0x1000 and the two of the function's last version.
   assert.equal(cpu.decodedInstructions, 7);
 });
+
+test('the decoded instructions of pages not entered for a sweep period are let go', () => {
+  const { cpu, mem } = flatCpu();
+  cpu.r32[4] = 0x8000;
+  cpu.decodedSweepInsns = 1000;
+  // 0x1000: call 0x2000; jmp 0x3000. 0x2000: mov al, 5; ret. 0x3000: mov ecx, 5000; l: inc ebx; loop l; hlt
+  mem.u8.set([0xe8, 0xfb, 0x0f, 0, 0, 0xe9, 0xf6, 0x1f, 0, 0], 0x1000);
+  mem.u8.set([0xb0, 0x05, 0xc3], 0x2000);
+  mem.u8.set([0xb9, 0x88, 0x13, 0, 0, 0x43, 0xe2, 0xfd, 0xf4], 0x3000);
+  cpu.eip = 0x1000;
+  for (let n = 0; n < 20_000 && !cpu.halted; ) n += cpu.run(100);
+  assert.ok(cpu.halted);
+  assert.equal(cpu.r32[EBX], 5000);
+  // Only the loop's page is left, and writes to the others no longer stop at the cache.
+  assert.equal(cpu.cachedCodePages, 1);
+  assert.equal(cpu.decodedInstructions, 4);
+  assert.equal(mem.codePage[1], 0);
+  assert.equal(mem.codePage[2], 0);
+  assert.equal(mem.codePage[3], 1);
+});

@@ -37,6 +37,15 @@ const TLB_TRACK = 8192;
  */
 const MAX_DECODED = 1 << 16;
 const MAX_SPARE_CODE_PAGES = 64;
+/**
+ * Every DECODED_SWEEP_INSNS instructions, the decoded instructions of pages not entered since the
+ * sweep before are let go (sweepDecoded): a boot decodes its initialisation code once and never runs
+ * it again, and that held the cache near full (13 MiB of decoded instructions at the prompt).
+ */
+const DECODED_SWEEP_INSNS = 1 << 28;
+/** A code page's table: slots by page offset, then the sweep period it was last entered in. */
+const CODE_TABLE_LENGTH = 4097;
+const STAMP = 4096;
 /** What empty decoded-cache slots hold, so that the slot array holds one kind of object. */
 const NO_INSTR = new Instr();
 
@@ -155,7 +164,7 @@ export class Cpu {
   private readonly codeCache = new Map<number, Uint16Array>();
   private curLinPage = -1;
   private curPhysPage = -1;
-  private curCode: Uint16Array = new Uint16Array(4096);
+  private curCode: Uint16Array = new Uint16Array(CODE_TABLE_LENGTH);
   private readonly decoded: Instr[] = Array.from({ length: MAX_DECODED }, () => NO_INSTR);
   /** Slots given back by dropped pages, reused before nextSlot moves on. */
   private readonly freeSlots = new Uint16Array(MAX_DECODED);
@@ -163,6 +172,10 @@ export class Cpu {
   private nextSlot = 1;
   /** Emptied page tables kept for reuse: pages are dropped and entered again all the time. */
   private readonly spareCodePages: Uint16Array[] = [];
+  /** Sweep periods of the decoded cache (sweepDecoded), counted from 1, and when the last began. */
+  private decodedPeriod = 1;
+  private decodedSweptAt = 0;
+  decodedSweepInsns = DECODED_SWEEP_INSNS;
 
   // Machine-specific registers.
   sysenterCs = 0;
@@ -905,15 +918,8 @@ export class Cpu {
       // What is gone no longer counts toward MAX_DECODED: code rewritten in place (a page freed and
       // reused, a process image loaded over an old one) otherwise emptied the whole cache every 64 Ki
       // decodes (28 times in 300 fork + exec, each time decoding the kernel's hot paths again).
-      for (let o = 0; o < 4096; o++) {
-        const k = dropped[o]!;
-        if (k !== 0) {
-          this.decoded[k] = NO_INSTR;
-          this.freeSlots[this.freeCount++] = k;
-        }
-      }
+      this.freeCodePage(dropped);
       this.codeCache.delete(physPage);
-      this.spareCodePage(dropped.fill(0));
     }
     this.mem.codePage[physPage] = 0;
     if (physPage === this.curPhysPage) this.curLinPage = -1;
@@ -942,6 +948,37 @@ export class Cpu {
     for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
     this.emptyDecoded();
     this.bt?.retracePages();
+  }
+
+  /** Lets go of the decoded instructions of pages not entered in the period that ends now. */
+  sweepDecoded(): void {
+    this.decodedSweptAt = this.instructions;
+    const period = this.decodedPeriod;
+    let swept = 0;
+    for (const [page, c] of this.codeCache) {
+      if (c[STAMP] === period) continue;
+      this.freeCodePage(c);
+      this.codeCache.delete(page);
+      this.mem.codePage[page] = 0;
+      swept++;
+    }
+    // Wrapping to 0 would make every table's stamp (0 when new) look current.
+    this.decodedPeriod = (period & 0xffff) === 0xffff ? 1 : period + 1;
+    // The page run now is entered again (and stamped, or made again if it went).
+    this.curLinPage = -1;
+    if (swept) this.bt?.retracePages();
+  }
+
+  /** Gives a dropped page's slots back, and its table to the spares. */
+  private freeCodePage(dropped: Uint16Array): void {
+    for (let o = 0; o < 4096; o++) {
+      const k = dropped[o]!;
+      if (k !== 0) {
+        this.decoded[k] = NO_INSTR;
+        this.freeSlots[this.freeCount++] = k;
+      }
+    }
+    this.spareCodePage(dropped.fill(0));
   }
 
   private spareCodePage(c: Uint16Array): void {
@@ -990,10 +1027,11 @@ export class Cpu {
     if (this.curPhysPage >= 0) {
       let c = this.codeCache.get(phys);
       if (!c) {
-        c = this.spareCodePages.pop() ?? new Uint16Array(4096);
+        c = this.spareCodePages.pop() ?? new Uint16Array(CODE_TABLE_LENGTH);
         this.codeCache.set(phys, c);
         this.mem.codePage[phys] = 1;
       }
+      c[STAMP] = this.decodedPeriod;
       this.curCode = c;
     }
   }
@@ -1025,6 +1063,7 @@ export class Cpu {
    * halts. Exceptions are delivered inside; a triple fault calls onShutdown.
    */
   run(budget: number): number {
+    if (this.instructions - this.decodedSweptAt >= this.decodedSweepInsns) this.sweepDecoded();
     if (this.bt) return this.bt.run(budget);
     let done = 0;
     while (done < budget) {

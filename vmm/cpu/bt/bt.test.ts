@@ -95,6 +95,26 @@ test('self-modifying code: an instruction rewrites the immediate of the next one
   assert.equal(box.cpu.r32[3], want);
 });
 
+test('a write to translated code still reaches the translation after the interpreter let go of the page', () => {
+  // The loop runs translated, so the interpreter's decoded page is swept; the write at the halfway
+  // count must still find the translation (the page stays traced while translations are on it).
+  const code = asm(`
+    mov ecx, 20000
+    xor ebx, ebx
+  l: add ebx, 1
+  p: cmp ecx, 10000
+    jne s
+    mov byte [l + 2], 3
+  s: dec ecx
+    jnz l
+    hlt`);
+  const box = sameEverywhere(code, (b) => {
+    b.cpu.decodedSweepInsns = 1000;
+  });
+  assert.equal(box.cpu.r32[3], 10001 + 3 * 9999);
+  assert.ok(box.cpu.bt!.stats.invalidations >= 1);
+});
+
 test('self-modifying code: a loop body rewritten while it runs', () => {
   const code = asm(`
     mov ecx, 2000
