@@ -77,6 +77,20 @@ if (process.env.BY_BLOCK && m.bt) {
     return n;
   };
 }
+// INTERP_PAGES=n: at the end, the n linear pages (with CPL) where the most instructions ran interpreted
+// (INTERP_EIPS=1: the blocks, by the EIP each began at).
+const interpPages = new Map<string, number>();
+if (process.env.INTERP_PAGES) {
+  const c = m.cpu as unknown as { interpretBlock: (budget: number) => number };
+  const block = c.interpretBlock.bind(m.cpu);
+  c.interpretBlock = (budget: number) => {
+    const lin = (m.cpu.csBase + m.cpu.eip) >>> 0;
+    const k = process.env.INTERP_EIPS ? `${m.cpu.cpl}:${lin.toString(16)}` : `${m.cpu.cpl}:${(lin >>> 12).toString(16)}`;
+    const n = block(budget);
+    interpPages.set(k, (interpPages.get(k) ?? 0) + n);
+    return n;
+  };
+}
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
 if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
@@ -223,6 +237,7 @@ if (allocSession) {
   writeFileSync(process.env.ALLOC_PROF!, JSON.stringify(profile));
 }
 if (process.env.DECODES) console.log(`decoded ${decodes.n} instructions, cache dropped ${decodes.drops} times; by CPL:linear page`, [...decodedPages].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `${k} ${n}`).join(', '), `(${decodedPages.size} pages)`);
+if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(1)}M`).join(', '));
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
   console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));

@@ -1038,6 +1038,10 @@ export class Cpu {
 
   private decodeAt(eip: number, lin: number): Instr {
     const i = decode(this.table, (n) => this.fetchByte(eip, n), this.csD, this);
+    // Across a page end (never cached): the block ends here, so that the code after it, on the next
+    // page, is an entry the translator can take. A chacha20 round, straight-line code over a page
+    // boundary, otherwise ran interpreted to its end: 8 M instructions of the hash workload.
+    if ((lin & 0xfff) + i.len > 0x1000) i.ends = true;
     if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
       // Only cache into the live array: the page may have been dropped meanwhile.
       if (this.codeCache.get(this.curPhysPage) !== this.curCode) return i;

@@ -101,8 +101,6 @@ export class Instr {
   imm2 = 0;
   /** CS default size this was decoded for (the decoded-instruction cache's mode key). */
   d32 = false;
-  /** Set when the bytes cross a page, so the decode is not cached. */
-  crossesPage = false;
   /** Escape byte for x87 instructions (0xD8-0xDF). */
   modrmByte = 0;
 }

@@ -115,6 +115,15 @@ test('a write to translated code still reaches the translation after the interpr
   assert.ok(box.cpu.bt!.stats.invalidations >= 1);
 });
 
+test('the code after an instruction that crosses a page end is translated', () => {
+  // The loop starts with a mov whose bytes end on the next page, and goes on there in a straight line
+  // of 50 adds: only the mov itself should be left to the interpreter.
+  const code = asm(`mov ecx, 20000\n jmp l\n times 0xffc - ($ - $$) db 0x90\n l: mov ebx, 0x12345678\n times 50 add edx, ecx\n dec ecx\n jnz l\n hlt`);
+  const box = sameEverywhere(code);
+  const { btInsns, interpInsns } = box.cpu.bt!.stats;
+  assert.ok(btInsns > 20 * interpInsns, `the straight line ran interpreted: ${JSON.stringify(box.cpu.bt!.stats)}`);
+});
+
 test('self-modifying code: a loop body rewritten while it runs', () => {
   const code = asm(`
     mov ecx, 2000
