@@ -202,12 +202,13 @@ export class BlockWriter {
   }
 
   /**
-   * `const name =` a read through a flat segment. A dword in plain RAM through a TLB entry with the
-   * rights this CPL needs is read inline (the interpreter's fast path, with the rights known from the
-   * mode key); everything else goes through Cpu.rf32 and friends, and is counted (site).
+   * `const name =` a read through a flat segment. An aligned byte, word or dword in plain RAM through
+   * a TLB entry with the rights this CPL needs is read inline (the interpreter's fast path, with the
+   * rights known from the mode key); everything else goes through Cpu.rf32 and friends, and is
+   * counted (site).
    */
   flatReadInto(name: string, sz: number, lin: string, seg: number): void {
-    const c = sz === 2 ? this.site() : -1;
+    const c = this.site();
     if (c < 0) {
       this.emit(`const ${name} = ${this.flatRead(sz, lin, seg)};`);
       return;
@@ -215,28 +216,30 @@ export class BlockWriter {
     const need = this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID;
     const x = `x${this.tmp}`, e = `e${this.tmp++}`;
     this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12];`);
-    this.emit(`const ${name} = (${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 ? ram32[((${e} & -4096) | (${x} & 4095)) >>> 2] : (${this.countSlow(c)}, cpu.rf32(${x}, ${seg}));`);
+    const fast = `(${e} & ${need | TLB_IO}) === ${need}${aligned(x, sz)}`;
+    this.emit(`const ${name} = ${fast} ? ${ramAt(sz, `((${e} & -4096) | (${x} & 4095))`)} : (${this.countSlow(c)}, ${this.flatRead(sz, x, seg)});`);
   }
 
-  /** A write through a flat segment, inline for a dword in plain RAM on a page without translations or decoded code. */
+  /** A write through a flat segment, inline when aligned in plain RAM on a page without translations or decoded code. */
   flatWriteStmt(sz: number, lin: string, value: string, seg: number): void {
-    const c = sz === 2 && this.inlineWrites ? this.site() : -1;
+    const c = this.inlineWrites ? this.site() : -1;
     if (c < 0) {
       this.emit(`${this.flatWrite(sz, lin, value, seg)};`);
       return;
     }
-    const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE);
-    this.emit(`if (${fast}) ram32[${p} >>> 2] = ${value}; else { ${this.countSlow(c)}; cpu.wf32(${x}, ${value}, ${seg}); }`);
+    const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE, sz);
+    this.emit(`if (${fast}) ${ramAt(sz, p)} = ${value}; else { ${this.countSlow(c)}; ${this.flatWrite(sz, x, value, seg)}; }`);
   }
 
   /**
-   * Names the linear address `lin`, its TLB entry and physical address; `fast`: the dword there may
-   * be stored to RAM inline (the entry grants `need`, not I/O, aligned, no translations on the page).
+   * Names the linear address `lin`, its TLB entry and physical address; `fast`: the operand of size
+   * `sz` there may be stored to RAM inline (the entry grants `need`, not I/O, aligned, no
+   * translations on the page).
    */
-  private storeProbe(lin: string, need: number): { x: string; p: string; fast: string } {
+  private storeProbe(lin: string, need: number, sz: number): { x: string; p: string; fast: string } {
     const x = `x${this.tmp}`, e = `e${this.tmp}`, p = `p${this.tmp++}`;
-    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12], ${p} = ((${e} & -4096) | (${x} & 4095)) >>> 0;`);
-    return { x, p, fast: `(${e} & ${need | TLB_IO}) === ${need} && (${x} & 3) === 0 && codePage[${p} >>> 12] === 0` };
+    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12], ${p} = (${e} & -4096) | (${x} & 4095);`);
+    return { x, p, fast: `(${e} & ${need | TLB_IO}) === ${need}${aligned(x, sz)} && codePage[${p} >>> 12] === 0` };
   }
 
   /** A read through a flat segment: only an access wrapping past 4 GiB faults (Cpu.rf16/rf32). */
@@ -266,19 +269,19 @@ export class BlockWriter {
    * checks that the write can complete first (rmwAddress) and goes through the cpu's methods.
    */
   rmw(i: Instr, sz: number, name: string): (value: string) => string {
-    const c = sz === 2 && this.inlineWrites && this.isFlat(i.seg) ? this.site() : -1;
+    const c = this.inlineWrites && this.isFlat(i.seg) ? this.site() : -1;
     if (c < 0) {
       const lin = this.rmwAddress(i, sz);
       this.emit(`const ${name} = cpu.readLin${8 << sz}(${lin});`);
       return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
     }
     this.mayFault();
-    const { x, p, fast } = this.storeProbe(this.ea(i), this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE);
+    const { x, p, fast } = this.storeProbe(this.ea(i), this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE, sz);
     const f = `f${p.slice(1)}`;
     this.emit(`const ${f} = ${fast};`);
-    this.emit(`if (!${f}) { ${this.countSlow(c)}; cpu.pwf(${x}, 4, ${i.seg}); }`);
-    this.emit(`const ${name} = ${f} ? ram32[${p} >>> 2] : cpu.readLin32(${x});`);
-    return (v) => `if (${f}) ram32[${p} >>> 2] = ${v}; else cpu.writeLin32(${x}, ${v});`;
+    this.emit(`if (!${f}) { ${this.countSlow(c)}; cpu.pwf(${x}, ${SIZE_BYTES[sz]}, ${i.seg}); }`);
+    this.emit(`const ${name} = ${f} ? ${ramAt(sz, p)} : cpu.readLin${8 << sz}(${x});`);
+    return (v) => `if (${f}) ${ramAt(sz, p)} = ${v}; else cpu.writeLin${8 << sz}(${x}, ${v});`;
   }
 
   /** Reads the E operand (register or memory) into a new constant; returns an expression. */
@@ -314,4 +317,14 @@ export class BlockWriter {
     if (this.mode.ssB) this.emit(`r32[4] = (r32[4] + ${delta}) | 0;`);
     else this.emit(`r16[8] = r16[8] + ${delta};`);
   }
+}
+
+/** ` && ` the test that linear address `x` is aligned for an operand of size `sz` (none for a byte). */
+function aligned(x: string, sz: number): string {
+  return sz === 0 ? '' : ` && (${x} & ${SIZE_BYTES[sz]! - 1}) === 0`;
+}
+
+/** The element of guest RAM at physical address `p` (an int32 expression), as an operand of size `sz`. */
+function ramAt(sz: number, p: string): string {
+  return `ram${8 << sz}[${p} >>> ${sz}]`;
 }

@@ -323,7 +323,7 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
     ...(consts ? [`const ${consts};`] : []),
     ...(w.sites.length ? ['const slow = SLOW;'] : []),
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
-    `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;`,
+    `const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram8 = cpu.mem.u8, ram16 = cpu.mem.u16, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;`,
     `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;`,
     `try { for (;;) { switch (pc) {`,
     ...w.lines,

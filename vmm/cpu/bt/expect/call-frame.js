@@ -1,7 +1,7 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
 return function block_10000(cpu, budget) {
-const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
+const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram8 = cpu.mem.u8, ram16 = cpu.mem.u16, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
 case 65536: {
@@ -9,7 +9,7 @@ case 65536: {
 const v = r32[5];
 at = 0;
 const sp = (r32[4] - 4) | 0;
-const x0 = sp, e0 = tlb[x0 >>> 12], p0 = ((e0 & -4096) | (x0 & 4095)) >>> 0;
+const x0 = sp, e0 = tlb[x0 >>> 12], p0 = (e0 & -4096) | (x0 & 4095);
 if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = v; else { ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x0, v, 2); }
 r32[4] = sp;
 }
@@ -20,7 +20,7 @@ r32[5] = r32[4];
 const v = r32[3];
 at = 2;
 const sp = (r32[4] - 4) | 0;
-const x1 = sp, e1 = tlb[x1 >>> 12], p1 = ((e1 & -4096) | (x1 & 4095)) >>> 0;
+const x1 = sp, e1 = tlb[x1 >>> 12], p1 = (e1 & -4096) | (x1 & 4095);
 if ((e1 & 20) === 4 && (x1 & 3) === 0 && codePage[p1 >>> 12] === 0) ram32[p1 >>> 2] = v; else { ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x1, v, 2); }
 r32[4] = sp;
 }
@@ -33,7 +33,7 @@ r32[3] = m;
 { // call_Jz @0x10007
 at = 4;
 const sp = (r32[4] - 4) | 0;
-const x3 = sp, e3 = tlb[x3 >>> 12], p3 = ((e3 & -4096) | (x3 & 4095)) >>> 0;
+const x3 = sp, e3 = tlb[x3 >>> 12], p3 = (e3 & -4096) | (x3 & 4095);
 if ((e3 & 20) === 4 && (x3 & 3) === 0 && codePage[p3 >>> 12] === 0) ram32[p3 >>> 2] = 65548; else { ++slow[4] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x3, 65548, 2); }
 r32[4] = sp;
 { n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }
