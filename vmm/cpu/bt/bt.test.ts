@@ -673,6 +673,18 @@ test('translations that stopped running are dropped at the next sweep but one, a
   assert.equal(first.deref(), undefined, 'the swept code is still reachable');
 });
 
+test('cold code on a page that holds a translation runs on in the cold loop, not back through the dispatcher', () => {
+  // The loop at the start is translated; then a cold chain of ten blocks on the same page is called
+  // 100 times from the next page. Each of its blocks is missed once, then remembered as no entry.
+  const code = asm(`mov ecx, 20000\n l: add ebx, ecx\n dec ecx\n jnz l\n jmp d\n c1: add eax, 1\n jmp c2\n c2: add eax, 1\n jmp c3\n c3: add eax, 1\n jmp c4\n c4: add eax, 1\n jmp c5\n c5: add eax, 1\n jmp c6\n c6: add eax, 1\n jmp c7\n c7: add eax, 1\n jmp c8\n c8: add eax, 1\n jmp c9\n c9: add eax, 1\n jmp c10\n c10: ret\n times 0x1000 - ($ - $$) db 0x90\n d: mov ecx, 100\n x: call c1\n dec ecx\n jnz x\n hlt`);
+  const box = flatBox(code, 'bt', 50_000);
+  const bt = box.cpu.bt!;
+  runToHalt(box);
+  assert.equal(box.cpu.r32[0], 900);
+  assert.ok([...bt.translations()].some((t) => t.eip === CODE + 5), 'the loop was translated');
+  assert.ok(bt.stats.misses < 100, `the chain's blocks went back to the dispatcher: ${bt.stats.misses} misses`);
+});
+
 test('a translation whose exit alternates between two others reaches both without a lookup', () => {
   // The loop's region leaves for the second page on odd counts and for the third on even ones, and
   // each comes back into it: with one successor link, every other exit would be looked up again.
