@@ -153,6 +153,10 @@ export class Cpu {
   readonly tlb = new Int32Array(TLB_PAGES);
   private readonly tlbPages = new Int32Array(TLB_TRACK);
   private tlbCount = 0;
+  /** TLB changes as (page, old entry) while the check engine records them (beginTlbJournal), with the count and list of pages then. */
+  private tlbJournal: number[] | null = null;
+  private tlbJournalCount = 0;
+  private tlbJournalPages: Int32Array | null = null;
   /** Rights needed for reads and writes at the current privilege. */
   readMask = TLB_VALID;
   writeMask = TLB_SUP_WRITE;
@@ -548,12 +552,19 @@ export class Cpu {
       if (this.tlbCount >= TLB_TRACK) this.flushTlb(true);
       this.tlbPages[this.tlbCount++] = page;
     }
+    if (this.tlbJournal) this.tlbJournal.push(page, this.tlb[page]!);
     this.tlb[page] = entry;
     return entry;
   }
 
   /** Drops TLB entries: all of them, or all but global pages (CR3 write with CR4.PGE). */
   flushTlb(includeGlobal: boolean): void {
+    const journal = this.tlbJournal;
+    if (journal) {
+      // Fills since the journal began only appended to the list: its first part is still the one then.
+      this.tlbJournalPages ??= this.tlbPages.slice(0, this.tlbJournalCount);
+      for (let i = 0; i < this.tlbCount; i++) journal.push(this.tlbPages[i]!, this.tlb[this.tlbPages[i]!]!);
+    }
     let keep = 0;
     for (let i = 0; i < this.tlbCount; i++) {
       const p = this.tlbPages[i]!;
@@ -564,27 +575,37 @@ export class Cpu {
     this.curLinPage = -1;
   }
 
-  /** The TLB as (page, entry) pairs: the check engine replays a translation from the same TLB, since
-   *  a stale entry (a page-table write without INVLPG) or a walk's accessed bit shows in the outcome. */
-  saveTlb(): Int32Array {
-    const out = new Int32Array(this.tlbCount * 2);
-    for (let i = 0; i < this.tlbCount; i++) {
-      const p = this.tlbPages[i]!;
-      out[2 * i] = p;
-      out[2 * i + 1] = this.tlb[p]!;
-    }
-    return out;
+  /**
+   * Starts recording every change to the TLB, for undoTlb: the check engine replays a translation
+   * from the TLB it started with, since an entry left behind by the first run would spare the replay
+   * a page walk and the accessed bit the walk sets. (Emptying the TLB instead is not the same: guests
+   * run on stale entries, and a translation runs where the dispatcher found its page mapped.)
+   */
+  beginTlbJournal(): void {
+    this.tlbJournal = [];
+    this.tlbJournalCount = this.tlbCount;
+    this.tlbJournalPages = null;
   }
 
-  restoreTlb(saved: Int32Array): void {
-    this.flushTlb(true);
-    for (let i = 0; i < saved.length; i += 2) {
-      this.tlb[saved[i]!] = saved[i + 1]!;
-      this.tlbPages[this.tlbCount++] = saved[i]!;
-    }
+  /** Puts the TLB back as it was at beginTlbJournal, and stops recording. */
+  undoTlb(): void {
+    const j = this.tlbJournal!;
+    this.tlbJournal = null;
+    for (let k = j.length - 2; k >= 0; k -= 2) this.tlb[j[k]!] = j[k + 1]!;
+    if (this.tlbJournalPages) this.tlbPages.set(this.tlbJournalPages);
+    this.tlbCount = this.tlbJournalCount;
+    this.tlbJournalPages = null;
+    this.curLinPage = -1;
+  }
+
+  /** Stops recording, keeping the TLB as it is. */
+  endTlbJournal(): void {
+    this.tlbJournal = null;
+    this.tlbJournalPages = null;
   }
 
   invalidatePage(lin: number): void {
+    if (this.tlbJournal) this.tlbJournal.push(lin >>> 12, this.tlb[lin >>> 12]!);
     this.tlb[lin >>> 12] = 0;
     this.curLinPage = -1;
   }

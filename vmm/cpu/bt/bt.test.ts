@@ -240,6 +240,20 @@ test('the check engine replays from the same TLB, so a page walk inside a transl
   assert.equal(box.mem.u8[pd]! & 0x20, 0x20);
 });
 
+test('the check engine compares the x87 state after a translation that runs x87 instructions', () => {
+  const code = asm(`mov ecx, 10000\n l: fld1\n fstp st0\n dec ecx\n jnz l\n hlt`);
+  const box = flatBox(code, 'check');
+  const bt = box.cpu.bt!;
+  // Corrupt the control word after every translation: only the x87 comparison can see it.
+  const run = bt.runTranslation.bind(bt);
+  bt.runTranslation = (t, budget) => {
+    const n = run(t, budget);
+    (box.cpu.fpu as unknown as { cw: number }).cw ^= 0x100;
+    return n;
+  };
+  assert.throws(() => runToHalt(box), (e: Error) => e instanceof BtDivergence && /fpu state differs/.test(e.message));
+});
+
 // ------------------------------------------------------------ golden translations
 
 const SNIPPETS: Record<string, number[]> = {

@@ -422,7 +422,7 @@ export class BtEngine {
       // remember that, so the dispatcher does not try again on every visit.
       t = makeTranslation({
         eip, phys, key: facts.key, keyMask: -1, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null,
-        codeStart: phys, bytes: 0, source: '', fn: () => 0, slow: NO_SLOW_COUNTS, sites: [],
+        codeStart: phys, bytes: 0, source: '', fn: () => 0, slow: NO_SLOW_COUNTS, sites: [], touchesFpu: false,
       });
     } else {
       this.stats.made++;

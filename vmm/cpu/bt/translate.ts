@@ -92,6 +92,8 @@ export interface Translation {
    */
   readonly slow: Int32Array;
   readonly sites: readonly number[];
+  /** It holds an instruction that may change the x87/MMX state (the check engine compares that state only then). */
+  readonly touchesFpu: boolean;
   /** The engine's hotness decay period the counts were started in (read on the region's own translation, home). */
   slowSince: number;
   /**
@@ -263,8 +265,19 @@ function translateRegion(
   return makeTranslation({
     eip, phys, key: mode.key & keyMask, keyMask, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
     entries: [...blocks.keys()].filter((b) => b !== eip), home: null, codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn,
-    slow, sites: w.sites,
+    slow, sites: w.sites, touchesFpu: [...blocks.values()].some((insns) => insns.some((b) => mayTouchFpu(b.i.opcode))),
   });
+}
+
+/**
+ * x87 escapes, FWAIT, and the two-byte ranges of MMX and SSE, FXSAVE/FXRSTOR and EMMS (generously:
+ * a miss here would hide a difference from the check engine; a false hit only costs it time).
+ */
+function mayTouchFpu(o: number): boolean {
+  if ((o >= 0xd8 && o <= 0xdf) || o === 0x9b) return true;
+  if (o < 0x0f00) return false;
+  const b = o & 0xff;
+  return (b >= 0x0e && b <= 0x2f) || (b >= 0x50 && b <= 0x7f) || b === 0xae || (b >= 0xc2 && b <= 0xc6) || b >= 0xd0;
 }
 
 /**
@@ -273,7 +286,7 @@ function translateRegion(
  */
 export type TranslationParts = Pick<
   Translation,
-  'eip' | 'phys' | 'key' | 'keyMask' | 'csBase' | 'csLimit' | 'length' | 'blocks' | 'entries' | 'codeStart' | 'bytes' | 'source' | 'fn' | 'slow' | 'sites'
+  'eip' | 'phys' | 'key' | 'keyMask' | 'csBase' | 'csLimit' | 'length' | 'blocks' | 'entries' | 'codeStart' | 'bytes' | 'source' | 'fn' | 'slow' | 'sites' | 'touchesFpu'
 > & { readonly home: Translation | null };
 
 /**
@@ -286,7 +299,7 @@ export function makeTranslation(p: TranslationParts): Translation {
     eip: p.eip, phys: p.phys, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, length: p.length, blocks: p.blocks,
     entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, source: p.source, fn: p.fn,
     valid: true, runs: 0, runsAtSweep: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
-    slow: p.slow, sites: p.sites, slowSince: 0, wantsRetranslation: false,
+    slow: p.slow, sites: p.sites, touchesFpu: p.touchesFpu, slowSince: 0, wantsRetranslation: false,
   };
   if (!p.home) t.home = t;
   return t;
