@@ -644,17 +644,24 @@ test('a dropped translation is not kept alive by the link from the one that ran 
   bt.invalidatePage((CODE + 0x1000) >>> 12);
   (bt.options as { hotThreshold?: number }).hotThreshold = 1e9;
   box.cpu.run(20_000);
-  // A WeakRef holds its target until the current job ends. Under load a V8 compiler thread may
-  // still hold the function for a job begun before the drop (the full suite failed here once, on a
-  // busy machine): a second of collections lets that finish; a real link keeps it for good.
+  assert.ok(await collected(dropped), 'the dropped code is still reachable');
+});
+
+/**
+ * Whether `ref`'s target is collected within a second. A WeakRef holds its target until the current
+ * job ends, and under load a V8 compiler thread may still hold a function for a job begun before it
+ * was dropped (the full suite failed once on a busy machine): a second of collections lets that
+ * finish; a real reference keeps it for good.
+ */
+async function collected(ref: WeakRef<object>): Promise<boolean> {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  for (let tries = 0; tries < 20 && dropped.deref() !== undefined; tries++) {
+  for (let tries = 0; tries < 20 && ref.deref() !== undefined; tries++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     gc();
   }
-  assert.equal(dropped.deref(), undefined, 'the dropped code is still reachable');
-});
+  return ref.deref() === undefined;
+}
 
 test('translations that stopped running are dropped at the next sweep but one, and their code is let go', async () => {
   // The first loop is translated and runs out; the second, on the next page, runs on for many sweeps.
@@ -678,13 +685,7 @@ test('translations that stopped running are dropped at the next sweep but one, a
     return new WeakRef(t.fn);
   })();
   while (box2.cpu.r32[1]! > 1000 || box2.cpu.eip < CODE + 0x1000) box2.cpu.run(10_000);
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  for (let tries = 0; tries < 20 && first.deref() !== undefined; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    gc();
-  }
-  assert.equal(first.deref(), undefined, 'the swept code is still reachable');
+  assert.ok(await collected(first), 'the swept code is still reachable');
 });
 
 test('cold code on a page that holds a translation runs on in the cold loop, not back through the dispatcher', () => {
