@@ -39,8 +39,8 @@ const MAX_DECODED = 1 << 16;
 const MAX_SPARE_CODE_PAGES = 64;
 /**
  * Every DECODED_SWEEP_INSNS instructions, the decoded instructions of pages not entered since the
- * sweep before are let go (sweepDecoded): a boot decodes its initialisation code once and never runs
- * it again, and that held the cache near full (13 MiB of decoded instructions at the prompt).
+ * sweep before are let go (sweepDecoded): code run for a while and never again (a boot's
+ * initialisation, a program that exited) stayed until the cache filled and was emptied whole.
  */
 const DECODED_SWEEP_INSNS = 1 << 28;
 /** A code page's table: slots by page offset, then the sweep period it was last entered in. */
