@@ -96,8 +96,8 @@ const snapshot = process.env.SNAPSHOT;
 if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
 // HOT=n: translate at n visits instead of HOT_THRESHOLD (to try thresholds without a rebuild).
 if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
-// DSWEEP=n: sweep the decoded-instruction cache every n instructions instead of the default.
-if (process.env.DSWEEP) m.cpu.decodedSweepInsns = Number(process.env.DSWEEP);
+// SWEEP=n: sweep idle translations and decoded pages every n instructions instead of the default.
+if (process.env.SWEEP) m.cpu.sweepInsns = Number(process.env.SWEEP);
 if (process.env.HALF && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, halfLifeInsns: Number(process.env.HALF) } });
 if (snapshot && existsSync(snapshot)) {
   const buf = readFileSync(snapshot);

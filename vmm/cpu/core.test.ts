@@ -198,7 +198,7 @@ test('instructions decoded from a page that was then written no longer count tow
 test('the decoded instructions of pages not entered for a sweep period are let go', () => {
   const { cpu, mem } = flatCpu();
   cpu.r32[4] = 0x8000;
-  cpu.decodedSweepInsns = 1000;
+  cpu.sweepInsns = 1000;
   // 0x1000: call 0x2000; jmp 0x3000. 0x2000: mov al, 5; ret. 0x3000: mov ecx, 5000; l: inc ebx; loop l; hlt
   mem.u8.set([0xe8, 0xfb, 0x0f, 0, 0, 0xe9, 0xf6, 0x1f, 0, 0], 0x1000);
   mem.u8.set([0xb0, 0x05, 0xc3], 0x2000);

@@ -38,11 +38,12 @@ const TLB_TRACK = 8192;
 const MAX_DECODED = 1 << 16;
 const MAX_SPARE_CODE_PAGES = 64;
 /**
- * Every DECODED_SWEEP_INSNS instructions, the decoded instructions of pages not entered since the
- * sweep before are let go (sweepDecoded): code run for a while and never again (a boot's
- * initialisation, a program that exited) stayed until the cache filled and was emptied whole.
+ * Every SWEEP_INSNS instructions, what was made for code that has not run since the sweep before goes
+ * (Cpu.sweep): the decoded instructions of pages not entered, and idle translations. Code run for a
+ * while and never again (a boot's initialisation, a program that exited) stayed until the caches
+ * filled.
  */
-const DECODED_SWEEP_INSNS = 1 << 28;
+const SWEEP_INSNS = 1 << 28;
 /** A code page's table: slots by page offset, then the sweep period it was last entered in. */
 const CODE_TABLE_LENGTH = 4097;
 const STAMP = 4096;
@@ -176,10 +177,10 @@ export class Cpu {
   private nextSlot = 1;
   /** Emptied page tables kept for reuse: pages are dropped and entered again all the time. */
   private readonly spareCodePages: Uint16Array[] = [];
-  /** Sweep periods of the decoded cache (sweepDecoded), counted from 1, and when the last began. */
-  private decodedPeriod = 1;
-  private decodedSweptAt = 0;
-  decodedSweepInsns = DECODED_SWEEP_INSNS;
+  /** Sweep periods (sweep), counted from 1, and when the last began. */
+  private sweepPeriod = 1;
+  private sweptAt = 0;
+  sweepInsns = SWEEP_INSNS;
 
   // Machine-specific registers.
   sysenterCs = 0;
@@ -971,10 +972,14 @@ export class Cpu {
     this.bt?.retracePages();
   }
 
-  /** Lets go of the decoded instructions of pages not entered in the period that ends now. */
-  sweepDecoded(): void {
-    this.decodedSweptAt = this.instructions;
-    const period = this.decodedPeriod;
+  /**
+   * Ends a sweep period (SWEEP_INSNS): the translator drops its idle translations, and the decoded
+   * instructions of pages not entered in the period are let go.
+   */
+  sweep(): void {
+    this.sweptAt = this.instructions;
+    this.bt?.sweepIdle();
+    const period = this.sweepPeriod;
     let swept = 0;
     for (const [page, c] of this.codeCache) {
       if (c[STAMP] === period) continue;
@@ -984,7 +989,7 @@ export class Cpu {
       swept++;
     }
     // Wrapping to 0 would make every table's stamp (0 when new) look current.
-    this.decodedPeriod = (period & 0xffff) === 0xffff ? 1 : period + 1;
+    this.sweepPeriod = (period & 0xffff) === 0xffff ? 1 : period + 1;
     // The page run now is entered again (and stamped, or made again if it went).
     this.curLinPage = -1;
     if (swept) this.bt?.retracePages();
@@ -1052,7 +1057,7 @@ export class Cpu {
         this.codeCache.set(phys, c);
         this.mem.codePage[phys] = 1;
       }
-      c[STAMP] = this.decodedPeriod;
+      c[STAMP] = this.sweepPeriod;
       this.curCode = c;
     }
   }
@@ -1088,7 +1093,7 @@ export class Cpu {
    * halts. Exceptions are delivered inside; a triple fault calls onShutdown.
    */
   run(budget: number): number {
-    if (this.instructions - this.decodedSweptAt >= this.decodedSweepInsns) this.sweepDecoded();
+    if (this.instructions - this.sweptAt >= this.sweepInsns) this.sweep();
     if (this.bt) return this.bt.run(budget);
     let done = 0;
     while (done < budget) {

@@ -109,7 +109,7 @@ test('a write to translated code still reaches the translation after the interpr
     jnz l
     hlt`);
   const box = sameEverywhere(code, (b) => {
-    b.cpu.decodedSweepInsns = 1000;
+    b.cpu.sweepInsns = 1000;
   });
   assert.equal(box.cpu.r32[3], 10001 + 3 * 9999);
   assert.ok(box.cpu.bt!.stats.invalidations >= 1);
@@ -667,7 +667,7 @@ test('translations that stopped running are dropped at the next sweep but one, a
   // The first loop is translated and runs out; the second, on the next page, runs on for many sweeps.
   const code = asm(`mov ecx, 3000\n a: add eax, ecx\n dec ecx\n jnz a\n jmp b\n times 0x1000 - ($ - $$) db 0x90\n b: mov ecx, 200000\n l: add ebx, ecx\n dec ecx\n jnz l\n hlt`);
   const box = sameEverywhere(code, (b) => {
-    if (b.cpu.bt) (b.cpu.bt.options as { sweepInsns?: number }).sweepInsns = 100_000;
+    b.cpu.sweepInsns = 100_000;
   });
   const bt = box.cpu.bt!;
   const live = [...bt.translations()].map((t) => t.eip);
@@ -677,7 +677,7 @@ test('translations that stopped running are dropped at the next sweep but one, a
   // The same program, stopped while the second loop runs: the first loop's code must become garbage.
   const box2 = flatBox(code, 'bt');
   const bt2 = box2.cpu.bt!;
-  (bt2.options as { sweepInsns?: number }).sweepInsns = 100_000;
+  box2.cpu.sweepInsns = 100_000;
   box2.cpu.run(20_000);
   const first = ((): WeakRef<object> => {
     const t = [...bt2.translations()].find((x) => x.eip === CODE + 5);

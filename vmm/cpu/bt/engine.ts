@@ -45,13 +45,6 @@ import { RETRANSLATE_AFTER } from './block-writer.ts';
 export const HOT_THRESHOLD = 50_000;
 export const HALF_LIFE_INSNS = 1 << 26;
 export const HALF_LIFE_HALTS = 64;
-/**
- * Every SWEEP_INSNS guest instructions the translations that did not run since the sweep before go
- * (sweepIdle). Code a guest ran once for a while (the kernel's decompressor and its initialisation,
- * a program that has exited) would otherwise hold V8's memory until the cache filled: after a Linux
- * boot that was most of it. Code that runs less often than this gains little from its translation.
- */
-export const SWEEP_INSNS = 1 << 28;
 /** Entry points held at once, translations and their aliases. */
 export const MAX_TRANSLATIONS = 16384;
 /**
@@ -97,7 +90,7 @@ export interface BtStats {
   flushes: number;
   /** Times the full cache kept its hottest translations and dropped the rest. */
   evictions: number;
-  /** Translations dropped for not having run between two sweeps (SWEEP_INSNS). */
+  /** Translations dropped for not having run between two sweeps (Cpu.sweep). */
   swept: number;
   demotedPages: number;
   /** Translations made again with accesses that kept taking the slow path calling it directly. */
@@ -150,8 +143,6 @@ export class BtEngine {
   /** cpu.instructions when the hotness counts were last halved, and the halts since. */
   private decayedAt = 0;
   private halts = 0;
-  /** cpu.instructions at the last sweep of idle translations. */
-  private sweptAt = 0;
   /** Characters of JavaScript in the live translations (MAX_SOURCE_CHARS). */
   private sourceChars = 0;
   /** The translation run last, whose successor link the dispatcher tries first. */
@@ -172,7 +163,7 @@ export class BtEngine {
 
   constructor(
     readonly cpu: Cpu,
-    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly halfLifeInsns?: number; readonly sweepInsns?: number; readonly hostMs?: () => number } = {},
+    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly halfLifeInsns?: number; readonly hostMs?: () => number } = {},
   ) {}
 
   /** Executes up to `budget` instructions (the Cpu.run contract). */
@@ -253,10 +244,6 @@ export class BtEngine {
   /** Halves the hotness counts once per half-life, so that they measure a share of execution (HOT_THRESHOLD). */
   private decay(): void {
     const now = this.cpu.instructions;
-    if (now - this.sweptAt >= (this.options.sweepInsns ?? SWEEP_INSNS)) {
-      this.sweptAt = now;
-      this.sweepIdle();
-    }
     if (now - this.decayedAt < (this.options.halfLifeInsns ?? HALF_LIFE_INSNS) && this.halts < HALF_LIFE_HALTS) return;
     this.decayedAt = now;
     this.halts = 0;
@@ -641,7 +628,13 @@ export class BtEngine {
     for (const [page, entry] of this.pages) if (entry.byOffset.size) this.cpu.mem.codePage[page] = 1;
   }
 
-  /** Drops the translations that have not run since the last sweep (SWEEP_INSNS). */
+  /**
+   * Drops the translations that have not run since the last sweep (Cpu.sweep, every SWEEP_INSNS guest
+   * instructions). Code a guest ran once for a while (the kernel's decompressor and its
+   * initialisation, a program that has exited) would otherwise hold V8's memory until the cache
+   * filled: after a Linux boot that was most of it. Code that runs less often gains little from its
+   * translation.
+   */
   sweepIdle(): void {
     const idle: Translation[] = [];
     for (const t of this.translations()) {
