@@ -224,19 +224,22 @@ test('the check engine stops at the first difference with the guest bytes, the t
   );
 });
 
+/** Turns paging on with the first 4 MiB identity-mapped: page directory at `pd`, its one table after it. */
+function identityPaging(b: Box, pd: number): void {
+  const dv = new DataView(b.mem.u8.buffer);
+  dv.setUint32(pd, (pd + 0x1000) | 3, true);
+  for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
+  b.cpu.cr3 = pd;
+  b.cpu.cr0 |= CR0_PG;
+}
+
 test('the check engine replays from the same TLB, so a page walk inside a translation is walked again', () => {
   // Paging on, identity-mapped. Each pass clears the page directory entry's accessed bit and reads a
   // page not touched before: the walk sets the bit again. A replay that kept the first run's TLB
   // entries would not walk, and would leave the bit clear.
   const pd = 0x200000;
   const code = asm(`mov esi, 0x300000\n mov ecx, 200\n l: and byte [${pd}], 0xdf\n mov eax, [esi]\n add esi, 0x1000\n dec ecx\n jnz l\n hlt`);
-  const box = sameEverywhere(code, (b) => {
-    const dv = new DataView(b.mem.u8.buffer);
-    dv.setUint32(pd, (pd + 0x1000) | 3, true);
-    for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
-    b.cpu.cr3 = pd;
-    b.cpu.cr0 |= CR0_PG;
-  });
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
   assert.equal(box.mem.u8[pd]! & 0x20, 0x20);
 });
 
@@ -786,13 +789,7 @@ test('a region whose other page is mapped elsewhere meanwhile runs the code now 
     `mov ecx, 6000\n m: call f\n cmp ecx, 3000\n jne s\n mov dword [${pte}], ${CODE + 0x2000 + 3}\n invlpg [f]\n s: dec ecx\n jnz m\n hlt\n` +
       `times 0x1000 - ($ - $$) db 0x90\n f: add eax, 1\n ret\n times 0x2000 - ($ - $$) db 0x90\n g: add eax, 100\n ret`,
   );
-  const box = sameEverywhere(code, (b) => {
-    const dv = new DataView(b.mem.u8.buffer);
-    dv.setUint32(pd, (pd + 0x1000) | 3, true);
-    for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
-    b.cpu.cr3 = pd;
-    b.cpu.cr0 |= CR0_PG;
-  });
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
   assert.equal(box.cpu.r32[0], 3001 + 2999 * 100);
   const region = [...box.cpu.bt!.translations()].find((t) => t.otherPages.includes((CODE + 0x1000) >>> 12));
   assert.ok(region, 'no region took in f\'s page');
