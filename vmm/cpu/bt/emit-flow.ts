@@ -15,7 +15,7 @@ export type JumpTo = (target: number, done: number) => string;
  */
 function dynamicJump(w: BlockWriter, t: string, done: number): string {
   const f = w.pendingFlush();
-  return `{ n += ${done}; ${f} if (n < budget) { pc = ${t}; blk = blockAt(pc); continue; } cpu.eip = ${t}; return n; }`;
+  return `{ n += ${done}; ${f} if (n < budget) { pc = ${t}; continue; } cpu.eip = ${t}; return n; }`;
 }
 
 /** Near target as the interpreter's control.ts computes it, or null if it lies beyond the CS limit. */

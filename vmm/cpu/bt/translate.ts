@@ -278,21 +278,17 @@ function translateRegion(
     for (const t of next) if (!blocks.has(t) && placeOf(t) >= 0) work.push(t);
   }
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
-  // The switch goes by block number, dense from 0, which V8 compiles to a jump table; on EIPs (sparse)
-  // it was a chain of comparisons, walked again at every jump inside the region.
-  const number = new Map([...blocks.keys()].map((b, k) => [b, k]));
   const jumpTo = (target: number, done: number): string => {
-    const k = number.get(target);
-    if (k !== undefined) {
+    if (blocks.has(target)) {
       // Within the region: go on inside the function while the budget lasts (flags to the cpu, as
       // every block starts with them there).
       const f = w.pendingFlush();
-      return `{ n += ${done}; ${f} if (n < budget) { blk = ${k}; continue; } cpu.eip = ${w.eipLit(target)}; return n; }`;
+      return `{ n += ${done}; ${f} if (n < budget) { pc = ${w.eipLit(target)}; continue; } cpu.eip = ${w.eipLit(target)}; return n; }`;
     }
     return w.exitCode(w.eipLit(target), done);
   };
   for (const [start, insns] of blocks) {
-    w.emit(`case ${number.get(start)}: { // @${w.hex(start)}`);
+    w.emit(`case ${w.eipLit(start)}: {`);
     const page = pageOfPlace(insns[0]!.off);
     if (page >= 0) {
       // Another page's code: still mapped where it was? (Else the dispatcher looks it up.)
@@ -313,7 +309,7 @@ function translateRegion(
     w.emit(jumpTo(lastIns.next, insns.length));
     w.emit('}');
   }
-  const source = assemble(w, eip, mode, [...blocks.keys()]);
+  const source = assemble(w, eip, mode);
   if (source.length > maxSource) return 'too long';
   const slow = w.sites.length ? new Int32Array(w.sites.length + 1) : NO_SLOW_COUNTS;
   const fn = compile(source, w.instrs, slow);
@@ -394,8 +390,7 @@ const BINDINGS: readonly [string, string][] = [
   ['ram16', 'cpu.mem.u16'], ['ram32', 'cpu.mem.i32'], ['codePage', 'cpu.mem.codePage'],
 ];
 
-/** The function's text; `starts` are the EIPs of its blocks, in their numbering (the switch's). */
-function assemble(w: BlockWriter, eip: number, mode: ModeFacts, starts: number[]): string {
+function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
   const consts = [...w.named].map((k) => `i${k} = I[${k}]`).join(', ');
   const body = w.lines.join('\n') + '\n' + w.faultCases.join('\n');
   const bound = BINDINGS.filter(([name]) => new RegExp(`\\b${name}\\b`).test(body)).map(([name, from]) => `${name} = ${from}`);
@@ -403,12 +398,10 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts, starts: number[]
     `// block at eip ${w.hex(eip)}, key ${w.hex(mode.key)}`,
     ...(consts ? [`const ${consts};`] : []),
     ...(w.sites.length ? ['const slow = SLOW;'] : []),
-    // The block starting at an EIP (entry, or a target known only at run time), or -1.
-    `function blockAt(e) { switch (e) { ${starts.map((s, k) => `case ${w.eipLit(s)}: return ${k};`).join(' ')} default: return -1; } }`,
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
     ...(bound.length ? [`const ${bound.join(', ')};`] : []),
-    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);`,
-    `try { for (;;) { switch (blk) {`,
+    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;`,
+    `try { for (;;) { switch (pc) {`,
     ...w.lines,
     `default: cpu.eip = pc; return n;`,
     `} } } catch (e) {`,

@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-function blockAt(e) { switch (e) { case 65536: return 0; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram8 = cpu.mem.u8, ram16 = cpu.mem.u16, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // movzx_GvEb @0x10000
 at = 0;
 const x0 = r32[6], e0 = tlb[x0 >>> 12];
@@ -53,7 +52,7 @@ const x5 = r32[4], e5 = tlb[x5 >>> 12];
 const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x5, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 6; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget) { pc = t; blk = blockAt(pc); continue; } cpu.eip = t; return n; }
+{ n += 6; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.eip = 65553; return n + 6; }
 }

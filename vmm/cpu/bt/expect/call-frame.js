@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-function blockAt(e) { switch (e) { case 65536: return 0; case 65548: return 1; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // push_r5 @0x10000
 const v = r32[5];
 at = 0;
@@ -37,11 +36,11 @@ const sp = (r32[4] - 4) | 0;
 const x3 = sp, e3 = tlb[x3 >>> 12], p3 = (e3 & -4096) | (x3 & 4095);
 if ((e3 & 20) === 4 && (x3 & 3) === 0 && codePage[p3 >>> 12] === 0) ram32[p3 >>> 2] = 65548; else { ++slow[4] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x3, 65548, 2); }
 r32[4] = sp;
-{ n += 5;  if (n < budget) { blk = 1; continue; } cpu.eip = 65548; return n; }
+{ n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }
 }
-{ n += 5;  if (n < budget) { blk = 1; continue; } cpu.eip = 65548; return n; }
+{ n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }
 }
-case 1: { // @0x1000c
+case 65548: {
 { // pop_r3 @0x1000c
 at = 5;
 const x4 = r32[4], e4 = tlb[x4 >>> 12];
@@ -62,7 +61,7 @@ const x6 = r32[4], e6 = tlb[x6 >>> 12];
 const v = (e6 & 17) === 1 && (x6 & 3) === 0 ? ram32[((e6 & -4096) | (x6 & 4095)) >>> 2] : (++slow[7] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x6, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 3;  if (n < budget) { pc = t; blk = blockAt(pc); continue; } cpu.eip = t; return n; }
+{ n += 3;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65551; return n + 3; }
 }

@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-function blockAt(e) { switch (e) { case 65536: return 0; case 65546: return 1; case 65544: return 2; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, tlb = cpu.tlb, ram32 = cpu.mem.i32;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // mov_GvEv @0x10000
 at = 0;
 const x0 = ((r32[6] + (8)) | 0), e0 = tlb[x0 >>> 12];
@@ -21,28 +20,28 @@ const r = (a - b) | 0;
 fa = a; fb = b; fr = r;
 }
 { // jb_Jb @0x10006
-if (((fa >>> 0) < (fb >>> 0))) { n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { blk = 1; continue; } cpu.eip = 65546; return n; }
-{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { blk = 2; continue; } cpu.eip = 65544; return n; }
+if (((fa >>> 0) < (fb >>> 0))) { n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
+{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65544; continue; } cpu.eip = 65544; return n; }
 }
-{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { blk = 2; continue; } cpu.eip = 65544; return n; }
+{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65544; continue; } cpu.eip = 65544; return n; }
 }
-case 1: { // @0x1000a
+case 65546: {
 { // ret @0x1000a
 at = 3;
 const x2 = r32[4], e2 = tlb[x2 >>> 12];
 const v = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : (++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x2, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 1;  if (n < budget) { pc = t; blk = blockAt(pc); continue; } cpu.eip = t; return n; }
+{ n += 1;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65547; return n + 1; }
 }
-case 2: { // @0x10008
+case 65544: {
 { // jle_Jb @0x10008
-if (cpu.cond(14)) { n += 1;  if (n < budget) { blk = 1; continue; } cpu.eip = 65546; return n; }
-{ n += 1;  if (n < budget) { blk = 1; continue; } cpu.eip = 65546; return n; }
+if (cpu.cond(14)) { n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
+{ n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
 }
-{ n += 1;  if (n < budget) { blk = 1; continue; } cpu.eip = 65546; return n; }
+{ n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
 }
 default: cpu.eip = pc; return n;
 } } } catch (e) {

@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const i3 = I[3];
-function blockAt(e) { switch (e) { case 65536: return 0; case 65541: return 1; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // add_EvGv @0x10000
 const a = r32[0], b = r32[1];
 const r = (a + b) | 0;
@@ -19,12 +18,12 @@ r32[1] = r;
 fa = a; fb = 1; fr = r; fc = c;
 }
 { // jnz_Jb @0x10003
-if (!(fr === 0)) { n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { blk = 0; continue; } cpu.eip = 65536; return n; }
-{ n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { blk = 1; continue; } cpu.eip = 65541; return n; }
+if (!(fr === 0)) { n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { pc = 65536; continue; } cpu.eip = 65536; return n; }
+{ n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { pc = 65541; continue; } cpu.eip = 65541; return n; }
 }
-{ n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { blk = 1; continue; } cpu.eip = 65541; return n; }
+{ n += 3; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2260; if (n < budget) { pc = 65541; continue; } cpu.eip = 65541; return n; }
 }
-case 1: { // @0x10005
+case 65541: {
 { // hlt @0x10005
 at = 3;
 cpu.prevEip = 65541; cpu.eip = 65542; i3.h(cpu, i3);

@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const i0 = I[0];
-function blockAt(e) { switch (e) { case 65536: return 0; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // rcl_EvIb @0x10000
 at = 0;
 cpu.prevEip = 65536; cpu.eip = 65539; i0.h(cpu, i0);
@@ -18,7 +17,7 @@ r32[3] = r;
 fa = a; fb = b; fr = r;
 }
 { // jmp_Jb @0x10005
-{ n += 3; cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { blk = 0; continue; } cpu.eip = 65536; return n; }
+{ n += 3; cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65536; continue; } cpu.eip = 65536; return n; }
 }
 { cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65543; return n + 3; }
 }

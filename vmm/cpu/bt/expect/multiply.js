@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-function blockAt(e) { switch (e) { case 65536: return 0; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // imul_GvEv @0x10000
 at = 0;
 const x0 = ((r32[6] + (4)) | 0), e0 = tlb[x0 >>> 12];
@@ -34,7 +33,7 @@ const x1 = r32[4], e1 = tlb[x1 >>> 12];
 const v = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 5; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = t; blk = blockAt(pc); continue; } cpu.eip = t; return n; }
+{ n += 5; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65548; return n + 5; }
 }

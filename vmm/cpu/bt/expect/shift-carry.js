@@ -1,11 +1,10 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-function blockAt(e) { switch (e) { case 65536: return 0; default: return -1; } }
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, blk = blockAt(pc);
-try { for (;;) { switch (blk) {
-case 0: { // @0x10000
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+try { for (;;) { switch (pc) {
+case 65536: {
 { // shl_EvIb @0x10000
 const v = r32[0]; const r = (v << 3) | 0; const cf = (v >>> 29) & 1; const of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
 fr = r; fc = cf; fb = of;
@@ -36,7 +35,7 @@ const x0 = r32[4], e0 = tlb[x0 >>> 12];
 const v = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 6; cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; if (n < budget) { pc = t; blk = blockAt(pc); continue; } cpu.eip = t; return n; }
+{ n += 6; cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; cpu.eip = 65550; return n + 6; }
 }
