@@ -742,3 +742,26 @@ test('a function translated already is still copied into a region that calls it,
   assert.equal(box.cpu.r32[0], 3020);
   assert.ok(hits + misses + chained < 1000, `calls left the loop's region: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
+
+test('16-bit code: an instruction whose bytes run past IP 0xffff takes them from offset 0 of CS, translated or not', () => {
+  // Real mode, CS base 0x10070 (not page-aligned, so the wrap falls inside a page). At CS:ffff an
+  // ADD AX, imm16 whose immediate is at CS:0000 (1); the bytes after it in the page, at 0x20070, are
+  // a decoy (0x1111). The loop runs it 1000 times.
+  const base = 0x10070;
+  const box = (engine: EngineName): Box => {
+    const b = makeBox(4 << 20, undefined, engine);
+    setSegmentCache(b.cpu, 1 as 0, base >>> 4, base, 0xffff, 0x9b);
+    b.cpu.updateMode();
+    b.mem.u8.set([0x01, 0x00, 0x49, 0x75, 0xfa, 0xf4], base); // imm16 = 1; dec cx; jnz ffff; hlt
+    b.mem.u8[base + 0xffff] = 0x05; // add ax, imm16
+    b.mem.u8.set([0x11, 0x11], base + 0x10000);
+    b.cpu.eip = 0xffff;
+    b.cpu.r32[1] = 1000;
+    return b;
+  };
+  for (const engine of ['interpreter', 'bt', 'check'] as const) {
+    const b = box(engine);
+    runToHalt(b);
+    assert.equal(b.cpu.r16[0], 1000, engine);
+  }
+});
