@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { makeBox, type Box } from '../system-tests/box.ts';
-import { setSegmentCache } from '../segments.ts';
+import { loadSegmentReal, setSegmentCache } from '../segments.ts';
 import { CR0_PE, CR0_PG } from '../regs.ts';
-import { decode } from '../decode.ts';
+import { CS, decode } from '../decode.ts';
 import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
@@ -750,8 +750,7 @@ test('16-bit code: an instruction whose bytes run past IP 0xffff takes them from
   const base = 0x10070;
   const box = (engine: EngineName): Box => {
     const b = makeBox(4 << 20, undefined, engine);
-    setSegmentCache(b.cpu, 1 as 0, base >>> 4, base, 0xffff, 0x9b);
-    b.cpu.updateMode();
+    loadSegmentReal(b.cpu, CS, base >>> 4);
     b.mem.u8.set([0x01, 0x00, 0x49, 0x75, 0xfa, 0xf4], base); // imm16 = 1; dec cx; jnz ffff; hlt
     b.mem.u8[base + 0xffff] = 0x05; // add ax, imm16
     b.mem.u8.set([0x11, 0x11], base + 0x10000);

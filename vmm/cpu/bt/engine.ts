@@ -395,9 +395,10 @@ export class BtEngine {
       if (pageOff + rel < 0 || pageOff + rel >= 0x1000) return null;
       const fetch = (n: number): number => {
         const o = pageOff + rel + n;
+        const off = (at + n) & ipMask;
         // 16-bit code whose instruction runs past offset 0xffff goes on at offset 0 of CS (the
         // interpreter's fetch wraps IP), not at the next byte of the page: left to the interpreter.
-        if (o >= 0x1000 || ((at + n) & ipMask) !== ((at + n) | 0) || ((at + n) & ipMask) >>> 0 > facts.csLimit >>> 0) throw STOP;
+        if (o >= 0x1000 || off !== ((at + n) | 0) || off >>> 0 > facts.csLimit >>> 0) throw STOP;
         return cpu.mem.read8(physBase + o);
       };
       try {
