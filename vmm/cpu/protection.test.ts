@@ -11,13 +11,14 @@ import { CR0_PE, CR0_TS, EAX, EBX, ECX, EDX, ESP } from './regs.ts';
 import { setSegmentCache } from './segments.ts';
 import { IF, IOPL, NT, VM, ZF } from './flags.ts';
 import { Vec } from './fault.ts';
+import type { EngineName } from './bt/attach.ts';
 
 const R0_STACK = 0x20000;
 const R3_STACK = 0x30000;
 
 /** Protected mode with the fixture's tables; IDT vector v goes to HANDLER + 16*v, a HLT. */
-function pmBox(ring: 0 | 3): Box {
-  const box = makeBox(4 << 20);
+function pmBox(ring: 0 | 3, engine?: EngineName): Box {
+  const box = makeBox(4 << 20, undefined, engine);
   const { cpu, mem } = box;
   GDT_ENTRIES.forEach(([lo, hi], k) => {
     write32(box, GDT + k * 8, lo);
@@ -490,6 +491,32 @@ test('a bad CS in the new TSS faults #TS(CS) in the new task, after the switch c
   assert.equal(rd32(box, sp + 4), HANDLER + 0x800, 'EIP of the new task');
   assert.equal(rd32(box, TSS_A + 0x20), CODE + 7, 'old task saved');
 });
+
+for (const engine of ['interpreter', 'bt', 'check'] as const) {
+  test(`INTO through a task gate whose new task faults after the commit point: the fault is the new task's (${engine})`, () => {
+    // The loop runs INTO with OF clear until ECX reaches 51 (translated by then under bt and check);
+    // then #OF goes through a task gate to TSS B, whose CS is a data segment: #TS in the new task.
+    const box = pmBox(0, engine);
+    const { cpu } = box;
+    const [lo, hi] = gate(0x40, 0, 0x85, 0);
+    write32(box, IDT + Vec.OF * 8, lo);
+    write32(box, IDT + Vec.OF * 8 + 4, hi);
+    write32(box, TSS_B + 0x20, HANDLER + 0x800);
+    write32(box, TSS_B + 0x24, 2);
+    write32(box, TSS_B + 0x38, 0x1e000);
+    for (const o of [0x48, 0x4c, 0x50, 0x54]) write32(box, TSS_B + o, 0x10);
+    // l: inc ecx; mov eax, 0x7fffffcd; add eax, ecx; into; jmp l
+    code(box, [0x41, 0xb8, 0xcd, 0xff, 0xff, 0x7f, 0x01, 0xc8, 0xce, 0xeb, 0xf5]);
+    cpu.r32[ECX] = 0;
+    for (let k = 0; k < 100 && !cpu.halted; k++) cpu.run(1000);
+    assert.equal(cpu.trSel, 0x40, 'TR names the new task');
+    assert.equal(rd32(box, TSS_A + 0x2c), 51, 'the old task saved ECX of the 51st pass');
+    assert.equal(vectorTaken(box), Vec.TS);
+    assert.equal(rd32(box, cpu.r32[ESP]! + 4), HANDLER + 0x800, 'EIP of the new task');
+    assert.equal(rd32(box, TSS_A + 0x20), CODE + 9, 'the old task saved the EIP after INTO');
+    if (engine !== 'interpreter') assert.ok(cpu.bt!.stats.btInsns > 100, 'the loop ran translated');
+  });
+}
 
 test('IRET with NT set and a back link that is not a busy TSS raises #TS(link) in the old task', () => {
   const box = pmBox(0);

@@ -124,15 +124,19 @@ export class BlockWriter {
 
   /**
    * This instruction may fault from here on: EIP rewinds to it, the instructions before it count as
-   * done, and the flags pending before it are written back.
+   * done, and the flags pending before it are written back. `handlerSetsEip`: the instruction runs
+   * through its interpreter handler, which was given prevEip before the call and may move it (a
+   * task switch that faults after its commit point leaves prevEip at the new task's EIP, SDM vol. 3
+   * §7.3), so the fault path must not set it again.
    */
-  mayFault(): void {
+  mayFault(handlerSetsEip = false): void {
     if (this.faultMarked) return;
     this.faultMarked = true;
     const { eip, k, g } = this.cur;
     // The cpu learns the faulting EIP only on the fault path: nothing else inline reads prevEip.
     this.emit(`at = ${g};`);
-    this.faultCases.push(`case ${g}: ${flushCode(this.pending)} cpu.prevEip = ${this.eipLit(eip)}; cpu.btDone = n + ${k}; break;`);
+    const rewind = handlerSetsEip ? '' : ` cpu.prevEip = ${this.eipLit(eip)};`;
+    this.faultCases.push(`case ${g}: ${flushCode(this.pending)}${rewind} cpu.btDone = n + ${k}; break;`);
   }
 
   /** Writes the pending flags to the cpu and forgets them (before handing the cpu to other code). */

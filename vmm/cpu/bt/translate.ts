@@ -321,7 +321,7 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
 
 function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
   w.flush();
-  w.mayFault();
+  w.mayFault(true);
   const name = w.instrName();
   // Handlers read prevEip (string restarts, the FPU's last instruction, HLT reports).
   w.emit(`cpu.prevEip = ${w.eipLit(ins.eip)}; cpu.eip = ${w.eipLit(ins.next)}; ${name}.h(cpu, ${name});`);

@@ -34,7 +34,7 @@ return n + 1;
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
-case 3:  cpu.prevEip = 65541; cpu.btDone = n + 0; break;
+case 3:  cpu.btDone = n + 0; break;
 }
 throw e; }
 };

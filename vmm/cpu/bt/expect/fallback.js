@@ -24,7 +24,7 @@ fa = a; fb = b; fr = r;
 default: cpu.eip = pc; return n;
 } } } catch (e) {
 if (e === FAULT) switch (at) {
-case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
+case 0:  cpu.btDone = n + 0; break;
 }
 throw e; }
 };
