@@ -68,12 +68,20 @@ if (allocSession) {
 }
 // BY_BLOCK=n: at the end, the n translations that ran the most guest instructions, with their EIPs.
 const byBlock = new Map<number, number>();
+// EXITS=n (with BY_BLOCK): the n transitions from a translation (region@entry) to the next EIP that happen most.
+const exits = new Map<string, [number, number]>();
 if (process.env.BY_BLOCK && m.bt) {
   const bt = m.bt;
   const run = bt.runTranslation.bind(bt);
   bt.runTranslation = (t, budget) => {
     const n = run(t, budget);
     byBlock.set(t.home.eip, (byBlock.get(t.home.eip) ?? 0) + n);
+    if (process.env.EXITS) {
+      // Which exits of which translations send the most dispatches back (the dispatcher's work).
+      const k = `${(t.home.eip >>> 0).toString(16)}@${(t.eip >>> 0).toString(16)}->${(m.cpu.eip >>> 0).toString(16)}`;
+      const e = exits.get(k);
+      if (e) { e[0]++; e[1] += n; } else exits.set(k, [1, n]);
+    }
     return n;
   };
 }
@@ -241,6 +249,10 @@ if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].so
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
   console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));
+  if (exits.size) {
+    const top = [...exits].sort((a, b) => b[1][0] - a[1][0]).slice(0, Number(process.env.EXITS));
+    for (const [k, [runs, n]] of top) console.log(`exit ${k}: ${(runs / 1e6).toFixed(2)}M runs, ${(n / runs).toFixed(1)} insns/run`);
+  }
   // With DUMP=file, the source of the one that ran the most.
   const top = [...m.bt!.translations()].find((t) => t.eip === rows[0]![0]);
   if (process.env.DUMP && top) writeFileSync(process.env.DUMP, top.source);

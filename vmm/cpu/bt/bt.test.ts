@@ -12,12 +12,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { makeBox, type Box } from '../system-tests/box.ts';
 import { loadSegmentReal, setSegmentCache } from '../segments.ts';
-import { CR0_PE, CR0_PG } from '../regs.ts';
+import { CR0_PE, CR0_PG, TLB_IO, TLB_VALID } from '../regs.ts';
 import { CS, decode } from '../decode.ts';
 import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
-import { MAX_SOURCE_LENGTH, translateBlock, type Translation } from './translate.ts';
+import { MAX_SOURCE_LENGTH, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { HOT_THRESHOLD } from './engine.ts';
 
 const CODE = 0x10000;
@@ -224,19 +224,22 @@ test('the check engine stops at the first difference with the guest bytes, the t
   );
 });
 
+/** Turns paging on with the first 4 MiB identity-mapped: page directory at `pd`, its one table after it. */
+function identityPaging(b: Box, pd: number): void {
+  const dv = new DataView(b.mem.u8.buffer);
+  dv.setUint32(pd, (pd + 0x1000) | 3, true);
+  for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
+  b.cpu.cr3 = pd;
+  b.cpu.cr0 |= CR0_PG;
+}
+
 test('the check engine replays from the same TLB, so a page walk inside a translation is walked again', () => {
   // Paging on, identity-mapped. Each pass clears the page directory entry's accessed bit and reads a
   // page not touched before: the walk sets the bit again. A replay that kept the first run's TLB
   // entries would not walk, and would leave the bit clear.
   const pd = 0x200000;
   const code = asm(`mov esi, 0x300000\n mov ecx, 200\n l: and byte [${pd}], 0xdf\n mov eax, [esi]\n add esi, 0x1000\n dec ecx\n jnz l\n hlt`);
-  const box = sameEverywhere(code, (b) => {
-    const dv = new DataView(b.mem.u8.buffer);
-    dv.setUint32(pd, (pd + 0x1000) | 3, true);
-    for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
-    b.cpu.cr3 = pd;
-    b.cpu.cr0 |= CR0_PG;
-  });
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
   assert.equal(box.mem.u8[pd]! & 0x20, 0x20);
 });
 
@@ -286,12 +289,25 @@ const SLOW_SNIPPETS: Record<string, { bytes: number[]; slowSites: number[] }> = 
   'retranslated': { bytes: [0x8b, 0x46, 0x04, 0x89, 0x07, 0x01, 0x03, 0xeb, 0xf7], slowSites: [0, 5 * 8] },
 };
 
-const GOLDEN: [string, number[], ReadonlySet<number> | undefined][] = [
-  ...Object.entries(SNIPPETS).map(([name, bytes]) => [name, bytes, undefined] as [string, number[], undefined]),
-  ...Object.entries(SLOW_SNIPPETS).map(([name, s]) => [name, s.bytes, new Set(s.slowSites)] as [string, number[], Set<number>]),
+/**
+ * A call to a function on the next page (identity-mapped, readable at CPL 0), which the region takes
+ * in: its block first tests that page's TLB entry.
+ */
+const otherPageSnippet = (): number[] => {
+  const bytes = new Array<number>(0x1004).fill(0x90);
+  bytes.splice(0, 6, 0xe8, 0xfb, 0x0f, 0, 0, 0xc3); // call CODE + 0x1000 ; ret
+  bytes.splice(0x1000, 4, 0x83, 0xc0, 0x01, 0xc3); // add eax, 1 ; ret
+  return bytes;
+};
+const identity = (e: number): OtherPage => ({ linPage: e >>> 12, physPage: e >>> 12, mask: ~0xfff | TLB_VALID | TLB_IO, want: (e & ~0xfff) | TLB_VALID });
+
+const GOLDEN: [string, number[], TranslateOptions][] = [
+  ...Object.entries(SNIPPETS).map(([name, bytes]) => [name, bytes, {}] as [string, number[], TranslateOptions]),
+  ...Object.entries(SLOW_SNIPPETS).map(([name, s]) => [name, s.bytes, { slowSites: new Set(s.slowSites) }] as [string, number[], TranslateOptions]),
+  ['other-page', otherPageSnippet(), { otherPage: identity }],
 ];
 
-for (const [name, bytes, slowSites] of GOLDEN) {
+for (const [name, bytes, opts] of GOLDEN) {
   test(`golden translation: ${name}`, () => {
     const box = flatBox(bytes, 'bt');
     const cpu = box.cpu;
@@ -300,7 +316,7 @@ for (const [name, bytes, slowSites] of GOLDEN) {
       const off = e - CODE;
       if (off < 0 || off >= bytes.length) return null;
       return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
-    }, slowSites ? { slowSites } : {});
+    }, opts);
     assert.ok(t);
     const file = new URL(`./expect/${name}.js`, import.meta.url).pathname;
     if (process.env.HOSTBOX_ACCEPT || !existsSync(file)) writeFileSync(file, t.source + '\n');
@@ -629,8 +645,9 @@ test('code entered at another block of a region (the return from a call out of t
 });
 
 test('a dropped translation is not kept alive by the link from the one that ran before it', async () => {
-  // A loop that runs from one page into the next and back: each translation links the other.
-  const code = asm(`l: add eax, 1\n jmp f\n times 0x1000 - ($ - $$) db 0x90\n f: add ebx, eax\n dec ecx\n jnz l\n hlt`);
+  // A loop that runs from one page into the next and back, by jumps a region cannot follow
+  // (indirect): each translation links the other.
+  const code = asm(`mov edx, f\n mov esi, l\n l: add eax, 1\n jmp edx\n times 0x1000 - ($ - $$) db 0x90\n f: add ebx, eax\n dec ecx\n jz e\n jmp esi\n e: hlt`);
   const box = flatBox(code, 'bt');
   const bt = box.cpu.bt!;
   box.cpu.r32[1] = 1 << 30;
@@ -701,10 +718,11 @@ test('cold code on a page that holds a translation runs on in the cold loop, not
 });
 
 test('a translation whose exit alternates between two others reaches both without a lookup', () => {
-  // The loop's region leaves for the second page on odd counts and for the third on even ones, and
-  // each comes back into it: with one successor link, every other exit would be looked up again.
+  // The loop's region leaves for the second page on odd counts and for the third on even ones (by an
+  // indirect jump, which no region follows), and each comes back into it: with one successor link,
+  // every other exit would be looked up again.
   const code = asm(
-    `mov ecx, 20000\n back: dec ecx\n jz done\n test ecx, 1\n jz b\n jmp c\n done: hlt\n` +
+    `mov ecx, 20000\n mov esi, b\n mov edi, c\n back: dec ecx\n jz done\n mov edx, esi\n test ecx, 1\n cmovnz edx, edi\n jmp edx\n done: hlt\n` +
       `times 0x1000 - ($ - $$) db 0x90\n b: add eax, 1\n jmp back\n` +
       `times 0x2000 - ($ - $$) db 0x90\n c: add ebx, 1\n jmp back`,
   );
@@ -763,4 +781,38 @@ test('16-bit code: an instruction whose bytes run past IP 0xffff takes them from
     runToHalt(b);
     assert.equal(b.cpu.r16[0], 1000, engine);
   }
+});
+
+test('a function on another page is taken into the region that calls it, so call and return stay inside', () => {
+  const code = asm(`mov ecx, 20000\n m: call f\n dec ecx\n jnz m\n hlt\n times 0x1000 - ($ - $$) db 0x90\n f: add eax, 1\n ret`);
+  const box = sameEverywhere(code);
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  assert.equal(box.cpu.r32[0], 20000);
+  assert.ok(hits + misses + chained < 1000, `calls left the loop's region: ${JSON.stringify(box.cpu.bt!.stats)}`);
+});
+
+test('a write to another page\'s code drops the region that took it in, and the new code runs', () => {
+  // Halfway, the loop rewrites the immediate of f's add (on the next page) from 1 to 5.
+  const code = asm(
+    `mov ecx, 6000\n m: call f\n cmp ecx, 3000\n jne s\n mov byte [f + 2], 5\n s: dec ecx\n jnz m\n hlt\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n f: add eax, byte 1\n ret`,
+  );
+  const box = sameEverywhere(code);
+  assert.equal(box.cpu.r32[0], 3001 + 2999 * 5);
+  assert.ok(box.cpu.bt!.stats.invalidations >= 1);
+});
+
+test('with paging on a region keeps to its page, and code remapped under it runs as mapped now', () => {
+  // Paging on, identity-mapped; halfway, the loop maps f's linear page onto the page holding g, which
+  // adds 100 where f added 1, and flushes that TLB entry.
+  const pd = 0x200000;
+  const pte = pd + 0x1000 + 4 * ((CODE + 0x1000) >>> 12);
+  const code = asm(
+    `mov ecx, 6000\n m: call f\n cmp ecx, 3000\n jne s\n mov dword [${pte}], ${CODE + 0x2000 + 3}\n invlpg [f]\n s: dec ecx\n jnz m\n hlt\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n f: add eax, 1\n ret\n times 0x2000 - ($ - $$) db 0x90\n g: add eax, 100\n ret`,
+  );
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
+  assert.equal(box.cpu.r32[0], 3001 + 2999 * 100);
+  const borrowed = [...box.cpu.bt!.translations()].filter((t) => t.otherPages.length);
+  assert.equal(borrowed.length, 0, 'a region took in code of another page with paging on');
 });

@@ -20,10 +20,10 @@
 import { FAULT } from '../fault.ts';
 import { TF } from '../flags.ts';
 import { decode, type Instr } from '../decode.ts';
-import { TLB_IO } from '../regs.ts';
+import { CR0_PG, TLB_IO } from '../regs.ts';
 import type { Cpu } from '../cpu.ts';
 import { factsOf } from './mode.ts';
-import { makeTranslation, NO_SLOW_COUNTS, translateBlock, type Translation, type TranslateOptions } from './translate.ts';
+import { makeTranslation, NO_SLOW_COUNTS, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { RETRANSLATE_AFTER } from './block-writer.ts';
 
 /**
@@ -121,6 +121,8 @@ const STOP = new Error('stop decoding');
 
 export class BtEngine {
   private readonly pages = new Map<number, PageEntry>();
+  /** By physical page: the regions entered on other pages that hold code of this one (Translation.otherPages). */
+  private readonly borrowers = new Map<number, Set<Translation>>();
   /** By physical page number: PAGE_TRANSLATED, PAGE_DEMOTED or 0 (a Map lookup costs more). */
   private readonly pageState = new Uint8Array(1 << 20);
   /**
@@ -390,16 +392,37 @@ export class BtEngine {
     const pageOff = phys & 0xfff;
     const physBase = phys - pageOff;
     const ipMask = facts.csD ? -1 : 0xffff;
+    const homeLin = ((cpu.csBase + eip) | 0) >>> 12;
+    // Another page a region may take code from: mapped readable RAM now, not left to the interpreter.
+    // Only while paging is off (the kernel's decompressor, whose hottest loop runs across a page end:
+    // 30 M of a boot's 90 M chained dispatches). With paging on, the bench lost by it: fork + exec
+    // took 2.30 times v86's time against 1.86 (README, "Regions").
+    const otherPage = (at: number): OtherPage | null => {
+      if (cpu.cr0 & CR0_PG) return null;
+      const linPage = ((cpu.csBase + at) | 0) >>> 12;
+      const e = cpu.tlb[linPage]!;
+      if (linPage === homeLin || (e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
+      const physPage = (e & ~0xfff) >>> 12;
+      if (this.pageState[physPage] === PAGE_DEMOTED) return null;
+      return { linPage, physPage, mask: ~0xfff | cpu.readMask | TLB_IO, want: (e & ~0xfff) | cpu.readMask };
+    };
     const decodeAt = (at: number): Instr | null => {
       const rel = facts.csD ? (at - eip) | 0 : (at & 0xffff) - (eip & 0xffff);
-      if (pageOff + rel < 0 || pageOff + rel >= 0x1000) return null;
+      let base = physBase;
+      let start = pageOff + rel;
+      if (start < 0 || start >= 0x1000) {
+        const other = facts.csD ? otherPage(at) : null;
+        if (!other) return null;
+        base = other.physPage * 0x1000;
+        start = (cpu.csBase + at) & 0xfff;
+      }
       const fetch = (n: number): number => {
-        const o = pageOff + rel + n;
+        const o = start + n;
         const off = (at + n) & ipMask;
         // 16-bit code whose instruction runs past offset 0xffff goes on at offset 0 of CS (the
         // interpreter's fetch wraps IP), not at the next byte of the page: left to the interpreter.
         if (o >= 0x1000 || off !== ((at + n) | 0) || off >>> 0 > facts.csLimit >>> 0) throw STOP;
-        return cpu.mem.read8(physBase + o);
+        return cpu.mem.read8(base + o);
       };
       try {
         return decode(cpu.table, fetch, facts.csD, cpu);
@@ -410,13 +433,13 @@ export class BtEngine {
     };
     const slowSites = this.slowSitesOn(phys >>> 12, cpu.modeKey);
     const translatedAt = (at: number, p: number): boolean => !!this.servingAt(p, at)?.length;
-    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, ...(slowSites ? { slowSites } : {}) });
+    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}) });
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
       t = makeTranslation({
         eip, phys, key: facts.key, keyMask: -1, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null,
-        codeStart: phys, bytes: 0, source: '', fn: () => 0, slow: NO_SLOW_COUNTS, sites: [], touchesFpu: false,
+        codeStart: phys, bytes: 0, otherPages: [], source: '', fn: () => 0, slow: NO_SLOW_COUNTS, sites: [], touchesFpu: false,
       });
     } else {
       this.stats.made++;
@@ -449,6 +472,8 @@ export class BtEngine {
     }
     if (t.length) this.addAliases(t, page, facts.csD);
     cpu.mem.codePage[phys >>> 12] = 1;
+    this.lend(t);
+    for (const p of t.otherPages) cpu.mem.codePage[p] = 1;
     this.stats.translations = this.count;
     if (hostMs) this.stats.translateMs += hostMs() - started;
     return t;
@@ -577,12 +602,25 @@ export class BtEngine {
     this.sourceChars -= t.sourceChars;
     this.count--;
     if (t.home !== t) return;
+    for (const p of t.otherPages) {
+      const set = this.borrowers.get(p);
+      if (set?.delete(t) && !set.size) this.borrowers.delete(p);
+    }
     for (const a of t.aliases) {
       if (!a.valid) continue;
       a.valid = false;
       this.forget(a);
       this.count--;
       this.unchain(a);
+    }
+  }
+
+  /** Records the pages other than its own that region `t` took code from (borrowers). */
+  private lend(t: Translation): void {
+    for (const p of t.otherPages) {
+      let set = this.borrowers.get(p);
+      if (!set) this.borrowers.set(p, (set = new Set()));
+      set.add(t);
     }
   }
 
@@ -600,6 +638,15 @@ export class BtEngine {
 
   /** A write reached physical page `page`: its translations are stale. */
   invalidatePage(page: number): void {
+    const borrowers = this.borrowers.get(page);
+    if (borrowers) {
+      // Regions entered elsewhere that took code from here.
+      for (const t of [...borrowers]) this.unlink(t);
+      this.borrowers.delete(page);
+      this.stats.translations = this.count;
+      this.stats.invalidations++;
+      this.cpu.codeEpoch++;
+    }
     const entry = this.pages.get(page);
     if (!entry) return;
     let runs = 0;
@@ -633,6 +680,7 @@ export class BtEngine {
   /** Marks every page holding translations as code again (after the decoded cache let go of its pages). */
   retracePages(): void {
     for (const [page, entry] of this.pages) if (entry.byOffset.size) this.cpu.mem.codePage[page] = 1;
+    for (const page of this.borrowers.keys()) this.cpu.mem.codePage[page] = 1;
   }
 
   /**
@@ -712,6 +760,8 @@ export class BtEngine {
         for (const a of aliases) a.valid = false;
       }
     }
+    this.borrowers.clear();
+    for (const t of all) if (t.valid) this.lend(t);
     this.count = kept;
     this.sourceChars = chars;
     this.stats.translations = kept;
@@ -725,6 +775,7 @@ export class BtEngine {
   flushAll(): void {
     for (const entry of this.pages.values()) for (const t of variants(entry)) t.valid = false;
     this.pages.clear();
+    this.borrowers.clear();
     this.pageState.fill(0);
     this.lookup.fill(null);
     // A reset or a restore: the guest's code is another.

@@ -1,7 +1,11 @@
 // Turns a run of guest instructions into one JavaScript function (compiled with `new Function`; see
 // the README's design section for why JavaScript and not WebAssembly). A translation covers a basic
 // block within one 4 KiB page, up to MAX_INSNS instructions; when the block ends with a branch back
-// to its own start (a loop) the loop runs inside the function until the budget is spent. Instructions
+// to its own start (a loop) the loop runs inside the function until the budget is spent. A region
+// may take in code of up to MAX_OTHER_PAGES other pages that its direct calls and jumps reach (a
+// function called across a page boundary and its return stay inside) when the engine allows it
+// (TranslateOptions.otherPage: only with paging off); each block there first tests that the page is
+// still mapped as it was when translated. Instructions
 // without an emitter call the interpreter's handler (the same decoded form, the same code), so
 // everything the interpreter does the translator does too; the ones that change the CPU's mode end
 // the block, so the code after them is looked up again under the new mode key.
@@ -35,6 +39,23 @@ export const MAX_REGION_INSNS = 384;
  * unoptimized for good. A region whose text is longer is made again with half the instructions.
  */
 export const MAX_SOURCE_LENGTH = 64_000;
+/**
+ * Pages other than the entry's that one region may take code from. Each is a page whose write drops
+ * the region too, so few: most calls out of a page go to one or two others (a library's helpers).
+ */
+export const MAX_OTHER_PAGES = 2;
+
+/**
+ * Another page's code as a region found it: its linear and physical page numbers, and the TLB test
+ * that it is still mapped so, `(tlb[linPage] & mask) === want` (the frame and the read permission of
+ * the translation's CPL).
+ */
+export interface OtherPage {
+  readonly linPage: number;
+  readonly physPage: number;
+  readonly mask: number;
+  readonly want: number;
+}
 
 export type TranslatedFn = (cpu: unknown, budget: number) => number;
 
@@ -63,9 +84,11 @@ export interface Translation {
   /** Aliases of this region the engine made (empty for an alias). */
   readonly aliases: Translation[];
   readonly blocks: number;
-  /** Guest bytes covered: physical address of the lowest, and the span to the highest. */
+  /** Guest bytes covered on the entry's page: physical address of the lowest, and the span to the highest. */
   readonly codeStart: number;
   readonly bytes: number;
+  /** Physical pages of other pages' code in the region (a write there drops it too). */
+  readonly otherPages: readonly number[];
   readonly source: string;
   readonly fn: TranslatedFn;
   /** Cleared when the page it came from is written. */
@@ -151,11 +174,14 @@ export interface TranslateOptions {
    * region then ends there with an exit (chained) instead of holding a second copy of that code.
    */
   readonly translatedAt?: (eip: number, phys: number) => boolean;
+  /** How EIP `eip`, off the entry's page, is mapped, or null when the region must not take code from there. */
+  readonly otherPage?: (eip: number) => OtherPage | null;
 }
 
 /**
  * Translates the block at `eip` (physical address `phys`). `decodeAt(eip)` returns the decoded
- * instruction there if it lies wholly in this page and can be fetched, else null. Returns null when
+ * instruction there if it lies wholly in one page (this one, or one opts.otherPage maps) and can be
+ * fetched, else null. Returns null when
  * not even the first instruction can be translated usefully.
  */
 export function translateBlock(
@@ -186,12 +212,30 @@ function translateRegion(
 ): Translation | null | 'too long' {
   const ipMask = mode.csD ? -1 : 0xffff;
   const pageOff = phys & 0xfff;
-  /** Page offset of an EIP, or -1 if it lies outside the entry's page. */
-  const offsetOf = (e: number): number => {
+  const others: OtherPage[] = [];
+  /**
+   * Where the code at an EIP lies, as BlockInsn.off: its offset on the entry's page, or 0x1000 plus
+   * its physical address on another page (the low 12 bits are the page offset either way); -1 if the
+   * region cannot take it.
+   */
+  const placeOf = (e: number): number => {
     const rel = mode.csD ? (e - eip) | 0 : (e & 0xffff) - (eip & 0xffff);
     const o = pageOff + rel;
-    return o >= 0 && o < 0x1000 ? o : -1;
+    if (o >= 0 && o < 0x1000) return o;
+    const other = mode.csD ? opts.otherPage?.(e) : null;
+    if (!other) return -1;
+    const known = others.find((p) => p.physPage === other.physPage);
+    if (known && known.linPage !== other.linPage) return -1; // one physical page mapped twice: its code is placed by physical address
+    if (!known) {
+      if (others.length >= MAX_OTHER_PAGES) return -1;
+      others.push(other);
+    }
+    return 0x1000 + other.physPage * 0x1000 + (((mode.csBase + e) | 0) & 0xfff);
   };
+  /** The physical page of a place on another page; -1 for the entry's. */
+  const pageOfPlace = (off: number): number => Math.floor(off / 0x1000) - 1;
+  /** The guest physical address of a place. */
+  const physOf = (off: number): number => (off < 0x1000 ? phys - pageOff + off : off - 0x1000);
   // Discover the region: the entry block and the blocks its direct jumps reach within the page.
   const blocks = new Map<number, BlockInsn[]>();
   const work = [eip];
@@ -203,19 +247,23 @@ function translateRegion(
   while (work.length && blocks.size < MAX_BLOCKS && total < most) {
     const start = work.shift()!;
     if (blocks.has(start)) continue;
-    if (start !== eip && !called.has(start) && opts.translatedAt?.(start, phys - pageOff + offsetOf(start))) continue;
+    const at = placeOf(start);
+    if (at < 0 || (start !== eip && !called.has(start) && opts.translatedAt?.(start, physOf(at)))) continue;
     const insns: BlockInsn[] = [];
     let e = start;
     while (insns.length < Math.min(MAX_INSNS, most - total)) {
-      const o = offsetOf(e);
-      if (o < 0) break;
+      const o = placeOf(e);
+      // A block stays on one page (the test at its start covers it).
+      if (o < 0 || pageOfPlace(o) !== pageOfPlace(at)) break;
       const i = decodeAt(e);
-      if (!i || i.h === undefinedOpcode || o + i.len > 0x1000) break;
+      if (!i || i.h === undefinedOpcode || (o & 0xfff) + i.len > 0x1000) break;
       if (opts.replayable && notReplayable(i.opcode)) break;
       const next = (e + i.len) & ipMask;
       insns.push({ i, eip: e, next, k: insns.length, g: g++, off: o });
-      lo = Math.min(lo, o);
-      hi = Math.max(hi, o + i.len);
+      if (o < 0x1000) {
+        lo = Math.min(lo, o);
+        hi = Math.max(hi, o + i.len);
+      }
       e = next;
       if (i.spec?.flow || !mayContinueAfter(i.opcode)) break;
     }
@@ -228,7 +276,7 @@ function translateRegion(
     const last = insns[insns.length - 1]!;
     const next = successors(last, mode);
     if (last.i.opcode === 0xe8 && next.length === 2) called.add(next[0]!);
-    for (const t of next) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
+    for (const t of next) if (!blocks.has(t) && placeOf(t) >= 0) work.push(t);
   }
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
   const jumpTo = (target: number, done: number): string => {
@@ -242,6 +290,12 @@ function translateRegion(
   };
   for (const [start, insns] of blocks) {
     w.emit(`case ${w.eipLit(start)}: {`);
+    const page = pageOfPlace(insns[0]!.off);
+    if (page >= 0) {
+      // Another page's code: still mapped where it was? (Else the dispatcher looks it up.)
+      const p = others.find((q) => q.physPage === page)!;
+      w.emit(`if ((tlb[${p.linPage}] & ${p.mask}) !== ${p.want}) { cpu.eip = ${w.eipLit(start)}; return n; }`);
+    }
     w.pending = null;
     for (const ins of insns) {
       w.begin(ins);
@@ -264,7 +318,8 @@ function translateRegion(
   const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
   return makeTranslation({
     eip, phys, key: mode.key & keyMask, keyMask, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
-    entries: [...blocks.keys()].filter((b) => b !== eip), home: null, codeStart: phys - pageOff + lo, bytes: hi - lo, source, fn,
+    entries: [...blocks].filter(([b, insns]) => b !== eip && insns[0]!.off < 0x1000).map(([b]) => b), home: null,
+    codeStart: phys - pageOff + lo, bytes: hi - lo, otherPages: [...new Set([...blocks.values()].map((b) => pageOfPlace(b[0]!.off)).filter((p) => p >= 0))], source, fn,
     slow, sites: w.sites, touchesFpu: [...blocks.values()].some((insns) => insns.some((b) => mayTouchFpu(b.i.opcode))),
   });
 }
@@ -286,7 +341,8 @@ function mayTouchFpu(o: number): boolean {
  */
 export type TranslationParts = Pick<
   Translation,
-  'eip' | 'phys' | 'key' | 'keyMask' | 'csBase' | 'csLimit' | 'length' | 'blocks' | 'entries' | 'codeStart' | 'bytes' | 'source' | 'fn' | 'slow' | 'sites' | 'touchesFpu'
+  | 'eip' | 'phys' | 'key' | 'keyMask' | 'csBase' | 'csLimit' | 'length' | 'blocks' | 'entries' | 'codeStart' | 'bytes' | 'otherPages' | 'source' | 'fn'
+  | 'slow' | 'sites' | 'touchesFpu'
 > & { readonly home: Translation | null };
 
 /**
@@ -297,7 +353,7 @@ export type TranslationParts = Pick<
 export function makeTranslation(p: TranslationParts): Translation {
   const t: Translation = {
     eip: p.eip, phys: p.phys, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, length: p.length, blocks: p.blocks,
-    entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, source: p.source, fn: p.fn,
+    entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, otherPages: p.otherPages, source: p.source, fn: p.fn,
     valid: true, runs: 0, runsAtSweep: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
     slow: p.slow, sites: p.sites, touchesFpu: p.touchesFpu, slowSince: 0, wantsRetranslation: false,
   };
