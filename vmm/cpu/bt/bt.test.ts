@@ -299,7 +299,7 @@ const otherPageSnippet = (): number[] => {
   bytes.splice(0x1000, 4, 0x83, 0xc0, 0x01, 0xc3); // add eax, 1 ; ret
   return bytes;
 };
-const identity = (e: number): OtherPage => ({ linPage: e >>> 12, physPage: e >>> 12, mask: ~0xfff | TLB_VALID | TLB_IO, want: (e & ~0xfff) | TLB_VALID });
+const identity = (e: number): OtherPage => ({ linPage: e >>> 12, physPage: e >>> 12, mask: ~0xfff | TLB_VALID | TLB_IO, want: (e & ~0xfff) | TLB_VALID, leafOnly: false });
 
 const GOLDEN: [string, number[], TranslateOptions][] = [
   ...Object.entries(SNIPPETS).map(([name, bytes]) => [name, bytes, {}] as [string, number[], TranslateOptions]),
@@ -802,9 +802,9 @@ test('a write to another page\'s code drops the region that took it in, and the 
   assert.ok(box.cpu.bt!.stats.invalidations >= 1);
 });
 
-test('with paging on a region keeps to its page, and code remapped under it runs as mapped now', () => {
+test('a leaf function on another page taken in with paging on: remapped meanwhile, the code now mapped there runs', () => {
   // Paging on, identity-mapped; halfway, the loop maps f's linear page onto the page holding g, which
-  // adds 100 where f added 1, and flushes that TLB entry.
+  // adds 100 where f added 1, and flushes that TLB entry. The region that took f in must not run it on.
   const pd = 0x200000;
   const pte = pd + 0x1000 + 4 * ((CODE + 0x1000) >>> 12);
   const code = asm(
@@ -813,6 +813,23 @@ test('with paging on a region keeps to its page, and code remapped under it runs
   );
   const box = sameEverywhere(code, (b) => identityPaging(b, pd));
   assert.equal(box.cpu.r32[0], 3001 + 2999 * 100);
-  const borrowed = [...box.cpu.bt!.translations()].filter((t) => t.otherPages.length);
-  assert.equal(borrowed.length, 0, 'a region took in code of another page with paging on');
+  const region = [...box.cpu.bt!.translations()].find((t) => t.otherPages.includes((CODE + 0x1000) >>> 12));
+  assert.ok(region, 'no region took in f\'s page');
+});
+
+test('with paging on, PIC code\'s get_pc_thunk on another page stays inside the caller\'s region; a function with a branch does not', () => {
+  // t: mov ebx, [esp]; ret (i386 PIC's __x86.get_pc_thunk.bx). h: a leaf with a branch in it.
+  const pd = 0x200000;
+  const code = asm(
+    `xor eax, eax\n xor edx, edx\n mov ecx, 20000\n m: call t\n add eax, ebx\n dec ecx\n jnz m\n mov ecx, 3000\n k: call h\n dec ecx\n jnz k\n hlt\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n t: mov ebx, [esp]\n ret\n h: test ecx, 1\n jz z\n inc edx\n z: ret`,
+  );
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  assert.equal(box.cpu.r32[0], (20000 * (CODE + 14)) | 0);
+  assert.equal(box.cpu.r32[2], 1500);
+  const thunkPage = (CODE + 0x1000) >>> 12;
+  const withThunk = [...box.cpu.bt!.translations()].filter((t) => t.otherPages.includes(thunkPage));
+  assert.equal(withThunk.length, 1, 'one region (the first loop\'s) took in the thunk, none took h');
+  assert.ok(hits + misses + chained > 3000 && hits + misses + chained < 12000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });

@@ -394,17 +394,18 @@ export class BtEngine {
     const ipMask = facts.csD ? -1 : 0xffff;
     const homeLin = ((cpu.csBase + eip) | 0) >>> 12;
     // Another page a region may take code from: mapped readable RAM now, not left to the interpreter.
-    // Only while paging is off (the kernel's decompressor, whose hottest loop runs across a page end:
-    // 30 M of a boot's 90 M chained dispatches). With paging on, the bench lost by it: fork + exec
-    // took 2.30 times v86's time against 1.86 (README, "Regions").
+    // Any code while paging is off (the kernel's decompressor, whose hottest loop runs across a page
+    // end: 30 M of a boot's 90 M chained dispatches); with paging on only short leaf functions, such
+    // as PIC code's get_pc_thunk (taking any code lost in the bench: fork + exec 2.30 times v86's
+    // time against 1.86; README, "Regions").
+    const leafOnly = (cpu.cr0 & CR0_PG) !== 0;
     const otherPage = (at: number): OtherPage | null => {
-      if (cpu.cr0 & CR0_PG) return null;
       const linPage = ((cpu.csBase + at) | 0) >>> 12;
       const e = cpu.tlb[linPage]!;
       if (linPage === homeLin || (e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
       const physPage = (e & ~0xfff) >>> 12;
       if (this.pageState[physPage] === PAGE_DEMOTED) return null;
-      return { linPage, physPage, mask: ~0xfff | cpu.readMask | TLB_IO, want: (e & ~0xfff) | cpu.readMask };
+      return { linPage, physPage, mask: ~0xfff | cpu.readMask | TLB_IO, want: (e & ~0xfff) | cpu.readMask, leafOnly };
     };
     const decodeAt = (at: number): Instr | null => {
       const rel = facts.csD ? (at - eip) | 0 : (at & 0xffff) - (eip & 0xffff);

@@ -44,6 +44,12 @@ export const MAX_SOURCE_LENGTH = 64_000;
  * the region too, so few: most calls out of a page go to one or two others (a library's helpers).
  */
 export const MAX_OTHER_PAGES = 2;
+/**
+ * The most instructions of a function on another page that a region takes in where only leaf calls
+ * may cross (OtherPage.leafOnly): one block ending in RET, such as i386 position-independent code's
+ * `__x86.get_pc_thunk.bx` (`mov ebx, [esp]; ret`), called at the start of nearly every function.
+ */
+export const MAX_LEAF_INSNS = 8;
 
 /**
  * Another page's code as a region found it: its linear and physical page numbers, and the TLB test
@@ -55,6 +61,8 @@ export interface OtherPage {
   readonly physPage: number;
   readonly mask: number;
   readonly want: number;
+  /** Only a called function that is one short block ending in RET may be taken from this page (MAX_LEAF_INSNS). */
+  readonly leafOnly: boolean;
 }
 
 export type TranslatedFn = (cpu: unknown, budget: number) => number;
@@ -228,10 +236,12 @@ function translateRegion(
     if (known && known.linPage !== other.linPage) return -1; // one physical page mapped twice: its code is placed by physical address
     if (!known) {
       if (others.length >= MAX_OTHER_PAGES) return -1;
-      others.push(other);
+      candidates.set(other.physPage, other);
     }
     return 0x1000 + other.physPage * 0x1000 + (((mode.csBase + e) | 0) & 0xfff);
   };
+  /** Other pages seen but not yet holding a block of the region (a rejected leaf must not use up a page). */
+  const candidates = new Map<number, OtherPage>();
   /** The physical page of a place on another page; -1 for the entry's. */
   const pageOfPlace = (off: number): number => Math.floor(off / 0x1000) - 1;
   /** The guest physical address of a place. */
@@ -270,6 +280,15 @@ function translateRegion(
     if (insns.length === 0) {
       if (start === eip) return null;
       continue;
+    }
+    const page = pageOfPlace(at);
+    if (page >= 0) {
+      const other = others.find((p) => p.physPage === page) ?? candidates.get(page)!;
+      if (other.leafOnly && !isLeaf(insns, called.has(start))) continue;
+      if (!others.includes(other)) {
+        if (others.length >= MAX_OTHER_PAGES) continue;
+        others.push(other);
+      }
     }
     blocks.set(start, insns);
     total += insns.length;
@@ -373,6 +392,12 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
   if (o === 0xff && (i.reg === 2 || i.reg === 3)) return [last.next];
   if (!i.spec?.flow && mayContinueAfter(o)) return [last.next];
   return [];
+}
+
+/** A called function that is one block of at most MAX_LEAF_INSNS instructions ending in RET. */
+function isLeaf(insns: readonly BlockInsn[], called: boolean): boolean {
+  const o = insns[insns.length - 1]!.i.opcode;
+  return called && insns.length <= MAX_LEAF_INSNS && (o === 0xc3 || o === 0xc2);
 }
 
 function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
