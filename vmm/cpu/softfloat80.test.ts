@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Xorshift32 } from './xorshift.ts';
 import {
   add,
+  bitLength,
   compare,
   div,
   DE,
@@ -149,4 +151,20 @@ test('comparisons ignore the sign of zero and order pseudo-denormals with their 
   const e = env();
   assert.equal(compare(e, f(0x7fff, 0xc000000000000000n), ONE, false), 2);
   assert.equal(e.flags, 0, 'FUCOM: no #IA for a QNaN');
+});
+
+test('bitLength is exact at every power of two and either side of it, where a double rounds up', () => {
+  for (let k = 0; k < 1100; k++) {
+    const p = 1n << BigInt(k);
+    assert.equal(bitLength(p), k + 1, `2^${k}`);
+    if (k > 0) assert.equal(bitLength(p - 1n), k, `2^${k} - 1`);
+    assert.equal(bitLength(p + 1n), k === 0 ? 2 : k + 1, `2^${k} + 1`);
+  }
+  const r = new Xorshift32(0x5eed);
+  for (let k = 0; k < 2000; k++) {
+    let m = 1n;
+    for (let w = 0; w < 1 + (k % 9); w++) m = (m << 32n) | BigInt(r.next() >>> 0);
+    m >>= BigInt(r.below(32));
+    assert.equal(bitLength(m), m.toString(2).length, m.toString(16));
+  }
 });
