@@ -64,6 +64,20 @@ function pmBox(ring: 0 | 3, engine?: EngineName): Box {
   return box;
 }
 
+/**
+ * IDT vector `v` becomes a task gate to TSS B: a 32-bit task at HANDLER + 0x800, EFLAGS 2, ESP
+ * 0x1e000, with ES, CS, SS and DS selectors `segs`.
+ */
+function taskGateToB(box: Box, v: number, segs: readonly [number, number, number, number]): void {
+  const [lo, hi] = gate(0x40, 0, 0x85, 0);
+  write32(box, IDT + v * 8, lo);
+  write32(box, IDT + v * 8 + 4, hi);
+  write32(box, TSS_B + 0x20, HANDLER + 0x800);
+  write32(box, TSS_B + 0x24, 2);
+  write32(box, TSS_B + 0x38, 0x1e000);
+  segs.forEach((sel, k) => write32(box, TSS_B + 0x48 + 4 * k, sel));
+}
+
 function code(box: Box, bytes: number[], at = CODE): void {
   box.mem.u8.set(bytes, at);
   box.cpu.invalidateAllCode();
@@ -284,13 +298,7 @@ test('JMP to a busy TSS is #GP(selector); to a 16-bit TSS loads its state', () =
 test('a #GP through a task gate switches tasks and pushes the error code on the new stack', () => {
   const box = pmBox(0);
   const { cpu } = box;
-  const [lo, hi] = gate(0x40, 0, 0x85, 0);
-  write32(box, IDT + Vec.GP * 8, lo);
-  write32(box, IDT + Vec.GP * 8 + 4, hi);
-  write32(box, TSS_B + 0x20, HANDLER + 0x800);
-  write32(box, TSS_B + 0x24, 2);
-  write32(box, TSS_B + 0x38, 0x1e000);
-  for (const [o, s] of [[0x48, 0x10], [0x4c, 0x08], [0x50, 0x10], [0x54, 0x10]] as const) write32(box, TSS_B + o, s);
+  taskGateToB(box, Vec.GP, [0x10, 0x08, 0x10, 0x10]);
   code(box, [0xea, 0, 0, 0, 0, 0x1b, 0]); // #GP(0x18)
   step(box);
   assert.equal(cpu.trSel, 0x40);
@@ -498,13 +506,7 @@ for (const engine of ['interpreter', 'bt', 'check'] as const) {
     // then #OF goes through a task gate to TSS B, whose CS is a data segment: #TS in the new task.
     const box = pmBox(0, engine);
     const { cpu } = box;
-    const [lo, hi] = gate(0x40, 0, 0x85, 0);
-    write32(box, IDT + Vec.OF * 8, lo);
-    write32(box, IDT + Vec.OF * 8 + 4, hi);
-    write32(box, TSS_B + 0x20, HANDLER + 0x800);
-    write32(box, TSS_B + 0x24, 2);
-    write32(box, TSS_B + 0x38, 0x1e000);
-    for (const o of [0x48, 0x4c, 0x50, 0x54]) write32(box, TSS_B + o, 0x10);
+    taskGateToB(box, Vec.OF, [0x10, 0x10, 0x10, 0x10]);
     // l: inc ecx; mov eax, 0x7fffffcd; add eax, ecx; into; jmp l
     code(box, [0x41, 0xb8, 0xcd, 0xff, 0xff, 0x7f, 0x01, 0xc8, 0xce, 0xeb, 0xf5]);
     cpu.r32[ECX] = 0;
