@@ -3,9 +3,9 @@
 // block within one 4 KiB page, up to MAX_INSNS instructions; when the block ends with a branch back
 // to its own start (a loop) the loop runs inside the function until the budget is spent. A region
 // may take in code of up to MAX_OTHER_PAGES other pages that its direct calls and jumps reach (a
-// function called across a page boundary and its return stay inside) when the engine allows it
-// (TranslateOptions.otherPage: only with paging off); each block there first tests that the page is
-// still mapped as it was when translated. Instructions
+// function called across a page boundary and its return stay inside) where the engine allows it
+// (TranslateOptions.otherPage: any code while paging is off, only short leaf functions with it on);
+// each block there first tests that the page is still mapped as it was when translated. Instructions
 // without an emitter call the interpreter's handler (the same decoded form, the same code), so
 // everything the interpreter does the translator does too; the ones that change the CPU's mode end
 // the block, so the code after them is looked up again under the new mode key.
