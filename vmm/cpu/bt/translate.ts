@@ -240,7 +240,10 @@ function translateRegion(
     }
     return 0x1000 + other.physPage * 0x1000 + (((mode.csBase + e) | 0) & 0xfff);
   };
-  /** Other pages seen but not yet holding a block of the region (a rejected leaf must not use up a page). */
+  /**
+   * Every other page seen, by physical page; it joins `others` only with a block the region takes
+   * (a rejected leaf must not use up a page). Never replaced once in `others`.
+   */
   const candidates = new Map<number, OtherPage>();
   /** The physical page of a place on another page; -1 for the entry's. */
   const pageOfPlace = (off: number): number => Math.floor(off / 0x1000) - 1;
@@ -283,7 +286,7 @@ function translateRegion(
     }
     const page = pageOfPlace(at);
     if (page >= 0) {
-      const other = others.find((p) => p.physPage === page) ?? candidates.get(page)!;
+      const other = candidates.get(page)!;
       if (other.leafOnly && !isLeaf(insns, called.has(start))) continue;
       if (!others.includes(other)) {
         if (others.length >= MAX_OTHER_PAGES) continue;
