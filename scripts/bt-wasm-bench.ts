@@ -8,10 +8,10 @@
 // are not.
 
 import { decode } from '../vmm/cpu/decode.ts';
-import { ADDMUL, CODE, LOOPS, type GuestLoop } from '../vmm/cpu/bt/wasm-prototype/loops.ts';
+import { ADDMUL, CODE, LOOPS, type GuestLoop } from '../vmm/cpu/bt/wasm/loops.ts';
 import type { Box } from '../vmm/cpu/system-tests/box.ts';
-import { BUDGET, JsRunner, Snapshot, WasmRunner, loopBox, outcome, runInterpreter } from '../vmm/cpu/bt/wasm-prototype/machine.ts';
-import { CODE_PAGE_BASE, RAM_BASE, STATE, TLB_BASE, translateWasm } from '../vmm/cpu/bt/wasm-prototype/translate-wasm.ts';
+import { BUDGET, JsRunner, Snapshot, WasmRunner, loopBox, outcome, runInterpreter } from '../vmm/cpu/bt/wasm/machine.ts';
+import { CODE_PAGE_BASE, RAM_BASE, STATE, TLB_BASE, translateWasm } from '../vmm/cpu/bt/wasm/translate-wasm.ts';
 import { translateBlock } from '../vmm/cpu/bt/translate.ts';
 import { factsOf } from '../vmm/cpu/bt/mode.ts';
 

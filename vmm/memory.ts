@@ -18,6 +18,8 @@ export interface MmioRange {
 }
 
 const PAGES = 1 << 20;
+/** The CPU state area after RAM (one 4 KiB page, so what follows stays page-aligned). */
+const CPU_STATE_BYTES = 4096;
 
 export class PhysicalMemory {
   readonly size: number;
@@ -34,7 +36,16 @@ export class PhysicalMemory {
    * Pages whose bytes the CPU has decoded instructions from. A write to such a page calls
    * onCodeWrite so decoded or translated code from it is dropped (the paper's traced pages).
    */
-  readonly codePage = new Uint8Array(PAGES);
+  readonly codePage: Uint8Array;
+  /**
+   * Byte offsets in `wasm` of what follows RAM there: the CPU state a WebAssembly translation reads
+   * and writes (vmm/cpu/bt/wasm), codePage, and the CPU's TLB (claimTlb). In one memory with RAM, a
+   * translation reaches them all at fixed offsets.
+   */
+  readonly cpuStateOffset: number;
+  readonly codePageOffset: number;
+  readonly tlbOffset: number;
+  private tlbClaimed = false;
   onCodeWrite: (page: number) => void = () => {};
   /** Device (MMIO) accesses so far: the check engine cannot re-execute code that touched a device. */
   mmioAccesses = 0;
@@ -43,11 +54,25 @@ export class PhysicalMemory {
     if (!Number.isInteger(sizeBytes) || sizeBytes < 1 << 20 || sizeBytes > 3 * 1024 * 1024 * 1024 || sizeBytes % 4096)
       throw new Error(`memory size ${sizeBytes} bytes is not possible: use 1 MiB to 3 GiB in whole pages`);
     this.size = sizeBytes;
-    const pages64k = Math.ceil(sizeBytes / 65536);
+    this.cpuStateOffset = sizeBytes;
+    this.codePageOffset = sizeBytes + CPU_STATE_BYTES;
+    this.tlbOffset = this.codePageOffset + PAGES;
+    const pages64k = Math.ceil((this.tlbOffset + PAGES * 4) / 65536);
     this.wasm = new WebAssembly.Memory({ initial: pages64k, maximum: pages64k });
+    this.codePage = new Uint8Array(this.wasm.buffer, this.codePageOffset, PAGES);
     this.refreshViews();
     this.kind.fill(PAGE_NONE);
     this.kind.fill(PAGE_RAM, 0, sizeBytes >>> 12);
+  }
+
+  /**
+   * The CPU's TLB (2^20 entries), in this memory so that WebAssembly translations read it: for the
+   * first CPU that asks; null after (that CPU keeps its own, and runs no WebAssembly).
+   */
+  claimTlb(): Int32Array | null {
+    if (this.tlbClaimed) return null;
+    this.tlbClaimed = true;
+    return new Int32Array(this.wasm.buffer, this.tlbOffset, PAGES);
   }
 
   private refreshViews(): void {

@@ -151,7 +151,8 @@ export class Cpu {
   btSlow = false;
 
   // Software TLB.
-  readonly tlb = new Int32Array(TLB_PAGES);
+  /** In guest memory's WebAssembly.Memory when it is the CPU's there (PhysicalMemory.claimTlb): WebAssembly translations read it. */
+  readonly tlb: Int32Array;
   private readonly tlbPages = new Int32Array(TLB_TRACK);
   private tlbCount = 0;
   /** TLB changes as (page, old entry) while the check engine records them (beginTlbJournal), with the count and list of pages then. */
@@ -219,6 +220,7 @@ export class Cpu {
   constructor(env: CpuEnv, table: OpTable = buildOpTable()) {
     this.env = env;
     this.mem = env.mem;
+    this.tlb = env.mem.claimTlb() ?? new Int32Array(TLB_PAGES);
     this.io = env.io;
     this.table = table;
     this.fpu = new Fpu(this.fpuHost());

@@ -12,6 +12,8 @@ export interface EngineOptions extends CheckOptions {
   readonly hotThreshold?: number;
   /** The host's monotonic clock in ms, to account the time spent translating (the VMM reads no clock of its own). */
   readonly hostMs?: () => number;
+  /** WebAssembly translations where the subset allows (default true). */
+  readonly wasm?: boolean;
 }
 
 export function attachEngine(cpu: Cpu, engine: EngineName, opts: EngineOptions = {}): BtEngine | null {
@@ -19,7 +21,9 @@ export function attachEngine(cpu: Cpu, engine: EngineName, opts: EngineOptions =
     cpu.bt = null;
     return null;
   }
-  const bt = new BtEngine(cpu, { hotThreshold: opts.hotThreshold, hostMs: opts.hostMs, replayable: engine === 'check' });
+  // HOSTBOX_WASM=0 keeps every translation JavaScript (to compare the two; README, "The binary translator").
+  const wasm = opts.wasm ?? (typeof process === 'undefined' || process.env.HOSTBOX_WASM !== '0');
+  const bt = new BtEngine(cpu, { hotThreshold: opts.hotThreshold, hostMs: opts.hostMs, replayable: engine === 'check', wasm });
   if (engine === 'check') installCheck(bt, opts);
   cpu.bt = bt;
   return bt;

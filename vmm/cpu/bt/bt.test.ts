@@ -19,39 +19,7 @@ import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
 import { MAX_SOURCE_LENGTH, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { HOT_THRESHOLD } from './engine.ts';
-
-const CODE = 0x10000;
-
-/** Assembles 32-bit code placed at CODE with nasm (the CPU tests need it; CI installs it). */
-function asm(source: string): number[] {
-  const dir = mkdtempSync(join(tmpdir(), 'hostbox-bt-'));
-  try {
-    writeFileSync(join(dir, 'a.asm'), `bits 32\norg ${CODE}\n${source}\n`);
-    execFileSync('nasm', ['-f', 'bin', '-o', join(dir, 'a.bin'), join(dir, 'a.asm')]);
-    return Array.from(readFileSync(join(dir, 'a.bin')));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A CPU in flat 32-bit protected mode (no paging) with `code` at CODE and ESP at 0x80000. */
-function flatBox(code: number[], engine: EngineName, hotThreshold = 2): Box {
-  const box = makeBox(4 << 20, undefined, engine);
-  if (box.cpu.bt) (box.cpu.bt.options as { hotThreshold?: number }).hotThreshold = hotThreshold;
-  const cpu = box.cpu;
-  cpu.cr0 |= CR0_PE;
-  for (let s = 0; s < 6; s++) setSegmentCache(cpu, s as 0, s === 1 ? 8 : 16, 0, 0xffffffff, s === 1 ? 0xc09b : 0xc093);
-  box.mem.u8.set(code, CODE);
-  cpu.eip = CODE;
-  cpu.r32[4] = 0x80000;
-  return box;
-}
-
-function runToHalt(box: Box, limit = 5_000_000): void {
-  let n = 0;
-  while (!box.cpu.halted && n < limit) n += box.cpu.run(10_000);
-  assert.ok(box.cpu.halted, `the program did not finish (eip ${box.cpu.eip.toString(16)})`);
-}
+import { CODE, asm, flatBox, identityPaging, runToHalt } from './test-kit.ts';
 
 /** Runs `code` under the interpreter, the translator and the check engine; returns the three final states. */
 function everyEngine(code: number[], setup: (b: Box) => void = () => {}): { regs: number[]; flags: number; box: Box }[] {
@@ -223,15 +191,6 @@ test('the check engine stops at the first difference with the guest bytes, the t
       e instanceof BtDivergence && /eax: translated 0x[0-9a-f]+, interpreter/.test(e.message) && /guest code: .*01 c8 49 75 fb/.test(e.message) && /function block_/.test(e.message),
   );
 });
-
-/** Turns paging on with the first 4 MiB identity-mapped: page directory at `pd`, its one table after it. */
-function identityPaging(b: Box, pd: number): void {
-  const dv = new DataView(b.mem.u8.buffer);
-  dv.setUint32(pd, (pd + 0x1000) | 3, true);
-  for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
-  b.cpu.cr3 = pd;
-  b.cpu.cr0 |= CR0_PG;
-}
 
 test('the check engine replays from the same TLB, so a page walk inside a translation is walked again', () => {
   // Paging on, identity-mapped. Each pass clears the page directory entry's accessed bit and reads a

@@ -172,6 +172,8 @@ export function installCheck(bt: BtEngine, opts: CheckOptions = {}): CheckStats 
   const stats: CheckStats = { checked: 0, unchecked: 0, divergences: 0 };
   let log: WriteLog | null = null;
   instrumentWrites(cpu, () => log);
+  // WebAssembly translations store to RAM themselves; in this mode they report each store first.
+  if (bt.wasm) bt.wasm.onWrite = (phys, size) => log?.record(cpu, phys, size);
   bt.keepSource = true;
   (bt as { checkStats?: CheckStats }).checkStats = stats;
   bt.execute = (t: Translation, budget: number): number => {

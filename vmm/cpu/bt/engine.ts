@@ -25,6 +25,7 @@ import type { Cpu } from '../cpu.ts';
 import { factsOf } from './mode.ts';
 import { makeTranslation, NO_SLOW_COUNTS, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { RETRANSLATE_AFTER } from './block-writer.ts';
+import { WasmTier, wasmLayoutOf } from './wasm/wasm-tier.ts';
 
 /**
  * When an entry point is translated: its count, the guest instructions the interpreter ran from it
@@ -75,6 +76,8 @@ export interface BtStats {
   translations: number;
   /** Translations made since the start (including ones since dropped). */
   made: number;
+  /** Of those, made in WebAssembly (wasm/wasm-tier.ts). */
+  wasmMade: number;
   translatedInsns: number;
   /** Instructions executed inside translations and in the interpreter. */
   btInsns: number;
@@ -155,7 +158,7 @@ export class BtEngine {
   private readonly slowEntries = new Map<number, SlowEntry[]>();
   private slowEntryCount = 0;
   readonly stats: BtStats = {
-    translations: 0, made: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
+    translations: 0, made: 0, wasmMade: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
     invalidations: 0, flushes: 0, evictions: 0, swept: 0, demotedPages: 0, retranslations: 0, translateMs: 0,
   };
   /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
@@ -167,10 +170,22 @@ export class BtEngine {
    */
   execute: ((t: Translation, budget: number) => number) | null = null;
 
+  /** Makes regions in WebAssembly's subset into WebAssembly (wasm/wasm-tier.ts); null when off or the TLB is not in guest memory. */
+  readonly wasm: WasmTier | null;
+
   constructor(
     readonly cpu: Cpu,
-    readonly options: TranslateOptions & { readonly hotThreshold?: number; readonly halfLifeInsns?: number; readonly hostMs?: () => number } = {},
-  ) {}
+    readonly options: TranslateOptions & {
+      readonly hotThreshold?: number;
+      readonly halfLifeInsns?: number;
+      readonly hostMs?: () => number;
+      /** Whether to make WebAssembly translations where the subset allows (default true). */
+      readonly wasm?: boolean;
+    } = {},
+  ) {
+    const layout = options.wasm === false ? null : wasmLayoutOf(cpu);
+    this.wasm = layout ? new WasmTier(cpu, layout, options.replayable ?? false) : null;
+  }
 
   /** Executes up to `budget` instructions (the Cpu.run contract). */
   run(budget: number): number {
@@ -435,6 +450,12 @@ export class BtEngine {
     const slowSites = this.slowSitesOn(phys >>> 12, cpu.modeKey);
     const translatedAt = (at: number, p: number): boolean => !!this.servingAt(p, at)?.length;
     let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}) });
+    // The same region in WebAssembly, when its subset covers nearly all the JavaScript region does.
+    const w = t && this.wasm && !slowSites ? this.wasm.translate(eip, phys, facts, decodeAt, t.length) : null;
+    if (w) {
+      t = w;
+      this.stats.wasmMade++;
+    }
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.

@@ -187,7 +187,7 @@ export class WasmRunner {
 
   instantiate(t: WasmTranslation): RunFn {
     const module = new WebAssembly.Module(t.bytes);
-    const instance = new WebAssembly.Instance(module, { e: { mem: this.memory, fill: this.fill } });
+    const instance = new WebAssembly.Instance(module, { e: { mem: this.memory, fill: this.fill, log: () => {} } });
     return instance.exports.run as RunFn;
   }
 

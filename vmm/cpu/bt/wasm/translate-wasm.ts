@@ -1,25 +1,25 @@
-// PROTOTYPE, not wired into the engine: a region of guest code translated to a WebAssembly module
-// (v86's way) instead of a JavaScript function, to measure the two against each other (issue 10,
-// README "The binary translator"). It covers only the subset the measured loops need:
+// A region of guest code translated to a WebAssembly module (v86's way) instead of a JavaScript
+// function. The engine uses it through wasm-tier.ts for regions its subset covers; the prototype
+// harness (machine.ts, scripts/bt-wasm-bench.ts) measures it against the JavaScript translator. The
+// subset:
 //
 //   MOV r/m32 (89 8B B8+r C7/0), MOV m16,r16, MOVZX from r/m8 and r/m16, LEA, the eight ALU
 //   operations on 32-bit operands (01-3D, 81, 83), TEST, INC/DEC (40-4F, FF/0-1), NOT, MUL r/m32,
-//   IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by a constant, Jcc, JMP; 32-bit code and addresses, memory
-//   through flat segments only.
+//   IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by a constant, Jcc, JMP, CMOVcc, SETcc; 32-bit code and
+//   addresses, memory through flat segments only.
 //
-// Anything else ends the block before it, and the code after it is left to the interpreter.
+// Anything else ends the block before it, and the region leaves to the dispatcher there.
 //
-// The CPU state lives in the module's memory at fixed offsets (STATE), beside the software TLB
-// (TLB_BASE, the interpreter's entry format), a byte per physical page saying it holds translated code
-// (CODE_PAGE_BASE) and guest RAM (RAM_BASE): one WebAssembly.Memory, as the issue requires of a
-// WebAssembly design. Inside a translation the eight registers are WebAssembly locals, loaded on entry
-// and stored on every exit; the lazy flags are handled as the JavaScript translator does
-// (flags-emit.ts): the producing operation is known when translating, its operands and result sit in
-// locals, and the memory copies of the interpreter's lazy-flag fields are written at block ends and
-// exits.
+// The CPU state lives in the memory at fixed offsets (WasmLayout.state), beside the software TLB
+// (the interpreter's entry format), a byte per physical page saying it holds decoded or translated
+// code, and guest RAM: one WebAssembly.Memory, as the issue requires of a WebAssembly design. Inside
+// a translation the eight registers are WebAssembly locals, loaded on entry and stored on every exit;
+// the lazy flags are handled as the JavaScript translator does (flags-emit.ts): the producing
+// operation is known when translating, its operands and result sit in locals, and the memory copies
+// of the interpreter's lazy-flag fields are written at block ends and exits.
 //
 // No JavaScript exception crosses translated code: an access the inline path cannot do (a TLB miss
-// the host cannot fill, I/O, a page crossing, a store to a page with translations) leaves with status
+// the host cannot fill, I/O, a page crossing, a store to a page with code) leaves with status
 // STATUS_INTERPRET and EIP at that instruction, the instructions before it done, and the caller runs
 // it in the interpreter (the status-return protocol).
 
@@ -30,21 +30,40 @@ import type { ModeFacts } from '../mode.ts';
 import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
 
-/** Byte offsets of the CPU state in the memory (the interpreter's fields of the same names). */
+/** Byte offsets of the CPU state from the layout's `state` (the interpreter's fields of the same names). */
 export const STATE = { regs: 0, eip: 32, flagsRaw: 36, lazy: 40, lop: 44, la: 48, lb: 52, lres: 56, lsz: 60, status: 64 } as const;
-/** 2^20 TLB entries of 4 bytes, as Cpu.tlb. */
+/** Bytes of the state area. */
+export const STATE_BYTES = 128;
+type StateOffsets = { readonly [K in keyof typeof STATE]: number };
+function stateAt(base: number): StateOffsets {
+  return Object.fromEntries(Object.entries(STATE).map(([k, v]) => [k, base + v])) as StateOffsets;
+}
+
+/**
+ * Where in the one memory each part is, in bytes: the CPU state (STATE), 2^20 TLB entries of 4 bytes
+ * (Cpu.tlb), one byte per physical page that is non-zero when the page holds decoded or translated
+ * code (PhysicalMemory.codePage), and guest RAM.
+ */
+export interface WasmLayout {
+  readonly state: number;
+  readonly tlb: number;
+  readonly codePage: number;
+  readonly ram: number;
+}
+/** The prototype harness's own memory (machine.ts): state, TLB, code-page marks, then RAM. */
 export const TLB_BASE = 0x1000;
-/** One byte per physical page: non-zero when the page holds translated code (PhysicalMemory.codePage). */
 export const CODE_PAGE_BASE = 0x401000;
 export const RAM_BASE = 0x600000;
+export const PROTOTYPE_LAYOUT: WasmLayout = { state: 0, tlb: TLB_BASE, codePage: CODE_PAGE_BASE, ram: RAM_BASE };
 
 export const STATUS_DONE = 0;
 /** The instruction at STATE.eip was not run: the interpreter must run it. */
 export const STATUS_INTERPRET = 1;
 
-/** Function indexes: the host's TLB fill (import), the CF helper, the translation. */
+/** Function indexes: the host's TLB fill and write log (imports), the CF helper, the translation. */
 const F_FILL = 0;
-const F_CF = 1;
+const F_LOG = 1;
+const F_CF = 2;
 
 // Locals of the translation: parameter 0 is the budget.
 const BUDGET = 0;
@@ -79,6 +98,19 @@ export interface WasmTranslation {
   readonly length: number;
   readonly blocks: number;
   readonly bytes: Uint8Array<ArrayBuffer>;
+  /** Guest bytes covered: page offset of the lowest instruction, and the span to the end of the highest. */
+  readonly codeStart: number;
+  readonly codeBytes: number;
+  /** Segments its memory operands address through (bits as in the mode key). */
+  readonly segs: number;
+}
+
+export interface WasmOptions {
+  /**
+   * Call the host's `log(phys, size)` before every store (the check engine records the bytes a
+   * translation overwrites, to undo them before the interpreter runs the same instructions).
+   */
+  readonly logWrites?: boolean;
 }
 
 function memoryOk(i: Instr, mode: ModeFacts): boolean {
@@ -97,6 +129,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   if (o >= 0xb8 && o < 0xc0) return i.o32 ? none : null;
   // With an operand-size prefix a jump's target wraps to 16 bits: left to the interpreter.
   if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return i.o32 ? { needsProducer: true, flags: 'none', flow: true } : null;
+  // CMOVcc and SETcc read the flags like a Jcc and leave them as they are.
+  if (o >= 0x0f40 && o < 0x0f50) return i.o32 ? { needsProducer: true, flags: 'none', flow: false } : null;
+  if (o >= 0x0f90 && o < 0x0fa0) return { needsProducer: true, flags: 'none', flow: false };
   switch (o) {
     case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
@@ -130,7 +165,15 @@ function successors(last: Insn): number[] {
  * first instruction is in the subset. Region discovery follows translate.ts: the entry block and the
  * blocks of the same page its direct jumps reach, within the same limits.
  */
-export function translateWasm(eip: number, phys: number, mode: ModeFacts, decodeAt: (eip: number) => Instr | null, memoryPages: number): WasmTranslation | null {
+export function translateWasm(
+  eip: number,
+  phys: number,
+  mode: ModeFacts,
+  decodeAt: (eip: number) => Instr | null,
+  memoryPages: number,
+  layout: WasmLayout = PROTOTYPE_LAYOUT,
+  opts: WasmOptions = {},
+): WasmTranslation | null {
   if (!mode.csD) return null;
   const pageOff = phys & 0xfff;
   const offsetOf = (e: number): number => {
@@ -168,38 +211,49 @@ export function translateWasm(eip: number, phys: number, mode: ModeFacts, decode
     total += insns.length;
     for (const t of successors(insns[insns.length - 1]!)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
   }
-  const w = new RegionWriter(mode, [...blocks.keys()]);
+  const w = new RegionWriter(mode, [...blocks.keys()], layout, opts.logWrites ?? false);
   const bytes = moduleBytes({
     memoryPages,
-    importFuncs: [{ name: 'fill', type: { params: [I32, I32], results: [] } }],
+    importFuncs: [
+      { name: 'fill', type: { params: [I32, I32], results: [] } },
+      { name: 'log', type: { params: [I32, I32], results: [] } },
+    ],
     funcs: [
-      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32], code: cfHelper() },
+      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32], code: cfHelper(stateAt(layout.state)) },
       { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
     ],
   });
-  return { eip, length: total, blocks: blocks.size, bytes };
+  let lo = 0x1000, hi = 0, segs = 0;
+  for (const insns of blocks.values())
+    for (const ins of insns) {
+      const o = offsetOf(ins.eip);
+      lo = Math.min(lo, o);
+      hi = Math.max(hi, o + ins.i.len);
+      if (ins.i.mod !== 3 && ins.i.opcode !== 0x8d) segs |= 1 << ins.i.seg;
+    }
+  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs };
 }
 
 /** The interpreter's Cpu.cf() over the state in memory: CF when no producer is known. */
-function cfHelper(): Code {
+function cfHelper(S: StateOffsets): Code {
   const c = new Code();
   const M = 0, OPL = 1, A = 2, B = 3;
   const field = (off: number): Code => c.i32(0).mem(Op.i32_load, 2, off);
-  field(STATE.lazy).i32(CF).op(Op.i32_and, Op.i32_eqz);
+  field(S.lazy).i32(CF).op(Op.i32_and, Op.i32_eqz);
   c.open(Op.if, I32);
-  field(STATE.flagsRaw).i32(CF).op(Op.i32_and);
+  field(S.flagsRaw).i32(CF).op(Op.i32_and);
   c.else();
   // The size mask: 0xFF, 0xFFFF or all ones for lsz 0, 1, 2.
   c.i32(-1).i32(0xffff).i32(0xff);
-  field(STATE.lsz).i32(1).op(Op.i32_eq, Op.select);
-  field(STATE.lsz).i32(2).op(Op.i32_eq, Op.select).set(M);
-  field(STATE.lop).set(OPL);
+  field(S.lsz).i32(1).op(Op.i32_eq, Op.select);
+  field(S.lsz).i32(2).op(Op.i32_eq, Op.select).set(M);
+  field(S.lop).set(OPL);
   // ADD/ADC: CF = res < a (<= with carry); SUB/SBB: a < b (<= with borrow); LOGIC: 0.
-  field(STATE.lres).get(M).op(Op.i32_and);
-  field(STATE.la).get(M).op(Op.i32_and);
+  field(S.lres).get(M).op(Op.i32_and);
+  field(S.la).get(M).op(Op.i32_and);
   c.get(OPL).i32(LazyOp.SUB).op(Op.i32_lt_u, Op.select).set(A);
-  field(STATE.la).get(M).op(Op.i32_and);
-  field(STATE.lb).get(M).op(Op.i32_and);
+  field(S.la).get(M).op(Op.i32_and);
+  field(S.lb).get(M).op(Op.i32_and);
   c.get(OPL).i32(LazyOp.SUB).op(Op.i32_lt_u, Op.select).set(B);
   c.get(A).get(B).op(Op.i32_le_u).get(A).get(B).op(Op.i32_lt_u).get(OPL).i32(1).op(Op.i32_and, Op.select);
   c.i32(0).get(OPL).i32(LazyOp.LOGIC).op(Op.i32_lt_u, Op.select);
@@ -215,13 +269,21 @@ class RegionWriter {
   private readonly index = new Map<number, number>();
   private cur!: Insn;
 
-  constructor(private readonly mode: ModeFacts, starts: number[]) {
+  private readonly S: StateOffsets;
+
+  constructor(
+    private readonly mode: ModeFacts,
+    starts: number[],
+    private readonly L: WasmLayout,
+    private readonly logWrites: boolean,
+  ) {
+    this.S = stateAt(L.state);
     starts.forEach((s, k) => this.index.set(s, k));
   }
 
   region(blocks: Map<number, Insn[]>): Code {
     const c = this.c;
-    for (let r = 0; r < 8; r++) c.i32(0).mem(Op.i32_load, 2, STATE.regs + 4 * r).set(R(r));
+    for (let r = 0; r < 8; r++) c.i32(0).mem(Op.i32_load, 2, this.S.regs + 4 * r).set(R(r));
     this.out = c.open(Op.block);
     this.top = c.open(Op.loop);
     const list = [...blocks.values()];
@@ -240,7 +302,7 @@ class RegionWriter {
     }
     c.close(); // loop
     c.close(); // out
-    for (let r = 0; r < 8; r++) c.i32(0).get(R(r)).mem(Op.i32_store, 2, STATE.regs + 4 * r);
+    for (let r = 0; r < 8; r++) c.i32(0).get(R(r)).mem(Op.i32_store, 2, this.S.regs + 4 * r);
     c.get(N);
     return c;
   }
@@ -259,30 +321,30 @@ class RegionWriter {
     if (!p) return;
     const c = this.c;
     const raw = (keep: number, bits: () => void): void =>
-      this.store(STATE.flagsRaw, () => {
-        c.i32(0).mem(Op.i32_load, 2, STATE.flagsRaw).i32(keep).op(Op.i32_and);
+      this.store(this.S.flagsRaw, () => {
+        c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(keep).op(Op.i32_and);
         bits();
         c.op(Op.i32_or);
       });
     if (p === 'shift') {
       raw(~(CF | OF | AF), () => c.get(FC).get(FB).i32(11).op(Op.i32_shl, Op.i32_or));
-      this.store(STATE.lop, () => c.i32(LazyOp.LOGIC));
-      this.store(STATE.lres, () => c.get(FR));
-      this.store(STATE.lsz, () => c.i32(2));
-      this.store(STATE.lazy, () => c.i32(PF | ZF | SF));
+      this.store(this.S.lop, () => c.i32(LazyOp.LOGIC));
+      this.store(this.S.lres, () => c.get(FR));
+      this.store(this.S.lsz, () => c.i32(2));
+      this.store(this.S.lazy, () => c.i32(PF | ZF | SF));
       return;
     }
     if (p === 'inc' || p === 'dec') raw(~CF, () => c.get(FC));
-    this.store(STATE.lop, () => {
+    this.store(this.S.lop, () => {
       if (p === 'adc') c.i32(LazyOp.ADC).i32(LazyOp.ADD).get(FC).op(Op.select);
       else if (p === 'sbb') c.i32(LazyOp.SBB).i32(LazyOp.SUB).get(FC).op(Op.select);
       else c.i32(p === 'add' || p === 'inc' ? LazyOp.ADD : p === 'logic' ? LazyOp.LOGIC : LazyOp.SUB);
     });
-    this.store(STATE.la, () => c.get(FA));
-    this.store(STATE.lb, () => c.get(FB));
-    this.store(STATE.lres, () => c.get(FR));
-    this.store(STATE.lsz, () => c.i32(2));
-    this.store(STATE.lazy, () => c.i32(p === 'inc' || p === 'dec' ? ARITH & ~CF : ARITH));
+    this.store(this.S.la, () => c.get(FA));
+    this.store(this.S.lb, () => c.get(FB));
+    this.store(this.S.lres, () => c.get(FR));
+    this.store(this.S.lsz, () => c.i32(2));
+    this.store(this.S.lazy, () => c.i32(p === 'inc' || p === 'dec' ? ARITH & ~CF : ARITH));
   }
 
   /** Leaves with EIP = `eip`, `done` more instructions counted, and `status`. */
@@ -290,8 +352,8 @@ class RegionWriter {
     const c = this.c;
     this.flush();
     if (done) c.get(N).i32(done).op(Op.i32_add).set(N);
-    this.store(STATE.eip, () => c.i32(eip));
-    this.store(STATE.status, () => c.i32(status));
+    this.store(this.S.eip, () => c.i32(eip));
+    this.store(this.S.status, () => c.i32(status));
     c.br(this.out);
   }
 
@@ -308,8 +370,8 @@ class RegionWriter {
     c.open(Op.if);
     c.i32(k).set(PC).br(this.top);
     c.close();
-    this.store(STATE.eip, () => c.i32(target));
-    this.store(STATE.status, () => c.i32(STATUS_DONE));
+    this.store(this.S.eip, () => c.i32(target));
+    this.store(this.S.status, () => c.i32(STATUS_DONE));
     c.br(this.out);
   }
 
@@ -348,7 +410,7 @@ class RegionWriter {
     if (read) need |= user ? TLB_USER_READ : TLB_VALID;
     if (write) need |= user ? TLB_USER_WRITE : TLB_SUP_WRITE;
     const unusable = (): void => {
-      c.get(LIN).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, TLB_BASE);
+      c.get(LIN).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, this.L.tlb);
       c.tee(ENT).i32(need | TLB_IO).op(Op.i32_and).i32(need).op(Op.i32_ne);
       c.get(LIN).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_gt_u, Op.i32_or);
     };
@@ -364,7 +426,7 @@ class RegionWriter {
     c.close();
     c.get(ENT).i32(-4096).op(Op.i32_and).get(LIN).i32(0xfff).op(Op.i32_and, Op.i32_or).set(PHYS);
     if (write) {
-      c.get(PHYS).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, 0, CODE_PAGE_BASE);
+      c.get(PHYS).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, 0, this.L.codePage);
       c.open(Op.if);
       this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
       c.close();
@@ -372,14 +434,15 @@ class RegionWriter {
   }
 
   private load32(): void {
-    this.c.get(PHYS).mem(Op.i32_load, 2, RAM_BASE);
+    this.c.get(PHYS).mem(Op.i32_load, 2, this.L.ram);
   }
 
   /** Stores the value `value` pushes at PHYS. */
   private store32(value: () => void, op: Op = Op.i32_store): void {
+    if (this.logWrites) this.c.get(PHYS).i32(op === Op.i32_store ? 4 : op === Op.i32_store16 ? 2 : 1).call(F_LOG);
     this.c.get(PHYS);
     value();
-    this.c.mem(op, op === Op.i32_store ? 2 : op === Op.i32_store16 ? 1 : 0, RAM_BASE);
+    this.c.mem(op, op === Op.i32_store ? 2 : op === Op.i32_store16 ? 1 : 0, this.L.ram);
   }
 
   /** Reads the 32-bit E operand into T0. */
@@ -541,9 +604,9 @@ class RegionWriter {
       }
       this.flush();
       this.pending = null;
-      this.store(STATE.lazy, () => c.i32(0).mem(Op.i32_load, 2, STATE.lazy).i32(~(CF | OF)).op(Op.i32_and));
-      this.store(STATE.flagsRaw, () =>
-        c.i32(0).mem(Op.i32_load, 2, STATE.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
+      this.store(this.S.lazy, () => c.i32(0).mem(Op.i32_load, 2, this.S.lazy).i32(~(CF | OF)).op(Op.i32_and));
+      this.store(this.S.flagsRaw, () =>
+        c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
       return;
     }
     if (op === 5) {
@@ -597,6 +660,29 @@ class RegionWriter {
       this.jumpTo(this.cur.next, this.cur.k + 1);
       return;
     }
+    if (o >= 0x0f40 && o < 0x0f50) {
+      // CMOVcc: the source is read (and may fault) whatever the condition.
+      this.readE(i);
+      c.get(T0).get(R(i.reg));
+      this.cond(o & 15);
+      c.op(Op.select).set(R(i.reg));
+      return;
+    }
+    if (o >= 0x0f90 && o < 0x0fa0) {
+      this.cond(o & 15);
+      c.set(T1);
+      if (i.mod !== 3) {
+        this.probe(i, 1, true, false);
+        this.store32(() => c.get(T1), Op.i32_store8);
+        return;
+      }
+      // A byte register: AL, CL, DL, BL (rm 0-3) or AH, CH, DH, BH (rm 4-7).
+      const shift = i.rm & 4 ? 8 : 0;
+      c.get(R(i.rm & 3)).i32(~(0xff << shift)).op(Op.i32_and).get(T1);
+      if (shift) c.i32(shift).op(Op.i32_shl);
+      c.op(Op.i32_or).set(R(i.rm & 3));
+      return;
+    }
     switch (o) {
       case 0x81: case 0x83: return this.aluE(i, i.reg, () => c.i32(i.imm));
       case 0x85:
@@ -631,14 +717,14 @@ class RegionWriter {
         if (i.mod === 3) c.get(R(i.rm & 3)).i32(i.rm & 4 ? 8 : 0).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and).set(R(i.reg));
         else {
           this.probe(i, 1, false, true);
-          c.get(PHYS).mem(Op.i32_load8_u, 0, RAM_BASE).set(R(i.reg));
+          c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram).set(R(i.reg));
         }
         return;
       case 0x0fb7:
         if (i.mod === 3) c.get(R(i.rm)).i32(0xffff).op(Op.i32_and).set(R(i.reg));
         else {
           this.probe(i, 2, false, true);
-          c.get(PHYS).mem(Op.i32_load16_u, 1, RAM_BASE).set(R(i.reg));
+          c.get(PHYS).mem(Op.i32_load16_u, 1, this.L.ram).set(R(i.reg));
         }
         return;
       case 0x0faf:

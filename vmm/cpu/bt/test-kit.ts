@@ -1,0 +1,54 @@
+// What the translator's tests share: nasm for the guest code, a CPU in flat 32-bit protected mode,
+// running to HLT, and identity paging.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeBox, type Box } from '../system-tests/box.ts';
+import { setSegmentCache } from '../segments.ts';
+import { CR0_PE, CR0_PG } from '../regs.ts';
+import type { EngineName } from './attach.ts';
+
+/** Where the test code is placed and starts. */
+export const CODE = 0x10000;
+
+/** Assembles 32-bit code placed at CODE with nasm (the CPU tests need it; CI installs it). */
+export function asm(source: string): number[] {
+  const dir = mkdtempSync(join(tmpdir(), 'hostbox-bt-'));
+  try {
+    writeFileSync(join(dir, 'a.asm'), `bits 32\norg ${CODE}\n${source}\n`);
+    execFileSync('nasm', ['-f', 'bin', '-o', join(dir, 'a.bin'), join(dir, 'a.asm')]);
+    return Array.from(readFileSync(join(dir, 'a.bin')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A CPU in flat 32-bit protected mode (no paging) with `code` at CODE and ESP at 0x80000. */
+export function flatBox(code: number[], engine: EngineName, hotThreshold = 2): Box {
+  const box = makeBox(4 << 20, undefined, engine);
+  if (box.cpu.bt) (box.cpu.bt.options as { hotThreshold?: number }).hotThreshold = hotThreshold;
+  const cpu = box.cpu;
+  cpu.cr0 |= CR0_PE;
+  for (let s = 0; s < 6; s++) setSegmentCache(cpu, s as 0, s === 1 ? 8 : 16, 0, 0xffffffff, s === 1 ? 0xc09b : 0xc093);
+  box.mem.u8.set(code, CODE);
+  cpu.eip = CODE;
+  cpu.r32[4] = 0x80000;
+  return box;
+}
+
+export function runToHalt(box: Box, limit = 5_000_000): void {
+  let n = 0;
+  while (!box.cpu.halted && n < limit) n += box.cpu.run(10_000);
+  assert.ok(box.cpu.halted, `the program did not finish (eip ${box.cpu.eip.toString(16)})`);
+}
+
+/** Turns paging on with the first 4 MiB identity-mapped: page directory at `pd`, its one table after it. */
+export function identityPaging(b: Box, pd: number): void {
+  const dv = new DataView(b.mem.u8.buffer);
+  dv.setUint32(pd, (pd + 0x1000) | 3, true);
+  for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
+  b.cpu.cr3 = pd;
+  b.cpu.cr0 |= CR0_PG;
+}

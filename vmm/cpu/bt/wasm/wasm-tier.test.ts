@@ -1,0 +1,238 @@
+// WebAssembly translations inside the engine, against the interpreter: hot loops in the subset run as
+// WebAssembly and leave the interpreter's registers, flags and memory; CMOVcc and SETcc for every
+// condition after every producer; a page fault and a store into the code's own page inside such a
+// translation; and the check engine over all of it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PhysicalMemory } from '../../../memory.ts';
+import { IoBus } from '../../../bus.ts';
+import { ManualClock } from '../../../clock.ts';
+import { Cpu } from '../../cpu.ts';
+import type { Box } from '../../system-tests/box.ts';
+import { attachEngine, type EngineName } from '../attach.ts';
+import { CODE, asm, flatBox, identityPaging, runToHalt } from '../test-kit.ts';
+import { wasmLayoutOf } from './wasm-tier.ts';
+
+const ENGINES: readonly EngineName[] = ['interpreter', 'bt', 'check'];
+
+interface Outcome {
+  readonly regs: number[];
+  readonly eip: number;
+  readonly flags: number;
+  readonly ram: Uint8Array;
+  readonly box: Box;
+}
+
+function runEach(code: number[], setup: (b: Box) => void = () => {}): Outcome[] {
+  return ENGINES.map((e) => {
+    const box = flatBox(code, e);
+    setup(box);
+    runToHalt(box);
+    return { regs: Array.from(box.cpu.r32), eip: box.cpu.eip, flags: box.cpu.getFlags(), ram: box.mem.u8.slice(), box };
+  });
+}
+
+/** The translator and the check engine end as the interpreter does, and the translator made WebAssembly. */
+function assertSame(outcomes: Outcome[], what: string): { bt: Box; check: Box } {
+  const [i, b, c] = outcomes as [Outcome, Outcome, Outcome];
+  for (const [name, o] of [['bt', b], ['check', c]] as const) {
+    assert.deepEqual(o.regs, i.regs, `${what}: ${name} registers`);
+    assert.equal(o.eip, i.eip, `${what}: ${name} EIP`);
+    assert.equal(o.flags, i.flags, `${what}: ${name} EFLAGS`);
+    const at = o.ram.findIndex((v, k) => v !== i.ram[k]);
+    assert.equal(at, -1, `${what}: ${name} RAM differs first at ${at.toString(16)}`);
+  }
+  assert.ok(b.box.cpu.bt!.stats.wasmMade > 0, `${what}: no WebAssembly translation was made: ${JSON.stringify(b.box.cpu.bt!.stats)}`);
+  assert.ok(c.box.cpu.bt!.stats.wasmMade > 0, `${what}: the check engine made no WebAssembly translation`);
+  return { bt: b.box, check: c.box };
+}
+
+/** Fills [at, at+bytes) with a fixed Xorshift sequence. */
+function fill(box: Box, at: number, bytes: number, seed: number): void {
+  let x = seed;
+  for (let k = 0; k < bytes; k += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    box.mem.i32[(at + k) >>> 2] = x;
+  }
+}
+
+test('a multiply-and-subtract loop over arrays runs as WebAssembly with the interpreter\'s results', () => {
+  const code = asm(`
+    mov esi, 0x100000
+    mov edi, 0x200000
+    mov ebp, 3000
+    mov ebx, 0x9e3779b9
+    xor ecx, ecx
+  l: mov eax, [esi]
+    mul ebx
+    add eax, ecx
+    adc edx, 0
+    mov ecx, [edi]
+    sub ecx, eax
+    mov [edi], ecx
+    sbb eax, eax
+    and eax, 1
+    add edx, eax
+    mov ecx, edx
+    imul eax, ecx
+    shr eax, 3
+    xor [edi + 0x40000], eax
+    cmp eax, ecx
+    cmovb eax, ecx
+    seta dl
+    setc dh
+    movzx edx, dx
+    add [esi], edx
+    rol eax, 5
+    not eax
+    lea ecx, [ecx + eax * 2 + 7]
+    movzx eax, byte [esi + 1]
+    inc ecx
+    add esi, 4
+    add edi, 4
+    dec ebp
+    jnz l
+    hlt`);
+  const { check } = assertSame(
+    runEach(code, (b) => {
+      fill(b, 0x100000, 0x4000, 1);
+      fill(b, 0x200000, 0x4000, 2);
+      fill(b, 0x240000, 0x4000, 3);
+    }),
+    'multiply-and-subtract',
+  );
+  // (The check engine keeps each translation's source.)
+  const loop = CODE + 22;
+  const t = [...check.cpu.bt!.translations()].find((x) => x.eip === loop);
+  assert.ok(t && t.source.startsWith('/* WebAssembly'), `the loop's translation is not WebAssembly: ${t?.source.slice(0, 80)}`);
+});
+
+const CONDITIONS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+const PRODUCERS = [
+  'add eax, ebx', 'or eax, ebx', 'adc eax, ebx', 'sbb eax, ebx', 'and eax, ebx', 'sub eax, ebx', 'xor eax, ebx', 'cmp eax, ebx',
+  'test eax, ebx', 'inc eax', 'dec eax', 'shl eax, 1', 'shl eax, 7', 'shr eax, 1', 'shr eax, 9', 'sar eax, 1', 'sar eax, 31',
+  'imul eax, ebx', 'mul ebx', 'cmp eax, 0x80000000', 'add eax, 1', 'sub dword [esi], 1',
+];
+const VALUES_A = [0, 1, 5, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678];
+const VALUES_B = [0, 1, 3, 0x7fffffff, 0x80000000, 0xffffffff];
+
+test('CMOVcc and SETcc as WebAssembly agree with the interpreter for every condition after every producer', () => {
+  const rows = VALUES_A.flatMap((a) => VALUES_B.map((b) => [a, b, (a ^ 0x5a5a5a5a) >>> 0]));
+  for (const producer of PRODUCERS) {
+    const body = CONDITIONS.map((cc, k) => `set${cc} cl\n cmov${cc} ecx, [esi + 8]\n mov [edi + ${4 * k}], ecx\n set${cc} ch\n`).join('');
+    const code = asm(`
+      mov esi, 0x100000
+      mov edi, 0x200000
+      mov ebp, ${rows.length}
+    l: mov eax, [esi]
+      mov ebx, [esi + 4]
+      ${producer}
+      ${body}
+      add esi, 12
+      add edi, 64
+      dec ebp
+      jnz l
+      hlt`);
+    assertSame(
+      runEach(code, (b) => rows.forEach((r, k) => r.forEach((v, j) => (b.mem.i32[(0x100000 >>> 2) + 3 * k + j] = v)))),
+      producer,
+    );
+  }
+});
+
+/** A GDT with flat code (8) and data (16), and an IDT whose #PF gate goes to `handler` (IDT at 0x1000, GDT at 0x2000). */
+function pageFaultGate(box: Box, handler: number): void {
+  const cpu = box.cpu;
+  box.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0], 0x2000);
+  cpu.gdtrBase = 0x2000;
+  cpu.gdtrLimit = 23;
+  box.mem.u8.set([handler & 0xff, (handler >> 8) & 0xff, 8, 0, 0, 0x8e, (handler >> 16) & 0xff, handler >>> 24], 0x1000 + 14 * 8);
+  cpu.idtrBase = 0x1000;
+  cpu.idtrLimit = 0x7ff;
+}
+
+test('a page fault inside a WebAssembly translation is taken at the faulting instruction, the work before it done', () => {
+  // Stores walk page by page; the 30th page is not present. The handler takes the error code and the
+  // pushed EIP into EDX and EDI, CR2 into EBP, and halts.
+  const pd = 0x200000;
+  const code = asm(`
+    mov esi, 0x300000
+    mov ecx, 60
+    xor eax, eax
+    xor ebx, ebx
+  l: add eax, ecx
+    mov [esi], eax
+    mov edx, [esi + 8]
+    xor ebx, eax
+    shl ebx, 3
+    lea edi, [ebx + eax * 2]
+    add ebx, edi
+    sub ebx, edx
+    or ebx, 1
+    xor edx, ebx
+    and edx, 0xffff
+    add ebx, edx
+    xor ebx, ecx
+    add esi, 0x1000
+    dec ecx
+    jnz l
+    hlt
+    times 0x200 - ($ - $$) db 0x90
+  h: pop edx
+    pop edi
+    mov ebp, cr2
+    hlt`);
+  const outcomes = runEach(code, (b) => {
+    identityPaging(b, pd);
+    pageFaultGate(b, CODE + 0x200);
+    new DataView(b.mem.u8.buffer).setUint32(pd + 0x1000 + 4 * (0x300 + 29), 0, true);
+  });
+  const box = assertSame(outcomes, 'page fault').bt;
+  assert.equal(box.cpu.r32[5]! >>> 0, 0x300000 + 29 * 0x1000, 'CR2');
+  assert.equal(box.cpu.r32[2], 2, 'error code: a write to a page not present');
+  assert.equal(box.cpu.r32[7], CODE + 16, 'the pushed EIP is the store\'s');
+});
+
+test('a store into the page of a WebAssembly translation\'s code goes to the interpreter, and the new code runs', () => {
+  // At ECX = 1000 the loop rewrites the immediate of its own MOV EDX: the sum goes on with the new value.
+  const code = asm(`
+    mov ecx, 2000
+    xor edi, edi
+    mov ebx, 7
+  l: add edi, edx
+  p: mov edx, 1
+    add eax, edi
+    xor eax, ecx
+    shl eax, 1
+    add eax, ebx
+    lea ebx, [ebx + 1]
+    sub eax, edx
+    or eax, 3
+    xor eax, edi
+    add eax, ecx
+    and eax, 0xfffff
+    cmp ecx, 1000
+    jne n
+    mov [p + 1], ebx
+  n: dec ecx
+    jnz l
+    hlt`);
+  const box = assertSame(runEach(code), 'self-modifying').bt;
+  assert.ok(box.cpu.bt!.stats.invalidations >= 1, JSON.stringify(box.cpu.bt!.stats));
+});
+
+test('a second CPU on the same memory keeps its own TLB, and its engine makes no WebAssembly', () => {
+  const mem = new PhysicalMemory(4 << 20);
+  const make = (): Cpu => new Cpu({ mem, io: new IoBus(), nowNs: () => new ManualClock().now(), pic: null });
+  const first = make();
+  const second = make();
+  assert.equal(first.tlb.buffer, mem.wasm.buffer);
+  assert.notEqual(second.tlb.buffer, mem.wasm.buffer);
+  assert.ok(wasmLayoutOf(first));
+  assert.equal(wasmLayoutOf(second), null);
+  assert.ok(attachEngine(first, 'bt')!.wasm);
+  assert.equal(attachEngine(second, 'bt')!.wasm, null);
+  assert.equal(attachEngine(first, 'bt', { wasm: false })!.wasm, null);
+});

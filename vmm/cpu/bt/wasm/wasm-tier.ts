@@ -1,0 +1,119 @@
+// WebAssembly translations inside the engine. A region whose code lies in translate-wasm.ts's subset
+// (32-bit ALU, moves, multiplies, shifts by a constant, jumps; memory through flat segments) becomes a
+// module instance over guest memory's own WebAssembly.Memory, and is wrapped as a Translation like
+// any other: the dispatcher, chaining, invalidation and the check engine see no difference.
+//
+// Why: V8 compiles a WebAssembly function with its baseline compiler (Liftoff) on the spot, and that
+// code already runs the hot loops several times faster than a new JavaScript translation ever does
+// (README, "JavaScript or WebAssembly"): a JavaScript function starts in V8's bytecode interpreter
+// and waits for TurboFan. The subset covers the hottest loops of the boot (the kernel's RSA
+// multiprecision code) and of hashing; everything else stays with the JavaScript translator.
+//
+// The wrapper copies the eight registers and the lazy flags into the state area (layout.state) before
+// the call and back after it. The TLB and the code-page marks are the engine's own arrays (they live
+// in the same memory), so nothing else moves. The translation never throws: an access its inline
+// path cannot do leaves with STATUS_INTERPRET and EIP at that instruction, and the wrapper runs that
+// one instruction in the interpreter, which takes the fault or does the device access as it always
+// does.
+
+import type { Cpu } from '../../cpu.ts';
+import type { Instr } from '../../decode.ts';
+import { FAULT } from '../../fault.ts';
+import { KEY_SEGMENTS, type ModeFacts } from '../mode.ts';
+import { makeTranslation, NO_SLOW_COUNTS, type Translation } from '../translate.ts';
+import { STATE, STATE_BYTES, STATUS_INTERPRET, translateWasm, type WasmLayout } from './translate-wasm.ts';
+
+/**
+ * A region shorter than this stays JavaScript: the subset ends regions early (at a PUSH, a CALL, a
+ * byte store), and a short one would send control back to the dispatcher where a JavaScript region
+ * runs on.
+ */
+export const MIN_WASM_INSNS = 16;
+/**
+ * Nor when it covers less than this share of what the JavaScript translator would make the region:
+ * a loop the subset stops short of (at a PUSH, say) would then cost a WebAssembly and a JavaScript
+ * call per iteration instead of one.
+ */
+const MIN_SHARE = 0.75;
+/**
+ * V8 holds a module's bytes, its compiled code and the instance: counted as this many characters of
+ * JavaScript per byte against the cache's bound (MAX_SOURCE_CHARS). Liftoff's code is a few times the
+ * size of the module.
+ */
+const CHARS_PER_BYTE = 4;
+
+/** Where the CPU's parts are in guest memory's WebAssembly.Memory, or null if its TLB is not there. */
+export function wasmLayoutOf(cpu: Cpu): WasmLayout | null {
+  const mem = cpu.mem;
+  if (cpu.tlb.buffer !== mem.wasm.buffer || cpu.tlb.byteOffset !== mem.tlbOffset) return null;
+  return { state: mem.cpuStateOffset, tlb: mem.tlbOffset, codePage: mem.codePageOffset, ram: 0 };
+}
+
+const S_EIP = STATE.eip >>> 2, S_FLAGS = STATE.flagsRaw >>> 2, S_LAZY = STATE.lazy >>> 2, S_LOP = STATE.lop >>> 2;
+const S_LA = STATE.la >>> 2, S_LB = STATE.lb >>> 2, S_LRES = STATE.lres >>> 2, S_LSZ = STATE.lsz >>> 2, S_STATUS = STATE.status >>> 2;
+
+/** What the modules of one CPU import, made once per CPU. */
+export class WasmTier {
+  readonly layout: WasmLayout;
+  private readonly state: Int32Array;
+  private readonly pages: number;
+  private readonly imports: WebAssembly.Imports;
+  /** The check engine's log of bytes about to be overwritten (when translations are made with logWrites). */
+  onWrite: ((phys: number, size: number) => void) | null = null;
+
+  constructor(
+    private readonly cpu: Cpu,
+    layout: WasmLayout,
+    private readonly logWrites: boolean,
+  ) {
+    this.layout = layout;
+    const buffer = cpu.mem.wasm.buffer;
+    this.state = new Int32Array(buffer, layout.state, STATE_BYTES >>> 2);
+    this.pages = buffer.byteLength / 65536;
+    // A TLB miss: the walk the interpreter would do, when it succeeds. When it would fault, the
+    // translation leaves at that instruction and the interpreter runs it (and faults).
+    const fill = (lin: number, write: number): void => {
+      try {
+        cpu.translate(lin, write !== 0, cpu.cpl === 3);
+      } catch (e) {
+        if (e !== FAULT) throw e;
+      }
+    };
+    const log = (phys: number, size: number): void => this.onWrite?.(phys >>> 0, size);
+    this.imports = { e: { mem: cpu.mem.wasm, fill, log } };
+  }
+
+  /**
+   * The WebAssembly translation of the region at `eip`, or null when the subset does not cover enough
+   * of it: `rival` instructions are what the JavaScript translator took into the region.
+   */
+  translate(eip: number, phys: number, facts: ModeFacts, decodeAt: (eip: number) => Instr | null, rival: number): Translation | null {
+    if (!facts.csD) return null;
+    const w = translateWasm(eip, phys, facts, decodeAt, this.pages, this.layout, { logWrites: this.logWrites });
+    if (!w || w.length < MIN_WASM_INSNS || w.length < rival * MIN_SHARE) return null;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), this.imports);
+    const run = instance.exports.run as (budget: number) => number;
+    const s = this.state;
+    const cpu = this.cpu;
+    const fn = (_cpu: unknown, budget: number): number => {
+      const r = cpu.r32;
+      s[0] = r[0]!; s[1] = r[1]!; s[2] = r[2]!; s[3] = r[3]!; s[4] = r[4]!; s[5] = r[5]!; s[6] = r[6]!; s[7] = r[7]!;
+      s[S_FLAGS] = cpu.flagsRaw; s[S_LAZY] = cpu.lazy; s[S_LOP] = cpu.lop; s[S_LA] = cpu.la; s[S_LB] = cpu.lb; s[S_LRES] = cpu.lres; s[S_LSZ] = cpu.lsz;
+      let n = run(budget);
+      r[0] = s[0]!; r[1] = s[1]!; r[2] = s[2]!; r[3] = s[3]!; r[4] = s[4]!; r[5] = s[5]!; r[6] = s[6]!; r[7] = s[7]!;
+      cpu.flagsRaw = s[S_FLAGS]!; cpu.lazy = s[S_LAZY]!; cpu.lop = s[S_LOP]!; cpu.la = s[S_LA]!; cpu.lb = s[S_LB]!; cpu.lres = s[S_LRES]!; cpu.lsz = s[S_LSZ]!;
+      cpu.eip = s[S_EIP]!;
+      if (s[S_STATUS] === STATUS_INTERPRET) n += cpu.interpretBlock(1);
+      return n;
+    };
+    const keyMask = ~KEY_SEGMENTS | w.segs;
+    const t = makeTranslation({
+      eip, phys, key: facts.key & keyMask, keyMask, csBase: facts.csBase, csLimit: facts.csLimit, length: w.length, blocks: w.blocks,
+      entries: [], home: null, codeStart: w.codeStart, bytes: w.codeBytes, otherPages: [],
+      source: `/* WebAssembly: ${w.length} instructions in ${w.blocks} blocks, ${w.bytes.length} bytes */`,
+      fn, slow: NO_SLOW_COUNTS, sites: [], touchesFpu: false,
+    });
+    t.sourceChars = w.bytes.length * CHARS_PER_BYTE;
+    return t;
+  }
+}
