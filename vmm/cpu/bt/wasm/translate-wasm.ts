@@ -23,7 +23,7 @@
 // STATUS_INTERPRET and EIP at that instruction, the instructions before it done, and the caller runs
 // it in the interpreter (the status-return protocol).
 
-import type { Instr } from '../../decode.ts';
+import { SS, type Instr } from '../../decode.ts';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../../flags.ts';
 import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../../regs.ts';
 import type { ModeFacts } from '../mode.ts';
@@ -113,6 +113,11 @@ export interface WasmOptions {
   readonly logWrites?: boolean;
 }
 
+/** PUSH, POP, CALL and RET: a 32-bit stack through a flat SS. */
+function stackOk(mode: ModeFacts): boolean {
+  return mode.ssB && (mode.flat & (1 << SS)) !== 0;
+}
+
 function memoryOk(i: Instr, mode: ModeFacts): boolean {
   return i.mod === 3 || (i.a32 && (mode.flat & (1 << i.seg)) !== 0);
 }
@@ -132,7 +137,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   // CMOVcc and SETcc read the flags like a Jcc and leave them as they are.
   if (o >= 0x0f40 && o < 0x0f50) return i.o32 ? { needsProducer: true, flags: 'none', flow: false } : null;
   if (o >= 0x0f90 && o < 0x0fa0) return { needsProducer: true, flags: 'none', flow: false };
+  if (o >= 0x50 && o < 0x60) return i.o32 && stackOk(mode) ? none : null;
   switch (o) {
+    case 0xe8: case 0xc3: case 0xc2: return i.o32 && stackOk(mode) ? jump : null;
     case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
     case 0x8b: return i.o32 ? none : null;
@@ -157,6 +164,9 @@ function successors(last: Insn): number[] {
   const target = (last.next + last.i.imm) | 0;
   if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return [target, last.next];
   if (o === 0xeb || o === 0xe9) return [target];
+  // A call's target, and where its return comes back to (RET looks for it among the region's blocks).
+  if (o === 0xe8) return [target, last.next];
+  if (o === 0xc3 || o === 0xc2) return [];
   return [last.next];
 }
 
@@ -174,7 +184,8 @@ export function translateWasm(
   layout: WasmLayout = PROTOTYPE_LAYOUT,
   opts: WasmOptions = {},
 ): WasmTranslation | null {
-  if (!mode.csD) return null;
+  // Jump targets are checked against no CS limit: only where there is none.
+  if (!mode.csD || mode.csLimit >>> 0 !== 0xffffffff) return null;
   const pageOff = phys & 0xfff;
   const offsetOf = (e: number): number => {
     const o = pageOff + ((e - eip) | 0);
@@ -267,6 +278,8 @@ class RegionWriter {
   private top: Label = 0;
   private out: Label = 0;
   private readonly index = new Map<number, number>();
+  /** Where the region's calls return to, when that is one of its blocks (RET goes on there inside). */
+  private readonly returnPoints: number[] = [];
   private cur!: Insn;
 
   private readonly S: StateOffsets;
@@ -283,6 +296,10 @@ class RegionWriter {
 
   region(blocks: Map<number, Insn[]>): Code {
     const c = this.c;
+    for (const insns of blocks.values()) {
+      const last = insns[insns.length - 1]!;
+      if (last.i.opcode === 0xe8 && blocks.has(last.next)) this.returnPoints.push(last.next);
+    }
     for (let r = 0; r < 8; r++) c.i32(0).mem(Op.i32_load, 2, this.S.regs + 4 * r).set(R(r));
     this.out = c.open(Op.block);
     this.top = c.open(Op.loop);
@@ -357,6 +374,16 @@ class RegionWriter {
     c.br(this.out);
   }
 
+  /** Leaves with EIP = T0 (a return address), `done` more instructions counted. */
+  private exitToT0(done: number): void {
+    const c = this.c;
+    this.flush();
+    if (done) c.get(N).i32(done).op(Op.i32_add).set(N);
+    this.store(this.S.eip, () => c.get(T0));
+    this.store(this.S.status, () => c.i32(STATUS_DONE));
+    c.br(this.out);
+  }
+
   /** Goes on at `target` after `done` instructions of this block: inside the region while the budget lasts. */
   private jumpTo(target: number, done: number): void {
     const k = this.index.get(target);
@@ -404,6 +431,13 @@ class RegionWriter {
    * interpreter.
    */
   private probe(i: Instr, size: number, write: boolean, read: boolean): void {
+    this.ea(i);
+    this.c.set(LIN);
+    this.probeLin(size, write, read);
+  }
+
+  /** probe for the linear address in LIN. */
+  private probeLin(size: number, write: boolean, read: boolean): void {
     const c = this.c;
     const user = this.mode.cpl === 3;
     let need = 0;
@@ -414,8 +448,6 @@ class RegionWriter {
       c.tee(ENT).i32(need | TLB_IO).op(Op.i32_and).i32(need).op(Op.i32_ne);
       c.get(LIN).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_gt_u, Op.i32_or);
     };
-    this.ea(i);
-    c.set(LIN);
     unusable();
     c.open(Op.if);
     c.get(LIN).i32(write ? 1 : 0).call(F_FILL);
@@ -443,6 +475,25 @@ class RegionWriter {
     this.c.get(PHYS);
     value();
     this.c.mem(op, op === Op.i32_store ? 2 : op === Op.i32_store16 ? 1 : 0, this.L.ram);
+  }
+
+  /** PUSH: the dword `value` pushes goes to SS:ESP-4 (a flat SS), then ESP moves; a fault changes nothing. */
+  private push(value: () => void): void {
+    const c = this.c;
+    c.get(R(4)).i32(4).op(Op.i32_sub).set(LIN);
+    this.probeLin(4, true, false);
+    this.store32(value);
+    c.get(LIN).set(R(4));
+  }
+
+  /** POP into T0: the dword at SS:ESP, then ESP moves on by 4 + `extra`. */
+  private pop(extra = 0): void {
+    const c = this.c;
+    c.get(R(4)).set(LIN);
+    this.probeLin(4, false, true);
+    this.load32();
+    c.set(T0);
+    c.get(R(4)).i32(4 + extra).op(Op.i32_add).set(R(4));
   }
 
   /** Reads the 32-bit E operand into T0. */
@@ -648,6 +699,17 @@ class RegionWriter {
       return;
     }
     if (o < 0x50) return this.incDec(i, o & 7, o >= 0x48);
+    if (o < 0x58) {
+      // PUSH ESP pushes the value ESP had before.
+      this.push(() => c.get(R(o & 7)));
+      return;
+    }
+    if (o < 0x60) {
+      // POP ESP: ESP is the value read (the increment comes first).
+      this.pop();
+      c.get(T0).set(R(o & 7));
+      return;
+    }
     if (o >= 0xb8 && o < 0xc0) {
       c.i32(i.imm).set(R(o & 7));
       return;
@@ -767,6 +829,20 @@ class RegionWriter {
         return this.shift(i, (o === 0xc1 ? i.imm : 1) & 31);
       case 0xeb: case 0xe9:
         this.jumpTo((this.cur.next + i.imm) | 0, this.cur.k + 1);
+        return;
+      case 0xe8:
+        this.push(() => c.i32(this.cur.next));
+        this.jumpTo((this.cur.next + i.imm) | 0, this.cur.k + 1);
+        return;
+      case 0xc3: case 0xc2:
+        this.pop(o === 0xc2 ? i.imm : 0);
+        for (const at of this.returnPoints) {
+          c.get(T0).i32(at).op(Op.i32_eq);
+          c.open(Op.if);
+          this.jumpTo(at, this.cur.k + 1);
+          c.close();
+        }
+        this.exitToT0(this.cur.k + 1);
         return;
     }
     throw new Error(`the WebAssembly prototype has no translation for opcode ${o.toString(16)}`);

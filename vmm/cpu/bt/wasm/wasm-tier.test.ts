@@ -223,6 +223,46 @@ test('a store into the page of a WebAssembly translation\'s code goes to the int
   assert.ok(box.cpu.bt!.stats.invalidations >= 1, JSON.stringify(box.cpu.bt!.stats));
 });
 
+test('PUSH, POP, CALL and RET as WebAssembly: calls inside the region return inside it, a RET elsewhere leaves', () => {
+  // The loop calls f (and f calls g, which drops its argument with RET 4) on the same page; the loop
+  // itself is entered by a CALL from outside it and returns there at the end.
+  const code = asm(`
+    mov esp, 0x80000
+    call loop
+    hlt
+  loop: mov ecx, 3000
+    xor eax, eax
+  l: push ecx
+    push eax
+    call f
+    pop ebx
+    pop ecx
+    add eax, ebx
+    push esp
+    pop edx
+    sub edx, esp
+    add eax, edx
+    dec ecx
+    jnz l
+    ret
+  f: mov edx, [esp + 4]
+    imul edx, edx
+    add eax, edx
+    push eax
+    call g
+    xor eax, ecx
+    ret
+  g: mov edx, [esp + 4]
+    shr edx, 1
+    add eax, edx
+    ret 4`);
+  const { bt } = assertSame(runEach(code), 'calls');
+  const stats = bt.cpu.bt!.stats;
+  assert.ok(stats.btInsns > 20 * stats.interpInsns, JSON.stringify(stats));
+  // 3000 iterations with three RETs each: a RET that left the region would cost a dispatch each.
+  assert.ok(stats.hits + stats.chained + stats.misses < 300, `dispatches: ${JSON.stringify(stats)}`);
+});
+
 test('a second CPU on the same memory keeps its own TLB, and its engine makes no WebAssembly', () => {
   const mem = new PhysicalMemory(4 << 20);
   const make = (): Cpu => new Cpu({ mem, io: new IoBus(), nowNs: () => new ManualClock().now(), pic: null });
