@@ -39,7 +39,7 @@ export class PhysicalMemory {
   readonly codePage: Uint8Array;
   /**
    * Byte offsets in `wasm` of what follows RAM there: the CPU state a WebAssembly translation reads
-   * and writes (vmm/cpu/bt/wasm), codePage, and the CPU's TLB (claimTlb). In one memory with RAM, a
+   * and writes (vmm/cpu/bt/wasm), codePage, and the CPU's TLB (claimCpuArea). In one memory with RAM, a
    * translation reaches them all at fixed offsets.
    */
   readonly cpuStateOffset: number;
@@ -66,13 +66,14 @@ export class PhysicalMemory {
   }
 
   /**
-   * The CPU's TLB (2^20 entries), in this memory so that WebAssembly translations read it: for the
-   * first CPU that asks; null after (that CPU keeps its own, and runs no WebAssembly).
+   * The CPU's TLB (2^20 entries) and its eight registers (at the start of the state area), in this
+   * memory so that WebAssembly translations read them in place: for the first CPU that asks; null
+   * after (that CPU keeps its own, and runs no WebAssembly).
    */
-  claimTlb(): Int32Array | null {
+  claimCpuArea(): { readonly tlb: Int32Array; readonly regs: Int32Array } | null {
     if (this.tlbClaimed) return null;
     this.tlbClaimed = true;
-    return new Int32Array(this.wasm.buffer, this.tlbOffset, PAGES);
+    return { tlb: new Int32Array(this.wasm.buffer, this.tlbOffset, PAGES), regs: new Int32Array(this.wasm.buffer, this.cpuStateOffset, 8) };
   }
 
   private refreshViews(): void {

@@ -74,9 +74,10 @@ export class Cpu {
   // Saved state: cpu-state.ts lists the architectural fields below; a new one is declared there too.
 
   // General registers; r16 and r8 alias r32 (little-endian).
-  readonly r32 = new Int32Array(8);
-  readonly r16 = new Uint16Array(this.r32.buffer);
-  readonly r8 = new Uint8Array(this.r32.buffer);
+  /** In guest memory's WebAssembly.Memory when the CPU area there is this CPU's (PhysicalMemory.claimCpuArea). */
+  readonly r32: Int32Array;
+  readonly r16: Uint16Array;
+  readonly r8: Uint8Array;
   eip = 0;
   /** EIP of the instruction being executed (faults rewind to it). */
   prevEip = 0;
@@ -151,7 +152,7 @@ export class Cpu {
   btSlow = false;
 
   // Software TLB.
-  /** In guest memory's WebAssembly.Memory when it is the CPU's there (PhysicalMemory.claimTlb): WebAssembly translations read it. */
+  /** In guest memory's WebAssembly.Memory when it is the CPU's there (PhysicalMemory.claimCpuArea): WebAssembly translations read it. */
   readonly tlb: Int32Array;
   private readonly tlbPages = new Int32Array(TLB_TRACK);
   private tlbCount = 0;
@@ -220,7 +221,11 @@ export class Cpu {
   constructor(env: CpuEnv, table: OpTable = buildOpTable()) {
     this.env = env;
     this.mem = env.mem;
-    this.tlb = env.mem.claimTlb() ?? new Int32Array(TLB_PAGES);
+    const area = env.mem.claimCpuArea();
+    this.tlb = area?.tlb ?? new Int32Array(TLB_PAGES);
+    this.r32 = area?.regs ?? new Int32Array(8);
+    this.r16 = new Uint16Array(this.r32.buffer, this.r32.byteOffset, 16);
+    this.r8 = new Uint8Array(this.r32.buffer, this.r32.byteOffset, 32);
     this.io = env.io;
     this.table = table;
     this.fpu = new Fpu(this.fpuHost());

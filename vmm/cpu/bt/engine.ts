@@ -78,6 +78,8 @@ export interface BtStats {
   made: number;
   /** Of those, made in WebAssembly (wasm/wasm-tier.ts). */
   wasmMade: number;
+  /** WebAssembly translations made again in JavaScript for running too few instructions a call. */
+  wasmRefused: number;
   translatedInsns: number;
   /** Instructions executed inside translations and in the interpreter. */
   btInsns: number;
@@ -158,7 +160,7 @@ export class BtEngine {
   private readonly slowEntries = new Map<number, SlowEntry[]>();
   private slowEntryCount = 0;
   readonly stats: BtStats = {
-    translations: 0, made: 0, wasmMade: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
+    translations: 0, made: 0, wasmMade: 0, wasmRefused: 0, translatedInsns: 0, btInsns: 0, interpInsns: 0, hits: 0, chained: 0, misses: 0, coldBlocks: 0,
     invalidations: 0, flushes: 0, evictions: 0, swept: 0, demotedPages: 0, retranslations: 0, translateMs: 0,
   };
   /** Keep each translation's JavaScript text (for dumps and check reports; costs memory). */
@@ -451,7 +453,7 @@ export class BtEngine {
     const translatedAt = (at: number, p: number): boolean => !!this.servingAt(p, at)?.length;
     let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}) });
     // The same region in WebAssembly, when its subset covers nearly all the JavaScript region does.
-    const w = t && this.wasm && !slowSites ? this.wasm.translate(eip, phys, facts, decodeAt, t.length) : null;
+    const w = t && this.wasm && !slowSites && !t.otherPages.length ? this.wasm.translate(eip, phys, facts, decodeAt, t.length) : null;
     if (w) {
       t = w;
       this.stats.wasmMade++;
@@ -510,6 +512,18 @@ export class BtEngine {
    */
   private retranslate(t: Translation): Translation | null {
     const home = t.home;
+    if (home.wasmTooShort) {
+      // A WebAssembly translation that kept leaving early: the same region in JavaScript.
+      home.wantsRetranslation = false;
+      this.wasm!.refuse(home);
+      this.stats.wasmRefused++;
+      this.unlink(home);
+      const r = this.translate(home.eip, home.phys);
+      r.runs = home.runs;
+      r.linPage = t.linPage;
+      r.tlbEntry = t.tlbEntry;
+      return r.length ? r : null;
+    }
     t.slow[0] = 0;
     for (const v of [home, ...home.aliases]) v.wantsRetranslation = false;
     if (home.slowSince !== this.decays) {
@@ -803,6 +817,7 @@ export class BtEngine {
     // A reset or a restore: the guest's code is another.
     this.slowEntries.clear();
     this.slowEntryCount = 0;
+    this.wasm?.tooShort.clear();
     this.last = null;
     this.count = 0;
     this.sourceChars = 0;

@@ -132,6 +132,11 @@ export interface Translation {
    * returns, so the dispatcher tests a field of the translation in hand instead of its counts.
    */
   wantsRetranslation: boolean;
+  /**
+   * A WebAssembly translation that leaves after too few instructions a call (its hot path runs into
+   * what its subset cuts off): with wantsRetranslation, the engine makes the region JavaScript.
+   */
+  wasmTooShort: boolean;
 }
 
 /** The counts of a translation without counted accesses: never written. */
@@ -378,6 +383,7 @@ export function makeTranslation(p: TranslationParts): Translation {
     entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, otherPages: p.otherPages, source: p.source, fn: p.fn,
     valid: true, runs: 0, runsAtSweep: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
     slow: p.slow, sites: p.sites, touchesFpu: p.touchesFpu, slowSince: 0, wantsRetranslation: false,
+    wasmTooShort: false,
   };
   if (!p.home) t.home = t;
   return t;

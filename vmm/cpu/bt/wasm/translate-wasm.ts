@@ -103,6 +103,8 @@ export interface WasmTranslation {
   readonly codeBytes: number;
   /** Segments its memory operands address through (bits as in the mode key). */
   readonly segs: number;
+  /** A branch of the region goes back to one of its blocks at or before its own start (a loop). */
+  readonly loops: boolean;
 }
 
 export interface WasmOptions {
@@ -234,6 +236,8 @@ export function translateWasm(
       { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
     ],
   });
+  let loops = false;
+  for (const [start, insns] of blocks) for (const to of successors(insns[insns.length - 1]!)) if (blocks.has(to) && offsetOf(to) <= offsetOf(start)) loops = true;
   let lo = 0x1000, hi = 0, segs = 0;
   for (const insns of blocks.values())
     for (const ins of insns) {
@@ -242,7 +246,7 @@ export function translateWasm(
       hi = Math.max(hi, o + ins.i.len);
       if (ins.i.mod !== 3 && ins.i.opcode !== 0x8d) segs |= 1 << ins.i.seg;
     }
-  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs };
+  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
 }
 
 /** The interpreter's Cpu.cf() over the state in memory: CF when no producer is known. */

@@ -120,8 +120,9 @@ const VALUES_B = [0, 1, 3, 0x7fffffff, 0x80000000, 0xffffffff];
 
 test('CMOVcc and SETcc as WebAssembly agree with the interpreter for every condition after every producer', () => {
   const rows = VALUES_A.flatMap((a) => VALUES_B.map((b) => [a, b, (a ^ 0x5a5a5a5a) >>> 0]));
-  for (const producer of PRODUCERS) {
-    const body = CONDITIONS.map((cc, k) => `set${cc} cl\n cmov${cc} ecx, [esi + 8]\n mov [edi + ${4 * k}], ecx\n set${cc} ch\n`).join('');
+  // Eight conditions a program: sixteen would make a block longer than a translation takes (MAX_INSNS).
+  for (const producer of PRODUCERS) for (const half of [CONDITIONS.slice(0, 8), CONDITIONS.slice(8)]) {
+    const body = half.map((cc, k) => `set${cc} cl\n cmov${cc} ecx, [esi + 8]\n mov [edi + ${4 * k}], ecx\n set${cc} ch\n`).join('');
     const code = asm(`
       mov esi, 0x100000
       mov edi, 0x200000
@@ -261,6 +262,43 @@ test('PUSH, POP, CALL and RET as WebAssembly: calls inside the region return ins
   assert.ok(stats.btInsns > 20 * stats.interpInsns, JSON.stringify(stats));
   // 3000 iterations with three RETs each: a RET that left the region would cost a dispatch each.
   assert.ok(stats.hits + stats.chained + stats.misses < 300, `dispatches: ${JSON.stringify(stats)}`);
+});
+
+test('a WebAssembly translation that runs few instructions a call is made again in JavaScript', () => {
+  // A loop of 18 instructions run in slices of 8 instructions (as if interrupts kept arriving): each
+  // call of its translation runs one pass or less, too few to repay the call.
+  const code = asm(`
+    mov ecx, 3000
+    xor eax, eax
+  l: add eax, ecx
+    xor ebx, eax
+    shl ebx, 3
+    add ebx, 7
+    sub eax, ebx
+    and eax, 0xffffff
+    or ebx, eax
+    lea esi, [eax + ebx * 2]
+    add esi, ecx
+    xor eax, esi
+    inc ebx
+    add eax, ebx
+    rol esi, 3
+    sub ebx, esi
+    xor eax, ebx
+    add edx, eax
+    dec ecx
+    jnz l
+    hlt`);
+  const results = ENGINES.map((e) => {
+    const box = flatBox(code, e);
+    while (!box.cpu.halted) box.cpu.run(8);
+    return box;
+  });
+  for (const box of results.slice(1)) assert.deepEqual(Array.from(box.cpu.r32), Array.from(results[0]!.cpu.r32));
+  const stats = results[1]!.cpu.bt!.stats;
+  assert.ok(stats.wasmMade >= 1 && stats.wasmRefused === 1, JSON.stringify(stats));
+  // The JavaScript translation made in its place is kept.
+  assert.equal(stats.made, stats.wasmMade + 1, JSON.stringify(stats));
 });
 
 test('a second CPU on the same memory keeps its own TLB, and its engine makes no WebAssembly', () => {

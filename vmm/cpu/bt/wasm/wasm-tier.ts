@@ -9,9 +9,9 @@
 // and waits for TurboFan. The subset covers the hottest loops of the boot (the kernel's RSA
 // multiprecision code) and of hashing; everything else stays with the JavaScript translator.
 //
-// The wrapper copies the eight registers and the lazy flags into the state area (layout.state) before
-// the call and back after it. The TLB and the code-page marks are the engine's own arrays (they live
-// in the same memory), so nothing else moves. The translation never throws: an access its inline
+// The wrapper copies the lazy flags into the state area (layout.state) before the call and back after
+// it. The registers, the TLB and the code-page marks are the CPU's own arrays (they live in the same
+// memory), so nothing else moves. The translation never throws: an access its inline
 // path cannot do leaves with STATUS_INTERPRET and EIP at that instruction, and the wrapper runs that
 // one instruction in the interpreter, which takes the fault or does the device access as it always
 // does.
@@ -36,16 +36,27 @@ export const MIN_WASM_INSNS = 16;
  */
 const MIN_SHARE = 0.75;
 /**
+ * After this many calls, a translation that ran fewer than MIN_INSNS_PER_CALL instructions a call on
+ * average is made again in JavaScript: where the subset ends its blocks on the hot path, every few
+ * instructions cost a return to the dispatcher and a JavaScript translation (gzip's match loop: 10.7
+ * instructions a call, where the JavaScript region runs on). The loops it is for run hundreds.
+ */
+const JUDGED_AFTER_CALLS = 1024;
+const MIN_INSNS_PER_CALL = 24;
+/**
  * V8 holds a module's bytes, its compiled code and the instance: counted as this many characters of
  * JavaScript per byte against the cache's bound (MAX_SOURCE_CHARS). Liftoff's code is a few times the
  * size of the module.
  */
 const CHARS_PER_BYTE = 4;
 
+const MAX_TOO_SHORT = 4096;
+
 /** Where the CPU's parts are in guest memory's WebAssembly.Memory, or null if its TLB is not there. */
 export function wasmLayoutOf(cpu: Cpu): WasmLayout | null {
   const mem = cpu.mem;
   if (cpu.tlb.buffer !== mem.wasm.buffer || cpu.tlb.byteOffset !== mem.tlbOffset) return null;
+  if (cpu.r32.buffer !== mem.wasm.buffer || cpu.r32.byteOffset !== mem.cpuStateOffset + STATE.regs) return null;
   return { state: mem.cpuStateOffset, tlb: mem.tlbOffset, codePage: mem.codePageOffset, ram: 0 };
 }
 
@@ -58,6 +69,12 @@ export class WasmTier {
   private readonly state: Int32Array;
   private readonly pages: number;
   private readonly imports: WebAssembly.Imports;
+  /**
+   * Physical addresses of entry points whose WebAssembly translation ran too few instructions a call
+   * (Translation.wasmTooShort): they are made in JavaScript from then on. Emptied when it reaches
+   * MAX_TOO_SHORT (then learned again) and at a flush.
+   */
+  readonly tooShort = new Set<number>();
   /** The check engine's log of bytes about to be overwritten (when translations are made with logWrites). */
   onWrite: ((phys: number, size: number) => void) | null = null;
 
@@ -83,27 +100,40 @@ export class WasmTier {
     this.imports = { e: { mem: cpu.mem.wasm, fill, log } };
   }
 
+  /** Translation `t` ran too few instructions a call: its entry point is made in JavaScript from now on. */
+  refuse(t: Translation): void {
+    if (this.tooShort.size >= MAX_TOO_SHORT) this.tooShort.clear();
+    this.tooShort.add(t.phys);
+  }
+
   /**
    * The WebAssembly translation of the region at `eip`, or null when the subset does not cover enough
    * of it: `rival` instructions are what the JavaScript translator took into the region.
    */
   translate(eip: number, phys: number, facts: ModeFacts, decodeAt: (eip: number) => Instr | null, rival: number): Translation | null {
-    if (!facts.csD) return null;
+    if (!facts.csD || this.tooShort.has(phys)) return null;
     const w = translateWasm(eip, phys, facts, decodeAt, this.pages, this.layout, { logWrites: this.logWrites });
-    if (!w || w.length < MIN_WASM_INSNS || w.length < rival * MIN_SHARE) return null;
+    if (!w || !w.loops || w.length < MIN_WASM_INSNS || w.length < rival * MIN_SHARE) return null;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), this.imports);
     const run = instance.exports.run as (budget: number) => number;
     const s = this.state;
     const cpu = this.cpu;
+    let calls = 0;
+    let insns = 0;
+    let self: Translation | null = null;
     const fn = (_cpu: unknown, budget: number): number => {
-      const r = cpu.r32;
-      s[0] = r[0]!; s[1] = r[1]!; s[2] = r[2]!; s[3] = r[3]!; s[4] = r[4]!; s[5] = r[5]!; s[6] = r[6]!; s[7] = r[7]!;
       s[S_FLAGS] = cpu.flagsRaw; s[S_LAZY] = cpu.lazy; s[S_LOP] = cpu.lop; s[S_LA] = cpu.la; s[S_LB] = cpu.lb; s[S_LRES] = cpu.lres; s[S_LSZ] = cpu.lsz;
       let n = run(budget);
-      r[0] = s[0]!; r[1] = s[1]!; r[2] = s[2]!; r[3] = s[3]!; r[4] = s[4]!; r[5] = s[5]!; r[6] = s[6]!; r[7] = s[7]!;
       cpu.flagsRaw = s[S_FLAGS]!; cpu.lazy = s[S_LAZY]!; cpu.lop = s[S_LOP]!; cpu.la = s[S_LA]!; cpu.lb = s[S_LB]!; cpu.lres = s[S_LRES]!; cpu.lsz = s[S_LSZ]!;
       cpu.eip = s[S_EIP]!;
       if (s[S_STATUS] === STATUS_INTERPRET) n += cpu.interpretBlock(1);
+      if (calls < JUDGED_AFTER_CALLS) {
+        insns += n;
+        if (++calls === JUDGED_AFTER_CALLS && insns < JUDGED_AFTER_CALLS * MIN_INSNS_PER_CALL) {
+          self!.wasmTooShort = true;
+          self!.wantsRetranslation = true;
+        }
+      }
       return n;
     };
     const keyMask = ~KEY_SEGMENTS | w.segs;
@@ -114,6 +144,7 @@ export class WasmTier {
       fn, slow: NO_SLOW_COUNTS, sites: [], touchesFpu: false,
     });
     t.sourceChars = w.bytes.length * CHARS_PER_BYTE;
+    self = t;
     return t;
   }
 }
