@@ -508,20 +508,16 @@ export class BtEngine {
    * region and its aliases, and told to them all by wantsRetranslation): if the counts are from this
    * decay period, the accesses that reached it join the region's slow ones and the region is translated again in its old place, those accesses
    * calling the slow path directly. Returns what is to run now: `t`, its replacement (or the
-   * replacement's entry at `t`'s block), or null (interpret).
+   * replacement's entry at `t`'s block), or null (interpret). A WebAssembly translation judged too
+   * short (Translation.wasmTooShort) is made again in JavaScript.
    */
   private retranslate(t: Translation): Translation | null {
     const home = t.home;
     if (home.wasmTooShort) {
-      // A WebAssembly translation that kept leaving early: the same region in JavaScript.
       home.wantsRetranslation = false;
       this.wasm!.refuse(home);
       this.stats.wasmRefused++;
-      this.unlink(home);
-      const r = this.translate(home.eip, home.phys);
-      r.runs = home.runs;
-      r.linPage = t.linPage;
-      r.tlbEntry = t.tlbEntry;
+      const r = this.translateAgain(home, t);
       return r.length ? r : null;
     }
     t.slow[0] = 0;
@@ -537,15 +533,20 @@ export class BtEngine {
     for (let k = 1; k < t.slow.length; k++) if (t.slow[k]! >= RETRANSLATE_AFTER) entry.sites.add(t.sites[k - 1]!);
     entry.retranslations++;
     this.stats.retranslations++;
-    this.unlink(home);
-    const r = this.translate(home.eip, home.phys);
-    // The same code under the same mapping, as hot as the one it replaces.
-    r.runs = home.runs;
-    r.linPage = t.linPage;
-    r.tlbEntry = t.tlbEntry;
+    const r = this.translateAgain(home, t);
     if (t === home) return r.length ? r : null;
     // Entered at another block: the new region's entry there, if it still has one.
     return this.find();
+  }
+
+  /** Translates region `home` again in its place: the same code under the mapping `t` was found under, as hot as before. */
+  private translateAgain(home: Translation, t: Translation): Translation {
+    this.unlink(home);
+    const r = this.translate(home.eip, home.phys);
+    r.runs = home.runs;
+    r.linPage = t.linPage;
+    r.tlbEntry = t.tlbEntry;
+    return r;
   }
 
   /** The slow accesses known for the entry point at `phys` under mode key `key`. */
