@@ -245,6 +245,9 @@ export function translateWasm(
       lo = Math.min(lo, o);
       hi = Math.max(hi, o + ins.i.len);
       if (ins.i.mod !== 3 && ins.i.opcode !== 0x8d) segs |= 1 << ins.i.seg;
+      // PUSH, POP, CALL and RET address through SS (and take it as flat).
+      const op = ins.i.opcode;
+      if ((op >= 0x50 && op < 0x60) || op === 0xe8 || op === 0xc2 || op === 0xc3) segs |= 1 << SS;
     }
   return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
 }

@@ -8,10 +8,13 @@ import { PhysicalMemory } from '../../../memory.ts';
 import { IoBus } from '../../../bus.ts';
 import { ManualClock } from '../../../clock.ts';
 import { Cpu } from '../../cpu.ts';
+import { SS, decode } from '../../decode.ts';
 import type { Box } from '../../system-tests/box.ts';
 import { attachEngine, type EngineName } from '../attach.ts';
 import { CODE, asm, flatBox, identityPaging, runToHalt } from '../test-kit.ts';
 import { wasmLayoutOf } from './wasm-tier.ts';
+import { translateWasm } from './translate-wasm.ts';
+import { factsOf } from '../mode.ts';
 
 const ENGINES: readonly EngineName[] = ['interpreter', 'bt', 'check'];
 
@@ -262,6 +265,16 @@ test('PUSH, POP, CALL and RET as WebAssembly: calls inside the region return ins
   assert.ok(stats.btInsns > 20 * stats.interpInsns, JSON.stringify(stats));
   // 3000 iterations with three RETs each: a RET that left the region would cost a dispatch each.
   assert.ok(stats.hits + stats.chained + stats.misses < 300, `dispatches: ${JSON.stringify(stats)}`);
+});
+
+test('a WebAssembly translation with stack operations serves only modes whose SS is flat', () => {
+  // No memory operand names SS here: only PUSH and POP use it.
+  const code = asm(`l: ${'push eax\n pop ebx\n add eax, ecx\n xor ecx, ebx\n '.repeat(5)} dec edx\n jnz l\n hlt`);
+  const box = flatBox(code, 'bt');
+  const cpu = box.cpu;
+  const w = translateWasm(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => decode(cpu.table, (n) => box.mem.u8[e + n]!, true, cpu), 1);
+  assert.ok(w && w.loops && w.length === 22, `region: ${w?.length}`);
+  assert.notEqual(w.segs & (1 << SS), 0, 'the region does not depend on a flat SS');
 });
 
 test('a WebAssembly translation that runs few instructions a call is made again in JavaScript', () => {
