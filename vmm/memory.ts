@@ -45,7 +45,7 @@ export class PhysicalMemory {
   readonly cpuStateOffset: number;
   readonly codePageOffset: number;
   readonly tlbOffset: number;
-  private tlbClaimed = false;
+  private cpuAreaClaimed = false;
   onCodeWrite: (page: number) => void = () => {};
   /** Device (MMIO) accesses so far: the check engine cannot re-execute code that touched a device. */
   mmioAccesses = 0;
@@ -71,8 +71,8 @@ export class PhysicalMemory {
    * after (that CPU keeps its own, and runs no WebAssembly).
    */
   claimCpuArea(): { readonly tlb: Int32Array; readonly regs: Int32Array } | null {
-    if (this.tlbClaimed) return null;
-    this.tlbClaimed = true;
+    if (this.cpuAreaClaimed) return null;
+    this.cpuAreaClaimed = true;
     return { tlb: new Int32Array(this.wasm.buffer, this.tlbOffset, PAGES), regs: new Int32Array(this.wasm.buffer, this.cpuStateOffset, 8) };
   }
 

@@ -236,10 +236,9 @@ export function translateWasm(
       { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
     ],
   });
-  let loops = false;
-  for (const [start, insns] of blocks) for (const to of successors(insns[insns.length - 1]!)) if (blocks.has(to) && offsetOf(to) <= offsetOf(start)) loops = true;
-  let lo = 0x1000, hi = 0, segs = 0;
-  for (const insns of blocks.values())
+  let lo = 0x1000, hi = 0, segs = 0, loops = false;
+  for (const [start, insns] of blocks) {
+    for (const to of successors(insns[insns.length - 1]!)) if (blocks.has(to) && offsetOf(to) <= offsetOf(start)) loops = true;
     for (const ins of insns) {
       const o = offsetOf(ins.eip);
       lo = Math.min(lo, o);
@@ -249,6 +248,7 @@ export function translateWasm(
       const op = ins.i.opcode;
       if ((op >= 0x50 && op < 0x60) || op === 0xe8 || op === 0xc2 || op === 0xc3) segs |= 1 << SS;
     }
+  }
   return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
 }
 

@@ -52,7 +52,7 @@ const CHARS_PER_BYTE = 4;
 
 const MAX_TOO_SHORT = 4096;
 
-/** Where the CPU's parts are in guest memory's WebAssembly.Memory, or null if its TLB is not there. */
+/** Where the CPU's parts are in guest memory's WebAssembly.Memory, or null if its TLB and registers are not there. */
 export function wasmLayoutOf(cpu: Cpu): WasmLayout | null {
   const mem = cpu.mem;
   if (cpu.tlb.buffer !== mem.wasm.buffer || cpu.tlb.byteOffset !== mem.tlbOffset) return null;
