@@ -99,6 +99,33 @@ if (process.env.INTERP_PAGES) {
     return n;
   };
 }
+// OPCODES=n: at the end, the n opcodes the interpreter ran most often, each with its operand size,
+// memory operand's segment, prefixes and ModRM reg field, as shares of what it ran (what a
+// translator's subset would have to take to take in the interpreted code).
+const opcodes = new Map<string, number>();
+if (process.env.OPCODES) {
+  const c = m.cpu as unknown as { interpretBlock: (budget: number) => number; fetchInstr: () => { opcode: number; o32: boolean; mod: number; seg: number; rep: number; lock: boolean; reg: number } };
+  const fetch = c.fetchInstr.bind(m.cpu);
+  c.fetchInstr = () => {
+    const i = fetch();
+    const k = `${i.opcode.toString(16)}${i.o32 ? '' : '/16'}${i.mod === 3 ? '' : '/m' + i.seg}${i.rep ? '/rep' : ''}${i.lock ? '/lock' : ''}/r${i.reg}`;
+    opcodes.set(k, (opcodes.get(k) ?? 0) + 1);
+    return i;
+  };
+}
+// CAPTURE=hex,hex: each time a translation is made at one of these EIPs, its source goes to
+// /tmp/cap-<eip>-<ms>.js (translations made and flushed during the boot, such as the decompressor's).
+if (process.env.CAPTURE && m.bt) {
+  const want = process.env.CAPTURE.split(',').map((h) => parseInt(h, 16));
+  m.bt.keepSource = true;
+  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => { eip: number; source: string } };
+  const tr = bt.translate.bind(bt);
+  bt.translate = (eip: number, phys: number) => {
+    const t = tr(eip, phys);
+    if (want.includes(eip >>> 0)) writeFileSync(`/tmp/cap-${(eip >>> 0).toString(16)}-${Date.now()}.js`, t.source);
+    return t;
+  };
+}
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
 if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
@@ -245,6 +272,11 @@ if (allocSession) {
   writeFileSync(process.env.ALLOC_PROF!, JSON.stringify(profile));
 }
 if (process.env.DECODES) console.log(`decoded ${decodes.n} instructions, cache dropped ${decodes.drops} times; by CPL:linear page`, [...decodedPages].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `${k} ${n}`).join(', '), `(${decodedPages.size} pages)`);
+if (opcodes.size) {
+  const all = [...opcodes].sort((a, b) => b[1] - a[1]);
+  const total = all.reduce((a, r) => a + r[1], 0);
+  console.log(`interpreted opcodes (${(total / 1e6).toFixed(1)} M):`, all.slice(0, Number(process.env.OPCODES)).map(([k, n]) => `${k} ${((n / total) * 100).toFixed(1)}%`).join(', '));
+}
 if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(1)}M`).join(', '));
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));

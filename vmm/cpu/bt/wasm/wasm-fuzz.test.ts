@@ -1,7 +1,8 @@
 // Lockstep fuzzing of the WebAssembly translations: random loops of instructions from the subset
 // (ALU, shifts and rotates, MUL and IMUL, moves of every width it has, LEA, CMOVcc and SETcc, PUSH
 // and POP) over registers and a buffer that straddles a page end, run under the interpreter, the
-// translator and the check engine, which must end in the same registers, flags and memory. A fixed
+// translator and the check engine, which must end in the same registers, flags and memory. PUSHFD
+// after a producer now and then makes the block leave there and keeps the flags it left. A fixed
 // seed runs every time; a fresh one is printed and can be replayed with HOSTBOX_FUZZ_SEED
 // (HOSTBOX_FUZZ_RUNS sets the number of programs).
 import { test } from 'node:test';
@@ -80,10 +81,18 @@ function program(r: Xorshift32, n: number): string {
           pushed--;
         }
         continue;
-      default:
-        lines.push(`${r.pick(['adc', 'sbb'])} ${reg()}, ${r.below(2) ? reg() : imm()}`);
+      default: {
+        // Where ADC's carry out differs from ADD's (all ones added with a carry in) and SBB's from
+        // SUB's (equal operands with a borrow in: SBB r, r, the compilers' idiom).
+        const dst = reg();
+        const edge = r.below(3) === 0 ? String(r.pick([-1, 0, 1, -0x80000000, 0x7fffffff])) : r.below(3) === 0 ? dst : null;
+        lines.push(`${r.pick(['adc', 'sbb'])} ${dst}, ${edge ?? (r.below(2) ? reg() : imm())}`);
+      }
     }
     flagsKnown = true;
+    // Now and then the flags as the producer left them, read by PUSHFD (outside the subset: the
+    // WebAssembly block leaves there, and the interpreter reads the lazy flags it wrote to the state).
+    if (r.below(5) === 0) lines.push('pushfd', `pop ${reg()}`);
   }
   for (; pushed > 0; pushed--) lines.push(`pop ${reg()}`);
   // In half the programs, an instruction outside the subset late in the loop: the WebAssembly block

@@ -1,7 +1,7 @@
 // WebAssembly translations inside the engine, against the interpreter: hot loops in the subset run as
 // WebAssembly and leave the interpreter's registers, flags and memory; CMOVcc and SETcc for every
-// condition after every producer; a page fault and a store into the code's own page inside such a
-// translation; and the check engine over all of it.
+// condition after every producer; the lazy flags left at an exit after every producer; a page fault
+// and a store into the code's own page inside such a translation; and the check engine over all of it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PhysicalMemory } from '../../../memory.ts';
@@ -136,6 +136,42 @@ test('CMOVcc and SETcc as WebAssembly agree with the interpreter for every condi
       ${body}
       add esi, 12
       add edi, 64
+      dec ebp
+      jnz l
+      hlt`);
+    assertSame(
+      runEach(code, (b) => rows.forEach((r, k) => r.forEach((v, j) => (b.mem.i32[(0x100000 >>> 2) + 3 * k + j] = v)))),
+      producer,
+    );
+  }
+});
+
+test('the lazy flags a WebAssembly translation leaves where it exits after each producer are the interpreter\'s', () => {
+  // PUSHFD is outside the subset: the WebAssembly region (entered after it, looping back to l) leaves
+  // just before it, with the producer's operands in the state, and the interpreter reads EFLAGS
+  // from them. Each row runs with the carry in clear and set (CMP EDX, 1 with EDX 1 or 0).
+  const rows = VALUES_A.flatMap((a) => VALUES_B.flatMap((b) => [[a, b, 1], [a, b, 0]]));
+  const producers = [...PRODUCERS, 'adc eax, -1', 'adc eax, eax', 'adc eax, 0', 'sbb eax, eax', 'sbb eax, -1', 'sbb eax, 0', 'adc dword [esi], -1', 'sbb [esi], eax'];
+  for (const producer of producers) {
+    const code = asm(`
+      mov esi, 0x100000
+      mov edi, 0x200000
+      mov ebp, ${rows.length}
+    l: mov eax, [esi]
+      mov ebx, [esi + 4]
+      mov edx, [esi + 8]
+      mov [edi + 8], eax
+      mov [edi + 12], ebx
+      lea ecx, [eax + ebx]
+      mov [edi + 16], ecx
+      cmp edx, 1
+      ${producer}
+      pushfd
+      pop ecx
+      mov [edi], ecx
+      mov [edi + 4], eax
+      add esi, 12
+      add edi, 32
       dec ebp
       jnz l
       hlt`);
