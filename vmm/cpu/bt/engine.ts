@@ -451,13 +451,19 @@ export class BtEngine {
     };
     const slowSites = this.slowSitesOn(phys >>> 12, cpu.modeKey);
     const translatedAt = (at: number, p: number): boolean => !!this.servingAt(p, at)?.length;
-    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}) });
-    // The same region in WebAssembly, when its subset covers nearly all the JavaScript region does.
-    const w = t && this.wasm && !slowSites && !t.otherPages.length ? this.wasm.translate(eip, phys, facts, decodeAt, t.length) : null;
-    if (w) {
-      t = w;
-      this.stats.wasmMade++;
-    }
+    // The same region in WebAssembly, when its subset covers nearly all the JavaScript region would
+    // (then no JavaScript is made).
+    const wasm = this.wasm;
+    let made = false;
+    const instead = wasm && !slowSites
+      ? (length: number, otherPages: number): Translation | null => {
+        const w = otherPages ? null : wasm.translate(eip, phys, facts, decodeAt, length);
+        made = w !== null;
+        return w;
+      }
+      : undefined;
+    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}), ...(instead ? { instead } : {}) });
+    if (made) this.stats.wasmMade++;
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.

@@ -189,6 +189,12 @@ export interface TranslateOptions {
   readonly translatedAt?: (eip: number, phys: number) => boolean;
   /** How EIP `eip`, off the entry's page, is mapped, or null when the region must not take code from there. */
   readonly otherPage?: (eip: number) => OtherPage | null;
+  /**
+   * Called once the region is found, before any code is written: a translation returned here (the
+   * engine's WebAssembly one) is taken instead, and no JavaScript is made. `length` is the region's
+   * instructions, `otherPages` the other pages it takes code from.
+   */
+  readonly instead?: (length: number, otherPages: number) => Translation | null;
 }
 
 /**
@@ -305,6 +311,8 @@ function translateRegion(
     if (last.i.opcode === 0xe8 && next.length === 2) called.add(next[0]!);
     for (const t of next) if (!blocks.has(t) && placeOf(t) >= 0) work.push(t);
   }
+  const other = opts.instead?.(total, others.length);
+  if (other) return other;
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
   const jumpTo = (target: number, done: number): string => {
     if (blocks.has(target)) {
