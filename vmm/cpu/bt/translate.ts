@@ -311,8 +311,8 @@ function translateRegion(
     if (last.i.opcode === 0xe8 && next.length === 2) called.add(next[0]!);
     for (const t of next) if (!blocks.has(t) && placeOf(t) >= 0) work.push(t);
   }
-  const other = opts.instead?.(total, others.length);
-  if (other) return other;
+  const replacement = opts.instead?.(total, others.length);
+  if (replacement) return replacement;
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
   const jumpTo = (target: number, done: number): string => {
     if (blocks.has(target)) {
