@@ -104,7 +104,7 @@ if (process.env.INTERP_PAGES) {
 // translator's subset would have to take to take in the interpreted code).
 const opcodes = new Map<string, number>();
 if (process.env.OPCODES) {
-  const c = m.cpu as unknown as { interpretBlock: (budget: number) => number; fetchInstr: () => { opcode: number; o32: boolean; mod: number; seg: number; rep: number; lock: boolean; reg: number } };
+  const c = m.cpu as unknown as { fetchInstr: () => { opcode: number; o32: boolean; mod: number; seg: number; rep: number; lock: boolean; reg: number } };
   const fetch = c.fetchInstr.bind(m.cpu);
   c.fetchInstr = () => {
     const i = fetch();

@@ -454,16 +454,15 @@ export class BtEngine {
     // The same region in WebAssembly, when its subset covers nearly all the JavaScript region would
     // (then no JavaScript is made).
     const wasm = this.wasm;
-    let made = false;
     const instead = wasm && !slowSites
       ? (length: number, otherPages: number): Translation | null => {
         const w = otherPages ? null : wasm.translate(eip, phys, facts, decodeAt, length);
-        made = w !== null;
+        // A translation taken ends the making: counted once.
+        if (w) this.stats.wasmMade++;
         return w;
       }
       : undefined;
     let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}), ...(instead ? { instead } : {}) });
-    if (made) this.stats.wasmMade++;
     if (!t) {
       // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
