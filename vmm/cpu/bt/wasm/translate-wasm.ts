@@ -29,6 +29,9 @@ import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from 
 import type { ModeFacts } from '../mode.ts';
 import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
+import { ALU_OPS, DEC, INC, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type Alt, type IntOp, type Producer, type ShiftOp } from '../../gen/integer-table.ts';
+import { evaluate, parse, substitute, type Expr } from '../../gen/template.ts';
+import { emitTemplate, type Binding } from './template-wasm.ts';
 
 /** Byte offsets of the CPU state from the layout's `state` (the interpreter's fields of the same names). */
 export const STATE = { regs: 0, eip: 32, flagsRaw: 36, lazy: 40, lop: 44, la: 48, lb: 52, lres: 56, lsz: 60, status: 64 } as const;
@@ -71,10 +74,38 @@ const R = (r: number): number => 1 + r;
 const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20;
 const LOCALS = [...new Array<number>(19).fill(I32), I64];
 
-type Producer = 'add' | 'adc' | 'sub' | 'sbb' | 'logic' | 'inc' | 'dec' | 'shift';
-const OPS: readonly Producer[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
-const ALU_WASM = [Op.i32_add, Op.i32_or, Op.i32_add, Op.i32_sub, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub] as const;
-const CMP = 7;
+/** The table's operand names in its integer templates: a and b in FA and FB, the carry-in in T1. */
+const OPERANDS: ReadonlyMap<string, Binding> = new Map([
+  ['a', { local: FA, kind: 'signed' }],
+  ['b', { local: FB, kind: 'signed' }],
+  ['c', { local: T1, kind: 'small' }],
+]);
+
+/** A shift's operand, `v` in the table's shift templates. */
+const SHIFTED: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }]]);
+
+const shiftCache = new Map<string, ReadonlyMap<string, Expr>>();
+
+/**
+ * The steps of shift `op` on a dword by the constant `count`, each as an expression over the operand
+ * `v` alone: the count, width and mask put in, each guard decided, each step's value written in
+ * where a later step names it (they are small; nothing is computed twice that matters).
+ */
+export function shiftSteps(op: ShiftOp, count: number): ReadonlyMap<string, Expr> {
+  const key = `${op.name} ${count}`;
+  let defs = shiftCache.get(key);
+  if (defs) return defs;
+  const known = new Map<string, Expr>([['k', count], ['bits', 32], ['sign', 31], ['m', -1]].map(([n, v]) => [n as string, { kind: 'num', value: v as number }]));
+  for (const [name, value] of op.steps) {
+    const holds = (a: Alt): boolean => evaluate(substitute(parse(a.when!), known), new Map()) !== 0;
+    const alt = typeof value === 'string' ? { value } : value.find((a) => a.when === undefined || holds(a))!;
+    const e = substitute(parse(alt.value), known);
+    // Cut to 32 bits: JavaScript's | 0.
+    known.set(name, alt.cut ? { kind: 'binary', op: '|', l: e, r: { kind: 'num', value: 0 } } : e);
+  }
+  shiftCache.set(key, (defs = known));
+  return defs;
+}
 
 /** What an instruction does to the flags, for deciding whether the prototype can translate it. */
 interface Plan {
@@ -358,17 +389,16 @@ class RegionWriter {
       this.store(this.S.lazy, () => c.i32(PF | ZF | SF));
       return;
     }
-    if (p === 'inc' || p === 'dec') raw(~CF, () => c.get(FC));
-    this.store(this.S.lop, () => {
-      if (p === 'adc') c.i32(LazyOp.ADC).i32(LazyOp.ADD).get(FC).op(Op.select);
-      else if (p === 'sbb') c.i32(LazyOp.SBB).i32(LazyOp.SUB).get(FC).op(Op.select);
-      else c.i32(p === 'add' || p === 'inc' ? LazyOp.ADD : p === 'logic' ? LazyOp.LOGIC : LazyOp.SUB);
-    });
+    // The interpreter's record of this producer (the one table's PRODUCERS, as flags-emit.ts flushCode).
+    const spec = PRODUCERS[p];
+    if (spec.keepsCF) raw(~CF, () => c.get(FC));
+    const [lazy0, lazy1] = spec.lazy;
+    this.store(this.S.lop, () => (lazy0 === lazy1 ? c.i32(lazy0) : c.i32(lazy1).i32(lazy0).get(FC).op(Op.select)));
     this.store(this.S.la, () => c.get(FA));
     this.store(this.S.lb, () => c.get(FB));
     this.store(this.S.lres, () => c.get(FR));
     this.store(this.S.lsz, () => c.i32(2));
-    this.store(this.S.lazy, () => c.i32(p === 'inc' || p === 'dec' ? ARITH & ~CF : ARITH));
+    this.store(this.S.lazy, () => c.i32(spec.keepsCF ? ARITH & ~CF : ARITH));
   }
 
   /** Leaves with EIP = `eip`, `done` more instructions counted, and `status`. */
@@ -574,138 +604,120 @@ class RegionWriter {
 
   // ------------------------------------------------------------ instructions
 
-  /** FA op= FB into FR, for ALU operation `op`; T1 holds the carry for ADC/SBB. */
-  private alu(op: number): void {
+  /**
+   * Operation `op` of the one table on the operands in FA and FB (and the carry in T1, where it reads
+   * one): the result into FR, the operands its flags record into FA and FB, and it becomes the
+   * pending producer.
+   */
+  private intOp(op: IntOp): void {
     const c = this.c;
-    c.get(FA).get(FB).op(ALU_WASM[op]!);
-    if (op === 2) c.get(T1).op(Op.i32_add);
-    if (op === 3) c.get(T1).op(Op.i32_sub);
+    emitTemplate(c, op.result, OPERANDS);
     c.set(FR);
+    const f = op.flags!;
+    if (f.a !== 'a' || f.b !== 'b') {
+      emitTemplate(c, f.a, OPERANDS);
+      emitTemplate(c, f.b, OPERANDS);
+      c.set(FB).set(FA);
+    }
+    // ADC and SBB: the carry-in; INC and DEC: the CF they keep.
+    if (readsCarry(op)) c.get(T1).set(FC);
+    this.pending = f.producer;
   }
 
-  /** E op= `src` (a register, a constant or T0), with E a register or memory. */
-  private aluE(i: Instr, op: number, src: () => void): void {
+  /** The carry `op` reads, into T1, before its operands replace the pending producer's. */
+  private carryFor(op: IntOp): void {
+    if (!readsCarry(op)) return;
+    this.carry();
+    this.c.set(T1);
+  }
+
+  /** E = E op `src` (a register, a constant or T0), with E a register or memory (E alone: `src` null). */
+  private intOpE(i: Instr, op: IntOp, src: (() => void) | null): void {
     const c = this.c;
-    if (i.mod !== 3) this.probe(i, 4, op !== CMP, true);
-    if (op === 2 || op === 3) {
-      this.carry();
-      c.set(T1);
-    }
+    if (i.mod !== 3) this.probe(i, 4, op.writes, true);
+    this.carryFor(op);
     if (i.mod === 3) c.get(R(i.rm)).set(FA);
     else {
       this.load32();
       c.set(FA);
     }
-    src();
-    c.set(FB);
-    this.alu(op);
-    if (op !== CMP) {
-      if (i.mod === 3) c.get(FR).set(R(i.rm));
-      else this.store32(() => c.get(FR));
+    if (src) {
+      src();
+      c.set(FB);
     }
-    if (op === 2 || op === 3) c.get(T1).set(FC);
-    this.pending = OPS[op]!;
+    this.intOp(op);
+    if (!op.writes) return;
+    if (i.mod === 3) c.get(FR).set(R(i.rm));
+    else this.store32(() => c.get(FR));
   }
 
-  private aluG(i: Instr, op: number): void {
+  /** Register `reg` = `reg` op E. */
+  private intOpG(i: Instr, op: IntOp): void {
     const c = this.c;
     this.readE(i);
-    if (op === 2 || op === 3) {
-      this.carry();
-      c.set(T1);
-    }
+    this.carryFor(op);
     c.get(R(i.reg)).set(FA).get(T0).set(FB);
-    this.alu(op);
-    if (op !== CMP) c.get(FR).set(R(i.reg));
-    if (op === 2 || op === 3) c.get(T1).set(FC);
-    this.pending = OPS[op]!;
+    this.intOp(op);
+    if (op.writes) c.get(FR).set(R(i.reg));
   }
 
-  private incDec(i: Instr, reg: number, dec: boolean): void {
+  /** Register `reg` = `reg` op `imm` (`reg` op itself: `imm` null). */
+  private intOpR(reg: number, op: IntOp, imm: number | null): void {
     const c = this.c;
-    if (reg < 0) this.probe(i, 4, true, true);
-    this.carry();
-    c.set(T1);
-    if (reg >= 0) c.get(R(reg));
-    else this.load32();
-    c.set(FA).i32(1).set(FB);
-    c.get(FA).i32(1).op(dec ? Op.i32_sub : Op.i32_add).set(FR);
-    if (reg >= 0) c.get(FR).set(R(reg));
-    else this.store32(() => c.get(FR));
-    c.get(T1).set(FC);
-    this.pending = dec ? 'dec' : 'inc';
+    this.carryFor(op);
+    c.get(R(reg)).set(FA);
+    if (imm !== null) c.i32(imm).set(FB);
+    this.intOp(op);
+    if (op.writes) c.get(FR).set(R(reg));
   }
 
+  /** SHL, SHR, SAR, ROL or ROR of the dword E by the constant `count` (1-31), from the one table. */
   private shift(i: Instr, count: number): void {
     const c = this.c;
-    const op = i.reg;
+    const op = SHIFT_OPS[i.reg]!;
+    const steps = shiftSteps(op, count);
     if (i.mod === 3) c.get(R(i.rm)).set(T0);
     else {
       this.probe(i, 4, true, true);
       this.load32();
       c.set(T0);
     }
-    const result = (): void => {
-      if (i.mod === 3) c.get(T1).set(R(i.rm));
-      else this.store32(() => c.get(T1));
-    };
-    if (op < 2) {
-      // ROL/ROR change CF and OF only: the flags pending before go to the state first.
-      c.get(T0).i32(count).op(op === 0 ? Op.i32_rotl : Op.i32_rotr).set(T1);
-      result();
-      if (op === 0) {
-        c.get(T1).i32(1).op(Op.i32_and).set(T0);
-        c.get(T1).i32(31).op(Op.i32_shr_u).get(T0).op(Op.i32_xor).set(T1);
-      } else {
-        c.get(T1).i32(31).op(Op.i32_shr_u).set(T0);
-        c.get(T0).get(T1).i32(30).op(Op.i32_shr_u).i32(1).op(Op.i32_and, Op.i32_xor).set(T1);
-      }
-      this.flush();
-      this.pending = null;
-      this.store(this.S.lazy, () => c.i32(0).mem(Op.i32_load, 2, this.S.lazy).i32(~(CF | OF)).op(Op.i32_and));
-      this.store(this.S.flagsRaw, () =>
-        c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
+    emitTemplate(c, steps.get('r')!, SHIFTED);
+    c.set(T1);
+    if (i.mod === 3) c.get(T1).set(R(i.rm));
+    else this.store32(() => c.get(T1));
+    if (op.flags === 'result') {
+      c.get(T1).set(FR);
+      emitTemplate(c, steps.get('cf')!, SHIFTED);
+      c.set(FC);
+      emitTemplate(c, steps.get('of')!, SHIFTED);
+      c.set(FB);
+      this.pending = 'shift';
       return;
     }
-    if (op === 5) {
-      c.get(T0).i32(count).op(Op.i32_shr_u).set(T1);
-      c.get(T0).i32(count - 1).op(Op.i32_shr_u).i32(1).op(Op.i32_and).set(FC);
-      c.get(count === 1 ? T0 : T1).i32(31).op(Op.i32_shr_u).set(FB);
-    } else if (op === 7) {
-      c.get(T0).i32(count).op(Op.i32_shr_s).set(T1);
-      c.get(T0).i32(count - 1).op(Op.i32_shr_s).i32(1).op(Op.i32_and).set(FC);
-      c.i32(0).set(FB);
-    } else {
-      c.get(T0).i32(count).op(Op.i32_shl).set(T1);
-      c.get(T0).i32(32 - count).op(Op.i32_shr_u).i32(1).op(Op.i32_and).set(FC);
-      c.get(T1).i32(31).op(Op.i32_shr_u).get(FC).op(Op.i32_xor).set(FB);
-    }
-    result();
-    c.get(T1).set(FR);
-    this.pending = 'shift';
+    // ROL and ROR change CF and OF only: the flags pending before go to the state first, and the new
+    // CF (into T0, once both are computed from it) and OF (T1) replace the lazy ones there.
+    emitTemplate(c, steps.get('cf')!, SHIFTED);
+    emitTemplate(c, steps.get('of')!, SHIFTED);
+    c.set(T1).set(T0);
+    this.flush();
+    this.pending = null;
+    this.store(this.S.lazy, () => c.i32(0).mem(Op.i32_load, 2, this.S.lazy).i32(~(CF | OF)).op(Op.i32_and));
+    this.store(this.S.flagsRaw, () =>
+      c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
   }
 
   private insn(i: Instr): void {
     const c = this.c;
     const o = i.opcode;
     if (o < 0x40) {
-      const op = o >> 3;
-      if ((o & 7) === 1) this.aluE(i, op, () => c.get(R(i.reg)));
-      else if ((o & 7) === 3) this.aluG(i, op);
-      else {
-        if (op === 2 || op === 3) {
-          this.carry();
-          c.set(T1);
-        }
-        c.get(R(0)).set(FA).i32(i.imm).set(FB);
-        this.alu(op);
-        if (op !== CMP) c.get(FR).set(R(0));
-        if (op === 2 || op === 3) c.get(T1).set(FC);
-        this.pending = OPS[op]!;
-      }
+      const op = ALU_OPS[o >> 3]!;
+      if ((o & 7) === 1) this.intOpE(i, op, () => c.get(R(i.reg)));
+      else if ((o & 7) === 3) this.intOpG(i, op);
+      else this.intOpR(0, op, i.imm);
       return;
     }
-    if (o < 0x50) return this.incDec(i, o & 7, o >= 0x48);
+    if (o < 0x50) return this.intOpR(o & 7, o >= 0x48 ? DEC : INC, null);
     if (o < 0x58) {
       // PUSH ESP pushes the value ESP had before.
       this.push(() => c.get(R(o & 7)));
@@ -753,12 +765,12 @@ class RegionWriter {
       return;
     }
     switch (o) {
-      case 0x81: case 0x83: return this.aluE(i, i.reg, () => c.i32(i.imm));
+      case 0x81: case 0x83: return this.intOpE(i, ALU_OPS[i.reg]!, () => c.i32(i.imm));
       case 0x85:
+        // TEST's operands in the interpreter's order: E, then G.
         this.readE(i);
         c.get(T0).set(FA).get(R(i.reg)).set(FB);
-        this.alu(4);
-        this.pending = 'logic';
+        this.intOp(TEST);
         return;
       case 0x89:
         if (i.mod === 3) c.get(R(i.reg)).set(R(i.rm));
@@ -806,21 +818,25 @@ class RegionWriter {
         return;
       case 0xf7:
         if (i.reg === 2) {
-          if (i.mod === 3) c.get(R(i.rm)).i32(-1).op(Op.i32_xor).set(R(i.rm));
+          // NOT leaves the flags alone: its operand goes through T0, not FA.
+          if (i.mod === 3) c.get(R(i.rm)).set(T0);
           else {
             this.probe(i, 4, true, true);
-            this.store32(() => {
-              this.load32();
-              c.i32(-1).op(Op.i32_xor);
-            });
+            this.load32();
+            c.set(T0);
+          }
+          emitTemplate(c, NOT.result, new Map([['a', { local: T0, kind: 'signed' }]]));
+          if (i.mod === 3) c.set(R(i.rm));
+          else {
+            c.set(T0);
+            this.store32(() => c.get(T0));
           }
           return;
         }
         this.readE(i);
         if (i.reg === 0) {
           c.get(T0).set(FA).i32(i.imm).set(FB);
-          this.alu(4);
-          this.pending = 'logic';
+          this.intOp(TEST);
           return;
         }
         // MUL r/m32: EDX:EAX = EAX * src; CF = OF = EDX is not zero.
@@ -831,7 +847,7 @@ class RegionWriter {
         this.pending = 'shift';
         return;
       case 0xff:
-        return this.incDec(i, -1, i.reg === 1);
+        return this.intOpE(i, i.reg === 1 ? DEC : INC, null);
       case 0xc1: case 0xd1:
         return this.shift(i, (o === 0xc1 ? i.imm : 1) & 31);
       case 0xeb: case 0xe9:

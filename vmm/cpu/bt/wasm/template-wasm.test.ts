@@ -1,0 +1,117 @@
+// The one table's templates read as trees (gen/template.ts) and run as WebAssembly
+// (template-wasm.ts): each template the WebAssembly translator takes from the table gives, compiled,
+// what JavaScript gives for it, over edge and random operands; what the i32 cannot stand for exactly
+// is refused when the module is written.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ALU_OPS, DEC, INC, NEG, NOT, SHIFT_OPS, TEST, type Alt } from '../../gen/integer-table.ts';
+import { evaluate, parse, type Expr } from '../../gen/template.ts';
+import { Xorshift32 } from '../../xorshift.ts';
+import { emitTemplate, type Binding } from './template-wasm.ts';
+import { shiftSteps } from './translate-wasm.ts';
+import { Code, I32, moduleBytes } from './wasm-module.ts';
+
+const EDGES = [0, 1, 2, -1, -2, 0x7fffffff, -0x80000000, 0x80000001 | 0, 0xffff, 0x10000, 0xff, 0x100, 0x55555555, 0xaaaaaaaa | 0];
+
+/** The operand rows: every pair of edge values, then random ones from a fixed seed. */
+function rows(): [number, number][] {
+  const out: [number, number][] = [];
+  for (const a of EDGES) for (const b of EDGES) out.push([a, b]);
+  const rng = new Xorshift32(0x7e3a1);
+  for (let k = 0; k < 200; k++) out.push([rng.next() | 0, rng.next() | 0]);
+  return out;
+}
+
+const memory = new WebAssembly.Memory({ initial: 1 });
+
+/** `template` compiled into a function of (a, b, c), the three bound as signed locals. */
+function compiled(template: string, names: readonly string[]): (...args: number[]) => number {
+  const c = new Code();
+  const bindings = new Map<string, Binding>(names.map((n, k) => [n, { local: k, kind: n === 'c' ? 'small' : 'signed' }]));
+  emitTemplate(c, template, bindings);
+  const bytes = moduleBytes({
+    memoryPages: 1,
+    importFuncs: [],
+    funcs: [{ name: 'f', type: { params: names.map(() => I32), results: [I32] }, locals: [], code: c }],
+  });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } });
+  return inst.exports.f as (...args: number[]) => number;
+}
+
+/** JavaScript's own reading of `template` (the text the interpreter's generated code holds). */
+function javascript(template: string, names: readonly string[]): (...args: number[]) => number {
+  return new Function(...names, `return (${template});`) as (...args: number[]) => number;
+}
+
+test('the integer operations the WebAssembly translator takes from the table compute what JavaScript computes', () => {
+  const templates = [...ALU_OPS, TEST, INC, DEC, NOT, NEG].flatMap((op) => [op.result, ...(op.flags ? [op.flags.a, op.flags.b] : [])]);
+  let checked = 0;
+  for (const t of new Set(templates)) {
+    const names = ['a', 'b', 'c'];
+    const wasm = compiled(t, names);
+    const js = javascript(t, names);
+    for (const [a, b] of rows()) {
+      for (const c of [0, 1]) {
+        assert.equal(wasm(a, b, c), js(a, b, c) | 0, `${t} with a=${a} b=${b} c=${c}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 4000);
+});
+
+test('the shift steps, with the count put in and the guards decided, compute what the steps compute in turn', () => {
+  for (const op of SHIFT_OPS) {
+    if (!op) continue;
+    for (let k = 1; k < 32; k++) {
+      // In turn, as the interpreter's generated shiftOp does: each step's value from the ones before.
+      const inTurn = (v: number): Map<string, number> => {
+        const values = new Map([['v', v], ['k', k], ['bits', 32], ['sign', 31], ['m', -1]]);
+        for (const [name, value] of op.steps) {
+          const alt = typeof value === 'string' ? { value } : value.find((a: Alt) => a.when === undefined || evaluate(parse(a.when), values))!;
+          const x = evaluate(parse(alt.value), values);
+          values.set(name, 'cut' in alt && alt.cut ? x | 0 : x);
+        }
+        return values;
+      };
+      // As the translator does: the steps written into each other, then compiled.
+      const steps = shiftSteps(op, k);
+      for (const out of ['r', 'cf', 'of']) {
+        const wasm = compiledTree(steps.get(out)!);
+        for (const [v] of rows()) assert.equal(wasm(v), inTurn(v).get(out)! | 0, `${op.name} ${k}: ${out} of ${v}`);
+      }
+    }
+  }
+});
+
+test('what an i32 cannot stand for exactly is refused when the module is written', () => {
+  const signed = new Map<string, Binding>([['a', { local: 0, kind: 'signed' }], ['b', { local: 1, kind: 'signed' }]]);
+  for (const t of ['(a >>> 0) < b', 'a * b', 'a + b < b', '!(a - b)', '(a - b) ? a : b', '-(a + b)', '(a >>> 0) === b'])
+    assert.throws(() => emitTemplate(new Code(), t, signed), /no exact i32 form/, t);
+  for (const t of ['(a >>> 0) < (b >>> 0)', '(a & 255) < b', 'a < b', 'Math.imul(a, b)', '(a + b) | 0', '((a ^ b) & 128) !== 0'])
+    assert.doesNotThrow(() => emitTemplate(new Code(), t, signed), t);
+  assert.throws(() => parse('a ** b'), /template a \*\* b/);
+  assert.throws(() => emitTemplate(new Code(), 'a + d', signed), /no binding for d/);
+});
+
+test('comparisons take the signed or unsigned instruction their operands call for', () => {
+  const cases = ['(a >>> 0) < (b >>> 0)', 'a < b', '(a >>> 0) <= (b & 65535)', '(a | 0) >= -1', '(a & 255) > (b >> 4)', 'a === (b | 0)', '(a >>> 0) !== (b >>> 0)', 'a ? (b >>> 0) : 7'];
+  for (const t of cases) {
+    const wasm = compiled(t, ['a', 'b']);
+    const js = javascript(t, ['a', 'b']);
+    for (const [a, b] of rows()) assert.equal(wasm(a, b), js(a, b) | 0, `${t} with a=${a} b=${b}`);
+  }
+});
+
+test('templates parse with JavaScript precedence', () => {
+  const values = new Map([['a', 0x1234], ['b', -7], ['c', 1]]);
+  for (const t of ['a + b << 1 & c', 'a - -b', '~a ^ b | c', 'a < b === c < a', 'a ? b : c ? a : b', '-a >>> 3', '!a + c', 'a & b ^ c | a', 'Math.imul(a + 1, b)'])
+    assert.equal(evaluate(parse(t), values), Number(javascript(t, ['a', 'b', 'c'])(0x1234, -7, 1)), t);
+});
+
+function compiledTree(e: Expr): (v: number) => number {
+  const c = new Code();
+  emitTemplate(c, e, new Map([['v', { local: 0, kind: 'signed' }]]));
+  const bytes = moduleBytes({ memoryPages: 1, importFuncs: [], funcs: [{ name: 'f', type: { params: [I32], results: [I32] }, locals: [], code: c }] });
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } }).exports.f as (v: number) => number;
+}
