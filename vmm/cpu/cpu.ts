@@ -12,6 +12,7 @@ import { AF, ARITH, CF, DF, FLAGS_FIXED, IF, LazyOp, OF, PARITY, PF, SF, SIZE_MA
 import { FAULT, TripleFault, Vec } from './fault.ts';
 import { CS, SS, Instr, decode, type OpTable } from './decode.ts';
 import { buildOpTable } from './optable.ts';
+import { lazyAF, lazyCF, lazyOF } from './ops/integer-ops.generated.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
 import { walkPageTables } from './paging.ts';
 import { Fpu, type FpuHost } from './fpu.ts';
@@ -362,19 +363,7 @@ export class Cpu {
 
   cf(): boolean {
     if (!(this.lazy & CF)) return (this.flagsRaw & CF) !== 0;
-    const m = SIZE_MASK[this.lsz]!;
-    switch (this.lop) {
-      case LazyOp.ADD:
-        return (this.lres & m) >>> 0 < (this.la & m) >>> 0;
-      case LazyOp.ADC:
-        return (this.lres & m) >>> 0 <= (this.la & m) >>> 0;
-      case LazyOp.SUB:
-        return (this.la & m) >>> 0 < (this.lb & m) >>> 0;
-      case LazyOp.SBB:
-        return (this.la & m) >>> 0 <= (this.lb & m) >>> 0;
-      default:
-        return false;
-    }
+    return lazyCF(this.lop, this.la, this.lb, this.lres, SIZE_MASK[this.lsz]!);
   }
 
   zf(): boolean {
@@ -394,23 +383,12 @@ export class Cpu {
 
   af(): boolean {
     if (!(this.lazy & AF)) return (this.flagsRaw & AF) !== 0;
-    if (this.lop === LazyOp.LOGIC) return false;
-    return ((this.la ^ this.lb ^ this.lres) & 0x10) !== 0;
+    return lazyAF(this.lop, this.la, this.lb, this.lres);
   }
 
   of(): boolean {
     if (!(this.lazy & OF)) return (this.flagsRaw & OF) !== 0;
-    const s = SIZE_SIGN[this.lsz]!;
-    switch (this.lop) {
-      case LazyOp.ADD:
-      case LazyOp.ADC:
-        return (((this.la ^ this.lres) & (this.lb ^ this.lres)) & s) !== 0;
-      case LazyOp.SUB:
-      case LazyOp.SBB:
-        return (((this.la ^ this.lb) & (this.la ^ this.lres)) & s) !== 0;
-      default:
-        return false;
-    }
+    return lazyOF(this.lop, this.la, this.lb, this.lres, SIZE_SIGN[this.lsz]!);
   }
 
   /** Condition codes 0-15 as in Jcc/SETcc/CMOVcc (SDM vol. 1 appendix B). */

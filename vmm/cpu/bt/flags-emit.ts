@@ -7,6 +7,8 @@
 // SETcc or CMOVcc after CMP then becomes one JavaScript comparison of the operands.
 
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
+import { LAZY_FLAGS } from '../gen/flags-table.ts';
+import { fillNames } from '../gen/template.ts';
 import { PRODUCERS, type Producer } from '../gen/integer-table.ts';
 
 /**
@@ -35,26 +37,26 @@ function signed(v: string, sz: number): string {
   return sz === 2 ? `(${v} | 0)` : `(${v} << ${sz === 0 ? 24 : 16})`;
 }
 
+/** A lazy flag of LazyOp `op` over fa, fb and fr at the pending size (gen/flags-table.ts). */
+function lazyText(op: LazyOp, flag: 'cf' | 'of', sz: number): string {
+  const t = LAZY_FLAGS[op]![flag];
+  if (t === '0') return 'false';
+  return fillNames(t, { a: 'fa', b: 'fb', r: 'fr', ua: unsigned('fa', sz), ub: unsigned('fb', sz), ur: unsigned('fr', sz), s: SIGN[sz]! });
+}
+
+/** CF or OF of producer p: the LazyOp it records, chosen by the carry-in in fc where it depends on it. */
+function producerFlag(p: Pending, flag: 'cf' | 'of'): string {
+  if (p.op === 'shift') return flag === 'cf' ? '(fc !== 0)' : '(fb !== 0)';
+  const spec = PRODUCERS[p.op];
+  // INC and DEC keep CF; the translator holds it in fc.
+  if (flag === 'cf' && spec.keepsCF) return '(fc !== 0)';
+  const [c0, c1] = spec.lazy;
+  const e0 = lazyText(c0, flag, p.sz);
+  return c0 === c1 ? `(${e0})` : `(fc ? ${lazyText(c1, flag, p.sz)} : ${e0})`;
+}
+
 function cfExpr(p: Pending): string {
-  const r = unsigned('fr', p.sz);
-  const a = unsigned('fa', p.sz);
-  const b = unsigned('fb', p.sz);
-  switch (p.op) {
-    case 'add':
-      return `(${r} < ${a})`;
-    case 'adc':
-      return `(fc ? ${r} <= ${a} : ${r} < ${a})`;
-    case 'sub':
-      return `(${a} < ${b})`;
-    case 'sbb':
-      return `(fc ? ${a} <= ${b} : ${a} < ${b})`;
-    case 'logic':
-      return 'false';
-    case 'inc':
-    case 'dec':
-    case 'shift':
-      return '(fc !== 0)';
-  }
+  return producerFlag(p, 'cf');
 }
 
 function zfExpr(p: Pending): string {
@@ -67,18 +69,7 @@ function pfExpr(): string {
   return '(PARITY[fr & 255] === 1)';
 }
 function ofExpr(p: Pending): string {
-  switch (p.op) {
-    case 'add':
-    case 'adc':
-    case 'inc':
-      return `(((fa ^ fr) & (fb ^ fr) & ${SIGN[p.sz]}) !== 0)`;
-    case 'logic':
-      return 'false';
-    case 'shift':
-      return '(fb !== 0)';
-    default:
-      return `(((fa ^ fb) & (fa ^ fr) & ${SIGN[p.sz]}) !== 0)`;
-  }
+  return producerFlag(p, 'of');
 }
 
 /**

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderIntegerOps } from './render-ops.ts';
 import { ALU_OPS, fill } from './integer-table.ts';
+import { fillNames } from './template.ts';
 
 const GENERATED = new URL('../ops/integer-ops.generated.ts', import.meta.url).pathname;
 
@@ -26,4 +27,13 @@ test('templates are filled with operands as expressions', () => {
   assert.equal(fill('-a', { a: '-5' }), '-(-5)');
   assert.equal(fill('a + b', { a: 'a', b: 'x + 1' }), 'a + (x + 1)');
   assert.throws(() => fill('a + c', { a: 'a' }), /no value for c/);
+});
+
+test('any template names are filled, a group kept as it is and anything else parenthesized', () => {
+  assert.equal(fillNames('ur < ua', { ur: '(fr >>> 0)', ua: 'fa & 255' }), '(fr >>> 0) < (fa & 255)');
+  assert.equal(fillNames('a - b', { b: '-5' }), 'a - -5');
+  assert.equal(fillNames('-a', { a: '-5' }), '-(-5)');
+  assert.equal(fillNames('a ^ s', { a: '(x) + (y)', s: '-2147483648' }), '((x) + (y)) ^ -2147483648');
+  // Names are whole words, and members are not names.
+  assert.equal(fillNames('ua + a.b + aa', { a: 'q', ua: 'u' }), 'u + a.b + aa');
 });

@@ -8,6 +8,9 @@
 // a stack trace would no longer find its source), the generated code is reviewed as text in the diff
 // like the translator's golden files, and the interpreter's speed does not depend on the generator.
 
+import { LazyOp } from '../flags.ts';
+import { LAZY_FLAGS, LAZY_OPS, type LazyFlags } from './flags-table.ts';
+import { fillNames } from './template.ts';
 import { ALU_OPS, DEC, IMUL1, IMUL_TRUNC, INC, LAZY_NAMES, MUL, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, type Alt, type IntOp, type MulOp, type ShiftOp } from './integer-table.ts';
 
 /** The statements computing `r` from the operands in `a`, `b` and recording the flags, at size sz with mask m. */
@@ -136,12 +139,38 @@ function mulFunction(op: MulOp, doc: string): string[] {
   return out;
 }
 
+/** The interpreter's text for a flag template of flags-table.ts: a boolean over the record in a, b, r at mask m (sign bit s). */
+function flagText(template: string): string {
+  if (template === '0') return 'false';
+  return fillNames(template, { ua: '(a & m) >>> 0', ub: '(b & m) >>> 0', ur: '(r & m) >>> 0' });
+}
+
+/** lazyCF, lazyOF or lazyAF: one lazy flag of the recorded operation `op`, one case per distinct text. */
+function lazyFlagFunction(flag: keyof LazyFlags, name: string, doc: string, width: string): string[] {
+  const groups = new Map<string, LazyOp[]>();
+  LAZY_OPS.forEach((op) => {
+    const text = flagText(LAZY_FLAGS[op]![flag]);
+    groups.set(text, [...(groups.get(text) ?? []), op]);
+  });
+  const out = [`/** ${doc} */`, `export function ${name}(op: LazyOp, a: number, b: number, r: number${width}): boolean {`, '  switch (op) {'];
+  // The group holding LOGIC (the last) is the default.
+  const ordered = [...groups].sort(([, x], [, y]) => Number(x.includes(LazyOp.LOGIC)) - Number(y.includes(LazyOp.LOGIC)));
+  for (const [text, ops] of ordered) {
+    if (ops.includes(LazyOp.LOGIC)) out.push('    default:');
+    else for (const op of ops) out.push(`    case LazyOp.${LAZY_NAMES[op]}:`);
+    out.push(`      return ${text};`);
+  }
+  out.push('  }', '}');
+  return out;
+}
+
 /** The text of vmm/cpu/ops/integer-ops.generated.ts. */
 export function renderIntegerOps(): string {
   const out = [
-    '// GENERATED from vmm/cpu/gen/integer-table.ts by scripts/gen-ops.ts: do not edit. Regenerate with',
-    '// `node --import tsx scripts/gen-ops.ts`; vmm/cpu/gen/gen.test.ts fails while this file is stale.',
-    '// The interpreter\'s flag-setting integer operations; the translator fills the same templates.',
+    '// GENERATED from vmm/cpu/gen/integer-table.ts and flags-table.ts by scripts/gen-ops.ts: do not edit.',
+    '// Regenerate with `node --import tsx scripts/gen-ops.ts`; vmm/cpu/gen/gen.test.ts fails while this file is stale.',
+    '// The interpreter\'s flag-setting integer operations and its evaluation of the lazy flags; the',
+    '// translators fill the same templates.',
     '',
     "import type { Cpu } from '../cpu.ts';",
     "import { LazyOp } from '../flags.ts';",
@@ -169,6 +198,12 @@ export function renderIntegerOps(): string {
     ...mulFunction(IMUL1, 'IMUL with one operand: AL, AX or EAX times b, signed, into AX, DX:AX or EDX:EAX.'),
     '',
     ...mulFunction(IMUL_TRUNC, 'IMUL r, r/m[, imm]: the signed product of a and b truncated to sz bits.'),
+    '',
+    ...lazyFlagFunction('cf', 'lazyCF', 'CF of the recorded operation `op` (gen/flags-table.ts), at operand mask m.', ', m: number'),
+    '',
+    ...lazyFlagFunction('of', 'lazyOF', 'OF of the recorded operation `op`, with s the operand\'s sign bit.', ', s: number'),
+    '',
+    ...lazyFlagFunction('af', 'lazyAF', 'AF of the recorded operation `op`.', ''),
   ];
   return out.join('\n') + '\n';
 }

@@ -184,3 +184,28 @@ export function substitute(e: Expr, defs: ReadonlyMap<string, Expr>): Expr {
     case 'cond': return { ...e, test: substitute(e.test, defs), yes: substitute(e.yes, defs), no: substitute(e.no, defs) };
   }
 }
+
+/**
+ * `template` as JavaScript text with each name in `names` replaced by its text, parenthesized unless
+ * it is a name, a member, a literal or already one parenthesized group (a negative literal after a sign
+ * is: `- -5` must not become `--5`).
+ */
+export function fillNames(template: string, names: Readonly<Record<string, string>>): string {
+  return template.replace(/(^|[^\w$.])([A-Za-z_$][\w$]*)\b(?!\.)/g, (all, before: string, name: string, at: number) => {
+    const v = names[name];
+    if (v === undefined) return all;
+    const plain = /^[\w$.[\]]+$/.test(v) || grouped(v) || (/^-\d+$/.test(v) && !/[-+~]$/.test(template.slice(0, at + before.length)));
+    return before + (plain ? v : `(${v})`);
+  });
+}
+
+/** Whether `v` is one parenthesized group: its first parenthesis closes at its end. */
+function grouped(v: string): boolean {
+  if (!v.startsWith('(')) return false;
+  let depth = 0;
+  for (let k = 0; k < v.length; k++) {
+    if (v[k] === '(') depth++;
+    else if (v[k] === ')' && --depth === 0) return k === v.length - 1;
+  }
+  return false;
+}

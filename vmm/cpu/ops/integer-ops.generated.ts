@@ -1,6 +1,7 @@
-// GENERATED from vmm/cpu/gen/integer-table.ts by scripts/gen-ops.ts: do not edit. Regenerate with
-// `node --import tsx scripts/gen-ops.ts`; vmm/cpu/gen/gen.test.ts fails while this file is stale.
-// The interpreter's flag-setting integer operations; the translator fills the same templates.
+// GENERATED from vmm/cpu/gen/integer-table.ts and flags-table.ts by scripts/gen-ops.ts: do not edit.
+// Regenerate with `node --import tsx scripts/gen-ops.ts`; vmm/cpu/gen/gen.test.ts fails while this file is stale.
+// The interpreter's flag-setting integer operations and its evaluation of the lazy flags; the
+// translators fill the same templates.
 
 import type { Cpu } from '../cpu.ts';
 import { LazyOp } from '../flags.ts';
@@ -223,5 +224,48 @@ export function imulTrunc(cpu: Cpu, a: number, b: number, sz: number): number {
     const over = (a | 0) * (b | 0) !== lo;
     cpu.setResultFlags(lo, 2, over, over);
     return lo;
+  }
+}
+
+/** CF of the recorded operation `op` (gen/flags-table.ts), at operand mask m. */
+export function lazyCF(op: LazyOp, a: number, b: number, r: number, m: number): boolean {
+  switch (op) {
+    case LazyOp.ADD:
+      return ((r & m) >>> 0) < ((a & m) >>> 0);
+    case LazyOp.ADC:
+      return ((r & m) >>> 0) <= ((a & m) >>> 0);
+    case LazyOp.SUB:
+      return ((a & m) >>> 0) < ((b & m) >>> 0);
+    case LazyOp.SBB:
+      return ((a & m) >>> 0) <= ((b & m) >>> 0);
+    default:
+      return false;
+  }
+}
+
+/** OF of the recorded operation `op`, with s the operand's sign bit. */
+export function lazyOF(op: LazyOp, a: number, b: number, r: number, s: number): boolean {
+  switch (op) {
+    case LazyOp.ADD:
+    case LazyOp.ADC:
+      return ((a ^ r) & (b ^ r) & s) !== 0;
+    case LazyOp.SUB:
+    case LazyOp.SBB:
+      return ((a ^ b) & (a ^ r) & s) !== 0;
+    default:
+      return false;
+  }
+}
+
+/** AF of the recorded operation `op`. */
+export function lazyAF(op: LazyOp, a: number, b: number, r: number): boolean {
+  switch (op) {
+    case LazyOp.ADD:
+    case LazyOp.ADC:
+    case LazyOp.SUB:
+    case LazyOp.SBB:
+      return ((a ^ b ^ r) & 16) !== 0;
+    default:
+      return false;
   }
 }

@@ -6,6 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ALU_OPS, DEC, INC, NEG, NOT, SHIFT_OPS, TEST, type Alt } from '../../gen/integer-table.ts';
 import { evaluate, parse, type Expr } from '../../gen/template.ts';
+import { LAZY_FLAGS, LAZY_OPS } from '../../gen/flags-table.ts';
+import { LazyOp } from '../../flags.ts';
+import { lazyCF, lazyOF } from '../../ops/integer-ops.generated.ts';
 import { Xorshift32 } from '../../xorshift.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
 import { shiftSteps } from './translate-wasm.ts';
@@ -79,6 +82,30 @@ test('the shift steps, with the count put in and the guards decided, compute wha
       for (const out of ['r', 'cf', 'of']) {
         const wasm = compiledTree(steps.get(out)!);
         for (const [v] of rows()) assert.equal(wasm(v), inTurn(v).get(out)! | 0, `${op.name} ${k}: ${out} of ${v}`);
+      }
+    }
+  }
+});
+
+test('the flags table\'s CF and OF, compiled for a dword record, are the interpreter\'s', () => {
+  // Bound as the translator binds them: the record's locals, as signed and as unsigned, and the sign bit.
+  const record = new Map<string, Binding>([
+    ['a', { local: 0, kind: 'signed' }], ['b', { local: 1, kind: 'signed' }], ['r', { local: 2, kind: 'signed' }],
+    ['ua', { local: 0, kind: 'unsigned' }], ['ub', { local: 1, kind: 'unsigned' }], ['ur', { local: 2, kind: 'unsigned' }],
+    ['s', { value: -0x80000000 }],
+  ]);
+  for (const op of LAZY_OPS) {
+    for (const flag of ['cf', 'of'] as const) {
+      const c = new Code();
+      emitTemplate(c, LAZY_FLAGS[op]![flag], record);
+      const bytes = moduleBytes({ memoryPages: 1, importFuncs: [], funcs: [{ name: 'f', type: { params: [I32, I32, I32], results: [I32] }, locals: [], code: c }] });
+      const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } }).exports.f as (...args: number[]) => number;
+      const interpreter = flag === 'cf' ? (a: number, b: number, r: number) => lazyCF(op, a, b, r, -1) : (a: number, b: number, r: number) => lazyOF(op, a, b, r, -0x80000000);
+      for (const [a, b] of rows()) {
+        // The result the operation would have recorded, and an arbitrary one.
+        for (const r of [op === LazyOp.SUB || op === LazyOp.SBB ? (a - b - (op === LazyOp.SBB ? 1 : 0)) | 0 : (a + b + (op === LazyOp.ADC ? 1 : 0)) | 0, a ^ b]) {
+          assert.equal(wasm(a, b, r), Number(interpreter(a, b, r)), `${flag} of LazyOp ${op}: a=${a} b=${b} r=${r}`);
+        }
       }
     }
   }

@@ -31,6 +31,7 @@ import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
 import { ALU_OPS, DEC, INC, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type Alt, type IntOp, type Producer, type ShiftOp } from '../../gen/integer-table.ts';
 import { evaluate, parse, substitute, type Expr } from '../../gen/template.ts';
+import { LAZY_FLAGS, LAZY_OPS } from '../../gen/flags-table.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
 
 /** Byte offsets of the CPU state from the layout's `state` (the interpreter's fields of the same names). */
@@ -79,6 +80,17 @@ const OPERANDS: ReadonlyMap<string, Binding> = new Map([
   ['a', { local: FA, kind: 'signed' }],
   ['b', { local: FB, kind: 'signed' }],
   ['c', { local: T1, kind: 'small' }],
+]);
+
+/** The names of the flags table's templates (gen/flags-table.ts): the pending producer's record, 32 bits. */
+const RECORD: ReadonlyMap<string, Binding> = new Map<string, Binding>([
+  ['a', { local: FA, kind: 'signed' }],
+  ['b', { local: FB, kind: 'signed' }],
+  ['r', { local: FR, kind: 'signed' }],
+  ['ua', { local: FA, kind: 'unsigned' }],
+  ['ub', { local: FB, kind: 'unsigned' }],
+  ['ur', { local: FR, kind: 'unsigned' }],
+  ['s', { value: -0x80000000 }],
 ]);
 
 /** A shift's operand, `v` in the table's shift templates. */
@@ -263,7 +275,7 @@ export function translateWasm(
       { name: 'log', type: { params: [I32, I32], results: [] } },
     ],
     funcs: [
-      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32], code: cfHelper(stateAt(layout.state)) },
+      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32, I32, I32], code: cfHelper(stateAt(layout.state)) },
       { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
     ],
   });
@@ -286,7 +298,7 @@ export function translateWasm(
 /** The interpreter's Cpu.cf() over the state in memory: CF when no producer is known. */
 function cfHelper(S: StateOffsets): Code {
   const c = new Code();
-  const M = 0, OPL = 1, A = 2, B = 3;
+  const M = 0, OPL = 1, A = 2, B = 3, RES = 4, CARRY = 5;
   const field = (off: number): Code => c.i32(0).mem(Op.i32_load, 2, off);
   field(S.lazy).i32(CF).op(Op.i32_and, Op.i32_eqz);
   c.open(Op.if, I32);
@@ -297,15 +309,21 @@ function cfHelper(S: StateOffsets): Code {
   field(S.lsz).i32(1).op(Op.i32_eq, Op.select);
   field(S.lsz).i32(2).op(Op.i32_eq, Op.select).set(M);
   field(S.lop).set(OPL);
-  // ADD/ADC: CF = res < a (<= with carry); SUB/SBB: a < b (<= with borrow); LOGIC: 0.
-  field(S.lres).get(M).op(Op.i32_and);
-  field(S.la).get(M).op(Op.i32_and);
-  c.get(OPL).i32(LazyOp.SUB).op(Op.i32_lt_u, Op.select).set(A);
-  field(S.la).get(M).op(Op.i32_and);
-  field(S.lb).get(M).op(Op.i32_and);
-  c.get(OPL).i32(LazyOp.SUB).op(Op.i32_lt_u, Op.select).set(B);
-  c.get(A).get(B).op(Op.i32_le_u).get(A).get(B).op(Op.i32_lt_u).get(OPL).i32(1).op(Op.i32_and, Op.select);
-  c.i32(0).get(OPL).i32(LazyOp.LOGIC).op(Op.i32_lt_u, Op.select);
+  field(S.la).get(M).op(Op.i32_and).set(A);
+  field(S.lb).get(M).op(Op.i32_and).set(B);
+  field(S.lres).get(M).op(Op.i32_and).set(RES);
+  // Each LazyOp's CF from the one flags table, the one recorded chosen.
+  const names: ReadonlyMap<string, Binding> = new Map([
+    ['ua', { local: A, kind: 'unsigned' }],
+    ['ub', { local: B, kind: 'unsigned' }],
+    ['ur', { local: RES, kind: 'unsigned' }],
+  ]);
+  c.i32(0).set(CARRY);
+  for (const op of LAZY_OPS) {
+    emitTemplate(c, LAZY_FLAGS[op]!.cf, names);
+    c.get(CARRY).get(OPL).i32(op).op(Op.i32_eq, Op.select).set(CARRY);
+  }
+  c.get(CARRY);
   c.close();
   return c;
 }
@@ -545,29 +563,31 @@ class RegionWriter {
 
   // ------------------------------------------------------------ flags
 
-  private cf(p: Producer): void {
+  /** Pushes CF or OF of producer p, 0 or 1, from the one flags table (flags-emit.ts producerFlag). */
+  private producerFlag(p: Producer, flag: 'cf' | 'of'): void {
     const c = this.c;
-    switch (p) {
-      case 'add': c.get(FR).get(FA).op(Op.i32_lt_u); return;
-      case 'adc': c.get(FR).get(FA).op(Op.i32_le_u).get(FR).get(FA).op(Op.i32_lt_u).get(FC).op(Op.select); return;
-      case 'sub': c.get(FA).get(FB).op(Op.i32_lt_u); return;
-      case 'sbb': c.get(FA).get(FB).op(Op.i32_le_u).get(FA).get(FB).op(Op.i32_lt_u).get(FC).op(Op.select); return;
-      case 'logic': c.i32(0); return;
-      default: c.get(FC);
+    if (p === 'shift') {
+      c.get(flag === 'cf' ? FC : FB);
+      return;
     }
+    const spec = PRODUCERS[p];
+    // INC and DEC keep CF, in FC.
+    if (flag === 'cf' && spec.keepsCF) {
+      c.get(FC);
+      return;
+    }
+    const [lazy0, lazy1] = spec.lazy;
+    if (lazy0 !== lazy1) emitTemplate(c, LAZY_FLAGS[lazy1]![flag], RECORD);
+    emitTemplate(c, LAZY_FLAGS[lazy0]![flag], RECORD);
+    if (lazy0 !== lazy1) c.get(FC).op(Op.select);
+  }
+
+  private cf(p: Producer): void {
+    this.producerFlag(p, 'cf');
   }
 
   private of(p: Producer): void {
-    const c = this.c;
-    switch (p) {
-      case 'add': case 'adc': case 'inc':
-        c.get(FA).get(FR).op(Op.i32_xor).get(FB).get(FR).op(Op.i32_xor, Op.i32_and).i32(0).op(Op.i32_lt_s);
-        return;
-      case 'logic': c.i32(0); return;
-      case 'shift': c.get(FB); return;
-      default:
-        c.get(FA).get(FB).op(Op.i32_xor).get(FA).get(FR).op(Op.i32_xor, Op.i32_and).i32(0).op(Op.i32_lt_s);
-    }
+    this.producerFlag(p, 'of');
   }
 
   /** Pushes condition `cc` (as in Jcc) of the pending producer, 0 or 1 (flags-emit.ts condExpr). */

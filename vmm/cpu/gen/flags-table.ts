@@ -1,0 +1,41 @@
+// The one description of how the lazily kept arithmetic flags follow from an operation's record: the
+// CF, OF and AF of each LazyOp over its operands and result. The interpreter's evaluation is
+// generated from it (lazyCF, lazyOF, lazyAF in ops/integer-ops.generated.ts, which cpu.ts calls),
+// the JavaScript translator fills the same templates for the producer it knows (bt/flags-emit.ts),
+// and the WebAssembly translator compiles them (bt/wasm/translate-wasm.ts). Intel SDM vol. 1 §3.4.3
+// and appendix A give the flags; which producer records which LazyOp is integer-table.ts' PRODUCERS.
+//
+// Template names: `a`, `b` and `r` the recorded operands and result, of which only the operand
+// width's bits count; `ua`, `ub` and `ur` the same as unsigned numbers of that width; `s` the width's
+// sign bit (0x80, 0x8000 or -0x80000000). Each template is a comparison, or 0 for a flag the
+// operation clears.
+//
+// ZF, SF and PF are the result's, the same for every operation (zero, sign bit, parity of the low
+// byte), and stay with each engine: parity is a table lookup in JavaScript and popcnt in WebAssembly.
+
+import { LazyOp } from '../flags.ts';
+
+export interface LazyFlags {
+  readonly cf: string;
+  readonly of: string;
+  readonly af: string;
+}
+
+/** Overflow of a sum: the operands agree in sign and the result does not. */
+const SUM_OF = '((a ^ r) & (b ^ r) & s) !== 0';
+/** Overflow of a difference: the operands differ in sign and the result differs from the first. */
+const DIFFERENCE_OF = '((a ^ b) & (a ^ r) & s) !== 0';
+/** The carry out of bit 3, for the BCD adjustments. */
+const NIBBLE_CARRY = '((a ^ b ^ r) & 16) !== 0';
+
+/** By LazyOp. ADC and SBB are the operations whose carry-in was 1: the result may equal the operand. */
+export const LAZY_FLAGS: readonly LazyFlags[] = [
+  { cf: 'ur < ua', of: SUM_OF, af: NIBBLE_CARRY }, // ADD
+  { cf: 'ur <= ua', of: SUM_OF, af: NIBBLE_CARRY }, // ADC
+  { cf: 'ua < ub', of: DIFFERENCE_OF, af: NIBBLE_CARRY }, // SUB
+  { cf: 'ua <= ub', of: DIFFERENCE_OF, af: NIBBLE_CARRY }, // SBB
+  { cf: '0', of: '0', af: '0' }, // LOGIC
+];
+
+/** The LazyOps in LAZY_FLAGS' order. */
+export const LAZY_OPS: readonly LazyOp[] = [LazyOp.ADD, LazyOp.ADC, LazyOp.SUB, LazyOp.SBB, LazyOp.LOGIC];
