@@ -155,8 +155,14 @@ if (snapshot && existsSync(snapshot)) {
 /** After a slice that ended in HLT: wait for the next timer, as the VMM process does (at most maxMs). */
 async function rest(r: string, maxMs: number): Promise<void> {
   const ms = r === 'halted' ? Math.min(m.idleMs(), maxMs) : 0;
-  if (ms > 0) await new Promise((res) => setTimeout(res, ms));
+  if (ms > 0) {
+    const from = performance.now();
+    await new Promise((res) => setTimeout(res, ms));
+    if (!prompt) waitedBeforePrompt += performance.now() - from;
+  }
 }
+/** Wall time spent waiting for the guest's timers (it had halted) before the prompt. */
+let waitedBeforePrompt = 0;
 for (;;) {
   const r = m.runSlice(50);
   if (prompt || r === 'off' || performance.now() > deadline) break;
@@ -177,7 +183,7 @@ if (snapshot && prompt && !existsSync(snapshot)) {
   writeFileSync(snapshot, Buffer.concat(parts));
 }
 const t = ((prompt || performance.now()) - started) / 1000;
-console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions`);
+console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions, ${(waitedBeforePrompt / 1000).toFixed(1)} s of it waiting for the guest's timers`);
 // IDLE=seconds idles at the prompt as the VMM process does and prints what that costs the host.
 if (prompt && process.env.IDLE) {
   // IDLE_WARM=seconds idles unmeasured first, so the measure is of the steady state.
@@ -277,7 +283,7 @@ if (opcodes.size) {
   const total = all.reduce((a, r) => a + r[1], 0);
   console.log(`interpreted opcodes (${(total / 1e6).toFixed(1)} M):`, all.slice(0, Number(process.env.OPCODES)).map(([k, n]) => `${k} ${((n / total) * 100).toFixed(1)}%`).join(', '));
 }
-if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(1)}M`).join(', '));
+if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(process.env.INTERP_EIPS ? 4 : 1)}M`).join(', '));
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
   console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));

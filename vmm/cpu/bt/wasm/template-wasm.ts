@@ -15,7 +15,7 @@
 // names known at translation time is folded to a constant with JavaScript's own arithmetic.
 
 import { evaluate, namesOf, parse, type BinaryOp, type Expr } from '../../gen/template.ts';
-import { Op, type Code } from './wasm-module.ts';
+import { Code, Op } from './wasm-module.ts';
 
 export type Kind = 'signed' | 'unsigned' | 'small' | 'wide';
 
@@ -45,13 +45,26 @@ function folded(e: Expr, names: Bindings): number | null {
   return evaluate(e, values);
 }
 
+/** Compiled templates by their bindings (the translator's are constants) and tree: instructions and kind. */
+const compiledFor = new WeakMap<Bindings, Map<Expr, { readonly bytes: Uint8Array; readonly kind: Kind }>>();
+
 /**
  * Pushes `template`'s value with `names` bound, as an i32 whose bits are the JavaScript value's low
- * 32 bits; returns what that value is. Throws where the i32 would differ from JavaScript.
+ * 32 bits; returns what that value is. Throws where the i32 would differ from JavaScript. Each
+ * template is compiled once per set of bindings and copied after that.
  */
 export function emitTemplate(c: Code, template: string | Expr, names: Bindings): Kind {
   const e = typeof template === 'string' ? parse(template) : template;
-  return emit(c, e, names, typeof template === 'string' ? template : '');
+  let byTree = compiledFor.get(names);
+  if (!byTree) compiledFor.set(names, (byTree = new Map()));
+  let done = byTree.get(e);
+  if (!done) {
+    const alone = new Code();
+    const kind = emit(alone, e, names, typeof template === 'string' ? template : '');
+    byTree.set(e, (done = { bytes: alone.bytes.slice(), kind }));
+  }
+  c.raw(done.bytes);
+  return done.kind;
 }
 
 function emit(c: Code, e: Expr, names: Bindings, text: string): Kind {

@@ -96,6 +96,9 @@ const RECORD: ReadonlyMap<string, Binding> = new Map<string, Binding>([
 /** A shift's operand, `v` in the table's shift templates. */
 const SHIFTED: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }]]);
 
+/** NOT's operand, `a`, in T0 (NOT leaves the flags' locals alone). */
+const IN_T0: ReadonlyMap<string, Binding> = new Map([['a', { local: T0, kind: 'signed' }]]);
+
 const shiftCache = new Map<string, ReadonlyMap<string, Expr>>();
 
 /**
@@ -845,7 +848,7 @@ class RegionWriter {
             this.load32();
             c.set(T0);
           }
-          emitTemplate(c, NOT.result, new Map([['a', { local: T0, kind: 'signed' }]]));
+          emitTemplate(c, NOT.result, IN_T0);
           if (i.mod === 3) c.set(R(i.rm));
           else {
             c.set(T0);
