@@ -12,7 +12,7 @@ import { AF, ARITH, CF, DF, FLAGS_FIXED, IF, LazyOp, OF, PARITY, PF, SF, SIZE_MA
 import { FAULT, TripleFault, Vec } from './fault.ts';
 import { CS, SS, Instr, decode, type OpTable } from './decode.ts';
 import { buildOpTable } from './optable.ts';
-import { lazyAF, lazyCF, lazyOF } from './ops/integer-ops.generated.ts';
+import { cond, lazyAF, lazyCF, lazyOF } from './ops/integer-ops.generated.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
 import { walkPageTables } from './paging.ts';
 import { Fpu, type FpuHost } from './fpu.ts';
@@ -391,20 +391,9 @@ export class Cpu {
     return lazyOF(this.lop, this.la, this.lb, this.lres, SIZE_SIGN[this.lsz]!);
   }
 
-  /** Condition codes 0-15 as in Jcc/SETcc/CMOVcc (SDM vol. 1 appendix B). */
+  /** Condition codes 0-15 as in Jcc/SETcc/CMOVcc (SDM vol. 1 appendix B; gen/flags-table.ts CONDITIONS). */
   cond(cc: number): boolean {
-    let r: boolean;
-    switch (cc >> 1) {
-      case 0: r = this.of(); break;
-      case 1: r = this.cf(); break;
-      case 2: r = this.zf(); break;
-      case 3: r = this.cf() || this.zf(); break;
-      case 4: r = this.sf(); break;
-      case 5: r = this.pf(); break;
-      case 6: r = this.sf() !== this.of(); break;
-      default: r = this.zf() || this.sf() !== this.of(); break;
-    }
-    return cc & 1 ? !r : r;
+    return cond(this, cc);
   }
 
   get iopl(): number {

@@ -7,8 +7,8 @@
 // SETcc or CMOVcc after CMP then becomes one JavaScript comparison of the operands.
 
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
-import { LAZY_FLAGS } from '../gen/flags-table.ts';
-import { fillNames } from '../gen/template.ts';
+import { CONDITIONS, LAZY_FLAGS } from '../gen/flags-table.ts';
+import { fillNames, renderBoolean } from '../gen/template.ts';
 import { PRODUCERS, type Producer } from '../gen/integer-table.ts';
 
 /**
@@ -59,6 +59,18 @@ function cfExpr(p: Pending): string {
   return producerFlag(p, 'cf');
 }
 
+/** Flag `f` (of, cf, zf, sf, pf) of producer p, a boolean expression. */
+function flagExpr(p: Pending, f: string): string {
+  switch (f) {
+    case 'of': return ofExpr(p);
+    case 'cf': return cfExpr(p);
+    case 'zf': return zfExpr(p);
+    case 'sf': return sfExpr(p);
+    case 'pf': return pfExpr();
+  }
+  throw new Error(`no flag ${f}`);
+}
+
 function zfExpr(p: Pending): string {
   return p.sz === 2 ? '(fr === 0)' : `((fr & ${MASK[p.sz]}) === 0)`;
 }
@@ -103,16 +115,8 @@ export function condExpr(p: Pending | null, cc: number): string {
       case 7: e = `(${signed('fr', p.sz)} <= 0)`; return neg ? `!${e}` : e;
     }
   }
-  switch (k) {
-    case 0: e = ofExpr(p); break;
-    case 1: e = cfExpr(p); break;
-    case 2: e = zfExpr(p); break;
-    case 3: e = `(${cfExpr(p)} || ${zfExpr(p)})`; break;
-    case 4: e = sfExpr(p); break;
-    case 5: e = pfExpr(); break;
-    case 6: e = `(${sfExpr(p)} !== ${ofExpr(p)})`; break;
-    default: e = `(${zfExpr(p)} || ${sfExpr(p)} !== ${ofExpr(p)})`; break;
-  }
+  // The condition from the one table (gen/flags-table.ts), each flag it names from the producer.
+  e = renderBoolean(CONDITIONS[k]!, (f) => flagExpr(p, f));
   return neg ? `!${e}` : e;
 }
 

@@ -1,11 +1,13 @@
 // The one flags table against the arithmetic the SDM defines the flags by (vol. 1 §3.4.3): CF the
 // unsigned sum or difference leaving the operand width, OF the signed one, AF a carry or borrow out
 // of bit 3, computed here on whole numbers, not through the table's own comparisons. The
-// interpreter's generated lazyCF, lazyOF and lazyAF are what is checked.
+// interpreter's generated lazyCF, lazyOF and lazyAF are what is checked, and its condition codes
+// against the SDM's table of them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LazyOp, SIZE_MASK, SIZE_SIGN, SIZE_BITS } from '../flags.ts';
-import { lazyAF, lazyCF, lazyOF } from '../ops/integer-ops.generated.ts';
+import type { Cpu } from '../cpu.ts';
+import { cond, lazyAF, lazyCF, lazyOF } from '../ops/integer-ops.generated.ts';
 import { LAZY_OPS } from './flags-table.ts';
 
 const EDGES = [0, 1, 2, 0x0f, 0x10, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678, 0xedcba987];
@@ -48,4 +50,23 @@ test('the interpreter evaluates each lazy operation\'s CF, OF and AF as the SDM 
     }
   }
   assert.equal(checked, LAZY_OPS.length * 3 * EDGES.length * EDGES.length * 2);
+});
+
+test('the interpreter\'s condition codes are the SDM\'s (vol. 1 appendix B) for every combination of flags', () => {
+  // The conditions as the SDM's table lists them, mnemonic by mnemonic, over flags as booleans.
+  const sdm: ((f: Record<'of' | 'cf' | 'zf' | 'sf' | 'pf', boolean>) => boolean)[] = [
+    (f) => f.of, (f) => !f.of, // O, NO
+    (f) => f.cf, (f) => !f.cf, // B, AE
+    (f) => f.zf, (f) => !f.zf, // E, NE
+    (f) => f.cf || f.zf, (f) => !f.cf && !f.zf, // BE, A
+    (f) => f.sf, (f) => !f.sf, // S, NS
+    (f) => f.pf, (f) => !f.pf, // P, NP
+    (f) => f.sf !== f.of, (f) => f.sf === f.of, // L, GE
+    (f) => f.zf || f.sf !== f.of, (f) => !f.zf && f.sf === f.of, // LE, G
+  ];
+  for (let bits = 0; bits < 32; bits++) {
+    const f = { of: (bits & 1) !== 0, cf: (bits & 2) !== 0, zf: (bits & 4) !== 0, sf: (bits & 8) !== 0, pf: (bits & 16) !== 0 };
+    const cpu = { of: () => f.of, cf: () => f.cf, zf: () => f.zf, sf: () => f.sf, pf: () => f.pf } as unknown as Cpu;
+    for (let cc = 0; cc < 16; cc++) assert.equal(cond(cpu, cc), sdm[cc]!(f), `cc ${cc} with ${JSON.stringify(f)}`);
+  }
 });

@@ -39,3 +39,9 @@ export const LAZY_FLAGS: readonly LazyFlags[] = [
 
 /** The LazyOps in LAZY_FLAGS' order. */
 export const LAZY_OPS: readonly LazyOp[] = [LazyOp.ADD, LazyOp.ADC, LazyOp.SUB, LazyOp.SBB, LazyOp.LOGIC];
+
+/**
+ * The condition of Jcc, SETcc and CMOVcc by cc >> 1 (SDM vol. 1 appendix B, "EFLAGS Condition
+ * Codes"), over the flags as 0 or 1; an odd cc is its negation. O, B, E, BE, S, P, L, LE.
+ */
+export const CONDITIONS: readonly string[] = ['of', 'cf', 'zf', 'cf | zf', 'sf', 'pf', 'sf ^ of', 'zf | (sf ^ of)'];

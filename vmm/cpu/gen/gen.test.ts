@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderIntegerOps } from './render-ops.ts';
 import { ALU_OPS, fill } from './integer-table.ts';
-import { fillNames } from './template.ts';
+import { fillNames, renderBoolean } from './template.ts';
 
 const GENERATED = new URL('../ops/integer-ops.generated.ts', import.meta.url).pathname;
 
@@ -36,4 +36,13 @@ test('any template names are filled, a group kept as it is and anything else par
   assert.equal(fillNames('a ^ s', { a: '(x) + (y)', s: '-2147483648' }), '((x) + (y)) ^ -2147483648');
   // Names are whole words, and members are not names.
   assert.equal(fillNames('ua + a.b + aa', { a: 'q', ua: 'u' }), 'u + a.b + aa');
+});
+
+test('conditions render as booleans with || and !==, parenthesized only where the binding needs it', () => {
+  const name = (f: string): string => f;
+  assert.equal(renderBoolean('zf | (sf ^ of)', name), '(zf || sf !== of)');
+  assert.equal(renderBoolean('(a ^ b) | c', name), '(a !== b || c)');
+  assert.equal(renderBoolean('a ^ (b | c)', name), '(a !== (b || c))');
+  assert.equal(renderBoolean('cf', (f) => `cpu.${f}()`), 'cpu.cf()');
+  assert.throws(() => renderBoolean('cf & zf', name), /only flags, \| and \^/);
 });

@@ -9,8 +9,8 @@
 // like the translator's golden files, and the interpreter's speed does not depend on the generator.
 
 import { LazyOp } from '../flags.ts';
-import { LAZY_FLAGS, LAZY_OPS, type LazyFlags } from './flags-table.ts';
-import { fillNames } from './template.ts';
+import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, type LazyFlags } from './flags-table.ts';
+import { fillNames, renderBoolean } from './template.ts';
 import { ALU_OPS, DEC, IMUL1, IMUL_TRUNC, INC, LAZY_NAMES, MUL, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, type Alt, type IntOp, type MulOp, type ShiftOp } from './integer-table.ts';
 
 /** The statements computing `r` from the operands in `a`, `b` and recording the flags, at size sz with mask m. */
@@ -164,6 +164,21 @@ function lazyFlagFunction(flag: keyof LazyFlags, name: string, doc: string, widt
   return out;
 }
 
+/** cond: the interpreter's condition codes from CONDITIONS, each flag read through the cpu (lazily). */
+function condFunction(): string[] {
+  const out = [
+    '/** Condition code cc (0-15, as in Jcc, SETcc and CMOVcc) of the flags now. */',
+    'export function cond(cpu: Cpu, cc: number): boolean {',
+    '  let r: boolean;',
+    '  switch (cc >> 1) {',
+  ];
+  CONDITIONS.forEach((t, k) => {
+    out.push(k === CONDITIONS.length - 1 ? '    default:' : `    case ${k}:`, `      r = ${renderBoolean(t, (f) => `cpu.${f}()`)};`, '      break;');
+  });
+  out.push('  }', '  return cc & 1 ? !r : r;', '}');
+  return out;
+}
+
 /** The text of vmm/cpu/ops/integer-ops.generated.ts. */
 export function renderIntegerOps(): string {
   const out = [
@@ -204,6 +219,8 @@ export function renderIntegerOps(): string {
     ...lazyFlagFunction('of', 'lazyOF', 'OF of the recorded operation `op`, with s the operand\'s sign bit.', ', s: number'),
     '',
     ...lazyFlagFunction('af', 'lazyAF', 'AF of the recorded operation `op`.', ''),
+    '',
+    ...condFunction(),
   ];
   return out.join('\n') + '\n';
 }

@@ -209,3 +209,23 @@ function grouped(v: string): boolean {
   }
   return false;
 }
+
+/** Binding strength of the boolean renderings: || below !==. */
+const BOOLEAN_LEVEL: Readonly<Partial<Record<BinaryOp, number>>> = { '|': 1, '^': 2 };
+
+/**
+ * A condition template over single flags (0 or 1) as a JavaScript boolean expression: each name
+ * replaced by the boolean expression `flag` gives for it, | as ||, ^ as !==. The whole is parenthesized when
+ * it is not a single flag.
+ */
+export function renderBoolean(template: string, flag: (name: string) => string): string {
+  const e = parse(template);
+  const text = (x: Expr, outer: number): string => {
+    if (x.kind === 'name') return flag(x.name);
+    if (x.kind !== 'binary' || BOOLEAN_LEVEL[x.op] === undefined) throw new Error(`condition ${template}: only flags, | and ^`);
+    const level = BOOLEAN_LEVEL[x.op]!;
+    const inner = `${text(x.l, level)} ${x.op === '|' ? '||' : '!=='} ${text(x.r, level + 1)}`;
+    return level < outer ? `(${inner})` : inner;
+  };
+  return e.kind === 'name' ? text(e, 0) : `(${text(e, 0)})`;
+}

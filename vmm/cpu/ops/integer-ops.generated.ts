@@ -269,3 +269,35 @@ export function lazyAF(op: LazyOp, a: number, b: number, r: number): boolean {
       return false;
   }
 }
+
+/** Condition code cc (0-15, as in Jcc, SETcc and CMOVcc) of the flags now. */
+export function cond(cpu: Cpu, cc: number): boolean {
+  let r: boolean;
+  switch (cc >> 1) {
+    case 0:
+      r = cpu.of();
+      break;
+    case 1:
+      r = cpu.cf();
+      break;
+    case 2:
+      r = cpu.zf();
+      break;
+    case 3:
+      r = (cpu.cf() || cpu.zf());
+      break;
+    case 4:
+      r = cpu.sf();
+      break;
+    case 5:
+      r = cpu.pf();
+      break;
+    case 6:
+      r = (cpu.sf() !== cpu.of());
+      break;
+    default:
+      r = (cpu.zf() || cpu.sf() !== cpu.of());
+      break;
+  }
+  return cc & 1 ? !r : r;
+}

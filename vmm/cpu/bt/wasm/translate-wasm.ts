@@ -31,7 +31,7 @@ import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
 import { ALU_OPS, DEC, INC, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type Alt, type IntOp, type Producer, type ShiftOp } from '../../gen/integer-table.ts';
 import { evaluate, parse, substitute, type Expr } from '../../gen/template.ts';
-import { LAZY_FLAGS, LAZY_OPS } from '../../gen/flags-table.ts';
+import { CONDITIONS, LAZY_FLAGS, LAZY_OPS } from '../../gen/flags-table.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
 
 /** Byte offsets of the CPU state from the layout's `state` (the interpreter's fields of the same names). */
@@ -606,16 +606,25 @@ class RegionWriter {
       c.get(FA).get(FB).op(cmp[neg ? 1 : 0]!);
       return;
     }
-    switch (k) {
-      case 0: this.of(p); break;
-      case 1: this.cf(p); break;
-      case 2: zf(); break;
-      case 3: this.cf(p); zf().op(Op.i32_or); break;
-      case 4: sf(); break;
-      case 5: c.get(FR).i32(0xff).op(Op.i32_and, Op.i32_popcnt).i32(1).op(Op.i32_and, Op.i32_eqz); break;
-      case 6: sf(); this.of(p); c.op(Op.i32_xor); break;
-      default: zf(); sf(); this.of(p); c.op(Op.i32_xor, Op.i32_or); break;
-    }
+    // The condition from the one table (gen/flags-table.ts): its flags, 0 or 1, combined by | and ^.
+    const flag = (f: string): void => {
+      switch (f) {
+        case 'of': this.of(p); return;
+        case 'cf': this.cf(p); return;
+        case 'zf': zf(); return;
+        case 'sf': sf(); return;
+        case 'pf': c.get(FR).i32(0xff).op(Op.i32_and, Op.i32_popcnt).i32(1).op(Op.i32_and, Op.i32_eqz); return;
+      }
+      throw new Error(`no flag ${f}`);
+    };
+    const condition = (e: Expr): void => {
+      if (e.kind === 'name') return flag(e.name);
+      if (e.kind !== 'binary' || (e.op !== '|' && e.op !== '^')) throw new Error('a condition combines flags with | and ^ only');
+      condition(e.l);
+      condition(e.r);
+      c.op(e.op === '|' ? Op.i32_or : Op.i32_xor);
+    };
+    condition(parse(CONDITIONS[k]!));
     if (neg) c.op(Op.i32_eqz);
   }
 
