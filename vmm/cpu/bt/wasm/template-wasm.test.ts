@@ -27,18 +27,24 @@ function rows(): [number, number][] {
 
 const memory = new WebAssembly.Memory({ initial: 1 });
 
-/** `template` compiled into a function of (a, b, c), the three bound as signed locals. */
-function compiled(template: string, names: readonly string[]): (...args: number[]) => number {
+/** The function of `params` i32 parameters whose body `emit` writes, ready to call. */
+function wasmFunction(params: number, emit: (c: Code) => void): (...args: number[]) => number {
   const c = new Code();
+  emit(c);
+  const type = { params: new Array<number>(params).fill(I32), results: [I32] };
+  const bytes = moduleBytes({ memoryPages: 1, importFuncs: [], funcs: [{ name: 'f', type, locals: [], code: c }] });
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } }).exports.f as (...args: number[]) => number;
+}
+
+/** `template` compiled into a function of `names`, bound in order as signed locals (`c`, a carry, as small). */
+function compiled(template: string, names: readonly string[]): (...args: number[]) => number {
   const bindings = new Map<string, Binding>(names.map((n, k) => [n, { local: k, kind: n === 'c' ? 'small' : 'signed' }]));
-  emitTemplate(c, template, bindings);
-  const bytes = moduleBytes({
-    memoryPages: 1,
-    importFuncs: [],
-    funcs: [{ name: 'f', type: { params: names.map(() => I32), results: [I32] }, locals: [], code: c }],
-  });
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } });
-  return inst.exports.f as (...args: number[]) => number;
+  return wasmFunction(names.length, (c) => emitTemplate(c, template, bindings));
+}
+
+/** An expression over `v` (a shift's operand), compiled into a function of it. */
+function compiledTree(e: Expr): (v: number) => number {
+  return wasmFunction(1, (c) => emitTemplate(c, e, new Map([['v', { local: 0, kind: 'signed' }]])));
 }
 
 /** JavaScript's own reading of `template` (the text the interpreter's generated code holds). */
@@ -96,10 +102,7 @@ test('the flags table\'s CF and OF, compiled for a dword record, are the interpr
   ]);
   for (const op of LAZY_OPS) {
     for (const flag of ['cf', 'of'] as const) {
-      const c = new Code();
-      emitTemplate(c, LAZY_FLAGS[op]![flag], record);
-      const bytes = moduleBytes({ memoryPages: 1, importFuncs: [], funcs: [{ name: 'f', type: { params: [I32, I32, I32], results: [I32] }, locals: [], code: c }] });
-      const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } }).exports.f as (...args: number[]) => number;
+      const wasm = wasmFunction(3, (c) => emitTemplate(c, LAZY_FLAGS[op]![flag], record));
       const interpreter = flag === 'cf' ? (a: number, b: number, r: number) => lazyCF(op, a, b, r, -1) : (a: number, b: number, r: number) => lazyOF(op, a, b, r, -0x80000000);
       for (const [a, b] of rows()) {
         // The result the operation would have recorded, and an arbitrary one.
@@ -135,10 +138,3 @@ test('templates parse with JavaScript precedence', () => {
   for (const t of ['a + b << 1 & c', 'a - -b', '~a ^ b | c', 'a < b === c < a', 'a ? b : c ? a : b', '-a >>> 3', '!a + c', 'a & b ^ c | a', 'Math.imul(a + 1, b)'])
     assert.equal(evaluate(parse(t), values), Number(javascript(t, ['a', 'b', 'c'])(0x1234, -7, 1)), t);
 });
-
-function compiledTree(e: Expr): (v: number) => number {
-  const c = new Code();
-  emitTemplate(c, e, new Map([['v', { local: 0, kind: 'signed' }]]));
-  const bytes = moduleBytes({ memoryPages: 1, importFuncs: [], funcs: [{ name: 'f', type: { params: [I32], results: [I32] }, locals: [], code: c }] });
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { mem: memory } }).exports.f as (v: number) => number;
-}
