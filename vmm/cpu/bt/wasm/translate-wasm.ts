@@ -159,6 +159,8 @@ export interface WasmOptions {
    * translation overwrites, to undo them before the interpreter runs the same instructions).
    */
   readonly logWrites?: boolean;
+  /** Whether a region of `length` instructions (with a loop inside it, or not) is wanted; no bytes are written for one that is not. */
+  readonly accept?: (length: number, loops: boolean) => boolean;
 }
 
 /** PUSH, POP, CALL and RET: a 32-bit stack through a flat SS. */
@@ -270,18 +272,6 @@ export function translateWasm(
     total += insns.length;
     for (const t of successors(insns[insns.length - 1]!)) if (offsetOf(t) >= 0 && !blocks.has(t)) work.push(t);
   }
-  const w = new RegionWriter(mode, [...blocks.keys()], layout, opts.logWrites ?? false);
-  const bytes = moduleBytes({
-    memoryPages,
-    importFuncs: [
-      { name: 'fill', type: { params: [I32, I32], results: [] } },
-      { name: 'log', type: { params: [I32, I32], results: [] } },
-    ],
-    funcs: [
-      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32, I32, I32], code: cfHelper(stateAt(layout.state)) },
-      { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
-    ],
-  });
   let lo = 0x1000, hi = 0, segs = 0, loops = false;
   for (const [start, insns] of blocks) {
     for (const to of successors(insns[insns.length - 1]!)) if (blocks.has(to) && offsetOf(to) <= offsetOf(start)) loops = true;
@@ -295,6 +285,20 @@ export function translateWasm(
       if ((op >= 0x50 && op < 0x60) || op === 0xe8 || op === 0xc2 || op === 0xc3) segs |= 1 << SS;
     }
   }
+  // Judged before any byte is written: most regions the engine offers are refused.
+  if (opts.accept && !opts.accept(total, loops)) return null;
+  const w = new RegionWriter(mode, [...blocks.keys()], layout, opts.logWrites ?? false);
+  const bytes = moduleBytes({
+    memoryPages,
+    importFuncs: [
+      { name: 'fill', type: { params: [I32, I32], results: [] } },
+      { name: 'log', type: { params: [I32, I32], results: [] } },
+    ],
+    funcs: [
+      { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32, I32, I32], code: cfHelper(stateAt(layout.state)) },
+      { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
+    ],
+  });
   return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
 }
 

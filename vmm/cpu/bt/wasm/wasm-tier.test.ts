@@ -8,7 +8,7 @@ import { PhysicalMemory } from '../../../memory.ts';
 import { IoBus } from '../../../bus.ts';
 import { ManualClock } from '../../../clock.ts';
 import { Cpu } from '../../cpu.ts';
-import { SS, decode } from '../../decode.ts';
+import { SS, decode, type Instr } from '../../decode.ts';
 import type { Box } from '../../system-tests/box.ts';
 import { attachEngine, type EngineName } from '../attach.ts';
 import { CODE, asm, flatBox, identityPaging, runToHalt } from '../test-kit.ts';
@@ -352,4 +352,17 @@ test('a second CPU on the same memory keeps its own TLB, and its engine makes no
   assert.ok(attachEngine(first, 'bt')!.wasm);
   assert.equal(attachEngine(second, 'bt')!.wasm, null);
   assert.equal(attachEngine(first, 'bt', { wasm: false })!.wasm, null);
+});
+
+test('a region is judged by the tier before its module is written, on its length and whether it loops', () => {
+  const code = asm(`l: add eax, ecx\n xor ecx, eax\n dec edx\n jnz l\n hlt`);
+  const box = flatBox(code, 'bt');
+  const cpu = box.cpu;
+  const facts = factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit);
+  const decodeAt = (e: number): Instr => decode(cpu.table, (n) => box.mem.u8[e + n]!, true, cpu);
+  const asked: [number, boolean][] = [];
+  assert.equal(translateWasm(CODE, CODE, facts, decodeAt, 1, undefined, { accept: (n, loops) => (asked.push([n, loops]), false) }), null);
+  assert.deepEqual(asked, [[4, true]]);
+  const w = translateWasm(CODE, CODE, facts, decodeAt, 1, undefined, { accept: () => true });
+  assert.ok(w && w.length === 4 && w.bytes.length > 0);
 });

@@ -112,8 +112,9 @@ export class WasmTier {
    */
   translate(eip: number, phys: number, facts: ModeFacts, decodeAt: (eip: number) => Instr | null, rival: number): Translation | null {
     if (!facts.csD || this.tooShort.has(phys)) return null;
-    const w = translateWasm(eip, phys, facts, decodeAt, this.pages, this.layout, { logWrites: this.logWrites });
-    if (!w || !w.loops || w.length < MIN_WASM_INSNS || w.length < rival * MIN_SHARE) return null;
+    const accept = (length: number, loops: boolean): boolean => loops && length >= MIN_WASM_INSNS && length >= rival * MIN_SHARE;
+    const w = translateWasm(eip, phys, facts, decodeAt, this.pages, this.layout, { logWrites: this.logWrites, accept });
+    if (!w) return null;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), this.imports);
     const run = instance.exports.run as (budget: number) => number;
     const s = this.state;
