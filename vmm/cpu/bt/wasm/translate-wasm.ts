@@ -302,10 +302,17 @@ export function translateWasm(
   return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
 }
 
+// The CF helper's locals: the size mask, the LazyOp, the record cut to its width, the answer.
+const M = 0, OPL = 1, A = 2, B = 3, RES = 4, CARRY = 5;
+const CF_HELPER_NAMES: ReadonlyMap<string, Binding> = new Map([
+  ['ua', { local: A, kind: 'unsigned' }],
+  ['ub', { local: B, kind: 'unsigned' }],
+  ['ur', { local: RES, kind: 'unsigned' }],
+]);
+
 /** The interpreter's Cpu.cf() over the state in memory: CF when no producer is known. */
 function cfHelper(S: StateOffsets): Code {
   const c = new Code();
-  const M = 0, OPL = 1, A = 2, B = 3, RES = 4, CARRY = 5;
   const field = (off: number): Code => c.i32(0).mem(Op.i32_load, 2, off);
   field(S.lazy).i32(CF).op(Op.i32_and, Op.i32_eqz);
   c.open(Op.if, I32);
@@ -320,14 +327,9 @@ function cfHelper(S: StateOffsets): Code {
   field(S.lb).get(M).op(Op.i32_and).set(B);
   field(S.lres).get(M).op(Op.i32_and).set(RES);
   // Each LazyOp's CF from the one flags table, the one recorded chosen.
-  const names: ReadonlyMap<string, Binding> = new Map([
-    ['ua', { local: A, kind: 'unsigned' }],
-    ['ub', { local: B, kind: 'unsigned' }],
-    ['ur', { local: RES, kind: 'unsigned' }],
-  ]);
   c.i32(0).set(CARRY);
   for (const op of LAZY_OPS) {
-    emitTemplate(c, LAZY_FLAGS[op]!.cf, names);
+    emitTemplate(c, LAZY_FLAGS[op]!.cf, CF_HELPER_NAMES);
     c.get(CARRY).get(OPL).i32(op).op(Op.i32_eq, Op.select).set(CARRY);
   }
   c.get(CARRY);
