@@ -7,8 +7,8 @@
 // SETcc or CMOVcc after CMP then becomes one JavaScript comparison of the operands.
 
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
-import { CONDITIONS, LAZY_FLAGS } from '../gen/flags-table.ts';
-import { fillNames, renderBoolean } from '../gen/template.ts';
+import { CONDITIONS, LAZY_FLAGS, flagSource, lazyFlagText } from '../gen/flags-table.ts';
+import { renderBoolean } from '../gen/template.ts';
 import { PRODUCERS, type Producer } from '../gen/integer-table.ts';
 
 /**
@@ -39,18 +39,14 @@ function signed(v: string, sz: number): string {
 
 /** A lazy flag of LazyOp `op` over fa, fb and fr at the pending size (gen/flags-table.ts). */
 function lazyText(op: LazyOp, flag: 'cf' | 'of', sz: number): string {
-  const t = LAZY_FLAGS[op]![flag];
-  if (t === '0') return 'false';
-  return fillNames(t, { a: 'fa', b: 'fb', r: 'fr', ua: unsigned('fa', sz), ub: unsigned('fb', sz), ur: unsigned('fr', sz), s: SIGN[sz]! });
+  return lazyFlagText(LAZY_FLAGS[op]![flag], { a: 'fa', b: 'fb', r: 'fr', ua: unsigned('fa', sz), ub: unsigned('fb', sz), ur: unsigned('fr', sz), s: SIGN[sz]! });
 }
 
-/** CF or OF of producer p: the LazyOp it records, chosen by the carry-in in fc where it depends on it. */
+/** CF or OF of producer p: a value held in fc or fb, or the LazyOp it records, chosen by the carry-in in fc where it depends on it. */
 function producerFlag(p: Pending, flag: 'cf' | 'of'): string {
-  if (p.op === 'shift') return flag === 'cf' ? '(fc !== 0)' : '(fb !== 0)';
-  const spec = PRODUCERS[p.op];
-  // INC and DEC keep CF; the translator holds it in fc.
-  if (flag === 'cf' && spec.keepsCF) return '(fc !== 0)';
-  const [c0, c1] = spec.lazy;
+  const src = flagSource(p.op, flag);
+  if ('held' in src) return `(${src.held} !== 0)`;
+  const [c0, c1] = src.lazy;
   const e0 = lazyText(c0, flag, p.sz);
   return c0 === c1 ? `(${e0})` : `(fc ? ${lazyText(c1, flag, p.sz)} : ${e0})`;
 }
@@ -124,7 +120,8 @@ export function condExpr(p: Pending | null, cc: number): string {
 export function carryExpr(p: Pending | null): string {
   if (!p) return '(cpu.cf() ? 1 : 0)';
   if (p.op === 'logic') return '0';
-  if (p.op === 'shift' || PRODUCERS[p.op].keepsCF) return 'fc';
+  const src = flagSource(p.op, 'cf');
+  if ('held' in src) return src.held;
   return `(${cfExpr(p)} ? 1 : 0)`;
 }
 

@@ -14,6 +14,8 @@
 // byte), and stay with each engine: parity is a table lookup in JavaScript and popcnt in WebAssembly.
 
 import { LazyOp } from '../flags.ts';
+import { PRODUCERS, type Producer } from './integer-table.ts';
+import { fillNames } from './template.ts';
 
 export interface LazyFlags {
   readonly cf: string;
@@ -45,3 +47,23 @@ export const LAZY_OPS: readonly LazyOp[] = [LazyOp.ADD, LazyOp.ADC, LazyOp.SUB, 
  * Codes"), over the flags as 0 or 1; an odd cc is its negation. O, B, E, BE, S, P, L, LE.
  */
 export const CONDITIONS: readonly string[] = ['of', 'cf', 'zf', 'cf | zf', 'sf', 'pf', 'sf ^ of', 'zf | (sf ^ of)'];
+
+/**
+ * Where a translator finds CF or OF of the producer it knows: a value it holds beside the operands
+ * (`fc`: the CF a shift or multiply gives, or the one INC and DEC keep; `fb`: the OF a shift or
+ * multiply gives), or the LazyOps the producer records with a carry-in of 0 and of 1 (the same one
+ * twice when the carry-in does not matter), whose LAZY_FLAGS template gives it.
+ */
+export type FlagSource = { readonly held: 'fc' | 'fb' } | { readonly lazy: readonly [LazyOp, LazyOp] };
+
+export function flagSource(p: Producer, flag: 'cf' | 'of'): FlagSource {
+  if (p === 'shift') return { held: flag === 'cf' ? 'fc' : 'fb' };
+  const spec = PRODUCERS[p];
+  if (flag === 'cf' && spec.keepsCF) return { held: 'fc' };
+  return { lazy: spec.lazy };
+}
+
+/** A LAZY_FLAGS template as JavaScript with `names` filled in; a flag the operation clears is `false`. */
+export function lazyFlagText(template: string, names: Readonly<Record<string, string>>): string {
+  return template === '0' ? 'false' : fillNames(template, names);
+}

@@ -13,6 +13,7 @@
 // semantics, and stays with the handlers' registration and the translator's opcode switch.
 
 import { LazyOp } from '../flags.ts';
+import { fillNames } from './template.ts';
 
 /**
  * How an operation's arithmetic flags are recorded (flags.ts evaluates them in the interpreter,
@@ -86,24 +87,14 @@ export const DEC: IntOp = { name: 'dec', result: 'a - 1', carryIn: false, flags:
 export const NOT: IntOp = { name: 'not', result: '~a', carryIn: false, flags: null, writes: true };
 export const NEG: IntOp = { name: 'neg', result: '-a', carryIn: false, flags: { producer: 'sub', a: '0', b: 'a' }, writes: true };
 
-/** Templates split at their operand names (odd indices), once each: the translator fills them per instruction. */
-const split = new Map<string, readonly string[]>();
-
 /**
- * `template` with its operand names replaced. An operand that is not a name or a number literal is
- * parenthesized, and so is a negative literal after a sign (`-a` of -5 must not become `--5`).
+ * `template` with its operand names replaced (template.ts fillNames: an operand that is not a name, a
+ * literal or one parenthesized group is parenthesized, and so is a negative literal after a sign, so
+ * that `-a` of -5 does not become `--5`). Every operand it names must be given.
  */
 export function fill(template: string, names: { a?: string; b?: string; c?: string }): string {
-  let parts = split.get(template);
-  if (!parts) split.set(template, (parts = template.split(/\b([abc])\b/)));
-  let out = parts[0]!;
-  for (let k = 1; k < parts.length; k += 2) {
-    const v = names[parts[k] as 'a' | 'b' | 'c'];
-    if (v === undefined) throw new Error(`template ${template}: no value for ${parts[k]}`);
-    const plain = /^[\w$.[\]]+$/.test(v) || (/^-\d+$/.test(v) && !/[-+~]$/.test(out));
-    out += (plain ? v : `(${v})`) + parts[k + 1]!;
-  }
-  return out;
+  for (const n of template.match(/\b[abc]\b/g) ?? []) if (names[n as 'a' | 'b' | 'c'] === undefined) throw new Error(`template ${template}: no value for ${n}`);
+  return fillNames(template, names);
 }
 
 /** Whether the operation needs the carry flag before it runs: as its input, or to keep it. */

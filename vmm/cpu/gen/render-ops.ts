@@ -9,8 +9,8 @@
 // like the translator's golden files, and the interpreter's speed does not depend on the generator.
 
 import { LazyOp } from '../flags.ts';
-import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, type LazyFlags } from './flags-table.ts';
-import { fillNames, renderBoolean } from './template.ts';
+import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, lazyFlagText, type LazyFlags } from './flags-table.ts';
+import { renderBoolean } from './template.ts';
 import { ALU_OPS, DEC, IMUL1, IMUL_TRUNC, INC, LAZY_NAMES, MUL, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, type Alt, type IntOp, type MulOp, type ShiftOp } from './integer-table.ts';
 
 /** The statements computing `r` from the operands in `a`, `b` and recording the flags, at size sz with mask m. */
@@ -141,8 +141,7 @@ function mulFunction(op: MulOp, doc: string): string[] {
 
 /** The interpreter's text for a flag template of flags-table.ts: a boolean over the record in a, b, r at mask m (sign bit s). */
 function flagText(template: string): string {
-  if (template === '0') return 'false';
-  return fillNames(template, { ua: '(a & m) >>> 0', ub: '(b & m) >>> 0', ur: '(r & m) >>> 0' });
+  return lazyFlagText(template, { ua: '(a & m) >>> 0', ub: '(b & m) >>> 0', ur: '(r & m) >>> 0' });
 }
 
 /** lazyCF, lazyOF or lazyAF: one lazy flag of the recorded operation `op`, one case per distinct text. */

@@ -31,7 +31,7 @@ import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
 import { ALU_OPS, DEC, INC, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type Alt, type IntOp, type Producer, type ShiftOp } from '../../gen/integer-table.ts';
 import { evaluate, parse, substitute, type Expr } from '../../gen/template.ts';
-import { CONDITIONS, LAZY_FLAGS, LAZY_OPS } from '../../gen/flags-table.ts';
+import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, flagSource } from '../../gen/flags-table.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
 
 /** Byte offsets of the CPU state from the layout's `state` (the interpreter's fields of the same names). */
@@ -575,17 +575,12 @@ class RegionWriter {
   /** Pushes CF or OF of producer p, 0 or 1, from the one flags table (flags-emit.ts producerFlag). */
   private producerFlag(p: Producer, flag: 'cf' | 'of'): void {
     const c = this.c;
-    if (p === 'shift') {
-      c.get(flag === 'cf' ? FC : FB);
+    const src = flagSource(p, flag);
+    if ('held' in src) {
+      c.get(src.held === 'fc' ? FC : FB);
       return;
     }
-    const spec = PRODUCERS[p];
-    // INC and DEC keep CF, in FC.
-    if (flag === 'cf' && spec.keepsCF) {
-      c.get(FC);
-      return;
-    }
-    const [lazy0, lazy1] = spec.lazy;
+    const [lazy0, lazy1] = src.lazy;
     if (lazy0 !== lazy1) emitTemplate(c, LAZY_FLAGS[lazy1]![flag], RECORD);
     emitTemplate(c, LAZY_FLAGS[lazy0]![flag], RECORD);
     if (lazy0 !== lazy1) c.get(FC).op(Op.select);
