@@ -28,8 +28,9 @@ const SIGNED_CMP: Partial<Record<BinaryOp, Op>> = { '<': Op.i32_lt_s, '<=': Op.i
 const UNSIGNED_CMP: Partial<Record<BinaryOp, Op>> = { '<': Op.i32_lt_u, '<=': Op.i32_le_u, '>': Op.i32_gt_u, '>=': Op.i32_ge_u, '===': Op.i32_eq, '!==': Op.i32_ne };
 const BITWISE: Partial<Record<BinaryOp, Op>> = { '&': Op.i32_and, '|': Op.i32_or, '^': Op.i32_xor, '<<': Op.i32_shl, '>>': Op.i32_shr_s, '>>>': Op.i32_shr_u };
 
+/** What an exact integer constant is, as a value of the i32 that holds its low 32 bits. */
 function kindOf(v: number): Kind {
-  if (!Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) throw new Error(`template constant ${v} is not a 32-bit integer`);
+  if (v < -0x80000000 || v > 0xffffffff) return 'wide';
   return v < 0 ? 'signed' : v < 0x80000000 ? 'small' : 'unsigned';
 }
 
@@ -70,10 +71,9 @@ export function emitTemplate(c: Code, template: string | Expr, names: Bindings):
 function emit(c: Code, e: Expr, names: Bindings, text: string): Kind {
   const now = folded(e, names);
   if (now !== null) {
-    const kind = Number.isInteger(now) && now >= -0x80000000 && now <= 0xffffffff ? kindOf(now) : 'wide';
-    if (kind === 'wide' && !Number.isSafeInteger(now)) throw new Error(`template ${text}: constant ${now} is not exact`);
+    if (!Number.isSafeInteger(now)) throw new Error(`template ${text}: constant ${now} is not exact`);
     c.i32(now | 0);
-    return kind;
+    return kindOf(now);
   }
   const refuse = (why: string): never => {
     throw new Error(`template ${text}: ${why} has no exact i32 form`);
