@@ -163,8 +163,18 @@ async function rest(r: string, maxMs: number): Promise<void> {
 }
 /** Wall time spent waiting for the guest's timers (it had halted) before the prompt. */
 let waitedBeforePrompt = 0;
+// The host time at which the guest first turned paging on: the end of the kernel's decompressor.
+// STOP_AT_PAGING=1 stops there (DUMP_MEM=file: with the 64 KiB below 32 MiB, where it runs, written out).
+let pagingAt = 0;
 for (;;) {
   const r = m.runSlice(50);
+  if (!pagingAt && m.cpu.cr0 & 0x80000000) {
+    pagingAt = performance.now();
+    if (process.env.STOP_AT_PAGING) {
+      if (process.env.DUMP_MEM) writeFileSync(process.env.DUMP_MEM, m.mem.u8.subarray(0x1ff0000, 0x2000000));
+      break;
+    }
+  }
   if (prompt || r === 'off' || performance.now() > deadline) break;
   await rest(r, 10);
 }
@@ -183,6 +193,7 @@ if (snapshot && prompt && !existsSync(snapshot)) {
   writeFileSync(snapshot, Buffer.concat(parts));
 }
 const t = ((prompt || performance.now()) - started) / 1000;
+if (pagingAt) console.log(`\npaging on after ${((pagingAt - started) / 1000).toFixed(1)} s`);
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions, ${(waitedBeforePrompt / 1000).toFixed(1)} s of it waiting for the guest's timers`);
 // IDLE=seconds idles at the prompt as the VMM process does and prints what that costs the host.
 if (prompt && process.env.IDLE) {
@@ -240,9 +251,18 @@ if (process.env.MISSES && m.bt) {
     return t;
   };
 }
+let runProfile: import('node:inspector/promises').Session | null = null;
 // REPEAT=n runs the workload n times (the later runs show the translations warm).
 for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.length; run++) {
   const workload = workloads[run % workloads.length]!;
+  // PROFILE_RUN=n (with PROFILE=file): a CPU profile of the nth run only (0-based; the later runs are warm).
+  if (process.env.PROFILE_RUN && run === Number(process.env.PROFILE_RUN)) {
+    const { Session } = await import('node:inspector/promises');
+    runProfile = new Session();
+    runProfile.connect();
+    await runProfile.post('Profiler.enable');
+    await runProfile.post('Profiler.start');
+  }
   const before = m.bt ? { ...m.bt.stats } : null;
   const c0 = process.cpuUsage();
   const i0 = m.cpu.instructions;
@@ -255,6 +275,11 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
     await rest(r, Number(process.env.REST_MS ?? 10));
   }
   const c = process.cpuUsage(c0);
+  if (runProfile) {
+    const { profile } = await runProfile.post('Profiler.stop');
+    writeFileSync(process.env.PROFILE!, JSON.stringify(profile));
+    runProfile = null;
+  }
   console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
   if (before && m.bt) {
     const after = m.bt.stats as unknown as Record<string, number>;

@@ -3,10 +3,11 @@
 // harness (machine.ts, scripts/bt-wasm-bench.ts) measures it against the JavaScript translator. The
 // subset:
 //
-//   MOV r/m32 (89 8B B8+r C7/0), MOV m16,r16, MOVZX from r/m8 and r/m16, LEA, the eight ALU
-//   operations on 32-bit operands (01-3D, 81, 83), TEST, INC/DEC (40-4F, FF/0-1), NOT, MUL r/m32,
-//   IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by a constant, Jcc, JMP, CMOVcc, SETcc; 32-bit code and
-//   addresses, memory through flat segments only.
+//   MOV r/m32 (89 8B B8+r C7/0), MOV m16,r16 and r16,r/m16, the byte moves (88 8A B0+r C6/0), MOVZX
+//   from r/m8 and r/m16, LEA, NOP (90, 0F 1F), the eight ALU operations on 32-bit operands (01-3D,
+//   81, 83), TEST, INC/DEC (40-4F, FF/0-1), NOT, MUL r/m32, IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by
+//   a constant, SHL/SHR/SAR by CL, Jcc, JMP, CMOVcc, SETcc; 32-bit code and addresses, memory
+//   through flat segments only.
 //
 // Anything else ends the block before it, and the region leaves to the dispatcher there.
 //
@@ -72,8 +73,8 @@ const F_CF = 2;
 // Locals of the translation: parameter 0 is the budget.
 const BUDGET = 0;
 const R = (r: number): number => 1 + r;
-const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20;
-const LOCALS = [...new Array<number>(19).fill(I32), I64];
+const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20, K = 21;
+const LOCALS = [...new Array<number>(19).fill(I32), I64, I32];
 
 /** The table's operand names in its integer templates: a and b in FA and FB, the carry-in in T1. */
 const OPERANDS: ReadonlyMap<string, Binding> = new Map([
@@ -93,8 +94,12 @@ const RECORD: ReadonlyMap<string, Binding> = new Map<string, Binding>([
   ['s', { value: -0x80000000 }],
 ]);
 
-/** A shift's operand, `v` in the table's shift templates. */
+/** A shift's operand, `v` in the table's shift templates: a dword, or a word (0-0xFFFF). */
 const SHIFTED: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }]]);
+const SHIFTED_WORD: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'small' }]]);
+
+/** A shift's operand and its count from CL (1-31), `v` and `k` in the table's shift templates. */
+const SHIFTED_BY_K: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }], ['k', { local: K, kind: 'small' }]]);
 
 /** NOT's operand, `a`, in T0 (NOT leaves the flags' locals alone). */
 const IN_T0: ReadonlyMap<string, Binding> = new Map([['a', { local: T0, kind: 'signed' }]]);
@@ -106,19 +111,45 @@ const shiftCache = new Map<string, ReadonlyMap<string, Expr>>();
  * `v` alone: the count, width and mask put in, each guard decided, each step's value written in
  * where a later step names it (they are small; nothing is computed twice that matters).
  */
-export function shiftSteps(op: ShiftOp, count: number): ReadonlyMap<string, Expr> {
-  const key = `${op.name} ${count}`;
+export function shiftSteps(op: ShiftOp, count: number, bits: 16 | 32 = 32): ReadonlyMap<string, Expr> {
+  const key = `${op.name} ${count} ${bits}`;
   let defs = shiftCache.get(key);
   if (defs) return defs;
-  const known = new Map<string, Expr>([['k', count], ['bits', 32], ['sign', 31], ['m', -1]].map(([n, v]) => [n as string, { kind: 'num', value: v as number }]));
+  const m = bits === 32 ? -1 : 0xffff;
+  const known = new Map<string, Expr>([['k', count], ['bits', bits], ['sign', bits - 1], ['m', m]].map(([n, v]) => [n as string, { kind: 'num', value: v as number }]));
   for (const [name, value] of op.steps) {
     const holds = (a: Alt): boolean => evaluate(substitute(parse(a.when!), known), new Map()) !== 0;
     const alt = typeof value === 'string' ? { value } : value.find((a) => a.when === undefined || holds(a))!;
     const e = substitute(parse(alt.value), known);
-    // Cut to 32 bits: JavaScript's | 0.
-    known.set(name, alt.cut ? { kind: 'binary', op: '|', l: e, r: { kind: 'num', value: 0 } } : e);
+    // Cut to the operand's width: JavaScript's | 0 for a dword, & 0xffff for a word (the interpreter's & m).
+    known.set(name, alt.cut ? { kind: 'binary', op: bits === 32 ? '|' : '&', l: e, r: { kind: 'num', value: bits === 32 ? 0 : m } } : e);
   }
   shiftCache.set(key, (defs = known));
+  return defs;
+}
+
+const countSteps = new Map<string, ReadonlyMap<string, Expr>>();
+
+/**
+ * The steps of shift `op` on a dword by a count known only at run time (`k`, 1-31: a count of 0
+ * changes nothing and is tested before), each guard left as a choice (?:) for the count to make.
+ */
+export function shiftStepsByCount(op: ShiftOp): ReadonlyMap<string, Expr> {
+  let defs = countSteps.get(op.name);
+  if (defs) return defs;
+  const known = new Map<string, Expr>([['bits', 32], ['sign', 31], ['m', -1]].map(([n, v]) => [n as string, { kind: 'num', value: v as number }]));
+  const valueOf = (a: Alt): Expr => {
+    const e = substitute(parse(a.value), known);
+    return a.cut ? { kind: 'binary', op: '|', l: e, r: { kind: 'num', value: 0 } } : e;
+  };
+  for (const [name, value] of op.steps) {
+    const alts = typeof value === 'string' ? [{ value }] : value;
+    // The last alternative has no guard; each one before it is chosen when its guard holds.
+    let e = valueOf(alts[alts.length - 1]!);
+    for (let k = alts.length - 2; k >= 0; k--) e = { kind: 'cond', test: substitute(parse(alts[k]!.when!), known), yes: valueOf(alts[k]!), no: e };
+    known.set(name, e);
+  }
+  countSteps.set(op.name, (defs = known));
   return defs;
 }
 
@@ -182,6 +213,7 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   if (o < 0x40 && (o & 7) < 6 && (o & 1) === 1) return i.o32 ? set : null;
   if (o >= 0x40 && o < 0x50) return i.o32 ? set : null;
   if (o >= 0xb8 && o < 0xc0) return i.o32 ? none : null;
+  if (o >= 0xb0 && o < 0xb8) return none;
   // With an operand-size prefix a jump's target wraps to 16 bits: left to the interpreter.
   if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) return i.o32 ? { needsProducer: true, flags: 'none', flow: true } : null;
   // CMOVcc and SETcc read the flags like a Jcc and leave them as they are.
@@ -192,7 +224,11 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0xe8: case 0xc3: case 0xc2: return i.o32 && stackOk(mode) ? jump : null;
     case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
-    case 0x8b: return i.o32 ? none : null;
+    case 0x8b: case 0x88: case 0x8a: case 0x90: case 0x0f1f: return none;
+    case 0xc6: return i.reg === 0 ? none : null;
+    // By CL: a count of 0 leaves the flags as they were, so which operation set them is known only
+    // at run time (as after ROL and ROR, the flags are then in the state).
+    case 0xd3: return i.o32 && i.reg >= 4 ? { needsProducer: false, flags: 'cfof', flow: false } : null;
     case 0x8d: return i.o32 && i.mod !== 3 ? none : null;
     case 0xc7: return i.o32 && i.reg === 0 ? none : null;
     case 0x0fb6: case 0x0fb7: return i.o32 ? none : null;
@@ -201,8 +237,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0xff: return i.o32 && i.reg <= 1 ? set : null;
     case 0xc1: case 0xd1: {
       const count = (o === 0xc1 ? i.imm : 1) & 31;
-      if (!i.o32 || count === 0 || i.reg === 2 || i.reg === 3) return null;
-      return i.reg < 2 ? { needsProducer: false, flags: 'cfof', flow: false } : set;
+      if (count === 0 || i.reg === 2 || i.reg === 3 || (!i.o32 && i.reg < 4)) return null;
+      // A word's shift records 16-bit flags in the state, where no condition of the subset reads them.
+      return i.reg < 2 || !i.o32 ? { needsProducer: false, flags: 'cfof', flow: false } : set;
     }
   }
   return null;
@@ -397,8 +434,11 @@ class RegionWriter {
     this.c.mem(Op.i32_store, 2, off);
   }
 
-  /** Writes the pending flags to the state as the interpreter keeps them (flags-emit.ts flushCode). */
-  private flush(): void {
+  /**
+   * Writes the pending flags to the state as the interpreter keeps them (flags-emit.ts flushCode);
+   * `lsz` is the interpreter's operand size code of the record (2: a dword, 1: a word).
+   */
+  private flush(lsz = 2): void {
     const p = this.pending;
     if (!p) return;
     const c = this.c;
@@ -412,7 +452,7 @@ class RegionWriter {
       raw(~(CF | OF | AF), () => c.get(FC).get(FB).i32(11).op(Op.i32_shl, Op.i32_or));
       this.store(this.S.lop, () => c.i32(LazyOp.LOGIC));
       this.store(this.S.lres, () => c.get(FR));
-      this.store(this.S.lsz, () => c.i32(2));
+      this.store(this.S.lsz, () => c.i32(lsz));
       this.store(this.S.lazy, () => c.i32(PF | ZF | SF));
       return;
     }
@@ -706,6 +746,7 @@ class RegionWriter {
 
   /** SHL, SHR, SAR, ROL or ROR of the dword E by the constant `count` (1-31), from the one table. */
   private shift(i: Instr, count: number): void {
+    if (!i.o32) return this.shiftWord(i, count);
     const c = this.c;
     const op = SHIFT_OPS[i.reg]!;
     const steps = shiftSteps(op, count);
@@ -740,6 +781,84 @@ class RegionWriter {
       c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
   }
 
+  /**
+   * SHL, SHR or SAR of the word E by the constant `count` (1-31), from the one table. Its flags go
+   * to the state at once, recorded for a word: the subset's conditions read dword producers only.
+   */
+  private shiftWord(i: Instr, count: number): void {
+    const c = this.c;
+    const steps = shiftSteps(SHIFT_OPS[i.reg]!, count, 16);
+    if (i.mod === 3) c.get(R(i.rm)).i32(0xffff).op(Op.i32_and).set(T0);
+    else {
+      this.probe(i, 2, true, true);
+      c.get(PHYS).mem(Op.i32_load16_u, 1, this.L.ram).set(T0);
+    }
+    emitTemplate(c, steps.get('r')!, SHIFTED_WORD);
+    c.tee(FR).set(T1);
+    if (i.mod === 3) c.get(R(i.rm)).i32(-0x10000).op(Op.i32_and).get(T1).op(Op.i32_or).set(R(i.rm));
+    else this.store32(() => c.get(T1), Op.i32_store16);
+    emitTemplate(c, steps.get('cf')!, SHIFTED_WORD);
+    c.set(FC);
+    emitTemplate(c, steps.get('of')!, SHIFTED_WORD);
+    c.set(FB);
+    this.pending = 'shift';
+    this.flush(1);
+    this.pending = null;
+  }
+
+  /** Pushes byte register `n`: AL, CL, DL, BL (0-3) or AH, CH, DH, BH (4-7). */
+  private byteReg(n: number): void {
+    const c = this.c;
+    c.get(R(n & 3));
+    if (n & 4) c.i32(8).op(Op.i32_shr_u);
+    c.i32(0xff).op(Op.i32_and);
+  }
+
+  /** Byte register `n` = T1 (a byte). */
+  private setByteReg(n: number): void {
+    const c = this.c;
+    const shift = n & 4 ? 8 : 0;
+    c.get(R(n & 3)).i32(~(0xff << shift)).op(Op.i32_and).get(T1);
+    if (shift) c.i32(shift).op(Op.i32_shl);
+    c.op(Op.i32_or).set(R(n & 3));
+  }
+
+  /**
+   * SHL, SHR or SAR of the dword E by CL, from the one table. A count of 0 (CL masked to 5 bits)
+   * changes nothing, the flags included, but still accesses a memory operand, as the interpreter
+   * does. So the flags pending before go to the state first, and the shift's own go there when it
+   * shifts: after it no producer is known.
+   */
+  private shiftByCl(i: Instr): void {
+    const c = this.c;
+    const steps = shiftStepsByCount(SHIFT_OPS[i.reg]!);
+    if (i.mod !== 3) this.probe(i, 4, true, true);
+    this.flush();
+    this.pending = null;
+    c.get(R(1)).i32(31).op(Op.i32_and).tee(K);
+    c.open(Op.if);
+    if (i.mod === 3) c.get(R(i.rm)).set(T0);
+    else {
+      this.load32();
+      c.set(T0);
+    }
+    emitTemplate(c, steps.get('r')!, SHIFTED_BY_K);
+    c.tee(FR);
+    if (i.mod === 3) c.set(R(i.rm));
+    else {
+      c.set(T1);
+      this.store32(() => c.get(T1));
+    }
+    emitTemplate(c, steps.get('cf')!, SHIFTED_BY_K);
+    c.set(FC);
+    emitTemplate(c, steps.get('of')!, SHIFTED_BY_K);
+    c.set(FB);
+    this.pending = 'shift';
+    this.flush();
+    this.pending = null;
+    c.close();
+  }
+
   private insn(i: Instr): void {
     const c = this.c;
     const o = i.opcode;
@@ -766,6 +885,11 @@ class RegionWriter {
       c.i32(i.imm).set(R(o & 7));
       return;
     }
+    if (o >= 0xb0 && o < 0xb8) {
+      c.i32(i.imm & 0xff).set(T1);
+      this.setByteReg(o & 7);
+      return;
+    }
     if ((o >= 0x70 && o < 0x80) || (o >= 0x0f80 && o < 0x0f90)) {
       this.cond(o & 15);
       c.open(Op.if);
@@ -790,11 +914,7 @@ class RegionWriter {
         this.store32(() => c.get(T1), Op.i32_store8);
         return;
       }
-      // A byte register: AL, CL, DL, BL (rm 0-3) or AH, CH, DH, BH (rm 4-7).
-      const shift = i.rm & 4 ? 8 : 0;
-      c.get(R(i.rm & 3)).i32(~(0xff << shift)).op(Op.i32_and).get(T1);
-      if (shift) c.i32(shift).op(Op.i32_shl);
-      c.op(Op.i32_or).set(R(i.rm & 3));
+      this.setByteReg(i.rm);
       return;
     }
     switch (o) {
@@ -813,9 +933,49 @@ class RegionWriter {
         }
         return;
       case 0x8b:
-        this.readE(i);
-        c.get(T0).set(R(i.reg));
+        if (i.o32) {
+          this.readE(i);
+          c.get(T0).set(R(i.reg));
+          return;
+        }
+        // MOV r16, r/m16: the register's upper half stays.
+        if (i.mod === 3) c.get(R(i.rm)).set(T0);
+        else {
+          this.probe(i, 2, false, true);
+          c.get(PHYS).mem(Op.i32_load16_u, 1, this.L.ram).set(T0);
+        }
+        c.get(R(i.reg)).i32(-0x10000).op(Op.i32_and).get(T0).i32(0xffff).op(Op.i32_and, Op.i32_or).set(R(i.reg));
         return;
+      case 0x88:
+        this.byteReg(i.reg);
+        c.set(T1);
+        if (i.mod === 3) this.setByteReg(i.rm);
+        else {
+          this.probe(i, 1, true, false);
+          this.store32(() => c.get(T1), Op.i32_store8);
+        }
+        return;
+      case 0x8a:
+        if (i.mod === 3) this.byteReg(i.rm);
+        else {
+          this.probe(i, 1, false, true);
+          c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram);
+        }
+        c.set(T1);
+        this.setByteReg(i.reg);
+        return;
+      case 0xc6:
+        c.i32(i.imm & 0xff).set(T1);
+        if (i.mod === 3) this.setByteReg(i.rm);
+        else {
+          this.probe(i, 1, true, false);
+          this.store32(() => c.get(T1), Op.i32_store8);
+        }
+        return;
+      case 0x90: case 0x0f1f:
+        return;
+      case 0xd3:
+        return this.shiftByCl(i);
       case 0xc7:
         if (i.mod === 3) c.i32(i.imm).set(R(i.rm));
         else {

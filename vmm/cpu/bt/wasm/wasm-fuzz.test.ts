@@ -1,6 +1,6 @@
 // Lockstep fuzzing of the WebAssembly translations: random loops of instructions from the subset
-// (ALU, shifts and rotates, MUL and IMUL, moves of every width it has, LEA, CMOVcc and SETcc, PUSH
-// and POP) over registers and a buffer that straddles a page end, run under the interpreter, the
+// (ALU, shifts and rotates by a constant, shifts by CL and of words, MUL and IMUL, moves of every width it has, LEA,
+// NOPs, CMOVcc and SETcc, PUSH and POP) over registers and a buffer that straddles a page end, run under the interpreter, the
 // translator and the check engine, which must end in the same registers, flags and memory. PUSHFD
 // after a producer now and then makes the block leave there and keeps the flags it left. A fixed
 // seed runs every time; a fresh one is printed and can be replayed with HOSTBOX_FUZZ_SEED
@@ -39,7 +39,7 @@ function program(r: Xorshift32, n: number): string {
   };
   for (let k = 0; k < n; k++) {
     const op = r.pick(ALU);
-    switch (r.below(17)) {
+    switch (r.below(20)) {
       case 0: lines.push(`${op} ${reg()}, ${reg()}`); break;
       case 1: lines.push(`${op} ${reg()}, ${imm()}`); break;
       case 2: lines.push(r.below(2) ? `${op} ${reg()}, ${mem()}` : `${op} ${mem()}, ${reg()}`); break;
@@ -81,6 +81,28 @@ function program(r: Xorshift32, n: number): string {
           pushed--;
         }
         continue;
+      case 16:
+        lines.push(r.pick([
+          `mov ${r.pick(BYTES)}, ${r.pick(BYTES)}`, `mov ${r.pick(BYTES)}, ${mem('byte')}`, `mov ${mem('byte')}, ${r.pick(BYTES)}`,
+          `mov ${mem('byte')}, ${r.below(256)}`, `mov ${r.pick(BYTES)}, ${r.below(256)}`,
+          `mov ${r.pick(WORDS)}, ${r.pick(WORDS)}`,
+          `mov ${r.pick(WORDS)}, ${mem('word')}`,
+        ]));
+        continue;
+      case 17:
+        lines.push(r.pick(['nop', 'xchg ax, ax', `nop dword [${reg()} + ${reg()} * 2 + 8]`]));
+        continue;
+      case 18: {
+        // By CL: the count masked to 5 bits, 0 included (nothing changes, not even the flags).
+        if (r.below(3) === 0) lines.push(`mov ecx, ${r.pick([0, 1, 31, 32, 33, -1, 64])}`);
+        if (r.below(3) === 0) lines.push(`${r.pick(['shl', 'shr', 'sar'])} ${r.below(3) ? r.pick(WORDS) : mem('word')}, ${1 + r.below(31)}`);
+        else lines.push(`${r.pick(['shl', 'shr', 'sar'])} ${r.below(3) ? r.pick(REGS.filter((x) => x !== 'ecx')) : mem()}, cl`);
+        // Which operation set the flags is known only at run time, or they are a word's: a condition
+        // after it ends the block. PUSHFD reads the flags it left in the state.
+        if (r.below(3) === 0) lines.push('pushfd', `pop ${reg()}`);
+        flagsKnown = false;
+        continue;
+      }
       default: {
         // Where ADC's carry out differs from ADD's (all ones added with a carry in) and SBB's from
         // SUB's (equal operands with a borrow in: SBB r, r, the compilers' idiom).
