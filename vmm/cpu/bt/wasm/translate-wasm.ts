@@ -98,6 +98,14 @@ const RECORD: ReadonlyMap<string, Binding> = new Map<string, Binding>([
 const SHIFTED: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }]]);
 const SHIFTED_WORD: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'small' }]]);
 
+/** The same for a byte's record: the operands and result held cut to the byte (0-255), the sign bit 0x80. */
+const RECORD_BYTE: ReadonlyMap<string, Binding> = new Map<string, Binding>([
+  ...['a', 'ua'].map((n): [string, Binding] => [n, { local: FA, kind: 'small' }]),
+  ...['b', 'ub'].map((n): [string, Binding] => [n, { local: FB, kind: 'small' }]),
+  ...['r', 'ur'].map((n): [string, Binding] => [n, { local: FR, kind: 'small' }]),
+  ['s', { value: 0x80 }],
+]);
+
 /** A shift's operand and its count from CL (1-31), `v` and `k` in the table's shift templates. */
 const SHIFTED_BY_K: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }], ['k', { local: K, kind: 'small' }]]);
 
@@ -211,6 +219,8 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   const set: Plan = { needsProducer: false, flags: 'set', flow: false };
   const jump: Plan = { needsProducer: false, flags: 'none', flow: true };
   if (o < 0x40 && (o & 7) < 6 && (o & 1) === 1) return i.o32 ? set : null;
+  // The byte forms (E8 op G8, G8 op E8, AL op imm8): a byte's record.
+  if (o < 0x40 && ((o & 7) === 0 || (o & 7) === 2 || (o & 7) === 4)) return set;
   if (o >= 0x40 && o < 0x50) return i.o32 ? set : null;
   if (o >= 0xb8 && o < 0xc0) return i.o32 ? none : null;
   if (o >= 0xb0 && o < 0xb8) return none;
@@ -226,6 +236,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
     case 0x8b: case 0x88: case 0x8a: case 0x90: case 0x0f1f: return none;
     case 0xc6: return i.reg === 0 ? none : null;
+    case 0x80: case 0x84: case 0xa8: return set;
+    case 0xf6: return i.reg === 0 ? set : null;
+    case 0xfe: return i.reg <= 1 ? set : null;
     // By CL: a count of 0 leaves the flags as they were, so which operation set them is known only
     // at run time (as after ROL and ROR, the flags are then in the state).
     case 0xd3: return i.o32 && i.reg >= 4 ? { needsProducer: false, flags: 'cfof', flow: false } : null;
@@ -377,6 +390,8 @@ function cfHelper(S: StateOffsets): Code {
 class RegionWriter {
   private readonly c = new Code();
   private pending: Producer | null = null;
+  /** The interpreter's size code of the pending producer's record (lsz): 0 a byte, 1 a word, 2 a dword. */
+  private size = 2;
   private top: Label = 0;
   private out: Label = 0;
   private readonly index = new Map<number, number>();
@@ -434,11 +449,15 @@ class RegionWriter {
     this.c.mem(Op.i32_store, 2, off);
   }
 
-  /**
-   * Writes the pending flags to the state as the interpreter keeps them (flags-emit.ts flushCode);
-   * `lsz` is the interpreter's operand size code of the record (2: a dword, 1: a word).
-   */
-  private flush(lsz = 2): void {
+  /** Producer `p` (of a record of size code `size`) is pending. */
+  private produce(p: Producer, size = 2): void {
+    this.pending = p;
+    this.size = size;
+  }
+
+  /** Writes the pending flags to the state as the interpreter keeps them (flags-emit.ts flushCode). */
+  private flush(): void {
+    const lsz = this.size;
     const p = this.pending;
     if (!p) return;
     const c = this.c;
@@ -464,7 +483,7 @@ class RegionWriter {
     this.store(this.S.la, () => c.get(FA));
     this.store(this.S.lb, () => c.get(FB));
     this.store(this.S.lres, () => c.get(FR));
-    this.store(this.S.lsz, () => c.i32(2));
+    this.store(this.S.lsz, () => c.i32(lsz));
     this.store(this.S.lazy, () => c.i32(spec.keepsCF ? ARITH & ~CF : ARITH));
   }
 
@@ -621,8 +640,9 @@ class RegionWriter {
       return;
     }
     const [lazy0, lazy1] = src.lazy;
-    if (lazy0 !== lazy1) emitTemplate(c, LAZY_FLAGS[lazy1]![flag], RECORD);
-    emitTemplate(c, LAZY_FLAGS[lazy0]![flag], RECORD);
+    const record = this.size === 0 ? RECORD_BYTE : RECORD;
+    if (lazy0 !== lazy1) emitTemplate(c, LAZY_FLAGS[lazy1]![flag], record);
+    emitTemplate(c, LAZY_FLAGS[lazy0]![flag], record);
     if (lazy0 !== lazy1) c.get(FC).op(Op.select);
   }
 
@@ -640,9 +660,12 @@ class RegionWriter {
     const c = this.c;
     const k = cc >> 1;
     const neg = (cc & 1) !== 0;
+    // A byte's record holds its operands and result cut to the byte: its sign is bit 7, and only
+    // the unsigned comparisons of CMP's operands stand for its conditions.
+    const byte = this.size === 0;
     const zf = (): Code => c.get(FR).op(Op.i32_eqz);
-    const sf = (): Code => c.get(FR).i32(0).op(Op.i32_lt_s);
-    if (p === 'sub' && [1, 2, 3, 6, 7].includes(k)) {
+    const sf = (): Code => (byte ? c.get(FR).i32(7).op(Op.i32_shr_u) : c.get(FR).i32(0).op(Op.i32_lt_s));
+    if (p === 'sub' && (byte ? [1, 2, 3] : [1, 2, 3, 6, 7]).includes(k)) {
       const cmp = { 1: [Op.i32_lt_u, Op.i32_ge_u], 2: [Op.i32_eq, Op.i32_ne], 3: [Op.i32_le_u, Op.i32_gt_u], 6: [Op.i32_lt_s, Op.i32_ge_s], 7: [Op.i32_le_s, Op.i32_gt_s] }[k as 1]!;
       c.get(FA).get(FB).op(cmp[neg ? 1 : 0]!);
       return;
@@ -682,9 +705,11 @@ class RegionWriter {
    * one): the result into FR, the operands its flags record into FA and FB, and it becomes the
    * pending producer.
    */
-  private intOp(op: IntOp): void {
+  private intOp(op: IntOp, size = 2): void {
     const c = this.c;
     emitTemplate(c, op.result, OPERANDS);
+    // A byte's result cut to the byte, as the interpreter's & m (a dword's is the i32 already).
+    if (size === 0) c.i32(0xff).op(Op.i32_and);
     c.set(FR);
     const f = op.flags!;
     if (f.a !== 'a' || f.b !== 'b') {
@@ -694,7 +719,7 @@ class RegionWriter {
     }
     // ADC and SBB: the carry-in; INC and DEC: the CF they keep.
     if (readsCarry(op)) c.get(T1).set(FC);
-    this.pending = f.producer;
+    this.produce(f.producer, size);
   }
 
   /** The carry `op` reads, into T1, before its operands replace the pending producer's. */
@@ -734,6 +759,53 @@ class RegionWriter {
     if (op.writes) c.get(FR).set(R(i.reg));
   }
 
+  /** The byte E = E op `src` (a byte: a register's or a constant), E a byte register or memory (E alone: `src` null). */
+  private intOpE8(i: Instr, op: IntOp, src: (() => void) | null): void {
+    const c = this.c;
+    if (i.mod !== 3) this.probe(i, 1, op.writes, true);
+    this.carryFor(op);
+    if (i.mod === 3) this.byteReg(i.rm);
+    else c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram);
+    c.set(FA);
+    if (src) {
+      src();
+      c.set(FB);
+    }
+    this.intOp(op, 0);
+    if (!op.writes) return;
+    c.get(FR).set(T1);
+    if (i.mod === 3) this.setByteReg(i.rm);
+    else this.store32(() => c.get(T1), Op.i32_store8);
+  }
+
+  /** Byte register `reg` = `reg` op the byte E. */
+  private intOpG8(i: Instr, op: IntOp): void {
+    const c = this.c;
+    if (i.mod !== 3) this.probe(i, 1, false, true);
+    this.carryFor(op);
+    this.byteReg(i.reg);
+    c.set(FA);
+    if (i.mod === 3) this.byteReg(i.rm);
+    else c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram);
+    c.set(FB);
+    this.intOp(op, 0);
+    if (!op.writes) return;
+    c.get(FR).set(T1);
+    this.setByteReg(i.reg);
+  }
+
+  /** AL = AL op the byte `imm`. */
+  private intOpAl(op: IntOp, imm: number): void {
+    const c = this.c;
+    this.carryFor(op);
+    this.byteReg(0);
+    c.set(FA).i32(imm & 0xff).set(FB);
+    this.intOp(op, 0);
+    if (!op.writes) return;
+    c.get(FR).set(T1);
+    this.setByteReg(0);
+  }
+
   /** Register `reg` = `reg` op `imm` (`reg` op itself: `imm` null). */
   private intOpR(reg: number, op: IntOp, imm: number | null): void {
     const c = this.c;
@@ -766,7 +838,7 @@ class RegionWriter {
       c.set(FC);
       emitTemplate(c, steps.get('of')!, SHIFTED);
       c.set(FB);
-      this.pending = 'shift';
+      this.produce('shift');
       return;
     }
     // ROL and ROR change CF and OF only: the flags pending before go to the state first, and the new
@@ -801,8 +873,8 @@ class RegionWriter {
     c.set(FC);
     emitTemplate(c, steps.get('of')!, SHIFTED_WORD);
     c.set(FB);
-    this.pending = 'shift';
-    this.flush(1);
+    this.produce('shift', 1);
+    this.flush();
     this.pending = null;
   }
 
@@ -853,7 +925,7 @@ class RegionWriter {
     c.set(FC);
     emitTemplate(c, steps.get('of')!, SHIFTED_BY_K);
     c.set(FB);
-    this.pending = 'shift';
+    this.produce('shift');
     this.flush();
     this.pending = null;
     c.close();
@@ -864,10 +936,14 @@ class RegionWriter {
     const o = i.opcode;
     if (o < 0x40) {
       const op = ALU_OPS[o >> 3]!;
-      if ((o & 7) === 1) this.intOpE(i, op, () => c.get(R(i.reg)));
-      else if ((o & 7) === 3) this.intOpG(i, op);
-      else this.intOpR(0, op, i.imm);
-      return;
+      switch (o & 7) {
+        case 0: return this.intOpE8(i, op, () => this.byteReg(i.reg));
+        case 1: return this.intOpE(i, op, () => c.get(R(i.reg)));
+        case 2: return this.intOpG8(i, op);
+        case 3: return this.intOpG(i, op);
+        case 4: return this.intOpAl(op, i.imm);
+        default: return this.intOpR(0, op, i.imm);
+      }
     }
     if (o < 0x50) return this.intOpR(o & 7, o >= 0x48 ? DEC : INC, null);
     if (o < 0x58) {
@@ -964,6 +1040,11 @@ class RegionWriter {
         c.set(T1);
         this.setByteReg(i.reg);
         return;
+      case 0x80: return this.intOpE8(i, ALU_OPS[i.reg]!, () => c.i32(i.imm & 0xff));
+      case 0x84: return this.intOpE8(i, TEST, () => this.byteReg(i.reg));
+      case 0xa8: return this.intOpAl(TEST, i.imm);
+      case 0xf6: return this.intOpE8(i, TEST, () => c.i32(i.imm & 0xff));
+      case 0xfe: return this.intOpE8(i, i.reg === 1 ? DEC : INC, null);
       case 0xc6:
         c.i32(i.imm & 0xff).set(T1);
         if (i.mod === 3) this.setByteReg(i.rm);
@@ -1007,7 +1088,7 @@ class RegionWriter {
         c.get(R(i.reg)).op(Op.i64_extend_i32_s).get(T0).op(Op.i64_extend_i32_s, Op.i64_mul).set(P64);
         c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(i.reg));
         c.get(P64).get(FR).op(Op.i64_extend_i32_s, Op.i64_ne).tee(FC).set(FB);
-        this.pending = 'shift';
+        this.produce('shift');
         return;
       case 0xf7:
         if (i.reg === 2) {
@@ -1037,7 +1118,7 @@ class RegionWriter {
         c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(0));
         c.get(P64).i64(32).op(Op.i64_shr_u, Op.i32_wrap_i64).tee(T1).set(R(2));
         c.get(T1).i32(0).op(Op.i32_ne).tee(FC).set(FB);
-        this.pending = 'shift';
+        this.produce('shift');
         return;
       case 0xff:
         return this.intOpE(i, i.reg === 1 ? DEC : INC, null);

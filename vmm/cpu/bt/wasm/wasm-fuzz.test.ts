@@ -39,7 +39,7 @@ function program(r: Xorshift32, n: number): string {
   };
   for (let k = 0; k < n; k++) {
     const op = r.pick(ALU);
-    switch (r.below(20)) {
+    switch (r.below(22)) {
       case 0: lines.push(`${op} ${reg()}, ${reg()}`); break;
       case 1: lines.push(`${op} ${reg()}, ${imm()}`); break;
       case 2: lines.push(r.below(2) ? `${op} ${reg()}, ${mem()}` : `${op} ${mem()}, ${reg()}`); break;
@@ -102,6 +102,18 @@ function program(r: Xorshift32, n: number): string {
         if (r.below(3) === 0) lines.push('pushfd', `pop ${reg()}`);
         flagsKnown = false;
         continue;
+      }
+      case 19:
+      case 20: {
+        // Bytes: the flags a byte's operation records, read by the conditions and PUSHFD below.
+        const b = (): string => r.pick(BYTES);
+        const imm8 = (): number => r.pick([0, 1, 0x7f, 0x80, 0xff, r.below(256)]);
+        lines.push(r.pick([
+          `${op} ${b()}, ${b()}`, `${op} ${b()}, ${mem('byte')}`, `${op} ${mem('byte')}, ${b()}`, `${op} ${mem('byte')}, ${imm8()}`,
+          `${op} ${b()}, ${imm8()}`, `${op} al, ${imm8()}`, `test ${b()}, ${b()}`, `test ${mem('byte')}, ${b()}`,
+          `test ${mem('byte')}, ${imm8()}`, `test al, ${imm8()}`, `${r.pick(['inc', 'dec'])} ${r.below(2) ? b() : mem('byte')}`,
+        ]));
+        break;
       }
       default: {
         // Where ADC's carry out differs from ADD's (all ones added with a carry in) and SBB's from

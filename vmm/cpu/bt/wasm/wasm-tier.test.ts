@@ -118,6 +118,14 @@ const PRODUCERS = [
   'test eax, ebx', 'inc eax', 'dec eax', 'shl eax, 1', 'shl eax, 7', 'shr eax, 1', 'shr eax, 9', 'sar eax, 1', 'sar eax, 31',
   'imul eax, ebx', 'mul ebx', 'cmp eax, 0x80000000', 'add eax, 1', 'sub dword [esi], 1',
 ];
+/** Producers whose record is a byte's: the sign is bit 7, and OF, CF and the signed conditions are a byte's. */
+const BYTE_PRODUCERS = [
+  'add al, bl', 'or al, bl', 'adc al, bl', 'sbb al, bl', 'and ah, bh', 'sub al, bl', 'xor al, bh', 'cmp al, bl', 'cmp ah, bl',
+  'cmp al, 0x80', 'sub al, 0x7f', 'add al, 1', 'test al, bl', 'test al, 0x81', 'inc al', 'dec bh', 'cmp byte [esi], 0x7f',
+  'sub byte [esi + 4], al', 'add bl, [esi]', 'adc byte [esi], 0x80',
+];
+/** Dwords whose two low bytes are each one of the byte edges: 0, 1, 0x7f, 0x80, 0xff. */
+const BYTE_VALUES = [0, 1, 0x7f, 0x80, 0xff].flatMap((lo) => [0, 0x7f, 0x80, 0xff].map((hi) => lo | (hi << 8)));
 const VALUES_A = [0, 1, 5, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678];
 const VALUES_B = [0, 1, 3, 0x7fffffff, 0x80000000, 0xffffffff];
 
@@ -144,9 +152,13 @@ function overRows(rows: readonly number[][], body: string, stride: number, what:
 test('CMOVcc and SETcc as WebAssembly agree with the interpreter for every condition after every producer', () => {
   const rows = VALUES_A.flatMap((a) => VALUES_B.map((b) => [a, b, (a ^ 0x5a5a5a5a) >>> 0]));
   // Eight conditions a program: sixteen would make a block longer than a translation takes (MAX_INSNS).
-  for (const producer of PRODUCERS) for (const half of [CONDITIONS.slice(0, 8), CONDITIONS.slice(8)]) {
-    const body = half.map((cc, k) => `set${cc} cl\n cmov${cc} ecx, [esi + 8]\n mov [edi + ${4 * k}], ecx\n set${cc} ch\n`).join('');
-    overRows(rows, `${producer}\n ${body}`, 64, producer);
+  const byteRows = BYTE_VALUES.flatMap((a) => [0, 1, 0x7f, 0x80, 0xff, 0x7f80].map((b) => [a, b, a ^ 0x5a5a5a5a]));
+  for (const [producers, over] of [[PRODUCERS, rows], [BYTE_PRODUCERS, byteRows]] as const) {
+    for (const producer of producers) for (const half of [CONDITIONS.slice(0, 8), CONDITIONS.slice(8)]) {
+      // A producer of AH or BH: the conditions' SETcc writes DL and DH, which no producer reads.
+      const body = half.map((cc, k) => `set${cc} dl\n cmov${cc} ecx, [esi + 8]\n mov [edi + ${4 * k}], ecx\n set${cc} dh\n mov [edi + ${32 + 2 * k}], dx\n`).join('');
+      overRows(over, `${producer}\n ${body}`, 64, producer);
+    }
   }
 });
 
@@ -155,7 +167,7 @@ test('the lazy flags a WebAssembly translation leaves where it exits after each 
   // just before it, with the producer's operands in the state, and the interpreter reads EFLAGS
   // from them. Each row runs with the carry in clear and set (CMP EDX, 1 with EDX 1 or 0).
   const rows = VALUES_A.flatMap((a) => VALUES_B.flatMap((b) => [[a, b, 1], [a, b, 0]]));
-  const producers = [...PRODUCERS, 'adc eax, -1', 'adc eax, eax', 'adc eax, 0', 'sbb eax, eax', 'sbb eax, -1', 'sbb eax, 0', 'adc dword [esi], -1', 'sbb [esi], eax'];
+  const producers = [...PRODUCERS, ...BYTE_PRODUCERS, 'adc eax, -1', 'adc eax, eax', 'adc eax, 0', 'sbb eax, eax', 'sbb eax, -1', 'sbb eax, 0', 'adc dword [esi], -1', 'sbb [esi], eax'];
   for (const producer of producers) {
     const body = `mov edx, [esi + 8]
       mov [edi + 8], eax
