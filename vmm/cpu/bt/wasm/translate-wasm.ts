@@ -3,7 +3,7 @@
 // harness (machine.ts, scripts/bt-wasm-bench.ts) measures it against the JavaScript translator. The
 // subset:
 //
-//   MOV r/m32 (89 8B B8+r C7/0), MOV m16,r16 and r16,r/m16, the byte moves (88 8A B0+r C6/0), MOVZX
+//   MOV r/m32 (89 8B B8+r C7/0 A1 A3), MOV m16,r16 and r16,r/m16, the byte moves (88 8A B0+r C6/0 A0 A2), MOVZX
 //   from r/m8 and r/m16, LEA, NOP (90, 0F 1F), the eight ALU operations on 32-bit operands (01-3D,
 //   81, 83), TEST, INC/DEC (40-4F, FF/0-1), NOT, MUL r/m32, IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by
 //   a constant, SHL/SHR/SAR by CL, Jcc, JMP, CMOVcc, SETcc; 32-bit code and addresses, memory
@@ -237,6 +237,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0x8b: case 0x88: case 0x8a: case 0x90: case 0x0f1f: return none;
     case 0xc6: return i.reg === 0 ? none : null;
     case 0x80: case 0x84: case 0xa8: return set;
+    // MOV between AL or EAX and a memory offset (no ModRM).
+    case 0xa0: case 0xa2: return none;
+    case 0xa1: case 0xa3: return i.o32 ? none : null;
     case 0xf6: return i.reg === 0 ? set : null;
     case 0xfe: return i.reg <= 1 ? set : null;
     // By CL: a count of 0 leaves the flags as they were, so which operation set them is known only
@@ -1039,6 +1042,25 @@ class RegionWriter {
         }
         c.set(T1);
         this.setByteReg(i.reg);
+        return;
+      case 0xa1:
+        this.readE(i);
+        c.get(T0).set(R(0));
+        return;
+      case 0xa3:
+        this.probe(i, 4, true, false);
+        this.store32(() => c.get(R(0)));
+        return;
+      case 0xa0:
+        this.probe(i, 1, false, true);
+        c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram).set(T1);
+        this.setByteReg(0);
+        return;
+      case 0xa2:
+        this.probe(i, 1, true, false);
+        this.byteReg(0);
+        c.set(T1);
+        this.store32(() => c.get(T1), Op.i32_store8);
         return;
       case 0x80: return this.intOpE8(i, ALU_OPS[i.reg]!, () => c.i32(i.imm & 0xff));
       case 0x84: return this.intOpE8(i, TEST, () => this.byteReg(i.reg));

@@ -87,6 +87,8 @@ function program(r: Xorshift32, n: number): string {
           `mov ${mem('byte')}, ${r.below(256)}`, `mov ${r.pick(BYTES)}, ${r.below(256)}`,
           `mov ${r.pick(WORDS)}, ${r.pick(WORDS)}`,
           `mov ${r.pick(WORDS)}, ${mem('word')}`,
+          // MOV with a memory offset (A0-A3).
+          `mov eax, [${BUFFER + at()}]`, `mov [${BUFFER + at()}], eax`, `mov al, [${BUFFER + at()}]`, `mov [${BUFFER + at()}], al`,
         ]));
         continue;
       case 17:
