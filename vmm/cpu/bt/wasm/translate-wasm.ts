@@ -3,11 +3,13 @@
 // harness (machine.ts, scripts/bt-wasm-bench.ts) measures it against the JavaScript translator. The
 // subset:
 //
-//   MOV r/m32 (89 8B B8+r C7/0 A1 A3), MOV m16,r16 and r16,r/m16, the byte moves (88 8A B0+r C6/0 A0 A2), MOVZX
-//   from r/m8 and r/m16, LEA, NOP (90, 0F 1F), the eight ALU operations on 32-bit operands (01-3D,
-//   81, 83), TEST, INC/DEC (40-4F, FF/0-1), NOT, MUL r/m32, IMUL r32,r/m32, SHL/SHR/SAR/ROL/ROR by
-//   a constant, SHL/SHR/SAR by CL, Jcc, JMP, CMOVcc, SETcc; 32-bit code and addresses, memory
-//   through flat segments only.
+//   MOV r/m32 (89 8B B8+r C7/0 A1 A3), MOV m16,r16 and r16,r/m16, the byte moves (88 8A B0+r C6/0
+//   A0 A2), MOVZX and MOVSX from r/m8 and r/m16, LEA, NOP (90, 0F 1F), the eight ALU operations on
+//   dwords (01-3D, 81, 83) and bytes (00-3C, 80), TEST (85 A9 F7/0, and of bytes 84 A8 F6/0),
+//   INC/DEC (40-4F, FF/0-1, FE/0-1), NOT, NEG, MUL r/m32, IMUL r32,r/m32 (and with an immediate),
+//   SHL/SHR/SAR/ROL/ROR of dwords by a constant, SHL/SHR/SAR of words by a constant and of dwords
+//   by CL, PUSH (registers, immediates, r/m32), POP, LEAVE, CALL, RET, Jcc, JMP, CMOVcc, SETcc;
+//   32-bit code and addresses, memory through flat segments only.
 //
 // Anything else ends the block before it, and the region leaves to the dispatcher there.
 //
@@ -30,7 +32,7 @@ import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from 
 import type { ModeFacts } from '../mode.ts';
 import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
-import { ALU_OPS, DEC, INC, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type Alt, type IntOp, type Producer, type ShiftOp } from '../../gen/integer-table.ts';
+import { ALU_OPS, DEC, INC, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type Alt, type IntOp, type Producer, type ShiftOp } from '../../gen/integer-table.ts';
 import { evaluate, parse, substitute, type Expr } from '../../gen/template.ts';
 import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, flagSource } from '../../gen/flags-table.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
@@ -232,6 +234,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   if (o >= 0x50 && o < 0x60) return i.o32 && stackOk(mode) ? none : null;
   switch (o) {
     case 0xe8: case 0xc3: case 0xc2: return i.o32 && stackOk(mode) ? jump : null;
+    case 0x68: case 0x6a: case 0xc9: return i.o32 && stackOk(mode) ? none : null;
+    case 0x0fbe: case 0x0fbf: return i.o32 ? none : null;
+    case 0x69: case 0x6b: case 0xa9: return i.o32 ? set : null;
     case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
     case 0x8b: case 0x88: case 0x8a: case 0x90: case 0x0f1f: return none;
@@ -249,8 +254,8 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0xc7: return i.o32 && i.reg === 0 ? none : null;
     case 0x0fb6: case 0x0fb7: return i.o32 ? none : null;
     case 0xeb: case 0xe9: return i.o32 ? jump : null;
-    case 0xf7: return !i.o32 ? null : i.reg === 2 ? none : i.reg === 0 || i.reg === 4 ? set : null;
-    case 0xff: return i.o32 && i.reg <= 1 ? set : null;
+    case 0xf7: return !i.o32 ? null : i.reg === 2 ? none : i.reg === 0 || i.reg === 3 || i.reg === 4 ? set : null;
+    case 0xff: return !i.o32 ? null : i.reg <= 1 ? set : i.reg === 6 && stackOk(mode) ? none : null;
     case 0xc1: case 0xd1: {
       const count = (o === 0xc1 ? i.imm : 1) & 31;
       if (count === 0 || i.reg === 2 || i.reg === 3 || (!i.o32 && i.reg < 4)) return null;
@@ -335,7 +340,9 @@ export function translateWasm(
       if (ins.i.mod !== 3 && ins.i.opcode !== 0x8d) segs |= 1 << ins.i.seg;
       // PUSH, POP, CALL and RET address through SS (and take it as flat).
       const op = ins.i.opcode;
-      if ((op >= 0x50 && op < 0x60) || op === 0xe8 || op === 0xc2 || op === 0xc3) segs |= 1 << SS;
+      if ((op >= 0x50 && op < 0x60) || op === 0xe8 || op === 0xc2 || op === 0xc3 || op === 0x68 || op === 0x6a || op === 0xc9 || (op === 0xff && ins.i.reg === 6)) {
+        segs |= 1 << SS;
+      }
     }
   }
   // Judged before any byte is written: most regions the engine offers are refused.
@@ -881,6 +888,16 @@ class RegionWriter {
     this.pending = null;
   }
 
+  /** IMUL's truncated form: register `reg` = T0 times what `by` pushes; CF = OF = the product does not fit in 32 signed bits. */
+  private imul(by: () => void, reg: number): void {
+    const c = this.c;
+    by();
+    c.op(Op.i64_extend_i32_s).get(T0).op(Op.i64_extend_i32_s, Op.i64_mul).set(P64);
+    c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(reg));
+    c.get(P64).get(FR).op(Op.i64_extend_i32_s, Op.i64_ne).tee(FC).set(FB);
+    this.produce('shift');
+  }
+
   /** Pushes byte register `n`: AL, CL, DL, BL (0-3) or AH, CH, DH, BH (4-7). */
   private byteReg(n: number): void {
     const c = this.c;
@@ -1107,11 +1124,42 @@ class RegionWriter {
       case 0x0faf:
         // IMUL r32, r/m32: the low half; CF = OF = the product does not fit in 32 signed bits.
         this.readE(i);
-        c.get(R(i.reg)).op(Op.i64_extend_i32_s).get(T0).op(Op.i64_extend_i32_s, Op.i64_mul).set(P64);
-        c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(i.reg));
-        c.get(P64).get(FR).op(Op.i64_extend_i32_s, Op.i64_ne).tee(FC).set(FB);
-        this.produce('shift');
+        this.imul(() => c.get(R(i.reg)), i.reg);
         return;
+      case 0x69: case 0x6b:
+        // IMUL r32, r/m32, imm (6B's byte sign-extended by the decoder).
+        this.readE(i);
+        this.imul(() => c.i32(i.imm), i.reg);
+        return;
+      case 0xa9: return this.intOpR(0, TEST, i.imm);
+      case 0x68: case 0x6a:
+        this.push(() => c.i32(i.imm));
+        return;
+      case 0xc9:
+        // LEAVE: EBP = [EBP], ESP = EBP + 4; a fault changes nothing.
+        c.get(R(5)).set(LIN);
+        this.probeLin(4, false, true);
+        this.load32();
+        c.set(T0);
+        c.get(R(5)).i32(4).op(Op.i32_add).set(R(4));
+        c.get(T0).set(R(5));
+        return;
+      case 0x0fbe: case 0x0fbf: {
+        // MOVSX r32 from r/m8 or r/m16.
+        const word = o === 0x0fbf;
+        if (i.mod === 3) {
+          if (word) c.get(R(i.rm)).i32(16).op(Op.i32_shl).i32(16).op(Op.i32_shr_s);
+          else {
+            this.byteReg(i.rm);
+            c.i32(24).op(Op.i32_shl).i32(24).op(Op.i32_shr_s);
+          }
+        } else {
+          this.probe(i, word ? 2 : 1, false, true);
+          c.get(PHYS).mem(word ? Op.i32_load16_s : Op.i32_load8_s, word ? 1 : 0, this.L.ram);
+        }
+        c.set(R(i.reg));
+        return;
+      }
       case 0xf7:
         if (i.reg === 2) {
           // NOT leaves the flags alone: its operand goes through T0, not FA.
@@ -1129,6 +1177,7 @@ class RegionWriter {
           }
           return;
         }
+        if (i.reg === 3) return this.intOpE(i, NEG, null);
         this.readE(i);
         if (i.reg === 0) {
           c.get(T0).set(FA).i32(i.imm).set(FB);
@@ -1143,6 +1192,12 @@ class RegionWriter {
         this.produce('shift');
         return;
       case 0xff:
+        if (i.reg === 6) {
+          // PUSH r/m32: the operand is read (with ESP as it was) before the push.
+          this.readE(i);
+          this.push(() => c.get(T0));
+          return;
+        }
         return this.intOpE(i, i.reg === 1 ? DEC : INC, null);
       case 0xc1: case 0xd1:
         return this.shift(i, (o === 0xc1 ? i.imm : 1) & 31);

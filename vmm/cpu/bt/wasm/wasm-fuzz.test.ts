@@ -46,7 +46,12 @@ function program(r: Xorshift32, n: number): string {
       case 3: lines.push(`${op} ${mem()}, ${imm()}`); break;
       case 4: lines.push(r.pick([`test ${reg()}, ${reg()}`, `test ${reg()}, ${imm()}`, `test ${mem()}, ${reg()}`])); break;
       case 5: lines.push(`${r.pick(['inc', 'dec', 'not'])} ${r.below(2) ? reg() : mem()}`); break;
-      case 6: lines.push(r.pick([`mul ${reg()}`, `mul ${mem()}`, `imul ${reg()}, ${reg()}`, `imul ${reg()}, ${mem()}`])); break;
+      case 6:
+        lines.push(r.pick([
+          `mul ${reg()}`, `mul ${mem()}`, `imul ${reg()}, ${reg()}`, `imul ${reg()}, ${mem()}`, `imul ${reg()}, ${reg()}, ${imm()}`,
+          `imul ${reg()}, ${mem()}, ${r.pick([-128, -1, 3, 127])}`, `neg ${r.below(2) ? reg() : mem()}`, `test eax, ${imm()}`,
+        ]));
+        break;
       case 7: {
         const s = r.pick(SHIFTS);
         lines.push(`${s} ${r.below(3) ? reg() : mem()}, ${1 + r.below(31)}`);
@@ -59,9 +64,11 @@ function program(r: Xorshift32, n: number): string {
       }
       case 8: lines.push(r.pick([`mov ${reg()}, ${reg()}`, `mov ${reg()}, ${imm()}`, `mov ${reg()}, ${mem()}`])); continue;
       case 9: lines.push(r.pick([`mov ${mem()}, ${reg()}`, `mov ${mem()}, ${imm()}`, `mov ${mem('word')}, ${r.pick(WORDS)}`])); continue;
-      case 10:
-        lines.push(r.pick([`movzx ${reg()}, ${r.pick(BYTES)}`, `movzx ${reg()}, ${r.pick(WORDS)}`, `movzx ${reg()}, ${mem('byte')}`, `movzx ${reg()}, ${mem('word')}`]));
+      case 10: {
+        const x = r.pick(['movzx', 'movsx']);
+        lines.push(r.pick([`${x} ${reg()}, ${r.pick(BYTES)}`, `${x} ${reg()}, ${r.pick(WORDS)}`, `${x} ${reg()}, ${mem('byte')}`, `${x} ${reg()}, ${mem('word')}`]));
         continue;
+      }
       case 11: lines.push(`lea ${reg()}, [${reg()} + ${reg()} * ${r.pick([1, 2, 4, 8])} + ${imm()}]`); continue;
       case 12:
         readsFlags();
@@ -72,11 +79,13 @@ function program(r: Xorshift32, n: number): string {
         lines.push(`set${r.pick(CC)} ${r.below(2) ? r.pick(BYTES) : mem('byte')}`);
         continue;
       case 14:
-        lines.push(`push ${reg()}`);
+        lines.push(r.pick([`push ${reg()}`, `push ${imm()}`, `push byte ${r.pick([-128, -1, 5, 127])}`, `push ${mem()}`, 'push dword [esp + 4]']));
         pushed++;
         continue;
       case 15:
-        if (pushed) {
+        // A frame made and left with LEAVE (EBP, the buffer's pointer, comes back).
+        if (r.below(4) === 0) lines.push('push ebp', 'mov ebp, esp', `push ${reg()}`, 'leave');
+        else if (pushed) {
           lines.push(`pop ${reg()}`);
           pushed--;
         }
