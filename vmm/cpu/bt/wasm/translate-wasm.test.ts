@@ -51,10 +51,10 @@ test('a store to a page with translations leaves to the interpreter (status retu
 });
 
 test('CF from the interpreter\'s lazy state (ADC, SBB, INC at the start of a translation) as the interpreter computes it', () => {
-  // A byte's ADD or SUB (XADD AL, BL; NEG AL), a word's ADD, SUB or AND, or STC, which the prototype
-  // leaves to the interpreter, then the region: adc ecx, edx ; sbb esi, edi ; inc ecx ; hlt, or
-  // inc ecx ; adc ecx, edx ; hlt.
-  const firsts = [[0x0f, 0xc0, 0xd8], [0xf6, 0xd8], [0x66, 0x01, 0xd8], [0x66, 0x29, 0xd8], [0x66, 0x21, 0xd8], [0xf9]];
+  // A byte's ADD or SUB (XADD AL, BL; NEG AL), a word's ADD or SUB (XADD AX, BX; CMPXCHG BX, AX), a
+  // dword's SUB (CMPXCHG EBX, EAX), or STC, which the prototype leaves to the interpreter, then the
+  // region: adc ecx, edx ; sbb esi, edi ; inc ecx ; hlt, or inc ecx ; adc ecx, edx ; hlt.
+  const firsts = [[0x0f, 0xc0, 0xd8], [0xf6, 0xd8], [0x66, 0x0f, 0xc1, 0xd8], [0x66, 0x0f, 0xb1, 0xc3], [0x0f, 0xb1, 0xc3], [0xf9]];
   const tails = [[0x11, 0xd1, 0x19, 0xfe, 0x41, 0xf4], [0x41, 0x11, 0xd1, 0xf4]];
   const r = new Xorshift32(7);
   for (const first of firsts) for (const tail of tails) {

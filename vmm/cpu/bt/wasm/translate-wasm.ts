@@ -100,13 +100,24 @@ const RECORD: ReadonlyMap<string, Binding> = new Map<string, Binding>([
 const SHIFTED: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }]]);
 const SHIFTED_WORD: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'small' }]]);
 
-/** The same for a byte's record: the operands and result held cut to the byte (0-255), the sign bit 0x80. */
-const RECORD_BYTE: ReadonlyMap<string, Binding> = new Map<string, Binding>([
-  ...['a', 'ua'].map((n): [string, Binding] => [n, { local: FA, kind: 'small' }]),
-  ...['b', 'ub'].map((n): [string, Binding] => [n, { local: FB, kind: 'small' }]),
-  ...['r', 'ur'].map((n): [string, Binding] => [n, { local: FR, kind: 'small' }]),
-  ['s', { value: 0x80 }],
-]);
+/** The same for a byte's or a word's record: the operands and result held cut to their size, and its sign bit. */
+function narrowRecord(sign: number): ReadonlyMap<string, Binding> {
+  return new Map<string, Binding>([
+    ...['a', 'ua'].map((n): [string, Binding] => [n, { local: FA, kind: 'small' }]),
+    ...['b', 'ub'].map((n): [string, Binding] => [n, { local: FB, kind: 'small' }]),
+    ...['r', 'ur'].map((n): [string, Binding] => [n, { local: FR, kind: 'small' }]),
+    ['s', { value: sign }],
+  ]);
+}
+/** The flags table's names for a record by the interpreter's size code (lsz): a byte's, a word's, a dword's. */
+const RECORDS: readonly ReadonlyMap<string, Binding>[] = [narrowRecord(0x80), narrowRecord(0x8000), RECORD];
+/** Stores by operand size code. */
+const STORES: readonly Op[] = [Op.i32_store8, Op.i32_store16, Op.i32_store];
+
+/** `v` cut to operand size code `size` (a dword as it is). */
+function cut(v: number, size: number): number {
+  return size === 2 ? v : v & (size === 1 ? 0xffff : 0xff);
+}
 
 /** A shift's operand and its count from CL (1-31), `v` and `k` in the table's shift templates. */
 const SHIFTED_BY_K: ReadonlyMap<string, Binding> = new Map([['v', { local: T0, kind: 'signed' }], ['k', { local: K, kind: 'small' }]]);
@@ -220,10 +231,9 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
   const none: Plan = { needsProducer: false, flags: 'none', flow: false };
   const set: Plan = { needsProducer: false, flags: 'set', flow: false };
   const jump: Plan = { needsProducer: false, flags: 'none', flow: true };
-  if (o < 0x40 && (o & 7) < 6 && (o & 1) === 1) return i.o32 ? set : null;
-  // The byte forms (E8 op G8, G8 op E8, AL op imm8): a byte's record.
-  if (o < 0x40 && ((o & 7) === 0 || (o & 7) === 2 || (o & 7) === 4)) return set;
-  if (o >= 0x40 && o < 0x50) return i.o32 ? set : null;
+  // The ALU operations on bytes, words and dwords (a record of the operand's size), and INC and DEC.
+  if (o < 0x40 && (o & 7) < 6) return set;
+  if (o >= 0x40 && o < 0x50) return set;
   if (o >= 0xb8 && o < 0xc0) return i.o32 ? none : null;
   if (o >= 0xb0 && o < 0xb8) return none;
   // With an operand-size prefix a jump's target wraps to 16 bits: left to the interpreter.
@@ -236,8 +246,8 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0xe8: case 0xc3: case 0xc2: return i.o32 && stackOk(mode) ? jump : null;
     case 0x68: case 0x6a: case 0xc9: return i.o32 && stackOk(mode) ? none : null;
     case 0x0fbe: case 0x0fbf: return i.o32 ? none : null;
-    case 0x69: case 0x6b: case 0xa9: return i.o32 ? set : null;
-    case 0x81: case 0x83: case 0x85: case 0x0faf: return i.o32 ? set : null;
+    case 0x69: case 0x6b: case 0x0faf: return i.o32 ? set : null;
+    case 0x81: case 0x83: case 0x85: case 0xa9: return set;
     case 0x89: return i.o32 || i.mod !== 3 ? none : null;
     case 0x8b: case 0x88: case 0x8a: case 0x90: case 0x0f1f: return none;
     case 0xc6: return i.reg === 0 ? none : null;
@@ -254,13 +264,12 @@ function plan(i: Instr, mode: ModeFacts): Plan | null {
     case 0xc7: return i.o32 && i.reg === 0 ? none : null;
     case 0x0fb6: case 0x0fb7: return i.o32 ? none : null;
     case 0xeb: case 0xe9: return i.o32 ? jump : null;
-    case 0xf7: return !i.o32 ? null : i.reg === 2 ? none : i.reg === 0 || i.reg === 3 || i.reg === 4 ? set : null;
-    case 0xff: return !i.o32 ? null : i.reg <= 1 ? set : i.reg === 6 && stackOk(mode) ? none : null;
+    case 0xf7: return i.reg === 0 || i.reg === 3 ? set : !i.o32 ? null : i.reg === 2 ? none : i.reg === 4 ? set : null;
+    case 0xff: return i.reg <= 1 ? set : i.o32 && i.reg === 6 && stackOk(mode) ? none : null;
     case 0xc1: case 0xd1: {
       const count = (o === 0xc1 ? i.imm : 1) & 31;
       if (count === 0 || i.reg === 2 || i.reg === 3 || (!i.o32 && i.reg < 4)) return null;
-      // A word's shift records 16-bit flags in the state, where no condition of the subset reads them.
-      return i.reg < 2 || !i.o32 ? { needsProducer: false, flags: 'cfof', flow: false } : set;
+      return i.reg < 2 ? { needsProducer: false, flags: 'cfof', flow: false } : set;
     }
   }
   return null;
@@ -650,7 +659,7 @@ class RegionWriter {
       return;
     }
     const [lazy0, lazy1] = src.lazy;
-    const record = this.size === 0 ? RECORD_BYTE : RECORD;
+    const record = RECORDS[this.size]!;
     if (lazy0 !== lazy1) emitTemplate(c, LAZY_FLAGS[lazy1]![flag], record);
     emitTemplate(c, LAZY_FLAGS[lazy0]![flag], record);
     if (lazy0 !== lazy1) c.get(FC).op(Op.select);
@@ -670,12 +679,12 @@ class RegionWriter {
     const c = this.c;
     const k = cc >> 1;
     const neg = (cc & 1) !== 0;
-    // A byte's record holds its operands and result cut to the byte: its sign is bit 7, and only
-    // the unsigned comparisons of CMP's operands stand for its conditions.
-    const byte = this.size === 0;
+    // A byte's or a word's record holds its operands and result cut to its size: its sign is bit 7
+    // or 15, and only the unsigned comparisons of CMP's operands stand for its conditions.
+    const narrow = this.size < 2;
     const zf = (): Code => c.get(FR).op(Op.i32_eqz);
-    const sf = (): Code => (byte ? c.get(FR).i32(7).op(Op.i32_shr_u) : c.get(FR).i32(0).op(Op.i32_lt_s));
-    if (p === 'sub' && (byte ? [1, 2, 3] : [1, 2, 3, 6, 7]).includes(k)) {
+    const sf = (): Code => (narrow ? c.get(FR).i32(this.size === 0 ? 7 : 15).op(Op.i32_shr_u) : c.get(FR).i32(0).op(Op.i32_lt_s));
+    if (p === 'sub' && (narrow ? [1, 2, 3] : [1, 2, 3, 6, 7]).includes(k)) {
       const cmp = { 1: [Op.i32_lt_u, Op.i32_ge_u], 2: [Op.i32_eq, Op.i32_ne], 3: [Op.i32_le_u, Op.i32_gt_u], 6: [Op.i32_lt_s, Op.i32_ge_s], 7: [Op.i32_le_s, Op.i32_gt_s] }[k as 1]!;
       c.get(FA).get(FB).op(cmp[neg ? 1 : 0]!);
       return;
@@ -718,8 +727,8 @@ class RegionWriter {
   private intOp(op: IntOp, size = 2): void {
     const c = this.c;
     emitTemplate(c, op.result, OPERANDS);
-    // A byte's result cut to the byte, as the interpreter's & m (a dword's is the i32 already).
-    if (size === 0) c.i32(0xff).op(Op.i32_and);
+    // A byte's or a word's result cut to its size, as the interpreter's & m (a dword's is the i32 already).
+    if (size < 2) c.i32(size === 0 ? 0xff : 0xffff).op(Op.i32_and);
     c.set(FR);
     const f = op.flags!;
     if (f.a !== 'a' || f.b !== 'b') {
@@ -739,91 +748,77 @@ class RegionWriter {
     this.c.set(T1);
   }
 
-  /** E = E op `src` (a register, a constant or T0), with E a register or memory (E alone: `src` null). */
-  private intOpE(i: Instr, op: IntOp, src: (() => void) | null): void {
-    const c = this.c;
-    if (i.mod !== 3) this.probe(i, 4, op.writes, true);
-    this.carryFor(op);
-    if (i.mod === 3) c.get(R(i.rm)).set(FA);
-    else {
-      this.load32();
-      c.set(FA);
-    }
-    if (src) {
-      src();
-      c.set(FB);
-    }
-    this.intOp(op);
-    if (!op.writes) return;
-    if (i.mod === 3) c.get(FR).set(R(i.rm));
-    else this.store32(() => c.get(FR));
+  /** Pushes register `n` at operand size code `size`: a dword, a word (zero-extended) or a byte register. */
+  private readReg(n: number, size: number): void {
+    if (size === 0) return this.byteReg(n);
+    this.c.get(R(n));
+    if (size === 1) this.c.i32(0xffff).op(Op.i32_and);
   }
 
-  /** Register `reg` = `reg` op E. */
-  private intOpG(i: Instr, op: IntOp): void {
+  /** Register `n` at operand size code `size` = what `value` pushes (a word's or a byte's other bits stay). */
+  private writeReg(n: number, size: number, value: () => void): void {
     const c = this.c;
-    this.readE(i);
-    this.carryFor(op);
-    c.get(R(i.reg)).set(FA).get(T0).set(FB);
-    this.intOp(op);
-    if (op.writes) c.get(FR).set(R(i.reg));
+    if (size === 2) {
+      value();
+      c.set(R(n));
+      return;
+    }
+    value();
+    c.set(T1);
+    if (size === 0) return this.setByteReg(n);
+    c.get(R(n)).i32(-0x10000).op(Op.i32_and).get(T1).i32(0xffff).op(Op.i32_and, Op.i32_or).set(R(n));
   }
 
-  /** The byte E = E op `src` (a byte: a register's or a constant), E a byte register or memory (E alone: `src` null). */
-  private intOpE8(i: Instr, op: IntOp, src: (() => void) | null): void {
+  /** Pushes the operand at PHYS, of operand size code `size`, zero-extended. */
+  private loadAt(size: number): void {
+    if (size === 2) return this.load32();
+    this.c.get(PHYS).mem(size === 1 ? Op.i32_load16_u : Op.i32_load8_u, size, this.L.ram);
+  }
+
+  /**
+   * E = E op `src` (a register's or a constant, cut to the operand's size), E a register or memory
+   * of operand size code `size` (E alone: `src` null).
+   */
+  private intOpE(i: Instr, op: IntOp, src: (() => void) | null, size = 2): void {
     const c = this.c;
-    if (i.mod !== 3) this.probe(i, 1, op.writes, true);
+    if (i.mod !== 3) this.probe(i, 1 << size, op.writes, true);
     this.carryFor(op);
-    if (i.mod === 3) this.byteReg(i.rm);
-    else c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram);
+    if (i.mod === 3) this.readReg(i.rm, size);
+    else this.loadAt(size);
     c.set(FA);
     if (src) {
       src();
       c.set(FB);
     }
-    this.intOp(op, 0);
+    this.intOp(op, size);
     if (!op.writes) return;
-    c.get(FR).set(T1);
-    if (i.mod === 3) this.setByteReg(i.rm);
-    else this.store32(() => c.get(T1), Op.i32_store8);
+    if (i.mod === 3) this.writeReg(i.rm, size, () => c.get(FR));
+    else this.store32(() => c.get(FR), STORES[size]);
   }
 
-  /** Byte register `reg` = `reg` op the byte E. */
-  private intOpG8(i: Instr, op: IntOp): void {
+  /** Register `reg` = `reg` op E, of operand size code `size`. */
+  private intOpG(i: Instr, op: IntOp, size = 2): void {
     const c = this.c;
-    if (i.mod !== 3) this.probe(i, 1, false, true);
+    if (i.mod !== 3) this.probe(i, 1 << size, false, true);
     this.carryFor(op);
-    this.byteReg(i.reg);
+    this.readReg(i.reg, size);
     c.set(FA);
-    if (i.mod === 3) this.byteReg(i.rm);
-    else c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram);
+    if (i.mod === 3) this.readReg(i.rm, size);
+    else this.loadAt(size);
     c.set(FB);
-    this.intOp(op, 0);
-    if (!op.writes) return;
-    c.get(FR).set(T1);
-    this.setByteReg(i.reg);
+    this.intOp(op, size);
+    if (op.writes) this.writeReg(i.reg, size, () => c.get(FR));
   }
 
-  /** AL = AL op the byte `imm`. */
-  private intOpAl(op: IntOp, imm: number): void {
+  /** Register `reg` = `reg` op `imm` (`reg` op itself: `imm` null), of operand size code `size`. */
+  private intOpR(reg: number, op: IntOp, imm: number | null, size = 2): void {
     const c = this.c;
     this.carryFor(op);
-    this.byteReg(0);
-    c.set(FA).i32(imm & 0xff).set(FB);
-    this.intOp(op, 0);
-    if (!op.writes) return;
-    c.get(FR).set(T1);
-    this.setByteReg(0);
-  }
-
-  /** Register `reg` = `reg` op `imm` (`reg` op itself: `imm` null). */
-  private intOpR(reg: number, op: IntOp, imm: number | null): void {
-    const c = this.c;
-    this.carryFor(op);
-    c.get(R(reg)).set(FA);
-    if (imm !== null) c.i32(imm).set(FB);
-    this.intOp(op);
-    if (op.writes) c.get(FR).set(R(reg));
+    this.readReg(reg, size);
+    c.set(FA);
+    if (imm !== null) c.i32(cut(imm, size)).set(FB);
+    this.intOp(op, size);
+    if (op.writes) this.writeReg(reg, size, () => c.get(FR));
   }
 
   /** SHL, SHR, SAR, ROL or ROR of the dword E by the constant `count` (1-31), from the one table. */
@@ -863,10 +858,7 @@ class RegionWriter {
       c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
   }
 
-  /**
-   * SHL, SHR or SAR of the word E by the constant `count` (1-31), from the one table. Its flags go
-   * to the state at once, recorded for a word: the subset's conditions read dword producers only.
-   */
+  /** SHL, SHR or SAR of the word E by the constant `count` (1-31), from the one table: a word's record. */
   private shiftWord(i: Instr, count: number): void {
     const c = this.c;
     const steps = shiftSteps(SHIFT_OPS[i.reg]!, count, 16);
@@ -884,8 +876,6 @@ class RegionWriter {
     emitTemplate(c, steps.get('of')!, SHIFTED_WORD);
     c.set(FB);
     this.produce('shift', 1);
-    this.flush();
-    this.pending = null;
   }
 
   /** IMUL's truncated form: register `reg` = T0 times what `by` pushes; CF = OF = the product does not fit in 32 signed bits. */
@@ -956,16 +946,15 @@ class RegionWriter {
     const o = i.opcode;
     if (o < 0x40) {
       const op = ALU_OPS[o >> 3]!;
+      // Bytes (even opcodes) or the operand size (odd).
+      const size = (o & 1) === 0 ? 0 : i.o32 ? 2 : 1;
       switch (o & 7) {
-        case 0: return this.intOpE8(i, op, () => this.byteReg(i.reg));
-        case 1: return this.intOpE(i, op, () => c.get(R(i.reg)));
-        case 2: return this.intOpG8(i, op);
-        case 3: return this.intOpG(i, op);
-        case 4: return this.intOpAl(op, i.imm);
-        default: return this.intOpR(0, op, i.imm);
+        case 0: case 1: return this.intOpE(i, op, () => this.readReg(i.reg, size), size);
+        case 2: case 3: return this.intOpG(i, op, size);
+        default: return this.intOpR(0, op, i.imm, size);
       }
     }
-    if (o < 0x50) return this.intOpR(o & 7, o >= 0x48 ? DEC : INC, null);
+    if (o < 0x50) return this.intOpR(o & 7, o >= 0x48 ? DEC : INC, null, i.o32 ? 2 : 1);
     if (o < 0x58) {
       // PUSH ESP pushes the value ESP had before.
       this.push(() => c.get(R(o & 7)));
@@ -1014,13 +1003,10 @@ class RegionWriter {
       return;
     }
     switch (o) {
-      case 0x81: case 0x83: return this.intOpE(i, ALU_OPS[i.reg]!, () => c.i32(i.imm));
+      case 0x81: case 0x83: return this.intOpE(i, ALU_OPS[i.reg]!, () => c.i32(cut(i.imm, i.o32 ? 2 : 1)), i.o32 ? 2 : 1);
       case 0x85:
         // TEST's operands in the interpreter's order: E, then G.
-        this.readE(i);
-        c.get(T0).set(FA).get(R(i.reg)).set(FB);
-        this.intOp(TEST);
-        return;
+        return this.intOpE(i, TEST, () => this.readReg(i.reg, i.o32 ? 2 : 1), i.o32 ? 2 : 1);
       case 0x89:
         if (i.mod === 3) c.get(R(i.reg)).set(R(i.rm));
         else {
@@ -1079,11 +1065,11 @@ class RegionWriter {
         c.set(T1);
         this.store32(() => c.get(T1), Op.i32_store8);
         return;
-      case 0x80: return this.intOpE8(i, ALU_OPS[i.reg]!, () => c.i32(i.imm & 0xff));
-      case 0x84: return this.intOpE8(i, TEST, () => this.byteReg(i.reg));
-      case 0xa8: return this.intOpAl(TEST, i.imm);
-      case 0xf6: return this.intOpE8(i, TEST, () => c.i32(i.imm & 0xff));
-      case 0xfe: return this.intOpE8(i, i.reg === 1 ? DEC : INC, null);
+      case 0x80: return this.intOpE(i, ALU_OPS[i.reg]!, () => c.i32(i.imm & 0xff), 0);
+      case 0x84: return this.intOpE(i, TEST, () => this.byteReg(i.reg), 0);
+      case 0xa8: return this.intOpR(0, TEST, i.imm, 0);
+      case 0xf6: return this.intOpE(i, TEST, () => c.i32(i.imm & 0xff), 0);
+      case 0xfe: return this.intOpE(i, i.reg === 1 ? DEC : INC, null, 0);
       case 0xc6:
         c.i32(i.imm & 0xff).set(T1);
         if (i.mod === 3) this.setByteReg(i.rm);
@@ -1131,7 +1117,7 @@ class RegionWriter {
         this.readE(i);
         this.imul(() => c.i32(i.imm), i.reg);
         return;
-      case 0xa9: return this.intOpR(0, TEST, i.imm);
+      case 0xa9: return this.intOpR(0, TEST, i.imm, i.o32 ? 2 : 1);
       case 0x68: case 0x6a:
         this.push(() => c.i32(i.imm));
         return;
@@ -1177,13 +1163,9 @@ class RegionWriter {
           }
           return;
         }
-        if (i.reg === 3) return this.intOpE(i, NEG, null);
+        if (i.reg === 3) return this.intOpE(i, NEG, null, i.o32 ? 2 : 1);
+        if (i.reg === 0) return this.intOpE(i, TEST, () => c.i32(cut(i.imm, i.o32 ? 2 : 1)), i.o32 ? 2 : 1);
         this.readE(i);
-        if (i.reg === 0) {
-          c.get(T0).set(FA).i32(i.imm).set(FB);
-          this.intOp(TEST);
-          return;
-        }
         // MUL r/m32: EDX:EAX = EAX * src; CF = OF = EDX is not zero.
         c.get(R(0)).op(Op.i64_extend_i32_u).get(T0).op(Op.i64_extend_i32_u, Op.i64_mul).set(P64);
         c.get(P64).op(Op.i32_wrap_i64).tee(FR).set(R(0));
@@ -1198,7 +1180,7 @@ class RegionWriter {
           this.push(() => c.get(T0));
           return;
         }
-        return this.intOpE(i, i.reg === 1 ? DEC : INC, null);
+        return this.intOpE(i, i.reg === 1 ? DEC : INC, null, i.o32 ? 2 : 1);
       case 0xc1: case 0xd1:
         return this.shift(i, (o === 0xc1 ? i.imm : 1) & 31);
       case 0xeb: case 0xe9:

@@ -117,12 +117,17 @@ function program(r: Xorshift32, n: number): string {
       case 19:
       case 20: {
         // Bytes: the flags a byte's operation records, read by the conditions and PUSHFD below.
-        const b = (): string => r.pick(BYTES);
-        const imm8 = (): number => r.pick([0, 1, 0x7f, 0x80, 0xff, r.below(256)]);
+        // And words: a word's record, its sign bit 15.
+        const word = r.below(2) === 0;
+        const b = (): string => r.pick(word ? WORDS : BYTES);
+        const size = word ? 'word' : 'byte';
+        const acc = word ? 'ax' : 'al';
+        const imm8 = (): number => (word ? r.pick([0, 1, 0x7fff, 0x8000, 0xffff, r.below(0x10000)]) : r.pick([0, 1, 0x7f, 0x80, 0xff, r.below(256)]));
         lines.push(r.pick([
-          `${op} ${b()}, ${b()}`, `${op} ${b()}, ${mem('byte')}`, `${op} ${mem('byte')}, ${b()}`, `${op} ${mem('byte')}, ${imm8()}`,
-          `${op} ${b()}, ${imm8()}`, `${op} al, ${imm8()}`, `test ${b()}, ${b()}`, `test ${mem('byte')}, ${b()}`,
-          `test ${mem('byte')}, ${imm8()}`, `test al, ${imm8()}`, `${r.pick(['inc', 'dec'])} ${r.below(2) ? b() : mem('byte')}`,
+          `${op} ${b()}, ${b()}`, `${op} ${b()}, ${mem(size)}`, `${op} ${mem(size)}, ${b()}`, `${op} ${mem(size)}, ${imm8()}`,
+          `${op} ${b()}, ${imm8()}`, `${op} ${acc}, ${imm8()}`, `test ${b()}, ${b()}`, `test ${mem(size)}, ${b()}`,
+          `test ${mem(size)}, ${imm8()}`, `test ${acc}, ${imm8()}`, `${r.pick(['inc', 'dec'])} ${r.below(2) ? b() : mem(size)}`,
+          ...(word ? [`neg ${r.below(2) ? b() : mem(size)}`, `${op} ${b()}, byte ${r.pick([-128, -1, 1, 127])}`] : []),
         ]));
         break;
       }

@@ -124,6 +124,14 @@ const BYTE_PRODUCERS = [
   'cmp al, 0x80', 'sub al, 0x7f', 'add al, 1', 'test al, bl', 'test al, 0x81', 'inc al', 'dec bh', 'cmp byte [esi], 0x7f',
   'sub byte [esi + 4], al', 'add bl, [esi]', 'adc byte [esi], 0x80',
 ];
+/** Producers whose record is a word's: the sign is bit 15. */
+const WORD_PRODUCERS = [
+  'add ax, bx', 'adc ax, bx', 'sbb ax, bx', 'and ax, bx', 'sub ax, bx', 'cmp ax, bx', 'cmp ax, 0x8000', 'sub ax, 0x7fff',
+  'add ax, 1', 'test ax, bx', 'test ax, 0x8001', 'inc ax', 'dec bx', 'neg ax', 'cmp word [esi], 0x7fff', 'sub word [esi + 4], ax',
+  'add bx, [esi]', 'cmp ax, -1', 'shl ax, 1', 'shr ax, 3', 'sar bx, 15',
+];
+/** Dwords whose low words are word edges. */
+const WORD_VALUES = [0, 1, 0x7fff, 0x8000, 0xffff, 0x12345678];
 /** Dwords whose two low bytes are each one of the byte edges: 0, 1, 0x7f, 0x80, 0xff. */
 const BYTE_VALUES = [0, 1, 0x7f, 0x80, 0xff].flatMap((lo) => [0, 0x7f, 0x80, 0xff].map((hi) => lo | (hi << 8)));
 const VALUES_A = [0, 1, 5, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678];
@@ -153,7 +161,8 @@ test('CMOVcc and SETcc as WebAssembly agree with the interpreter for every condi
   const rows = VALUES_A.flatMap((a) => VALUES_B.map((b) => [a, b, (a ^ 0x5a5a5a5a) >>> 0]));
   // Eight conditions a program: sixteen would make a block longer than a translation takes (MAX_INSNS).
   const byteRows = BYTE_VALUES.flatMap((a) => [0, 1, 0x7f, 0x80, 0xff, 0x7f80].map((b) => [a, b, a ^ 0x5a5a5a5a]));
-  for (const [producers, over] of [[PRODUCERS, rows], [BYTE_PRODUCERS, byteRows]] as const) {
+  const wordRows = WORD_VALUES.flatMap((a) => WORD_VALUES.map((b) => [a, b, a ^ 0x5a5a5a5a]));
+  for (const [producers, over] of [[PRODUCERS, rows], [BYTE_PRODUCERS, byteRows], [WORD_PRODUCERS, wordRows]] as const) {
     for (const producer of producers) for (const half of [CONDITIONS.slice(0, 8), CONDITIONS.slice(8)]) {
       // A producer of AH or BH: the conditions' SETcc writes DL and DH, which no producer reads.
       const body = half.map((cc, k) => `set${cc} dl\n cmov${cc} ecx, [esi + 8]\n mov [edi + ${4 * k}], ecx\n set${cc} dh\n mov [edi + ${32 + 2 * k}], dx\n`).join('');
@@ -167,7 +176,7 @@ test('the lazy flags a WebAssembly translation leaves where it exits after each 
   // just before it, with the producer's operands in the state, and the interpreter reads EFLAGS
   // from them. Each row runs with the carry in clear and set (CMP EDX, 1 with EDX 1 or 0).
   const rows = VALUES_A.flatMap((a) => VALUES_B.flatMap((b) => [[a, b, 1], [a, b, 0]]));
-  const producers = [...PRODUCERS, ...BYTE_PRODUCERS, 'adc eax, -1', 'adc eax, eax', 'adc eax, 0', 'sbb eax, eax', 'sbb eax, -1', 'sbb eax, 0', 'adc dword [esi], -1', 'sbb [esi], eax'];
+  const producers = [...PRODUCERS, ...BYTE_PRODUCERS, ...WORD_PRODUCERS, 'adc eax, -1', 'adc eax, eax', 'adc eax, 0', 'sbb eax, eax', 'sbb eax, -1', 'sbb eax, 0', 'adc dword [esi], -1', 'sbb [esi], eax'];
   for (const producer of producers) {
     const body = `mov edx, [esi + 8]
       mov [edi + 8], eax
