@@ -11,7 +11,7 @@ import { LazyOp } from '../../flags.ts';
 import { lazyCF, lazyOF } from '../../ops/integer-ops.generated.ts';
 import { Xorshift32 } from '../../xorshift.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
-import { shiftSteps, shiftStepsByCount } from './translate-wasm.ts';
+import { shiftSteps, shiftStepsByCount } from './shift-steps.ts';
 import { Code, I32, moduleBytes } from './wasm-module.ts';
 
 const EDGES = [0, 1, 2, -1, -2, 0x7fffffff, -0x80000000, 0x80000001 | 0, 0xffff, 0x10000, 0xff, 0x100, 0x55555555, 0xaaaaaaaa | 0];
