@@ -5,6 +5,20 @@
 import { evaluate, parse, substitute, type Expr } from '../../gen/template.ts';
 import type { Alt, ShiftOp } from '../../gen/integer-table.ts';
 
+/** The table's constant names for an operand of `bits` (and the count `k`, when it is known). */
+function constants(bits: 16 | 32, count?: number): Map<string, Expr> {
+  const values: [string, number][] = [['bits', bits], ['sign', bits - 1], ['m', bits === 32 ? -1 : 0xffff]];
+  if (count !== undefined) values.unshift(['k', count]);
+  return new Map(values.map(([n, v]) => [n, { kind: 'num', value: v }]));
+}
+
+/** Alternative `a`'s value with `known` written in, cut to the operand's width where the table says so: JavaScript's | 0 for a dword, & 0xffff for a word (the interpreter's & m). */
+function valueOf(a: Alt, known: ReadonlyMap<string, Expr>, bits: 16 | 32): Expr {
+  const e = substitute(parse(a.value), known);
+  if (!a.cut) return e;
+  return { kind: 'binary', op: bits === 32 ? '|' : '&', l: e, r: { kind: 'num', value: bits === 32 ? 0 : 0xffff } };
+}
+
 const shiftCache = new Map<string, ReadonlyMap<string, Expr>>();
 
 /**
@@ -16,14 +30,11 @@ export function shiftSteps(op: ShiftOp, count: number, bits: 16 | 32 = 32): Read
   const key = `${op.name} ${count} ${bits}`;
   let defs = shiftCache.get(key);
   if (defs) return defs;
-  const m = bits === 32 ? -1 : 0xffff;
-  const known = new Map<string, Expr>([['k', count], ['bits', bits], ['sign', bits - 1], ['m', m]].map(([n, v]) => [n as string, { kind: 'num', value: v as number }]));
+  const known = constants(bits, count);
   for (const [name, value] of op.steps) {
     const holds = (a: Alt): boolean => evaluate(substitute(parse(a.when!), known), new Map()) !== 0;
     const alt = typeof value === 'string' ? { value } : value.find((a) => a.when === undefined || holds(a))!;
-    const e = substitute(parse(alt.value), known);
-    // Cut to the operand's width: JavaScript's | 0 for a dword, & 0xffff for a word (the interpreter's & m).
-    known.set(name, alt.cut ? { kind: 'binary', op: bits === 32 ? '|' : '&', l: e, r: { kind: 'num', value: bits === 32 ? 0 : m } } : e);
+    known.set(name, valueOf(alt, known, bits));
   }
   shiftCache.set(key, (defs = known));
   return defs;
@@ -38,16 +49,12 @@ const countSteps = new Map<string, ReadonlyMap<string, Expr>>();
 export function shiftStepsByCount(op: ShiftOp): ReadonlyMap<string, Expr> {
   let defs = countSteps.get(op.name);
   if (defs) return defs;
-  const known = new Map<string, Expr>([['bits', 32], ['sign', 31], ['m', -1]].map(([n, v]) => [n as string, { kind: 'num', value: v as number }]));
-  const valueOf = (a: Alt): Expr => {
-    const e = substitute(parse(a.value), known);
-    return a.cut ? { kind: 'binary', op: '|', l: e, r: { kind: 'num', value: 0 } } : e;
-  };
+  const known = constants(32);
   for (const [name, value] of op.steps) {
     const alts = typeof value === 'string' ? [{ value }] : value;
     // The last alternative has no guard; each one before it is chosen when its guard holds.
-    let e = valueOf(alts[alts.length - 1]!);
-    for (let k = alts.length - 2; k >= 0; k--) e = { kind: 'cond', test: substitute(parse(alts[k]!.when!), known), yes: valueOf(alts[k]!), no: e };
+    let e = valueOf(alts[alts.length - 1]!, known, 32);
+    for (let k = alts.length - 2; k >= 0; k--) e = { kind: 'cond', test: substitute(parse(alts[k]!.when!), known), yes: valueOf(alts[k]!, known, 32), no: e };
     known.set(name, e);
   }
   countSteps.set(op.name, (defs = known));

@@ -33,6 +33,12 @@ export interface Insn {
   readonly k: number;
 }
 
+/** PUSH, POP, CALL, RET and LEAVE address through SS (and the subset takes them only where SS is flat). */
+export function usesStack(i: Instr): boolean {
+  const o = i.opcode;
+  return (o >= 0x50 && o < 0x60) || o === 0xe8 || o === 0xc2 || o === 0xc3 || o === 0x68 || o === 0x6a || o === 0xc9 || (o === 0xff && i.reg === 6);
+}
+
 /** PUSH, POP, CALL and RET: a 32-bit stack through a flat SS. */
 function stackOk(mode: ModeFacts): boolean {
   return mode.ssB && (mode.flat & (1 << SS)) !== 0;

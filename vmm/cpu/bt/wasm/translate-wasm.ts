@@ -28,7 +28,7 @@ import { ALU_OPS, DEC, INC, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, ty
 import { parse, type Expr } from '../../gen/template.ts';
 import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, flagSource } from '../../gen/flags-table.ts';
 import { emitTemplate, type Binding } from './template-wasm.ts';
-import { plan, successors, type Insn } from './subset.ts';
+import { plan, successors, usesStack, type Insn } from './subset.ts';
 import { shiftSteps, shiftStepsByCount } from './shift-steps.ts';
 
 /** Byte offsets of the CPU state from the layout's `state` (the interpreter's fields of the same names). */
@@ -203,11 +203,7 @@ export function translateWasm(
       lo = Math.min(lo, o);
       hi = Math.max(hi, o + ins.i.len);
       if (ins.i.mod !== 3 && ins.i.opcode !== 0x8d) segs |= 1 << ins.i.seg;
-      // PUSH, POP, CALL and RET address through SS (and take it as flat).
-      const op = ins.i.opcode;
-      if ((op >= 0x50 && op < 0x60) || op === 0xe8 || op === 0xc2 || op === 0xc3 || op === 0x68 || op === 0x6a || op === 0xc9 || (op === 0xff && ins.i.reg === 6)) {
-        segs |= 1 << SS;
-      }
+      if (usesStack(ins.i)) segs |= 1 << SS;
     }
   }
   // Judged before any byte is written: most regions the engine offers are refused.
@@ -496,12 +492,22 @@ class RegionWriter {
 
   /** Reads the 32-bit E operand into T0. */
   private readE(i: Instr): void {
-    if (i.mod === 3) this.c.get(R(i.rm)).set(T0);
-    else {
-      this.probe(i, 4, false, true);
-      this.load32();
-      this.c.set(T0);
-    }
+    this.loadE(i, 2);
+    this.c.set(T0);
+  }
+
+  /** Pushes E, a register or memory of operand size code `size`, zero-extended. */
+  private loadE(i: Instr, size: number): void {
+    if (i.mod === 3) return this.readReg(i.rm, size);
+    this.probe(i, 1 << size, false, true);
+    this.loadAt(size);
+  }
+
+  /** E, a register or memory of operand size code `size`, = what `value` pushes. */
+  private storeE(i: Instr, size: number, value: () => void): void {
+    if (i.mod === 3) return this.writeReg(i.rm, size, value);
+    this.probe(i, 1 << size, true, false);
+    this.store32(value, STORES[size]);
   }
 
   // ------------------------------------------------------------ flags
@@ -718,15 +724,16 @@ class RegionWriter {
   private shiftWord(i: Instr, count: number): void {
     const c = this.c;
     const steps = shiftSteps(SHIFT_OPS[i.reg]!, count, 16);
-    if (i.mod === 3) c.get(R(i.rm)).i32(0xffff).op(Op.i32_and).set(T0);
+    if (i.mod === 3) this.readReg(i.rm, 1);
     else {
       this.probe(i, 2, true, true);
-      c.get(PHYS).mem(Op.i32_load16_u, 1, this.L.ram).set(T0);
+      this.loadAt(1);
     }
+    c.set(T0);
     emitTemplate(c, steps.get('r')!, SHIFTED_WORD);
-    c.tee(FR).set(T1);
-    if (i.mod === 3) c.get(R(i.rm)).i32(-0x10000).op(Op.i32_and).get(T1).op(Op.i32_or).set(R(i.rm));
-    else this.store32(() => c.get(T1), Op.i32_store16);
+    c.set(FR);
+    if (i.mod === 3) this.writeReg(i.rm, 1, () => c.get(FR));
+    else this.store32(() => c.get(FR), Op.i32_store16);
     emitTemplate(c, steps.get('cf')!, SHIFTED_WORD);
     c.set(FC);
     emitTemplate(c, steps.get('of')!, SHIFTED_WORD);
@@ -863,105 +870,39 @@ class RegionWriter {
       case 0x85:
         // TEST's operands in the interpreter's order: E, then G.
         return this.intOpE(i, TEST, () => this.readReg(i.reg, i.o32 ? 2 : 1), i.o32 ? 2 : 1);
-      case 0x89:
-        if (i.mod === 3) c.get(R(i.reg)).set(R(i.rm));
-        else {
-          this.probe(i, i.o32 ? 4 : 2, true, false);
-          this.store32(() => c.get(R(i.reg)), i.o32 ? Op.i32_store : Op.i32_store16);
-        }
-        return;
-      case 0x8b:
-        if (i.o32) {
-          this.readE(i);
-          c.get(T0).set(R(i.reg));
-          return;
-        }
-        // MOV r16, r/m16: the register's upper half stays.
-        if (i.mod === 3) c.get(R(i.rm)).set(T0);
-        else {
-          this.probe(i, 2, false, true);
-          c.get(PHYS).mem(Op.i32_load16_u, 1, this.L.ram).set(T0);
-        }
-        c.get(R(i.reg)).i32(-0x10000).op(Op.i32_and).get(T0).i32(0xffff).op(Op.i32_and, Op.i32_or).set(R(i.reg));
-        return;
-      case 0x88:
-        this.byteReg(i.reg);
-        c.set(T1);
-        if (i.mod === 3) this.setByteReg(i.rm);
-        else {
-          this.probe(i, 1, true, false);
-          this.store32(() => c.get(T1), Op.i32_store8);
-        }
-        return;
-      case 0x8a:
-        if (i.mod === 3) this.byteReg(i.rm);
-        else {
-          this.probe(i, 1, false, true);
-          c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram);
-        }
-        c.set(T1);
-        this.setByteReg(i.reg);
-        return;
-      case 0xa1:
-        this.readE(i);
-        c.get(T0).set(R(0));
-        return;
-      case 0xa3:
-        this.probe(i, 4, true, false);
-        this.store32(() => c.get(R(0)));
-        return;
-      case 0xa0:
-        this.probe(i, 1, false, true);
-        c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram).set(T1);
-        this.setByteReg(0);
-        return;
-      case 0xa2:
-        this.probe(i, 1, true, false);
-        this.byteReg(0);
-        c.set(T1);
-        this.store32(() => c.get(T1), Op.i32_store8);
-        return;
+      // MOV E, G (88, 89) and MOV moffs, AL/EAX (A2, A3): bytes for even opcodes, else the operand size.
+      case 0x88: case 0x89: case 0xa2: case 0xa3: {
+        const size = o & 1 ? (i.o32 ? 2 : 1) : 0;
+        const src = o >= 0xa0 ? 0 : i.reg;
+        return this.storeE(i, size, () => this.readReg(src, size));
+      }
+      // MOV G, E (8A, 8B) and MOV AL/EAX, moffs (A0, A1).
+      case 0x8a: case 0x8b: case 0xa0: case 0xa1: {
+        const size = o & 1 ? (i.o32 ? 2 : 1) : 0;
+        this.loadE(i, size);
+        c.set(T0);
+        return this.writeReg(o >= 0xa0 ? 0 : i.reg, size, () => c.get(T0));
+      }
       case 0x80: return this.intOpE(i, ALU_OPS[i.reg]!, () => c.i32(i.imm & 0xff), 0);
       case 0x84: return this.intOpE(i, TEST, () => this.byteReg(i.reg), 0);
       case 0xa8: return this.intOpR(0, TEST, i.imm, 0);
       case 0xf6: return this.intOpE(i, TEST, () => c.i32(i.imm & 0xff), 0);
       case 0xfe: return this.intOpE(i, i.reg === 1 ? DEC : INC, null, 0);
-      case 0xc6:
-        c.i32(i.imm & 0xff).set(T1);
-        if (i.mod === 3) this.setByteReg(i.rm);
-        else {
-          this.probe(i, 1, true, false);
-          this.store32(() => c.get(T1), Op.i32_store8);
-        }
-        return;
+      case 0xc6: case 0xc7: {
+        const size = o === 0xc6 ? 0 : 2;
+        return this.storeE(i, size, () => c.i32(cut(i.imm, size)));
+      }
       case 0x90: case 0x0f1f:
         return;
       case 0xd3:
         return this.shiftByCl(i);
-      case 0xc7:
-        if (i.mod === 3) c.i32(i.imm).set(R(i.rm));
-        else {
-          this.probe(i, 4, true, false);
-          this.store32(() => c.i32(i.imm));
-        }
-        return;
       case 0x8d:
         this.ea(i);
         c.set(R(i.reg));
         return;
-      case 0x0fb6:
-        if (i.mod === 3) c.get(R(i.rm & 3)).i32(i.rm & 4 ? 8 : 0).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and).set(R(i.reg));
-        else {
-          this.probe(i, 1, false, true);
-          c.get(PHYS).mem(Op.i32_load8_u, 0, this.L.ram).set(R(i.reg));
-        }
-        return;
-      case 0x0fb7:
-        if (i.mod === 3) c.get(R(i.rm)).i32(0xffff).op(Op.i32_and).set(R(i.reg));
-        else {
-          this.probe(i, 2, false, true);
-          c.get(PHYS).mem(Op.i32_load16_u, 1, this.L.ram).set(R(i.reg));
-        }
+      case 0x0fb6: case 0x0fb7:
+        this.loadE(i, o === 0x0fb6 ? 0 : 1);
+        c.set(R(i.reg));
         return;
       case 0x0faf:
         // IMUL r32, r/m32: the low half; CF = OF = the product does not fit in 32 signed bits.
