@@ -347,6 +347,23 @@ test('code the guest runs between halts stays interpreted; the same code run bus
   assert.ok(busy.cpu.bt!.stats.made > 0, 'the busy loop was not translated');
 });
 
+test('a short block reached from the dispatcher over and over is translated', () => {
+  // f, on another page, is made hot by the first loop. In the second, every return from f's
+  // translation goes to the dispatcher at `site`, two instructions that begin no translation: 9000
+  // visits of 2 instructions count 18000, short of the threshold, unless each miss also counts for
+  // the lookup it cost (MISS_WEIGHT). Paging is on, so the regions take no more than a leaf of f's page.
+  const code = asm(`mov ecx, 100000\n w: call f\n dec ecx\n jnz w\n mov ecx, 9000\n mov eax, l\n jmp eax
+    l: call f\n site: dec ecx\n jnz l\n hlt\n times 8192 nop\n f: call g\n ret\n g: ret`);
+  const box = flatBox(code, 'bt', HOT_THRESHOLD);
+  identityPaging(box, 0x200000);
+  runToHalt(box);
+  // mov ecx (5 bytes), call (5), dec (1), jnz (2), mov ecx (5), mov eax (5), jmp eax (2), call (5).
+  const site = CODE + 30;
+  assert.equal(code[site - CODE], 0x49, 'site is not at the dec ecx');
+  assert.ok([...box.cpu.bt!.translations()].some((t) => t.eip === site), 'the return site was not translated');
+  assert.ok(box.cpu.bt!.stats.misses < 20000, `${box.cpu.bt!.stats.misses} misses`);
+});
+
 // ------------------------------------------------------------ adaptive retranslation
 
 /** The generated code of the instruction `name` at `eip` in translation source `source`. */
