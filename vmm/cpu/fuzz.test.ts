@@ -343,8 +343,9 @@ test('fuzz: fixed seed, every mode', () => {
   fuzz(0x5eed1234, 4000);
 });
 
-// Lockstep: the same streams through the check engine, which translates code on its second visit,
-// runs the translation, replays it in the interpreter and stops at the first difference.
+// Lockstep: the same streams through the check engine, which translates code the first time the
+// dispatcher reaches it (box.ts's threshold of 2 is below one miss, MISS_WEIGHT), runs the
+// translation, replays it in the interpreter and stops at the first difference.
 test('fuzz (check engine): fixed seed, every mode', () => {
   fuzz(0x5eed1234, 4000, 'check');
 });

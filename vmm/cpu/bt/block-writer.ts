@@ -300,7 +300,11 @@ export class BlockWriter {
     return this.mode.ssB && this.isFlat(2);
   }
 
-  push(sz: 1 | 2, value: string): void {
+  /**
+   * Pushes `value`; the instruction goes on at `then` (a CALL's target; by default the next one),
+   * where the translation leaves if the push wrote over code it was made from.
+   */
+  push(sz: 1 | 2, value: string, then = this.eipLit(this.cur.next)): void {
     this.mayFault();
     if (this.flatStack()) {
       const b = sz === 2 ? 4 : 2;
@@ -308,6 +312,7 @@ export class BlockWriter {
       this.flatWriteStmt(sz, 'sp', value, 2);
       this.emit('r32[4] = sp;');
     } else this.emit(`cpu.push${8 << sz}(${value});`);
+    this.emit(`if (cpu.codeEpoch !== epoch) ${this.exitCode(then, this.cur.k + 1)}`);
   }
 
   /** Reads the top of the stack into `name` without popping. */

@@ -92,6 +92,25 @@ test('the code after an instruction that crosses a page end is translated', () =
   assert.ok(btInsns > 20 * interpInsns, `the straight line ran interpreted: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
 
+test('self-modifying code: a PUSH writes over the instruction after it, every iteration', () => {
+  // The stack is pointed just past p, so the push stores p's four bytes: INC EAX and three NOPs, or
+  // ADD EAX, 100 and a NOP, in turn. A translation that ran on after the push ran the old bytes.
+  const code = asm(`
+    mov ecx, 300
+    xor eax, eax
+    mov edx, 0x90909040
+  l: mov esp, p + 4
+    push edx
+  p: add eax, byte 100
+    nop
+    xor edx, 0x90909040 ^ 0x9064c083
+    dec ecx
+    jnz l
+    hlt`);
+  const box = sameEverywhere(code);
+  assert.equal(box.cpu.r32[0], 150 * 1 + 150 * 100);
+});
+
 test('self-modifying code: a loop body rewritten while it runs', () => {
   const code = asm(`
     mov ecx, 2000

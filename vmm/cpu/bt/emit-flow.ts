@@ -52,7 +52,7 @@ export function emitFlow(w: BlockWriter, i: Instr, jumpTo: JumpTo): boolean {
     case 0xe8: {
       const t = constTarget(w, i, next);
       if (t === null) return false;
-      w.push(i.o32 ? 2 : 1, String(next));
+      w.push(i.o32 ? 2 : 1, String(next), w.eipLit(t));
       w.emit(jumpTo(t, done));
       return true;
     }
@@ -73,7 +73,7 @@ export function emitFlow(w: BlockWriter, i: Instr, jumpTo: JumpTo): boolean {
       w.emit(`const t = ${i.o32 ? `${v} | 0` : `${v} & 65535`};`);
       w.mayFault();
       checkTarget(w, 't');
-      if (i.reg === 2) w.push(sz, String(next));
+      if (i.reg === 2) w.push(sz, String(next), 't');
       w.emit(dynamicJump(w, 't', done));
       return true;
     }

@@ -1,7 +1,7 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
 return function block_10000(cpu, budget) {
-const r32 = cpu.r32, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
+const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
 case 65536: {
@@ -12,6 +12,7 @@ const sp = (r32[4] - 4) | 0;
 const x0 = sp, e0 = tlb[x0 >>> 12], p0 = (e0 & -4096) | (x0 & 4095);
 if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = v; else { ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x0, v, 2); }
 r32[4] = sp;
+if (cpu.codeEpoch !== epoch) {  cpu.eip = 65537; return n + 1; }
 }
 { // mov_EvGv @0x10001
 r32[5] = r32[4];
@@ -23,6 +24,7 @@ const sp = (r32[4] - 4) | 0;
 const x1 = sp, e1 = tlb[x1 >>> 12], p1 = (e1 & -4096) | (x1 & 4095);
 if ((e1 & 20) === 4 && (x1 & 3) === 0 && codePage[p1 >>> 12] === 0) ram32[p1 >>> 2] = v; else { ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x1, v, 2); }
 r32[4] = sp;
+if (cpu.codeEpoch !== epoch) {  cpu.eip = 65540; return n + 3; }
 }
 { // mov_GvEv @0x10004
 at = 3;
@@ -36,6 +38,7 @@ const sp = (r32[4] - 4) | 0;
 const x3 = sp, e3 = tlb[x3 >>> 12], p3 = (e3 & -4096) | (x3 & 4095);
 if ((e3 & 20) === 4 && (x3 & 3) === 0 && codePage[p3 >>> 12] === 0) ram32[p3 >>> 2] = 65548; else { ++slow[4] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x3, 65548, 2); }
 r32[4] = sp;
+if (cpu.codeEpoch !== epoch) {  cpu.eip = 65548; return n + 5; }
 { n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }
 }
 { n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }

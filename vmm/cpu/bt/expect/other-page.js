@@ -1,7 +1,7 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
 return function block_10000(cpu, budget) {
-const r32 = cpu.r32, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
+const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
 case 65536: {
@@ -11,6 +11,7 @@ const sp = (r32[4] - 4) | 0;
 const x0 = sp, e0 = tlb[x0 >>> 12], p0 = (e0 & -4096) | (x0 & 4095);
 if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = 65541; else { ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x0, 65541, 2); }
 r32[4] = sp;
+if (cpu.codeEpoch !== epoch) {  cpu.eip = 69632; return n + 1; }
 { n += 1;  if (n < budget) { pc = 69632; continue; } cpu.eip = 69632; return n; }
 }
 { n += 1;  if (n < budget) { pc = 65541; continue; } cpu.eip = 65541; return n; }
