@@ -37,6 +37,8 @@ interface Snap {
   readonly segLimit: Uint32Array;
   readonly segAr: Uint16Array;
   readonly sys: readonly number[];
+  /** PAE's PDPTE registers, loaded by a MOV to CR3 (a translation may write CR3 through the interpreter's handler). */
+  readonly pdpte: Int32Array;
   /** Only for a translation that may touch it (Translation.touchesFpu): saving and comparing it was three quarters of the check engine's time. */
   readonly fpu: StateRecord | null;
 }
@@ -56,6 +58,7 @@ function snap(cpu: Cpu, withFpu: boolean): Snap {
       cpu.ldtrBase, cpu.ldtrLimit, cpu.trSel, cpu.trBase, cpu.trLimit, cpu.trType, cpu.halted ? 1 : 0,
       cpu.shadow ? 1 : 0, cpu.delivering, cpu.sysenterCs, cpu.sysenterEsp, cpu.sysenterEip, cpu.a20Mask,
     ],
+    pdpte: cpu.pdpte.slice(),
     fpu: withFpu ? cpu.fpu.saveState() : null,
   };
 }
@@ -84,6 +87,7 @@ function restore(cpu: Cpu, s: Snap): void {
   cpu.delivering = y[17]!;
   [cpu.sysenterCs, cpu.sysenterEsp, cpu.sysenterEip] = [y[18]!, y[19]!, y[20]!];
   cpu.a20Mask = y[21]!;
+  cpu.pdpte.set(s.pdpte);
   if (s.fpu) cpu.fpu.loadState(s.fpu, 1);
   for (let seg = 0; seg < 6; seg++) cpu.updateSegmentChecks(seg as 0);
   cpu.updateMode();
@@ -108,6 +112,7 @@ function differences(a: Snap, b: Snap): string[] {
     cmp(`${SEG_NAMES[s]}.rights`, a.segAr[s]!, b.segAr[s]!);
   }
   for (let k = 0; k < SYS_NAMES.length; k++) cmp(SYS_NAMES[k]!, a.sys[k]!, b.sys[k]!);
+  for (let k = 0; k < 8; k++) cmp(`pdpte${k >> 1}.${k & 1 ? 'hi' : 'lo'}`, a.pdpte[k]!, b.pdpte[k]!);
   if (a.fpu && b.fpu && JSON.stringify(a.fpu, fpuJson) !== JSON.stringify(b.fpu, fpuJson)) out.push('fpu state differs');
   return out;
 }
