@@ -1,6 +1,7 @@
 // Developer probe: boots a BIOS (SeaBIOS from Debian by default) with no disks for a few seconds
 // and prints the firmware's debug-port trace and the VGA text screen at the end.
 //   node --import tsx scripts/bios-probe.ts [seconds] [bios.bin] [vgabios.bin]
+// ENGINE=bt|check|interpreter (default interpreter) and MEM=MiB (default 64) choose the machine.
 import { readFileSync } from 'node:fs';
 import { createMachine } from '../vmm/machine.ts';
 import type { TextScreen } from '../vmm/machine-api.ts';
@@ -15,7 +16,7 @@ if (process.env.HDA) images.hda = { bytes: new Uint8Array(readFileSync(process.e
 if (process.env.CDROM) images.cdrom = { bytes: new Uint8Array(readFileSync(process.env.CDROM)), sector: 2048 };
 const info = (id: string) => (images[id] ? { id, sectors: images[id].bytes.length / images[id].sector, sectorSize: images[id].sector as 512 | 2048, readOnly: id === 'cdrom' } : undefined);
 const m = createMachine(
-  { memoryMiB: 64, engine: 'interpreter', bios, vgaBios: vga, hda: info('hda'), cdrom: info('cdrom') },
+  { memoryMiB: Number(process.env.MEM ?? 64), engine: (process.env.ENGINE ?? 'interpreter') as 'interpreter', bios, vgaBios: vga, hda: info('hda'), cdrom: info('cdrom') },
   {
     block: (req) => (process.env.DUMP_VRAM && console.log("[block]", req.op, req.disk, req.lba, req.count), 0) ||
       setImmediate(() => {
