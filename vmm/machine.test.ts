@@ -16,7 +16,7 @@ function bios(code: number[]): Uint8Array {
   return img;
 }
 
-function boot(code: number[]): { events: [PowerEvent, string | undefined][]; run: () => string; machine: ReturnType<typeof createMachine> } {
+function boot(code: number[], engine: 'interpreter' | 'bt' = 'interpreter'): { events: [PowerEvent, string | undefined][]; run: () => string; machine: ReturnType<typeof createMachine> } {
   const events: [PowerEvent, string | undefined][] = [];
   let now = 0;
   const host: MachineHost = {
@@ -26,7 +26,7 @@ function boot(code: number[]): { events: [PowerEvent, string | undefined][]; run
     power: (e, d) => events.push([e, d]),
     log: () => {},
   };
-  const m = createMachine({ memoryMiB: 4, engine: 'interpreter', bios: bios(code) }, host, () => (now += 1));
+  const m = createMachine({ memoryMiB: 4, engine, bios: bios(code) }, host, () => (now += 1));
   return { events, run: () => m.runSlice(50), machine: m };
 }
 
@@ -37,11 +37,35 @@ test('HLT with interrupts off is reported once as the guest halting for good, at
   assert.deepEqual(vm.events, [['halted', 'f000:fff1']]);
 });
 
+test('a triple fault stops the CPU until the reset it brings: one fault per reset, however long the slice', () => {
+  // cs lidt [0xfff8] (an IDT of limit 0 at 0xfff8); int3: #GP, then #DF, then shutdown. After every
+  // reset the BIOS does it again, as a PC whose firmware triple-faults reboots for ever.
+  const vm = boot([0x2e, 0x0f, 0x01, 0x1e, 0xf8, 0xff, 0xcc, 0x90, 0, 0, 0, 0, 0, 0]);
+  vm.run();
+  const faults = vm.events.filter(([e]) => e === 'triple-fault').length;
+  assert.ok(faults >= 2, `${faults} triple faults in a slice`);
+  // Before the fix the CPU went on after the first fault and faulted again thousands of times.
+  for (let k = 1; k < vm.events.length; k++) assert.notDeepEqual([vm.events[k - 1]![0], vm.events[k]![0]], ['triple-fault', 'triple-fault'], `event ${k}`);
+  assert.deepEqual(vm.events[0], ['triple-fault', 'exception 13 while delivering a double fault']);
+  assert.deepEqual(vm.events[1], ['reset', undefined]);
+});
+
 test('HLT with interrupts on is waiting, not stopped', () => {
   const vm = boot([0xfb, 0xf4, 0xeb, 0xfd]); // sti; hlt; jmp $-1
   vm.run();
   vm.run();
   assert.deepEqual(vm.events, []);
+});
+
+test('a CPU halted with interrupts on stays halted when the host runs it again with nothing due', () => {
+  // sti; hlt; cli; hlt. Nothing ever interrupts it, so it must never reach the CLI: before the fix a
+  // second slice ran on past the first HLT and the guest was reported stopped for good (iPXE was).
+  for (const engine of ['interpreter', 'bt'] as const) {
+    const vm = boot([0xfb, 0xf4, 0xfa, 0xf4], engine);
+    for (let k = 0; k < 3; k++) assert.equal(vm.run(), 'halted');
+    assert.deepEqual(vm.events, [], engine);
+    assert.ok(vm.machine.cpu.ifFlag, engine);
+  }
 });
 
 test('the ACPI power button sets PWRBTN_STS in PM1_STS, where a guest polling it sees the press', () => {

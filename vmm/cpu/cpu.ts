@@ -197,6 +197,11 @@ export class Cpu {
 
   // Run state.
   halted = false;
+  /**
+   * Shutdown after a triple fault: the CPU executes nothing and takes no interrupt until reset (SDM
+   * vol. 3 §6.15, interrupt 8); a PC's chipset answers with a reset, which the machine does.
+   */
+  shutdown = false;
   /** Something outside the instruction stream needs attention: interrupt, NMI, halt, mode change. */
   brk = false;
   /** The instruction just executed blocks interrupts for one more instruction (STI, MOV SS). */
@@ -272,6 +277,7 @@ export class Cpu {
     this.mtrr.reset();
     this.mcgStatus = 0n;
     this.halted = false;
+    this.shutdown = false;
     this.brk = true;
     this.shadow = false;
     this.nmiPending = false;
@@ -1067,6 +1073,10 @@ export class Cpu {
    * halts. Exceptions are delivered inside; a triple fault calls onShutdown.
    */
   run(budget: number): number {
+    // A halted CPU goes on only for an interrupt (or NMI): look before running anything, since the
+    // halt's own request for attention was taken when it stopped, and the machine may call again
+    // before anything is due.
+    if (this.halted) this.brk = true;
     if (this.instructions - this.sweptAt >= this.sweepInsns) this.sweep();
     if (this.bt) return this.bt.run(budget);
     let done = 0;
@@ -1142,6 +1152,7 @@ export class Cpu {
 
   /** Interrupts, NMI, single-step traps and halt between instructions. Returns true if halted. */
   serviceEvents(): boolean {
+    if (this.shutdown) return true;
     if (this.stepArmed) {
       // Single-step trap after an instruction that began with TF set (SDM vol. 3 §17.3.1.4).
       this.stepArmed = false;
@@ -1194,6 +1205,9 @@ export class Cpu {
         if (e !== FAULT) throw e;
         if (this.delivering === Vec.DF) {
           this.delivering = -1;
+          this.shutdown = true;
+          this.halted = true;
+          this.brk = true;
           this.onShutdown(`exception ${this.excVector} while delivering a double fault`);
           return;
         }
