@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMachine } from './machine.ts';
+import { createMachine, type PcMachine } from './machine.ts';
 import type { MachineHost, PowerEvent } from './machine-api.ts';
 import { SLP_EN, SLP_TYP_S5, SLP_TYP_SHIFT } from './devices/acpi-pm/acpi-pm.ts';
 
@@ -64,7 +64,7 @@ test('a CPU halted with interrupts on stays halted when the host runs it again w
     const vm = boot([0xfb, 0xf4, 0xfa, 0xf4], engine);
     for (let k = 0; k < 3; k++) assert.equal(vm.run(), 'halted');
     assert.deepEqual(vm.events, [], engine);
-    assert.ok(vm.machine.cpu.ifFlag, engine);
+    assert.ok((vm.machine as PcMachine).cpu.ifFlag, engine);
   }
 });
 

@@ -7,8 +7,8 @@ import { EAX, EBX, ECX, EDX } from './regs.ts';
 /**
  * CPUID leaf 1 EDX (SDM vol. 2 CPUID, table 3-11): a Pentium II less what this CPU does not
  * implement, so a guest never takes a path that is not there. Not set: VME and PVI (CR4.VME is
- * refused), DE (no breakpoints), APIC (a PIC-only board), PAT, PSE-36, FXSR (no FXSAVE/FXRSTOR) and
- * everything after the Pentium II. MCE with MCA: CR4.MCE is accepted and IA32_MCG_CAP reports no banks,
+ * refused), DE (no breakpoints), APIC (a PIC-only board), PAT, PSE-36 and everything after the
+ * Pentium II. FXSR as on QEMU's pentium2 model: FXSAVE/FXRSTOR and CR4.OSFXSR, with no SSE state. MCE with MCA: CR4.MCE is accepted and IA32_MCG_CAP reports no banks,
  * so no machine check can be raised or logged.
  */
 export const CPUID_FEATURES =
@@ -24,7 +24,8 @@ export const CPUID_FEATURES =
   (1 << 13) | // PGE
   (1 << 14) | // MCA
   (1 << 15) | // CMOV
-  (1 << 23); // MMX
+  (1 << 23) | // MMX
+  (1 << 24); // FXSR
 /** Family 6, model 5 (Pentium II "Deschutes"), stepping 2. Also EDX after RESET. */
 export const CPUID_SIGNATURE = 0x0652;
 

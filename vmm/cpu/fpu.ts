@@ -96,6 +96,9 @@ export interface FpuHost {
   selector?(seg: number): number;
 }
 
+/** Bytes of an FXSAVE image that hold x87 state: the header and ST(0)-ST(7). */
+export const FXSAVE_X87_BYTES = 160;
+
 /** CS:EIP of this instruction, for FIP/FCS. In virtual-8086 mode `protectedMode` is false: the
  *  environment images then use the real-mode layout (SDM vol. 1 §8.1.10). */
 export interface FpuContext {
@@ -1434,6 +1437,57 @@ export class Fpu implements Snapshotable {
     for (let i = 0; i < 8; i++) writeF80(img, env.length + 10 * i, this.st(i));
     this.writeBytes(seg, off, img);
     this.fninit();
+  }
+
+  // ---- FXSAVE and FXRSTOR (SDM vol. 1 §10.5.1, table 10-2; vol. 2 FXSAVE) --------------------------
+  // The 512-byte image of a processor with FXSR and no SSE: the x87 (and MMX, its aliases) in bytes
+  // 0-159. This CPU has no MXCSR and no XMM registers, so FXSAVE leaves bytes 24-31 (MXCSR and its
+  // mask) and 160-511 as they were and FXRSTOR ignores them. Unlike FSAVE, FXSAVE does not
+  // initialize the FPU, and neither waits for a pending x87 exception.
+
+  /** FXSAVE: the image's first 160 bytes at seg:off (the caller has checked CR0 and the alignment). */
+  fxsave(seg: number, off: number): void {
+    const img = new Uint8Array(FXSAVE_X87_BYTES);
+    const dv = new DataView(img.buffer);
+    dv.setUint16(0, this.cw, true);
+    dv.setUint16(2, this.statusWord, true);
+    // The abridged tag word: one bit per physical register, set when it is not empty.
+    img[4] = this.valid;
+    dv.setUint16(6, this.fop & 0x7ff, true);
+    dv.setUint32(8, this.fip, true);
+    dv.setUint16(12, this.fcs, true);
+    dv.setUint32(16, this.fdp, true);
+    dv.setUint16(20, this.fds, true);
+    // ST(0)-ST(7) in stack order, 16 bytes apart (their upper six bytes reserved, written as 0).
+    for (let i = 0; i < 8; i++) writeF80(img, 32 + 16 * i, this.st(i));
+    this.writeAround(seg, off, img, 24, 32);
+  }
+
+  /** FXRSTOR: the x87 state from the image at seg:off. */
+  fxrstor(seg: number, off: number): void {
+    const img = this.readBytes(seg, off, FXSAVE_X87_BYTES);
+    const dv = new DataView(img.buffer);
+    const sw = dv.getUint16(2, true);
+    this.cw = (dv.getUint16(0, true) & 0x1f3f) | 0x0040;
+    this.top = (sw >> 11) & 7;
+    this.sw = sw & ~SW_TOP;
+    this.valid = img[4]!;
+    this.fop = dv.getUint16(6, true) & 0x7ff;
+    this.fip = dv.getUint32(8, true);
+    this.fcs = dv.getUint16(12, true);
+    this.fdp = dv.getUint32(16, true);
+    this.fds = dv.getUint16(20, true);
+    for (let i = 0; i < 8; i++) this.regs[this.phys(i)] = readF80(img, 32 + 16 * i);
+    this.updateES();
+  }
+
+  /** Writes `b` at seg:off except its bytes [skipFrom, skipTo), after probing its last byte. */
+  private writeAround(seg: number, off: number, b: Uint8Array, skipFrom: number, skipTo: number): void {
+    this.probeLast(seg, off, b.length, b[b.length - 1]!);
+    for (let i = 0; i < b.length; i += 4) {
+      if (i >= skipFrom && i < skipTo) continue;
+      this.host.write32(seg, off + i, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+    }
   }
 
   private fldenv(seg: number, off: number, ctx: FpuContext, withRegs: boolean): void {

@@ -26,7 +26,7 @@ import { pagingModeChanged } from '../paging.ts';
 import { desc, descBase, descLimit, descPresent, descType, readDescriptor } from '../segments.ts';
 
 
-const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | CR4_PAE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8); /* PCE */
+const CR4_VALID = CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | CR4_PAE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8) /* PCE */ | (1 << 9); /* OSFXSR */
 
 function requireCpl0(cpu: Cpu): void {
   if (cpu.v86 || (cpu.protectedMode && cpu.cpl !== 0)) cpu.raiseGP(0);
@@ -353,6 +353,22 @@ function esc(cpu: Cpu, i: Instr): void {
   else cpu.fpu.execute(opc, m, i.seg, cpu.ea(i), fpuCtx);
 }
 
+/**
+ * FXSAVE and FXRSTOR (0F AE /0 and /1, SDM vol. 2): the x87 and MMX state to or from a 512-byte
+ * image (fpu.ts). #NM when CR0.EM or CR0.TS is set, then #GP(0) when the image is not on a 16-byte
+ * boundary (in every mode, whatever the segment); the register forms are #UD.
+ */
+function fxsaveOrRestore(restore: boolean) {
+  return (cpu: Cpu, i: Instr): void => {
+    if (i.mod === 3) cpu.raiseUD();
+    if (cpu.cr0 & (CR0_EM | CR0_TS)) cpu.raise(Vec.NM);
+    const off = cpu.ea(i);
+    if ((cpu.segBase[i.seg]! + off) & 15) cpu.raiseGP(0);
+    if (restore) cpu.fpu.fxrstor(i.seg, off);
+    else cpu.fpu.fxsave(i.seg, off);
+  };
+}
+
 function fwait(cpu: Cpu): void {
   if ((cpu.cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.raise(Vec.NM);
   cpu.fpu.wait();
@@ -384,6 +400,8 @@ export function registerSystem(t: OpTable): void {
   t.define(0x0f09, { name: 'wbinvd', h: invdWbinvd });
   t.define(0x0f0b, { name: 'ud2', h: ud });
   t.define(0x0fa2, { name: 'cpuid', h: cpuid });
+  t.defineGroup(0x0fae, 0, { name: 'fxsave', h: fxsaveOrRestore(false) });
+  t.defineGroup(0x0fae, 1, { name: 'fxrstor', h: fxsaveOrRestore(true) });
   t.define(0x0f31, { name: 'rdtsc', h: rdtsc });
   t.define(0x0f32, { name: 'rdmsr', h: rdmsr });
   t.define(0x0f30, { name: 'wrmsr', h: wrmsr });
