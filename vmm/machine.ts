@@ -38,6 +38,14 @@ export function createMachine(
   return new PcMachine(config, host, hostMs, wallMs, opts.forRestore === true);
 }
 
+/**
+ * A triple fault this soon after a reset means the guest cannot get going (a kernel that faults at
+ * its first instructions, say): after RESET_LOOP_LIMIT of them in a row the machine stays shut down
+ * instead of resetting. A BIOS's POST alone runs more than this.
+ */
+const QUICK_SHUTDOWN_INSNS = 1_000_000;
+const RESET_LOOP_LIMIT = 3;
+
 export class PcMachine implements Machine {
   readonly mem: PhysicalMemory;
   readonly io = new IoBus();
@@ -53,6 +61,9 @@ export class PcMachine implements Machine {
   ramUntouched = true;
   /** The guest stopped for good (HLT with IF clear) and the host has been told; cleared by a reset. */
   private stopReported = false;
+  /** Triple faults in a row, each soon after the reset before it (QUICK_SHUTDOWN_INSNS). */
+  private quickShutdowns = 0;
+  private instructionsAtReset = 0;
 
   constructor(
     readonly config: VmConfig,
@@ -68,8 +79,16 @@ export class PcMachine implements Machine {
     this.clock = new VirtualClock(hostMs);
     this.cpu = new Cpu({ mem: this.mem, io: this.io, nowNs: () => this.clock.now(), pic: null });
     this.cpu.onShutdown = (detail) => {
-      this.host.log('warn', `the guest triple-faulted (${detail}); resetting the machine`);
       this.host.power('triple-fault', detail);
+      const quick = this.cpu.instructions - this.instructionsAtReset < QUICK_SHUTDOWN_INSNS;
+      this.quickShutdowns = quick ? this.quickShutdowns + 1 : 0;
+      if (this.quickShutdowns >= RESET_LOOP_LIMIT) {
+        // A PC would reset for ever; this one stays shut down and says so once (runSlice reports it
+        // as stopped for good), rather than reset hundreds of times a second with a line each time.
+        this.host.log('warn', `the guest triple-faulted (${detail}) within ${QUICK_SHUTDOWN_INSNS.toLocaleString('en')} instructions of each of its last ${RESET_LOOP_LIMIT} resets; it is left shut down: reset it or power it off`);
+        return;
+      }
+      this.host.log('warn', `the guest triple-faulted (${detail}); resetting the machine`);
       this.resetPending = true;
       this.cpu.brk = true;
     };
@@ -81,6 +100,7 @@ export class PcMachine implements Machine {
   /** Loads firmware or the kernel and sets the CPU to its first instruction. */
   private powerOn(): void {
     this.cpu.reset();
+    this.instructionsAtReset = this.cpu.instructions;
     this.devices.reset('power');
     // A new WebAssembly.Memory is already zero: filling it would only make the host commit every
     // page of guest RAM up front (seconds for a large guest, and all of it resident).
@@ -158,11 +178,12 @@ export class PcMachine implements Machine {
 
   /**
    * HLT with IF clear ends the guest for good: only NMI, SMI, INIT or RESET leave that state, and
+   * so does a shutdown the machine leaves in place (a guest that triple-faults after every reset),
    * this PC has no NMI source, no SMM and no INIT IPI. Said once, so a user knows it will not go on.
    */
   private reportStop(): void {
     const cpu = this.cpu;
-    if (this.stopReported || cpu.ifFlag || cpu.nmiPending) return;
+    if (this.stopReported || (!cpu.shutdown && (cpu.ifFlag || cpu.nmiPending))) return;
     this.stopReported = true;
     const cs = cpu.sel[CS]!.toString(16).padStart(4, '0');
     const eip = (cpu.prevEip >>> 0).toString(16).padStart(cpu.csD ? 8 : 4, '0');
