@@ -423,6 +423,26 @@ test('LAR, LSL, VERR, VERW and ARPL', () => {
   assert.ok(b0.cpu.getFlags() & ZF);
 });
 
+test('ARPL on memory in a read-only segment: no fault when the RPL stays, #GP(0) when it must be written', () => {
+  const box = pmBox(0);
+  const { cpu, mem } = box;
+  // DS read-only (type 1), as test386.asm's ARPL test makes it; the word at 0x5000 holds RPL 2.
+  setSegmentCache(cpu, DS, 0x10, 0, 0xffffffff, 0xc091);
+  cpu.updateSegmentChecks(DS);
+  write16(box, 0x5000, 0x1232);
+  code(box, [0x63, 0x1d, 0x00, 0x50, 0x00, 0x00, 0x63, 0x0d, 0x00, 0x50, 0x00, 0x00]); // arpl [0x5000], bx; arpl [0x5000], cx
+  cpu.r32[EBX] = 1;
+  cpu.r32[ECX] = 3;
+  step(box);
+  assert.equal(vectorTaken(box), -1, 'RPL 2 >= 1: nothing to write, no fault');
+  assert.equal(cpu.getFlags() & ZF, 0);
+  assert.equal(mem.u8[0x5000], 0x32);
+  step(box);
+  assert.equal(vectorTaken(box), Vec.GP, 'RPL 2 < 3: the write faults');
+  assert.equal(rd32(box, cpu.r32[ESP]!), 0, 'error code 0');
+  assert.equal(mem.u8[0x5000], 0x32);
+});
+
 test('SYSENTER and SYSEXIT load flat segments from SYSENTER_CS; SYSENTER_CS 0 is #GP(0)', () => {
   const box = pmBox(3);
   const { cpu } = box;

@@ -61,10 +61,13 @@ function arpl(cpu: Cpu, i: Instr): void {
     } else setZf(cpu, false);
     return;
   }
-  const lin = cpu.rmwLin(i, 2);
-  const dst = cpu.readLin16(lin);
+  // A read, then a write only when the RPL changes: a destination in a read-only segment (or page)
+  // faults only then. The 386 does this (test386.asm's ARPL test, checked against a 386SX, leaves
+  // such a selector unchanged without a fault); Bochs checks for a write first and faults.
+  const off = cpu.ea(i);
+  const dst = cpu.read16(i.seg, off);
   if ((dst & 3) < (src & 3)) {
-    cpu.writeLin16(lin, (dst & ~3) | (src & 3));
+    cpu.write16(i.seg, off, (dst & ~3) | (src & 3));
     setZf(cpu, true);
   } else setZf(cpu, false);
 }
