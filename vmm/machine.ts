@@ -85,7 +85,8 @@ export class PcMachine implements Machine {
       if (this.quickShutdowns >= RESET_LOOP_LIMIT) {
         // A PC would reset for ever; this one stays shut down and says so once (runSlice reports it
         // as stopped for good), rather than reset hundreds of times a second with a line each time.
-        this.host.log('warn', `the guest triple-faulted (${detail}) within ${QUICK_SHUTDOWN_INSNS.toLocaleString('en')} instructions of each of its last ${RESET_LOOP_LIMIT} resets; it is left shut down: reset it or power it off`);
+        const within = QUICK_SHUTDOWN_INSNS.toLocaleString('en');
+        this.host.log('warn', `the guest triple-faulted (${detail}) within ${within} instructions of each of its last ${RESET_LOOP_LIMIT} resets; it is left shut down: reset it or power it off`);
         return;
       }
       this.host.log('warn', `the guest triple-faulted (${detail}); resetting the machine`);
