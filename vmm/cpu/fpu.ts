@@ -384,11 +384,16 @@ export class Fpu implements Snapshotable {
     }
     return b;
   }
-  private writeBytes(seg: number, off: number, b: Uint8Array): void {
+  /**
+   * Writes `b` at seg:off after probing its last byte, leaving bytes [skipFrom, skipTo) (whole
+   * dwords) as they were: FXSAVE's MXCSR fields, which this CPU does not have.
+   */
+  private writeBytes(seg: number, off: number, b: Uint8Array, skipFrom = b.length, skipTo = b.length): void {
     this.probeLast(seg, off, b.length, b[b.length - 1]!);
     let i = 0;
     for (; i + 4 <= b.length; i += 4)
-      this.host.write32(seg, off + i, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+      if (i < skipFrom || i >= skipTo)
+        this.host.write32(seg, off + i, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
     for (; i + 2 <= b.length; i += 2) this.host.write16(seg, off + i, b[i]! | (b[i + 1]! << 8));
   }
 
@@ -1460,17 +1465,14 @@ export class Fpu implements Snapshotable {
     dv.setUint16(20, this.fds, true);
     // ST(0)-ST(7) in stack order, 16 bytes apart (their upper six bytes reserved, written as 0).
     for (let i = 0; i < 8; i++) writeF80(img, 32 + 16 * i, this.st(i));
-    this.writeAround(seg, off, img, 24, 32);
+    this.writeBytes(seg, off, img, 24, 32);
   }
 
   /** FXRSTOR: the x87 state from the image at seg:off. */
   fxrstor(seg: number, off: number): void {
     const img = this.readBytes(seg, off, FXSAVE_X87_BYTES);
     const dv = new DataView(img.buffer);
-    const sw = dv.getUint16(2, true);
-    this.cw = (dv.getUint16(0, true) & 0x1f3f) | 0x0040;
-    this.top = (sw >> 11) & 7;
-    this.sw = sw & ~SW_TOP;
+    this.loadControlStatus(dv.getUint16(0, true), dv.getUint16(2, true));
     this.valid = img[4]!;
     this.fop = dv.getUint16(6, true) & 0x7ff;
     this.fip = dv.getUint32(8, true);
@@ -1481,13 +1483,11 @@ export class Fpu implements Snapshotable {
     this.updateES();
   }
 
-  /** Writes `b` at seg:off except its bytes [skipFrom, skipTo), after probing its last byte. */
-  private writeAround(seg: number, off: number, b: Uint8Array, skipFrom: number, skipTo: number): void {
-    this.probeLast(seg, off, b.length, b[b.length - 1]!);
-    for (let i = 0; i < b.length; i += 4) {
-      if (i >= skipFrom && i < skipTo) continue;
-      this.host.write32(seg, off + i, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
-    }
+  /** The control and status words of a saved image (FLDENV, FRSTOR, FXRSTOR); TOP is in the status word. */
+  private loadControlStatus(cw: number, sw: number): void {
+    this.cw = (cw & 0x1f3f) | 0x0040;
+    this.top = (sw >> 11) & 7;
+    this.sw = sw & ~SW_TOP;
   }
 
   private fldenv(seg: number, off: number, ctx: FpuContext, withRegs: boolean): void {
@@ -1527,9 +1527,7 @@ export class Fpu implements Snapshotable {
       fdp = dv.getUint16(10, true) | ((dv.getUint16(12, true) >>> 12) << 16);
       fds = 0;
     }
-    this.cw = (cw & 0x1f3f) | 0x0040;
-    this.top = (sw >> 11) & 7;
-    this.sw = sw & ~SW_TOP;
+    this.loadControlStatus(cw, sw);
     let valid = 0;
     for (let p = 0; p < 8; p++) if (((tw >> (2 * p)) & 3) !== 3) valid |= 1 << p;
     this.valid = valid;
