@@ -14,6 +14,7 @@ import type { GraphicsScreen, TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { bootSectorImage } from './boot-sector.ts';
 import { TerminalText } from './terminal-text.ts';
+import { screenText, sliceAndYield } from './text-screen.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -22,9 +23,6 @@ function skipReason(): string | false {
   if (missing && process.env.CI) throw new Error(`BIOS boot test cannot run in CI: ${missing}`);
   return missing;
 }
-
-const screenText = (s: TextScreen): string[] =>
-  Array.from({ length: s.rows }, (_, r) => Array.from(s.cells.subarray(r * s.cols, (r + 1) * s.cols), (c) => String.fromCharCode(c & 0xff || 32)).join('').trimEnd());
 
 test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot', { skip: skipReason(), timeout: 120_000 }, async () => {
   let screen: TextScreen | null = null;
@@ -44,8 +42,7 @@ test('SeaBIOS runs its POST and the VGA BIOS, and says there is nothing to boot'
   const text = (): string => (screen ? screenText(screen).join('\n') : '');
   while (!/No bootable device/.test(text())) {
     assert.ok(performance.now() < deadline, `no "No bootable device" on the screen; screen:\n${text()}\nfirmware log tail:\n${firmware.slice(-20).join('\n')}`);
-    if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
-    else await new Promise((r) => setImmediate(r));
+    await sliceAndYield(m);
   }
   const lines = screenText(screen!);
   assert.match(lines[0]!, /^SeaBIOS \(version 1\.\d+/);
@@ -112,8 +109,7 @@ function firmwareMachine(media: { hda?: Uint8Array; cdrom?: Uint8Array }) {
     const deadline = performance.now() + 60_000;
     while (!state.firmware.some((l) => re.test(l))) {
       assert.ok(performance.now() < deadline, `never logged ${re}; firmware log tail:\n${state.firmware.slice(-15).join('\n')}`);
-      if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
-      else await new Promise((r) => setImmediate(r));
+      await sliceAndYield(m);
     }
     const until = performance.now() + 250;
     while (performance.now() < until) {

@@ -14,6 +14,7 @@ import type { PowerEvent, TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { Nat } from '../main/backends/nat/nat.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
+import { screenText, sliceAndYield } from './text-screen.ts';
 
 const IPXE = '/usr/lib/ipxe/ipxe.lkrn';
 const ISOLINUX = { bin: '/usr/lib/ISOLINUX/isolinux.bin', ldlinux: '/usr/lib/syslinux/modules/bios/ldlinux.c32' };
@@ -68,15 +69,13 @@ test('iPXE from an ISOLINUX CD finds the PCnet card with its own driver and gets
     nat.n = new Nat({ guestMac: new Uint8Array(MAC), hostAccess: false, toGuest: (f) => m.netIn(f) });
     await nat.n.start();
 
-    const text = (): string =>
-      screen ? Array.from({ length: screen.rows }, (_, r) => Array.from(screen!.cells.subarray(r * screen!.cols, (r + 1) * screen!.cols), (c) => String.fromCharCode(c & 0xff || 32)).join('').trimEnd()).join('\n') : '';
+    const text = (): string => (screen ? screenText(screen).join('\n') : '');
     const deadline = performance.now() + 240_000;
     const until = async (re: RegExp): Promise<void> => {
       while (!re.test(text())) {
         assert.ok(performance.now() < deadline, `never showed ${re}; screen:\n${text()}\npower events: ${power.join(', ')}`);
         assert.ok(!power.includes('halted') && !power.includes('triple-fault'), `the guest stopped (${power.join(', ')}); screen:\n${text()}`);
-        if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
-        else await new Promise((r) => setImmediate(r));
+        await sliceAndYield(m);
       }
     };
     await until(/iPXE initialising devices\.\.\.ok/);

@@ -11,6 +11,7 @@ import { createMachine, type PcMachine } from '../vmm/machine.ts';
 import type { EngineKind, TextScreen } from '../vmm/machine-api.ts';
 import { DEFAULT_BIOS } from '../main/vmm-host.ts';
 import { skipOrFailInCi } from './prerequisites.ts';
+import { screenText, sliceAndYield } from './text-screen.ts';
 
 const MEMTEST_ISO = '/usr/lib/memtest86+/memtest86+ia32.iso';
 
@@ -39,13 +40,11 @@ async function runMemtest(engine: EngineKind, until: RegExp, withinMs: number): 
     },
     () => performance.now(),
   ) as PcMachine;
-  const lines = (): string[] =>
-    screen ? Array.from({ length: screen.rows }, (_, r) => Array.from(screen!.cells.subarray(r * screen!.cols, (r + 1) * screen!.cols), (c) => String.fromCharCode(c & 0xff || 32)).join('').trimEnd()) : [];
+  const lines = (): string[] => (screen ? screenText(screen) : []);
   const deadline = performance.now() + withinMs;
   while (!until.test(lines().join('\n'))) {
     assert.ok(performance.now() < deadline, `memtest's screen never showed ${until}:\n${lines().join('\n')}`);
-    if (m.runSlice(20) === 'halted') await new Promise((r) => setTimeout(r, Math.min(5, m.idleMs())));
-    else await new Promise((r) => setImmediate(r));
+    await sliceAndYield(m);
   }
   return { lines: lines(), m };
 }
