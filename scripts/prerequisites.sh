@@ -23,8 +23,9 @@ START_PACKAGES="seabios $(tr '\n' ' ' < scripts/guest-packages.txt)"
 # (gcc-multilib), Chromium for the browser tests,
 # xorriso and isolinux for the CD boot test, dosfstools and mtools (fsck.fat and mdir check the
 # host-folder disks), qemu-utils (qemu-img checks the qcow2 overlays and images Hostbox writes),
-# memtest86+ and ipxe (guests nobody here wrote: memtest's ISO, iPXE's ipxe.lkrn).
-TEST_PACKAGES="$START_PACKAGES build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe"
+# memtest86+ and ipxe (guests nobody here wrote: memtest's ISO, iPXE's ipxe.lkrn), bochsbios and
+# vgabios (memtest booted by the Bochs BIOS and the LGPL VGABIOS instead of SeaBIOS).
+TEST_PACKAGES="$START_PACKAGES build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe bochsbios vgabios"
 case "$MODE" in
   start) PACKAGES=$START_PACKAGES; GUESTS="686" ;;
   test) PACKAGES=$TEST_PACKAGES; GUESTS="686 686-pae" ;;

@@ -75,7 +75,7 @@ test('with everything present it only asks dpkg: no apt-get, no sudo, no guest b
 });
 
 test('not root: one list of what is missing with the commands to run; test stops, start goes on', () => {
-  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'nasm', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools', 'qemu-utils', 'memtest86+', 'ipxe'], i386: false, guests: [] };
+  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'nasm', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools', 'qemu-utils', 'memtest86+', 'ipxe', 'bochsbios', 'vgabios'], i386: false, guests: [] };
   const t = run('test', m);
   assert.equal(t.status, 1);
   assert.match(t.stderr, /npm test needs what this machine lacks; run as root:\n {2}dpkg --add-architecture i386 && apt-get update\n {2}apt-get install --no-install-recommends chromium\n {2}then, as yourself: npm run guest +\(the Debian test guest: 686 686-pae\)/);
@@ -96,7 +96,7 @@ test('as root: what is missing is installed with apt-get, then the missing guest
   assert.deepEqual(r.calls, [
     'dpkg --add-architecture i386',
     'apt-get update -qq',
-    'apt-get install -y -qq --no-install-recommends nasm build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe',
+    'apt-get install -y -qq --no-install-recommends nasm build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe bochsbios vgabios',
     'build-guest 686-pae',
   ]);
   // Not root, but sudo without a password: the same through sudo.

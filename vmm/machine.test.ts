@@ -54,6 +54,18 @@ test('a triple fault stops the CPU until the reset it brings; a guest that does 
   assert.deepEqual(vm.events.slice(6, 8), [['reset', undefined], fault]);
 });
 
+test('the VGA BIOS is on the bus at 0xC0000, where a BIOS that scans for option ROMs finds it', () => {
+  // mov ax, 0xc000; mov ds, ax; mov ax, [2] (the ROM's length byte and its first code byte); cli; hlt
+  const code = [0xb8, 0x00, 0xc0, 0x8e, 0xd8, 0xa1, 0x02, 0x00, 0xfa, 0xf4];
+  const vgaBios = new Uint8Array(0x8000);
+  vgaBios.set([0x55, 0xaa, 0x40, 0xeb]);
+  const host: MachineHost = { serialOut: () => {}, display: () => {}, block: () => {}, power: () => {}, log: () => {} };
+  let now = 0;
+  const m = createMachine({ memoryMiB: 4, engine: 'interpreter', bios: bios(code), vgaBios }, host, () => (now += 1)) as PcMachine;
+  assert.equal(m.runSlice(50), 'halted');
+  assert.equal(m.cpu.r32[0]! & 0xffff, 0xeb40);
+});
+
 test('HLT with interrupts on is waiting, not stopped', () => {
   const vm = boot([0xfb, 0xf4, 0xeb, 0xfd]); // sti; hlt; jmp $-1
   vm.run();

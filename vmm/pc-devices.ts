@@ -246,7 +246,9 @@ export class PcDevices {
     if (vgaBios) {
       if (vgaBios.length > 0x20000 || vgaBios[0] !== 0x55 || vgaBios[1] !== 0xaa)
         throw new Error('the VGA BIOS is not an option ROM (no 55 AA signature, or over 128 KiB)');
-      // An ISA VGA card's BIOS, as QEMU hands it to SeaBIOS: a fw_cfg file SeaBIOS copies to 0xC0000.
+      // On the bus at 0xC0000, where a BIOS that scans for option ROMs (the Bochs BIOS) finds it, and
+      // as the fw_cfg file QEMU hands SeaBIOS, which copies it into shadow RAM there.
+      this.shadow.loadRom(0xc0000, vgaBios);
       this.fwCfg.addFile('vgaroms/vgabios.bin', vgaBios.slice());
     }
     // The same ACPI tables a directly booted kernel gets, for the BIOS to place and link.

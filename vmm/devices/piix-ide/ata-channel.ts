@@ -7,8 +7,11 @@
 // Reference: ATA/ATAPI-6 (T13 1410D rev 3b): 7 register descriptions (status BSY/DRDY/DF/DRQ/ERR;
 // error ABRT/IDNF/UNC; device control nIEN/SRST/HOB; the 48-bit "previous content" registers), 8
 // command descriptions, 9.2 software reset protocol and signatures (ATA 00h/00h, PACKET 14h/EBh),
-// 9.5-9.10 PIO data-in, PIO data-out, DMA and PACKET protocols; 7.1: with device 1 selected but not
-// present, device 0 answers the taskfile and status reads 00h.
+// 9.5-9.10 PIO data-in, PIO data-out, DMA and PACKET protocols. An absent device's position keeps a
+// register file of its own, as Bochs and QEMU have it: written with the present device's, read back
+// while that position is selected (status 00h), and holding the "no device" signature FFh/FFh after a
+// reset. ATA/ATAPI-6 7.1 has device 0 answer for an absent device 1 instead, but the Bochs BIOS
+// takes device 0's PACKET signature read that way for a second CD and waits for it for ever.
 
 import type { IrqLine } from '../../irq.ts';
 import { AtapiCdrom, SECTOR as CD_SECTOR, SENSE_ILLEGAL_REQUEST, SENSE_MEDIUM_ERROR, SENSE_NOT_READY, SENSE_UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED, ASC_MEDIUM_NOT_PRESENT, ASC_UNRECOVERED_READ, type PacketResult, type Sense } from './atapi.ts';
@@ -71,7 +74,36 @@ export interface DmaEngine {
 
 const reg = (name: keyof Drive & string): FieldSpec<Drive> => ({ name, type: 'u8', since: 1 });
 
-class Drive {
+/** The taskfile registers a host writes to both positions of a channel at once. */
+class TaskFile {
+  feature = 0;
+  nsect = 0;
+  lbal = 0;
+  lbam = 0;
+  lbah = 0;
+  hobFeature = 0;
+  hobNsect = 0;
+  hobLbal = 0;
+  hobLbam = 0;
+  hobLbah = 0;
+  device = 0;
+
+  /** What a reset leaves: sector count and number 1, then the kind's cylinder pair. */
+  protected setSignature(lbam: number, lbah: number): void {
+    this.nsect = 1;
+    this.lbal = 1;
+    this.lbam = lbam;
+    this.lbah = lbah;
+    this.device &= DEV_DRV;
+  }
+
+  /** An absent device's signature. */
+  signature(): void {
+    this.setSignature(0xff, 0xff);
+  }
+}
+
+class Drive extends TaskFile {
   /** A drive's registers and settings; saved only between commands (see AtaChannel.quiescent). */
   static readonly STATE: StateSchema<Drive> = defineState<Drive>({
     id: 'ata drive',
@@ -103,17 +135,6 @@ class Drive {
     ],
   });
 
-  feature = 0;
-  nsect = 0;
-  lbal = 0;
-  lbam = 0;
-  lbah = 0;
-  hobFeature = 0;
-  hobNsect = 0;
-  hobLbal = 0;
-  hobLbam = 0;
-  hobLbah = 0;
-  device = 0;
   status = 0;
   error = 0;
   multiple = 0;
@@ -122,18 +143,14 @@ class Drive {
   readonly atapi: AtapiCdrom | null;
 
   constructor(readonly spec: DriveSpec) {
+    super();
     this.geometry = defaultGeometry(spec.kind === 'disk' ? spec.sectors : 0);
     this.atapi = spec.kind === 'cdrom' ? new AtapiCdrom(spec.sectors) : null;
   }
 
-  signature(): void {
-    this.nsect = 1;
-    this.lbal = 1;
-    if (this.atapi) {
-      this.lbam = 0x14;
-      this.lbah = 0xeb;
-    } else this.lbam = this.lbah = 0;
-    this.device &= DEV_DRV;
+  override signature(): void {
+    if (this.atapi) this.setSignature(0x14, 0xeb);
+    else this.setSignature(0, 0);
     this.error = 0x01; // diagnostics passed
     this.status = this.atapi ? 0 : ST_DRDY | ST_DSC;
   }
@@ -164,10 +181,13 @@ export class AtaChannel {
       // The line is driven again by reassert(), after every device is loaded.
       c.lineHigh = false;
       c.stopTransfer();
+      for (const t of c.taskFiles) if (!(t instanceof Drive)) t.signature();
     },
   });
 
   private readonly drives: (Drive | null)[];
+  /** Each position's registers: its drive's, or an absent device's own (not saved: a load resets them). */
+  private readonly taskFiles: TaskFile[];
   private devctl = 0;
   private selected = 0;
   private intrq = false;
@@ -190,6 +210,7 @@ export class AtaChannel {
     private readonly dma: DmaEngine,
   ) {
     this.drives = [specs[0] ? new Drive(specs[0]) : null, specs[1] ? new Drive(specs[1]) : null];
+    this.taskFiles = this.drives.map((d) => d ?? new TaskFile());
     this.reset();
   }
 
@@ -216,8 +237,8 @@ export class AtaChannel {
       d.transfer.mode = 0x0c;
       d.geometry = defaultGeometry(d.spec.kind === 'disk' ? d.spec.sectors : 0);
       if (d.atapi) d.atapi.sense = { key: 0, asc: 0, ascq: 0 };
-      d.signature();
     }
+    for (const t of this.taskFiles) t.signature();
     this.setIntrq(false);
   }
 
@@ -264,8 +285,7 @@ export class AtaChannel {
     if (!this.present) return 0xff;
     const d = this.cur;
     const hob = (this.devctl & DC_HOB) !== 0;
-    // An absent device 1: device 0 answers the taskfile (its registers were written too), status 0.
-    const t = d ?? this.drives[0] ?? this.drives[1]!;
+    const t = this.taskFiles[this.selected]!;
     switch (off) {
       case 1:
         return hob ? t.hobFeature : d ? d.error : 0;
@@ -296,8 +316,7 @@ export class AtaChannel {
   writeRegister(off: number, v: number): void {
     v &= 0xff;
     if (off >= 1 && off <= 6) this.devctl &= ~DC_HOB;
-    for (const d of this.drives) {
-      if (!d) continue;
+    for (const d of this.taskFiles) {
       switch (off) {
         case 1:
           d.hobFeature = d.feature;
@@ -337,11 +356,8 @@ export class AtaChannel {
       this.stopTransfer();
       for (const d of this.drives) if (d) d.status = ST_BSY;
     } else if (!(v & DC_SRST) && was & DC_SRST) {
-      for (const d of this.drives) {
-        if (!d) continue;
-        d.multiple = 0;
-        d.signature();
-      }
+      for (const d of this.drives) if (d) d.multiple = 0;
+      for (const t of this.taskFiles) t.signature();
       this.selected = 0;
     }
     this.setIntrq(this.intrq);
@@ -498,7 +514,7 @@ export class AtaChannel {
   }
 
   private diagnostic(): void {
-    for (const x of this.drives) x?.signature();
+    for (const t of this.taskFiles) t.signature();
     this.selected = 0;
     this.raiseIrq();
   }

@@ -106,6 +106,35 @@ test('after reset: ATA signature on the primary channel, PACKET signature on the
   assert.equal(none.io.read(P + 7, 1), 0xff);
 });
 
+test('an absent device 1 has registers of its own: the probe pattern reads back, a reset leaves FFh/FFh', () => {
+  // The Bochs BIOS's probe: write 55h/AAh, read them back, soft reset, then classify by signature.
+  const b = board({ cd: true });
+  const probe = (base: number, dev: number): number[] => {
+    b.io.write(base + 0x206, 1, 0x0a);
+    b.io.write(base + 6, 1, dev);
+    for (const [sc, sn] of [[0x55, 0xaa], [0xaa, 0x55], [0x55, 0xaa]]) {
+      b.io.write(base + 2, 1, sc!);
+      b.io.write(base + 3, 1, sn!);
+    }
+    const found = [b.io.read(base + 2, 1), b.io.read(base + 3, 1)];
+    b.io.write(base + 0x206, 1, 0x0e);
+    b.io.write(base + 0x206, 1, 0x0a);
+    b.io.write(base + 6, 1, dev);
+    return [...found, ...[2, 3, 4, 5, 7].map((o) => b.io.read(base + o, 1))];
+  };
+  assert.deepEqual(probe(S, 0xa0), [0x55, 0xaa, 1, 1, 0x14, 0xeb, 0]);
+  assert.deepEqual(probe(S, 0xb0), [0x55, 0xaa, 1, 1, 0xff, 0xff, 0]);
+  // The PACKET device still shows its own signature, and a command to the absent one does nothing.
+  b.io.write(S + 7, 1, 0xa1);
+  assert.equal(status(b, S), 0);
+  b.io.write(S + 6, 1, 0xa0);
+  assert.deepEqual([4, 5].map((o) => b.io.read(S + o, 1)), [0x14, 0xeb]);
+  // EXECUTE DEVICE DIAGNOSTIC leaves the same signatures.
+  b.io.write(S + 7, 1, 0x90);
+  b.io.write(S + 6, 1, 0xb0);
+  assert.deepEqual([2, 3, 4, 5].map((o) => b.io.read(S + o, 1)), [1, 1, 0xff, 0xff]);
+});
+
 test('IDENTIFY DEVICE: model, capacity, LBA48, a valid checksum, one interrupt', () => {
   const b = board();
   b.io.write(P + 6, 1, 0xa0);
