@@ -66,6 +66,37 @@ test('the VGA BIOS is on the bus at 0xC0000, where a BIOS that scans for option 
   assert.equal(m.cpu.r32[0]! & 0xffff, 0xeb40);
 });
 
+test('code decoded from an option ROM on the bus is dropped when PAM turns its segment into DRAM', () => {
+  // Call C000:0100 in the VGA BIOS on the bus (mov al, 1; retf): AL into BL. With PAM1 sending
+  // writes for 0xC0000-0xC3FFF to DRAM, write mov al, 2; retf there and call again: still the ROM,
+  // AL into CL. With PAM1 sending reads to DRAM too, call once more: the new bytes, AL into BH.
+  const pam1 = (v: number) => [0xba, 0xf8, 0x0c, 0x66, 0xb8, 0x58, 0x00, 0x00, 0x80, 0x66, 0xef, 0xba, 0xfe, 0x0c, 0xb0, v, 0xee];
+  const call = [0x9a, 0x00, 0x01, 0x00, 0xc0]; // call far c000:0100
+  const code = [
+    ...call, 0x88, 0xc3, // mov bl, al
+    ...pam1(0x02),
+    0x68, 0x00, 0xc0, 0x1f, // push 0xc000; pop ds
+    0xc7, 0x06, 0x00, 0x01, 0xb0, 0x02, 0xc6, 0x06, 0x02, 0x01, 0xcb, // mov word [0x100], 0x02b0; mov byte [0x102], 0xcb
+    ...call, 0x88, 0xc1, // mov cl, al
+    ...pam1(0x03),
+    ...call, 0x88, 0xc7, 0xfa, 0xf4, // mov bh, al; cli; hlt
+  ];
+  const vgaBios = new Uint8Array(0x8000);
+  vgaBios.set([0x55, 0xaa, 0x40]);
+  vgaBios.set([0xb0, 0x01, 0xcb], 0x100);
+  const img = new Uint8Array(0x10000).fill(0x90);
+  img.set(code, 0);
+  img.set([0xe9, 0x0d, 0x00], 0xfff0); // jmp 0 (IP wraps to 0)
+  for (const engine of ['interpreter', 'bt'] as const) {
+    let now = 0;
+    const host: MachineHost = { serialOut: () => {}, display: () => {}, block: () => {}, power: () => {}, log: () => {} };
+    const m = createMachine({ memoryMiB: 4, engine, bios: img, vgaBios }, host, () => (now += 1)) as PcMachine;
+    assert.equal(m.runSlice(50), 'halted', engine);
+    assert.equal(m.cpu.r32[3]! & 0xffff, 0x0201, engine);
+    assert.equal(m.cpu.r32[1]! & 0xff, 1, engine);
+  }
+});
+
 test('HLT with interrupts on is waiting, not stopped', () => {
   const vm = boot([0xfb, 0xf4, 0xeb, 0xfd]); // sti; hlt; jmp $-1
   vm.run();

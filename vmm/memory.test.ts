@@ -35,3 +35,13 @@ test('DMA into a page holding decoded code tells the CPU once per page', () => {
   mem.writeBytes(0x3800, new Uint8Array(0x1000));
   assert.deepEqual(pages, [3, 4]);
 });
+
+test('code may be decoded once from RAM, ROM and bus ROMs, never from a device whose reads can change', () => {
+  const mem = new PhysicalMemory(2 * MiB);
+  mem.mapRom(0x10000, new Uint8Array(4096));
+  const range = (name: string, base: number, romReads?: boolean) => ({ name, base, length: 4096, read: () => 0, write: () => {}, ...(romReads === undefined ? {} : { romReads }) });
+  mem.mapMmio(range('option-rom', 0x300000, true));
+  mem.mapMmio(range('device', 0x301000));
+  mem.mapMmio(range('not-rom', 0x302000, false));
+  assert.deepEqual([0x0, 0x10, 0x300, 0x301, 0x302].map((p) => mem.codeCacheable(p)), [true, true, true, false, false]);
+});

@@ -15,6 +15,12 @@ export interface MmioRange {
   readonly length: number;
   read(offset: number, size: AccessSize): number;
   write(offset: number, size: AccessSize, value: number): void;
+  /**
+   * A ROM on the bus: reads have no side effects and return the same bytes until the device itself
+   * drops the CPU's code for these pages (CPU.invalidateCodePage), so code run from it can be
+   * decoded once instead of at every fetch.
+   */
+  readonly romReads?: boolean;
 }
 
 const PAGES = 1 << 20;
@@ -114,6 +120,16 @@ export class PhysicalMemory {
       this.mmioIndex[p] = -1;
       this.kind[p] = p < this.size >>> 12 ? PAGE_RAM : PAGE_NONE;
     }
+  }
+
+  /**
+   * Whether instructions decoded from this page stay valid until a write the CPU sees (RAM) or an
+   * invalidation from the page's owner: RAM, ROM, and bus ROMs; not devices, whose reads may change.
+   */
+  codeCacheable(page: number): boolean {
+    const k = this.kind[page]!;
+    if (k <= PAGE_ROM) return true;
+    return k === PAGE_MMIO && this.mmio[this.mmioIndex[page]!]!.romReads === true;
   }
 
   // Slow-path accessors: any physical address, any kind of page. The CPU's fast path goes

@@ -1029,7 +1029,7 @@ export class Cpu {
     const e = this.translate(lin, false, this.cpl === 3);
     const phys = (e >>> 12) & 0xfffff;
     this.curLinPage = lin >>> 12;
-    this.curPhysPage = e & TLB_IO ? -1 : phys;
+    this.curPhysPage = e & TLB_IO && !this.mem.codeCacheable(phys) ? -1 : phys;
     if (this.curPhysPage >= 0) {
       let c = this.codeCache.get(phys);
       if (!c) {

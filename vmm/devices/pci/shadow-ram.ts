@@ -51,6 +51,8 @@ export class ShadowRam {
       length: SHADOW_SIZE,
       read: (off, size) => this.read(off, size),
       write: (off, size, v) => this.write(off, size, v),
+      // The ROM array changes only in loadRom, which drops the CPU's code for the window.
+      romReads: true,
     };
     mem.mapMmio(this.mmio);
     this.apply([0, 0, 0, 0, 0, 0, 0]);
