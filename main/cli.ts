@@ -29,7 +29,7 @@ Boots a virtual PC with its first serial port on this terminal, or continues one
 Options for run:
   --config FILE     JSON with any of: memory, kernel, initrd, append, hda, cdrom, engine, bios
   --memory MIB      guest RAM in MiB (${4}-${3072}, default 256)
-  --kernel FILE     Linux bzImage to boot directly (boot protocol 2.06+)
+  --kernel FILE     Linux bzImage (boot protocol 2.06+) or Multiboot kernel to boot directly
   --initrd FILE     initial ramdisk for the kernel
   --append TEXT     kernel command line (e.g. "console=ttyS0")
   --hda FILE        raw disk image (first IDE disk)

@@ -97,6 +97,29 @@ test('code decoded from an option ROM on the bus is dropped when PAM turns its s
   }
 });
 
+test('a Multiboot kernel starts with the magic in EAX, its information in EBX and a BIOS data area as a BIOS leaves it', () => {
+  // A flat image with the header's address fields, loaded at 1 MiB. It keeps the information's flags
+  // in ECX, the base memory size (0x413) in DX and COM1's port (0x400) in SI, then halts.
+  const load = 0x100000;
+  const flags = 0x10003;
+  const hdr = [0x1badb002, flags, -(0x1badb002 + flags) >>> 0, load, load, 0, 0, load + 32];
+  const code = [0x8b, 0x0b, 0x66, 0x8b, 0x15, 0x13, 0x04, 0x00, 0x00, 0x66, 0x8b, 0x35, 0x00, 0x04, 0x00, 0x00, 0xf4];
+  const kernel = new Uint8Array(32 + code.length);
+  hdr.forEach((w, i) => new DataView(kernel.buffer).setUint32(i * 4, w >>> 0, true));
+  kernel.set(code, 32);
+  let now = 0;
+  const host: MachineHost = { serialOut: () => {}, display: () => {}, block: () => {}, power: () => {}, log: () => {} };
+  const m = createMachine({ memoryMiB: 8, engine: 'interpreter', kernel, cmdline: 'hello' }, host, () => (now += 1)) as PcMachine;
+  const start = [m.cpu.r32[0]! >>> 0, m.cpu.eip, m.cpu.cr0 & 0x80000001, m.cpu.ifFlag];
+  assert.deepEqual(start, [0x2badb002, load + 32, 1, false]);
+  const mbi = m.cpu.r32[3]! >>> 0;
+  m.runSlice(5);
+  assert.equal(m.cpu.r32[1]! >>> 0, 0x245); // memory, command line, memory map, loader name
+  assert.equal(m.cpu.r32[2]! & 0xffff, 636);
+  assert.equal(m.cpu.r32[6]! & 0xffff, 0x3f8);
+  assert.equal(m.mem.read32(mbi + 16) >>> 0 > 0 && String.fromCharCode(...m.mem.u8.subarray(m.mem.read32(mbi + 16) >>> 0, (m.mem.read32(mbi + 16) >>> 0) + 5)), 'hello');
+});
+
 test('HLT with interrupts on is waiting, not stopped', () => {
   const vm = boot([0xfb, 0xf4, 0xeb, 0xfd]); // sti; hlt; jmp $-1
   vm.run();

@@ -11,7 +11,9 @@ import { setSegmentCache } from './cpu/segments.ts';
 import { CS, DS, ES, FS, GS, SS } from './cpu/decode.ts';
 import { TripleFault } from './cpu/fault.ts';
 import { programMtrrsAsFirmware } from './cpu/mtrr.ts';
-import { loadLinux, type BootEntry } from './boot/linux.ts';
+import type { BootEntry } from './boot/linux.ts';
+import { loadKernel } from './boot/kernel.ts';
+import { writeBiosDataArea } from './boot/bios-data-area.ts';
 import type { BlockReply, Machine, MachineHost, MachineStats, RamRun, StateSection, VmConfig } from './machine-api.ts';
 import { loadMachine, ramRuns, saveSections } from './state/machine-state.ts';
 import { PcDevices } from './pc-devices.ts';
@@ -117,7 +119,8 @@ export class PcMachine implements Machine {
       if (restoring) return;
       this.ramUntouched = false;
       const acpi = this.devices.installFirmwareTables();
-      const entry = loadLinux(this.mem, this.config.kernel, {
+      writeBiosDataArea(this.mem, [0x3f8, 0x2f8]);
+      const entry = loadKernel(this.mem, this.config.kernel, {
         initrd: this.config.initrd,
         cmdline: this.config.cmdline ?? '',
         acpi,
@@ -131,7 +134,7 @@ export class PcMachine implements Machine {
     }
   }
 
-  /** The 32-bit boot protocol's entry state: flat segments from the loader's GDT, paging off. */
+  /** The 32-bit boot protocol's (or Multiboot's) entry state: flat segments from the loader's GDT, paging off, interrupts off. */
   private enterBootEntry(e: BootEntry): void {
     const cpu = this.cpu;
     cpu.gdtrBase = e.gdt.base;
@@ -142,6 +145,8 @@ export class PcMachine implements Machine {
     for (let s = 0; s < 6; s++) cpu.updateSegmentChecks(s);
     cpu.updateMode();
     cpu.r32.fill(0);
+    cpu.r32[0] = e.eax ?? 0;
+    cpu.r32[3] = e.ebx ?? 0;
     cpu.r32[6] = e.esi;
     cpu.eip = e.eip;
     cpu.setFlags(0x2);

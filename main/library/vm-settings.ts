@@ -1,10 +1,11 @@
 // Checks a VM's settings as a user typed them, every field at once, so the form can show each
 // problem next to its field. Files are checked the way the VM will use them (a kernel must be a
-// bzImage this loader accepts, a disk a whole number of sectors), so a VM that saves also boots.
+// bzImage or Multiboot kernel the loaders accept, a disk a whole number of sectors), so a VM that
+// saves also boots.
 
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { parseBzImage } from '../../vmm/boot/linux.ts';
+import { kernelKind } from '../../vmm/boot/kernel.ts';
 import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
 import { MAX_MEMORY_MIB, MIN_MEMORY_MIB, ideSlotsForFolders } from '../vmm-host.ts';
 import { folderRefusal, imageRefusal, type ImageScope } from '../backends/image-policy.ts';
@@ -125,7 +126,7 @@ function kernelProblem(path: string): string | null {
   const p = fileProblem('kernel', path);
   if (p) return p;
   try {
-    parseBzImage(new Uint8Array(readFileSync(path)));
+    kernelKind(new Uint8Array(readFileSync(path)));
     return null;
   } catch (e) {
     const m = (e as Error).message;
@@ -195,7 +196,7 @@ export function validateSettings(s: VmCreateSettings, ctx: SettingsContext): Fie
   }
 
   if (s.boot === 'kernel') {
-    if (!s.kernelPath) err('kernelPath', 'Give the path of a Linux kernel (bzImage).');
+    if (!s.kernelPath) err('kernelPath', 'Give the path of a kernel (a Linux bzImage or a Multiboot kernel).');
     else {
       const p = kernelProblem(s.kernelPath);
       if (p) err('kernelPath', p);

@@ -207,7 +207,7 @@ export function VmForm(props: { mode: 'create' | 'edit' | 'view'; initial: VmSet
         {errorFor('boot')}
         {f.boot === 'kernel' ? (
           <>
-            {field('Kernel (bzImage)', 'kernelPath', { placeholder: '/boot/vmlinuz-6.1.0-686', browse: 'file' })}
+            {field('Kernel (bzImage or Multiboot)', 'kernelPath', { placeholder: '/boot/vmlinuz-6.1.0-686', browse: 'file' })}
             {field('Initial ramdisk (optional)', 'initrdPath', { placeholder: '/boot/initrd.img', browse: 'file' })}
             {field('Kernel command line', 'cmdline', { placeholder: 'console=ttyS0' })}
           </>

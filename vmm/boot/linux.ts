@@ -75,6 +75,9 @@ export interface BootEntry {
   eip: number;
   /** Physical address of boot_params; EBP, EDI and EBX must be zero. */
   esi: number;
+  /** Multiboot: its magic in EAX and the information structure's address in EBX (zero for Linux). */
+  eax?: number;
+  ebx?: number;
   /** A GDT in guest RAM holding flat 4 GiB descriptors for cs and ds. */
   gdt: { base: number; limit: number };
   /** Flat 32-bit code, execute/read. */

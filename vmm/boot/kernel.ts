@@ -1,0 +1,34 @@
+// What `--kernel` accepts: a Linux bzImage (boot protocol 2.06+) or a Multiboot kernel, told apart
+// as QEMU does: the Linux setup header's "HdrS" first, then a Multiboot header.
+
+import type { PhysicalMemory } from '../memory.ts';
+import { loadLinux, parseBzImage, type AcpiPlacement, type BootEntry } from './linux.ts';
+import { findMultibootHeader, loadMultiboot } from './multiboot.ts';
+
+export type KernelKind = 'linux' | 'multiboot';
+
+const hasLinuxHeader = (k: Uint8Array): boolean => k.length >= 0x206 && k[0x202] === 0x48 && k[0x203] === 0x64 && k[0x204] === 0x72 && k[0x205] === 0x53;
+
+/** Which loader takes this image; throws an Error naming what is wrong with it. */
+export function kernelKind(kernel: Uint8Array): KernelKind {
+  if (!hasLinuxHeader(kernel) && findMultibootHeader(kernel)) return 'multiboot';
+  try {
+    parseBzImage(kernel);
+  } catch (e) {
+    if (hasLinuxHeader(kernel)) throw e;
+    throw new Error(`${(e as Error).message}, nor a Multiboot kernel`);
+  }
+  return 'linux';
+}
+
+export interface KernelBootOptions {
+  initrd?: Uint8Array;
+  cmdline?: string;
+  acpi?: AcpiPlacement;
+}
+
+/** Loads the kernel (with its initrd, or Multiboot module) into guest RAM; returns the CPU's starting state. */
+export function loadKernel(mem: PhysicalMemory, kernel: Uint8Array, opts: KernelBootOptions): BootEntry {
+  if (kernelKind(kernel) === 'multiboot') return loadMultiboot(mem, kernel, { module: opts.initrd, moduleString: 'initrd', cmdline: opts.cmdline, acpi: opts.acpi });
+  return loadLinux(mem, kernel, opts);
+}
