@@ -48,6 +48,14 @@ test('a triple fault stops the CPU until the reset it brings; a guest that does 
   assert.deepEqual(vm.events, [fault, ['reset', undefined], fault, ['reset', undefined], fault, ['halted', 'f000:fff6']]);
   assert.equal(vm.run(), 'halted');
   assert.equal(vm.events.length, 6);
+  // Suspended and resumed in a fresh machine, it is still shut down.
+  vm.machine.pause();
+  const saved = vm.machine.saveState!();
+  const again = boot([0x2e, 0x0f, 0x01, 0x1e, 0xf8, 0xff, 0xcc, 0x90, 0, 0, 0, 0, 0, 0]);
+  again.machine.loadState!(saved.sections, [...saved.ram]);
+  assert.ok((again.machine as PcMachine).cpu.shutdown);
+  assert.equal(again.run(), 'halted');
+  assert.ok(!again.events.some(([e]) => e === 'triple-fault' || e === 'reset'));
   // A reset from the user starts it again.
   vm.machine.reset();
   vm.run();

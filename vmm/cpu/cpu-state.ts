@@ -47,7 +47,7 @@ const ignored = (name: string, type: FieldSpec<Cpu>['type'], value: number | big
 
 export const CPU_STATE = defineState<Cpu>({
   id: 'cpu',
-  version: 2,
+  version: 3,
   fields: [
     prop('r32', 'i32[]', 8),
     prop('eip', 'x32'),
@@ -100,6 +100,8 @@ export const CPU_STATE = defineState<Cpu>({
     // Version 2: PAE's PDPTE registers (loaded from CR3 when PAE paging is on) and IA32_MCG_STATUS.
     { name: 'pdpte', type: 'i32[]', since: 2, length: 8 },
     { name: 'mcgStatus', type: 'u64', since: 2 },
+    // Version 3: shut down by a triple fault, until the reset (a VM suspended then stays so).
+    { name: 'shutdown', type: 'bool', since: 3 },
   ],
   postLoad: (cpu) => {
     cpu.delivering = -1;
