@@ -119,7 +119,7 @@ export class PcMachine implements Machine {
       if (restoring) return;
       this.ramUntouched = false;
       const acpi = this.devices.installFirmwareTables();
-      writeBiosDataArea(this.mem, [0x3f8, 0x2f8]);
+      writeBiosDataArea(this.mem, this.devices.uarts.map((u) => u.base));
       const entry = loadKernel(this.mem, this.config.kernel, {
         initrd: this.config.initrd,
         cmdline: this.config.cmdline ?? '',

@@ -7,9 +7,10 @@
 // for 40:00-40:85.
 
 import type { PhysicalMemory } from '../memory.ts';
+import { LOW_RAM_END } from './linux.ts';
 
-/** Where the EBDA starts: the end of the low RAM the e820 map reports (buildE820), 4 KiB below 640 KiB. */
-export const EBDA_ADDR = 0x9f000;
+/** Where the EBDA starts: the end of the low RAM the e820 map reports, 4 KiB below 640 KiB. */
+const EBDA_ADDR = LOW_RAM_END;
 const EBDA_KIB = (0xa0000 - EBDA_ADDR) / 1024;
 
 export function writeBiosDataArea(mem: PhysicalMemory, comPorts: readonly number[]): void {

@@ -2,12 +2,10 @@
 // as QEMU does: the Linux setup header's "HdrS" first, then a Multiboot header.
 
 import type { PhysicalMemory } from '../memory.ts';
-import { loadLinux, parseBzImage, type AcpiPlacement, type BootEntry } from './linux.ts';
+import { hasLinuxHeader, loadLinux, parseBzImage, type AcpiPlacement, type BootEntry } from './linux.ts';
 import { findMultibootHeader, loadMultiboot } from './multiboot.ts';
 
 export type KernelKind = 'linux' | 'multiboot';
-
-const hasLinuxHeader = (k: Uint8Array): boolean => k.length >= 0x206 && k[0x202] === 0x48 && k[0x203] === 0x64 && k[0x204] === 0x72 && k[0x205] === 0x53;
 
 /** Which loader takes this image; throws an Error naming what is wrong with it. */
 export function kernelKind(kernel: Uint8Array): KernelKind {

@@ -18,7 +18,9 @@ import type { PhysicalMemory } from '../memory.ts';
 export const BOOT_GDT_ADDR = 0x800;
 export const ZERO_PAGE_ADDR = 0x1000;
 export const CMDLINE_ADDR = 0x20000;
-const CMDLINE_AREA_END = 0x9f000;
+/** The end of the low RAM the memory map reports; the EBDA follows (bios-data-area.ts). */
+export const LOW_RAM_END = 0x9f000;
+const CMDLINE_AREA_END = LOW_RAM_END;
 
 export const BOOT_CS = 0x10;
 export const BOOT_DS = 0x18;
@@ -141,13 +143,18 @@ function u32(b: Uint8Array, o: number): number {
 const hex = (n: number): string => '0x' + n.toString(16);
 const mib = (n: number): string => (n / (1024 * 1024)).toFixed(1) + ' MiB';
 
+/** Whether the image carries a Linux setup header ("HdrS" at 0x202), bzImage or not. */
+export function hasLinuxHeader(kernel: Uint8Array): boolean {
+  return kernel.length >= HDR_HEADER + 4 && u32(kernel, HDR_HEADER) === HDRS_MAGIC;
+}
+
 /** Reads and checks a bzImage's setup header; throws an Error naming the problem. */
 export function parseBzImage(kernel: Uint8Array): BzImageHeader {
   if (kernel.length >= 4 && kernel[0] === 0x7f && kernel[1] === 0x45 && kernel[2] === 0x4c && kernel[3] === 0x46)
     throw new Error('kernel is an ELF file (vmlinux), not a bzImage: use arch/x86/boot/bzImage or /boot/vmlinuz-*');
   if (kernel.length < HDR_HEADER + 4)
     throw new Error(`kernel is not a bzImage: the file has only ${kernel.length} bytes, too short for a Linux setup header`);
-  if (u32(kernel, HDR_HEADER) !== HDRS_MAGIC)
+  if (!hasLinuxHeader(kernel))
     throw new Error(`kernel is not a bzImage: no "HdrS" signature at offset 0x202`);
   const protocol = u16(kernel, HDR_VERSION);
   const protoText = `${protocol >> 8}.${(protocol & 0xff).toString().padStart(2, '0')}`;
@@ -225,9 +232,9 @@ export function parseBzImage(kernel: Uint8Array): BzImageHeader {
 /** The PC memory map the kernel is given: low RAM, the BIOS hole, RAM above 1 MiB, the ACPI tables. */
 export function buildE820(ramSize: number, acpi?: AcpiPlacement): E820Entry[] {
   const map: E820Entry[] = [
-    { addr: 0, size: 0x9f000, type: E820_RAM },
+    { addr: 0, size: LOW_RAM_END, type: E820_RAM },
     // EBDA, VGA memory, option ROMs and the BIOS (the RSDP lives here too).
-    { addr: 0x9f000, size: 0x100000 - 0x9f000, type: E820_RESERVED },
+    { addr: LOW_RAM_END, size: 0x100000 - LOW_RAM_END, type: E820_RESERVED },
   ];
   const top = acpi ? acpi.reservedStart : ramSize;
   map.push({ addr: 0x100000, size: top - 0x100000, type: E820_RAM });
@@ -349,12 +356,16 @@ export function loadLinux(mem: PhysicalMemory, kernel: Uint8Array, opts: LinuxBo
   });
   u8.set(zp, ZERO_PAGE_ADDR);
 
-  // GDT: two null slots so the flat descriptors sit at the selectors the protocol names.
-  const gdt = new DataView(u8.buffer, u8.byteOffset + BOOT_GDT_ADDR, 32);
+  writeBootGdt(mem, BOOT_GDT_ADDR);
+
+  return { eip: load, esi: ZERO_PAGE_ADDR, gdt: { base: BOOT_GDT_ADDR, limit: 31 }, cs: BOOT_CS, ds: BOOT_DS };
+}
+
+/** A GDT of 32 bytes at `addr`: two null slots, so the flat descriptors sit at BOOT_CS and BOOT_DS. */
+export function writeBootGdt(mem: PhysicalMemory, addr: number): void {
+  const gdt = new DataView(mem.u8.buffer, mem.u8.byteOffset + addr, 32);
   gdt.setBigUint64(0, 0n, true);
   gdt.setBigUint64(8, 0n, true);
   gdt.setBigUint64(BOOT_CS, 0x00cf9a000000ffffn, true); // base 0, limit 4 GiB, G, D, present, code r/x
   gdt.setBigUint64(BOOT_DS, 0x00cf92000000ffffn, true); // base 0, limit 4 GiB, G, B, present, data r/w
-
-  return { eip: load, esi: ZERO_PAGE_ADDR, gdt: { base: BOOT_GDT_ADDR, limit: 31 }, cs: BOOT_CS, ds: BOOT_DS };
 }

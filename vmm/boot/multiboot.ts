@@ -8,7 +8,7 @@
 // header, its flags and address fields), 3.2 "Machine state", 3.3 "Boot information format".
 
 import type { PhysicalMemory } from '../memory.ts';
-import { BOOT_CS, BOOT_DS, buildE820, E820_RAM, type AcpiPlacement, type BootEntry } from './linux.ts';
+import { BOOT_CS, BOOT_DS, buildE820, E820_RAM, LOW_RAM_END, writeBootGdt, type AcpiPlacement, type BootEntry } from './linux.ts';
 
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
@@ -33,7 +33,6 @@ const MBI_SIZE = 116;
 const FRAMEBUFFER_EGA_TEXT = 2;
 
 const PAGE = 4096;
-const LOW_RAM_END = 0x9f000;
 const LOADER_NAME = 'Hostbox';
 
 /** A Multiboot header found in an image, validated. */
@@ -220,7 +219,6 @@ export function loadMultiboot(mem: PhysicalMemory, image: Uint8Array, opts: Mult
   u8.set(enc.encode(LOADER_NAME), loaderNameAddr);
 
   // The spec leaves GDTR undefined for the kernel; the CPU's segments still come from somewhere real.
-  dv.setBigUint64(gdtAddr + BOOT_CS, 0x00cf9a000000ffffn, true);
-  dv.setBigUint64(gdtAddr + BOOT_DS, 0x00cf92000000ffffn, true);
+  writeBootGdt(mem, gdtAddr);
   return { eip: entry, eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: infoAddr, esi: 0, gdt: { base: gdtAddr, limit: 31 }, cs: BOOT_CS, ds: BOOT_DS };
 }
