@@ -214,3 +214,44 @@ test('the decoded instructions of pages not entered for a sweep period are let g
   assert.equal(mem.codePage[2], 0);
   assert.equal(mem.codePage[3], 1);
 });
+
+/** Runs from `eip` until HLT. */
+function runUntilHalt(cpu: Cpu, eip: number): void {
+  cpu.halted = false;
+  cpu.eip = eip;
+  for (let n = 0; n < 1_000_000 && !cpu.halted; ) n += cpu.run(10_000);
+  assert.ok(cpu.halted);
+}
+
+test('a working set of 100,000 instructions stays decoded from one pass to the next', () => {
+  const { cpu, mem } = flatCpu();
+  // 0x100000: 100,000 × inc ebx; dec ecx; jnz 0x100000; hlt (ECX = 2: two passes).
+  const at = 0x100000, n = 100_000;
+  mem.u8.fill(0x43, at, at + n);
+  const jnz = at + n + 1;
+  mem.u8.set([0x49, 0x0f, 0x85, ...new Uint8Array(new Int32Array([at - (jnz + 6)]).buffer), 0xf4], at + n);
+  cpu.r32[ECX] = 2;
+  runUntilHalt(cpu, at);
+  assert.equal(cpu.r32[EBX], 2 * n);
+  // With the cache bounded at 64 Ki instructions and emptied whole when full, it held the tail only.
+  assert.equal(cpu.decodedInstructions, n + 3);
+});
+
+test('a full decoded-instruction cache lets go of the pages not entered since the last sweep first', () => {
+  const { cpu, mem } = flatCpu();
+  // 100,001 instructions at 1 MiB (inc ebx ...; hlt), then a sweep, then 40,001 at 2 MiB (inc esi ...; hlt).
+  mem.u8.fill(0x43, 0x100000, 0x100000 + 100_000);
+  mem.u8[0x100000 + 100_000] = 0xf4;
+  mem.u8.fill(0x46, 0x200000, 0x200000 + 40_000);
+  mem.u8[0x200000 + 40_000] = 0xf4;
+  runUntilHalt(cpu, 0x100000);
+  cpu.sweep();
+  assert.equal(cpu.decodedInstructions, 100_001);
+  runUntilHalt(cpu, 0x200000);
+  assert.equal(cpu.r32[6], 40_000);
+  // The bound (131,072) was reached in the second run: the first run's pages went, the second's all stayed.
+  assert.equal(cpu.decodedInstructions, 40_001);
+  assert.equal(cpu.cachedCodePages, 10);
+  assert.equal(mem.codePage[0x100], 0);
+  assert.equal(mem.codePage[0x200], 1);
+});

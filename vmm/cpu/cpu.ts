@@ -11,6 +11,7 @@ import { PAGE_RAM, type PhysicalMemory } from '../memory.ts';
 import { AF, ARITH, CF, DF, FLAGS_FIXED, IF, LazyOp, OF, PARITY, PF, SF, SIZE_MASK, SIZE_SIGN, TF, VM, ZF } from './flags.ts';
 import { FAULT, TripleFault, Vec } from './fault.ts';
 import { CS, SS, Instr, decode, type OpTable } from './decode.ts';
+import { DecodedPage } from './decoded-page.ts';
 import { buildOpTable } from './optable.ts';
 import { cond, lazyAF, lazyCF, lazyOF } from './ops/integer-ops.generated.ts';
 import { deliverException, deliverInterrupt, InterruptKind } from './interrupts.ts';
@@ -33,10 +34,13 @@ export * from './regs.ts';
 const TLB_PAGES = 1 << 20;
 const TLB_TRACK = 8192;
 /**
- * Decoded instructions kept before the whole cache is dropped and refilled from what runs next (as
- * QEMU flushes a full translation buffer): bounds the VMM's memory at a few tens of MiB.
+ * Decoded instructions, and pages holding them, kept at most (an instruction is about 250 bytes, a
+ * page's table 8 KiB): bounds the VMM's memory at a few tens of MiB. Beyond either, the pages not
+ * entered since the last sweep or refill go, or all of them if that frees too little (as QEMU
+ * flushes a full translation buffer). 300 fork + exec keep 87,000 instructions on 570 pages busy.
  */
-const MAX_DECODED = 1 << 16;
+const MAX_DECODED = 1 << 17;
+const MAX_CODE_PAGES = 2048;
 const MAX_SPARE_CODE_PAGES = 64;
 /**
  * Every SWEEP_INSNS instructions, what was made for code that has not run since the sweep before goes
@@ -45,11 +49,6 @@ const MAX_SPARE_CODE_PAGES = 64;
  * filled.
  */
 const SWEEP_INSNS = 1 << 28;
-/** A code page's table: slots by page offset, then the sweep period it was last entered in. */
-const CODE_TABLE_LENGTH = 4097;
-const STAMP = 4096;
-/** What empty decoded-cache slots hold, so that the slot array holds one kind of object. */
-const NO_INSTR = new Instr();
 
 /** What the CPU needs from the machine around it. */
 export interface CpuEnv {
@@ -166,20 +165,17 @@ export class Cpu {
   writeMask = TLB_SUP_WRITE;
   a20Mask = -1;
 
-  // Decoded-instruction cache: per physical page, a slot number by page offset (0: none); the slots
-  // hold the decoded instructions. A page holds ~100 instructions, so an Instr array of 4096 per page
-  // was mostly empty: 15.8 MiB of the 53 the interpreter held beyond guest RAM after a boot.
-  private readonly codeCache = new Map<number, Uint16Array>();
+  // Decoded-instruction cache, by physical page (decoded-page.ts). The page being run's table and
+  // instructions are also held apart, for fetchInstr.
+  private readonly codeCache = new Map<number, DecodedPage>();
   private curLinPage = -1;
   private curPhysPage = -1;
-  private curCode: Uint16Array = new Uint16Array(CODE_TABLE_LENGTH);
-  private readonly decoded: Instr[] = Array.from({ length: MAX_DECODED }, () => NO_INSTR);
-  /** Slots given back by dropped pages, reused before nextSlot moves on. */
-  private readonly freeSlots = new Uint16Array(MAX_DECODED);
-  private freeCount = 0;
-  private nextSlot = 1;
-  /** Emptied page tables kept for reuse: pages are dropped and entered again all the time. */
-  private readonly spareCodePages: Uint16Array[] = [];
+  private curCode = new DecodedPage();
+  private curSlots = this.curCode.slots;
+  private curInstrs = this.curCode.instrs;
+  private decodedCount = 0;
+  /** Emptied pages kept for reuse: pages are dropped and entered again all the time. */
+  private readonly spareCodePages: DecodedPage[] = [];
   /** Sweep periods (sweep), counted from 1, and when the last began. */
   private sweepPeriod = 1;
   private sweptAt = 0;
@@ -916,13 +912,9 @@ export class Cpu {
 
   invalidateCodePage(physPage: number): void {
     const dropped = this.codeCache.get(physPage);
-    if (dropped) {
-      // What is gone no longer counts toward MAX_DECODED: code rewritten in place (a page freed and
-      // reused, a process image loaded over an old one) otherwise emptied the whole cache every 64 Ki
-      // decodes (28 times in 300 fork + exec, each time decoding the kernel's hot paths again).
-      this.freeCodePage(dropped);
-      this.codeCache.delete(physPage);
-    }
+    // What is gone no longer counts toward MAX_DECODED: code rewritten in place (a page freed and
+    // reused, a process image loaded over an old one) otherwise filled the cache.
+    if (dropped) this.dropCodePage(physPage, dropped);
     this.mem.codePage[physPage] = 0;
     if (physPage === this.curPhysPage) this.curLinPage = -1;
     this.bt?.invalidatePage(physPage);
@@ -930,7 +922,7 @@ export class Cpu {
 
   /** Decoded instructions held (MAX_DECODED). */
   get decodedInstructions(): number {
-    return this.nextSlot - 1 - this.freeCount;
+    return this.decodedCount;
   }
 
   /** Physical pages holding decoded instructions (for memory accounting). */
@@ -945,11 +937,37 @@ export class Cpu {
     this.bt?.flushAll();
   }
 
-  /** Empties the decoded-instruction cache; pages that still hold translations stay traced. */
+  /**
+   * Makes room in a full decoded-instruction cache: drops the pages not entered since the last sweep
+   * or refill, or every page if that frees less than a quarter. Pages that still hold translations
+   * stay traced.
+   */
   private dropDecoded(): void {
-    for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
-    this.emptyDecoded();
+    const before = this.decodedCount;
+    const pages = this.codeCache.size;
+    this.dropIdleCodePages();
+    if (this.decodedCount > before - (MAX_DECODED >>> 2) && this.codeCache.size > pages - (MAX_CODE_PAGES >>> 2)) {
+      for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
+      this.emptyDecoded();
+    }
     this.bt?.retracePages();
+  }
+
+  /** Drops the pages not entered in the current period and begins the next; returns how many went. */
+  private dropIdleCodePages(): number {
+    const period = this.sweepPeriod;
+    let dropped = 0;
+    for (const [page, c] of this.codeCache) {
+      if (c.stamp === period) continue;
+      this.dropCodePage(page, c);
+      this.mem.codePage[page] = 0;
+      dropped++;
+    }
+    // Wrapping to 0 would make every page's stamp (0 when new) look current.
+    this.sweepPeriod = (period & 0xffff) === 0xffff ? 1 : period + 1;
+    // The page run now is entered again (and stamped, or made again if it went).
+    this.curLinPage = -1;
+    return dropped;
   }
 
   /**
@@ -959,45 +977,26 @@ export class Cpu {
   sweep(): void {
     this.sweptAt = this.instructions;
     this.bt?.sweepIdle();
-    const period = this.sweepPeriod;
-    let swept = 0;
-    for (const [page, c] of this.codeCache) {
-      if (c[STAMP] === period) continue;
-      this.freeCodePage(c);
-      this.codeCache.delete(page);
-      this.mem.codePage[page] = 0;
-      swept++;
-    }
-    // Wrapping to 0 would make every table's stamp (0 when new) look current.
-    this.sweepPeriod = (period & 0xffff) === 0xffff ? 1 : period + 1;
-    // The page run now is entered again (and stamped, or made again if it went).
-    this.curLinPage = -1;
-    if (swept) this.bt?.retracePages();
+    if (this.dropIdleCodePages()) this.bt?.retracePages();
   }
 
-  /** Gives a dropped page's slots back, and its table to the spares. */
-  private freeCodePage(dropped: Uint16Array): void {
-    for (let o = 0; o < 4096; o++) {
-      const k = dropped[o]!;
-      if (k !== 0) {
-        this.decoded[k] = NO_INSTR;
-        this.freeSlots[this.freeCount++] = k;
-      }
-    }
-    this.spareCodePage(dropped.fill(0));
+  /** Takes a page out of the cache and keeps it, emptied, for reuse. */
+  private dropCodePage(physPage: number, c: DecodedPage): void {
+    this.decodedCount -= c.count;
+    this.codeCache.delete(physPage);
+    this.spareCodePage(c);
   }
 
-  private spareCodePage(c: Uint16Array): void {
+  private spareCodePage(c: DecodedPage): void {
+    c.clear();
     if (this.spareCodePages.length < MAX_SPARE_CODE_PAGES) this.spareCodePages.push(c);
   }
 
   private emptyDecoded(): void {
-    for (const c of this.codeCache.values()) this.spareCodePage(c.fill(0));
+    for (const c of this.codeCache.values()) this.spareCodePage(c);
     this.codeCache.clear();
     this.curLinPage = -1;
-    this.decoded.fill(NO_INSTR);
-    this.freeCount = 0;
-    this.nextSlot = 1;
+    this.decodedCount = 0;
   }
 
   /** Fetch one byte at CS:eip+n for the decoder, checking the CS limit and page rights. */
@@ -1014,8 +1013,8 @@ export class Cpu {
     const lin = (this.csBase + eip) | 0;
     if (lin >>> 12 !== this.curLinPage) this.enterCodePage(eip, lin);
     if (this.curPhysPage >= 0) {
-      const k = this.curCode[lin & 0xfff]!;
-      const cached = this.decoded[k]!;
+      const k = this.curSlots[lin & 0xfff]!;
+      const cached = this.curInstrs[k]!;
       if (k !== 0 && cached.d32 === this.csD) {
         if ((eip >>> 0) + cached.len - 1 > this.csLimit) this.raiseGP(0);
         return cached;
@@ -1033,12 +1032,15 @@ export class Cpu {
     if (this.curPhysPage >= 0) {
       let c = this.codeCache.get(phys);
       if (!c) {
-        c = this.spareCodePages.pop() ?? new Uint16Array(CODE_TABLE_LENGTH);
+        if (this.codeCache.size >= MAX_CODE_PAGES) this.dropDecoded();
+        c = this.spareCodePages.pop() ?? new DecodedPage();
         this.codeCache.set(phys, c);
         this.mem.codePage[phys] = 1;
       }
-      c[STAMP] = this.sweepPeriod;
+      c.stamp = this.sweepPeriod;
       this.curCode = c;
+      this.curSlots = c.slots;
+      this.curInstrs = c.instrs;
     }
   }
 
@@ -1049,19 +1051,10 @@ export class Cpu {
     // boundary, otherwise ran interpreted to its end: 8 M instructions of the hash workload.
     if ((lin & 0xfff) + i.len > 0x1000) i.ends = true;
     if (this.curPhysPage >= 0 && (lin & 0xfff) + i.len <= 0x1000 && (eip >>> 0) + i.len - 1 <= this.csLimit) {
-      // Only cache into the live array: the page may have been dropped meanwhile.
+      if (this.decodedCount >= MAX_DECODED) this.dropDecoded();
+      // Only cache into the live page: it may have been dropped meanwhile.
       if (this.codeCache.get(this.curPhysPage) !== this.curCode) return i;
-      let k = this.curCode[lin & 0xfff]!;
-      if (k === 0) {
-        if (this.freeCount > 0) k = this.freeSlots[--this.freeCount]!;
-        else if (this.nextSlot < MAX_DECODED) k = this.nextSlot++;
-        else {
-          this.dropDecoded();
-          return i;
-        }
-        this.curCode[lin & 0xfff] = k;
-      }
-      this.decoded[k] = i;
+      this.decodedCount += this.curCode.put(lin & 0xfff, i);
     }
     return i;
   }
