@@ -133,6 +133,7 @@ if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
 if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
 // SWEEP=n: sweep idle translations and decoded pages every n instructions instead of the default.
 if (process.env.SWEEP) m.cpu.sweepInsns = Number(process.env.SWEEP);
+if (process.env.DECODED_SWEEP) m.cpu.decodedSweepInsns = Number(process.env.DECODED_SWEEP);
 if (process.env.HALF && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, halfLifeInsns: Number(process.env.HALF) } });
 if (snapshot && existsSync(snapshot)) {
   const buf = readFileSync(snapshot);

@@ -198,7 +198,7 @@ test('instructions decoded from a page that was then written no longer count tow
 test('the decoded instructions of pages not entered for a sweep period are let go', () => {
   const { cpu, mem } = flatCpu();
   cpu.r32[4] = 0x8000;
-  cpu.sweepInsns = 1000;
+  cpu.decodedSweepInsns = 1000;
   // 0x1000: call 0x2000; jmp 0x3000. 0x2000: mov al, 5; ret. 0x3000: mov ecx, 5000; l: inc ebx; loop l; hlt
   mem.u8.set([0xe8, 0xfb, 0x0f, 0, 0, 0xe9, 0xf6, 0x1f, 0, 0], 0x1000);
   mem.u8.set([0xb0, 0x05, 0xc3], 0x2000);
@@ -223,10 +223,10 @@ function runUntilHalt(cpu: Cpu, eip: number): void {
   assert.ok(cpu.halted);
 }
 
-test('a working set of 100,000 instructions stays decoded from one pass to the next', () => {
+test('a working set of 90,000 instructions stays decoded from one pass to the next', () => {
   const { cpu, mem } = flatCpu();
-  // 0x100000: 100,000 × inc ebx; dec ecx; jnz 0x100000; hlt (ECX = 2: two passes).
-  const at = 0x100000, n = 100_000;
+  // 0x100000: 90,000 × inc ebx; dec ecx; jnz 0x100000; hlt (ECX = 2: two passes).
+  const at = 0x100000, n = 90_000;
   mem.u8.fill(0x43, at, at + n);
   const jnz = at + n + 1;
   mem.u8.set([0x49, 0x0f, 0x85, ...new Uint8Array(new Int32Array([at - (jnz + 6)]).buffer), 0xf4], at + n);
@@ -239,17 +239,17 @@ test('a working set of 100,000 instructions stays decoded from one pass to the n
 
 test('a full decoded-instruction cache lets go of the pages not entered since the last sweep first', () => {
   const { cpu, mem } = flatCpu();
-  // 100,001 instructions at 1 MiB (inc ebx ...; hlt), then a sweep, then 40,001 at 2 MiB (inc esi ...; hlt).
-  mem.u8.fill(0x43, 0x100000, 0x100000 + 100_000);
-  mem.u8[0x100000 + 100_000] = 0xf4;
+  // 60,001 instructions at 1 MiB (inc ebx ...; hlt), then a sweep, then 40,001 at 2 MiB (inc esi ...; hlt).
+  mem.u8.fill(0x43, 0x100000, 0x100000 + 60_000);
+  mem.u8[0x100000 + 60_000] = 0xf4;
   mem.u8.fill(0x46, 0x200000, 0x200000 + 40_000);
   mem.u8[0x200000 + 40_000] = 0xf4;
   runUntilHalt(cpu, 0x100000);
-  cpu.sweep();
-  assert.equal(cpu.decodedInstructions, 100_001);
+  cpu.sweepDecoded();
+  assert.equal(cpu.decodedInstructions, 60_001);
   runUntilHalt(cpu, 0x200000);
   assert.equal(cpu.r32[6], 40_000);
-  // The bound (131,072) was reached in the second run: the first run's pages went, the second's all stayed.
+  // The bound (98,304) was reached in the second run: the first run's pages went, the second's all stayed.
   assert.equal(cpu.decodedInstructions, 40_001);
   assert.equal(cpu.cachedCodePages, 10);
   assert.equal(mem.codePage[0x100], 0);
