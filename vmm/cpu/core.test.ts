@@ -255,3 +255,18 @@ test('a full decoded-instruction cache lets go of the pages not entered since th
   assert.equal(mem.codePage[0x100], 0);
   assert.equal(mem.codePage[0x200], 1);
 });
+
+test('the decoded-instruction cache holds at most 2,048 pages, however few instructions each has', () => {
+  const mem = new PhysicalMemory(16 << 20);
+  const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => 0, pic: null });
+  cpu.cr0 |= CR0_PE;
+  for (let s = 0; s < 6; s++) setSegmentCache(cpu, s, s === CS ? 8 : 16, 0, 0xffffffff, s === CS ? 0xc09b : 0xc093);
+  // From 1 MiB, 3,000 pages that each hold one instruction: inc ebx, jmp to the next page; then hlt.
+  const pages = 3000;
+  for (let p = 0; p < pages; p++) mem.u8.set([0x43, 0xe9, 0xfa, 0x0f, 0, 0], 0x100000 + p * 0x1000);
+  mem.u8[0x100000 + pages * 0x1000] = 0xf4;
+  runUntilHalt(cpu, 0x100000);
+  assert.equal(cpu.r32[EBX], pages);
+  assert.ok(cpu.cachedCodePages > 0 && cpu.cachedCodePages <= 2048, `${cpu.cachedCodePages} pages held`);
+  assert.equal(cpu.decodedInstructions, 2 * (cpu.cachedCodePages - 1) + 1);
+});
