@@ -12,8 +12,8 @@ import { CF, OF, SF, ZF, AF, PF } from './flags.ts';
 import { CS } from './decode.ts';
 import { Vec } from './fault.ts';
 
-function flatCpu(clock = new ManualClock()): { cpu: Cpu; mem: PhysicalMemory } {
-  const mem = new PhysicalMemory(8 << 20);
+function flatCpu(clock = new ManualClock(), bytes = 8 << 20): { cpu: Cpu; mem: PhysicalMemory } {
+  const mem = new PhysicalMemory(bytes);
   const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => clock.now(), pic: null });
   cpu.cr0 |= CR0_PE;
   for (let s = 0; s < 6; s++) setSegmentCache(cpu, s, s === CS ? 8 : 16, 0, 0xffffffff, s === CS ? 0xc09b : 0xc093);
@@ -257,10 +257,7 @@ test('a full decoded-instruction cache lets go of the pages not entered since th
 });
 
 test('the decoded-instruction cache holds at most 2,048 pages, however few instructions each has', () => {
-  const mem = new PhysicalMemory(16 << 20);
-  const cpu = new Cpu({ mem, io: new IoBus(), nowNs: () => 0, pic: null });
-  cpu.cr0 |= CR0_PE;
-  for (let s = 0; s < 6; s++) setSegmentCache(cpu, s, s === CS ? 8 : 16, 0, 0xffffffff, s === CS ? 0xc09b : 0xc093);
+  const { cpu, mem } = flatCpu(new ManualClock(), 16 << 20);
   // From 1 MiB, 3,000 pages that each hold one instruction: inc ebx, jmp to the next page; then hlt.
   const pages = 3000;
   for (let p = 0; p < pages; p++) mem.u8.set([0x43, 0xe9, 0xfa, 0x0f, 0, 0], 0x100000 + p * 0x1000);

@@ -34,7 +34,7 @@ export * from './regs.ts';
 const TLB_PAGES = 1 << 20;
 const TLB_TRACK = 8192;
 /**
- * Decoded instructions, and pages holding them, kept at most (an instruction is about 250 bytes, a
+ * Decoded instructions, and pages holding them, kept at most (an instruction is about 240 bytes, a
  * page's table 8 KiB): bounds the VMM's memory at a few tens of MiB. Beyond either, the pages not
  * entered since the last sweep or refill go, or all of them if that frees too little (as QEMU
  * flushes a full translation buffer). 300 fork + exec keep 87,000 instructions on 570 pages busy.
@@ -938,7 +938,6 @@ export class Cpu {
 
   /** Drops every decoded instruction (after a restore or a wholesale memory change). */
   invalidateAllCode(): void {
-    for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
     this.emptyDecoded();
     this.bt?.flushAll();
   }
@@ -952,10 +951,7 @@ export class Cpu {
     const before = this.decodedCount;
     const pages = this.codeCache.size;
     this.dropIdleCodePages();
-    if (this.decodedCount > before - (MAX_DECODED >>> 2) && this.codeCache.size > pages - (MAX_CODE_PAGES >>> 2)) {
-      for (const p of this.codeCache.keys()) this.mem.codePage[p] = 0;
-      this.emptyDecoded();
-    }
+    if (this.decodedCount > before - (MAX_DECODED >>> 2) && this.codeCache.size > pages - (MAX_CODE_PAGES >>> 2)) this.emptyDecoded();
     this.bt?.retracePages();
   }
 
@@ -966,7 +962,6 @@ export class Cpu {
     for (const [page, c] of this.codeCache) {
       if (c.stamp === period) continue;
       this.dropCodePage(page, c);
-      this.mem.codePage[page] = 0;
       dropped++;
     }
     // Wrapping to 0 would make every page's stamp (0 when new) look current.
@@ -988,10 +983,11 @@ export class Cpu {
     if (this.dropIdleCodePages()) this.bt?.retracePages();
   }
 
-  /** Takes a page out of the cache and keeps it, emptied, for reuse. */
+  /** Takes a page out of the cache (and its write trap: see retracePages) and keeps it, emptied, for reuse. */
   private dropCodePage(physPage: number, c: DecodedPage): void {
     this.decodedCount -= c.count;
     this.codeCache.delete(physPage);
+    this.mem.codePage[physPage] = 0;
     this.spareCodePage(c);
   }
 
@@ -1001,7 +997,10 @@ export class Cpu {
   }
 
   private emptyDecoded(): void {
-    for (const c of this.codeCache.values()) this.spareCodePage(c);
+    for (const [p, c] of this.codeCache) {
+      this.mem.codePage[p] = 0;
+      this.spareCodePage(c);
+    }
     this.codeCache.clear();
     this.curLinPage = -1;
     this.decodedCount = 0;

@@ -15,7 +15,7 @@ export class DecodedPage {
   readonly slots = new Uint16Array(4096);
   /** The decoded instructions; index 0 is never used. */
   readonly instrs: Instr[] = [NO_INSTR];
-  /** The cache's period (Cpu.sweep) in which the page was last entered. */
+  /** The cache's period (Cpu.sweepDecoded) in which the page was last entered. */
   stamp = 0;
 
   /** Decoded instructions held. */
