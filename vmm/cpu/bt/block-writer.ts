@@ -296,7 +296,8 @@ export class BlockWriter {
 
   // ------------------------------------------------------------ stack
 
-  private flatStack(): boolean {
+  /** Whether the stack is a flat 32-bit one (SS.B and a flat SS), which the inline stack code needs. */
+  flatStack(): boolean {
     return this.mode.ssB && this.isFlat(2);
   }
 

@@ -193,6 +193,53 @@ test('a fault inside translated code leaves the interpreter\'s state: EIP of the
   }
 });
 
+test('PUSH r/m, LEAVE, MOV with moffs, CBW/CWD and CLD/STD: translated, they give the interpreter\'s registers and memory', () => {
+  // Data at 0x3000, off the code's page (a store there would send the page back to the interpreter).
+  const code = asm(`
+    mov ecx, 3000
+    mov esi, 0x3000
+  l: push ebp
+    mov ebp, esp
+    push dword [esi + 8]
+    push word [esi + 12]
+    mov eax, [0x3000]
+    add eax, ecx
+    mov [0x3004], eax
+    mov al, [0x3008]
+    add al, cl
+    mov [0x3009], al
+    mov ax, [0x300a]
+    add ax, cx
+    mov [0x300c], ax
+    cdq
+    cwd
+    cwde
+    cbw
+    add [esi + 16], edx
+    std
+    cld
+    pop bx
+    pop edx
+    add [esi + 20], edx
+    o16 leave
+    add esp, 2
+    mov ebp, esp
+    push ecx
+    leave
+    dec ecx
+    jnz l
+    hlt`);
+  const setup = (b: Box): void => b.mem.u8.set([0x90, 0x81, 0x72, 0x63, 0, 0, 0, 0, 0xf0, 0x01, 0x02, 0x83, 0x44, 0x55, 0x66, 0x77], 0x3000);
+  const [i, b, c] = everyEngine(code, setup);
+  for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
+    assert.deepEqual(r.regs, i!.regs, `${e} registers`);
+    assert.equal(r.flags, i!.flags, `${e} flags`);
+    assert.deepEqual(r.box.mem.u8.subarray(0x3000, 0x3020), i!.box.mem.u8.subarray(0x3000, 0x3020), `${e} data`);
+    assert.deepEqual(r.box.mem.u8.subarray(0x7ff00, 0x80000), i!.box.mem.u8.subarray(0x7ff00, 0x80000), `${e} stack`);
+  }
+  assert.ok(b!.box.cpu.bt!.stats.btInsns > 20 * b!.box.cpu.bt!.stats.interpInsns, JSON.stringify(b!.box.cpu.bt!.stats));
+});
+
 test('the check engine stops at the first difference with the guest bytes, the translation and both states', () => {
   const code = [0xb9, 0x10, 0x27, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4]; // mov ecx, 10000; l: add eax, ecx; dec ecx; jnz l; hlt
   const box = flatBox(code, 'check');
@@ -257,6 +304,8 @@ const SNIPPETS: Record<string, number[]> = {
   'shift-carry': [0xc1, 0xe0, 0x03, 0xd0, 0xeb, 0x66, 0xc1, 0xf9, 0x14, 0x11, 0xf2, 0x1c, 0x05, 0xc3],
   // Byte and word loads, a byte store, a word and a byte read-modify-write: inline in RAM, each counted.
   'bytes-words': [0x0f, 0xb6, 0x06, 0x88, 0x07, 0x0f, 0xb7, 0x5e, 0x02, 0x66, 0x01, 0x5f, 0x04, 0xfe, 0x47, 0x06, 0xc3],
+  // A frame: PUSH r/m, MOV EAX with moffs both ways, CDQ, CBW, CLD and LEAVE, all inline (no handler calls).
+  'frame-moffs': [0x55, 0x89, 0xe5, 0xff, 0x76, 0x04, 0xa1, 0x00, 0x30, 0, 0, 0xa3, 0x04, 0x30, 0, 0, 0x99, 0x66, 0x98, 0xfc, 0xc9, 0xc3],
 };
 
 /**

@@ -1,10 +1,11 @@
-// Translations of the data-movement instructions that dominate guest code: MOV, LEA, MOVZX/MOVSX,
-// PUSH/POP of registers and immediates, XCHG of registers, SETcc and CMOVcc. Semantics as in
-// ops/mov.ts and ops/stack.ts.
+// Translations of the data-movement instructions that dominate guest code: MOV (with the moffs forms
+// of A0-A3), LEA, MOVZX/MOVSX, PUSH/POP of registers and immediates, PUSH r/m, LEAVE, XCHG of
+// registers, SETcc and CMOVcc, CBW/CWD and CLD/STD. Semantics as in ops/mov.ts and ops/stack.ts.
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
 import { condExpr } from './flags-emit.ts';
+import { DF } from '../flags.ts';
 
 function opSize(i: Instr): number {
   return i.o32 ? 2 : 1;
@@ -69,6 +70,48 @@ export function emitMove(w: BlockWriter, i: Instr): boolean {
       w.push(sz as 1 | 2, String(sz === 1 ? i.imm & 0xffff : i.imm | 0));
       return true;
     }
+    case 0xa0:
+    case 0xa1: {
+      // MOV AL/eAX, moffs: a memory operand with no ModRM (decoded as mod 0, displacement only).
+      const sz = o === 0xa0 ? 0 : opSize(i);
+      const v = w.readMem(i, sz, 'm');
+      w.emit(`${w.reg(sz, 0)} = ${v};`);
+      return true;
+    }
+    case 0xa2:
+    case 0xa3: {
+      const sz = o === 0xa2 ? 0 : opSize(i);
+      writeE(w, i, sz, w.reg(sz, 0));
+      return true;
+    }
+    case 0xff: {
+      // PUSH r/m: the operand is read (and may fault) before the push, at an address made with the old ESP.
+      if (i.reg !== 6) return false;
+      const sz = opSize(i) as 1 | 2;
+      w.emit(`const pv = ${w.readE(i, sz, 'm')};`);
+      w.push(sz, 'pv');
+      return true;
+    }
+    case 0xc9: {
+      // LEAVE: the saved frame pointer is read at [EBP] first, so a fault there changes nothing.
+      if (!w.flatStack()) return false;
+      const sz = opSize(i) as 1 | 2;
+      w.mayFault();
+      w.flatReadInto('v', sz, 'r32[5]', 2);
+      w.emit(`r32[4] = (r32[5] + ${sz === 2 ? 4 : 2}) | 0; ${w.reg(sz, 5)} = v;`);
+      return true;
+    }
+    case 0x98:
+      w.emit(i.o32 ? 'r32[0] = (r16[0] << 16) >> 16;' : 'r16[0] = (r8[0] << 24) >> 24;');
+      return true;
+    case 0x99:
+      w.emit(i.o32 ? 'r32[2] = r32[0] >> 31;' : 'r16[4] = (r16[0] & 32768) ? 65535 : 0;');
+      return true;
+    case 0xfc:
+    case 0xfd:
+      // DF is never among the pending (lazy) flags, which are written back over flagsRaw's other bits.
+      w.emit(o === 0xfc ? `cpu.flagsRaw &= ${~DF};` : `cpu.flagsRaw |= ${DF};`);
+      return true;
     case 0x87:
       if (i.mod !== 3) return false;
       xchg(w, opSize(i), i.reg, i.rm);
