@@ -1,6 +1,6 @@
 // Translations of the data-movement instructions that dominate guest code: MOV (with the moffs forms
 // of A0-A3), LEA, MOVZX/MOVSX, PUSH/POP of registers and immediates, PUSH r/m, LEAVE, XCHG of
-// registers, SETcc and CMOVcc, CBW/CWD and CLD/STD. Semantics as in ops/mov.ts and ops/stack.ts.
+// registers, SETcc and CMOVcc, CBW/CWD, CLD/STD and BSWAP. Semantics as in ops/mov.ts and ops/stack.ts.
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
@@ -145,6 +145,12 @@ export function emitMove(w: BlockWriter, i: Instr): boolean {
     w.peek(sz, 'v');
     w.adjustSp(sz === 2 ? 4 : 2);
     w.emit(`${w.reg(sz, o & 7)} = v;`);
+    return true;
+  }
+  if (o >= 0x0fc8 && o < 0x0fd0 && i.o32) {
+    // BSWAP (the 16-bit form, undefined, stays with the interpreter's P6 behaviour).
+    const r = `r32[${o & 7}]`;
+    w.emit(`const v = ${r}; ${r} = ((v & 255) << 24) | ((v & 65280) << 8) | ((v >>> 8) & 65280) | (v >>> 24);`);
     return true;
   }
   if (o >= 0x0f90 && o < 0x0fa0) {

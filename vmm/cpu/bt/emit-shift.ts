@@ -1,12 +1,14 @@
 // Translations of SHL, SHR, SAR, ROL and ROR by a constant count (C0/C1 with an immediate, D0/D1 by
 // one), from the table the interpreter's shiftOp is generated from (gen/integer-table.ts): the count,
 // width and mask are known here, so every step over them alone is computed now and every guard picks
-// its alternative now; what is left reads the operand. RCL/RCR, counts in CL and counts that mask to
-// zero (which leave the flags alone) stay with the interpreter.
+// its alternative now; what is left reads the operand. The same of a register by CL (D2/D3): the
+// guards are then tested when the code runs, and a count that masks to zero changes nothing, flags
+// included. RCL/RCR, memory operands shifted by CL and constant counts that mask to zero stay with
+// the interpreter.
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
-import { CF, OF } from '../flags.ts';
+import { AF, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
 import { SHIFT_OPS, type Alt, type ShiftOp } from '../gen/integer-table.ts';
 
 const MASK = ['255', '65535', '-1'] as const;
@@ -77,8 +79,44 @@ function body(op: ShiftOp, count: number, sz: number): string {
   return out.join(' ');
 }
 
+/** The statements of `op` at size sz over the operand in v and the count in k (not 0), known when the code runs. */
+function bodyByCount(op: ShiftOp, sz: number): string {
+  const key = `${op.name} cl ${sz}`;
+  let text = bodies.get(key);
+  if (text !== undefined) return text;
+  const bits = BITS[sz]!;
+  const known = new Map<string, number>([['bits', bits], ['sign', bits - 1], ['m', Number(MASK[sz])]]);
+  const cut = (x: string): string => (sz === 2 ? `((${x}) | 0)` : `((${x}) & ${MASK[sz]})`);
+  const one = (a: Alt): string => (a.cut ? cut(substitute(a.value, known)) : `(${substitute(a.value, known)})`);
+  const valueOf = (value: string | readonly Alt[]): string =>
+    typeof value === 'string' ? `(${substitute(value, known)})` : value.slice(0, -1).reduceRight((rest, a) => `(${substitute(a.when!, known)}) ? ${one(a)} : ${rest}`, one(value[value.length - 1]!));
+  text = op.steps.map(([name, value]) => `const ${name} = ${valueOf(value)};`).join(' ');
+  bodies.set(key, text);
+  return text;
+}
+
+/** A register shifted or rotated by CL: nothing at all when the count masks to zero. */
+function emitByCl(w: BlockWriter, i: Instr, op: ShiftOp): boolean {
+  if (i.mod !== 3) return false;
+  const sz = i.opcode === 0xd2 ? 0 : i.o32 ? 2 : 1;
+  const dst = w.reg(sz, i.rm);
+  // The flags before it go to the cpu: a zero count leaves them there, any other replaces them.
+  w.flush();
+  const load = sz === 2 ? `const v = ${dst};` : `const v = ${dst} & ${MASK[sz]};`;
+  const flags =
+    op.flags === 'result'
+      ? `cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF | AF)}) | cf | (of << 11); cpu.lop = ${LazyOp.LOGIC}; cpu.lres = r; cpu.lsz = ${sz}; cpu.lazy = ${PF | ZF | SF};`
+      : `cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`;
+  w.emit(`const k = r8[4] & 31; if (k !== 0) { ${load} ${bodyByCount(op, sz)} ${dst} = r; ${flags} }`);
+  return true;
+}
+
 export function emitShift(w: BlockWriter, i: Instr): boolean {
   const o = i.opcode;
+  if (o === 0xd2 || o === 0xd3) {
+    const op = SHIFT_OPS[i.reg];
+    return op ? emitByCl(w, i, op) : false;
+  }
   if (o !== 0xc0 && o !== 0xc1 && o !== 0xd0 && o !== 0xd1) return false;
   const op = SHIFT_OPS[i.reg];
   if (!op) return false;
