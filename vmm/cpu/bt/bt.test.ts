@@ -263,6 +263,33 @@ test('shifts and rotates of a register by CL, every count from 0 to 40 at every 
   assert.ok(b!.box.cpu.bt!.stats.btInsns > 10 * b!.box.cpu.bt!.stats.interpInsns, JSON.stringify(b!.box.cpu.bt!.stats));
 });
 
+test('CMPXCHG and XADD, register and memory, every size, equal and not: translated, exactly the interpreter\'s registers, flags and memory', () => {
+  const cases: string[] = [];
+  for (const [acc, dst, src, mem] of [['al', 'bl', 'dl', 'byte'], ['ax', 'bx', 'dx', 'word'], ['eax', 'ebx', 'edx', 'dword']])
+    cases.push(
+      `mov eax, esi\n and eax, 3\n mov ebx, ecx\n and ebx, 3\n mov edx, esi\n cmpxchg ${dst}, ${src}\n pushfd\n pop ebp\n add edi, ebp\n add edi, eax\n rol edi, 3\n add edi, ebx`,
+      `mov eax, esi\n and eax, 1\n lock cmpxchg ${mem} [0x3000], ${src}\n pushfd\n pop ebp\n add edi, ebp\n add edi, eax\n rol edi, 3`,
+      `mov edx, ecx\n xadd ${dst}, ${src}\n pushfd\n pop ebp\n add edi, ebp\n add edi, edx\n add edi, ebx\n rol edi, 7`,
+      `mov edx, esi\n lock xadd ${mem} [0x3004], ${src}\n pushfd\n pop ebp\n add edi, ebp\n add edi, edx\n rol edi, 5`,
+      `xadd ${acc}, ${acc}\n add edi, eax`,
+    );
+  const code = asm(`
+    xor edi, edi
+    mov ecx, 0x10
+    mov esi, 3000
+  l: ${cases.join('\n')}
+    dec esi
+    jnz l
+    hlt`);
+  const [i, b, c] = everyEngine(code);
+  for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
+    assert.deepEqual(r.regs, i!.regs, `${e} registers`);
+    assert.equal(r.flags, i!.flags, `${e} flags`);
+    assert.deepEqual(r.box.mem.u8.subarray(0x3000, 0x3008), i!.box.mem.u8.subarray(0x3000, 0x3008), `${e} memory`);
+  }
+  assert.ok(b!.box.cpu.bt!.stats.btInsns > 10 * b!.box.cpu.bt!.stats.interpInsns, JSON.stringify(b!.box.cpu.bt!.stats));
+});
+
 test('the check engine stops at the first difference with the guest bytes, the translation and both states', () => {
   const code = [0xb9, 0x10, 0x27, 0, 0, 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xf4]; // mov ecx, 10000; l: add eax, ecx; dec ecx; jnz l; hlt
   const box = flatBox(code, 'check');
@@ -331,6 +358,8 @@ const SNIPPETS: Record<string, number[]> = {
   // Shifts and a rotate of registers by CL (the guards tested at run time, nothing done for a zero
   // count), then BSWAP.
   'shift-cl': [0xd3, 0xe0, 0x66, 0xd3, 0xfb, 0xd2, 0xca, 0x0f, 0xc9, 0xc3],
+  // LOCK CMPXCHG to memory, XADD and CMPXCHG of registers: CMP's and ADD's flags as pending ones.
+  'exchange-add': [0xf0, 0x0f, 0xb1, 0x0b, 0x0f, 0xc1, 0xd0, 0x0f, 0xb1, 0xfe, 0xc3],
   'frame-moffs': [0x55, 0x89, 0xe5, 0xff, 0x76, 0x04, 0xa1, 0x00, 0x30, 0, 0, 0xa3, 0x04, 0x30, 0, 0, 0x99, 0x66, 0x98, 0xfc, 0xc9, 0xc3],
 };
 

@@ -1,5 +1,5 @@
 // Translations of the flag-setting integer instructions: the eight ALU operations (00-3D, 80/81/83),
-// TEST, INC, DEC, NOT and NEG. What each computes, and which flags it leaves, comes from the table the
+// TEST, INC, DEC, NOT, NEG, CMPXCHG and XADD. What each computes, and which flags it leaves, comes from the table the
 // interpreter's functions are generated from (gen/integer-table.ts); here are their operand forms.
 // The operands and result go to the flag locals (flags-emit.ts) instead of the cpu's lazy-flag fields.
 
@@ -94,6 +94,55 @@ function unary(w: BlockWriter, i: Instr, op: IntOp, sz: number, regOnly: number)
   w.afterWrite();
 }
 
+/**
+ * CMPXCHG E, G: the accumulator compared with E (CMP's flags); equal, E = G, else the accumulator =
+ * E. E is written either way, as the locked bus cycle does (ops/arith.ts).
+ */
+function cmpxchg(w: BlockWriter, i: Instr, sz: number): void {
+  const acc = w.reg(sz, 0);
+  const same = sz === 2 ? '(a | 0) === (b | 0)' : 'a === b';
+  if (i.mod === 3) {
+    const dst = w.reg(sz, i.rm);
+    w.emit(`const a = ${acc}, b = ${dst}, s = ${w.reg(sz, i.reg)};`);
+    const commit = compute(w, ALU_OPS[CMP]!, 'a', 'b', sz);
+    w.emit(`if (${same}) ${dst} = s; else ${acc} = b;`);
+    commit();
+    return;
+  }
+  const write = w.rmw(i, sz, 'b');
+  w.emit(`const a = ${acc}, s = ${w.reg(sz, i.reg)};`);
+  const commit = compute(w, ALU_OPS[CMP]!, 'a', 'b', sz);
+  w.emit(write(`${same} ? s : b`));
+  w.emit(`if (!(${same})) ${acc} = b;`);
+  commit();
+  w.afterWrite();
+}
+
+/** XADD E, G: E = E + G (ADD's flags), G = the old E. */
+function xadd(w: BlockWriter, i: Instr, sz: number): void {
+  const src = w.reg(sz, i.reg);
+  if (i.mod === 3) {
+    const dst = w.reg(sz, i.rm);
+    w.emit(`const a = ${dst}, b = ${src};`);
+    const commit = compute(w, ALU_OPS[ADD]!, 'a', 'b', sz);
+    // G first: with G and E the same register, E's sum is what stays (as the interpreter writes them).
+    w.emit(`${src} = a; ${dst} = r;`);
+    commit();
+    return;
+  }
+  const write = w.rmw(i, sz, 'a');
+  w.emit(`const b = ${src};`);
+  const commit = compute(w, ALU_OPS[ADD]!, 'a', 'b', sz);
+  w.emit(write('r'));
+  w.emit(`${src} = a;`);
+  commit();
+  w.afterWrite();
+}
+
+/** ALU_OPS's places of ADD and CMP (the /r of group 1). */
+const ADD = 0;
+const CMP = 7;
+
 /** Emits a translation of `i` if it is one of these instructions; false leaves it to the interpreter. */
 export function emitAlu(w: BlockWriter, i: Instr): boolean {
   const o = i.opcode;
@@ -163,6 +212,14 @@ export function emitAlu(w: BlockWriter, i: Instr): boolean {
       if (i.reg > 1) return false;
       unary(w, i, i.reg === 1 ? DEC : INC, sizeOf(i, o === 0xfe), -1);
       return true;
+  }
+  if (o === 0x0fb0 || o === 0x0fb1) {
+    cmpxchg(w, i, sizeOf(i, o === 0x0fb0));
+    return true;
+  }
+  if (o === 0x0fc0 || o === 0x0fc1) {
+    xadd(w, i, sizeOf(i, o === 0x0fc0));
+    return true;
   }
   if (o >= 0x40 && o < 0x50) {
     unary(w, i, o >= 0x48 ? DEC : INC, sizeOf(i, false), o & 7);
