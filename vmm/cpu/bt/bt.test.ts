@@ -39,6 +39,22 @@ function sameEverywhere(code: number[], setup?: (b: Box) => void): Box {
   return b!.box;
 }
 
+/**
+ * Runs `code` under every engine and checks that the translator and the check engine end with the
+ * interpreter's registers, flags and the bytes of `ranges` ([from, to) each), and that the translator
+ * ran at least `ratio` times as many instructions translated as interpreted.
+ */
+function translatedAsInterpreted(code: number[], ranges: readonly (readonly [number, number])[], ratio: number, setup?: (b: Box) => void): void {
+  const [i, b, c] = everyEngine(code, setup);
+  for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
+    assert.deepEqual(r.regs, i!.regs, `${e} registers`);
+    assert.equal(r.flags, i!.flags, `${e} flags`);
+    for (const [from, to] of ranges) assert.deepEqual(r.box.mem.u8.subarray(from, to), i!.box.mem.u8.subarray(from, to), `${e} memory at ${from.toString(16)}`);
+  }
+  const stats = b!.box.cpu.bt!.stats;
+  assert.ok(stats.btInsns > ratio * stats.interpInsns, JSON.stringify(stats));
+}
+
 test('a hot loop is translated and gives the interpreter\'s answer', () => {
   // mov ecx, 5000; xor eax, eax; l: add eax, ecx; adc edx, 0; cmp eax, 0x1000000; jb s; sub eax, 7; s: dec ecx; jnz l; hlt
   const code = [0xb9, 0x88, 0x13, 0, 0, 0x31, 0xc0, 0x01, 0xc8, 0x83, 0xd2, 0x00, 0x3d, 0, 0, 0, 1, 0x72, 0x03, 0x83, 0xe8, 0x07, 0x49, 0x75, 0xee, 0xf4];
@@ -230,14 +246,8 @@ test('PUSH r/m, LEAVE, MOV with moffs, CBW/CWD and CLD/STD: translated, they giv
     jnz l
     hlt`);
   const setup = (b: Box): void => b.mem.u8.set([0x90, 0x81, 0x72, 0x63, 0, 0, 0, 0, 0xf0, 0x01, 0x02, 0x83, 0x44, 0x55, 0x66, 0x77], 0x3000);
-  const [i, b, c] = everyEngine(code, setup);
-  for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
-    assert.deepEqual(r.regs, i!.regs, `${e} registers`);
-    assert.equal(r.flags, i!.flags, `${e} flags`);
-    assert.deepEqual(r.box.mem.u8.subarray(0x3000, 0x3020), i!.box.mem.u8.subarray(0x3000, 0x3020), `${e} data`);
-    assert.deepEqual(r.box.mem.u8.subarray(0x7ff00, 0x80000), i!.box.mem.u8.subarray(0x7ff00, 0x80000), `${e} stack`);
-  }
-  assert.ok(b!.box.cpu.bt!.stats.btInsns > 20 * b!.box.cpu.bt!.stats.interpInsns, JSON.stringify(b!.box.cpu.bt!.stats));
+  // The data, and the stack below ESP's start.
+  translatedAsInterpreted(code, [[0x3000, 0x3020], [0x7ff00, 0x80000]], 20, setup);
 });
 
 test('shifts and rotates of a register by CL, every count from 0 to 40 at every size, and BSWAP: translated, exactly the interpreter\'s results and flags', () => {
@@ -255,12 +265,7 @@ test('shifts and rotates of a register by CL, every count from 0 to 40 at every 
     dec esi
     jns l
     hlt`);
-  const [i, b, c] = everyEngine(code);
-  for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
-    assert.deepEqual(r.regs, i!.regs, `${e} registers`);
-    assert.equal(r.flags, i!.flags, `${e} flags`);
-  }
-  assert.ok(b!.box.cpu.bt!.stats.btInsns > 10 * b!.box.cpu.bt!.stats.interpInsns, JSON.stringify(b!.box.cpu.bt!.stats));
+  translatedAsInterpreted(code, [], 10);
 });
 
 test('CMPXCHG and XADD, register and memory, every size, equal and not: translated, exactly the interpreter\'s registers, flags and memory', () => {
@@ -281,13 +286,7 @@ test('CMPXCHG and XADD, register and memory, every size, equal and not: translat
     dec esi
     jnz l
     hlt`);
-  const [i, b, c] = everyEngine(code);
-  for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
-    assert.deepEqual(r.regs, i!.regs, `${e} registers`);
-    assert.equal(r.flags, i!.flags, `${e} flags`);
-    assert.deepEqual(r.box.mem.u8.subarray(0x3000, 0x3008), i!.box.mem.u8.subarray(0x3000, 0x3008), `${e} memory`);
-  }
-  assert.ok(b!.box.cpu.bt!.stats.btInsns > 10 * b!.box.cpu.bt!.stats.interpInsns, JSON.stringify(b!.box.cpu.bt!.stats));
+  translatedAsInterpreted(code, [[0x3000, 0x3008]], 10);
 });
 
 test('the check engine stops at the first difference with the guest bytes, the translation and both states', () => {
