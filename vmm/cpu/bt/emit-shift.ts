@@ -8,7 +8,8 @@
 
 import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
-import { AF, CF, LazyOp, OF, PF, SF, ZF } from '../flags.ts';
+import { CF, OF } from '../flags.ts';
+import { flushCode } from './flags-emit.ts';
 import { SHIFT_OPS, type Alt, type ShiftOp } from '../gen/integer-table.ts';
 
 const MASK = ['255', '65535', '-1'] as const;
@@ -46,6 +47,9 @@ function taken(op: ShiftOp, a: Alt, known: ReadonlyMap<string, number>): boolean
   if (holds === null) throw new Error(`${op.name}: guard ${a.when} is not known at translation time`);
   return Boolean(holds);
 }
+
+/** CF and OF, in the locals cf and of, replacing the lazy ones in the cpu (the interpreter's setCfOf). */
+const CF_OF_TO_CPU = `cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`;
 
 /** body() by operation, count and size: at most 6 x 31 x 3 texts, each worked out once. */
 const bodies = new Map<string, string>();
@@ -103,10 +107,8 @@ function emitByCl(w: BlockWriter, i: Instr, op: ShiftOp): boolean {
   // The flags before it go to the cpu: a zero count leaves them there, any other replaces them.
   w.flush();
   const load = sz === 2 ? `const v = ${dst};` : `const v = ${dst} & ${MASK[sz]};`;
-  const flags =
-    op.flags === 'result'
-      ? `cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF | AF)}) | cf | (of << 11); cpu.lop = ${LazyOp.LOGIC}; cpu.lres = r; cpu.lsz = ${sz}; cpu.lazy = ${PF | ZF | SF};`
-      : `cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`;
+  // The flags as the constant-count forms leave them, written to the cpu at once.
+  const flags = op.flags === 'result' ? `fr = r; fc = cf; fb = of; ${flushCode({ op: 'shift', sz })}` : CF_OF_TO_CPU;
   w.emit(`const k = r8[4] & 31; if (k !== 0) { ${load} ${bodyByCount(op, sz)} ${dst} = r; ${flags} }`);
   return true;
 }
@@ -132,7 +134,7 @@ export function emitShift(w: BlockWriter, i: Instr): boolean {
     // Only CF and OF change: the flags pending before go to the cpu first, and the new CF and OF
     // replace the lazy ones there (the interpreter's setCfOf).
     w.flush();
-    w.emit(`cpu.lazy &= ${~(CF | OF)}; cpu.flagsRaw = (cpu.flagsRaw & ${~(CF | OF)}) | cf | (of << 11);`);
+    w.emit(CF_OF_TO_CPU);
   }
   if (i.mod !== 3) w.afterWrite();
   return true;
