@@ -268,7 +268,7 @@ test('shifts and rotates of a register by CL, every count from 0 to 40 at every 
   translatedAsInterpreted(code, [], 10);
 });
 
-test('CMPXCHG and XADD, register and memory, every size, equal and not: translated, exactly the interpreter\'s registers, flags and memory', () => {
+test('CMPXCHG and XADD, register and memory, every size, equal and not, and BSF/BSR: translated, exactly the interpreter\'s registers, flags and memory', () => {
   const cases: string[] = [];
   for (const [acc, dst, src, mem] of [['al', 'bl', 'dl', 'byte'], ['ax', 'bx', 'dx', 'word'], ['eax', 'ebx', 'edx', 'dword']])
     cases.push(
@@ -278,6 +278,13 @@ test('CMPXCHG and XADD, register and memory, every size, equal and not: translat
       `mov edx, esi\n lock xadd ${mem} [0x3004], ${src}\n pushfd\n pop ebp\n add edi, ebp\n add edi, edx\n rol edi, 5`,
       `xadd ${acc}, ${acc}\n add edi, eax`,
     );
+  // BSF and BSR over 0, one bit, the sign bit and random values, 16- and 32-bit, register and
+  // memory: the destination kept for 0, the flags read by a SETcc and by PUSHFD.
+  for (const [op, reg, src, mem] of [['bsf', 'ebx', 'edx', 'dword'], ['bsr', 'ebx', 'edx', 'dword'], ['bsf', 'bx', 'dx', 'word'], ['bsr', 'bx', 'dx', 'word']])
+    cases.push(
+      `mov ebx, edi\n mov edx, esi\n imul edx, edx, 0x9e3779b1\n mov ebp, esi\n and ebp, 3\n and edx, [0x3010 + ebp * 4]\n ${op} ${reg}, ${src}\n sets al\n setz ah\n pushfd\n pop ebp\n add edi, ebp\n add edi, ebx\n add edi, eax\n rol edi, 3`,
+      `mov [0x3020], edx\n ${op} ${reg}, ${mem} [0x3020]\n sets al\n pushfd\n pop ebp\n add edi, ebp\n add edi, ebx\n add edi, eax\n rol edi, 5`,
+    );
   const code = asm(`
     xor edi, edi
     mov ecx, 0x10
@@ -286,7 +293,9 @@ test('CMPXCHG and XADD, register and memory, every size, equal and not: translat
     dec esi
     jnz l
     hlt`);
-  translatedAsInterpreted(code, [[0x3000, 0x3008]], 10);
+  // Masks for the scans' operands: none, one bit, the sign bits, all.
+  const masks = (b: Box): void => b.mem.u8.set([0, 0, 0, 0, 0, 1, 0, 0, 0, 0x80, 0, 0x80, 0xff, 0xff, 0xff, 0xff], 0x3010);
+  translatedAsInterpreted(code, [[0x3000, 0x3008]], 10, masks);
 });
 
 test('the check engine stops at the first difference with the guest bytes, the translation and both states', () => {
@@ -357,8 +366,9 @@ const SNIPPETS: Record<string, number[]> = {
   // Shifts and a rotate of registers by CL (the guards tested at run time, nothing done for a zero
   // count), then BSWAP.
   'shift-cl': [0xd3, 0xe0, 0x66, 0xd3, 0xfb, 0xd2, 0xca, 0x0f, 0xc9, 0xc3],
-  // LOCK CMPXCHG to memory, XADD and CMPXCHG of registers: CMP's and ADD's flags as pending ones.
-  'exchange-add': [0xf0, 0x0f, 0xb1, 0x0b, 0x0f, 0xc1, 0xd0, 0x0f, 0xb1, 0xfe, 0xc3],
+  // LOCK CMPXCHG to memory, XADD and CMPXCHG of registers: CMP's and ADD's flags as pending ones;
+  // then BSF from memory and BSR of a register, whose flags a SETS reads.
+  'exchange-add': [0xf0, 0x0f, 0xb1, 0x0b, 0x0f, 0xc1, 0xd0, 0x0f, 0xb1, 0xfe, 0x0f, 0xbc, 0x06, 0x66, 0x0f, 0xbd, 0xca, 0x0f, 0x98, 0xc0, 0xc3],
   'frame-moffs': [0x55, 0x89, 0xe5, 0xff, 0x76, 0x04, 0xa1, 0x00, 0x30, 0, 0, 0xa3, 0x04, 0x30, 0, 0, 0x99, 0x66, 0x98, 0xfc, 0xc9, 0xc3],
 };
 

@@ -1,5 +1,5 @@
 // Translations of the flag-setting integer instructions: the eight ALU operations (00-3D, 80/81/83),
-// TEST, INC, DEC, NOT, NEG, CMPXCHG and XADD. What each computes, and which flags it leaves, comes from the table the
+// TEST, INC, DEC, NOT, NEG, CMPXCHG, XADD, BSF and BSR. What each computes, and which flags it leaves, comes from the table the
 // interpreter's functions are generated from (gen/integer-table.ts); here are their operand forms.
 // The operands and result go to the flag locals (flags-emit.ts) instead of the cpu's lazy-flag fields.
 
@@ -139,6 +139,19 @@ function xadd(w: BlockWriter, i: Instr, sz: number): void {
   w.afterWrite();
 }
 
+/**
+ * BSF and BSR: the index of the lowest or highest set bit of E into G, G left alone when E is 0; the
+ * flags are a logical operation's over E (ops/bits.ts: ZF from E, the P6's SF and PF, CF and OF clear).
+ */
+function scan(w: BlockWriter, i: Instr, forward: boolean): void {
+  const sz = sizeOf(i, false);
+  const e = w.readE(i, sz, 'm');
+  w.emit(`const v = ${sz === 2 ? `${e} >>> 0` : e};`);
+  w.emit(`if (v !== 0) ${w.reg(sz, i.reg)} = ${forward ? '31 - Math.clz32(v & -v)' : '31 - Math.clz32(v)'};`);
+  w.emit('fa = 0; fb = 0; fr = v;');
+  w.pending = { op: 'logic', sz };
+}
+
 /** ALU_OPS's places of ADD and CMP (the /r of group 1). */
 const ADD = 0;
 const CMP = 7;
@@ -215,6 +228,10 @@ export function emitAlu(w: BlockWriter, i: Instr): boolean {
   }
   if (o === 0x0fb0 || o === 0x0fb1) {
     cmpxchg(w, i, sizeOf(i, o === 0x0fb0));
+    return true;
+  }
+  if (o === 0x0fbc || o === 0x0fbd) {
+    scan(w, i, o === 0x0fbc);
     return true;
   }
   if (o === 0x0fc0 || o === 0x0fc1) {
