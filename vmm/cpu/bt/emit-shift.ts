@@ -10,7 +10,7 @@ import type { Instr } from '../decode.ts';
 import type { BlockWriter } from './block-writer.ts';
 import { CF, OF } from '../flags.ts';
 import { flushCode } from './flags-emit.ts';
-import { SHIFT_OPS, type Alt, type ShiftOp } from '../gen/integer-table.ts';
+import { SHIFT_OPS, stepValue, type Alt, type ShiftOp } from '../gen/integer-table.ts';
 
 const MASK = ['255', '65535', '-1'] as const;
 const BITS = [8, 16, 32] as const;
@@ -90,11 +90,7 @@ function bodyByCount(op: ShiftOp, sz: number): string {
   if (text !== undefined) return text;
   const bits = BITS[sz]!;
   const known = new Map<string, number>([['bits', bits], ['sign', bits - 1], ['m', Number(MASK[sz])]]);
-  const cut = (x: string): string => (sz === 2 ? `((${x}) | 0)` : `((${x}) & ${MASK[sz]})`);
-  const one = (a: Alt): string => (a.cut ? cut(substitute(a.value, known)) : `(${substitute(a.value, known)})`);
-  const valueOf = (value: string | readonly Alt[]): string =>
-    typeof value === 'string' ? `(${substitute(value, known)})` : value.slice(0, -1).reduceRight((rest, a) => `(${substitute(a.when!, known)}) ? ${one(a)} : ${rest}`, one(value[value.length - 1]!));
-  text = op.steps.map(([name, value]) => `const ${name} = ${valueOf(value)};`).join(' ');
+  text = op.steps.map(([name, value]) => `const ${name} = ${substitute(stepValue(value), known)};`).join(' ');
   bodies.set(key, text);
   return text;
 }

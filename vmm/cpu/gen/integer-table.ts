@@ -120,6 +120,18 @@ export interface Alt {
 /** `name = value`, or the first alternative whose guard holds. */
 export type Step = readonly [name: string, value: string | readonly Alt[]];
 
+/**
+ * A step's value as one conditional expression, its guards tested when it runs: the interpreter's
+ * generated shiftOp, and the translator's shifts by CL (with bits, sign and m given as numbers).
+ */
+export function stepValue(value: string | readonly Alt[]): string {
+  if (typeof value === 'string') return value;
+  const one = (a: Alt): string => (a.cut ? `(${a.value}) & m` : a.value);
+  const last = value[value.length - 1]!;
+  if (last.when !== undefined) throw new Error('the last alternative of a step must have no guard');
+  return value.slice(0, -1).reduceRight((rest, a) => `${a.when} ? ${one(a)} : ${rest}`, one(last));
+}
+
 export interface ShiftOp {
   readonly name: string;
   /**

@@ -11,7 +11,7 @@
 import { LazyOp } from '../flags.ts';
 import { CONDITIONS, LAZY_FLAGS, LAZY_OPS, lazyFlagText, type LazyFlags } from './flags-table.ts';
 import { renderBoolean } from './template.ts';
-import { ALU_OPS, DEC, IMUL1, IMUL_TRUNC, INC, LAZY_NAMES, MUL, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, type Alt, type IntOp, type MulOp, type ShiftOp } from './integer-table.ts';
+import { ALU_OPS, DEC, IMUL1, IMUL_TRUNC, INC, LAZY_NAMES, MUL, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, fill, stepValue, type IntOp, type MulOp, type ShiftOp } from './integer-table.ts';
 
 /** The statements computing `r` from the operands in `a`, `b` and recording the flags, at size sz with mask m. */
 function body(op: IntOp, result: (expr: string) => string): string[] {
@@ -70,15 +70,6 @@ function unaryFunction(op: IntOp, doc: string, withB: boolean): string[] {
     '  return r;',
     '}',
   ];
-}
-
-/** A step's value: its alternatives as one conditional expression, evaluated at run time. */
-function stepValue(value: string | readonly Alt[]): string {
-  if (typeof value === 'string') return value;
-  const one = (a: Alt): string => (a.cut ? `(${a.value}) & m` : a.value);
-  const last = value[value.length - 1]!;
-  if (last.when !== undefined) throw new Error('the last alternative of a step must have no guard');
-  return value.slice(0, -1).reduceRight((rest, a) => `${a.when} ? ${one(a)} : ${rest}`, one(last));
 }
 
 function shiftBody(op: ShiftOp): string[] {

@@ -6,13 +6,13 @@ let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
 case 65536: {
 { // shl_EvCL @0x10000
-const k = r8[4] & 31; if (k !== 0) { const v = r32[0]; const r = (k >= 32) ? (0) : ((v << k) | 0); const out = (32 - k); const cf = (k <= 32) ? ((v >>> out) & 1) : (0); const of = (((r >>> 31) & 1) ^ cf); r32[0] = r; fr = r; fc = cf; fb = of; cpu.flagsRaw = (cpu.flagsRaw & -2066) | fc | (fb << 11); cpu.lop = 4; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 196; }
+const k = r8[4] & 31; if (k !== 0) { const v = r32[0]; const r = k >= 32 ? 0 : (v << k) & (-1); const out = 32 - k; const cf = k <= 32 ? (v >>> out) & 1 : 0; const of = ((r >>> 31) & 1) ^ cf; r32[0] = r; fr = r; fc = cf; fb = of; cpu.flagsRaw = (cpu.flagsRaw & -2066) | fc | (fb << 11); cpu.lop = 4; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 196; }
 }
 { // sar_EvCL @0x10002
-const k = r8[4] & 31; if (k !== 0) { const v = r16[6] & 65535; const up = (32 - 16); const sv = ((v << up) >> up); const r = ((sv >> k) & 65535); const out = (k - 1); const cf = ((sv >> out) & 1); const of = (0); r16[6] = r; fr = r; fc = cf; fb = of; cpu.flagsRaw = (cpu.flagsRaw & -2066) | fc | (fb << 11); cpu.lop = 4; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 196; }
+const k = r8[4] & 31; if (k !== 0) { const v = r16[6] & 65535; const up = 32 - 16; const sv = (v << up) >> up; const r = (sv >> k) & 65535; const out = k - 1; const cf = (sv >> out) & 1; const of = 0; r16[6] = r; fr = r; fc = cf; fb = of; cpu.flagsRaw = (cpu.flagsRaw & -2066) | fc | (fb << 11); cpu.lop = 4; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 196; }
 }
 { // ror_EbCL @0x10005
-const k = r8[4] & 31; if (k !== 0) { const v = r8[8] & 255; const c = (k & 7); const rc = (8 - c); const r = (c === 0) ? (v) : (((v >>> c) | (v << rc)) & 255); const cf = ((r >>> 7) & 1); const of = (cf ^ ((r >>> (7 - 1)) & 1)); r8[8] = r; cpu.lazy &= -2050; cpu.flagsRaw = (cpu.flagsRaw & -2050) | cf | (of << 11); }
+const k = r8[4] & 31; if (k !== 0) { const v = r8[8] & 255; const c = k & 7; const rc = 8 - c; const r = c === 0 ? v : ((v >>> c) | (v << rc)) & 255; const cf = (r >>> 7) & 1; const of = cf ^ ((r >>> (7 - 1)) & 1); r8[8] = r; cpu.lazy &= -2050; cpu.flagsRaw = (cpu.flagsRaw & -2050) | cf | (of << 11); }
 }
 { // bswap_1 @0x10007
 const v = r32[1]; r32[1] = ((v & 255) << 24) | ((v & 65280) << 8) | ((v >>> 8) & 65280) | (v >>> 24);
