@@ -1,6 +1,8 @@
 // Translations of the flag-setting integer instructions: the eight ALU operations (00-3D, 80/81/83),
-// TEST, INC, DEC, NOT, NEG, CMPXCHG, XADD, BSF and BSR. What each computes, and which flags it leaves, comes from the table the
-// interpreter's functions are generated from (gen/integer-table.ts); here are their operand forms.
+// TEST, INC, DEC, NOT, NEG, and CMPXCHG and XADD (CMP's and ADD's). What each computes, and which
+// flags it leaves, comes from the table the interpreter's functions are generated from
+// (gen/integer-table.ts); here are their operand forms. BSF and BSR, which the table does not hold,
+// follow ops/bits.ts.
 // The operands and result go to the flag locals (flags-emit.ts) instead of the cpu's lazy-flag fields.
 
 import type { Instr } from '../decode.ts';
