@@ -57,7 +57,9 @@ function bitOp(cpu: Cpu, i: Instr, op: number, sz: number, bitOffset: number, fr
 
 function scan(forward: boolean) {
   const run = (sz: number) => (cpu: Cpu, i: Instr): void => {
-    const v = sz === 1 ? cpu.readE16(i) : cpu.readE32(i) >>> 0;
+    // As an int32 like every lazy-flags value: one unsigned source above 2^31 made V8 keep cpu.lres
+    // as a boxed double from then on, for every flag-setting instruction in both engines.
+    const v = sz === 1 ? cpu.readE16(i) : cpu.readE32(i) | 0;
     cpu.setLazy(LazyOp.LOGIC, 0, 0, v, sz);
     if (v === 0) return;
     const idx = forward ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
