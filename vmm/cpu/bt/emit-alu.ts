@@ -148,7 +148,8 @@ function xadd(w: BlockWriter, i: Instr, sz: number): void {
 function scan(w: BlockWriter, i: Instr, forward: boolean): void {
   const sz = sizeOf(i, false);
   const e = w.readE(i, sz, 'm');
-  w.emit(`const v = ${sz === 2 ? `${e} >>> 0` : e};`);
+  // An int32, as ops/bits.ts records it: an unsigned value in fr would reach cpu.lres as a boxed double.
+  w.emit(`const v = ${sz === 2 ? `${e} | 0` : e};`);
   w.emit(`if (v !== 0) ${w.reg(sz, i.reg)} = ${forward ? '31 - Math.clz32(v & -v)' : '31 - Math.clz32(v)'};`);
   w.emit('fa = 0; fb = 0; fr = v;');
   w.pending = { op: 'logic', sz };

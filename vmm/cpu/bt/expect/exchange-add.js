@@ -34,7 +34,7 @@ fa = a; fb = b; fr = r;
 at = 3;
 const x1 = r32[6], e1 = tlb[x1 >>> 12];
 const m = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 3));
-const v = m >>> 0;
+const v = m | 0;
 if (v !== 0) r32[0] = 31 - Math.clz32(v & -v);
 fa = 0; fb = 0; fr = v;
 }
