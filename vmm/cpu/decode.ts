@@ -68,41 +68,99 @@ export const ES = 0,
 /** Byte-register offsets into the register file for AL, CL, DL, BL, AH, CH, DH, BH (little-endian). */
 export const BYTE_REG = [0, 4, 8, 12, 1, 5, 9, 13] as const;
 
+// Instr.x: the decoded fields that fit in a few bits each, packed into one small integer (below 2^29,
+// a small integer to V8 on every host) and read through getters. A decoded instruction is held for as
+// long as its page stays in the decoded-instruction cache (about 90,000 after a boot); with a field
+// each (8 bytes on a 64-bit host) they took 21 MB, a third of the VMM's memory beyond guest RAM, and
+// the larger they were the more the interpreter's fetches missed the processor's caches.
+// Bits 0-7: the opcode's last byte; bit 8: a 0x0F opcode.
+const X_TWO_BYTE = 1 << 8;
+const X_MODRM_SHIFT = 9;
+const X_SCALE_SHIFT = 17;
+const X_REP_SHIFT = 19;
+const X_A32 = 1 << 21;
+const X_LOCK = 1 << 22;
+const X_SEG_OVERRIDE = 1 << 23;
+const X_D32 = 1 << 24;
+const X_O32 = 1 << 25;
+const X_SEG_SHIFT = 26;
+const X_SEG_MASK = 7 << X_SEG_SHIFT;
+
 export class Instr {
   h: Handler = undefinedOpcode;
-  spec: OpSpec | null = null;
+  len = 0;
   /**
    * Ends a basic block (a control transfer, or undefined): the translator's cold loop reads this
    * after every instruction, where `spec.flow` cost a second dependent load.
    */
   ends = true;
-  /** Opcode: 0x00-0xFF, or 0x0F00 | second byte. */
-  opcode = 0;
-  len = 0;
-  o32 = false;
-  a32 = false;
-  rep: Rep = Rep.None;
-  lock = false;
-  /** Segment of the memory operand, after defaults (SS for BP/ESP/EBP bases) and overrides. */
-  seg = DS;
-  segOverride = false;
-  mod = 3;
-  reg = 0;
-  rm = 0;
-  /** Byte-register offsets for reg and rm (see BYTE_REG). */
-  rb = 0;
-  rmb = 0;
+  spec: OpSpec | null = null;
   /** Effective address = disp + r32[base] + (r32[index] << scale), masked to 16 bits if !a32. */
   base = -1;
   index = -1;
-  scale = 0;
+  /** The displacement; for far pointers and ENTER (which have no ModRM), the second immediate (imm2). */
   disp = 0;
   imm = 0;
-  imm2 = 0;
+  /** Opcode, ModRM byte, SIB scale, prefixes, operand size and segment, packed (see X_*). */
+  x = 0;
+
+  /** Opcode: 0x00-0xFF, or 0x0F00 | second byte. */
+  get opcode(): number {
+    return this.x & X_TWO_BYTE ? 0x0f00 | (this.x & 0xff) : this.x & 0xff;
+  }
+  get o32(): boolean {
+    return (this.x & X_O32) !== 0;
+  }
+  /** Segment of the memory operand, after defaults (SS for BP/ESP/EBP bases) and overrides. */
+  get seg(): number {
+    return this.x >>> X_SEG_SHIFT;
+  }
+  /**
+   * The ModRM byte as fetched (x87 instructions select by all of it); for instructions without one,
+   * 0xC0 (mod 3: no memory operand), or mod 0 for MOV moffs; mod 3 where ModRM always names registers.
+   */
+  get modrmByte(): number {
+    return (this.x >> X_MODRM_SHIFT) & 0xff;
+  }
+  get mod(): number {
+    return (this.x >> (X_MODRM_SHIFT + 6)) & 3;
+  }
+  get reg(): number {
+    return (this.x >> (X_MODRM_SHIFT + 3)) & 7;
+  }
+  get rm(): number {
+    return (this.x >> X_MODRM_SHIFT) & 7;
+  }
+  get scale(): number {
+    return (this.x >> X_SCALE_SHIFT) & 3;
+  }
+  get rep(): Rep {
+    return (this.x >> X_REP_SHIFT) & 3;
+  }
+  get a32(): boolean {
+    return (this.x & X_A32) !== 0;
+  }
+  get lock(): boolean {
+    return (this.x & X_LOCK) !== 0;
+  }
+  get segOverride(): boolean {
+    return (this.x & X_SEG_OVERRIDE) !== 0;
+  }
   /** CS default size this was decoded for (the decoded-instruction cache's mode key). */
-  d32 = false;
-  /** Escape byte for x87 instructions (0xD8-0xDF). */
-  modrmByte = 0;
+  get d32(): boolean {
+    return (this.x & X_D32) !== 0;
+  }
+  /** Byte-register offsets for reg and rm (BYTE_REG). */
+  get rb(): number {
+    return ((this.reg & 3) << 2) | (this.reg >> 2);
+  }
+  get rmb(): number {
+    return ((this.rm & 3) << 2) | (this.rm >> 2);
+  }
+  /** The second immediate: a far pointer's selector, ENTER's nesting level. */
+  get imm2(): number {
+    return this.disp;
+  }
 }
 
 export function undefinedOpcode(cpu: Cpu): void {
@@ -143,54 +201,53 @@ export class OpTable {
  */
 export function decode(table: OpTable, fetch: (n: number) => number, d32: boolean, cpu: Cpu): Instr {
   const i = new Instr();
-  i.d32 = d32;
   let o32 = d32;
   let a32 = d32;
   let n = 0;
   let b: number;
+  let seg = DS;
+  let segOverride = false;
+  let lock = false;
+  let rep = Rep.None;
   for (;;) {
     if (n >= 15) cpu.raiseGP(0);
     b = fetch(n++);
     switch (b) {
-      case 0x26: i.seg = ES; i.segOverride = true; continue;
-      case 0x2e: i.seg = CS; i.segOverride = true; continue;
-      case 0x36: i.seg = SS; i.segOverride = true; continue;
-      case 0x3e: i.seg = DS; i.segOverride = true; continue;
-      case 0x64: i.seg = FS; i.segOverride = true; continue;
-      case 0x65: i.seg = GS; i.segOverride = true; continue;
+      case 0x26: seg = ES; segOverride = true; continue;
+      case 0x2e: seg = CS; segOverride = true; continue;
+      case 0x36: seg = SS; segOverride = true; continue;
+      case 0x3e: seg = DS; segOverride = true; continue;
+      case 0x64: seg = FS; segOverride = true; continue;
+      case 0x65: seg = GS; segOverride = true; continue;
       case 0x66: o32 = !d32; continue;
       case 0x67: a32 = !d32; continue;
-      case 0xf0: i.lock = true; continue;
-      case 0xf2: i.rep = Rep.REPNE; continue;
-      case 0xf3: i.rep = Rep.REPE; continue;
+      case 0xf0: lock = true; continue;
+      case 0xf2: rep = Rep.REPNE; continue;
+      case 0xf3: rep = Rep.REPE; continue;
     }
     break;
   }
-  i.o32 = o32;
-  i.a32 = a32;
   let spec: OpSpec | undefined;
+  let opcode = b;
   if (b === 0x0f) {
     if (n >= 15) cpu.raiseGP(0);
     const b2 = fetch(n++);
-    i.opcode = 0x0f00 | b2;
+    opcode = X_TWO_BYTE | b2;
     spec = table.two[b2];
   } else {
-    i.opcode = b;
     spec = table.one[b];
   }
+  i.x =
+    opcode | (rep << X_REP_SHIFT) | (a32 ? X_A32 : 0) | (lock ? X_LOCK : 0) | (segOverride ? X_SEG_OVERRIDE : 0) |
+    (d32 ? X_D32 : 0) | (o32 ? X_O32 : 0) | (seg << X_SEG_SHIFT);
   if (spec && spec.modrm) {
     if (n >= 15) cpu.raiseGP(0);
     const m = fetch(n++);
-    i.modrmByte = m;
-    i.mod = m >> 6;
-    i.reg = (m >> 3) & 7;
-    i.rm = m & 7;
-    i.rb = BYTE_REG[i.reg]!;
-    i.rmb = BYTE_REG[i.rm]!;
-    if (spec.modrmRegOnly) i.mod = 3;
-    else if (i.mod !== 3) n = a32 ? decodeEa32(i, fetch, n, cpu) : decodeEa16(i, fetch, n, cpu);
+    const regOnly = spec.modrmRegOnly === true;
+    i.x |= (regOnly ? m | 0xc0 : m) << X_MODRM_SHIFT;
+    if (!regOnly && m < 0xc0) n = a32 ? decodeEa32(i, fetch, n, cpu) : decodeEa16(i, fetch, n, cpu);
     if (spec.group) spec = spec.group[i.reg];
-  }
+  } else i.x |= 0xc0 << X_MODRM_SHIFT;
   if (!spec) {
     i.len = n;
     i.h = undefinedOpcode;
@@ -241,17 +298,17 @@ export function decode(table: OpTable, fetch: (n: number) => number, d32: boolea
         i.imm = fetch(n) | (fetch(n + 1) << 8);
         n += 2;
       }
-      i.imm2 = fetch(n) | (fetch(n + 1) << 8);
+      i.disp = fetch(n) | (fetch(n + 1) << 8); // imm2
       n += 2;
       break;
     case Imm.IwIb:
       need(3);
       i.imm = fetch(n) | (fetch(n + 1) << 8);
-      i.imm2 = fetch(n + 2);
+      i.disp = fetch(n + 2); // imm2
       n += 3;
       break;
     case Imm.Moffs:
-      i.mod = 0;
+      i.x &= ~(0xc0 << X_MODRM_SHIFT); // mod 0: a memory operand at disp
       if (a32) {
         need(4);
         i.disp = fetch(n) | (fetch(n + 1) << 8) | (fetch(n + 2) << 16) | (fetch(n + 3) << 24);
@@ -283,7 +340,7 @@ function decodeEa16(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu)
   } else {
     i.base = EA16_BASE[rm]!;
     i.index = EA16_INDEX[rm]!;
-    if (!i.segOverride && (rm === 2 || rm === 3 || rm === 6)) i.seg = SS;
+    if (!i.segOverride && (rm === 2 || rm === 3 || rm === 6)) i.x = (i.x & ~X_SEG_MASK) | (SS << X_SEG_SHIFT);
     if (i.mod === 1) {
       if (n + 1 > 15) cpu.raiseGP(0);
       i.disp = (fetch(n++) << 24) >> 24;
@@ -302,7 +359,7 @@ function decodeEa32(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu)
   if (rm === 4) {
     if (n + 1 > 15) cpu.raiseGP(0);
     const sib = fetch(n++);
-    i.scale = sib >> 6;
+    i.x |= (sib >> 6) << X_SCALE_SHIFT;
     const idx = (sib >> 3) & 7;
     i.index = idx === 4 ? -1 : idx;
     const base = sib & 7;
@@ -320,7 +377,7 @@ function decodeEa32(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu)
     i.base = rm;
     baseIsBp = rm === 5;
   }
-  if (!i.segOverride && baseIsBp) i.seg = SS;
+  if (!i.segOverride && baseIsBp) i.x = (i.x & ~X_SEG_MASK) | (SS << X_SEG_SHIFT);
   if (i.mod === 1) {
     if (n + 1 > 15) cpu.raiseGP(0);
     i.disp = (fetch(n++) << 24) >> 24;
