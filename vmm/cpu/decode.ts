@@ -150,7 +150,7 @@ export class Instr {
   get d32(): boolean {
     return (this.x & X_D32) !== 0;
   }
-  /** Byte-register offsets for reg and rm (BYTE_REG). */
+  /** Byte-register offsets for reg and rm: BYTE_REG's values, computed (no table read on the byte handlers' path). */
   get rb(): number {
     return ((this.reg & 3) << 2) | (this.reg >> 2);
   }
@@ -327,6 +327,11 @@ export function decode(table: OpTable, fetch: (n: number) => number, d32: boolea
   return i;
 }
 
+/** A BP-, EBP- or ESP-based operand is in SS unless a prefix named its segment. */
+function ssByDefault(i: Instr): void {
+  if (!i.segOverride) i.x = (i.x & ~X_SEG_MASK) | (SS << X_SEG_SHIFT);
+}
+
 // 16-bit ModRM memory forms (SDM vol. 2 table 2-1).
 const EA16_BASE = [3, 3, 5, 5, 6, 7, 5, 3] as const; // BX, BX, BP, BP, SI, DI, BP, BX
 const EA16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1] as const; // SI, DI, SI, DI
@@ -340,7 +345,7 @@ function decodeEa16(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu)
   } else {
     i.base = EA16_BASE[rm]!;
     i.index = EA16_INDEX[rm]!;
-    if (!i.segOverride && (rm === 2 || rm === 3 || rm === 6)) i.x = (i.x & ~X_SEG_MASK) | (SS << X_SEG_SHIFT);
+    if (rm === 2 || rm === 3 || rm === 6) ssByDefault(i);
     if (i.mod === 1) {
       if (n + 1 > 15) cpu.raiseGP(0);
       i.disp = (fetch(n++) << 24) >> 24;
@@ -377,7 +382,7 @@ function decodeEa32(i: Instr, fetch: (n: number) => number, n: number, cpu: Cpu)
     i.base = rm;
     baseIsBp = rm === 5;
   }
-  if (!i.segOverride && baseIsBp) i.x = (i.x & ~X_SEG_MASK) | (SS << X_SEG_SHIFT);
+  if (baseIsBp) ssByDefault(i);
   if (i.mod === 1) {
     if (n + 1 > 15) cpu.raiseGP(0);
     i.disp = (fetch(n++) << 24) >> 24;

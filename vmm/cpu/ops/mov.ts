@@ -3,7 +3,7 @@
 // (MOV Sreg, LDS/LES/LSS/LFS/LGS) and the NOPs (SDM vol. 2).
 
 import type { Cpu } from '../cpu.ts';
-import { CS, DS, ES, FS, GS, Imm, SS, type Instr, type OpTable } from '../decode.ts';
+import { BYTE_REG, CS, DS, ES, FS, GS, Imm, SS, type Instr, type OpTable } from '../decode.ts';
 import { AF, ARITH, CF, DF, PF, SF, ZF } from '../flags.ts';
 import { loadSegment } from '../segments.ts';
 
@@ -71,7 +71,6 @@ export function registerMov(t: OpTable): void {
     h16: (cpu, i) => cpu.write16(i.seg, cpu.ea(i), cpu.r16[0]!),
     h32: (cpu, i) => cpu.write32(i.seg, cpu.ea(i), cpu.r32[EAX]!),
   });
-  const BYTE_REG = [0, 4, 8, 12, 1, 5, 9, 13];
   for (let r = 0; r < 8; r++) {
     const rb = BYTE_REG[r]!;
     t.define(0xb0 + r, { name: `mov_r8Ib_${r}`, imm: Imm.Ib, h: (cpu, i) => (cpu.r8[rb] = i.imm) });
