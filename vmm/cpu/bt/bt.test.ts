@@ -451,6 +451,71 @@ test('one translation serves every mode that agrees on the segments it uses; one
   }
 });
 
+test('PUSH of segment registers, PUSHF, CLI, POPF and loads of DS, ES, FS, GS go on inside a translation; a load that makes a segment not flat leaves it', () => {
+  // GDT: flat code (8), flat data (16), data based at 0x1000 (24): a load of 24 changes the mode key.
+  const gdt = (box: Box): void => {
+    box.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0xcf, 0], 0x2000);
+    box.cpu.gdtrBase = 0x2000;
+    box.cpu.gdtrLimit = 31;
+    box.mem.i32[0x3000 >>> 2] = 3;
+    box.mem.i32[0x4000 >>> 2] = 1000;
+  };
+  // The kernel's entry and exit in miniature: every instruction of the loop stays in one region.
+  const entry = asm(`
+    mov ecx, 2000
+    xor edi, edi
+  l: push ds
+    push es
+    push fs
+    push gs
+    pushfd
+    cli
+    pushfd
+    popfd
+    mov ax, 16
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    lgs ebx, [pointer]
+    pop edx
+    add edi, edx
+    pop gs
+    pop fs
+    pop es
+    pop ds
+    add edi, [0x3000]
+    dec ecx
+    jnz l
+    hlt
+  pointer: dd 0, 16`);
+  translatedAsInterpreted(entry, [[0x7f000, 0x80000]], 50, gdt);
+  const box = flatBox(entry, 'bt');
+  gdt(box);
+  runToHalt(box);
+  const { hits, chained, misses } = box.cpu.bt!.stats;
+  // Each instruction above had ended the region: six dispatches an iteration, 12,000 in all.
+  assert.ok(hits + chained + misses < 200, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
+  // DS based at 0x1000, then flat again, in one loop: the code after each load was made for the key
+  // before it, so it must leave (else it would read 0x3000 where DS now points at 0x4000).
+  const based = asm(`
+    mov ecx, 2000
+    xor edi, edi
+  l: mov ax, 24
+    mov ds, ax
+    add edi, [0x3000]
+    mov ax, 16
+    mov ds, ax
+    add edi, [0x3000]
+    dec ecx
+    jnz l
+    hlt`);
+  translatedAsInterpreted(based, [], 5, gdt);
+  const b = flatBox(based, 'bt');
+  gdt(b);
+  runToHalt(b);
+  assert.equal(b.cpu.r32[7], 2000 * 1003);
+});
+
 test('a region too long for V8 to optimize is made in shorter pieces, with the same result', () => {
   const code = asm(`${'add eax, [esi+4]\n xor eax, ebx\n rol eax, 3\n mov [esi+8], eax\n'.repeat(120)} hlt`);
   const box = flatBox(code, 'interpreter');

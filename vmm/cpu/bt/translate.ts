@@ -149,23 +149,49 @@ export const NO_SLOW_COUNTS = new Int32Array(1);
  * without an emitter ends the block.
  */
 function mayContinueAfter(op: number): boolean {
-  if (op < 0x40) return (op & 7) < 6 || op === 0x27 || op === 0x2f || op === 0x37 || op === 0x3f;
+  // PUSH of a segment register (06 0E 16 1E) and PUSHF (9C) read the mode, and CLI (FA) only masks
+  // interrupts: the kernel's entry code and every irq-save lock run them, and each ended a region
+  // (a dispatch for one instruction).
+  if (op < 0x40) return (op & 7) < 6 || (op & 0xe7) === 0x06 || op === 0x27 || op === 0x2f || op === 0x37 || op === 0x3f;
   if (op < 0x100) {
     return (
       (op >= 0x40 && op <= 0x61) || (op >= 0x68 && op <= 0x6b) || (op >= 0x80 && op <= 0x8d) || op === 0x8f ||
-      (op >= 0x90 && op <= 0x99) || op === 0x9e || op === 0x9f || (op >= 0xa0 && op <= 0xaf) ||
+      (op >= 0x90 && op <= 0x99) || op === 0x9c || op === 0x9e || op === 0x9f || (op >= 0xa0 && op <= 0xaf) ||
       (op >= 0xb0 && op <= 0xc1) || op === 0xc6 || op === 0xc7 || op === 0xc8 || op === 0xc9 ||
       (op >= 0xd0 && op <= 0xdf) || op === 0xf5 || op === 0xf6 || op === 0xf7 || op === 0xf8 ||
-      op === 0xf9 || op === 0xfc || op === 0xfd || op === 0xfe || op === 0xff
+      op === 0xf9 || op === 0xfa || op === 0xfc || op === 0xfd || op === 0xfe || op === 0xff
     );
   }
   const b = op & 0xff;
   return (
-    (b >= 0x40 && b <= 0x4f) || (b >= 0x90 && b <= 0x9f) || b === 0xa2 || b === 0xa3 || b === 0xa4 ||
-    b === 0xa5 || (b >= 0xab && b <= 0xad) || (b >= 0xaf && b <= 0xb1) || b === 0xb3 ||
+    (b >= 0x40 && b <= 0x4f) || (b >= 0x90 && b <= 0x9f) || b === 0xa0 || b === 0xa2 || b === 0xa3 || b === 0xa4 ||
+    b === 0xa5 || b === 0xa8 || (b >= 0xab && b <= 0xad) || (b >= 0xaf && b <= 0xb1) || b === 0xb3 ||
     (b >= 0xb6 && b <= 0xbf) || b === 0xc0 || b === 0xc1 || (b >= 0xc8 && b <= 0xcf) || b === 0x31 ||
     (b >= 0x18 && b <= 0x1f)
   );
+}
+
+/**
+ * A load of ES, DS, FS or GS (MOV, POP, LES, LDS, LFS, LGS). It can change the mode key (a segment's
+ * flatness) and nothing else the code depends on, so the code after it goes on when the key still
+ * serves the translation (Translation.keyMask) and leaves otherwise. The kernel reloads DS, ES and FS
+ * on every entry and exit, each of which ended a region. Loads of SS end it (the interrupt shadow,
+ * the stack size), as do those of CS and the invalid forms.
+ */
+function loadsDataSegment(i: Instr): boolean {
+  const o = i.opcode;
+  if (o === 0x8e) return i.reg === 0 || (i.reg >= 3 && i.reg <= 5);
+  return o === 0x07 || o === 0x1f || o === 0x0fa1 || o === 0x0fa9 || ((o === 0xc4 || o === 0xc5 || o === 0x0fb4 || o === 0x0fb5) && i.mod !== 3);
+}
+
+/**
+ * Whether the block goes on after `i` (an instruction no emitter ends the block at). POPF is a flow
+ * instruction for the interpreter, but it asks for attention itself (cpu.brk, Cpu.setFlags) when it
+ * changes IF, TF or VM, which the code after a fallback tests: irq-restore in the kernel (PUSH, POPF)
+ * had ended a region each time.
+ */
+function goesOnAfter(i: Instr): boolean {
+  return loadsDataSegment(i) || i.opcode === 0x9d || (!i.spec?.flow && mayContinueAfter(i.opcode));
 }
 
 /**
@@ -289,7 +315,7 @@ function translateRegion(
         hi = Math.max(hi, o + i.len);
       }
       e = next;
-      if (i.spec?.flow || !mayContinueAfter(i.opcode)) break;
+      if (!goesOnAfter(i)) break;
     }
     if (insns.length === 0) {
       if (start === eip) return null;
@@ -337,7 +363,7 @@ function translateRegion(
       w.emit(`{ // ${ins.i.spec?.name ?? 'undefined'} @${w.hex(ins.eip)}`);
       const last = ins.k === insns.length - 1;
       const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i) || emitMul(w, ins.i);
-      if (!handled) emitFallback(w, ins, last && (!!ins.i.spec?.flow || !mayContinueAfter(ins.i.opcode)));
+      if (!handled) emitFallback(w, ins, last && !goesOnAfter(ins.i));
       w.emit('}');
     }
     const lastIns = insns[insns.length - 1]!;
@@ -345,12 +371,12 @@ function translateRegion(
     w.emit(jumpTo(lastIns.next, insns.length));
     w.emit('}');
   }
-  const source = assemble(w, eip, mode);
+  // Every fact of the key but the flatness of segments the translation never addressed through.
+  const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
+  const source = assemble(w, eip, mode, keyMask);
   if (source.length > maxSource) return 'too long';
   const slow = w.sites.length ? new Int32Array(w.sites.length + 1) : NO_SLOW_COUNTS;
   const fn = compile(source, w.instrs, slow);
-  // Every fact of the key but the flatness of segments the translation never addressed through.
-  const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
   return makeTranslation({
     eip, phys, key: mode.key & keyMask, keyMask, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
     entries: [...blocks].filter(([b, insns]) => b !== eip && insns[0]!.off < 0x1000).map(([b]) => b), home: null,
@@ -407,7 +433,7 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
   // A call's target, and where its RET will come back to (RET jumps through the region's switch).
   if (o === 0xe8) return [rel(), last.next].filter((t) => t >>> 0 <= mode.csLimit >>> 0);
   if (o === 0xff && (i.reg === 2 || i.reg === 3)) return [last.next];
-  if (!i.spec?.flow && mayContinueAfter(o)) return [last.next];
+  if (goesOnAfter(i)) return [last.next];
   return [];
 }
 
@@ -423,8 +449,9 @@ function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
   const name = w.instrName();
   // Handlers read prevEip (string restarts, the FPU's last instruction, HLT reports).
   w.emit(`cpu.prevEip = ${w.eipLit(ins.eip)}; cpu.eip = ${w.eipLit(ins.next)}; ${name}.h(cpu, ${name});`);
+  const keyChanged = loadsDataSegment(ins.i) ? ' || (cpu.modeKey & KEY_MASK) !== KEY' : '';
   if (ends) w.emit(`return n + ${ins.k + 1};`);
-  else w.emit(`if (cpu.eip !== ${w.eipLit(ins.next)} || cpu.brk || cpu.codeEpoch !== epoch) return n + ${ins.k + 1};`);
+  else w.emit(`if (cpu.eip !== ${w.eipLit(ins.next)} || cpu.brk || cpu.codeEpoch !== epoch${keyChanged}) return n + ${ins.k + 1};`);
 }
 
 /** What a translation may bind on entry; only the ones its code names are bound (each costs a load on every run). */
@@ -433,9 +460,11 @@ const BINDINGS: readonly [string, string][] = [
   ['ram16', 'cpu.mem.u16'], ['ram32', 'cpu.mem.i32'], ['codePage', 'cpu.mem.codePage'],
 ];
 
-function assemble(w: BlockWriter, eip: number, mode: ModeFacts): string {
-  const consts = [...w.named].map((k) => `i${k} = I[${k}]`).join(', ');
+function assemble(w: BlockWriter, eip: number, mode: ModeFacts, keyMask: number): string {
   const body = w.lines.join('\n') + '\n' + w.faultCases.join('\n');
+  // The key test after a segment load (emitFallback) compares with what the translation serves.
+  const keyTest = /\bKEY_MASK\b/.test(body) ? [`KEY_MASK = ${keyMask}`, `KEY = ${mode.key & keyMask}`] : [];
+  const consts = [...[...w.named].map((k) => `i${k} = I[${k}]`), ...keyTest].join(', ');
   const bound = BINDINGS.filter(([name]) => new RegExp(`\\b${name}\\b`).test(body)).map(([name, from]) => `${name} = ${from}`);
   return [
     `// block at eip ${w.hex(eip)}, key ${w.hex(mode.key)}`,

@@ -17,6 +17,12 @@ const WORDS = ['ax', 'bx', 'cx', 'dx', 'si', 'di'];
 const BYTES = ['al', 'bl', 'cl', 'dl', 'ah', 'bh', 'ch', 'dh'];
 const ALU = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
 const SHIFTS = ['shl', 'shr', 'sar', 'rol', 'ror'];
+/**
+ * PUSHFD reads the flags a producer left; it is outside the WebAssembly subset, so a WebAssembly
+ * block leaves there. STI after it ends the JavaScript region too, which goes on past PUSHFD: else
+ * the JavaScript region would hold the whole loop and be preferred to the WebAssembly one.
+ */
+const readFlags = (into: string): string[] => ['pushfd', 'sti', `pop ${into}`];
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 /** EBP points at the buffer, 128 bytes before a page end: some operands cross it. */
 const BUFFER = 0x100f80;
@@ -110,7 +116,7 @@ function program(r: Xorshift32, n: number): string {
         else lines.push(`${r.pick(['shl', 'shr', 'sar'])} ${r.below(3) ? r.pick(REGS.filter((x) => x !== 'ecx')) : mem()}, cl`);
         // Which operation set the flags is known only at run time, or they are a word's: a condition
         // after it ends the block. PUSHFD reads the flags it left in the state.
-        if (r.below(3) === 0) lines.push('pushfd', `pop ${reg()}`);
+        if (r.below(3) === 0) lines.push(...readFlags(reg()));
         flagsKnown = false;
         continue;
       }
@@ -142,7 +148,7 @@ function program(r: Xorshift32, n: number): string {
     flagsKnown = true;
     // Now and then the flags as the producer left them, read by PUSHFD (outside the subset: the
     // WebAssembly block leaves there, and the interpreter reads the lazy flags it wrote to the state).
-    if (r.below(5) === 0) lines.push('pushfd', `pop ${reg()}`);
+    if (r.below(5) === 0) lines.push(...readFlags(reg()));
   }
   for (; pushed > 0; pushed--) lines.push(`pop ${reg()}`);
   // In half the programs, an instruction outside the subset late in the loop: the WebAssembly block
