@@ -1008,3 +1008,20 @@ test('with paging on, PIC code\'s get_pc_thunk on another page stays inside the 
   assert.equal(withThunk.length, 1, 'one region (the first loop\'s) took in the thunk, none took h');
   assert.ok(hits + misses + chained > 3000 && hits + misses + chained < 12000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
+
+test('with paging on, a call through a procedure linkage table\'s stub on another page takes the stub into the caller\'s region', () => {
+  // p: jmp [got] (a static binary's stub for memcpy and the like), got holding f, a function with a
+  // branch on a third page: a dispatch out to f and one back an iteration, not a third into the stub.
+  const pd = 0x200000;
+  const code = asm(
+    `xor eax, eax\n mov ecx, 20000\n m: call p\n dec ecx\n jnz m\n hlt\n got: dd f\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n p: jmp [got]\n` +
+      `times 0x2000 - ($ - $$) db 0x90\n f: test ecx, 1\n jz z\n inc eax\n z: ret`,
+  );
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
+  assert.equal(box.cpu.r32[0], 10000);
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  const stubPage = (CODE + 0x1000) >>> 12;
+  assert.ok([...box.cpu.bt!.translations()].some((t) => t.otherPages.includes(stubPage)), 'no region took in the stub');
+  assert.ok(hits + misses + chained < 2.2 * 20000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
+});

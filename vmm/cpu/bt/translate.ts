@@ -437,10 +437,16 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
   return [];
 }
 
-/** A called function that is one block of at most MAX_LEAF_INSNS instructions ending in RET. */
+/**
+ * A called function that is one block of at most MAX_LEAF_INSNS instructions ending in RET, or a
+ * procedure linkage table's stub (a called JMP through memory: a static binary's calls to memcpy,
+ * strlen and the rest go through one, and each cost a dispatch into it and another out of it).
+ */
 function isLeaf(insns: readonly BlockInsn[], called: boolean): boolean {
-  const o = insns[insns.length - 1]!.i.opcode;
-  return called && insns.length <= MAX_LEAF_INSNS && (o === 0xc3 || o === 0xc2);
+  const last = insns[insns.length - 1]!.i;
+  const o = last.opcode;
+  const stub = insns.length === 1 && o === 0xff && last.reg === 4 && last.mod !== 3;
+  return called && insns.length <= MAX_LEAF_INSNS && (o === 0xc3 || o === 0xc2 || stub);
 }
 
 function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
