@@ -75,6 +75,7 @@ import {
   BIAS,
 } from './softfloat80.ts';
 import * as tr from './fpu-transcendental.ts';
+import { exactArith, exactCompare, exactIeee, fromDoubleBits, fromSingleBits } from './f80-double.ts';
 
 export interface FpuHost {
   // Memory at segment register index (0=ES,1=CS,2=SS,3=DS,4=FS,5=GS) : offset, through the CPU's
@@ -131,6 +132,8 @@ const ZF = 0x40;
 const TRIG_MAX_EXP = 63;
 /** The single-real QNaN indefinite, stored for a masked stack underflow. */
 const SINGLE_INDEFINITE = 0xffc00000 | 0;
+/** Scratch for the bytes of a host number stored as a real (writeReal). */
+const realBits = new DataView(new ArrayBuffer(8));
 
 export class Fpu implements Snapshotable {
   readonly stateId = 'fpu';
@@ -362,6 +365,18 @@ export class Fpu implements Snapshotable {
   private probeLast(seg: number, off: number, n: number, lastByte: number): void {
     this.host.write8(seg, off + n - 1, lastByte);
   }
+  /** A host number as a single or double real (write64's order: the last byte probed first). */
+  private writeReal(seg: number, off: number, k: 32 | 64, x: number): void {
+    if (k === 32) {
+      realBits.setFloat32(0, x, true);
+      this.host.write32(seg, off, realBits.getInt32(0, true));
+      return;
+    }
+    realBits.setFloat64(0, x, true);
+    this.probeLast(seg, off, 8, realBits.getUint8(7));
+    this.host.write32(seg, off, realBits.getInt32(0, true));
+    this.host.write32(seg, off + 4, realBits.getInt32(4, true));
+  }
   private write64(seg: number, off: number, v: bigint): void {
     this.probeLast(seg, off, 8, Number((v >> 56n) & 0xffn));
     this.host.write32(seg, off, Number(v & 0xffffffffn) | 0);
@@ -423,11 +438,16 @@ export class Fpu implements Snapshotable {
         let y: F80;
         let den = false;
         if (esc === 0xd8) {
-          const o = ieeeOperand(BigInt(h.read32(seg, off) >>> 0), 32);
+          const bits = h.read32(seg, off);
+          const normal = fromSingleBits(bits);
+          const o = normal ? { v: normal, den: false } : ieeeOperand(BigInt(bits >>> 0), 32);
           y = o.v;
           den = o.den;
         } else if (esc === 0xdc) {
-          const o = ieeeOperand(this.read64(seg, off), 64);
+          const lo = h.read32(seg, off);
+          const hi = h.read32(seg, off + 4);
+          const normal = fromDoubleBits(hi, lo);
+          const o = normal ? { v: normal, den: false } : ieeeOperand((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
           y = o.v;
           den = o.den;
         } else if (esc === 0xda) y = fromBigInt(BigInt(h.read32(seg, off) | 0));
@@ -438,17 +458,20 @@ export class Fpu implements Snapshotable {
       }
       case 0xd9:
         if (reg === 0) {
-          const bits = BigInt(h.read32(seg, off) >>> 0);
+          const bits = h.read32(seg, off);
           this.notePointers(esc, modrm, ctx, seg, off);
-          return this.loadReal(bits, 32);
+          const normal = fromSingleBits(bits);
+          return normal ? this.loadValue(normal) : this.loadReal(BigInt(bits >>> 0), 32);
         }
         this.notePointers(esc, modrm, ctx, seg, off);
         return this.storeReal(seg, off, 32, reg === 3);
       case 0xdd:
         if (reg === 0) {
-          const bits = this.read64(seg, off);
+          const lo = h.read32(seg, off);
+          const hi = h.read32(seg, off + 4);
           this.notePointers(esc, modrm, ctx, seg, off);
-          return this.loadReal(bits, 64);
+          const normal = fromDoubleBits(hi, lo);
+          return normal ? this.loadValue(normal) : this.loadReal((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
         }
         this.notePointers(esc, modrm, ctx, seg, off);
         return this.storeReal(seg, off, 64, reg === 3);
@@ -512,11 +535,18 @@ export class Fpu implements Snapshotable {
       return;
     }
     const env = this.newEnv();
-    const v = toIeee(env, this.st(0), k);
-    if (v !== null) {
-      if (k === 32) this.host.write32(seg, off, Number(v) | 0);
-      else this.write64(seg, off, v);
+    // A value the format holds exactly (f80-double.ts) is stored as the host has it: no rounding, no flags.
+    const x = exactIeee(this.st(0), k);
+    if (x === x) {
+      this.writeReal(seg, off, k, x);
       if (pop) this.pop();
+    } else {
+      const v = toIeee(env, this.st(0), k);
+      if (v !== null) {
+        if (k === 32) this.host.write32(seg, off, Number(v) | 0);
+        else this.write64(seg, off, v);
+        if (pop) this.pop();
+      }
     }
     this.finish(env);
   }
@@ -593,8 +623,9 @@ export class Fpu implements Snapshotable {
     const x = this.st(0);
     const env = this.newEnv();
     const fmt = this.fmt;
-    let r: F80 | null;
-    switch (op) {
+    // Exact in doubles (f80-double.ts): the full path's result, which raises nothing.
+    let r = yDen ? null : exactArith(op, x, y, fmt.p);
+    if (!r) switch (op) {
       case 0:
         r = add(env, x, y, fmt, false, yDen);
         break;
@@ -633,7 +664,8 @@ export class Fpu implements Snapshotable {
       return;
     }
     const env = this.newEnv();
-    const c = compare(env, this.st(0), y, !unordered, yDen);
+    let c = yDen ? NaN : exactCompare(this.st(0), y);
+    if (c !== c) c = compare(env, this.st(0), y, !unordered, yDen);
     this.sw |= env.flags;
     this.setC1(false);
     this.updateES();
