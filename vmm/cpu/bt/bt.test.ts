@@ -1025,3 +1025,20 @@ test('with paging on, a call through a procedure linkage table\'s stub on anothe
   assert.ok([...box.cpu.bt!.translations()].some((t) => t.otherPages.includes(stubPage)), 'no region took in the stub');
   assert.ok(hits + misses + chained < 2.2 * 20000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
+
+test('with paging on, a retpoline thunk on another page (CALL to a MOV [ESP] and RET) is taken into the caller\'s region', () => {
+  // r: the kernel's __x86_indirect_thunk_eax; f: the function called through it, with a branch, on a
+  // third page. A dispatch into f and one back an iteration, not a third into the thunk.
+  const pd = 0x200000;
+  const code = asm(
+    `xor edx, edx\n mov ecx, 20000\n m: mov eax, f\n call r\n dec ecx\n jnz m\n hlt\n` +
+      `times 0x1000 - ($ - $$) db 0x90\n r: call l\n p: pause\n lfence\n jmp p\n l: mov [esp], eax\n ret\n` +
+      `times 0x2000 - ($ - $$) db 0x90\n f: test ecx, 1\n jz z\n inc edx\n z: ret`,
+  );
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
+  assert.equal(box.cpu.r32[2], 10000);
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  const thunkPage = (CODE + 0x1000) >>> 12;
+  assert.ok([...box.cpu.bt!.translations()].some((t) => t.otherPages.includes(thunkPage)), 'no region took in the thunk');
+  assert.ok(hits + misses + chained < 2.2 * 20000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
+});

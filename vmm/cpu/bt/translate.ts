@@ -438,15 +438,19 @@ function successors(last: BlockInsn, mode: ModeFacts): number[] {
 }
 
 /**
- * A called function that is one block of at most MAX_LEAF_INSNS instructions ending in RET, or a
+ * A called function that is one block of at most MAX_LEAF_INSNS instructions ending in RET; or a
  * procedure linkage table's stub (a called JMP through memory: a static binary's calls to memcpy,
- * strlen and the rest go through one, and each cost a dispatch into it and another out of it).
+ * strlen and the rest go through one, and each cost a dispatch into it and another out of it); or a
+ * called block of one CALL, whose target is then taken only if it is itself a leaf: the kernel's
+ * retpoline thunks (`call 1f; ...; 1: mov [esp], eax; ret`), through which every indirect call of
+ * the kernel goes.
  */
 function isLeaf(insns: readonly BlockInsn[], called: boolean): boolean {
   const last = insns[insns.length - 1]!.i;
   const o = last.opcode;
   const stub = insns.length === 1 && o === 0xff && last.reg === 4 && last.mod !== 3;
-  return called && insns.length <= MAX_LEAF_INSNS && (o === 0xc3 || o === 0xc2 || stub);
+  const thunk = insns.length === 1 && o === 0xe8;
+  return called && insns.length <= MAX_LEAF_INSNS && (o === 0xc3 || o === 0xc2 || stub || thunk);
 }
 
 function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
