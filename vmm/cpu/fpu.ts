@@ -439,15 +439,15 @@ export class Fpu implements Snapshotable {
         let den = false;
         if (esc === 0xd8) {
           const bits = h.read32(seg, off);
-          const normal = fromSingleBits(bits);
-          const o = normal ? { v: normal, den: false } : ieeeOperand(BigInt(bits >>> 0), 32);
+          const quick = fromSingleBits(bits);
+          const o = quick ? { v: quick, den: false } : ieeeOperand(BigInt(bits >>> 0), 32);
           y = o.v;
           den = o.den;
         } else if (esc === 0xdc) {
           const lo = h.read32(seg, off);
           const hi = h.read32(seg, off + 4);
-          const normal = fromDoubleBits(hi, lo);
-          const o = normal ? { v: normal, den: false } : ieeeOperand((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
+          const quick = fromDoubleBits(hi, lo);
+          const o = quick ? { v: quick, den: false } : ieeeOperand((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
           y = o.v;
           den = o.den;
         } else if (esc === 0xda) y = fromBigInt(BigInt(h.read32(seg, off) | 0));
@@ -460,8 +460,8 @@ export class Fpu implements Snapshotable {
         if (reg === 0) {
           const bits = h.read32(seg, off);
           this.notePointers(esc, modrm, ctx, seg, off);
-          const normal = fromSingleBits(bits);
-          return normal ? this.loadValue(normal) : this.loadReal(BigInt(bits >>> 0), 32);
+          const quick = fromSingleBits(bits);
+          return quick ? this.loadValue(quick) : this.loadReal(BigInt(bits >>> 0), 32);
         }
         this.notePointers(esc, modrm, ctx, seg, off);
         return this.storeReal(seg, off, 32, reg === 3);
@@ -470,8 +470,8 @@ export class Fpu implements Snapshotable {
           const lo = h.read32(seg, off);
           const hi = h.read32(seg, off + 4);
           this.notePointers(esc, modrm, ctx, seg, off);
-          const normal = fromDoubleBits(hi, lo);
-          return normal ? this.loadValue(normal) : this.loadReal((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
+          const quick = fromDoubleBits(hi, lo);
+          return quick ? this.loadValue(quick) : this.loadReal((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
         }
         this.notePointers(esc, modrm, ctx, seg, off);
         return this.storeReal(seg, off, 64, reg === 3);
