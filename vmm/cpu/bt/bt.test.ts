@@ -1009,36 +1009,37 @@ test('with paging on, PIC code\'s get_pc_thunk on another page stays inside the 
   assert.ok(hits + misses + chained > 3000 && hits + misses + chained < 12000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
 
+/**
+ * Runs `code`, a loop of 20000 calls into the page at CODE + 0x1000 that go on to a function with a
+ * branch on the page after it, with paging on, and checks that a region took the middle page in (a
+ * dispatch out to the function and one back an iteration, not a third into the middle page) and
+ * that register `reg` ends at `want`.
+ */
+function takenIntoCaller(code: number[], what: string, reg: number, want: number): void {
+  const box = sameEverywhere(code, (b) => identityPaging(b, 0x200000));
+  assert.equal(box.cpu.r32[reg], want);
+  const { hits, misses, chained } = box.cpu.bt!.stats;
+  const middle = (CODE + 0x1000) >>> 12;
+  assert.ok([...box.cpu.bt!.translations()].some((t) => t.otherPages.includes(middle)), `no region took in the ${what}`);
+  assert.ok(hits + misses + chained < 2.2 * 20000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
+}
+
 test('with paging on, a call through a procedure linkage table\'s stub on another page takes the stub into the caller\'s region', () => {
-  // p: jmp [got] (a static binary's stub for memcpy and the like), got holding f, a function with a
-  // branch on a third page: a dispatch out to f and one back an iteration, not a third into the stub.
-  const pd = 0x200000;
+  // p: jmp [got] (a static binary's stub for memcpy and the like), got holding f.
   const code = asm(
     `xor eax, eax\n mov ecx, 20000\n m: call p\n dec ecx\n jnz m\n hlt\n got: dd f\n` +
       `times 0x1000 - ($ - $$) db 0x90\n p: jmp [got]\n` +
       `times 0x2000 - ($ - $$) db 0x90\n f: test ecx, 1\n jz z\n inc eax\n z: ret`,
   );
-  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
-  assert.equal(box.cpu.r32[0], 10000);
-  const { hits, misses, chained } = box.cpu.bt!.stats;
-  const stubPage = (CODE + 0x1000) >>> 12;
-  assert.ok([...box.cpu.bt!.translations()].some((t) => t.otherPages.includes(stubPage)), 'no region took in the stub');
-  assert.ok(hits + misses + chained < 2.2 * 20000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
+  takenIntoCaller(code, 'stub', 0, 10000);
 });
 
 test('with paging on, a retpoline thunk on another page (CALL to a MOV [ESP] and RET) is taken into the caller\'s region', () => {
-  // r: the kernel's __x86_indirect_thunk_eax; f: the function called through it, with a branch, on a
-  // third page. A dispatch into f and one back an iteration, not a third into the thunk.
-  const pd = 0x200000;
+  // r: the kernel's __x86_indirect_thunk_eax, calling f through EAX.
   const code = asm(
     `xor edx, edx\n mov ecx, 20000\n m: mov eax, f\n call r\n dec ecx\n jnz m\n hlt\n` +
       `times 0x1000 - ($ - $$) db 0x90\n r: call l\n p: pause\n lfence\n jmp p\n l: mov [esp], eax\n ret\n` +
       `times 0x2000 - ($ - $$) db 0x90\n f: test ecx, 1\n jz z\n inc edx\n z: ret`,
   );
-  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
-  assert.equal(box.cpu.r32[2], 10000);
-  const { hits, misses, chained } = box.cpu.bt!.stats;
-  const thunkPage = (CODE + 0x1000) >>> 12;
-  assert.ok([...box.cpu.bt!.translations()].some((t) => t.otherPages.includes(thunkPage)), 'no region took in the thunk');
-  assert.ok(hits + misses + chained < 2.2 * 20000, `dispatches: ${JSON.stringify(box.cpu.bt!.stats)}`);
+  takenIntoCaller(code, 'thunk', 2, 10000);
 });
