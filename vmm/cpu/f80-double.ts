@@ -87,7 +87,7 @@ function productError(a: number, b: number, p: number): number {
   return ah * bh - p + ah * bl + al * bh + al * bl;
 }
 
-/** Whether a nonzero double result fits the precision `p` (64, 53 or 24 significant bits). */
+/** Whether a double result fits the precision `p` (64, 53 or 24 significant bits). */
 function fits(r: number, p: number): boolean {
   return p >= 53 || Math.fround(r) === r;
 }
@@ -96,7 +96,7 @@ function fits(r: number, p: number): boolean {
  * x + y (x - y when `subtract`) when x, y and the sum are exact doubles and the sum is not zero (a
  * zero sum's sign depends on the rounding control); else null.
  */
-export function exactSum(a: F80, b: F80, subtract: boolean, p: number): F80 | null {
+function exactSum(a: F80, b: F80, subtract: boolean, p: number): F80 | null {
   const x = exactDouble(a);
   const y = subtract ? -exactDouble(b) : exactDouble(b);
   const s = x + y;
@@ -107,7 +107,7 @@ export function exactSum(a: F80, b: F80, subtract: boolean, p: number): F80 | nu
 }
 
 /** a * b when both and the product are exact doubles (a zero operand gives the zero of the signs); else null. */
-export function exactProduct(a: F80, b: F80, p: number): F80 | null {
+function exactProduct(a: F80, b: F80, p: number): F80 | null {
   const x = exactDouble(a);
   const y = exactDouble(b);
   const r = x * y;
@@ -116,7 +116,7 @@ export function exactProduct(a: F80, b: F80, p: number): F80 | null {
 }
 
 /** a / b when both and the quotient are exact doubles and b is not zero (#Z); else null. */
-export function exactQuotient(a: F80, b: F80, p: number): F80 | null {
+function exactQuotient(a: F80, b: F80, p: number): F80 | null {
   const x = exactDouble(a);
   const y = exactDouble(b);
   const q = x / y;

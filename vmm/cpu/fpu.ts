@@ -135,6 +135,11 @@ const SINGLE_INDEFINITE = 0xffc00000 | 0;
 /** Scratch for the bytes of a host number stored as a real (writeReal). */
 const realBits = new DataView(new ArrayBuffer(8));
 
+/** The 64 bits of a quadword read as its low and high dwords. */
+function join64(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
 export class Fpu implements Snapshotable {
   readonly stateId = 'fpu';
   get stateVersion(): number {
@@ -353,9 +358,7 @@ export class Fpu implements Snapshotable {
   // ---- Memory access -----------------------------------------------------------------------------
 
   private read64(seg: number, off: number): bigint {
-    const lo = BigInt(this.host.read32(seg, off) >>> 0);
-    const hi = BigInt(this.host.read32(seg, off + 4) >>> 0);
-    return (hi << 32n) | lo;
+    return join64(this.host.read32(seg, off), this.host.read32(seg, off + 4));
   }
   /**
    * Multi-byte stores touch their last byte first: a store crossing into a page that faults then
@@ -447,7 +450,7 @@ export class Fpu implements Snapshotable {
           const lo = h.read32(seg, off);
           const hi = h.read32(seg, off + 4);
           const quick = fromDoubleBits(hi, lo);
-          const o = quick ? { v: quick, den: false } : ieeeOperand((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
+          const o = quick ? { v: quick, den: false } : ieeeOperand(join64(lo, hi), 64);
           y = o.v;
           den = o.den;
         } else if (esc === 0xda) y = fromBigInt(BigInt(h.read32(seg, off) | 0));
@@ -471,7 +474,7 @@ export class Fpu implements Snapshotable {
           const hi = h.read32(seg, off + 4);
           this.notePointers(esc, modrm, ctx, seg, off);
           const quick = fromDoubleBits(hi, lo);
-          return quick ? this.loadValue(quick) : this.loadReal((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), 64);
+          return quick ? this.loadValue(quick) : this.loadReal(join64(lo, hi), 64);
         }
         this.notePointers(esc, modrm, ctx, seg, off);
         return this.storeReal(seg, off, 64, reg === 3);
