@@ -313,6 +313,16 @@ if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].so
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
   console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));
+  if (exits.size && process.env.EXIT_KINDS) {
+    const live = new Set([...m.bt!.translations()].map((t) => t.eip >>> 0));
+    let all = 0, same = 0, sameLive = 0, near = 0;
+    for (const [k, [runs]] of exits) {
+      const [from, to] = k.split('@')[1]!.split('->').map((x) => parseInt(x, 16));
+      all += runs;
+      if (from! >>> 12 === to! >>> 12) { same += runs; if (live.has(to!)) sameLive += runs; if (Math.abs(to! - from!) < 64) near += runs; }
+    }
+    console.log(`exits ${(all / 1e6).toFixed(2)}M, to the same page ${(same / 1e6).toFixed(2)}M (translated there ${(sameLive / 1e6).toFixed(2)}M, within 64 bytes ${(near / 1e6).toFixed(2)}M)`);
+  }
   if (exits.size) {
     const top = [...exits].sort((a, b) => b[1][0] - a[1][0]).slice(0, Number(process.env.EXITS));
     for (const [k, [runs, n]] of top) console.log(`exit ${k}: ${(runs / 1e6).toFixed(2)}M runs, ${(n / runs).toFixed(1)} insns/run`);

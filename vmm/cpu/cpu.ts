@@ -42,6 +42,10 @@ const TLB_TRACK = 8192;
 const MAX_DECODED = 96 * 1024;
 const MAX_CODE_PAGES = 2048;
 const MAX_SPARE_CODE_PAGES = 64;
+/** Slots of Cpu.recentCode (a power of two). */
+const RECENT_CODE_PAGES = 256;
+/** What an empty slot of Cpu.recentCode holds (its phys is -1). */
+const NO_CODE_PAGE = new DecodedPage();
 /**
  * Every SWEEP_INSNS instructions, the translations that have not run since the sweep before go
  * (Cpu.sweep), and every DECODED_SWEEP_INSNS the decoded instructions of pages not entered since
@@ -171,7 +175,15 @@ export class Cpu {
   // Decoded-instruction cache, by physical page (decoded-page.ts). The page being run's table and
   // instructions are also held apart, for fetchInstr.
   private readonly codeCache = new Map<number, DecodedPage>();
+  /**
+   * The cache's pages by physical page number modulo RECENT_CODE_PAGES, in front of the Map (whose
+   * lookup, at every entry into a code page, was 4% of the interpreter's time in fork + exec). An
+   * entry is good while its page's `phys` is still that number: an emptied page's is -1.
+   */
+  private readonly recentCode: DecodedPage[] = new Array<DecodedPage>(RECENT_CODE_PAGES).fill(NO_CODE_PAGE);
   private curLinPage = -1;
+  /** Instructions the current interpretRun has begun (a fault leaves the count here). */
+  private interpreted = 0;
   private curPhysPage = -1;
   private curCode = new DecodedPage();
   private curSlots = this.curCode.slots;
@@ -988,6 +1000,7 @@ export class Cpu {
     this.decodedCount -= c.count;
     this.codeCache.delete(physPage);
     this.mem.codePage[physPage] = 0;
+    if (this.recentCode[physPage & (RECENT_CODE_PAGES - 1)] === c) this.recentCode[physPage & (RECENT_CODE_PAGES - 1)] = NO_CODE_PAGE;
     this.spareCodePage(c);
   }
 
@@ -1002,6 +1015,7 @@ export class Cpu {
       this.spareCodePage(c);
     }
     this.codeCache.clear();
+    this.recentCode.fill(NO_CODE_PAGE);
     this.curLinPage = -1;
     this.decodedCount = 0;
   }
@@ -1037,12 +1051,18 @@ export class Cpu {
     this.curLinPage = lin >>> 12;
     this.curPhysPage = e & TLB_IO && !this.mem.codeCacheable(phys) ? -1 : phys;
     if (this.curPhysPage >= 0) {
-      let c = this.codeCache.get(phys);
-      if (!c) {
-        if (this.codeCache.size >= MAX_CODE_PAGES) this.dropDecoded();
-        c = this.spareCodePages.pop() ?? new DecodedPage();
-        this.codeCache.set(phys, c);
-        this.mem.codePage[phys] = 1;
+      const slot = phys & (RECENT_CODE_PAGES - 1);
+      let c: DecodedPage | undefined = this.recentCode[slot]!;
+      if (c.phys !== phys) {
+        c = this.codeCache.get(phys);
+        if (!c) {
+          if (this.codeCache.size >= MAX_CODE_PAGES) this.dropDecoded();
+          c = this.spareCodePages.pop() ?? new DecodedPage();
+          c.phys = phys;
+          this.codeCache.set(phys, c);
+          this.mem.codePage[phys] = 1;
+        }
+        this.recentCode[slot] = c;
       }
       c.stamp = this.sweepPeriod;
       this.curCode = c;
@@ -1087,18 +1107,13 @@ export class Cpu {
         if (this.serviceEvents()) break;
       }
       const start = done;
+      this.interpreted = 0;
       try {
-        while (done < budget) {
-          this.prevEip = this.eip;
-          const i = this.fetchInstr();
-          this.eip = (this.eip + i.len) & this.ipMask;
-          done++;
-          i.h(this, i);
-          if (this.brk) break;
-        }
+        done += this.interpretRun(budget - done, false);
       } catch (e) {
         if (e !== FAULT) throw e;
         this.eip = this.prevEip;
+        done += this.interpreted;
         if (done === start) done++;
         this.handleFault();
       }
@@ -1113,23 +1128,63 @@ export class Cpu {
    * executed. The translation engine's way of running code it has not translated.
    */
   interpretBlock(budget: number): number {
-    let done = 0;
+    this.interpreted = 0;
     try {
-      while (done < budget) {
-        this.prevEip = this.eip;
-        const i = this.fetchInstr();
-        this.eip = (this.eip + i.len) & this.ipMask;
-        done++;
-        i.h(this, i);
-        if (this.brk || i.ends) break;
-      }
+      return this.interpretRun(budget, true);
     } catch (e) {
       if (e !== FAULT) throw e;
       this.eip = this.prevEip;
-      if (done === 0) done++;
       this.handleFault();
+      return this.interpreted || 1;
     }
-    return done;
+  }
+
+  /**
+   * Runs instructions until `budget`, cpu.brk, or (if `toBlockEnd`) the end of a basic block. Returns
+   * how many ran; a fault is thrown with this.interpreted holding how many ran before it.
+   *
+   * An instruction that falls through to the next on its page keeps a link to it (Instr.next), and
+   * the next fetch follows the link instead of reading the page's tables: the interpreter's fetch
+   * was a third of its time in fork + exec. The link is followed only while the linear code page is
+   * still the one it was made on (curLinPage: reset when that page's decoded code is dropped, the TLB
+   * is flushed or the CPL changes), so a rewritten or remapped page is decoded afresh. A jump within
+   * the page keeps one link likewise, to where it last went.
+   */
+  private interpretRun(budget: number, toBlockEnd: boolean): number {
+    let done = 0;
+    if (budget <= 0) return 0;
+    this.prevEip = this.eip;
+    let i = this.fetchInstr();
+    let page = this.curLinPage;
+    for (;;) {
+      const fall = (this.eip + i.len) & this.ipMask;
+      this.eip = fall;
+      this.interpreted = ++done;
+      i.h(this, i);
+      if (this.brk || done >= budget || (toBlockEnd && i.ends)) return done;
+      const eip = this.eip;
+      this.prevEip = eip;
+      const next = eip === fall ? i.next : eip === i.jumpEip && ((this.csBase + eip) | 0) >>> 12 === page ? i.jump : null;
+      if (next !== null && this.curLinPage === page && (eip >>> 0) + next.len - 1 <= this.csLimit) {
+        i = next;
+        continue;
+      }
+      const prev = i;
+      i = this.fetchInstr();
+      if (page !== -1 && this.curLinPage === page && this.isCached(eip, i)) {
+        if (eip === fall) prev.next = i;
+        else {
+          prev.jump = i;
+          prev.jumpEip = eip;
+        }
+      }
+      page = this.curLinPage;
+    }
+  }
+
+  /** Whether `i` is the decoded cache's instruction at `eip` on the current code page. */
+  private isCached(eip: number, i: Instr): boolean {
+    return this.curPhysPage >= 0 && this.curInstrs[this.curSlots[(this.csBase + eip) & 0xfff]!] === i;
   }
 
   /**

@@ -103,6 +103,14 @@ export class Instr {
   imm = 0;
   /** Opcode, ModRM byte, SIB scale, prefixes, operand size and segment, packed (see X_*). */
   x = 0;
+  /**
+   * The cached instruction that follows this one on its page, once the interpreter has run from this
+   * one into it (Cpu.interpretBlock): its next fetch is then this field, not two table reads.
+   */
+  next: Instr | null = null;
+  /** Likewise the cached instruction at `jumpEip`, on the same page, where this one last jumped to. */
+  jump: Instr | null = null;
+  jumpEip = -1;
 
   /** Opcode: 0x00-0xFF, or 0x0F00 | second byte. */
   get opcode(): number {

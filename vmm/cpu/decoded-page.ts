@@ -17,6 +17,8 @@ export class DecodedPage {
   readonly instrs: Instr[] = [NO_INSTR];
   /** The cache's period (Cpu.sweepDecoded) in which the page was last entered. */
   stamp = 0;
+  /** The physical page number it holds while in the cache; -1 when emptied. */
+  phys = -1;
 
   /** Decoded instructions held. */
   get count(): number {
@@ -42,5 +44,6 @@ export class DecodedPage {
       this.instrs.length = 1;
     }
     this.stamp = 0;
+    this.phys = -1;
   }
 }
