@@ -105,7 +105,7 @@ export class Instr {
   x = 0;
   /**
    * The cached instruction that follows this one on its page, once the interpreter has run from this
-   * one into it (Cpu.interpretBlock): its next fetch is then this field, not two table reads.
+   * one into it (Cpu.interpretRun): its next fetch is then this field, not two table reads.
    */
   next: Instr | null = null;
   /** Likewise the cached instruction at `jumpEip`, on the same page, where this one last jumped to. */
