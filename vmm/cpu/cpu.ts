@@ -88,6 +88,8 @@ export class Cpu {
   eip = 0;
   /** EIP of the instruction being executed (faults rewind to it). */
   prevEip = 0;
+  /** Instructions the current interpretRun has begun (a fault leaves the count here). */
+  private interpreted = 0;
 
   // EFLAGS: the arithmetic bits named in `lazy` are stale in `flagsRaw` and computed on demand.
   flagsRaw = FLAGS_FIXED;
@@ -182,8 +184,6 @@ export class Cpu {
    */
   private readonly recentCode: DecodedPage[] = new Array<DecodedPage>(RECENT_CODE_PAGES).fill(NO_CODE_PAGE);
   private curLinPage = -1;
-  /** Instructions the current interpretRun has begun (a fault leaves the count here). */
-  private interpreted = 0;
   private curPhysPage = -1;
   private curCode = new DecodedPage();
   private curSlots = this.curCode.slots;
@@ -1000,7 +1000,8 @@ export class Cpu {
     this.decodedCount -= c.count;
     this.codeCache.delete(physPage);
     this.mem.codePage[physPage] = 0;
-    if (this.recentCode[physPage & (RECENT_CODE_PAGES - 1)] === c) this.recentCode[physPage & (RECENT_CODE_PAGES - 1)] = NO_CODE_PAGE;
+    const slot = physPage & (RECENT_CODE_PAGES - 1);
+    if (this.recentCode[slot] === c) this.recentCode[slot] = NO_CODE_PAGE;
     this.spareCodePage(c);
   }
 
@@ -1107,7 +1108,6 @@ export class Cpu {
         if (this.serviceEvents()) break;
       }
       const start = done;
-      this.interpreted = 0;
       try {
         done += this.interpretRun(budget - done, false);
       } catch (e) {
@@ -1128,7 +1128,6 @@ export class Cpu {
    * executed. The translation engine's way of running code it has not translated.
    */
   interpretBlock(budget: number): number {
-    this.interpreted = 0;
     try {
       return this.interpretRun(budget, true);
     } catch (e) {
@@ -1152,6 +1151,7 @@ export class Cpu {
    */
   private interpretRun(budget: number, toBlockEnd: boolean): number {
     let done = 0;
+    this.interpreted = 0;
     if (budget <= 0) return 0;
     this.prevEip = this.eip;
     let i = this.fetchInstr();
