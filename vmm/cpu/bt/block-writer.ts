@@ -48,6 +48,11 @@ export class BlockWriter {
   readonly named = new Set<number>();
   cur!: BlockInsn;
   private faultMarked = false;
+  /**
+   * The current instruction wrote memory through a call with no inline fast path in front of it, so
+   * its check of codeEpoch (afterWrite) must not rest on `ws` alone.
+   */
+  private unguardedWrite = false;
   /** Numbers temporaries so that two in one instruction never clash. */
   private tmp = 0;
   /**
@@ -79,6 +84,7 @@ export class BlockWriter {
   begin(ins: BlockInsn): void {
     this.cur = ins;
     this.faultMarked = false;
+    this.unguardedWrite = false;
     this.siteOrd = 0;
     this.instrs[ins.g] = ins.i;
   }
@@ -97,10 +103,12 @@ export class BlockWriter {
 
   /**
    * Counts a refused fast path at counter `c`; the count reaching RETRANSLATE_AFTER raises the flag,
-   * and cpu.btSlow tells the dispatcher to look at it when the translation returns.
+   * and cpu.btSlow tells the dispatcher to look at it when the translation returns. It also sets `ws`:
+   * only a slow path can write to a page holding translations (the inline store tests codePage), so
+   * afterWrite's test of codeEpoch is needed only once one has run.
    */
   private countSlow(c: number): string {
-    return `++slow[${c}] === ${RETRANSLATE_AFTER} && (slow[0] = 1, cpu.btSlow = true)`;
+    return `ws = 1, ++slow[${c}] === ${RETRANSLATE_AFTER} && (slow[0] = 1, cpu.btSlow = true)`;
   }
 
   /** The name of the current instruction's decoded form in the generated code. */
@@ -158,7 +166,17 @@ export class BlockWriter {
 
   /** After a guest write: if it hit a page with translations, this code may be stale; leave. */
   afterWrite(): void {
-    this.emit(`if (cpu.codeEpoch !== epoch) ${this.exitCode(this.eipLit(this.cur.next), this.cur.k + 1)}`);
+    this.emit(`if (${this.epochMoved()}) ${this.exitCode(this.eipLit(this.cur.next), this.cur.k + 1)}`);
+  }
+
+  /**
+   * Whether a write may have dropped translations (codeEpoch moved). When every write of the
+   * instruction had an inline fast path, which never stores to a page holding translations, the
+   * epoch is read only after some slow path ran (`ws`, set by countSlow): V8 then drops the test
+   * from code whose slow paths never ran, instead of loading the epoch after every store.
+   */
+  private epochMoved(): string {
+    return this.unguardedWrite ? 'cpu.codeEpoch !== epoch' : 'ws !== 0 && cpu.codeEpoch !== epoch';
   }
 
   // ------------------------------------------------------------ operands
@@ -202,7 +220,10 @@ export class BlockWriter {
   writeMem(i: Instr, sz: number, value: string): void {
     this.mayFault();
     if (this.isFlat(i.seg)) this.flatWriteStmt(sz, this.ea(i), value, i.seg);
-    else this.emit(`cpu.writeLin${8 << sz}(${this.linWrite(i, sz)}, ${value});`);
+    else {
+      this.unguardedWrite = true;
+      this.emit(`cpu.writeLin${8 << sz}(${this.linWrite(i, sz)}, ${value});`);
+    }
   }
 
   /**
@@ -228,6 +249,7 @@ export class BlockWriter {
   flatWriteStmt(sz: number, lin: string, value: string, seg: number): void {
     const c = this.inlineWrites ? this.site() : -1;
     if (c < 0) {
+      this.unguardedWrite = true;
       this.emit(`${this.flatWrite(sz, lin, value, seg)};`);
       return;
     }
@@ -275,6 +297,7 @@ export class BlockWriter {
   rmw(i: Instr, sz: number, name: string): (value: string) => string {
     const c = this.inlineWrites && this.isFlat(i.seg) ? this.site() : -1;
     if (c < 0) {
+      this.unguardedWrite = true;
       const lin = this.rmwAddress(i, sz);
       this.emit(`const ${name} = cpu.readLin${8 << sz}(${lin});`);
       return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
@@ -312,8 +335,11 @@ export class BlockWriter {
       this.emit(`const sp = (r32[4] - ${b}) | 0;`);
       this.flatWriteStmt(sz, 'sp', value, 2);
       this.emit('r32[4] = sp;');
-    } else this.emit(`cpu.push${8 << sz}(${value});`);
-    this.emit(`if (cpu.codeEpoch !== epoch) ${this.exitCode(then, this.cur.k + 1)}`);
+    } else {
+      this.unguardedWrite = true;
+      this.emit(`cpu.push${8 << sz}(${value});`);
+    }
+    this.emit(`if (${this.epochMoved()}) ${this.exitCode(then, this.cur.k + 1)}`);
   }
 
   /** Reads the top of the stack into `name` without popping. */

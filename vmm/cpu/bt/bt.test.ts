@@ -79,6 +79,30 @@ test('self-modifying code: an instruction rewrites the immediate of the next one
   assert.equal(box.cpu.r32[3], want);
 });
 
+test('self-modifying code: the same rewrite through a segment that is not flat', () => {
+  // ES based at 0x1000 (GDT entry 24): the store has no inline fast path, so nothing marks a slow
+  // path having run, and the test of codeEpoch after it must be made unconditionally.
+  const code = asm(`
+    mov ax, 24
+    mov es, ax
+    mov ecx, 300
+    xor ebx, ebx
+  l: mov [es:p + 2 - 0x1000], cl
+  p: add ebx, byte 0
+    dec ecx
+    jnz l
+    hlt`);
+  const box = sameEverywhere(code, (b) => {
+    b.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0xcf, 0], 0x2000);
+    b.cpu.gdtrBase = 0x2000;
+    b.cpu.gdtrLimit = 31;
+  });
+  let want = 0;
+  for (let c = 1; c <= 300; c++) want += ((c & 0xff) << 24) >> 24;
+  assert.equal(box.cpu.r32[3], want);
+  assert.ok(box.cpu.bt!.stats.invalidations >= 1, JSON.stringify(box.cpu.bt!.stats));
+});
+
 test('a write to translated code still reaches the translation after the interpreter let go of the page', () => {
   // The loop runs translated, so the interpreter's decoded page is swept; the write at the halfway
   // count must still find the translation (the page stays traced while translations are on it).

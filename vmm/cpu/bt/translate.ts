@@ -482,7 +482,7 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts, keyMask: number)
     ...(w.sites.length ? ['const slow = SLOW;'] : []),
     `return function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
     ...(bound.length ? [`const ${bound.join(', ')};`] : []),
-    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;`,
+    `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip${/\bws\b/.test(body) ? ', ws = 0' : ''};`,
     `try { for (;;) { switch (pc) {`,
     ...w.lines,
     `default: cpu.eip = pc; return n;`,

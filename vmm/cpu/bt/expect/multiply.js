@@ -2,13 +2,13 @@
 const slow = SLOW;
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { switch (pc) {
 case 65536: {
 { // imul_GvEv @0x10000
 at = 0;
 const x0 = ((r32[6] + (4)) | 0), e0 = tlb[x0 >>> 12];
-const m = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 3));
+const m = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 3));
 const a = r32[0], b = m; const lo = Math.imul(a, b);
 fr = lo; fc = (a | 0) * (b | 0) !== lo ? 1 : 0; fb = fc;
 r32[0] = lo;
@@ -30,7 +30,7 @@ r8[0] = (((fa >>> 0) < (fb >>> 0)) ? 1 : 0);
 { // ret @0x1000b
 at = 4;
 const x1 = r32[4], e1 = tlb[x1 >>> 12];
-const v = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 2));
+const v = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
 { n += 5; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }

@@ -2,7 +2,7 @@
 const slow = SLOW;
 return function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
-let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
+let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { switch (pc) {
 case 65536: {
 { // mov_GvEv @0x10000
@@ -13,8 +13,8 @@ r32[0] = m;
 { // mov_EvGv @0x10003
 at = 1;
 const x0 = r32[7], e0 = tlb[x0 >>> 12], p0 = (e0 & -4096) | (x0 & 4095);
-if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = r32[0]; else { ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x0, r32[0], 3); }
-if (cpu.codeEpoch !== epoch) {  cpu.eip = 65541; return n + 2; }
+if ((e0 & 20) === 4 && (x0 & 3) === 0 && codePage[p0 >>> 12] === 0) ram32[p0 >>> 2] = r32[0]; else { ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x0, r32[0], 3); }
+if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65541; return n + 2; }
 }
 { // add_EvGv @0x10005
 at = 2;
