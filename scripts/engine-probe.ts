@@ -129,8 +129,10 @@ if (process.env.CAPTURE && m.bt) {
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
 if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
-// HOT=n: translate at n visits instead of HOT_THRESHOLD (to try thresholds without a rebuild).
+// HOT=n: translate at a hotness of n, user and kernel code alike, instead of HOT_THRESHOLD and USER_HOT_THRESHOLD.
 if (process.env.HOT && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, hotThreshold: Number(process.env.HOT) } });
+// HOT_USER=n: the threshold for code at CPL 3 alone (USER_HOT_THRESHOLD).
+if (process.env.HOT_USER && m.bt) Object.assign(m.bt, { options: { ...m.bt.options, userHotThreshold: Number(process.env.HOT_USER) } });
 // SWEEP=n: sweep idle translations and decoded pages every n instructions instead of the default.
 if (process.env.SWEEP) m.cpu.sweepInsns = Number(process.env.SWEEP);
 if (process.env.DECODED_SWEEP) m.cpu.decodedSweepInsns = Number(process.env.DECODED_SWEEP);

@@ -18,7 +18,7 @@ import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
 import { MAX_SOURCE_LENGTH, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
-import { HOT_THRESHOLD } from './engine.ts';
+import { HOT_THRESHOLD, USER_HOT_THRESHOLD } from './engine.ts';
 import { CODE, asm, flatBox, identityPaging, runToHalt } from './test-kit.ts';
 
 /** Runs `code` under the interpreter, the translator and the check engine; returns the three final states. */
@@ -568,6 +568,26 @@ test('code the guest runs between halts stays interpreted; the same code run bus
   busy.cpu.r32[1] = 8000;
   runToHalt(busy);
   assert.ok(busy.cpu.bt!.stats.made > 0, 'the busy loop was not translated');
+});
+
+test('code at CPL 3 is translated at USER_HOT_THRESHOLD, kernel code at HOT_THRESHOLD', () => {
+  // Three instructions an iteration: enough iterations to pass the user threshold with room, not
+  // the kernel's. (No HLT at the end: at CPL 3 it would fault; the run stops when ECX reaches 0.)
+  const iterations = Math.ceil((USER_HOT_THRESHOLD + (HOT_THRESHOLD - USER_HOT_THRESHOLD) / 2) / 3);
+  assert.ok(3 * iterations < HOT_THRESHOLD);
+  const code = asm(`l: add eax, ecx\n dec ecx\n jnz l\n jmp $`);
+  for (const cpl of [0, 3]) {
+    const box = flatBox(code, 'bt');
+    (box.cpu.bt!.options as { hotThreshold?: number }).hotThreshold = undefined;
+    if (cpl === 3) for (let s = 0; s < 6; s++) setSegmentCache(box.cpu, s as 0, s === 1 ? 0x1b : 0x23, 0, 0xffffffff, s === 1 ? 0xc0fb : 0xc0f3);
+    assert.equal(box.cpu.cpl, cpl);
+    box.cpu.r32[1] = iterations;
+    for (let n = 0; box.cpu.r32[1] !== 0 && n < 10 * iterations; ) n += box.cpu.run(1000);
+    assert.equal(box.cpu.r32[1], 0);
+    const { made } = box.cpu.bt!.stats;
+    if (cpl === 3) assert.ok(made > 0, 'the user-mode loop was not translated');
+    else assert.equal(made, 0, 'the kernel loop was translated short of HOT_THRESHOLD');
+  }
 });
 
 test('a short block reached from the dispatcher over and over is translated', () => {

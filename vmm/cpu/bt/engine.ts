@@ -46,6 +46,14 @@ import { WasmTier, wasmLayoutOf } from './wasm/wasm-tier.ts';
  */
 export const HOT_THRESHOLD = 50_000;
 /**
+ * The threshold for code running at CPL 3. The kernel's lukewarm paths (fork, exec, exit, page
+ * faults: each visited a few times per process) are what lost when all code was translated sooner
+ * (fork + exec at 10,000: 16-22 s against 9-10); a program's own code that runs often enough to
+ * get this hot is mostly a loop that goes on, and the bench's first runs were the shorter for
+ * translating it sooner (the shell loop 5.0-5.3 s against 5.7-6.2, from one saved machine; README).
+ */
+export const USER_HOT_THRESHOLD = 15_000;
+/**
  * What a visit that starts at the dispatcher adds to its entry's count, beside the instructions run
  * from it: the lookup that missed costs about as much as interpreting this many instructions. Short
  * blocks reached from the dispatcher (a return site after a call to another page, one or two
@@ -188,7 +196,9 @@ export class BtEngine {
   constructor(
     readonly cpu: Cpu,
     readonly options: TranslateOptions & {
+      /** Both thresholds, user and kernel (tests), unless userHotThreshold is given too. */
       readonly hotThreshold?: number;
+      readonly userHotThreshold?: number;
       readonly halfLifeInsns?: number;
       readonly hostMs?: () => number;
       /** Whether to make WebAssembly translations where the subset allows (default true). */
@@ -324,8 +334,11 @@ export class BtEngine {
     return done;
   }
 
+  /** The hotness an entry point is translated at, for the current CPL (constant within a cold run: a CPL change sets cpu.brk). */
   private threshold(): number {
-    return this.options.hotThreshold ?? HOT_THRESHOLD;
+    const both = this.options.hotThreshold;
+    if (this.cpu.cpl === 3) return this.options.userHotThreshold ?? both ?? USER_HOT_THRESHOLD;
+    return both ?? HOT_THRESHOLD;
   }
 
   private interpret(budget: number): number {
