@@ -50,7 +50,7 @@ export const HOT_THRESHOLD = 50_000;
  * faults: each visited a few times per process) are what lost when all code was translated sooner
  * (fork + exec at 10,000: 16-22 s against 9-10); a program's own code that runs often enough to
  * get this hot is mostly a loop that goes on, and the bench's first runs were the shorter for
- * translating it sooner (the shell loop 5.0-5.3 s against 5.7-6.2, from one saved machine; README).
+ * translating it sooner (the shell loop 4.7-4.8 s against 5.3-5.9, from one saved machine; README).
  */
 export const USER_HOT_THRESHOLD = 15_000;
 /**
