@@ -31,6 +31,13 @@ function everyEngine(code: number[], setup: (b: Box) => void = () => {}): { regs
   });
 }
 
+/** A GDT at 0x2000: flat code (selector 8), flat data (16), data based at 0x1000 (24). */
+function gdtWithBasedData(box: Box): void {
+  box.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0xcf, 0], 0x2000);
+  box.cpu.gdtrBase = 0x2000;
+  box.cpu.gdtrLimit = 31;
+}
+
 function sameEverywhere(code: number[], setup?: (b: Box) => void): Box {
   const [i, b, c] = everyEngine(code, setup);
   assert.deepEqual(b!.regs, i!.regs, 'translator registers');
@@ -92,11 +99,7 @@ test('self-modifying code: the same rewrite through a segment that is not flat',
     dec ecx
     jnz l
     hlt`);
-  const box = sameEverywhere(code, (b) => {
-    b.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0xcf, 0], 0x2000);
-    b.cpu.gdtrBase = 0x2000;
-    b.cpu.gdtrLimit = 31;
-  });
+  const box = sameEverywhere(code, gdtWithBasedData);
   let want = 0;
   for (let c = 1; c <= 300; c++) want += ((c & 0xff) << 24) >> 24;
   assert.equal(box.cpu.r32[3], want);
@@ -476,11 +479,9 @@ test('one translation serves every mode that agrees on the segments it uses; one
 });
 
 test('PUSH of segment registers, PUSHF, CLI, POPF and loads of DS, ES, FS, GS go on inside a translation; a load that makes a segment not flat leaves it', () => {
-  // GDT: flat code (8), flat data (16), data based at 0x1000 (24): a load of 24 changes the mode key.
+  // A load of selector 24 (data based at 0x1000) changes the mode key.
   const gdt = (box: Box): void => {
-    box.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0xcf, 0], 0x2000);
-    box.cpu.gdtrBase = 0x2000;
-    box.cpu.gdtrLimit = 31;
+    gdtWithBasedData(box);
     box.mem.i32[0x3000 >>> 2] = 3;
     box.mem.i32[0x4000 >>> 2] = 1000;
   };
