@@ -126,6 +126,19 @@ if (process.env.CAPTURE && m.bt) {
     return t;
   };
 }
+// WASM_STOPS=n (with BY_BLOCK): at the end, the n instructions that most often stop a WebAssembly region
+// short, each weighted by the guest instructions the JavaScript translations made instead then ran
+// (what widening the WebAssembly subset by that instruction could move), and how many ran in each kind.
+const wasmStops = new Map<number, Map<string, number>>();
+if (process.env.WASM_STOPS && m.bt?.wasm) {
+  m.bt.keepSource = true;
+  m.bt.wasm.onStop = (eip, i, outside) => {
+    const k = outside ? `${i.opcode.toString(16)}${i.o32 ? '' : '/16'}${i.mod === 3 ? '' : '/m' + i.seg}${i.rep ? '/rep' : ''}/r${i.reg}` : 'flags from before the block';
+    let stops = wasmStops.get(eip >>> 0);
+    if (!stops) wasmStops.set(eip >>> 0, (stops = new Map()));
+    stops.set(k, (stops.get(k) ?? 0) + 1);
+  };
+}
 // SNAPSHOT=file: the first run saves the machine at the prompt there; later runs start from it.
 const snapshot = process.env.SNAPSHOT;
 if ((process.env.DUMP || process.env.DUMP_ALL) && m.bt) m.bt.keepSource = true;
@@ -332,6 +345,25 @@ if (byBlock.size) {
   // With DUMP=file, the source of the one that ran the most.
   const top = [...m.bt!.translations()].find((t) => t.eip === rows[0]![0]);
   if (process.env.DUMP && top) writeFileSync(process.env.DUMP, top.source);
+}
+if (wasmStops.size && byBlock.size) {
+  const weight = new Map<string, number>();
+  const wasmEips = new Set([...m.bt!.translations()].filter((t) => t.source.startsWith('/* WebAssembly')).map((t) => t.eip >>> 0));
+  let inWasm = 0;
+  let inJs = 0;
+  for (const [eip, n] of byBlock) {
+    if (wasmEips.has(eip >>> 0)) {
+      inWasm += n;
+      continue;
+    }
+    inJs += n;
+    const stops = wasmStops.get(eip >>> 0);
+    if (!stops) continue;
+    const all = [...stops.values()].reduce((a, b) => a + b, 0);
+    for (const [k, c] of stops) weight.set(k, (weight.get(k) ?? 0) + (n * c) / all);
+  }
+  console.log(`translated: ${(inWasm / 1e6).toFixed(0)} M instructions in WebAssembly, ${(inJs / 1e6).toFixed(0)} M in JavaScript; WebAssembly regions stopped by`);
+  console.log([...weight].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.WASM_STOPS)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(1)}M`).join(', '));
 }
 if (m.bt) console.log(JSON.stringify(m.bt.stats), JSON.stringify((m.bt as { checkStats?: unknown }).checkStats ?? null));
 // DUMP_ALL=file: every live translation's source after the run (to see what the generated code spends characters on).

@@ -141,6 +141,11 @@ export interface WasmOptions {
   readonly logWrites?: boolean;
   /** Whether a region of `length` instructions (with a loop inside it, or not) is wanted; no bytes are written for one that is not. */
   readonly accept?: (length: number, loops: boolean) => boolean;
+  /**
+   * Told of each instruction a block of the region stops before: one outside the subset, or
+   * (`outside` false) a condition whose flags were set before the block (the engine probe's WASM_STOPS).
+   */
+  readonly stopped?: (i: Instr, outside: boolean) => void;
 }
 
 /**
@@ -179,7 +184,10 @@ export function translateWasm(
       const i = decodeAt(e);
       if (!i || o + i.len > 0x1000) break;
       const p = plan(i, mode);
-      if (!p || (p.needsProducer && !producerKnown)) break;
+      if (!p || (p.needsProducer && !producerKnown)) {
+        opts.stopped?.(i, !p);
+        break;
+      }
       const next = (e + i.len) | 0;
       insns.push({ i, eip: e, next, k: insns.length });
       e = next;

@@ -77,6 +77,8 @@ export class WasmTier {
   readonly tooShort = new Set<number>();
   /** The check engine's log of bytes about to be overwritten (when translations are made with logWrites). */
   onWrite: ((phys: number, size: number) => void) | null = null;
+  /** Told where each region offered stops short (translateWasm's `stopped`), with the region's entry EIP: a tool's hook. */
+  onStop: ((eip: number, i: Instr, outside: boolean) => void) | null = null;
 
   constructor(
     private readonly cpu: Cpu,
@@ -113,7 +115,9 @@ export class WasmTier {
   translate(eip: number, phys: number, facts: ModeFacts, decodeAt: (eip: number) => Instr | null, rival: number): Translation | null {
     if (!facts.csD || this.tooShort.has(phys)) return null;
     const accept = (length: number, loops: boolean): boolean => loops && length >= MIN_WASM_INSNS && length >= rival * MIN_SHARE;
-    const w = translateWasm(eip, phys, facts, decodeAt, this.pages, this.layout, { logWrites: this.logWrites, accept });
+    const onStop = this.onStop;
+    const stopped = onStop ? (i: Instr, outside: boolean): void => onStop(eip, i, outside) : undefined;
+    const w = translateWasm(eip, phys, facts, decodeAt, this.pages, this.layout, { logWrites: this.logWrites, accept, ...(stopped ? { stopped } : {}) });
     if (!w) return null;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), this.imports);
     const run = instance.exports.run as (budget: number) => number;
