@@ -99,6 +99,10 @@ if (process.env.INTERP_PAGES) {
     return n;
   };
 }
+/** An instruction's opcode with its operand size, memory operand's segment, prefixes and ModRM reg field (OPCODES, WASM_STOPS). */
+function opcodeKey(i: { opcode: number; o32: boolean; mod: number; seg: number; rep: number; lock: boolean; reg: number }): string {
+  return `${i.opcode.toString(16)}${i.o32 ? '' : '/16'}${i.mod === 3 ? '' : '/m' + i.seg}${i.rep ? '/rep' : ''}${i.lock ? '/lock' : ''}/r${i.reg}`;
+}
 // OPCODES=n: at the end, the n opcodes the interpreter ran most often, each with its operand size,
 // memory operand's segment, prefixes and ModRM reg field, as shares of what it ran (what a
 // translator's subset would have to take to take in the interpreted code).
@@ -108,7 +112,7 @@ if (process.env.OPCODES) {
   const fetch = c.fetchInstr.bind(m.cpu);
   c.fetchInstr = () => {
     const i = fetch();
-    const k = `${i.opcode.toString(16)}${i.o32 ? '' : '/16'}${i.mod === 3 ? '' : '/m' + i.seg}${i.rep ? '/rep' : ''}${i.lock ? '/lock' : ''}/r${i.reg}`;
+    const k = opcodeKey(i);
     opcodes.set(k, (opcodes.get(k) ?? 0) + 1);
     return i;
   };
@@ -133,7 +137,7 @@ const wasmStops = new Map<number, Map<string, number>>();
 if (process.env.WASM_STOPS && m.bt?.wasm) {
   m.bt.keepSource = true;
   m.bt.wasm.onStop = (eip, i, outside) => {
-    const k = outside ? `${i.opcode.toString(16)}${i.o32 ? '' : '/16'}${i.mod === 3 ? '' : '/m' + i.seg}${i.rep ? '/rep' : ''}/r${i.reg}` : 'flags from before the block';
+    const k = outside ? opcodeKey(i) : 'flags from before the block';
     let stops = wasmStops.get(eip >>> 0);
     if (!stops) wasmStops.set(eip >>> 0, (stops = new Map()));
     stops.set(k, (stops.get(k) ?? 0) + 1);
