@@ -90,6 +90,8 @@ export class Cpu {
   prevEip = 0;
   /** Instructions the current interpretRun has begun (a fault leaves the count here). */
   private interpreted = 0;
+  /** Where in that count the current block began (interpretBlocks: a fault fetching a block's first instruction counts as one). */
+  private blockBegan = 0;
 
   // EFLAGS: the arithmetic bits named in `lazy` are stale in `flagsRaw` and computed on demand.
   flagsRaw = FLAGS_FIXED;
@@ -1139,8 +1141,26 @@ export class Cpu {
   }
 
   /**
-   * Runs instructions until `budget`, cpu.brk, or (if `toBlockEnd`) the end of a basic block. Returns
-   * how many ran; a fault is thrown with this.interpreted holding how many ran before it.
+   * Interprets block after block for as long as the translation engine's continueCold agrees at each
+   * block's end (its cold runs), up to `budget` or cpu.brk; delivers a fault if one happens. Returns the
+   * number executed, a fault counting as one when it comes before its block's first instruction began
+   * (as interpretBlock counts it).
+   */
+  interpretBlocks(budget: number): number {
+    try {
+      return this.interpretRun(budget, true, true);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.eip = this.prevEip;
+      this.handleFault();
+      return this.interpreted === this.blockBegan ? this.interpreted + 1 : this.interpreted;
+    }
+  }
+
+  /**
+   * Runs instructions until `budget`, cpu.brk, or (if `toBlockEnd`) the end of a basic block, or with
+   * `cold` the end of a block after which bt.continueCold says stop. Returns how many ran; a fault is
+   * thrown with this.interpreted holding how many ran before it.
    *
    * An instruction that falls through to the next on its page keeps a link to it (Instr.next), and
    * the next fetch follows the link instead of reading the page's tables: the interpreter's fetch
@@ -1149,9 +1169,10 @@ export class Cpu {
    * is flushed or the CPL changes), so a rewritten or remapped page is decoded afresh. A jump within
    * the page keeps one link likewise, to where it last went.
    */
-  private interpretRun(budget: number, toBlockEnd: boolean): number {
+  private interpretRun(budget: number, toBlockEnd: boolean, cold = false): number {
     let done = 0;
     this.interpreted = 0;
+    this.blockBegan = 0;
     if (budget <= 0) return 0;
     this.prevEip = this.eip;
     let i = this.fetchInstr();
@@ -1161,7 +1182,11 @@ export class Cpu {
       this.eip = fall;
       this.interpreted = ++done;
       i.h(this, i);
-      if (this.brk || done >= budget || (toBlockEnd && i.ends)) return done;
+      if (this.brk || done >= budget) return done;
+      if (toBlockEnd && i.ends) {
+        if (!cold || !this.bt!.continueCold(done)) return done;
+        this.blockBegan = done;
+      }
       const eip = this.eip;
       this.prevEip = eip;
       const next = eip === fall ? i.next : eip === i.jumpEip && ((this.csBase + eip) | 0) >>> 12 === page ? i.jump : null;

@@ -937,6 +937,30 @@ test('cold code on a page that holds a translation runs on in the cold loop, not
   assert.ok(bt.stats.misses < 100, `the chain's blocks went back to the dispatcher: ${bt.stats.misses} misses`);
 });
 
+test('a cold run goes from block to block inside the interpreter, and each block still counts toward its entry', () => {
+  // Two blocks of two instructions an iteration. Asked at each block's end (BtEngine.continueCold),
+  // the engine lets the interpreter run on, so one call into it runs many blocks; and the loop still
+  // gets hot from the instructions its blocks run.
+  const code = asm(`mov ecx, 20000\n l: add eax, 1\n jmp m\n m: dec ecx\n jnz l\n hlt`);
+  for (const threshold of [1e9, 20_000]) {
+    const box = flatBox(code, 'bt', threshold);
+    const cpu = box.cpu as unknown as { interpretBlocks(budget: number): number };
+    const inner = cpu.interpretBlocks.bind(cpu);
+    let calls = 0;
+    cpu.interpretBlocks = (budget) => {
+      calls++;
+      return inner(budget);
+    };
+    runToHalt(box);
+    assert.equal(box.cpu.r32[0], 20000);
+    const { coldBlocks, made } = box.cpu.bt!.stats;
+    if (threshold === 1e9) {
+      assert.equal(made, 0);
+      assert.ok(coldBlocks >= 40_000 && calls * 100 < coldBlocks, `${calls} calls into the interpreter for ${coldBlocks} cold blocks`);
+    } else assert.ok(made > 0, 'the loop never got hot');
+  }
+});
+
 test('a translation whose exit alternates between two others reaches both without a lookup', () => {
   // The loop's region leaves for the second page on odd counts and for the third on even ones (by an
   // indirect jump, which no region follows), and each comes back into it: with one successor link,
