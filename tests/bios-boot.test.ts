@@ -165,6 +165,8 @@ async function runUntil(args: string[], until: RegExp): Promise<string> {
   const child = spawn(process.execPath, [join(root, 'bin', 'hostbox.js'), 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const terminal = new TerminalText();
   let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out; output: ${JSON.stringify(out.slice(-500))}`)), 50_000);
@@ -176,11 +178,18 @@ async function runUntil(args: string[], until: RegExp): Promise<string> {
           resolve();
         }
       });
-      child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+      child.on('exit', (code) => reject(new Error(`exited with ${code}: ${err}${out}`)));
     });
     return out;
   } finally {
-    child.kill('SIGTERM');
+    // Wait for it to end: the next run may open the same disk image, whose lock this one holds until
+    // it exits, and a live holder's lock is refused. (The boot-order test, three runs on one disk in
+    // turn, failed once in CI with exit 2 and nothing on the terminal; stderr is now in the message.)
+    if (child.exitCode === null && child.signalCode === null) {
+      const ended = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await ended;
+    }
   }
 }
 
