@@ -89,12 +89,13 @@ if (process.env.BY_BLOCK && m.bt) {
 // (INTERP_EIPS=1: the blocks, by the EIP each began at).
 const interpPages = new Map<string, number>();
 if (process.env.INTERP_PAGES) {
-  const c = m.cpu as unknown as { interpretBlock: (budget: number) => number };
+  // (A cold run is one call, many blocks: its instructions all go to the EIP it began at.)
+  const c = m.cpu as unknown as { interpretBlock: (budget: number, cold?: boolean) => number };
   const block = c.interpretBlock.bind(m.cpu);
-  c.interpretBlock = (budget: number) => {
+  c.interpretBlock = (budget: number, cold?: boolean) => {
     const lin = (m.cpu.csBase + m.cpu.eip) >>> 0;
     const k = process.env.INTERP_EIPS ? `${m.cpu.cpl}:${lin.toString(16)}` : `${m.cpu.cpl}:${(lin >>> 12).toString(16)}`;
-    const n = block(budget);
+    const n = block(budget, cold);
     interpPages.set(k, (interpPages.get(k) ?? 0) + n);
     return n;
   };

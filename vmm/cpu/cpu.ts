@@ -90,7 +90,7 @@ export class Cpu {
   prevEip = 0;
   /** Instructions the current interpretRun has begun (a fault leaves the count here). */
   private interpreted = 0;
-  /** Where in that count the current block began (interpretBlocks: a fault fetching a block's first instruction counts as one). */
+  /** Where in that count the current block began (interpretBlock: a fault fetching a block's first instruction counts as one). */
   private blockBegan = 0;
 
   // EFLAGS: the arithmetic bits named in `lazy` are stale in `flagsRaw` and computed on demand.
@@ -1127,28 +1127,13 @@ export class Cpu {
   /**
    * Interprets instructions up to the end of a basic block (a control transfer), something that
    * needs attention (cpu.brk), or `budget`; delivers a fault if one happens. Returns the number
-   * executed. The translation engine's way of running code it has not translated.
+   * executed, a fault counting as one when it comes before its block's first instruction began. The
+   * translation engine's way of running code it has not translated; with `cold` (its cold runs) it
+   * goes on block after block for as long as the engine's continueCold agrees at each block's end.
    */
-  interpretBlock(budget: number): number {
+  interpretBlock(budget: number, cold = false): number {
     try {
-      return this.interpretRun(budget, true);
-    } catch (e) {
-      if (e !== FAULT) throw e;
-      this.eip = this.prevEip;
-      this.handleFault();
-      return this.interpreted || 1;
-    }
-  }
-
-  /**
-   * Interprets block after block for as long as the translation engine's continueCold agrees at each
-   * block's end (its cold runs), up to `budget` or cpu.brk; delivers a fault if one happens. Returns the
-   * number executed, a fault counting as one when it comes before its block's first instruction began
-   * (as interpretBlock counts it).
-   */
-  interpretBlocks(budget: number): number {
-    try {
-      return this.interpretRun(budget, true, true);
+      return this.interpretRun(budget, true, cold);
     } catch (e) {
       if (e !== FAULT) throw e;
       this.eip = this.prevEip;

@@ -944,12 +944,12 @@ test('a cold run goes from block to block inside the interpreter, and each block
   const code = asm(`mov ecx, 20000\n l: add eax, 1\n jmp m\n m: dec ecx\n jnz l\n hlt`);
   for (const threshold of [1e9, 20_000]) {
     const box = flatBox(code, 'bt', threshold);
-    const cpu = box.cpu as unknown as { interpretBlocks(budget: number): number };
-    const inner = cpu.interpretBlocks.bind(cpu);
+    const cpu = box.cpu as unknown as { interpretBlock(budget: number, cold?: boolean): number };
+    const inner = cpu.interpretBlock.bind(cpu);
     let calls = 0;
-    cpu.interpretBlocks = (budget) => {
-      calls++;
-      return inner(budget);
+    cpu.interpretBlock = (budget, cold) => {
+      if (cold) calls++;
+      return inner(budget, cold);
     };
     runToHalt(box);
     assert.equal(box.cpu.r32[0], 20000);

@@ -321,7 +321,7 @@ export class BtEngine {
     for (;;) {
       this.coldMark = 0;
       this.coldStopped = false;
-      const n = cpu.interpretBlocks(budget - done);
+      const n = cpu.interpretBlock(budget - done, true);
       done += n;
       if (this.coldStopped) break;
       // Ended inside a block (a fault, cpu.brk, the budget): its instructions still count.
@@ -335,7 +335,7 @@ export class BtEngine {
   }
 
   /**
-   * Cpu.interpretBlocks's question at the end of each block of a cold run, `done` instructions into
+   * Cpu.interpretBlock's question (in a cold run) at the end of each block of a cold run, `done` instructions into
    * its call: whether to go on into the next block. Asked there rather than after a return, so that
    * the interpreter follows its links from block to block instead of fetching each block's first
    * instruction afresh, and a cold block costs no call and no `try` (with nothing translated, fork +
