@@ -48,7 +48,8 @@ if (process.env.DECODES) {
   const c = m.cpu as unknown as Record<string, (...a: unknown[]) => unknown>;
   const fetch = c.decodeAt!.bind(c);
   c.decodeAt = (eip: unknown, lin: unknown) => {
-    const k = `${m.cpu.cpl}:${(((lin as number) >>> 12) >>> 0).toString(16)}`;
+    // DECODES=eip: by instruction instead of by page.
+    const k = process.env.DECODES === 'eip' ? `${m.cpu.cpl}:${((lin as number) >>> 0).toString(16)}` : `${m.cpu.cpl}:${(((lin as number) >>> 12) >>> 0).toString(16)}`;
     decodedPages.set(k, (decodedPages.get(k) ?? 0) + 1);
     return fetch(eip, lin);
   };
@@ -128,6 +129,21 @@ if (process.env.CAPTURE && m.bt) {
   bt.translate = (eip: number, phys: number) => {
     const t = tr(eip, phys);
     if (want.includes(eip >>> 0)) writeFileSync(`/tmp/cap-${(eip >>> 0).toString(16)}-${Date.now()}.js`, t.source);
+    return t;
+  };
+}
+// TRACE_PAGES=hex,hex: each translation made at an EIP on one of these linear pages, with its length,
+// blocks and the other entries it serves (why code there runs where it does).
+if (process.env.TRACE_PAGES && m.bt) {
+  const pages = process.env.TRACE_PAGES.split(',').map((h) => parseInt(h, 16));
+  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => { length: number; blocks: number; entries: readonly number[]; otherPages: readonly number[] } };
+  const tr = bt.translate.bind(bt);
+  bt.translate = (eip: number, phys: number) => {
+    const t = tr(eip, phys);
+    if (pages.includes(eip >>> 12)) {
+      const hex = (v: number): string => (v >>> 0).toString(16);
+      console.log(`translated ${hex(eip)}: ${t.length} instructions, ${t.blocks} blocks, entries ${t.entries.map(hex).join(' ')}, other pages ${t.otherPages.map(hex).join(' ')}`);
+    }
     return t;
   };
 }
@@ -328,6 +344,17 @@ if (opcodes.size) {
   const all = [...opcodes].sort((a, b) => b[1] - a[1]);
   const total = all.reduce((a, r) => a + r[1], 0);
   console.log(`interpreted opcodes (${(total / 1e6).toFixed(1)} M):`, all.slice(0, Number(process.env.OPCODES)).map(([k, n]) => `${k} ${((n / total) * 100).toFixed(1)}%`).join(', '));
+}
+// DISASM=hex[:bytes]: at the end, the guest code at that linear address (through the page tables of
+// whatever runs then: kernel addresses are the same in every process), disassembled by ndisasm.
+if (process.env.DISASM) {
+  const [at, len] = process.env.DISASM.split(':');
+  const lin = parseInt(at!, 16), n = Number(len ?? 256);
+  const cpu = m.cpu as unknown as { translate: (lin: number, write: boolean, user: boolean) => number };
+  const bytes = new Uint8Array(n);
+  for (let k = 0; k < n; k++) bytes[k] = m.mem.u8[((cpu.translate((lin + k) | 0, false, false) & ~0xfff) | ((lin + k) & 0xfff)) >>> 0]!;
+  writeFileSync('/tmp/disasm.bin', bytes);
+  console.log((await import('node:child_process')).execFileSync('ndisasm', ['-b', '32', '-o', String(lin), '/tmp/disasm.bin']).toString());
 }
 if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(process.env.INTERP_EIPS ? 4 : 1)}M`).join(', '));
 if (byBlock.size) {

@@ -135,6 +135,64 @@ test('the code after an instruction that crosses a page end is translated', () =
   assert.ok(btInsns > 20 * interpInsns, `the straight line ran interpreted: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
 
+/**
+ * A loop with paging on (identity-mapped) whose MOV EBX, imm32 has its opcode and first two bytes of
+ * immediate at the end of one page and the last two at the start of the next (1 until `change` runs
+ * at the 3000th pass and makes it 65,537), followed there by the rest of the loop. Returns the code;
+ * `change` is assembled on the second page.
+ */
+function loopAcrossPageEnd(change: string): number[] {
+  return asm(
+    `mov ecx, 6000\n xor eax, eax\n jmp l\n times 0xff0 - ($ - $$) db 0x90\n l: add edx, 1\n times 0xffd - ($ - $$) db 0x90\n` +
+      `m: mov ebx, 1\n add eax, ebx\n cmp ecx, 3000\n jne s\n ${change}\n s: dec ecx\n jnz l\n hlt`,
+  );
+}
+
+test('an instruction across a page end runs inside its region, and a write to its bytes on the next page drops the region', () => {
+  const pd = 0x200000;
+  const box = sameEverywhere(loopAcrossPageEnd('mov byte [m + 3], 1'), (b) => identityPaging(b, pd));
+  assert.equal(box.cpu.r32[0], 3001 + 2999 * 65537);
+  const stats = box.cpu.bt!.stats;
+  // Before, the MOV left its region every pass and ran in the interpreter: a fifth of the loop.
+  assert.ok(stats.btInsns > 50 * stats.interpInsns, JSON.stringify(stats));
+  assert.ok(stats.invalidations >= 1);
+});
+
+test('an instruction across a page end, the next page remapped meanwhile: the bytes now mapped there run', () => {
+  // Halfway, the loop maps the second page's linear page onto a copy of it whose first two bytes (the
+  // MOV's last two) make the immediate 65,537, and flushes that TLB entry. Nothing is written to
+  // either page, so only the test at the MOV's block sees it.
+  const pd = 0x200000;
+  const pte = pd + 0x1000 + 4 * ((CODE + 0x1000) >>> 12);
+  const code = loopAcrossPageEnd(`mov dword [${pte}], ${CODE + 0x2000 + 3}\n invlpg [${CODE + 0x1000}]`);
+  const copy = [...code, ...new Array(0x3000 - code.length).fill(0x90)];
+  for (let k = 0; k < 0x1000; k++) copy[0x2000 + k] = copy[0x1000 + k]!;
+  copy[0x2000] = 1;
+  const box = sameEverywhere(copy, (b) => identityPaging(b, pd));
+  assert.equal(box.cpu.r32[0], 3001 + 2999 * 65537);
+  assert.equal(box.cpu.bt!.stats.invalidations, 0);
+  const region = [...box.cpu.bt!.translations()].find((t) => t.otherPages.includes((CODE + 0x1000) >>> 12) && t.eip <= CODE + 0xffd && CODE + 0xffd < t.eip + 0x1000);
+  assert.ok(region, 'no region took the MOV in');
+});
+
+test('an instruction across a page end where code is entered (a call\'s return), the next page remapped: the interpreter runs it', () => {
+  // The MOV is where f, on a third page and not a leaf, returns to: each return enters a translation
+  // there through the dispatcher. After the remap that translation's test fails before it has done
+  // anything, and the engine must run the instruction itself (without that it entered the same
+  // translation again for ever: this test then never ends).
+  const pd = 0x200000;
+  const pte = pd + 0x1000 + 4 * ((CODE + 0x1000) >>> 12);
+  const code = asm(
+    `mov ecx, 6000\n xor eax, eax\n jmp l\n times 0xff0 - ($ - $$) db 0x90\n l: add edx, 1\n times 0xff8 - ($ - $$) db 0x90\n call f\n` +
+      `m: mov ebx, 1\n add eax, ebx\n cmp ecx, 3000\n jne s\n mov dword [${pte}], ${CODE + 0x2000 + 3}\n invlpg [${CODE + 0x1000}]\n s: dec ecx\n jnz l\n hlt\n` +
+      `times 0x3000 - ($ - $$) db 0x90\n f: test ecx, 1\n jz r\n inc esi\n r: ret`,
+  );
+  for (let k = 0; k < 0x1000; k++) code[0x2000 + k] = code[0x1000 + k]!;
+  code[0x2000] = 1;
+  const box = sameEverywhere(code, (b) => identityPaging(b, pd));
+  assert.equal(box.cpu.r32[0], 3001 + 2999 * 65537);
+});
+
 test('self-modifying code: a PUSH writes over the instruction after it, every iteration', () => {
   // The stack is pointed just past p, so the push stores p's four bytes: INC EAX and three NOPs, or
   // ADD EAX, 100 and a NOP, in turn. A translation that ran on after the push ran the old bytes.

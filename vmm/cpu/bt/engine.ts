@@ -279,11 +279,18 @@ export class BtEngine {
         }
       }
       if (t) {
-        done += this.execute === null ? this.runTranslation(t, budget - done) : this.execute(t, budget - done);
+        const n = this.execute === null ? this.runTranslation(t, budget - done) : this.execute(t, budget - done);
+        done += n;
         this.last = t;
         if (cpu.btSlow) {
           cpu.btSlow = false;
           if (t.slow[0] !== 0) for (const v of [t.home, ...t.home.aliases]) v.wantsRetranslation = true;
+        }
+        // Nothing ran: the translation begins with an instruction that runs on into a page no longer
+        // mapped as when it was made (its test, before anything is done); the interpreter runs it.
+        if (n === 0) {
+          done += this.interpret(1);
+          this.last = null;
         }
       } else {
         done += this.interpretCold(budget - done);
@@ -476,14 +483,20 @@ export class BtEngine {
     // as PIC code's get_pc_thunk (taking any code lost in the bench: fork + exec 2.30 times v86's
     // time against 1.86; README, "Regions").
     const leafOnly = (cpu.cr0 & CR0_PG) !== 0;
-    const otherPage = (at: number): OtherPage | null => {
-      const linPage = ((cpu.csBase + at) | 0) >>> 12;
+    const mapped = (linPage: number): OtherPage | null => {
       const e = cpu.tlb[linPage]!;
-      if (linPage === homeLin || (e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
+      if ((e & (cpu.readMask | TLB_IO)) !== cpu.readMask) return null;
       const physPage = (e & ~0xfff) >>> 12;
       if (this.pageState[physPage] === PAGE_DEMOTED) return null;
       return { linPage, physPage, mask: ~0xfff | cpu.readMask | TLB_IO, want: (e & ~0xfff) | cpu.readMask, leafOnly };
     };
+    const otherPage = (at: number): OtherPage | null => {
+      const linPage = ((cpu.csBase + at) | 0) >>> 12;
+      return linPage === homeLin ? null : mapped(linPage);
+    };
+    // The page after EIP `at`'s, for an instruction on the entry's page whose bytes run on into it
+    // (32-bit code only: 16-bit code's IP wraps within CS instead).
+    const crossing = (at: number): OtherPage | null => (facts.csD ? mapped(((((cpu.csBase + at) | 0) >>> 12) + 1) & 0xfffff) : null);
     const decodeAt = (at: number): Instr | null => {
       const rel = facts.csD ? (at - eip) | 0 : (at & 0xffff) - (eip & 0xffff);
       let base = physBase;
@@ -494,13 +507,18 @@ export class BtEngine {
         base = other.physPage * 0x1000;
         start = (cpu.csBase + at) & 0xfff;
       }
+      let next = -1;
       const fetch = (n: number): number => {
         const o = start + n;
         const off = (at + n) & ipMask;
         // 16-bit code whose instruction runs past offset 0xffff goes on at offset 0 of CS (the
         // interpreter's fetch wraps IP), not at the next byte of the page: left to the interpreter.
-        if (o >= 0x1000 || off !== ((at + n) | 0) || off >>> 0 > facts.csLimit >>> 0) throw STOP;
-        return cpu.mem.read8(base + o);
+        if (off !== ((at + n) | 0) || off >>> 0 > facts.csLimit >>> 0) throw STOP;
+        if (o < 0x1000) return cpu.mem.read8(base + o);
+        // On into the next page: only from the entry's page, and where that page is mapped now.
+        if (next < 0) next = base === physBase ? (crossing(at)?.physPage ?? -1) : -1;
+        if (next < 0) throw STOP;
+        return cpu.mem.read8(next * 0x1000 + o - 0x1000);
       };
       try {
         return decode(cpu.table, fetch, facts.csD, cpu);
@@ -522,9 +540,10 @@ export class BtEngine {
         return w;
       }
       : undefined;
-    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, ...(slowSites ? { slowSites } : {}), ...(instead ? { instead } : {}) });
+    let t = translateBlock(eip, phys, facts, decodeAt, { ...this.options, translatedAt, otherPage, crossing, ...(slowSites ? { slowSites } : {}), ...(instead ? { instead } : {}) });
     if (!t) {
-      // Nothing here can be translated (an instruction across the page end, port I/O in check mode):
+      // Nothing here can be translated (an instruction across the page end into one not mapped now,
+      // port I/O in check mode):
       // remember that, so the dispatcher does not try again on every visit.
       t = makeTranslation({
         eip, phys, key: facts.key, keyMask: -1, csBase: facts.csBase, csLimit: facts.csLimit, length: 0, blocks: 0, entries: [], home: null,

@@ -216,6 +216,12 @@ export interface TranslateOptions {
   /** How EIP `eip`, off the entry's page, is mapped, or null when the region must not take code from there. */
   readonly otherPage?: (eip: number) => OtherPage | null;
   /**
+   * How the page after the one holding EIP `eip` (on the entry's page) is mapped, for an instruction
+   * there whose bytes run on into it (decodeAt returns it whole only then), or null when the
+   * region must not take such an instruction.
+   */
+  readonly crossing?: (eip: number) => OtherPage | null;
+  /**
    * Called once the region is found, before any code is written: a translation returned here (the
    * engine's WebAssembly one) is taken instead, and no JavaScript is made. `length` is the region's
    * instructions, `otherPages` the other pages it takes code from.
@@ -282,6 +288,14 @@ function translateRegion(
    * (a rejected leaf must not use up a page). Never replaced once in `others`.
    */
   const candidates = new Map<number, OtherPage>();
+  /**
+   * Blocks of one instruction that runs on into the next page, by EIP, and how that page was mapped:
+   * each such block first tests that it still is, and a write there drops the region. Before they
+   * were taken, such an instruction in a loop left the region at every pass and ran in the interpreter,
+   * decoded afresh each time (the decoded cache holds no instruction across a page end): seq's number
+   * formatting has two, 300,000 exits in one compress run.
+   */
+  const crossings = new Map<number, OtherPage>();
   /** The physical page of a place on another page; -1 for the entry's. */
   const pageOfPlace = (off: number): number => Math.floor(off / 0x1000) - 1;
   /** The guest physical address of a place. */
@@ -306,13 +320,18 @@ function translateRegion(
       // A block stays on one page (the test at its start covers it).
       if (o < 0 || pageOfPlace(o) !== pageOfPlace(at)) break;
       const i = decodeAt(e);
-      if (!i || i.h === undefinedOpcode || (o & 0xfff) + i.len > 0x1000) break;
+      if (!i || i.h === undefinedOpcode) break;
+      // Across the page end: a block of its own, on the entry's page only. (At the entry, a test that
+      // fails returns with nothing done: the engine then interprets the instruction.)
+      const span = (o & 0xfff) + i.len > 0x1000 ? (insns.length === 0 && o < 0x1000 && opts.crossing?.(e)) || null : undefined;
+      if (span === null) break;
       if (opts.replayable && notReplayable(i.opcode)) break;
       const next = (e + i.len) & ipMask;
       insns.push({ i, eip: e, next, k: insns.length, g: g++, off: o });
+      if (span) crossings.set(start, span);
       if (o < 0x1000) {
         lo = Math.min(lo, o);
-        hi = Math.max(hi, o + i.len);
+        hi = Math.min(0x1000, Math.max(hi, o + i.len));
       }
       e = next;
       if (!goesOnAfter(i)) break;
@@ -352,11 +371,10 @@ function translateRegion(
   for (const [start, insns] of blocks) {
     w.emit(`case ${w.eipLit(start)}: {`);
     const page = pageOfPlace(insns[0]!.off);
-    if (page >= 0) {
-      // Another page's code: still mapped where it was? (Else the dispatcher looks it up.)
-      const p = others.find((q) => q.physPage === page)!;
-      w.emit(`if ((tlb[${p.linPage}] & ${p.mask}) !== ${p.want}) { cpu.eip = ${w.eipLit(start)}; return n; }`);
-    }
+    // Another page's code, or an instruction running on into the next page: still mapped where it
+    // was? (Else the dispatcher looks it up; the interpreter runs it.)
+    const p = page >= 0 ? others.find((q) => q.physPage === page)! : crossings.get(start);
+    if (p) w.emit(`if ((tlb[${p.linPage}] & ${p.mask}) !== ${p.want}) { cpu.eip = ${w.eipLit(start)}; return n; }`);
     w.pending = null;
     for (const ins of insns) {
       w.begin(ins);
@@ -380,7 +398,9 @@ function translateRegion(
   return makeTranslation({
     eip, phys, key: mode.key & keyMask, keyMask, csBase: mode.csBase, csLimit: mode.csLimit, length: total, blocks: blocks.size,
     entries: [...blocks].filter(([b, insns]) => b !== eip && insns[0]!.off < 0x1000).map(([b]) => b), home: null,
-    codeStart: phys - pageOff + lo, bytes: hi - lo, otherPages: [...new Set([...blocks.values()].map((b) => pageOfPlace(b[0]!.off)).filter((p) => p >= 0))], source, fn,
+    codeStart: phys - pageOff + lo, bytes: hi - lo,
+    otherPages: [...new Set([...[...blocks.values()].map((b) => pageOfPlace(b[0]!.off)).filter((p) => p >= 0), ...[...crossings.values()].map((c) => c.physPage)])],
+    source, fn,
     slow, sites: w.sites, touchesFpu: [...blocks.values()].some((insns) => insns.some((b) => mayTouchFpu(b.i.opcode))),
   });
 }
