@@ -237,6 +237,29 @@ test('a working set of 90,000 instructions stays decoded from one pass to the ne
   assert.equal(cpu.decodedInstructions, n + 3);
 });
 
+test('code run round and round through more instructions than the decoded cache holds still finds most of them decoded', () => {
+  const { cpu, mem } = flatCpu(new ManualClock(), 4 << 20);
+  // 0x100000: 120,000 × inc ebx; dec ecx; jnz 0x100000; hlt (ECX = 6: six passes), past the bound of 98,304.
+  const at = 0x100000, n = 120_000;
+  mem.u8.fill(0x43, at, at + n);
+  const jnz = at + n + 1;
+  mem.u8.set([0x49, 0x0f, 0x85, ...new Uint8Array(new Int32Array([at - (jnz + 6)]).buffer), 0xf4], at + n);
+  cpu.r32[ECX] = 6;
+  let decodes = 0;
+  const spy = cpu as unknown as { decodeAt: (eip: number, lin: number) => unknown };
+  const decodeAt = spy.decodeAt.bind(cpu);
+  spy.decodeAt = (eip, lin) => {
+    decodes++;
+    return decodeAt(eip, lin);
+  };
+  runUntilHalt(cpu, at);
+  assert.equal(cpu.r32[EBX], 6 * n);
+  // The first pass decodes every instruction; the five after it, with the whole cache emptied at
+  // each refill, decoded them all again (720,000 in all; 368,000 with an eighth dropped at a time).
+  assert.ok(decodes < n + 5 * (n / 2), `${decodes} decodes in six passes`);
+  assert.ok(cpu.decodedInstructions <= 98_304);
+});
+
 test('a full decoded-instruction cache lets go of the pages not entered since the last sweep first', () => {
   const { cpu, mem } = flatCpu();
   // 60,001 instructions at 1 MiB (inc ebx ...; hlt), then a sweep, then 40,001 at 2 MiB (inc esi ...; hlt).
