@@ -193,6 +193,20 @@ test('an instruction across a page end where code is entered (a call\'s return),
   assert.equal(box.cpu.r32[0], 3001 + 2999 * 65537);
 });
 
+test('an instruction across a page end into a page of code and data written in the loop: the regions stop being made again', () => {
+  // The MOV runs on into the page whose data the loop writes every pass: that page goes back to the
+  // interpreter, and the region on the first page is then made without the MOV instead of being
+  // dropped at every write.
+  const code = asm(
+    `mov ecx, 20000\n xor eax, eax\n jmp l\n times 0xff0 - ($ - $$) db 0x90\n l: add edx, 1\n times 0xffd - ($ - $$) db 0x90\n` +
+      `m: mov ebx, 1\n add eax, ebx\n mov [d], ecx\n dec ecx\n jnz l\n hlt\n d: dd 0`,
+  );
+  const box = sameEverywhere(code, (b) => identityPaging(b, 0x200000));
+  assert.equal(box.cpu.r32[0], 20000);
+  const stats = box.cpu.bt!.stats;
+  assert.ok(stats.demotedPages >= 1 && stats.made < 50, JSON.stringify(stats));
+});
+
 test('self-modifying code: a PUSH writes over the instruction after it, every iteration', () => {
   // The stack is pointed just past p, so the push stores p's four bytes: INC EAX and three NOPs, or
   // ADD EAX, 100 and a NOP, in turn. A translation that ran on after the push ran the old bytes.
@@ -257,7 +271,34 @@ test('code sharing a page with data written in a loop runs right and the page go
   d: dd 0`);
   const box = sameEverywhere(code);
   assert.equal(box.cpu.r32[0] >>> 0, ((20000 * 20001) / 2) >>> 0);
-  assert.ok(box.cpu.bt!.stats.demotedPages >= 1, JSON.stringify(box.cpu.bt!.stats));
+  // Demoted once and for the rest of the loop: a write to the demoted page had made it a candidate
+  // again, and it was translated anew after every second write (10,003 translations).
+  const stats = box.cpu.bt!.stats;
+  assert.ok(stats.demotedPages === 1 && stats.made < 50, JSON.stringify(stats));
+});
+
+test('a demoted page is translated again after the next decay once its data writes have stopped', () => {
+  // 2,000 passes writing data on the loop's own page (demoted), then 200,000 passes of a loop on the
+  // same page that writes elsewhere; the counts halve every 100,000 instructions.
+  const code = asm(`
+    mov ecx, 2000
+  l: mov [d], ecx
+    add eax, [d]
+    dec ecx
+    jnz l
+    mov ecx, 200000
+  k: add ebx, ecx
+    mov [0x30000], ebx
+    dec ecx
+    jnz k
+    hlt
+  d: dd 0`);
+  const box = flatBox(code, 'bt');
+  Object.assign(box.cpu.bt!, { options: { ...box.cpu.bt!.options, halfLifeInsns: 100_000 } });
+  runToHalt(box, 2_000_000);
+  const stats = box.cpu.bt!.stats;
+  assert.equal(stats.demotedPages, 1);
+  assert.ok(stats.btInsns > 600_000, JSON.stringify(stats));
 });
 
 test('a fault inside translated code leaves the interpreter\'s state: EIP of the faulting instruction, earlier work done', () => {

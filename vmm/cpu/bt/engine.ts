@@ -146,6 +146,8 @@ export class BtEngine {
   private readonly pages = new Map<number, PageEntry>();
   /** By physical page: the regions entered on other pages that hold code of this one (Translation.otherPages). */
   private readonly borrowers = new Map<number, Set<Translation>>();
+  /** Pages demoted since the last decay, which then gives them another chance. */
+  private readonly demoted: number[] = [];
   /** By physical page number: PAGE_TRANSLATED, PAGE_DEMOTED or 0 (a Map lookup costs more). */
   private readonly pageState = new Uint8Array(1 << 20);
   /**
@@ -310,6 +312,15 @@ export class BtEngine {
     this.decays++;
     const hot = this.hot;
     for (let k = 0; k < hot.length; k++) hot[k] = hot[k]! >>> 1;
+    // Demoted pages get another chance (their physical page may hold other code by now), one that a
+    // single wasted invalidation ends.
+    for (const page of this.demoted) {
+      if (this.pageState[page] !== PAGE_DEMOTED) continue;
+      this.pageState[page] = 0;
+      const entry = this.pages.get(page);
+      if (entry) entry.waste = DEMOTE_AFTER - 1;
+    }
+    this.demoted.length = 0;
   }
 
   /**
@@ -781,7 +792,10 @@ export class BtEngine {
     this.stats.translations = this.count;
     this.stats.invalidations++;
     entry.byOffset.clear();
-    this.pageState[page] = 0;
+    // A demoted page stays so until the next decay (it holds no translations to drop): a write to it
+    // had made it a candidate again, so mixed code and data were translated again after every second
+    // write or so, and the page demoted again each time.
+    if (this.pageState[page] !== PAGE_DEMOTED) this.pageState[page] = 0;
     // The code there changed: what was learned of its accesses is about code that is gone.
     const slow = this.slowEntries.get(page);
     if (slow) {
@@ -792,6 +806,7 @@ export class BtEngine {
     if (n > 0 && runs < 2 * n) {
       if (++entry.waste >= DEMOTE_AFTER && this.pageState[page] !== PAGE_DEMOTED) {
         this.pageState[page] = PAGE_DEMOTED;
+        this.demoted.push(page);
         this.stats.demotedPages++;
       }
     } else if (n > 0) entry.waste = 0;
@@ -898,6 +913,7 @@ export class BtEngine {
     this.pages.clear();
     this.borrowers.clear();
     this.pageState.fill(0);
+    this.demoted.length = 0;
     this.lookup.fill(null);
     // A reset or a restore: the guest's code is another.
     this.slowEntries.clear();
