@@ -1160,6 +1160,16 @@ test('a leaf function on another page taken in with paging on: remapped meanwhil
   assert.ok(region, 'no region took in f\'s page');
 });
 
+test('a leaf function on another page whose data the loop writes every pass: that page is demoted, not taken in again and again', () => {
+  // Each write to f's page drops the region that took f in; those drops count toward the page's
+  // demotion as its own translations' do (the region had been made again at every pass: 20,003).
+  const code = asm(`mov ecx, 20000\n l: call f\n mov [d], ecx\n dec ecx\n jnz l\n hlt\n times 0x1000 - ($ - $$) db 0x90\n f: add eax, 1\n ret\n d: dd 0`);
+  const box = sameEverywhere(code, (b) => identityPaging(b, 0x200000));
+  assert.equal(box.cpu.r32[0], 20000);
+  const stats = box.cpu.bt!.stats;
+  assert.ok(stats.demotedPages === 1 && stats.made < 50, JSON.stringify(stats));
+});
+
 test('with paging on, PIC code\'s get_pc_thunk on another page stays inside the caller\'s region; a function with a branch does not', () => {
   // t: mov ebx, [esp]; ret (i386 PIC's __x86.get_pc_thunk.bx). h: a leaf with a branch in it.
   const pd = 0x200000;

@@ -770,19 +770,29 @@ export class BtEngine {
 
   /** A write reached physical page `page`: its translations are stale. */
   invalidatePage(page: number): void {
+    let runs = 0;
+    let n = 0;
     const borrowers = this.borrowers.get(page);
     if (borrowers) {
       // Regions entered elsewhere that took code from here.
-      for (const t of [...borrowers]) this.unlink(t);
+      for (const t of [...borrowers]) {
+        runs += t.runs;
+        n++;
+        this.unlink(t);
+      }
       this.borrowers.delete(page);
       this.stats.translations = this.count;
       this.stats.invalidations++;
       this.cpu.codeEpoch++;
     }
-    const entry = this.pages.get(page);
-    if (!entry) return;
-    let runs = 0;
-    let n = 0;
+    let entry = this.pages.get(page);
+    if (!entry) {
+      // Only borrowed from: the drops still count toward demoting the page. A loop that calls a leaf
+      // function on a page whose data it writes every pass had its region made again at every pass.
+      if (!n) return;
+      entry = { byOffset: new Map(), waste: 0 };
+      this.pages.set(page, entry);
+    }
     for (const t of [...variants(entry)]) {
       if (t.home !== t) continue;
       runs += t.runs;
