@@ -506,8 +506,8 @@ export class BtEngine {
       return linPage === homeLin ? null : mapped(linPage);
     };
     // The page after EIP `at`'s, for an instruction on the entry's page whose bytes run on into it
-    // (32-bit code only: 16-bit code's IP wraps within CS instead).
-    const crossing = (at: number): OtherPage | null => (facts.csD ? mapped(((((cpu.csBase + at) | 0) >>> 12) + 1) & 0xfffff) : null);
+    // (in 16-bit code, not one whose IP wraps past 0xffff: decodeAt's fetch stops there).
+    const crossing = (at: number): OtherPage | null => mapped(((((cpu.csBase + at) | 0) >>> 12) + 1) & 0xfffff);
     const decodeAt = (at: number): Instr | null => {
       const rel = facts.csD ? (at - eip) | 0 : (at & 0xffff) - (eip & 0xffff);
       let base = physBase;
