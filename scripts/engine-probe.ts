@@ -132,6 +132,19 @@ if (process.env.CAPTURE && m.bt) {
     return t;
   };
 }
+// TRANSLATE_MS=n: at the end, the n translations that took longest to make (ms, EIP, instructions).
+const translateTimes: [number, number, number, string][] = [];
+if (process.env.TRANSLATE_MS && m.bt) {
+  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => { length: number; source: string; fn: unknown } };
+  const tr = bt.translate.bind(bt);
+  bt.translate = (eip: number, phys: number) => {
+    const t0 = performance.now();
+    const wasm0 = m.bt!.stats.wasmMade;
+    const t = tr(eip, phys);
+    translateTimes.push([performance.now() - t0, eip >>> 0, t.length, m.bt!.stats.wasmMade > wasm0 ? 'wasm' : 'js']);
+    return t;
+  };
+}
 // TRACE_PAGES=hex,hex: each translation made at an EIP on one of these linear pages, with its length,
 // blocks and the other entries it serves (why code there runs where it does).
 if (process.env.TRACE_PAGES && m.bt) {
@@ -355,6 +368,10 @@ if (process.env.DISASM) {
   for (let k = 0; k < n; k++) bytes[k] = m.mem.u8[((cpu.translate((lin + k) | 0, false, false) & ~0xfff) | ((lin + k) & 0xfff)) >>> 0]!;
   writeFileSync('/tmp/disasm.bin', bytes);
   console.log((await import('node:child_process')).execFileSync('ndisasm', ['-b', '32', '-o', String(lin), '/tmp/disasm.bin']).toString());
+}
+if (translateTimes.length) {
+  const all = translateTimes.reduce((a, t) => a + t[0], 0);
+  console.log(`translations made: ${translateTimes.length}, ${all.toFixed(0)} ms; longest:`, translateTimes.sort((a, b) => b[0] - a[0]).slice(0, Number(process.env.TRANSLATE_MS)).map(([ms, eip, n, kind]) => `${eip.toString(16)} ${n} ${kind} ${ms.toFixed(1)} ms`).join(', '));
 }
 if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(process.env.INTERP_EIPS ? 4 : 1)}M`).join(', '));
 if (byBlock.size) {
