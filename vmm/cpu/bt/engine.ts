@@ -781,9 +781,6 @@ export class BtEngine {
         this.unlink(t);
       }
       this.borrowers.delete(page);
-      this.stats.translations = this.count;
-      this.stats.invalidations++;
-      this.cpu.codeEpoch++;
     }
     let entry = this.pages.get(page);
     if (!entry) {

@@ -323,8 +323,11 @@ function translateRegion(
       if (!i || i.h === undefinedOpcode) break;
       // Across the page end: a block of its own, on the entry's page only. (At the entry, a test that
       // fails returns with nothing done: the engine then interprets the instruction.)
-      const span = (o & 0xfff) + i.len > 0x1000 ? (insns.length === 0 && o < 0x1000 && opts.crossing?.(e)) || null : undefined;
-      if (span === null) break;
+      let span: OtherPage | null = null;
+      if ((o & 0xfff) + i.len > 0x1000) {
+        if (insns.length === 0 && o < 0x1000) span = opts.crossing?.(e) ?? null;
+        if (!span) break;
+      }
       if (opts.replayable && notReplayable(i.opcode)) break;
       const next = (e + i.len) & ipMask;
       insns.push({ i, eip: e, next, k: insns.length, g: g++, off: o });
