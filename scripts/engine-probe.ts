@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PcMachine } from '../vmm/machine.ts';
 import type { EngineKind } from '../vmm/machine-api.ts';
 import { WORKLOADS } from './bench/workloads.ts';
+import type { Translation } from '../vmm/cpu/bt/translate.ts';
 import { tuneV8ForTranslatedCode } from '../main/v8-tiering.ts';
 
 // As the VMM process does (NO_TUNE=1 leaves V8's defaults, to compare).
@@ -119,46 +120,41 @@ if (process.env.OPCODES) {
     return i;
   };
 }
-// CAPTURE=hex,hex: each time a translation is made at one of these EIPs, its source goes to
-// /tmp/cap-<eip>-<ms>.js (translations made and flushed during the boot, such as the decompressor's).
-if (process.env.CAPTURE && m.bt) {
-  const want = process.env.CAPTURE.split(',').map((h) => parseInt(h, 16));
-  m.bt.keepSource = true;
-  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => { eip: number; source: string } };
-  const tr = bt.translate.bind(bt);
-  bt.translate = (eip: number, phys: number) => {
-    const t = tr(eip, phys);
-    if (want.includes(eip >>> 0)) writeFileSync(`/tmp/cap-${(eip >>> 0).toString(16)}-${Date.now()}.js`, t.source);
-    return t;
-  };
-}
-// TRANSLATE_MS=n: at the end, the n translations that took longest to make (ms, EIP, instructions).
-const translateTimes: [number, number, number, string][] = [];
-if (process.env.TRANSLATE_MS && m.bt) {
-  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => { length: number; source: string; fn: unknown } };
+/**
+ * Calls `seen` after the engine makes each translation (the engine's private `translate`, wrapped),
+ * with the time it took and whether a WebAssembly one was made.
+ */
+function onTranslate(seen: (eip: number, t: Translation, ms: number, wasm: boolean) => void): void {
+  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => Translation };
   const tr = bt.translate.bind(bt);
   bt.translate = (eip: number, phys: number) => {
     const t0 = performance.now();
     const wasm0 = m.bt!.stats.wasmMade;
     const t = tr(eip, phys);
-    translateTimes.push([performance.now() - t0, eip >>> 0, t.length, m.bt!.stats.wasmMade > wasm0 ? 'wasm' : 'js']);
+    seen(eip >>> 0, t, performance.now() - t0, m.bt!.stats.wasmMade > wasm0);
     return t;
   };
 }
+// CAPTURE=hex,hex: each time a translation is made at one of these EIPs, its source goes to
+// /tmp/cap-<eip>-<ms>.js (translations made and flushed during the boot, such as the decompressor's).
+if (process.env.CAPTURE && m.bt) {
+  const want = process.env.CAPTURE.split(',').map((h) => parseInt(h, 16));
+  m.bt.keepSource = true;
+  onTranslate((eip, t) => {
+    if (want.includes(eip)) writeFileSync(`/tmp/cap-${eip.toString(16)}-${Date.now()}.js`, t.source);
+  });
+}
+// TRANSLATE_MS=n: at the end, the n translations that took longest to make (ms, EIP, instructions).
+const translateTimes: [number, number, number, string][] = [];
+if (process.env.TRANSLATE_MS && m.bt) onTranslate((eip, t, ms, wasm) => translateTimes.push([ms, eip, t.length, wasm ? 'wasm' : 'js']));
 // TRACE_PAGES=hex,hex: each translation made at an EIP on one of these linear pages, with its length,
 // blocks and the other entries it serves (why code there runs where it does).
 if (process.env.TRACE_PAGES && m.bt) {
   const pages = process.env.TRACE_PAGES.split(',').map((h) => parseInt(h, 16));
-  const bt = m.bt as unknown as { translate: (eip: number, phys: number) => { length: number; blocks: number; entries: readonly number[]; otherPages: readonly number[] } };
-  const tr = bt.translate.bind(bt);
-  bt.translate = (eip: number, phys: number) => {
-    const t = tr(eip, phys);
-    if (pages.includes(eip >>> 12)) {
-      const hex = (v: number): string => (v >>> 0).toString(16);
-      console.log(`translated ${hex(eip)}: ${t.length} instructions, ${t.blocks} blocks, entries ${t.entries.map(hex).join(' ')}, other pages ${t.otherPages.map(hex).join(' ')}`);
-    }
-    return t;
-  };
+  const hex = (v: number): string => (v >>> 0).toString(16);
+  onTranslate((eip, t) => {
+    if (pages.includes(eip >>> 12)) console.log(`translated ${hex(eip)}: ${t.length} instructions, ${t.blocks} blocks, entries ${t.entries.map(hex).join(' ')}, other pages ${t.otherPages.map(hex).join(' ')}`);
+  });
 }
 // WASM_STOPS=n (with BY_BLOCK): at the end, the n instructions that most often stop a WebAssembly region
 // short, each weighted by the guest instructions the JavaScript translations made instead then ran
