@@ -41,6 +41,8 @@ export class BlockWriter {
   readonly lines: string[] = [];
   /** `case` arms of the fault path, one per instruction that can fault. */
   readonly faultCases: string[] = [];
+  /** Characters written so far to `lines` and `faultCases` (with their line ends): the text's length. */
+  chars = 0;
   pending: Pending | null = null;
   /** Instructions (decoded forms) the generated code refers to as i0, i1, ...: handler operands. */
   readonly instrs: Instr[] = [];
@@ -119,6 +121,7 @@ export class BlockWriter {
 
   emit(line: string): void {
     this.lines.push(line);
+    this.chars += line.length + 1;
   }
 
   hex(v: number): string {
@@ -144,7 +147,9 @@ export class BlockWriter {
     // The cpu learns the faulting EIP only on the fault path: nothing else inline reads prevEip.
     this.emit(`at = ${g};`);
     const rewind = handlerSetsEip ? '' : ` cpu.prevEip = ${this.eipLit(eip)};`;
-    this.faultCases.push(`case ${g}: ${flushCode(this.pending)}${rewind} cpu.btDone = n + ${k}; break;`);
+    const arm = `case ${g}: ${flushCode(this.pending)}${rewind} cpu.btDone = n + ${k}; break;`;
+    this.faultCases.push(arm);
+    this.chars += arm.length + 1;
   }
 
   /** Writes the pending flags to the cpu and forgets them (before handing the cpu to other code). */

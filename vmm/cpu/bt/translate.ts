@@ -36,7 +36,8 @@ export const MAX_REGION_INSNS = 384;
  * Longest JavaScript text of one translation. V8 does not optimize a function whose bytecode exceeds
  * --max-optimized-bytecode-size (60 KiB in Node 20), and waits longer the bigger a function is: a
  * 400-instruction region of a hash function's straight-line transform (110,000 characters) ran
- * unoptimized for good. A region whose text is longer is made again with half the instructions.
+ * unoptimized for good. A region whose text grows longer is made again with the instructions written
+ * before that point, less a sixteenth (the text of a jump depends on where it goes).
  */
 export const MAX_SOURCE_LENGTH = 64_000;
 /**
@@ -242,15 +243,26 @@ export function translateBlock(
   decodeAt: (eip: number) => Instr | null,
   opts: TranslateOptions = {},
 ): Translation | null {
-  for (let most = MAX_REGION_INSNS; ; most >>= 1) {
+  for (let most = MAX_REGION_INSNS; ; ) {
     const t = translateRegion(eip, phys, mode, decodeAt, opts, most, most > MAX_INSNS ? MAX_SOURCE_LENGTH : Infinity);
-    if (t !== 'too long') return t;
+    if (typeof t !== 'number') return t;
+    most = Math.max(1, Math.min(most - 1, t));
   }
 }
 
 /**
- * translateBlock's work, for a region of at most `most` instructions; 'too long' (nothing compiled)
- * when its text passes `maxSource`.
+ * Room in MAX_SOURCE_LENGTH for what assemble puts around the blocks' text (the function's head, its
+ * bindings, the fault path's frame), so that a region cut where its blocks' text reaches the rest fits.
+ */
+const FRAME_CHARS = 1_000;
+
+/**
+ * translateBlock's work, for a region of at most `most` instructions; when its text passes
+ * `maxSource`, nothing is compiled and the result is how many instructions to try instead: those
+ * written before the text grew too long, less a sixteenth. (Blocks are written in the order they were
+ * found, and a region of fewer instructions is found as the same blocks cut shorter.) The writing stops
+ * there: a hash function's unrolled rounds gave 384-instruction texts of 110,000 characters, each
+ * written whole only to be thrown away.
  */
 function translateRegion(
   eip: number,
@@ -260,7 +272,7 @@ function translateRegion(
   opts: TranslateOptions,
   most: number,
   maxSource: number,
-): Translation | null | 'too long' {
+): Translation | null | number {
   const ipMask = mode.csD ? -1 : 0xffff;
   const pageOff = phys & 0xfff;
   const others: OtherPage[] = [];
@@ -371,6 +383,7 @@ function translateRegion(
     }
     return w.exitCode(w.eipLit(target), done);
   };
+  let written = 0;
   for (const [start, insns] of blocks) {
     w.emit(`case ${w.eipLit(start)}: {`);
     const page = pageOfPlace(insns[0]!.off);
@@ -386,6 +399,8 @@ function translateRegion(
       const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i) || emitMul(w, ins.i);
       if (!handled) emitFallback(w, ins, last && !goesOnAfter(ins.i));
       w.emit('}');
+      if (w.chars > maxSource - FRAME_CHARS) return Math.floor((written * 15) / 16);
+      written++;
     }
     const lastIns = insns[insns.length - 1]!;
     // Fell off the end (page end, length limit; unreachable after a block-ending instruction).
@@ -395,7 +410,7 @@ function translateRegion(
   // Every fact of the key but the flatness of segments the translation never addressed through.
   const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
   const source = assemble(w, eip, mode, keyMask);
-  if (source.length > maxSource) return 'too long';
+  if (source.length > maxSource) return Math.floor(total / 2);
   const slow = w.sites.length ? new Int32Array(w.sites.length + 1) : NO_SLOW_COUNTS;
   const fn = compile(source, w.instrs, slow);
   return makeTranslation({
