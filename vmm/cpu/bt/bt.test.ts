@@ -556,6 +556,25 @@ for (const [name, bytes, opts] of GOLDEN) {
   });
 }
 
+test('a translation is compiled when it is made: V8 parses its text once, not a pre-parse then a parse at the first call', () => {
+  // V8 pre-parses a function expression inside `new Function`'s body and compiles it only when it is
+  // first called, parsing its text a second time; a parenthesized one it compiles at once. Bit 7 of
+  // V8's optimization status: the function has bytecode.
+  setFlagsFromString('--allow-natives-syntax');
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const bytes = SNIPPETS['compare-branch']!;
+  const box = flatBox(bytes, 'bt');
+  const cpu = box.cpu;
+  const t = translateBlock(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => {
+    const off = e - CODE;
+    if (off < 0 || off >= bytes.length) return null;
+    return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
+  });
+  assert.ok(t);
+  const s = status(t.fn);
+  assert.ok(s & (1 << 7), `V8's status of the new translation: ${s.toString(2)}`);
+});
+
 // ------------------------------------------------------------ the cache's policy
 
 /** Runs the program at CODE again from the start with ECX = `count`, under the box's current segments. */

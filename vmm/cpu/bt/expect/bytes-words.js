@@ -1,6 +1,6 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-return function block_10000(cpu, budget) {
+return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram8 = cpu.mem.u8, ram16 = cpu.mem.u16, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { switch (pc) {
@@ -67,4 +67,4 @@ case 4: cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 1; cpu.l
 case 5: cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.prevEip = 65552; cpu.btDone = n + 5; break;
 }
 throw e; }
-};
+});

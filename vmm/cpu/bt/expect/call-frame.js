@@ -1,6 +1,6 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-return function block_10000(cpu, budget) {
+return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { switch (pc) {
@@ -80,4 +80,4 @@ case 6:  cpu.prevEip = 65549; cpu.btDone = n + 1; break;
 case 7:  cpu.prevEip = 65550; cpu.btDone = n + 2; break;
 }
 throw e; }
-};
+});

@@ -1,6 +1,6 @@
 // block at eip 0x10000, key 0x4fd
 const i0 = I[0];
-return function block_10000(cpu, budget) {
+return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
@@ -27,4 +27,4 @@ if (e === FAULT) switch (at) {
 case 0:  cpu.btDone = n + 0; break;
 }
 throw e; }
-};
+});

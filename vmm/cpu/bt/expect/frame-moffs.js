@@ -1,6 +1,6 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-return function block_10000(cpu, budget) {
+return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { switch (pc) {
@@ -76,4 +76,4 @@ case 8:  cpu.prevEip = 65556; cpu.btDone = n + 8; break;
 case 9:  cpu.prevEip = 65557; cpu.btDone = n + 9; break;
 }
 throw e; }
-};
+});

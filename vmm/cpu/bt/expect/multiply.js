@@ -1,6 +1,6 @@
 // block at eip 0x10000, key 0x4fd
 const slow = SLOW;
-return function block_10000(cpu, budget) {
+return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { switch (pc) {
@@ -44,4 +44,4 @@ case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 4: cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.prevEip = 65547; cpu.btDone = n + 4; break;
 }
 throw e; }
-};
+});

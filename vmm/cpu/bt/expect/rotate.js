@@ -1,5 +1,5 @@
 // block at eip 0x10000, key 0x4fd
-return function block_10000(cpu, budget) {
+return (function block_10000(cpu, budget) {
 const r32 = cpu.r32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
 try { for (;;) { switch (pc) {
@@ -24,4 +24,4 @@ default: cpu.eip = pc; return n;
 if (e === FAULT) switch (at) {
 }
 throw e; }
-};
+});
