@@ -87,6 +87,17 @@ if (process.env.BY_BLOCK && m.bt) {
     return n;
   };
 }
+// COUNT_CALLS=fillTlb,flushTlb,...: how often each of these Cpu methods was called, printed after each workload run.
+const callCounts = new Map<string, number>();
+for (const name of (process.env.COUNT_CALLS ?? '').split(',').filter(Boolean)) {
+  const c = m.cpu as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const f = c[name]!.bind(c);
+  callCounts.set(name, 0);
+  c[name] = (...a: unknown[]) => {
+    callCounts.set(name, callCounts.get(name)! + 1);
+    return f(...a);
+  };
+}
 // INTERP_PAGES=n: at the end, the n linear pages (with CPL) where the most instructions ran interpreted
 // (INTERP_EIPS=1: the blocks, by the EIP each began at).
 const interpPages = new Map<string, number>();
@@ -333,6 +344,10 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
     for (const [k, v] of Object.entries(before)) if (typeof v === 'number') delta[k] = after[k]! - v;
     console.log(JSON.stringify(delta));
   }
+  if (callCounts.size) {
+    console.log('calls', JSON.stringify(Object.fromEntries(callCounts)));
+    for (const k of callCounts.keys()) callCounts.set(k, 0);
+  }
   if (process.env.DUMP && m.bt) {
     const all = [...m.bt.translations()];
     const chars = all.reduce((a, t) => a + t.sourceChars, 0);
@@ -454,6 +469,25 @@ if (process.env.OPT_STATUS && m.bt) {
     hist.set(k, h);
   }
   console.log(JSON.stringify([...hist]));
+}
+// HANDLER_STATUS=1 (with --allow-natives-syntax): the interpreter's handlers by V8 tier at the end.
+if (process.env.HANDLER_STATUS) {
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const tiers = new Map<string, string[]>();
+  const table = m.cpu.table as unknown as { one: (Record<string, unknown> | undefined)[]; two: (Record<string, unknown> | undefined)[] };
+  const visit = (spec: Record<string, unknown> | undefined, where: string): void => {
+    if (!spec) return;
+    for (const f of ['h', 'h16', 'h32']) {
+      if (typeof spec[f] !== 'function') continue;
+      const st = status(spec[f]);
+      const k = st & 16 ? 'turbofan' : st & 32 ? 'maglev' : st & (1 << 15) ? 'baseline' : st & 128 ? 'interpreted' : st & 1 ? 'function' : `other(${st.toString(2)})`;
+      tiers.set(k, [...(tiers.get(k) ?? []), `${where}${spec.name as string}.${f}`]);
+    }
+    for (const [r, g] of ((spec.group as (Record<string, unknown> | undefined)[] | undefined) ?? []).entries()) visit(g, `/${r} `);
+  };
+  for (const [n, spec] of table.one.entries()) visit(spec, '');
+  for (const [n, spec] of table.two.entries()) visit(spec, '0f ');
+  for (const [k, v] of tiers) console.log(`${k} ${v.length}: ${v.slice(0, 400).join(', ')}`);
 }
 // DEBUG_PRINT=1 (with --allow-natives-syntax): V8's view of the engine's hot objects (field representations).
 if (process.env.DEBUG_PRINT) {
