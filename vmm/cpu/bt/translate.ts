@@ -450,12 +450,14 @@ export type TranslationParts = Pick<
  * by spreading a region came out in two other hidden classes).
  */
 export function makeTranslation(p: TranslationParts): Translation {
+  // The dispatcher's fields first, in the order it reads them: a chained dispatch tests the successor's
+  // first eight and calls its fn, and they then share two of the processor's cache lines, not four.
   const t: Translation = {
-    eip: p.eip, phys: p.phys, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, length: p.length, blocks: p.blocks,
-    entries: p.entries, home: p.home!, aliases: [], codeStart: p.codeStart, bytes: p.bytes, otherPages: p.otherPages, source: p.source, fn: p.fn,
-    valid: true, runs: 0, runsAtSweep: 0, alt: null, succ: null, succ2: null, linPage: -1, tlbEntry: 0, sourceChars: p.source.length,
-    slow: p.slow, sites: p.sites, touchesFpu: p.touchesFpu, slowSince: 0, wantsRetranslation: false,
-    wasmTooShort: false,
+    eip: p.eip, valid: true, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, linPage: -1, tlbEntry: 0,
+    fn: p.fn, succ: null, succ2: null, wantsRetranslation: false, home: p.home!, runs: 0, slow: p.slow,
+    phys: p.phys, length: p.length, blocks: p.blocks, entries: p.entries, aliases: [], codeStart: p.codeStart, bytes: p.bytes,
+    otherPages: p.otherPages, source: p.source, runsAtSweep: 0, alt: null, sourceChars: p.source.length,
+    sites: p.sites, touchesFpu: p.touchesFpu, slowSince: 0, wasmTooShort: false,
   };
   if (!p.home) t.home = t;
   return t;
