@@ -16,6 +16,8 @@ if (!process.env.NO_TUNE) tuneV8ForTranslatedCode();
 const engine = (process.argv[2] ?? 'bt') as EngineKind;
 const seconds = Number(process.argv[3] ?? 300);
 const root = new URL('..', import.meta.url).pathname;
+// GUEST=guest-686-pae: the PAE kernel's test guest instead of the default one.
+const guest = process.env.GUEST ?? 'guest';
 let out = '';
 const started = performance.now();
 let prompt = 0;
@@ -23,8 +25,8 @@ const m = new PcMachine(
   {
     memoryMiB: 256,
     engine,
-    kernel: new Uint8Array(readFileSync(root + '.cache/guest/vmlinuz')),
-    initrd: new Uint8Array(readFileSync(root + '.cache/guest/initrd.img')),
+    kernel: new Uint8Array(readFileSync(`${root}.cache/${guest}/vmlinuz`)),
+    initrd: new Uint8Array(readFileSync(`${root}.cache/${guest}/initrd.img`)),
     cmdline: 'console=ttyS0',
   },
   {
