@@ -148,6 +148,8 @@ export class Cpu {
   /** Copies of CS base and limit for the fetch path (plain numbers, no typed-array reads). */
   csBase = 0;
   csLimit = 0xffff;
+  /** csLimit as an int32, for the translator's dispatcher (Translation.csLimit). */
+  csLimit32 = 0xffff;
   /** Segments (bit per index) with base 0 and every offset readable and writable. */
   flatSegs = 0;
   /** What translated code may take as fixed (bt/mode.ts); recomputed with the mode and segments. */
@@ -454,6 +456,7 @@ export class Cpu {
     this.ipMask = this.csD ? -1 : 0xffff;
     this.csBase = this.segBase[CS]!;
     this.csLimit = this.segLimit[CS]!;
+    this.csLimit32 = this.csLimit | 0;
     this.readMask = this.cpl === 3 ? TLB_USER_READ : TLB_VALID;
     this.writeMask = this.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE;
     if (oldCpl !== this.cpl) this.curLinPage = -1;

@@ -255,12 +255,12 @@ export class BtEngine {
         t = last.succ;
         if (
           t === null || t.eip !== eip || !t.valid || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase ||
-          t.csLimit !== cpu.csLimit || lin >>> 12 !== t.linPage || cpu.tlb[t.linPage]! !== t.tlbEntry
+          t.csLimit !== cpu.csLimit32 || lin >>> 12 !== t.linPage || cpu.tlb[t.linPage]! !== t.tlbEntry
         ) {
           t = last.succ2;
           if (
             t !== null && (t.eip !== eip || !t.valid || (cpu.modeKey & t.keyMask) !== t.key || t.csBase !== cpu.csBase ||
-            t.csLimit !== cpu.csLimit || lin >>> 12 !== t.linPage || cpu.tlb[t.linPage]! !== t.tlbEntry)
+            t.csLimit !== cpu.csLimit32 || lin >>> 12 !== t.linPage || cpu.tlb[t.linPage]! !== t.tlbEntry)
           ) t = null;
         }
       }
@@ -475,7 +475,7 @@ export class BtEngine {
   /** Whether `t`, a translation at the current physical address, serves EIP `eip` in the current mode. */
   private serves(t: Translation, eip: number): boolean {
     const cpu = this.cpu;
-    return t.eip === eip && (cpu.modeKey & t.keyMask) === t.key && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit;
+    return t.eip === eip && (cpu.modeKey & t.keyMask) === t.key && t.csBase === cpu.csBase && t.csLimit === cpu.csLimit32;
   }
 
   private translate(eip: number, phys: number): Translation {

@@ -80,6 +80,11 @@ export interface Translation {
   readonly key: number;
   readonly keyMask: number;
   readonly csBase: number;
+  /**
+   * CS's limit as an int32 (a flat segment's 0xFFFFFFFF is -1), compared with Cpu.csLimit32: held as
+   * 0xFFFFFFFF it is a double, which V8 keeps boxed in an object of its own, one more cache line for
+   * every chained dispatch to read.
+   */
   readonly csLimit: number;
   /** Instructions and basic blocks translated. */
   readonly length: number;
@@ -453,7 +458,7 @@ export function makeTranslation(p: TranslationParts): Translation {
   // The dispatcher's fields first, in the order it reads them: a chained dispatch tests the successor's
   // first eight and calls its fn, and they then share two of the processor's cache lines, not four.
   const t: Translation = {
-    eip: p.eip, valid: true, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit, linPage: -1, tlbEntry: 0,
+    eip: p.eip, valid: true, key: p.key, keyMask: p.keyMask, csBase: p.csBase, csLimit: p.csLimit | 0, linPage: -1, tlbEntry: 0,
     fn: p.fn, succ: null, succ2: null, wantsRetranslation: false, home: p.home!, runs: 0, slow: p.slow,
     phys: p.phys, length: p.length, blocks: p.blocks, entries: p.entries, aliases: [], codeStart: p.codeStart, bytes: p.bytes,
     otherPages: p.otherPages, source: p.source, runsAtSweep: 0, alt: null, sourceChars: p.source.length,
