@@ -487,8 +487,8 @@ if (process.env.HANDLER_STATUS) {
     }
     for (const [r, g] of ((spec.group as (Record<string, unknown> | undefined)[] | undefined) ?? []).entries()) visit(g, `/${r} `);
   };
-  for (const [n, spec] of table.one.entries()) visit(spec, '');
-  for (const [n, spec] of table.two.entries()) visit(spec, '0f ');
+  for (const spec of table.one) visit(spec, '');
+  for (const spec of table.two) visit(spec, '0f ');
   for (const [k, v] of tiers) console.log(`${k} ${v.length}: ${v.slice(0, 400).join(', ')}`);
 }
 // DEBUG_PRINT=1 (with --allow-natives-syntax): V8's view of the engine's hot objects (field representations).

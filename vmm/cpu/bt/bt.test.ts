@@ -539,16 +539,19 @@ const GOLDEN: [string, number[], TranslateOptions][] = [
   ['other-page', otherPageSnippet(), { otherPage: identity }],
 ];
 
+/** Translates the code `bytes` that `box` holds at CODE, as the engine would in the box's current mode. */
+function translateCode(box: Box, bytes: readonly number[] | Uint8Array, opts: TranslateOptions = {}): Translation | null {
+  const cpu = box.cpu;
+  return translateBlock(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => {
+    const off = e - CODE;
+    if (off < 0 || off >= bytes.length) return null;
+    return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
+  }, opts);
+}
+
 for (const [name, bytes, opts] of GOLDEN) {
   test(`golden translation: ${name}`, () => {
-    const box = flatBox(bytes, 'bt');
-    const cpu = box.cpu;
-    const facts = factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit);
-    const t = translateBlock(CODE, CODE, facts, (e) => {
-      const off = e - CODE;
-      if (off < 0 || off >= bytes.length) return null;
-      return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
-    }, opts);
+    const t = translateCode(flatBox(bytes, 'bt'), bytes, opts);
     assert.ok(t);
     const file = new URL(`./expect/${name}.js`, import.meta.url).pathname;
     if (process.env.HOSTBOX_ACCEPT || !existsSync(file)) writeFileSync(file, t.source + '\n');
@@ -563,13 +566,7 @@ test('a translation is compiled when it is made: V8 parses its text once, not a 
   setFlagsFromString('--allow-natives-syntax');
   const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
   const bytes = SNIPPETS['compare-branch']!;
-  const box = flatBox(bytes, 'bt');
-  const cpu = box.cpu;
-  const t = translateBlock(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => {
-    const off = e - CODE;
-    if (off < 0 || off >= bytes.length) return null;
-    return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
-  });
+  const t = translateCode(flatBox(bytes, 'bt'), bytes);
   assert.ok(t);
   const s = status(t.fn);
   assert.ok(s & (1 << 7), `V8's status of the new translation: ${s.toString(2)}`);
@@ -578,12 +575,10 @@ test('a translation is compiled when it is made: V8 parses its text once, not a 
 test("a translation's fields that the dispatcher reads come first, in the order it reads them, and all small integers", () => {
   // V8 lays an object literal's fields out in the order written: these then share the processor's
   // cache lines (the warm shell loop ran 5% faster than with them spread over four lines).
-  const box = flatBox(SNIPPETS['count-loop']!, 'bt');
+  const bytes = SNIPPETS['count-loop']!;
+  const box = flatBox(bytes, 'bt');
   const cpu = box.cpu;
-  const t = translateBlock(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => {
-    const off = e - CODE;
-    return off >= 0 && off < 6 ? decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu) : null;
-  });
+  const t = translateCode(box, bytes);
   assert.ok(t);
   assert.deepEqual(Object.keys(t).slice(0, 11), ['eip', 'valid', 'key', 'keyMask', 'csBase', 'csLimit', 'linPage', 'tlbEntry', 'fn', 'succ', 'succ2']);
   // A flat code segment's limit, 0xFFFFFFFF, as an int32: as a double V8 would box it apart.
@@ -693,20 +688,8 @@ test('a region too long for V8 to optimize is cut where its text passes the boun
   // Read-modify-write instructions, about 800 characters of text each: regions of 384, 192 and 96 of
   // them are all too long, so halving ends at 48 (three texts written and thrown away).
   const code = asm(`${'add [esi+4], eax\n xor [esi+8], ebx\n rol dword [esi+12], 3\n sub [esi+16], ecx\n'.repeat(120)} hlt`);
-  const box = flatBox(code, 'interpreter');
-  const cpu = box.cpu;
   const attempts: number[] = [];
-  const t = translateBlock(
-    CODE,
-    CODE,
-    factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit),
-    (e) => {
-      const off = e - CODE;
-      if (off < 0 || off >= code.length) return null;
-      return decode(cpu.table, (n) => box.mem.u8[CODE + off + n]!, true, cpu);
-    },
-    { instead: (length) => (attempts.push(length), null) },
-  );
+  const t = translateCode(flatBox(code, 'interpreter'), code, { instead: (length) => (attempts.push(length), null) });
   assert.ok(t);
   assert.ok(t.sourceChars <= MAX_SOURCE_LENGTH, `${t.sourceChars} characters`);
   // One attempt at the longest region, stopped where its text passed the bound; then one that fits
