@@ -500,4 +500,10 @@ if (process.env.DEBUG_PRINT) {
   const proto = m.bt ? (Object.getPrototypeOf(m.bt) as Record<string, unknown>) : {};
   for (const k of ['run', 'find', 'interpretCold', 'runTranslation', 'interpret']) if (proto[k]) console.log(k, status(proto[k]).toString(2));
   console.log('interpretBlock', status((m.cpu as unknown as Record<string, unknown>).interpretBlock).toString(2));
+  // A decoded instruction, and one whose jump target is outside V8's small integers (±2^30) if any: their fields' representations and size.
+  const pages = [...(m.cpu as unknown as { codeCache: Map<number, { instrs: { jumpEip: number }[] }> }).codeCache.values()];
+  const all = pages.flatMap((c) => c.instrs.slice(1));
+  print(all[0]);
+  const far = all.find((i) => i.jumpEip < -0x40000000 || i.jumpEip >= 0x40000000);
+  if (far) print(far);
 }
