@@ -323,6 +323,8 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
     await runProfile.post('Profiler.start');
   }
   const before = m.bt ? { ...m.bt.stats } : null;
+  // INTERP_PAGES counts the workloads' runs only, not the boot before them.
+  if (run === 0) interpPages.clear();
   const c0 = process.cpuUsage();
   const i0 = m.cpu.instructions;
   out = '';
