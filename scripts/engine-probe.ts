@@ -392,6 +392,22 @@ if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].so
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
   console.log(rows.map(([eip, n]) => `${(eip >>> 0).toString(16)} ${(n / 1e6).toFixed(0)}M`).join(', '));
+  // BY_BLOCK_HIST=1: the regions by how many guest instructions ran in them (a power of ten each), with
+  // the instructions translated for them: how much translating went to code that ran little after.
+  if (process.env.BY_BLOCK_HIST) {
+    const made = new Map<number, number>();
+    for (const t of m.bt!.translations()) made.set(t.eip, t.length);
+    const decades = new Map<number, { regions: number; translated: number; ran: number }>();
+    for (const [eip, n] of byBlock) {
+      const d = n > 0 ? Math.floor(Math.log10(n)) : 0;
+      const row = decades.get(d) ?? { regions: 0, translated: 0, ran: 0 };
+      row.regions++;
+      row.translated += made.get(eip) ?? 0;
+      row.ran += n;
+      decades.set(d, row);
+    }
+    for (const [d, r] of [...decades].sort((a, b) => a[0] - b[0])) console.log(`ran 1e${d}-1e${d + 1}: ${r.regions} regions, ${r.translated} instructions translated, ${(r.ran / 1e6).toFixed(2)} M run`);
+  }
   if (exits.size && process.env.EXIT_KINDS) {
     const live = new Set([...m.bt!.translations()].map((t) => t.eip >>> 0));
     let all = 0, same = 0, sameLive = 0, near = 0;
