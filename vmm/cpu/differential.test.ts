@@ -7,7 +7,8 @@
 // in the interpreter, then compared: registers, the buffer the code touched, and EFLAGS less the bits
 // the SDM leaves undefined for that instruction (masks below, per instruction).
 // A fixed seed plus a fresh one per run; HOSTBOX_DIFF_SEED=n replays a seed, HOSTBOX_DIFF_CASES=n
-// sets the number of cases per seed. Skips where the host is not x86 or has no gcc.
+// sets the number of cases per seed (any number: the oracle takes them in pieces). Skips where the
+// host is not x86 or has no gcc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Xorshift32 } from './xorshift.ts';
@@ -381,12 +382,34 @@ interface Result {
   buf: Uint8Array;
 }
 
-function runOracle(exe: string, cases: Case[]): { bufAddr: number; results: Result[] } | null {
+/** The longest line the oracle writes for one case: a tag, seven registers, EFLAGS, the buffer in hex. */
+const ORACLE_LINE_MAX = 16 + 8 * 9 + 2 * BUF + 1;
+/** What Node keeps of a child's output before it kills the child (spawnSync's maxBuffer). */
+const ORACLE_OUTPUT_MAX = 64 << 20;
+
+/**
+ * Runs the cases in the oracle, as many at a time as their output fits in `outputMax` bytes: a
+ * campaign of 115,000 cases at once outgrew spawnSync's buffer, and Node killed the oracle midway.
+ */
+function runOracle(exe: string, cases: Case[], outputMax = ORACLE_OUTPUT_MAX): { bufAddr: number; results: Result[] } {
+  const perRun = Math.max(1, Math.floor(outputMax / ORACLE_LINE_MAX) - 1);
+  let bufAddr = 0;
+  const results: Result[] = [];
+  for (let k = 0; k === 0 || k < cases.length; k += perRun) {
+    const part = runOracleOnce(exe, cases.slice(k, k + perRun), outputMax);
+    bufAddr = part.bufAddr;
+    results.push(...part.results);
+  }
+  return { bufAddr, results };
+}
+
+function runOracleOnce(exe: string, cases: Case[], outputMax: number): { bufAddr: number; results: Result[] } {
   const input = cases.map((c) => `${bytesHex(c.code)} ${c.regs.map(hex).join(' ')} ${hex(c.flags)} ${bytesHex(c.buf)}\n`).join('');
-  const r = spawnSync(exe, [], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(exe, [], { input, encoding: 'utf8', maxBuffer: outputMax });
   if (r.status !== 0) {
     const done = r.stdout.trim().split('\n').length - 1;
-    throw new Error(`the oracle died (status ${r.status}, signal ${r.signal}) at case ${done}: ${cases[done] ? bytesHex(cases[done]!.code) + ' ' + cases[done]!.name : ''}`);
+    const why = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOBUFS' ? 'its output outgrew the buffer' : `status ${r.status}, signal ${r.signal}`;
+    throw new Error(`the oracle died (${why}) at case ${done}: ${cases[done] ? bytesHex(cases[done]!.code) + ' ' + cases[done]!.name : ''}`);
   }
   const lines = r.stdout.trim().split('\n');
   const bufAddr = parseInt(lines[0]!.split(' ')[1]!, 16);
@@ -438,7 +461,7 @@ function check(seed: number, count: number, exe: string, engine: EngineName = 'i
   let skipped = 0;
   const rng = new Xorshift32(seed);
   // First pass learns the oracle's buffer address (fixed for the executable), then generates.
-  const probe = runOracle(exe, [])!;
+  const probe = runOracle(exe, []);
   const cases = Array.from({ length: count }, () => gen(rng, probe.bufAddr));
   const oracle = runOracle(exe, cases);
   assert.ok(oracle, 'the oracle ran');
@@ -486,6 +509,17 @@ if (typeof built === 'string' && process.env.CI) throw new Error(`the host-CPU o
 const skip = typeof built === 'string' ? built : false;
 if (typeof built !== 'string') console.log(`integer oracle: the host CPU in ${built.mode === 'ia32' ? '32-bit' : '64-bit'} mode`);
 const perSeed = Number(process.env.HOSTBOX_DIFF_CASES ?? 6000);
+
+test('the oracle runs more cases than its output buffer holds, in pieces, with the same results', { skip }, () => {
+  const rng = new Xorshift32(20261205);
+  const bufAddr = runOracle(oracle!, []).bufAddr;
+  const cases = Array.from({ length: 500 }, () => gen(rng, bufAddr));
+  // 64 KiB holds about a hundred cases' lines: five runs of the oracle.
+  const pieces = runOracle(oracle!, cases, 64 << 10);
+  const whole = runOracle(oracle!, cases);
+  assert.equal(pieces.results.length, cases.length);
+  assert.deepEqual(pieces, whole);
+});
 
 test('integer instructions match the host CPU (fixed seed)', { skip }, () => {
   check(Number(process.env.HOSTBOX_DIFF_SEED ?? 20261124), perSeed, oracle!);
