@@ -464,7 +464,6 @@ function check(seed: number, count: number, exe: string, engine: EngineName = 'i
   const probe = runOracle(exe, []);
   const cases = Array.from({ length: count }, () => gen(rng, probe.bufAddr));
   const oracle = runOracle(exe, cases);
-  assert.ok(oracle, 'the oracle ran');
   assert.equal(oracle.results.length, cases.length);
   const mem = new PhysicalMemory(1 << 20);
   const clock = new ManualClock();
