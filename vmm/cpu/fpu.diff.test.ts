@@ -518,7 +518,6 @@ function outOfDomain(c: Case): boolean {
   return false;
 }
 
-/** Null when equal within the documented tolerance, else why not. */
 /** The FOP (11 bits) in an FNSAVE image: what the case loaded, or what an instruction left. */
 const fopOf = (image: Uint8Array): number => new DataView(image.buffer, image.byteOffset).getUint16(18, true) & 0x7ff;
 
@@ -553,6 +552,7 @@ function judgeHostFop(cases: readonly Case[], want: readonly Outcome[], got: rea
  */
 let hostZeroesFcsFds = false;
 
+/** Decides hostZeroesFcsFds from one run: in most FNSTENV cases where the model stored the selectors, the host stored zeros. */
 function judgeHostFcsFds(cases: readonly Case[], want: readonly Outcome[], got: readonly Outcome[]): void {
   let stored = 0;
   let zeroed = 0;
@@ -577,6 +577,7 @@ function withoutFcsFds(c: Case, mem: Uint8Array): Uint8Array {
   return m;
 }
 
+/** Null when equal within the documented tolerance, else why not. */
 function mismatch(c: Case, want: Outcome, got: Outcome): string | null {
   if (want.trap !== got.trap) return 'trap';
   if (want.trap) return null;
