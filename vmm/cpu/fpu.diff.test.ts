@@ -548,21 +548,28 @@ function judgeHostFop(cases: readonly Case[], want: readonly Outcome[], got: rea
 /**
  * Whether the host stores FCS and FDS as zero, as Intel processors that report "FCS and FDS
  * deprecated" (CPUID.(EAX=07H,ECX=0):EBX[13]) do; the Pentium II stores the selectors, as the model
- * does. Judged from FNSTENV's images (offsets 16 and 24 of the 32-bit environment).
+ * does. Judged from FNSTENV's images.
  */
 let hostZeroesFcsFds = false;
+
+/** Offsets of FCS and FDS in FNSTENV's 32-bit environment. */
+const FCS_AT = 16;
+const FDS_AT = 24;
+
+/** Whether an FNSTENV image holds zero in both FCS and FDS. */
+function selectorsZero(mem: Uint8Array): boolean {
+  const v = new DataView(mem.buffer, mem.byteOffset);
+  return v.getUint16(FCS_AT, true) === 0 && v.getUint16(FDS_AT, true) === 0;
+}
 
 /** Decides hostZeroesFcsFds from one run: in most FNSTENV cases where the model stored the selectors, the host stored zeros. */
 function judgeHostFcsFds(cases: readonly Case[], want: readonly Outcome[], got: readonly Outcome[]): void {
   let stored = 0;
   let zeroed = 0;
   cases.forEach((c, i) => {
-    if (c.op.name !== 'fnstenv' || want[i]!.trap) return;
-    const g = new DataView(got[i]!.mem.buffer, got[i]!.mem.byteOffset);
-    const w = new DataView(want[i]!.mem.buffer, want[i]!.mem.byteOffset);
-    if (g.getUint16(16, true) === 0 && g.getUint16(24, true) === 0) return;
+    if (c.op.name !== 'fnstenv' || want[i]!.trap || selectorsZero(got[i]!.mem)) return;
     stored++;
-    if (w.getUint16(16, true) === 0 && w.getUint16(24, true) === 0) zeroed++;
+    if (selectorsZero(want[i]!.mem)) zeroed++;
   });
   hostZeroesFcsFds = zeroed * 2 > stored;
   if (hostZeroesFcsFds) console.log(`x87 oracle: the host stored FCS and FDS as zero in ${zeroed} of ${stored} FNSTENV cases (deprecated there): not compared`);
@@ -572,8 +579,8 @@ function judgeHostFcsFds(cases: readonly Case[], want: readonly Outcome[], got: 
 function withoutFcsFds(c: Case, mem: Uint8Array): Uint8Array {
   if (!hostZeroesFcsFds || c.op.name !== 'fnstenv') return mem;
   const m = mem.slice();
-  m.fill(0, 16, 18);
-  m.fill(0, 24, 26);
+  m.fill(0, FCS_AT, FCS_AT + 2);
+  m.fill(0, FDS_AT, FDS_AT + 2);
   return m;
 }
 
@@ -605,8 +612,9 @@ function mismatch(c: Case, want: Outcome, got: Outcome): string | null {
   if (c.op.prem && w.getUint16(4, true) & 0x0400) swMask &= ~0x4300;
   if ((w.getUint16(4, true) & swMask) !== (g.getUint16(4, true) & swMask)) return 'status word';
   if (w.getUint16(8, true) !== g.getUint16(8, true)) return 'tag word';
-  const hostStoredFop = !hostFopOnExceptionsOnly || fopOf(want.image) !== fopOf(c.image);
-  if (hostStoredFop && fopOf(want.image) !== fopOf(got.image)) return 'opcode (FOP)';
+  const wantFop = fopOf(want.image);
+  const hostStoredFop = !hostFopOnExceptionsOnly || wantFop !== fopOf(c.image);
+  if (hostStoredFop && wantFop !== fopOf(got.image)) return 'opcode (FOP)';
   for (let i = 0; i < 8; i++) {
     const off = 28 + 10 * i;
     const a = key80(want.image, off);
