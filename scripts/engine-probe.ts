@@ -148,6 +148,19 @@ function onTranslate(seen: (eip: number, t: Translation, ms: number, wasm: boole
     return t;
   };
 }
+// WASM_SAVE=dir: each WebAssembly translation's module goes to dir/<eip>.wasm (for wasm2wat).
+if (process.env.WASM_SAVE && m.bt) {
+  let last: Uint8Array | null = null;
+  const Module = WebAssembly.Module;
+  WebAssembly.Module = function (bytes: Uint8Array<ArrayBuffer>) {
+    last = bytes;
+    return new Module(bytes);
+  } as unknown as typeof WebAssembly.Module;
+  onTranslate((eip, _t, _ms, wasm) => {
+    if (wasm && last) writeFileSync(`${process.env.WASM_SAVE}/${eip.toString(16)}.wasm`, last);
+    last = null;
+  });
+}
 // CAPTURE=hex,hex: each time a translation is made at one of these EIPs, its source goes to
 // /tmp/cap-<eip>-<ms>.js (translations made and flushed during the boot, such as the decompressor's).
 if (process.env.CAPTURE && m.bt) {
@@ -224,11 +237,20 @@ async function rest(r: string, maxMs: number): Promise<void> {
 let waitedBeforePrompt = 0;
 // The host time at which the guest first turned paging on: the end of the kernel's decompressor.
 // STOP_AT_PAGING=1 stops there (DUMP_MEM=file: with the 64 KiB below 32 MiB, where it runs, written out).
+// BOOT_PROFILE=file: a CPU profile of the boot (to paging with STOP_AT_PAGING).
+const bootProfile = process.env.BOOT_PROFILE ? new (await import('node:inspector/promises')).Session() : null;
+if (bootProfile) {
+  bootProfile.connect();
+  await bootProfile.post('Profiler.enable');
+  await bootProfile.post('Profiler.start');
+}
 let pagingAt = 0;
+let pagingInsns = 0;
 for (;;) {
   const r = m.runSlice(50);
   if (!pagingAt && m.cpu.cr0 & 0x80000000) {
     pagingAt = performance.now();
+    pagingInsns = m.cpu.instructions;
     if (process.env.STOP_AT_PAGING) {
       if (process.env.DUMP_MEM) writeFileSync(process.env.DUMP_MEM, m.mem.u8.subarray(0x1ff0000, 0x2000000));
       break;
@@ -237,6 +259,7 @@ for (;;) {
   if (prompt || r === 'off' || performance.now() > deadline) break;
   await rest(r, 10);
 }
+if (bootProfile) writeFileSync(process.env.BOOT_PROFILE!, JSON.stringify((await bootProfile.post('Profiler.stop')).profile));
 if (snapshot && prompt && !existsSync(snapshot)) {
   const { sections, ram } = m.saveState();
   const parts: Buffer[] = [];
@@ -252,7 +275,7 @@ if (snapshot && prompt && !existsSync(snapshot)) {
   writeFileSync(snapshot, Buffer.concat(parts));
 }
 const t = ((prompt || performance.now()) - started) / 1000;
-if (pagingAt) console.log(`\npaging on after ${((pagingAt - started) / 1000).toFixed(1)} s`);
+if (pagingAt) console.log(`\npaging on after ${((pagingAt - started) / 1000).toFixed(1)} s, ${(pagingInsns / 1e6).toFixed(0)} M instructions`);
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions, ${(waitedBeforePrompt / 1000).toFixed(1)} s of it waiting for the guest's timers`);
 // IDLE=seconds idles at the prompt as the VMM process does and prints what that costs the host.
 if (prompt && process.env.IDLE) {

@@ -98,3 +98,22 @@ test('the module emitter: LEB128 numbers and nested branches as the WebAssembly 
   assert.equal(f(0x7fffffff, 0), (0x7fffffff - 12345678) | 0);
   assert.equal(CODE, 0x10000);
 });
+
+test('a branch forward inside a region goes straight on; only a branch back looks at the budget', () => {
+  // 0: cmp eax, ebx ; 2: jb 5 ; 4: inc ecx ; 5: inc edx ; 6: dec esi ; 7: jnz 0 ; 9: hlt
+  const loop: GuestLoop = { name: 'diamond', code: [0x39, 0xd8, 0x72, 0x01, 0x41, 0x42, 0x4e, 0x75, 0xf7, 0xf4], setup: () => {}, ramBytes: () => 1 << 20 };
+  for (const [eax, ebx, perIteration] of [[1, 2, 5], [2, 1, 6]] as const) {
+    const c = loopBox(loop, 0);
+    c.cpu.r32.set([eax, 0, 0, ebx, 0x80000, 0, 3, 0]);
+    const w = new WasmRunner(c.cpu);
+    w.load();
+    const t = w.translate(CODE)!;
+    assert.ok(t.loops, 'the region holds the loop');
+    // A budget of one instruction: the whole iteration runs (its branches are forward), then the
+    // branch back to the entry finds the budget spent and leaves there.
+    assert.equal(w.instantiate(t)(1), perIteration, `EAX ${eax}, EBX ${ebx}: one whole iteration`);
+    w.save();
+    assert.equal(c.cpu.eip, CODE);
+    assert.deepEqual([c.cpu.r32[1], c.cpu.r32[2], c.cpu.r32[6]], [eax < ebx ? 0 : 1, 1, 2]);
+  }
+});

@@ -216,7 +216,10 @@ export function translateWasm(
   }
   // Judged before any byte is written: most regions the engine offers are refused.
   if (opts.accept && !opts.accept(total, loops)) return null;
-  const w = new RegionWriter(mode, [...blocks.keys()], layout, opts.logWrites ?? false);
+  // The entry block first (the module starts there), then the rest in address order, so that a
+  // fall-through or a branch forward in the guest's code is a branch forward in the module.
+  const ordered = new Map([...blocks].sort(([a], [b]) => (a === eip ? -1 : b === eip ? 1 : offsetOf(a) - offsetOf(b))));
+  const w = new RegionWriter(mode, [...ordered.keys()], layout, opts.logWrites ?? false);
   const bytes = moduleBytes({
     memoryPages,
     importFuncs: [
@@ -225,7 +228,7 @@ export function translateWasm(
     ],
     funcs: [
       { name: 'cf', type: { params: [], results: [I32] }, locals: [I32, I32, I32, I32, I32, I32], code: cfHelper(stateAt(layout.state)) },
-      { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(blocks) },
+      { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(ordered) },
     ],
   });
   return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
@@ -273,6 +276,10 @@ class RegionWriter {
   private size = 2;
   private top: Label = 0;
   private out: Label = 0;
+  /** Each block's label: a branch to it leaves that label's construct and lands on the block's first instruction. */
+  private labels: Label[] = [];
+  /** The index of the block being written. */
+  private at = 0;
   private readonly index = new Map<number, number>();
   /** Where the region's calls return to, when that is one of its blocks (RET goes on there inside). */
   private readonly returnPoints: number[] = [];
@@ -300,11 +307,12 @@ class RegionWriter {
     this.out = c.open(Op.block);
     this.top = c.open(Op.loop);
     const list = [...blocks.values()];
-    const labels: Label[] = new Array<Label>(list.length);
+    const labels: Label[] = (this.labels = new Array<Label>(list.length));
     for (let k = list.length - 1; k >= 0; k--) labels[k] = c.open(Op.block);
     c.get(PC).brTable(labels, this.out);
-    for (const insns of list) {
+    for (const [k, insns] of list.entries()) {
       c.close();
+      this.at = k;
       this.pending = null;
       for (const ins of insns) {
         this.cur = ins;
@@ -386,7 +394,12 @@ class RegionWriter {
     c.br(this.out);
   }
 
-  /** Goes on at `target` after `done` instructions of this block: inside the region while the budget lasts. */
+  /**
+   * Goes on at `target` after `done` instructions of this block: inside the region while the budget
+   * lasts. A block later in the module is reached by a branch straight to its label; only a branch
+   * back to this block or an earlier one (which every loop has) goes through the loop's `br_table`,
+   * with the budget looked at there. Forward branches alone cannot run longer than the region.
+   */
   private jumpTo(target: number, done: number): void {
     const k = this.index.get(target);
     if (k === undefined) {
@@ -395,6 +408,10 @@ class RegionWriter {
     }
     const c = this.c;
     this.flush();
+    if (k > this.at) {
+      c.get(N).i32(done).op(Op.i32_add).set(N).br(this.labels[k]!);
+      return;
+    }
     c.get(N).i32(done).op(Op.i32_add).tee(N).get(BUDGET).op(Op.i32_lt_s);
     c.open(Op.if);
     c.i32(k).set(PC).br(this.top);
