@@ -559,6 +559,22 @@ for (const [name, bytes, opts] of GOLDEN) {
   });
 }
 
+test('a branch forward inside a region goes straight on; only a branch back looks at the budget', () => {
+  // 0: cmp eax, ebx ; 2: jb 5 ; 4: inc ecx ; 5: inc edx ; 6: dec esi ; 7: jnz 0 ; 9: hlt
+  const bytes = [0x39, 0xd8, 0x72, 0x01, 0x41, 0x42, 0x4e, 0x75, 0xf7, 0xf4];
+  for (const [eax, ebx, perIteration] of [[1, 2, 5], [2, 1, 6]] as const) {
+    const box = flatBox(bytes, 'bt');
+    const t = translateCode(box, bytes);
+    assert.ok(t && t.blocks >= 3, 'one region: the entry, the fall-through and the branch target');
+    box.cpu.r32.set([eax, 0, 0, ebx, 0x8000, 0, 3, 0]);
+    // A budget of one instruction: the whole iteration runs (its branches are forward), then the
+    // branch back to the entry finds the budget spent and leaves there.
+    assert.equal(t.fn(box.cpu, 1), perIteration, `EAX ${eax}, EBX ${ebx}: one whole iteration`);
+    assert.equal(box.cpu.eip, CODE);
+    assert.deepEqual([box.cpu.r32[1], box.cpu.r32[2], box.cpu.r32[6]], [eax < ebx ? 0 : 1, 1, 2]);
+  }
+});
+
 test('a translation is compiled when it is made: V8 parses its text once, not a pre-parse then a parse at the first call', () => {
   // V8 pre-parses a function expression inside `new Function`'s body and compiles it only when it is
   // first called, parsing its text a second time; a parenthesized one it compiles at once. Bit 7 of

@@ -379,18 +379,27 @@ function translateRegion(
   const replacement = opts.instead?.(total, others.length);
   if (replacement) return replacement;
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
+  // The entry block first, then the rest in address order: a fall-through or a branch forward in
+  // the guest's code is then one forward in the function, a `break` to the block's label.
+  const order = [...blocks.keys()].sort((a, b) => (a === eip ? -1 : b === eip ? 1 : placeOf(a) - placeOf(b)));
+  const index = new Map(order.map((start, k) => [start, k]));
+  let current = 0;
   const jumpTo = (target: number, done: number): string => {
-    if (blocks.has(target)) {
-      // Within the region: go on inside the function while the budget lasts (flags to the cpu, as
-      // every block starts with them there).
-      const f = w.pendingFlush();
-      return `{ n += ${done}; ${f} if (n < budget) { pc = ${w.eipLit(target)}; continue; } cpu.eip = ${w.eipLit(target)}; return n; }`;
-    }
-    return w.exitCode(w.eipLit(target), done);
+    const k = index.get(target);
+    if (k === undefined) return w.exitCode(w.eipLit(target), done);
+    // Within the region (flags to the cpu, as every block starts with them there). A block later in
+    // the function is reached straight; a branch back (every loop has one) goes through the switch,
+    // on while the budget lasts. Forward branches alone cannot run longer than the region.
+    const f = w.pendingFlush();
+    if (k > current) return `{ n += ${done}; ${f} break b${k}; }`;
+    return `{ n += ${done}; ${f} if (n < budget) { pc = ${w.eipLit(target)}; continue; } cpu.eip = ${w.eipLit(target)}; return n; }`;
   };
   let written = 0;
-  for (const [start, insns] of blocks) {
-    w.emit(`case ${w.eipLit(start)}: {`);
+  for (const [k, start] of order.entries()) {
+    const insns = blocks.get(start)!;
+    current = k;
+    // Closes block k's label: a `break b${k}` lands here.
+    w.emit(`} // b${k}`);
     const page = pageOfPlace(insns[0]!.off);
     // Another page's code, or an instruction running on into the next page: still mapped where it
     // was? (Else the dispatcher looks it up; the interpreter runs it.)
@@ -410,11 +419,10 @@ function translateRegion(
     const lastIns = insns[insns.length - 1]!;
     // Fell off the end (page end, length limit; unreachable after a block-ending instruction).
     w.emit(jumpTo(lastIns.next, insns.length));
-    w.emit('}');
   }
   // Every fact of the key but the flatness of segments the translation never addressed through.
   const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
-  const source = assemble(w, eip, mode, keyMask);
+  const source = assemble(w, eip, mode, keyMask, order);
   if (source.length > maxSource) return Math.floor(total / 2);
   const slow = w.sites.length ? new Int32Array(w.sites.length + 1) : NO_SLOW_COUNTS;
   const fn = compile(source, w.instrs, slow);
@@ -515,7 +523,12 @@ const BINDINGS: readonly [string, string][] = [
   ['ram16', 'cpu.mem.u16'], ['ram32', 'cpu.mem.i32'], ['codePage', 'cpu.mem.codePage'],
 ];
 
-function assemble(w: BlockWriter, eip: number, mode: ModeFacts, keyMask: number): string {
+/**
+ * The function's source. Its loop opens one labelled block per region block (`starts`, in the order
+ * their code follows), and a switch on EIP inside them all breaks out to the block it names: entries,
+ * branches back and returns come in there, branches forward break to their label directly.
+ */
+function assemble(w: BlockWriter, eip: number, mode: ModeFacts, keyMask: number, starts: readonly number[]): string {
   const body = w.lines.join('\n') + '\n' + w.faultCases.join('\n');
   // The key test after a segment load (emitFallback) compares with what the translation serves.
   const keyTest = /\bKEY_MASK\b/.test(body) ? [`KEY_MASK = ${keyMask}`, `KEY = ${mode.key & keyMask}`] : [];
@@ -531,10 +544,12 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts, keyMask: number)
     `return (function block_${(eip >>> 0).toString(16)}(cpu, budget) {`,
     ...(bound.length ? [`const ${bound.join(', ')};`] : []),
     `let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip${/\bws\b/.test(body) ? ', ws = 0' : ''};`,
-    `try { for (;;) { switch (pc) {`,
-    ...w.lines,
+    `try { for (;;) { ${starts.map((_, k) => `b${k}: {`).reverse().join(' ')} switch (pc) {`,
+    ...starts.map((start, k) => `case ${w.eipLit(start)}: break b${k};`),
     `default: cpu.eip = pc; return n;`,
-    `} } } catch (e) {`,
+    `}`,
+    ...w.lines,
+    `} } catch (e) {`,
     `if (e === FAULT) switch (at) {`,
     ...w.faultCases,
     `}`,

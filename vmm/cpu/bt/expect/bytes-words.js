@@ -3,8 +3,11 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram8 = cpu.mem.u8, ram16 = cpu.mem.u16, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // movzx_GvEb @0x10000
 at = 0;
 const x0 = r32[6], e0 = tlb[x0 >>> 12];
@@ -55,9 +58,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 6; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.eip = 65553; return n + 6; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 1:  cpu.prevEip = 65539; cpu.btDone = n + 1; break;

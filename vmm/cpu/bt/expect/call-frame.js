@@ -3,8 +3,12 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b1: { b0: { switch (pc) {
+case 65536: break b0;
+case 65548: break b1;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // push_r5 @0x10000
 const v = r32[5];
 at = 0;
@@ -39,11 +43,10 @@ const x3 = sp, e3 = tlb[x3 >>> 12], p3 = (e3 & -4096) | (x3 & 4095);
 if ((e3 & 20) === 4 && (x3 & 3) === 0 && codePage[p3 >>> 12] === 0) ram32[p3 >>> 2] = 65548; else { ws = 1, ++slow[4] === 4096 && (slow[0] = 1, cpu.btSlow = true); cpu.wf32(x3, 65548, 2); }
 r32[4] = sp;
 if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65548; return n + 5; }
-{ n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }
+{ n += 5;  break b1; }
 }
-{ n += 5;  if (n < budget) { pc = 65548; continue; } cpu.eip = 65548; return n; }
-}
-case 65548: {
+{ n += 5;  break b1; }
+} // b1
 { // pop_r3 @0x1000c
 at = 5;
 const x4 = r32[4], e4 = tlb[x4 >>> 12];
@@ -67,9 +70,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 3;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65551; return n + 3; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 2:  cpu.prevEip = 65539; cpu.btDone = n + 2; break;

@@ -3,8 +3,13 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, tlb = cpu.tlb, ram32 = cpu.mem.i32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b2: { b1: { b0: { switch (pc) {
+case 65536: break b0;
+case 65544: break b1;
+case 65546: break b2;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // mov_GvEv @0x10000
 at = 0;
 const x0 = ((r32[6] + (8)) | 0), e0 = tlb[x0 >>> 12];
@@ -20,12 +25,17 @@ const r = (a - b) | 0;
 fa = a; fb = b; fr = r;
 }
 { // jb_Jb @0x10006
-if (((fa >>> 0) < (fb >>> 0))) { n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
-{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65544; continue; } cpu.eip = 65544; return n; }
+if (((fa >>> 0) < (fb >>> 0))) { n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; break b2; }
+{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; break b1; }
 }
-{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65544; continue; } cpu.eip = 65544; return n; }
+{ n += 3; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; break b1; }
+} // b1
+{ // jle_Jb @0x10008
+if (cpu.cond(14)) { n += 1;  break b2; }
+{ n += 1;  break b2; }
 }
-case 65546: {
+{ n += 1;  break b2; }
+} // b2
 { // ret @0x1000a
 at = 3;
 const x2 = r32[4], e2 = tlb[x2 >>> 12];
@@ -35,16 +45,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 1;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65547; return n + 1; }
-}
-case 65544: {
-{ // jle_Jb @0x10008
-if (cpu.cond(14)) { n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
-{ n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
-}
-{ n += 1;  if (n < budget) { pc = 65546; continue; } cpu.eip = 65546; return n; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 1:  cpu.prevEip = 65539; cpu.btDone = n + 1; break;

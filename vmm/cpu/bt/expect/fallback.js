@@ -3,8 +3,11 @@ const i0 = I[0];
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // rcl_EvIb @0x10000
 at = 0;
 cpu.prevEip = 65536; cpu.eip = 65539; i0.h(cpu, i0);
@@ -20,9 +23,7 @@ fa = a; fb = b; fr = r;
 { n += 3; cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65536; continue; } cpu.eip = 65536; return n; }
 }
 { cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65543; return n + 3; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.btDone = n + 0; break;
 }

@@ -3,8 +3,11 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // push_r5 @0x10000
 const v = r32[5];
 at = 0;
@@ -64,9 +67,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 10;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65558; return n + 10; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 2:  cpu.prevEip = 65539; cpu.btDone = n + 2; break;

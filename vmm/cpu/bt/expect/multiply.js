@@ -3,8 +3,11 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // imul_GvEv @0x10000
 at = 0;
 const x0 = ((r32[6] + (4)) | 0), e0 = tlb[x0 >>> 12];
@@ -36,9 +39,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 5; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65548; return n + 5; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 4: cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.prevEip = 65547; cpu.btDone = n + 4; break;

@@ -3,8 +3,11 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // mov_GvEv @0x10000
 at = 0;
 const m = cpu.rf32(((r32[6] + (4)) | 0), 3);
@@ -30,9 +33,7 @@ if (cpu.codeEpoch !== epoch) { cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres =
 { n += 4; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65536; continue; } cpu.eip = 65536; return n; }
 }
 { cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65545; return n + 4; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 1:  cpu.prevEip = 65539; cpu.btDone = n + 1; break;

@@ -2,8 +2,11 @@
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // rol_EvIb @0x10000
 const v = r32[0]; const r = ((v << 5) | (v >>> 27)) | 0; const cf = r & 1; const of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
 cpu.lazy &= -2050; cpu.flagsRaw = (cpu.flagsRaw & -2050) | cf | (of << 11);
@@ -18,9 +21,7 @@ fa = a; fb = b; fr = r;
 { n += 3; cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = 65536; continue; } cpu.eip = 65536; return n; }
 }
 { cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65543; return n + 3; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 }
 throw e; }

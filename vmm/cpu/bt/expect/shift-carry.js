@@ -3,8 +3,11 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // shl_EvIb @0x10000
 const v = r32[0]; const r = (v << 3) | 0; const cf = (v >>> 29) & 1; const of = ((r >>> 31) & 1) ^ cf; r32[0] = r;
 fr = r; fc = cf; fb = of;
@@ -38,9 +41,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 6; cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; cpu.eip = 65550; return n + 6; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 5: cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; cpu.prevEip = 65549; cpu.btDone = n + 5; break;
 }

@@ -3,8 +3,11 @@ const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
-try { for (;;) { switch (pc) {
-case 65536: {
+try { for (;;) { b0: { switch (pc) {
+case 65536: break b0;
+default: cpu.eip = pc; return n;
+}
+} // b0
 { // shl_EvCL @0x10000
 const k = r8[4] & 31; if (k !== 0) { const v = r32[0]; const r = k >= 32 ? 0 : (v << k) & (-1); const out = 32 - k; const cf = k <= 32 ? (v >>> out) & 1 : 0; const of = ((r >>> 31) & 1) ^ cf; r32[0] = r; fr = r; fc = cf; fb = of; cpu.flagsRaw = (cpu.flagsRaw & -2066) | fc | (fb << 11); cpu.lop = 4; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 196; }
 }
@@ -26,9 +29,7 @@ r32[4] = (r32[4] + 4) | 0;
 { n += 5;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65546; return n + 5; }
-}
-default: cpu.eip = pc; return n;
-} } } catch (e) {
+} } catch (e) {
 if (e === FAULT) switch (at) {
 case 4:  cpu.prevEip = 65545; cpu.btDone = n + 4; break;
 }
