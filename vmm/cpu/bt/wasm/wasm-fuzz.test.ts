@@ -1,6 +1,6 @@
 // Lockstep fuzzing of the WebAssembly translations: random loops of instructions from the subset
 // (ALU, shifts and rotates by a constant, shifts by CL and of words, MUL and IMUL, moves of every width it has, LEA,
-// NOPs, CMOVcc and SETcc, PUSH and POP) over registers and a buffer that straddles a page end, run under the interpreter, the
+// NOPs, CMOVcc and SETcc, PUSH and POP, conditional branches forward) over registers and a buffer that straddles a page end, run under the interpreter, the
 // translator and the check engine, which must end in the same registers, flags and memory. PUSHFD
 // after a producer now and then makes the block leave there and keeps the flags it left. A fixed
 // seed runs every time; a fresh one is printed and can be replayed with HOSTBOX_FUZZ_SEED
@@ -43,8 +43,26 @@ function program(r: Xorshift32, n: number): string {
     if (!flagsKnown) lines.push(`cmp ${reg()}, ${reg()}`);
     flagsKnown = true;
   };
-  for (let k = 0; k < n; k++) {
+  /** Forward branches not yet landed: each label is placed after `left` more of the loop's steps. */
+  const forward: { label: string; left: number }[] = [];
+  const land = (): void => {
+    for (const f of forward) if (--f.left === 0) {
+      lines.push(`${f.label}:`);
+      // Two ways in: which producer set the flags is not known here.
+      flagsKnown = false;
+    }
+    forward.splice(0, forward.length, ...forward.filter((f) => f.left > 0));
+  };
+  for (let k = 0; k < n; k++, land()) {
     const op = r.pick(ALU);
+    // Now and then a conditional branch forward over the next few steps: the region's blocks then
+    // reach each other by branches forward, as compiled code's do.
+    if (r.below(6) === 0) {
+      readsFlags();
+      forward.push({ label: `f${k}`, left: 1 + r.below(4) });
+      lines.push(`j${r.pick(CC)} f${k}`);
+      flagsKnown = false;
+    }
     switch (r.below(22)) {
       case 0: lines.push(`${op} ${reg()}, ${reg()}`); break;
       case 1: lines.push(`${op} ${reg()}, ${imm()}`); break;
@@ -150,6 +168,7 @@ function program(r: Xorshift32, n: number): string {
     // WebAssembly block leaves there, and the interpreter reads the lazy flags it wrote to the state).
     if (r.below(5) === 0) lines.push(...readFlags(reg()));
   }
+  for (const f of forward) lines.push(`${f.label}:`);
   for (; pushed > 0; pushed--) lines.push(`pop ${reg()}`);
   // In half the programs, an instruction outside the subset late in the loop: the WebAssembly block
   // ends there, and the lazy flags it leaves are read by code translated otherwise or interpreted.
