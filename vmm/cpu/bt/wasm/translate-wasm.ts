@@ -10,8 +10,8 @@
 // code, and guest RAM: one WebAssembly.Memory, as the issue requires of a WebAssembly design. Inside
 // a translation the eight registers are WebAssembly locals, loaded on entry and stored on every exit;
 // the lazy flags are handled as the JavaScript translator does (flags-emit.ts): the producing
-// operation is known when translating, its operands and result sit in locals, and the memory copies
-// of the interpreter's lazy-flag fields are written at block ends and exits.
+// operation is known when translating, its operands and result sit in locals, and the interpreter's
+// lazy-flag fields are locals too, written at block ends and copied to the state on the way out.
 //
 // No JavaScript exception crosses translated code: an access the inline path cannot do (a TLB miss
 // the host cannot fill, I/O, a page crossing, a store to a page with code) leaves with status
@@ -70,7 +70,15 @@ const F_CF = 2;
 const BUDGET = 0;
 const R = (r: number): number => 1 + r;
 const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20, K = 21;
-const LOCALS = [...new Array<number>(19).fill(I32), I64, I32];
+/**
+ * The interpreter's lazy-flag fields, held in locals from entry to exit: a block's end writes its
+ * pending flags there (V8 keeps them in registers, and drops what the next block overwrites), and
+ * only the way out writes them to the state, beside the registers.
+ */
+const FLAG_LOCALS: ReadonlyMap<number, number> = new Map([
+  [STATE.flagsRaw, 22], [STATE.lazy, 23], [STATE.lop, 24], [STATE.la, 25], [STATE.lb, 26], [STATE.lres, 27], [STATE.lsz, 28],
+]);
+const LOCALS = [...new Array<number>(19).fill(I32), I64, I32, ...new Array<number>(FLAG_LOCALS.size).fill(I32)];
 
 /** The table's operand names in its integer templates: a and b in FA and FB, the carry-in in T1. */
 const OPERANDS: ReadonlyMap<string, Binding> = new Map([
@@ -304,6 +312,7 @@ class RegionWriter {
       if (last.i.opcode === 0xe8 && blocks.has(last.next)) this.returnPoints.push(last.next);
     }
     for (let r = 0; r < 8; r++) c.i32(0).mem(Op.i32_load, 2, this.S.regs + 4 * r).set(R(r));
+    for (const [off, local] of FLAG_LOCALS) c.i32(0).mem(Op.i32_load, 2, this.L.state + off).set(local);
     this.out = c.open(Op.block);
     this.top = c.open(Op.loop);
     const list = [...blocks.values()];
@@ -324,16 +333,34 @@ class RegionWriter {
     c.close(); // loop
     c.close(); // out
     for (let r = 0; r < 8; r++) c.i32(0).get(R(r)).mem(Op.i32_store, 2, this.S.regs + 4 * r);
+    this.spillFlags();
     c.get(N);
     return c;
   }
 
   // ------------------------------------------------------------ exits and jumps
 
+  /** Writes a field of the state: a lazy-flag field goes to its local (FLAG_LOCALS). */
   private store(off: number, value: () => void): void {
+    const local = FLAG_LOCALS.get(off - this.L.state);
+    if (local !== undefined) {
+      value();
+      this.c.set(local);
+      return;
+    }
     this.c.i32(0);
     value();
     this.c.mem(Op.i32_store, 2, off);
+  }
+
+  /** Pushes a lazy-flag field of the state (from its local). */
+  private flagField(off: number): void {
+    this.c.get(FLAG_LOCALS.get(off - this.L.state)!);
+  }
+
+  /** The lazy-flag locals to the state, where the interpreter and the CF helper read them. */
+  private spillFlags(): void {
+    for (const [off, local] of FLAG_LOCALS) this.c.i32(0).get(local).mem(Op.i32_store, 2, this.L.state + off);
   }
 
   /** Producer `p` (of a record of size code `size`) is pending. */
@@ -350,7 +377,8 @@ class RegionWriter {
     const c = this.c;
     const raw = (keep: number, bits: () => void): void =>
       this.store(this.S.flagsRaw, () => {
-        c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(keep).op(Op.i32_and);
+        this.flagField(this.S.flagsRaw);
+        c.i32(keep).op(Op.i32_and);
         bits();
         c.op(Op.i32_or);
       });
@@ -601,7 +629,10 @@ class RegionWriter {
   /** Pushes CF as 0 or 1: from the pending producer, or from the state (the CF helper). */
   private carry(): void {
     if (this.pending) this.cf(this.pending);
-    else this.c.call(F_CF);
+    else {
+      this.spillFlags();
+      this.c.call(F_CF);
+    }
   }
 
   // ------------------------------------------------------------ instructions
@@ -740,9 +771,14 @@ class RegionWriter {
     c.set(T1).set(T0);
     this.flush();
     this.pending = null;
-    this.store(this.S.lazy, () => c.i32(0).mem(Op.i32_load, 2, this.S.lazy).i32(~(CF | OF)).op(Op.i32_and));
-    this.store(this.S.flagsRaw, () =>
-      c.i32(0).mem(Op.i32_load, 2, this.S.flagsRaw).i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or));
+    this.store(this.S.lazy, () => {
+      this.flagField(this.S.lazy);
+      c.i32(~(CF | OF)).op(Op.i32_and);
+    });
+    this.store(this.S.flagsRaw, () => {
+      this.flagField(this.S.flagsRaw);
+      c.i32(~(CF | OF)).op(Op.i32_and).get(T0).op(Op.i32_or).get(T1).i32(11).op(Op.i32_shl, Op.i32_or);
+    });
   }
 
   /** SHL, SHR or SAR of the word E by the constant `count` (1-31), from the one table: a word's record. */
