@@ -379,9 +379,7 @@ function translateRegion(
   const replacement = opts.instead?.(total, others.length);
   if (replacement) return replacement;
   const w = new BlockWriter(mode, !opts.replayable, opts.slowSites);
-  // The entry block first, then the rest in address order: a fall-through or a branch forward in
-  // the guest's code is then one forward in the function, a `break` to the block's label.
-  const order = [...blocks.keys()].sort((a, b) => (a === eip ? -1 : b === eip ? 1 : placeOf(a) - placeOf(b)));
+  const order = regionOrder(blocks.keys(), eip, placeOf);
   const index = new Map(order.map((start, k) => [start, k]));
   let current = 0;
   const jumpTo = (target: number, done: number): string => {
@@ -445,6 +443,15 @@ function mayTouchFpu(o: number): boolean {
   if (o < 0x0f00) return false;
   const b = o & 0xff;
   return (b >= 0x0e && b <= 0x2f) || (b >= 0x50 && b <= 0x7f) || b === 0xae || (b >= 0xc2 && b <= 0xc6) || b >= 0xd0;
+}
+
+/**
+ * The order a region's blocks are written in, by their starts: the entry first (the code starts
+ * there), then the rest by `place` (their offsets), so that a fall-through or a branch forward in the
+ * guest's code is a branch forward in the generated code, straight to the block's label.
+ */
+export function regionOrder(starts: Iterable<number>, entry: number, place: (start: number) => number): number[] {
+  return [...starts].sort((a, b) => (a === entry ? -1 : b === entry ? 1 : place(a) - place(b)));
 }
 
 /**

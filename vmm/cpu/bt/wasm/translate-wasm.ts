@@ -22,7 +22,7 @@ import { SS, type Instr } from '../../decode.ts';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../../flags.ts';
 import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../../regs.ts';
 import type { ModeFacts } from '../mode.ts';
-import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS } from '../translate.ts';
+import { MAX_BLOCKS, MAX_INSNS, MAX_REGION_INSNS, regionOrder } from '../translate.ts';
 import { Code, I32, I64, Op, moduleBytes, type Label } from './wasm-module.ts';
 import { ALU_OPS, DEC, INC, NEG, NOT, PRODUCERS, SHIFT_OPS, TEST, readsCarry, type IntOp, type Producer } from '../../gen/integer-table.ts';
 import { parse, type Expr } from '../../gen/template.ts';
@@ -224,9 +224,7 @@ export function translateWasm(
   }
   // Judged before any byte is written: most regions the engine offers are refused.
   if (opts.accept && !opts.accept(total, loops)) return null;
-  // The entry block first (the module starts there), then the rest in address order, so that a
-  // fall-through or a branch forward in the guest's code is a branch forward in the module.
-  const ordered = new Map([...blocks].sort(([a], [b]) => (a === eip ? -1 : b === eip ? 1 : offsetOf(a) - offsetOf(b))));
+  const ordered = new Map(regionOrder(blocks.keys(), eip, offsetOf).map((start) => [start, blocks.get(start)!]));
   const w = new RegionWriter(mode, [...ordered.keys()], layout, opts.logWrites ?? false);
   const bytes = moduleBytes({
     memoryPages,
