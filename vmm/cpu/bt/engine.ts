@@ -23,6 +23,7 @@ import { decode, type Instr } from '../decode.ts';
 import { CR0_PG, TLB_IO } from '../regs.ts';
 import type { Cpu } from '../cpu.ts';
 import { factsOf } from './mode.ts';
+import { EntryMap } from './entry-map.ts';
 import { makeTranslation, NO_SLOW_COUNTS, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { RETRANSLATE_AFTER } from './block-writer.ts';
 import { WasmTier, wasmLayoutOf } from './wasm/wasm-tier.ts';
@@ -157,12 +158,12 @@ export class BtEngine {
    */
   private readonly lookup: (Translation | null)[] = new Array<Translation | null>(1 << LOOKUP_BITS).fill(null);
   /**
-   * Direct-mapped like `lookup`: a physical address (as int32) found to start no translation of any
-   * mode, on a page that holds some. Nine in ten of the dispatcher's misses in lukewarm code were such
-   * blocks (kernel pages hold translations and cold code side by side): the cold loop runs on through
-   * them, and the dispatcher skips the page's variants. Cleared where a translation is made.
+   * The physical addresses where a translation of any mode begins (kept beside `pages`): a cold run
+   * goes on through the other blocks of a page holding translations, and the dispatcher skips the
+   * page's variants there. Nine in ten of the dispatcher's misses in lukewarm code had been such
+   * blocks (kernel pages hold translations and cold code side by side).
    */
-  private readonly notEntry = new Int32Array(1 << LOOKUP_BITS).fill(-1);
+  private readonly entries = new EntryMap();
   private readonly hot = new Uint32Array(1 << HOT_BITS);
   /**
    * A cold run's state (interpretCold): the current block's entry in `hot` (-1: none), where in the
@@ -379,7 +380,7 @@ export class BtEngine {
       return true;
     }
     const phys = ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
-    if (this.pageState[phys >>> 12] === PAGE_TRANSLATED && this.notEntry[lookupIndex(phys)] !== (phys | 0)) return false;
+    if (this.entries.has(phys)) return false;
     const h = hotIndex(phys, cpu.modeKey);
     const heat = this.hot[h]! + 1;
     if (heat >= this.coldThreshold) return false;
@@ -435,12 +436,8 @@ export class BtEngine {
       const slot = lookupIndex(phys);
       let t: Translation | null | undefined = this.lookup[slot]!;
       if (t === null || t.phys !== phys || !this.serves(t, eip)) {
-        if (this.notEntry[slot] === (phys | 0)) t = null;
-        else {
-          t = this.servingAt(phys, eip);
-          if (t) this.lookup[slot] = t;
-          else if (!this.pages.get(phys >>> 12)!.byOffset.has(phys & 0xfff)) this.notEntry[slot] = phys | 0;
-        }
+        t = this.entries.has(phys) ? this.servingAt(phys, eip) : null;
+        if (t) this.lookup[slot] = t;
       }
       if (t) {
         this.stats.hits++;
@@ -575,7 +572,7 @@ export class BtEngine {
     // The newest first; beyond MAX_VARIANTS the oldest goes.
     t.alt = page.byOffset.get(pageOff) ?? null;
     page.byOffset.set(pageOff, t);
-    this.isEntry(phys);
+    this.entries.add(phys);
     this.pageState[phys >>> 12] = PAGE_TRANSLATED;
     this.count++;
     let v = t;
@@ -693,7 +690,10 @@ export class BtEngine {
     const head = byOffset.get(off);
     if (head === t) {
       if (t.alt) byOffset.set(off, t.alt);
-      else byOffset.delete(off);
+      else {
+        byOffset.delete(off);
+        this.entries.remove(t.phys);
+      }
     } else for (let v: Translation | null | undefined = head; v; v = v.alt) if (v.alt === t) v.alt = t.alt;
   }
 
@@ -717,7 +717,7 @@ export class BtEngine {
       const a = makeTranslation({ ...t, eip, phys: t.phys - pageOff + off, entries: [], home: t, source: '' });
       a.alt = page.byOffset.get(off) ?? null;
       page.byOffset.set(off, a);
-      this.isEntry(a.phys);
+      this.entries.add(a.phys);
       t.aliases.push(a);
       this.count++;
     }
@@ -754,12 +754,6 @@ export class BtEngine {
       if (!set) this.borrowers.set(p, (set = new Set()));
       set.add(t);
     }
-  }
-
-  /** A translation now starts at physical address `phys`. */
-  private isEntry(phys: number): void {
-    const slot = lookupIndex(phys);
-    if (this.notEntry[slot] === (phys | 0)) this.notEntry[slot] = -1;
   }
 
   /** Takes dropped translation `t` out of the lookup, where it would keep its code alive. */
@@ -799,6 +793,7 @@ export class BtEngine {
     this.stats.translations = this.count;
     this.stats.invalidations++;
     entry.byOffset.clear();
+    this.entries.clearPage(page);
     // A demoted page stays so until the next decay (it holds no translations to drop): a write to it
     // had made it a candidate again, so mixed code and data were translated again after every second
     // write or so, and the page demoted again each time.
@@ -868,6 +863,7 @@ export class BtEngine {
     for (const entry of this.pages.values()) for (const t of variants(entry)) if (t.home === t) all.push(t);
     all.sort((a, b) => b.runs - a.runs);
     this.lookup.fill(null);
+    this.entries.clear();
     // Demoted pages stay demoted; the kept translations mark their pages again below.
     for (const [page, entry] of this.pages) {
       entry.byOffset.clear();
@@ -892,8 +888,10 @@ export class BtEngine {
           v.succ = null;
           v.succ2 = null;
           this.pageState[v.phys >>> 12] = PAGE_TRANSLATED;
-          if (!tail) byOffset.set(off, v);
-          else {
+          if (!tail) {
+            byOffset.set(off, v);
+            this.entries.add(v.phys);
+          } else {
             while (tail.alt) tail = tail.alt;
             tail.alt = v;
           }
@@ -918,6 +916,7 @@ export class BtEngine {
   flushAll(): void {
     for (const entry of this.pages.values()) for (const t of variants(entry)) t.valid = false;
     this.pages.clear();
+    this.entries.clear();
     this.borrowers.clear();
     this.pageState.fill(0);
     this.demoted.length = 0;
