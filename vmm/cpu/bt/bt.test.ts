@@ -1162,8 +1162,8 @@ test('a region that reaches code translated already ends there instead of holdin
   assert.equal(box.cpu.r32[0], 3000 * 6);
   // One translation holds the loop (translationAt fails on two), and one holds a (its own region, or
   // that of the code on the next page that jumps to it): that one ends at the jump to b.
-  translationAt(box, CODE + 0x40);
-  translationAt(box, CODE + 5);
+  const loop = translationAt(box, CODE + 0x40);
+  assert.notEqual(translationAt(box, CODE + 5), loop, 'the region holding a took in the loop too');
 });
 
 test('a function translated already is still copied into a region that calls it, so call and return stay inside', () => {
