@@ -12,6 +12,8 @@ import { tuneV8ForTranslatedCode } from '../main/v8-tiering.ts';
 
 // As the VMM process does (NO_TUNE=1 leaves V8's defaults, to compare).
 if (!process.env.NO_TUNE) tuneV8ForTranslatedCode();
+// NO_HINTS=1: V8 ignores the WebAssembly translations' branch hints (to measure what they do).
+if (process.env.NO_HINTS) (await import('node:v8')).setFlagsFromString('--no-experimental-wasm-branch-hinting');
 
 const engine = (process.argv[2] ?? 'bt') as EngineKind;
 const seconds = Number(process.argv[3] ?? 300);
@@ -246,9 +248,15 @@ if (bootProfile) {
 }
 let pagingAt = 0;
 let pagingInsns = 0;
+// MARK_AT=n: also the host time at which the guest passed n M instructions (with paging on, the
+// decompressor's warm stretch from there on, without the start's translating).
+const markAt = Number(process.env.MARK_AT ?? 0) * 1e6;
+let markedAt = 0;
 for (;;) {
   const r = m.runSlice(50);
+  if (markAt && !markedAt && m.cpu.instructions >= markAt) markedAt = performance.now();
   if (!pagingAt && m.cpu.cr0 & 0x80000000) {
+    if (markedAt) console.log(`from ${markAt / 1e6} M instructions to paging on: ${((performance.now() - markedAt) / 1000).toFixed(2)} s, ${((m.cpu.instructions - markAt) / ((performance.now() - markedAt) * 1000)).toFixed(0)} MIPS`);
     pagingAt = performance.now();
     pagingInsns = m.cpu.instructions;
     if (process.env.STOP_AT_PAGING) {

@@ -73,12 +73,14 @@ const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PH
 /**
  * The interpreter's lazy-flag fields, held in locals from entry to exit: a block's end writes its
  * pending flags there (V8 keeps them in registers, and drops what the next block overwrites), and
- * only the way out writes them to the state, beside the registers.
+ * only the way out writes them to the state, beside the registers. The record's operands and result
+ * (la, lb, lres) are the producer's own locals FA, FB and FR: a producer leaves them where the
+ * interpreter's record keeps them, and a block's end has only the constants of its record to write.
  */
 const FLAG_LOCALS: ReadonlyMap<number, number> = new Map([
-  [STATE.flagsRaw, 22], [STATE.lazy, 23], [STATE.lop, 24], [STATE.la, 25], [STATE.lb, 26], [STATE.lres, 27], [STATE.lsz, 28],
+  [STATE.flagsRaw, 22], [STATE.lazy, 23], [STATE.lop, 24], [STATE.la, FA], [STATE.lb, FB], [STATE.lres, FR], [STATE.lsz, 25],
 ]);
-const LOCALS = [...new Array<number>(19).fill(I32), I64, I32, ...new Array<number>(FLAG_LOCALS.size).fill(I32)];
+const LOCALS = [...new Array<number>(19).fill(I32), I64, I32, ...new Array<number>(4).fill(I32)];
 
 /** The table's operand names in its integer templates: a and b in FA and FB, the carry-in in T1. */
 const OPERANDS: ReadonlyMap<string, Binding> = new Map([
@@ -383,7 +385,6 @@ class RegionWriter {
     if (p === 'shift') {
       raw(~(CF | OF | AF), () => c.get(FC).get(FB).i32(11).op(Op.i32_shl, Op.i32_or));
       this.store(this.S.lop, () => c.i32(LazyOp.LOGIC));
-      this.store(this.S.lres, () => c.get(FR));
       this.store(this.S.lsz, () => c.i32(lsz));
       this.store(this.S.lazy, () => c.i32(PF | ZF | SF));
       return;
@@ -392,10 +393,8 @@ class RegionWriter {
     const spec = PRODUCERS[p];
     if (spec.keepsCF) raw(~CF, () => c.get(FC));
     const [lazy0, lazy1] = spec.lazy;
+    // The record's operands and result are in FA, FB and FR already (FLAG_LOCALS).
     this.store(this.S.lop, () => (lazy0 === lazy1 ? c.i32(lazy0) : c.i32(lazy1).i32(lazy0).get(FC).op(Op.select)));
-    this.store(this.S.la, () => c.get(FA));
-    this.store(this.S.lb, () => c.get(FB));
-    this.store(this.S.lres, () => c.get(FR));
     this.store(this.S.lsz, () => c.i32(lsz));
     this.store(this.S.lazy, () => c.i32(spec.keepsCF ? ARITH & ~CF : ARITH));
   }
@@ -439,7 +438,7 @@ class RegionWriter {
       return;
     }
     c.get(N).i32(done).op(Op.i32_add).tee(N).get(BUDGET).op(Op.i32_lt_s);
-    c.open(Op.if);
+    c.openHinted(true);
     c.i32(k).set(PC).br(this.top);
     c.close();
     this.store(this.S.eip, () => c.i32(target));
@@ -476,8 +475,9 @@ class RegionWriter {
    * interpreter.
    */
   private probe(i: Instr, size: number, write: boolean, read: boolean): void {
+    const c = this.c;
     this.ea(i);
-    this.c.set(LIN);
+    c.set(LIN);
     this.probeLin(size, write, read);
   }
 
@@ -488,23 +488,34 @@ class RegionWriter {
     let need = 0;
     if (read) need |= user ? TLB_USER_READ : TLB_VALID;
     if (write) need |= user ? TLB_USER_WRITE : TLB_SUP_WRITE;
-    const unusable = (): void => {
+    const entry = (): void => {
       c.get(LIN).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, this.L.tlb);
       c.tee(ENT).i32(need | TLB_IO).op(Op.i32_and).i32(need).op(Op.i32_ne);
-      c.get(LIN).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_gt_u, Op.i32_or);
     };
-    unusable();
-    c.open(Op.if);
+    const crosses = (): void => {
+      c.get(LIN).i32(0xfff).op(Op.i32_and).i32(0x1000 - size).op(Op.i32_gt_u);
+    };
+    // Two branches rather than one on the two tests or-ed: each compiles to a compare and a jump.
+    const usable = c.open(Op.block);
+    const miss = c.open(Op.block);
+    entry();
+    c.brIfHinted(miss, false);
+    crosses();
+    c.brIfHinted(miss, false);
+    c.br(usable);
+    c.close();
     c.get(LIN).i32(write ? 1 : 0).call(F_FILL);
-    unusable();
-    c.open(Op.if);
+    entry();
+    crosses();
+    c.op(Op.i32_or);
+    c.openHinted(false);
     this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
     c.close();
     c.close();
     c.get(ENT).i32(-4096).op(Op.i32_and).get(LIN).i32(0xfff).op(Op.i32_and, Op.i32_or).set(PHYS);
     if (write) {
       c.get(PHYS).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, 0, this.L.codePage);
-      c.open(Op.if);
+      c.openHinted(false);
       this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
       c.close();
     }

@@ -92,6 +92,8 @@ export type Label = number;
 export class Code {
   private readonly out = new Bytes();
   private depth = 0;
+  /** Branch hints: the body offset of an `if` and 1 if it is likely taken, 0 if unlikely. */
+  readonly hints: [offset: number, likely: number][] = [];
 
   /** The body's instructions so far. */
   get bytes(): Uint8Array<ArrayBuffer> {
@@ -162,6 +164,18 @@ export class Code {
     return this.depth++;
   }
 
+  /**
+   * Opens an `if` that the module's branch hints mark as likely or unlikely taken. V8's optimizing
+   * compiler places an unlikely path's code apart and moves the spills it needs (registers saved
+   * around a call) into it, off the likely path.
+   */
+  openHinted(likely: boolean): Label {
+    this.hints.push([this.out.length, likely ? 1 : 0]);
+    this.out.byte(Op.if);
+    this.out.byte(VOID);
+    return this.depth++;
+  }
+
   else(): this {
     this.out.byte(Op.else);
     return this;
@@ -181,6 +195,14 @@ export class Code {
 
   br(label: Label): this {
     this.out.byte(Op.br);
+    this.out.uleb(this.rel(label));
+    return this;
+  }
+
+  /** br_if, marked in the branch hints as likely or unlikely taken. */
+  brIfHinted(label: Label, likely: boolean): this {
+    this.hints.push([this.out.length, likely ? 1 : 0]);
+    this.out.byte(Op.br_if);
     this.out.uleb(this.rel(label));
     return this;
   }
@@ -276,32 +298,57 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   });
   section(out, 7, exp);
 
+  // The branch hints (WebAssembly branch hinting proposal: the custom section
+  // "metadata.code.branch_hint", before the code section), as offsets from each body's start.
+  const heads = spec.funcs.map((f) => localsHead(f.locals));
+  const hinted = spec.funcs.map((f, k) => ({ index: spec.importFuncs.length + k, hints: f.code.hints, at: heads[k]!.length })).filter((f) => f.hints.length);
+  if (hinted.length) {
+    const hints = new Bytes();
+    name(hints, 'metadata.code.branch_hint');
+    hints.uleb(hinted.length);
+    for (const f of hinted) {
+      hints.uleb(f.index);
+      hints.uleb(f.hints.length);
+      for (const [offset, likely] of f.hints) {
+        hints.uleb(f.at + offset);
+        hints.uleb(1);
+        hints.byte(likely);
+      }
+    }
+    section(out, 0, hints);
+  }
+
   const code = new Bytes();
   code.uleb(spec.funcs.length);
-  for (const f of spec.funcs) {
+  spec.funcs.forEach((f, k) => {
     if (f.code.openConstructs !== 0) throw new Error(`function ${f.name}: ${f.code.openConstructs} blocks left open`);
-    // Locals as runs of one type (§5.5.13).
-    const runs: [number, number][] = [];
-    for (const t of f.locals) {
-      const last = runs[runs.length - 1];
-      if (last && last[1] === t) last[0]++;
-      else runs.push([1, t]);
-    }
-    const head = new Bytes();
-    head.uleb(runs.length);
-    for (const [count, t] of runs) {
-      head.uleb(count);
-      head.byte(t);
-    }
+    const head = heads[k]!;
     const body = f.code.bytes;
     // The body's size counts the locals, the instructions and the final end.
     code.uleb(head.length + body.length + 1);
     code.bytes(head.view());
     code.bytes(body);
     code.byte(Op.end);
-  }
+  });
   section(out, 10, code);
   return out.view().slice();
+}
+
+/** A body's local declarations, as runs of one type (§5.5.13). */
+function localsHead(locals: readonly number[]): Bytes {
+  const runs: [number, number][] = [];
+  for (const t of locals) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === t) last[0]++;
+    else runs.push([1, t]);
+  }
+  const head = new Bytes();
+  head.uleb(runs.length);
+  for (const [count, t] of runs) {
+    head.uleb(count);
+    head.byte(t);
+  }
+  return head;
 }
 
 const MAGIC_AND_VERSION = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
