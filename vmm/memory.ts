@@ -26,6 +26,8 @@ export interface MmioRange {
 const PAGES = 1 << 20;
 /** The CPU state area after RAM (one 4 KiB page, so what follows stays page-aligned). */
 const CPU_STATE_BYTES = 4096;
+/** Byte offset of the segment bases in the CPU state area (after the WebAssembly translator's fields). */
+export const CPU_SEGMENT_BASES = 128;
 
 export class PhysicalMemory {
   readonly size: number;
@@ -72,14 +74,16 @@ export class PhysicalMemory {
   }
 
   /**
-   * The CPU's TLB (2^20 entries) and its eight registers (at the start of the state area), in this
-   * memory so that WebAssembly translations read them in place: for the first CPU that asks; null
-   * after (that CPU keeps its own, and runs no WebAssembly).
+   * The CPU's TLB (2^20 entries), its eight registers (at the start of the state area) and its six
+   * segment bases (at CPU_SEGMENT_BASES in it), in this memory so that WebAssembly translations read
+   * them in place: for the first CPU that asks; null after (that CPU keeps its own, and runs no
+   * WebAssembly).
    */
-  claimCpuArea(): { readonly tlb: Int32Array; readonly regs: Int32Array } | null {
+  claimCpuArea(): { readonly tlb: Int32Array; readonly regs: Int32Array; readonly segBase: Int32Array } | null {
     if (this.cpuAreaClaimed) return null;
     this.cpuAreaClaimed = true;
-    return { tlb: new Int32Array(this.wasm.buffer, this.tlbOffset, PAGES), regs: new Int32Array(this.wasm.buffer, this.cpuStateOffset, 8) };
+    const b = this.wasm.buffer;
+    return { tlb: new Int32Array(b, this.tlbOffset, PAGES), regs: new Int32Array(b, this.cpuStateOffset, 8), segBase: new Int32Array(b, this.cpuStateOffset + CPU_SEGMENT_BASES, 6) };
   }
 
   private refreshViews(): void {

@@ -105,7 +105,7 @@ export class Cpu {
 
   // Segment registers ES CS SS DS FS GS: visible selector and the hidden descriptor cache.
   readonly sel = new Uint16Array(6);
-  readonly segBase = new Int32Array(6);
+  readonly segBase: Int32Array;
   /** Limit in bytes after granularity. */
   readonly segLimit = new Uint32Array(6);
   /** Access rights: descriptor byte 5 in bits 0-7, byte 6's flags (AVL, L, D/B, G) in bits 12-15. */
@@ -152,6 +152,8 @@ export class Cpu {
   csLimit32 = 0xffff;
   /** Segments (bit per index) with base 0 and every offset readable and writable. */
   flatSegs = 0;
+  /** Segments spanning 4 GiB whatever their base (mode.ts, key bits 12-17); the flat ones among them. */
+  wideSegs = 0;
   /** What translated code may take as fixed (bt/mode.ts); recomputed with the mode and segments. */
   modeKey = 0;
 
@@ -250,6 +252,7 @@ export class Cpu {
     const area = env.mem.claimCpuArea();
     this.tlb = area?.tlb ?? new Int32Array(TLB_PAGES);
     this.r32 = area?.regs ?? new Int32Array(8);
+    this.segBase = area?.segBase ?? new Int32Array(6);
     this.r16 = new Uint16Array(this.r32.buffer, this.r32.byteOffset, 16);
     this.r8 = new Uint8Array(this.r32.buffer, this.r32.byteOffset, 32);
     this.io = env.io;
@@ -465,7 +468,7 @@ export class Cpu {
   }
 
   private updateModeKey(): void {
-    this.modeKey = modeKey(this.flatSegs, this.csD, this.ssB, this.cpl, (this.cr0 & CR0_PE) !== 0, (this.flagsRaw & VM) !== 0);
+    this.modeKey = modeKey(this.flatSegs, this.wideSegs, this.csD, this.ssB, this.cpl, (this.cr0 & CR0_PE) !== 0, (this.flagsRaw & VM) !== 0);
   }
 
   /** Recomputes the allowed offset ranges of segment `s` from its hidden descriptor cache. */
@@ -495,7 +498,9 @@ export class Cpu {
     this.readHi[s] = readable ? hi : -1;
     this.writeLo[s] = writable ? lo : Infinity;
     this.writeHi[s] = writable ? hi : -1;
-    const flat = this.segBase[s] === 0 && readable && writable && lo === 0 && hi === 0xffffffff;
+    const wide = readable && writable && lo === 0 && hi === 0xffffffff;
+    const flat = wide && this.segBase[s] === 0;
+    this.wideSegs = wide ? this.wideSegs | (1 << s) : this.wideSegs & ~(1 << s);
     this.flatSegs = flat ? this.flatSegs | (1 << s) : this.flatSegs & ~(1 << s);
     this.updateModeKey();
   }

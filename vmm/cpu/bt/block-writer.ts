@@ -214,17 +214,51 @@ export class BlockWriter {
     return this.isFlat(i.seg) ? this.ea(i) : `cpu.linW(${i.seg}, ${this.ea(i)}, ${SIZE_BYTES[sz]})`;
   }
 
+  /**
+   * Whether segment `seg` spans 4 GiB but is not flat (mode.ts): its accesses are made inline with
+   * its base read where they are made, when the offset is aligned (so it cannot wrap past 4 GiB).
+   */
+  private isBasedWide(seg: number): boolean {
+    this.segsConsulted |= 1 << seg;
+    return (this.mode.flat & (1 << seg)) === 0 && (this.mode.wide & (1 << seg)) !== 0;
+  }
+
+  /** Names the offset of the memory operand; returns it and the linear address through its 4 GiB segment. */
+  private basedAddress(i: Instr): { o: string; lin: string } {
+    const o = `o${this.tmp++}`;
+    this.emit(`const ${o} = ${this.ea(i)};`);
+    return { o, lin: `((cpu.segBase[${i.seg}] + ${o}) | 0)` };
+  }
+
   /** Reads the memory operand into a new constant; returns its name. */
   readMem(i: Instr, sz: number, name = 'm'): string {
     this.mayFault();
     if (this.isFlat(i.seg)) this.flatReadInto(name, sz, this.ea(i), i.seg);
+    else if (this.isBasedWide(i.seg)) this.basedReadInto(name, sz, i);
     else this.emit(`const ${name} = cpu.readLin${8 << sz}(${this.linRead(i, sz)});`);
     return name;
+  }
+
+  /** `const name =` a read through a 4 GiB segment with a base: flatReadInto's inline path at base + offset. */
+  private basedReadInto(name: string, sz: number, i: Instr): void {
+    const c = this.site();
+    const { o, lin } = this.basedAddress(i);
+    const slow = `cpu.readLin${8 << sz}(cpu.linR(${i.seg}, ${o}, ${SIZE_BYTES[sz]}))`;
+    if (c < 0) {
+      this.emit(`const ${name} = ${slow};`);
+      return;
+    }
+    const need = this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID;
+    const x = `x${this.tmp}`, e = `e${this.tmp++}`;
+    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12];`);
+    const fast = `(${e} & ${need | TLB_IO}) === ${need}${aligned(`(${x} | ${o})`, sz)}`;
+    this.emit(`const ${name} = ${fast} ? ${ramAt(sz, `((${e} & -4096) | (${x} & 4095))`)} : (${this.countSlow(c)}, ${slow});`);
   }
 
   writeMem(i: Instr, sz: number, value: string): void {
     this.mayFault();
     if (this.isFlat(i.seg)) this.flatWriteStmt(sz, this.ea(i), value, i.seg);
+    else if (this.isBasedWide(i.seg)) this.basedWriteStmt(sz, i, value);
     else {
       this.unguardedWrite = true;
       this.emit(`cpu.writeLin${8 << sz}(${this.linWrite(i, sz)}, ${value});`);
@@ -260,6 +294,20 @@ export class BlockWriter {
     }
     const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE, sz);
     this.emit(`if (${fast}) ${ramAt(sz, p)} = ${value}; else { ${this.countSlow(c)}; ${this.flatWrite(sz, x, value, seg)}; }`);
+  }
+
+  /** A write through a 4 GiB segment with a base: flatWriteStmt's inline path at base + offset. */
+  private basedWriteStmt(sz: number, i: Instr, value: string): void {
+    const c = this.inlineWrites ? this.site() : -1;
+    const { o, lin } = this.basedAddress(i);
+    const slow = `cpu.writeLin${8 << sz}(cpu.linW(${i.seg}, ${o}, ${SIZE_BYTES[sz]}), ${value})`;
+    if (c < 0) {
+      this.unguardedWrite = true;
+      this.emit(`${slow};`);
+      return;
+    }
+    const { p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE, sz);
+    this.emit(`if (${fast}${aligned(o, sz)}) ${ramAt(sz, p)} = ${value}; else { ${this.countSlow(c)}; ${slow}; }`);
   }
 
   /**
@@ -300,7 +348,9 @@ export class BlockWriter {
    * checks that the write can complete first (rmwAddress) and goes through the cpu's methods.
    */
   rmw(i: Instr, sz: number, name: string): (value: string) => string {
-    const c = this.inlineWrites && this.isFlat(i.seg) ? this.site() : -1;
+    const flat = this.isFlat(i.seg);
+    const based = !flat && this.isBasedWide(i.seg);
+    const c = this.inlineWrites && (flat || based) ? this.site() : -1;
     if (c < 0) {
       this.unguardedWrite = true;
       const lin = this.rmwAddress(i, sz);
@@ -308,10 +358,14 @@ export class BlockWriter {
       return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
     }
     this.mayFault();
-    const { x, p, fast } = this.storeProbe(this.ea(i), this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE, sz);
+    const need = this.mode.cpl === 3 ? TLB_USER_READ | TLB_USER_WRITE : TLB_VALID | TLB_SUP_WRITE;
+    const at = based ? this.basedAddress(i) : null;
+    const { x, p, fast } = this.storeProbe(at ? at.lin : this.ea(i), need, sz);
     const f = `f${p.slice(1)}`;
-    this.emit(`const ${f} = ${fast};`);
-    this.emit(`if (!${f}) { ${this.countSlow(c)}; cpu.pwf(${x}, ${SIZE_BYTES[sz]}, ${i.seg}); }`);
+    this.emit(`const ${f} = ${fast}${at ? aligned(at.o, sz) : ''};`);
+    // The slow path's checks: a flat segment's wrap past 4 GiB, or a based one's limits (rmwLin); both then probe the write.
+    const check = at ? `cpu.rmwLin(${this.instrName()}, ${SIZE_BYTES[sz]})` : `cpu.pwf(${x}, ${SIZE_BYTES[sz]}, ${i.seg})`;
+    this.emit(`if (!${f}) { ${this.countSlow(c)}; ${check}; }`);
     this.emit(`const ${name} = ${f} ? ${ramAt(sz, p)} : cpu.readLin${8 << sz}(${x});`);
     return (v) => `if (${f}) ${ramAt(sz, p)} = ${v}; else cpu.writeLin${8 << sz}(${x}, ${v});`;
   }

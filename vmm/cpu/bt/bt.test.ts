@@ -31,9 +31,12 @@ function everyEngine(code: number[], setup: (b: Box) => void = () => {}): { regs
   });
 }
 
-/** A GDT at 0x2000: flat code (selector 8), flat data (16), data based at 0x1000 (24). */
+/**
+ * A GDT at 0x2000: flat code (selector 8), flat data (16), data based at 0x1000 with a 1 MiB limit
+ * (24), so its accesses are checked on every access (based-segments.test.ts has those that span 4 GiB).
+ */
 function gdtWithBasedData(box: Box): void {
-  box.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0xcf, 0], 0x2000);
+  box.mem.u8.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0, 0xff, 0xff, 0, 0x10, 0, 0x93, 0x4f, 0], 0x2000);
   box.cpu.gdtrBase = 0x2000;
   box.cpu.gdtrLimit = 31;
 }
@@ -87,8 +90,9 @@ test('self-modifying code: an instruction rewrites the immediate of the next one
 });
 
 test('self-modifying code: the same rewrite through a segment that is not flat', () => {
-  // ES based at 0x1000 (GDT entry 24): the store has no inline fast path, so nothing marks a slow
-  // path having run, and the test of codeEpoch after it must be made unconditionally.
+  // ES based at 0x1000 with a 1 MiB limit (GDT entry 24): the store has no inline fast path, so
+  // nothing marks a slow path having run, and the test of codeEpoch after it must be made
+  // unconditionally.
   const code = asm(`
     mov ax, 24
     mov es, ax

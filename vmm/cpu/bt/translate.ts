@@ -26,7 +26,7 @@ import { emitMove } from './emit-move.ts';
 import { emitFlow } from './emit-flow.ts';
 import { emitShift } from './emit-shift.ts';
 import { emitMul } from './emit-mul.ts';
-import { KEY_SEGMENTS, type ModeFacts } from './mode.ts';
+import { segmentKeyMask, type ModeFacts } from './mode.ts';
 
 export const MAX_INSNS = 64;
 /** A region: the entry block and up to this many more blocks of the same page that its jumps reach. */
@@ -419,7 +419,7 @@ function translateRegion(
     w.emit(jumpTo(lastIns.next, insns.length));
   }
   // Every fact of the key but the flatness of segments the translation never addressed through.
-  const keyMask = ~KEY_SEGMENTS | w.segsConsulted;
+  const keyMask = segmentKeyMask(w.segsConsulted);
   const source = assemble(w, eip, mode, keyMask, order);
   if (source.length > maxSource) return Math.floor(total / 2);
   const slow = w.sites.length ? new Int32Array(w.sites.length + 1) : NO_SLOW_COUNTS;

@@ -1,4 +1,4 @@
-// block at eip 0x10000, key 0x4fd
+// block at eip 0x10000, key 0x3d4fd
 const slow = SLOW;
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32, codePage = cpu.mem.codePage;

@@ -1,4 +1,4 @@
-// block at eip 0x10000, key 0x4fd
+// block at eip 0x10000, key 0x3d4fd
 return (function block_10000(cpu, budget) {
 const r32 = cpu.r32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip;

@@ -9,7 +9,8 @@
 //   (and with an immediate),
 //   SHL/SHR/SAR/ROL/ROR of dwords by a constant, SHL/SHR/SAR of words by a constant and of dwords
 //   by CL, PUSH (registers, immediates, r/m32), POP, LEAVE, CALL, RET, Jcc, JMP, CMOVcc, SETcc;
-//   32-bit code and addresses, memory through flat segments only.
+//   32-bit code and addresses, memory through segments that span 4 GiB only (flat, or with a base:
+//   Linux's per-CPU FS, the TLS GS of i386 programs).
 //
 // Anything else ends a block before it.
 
@@ -44,8 +45,9 @@ function stackOk(mode: ModeFacts): boolean {
   return mode.ssB && (mode.flat & (1 << SS)) !== 0;
 }
 
+/** A memory operand through a segment spanning 4 GiB: flat, or with a base read where it is used. */
 function memoryOk(i: Instr, mode: ModeFacts): boolean {
-  return i.mod === 3 || (i.a32 && (mode.flat & (1 << i.seg)) !== 0);
+  return i.mod === 3 || (i.a32 && (mode.wide & (1 << i.seg)) !== 0);
 }
 
 /** The prototype's subset; null for anything else. */

@@ -19,6 +19,7 @@
 // it in the interpreter (the status-return protocol).
 
 import { SS, type Instr } from '../../decode.ts';
+import { CPU_SEGMENT_BASES } from '../../../memory.ts';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../../flags.ts';
 import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../../regs.ts';
 import type { ModeFacts } from '../mode.ts';
@@ -69,7 +70,7 @@ const F_CF = 2;
 // Locals of the translation: parameter 0 is the budget.
 const BUDGET = 0;
 const R = (r: number): number => 1 + r;
-const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20, K = 21;
+const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PHYS = 17, T0 = 18, T1 = 19, P64 = 20, K = 21, OFF = 26;
 /**
  * The interpreter's lazy-flag fields, held in locals from entry to exit: a block's end writes its
  * pending flags there (V8 keeps them in registers, and drops what the next block overwrites), and
@@ -80,7 +81,7 @@ const PC = 9, N = 10, FA = 11, FB = 12, FR = 13, FC = 14, LIN = 15, ENT = 16, PH
 const FLAG_LOCALS: ReadonlyMap<number, number> = new Map([
   [STATE.flagsRaw, 22], [STATE.lazy, 23], [STATE.lop, 24], [STATE.la, FA], [STATE.lb, FB], [STATE.lres, FR], [STATE.lsz, 25],
 ]);
-const LOCALS = [...new Array<number>(19).fill(I32), I64, I32, ...new Array<number>(4).fill(I32)];
+const LOCALS = [...new Array<number>(19).fill(I32), I64, I32, ...new Array<number>(5).fill(I32)];
 
 /** The table's operand names in its integer templates: a and b in FA and FB, the carry-in in T1. */
 const OPERANDS: ReadonlyMap<string, Binding> = new Map([
@@ -477,7 +478,18 @@ class RegionWriter {
   private probe(i: Instr, size: number, write: boolean, read: boolean): void {
     const c = this.c;
     this.ea(i);
-    c.set(LIN);
+    if (this.mode.flat & (1 << i.seg)) c.set(LIN);
+    else {
+      // A 4 GiB segment with a base (subset.ts): the base as it is now, and the offset may not wrap
+      // past 4 GiB (the interpreter raises the fault).
+      c.tee(OFF).i32(0).mem(Op.i32_load, 2, this.L.state + CPU_SEGMENT_BASES + 4 * i.seg).op(Op.i32_add).set(LIN);
+      if (size > 1) {
+        c.get(OFF).i32(-size).op(Op.i32_gt_u);
+        c.openHinted(false);
+        this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
+        c.close();
+      }
+    }
     this.probeLin(size, write, read);
   }
 

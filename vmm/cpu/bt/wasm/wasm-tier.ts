@@ -17,9 +17,10 @@
 // does.
 
 import type { Cpu } from '../../cpu.ts';
+import { CPU_SEGMENT_BASES } from '../../../memory.ts';
 import type { Instr } from '../../decode.ts';
 import { FAULT } from '../../fault.ts';
-import { KEY_SEGMENTS, type ModeFacts } from '../mode.ts';
+import { segmentKeyMask, type ModeFacts } from '../mode.ts';
 import { makeTranslation, NO_SLOW_COUNTS, type Translation } from '../translate.ts';
 import { STATE, STATE_BYTES, STATUS_INTERPRET, translateWasm, type WasmLayout } from './translate-wasm.ts';
 
@@ -57,6 +58,7 @@ export function wasmLayoutOf(cpu: Cpu): WasmLayout | null {
   const mem = cpu.mem;
   if (cpu.tlb.buffer !== mem.wasm.buffer || cpu.tlb.byteOffset !== mem.tlbOffset) return null;
   if (cpu.r32.buffer !== mem.wasm.buffer || cpu.r32.byteOffset !== mem.cpuStateOffset + STATE.regs) return null;
+  if (cpu.segBase.buffer !== mem.wasm.buffer || cpu.segBase.byteOffset !== mem.cpuStateOffset + CPU_SEGMENT_BASES) return null;
   return { state: mem.cpuStateOffset, tlb: mem.tlbOffset, codePage: mem.codePageOffset, ram: 0 };
 }
 
@@ -141,7 +143,7 @@ export class WasmTier {
       }
       return n;
     };
-    const keyMask = ~KEY_SEGMENTS | w.segs;
+    const keyMask = segmentKeyMask(w.segs);
     const t = makeTranslation({
       eip, phys, key: facts.key & keyMask, keyMask, csBase: facts.csBase, csLimit: facts.csLimit, length: w.length, blocks: w.blocks,
       entries: [], home: null, codeStart: w.codeStart, bytes: w.codeBytes, otherPages: [],
