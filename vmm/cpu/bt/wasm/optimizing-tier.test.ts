@@ -13,8 +13,11 @@ test("the WebAssembly translations end in the interpreter's state when V8 compil
   const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
   // A test runner of its own (without NODE_TEST_CONTEXT the child reports to its stdout, not to ours).
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const files = [here('translate-wasm.test.ts'), here('wasm-fuzz.test.ts')];
-  const r = spawnSync(process.execPath, ['--no-liftoff', '--import', 'tsx', '--test', '--test-reporter=tap', ...files], {
+  const files = [here('translate-wasm.test.ts'), here('wasm-fuzz.test.ts'), here('wasm-tier.test.ts'), here('../based-segments.test.ts')];
+  // With the branch hints read, as every VMM process reads them (main/v8-tiering.ts): they change
+  // how the optimizing tier lays out and allocates a module's code.
+  const flags = ['--no-liftoff', '--experimental-wasm-branch-hinting'];
+  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--test', '--test-reporter=tap', ...files], {
     encoding: 'utf8',
     env: { ...env, HOSTBOX_FUZZ_RUNS: '20' },
   });

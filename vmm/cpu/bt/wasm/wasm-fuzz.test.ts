@@ -1,6 +1,7 @@
 // Lockstep fuzzing of the WebAssembly translations: random loops of instructions from the subset
 // (ALU, shifts and rotates by a constant, shifts by CL and of words, MUL and IMUL, moves of every width it has, LEA,
-// NOPs, CMOVcc and SETcc, PUSH and POP, conditional branches forward) over registers and a buffer that straddles a page end, run under the interpreter, the
+// NOPs, CMOVcc and SETcc, PUSH and POP, conditional branches forward) over registers and a buffer that straddles a page end,
+// addressed through DS (flat) or FS (4 GiB with a base), run under the interpreter, the
 // translator and the check engine, which must end in the same registers, flags and memory. PUSHFD
 // after a producer now and then makes the block leave there and keeps the flags it left. A fixed
 // seed runs every time; a fresh one is printed and can be replayed with HOSTBOX_FUZZ_SEED
@@ -11,6 +12,7 @@ import { Xorshift32 } from '../../xorshift.ts';
 import type { Box } from '../../system-tests/box.ts';
 import type { EngineName } from '../attach.ts';
 import { asm, flatBox, runToHalt } from '../test-kit.ts';
+import { setSegmentCache } from '../../segments.ts';
 
 const REGS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
 const WORDS = ['ax', 'bx', 'cx', 'dx', 'si', 'di'];
@@ -27,6 +29,8 @@ const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l
 /** EBP points at the buffer, 128 bytes before a page end: some operands cross it. */
 const BUFFER = 0x100f80;
 const COUNTER = 0x200000;
+/** FS spans 4 GiB with this base (Linux's per-CPU segment is such a one): translations add it where the access runs. */
+const FS_BASE = 0x1000;
 const ITERATIONS = 30;
 
 /** One random program: a loop of `n` instructions, each from the subset. */
@@ -35,7 +39,8 @@ function program(r: Xorshift32, n: number): string {
   const imm = (): string => String(r.below(3) === 0 ? r.pick([0, 1, 2, 7, -1, -2, 0x7fffffff, -0x80000000]) : r.next() | 0);
   // Mostly aligned dwords, sometimes any byte offset (unaligned, or across the page end).
   const at = (): number => (r.below(4) === 0 ? r.below(140) : 4 * r.below(35));
-  const mem = (size = 'dword'): string => `${size} [ebp + ${at()}]`;
+  // A quarter through FS, a 4 GiB segment based at FS_BASE (runProgram): the same buffer.
+  const mem = (size = 'dword'): string => (r.below(4) === 0 ? `${size} [fs:ebp + ${at() - FS_BASE}]` : `${size} [ebp + ${at()}]`);
   const lines = ['cmp eax, ebx'];
   let flagsKnown = true;
   let pushed = 0;
@@ -122,6 +127,7 @@ function program(r: Xorshift32, n: number): string {
           `mov ${r.pick(WORDS)}, ${mem('word')}`,
           // MOV with a memory offset (A0-A3).
           `mov eax, [${BUFFER + at()}]`, `mov [${BUFFER + at()}], eax`, `mov al, [${BUFFER + at()}]`, `mov [${BUFFER + at()}], al`,
+          `mov eax, [fs:${BUFFER + at() - FS_BASE}]`, `mov [fs:${BUFFER + at() - FS_BASE}], al`,
         ]));
         continue;
       case 17:
@@ -186,6 +192,7 @@ interface Outcome {
 
 function runProgram(code: number[], seed: number, engine: EngineName): Outcome {
   const box = flatBox(code, engine);
+  setSegmentCache(box.cpu, 4, 16, FS_BASE, 0xffffffff, 0xc093);
   const r = new Xorshift32(seed);
   for (let k = 0; k < 7; k++) if (k !== 4) box.cpu.r32[k] = r.next() | 0;
   for (let a = BUFFER - 16; a < BUFFER + 256; a += 4) box.mem.i32[a >>> 2] = r.next() | 0;
