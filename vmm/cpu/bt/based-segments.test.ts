@@ -8,9 +8,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { decode } from '../decode.ts';
 import { setSegmentCache } from '../segments.ts';
 import type { Box } from '../system-tests/box.ts';
-import { attachEngine, type EngineName } from './attach.ts';
+import { attachEngine } from './attach.ts';
 import { factsOf } from './mode.ts';
-import { CODE, asm, flatBox, runToHalt } from './test-kit.ts';
+import { CODE, asm, assertSameOutcomes, flatBox, runEveryEngine, type Outcome } from './test-kit.ts';
 import { translateBlock } from './translate.ts';
 
 /**
@@ -32,36 +32,15 @@ function tables(box: Box): void {
   box.cpu.idtrLimit = 0x7ff;
 }
 
-interface Outcome {
-  readonly regs: number[];
-  readonly eip: number;
-  readonly flags: number;
-  readonly ram: Uint8Array;
-  readonly box: Box;
-}
-
-/** Runs `code` to its HLT under the interpreter, the translator and the check engine (WebAssembly translations or not). */
+/** Runs `code` to its HLT under every engine (WebAssembly translations or not), with the tables above. */
 function runEach(code: number[], wasm: boolean): Outcome[] {
-  return (['interpreter', 'bt', 'check'] as EngineName[]).map((e) => {
-    const box = flatBox(code, e);
+  return runEveryEngine(code, (box, e) => {
     if (e !== 'interpreter') attachEngine(box.cpu, e, { hotThreshold: 2, wasm });
     tables(box);
-    runToHalt(box);
-    return { regs: Array.from(box.cpu.r32), eip: box.cpu.eip, flags: box.cpu.getFlags(), ram: box.mem.u8.slice(), box };
   });
 }
 
-function assertSame(outcomes: Outcome[], what: string): void {
-  const [i, ...others] = outcomes as [Outcome, Outcome, Outcome];
-  others.forEach((o, k) => {
-    const name = k === 0 ? 'bt' : 'check';
-    assert.deepEqual(o.regs, i.regs, `${what}: ${name} registers`);
-    assert.equal(o.eip, i.eip, `${what}: ${name} EIP`);
-    assert.equal(o.flags, i.flags, `${what}: ${name} EFLAGS`);
-    const at = o.ram.findIndex((v, n) => v !== i.ram[n]);
-    assert.equal(at, -1, `${what}: ${name} RAM differs first at ${at.toString(16)}`);
-  });
-}
+const assertSame = assertSameOutcomes;
 
 // A loop that reads, writes and adds to memory through FS; halfway it reloads FS with another base.
 // The body is long enough, and all in the WebAssembly subset, for a WebAssembly region.

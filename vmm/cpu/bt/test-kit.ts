@@ -38,6 +38,37 @@ export function flatBox(code: number[], engine: EngineName, hotThreshold = 2): B
   return box;
 }
 
+/** How a run ended: registers, EIP, EFLAGS and all of RAM. */
+export interface Outcome {
+  readonly regs: number[];
+  readonly eip: number;
+  readonly flags: number;
+  readonly ram: Uint8Array;
+  readonly box: Box;
+}
+
+/** Runs `code` to its HLT under the interpreter, the translator and the check engine, in that order. */
+export function runEveryEngine(code: number[], setup: (b: Box, engine: EngineName) => void = () => {}): Outcome[] {
+  return (['interpreter', 'bt', 'check'] as const).map((e) => {
+    const box = flatBox(code, e);
+    setup(box, e);
+    runToHalt(box);
+    return { regs: Array.from(box.cpu.r32), eip: box.cpu.eip, flags: box.cpu.getFlags(), ram: box.mem.u8.slice(), box };
+  });
+}
+
+/** The translator and the check engine (runEveryEngine's second and third) ended as the interpreter did. */
+export function assertSameOutcomes(outcomes: Outcome[], what: string): void {
+  const [i, b, c] = outcomes as [Outcome, Outcome, Outcome];
+  for (const [name, o] of [['bt', b], ['check', c]] as const) {
+    assert.deepEqual(o.regs, i.regs, `${what}: ${name} registers`);
+    assert.equal(o.eip, i.eip, `${what}: ${name} EIP`);
+    assert.equal(o.flags, i.flags, `${what}: ${name} EFLAGS`);
+    const at = o.ram.findIndex((v, k) => v !== i.ram[k]);
+    assert.equal(at, -1, `${what}: ${name} RAM differs first at ${at.toString(16)}`);
+  }
+}
+
 export function runToHalt(box: Box, limit = 5_000_000): void {
   let n = 0;
   while (!box.cpu.halted && n < limit) n += box.cpu.run(10_000);

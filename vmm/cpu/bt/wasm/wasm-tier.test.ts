@@ -11,40 +11,18 @@ import { Cpu } from '../../cpu.ts';
 import { SS, decode, type Instr } from '../../decode.ts';
 import type { Box } from '../../system-tests/box.ts';
 import { attachEngine, type EngineName } from '../attach.ts';
-import { CODE, asm, flatBox, identityPaging, runToHalt } from '../test-kit.ts';
+import { CODE, asm, assertSameOutcomes, flatBox, identityPaging, runEveryEngine, runToHalt, type Outcome } from '../test-kit.ts';
 import { wasmLayoutOf } from './wasm-tier.ts';
 import { translateWasm } from './translate-wasm.ts';
 import { factsOf } from '../mode.ts';
 
 const ENGINES: readonly EngineName[] = ['interpreter', 'bt', 'check'];
-
-interface Outcome {
-  readonly regs: number[];
-  readonly eip: number;
-  readonly flags: number;
-  readonly ram: Uint8Array;
-  readonly box: Box;
-}
-
-function runEach(code: number[], setup: (b: Box) => void = () => {}): Outcome[] {
-  return ENGINES.map((e) => {
-    const box = flatBox(code, e);
-    setup(box);
-    runToHalt(box);
-    return { regs: Array.from(box.cpu.r32), eip: box.cpu.eip, flags: box.cpu.getFlags(), ram: box.mem.u8.slice(), box };
-  });
-}
+const runEach = runEveryEngine;
 
 /** The translator and the check engine end as the interpreter does, and the translator made WebAssembly. */
 function assertSame(outcomes: Outcome[], what: string): { bt: Box; check: Box } {
-  const [i, b, c] = outcomes as [Outcome, Outcome, Outcome];
-  for (const [name, o] of [['bt', b], ['check', c]] as const) {
-    assert.deepEqual(o.regs, i.regs, `${what}: ${name} registers`);
-    assert.equal(o.eip, i.eip, `${what}: ${name} EIP`);
-    assert.equal(o.flags, i.flags, `${what}: ${name} EFLAGS`);
-    const at = o.ram.findIndex((v, k) => v !== i.ram[k]);
-    assert.equal(at, -1, `${what}: ${name} RAM differs first at ${at.toString(16)}`);
-  }
+  assertSameOutcomes(outcomes, what);
+  const [, b, c] = outcomes as [Outcome, Outcome, Outcome];
   assert.ok(b.box.cpu.bt!.stats.wasmMade > 0, `${what}: no WebAssembly translation was made: ${JSON.stringify(b.box.cpu.bt!.stats)}`);
   assert.ok(c.box.cpu.bt!.stats.wasmMade > 0, `${what}: the check engine made no WebAssembly translation`);
   return { bt: b.box, check: c.box };
