@@ -171,9 +171,7 @@ export class Code {
    */
   openHinted(likely: boolean): Label {
     this.hints.push([this.out.length, likely ? 1 : 0]);
-    this.out.byte(Op.if);
-    this.out.byte(VOID);
-    return this.depth++;
+    return this.open(Op.if);
   }
 
   else(): this {
