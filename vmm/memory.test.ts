@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PhysicalMemory } from './memory.ts';
+import { CPU_PLAIN_SPAN, PLAIN_BASE, PhysicalMemory } from './memory.ts';
 
 const MiB = 1024 * 1024;
 
@@ -44,4 +44,25 @@ test('code may be decoded once from RAM, ROM and bus ROMs, never from a device w
   mem.mapMmio(range('device', 0x301000));
   mem.mapMmio(range('not-rom', 0x302000, false));
   assert.deepEqual([0x0, 0x10, 0x300, 0x301, 0x302].map((p) => mem.codeCacheable(p)), [true, true, true, false, false]);
+});
+
+test('plainSpan follows the RAM that runs unbroken from 1 MiB: a ROM or a device mapped there cuts it, unmapping restores it', () => {
+  const mem = new PhysicalMemory(8 << 20);
+  const span = (): number => mem.plainSpan[0]!;
+  assert.equal(span(), (8 << 20) - PLAIN_BASE - 3, 'a dword may begin up to 4 bytes before the end of RAM');
+  const device = { name: 'dev', base: 0x500000, length: 0x2000, read: () => 0, write: () => {} };
+  mem.mapMmio(device);
+  assert.equal(span(), 0x500000 - PLAIN_BASE - 3);
+  mem.mapRom(0x300000, new Uint8Array(10));
+  assert.equal(span(), 0x300000 - PLAIN_BASE - 3);
+  mem.unmapMmio(device);
+  assert.equal(span(), 0x300000 - PLAIN_BASE - 3, 'the ROM still cuts it');
+  mem.mapMmio({ name: 'low', base: 0xa0000, length: 0x20000, read: () => 0, write: () => {} });
+  assert.equal(span(), 0x300000 - PLAIN_BASE - 3, 'nothing below 1 MiB counts');
+  mem.mapRom(PLAIN_BASE, new Uint8Array(1));
+  assert.equal(span(), 0, 'none left');
+  assert.equal(new PhysicalMemory(1 << 20).plainSpan[0], 0, '1 MiB of RAM has none above 1 MiB');
+  // Where the WebAssembly translations read it: in the CPU state area after RAM.
+  assert.equal(mem.plainSpan.buffer, mem.wasm.buffer);
+  assert.equal(mem.plainSpan.byteOffset, mem.cpuStateOffset + CPU_PLAIN_SPAN);
 });

@@ -28,6 +28,10 @@ const PAGES = 1 << 20;
 const CPU_STATE_BYTES = 4096;
 /** Byte offset of the segment bases in the CPU state area (after the WebAssembly translator's fields). */
 export const CPU_SEGMENT_BASES = 128;
+/** Byte offset of plainSpan's value in the CPU state area (after the six segment bases). */
+export const CPU_PLAIN_SPAN = 152;
+/** Where the RAM that translations address without a TLB entry begins (mode.ts bit 18): above the PC's holes. */
+export const PLAIN_BASE = 0x100000;
 
 export class PhysicalMemory {
   readonly size: number;
@@ -54,6 +58,14 @@ export class PhysicalMemory {
   readonly codePageOffset: number;
   readonly tlbOffset: number;
   private cpuAreaClaimed = false;
+  /**
+   * plainSpan[0]: how far past PLAIN_BASE a dword may begin and lie wholly in RAM, RAM running unbroken
+   * from PLAIN_BASE (no ROM, MMIO or hole); 0 when there is none. While paging is off and A20 on, a
+   * translation tests `(address - PLAIN_BASE) >>> 0 < plainSpan[0]` instead of reading a TLB entry,
+   * so the access no longer waits on a load before it. In the CPU state area of `wasm`, kept
+   * up to date by every change of a page's kind, read where the access is made.
+   */
+  readonly plainSpan: Int32Array;
   onCodeWrite: (page: number) => void = () => {};
   /** Device (MMIO) accesses so far: the check engine cannot re-execute code that touched a device. */
   mmioAccesses = 0;
@@ -71,6 +83,15 @@ export class PhysicalMemory {
     this.refreshViews();
     this.kind.fill(PAGE_NONE);
     this.kind.fill(PAGE_RAM, 0, sizeBytes >>> 12);
+    this.plainSpan = new Int32Array(this.wasm.buffer, this.cpuStateOffset + CPU_PLAIN_SPAN, 1);
+    this.measurePlainSpan();
+  }
+
+  /** Recomputes plainSpan after pages at or above PLAIN_BASE changed kind. */
+  private measurePlainSpan(): void {
+    let page = PLAIN_BASE >>> 12;
+    while (page < PAGES && this.kind[page] === PAGE_RAM) page++;
+    this.plainSpan[0] = Math.max(0, page * 4096 - PLAIN_BASE - 3);
   }
 
   /**
@@ -97,6 +118,7 @@ export class PhysicalMemory {
     if (base % 4096 || base + data.length > this.size) throw new Error(`ROM at ${base.toString(16)} does not fit in RAM`);
     this.u8.set(data, base);
     this.kind.fill(PAGE_ROM, base >>> 12, (base + data.length + 4095) >>> 12);
+    if (base + data.length > PLAIN_BASE) this.measurePlainSpan();
   }
 
   mapMmio(range: MmioRange): void {
@@ -111,6 +133,7 @@ export class PhysicalMemory {
       this.mmioIndex[p] = idx;
       this.kind[p] = PAGE_MMIO;
     }
+    if (range.base + range.length > PLAIN_BASE) this.measurePlainSpan();
   }
 
   /** Restores what a page was before an MMIO mapping (used by PCI BAR moves and VGA windows). */
@@ -124,6 +147,7 @@ export class PhysicalMemory {
       this.mmioIndex[p] = -1;
       this.kind[p] = p < this.size >>> 12 ? PAGE_RAM : PAGE_NONE;
     }
+    if (range.base + range.length > PLAIN_BASE) this.measurePlainSpan();
   }
 
   /**

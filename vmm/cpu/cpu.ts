@@ -468,7 +468,10 @@ export class Cpu {
   }
 
   private updateModeKey(): void {
-    this.modeKey = modeKey(this.flatSegs, this.wideSegs, this.csD, this.ssB, this.cpl, (this.cr0 & CR0_PE) !== 0, (this.flagsRaw & VM) !== 0);
+    this.modeKey = modeKey(
+      this.flatSegs, this.wideSegs, this.csD, this.ssB, this.cpl, (this.cr0 & CR0_PE) !== 0, (this.flagsRaw & VM) !== 0,
+      !(this.cr0 & CR0_PG) && this.a20Mask === -1,
+    );
   }
 
   /** Recomputes the allowed offset ranges of segment `s` from its hidden descriptor cache. */
@@ -622,6 +625,9 @@ export class Cpu {
     if (mask === this.a20Mask) return;
     this.a20Mask = mask;
     this.flushTlb(true);
+    // Translations made with linear = physical (mode key bit 18) stop at once (a JavaScript one after the OUT that did this).
+    this.updateModeKey();
+    this.brk = true;
   }
 
   private physOf(e: number, lin: number): number {

@@ -194,6 +194,7 @@ function setup(box: Box, r: Xorshift32, mode: Mode): void {
     cpu.cr4 |= CR4_PSE;
     cpu.cr0 |= CR0_PG;
     cpu.flushTlb(true);
+    cpu.updateMode();
   }
   cpu.trSel = 0x38;
   cpu.trBase = TSS_A;

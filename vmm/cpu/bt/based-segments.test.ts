@@ -10,7 +10,7 @@ import { setSegmentCache } from '../segments.ts';
 import type { Box } from '../system-tests/box.ts';
 import { attachEngine } from './attach.ts';
 import { factsOf } from './mode.ts';
-import { CODE, asm, assertSameOutcomes, flatBox, runEveryEngine, type Outcome } from './test-kit.ts';
+import { CODE, asm, assertSameOutcomes, flatBox, identityPaging, runEveryEngine, type Outcome } from './test-kit.ts';
 import { translateBlock } from './translate.ts';
 
 /**
@@ -145,6 +145,7 @@ test('golden translation: fs-based', () => {
   // mov eax, [fs:0x14] ; mov [fs:ebx+4], eax ; add dword [fs:0x18], 1 ; inc byte [fs:ecx] ; ret
   const bytes = [0x64, 0xa1, 0x14, 0, 0, 0, 0x64, 0x89, 0x43, 0x04, 0x64, 0x83, 0x05, 0x18, 0, 0, 0, 0x01, 0x64, 0xfe, 0x01, 0xc3];
   const box = flatBox(bytes, 'bt');
+  identityPaging(box, 0x200000);
   setSegmentCache(box.cpu, 4, 24, 0x1000, 0xffffffff, 0xc093);
   const cpu = box.cpu;
   const t = translateBlock(CODE, CODE, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => {

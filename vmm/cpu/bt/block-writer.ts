@@ -6,6 +6,7 @@
 import { BYTE_REG, type Instr } from '../decode.ts';
 import { flushCode, type Pending } from './flags-emit.ts';
 import type { ModeFacts } from './mode.ts';
+import { PLAIN_BASE } from '../../memory.ts';
 import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../regs.ts';
 
 export interface BlockInsn {
@@ -248,11 +249,8 @@ export class BlockWriter {
       this.emit(`const ${name} = ${slow};`);
       return;
     }
-    const need = this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID;
-    const x = `x${this.tmp}`, e = `e${this.tmp++}`;
-    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12];`);
-    const fast = `(${e} & ${need | TLB_IO}) === ${need}${aligned(`(${x} | ${o})`, sz)}`;
-    this.emit(`const ${name} = ${fast} ? ${ramAt(sz, `((${e} & -4096) | (${x} & 4095))`)} : (${this.countSlow(c)}, ${slow});`);
+    const { x, ok, p } = this.probe(lin, this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID);
+    this.emit(`const ${name} = ${ok}${aligned(`(${x} | ${o})`, sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${slow});`);
   }
 
   writeMem(i: Instr, sz: number, value: string): void {
@@ -277,11 +275,8 @@ export class BlockWriter {
       this.emit(`const ${name} = ${this.flatRead(sz, lin, seg)};`);
       return;
     }
-    const need = this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID;
-    const x = `x${this.tmp}`, e = `e${this.tmp++}`;
-    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12];`);
-    const fast = `(${e} & ${need | TLB_IO}) === ${need}${aligned(x, sz)}`;
-    this.emit(`const ${name} = ${fast} ? ${ramAt(sz, `((${e} & -4096) | (${x} & 4095))`)} : (${this.countSlow(c)}, ${this.flatRead(sz, x, seg)});`);
+    const { x, ok, p } = this.probe(lin, this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID);
+    this.emit(`const ${name} = ${ok}${aligned(x, sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${this.flatRead(sz, x, seg)});`);
   }
 
   /** A write through a flat segment, inline when aligned in plain RAM on a page without translations or decoded code. */
@@ -316,9 +311,26 @@ export class BlockWriter {
    * translations on the page).
    */
   private storeProbe(lin: string, need: number, sz: number): { x: string; p: string; fast: string } {
-    const x = `x${this.tmp}`, e = `e${this.tmp}`, p = `p${this.tmp++}`;
-    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12], ${p} = (${e} & -4096) | (${x} & 4095);`);
-    return { x, p, fast: `(${e} & ${need | TLB_IO}) === ${need}${aligned(x, sz)} && codePage[${p} >>> 12] === 0` };
+    const { x, ok, p } = this.probe(lin, need, true);
+    return { x, p, fast: `${ok}${aligned(x, sz)} && codePage[${p} >>> 12] === 0` };
+  }
+
+  /**
+   * Names linear address `lin` (x) and writes the test `ok` that an access there of up to a dword may
+   * be made in RAM inline, at physical address `p`: the TLB entry grants `need` and is not I/O. While
+   * linear is physical (mode.ts bit 18), p is x, and the TLB entry is read only for an address outside
+   * the RAM from PLAIN_BASE up (PhysicalMemory.plainSpan). `named`: p is a constant of its own.
+   */
+  private probe(lin: string, need: number, named = false): { x: string; ok: string; p: string } {
+    const k = this.tmp++;
+    const x = `x${k}`;
+    if (this.mode.identity) {
+      this.emit(`const ${x} = ${lin};`);
+      return { x, ok: `(((${x} - ${PLAIN_BASE}) >>> 0) < plain[0] || (tlb[${x} >>> 12] & ${need | TLB_IO}) === ${need})`, p: x };
+    }
+    const e = `e${k}`, phys = `(${e} & -4096) | (${x} & 4095)`;
+    this.emit(`const ${x} = ${lin}, ${e} = tlb[${x} >>> 12]${named ? `, p${k} = ${phys}` : ''};`);
+    return { x, ok: `(${e} & ${need | TLB_IO}) === ${need}`, p: named ? `p${k}` : `(${phys})` };
   }
 
   /** A read through a flat segment: only an access wrapping past 4 GiB faults (Cpu.rf16/rf32). */

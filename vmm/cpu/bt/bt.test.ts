@@ -537,10 +537,15 @@ const otherPageSnippet = (): number[] => {
 };
 const identity = (e: number): OtherPage => ({ linPage: e >>> 12, physPage: e >>> 12, mask: ~0xfff | TLB_VALID | TLB_IO, want: (e & ~0xfff) | TLB_VALID, leafOnly: false });
 
-const GOLDEN: [string, number[], TranslateOptions][] = [
+/**
+ * Each snippet translated with paging on (identity-mapped), as an operating system's code runs: its
+ * accesses test TLB entries. `unpaged`: with paging off, where linear is physical (mode.ts bit 18).
+ */
+const GOLDEN: [string, number[], TranslateOptions, { unpaged?: boolean }?][] = [
   ...Object.entries(SNIPPETS).map(([name, bytes]) => [name, bytes, {}] as [string, number[], TranslateOptions]),
   ...Object.entries(SLOW_SNIPPETS).map(([name, s]) => [name, s.bytes, { slowSites: new Set(s.slowSites) }] as [string, number[], TranslateOptions]),
   ['other-page', otherPageSnippet(), { otherPage: identity }],
+  ['call-frame-unpaged', SNIPPETS['call-frame']!, {}, { unpaged: true }],
 ];
 
 /** Translates the code `bytes` that `box` holds at CODE, as the engine would in the box's current mode. */
@@ -553,9 +558,11 @@ function translateCode(box: Box, bytes: readonly number[] | Uint8Array, opts: Tr
   }, opts);
 }
 
-for (const [name, bytes, opts] of GOLDEN) {
+for (const [name, bytes, opts, how] of GOLDEN) {
   test(`golden translation: ${name}`, () => {
-    const t = translateCode(flatBox(bytes, 'bt'), bytes, opts);
+    const box = flatBox(bytes, 'bt');
+    if (!how?.unpaged) identityPaging(box, 0x200000);
+    const t = translateCode(box, bytes, opts);
     assert.ok(t);
     const file = new URL(`./expect/${name}.js`, import.meta.url).pathname;
     if (process.env.HOSTBOX_ACCEPT || !existsSync(file)) writeFileSync(file, t.source + '\n');

@@ -11,6 +11,9 @@
 //           past 4 GiB, and the base, read where the access is made, is the current one: Linux's
 //           per-CPU FS in the kernel and the TLS GS of i386 programs, whose bases differ by CPU and
 //           by thread, are such segments.
+// bit 18:   linear addresses are physical ones: paging off and A20 on (a kernel's decompressor, boot
+//           loaders, Multiboot kernels before they turn paging on). An access to the RAM that
+//           runs unbroken from 1 MiB up (PhysicalMemory.plainSpan) then needs no TLB entry.
 
 export interface ModeFacts {
   readonly key: number;
@@ -19,6 +22,8 @@ export interface ModeFacts {
   readonly wide: number;
   readonly csD: boolean;
   readonly ssB: boolean;
+  /** Paging is off and A20 on: a linear address is the physical one (bit 18). */
+  readonly identity: boolean;
   readonly cpl: number;
   readonly csBase: number;
   readonly csLimit: number;
@@ -33,9 +38,11 @@ export const KEY_CSD = 1 << 6;
 export const KEY_SSB = 1 << 7;
 export const KEY_PE = 1 << 10;
 export const KEY_VM = 1 << 11;
+export const KEY_IDENTITY = 1 << 18;
 
-export function modeKey(flat: number, wide: number, csD: boolean, ssB: boolean, cpl: number, pe: boolean, vm: boolean): number {
-  return (flat & 0x3f) | ((wide & 0x3f) << KEY_WIDE_SHIFT) | (csD ? KEY_CSD : 0) | (ssB ? KEY_SSB : 0) | (cpl << 8) | (pe ? KEY_PE : 0) | (vm ? KEY_VM : 0);
+export function modeKey(flat: number, wide: number, csD: boolean, ssB: boolean, cpl: number, pe: boolean, vm: boolean, identity: boolean): number {
+  return (flat & 0x3f) | ((wide & 0x3f) << KEY_WIDE_SHIFT) | (csD ? KEY_CSD : 0) | (ssB ? KEY_SSB : 0) | (cpl << 8) | (pe ? KEY_PE : 0) | (vm ? KEY_VM : 0) |
+    (identity ? KEY_IDENTITY : 0);
 }
 
 /**
@@ -48,7 +55,8 @@ export function segmentKeyMask(segs: number): number {
 }
 
 export function factsOf(key: number, csBase: number, csLimit: number): ModeFacts {
-  return { key, flat: key & 0x3f, wide: (key >> KEY_WIDE_SHIFT) & 0x3f, csD: (key & KEY_CSD) !== 0, ssB: (key & KEY_SSB) !== 0, cpl: (key >> 8) & 3, csBase, csLimit };
+  return { key, flat: key & 0x3f, wide: (key >> KEY_WIDE_SHIFT) & 0x3f, csD: (key & KEY_CSD) !== 0, ssB: (key & KEY_SSB) !== 0,
+    identity: (key & KEY_IDENTITY) !== 0, cpl: (key >> 8) & 3, csBase, csLimit };
 }
 
 /** A readable description of a key, for dumps and divergence reports. */
@@ -57,5 +65,5 @@ export function describeKey(key: number): string {
   const segs = names.filter((_, s) => key & (1 << s));
   const wide = names.filter((_, s) => !(key & (1 << s)) && key & (1 << (KEY_WIDE_SHIFT + s)));
   const mode = key & KEY_VM ? 'v86' : key & KEY_PE ? 'protected' : 'real';
-  return `${mode} cpl${(key >> 8) & 3} code${key & KEY_CSD ? 32 : 16} stack${key & KEY_SSB ? 32 : 16} flat:${segs.join(',') || '-'}${wide.length ? ` 4G:${wide.join(',')}` : ''}`;
+  return `${mode} cpl${(key >> 8) & 3} code${key & KEY_CSD ? 32 : 16} stack${key & KEY_SSB ? 32 : 16} flat:${segs.join(',') || '-'}${wide.length ? ` 4G:${wide.join(',')}` : ''}${key & KEY_IDENTITY ? ' linear=physical' : ''}`;
 }

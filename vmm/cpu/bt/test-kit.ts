@@ -82,4 +82,7 @@ export function identityPaging(b: Box, pd: number): void {
   for (let p = 0; p < 1024; p++) dv.setUint32(pd + 0x1000 + 4 * p, (p << 12) | 3, true);
   b.cpu.cr3 = pd;
   b.cpu.cr0 |= CR0_PG;
+  // As MOV CR0 does: the TLB's entries and the mode key (linear = physical no more) follow.
+  b.cpu.flushTlb(true);
+  b.cpu.updateMode();
 }

@@ -527,7 +527,7 @@ function emitFallback(w: BlockWriter, ins: BlockInsn, ends: boolean): void {
 /** What a translation may bind on entry; only the ones its code names are bound (each costs a load on every run). */
 const BINDINGS: readonly [string, string][] = [
   ['r32', 'cpu.r32'], ['r16', 'cpu.r16'], ['r8', 'cpu.r8'], ['epoch', 'cpu.codeEpoch'], ['tlb', 'cpu.tlb'], ['ram8', 'cpu.mem.u8'],
-  ['ram16', 'cpu.mem.u16'], ['ram32', 'cpu.mem.i32'], ['codePage', 'cpu.mem.codePage'],
+  ['ram16', 'cpu.mem.u16'], ['ram32', 'cpu.mem.i32'], ['codePage', 'cpu.mem.codePage'], ['plain', 'cpu.mem.plainSpan'],
 ];
 
 /**

@@ -19,7 +19,7 @@
 // it in the interpreter (the status-return protocol).
 
 import { SS, type Instr } from '../../decode.ts';
-import { CPU_SEGMENT_BASES } from '../../../memory.ts';
+import { CPU_PLAIN_SPAN, CPU_SEGMENT_BASES, PLAIN_BASE } from '../../../memory.ts';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from '../../flags.ts';
 import { TLB_IO, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID } from '../../regs.ts';
 import type { ModeFacts } from '../mode.ts';
@@ -500,6 +500,27 @@ class RegionWriter {
     let need = 0;
     if (read) need |= user ? TLB_USER_READ : TLB_VALID;
     if (write) need |= user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    if (this.mode.identity) {
+      // Linear is physical (mode.ts): RAM from PLAIN_BASE up needs no TLB entry, and the access
+      // waits on no load; anything else takes the TLB's way below.
+      c.get(LIN).i32(PLAIN_BASE).op(Op.i32_sub).i32(0).mem(Op.i32_load, 2, this.L.state + CPU_PLAIN_SPAN).op(Op.i32_ge_u);
+      c.openHinted(false);
+      this.probeTlb(size, write, need);
+      c.else();
+      c.get(LIN).set(PHYS);
+      c.close();
+    } else this.probeTlb(size, write, need);
+    if (write) {
+      c.get(PHYS).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, 0, this.L.codePage);
+      c.openHinted(false);
+      this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
+      c.close();
+    }
+  }
+
+  /** probeLin's test of the TLB entry: leaves PHYS, or leaves the region for the interpreter. */
+  private probeTlb(size: number, write: boolean, need: number): void {
+    const c = this.c;
     const entry = (): void => {
       c.get(LIN).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, this.L.tlb);
       c.tee(ENT).i32(need | TLB_IO).op(Op.i32_and).i32(need).op(Op.i32_ne);
@@ -525,12 +546,6 @@ class RegionWriter {
     c.close();
     c.close();
     c.get(ENT).i32(-4096).op(Op.i32_and).get(LIN).i32(0xfff).op(Op.i32_and, Op.i32_or).set(PHYS);
-    if (write) {
-      c.get(PHYS).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, 0, this.L.codePage);
-      c.openHinted(false);
-      this.exit(this.cur.eip, this.cur.k, STATUS_INTERPRET);
-      c.close();
-    }
   }
 
   private load32(): void {

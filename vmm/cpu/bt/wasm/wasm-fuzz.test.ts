@@ -1,7 +1,8 @@
 // Lockstep fuzzing of the WebAssembly translations: random loops of instructions from the subset
 // (ALU, shifts and rotates by a constant, shifts by CL and of words, MUL and IMUL, moves of every width it has, LEA,
 // NOPs, CMOVcc and SETcc, PUSH and POP, conditional branches forward) over registers and a buffer that straddles a page end,
-// addressed through DS (flat) or FS (4 GiB with a base), run under the interpreter, the
+// addressed through DS (flat) or FS (4 GiB with a base), with paging off (linear is physical: no
+// TLB entry is read above 1 MiB) in even programs and on (identity-mapped) in odd ones, run under the interpreter, the
 // translator and the check engine, which must end in the same registers, flags and memory. PUSHFD
 // after a producer now and then makes the block leave there and keeps the flags it left. A fixed
 // seed runs every time; a fresh one is printed and can be replayed with HOSTBOX_FUZZ_SEED
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import { Xorshift32 } from '../../xorshift.ts';
 import type { Box } from '../../system-tests/box.ts';
 import type { EngineName } from '../attach.ts';
-import { asm, flatBox, runToHalt } from '../test-kit.ts';
+import { asm, flatBox, identityPaging, runToHalt } from '../test-kit.ts';
 import { setSegmentCache } from '../../segments.ts';
 
 const REGS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
@@ -190,8 +191,9 @@ interface Outcome {
   readonly box: Box;
 }
 
-function runProgram(code: number[], seed: number, engine: EngineName): Outcome {
+function runProgram(code: number[], seed: number, engine: EngineName, paging: boolean): Outcome {
   const box = flatBox(code, engine);
+  if (paging) identityPaging(box, 0x300000);
   setSegmentCache(box.cpu, 4, 16, FS_BASE, 0xffffffff, 0xc093);
   const r = new Xorshift32(seed);
   for (let k = 0; k < 7; k++) if (k !== 4) box.cpu.r32[k] = r.next() | 0;
@@ -209,7 +211,7 @@ function fuzz(seed: number, runs: number): number {
     const source = program(r, 16 + r.below(40));
     const code = asm(source);
     const stateSeed = r.next() || 1;
-    const [i, b, c] = (['interpreter', 'bt', 'check'] as const).map((e) => runProgram(code, stateSeed, e)) as [Outcome, Outcome, Outcome];
+    const [i, b, c] = (['interpreter', 'bt', 'check'] as const).map((e) => runProgram(code, stateSeed, e, (k & 1) === 1)) as [Outcome, Outcome, Outcome];
     for (const [name, o] of [['bt', b], ['check', c]] as const) {
       const what = `seed ${seed.toString(16)} program ${k} (${name}):\n${source}`;
       assert.deepEqual(o.regs, i.regs, `registers, ${what}`);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { decode } from '../../decode.ts';
 import { factsOf } from '../mode.ts';
-import { CODE, asm, flatBox } from '../test-kit.ts';
+import { CODE, asm, flatBox, identityPaging } from '../test-kit.ts';
 import { translateWasm } from './translate-wasm.ts';
 import { Code, I32, Op, moduleBytes } from './wasm-module.ts';
 
@@ -103,15 +103,19 @@ test('a region marks its TLB misses and exits unlikely, and its branch back to t
     dec ecx
     jnz l
     hlt`);
-  const box = flatBox(code, 'interpreter');
-  const cpu = box.cpu;
-  const w = translateWasm(CODE + 5, CODE + 5, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => decode(cpu.table, (n) => box.mem.u8[e + n]!, true, cpu), 1);
-  assert.ok(w);
-  const hints = hintsOf(w.bytes, 2);
-  // The load and the store: a miss each (br_if twice), the fill failing (if); the store's page of
-  // code (if). The branch back: likely while the budget lasts.
-  assert.equal(hints.filter((h) => h.opcode === Op.br_if && h.likely === 0).length, 4);
-  assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 0).length, 3);
-  assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 1).length, 1);
-  assert.ok(hints.every((h) => h.opcode === Op.if || h.opcode === Op.br_if));
+  for (const paging of [true, false]) {
+    const box = flatBox(code, 'interpreter');
+    if (paging) identityPaging(box, 0x200000);
+    const cpu = box.cpu;
+    const w = translateWasm(CODE + 5, CODE + 5, factsOf(cpu.modeKey, cpu.csBase, cpu.csLimit), (e) => decode(cpu.table, (n) => box.mem.u8[e + n]!, true, cpu), 1);
+    assert.ok(w);
+    const hints = hintsOf(w.bytes, 2);
+    // The load and the store: a miss each (br_if twice), the fill failing (if); the store's page of
+    // code (if). With paging off, each access first: outside the RAM from 1 MiB up (if). The branch
+    // back: likely while the budget lasts.
+    assert.equal(hints.filter((h) => h.opcode === Op.br_if && h.likely === 0).length, 4);
+    assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 0).length, paging ? 3 : 5);
+    assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 1).length, 1);
+    assert.ok(hints.every((h) => h.opcode === Op.if || h.opcode === Op.br_if));
+  }
 });
