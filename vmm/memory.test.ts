@@ -62,6 +62,8 @@ test('plainSpan follows the RAM that runs unbroken from 1 MiB: a ROM or a device
   mem.mapRom(PLAIN_BASE, new Uint8Array(1));
   assert.equal(span(), 0, 'none left');
   assert.equal(new PhysicalMemory(1 << 20).plainSpan[0], 0, '1 MiB of RAM has none above 1 MiB');
+  // Past 2^31 with 3 GiB: read as an unsigned number by both code generators.
+  assert.equal(new PhysicalMemory(3 * 2 ** 30).plainSpan[0], 3 * 2 ** 30 - PLAIN_BASE - 3);
   // Where the WebAssembly translations read it: in the CPU state area after RAM.
   assert.equal(mem.plainSpan.buffer, mem.wasm.buffer);
   assert.equal(mem.plainSpan.byteOffset, mem.cpuStateOffset + CPU_PLAIN_SPAN);

@@ -63,9 +63,10 @@ export class PhysicalMemory {
    * from PLAIN_BASE (no ROM, MMIO or hole); 0 when there is none. While paging is off and A20 on, a
    * translation tests `(address - PLAIN_BASE) >>> 0 < plainSpan[0]` instead of reading a TLB entry,
    * so the access no longer waits on a load before it. In the CPU state area of `wasm`, kept
-   * up to date by every change of a page's kind, read where the access is made.
+   * up to date by every change of a page's kind, read where the access is made. Unsigned: with more
+   * than 2 GiB of RAM it passes 2^31.
    */
-  readonly plainSpan: Int32Array;
+  readonly plainSpan: Uint32Array;
   onCodeWrite: (page: number) => void = () => {};
   /** Device (MMIO) accesses so far: the check engine cannot re-execute code that touched a device. */
   mmioAccesses = 0;
@@ -83,7 +84,7 @@ export class PhysicalMemory {
     this.refreshViews();
     this.kind.fill(PAGE_NONE);
     this.kind.fill(PAGE_RAM, 0, sizeBytes >>> 12);
-    this.plainSpan = new Int32Array(this.wasm.buffer, this.cpuStateOffset + CPU_PLAIN_SPAN, 1);
+    this.plainSpan = new Uint32Array(this.wasm.buffer, this.cpuStateOffset + CPU_PLAIN_SPAN, 1);
     this.measurePlainSpan();
   }
 
