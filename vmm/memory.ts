@@ -88,7 +88,11 @@ export class PhysicalMemory {
     this.measurePlainSpan();
   }
 
-  /** Recomputes plainSpan after pages at or above PLAIN_BASE changed kind. */
+  /** Pages below physical address `end` changed kind: plainSpan is measured again if any lie at or above PLAIN_BASE. */
+  private kindsChanged(end: number): void {
+    if (end > PLAIN_BASE) this.measurePlainSpan();
+  }
+
   private measurePlainSpan(): void {
     let page = PLAIN_BASE >>> 12;
     while (page < PAGES && this.kind[page] === PAGE_RAM) page++;
@@ -119,7 +123,7 @@ export class PhysicalMemory {
     if (base % 4096 || base + data.length > this.size) throw new Error(`ROM at ${base.toString(16)} does not fit in RAM`);
     this.u8.set(data, base);
     this.kind.fill(PAGE_ROM, base >>> 12, (base + data.length + 4095) >>> 12);
-    if (base + data.length > PLAIN_BASE) this.measurePlainSpan();
+    this.kindsChanged(base + data.length);
   }
 
   mapMmio(range: MmioRange): void {
@@ -134,7 +138,7 @@ export class PhysicalMemory {
       this.mmioIndex[p] = idx;
       this.kind[p] = PAGE_MMIO;
     }
-    if (range.base + range.length > PLAIN_BASE) this.measurePlainSpan();
+    this.kindsChanged(range.base + range.length);
   }
 
   /** Restores what a page was before an MMIO mapping (used by PCI BAR moves and VGA windows). */
@@ -148,7 +152,7 @@ export class PhysicalMemory {
       this.mmioIndex[p] = -1;
       this.kind[p] = p < this.size >>> 12 ? PAGE_RAM : PAGE_NONE;
     }
-    if (range.base + range.length > PLAIN_BASE) this.measurePlainSpan();
+    this.kindsChanged(range.base + range.length);
   }
 
   /**

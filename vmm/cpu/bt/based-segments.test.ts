@@ -8,7 +8,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { decode } from '../decode.ts';
 import { setSegmentCache } from '../segments.ts';
 import type { Box } from '../system-tests/box.ts';
-import { attachEngine } from './attach.ts';
 import { factsOf } from './mode.ts';
 import { CODE, asm, assertSameOutcomes, flatBox, identityPaging, runEveryEngine, type Outcome } from './test-kit.ts';
 import { translateBlock } from './translate.ts';
@@ -34,13 +33,8 @@ function tables(box: Box): void {
 
 /** Runs `code` to its HLT under every engine (WebAssembly translations or not), with the tables above. */
 function runEach(code: number[], wasm: boolean): Outcome[] {
-  return runEveryEngine(code, (box, e) => {
-    if (e !== 'interpreter') attachEngine(box.cpu, e, { hotThreshold: 2, wasm });
-    tables(box);
-  });
+  return runEveryEngine(code, tables, wasm);
 }
-
-const assertSame = assertSameOutcomes;
 
 // A loop that reads, writes and adds to memory through FS; halfway it reloads FS with another base.
 // The body is long enough, and all in the WebAssembly subset, for a WebAssembly region.
@@ -74,7 +68,7 @@ for (const wasm of [false, true]) {
   const kind = wasm ? 'WebAssembly' : 'JavaScript';
   test(`${kind}: accesses through a 4 GiB segment with a base use the base it has when they run`, () => {
     const outcomes = runEach(RELOADED, wasm);
-    assertSame(outcomes, kind);
+    assertSameOutcomes(outcomes, kind);
     const stats = outcomes[1]!.box.cpu.bt!.stats;
     // Without the inline path the WebAssembly subset refuses the loop; the JavaScript one would call
     // the cpu's segment methods, which the golden translation below shows it does not.
@@ -117,7 +111,7 @@ for (const wasm of [false, true]) {
       pop edi
       hlt`);
     const outcomes = runEach(code, wasm);
-    assertSame(outcomes, kind);
+    assertSameOutcomes(outcomes, kind);
     if (wasm) assert.ok(outcomes[1]!.box.cpu.bt!.stats.wasmMade >= 1, 'the loop ran as WebAssembly');
     const [i] = outcomes as [Outcome];
     assert.equal(i.regs[7], CODE + code.indexOf(0x64), 'EIP pushed: the MOV through FS');
@@ -138,7 +132,7 @@ test('a segment with a base that does not span 4 GiB is still checked on every a
       dec ecx
       jnz l
       hlt`);
-  for (const wasm of [false, true]) assertSame(runEach(code, wasm), `limited FS, ${wasm ? 'WebAssembly' : 'JavaScript'}`);
+  for (const wasm of [false, true]) assertSameOutcomes(runEach(code, wasm), `limited FS, ${wasm ? 'WebAssembly' : 'JavaScript'}`);
 });
 
 test('golden translation: fs-based', () => {

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import type { AccessSize } from '../../bus.ts';
 import { PLAIN_BASE, type MmioRange } from '../../memory.ts';
 import type { Box } from '../system-tests/box.ts';
-import { attachEngine } from './attach.ts';
 import { CODE, asm, assertSameOutcomes, flatBox, identityPaging, runEveryEngine, runToHalt, type Outcome } from './test-kit.ts';
 
 /** RAM of the test box (test-kit's flatBox): 4 MiB. */
@@ -40,12 +39,11 @@ function device(log: number[]): MmioRange {
 /** Runs `code` under every engine, WebAssembly translations allowed or not; returns the outcomes and each box's device log. */
 function runEach(code: number[], wasm: boolean): { outcomes: Outcome[]; logs: number[][] } {
   const logs: number[][] = [];
-  const outcomes = runEveryEngine(code, (box, e) => {
-    if (e !== 'interpreter') attachEngine(box.cpu, e, { hotThreshold: 2, wasm });
+  const outcomes = runEveryEngine(code, (box) => {
     const log: number[] = [];
     logs.push(log);
     ports(box, device(log));
-  });
+  }, wasm);
   return { outcomes, logs };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { makeBox, type Box } from '../system-tests/box.ts';
 import { setSegmentCache } from '../segments.ts';
 import { CR0_PE, CR0_PG } from '../regs.ts';
-import type { EngineName } from './attach.ts';
+import { attachEngine, type EngineName } from './attach.ts';
 
 /** Where the test code is placed and starts. */
 export const CODE = 0x10000;
@@ -47,10 +47,14 @@ export interface Outcome {
   readonly box: Box;
 }
 
-/** Runs `code` to its HLT under the interpreter, the translator and the check engine, in that order. */
-export function runEveryEngine(code: number[], setup: (b: Box, engine: EngineName) => void = () => {}): Outcome[] {
+/**
+ * Runs `code` to its HLT under the interpreter, the translator and the check engine, in that order.
+ * `wasm`: the two translating engines make WebAssembly translations or not (else attach.ts decides).
+ */
+export function runEveryEngine(code: number[], setup: (b: Box, engine: EngineName) => void = () => {}, wasm?: boolean): Outcome[] {
   return (['interpreter', 'bt', 'check'] as const).map((e) => {
     const box = flatBox(code, e);
+    if (wasm !== undefined && e !== 'interpreter') attachEngine(box.cpu, e, { hotThreshold: 2, wasm });
     setup(box, e);
     runToHalt(box);
     return { regs: Array.from(box.cpu.r32), eip: box.cpu.eip, flags: box.cpu.getFlags(), ram: box.mem.u8.slice(), box };

@@ -10,9 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Xorshift32 } from '../../xorshift.ts';
-import type { Box } from '../../system-tests/box.ts';
 import type { EngineName } from '../attach.ts';
-import { asm, flatBox, identityPaging, runToHalt } from '../test-kit.ts';
+import { asm, assertSameOutcomes, flatBox, identityPaging, runToHalt, type Outcome } from '../test-kit.ts';
 import { setSegmentCache } from '../../segments.ts';
 
 const REGS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
@@ -183,14 +182,6 @@ function program(r: Xorshift32, n: number): string {
   return `mov ebp, ${BUFFER}\n l: ${lines.join('\n ')}\n dec dword [${COUNTER}]\n jnz l\n hlt`;
 }
 
-interface Outcome {
-  readonly regs: number[];
-  readonly flags: number;
-  readonly eip: number;
-  readonly ram: Uint8Array;
-  readonly box: Box;
-}
-
 function runProgram(code: number[], seed: number, engine: EngineName, paging: boolean): Outcome {
   const box = flatBox(code, engine);
   if (paging) identityPaging(box, 0x300000);
@@ -212,14 +203,7 @@ function fuzz(seed: number, runs: number): number {
     const code = asm(source);
     const stateSeed = r.next() || 1;
     const [i, b, c] = (['interpreter', 'bt', 'check'] as const).map((e) => runProgram(code, stateSeed, e, (k & 1) === 1)) as [Outcome, Outcome, Outcome];
-    for (const [name, o] of [['bt', b], ['check', c]] as const) {
-      const what = `seed ${seed.toString(16)} program ${k} (${name}):\n${source}`;
-      assert.deepEqual(o.regs, i.regs, `registers, ${what}`);
-      assert.equal(o.flags, i.flags, `EFLAGS, ${what}`);
-      assert.equal(o.eip, i.eip, `EIP, ${what}`);
-      const at = o.ram.findIndex((v, a) => v !== i.ram[a]);
-      assert.equal(at, -1, `RAM differs at ${at.toString(16)}, ${what}`);
-    }
+    assertSameOutcomes([i, b, c], `seed ${seed.toString(16)} program ${k}:\n${source}\n`);
     if (c.box.cpu.bt!.stats.wasmMade > 0) withWasm++;
   }
   return withWasm;

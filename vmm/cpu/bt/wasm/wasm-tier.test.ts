@@ -17,7 +17,6 @@ import { translateWasm } from './translate-wasm.ts';
 import { factsOf } from '../mode.ts';
 
 const ENGINES: readonly EngineName[] = ['interpreter', 'bt', 'check'];
-const runEach = runEveryEngine;
 
 /** The translator and the check engine end as the interpreter does, and the translator made WebAssembly. */
 function assertSame(outcomes: Outcome[], what: string): { bt: Box; check: Box } {
@@ -77,7 +76,7 @@ test('a multiply-and-subtract loop over arrays runs as WebAssembly with the inte
     jnz l
     hlt`);
   const { check } = assertSame(
-    runEach(code, (b) => {
+    runEveryEngine(code, (b) => {
       fill(b, 0x100000, 0x4000, 1);
       fill(b, 0x200000, 0x4000, 2);
       fill(b, 0x240000, 0x4000, 3);
@@ -132,7 +131,7 @@ function overRows(rows: readonly number[][], body: string, stride: number, what:
     dec ebp
     jnz l
     hlt`);
-  assertSame(runEach(code, (b) => rows.forEach((r, k) => r.forEach((v, j) => (b.mem.i32[(0x100000 >>> 2) + 3 * k + j] = v)))), what);
+  assertSame(runEveryEngine(code, (b) => rows.forEach((r, k) => r.forEach((v, j) => (b.mem.i32[(0x100000 >>> 2) + 3 * k + j] = v)))), what);
 }
 
 test('CMOVcc and SETcc as WebAssembly agree with the interpreter for every condition after every producer', () => {
@@ -216,7 +215,7 @@ test('a page fault inside a WebAssembly translation is taken at the faulting ins
     pop edi
     mov ebp, cr2
     hlt`);
-  const outcomes = runEach(code, (b) => {
+  const outcomes = runEveryEngine(code, (b) => {
     identityPaging(b, pd);
     pageFaultGate(b, CODE + 0x200);
     new DataView(b.mem.u8.buffer).setUint32(pd + 0x1000 + 4 * (0x300 + 29), 0, true);
@@ -251,7 +250,7 @@ test('a store into the page of a WebAssembly translation\'s code goes to the int
   n: dec ecx
     jnz l
     hlt`);
-  const box = assertSame(runEach(code), 'self-modifying').bt;
+  const box = assertSame(runEveryEngine(code), 'self-modifying').bt;
   assert.ok(box.cpu.bt!.stats.invalidations >= 1, JSON.stringify(box.cpu.bt!.stats));
 });
 
@@ -288,7 +287,7 @@ test('PUSH, POP, CALL and RET as WebAssembly: calls inside the region return ins
     shr edx, 1
     add eax, edx
     ret 4`);
-  const { bt } = assertSame(runEach(code), 'calls');
+  const { bt } = assertSame(runEveryEngine(code), 'calls');
   const stats = bt.cpu.bt!.stats;
   assert.ok(stats.btInsns > 20 * stats.interpInsns, JSON.stringify(stats));
   // 3000 iterations with three RETs each: a RET that left the region would cost a dispatch each.
