@@ -175,6 +175,25 @@ if (process.env.CAPTURE && m.bt) {
 // TRANSLATE_MS=n: at the end, the n translations that took longest to make (ms, EIP, instructions).
 const translateTimes: [number, number, number, string][] = [];
 if (process.env.TRANSLATE_MS && m.bt) onTranslate((eip, t, ms, wasm) => translateTimes.push([ms, eip, t.length, wasm ? 'wasm' : 'js']));
+// RAN_BLOCKS=1: at the end, how many of the translated regions' blocks (on the entry's page) had run
+// in the interpreter when the region was made (their first instruction in the decoded cache).
+const ranBlocks = { regions: 0, blocks: 0, ran: 0, chars: 0 };
+if (process.env.RAN_BLOCKS && m.bt) {
+  const cache = (m.cpu as unknown as { codeCache: Map<number, { slots: Uint16Array }> }).codeCache;
+  onTranslate((eip, t) => {
+    const base = m.cpu.csBase;
+    const page = ((base + eip) | 0) >>> 12;
+    const slots = cache.get(t.phys >>> 12)?.slots;
+    ranBlocks.regions++;
+    ranBlocks.chars += t.sourceChars;
+    for (const b of t.entries) {
+      const lin = (base + b) | 0;
+      if (lin >>> 12 !== page) continue;
+      ranBlocks.blocks++;
+      if (slots && slots[lin & 0xfff] !== 0) ranBlocks.ran++;
+    }
+  });
+}
 // TRACE_PAGES=hex,hex: each translation made at an EIP on one of these linear pages, with its length,
 // blocks and the other entries it serves (why code there runs where it does).
 if (process.env.TRACE_PAGES && m.bt) {
@@ -419,6 +438,7 @@ if (translateTimes.length) {
   const all = translateTimes.reduce((a, t) => a + t[0], 0);
   console.log(`translations made: ${translateTimes.length}, ${all.toFixed(0)} ms; longest:`, translateTimes.sort((a, b) => b[0] - a[0]).slice(0, Number(process.env.TRANSLATE_MS)).map(([ms, eip, n, kind]) => `${eip.toString(16)} ${n} ${kind} ${ms.toFixed(1)} ms`).join(', '));
 }
+if (ranBlocks.regions) console.log('ran blocks', JSON.stringify(ranBlocks));
 if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(process.env.INTERP_EIPS ? 4 : 1)}M`).join(', '));
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
