@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CPU_PLAIN_SPAN, PLAIN_BASE, PhysicalMemory } from './memory.ts';
+import { CPU_PLAIN_SPAN, PAGE_MMIO, PAGE_RAM, PLAIN_BASE, PhysicalMemory } from './memory.ts';
 
 const MiB = 1024 * 1024;
 
@@ -59,6 +59,10 @@ test('plainSpan follows the RAM that runs unbroken from 1 MiB: a ROM or a device
   assert.equal(span(), 0x300000 - PLAIN_BASE - 3, 'the ROM still cuts it');
   mem.mapMmio({ name: 'low', base: 0xa0000, length: 0x20000, read: () => 0, write: () => {} });
   assert.equal(span(), 0x300000 - PLAIN_BASE - 3, 'nothing below 1 MiB counts');
+  mem.setPageKind(0x200, PAGE_MMIO);
+  assert.equal(span(), 0x200000 - PLAIN_BASE - 3, 'one page set to another kind cuts it');
+  mem.setPageKind(0x200, PAGE_RAM);
+  assert.equal(span(), 0x300000 - PLAIN_BASE - 3);
   mem.mapRom(PLAIN_BASE, new Uint8Array(1));
   assert.equal(span(), 0, 'none left');
   assert.equal(new PhysicalMemory(1 << 20).plainSpan[0], 0, '1 MiB of RAM has none above 1 MiB');

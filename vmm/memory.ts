@@ -141,6 +141,12 @@ export class PhysicalMemory {
     this.kindsChanged(range.base + range.length);
   }
 
+  /** Sets one page's kind (PAGE_RAM, PAGE_ROM, PAGE_MMIO): the chipset's shadow RAM below 1 MiB. */
+  setPageKind(page: number, kind: number): void {
+    this.kind[page] = kind;
+    this.kindsChanged((page + 1) * 4096);
+  }
+
   /** Restores what a page was before an MMIO mapping (used by PCI BAR moves and VGA windows). */
   unmapMmio(range: MmioRange): void {
     const idx = this.mmio.indexOf(range);

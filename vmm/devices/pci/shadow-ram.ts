@@ -71,7 +71,7 @@ export class ShadowRam {
     this.access = pamAccess(pam);
     for (let p = 0; p < PAGES; p++) {
       const a = this.access[p]!;
-      this.mem.kind[FIRST_PAGE + p] = a === (RE | WE) ? PAGE_RAM : a === RE ? PAGE_ROM : PAGE_MMIO;
+      this.mem.setPageKind(FIRST_PAGE + p, a === (RE | WE) ? PAGE_RAM : a === RE ? PAGE_ROM : PAGE_MMIO);
     }
     this.onMapChange(FIRST_PAGE, PAGES);
   }
