@@ -194,6 +194,36 @@ if (process.env.RAN_BLOCKS && m.bt) {
     }
   });
 }
+// WASM_COVER=1: for each region offered to the WebAssembly tier, how much of it (instructions) its
+// subset covers whether or not it loops: what a WebAssembly tier for lukewarm code could take.
+const wasmCover = { offered: 0, js: 0, covered: 0, most: 0, cpl0: 0, cpl0js: 0, cpl0covered: 0, made: 0, bytes: 0, ms: 0 };
+if (process.env.WASM_COVER && m.bt?.wasm) {
+  const { translateWasm } = await import('../vmm/cpu/bt/wasm/translate-wasm.ts');
+  const tier = m.bt.wasm as unknown as { translate: (...a: unknown[]) => unknown; pages: number; layout: unknown };
+  const orig = tier.translate.bind(tier);
+  tier.translate = (eip: unknown, phys: unknown, facts: unknown, decodeAt: unknown, rival: unknown) => {
+    let covered = 0;
+    const t0 = performance.now();
+    const w = translateWasm(eip as number, phys as number, facts as never, decodeAt as never, tier.pages, tier.layout as never, { accept: (n: number) => ((covered = n), true) });
+    if (w) {
+      new WebAssembly.Module(w.bytes as Uint8Array<ArrayBuffer>);
+      wasmCover.made++;
+      wasmCover.bytes += w.bytes.length;
+      wasmCover.ms += performance.now() - t0;
+    }
+    const js = rival as number;
+    wasmCover.offered++;
+    wasmCover.js += js;
+    wasmCover.covered += Math.min(covered, js);
+    if (covered >= js * 0.75) wasmCover.most++;
+    if (m.cpu.cpl === 0) {
+      wasmCover.cpl0++;
+      wasmCover.cpl0js += js;
+      wasmCover.cpl0covered += Math.min(covered, js);
+    }
+    return orig(eip, phys, facts, decodeAt, rival);
+  };
+}
 // TRACE_PAGES=hex,hex: each translation made at an EIP on one of these linear pages, with its length,
 // blocks and the other entries it serves (why code there runs where it does).
 if (process.env.TRACE_PAGES && m.bt) {
@@ -439,6 +469,7 @@ if (translateTimes.length) {
   console.log(`translations made: ${translateTimes.length}, ${all.toFixed(0)} ms; longest:`, translateTimes.sort((a, b) => b[0] - a[0]).slice(0, Number(process.env.TRANSLATE_MS)).map(([ms, eip, n, kind]) => `${eip.toString(16)} ${n} ${kind} ${ms.toFixed(1)} ms`).join(', '));
 }
 if (ranBlocks.regions) console.log('ran blocks', JSON.stringify(ranBlocks));
+if (wasmCover.offered) console.log('wasm cover', JSON.stringify(wasmCover));
 if (interpPages.size) console.log('interpreted by CPL:page', [...interpPages].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.INTERP_PAGES)).map(([k, n]) => `${k} ${(n / 1e6).toFixed(process.env.INTERP_EIPS ? 4 : 1)}M`).join(', '));
 if (byBlock.size) {
   const rows = [...byBlock].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BY_BLOCK));
