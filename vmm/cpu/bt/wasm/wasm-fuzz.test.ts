@@ -10,8 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Xorshift32 } from '../../xorshift.ts';
-import type { EngineName } from '../attach.ts';
-import { asm, assertSameOutcomes, flatBox, identityPaging, runToHalt, type Outcome } from '../test-kit.ts';
+import type { Box } from '../../system-tests/box.ts';
+import { asm, assertSameOutcomes, identityPaging, runEveryEngine } from '../test-kit.ts';
 import { setSegmentCache } from '../../segments.ts';
 
 const REGS = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
@@ -39,7 +39,7 @@ function program(r: Xorshift32, n: number): string {
   const imm = (): string => String(r.below(3) === 0 ? r.pick([0, 1, 2, 7, -1, -2, 0x7fffffff, -0x80000000]) : r.next() | 0);
   // Mostly aligned dwords, sometimes any byte offset (unaligned, or across the page end).
   const at = (): number => (r.below(4) === 0 ? r.below(140) : 4 * r.below(35));
-  // A quarter through FS, a 4 GiB segment based at FS_BASE (runProgram): the same buffer.
+  // A quarter through FS, a 4 GiB segment based at FS_BASE (setState): the same buffer.
   const mem = (size = 'dword'): string => (r.below(4) === 0 ? `${size} [fs:ebp + ${at() - FS_BASE}]` : `${size} [ebp + ${at()}]`);
   const lines = ['cmp eax, ebx'];
   let flagsKnown = true;
@@ -182,16 +182,14 @@ function program(r: Xorshift32, n: number): string {
   return `mov ebp, ${BUFFER}\n l: ${lines.join('\n ')}\n dec dword [${COUNTER}]\n jnz l\n hlt`;
 }
 
-function runProgram(code: number[], seed: number, engine: EngineName, paging: boolean): Outcome {
-  const box = flatBox(code, engine);
+/** The program's starting state from `seed`, with paging on or off (runEveryEngine's setup). */
+function setState(box: Box, seed: number, paging: boolean): void {
   if (paging) identityPaging(box, 0x300000);
   setSegmentCache(box.cpu, 4, 16, FS_BASE, 0xffffffff, 0xc093);
   const r = new Xorshift32(seed);
   for (let k = 0; k < 7; k++) if (k !== 4) box.cpu.r32[k] = r.next() | 0;
   for (let a = BUFFER - 16; a < BUFFER + 256; a += 4) box.mem.i32[a >>> 2] = r.next() | 0;
   box.mem.i32[COUNTER >>> 2] = ITERATIONS;
-  runToHalt(box);
-  return { regs: Array.from(box.cpu.r32), flags: box.cpu.getFlags(), eip: box.cpu.eip, ram: box.mem.u8.slice(), box };
 }
 
 /** Runs `runs` programs from `seed`; returns how many were made (in part) WebAssembly. */
@@ -202,9 +200,9 @@ function fuzz(seed: number, runs: number): number {
     const source = program(r, 16 + r.below(40));
     const code = asm(source);
     const stateSeed = r.next() || 1;
-    const [i, b, c] = (['interpreter', 'bt', 'check'] as const).map((e) => runProgram(code, stateSeed, e, (k & 1) === 1)) as [Outcome, Outcome, Outcome];
-    assertSameOutcomes([i, b, c], `seed ${seed.toString(16)} program ${k}:\n${source}\n`);
-    if (c.box.cpu.bt!.stats.wasmMade > 0) withWasm++;
+    const outcomes = runEveryEngine(code, (box) => setState(box, stateSeed, (k & 1) === 1));
+    assertSameOutcomes(outcomes, `seed ${seed.toString(16)} program ${k}:\n${source}\n`);
+    if (outcomes[2]!.box.cpu.bt!.stats.wasmMade > 0) withWasm++;
   }
   return withWasm;
 }
