@@ -212,14 +212,15 @@ if (process.env.WASM_COVER && m.bt?.wasm) {
       wasmCover.ms += performance.now() - t0;
     }
     const js = rival as number;
+    const took = Math.min(covered, js);
     wasmCover.offered++;
     wasmCover.js += js;
-    wasmCover.covered += Math.min(covered, js);
+    wasmCover.covered += took;
     if (covered >= js * 0.75) wasmCover.most++;
     if (m.cpu.cpl === 0) {
       wasmCover.cpl0++;
       wasmCover.cpl0js += js;
-      wasmCover.cpl0covered += Math.min(covered, js);
+      wasmCover.cpl0covered += took;
     }
     return orig(eip, phys, facts, decodeAt, rival);
   };
