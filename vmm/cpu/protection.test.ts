@@ -12,6 +12,7 @@ import { setSegmentCache } from './segments.ts';
 import { IF, IOPL, NT, VM, ZF } from './flags.ts';
 import { Vec } from './fault.ts';
 import type { EngineName } from './bt/attach.ts';
+import { EVERY_ENGINE } from './bt/test-kit.ts';
 
 const R0_STACK = 0x20000;
 const R3_STACK = 0x30000;
@@ -520,7 +521,7 @@ test('a bad CS in the new TSS faults #TS(CS) in the new task, after the switch c
   assert.equal(rd32(box, TSS_A + 0x20), CODE + 7, 'old task saved');
 });
 
-for (const engine of ['interpreter', 'bt', 'check'] as const) {
+for (const engine of EVERY_ENGINE) {
   test(`INTO through a task gate whose new task faults after the commit point: the fault is the new task's (${engine})`, () => {
     // The loop runs INTO with OF clear until ECX reaches 51 (translated by then under bt and check);
     // then #OF goes through a task gate to TSS B, whose CS is a data segment: #TS in the new task.

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadReal, makeBox, runUntilDone, type Box } from './system-tests/box.ts';
 import type { EngineName } from './bt/attach.ts';
+import { EVERY_ENGINE } from './bt/test-kit.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcDir = join(here, 'system-tests');
@@ -38,8 +39,6 @@ function assemble(name: string): Uint8Array {
   return new Uint8Array(readFileSync(out));
 }
 
-/** The interpreter, the translator, and the check engine (translations replayed and compared). */
-const ENGINES = ['interpreter', 'bt', 'check'] as const;
 
 function runProgram(name: string, engine: EngineName, budget = 2_000_000): Box {
   const box = makeBox(16 << 20, undefined, engine);
@@ -69,7 +68,7 @@ const expectPass: Record<string, string> = {
   'stack.asm': 'stack size changes as SS loads: POP SS, LSS, RETF/IRETD to ring 3, IRET to and in v86; 16-bit TSS; ENTER frames and #PF',
 };
 
-for (const engine of ENGINES)
+for (const engine of EVERY_ENGINE)
   for (const [file, what] of Object.entries(expectPass)) {
     test(`${file} (${engine}): ${what}`, { skip }, () => {
       const box = runProgram(file, engine);
@@ -78,7 +77,7 @@ for (const engine of ENGINES)
     });
   }
 
-for (const engine of ENGINES)
+for (const engine of EVERY_ENGINE)
   test(`triple.asm (${engine}): a fault with no usable IDT shuts the CPU down through onShutdown`, { skip }, () => {
     const box = runProgram('triple.asm', engine);
     assert.notEqual(box.shutdown, null, describe(box));

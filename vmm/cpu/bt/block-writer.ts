@@ -242,15 +242,9 @@ export class BlockWriter {
 
   /** `const name =` a read through a 4 GiB segment with a base: flatReadInto's inline path at base + offset. */
   private basedReadInto(name: string, sz: number, i: Instr): void {
-    const c = this.site();
     const { o, lin } = this.basedAddress(i);
     const slow = `cpu.readLin${8 << sz}(cpu.linR(${i.seg}, ${o}, ${SIZE_BYTES[sz]}))`;
-    if (c < 0) {
-      this.emit(`const ${name} = ${slow};`);
-      return;
-    }
-    const { x, ok, p } = this.probe(lin, this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID);
-    this.emit(`const ${name} = ${ok}${aligned(`(${x} | ${o})`, sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${slow});`);
+    this.inlineReadInto(name, sz, lin, (x) => `(${x} | ${o})`, () => slow);
   }
 
   writeMem(i: Instr, sz: number, value: string): void {
@@ -270,39 +264,48 @@ export class BlockWriter {
    * counted (site).
    */
   flatReadInto(name: string, sz: number, lin: string, seg: number): void {
+    this.inlineReadInto(name, sz, lin, (x) => x, (x) => this.flatRead(sz, x, seg));
+  }
+
+  /**
+   * `const name =` the operand of size `sz` at linear address `lin`: read from RAM inline when the
+   * TLB allows it and `alignedPart(x)` is aligned, else (and always at a slow site) by `slow(x)`.
+   */
+  private inlineReadInto(name: string, sz: number, lin: string, alignedPart: (x: string) => string, slow: (x: string) => string): void {
     const c = this.site();
     if (c < 0) {
-      this.emit(`const ${name} = ${this.flatRead(sz, lin, seg)};`);
+      this.emit(`const ${name} = ${slow(lin)};`);
       return;
     }
     const { x, ok, p } = this.probe(lin, this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID);
-    this.emit(`const ${name} = ${ok}${aligned(x, sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${this.flatRead(sz, x, seg)});`);
+    this.emit(`const ${name} = ${ok}${aligned(alignedPart(x), sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${slow(x)});`);
   }
 
   /** A write through a flat segment, inline when aligned in plain RAM on a page without translations or decoded code. */
   flatWriteStmt(sz: number, lin: string, value: string, seg: number): void {
-    const c = this.inlineWrites ? this.site() : -1;
-    if (c < 0) {
-      this.unguardedWrite = true;
-      this.emit(`${this.flatWrite(sz, lin, value, seg)};`);
-      return;
-    }
-    const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE, sz);
-    this.emit(`if (${fast}) ${ramAt(sz, p)} = ${value}; else { ${this.countSlow(c)}; ${this.flatWrite(sz, x, value, seg)}; }`);
+    this.inlineWriteStmt(sz, lin, value, '', (x) => this.flatWrite(sz, x, value, seg));
   }
 
   /** A write through a 4 GiB segment with a base: flatWriteStmt's inline path at base + offset. */
   private basedWriteStmt(sz: number, i: Instr, value: string): void {
-    const c = this.inlineWrites ? this.site() : -1;
     const { o, lin } = this.basedAddress(i);
     const slow = `cpu.writeLin${8 << sz}(cpu.linW(${i.seg}, ${o}, ${SIZE_BYTES[sz]}), ${value})`;
+    this.inlineWriteStmt(sz, lin, value, aligned(o, sz), () => slow);
+  }
+
+  /**
+   * Stores `value` at linear address `lin`: into RAM inline when storeProbe allows it and `alsoTest`
+   * (a further condition, or '') holds, else (and always at a slow site) by `slow(x)`.
+   */
+  private inlineWriteStmt(sz: number, lin: string, value: string, alsoTest: string, slow: (x: string) => string): void {
+    const c = this.inlineWrites ? this.site() : -1;
     if (c < 0) {
       this.unguardedWrite = true;
-      this.emit(`${slow};`);
+      this.emit(`${slow(lin)};`);
       return;
     }
-    const { p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE, sz);
-    this.emit(`if (${fast}${aligned(o, sz)}) ${ramAt(sz, p)} = ${value}; else { ${this.countSlow(c)}; ${slow}; }`);
+    const { x, p, fast } = this.storeProbe(lin, this.mode.cpl === 3 ? TLB_USER_WRITE : TLB_SUP_WRITE, sz);
+    this.emit(`if (${fast}${alsoTest}) ${ramAt(sz, p)} = ${value}; else { ${this.countSlow(c)}; ${slow(x)}; }`);
   }
 
   /**

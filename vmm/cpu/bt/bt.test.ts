@@ -19,17 +19,7 @@ import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
 import { MAX_SOURCE_LENGTH, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { HOT_THRESHOLD, USER_HOT_THRESHOLD } from './engine.ts';
-import { CODE, asm, flatBox, identityPaging, runToHalt } from './test-kit.ts';
-
-/** Runs `code` under the interpreter, the translator and the check engine; returns the three final states. */
-function everyEngine(code: number[], setup: (b: Box) => void = () => {}): { regs: number[]; flags: number; box: Box }[] {
-  return (['interpreter', 'bt', 'check'] as const).map((e) => {
-    const box = flatBox(code, e);
-    setup(box);
-    runToHalt(box);
-    return { regs: Array.from(box.cpu.r32), flags: box.cpu.getFlags(), box };
-  });
-}
+import { CODE, EVERY_ENGINE, asm, flatBox, identityPaging, runEveryEngine, runToHalt } from './test-kit.ts';
 
 /**
  * A GDT at 0x2000: flat code (selector 8), flat data (16), data based at 0x1000 with a 1 MiB limit
@@ -42,7 +32,7 @@ function gdtWithBasedData(box: Box): void {
 }
 
 function sameEverywhere(code: number[], setup?: (b: Box) => void): Box {
-  const [i, b, c] = everyEngine(code, setup);
+  const [i, b, c] = runEveryEngine(code, setup);
   assert.deepEqual(b!.regs, i!.regs, 'translator registers');
   assert.deepEqual(c!.regs, i!.regs, 'check engine registers');
   assert.equal(b!.flags, i!.flags, 'translator flags');
@@ -55,7 +45,7 @@ function sameEverywhere(code: number[], setup?: (b: Box) => void): Box {
  * ran at least `ratio` times as many instructions translated as interpreted.
  */
 function translatedAsInterpreted(code: number[], ranges: readonly (readonly [number, number])[], ratio: number, setup?: (b: Box) => void): void {
-  const [i, b, c] = everyEngine(code, setup);
+  const [i, b, c] = runEveryEngine(code, setup);
   for (const [r, e] of [[b!, 'translator'], [c!, 'check engine']] as const) {
     assert.deepEqual(r.regs, i!.regs, `${e} registers`);
     assert.equal(r.flags, i!.flags, `${e} flags`);
@@ -339,7 +329,7 @@ test('a fault inside translated code leaves the interpreter\'s state: EIP of the
     cpu.idtrLimit = 0x7ff;
     cpu.r32[1] = 3000;
   };
-  const [i, b, c] = everyEngine(code, (box) => {
+  const [i, b, c] = runEveryEngine(code, (box) => {
     setup(box);
     // The #SS handler needs a stack: the fault happens with ESP = 2, so the CPU cannot push at all at
     // CPL 0 (same stack): that is a double fault... give the handler its own way out instead: the
@@ -822,7 +812,7 @@ test('a device register accessed in a loop is retranslated once to call the slow
     jnz l
     hlt`);
   const at = (insn: number): number => CODE + [5, 11, 13, 19, 25][insn]!;
-  const runs = (['interpreter', 'bt', 'check'] as const).map((e) => {
+  const runs = EVERY_ENGINE.map((e) => {
     const box = flatBox(code, e);
     if (box.cpu.bt) box.cpu.bt.keepSource = true;
     const writes = mapDevice(box);
@@ -910,7 +900,7 @@ test('unaligned and page-crossing accesses are retranslated, and the check engin
     };
   };
   const ran = new Set<Translation>();
-  const [i, b, c] = everyEngine(code, setup);
+  const [i, b, c] = runEveryEngine(code, setup);
   for (const r of [b!, c!]) {
     assert.deepEqual(r.regs, i!.regs);
     assert.equal(r.flags, i!.flags);
@@ -1204,7 +1194,7 @@ test('16-bit code: an instruction whose bytes run past IP 0xffff takes them from
     b.cpu.r32[1] = 1000;
     return b;
   };
-  for (const engine of ['interpreter', 'bt', 'check'] as const) {
+  for (const engine of EVERY_ENGINE) {
     const b = box(engine);
     runToHalt(b);
     assert.equal(b.cpu.r16[0], 1000, engine);
@@ -1214,7 +1204,7 @@ test('16-bit code: an instruction whose bytes run past IP 0xffff takes them from
 test('16-bit code: an instruction across a page end runs inside its region', () => {
   // Real mode, CS = 0x1000: MOV BX, imm16 at CS:0fff has its immediate on the next page.
   const code = asm(`bits 16\n mov cx, 20000\n jmp l\n times 0xff0 - ($ - $$) db 0x90\n l: add dx, 1\n times 0xfff - ($ - $$) db 0x90\n m: mov bx, 1\n add ax, bx\n dec cx\n jnz l\n hlt`);
-  const results = (['interpreter', 'bt', 'check'] as const).map((engine) => {
+  const results = EVERY_ENGINE.map((engine) => {
     const b = makeBox(4 << 20, undefined, engine);
     b.mem.u8.set(code, CODE);
     loadSegmentReal(b.cpu, CS, CODE >>> 4);

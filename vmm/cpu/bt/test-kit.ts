@@ -47,12 +47,15 @@ export interface Outcome {
   readonly box: Box;
 }
 
+/** The engines every translator test compares, the interpreter (the reference) first. */
+export const EVERY_ENGINE = ['interpreter', 'bt', 'check'] as const satisfies readonly EngineName[];
+
 /**
  * Runs `code` to its HLT under the interpreter, the translator and the check engine, in that order.
  * `wasm`: the two translating engines make WebAssembly translations or not (else attach.ts decides).
  */
 export function runEveryEngine(code: number[], setup: (b: Box, engine: EngineName) => void = () => {}, wasm?: boolean): Outcome[] {
-  return (['interpreter', 'bt', 'check'] as const).map((e) => {
+  return EVERY_ENGINE.map((e) => {
     const box = flatBox(code, e);
     if (wasm !== undefined && e !== 'interpreter') attachEngine(box.cpu, e, { hotThreshold: 2, wasm });
     setup(box, e);

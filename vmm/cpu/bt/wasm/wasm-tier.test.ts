@@ -11,12 +11,10 @@ import { Cpu } from '../../cpu.ts';
 import { SS, decode, type Instr } from '../../decode.ts';
 import type { Box } from '../../system-tests/box.ts';
 import { attachEngine, type EngineName } from '../attach.ts';
-import { CODE, asm, assertSameOutcomes, flatBox, identityPaging, runEveryEngine, runToHalt, type Outcome } from '../test-kit.ts';
+import { CODE, EVERY_ENGINE, asm, assertSameOutcomes, flatBox, identityPaging, runEveryEngine, runToHalt, type Outcome } from '../test-kit.ts';
 import { wasmLayoutOf } from './wasm-tier.ts';
 import { translateWasm } from './translate-wasm.ts';
 import { factsOf } from '../mode.ts';
-
-const ENGINES: readonly EngineName[] = ['interpreter', 'bt', 'check'];
 
 /** The translator and the check engine end as the interpreter does, and the translator made WebAssembly. */
 function assertSame(outcomes: Outcome[], what: string): { bt: Box; check: Box } {
@@ -329,7 +327,7 @@ test('a WebAssembly translation that runs few instructions a call is made again 
     dec ecx
     jnz l
     hlt`);
-  const results = ENGINES.map((e) => {
+  const results = EVERY_ENGINE.map((e) => {
     const box = flatBox(code, e);
     while (!box.cpu.halted) box.cpu.run(8);
     return box;
