@@ -150,6 +150,26 @@ function onTranslate(seen: (eip: number, t: Translation, ms: number, wasm: boole
     return t;
   };
 }
+// RETRANS=1: after each workload, how many of the translations it made hold code made before in
+// this process (same physical address, mode key, CS base and code bytes), and their making's time.
+const retrans = { made: 0, again: 0, ms: 0, againMs: 0 };
+const madeBefore = new Set<string>();
+if (process.env.RETRANS && m.bt) {
+  onTranslate((_eip, t, ms) => {
+    if (!t.length) return;
+    const mem = m.cpu.mem.u8;
+    let h = 2166136261;
+    for (let k = t.codeStart; k < t.codeStart + t.bytes; k++) h = Math.imul(h ^ mem[k]!, 16777619);
+    const made = `${t.phys}:${t.key}:${t.csBase}:${t.bytes}:${h >>> 0}`;
+    retrans.made++;
+    retrans.ms += ms;
+    if (madeBefore.has(made)) {
+      retrans.again++;
+      retrans.againMs += ms;
+    }
+    madeBefore.add(made);
+  });
+}
 // WASM_SAVE=dir: each WebAssembly translation's module goes to dir/<eip>.wasm (for wasm2wat).
 if (process.env.WASM_SAVE && m.bt) {
   let last: Uint8Array | null = null;
@@ -422,6 +442,8 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
     writeFileSync(process.env.PROFILE!, JSON.stringify(profile));
     runProfile = null;
   }
+  if (process.env.RETRANS) console.log('made again:', JSON.stringify(Object.fromEntries(Object.entries(retrans).map(([k, v]) => [k, Math.round(v)]))));
+  Object.assign(retrans, { made: 0, again: 0, ms: 0, againMs: 0 });
   console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
   if (before && m.bt) {
     const after = m.bt.stats as unknown as Record<string, number>;
