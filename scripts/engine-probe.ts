@@ -152,7 +152,8 @@ function onTranslate(seen: (eip: number, t: Translation, ms: number, wasm: boole
 }
 // RETRANS=1: after each workload, how many of the translations it made hold code made before in
 // this process (same physical address, mode key, CS base and code bytes), and their making's time.
-const retrans = { made: 0, again: 0, ms: 0, againMs: 0 };
+const noneMade = () => ({ made: 0, again: 0, ms: 0, againMs: 0 });
+const retrans = noneMade();
 const madeBefore = new Set<string>();
 if (process.env.RETRANS && m.bt) {
   onTranslate((_eip, t, ms) => {
@@ -442,8 +443,10 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
     writeFileSync(process.env.PROFILE!, JSON.stringify(profile));
     runProfile = null;
   }
-  if (process.env.RETRANS) console.log('made again:', JSON.stringify(Object.fromEntries(Object.entries(retrans).map(([k, v]) => [k, Math.round(v)]))));
-  Object.assign(retrans, { made: 0, again: 0, ms: 0, againMs: 0 });
+  if (process.env.RETRANS) {
+    console.log('made again:', JSON.stringify(Object.fromEntries(Object.entries(retrans).map(([k, v]) => [k, Math.round(v)]))));
+    Object.assign(retrans, noneMade());
+  }
   console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
   if (before && m.bt) {
     const after = m.bt.stats as unknown as Record<string, number>;
