@@ -73,4 +73,6 @@ test('x87 escapes keep their whole ModRM byte', () => {
 test('a decoded instruction holds at most 12 fields (the decoded-instruction cache keeps about 90,000)', () => {
   const i = dec([0x64, 0xf0, 0x0f, 0xb1, 0x8c, 0x9e, 0x78, 0x56, 0x34, 0x12], true);
   assert.ok(Object.keys(i).length <= 12, `fields: ${Object.keys(i).join(', ')}`);
+  // What the run loop reads after every instruction, and x, come first (the reason is at Instr).
+  assert.deepEqual(Object.keys(i).slice(0, 5), ['h', 'len', 'next', 'x', 'ends']);
 });
