@@ -16,6 +16,17 @@ const PD = 0x200000;
 /** The page table entry of linear page `page` under identityPaging(box, PD). */
 const pteOf = (page: number): number => PD + 0x1000 + 4 * page;
 
+/**
+ * At CODE + 0x2000, the handler the tests' exceptions go to (installPageFaultGate): the error code
+ * to ESI, the pushed EIP to EBX, CR2 to EDI, then HLT.
+ */
+const FAULT_HANDLER = `
+        times 0x2000 - ($ - $$) db 0x90
+        pop esi
+        mov ebx, [esp]
+        mov edi, cr2
+        hlt`;
+
 // The interpreter, and the translator's cold path (nothing gets hot at this threshold).
 const engines = [
   ['interpreter', 0],
@@ -101,8 +112,8 @@ for (const [engine, hot] of engines) {
   test(`${engine}: a page fault fetching a jump's target reports the target, not the jump's end`, () => {
     // A near jump into a page that is not present (it was present in the first pass): #PF with CR2
     // and the pushed EIP at the target, not where the jump ends.
-    const box = flatBox(
-      asm(`
+    const box = pagedBoxWithFaultHandler(
+      `
         mov ecx, 2
       l:
         jmp short t
@@ -115,23 +126,16 @@ for (const [engine, hot] of engines) {
         jmp far_away
         times 0x1000 - ($ - $$) db 0x90
       far_away:
-        jmp back
-        times 0x2000 - ($ - $$) db 0x90
-      pf:
-        pop esi
-        mov ebx, [esp]
-        mov edi, cr2
-        hlt`),
+        jmp back`,
       engine,
       hot,
     );
-    installPageFaultGate(box, CODE + 0x2000);
-    identityPaging(box, PD);
     runToHalt(box);
     assert.equal(box.cpu.r32[1], 1, 'the fault came in the second pass');
     assert.equal(box.cpu.r32[7], CODE + 0x1000, 'CR2');
     assert.equal(box.cpu.r32[3], CODE + 0x1000, 'the pushed EIP is the jump target');
   });
+
   test(`${engine}: a call to another page runs the callee as rewritten`, () => {
     // The CALL reaches the ADD on the next page in the first pass; the store after it rewrites the
     // ADD's immediate, which empties that page's decoded code: 1, then 10.
@@ -186,26 +190,18 @@ for (const [engine, hot] of engines) {
   test(`${engine}: a jump that reached a supervisor page at ring 0 faults when it runs at ring 3`, () => {
     // The jump to x runs at ring 0, then again at ring 3, where the fetch at x is a #PF (present,
     // user, read): x's page is mapped by the same TLB entry both times.
-    const box = flatBox(
-      asm(`
+    const box = pagedBoxWithFaultHandler(
+      `
         jmp x
       back:
         hlt
         times 0x1000 - ($ - $$) db 0x90
       x:
         inc edx
-        jmp back
-        times 0x2000 - ($ - $$) db 0x90
-      pf:
-        pop esi
-        mov ebx, [esp]
-        mov edi, cr2
-        hlt`),
+        jmp back`,
       engine,
       hot,
     );
-    installPageFaultGate(box, CODE + 0x2000);
-    identityPaging(box, PD);
     const { cpu, mem } = box;
     // Everything user-accessible but x's page.
     mem.i32[PD >> 2] = (PD + 0x1000) | 7;
@@ -260,11 +256,7 @@ for (const [engine, hot] of engines) {
         times 0x1000 - ($ - $$) db 0x90
       x:
         db 0x66, 0xb8, 0x34, 0x12, 0xf4, 0xf4, 0xf4
-        times 0x2000 - ($ - $$) db 0x90
-      gp:
-        pop esi
-        mov ebx, [esp]
-        hlt`);
+        ${FAULT_HANDLER}`);
 
   test(`${engine}: the same jump run again in 16-bit code reaches its target decoded as 16-bit code`, () => {
     const box = flatBox(pageEndJump, engine, hot);
@@ -297,6 +289,14 @@ for (const [engine, hot] of engines) {
     assert.equal(cpu.r32[6], 0, 'error code');
     assert.equal(cpu.r32[3], CODE + 0x1000, 'the pushed EIP');
   });
+}
+
+/** flatBox with `source` and FAULT_HANDLER after it, the #PF gate to that handler, and identity paging. */
+function pagedBoxWithFaultHandler(source: string, engine: 'interpreter' | 'bt', hot: number): Box {
+  const box = flatBox(asm(source + FAULT_HANDLER), engine, hot);
+  installPageFaultGate(box, CODE + 0x2000);
+  identityPaging(box, PD);
+  return box;
 }
 
 /** A GDT with flat code (0x08) and data (0x10) and an IDT whose gate for `vector` (#PF unless given) goes to `handler`. */
