@@ -17,7 +17,7 @@ const PD = 0x200000;
 const pteOf = (page: number): number => PD + 0x1000 + 4 * page;
 
 /**
- * At CODE + 0x2000, the handler the tests' exceptions go to (installPageFaultGate): the error code
+ * At CODE + 0x2000, the handler the tests' exceptions go to (installGate): the error code
  * to ESI, the pushed EIP to EBX, CR2 to EDI, then HLT.
  */
 const FAULT_HANDLER = `
@@ -26,6 +26,16 @@ const FAULT_HANDLER = `
         mov ebx, [esp]
         mov edi, cr2
         hlt`;
+
+// The page-end jump and its target for the 16-bit and CS-limit tests: 66 B8 34 12 is MOV AX, 0x1234
+// in 32-bit code and MOV EAX, imm32 (taking the two HLTs after it) in 16-bit code. Assembled once.
+const pageEndJump = asm(`
+      times 0xff0 db 0x90
+      jmp short x
+      times 0x1000 - ($ - $$) db 0x90
+    x:
+      db 0x66, 0xb8, 0x34, 0x12, 0xf4, 0xf4, 0xf4
+      ${FAULT_HANDLER}`);
 
 // The interpreter, and the translator's cold path (nothing gets hot at this threshold).
 const engines = [
@@ -227,6 +237,7 @@ for (const [engine, hot] of engines) {
     assert.equal(cpu.r32[7], CODE + 0x1000, 'CR2');
     assert.equal(cpu.r32[3], CODE + 0x1000, 'the pushed EIP');
   });
+
   test(`${engine}: a return to another page lands at its own caller, not the last one`, () => {
     // Both calls are on the first page, so the second return goes to the same page as the first,
     // at another address.
@@ -248,16 +259,6 @@ for (const [engine, hot] of engines) {
     assert.equal(box.cpu.r32[3], 11);
   });
 
-  // The page-end jump and its target for the next two tests: 66 B8 34 12 is MOV AX, 0x1234 in 32-bit
-  // code and MOV EAX, imm32 (taking the two HLTs after it) in 16-bit code.
-  const pageEndJump = asm(`
-        times 0xff0 db 0x90
-        jmp short x
-        times 0x1000 - ($ - $$) db 0x90
-      x:
-        db 0x66, 0xb8, 0x34, 0x12, 0xf4, 0xf4, 0xf4
-        ${FAULT_HANDLER}`);
-
   test(`${engine}: the same jump run again in 16-bit code reaches its target decoded as 16-bit code`, () => {
     const box = flatBox(pageEndJump, engine, hot);
     const { cpu } = box;
@@ -275,7 +276,7 @@ for (const [engine, hot] of engines) {
 
   test(`${engine}: a jump to an instruction that now crosses the CS limit faults`, () => {
     const box = flatBox(pageEndJump, engine, hot);
-    installPageFaultGate(box, CODE + 0x2000, Vec.GP);
+    installGate(box, CODE + 0x2000, Vec.GP);
     const { cpu } = box;
     cpu.eip = CODE + 0xff0;
     runToHalt(box);
@@ -294,13 +295,13 @@ for (const [engine, hot] of engines) {
 /** flatBox with `source` and FAULT_HANDLER after it, the #PF gate to that handler, and identity paging. */
 function pagedBoxWithFaultHandler(source: string, engine: 'interpreter' | 'bt', hot: number): Box {
   const box = flatBox(asm(source + FAULT_HANDLER), engine, hot);
-  installPageFaultGate(box, CODE + 0x2000);
+  installGate(box, CODE + 0x2000);
   identityPaging(box, PD);
   return box;
 }
 
-/** A GDT with flat code (0x08) and data (0x10) and an IDT whose gate for `vector` (#PF unless given) goes to `handler`. */
-function installPageFaultGate(box: Box, handler: number, vector: number = Vec.PF): void {
+/** A GDT with flat code (0x08) and data (0x10) and an IDT whose interrupt gate for `vector` (#PF unless given) goes to `handler`. */
+function installGate(box: Box, handler: number, vector: number = Vec.PF): void {
   const { cpu, mem } = box;
   const gdt = 0x3000;
   const idt = 0x4000;
