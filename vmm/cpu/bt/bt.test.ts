@@ -1179,6 +1179,41 @@ test('a function translated already is still copied into a region that calls it,
   assert.ok(hits + misses + chained < 1000, `calls left the loop's region: ${JSON.stringify(box.cpu.bt!.stats)}`);
 });
 
+test('at CPL 3, a small region made first at the tail of a function is taken into the region made later that reaches it, and dropped', () => {
+  // t, the tail that f jumps to, is made hot first from the second page, as a region of its own;
+  // then the loop at m (CODE + 10) calls f 3000 times. Its region takes f and t in (no second copy
+  // of t stays), so call and return stay inside it; stopping at t cost two dispatches an iteration.
+  // At CPL 3, where absorb works, the program ends in a loop on itself at CODE + 0x80 (HLT faults).
+  const code = asm(
+    `jmp warm\n back: mov ecx, 3000\n m: call f\n dec ecx\n jnz m\n jmp done\n f: add ebx, 1\n jmp t\n times 0x40 - ($ - $$) db 0x90\n t: add eax, 1\n ret\n` +
+      `times 0x80 - ($ - $$) db 0x90\n done: jmp done\n times 0x1000 - ($ - $$) db 0x90\n warm: mov edx, 3000\n w: call t\n dec edx\n jnz w\n jmp back`,
+  );
+  const boxes = EVERY_ENGINE.map((engine) => {
+    const box = flatBox(code, engine);
+    if (box.cpu.bt) box.cpu.bt.keepSource = true;
+    for (let s = 0; s < 6; s++) setSegmentCache(box.cpu, s as 0, s === 1 ? 0x1b : 0x23, 0, 0xffffffff, s === 1 ? 0xc0fb : 0xc0f3);
+    for (let n = 0; box.cpu.eip !== CODE + 0x80 && n < 1_000_000; ) n += box.cpu.run(1000);
+    assert.equal(box.cpu.eip, CODE + 0x80, `${engine}: the program did not finish`);
+    assert.equal(box.cpu.r32[0], 6000, engine);
+    assert.equal(box.cpu.r32[3], 3000, engine);
+    return box;
+  });
+  const stats = boxes[1]!.cpu.bt!.stats;
+  assert.ok(stats.absorbed >= 1, `nothing was taken in: ${JSON.stringify(stats)}`);
+  // Of the translations on t's page one holds its code, the loop's region: the warm loop's call
+  // enters it at t by an alias. (The warm loop's own region, on the second page, copies t as the
+  // function it calls.)
+  const onPage = [...boxes[1]!.cpu.bt!.translations()].filter((x) => x.phys >>> 12 === CODE >>> 12 && x.source.includes(` @0x${(CODE + 0x40).toString(16)}\n`));
+  assert.equal(onPage.length, 1, onPage.map((x) => x.eip.toString(16)).join(' '));
+  assert.ok(onPage[0]!.source.includes(` @0x${(CODE + 10).toString(16)}\n`), 'the region holding t is not the loop\'s');
+  assert.ok(stats.hits + stats.misses + stats.chained < 1500, `the calls left the loop's region: ${JSON.stringify(stats)}`);
+  // The same at CPL 0 keeps its regions apart: absorbing kernel code lost fork + exec its time.
+  const kernel = flatBox(code, 'bt');
+  for (let n = 0; kernel.cpu.eip !== CODE + 0x80 && n < 1_000_000; ) n += kernel.cpu.run(1000);
+  assert.equal(kernel.cpu.r32[0], 6000);
+  assert.equal(kernel.cpu.bt!.stats.absorbed, 0);
+});
+
 test('16-bit code: an instruction whose bytes run past IP 0xffff takes them from offset 0 of CS, translated or not', () => {
   // Real mode, CS base 0x10070 (not page-aligned, so the wrap falls inside a page). At CS:ffff an
   // ADD AX, imm16 whose immediate is at CS:0000 (1); the bytes after it in the page, at 0x20070, are
