@@ -731,6 +731,16 @@ test('code the guest runs between halts stays interpreted; the same code run bus
   assert.ok(busy.cpu.bt!.stats.made > 0, 'the busy loop was not translated');
 });
 
+/** flatBox's segments at ring 3: flat code and data with DPL 3, so CPL is 3 (HLT then faults). */
+function toRing3(box: Box): void {
+  for (let s = 0; s < 6; s++) setSegmentCache(box.cpu, s as 0, s === 1 ? 0x1b : 0x23, 0, 0xffffffff, s === 1 ? 0xc0fb : 0xc0f3);
+}
+
+/** Runs until EIP is `eip` (a program at CPL 3 ends in a loop on itself there), at most a million instructions. */
+function runUntilEip(box: Box, eip: number): void {
+  for (let n = 0; box.cpu.eip !== eip && n < 1_000_000; ) n += box.cpu.run(1000);
+}
+
 test('code at CPL 3 is translated at USER_HOT_THRESHOLD, kernel code at HOT_THRESHOLD', () => {
   // Three instructions an iteration: enough iterations to pass the user threshold with room, not
   // the kernel's. (No HLT at the end: at CPL 3 it would fault; the run stops when ECX reaches 0.)
@@ -740,7 +750,7 @@ test('code at CPL 3 is translated at USER_HOT_THRESHOLD, kernel code at HOT_THRE
   for (const cpl of [0, 3]) {
     const box = flatBox(code, 'bt');
     (box.cpu.bt!.options as { hotThreshold?: number }).hotThreshold = undefined;
-    if (cpl === 3) for (let s = 0; s < 6; s++) setSegmentCache(box.cpu, s as 0, s === 1 ? 0x1b : 0x23, 0, 0xffffffff, s === 1 ? 0xc0fb : 0xc0f3);
+    if (cpl === 3) toRing3(box);
     assert.equal(box.cpu.cpl, cpl);
     box.cpu.r32[1] = iterations;
     for (let n = 0; box.cpu.r32[1] !== 0 && n < 10 * iterations; ) n += box.cpu.run(1000);
@@ -1191,8 +1201,8 @@ test('at CPL 3, a small region made first at the tail of a function is taken int
   const boxes = EVERY_ENGINE.map((engine) => {
     const box = flatBox(code, engine);
     if (box.cpu.bt) box.cpu.bt.keepSource = true;
-    for (let s = 0; s < 6; s++) setSegmentCache(box.cpu, s as 0, s === 1 ? 0x1b : 0x23, 0, 0xffffffff, s === 1 ? 0xc0fb : 0xc0f3);
-    for (let n = 0; box.cpu.eip !== CODE + 0x80 && n < 1_000_000; ) n += box.cpu.run(1000);
+    toRing3(box);
+    runUntilEip(box, CODE + 0x80);
     assert.equal(box.cpu.eip, CODE + 0x80, `${engine}: the program did not finish`);
     assert.equal(box.cpu.r32[0], 6000, engine);
     assert.equal(box.cpu.r32[3], 3000, engine);
@@ -1209,7 +1219,7 @@ test('at CPL 3, a small region made first at the tail of a function is taken int
   assert.ok(stats.hits + stats.misses + stats.chained < 1500, `the calls left the loop's region: ${JSON.stringify(stats)}`);
   // The same at CPL 0 keeps its regions apart: absorbing kernel code lost fork + exec its time.
   const kernel = flatBox(code, 'bt');
-  for (let n = 0; kernel.cpu.eip !== CODE + 0x80 && n < 1_000_000; ) n += kernel.cpu.run(1000);
+  runUntilEip(kernel, CODE + 0x80);
   assert.equal(kernel.cpu.r32[0], 6000);
   assert.equal(kernel.cpu.bt!.stats.absorbed, 0);
 });

@@ -708,7 +708,7 @@ export class BtEngine {
    */
   private absorb(t: Translation, absorbed: ReadonlySet<Translation>): void {
     for (const s of absorbed) {
-      if (!s.valid || s === t || !t.entries.includes(s.eip)) continue;
+      if (!s.valid || !t.entries.includes(s.eip)) continue;
       this.unlink(s);
       this.stats.absorbed++;
     }
