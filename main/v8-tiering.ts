@@ -9,13 +9,13 @@
 // Hot translations ran in V8's baseline tier for good (in the compress workload, 15% of the
 // translations' runs; the tests in bt.test.ts show why that is slower than the interpreter). With
 // the size left out (3 ticks for any size), the shell loop ran 20% faster; the boot and the other
-// workloads alike or faster (README, Performance).
+// workloads alike or faster (README, "The binary translator").
 //
 // Branch hints: the WebAssembly translations mark their slow paths (a TLB miss, an exit to the
 // interpreter) unlikely in the module's "metadata.code.branch_hint" section, which the V8 of Node 20
 // (11.3) reads only with this flag, and ignores without. Its optimizing compiler then
 // places those paths apart and keeps the spills they need, around the call that fills the TLB, off
-// the hot path: the kernel's XZ decompressor ran 20-35% faster (README, Performance).
+// the hot path: the kernel's XZ decompressor ran 20-35% faster (README, "The binary translator").
 
 import { setFlagsFromString } from 'node:v8';
 

@@ -1,9 +1,9 @@
 // The interpreter's fetch follows links between decoded instructions (Instr.next and Instr.jump,
 // Cpu.interpretRun). A link must never outlive the code or the mapping it was made under, and a
 // fault while fetching must still report the instruction that was to run. The transfers to another
-// page below are what a link across pages would have to get right (tried, README "Where the first
-// runs' time goes"): code rewritten, a frame remapped, another return address, the privilege, the
-// code size and the CS limit changed since the last time.
+// page below are what a link across pages would have to get right (tried: docs/performance-log.md,
+// "Where the first runs' time goes"): code rewritten, a frame remapped, another return address, the
+// privilege, the code size and the CS limit changed since the last time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asm, CODE, flatBox, identityPaging, runToHalt } from './bt/test-kit.ts';

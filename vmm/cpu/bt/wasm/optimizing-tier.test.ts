@@ -3,7 +3,7 @@
 // it is hot, and short tests end before that: yet the guest's hot loops run in the optimized code.
 // A control-flow shape tried on 2026-12-06 (a block looping on itself inside a region) ended a loop
 // with a word of its result other than the interpreter's under TurboFan alone, Node 20 and 22 alike,
-// and right again with --no-turbo-move-optimization (README, "Performance"): this test saw it.
+// and right again with --no-turbo-move-optimization (docs/performance-log.md): this test saw it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
