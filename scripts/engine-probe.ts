@@ -526,6 +526,17 @@ if (byBlock.size) {
     }
     console.log(`exits ${(all / 1e6).toFixed(2)}M, to the same page ${(same / 1e6).toFixed(2)}M (translated there ${(sameLive / 1e6).toFixed(2)}M, within 64 bytes ${(near / 1e6).toFixed(2)}M)`);
   }
+  // EXIT_CLASSES=1: the exits by where they go (kernel addresses from 0xC0000000, user below; page: the same 4 KiB page or another).
+  if (exits.size && process.env.EXIT_CLASSES) {
+    const classes = new Map<string, number>();
+    for (const [k, [runs]] of exits) {
+      const [from, to] = k.split('@')[1]!.split('->').map((x) => parseInt(x, 16));
+      const side = (a: number) => (a >= 0xc0000000 ? 'kernel' : 'user');
+      const c = `${side(from!)}->${side(to!)} ${from! >>> 12 === to! >>> 12 ? 'same page' : 'other page'}`;
+      classes.set(c, (classes.get(c) ?? 0) + runs);
+    }
+    for (const [c, n] of [...classes].sort((a, b) => b[1] - a[1])) console.log(`exits ${c}: ${(n / 1e6).toFixed(2)}M`);
+  }
   if (exits.size) {
     const top = [...exits].sort((a, b) => b[1][0] - a[1][0]).slice(0, Number(process.env.EXITS));
     for (const [k, [runs, n]] of top) console.log(`exit ${k}: ${(runs / 1e6).toFixed(2)}M runs, ${(n / runs).toFixed(1)} insns/run`);
@@ -575,6 +586,7 @@ if (process.env.OVERLAP && m.bt) {
 (globalThis as { gc?: () => void }).gc?.();
 const mu = process.memoryUsage();
 console.log(`memory beyond guest RAM: ${((mu.heapUsed + mu.external) / 1048576 - 256).toFixed(0)} MiB; decoded instructions held ${m.cpu.decodedInstructions} on ${m.cpu.cachedCodePages} pages`);
+if (m.bt) { const b = m.bt as unknown as { sourceChars: number; count: number }; console.log(`source chars live ${b.sourceChars} in ${b.count} entries`); }
 if (process.env.HEAP_SPACES) {
   const v8 = await import('node:v8');
   console.log(v8.getHeapSpaceStatistics().map((h) => `${h.space_name} ${(h.space_used_size / 1048576).toFixed(1)}`).join(', '), `external ${(mu.external / 1048576).toFixed(1)} arrayBuffers ${(mu.arrayBuffers / 1048576).toFixed(1)}`);
