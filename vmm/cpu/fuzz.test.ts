@@ -4,7 +4,8 @@
 // must never throw anything but its own fault (handled inside run) and must end every run in a
 // consistent state, and a protection instruction that faults must leave the state it found. A fixed
 // seed runs every time; a fresh one is printed so a failure can be replayed with HOSTBOX_FUZZ_SEED
-// (HOSTBOX_FUZZ_RUNS sets the runs per mode for a longer campaign).
+// (HOSTBOX_FUZZ_RUNS sets the runs per mode for a longer campaign; HOSTBOX_FUZZ_RUN=MODE:RUNSEED replays
+// one run of it, as a failure names them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Xorshift32 } from './xorshift.ts';
@@ -322,9 +323,14 @@ function fuzz(seed: number, runsPerMode: number, engine: EngineName = 'interpret
   const box = makeBox(4 << 20, checkedTable(), engine);
   const stats = [0, 0, 0, 0, 0];
   const r = new Xorshift32(seed);
+  // A failure found before must not be reported again as this call's.
+  preciseViolation = null;
+  // HOSTBOX_FUZZ_RUN=MODE:RUNSEED (as a failure prints them, e.g. "pm32 ring 0:e95316ea") replays that one run alone.
+  const only = process.env.HOSTBOX_FUZZ_RUN?.split(':');
   for (let mode = Mode.Real; mode <= Mode.V86; mode++) {
     for (let run = 0; run < runsPerMode; run++) {
       const runSeed = r.next();
+      if (only && (MODE_NAMES[mode] !== only[0] || runSeed !== parseInt(only[1]!, 16))) continue;
       const rr = new Xorshift32(runSeed);
       setup(box, rr, mode);
       const where: string = `seed ${seed.toString(16)}, mode ${MODE_NAMES[mode]}, run ${run} (run seed ${runSeed.toString(16)})`;

@@ -106,7 +106,8 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
   if ((selector & 0xfffc) === 0) cpu.raiseGP(ext);
   if (!readDescriptor(cpu, selector)) cpu.raiseGP((selector & 0xfffc) + ext);
   const clo = desc.lo;
-  const chi = desc.hi;
+  let chi = desc.hi;
+  const caddr = desc.addr;
   const ctype = descType(chi);
   const dpl = descDpl(chi);
   if (!descIsCodeData(chi) || !(ctype & 8) || dpl > cpu.cpl) cpu.raiseGP((selector & 0xfffc) + ext);
@@ -126,11 +127,16 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
     if ((newSs & 0xfffc) === 0) cpu.raiseTS(ext);
     if ((newSs & 3) !== dpl) cpu.raiseTS((newSs & 0xfffc) + ext);
     if (!readDescriptor(cpu, newSs)) cpu.raiseTS((newSs & 0xfffc) + ext);
-    const shi = desc.hi;
+    let shi = desc.hi;
     const slo = desc.lo;
+    const saddr = desc.addr;
     const stype = descType(shi);
     if (!descIsCodeData(shi) || stype & 8 || !(stype & 2) || descDpl(shi) !== dpl) cpu.raiseTS((newSs & 0xfffc) + ext);
     if (!descPresent(shi)) cpu.raiseSS((newSs & 0xfffc) + ext);
+    // The accessed bits before anything is pushed or loaded: a fault on the descriptor table's page
+    // must find the state as it was (as for far transfers, ops/far.ts).
+    shi = setAccessed(cpu, saddr, shi);
+    chi = setAccessed(cpu, caddr, chi);
     const ssBase = descBase(slo, shi);
     const ssLimit = descLimit(slo, shi);
     const ssAr = descAr(shi);
@@ -163,7 +169,6 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
     if (ssBig) cpu.r32[ESP] = sp;
     else cpu.r32[ESP] = (cpu.r32[ESP]! & ~0xffff) | sp;
     setSegmentCache(cpu, CS, (selector & 0xfffc) | dpl, descBase(clo, chi), csLimit, descAr(chi));
-    markCodeAccessed(cpu, selector);
     cpu.eip = offset;
     return;
   }
@@ -176,6 +181,7 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
   const sp0 = cpu.sp;
   const top = ssBig ? (sp0 - frame) | 0 : (sp0 - frame) & 0xffff;
   checkStackRange(cpu, cpu.segAr[SS]!, cpu.segLimit[SS]!, top, frame, ext, ssBig, true);
+  chi = setAccessed(cpu, caddr, chi);
   for (let k = 0; k < frame; k += w) cpu.translate((cpu.segBase[SS]! + ((top + k) & (ssBig ? -1 : 0xffff))) | 0, true, cpu.cpl === 3);
   let sp = sp0;
   const words = hasCode ? [oldFlags, oldCs, oldEip, code] : [oldFlags, oldCs, oldEip];
@@ -189,12 +195,17 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
   cpu.setFlags(oldFlags & ~(TF | NT | RF | VM | (trapGate ? 0 : IF)));
   // A conforming handler runs at the interrupted CPL: the cached DPL is what CPL is derived from.
   setSegmentCache(cpu, CS, (selector & 0xfffc) | cpu.cpl, descBase(clo, chi), csLimit, (descAr(chi) & ~0x60) | (cpu.cpl << 5));
-  markCodeAccessed(cpu, selector);
   cpu.eip = offset;
 }
 
-function markCodeAccessed(cpu: Cpu, selector: number): void {
-  if (readDescriptor(cpu, selector) && !(desc.hi & (1 << 8))) cpu.writeSys8((desc.addr + 5) | 0, ((desc.hi >>> 8) & 0xff) | 1);
+/**
+ * Sets the accessed bit of the descriptor at `addr` whose high dword is `hi`, in the table, as the CPU
+ * does when it loads a segment; returns the high dword with the bit set, which the cache holds.
+ */
+function setAccessed(cpu: Cpu, addr: number, hi: number): number {
+  if (hi & (1 << 8)) return hi;
+  cpu.writeSys8((addr + 5) | 0, ((hi >>> 8) & 0xff) | 1);
+  return hi | (1 << 8);
 }
 
 /** Checks that [top, top+size) lies within a stack segment (expand-up or expand-down). */

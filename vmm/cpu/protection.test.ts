@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeBox, type Box } from './system-tests/box.ts';
-import { CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, TSS_A, TSS_B, TSS_C, gate, seg, write16, write32 } from './system-tests/fixture.ts';
+import { CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, PD, PT, TSS_A, TSS_B, TSS_C, gate, seg, write16, write32 } from './system-tests/fixture.ts';
 import { CS, DS, ES, SS } from './decode.ts';
-import { CR0_PE, CR0_TS, EAX, EBX, ECX, EDX, ESP } from './regs.ts';
+import { CR0_PE, CR0_PG, CR0_TS, CR0_WP, EAX, EBX, ECX, EDX, ESP } from './regs.ts';
 import { setSegmentCache } from './segments.ts';
 import { IF, IOPL, NT, VM, ZF } from './flags.ts';
 import { Vec } from './fault.ts';
@@ -605,4 +605,42 @@ test('a task switch with paging loads CR3 from the new TSS and flushes the TLB',
   assert.equal(cpu.cr3, pd2);
   assert.equal(rd32(box, TSS_A + 0x1c), 0, 'CR3 is not saved in the old TSS');
   assert.equal(cpu.readLin32(0x401234), 0xabcd);
+});
+
+for (const engine of EVERY_ENGINE) {
+  test(`an INT whose code descriptor cannot be marked accessed faults #PF before it pushes or loads anything (${engine})`, () => {
+    // Found by the protection fuzzer (seed da5b21ba): the accessed bit was written after CS, EIP and
+    // ESP had been committed, so the #PF from a read-only GDT page left ESP 12 lower and CS loaded.
+    const box = pmBox(0, engine);
+    const { cpu } = box;
+    // Paging with the GDT's page read-only, and CR0.WP so that ring 0 honours it.
+    write32(box, PD, PT | 3);
+    for (let k = 0; k < 1024; k++) write32(box, PT + k * 4, (k << 12) | (k === GDT >>> 12 ? 1 : 3));
+    cpu.cr3 = PD;
+    cpu.cr0 |= CR0_PG | CR0_WP;
+    cpu.flushTlb(true);
+    // INT3 goes to the conforming ring-0 code at 0x70 (accessed bit clear); #PF to 0x08, already accessed.
+    const [lo3, hi3] = gate(0x70, HANDLER + Vec.BP * 16, 0x8e, 0);
+    write32(box, IDT + Vec.BP * 8, lo3);
+    write32(box, IDT + Vec.BP * 8 + 4, hi3);
+    box.mem.u8[GDT + 0x08 + 5] |= 1;
+    const esp = cpu.r32[ESP]!;
+    code(box, [0xcc]); // int3
+    step(box);
+    assert.equal(vectorTaken(box), Vec.PF);
+    assert.equal(cpu.cr2, GDT + 0x70 + 5, 'the write to the descriptor faulted');
+    assert.equal(cpu.r32[ESP], esp - 16, 'only the #PF frame is on the stack');
+    assert.deepEqual([0, 4, 8, 12].map((o) => rd32(box, esp - 16 + o)), [3, CODE, 0x08, 2], 'error code (write, present), then INT3 itself as the return address');
+    assert.equal(box.mem.u8[GDT + 0x70 + 5], 0x9e, 'the descriptor is still not accessed');
+  });
+}
+
+test('an interrupt caches its code segment with the accessed bit it set, as a far jump does', () => {
+  const box = pmBox(0);
+  const { cpu } = box;
+  code(box, [0xcd, 0x30]); // int 0x30, through the fixture's gate to 0x08 (accessed bit clear in the GDT)
+  step(box);
+  assert.equal(vectorTaken(box), 0x30);
+  assert.equal(box.mem.u8[GDT + 0x08 + 5], 0x9b, 'the GDT entry is marked accessed');
+  assert.equal(cpu.segAr[CS]! & 0xff, 0x9b, 'and the cached access rights say so too');
 });
