@@ -19,6 +19,7 @@ import {
   descPresent,
   descType,
   readDescriptor,
+  setAccessed,
   setSegmentCache,
 } from './segments.ts';
 import { taskSwitch, TaskSwitchReason } from './tasks.ts';
@@ -196,16 +197,6 @@ function deliverProtected(cpu: Cpu, vector: number, kind: InterruptKind, hasCode
   // A conforming handler runs at the interrupted CPL: the cached DPL is what CPL is derived from.
   setSegmentCache(cpu, CS, (selector & 0xfffc) | cpu.cpl, descBase(clo, chi), csLimit, (descAr(chi) & ~0x60) | (cpu.cpl << 5));
   cpu.eip = offset;
-}
-
-/**
- * Sets the accessed bit of the descriptor at `addr` whose high dword is `hi`, in the table, as the CPU
- * does when it loads a segment; returns the high dword with the bit set, which the cache holds.
- */
-function setAccessed(cpu: Cpu, addr: number, hi: number): number {
-  if (hi & (1 << 8)) return hi;
-  cpu.writeSys8((addr + 5) | 0, ((hi >>> 8) & 0xff) | 1);
-  return hi | (1 << 8);
 }
 
 /** Checks that [top, top+size) lies within a stack segment (expand-up or expand-down). */

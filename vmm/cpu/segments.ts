@@ -60,12 +60,19 @@ export function readDescriptor(cpu: Cpu, selector: number): boolean {
   return true;
 }
 
-/** Sets the accessed bit of the descriptor last read, as the CPU does on a segment load. */
+/**
+ * Sets the accessed bit of the descriptor at table address `addr` whose high dword is `hi`, as the
+ * CPU does on a segment load; returns the high dword with the bit set, which the segment cache holds.
+ */
+export function setAccessed(cpu: Cpu, addr: number, hi: number): number {
+  if (hi & DESC_ACCESSED) return hi;
+  cpu.writeSys8((addr + 5) | 0, ((hi | DESC_ACCESSED) >>> 8) & 0xff);
+  return hi | DESC_ACCESSED;
+}
+
+/** Sets the accessed bit of the descriptor last read (`desc`), as the CPU does on a segment load. */
 export function markAccessed(cpu: Cpu): void {
-  if (!(desc.hi & DESC_ACCESSED)) {
-    desc.hi |= DESC_ACCESSED;
-    cpu.writeSys8((desc.addr + 5) | 0, (desc.hi >>> 8) & 0xff);
-  }
+  desc.hi = setAccessed(cpu, desc.addr, desc.hi);
 }
 
 /** Fills segment register `s`'s visible part and hidden cache. */

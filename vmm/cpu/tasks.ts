@@ -19,7 +19,7 @@ import { CR0_PG, CR0_TS } from './regs.ts';
 import { pagingModeChanged } from './paging.ts';
 import {
   desc, descAr, descBase, descDpl, descIsCodeData, descLimit, descPresent, descType, loadSegmentReal,
-  readDescriptor, setSegmentCache,
+  markAccessed, readDescriptor, setSegmentCache,
 } from './segments.ts';
 
 export const enum TaskSwitchReason {
@@ -168,10 +168,6 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason,
   }
   if (cpu.eip >>> 0 > cpu.segLimit[CS]!) cpu.raiseGP(0);
   cpu.brk = true;
-}
-
-function markAccessed(cpu: Cpu): void {
-  if (!(desc.hi & (1 << 8))) cpu.writeSys8((desc.addr + 5) | 0, ((desc.hi >>> 8) & 0xff) | 1);
 }
 
 function loadTaskCs(cpu: Cpu, sel: number, ext: number): void {

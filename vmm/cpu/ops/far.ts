@@ -17,7 +17,7 @@ import { Vec } from '../fault.ts';
 import { ESP } from '../regs.ts';
 import {
   desc, descAr, descBase, descDpl, descIsCodeData, descLimit, descPresent, descType, invalidateSegmentsForCpl,
-  loadSegmentReal, readDescriptor, setSegmentCache,
+  loadSegmentReal, readDescriptor, setAccessed, setSegmentCache,
 } from '../segments.ts';
 import { tssStack } from '../interrupts.ts';
 import { taskSwitch, TaskSwitchReason } from '../tasks.ts';
@@ -49,10 +49,7 @@ function isWritableData(hi: number): boolean {
 }
 
 function markAccessedAt(cpu: Cpu, d: Desc): void {
-  if (!(d.hi & (1 << 8))) {
-    d.hi |= 1 << 8;
-    cpu.writeSys8((d.addr + 5) | 0, (d.hi >>> 8) & 0xff);
-  }
+  d.hi = setAccessed(cpu, d.addr, d.hi);
 }
 
 /**
