@@ -4,10 +4,6 @@
 // generation shows in review; HOSTBOX_ACCEPT=1 rewrites them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { makeBox, type Box } from '../system-tests/box.ts';
@@ -19,7 +15,7 @@ import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
 import { MAX_SOURCE_LENGTH, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { HOT_THRESHOLD, USER_HOT_THRESHOLD } from './engine.ts';
-import { CODE, EVERY_ENGINE, asm, flatBox, identityPaging, runEveryEngine, runToHalt } from './test-kit.ts';
+import { CODE, EVERY_ENGINE, asm, assertGolden, flatBox, identityPaging, runEveryEngine, runToHalt } from './test-kit.ts';
 
 /**
  * A GDT at 0x2000: flat code (selector 8), flat data (16), data based at 0x1000 with a 1 MiB limit
@@ -554,9 +550,7 @@ for (const [name, bytes, opts, how] of GOLDEN) {
     if (!how?.unpaged) identityPaging(box, 0x200000);
     const t = translateCode(box, bytes, opts);
     assert.ok(t);
-    const file = new URL(`./expect/${name}.js`, import.meta.url).pathname;
-    if (process.env.HOSTBOX_ACCEPT || !existsSync(file)) writeFileSync(file, t.source + '\n');
-    assert.equal(t.source + '\n', readFileSync(file, 'utf8'), `${name}: the generated code changed; review it and run with HOSTBOX_ACCEPT=1 to accept`);
+    assertGolden(name, t.source);
   });
 }
 

@@ -2,7 +2,7 @@
 // running to HLT, and identity paging.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBox, type Box } from '../system-tests/box.ts';
@@ -92,4 +92,16 @@ export function identityPaging(b: Box, pd: number): void {
   // As MOV CR0 does: the TLB's entries and the mode key (linear = physical no more) follow.
   b.cpu.flushTlb(true);
   b.cpu.updateMode();
+}
+
+/**
+ * Compares generated code with its golden file, `expect/NAME.js` beside this file. HOSTBOX_ACCEPT=1
+ * rewrites the file. A missing file fails: writing it and passing would let a deleted golden file
+ * (or a renamed snippet) pass unseen.
+ */
+export function assertGolden(name: string, source: string): void {
+  const file = new URL(`./expect/${name}.js`, import.meta.url).pathname;
+  if (process.env.HOSTBOX_ACCEPT) writeFileSync(file, source + '\n');
+  assert.ok(existsSync(file), `${name}: no golden file ${file}; review the code and run with HOSTBOX_ACCEPT=1 to write it`);
+  assert.equal(source + '\n', readFileSync(file, 'utf8'), `${name}: the generated code changed; review it and run with HOSTBOX_ACCEPT=1 to accept`);
 }
