@@ -71,15 +71,12 @@ test('snapshots: running and powered off, revert continues or reboots from them,
   writeFileSync(base, bootSectorImage('mbr-counter.asm', 1 << 20));
   const host = createHostApi({ dataDir });
   let out = '';
-  /** The last count printed when the VM last showed as off (its output is all in by then). */
-  let countAtOff = -1;
   /** The last count printed before a snapshot of the running VM, and where its output stood then. */
   let snapping = false;
   let atSnap = { count: -1, mark: 0 };
   host.subscribe((e: HostEvent) => {
     // The host's own marks (powered on, reset, powered off, snapshot taken) are not the guest's output.
     if (e.type === 'serial') out += withoutHostMarks(e.data);
-    if (e.type === 'vm' && e.vm.power === 'off') countAtOff = last(out);
     // The guest pauses for a running snapshot while the VM shows "suspending"; its output before the save is all in when it shows running again.
     if (e.type === 'vm' && e.vm.power === 'suspending') snapping = true;
     if (e.type === 'vm' && e.vm.power === 'running' && snapping) {

@@ -15,7 +15,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { buildHostOracle } from '../../tests/host-oracle.ts';
 import { Fpu } from './fpu.ts';
 import { MathFault, PM32, TestHost } from './fpu-testhost.ts';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeBox, type Box } from './system-tests/box.ts';
-import { CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, PD, PT, TSS_A, TSS_B, TSS_C, gate, seg, write16, write32 } from './system-tests/fixture.ts';
+import { CODE, GDT, GDT_ENTRIES, HANDLER, IDT, LDT, LDT_ENTRIES, PD, PT, TSS_A, TSS_B, TSS_C, gate, write16, write32 } from './system-tests/fixture.ts';
 import { CS, DS, ES, SS } from './decode.ts';
 import { CR0_PE, CR0_PG, CR0_TS, CR0_WP, EAX, EBX, ECX, EDX, ESP } from './regs.ts';
 import { setSegmentCache } from './segments.ts';

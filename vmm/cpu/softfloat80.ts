@@ -333,10 +333,6 @@ function denormCheck(env: Env, ...cs: Cls[]): void {
   for (const c of cs) if (c === Cls.Denormal) env.raise(DE);
 }
 
-function isFinite(c: Cls): boolean {
-  return c === Cls.Normal || c === Cls.Denormal;
-}
-
 /** Sum of two finite nonzero values, exact unless one is far below the other's last bit. */
 function addExact(a: Exact, b: Exact): { x: Exact | null; sticky: boolean } {
   let ta = topExp(a);

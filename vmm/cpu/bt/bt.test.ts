@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { makeBox, type Box } from '../system-tests/box.ts';
 import { loadSegmentReal, setSegmentCache } from '../segments.ts';
-import { CR0_PE, CR0_PG, TLB_IO, TLB_VALID } from '../regs.ts';
+import { TLB_IO, TLB_VALID } from '../regs.ts';
 import { CS, decode } from '../decode.ts';
 import type { EngineName } from './attach.ts';
 import { BtDivergence } from './check.ts';
