@@ -21,7 +21,8 @@ const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
 
 export class IoBus {
   private readonly owner = new Int16Array(0x10000).fill(-1);
-  private readonly ranges: IoRange[] = [];
+  /** Indexed by the owner table; a slot freed by unregister is reused, so a guest that moves a BAR for ever does not grow it. */
+  private readonly ranges: (IoRange | null)[] = [];
   private readonly sizeMask: number[] = [];
   /** Optional trace hook for debugging unclaimed ports. */
   onUnclaimed: ((port: number, size: AccessSize, write: boolean, value: number) => void) | null = null;
@@ -33,11 +34,12 @@ export class IoBus {
       const o = this.owner[p]!;
       if (o >= 0) throw new Error(`I/O range ${range.name} overlaps ${this.ranges[o]!.name} at port ${hex(p)}`);
     }
-    const idx = this.ranges.length;
-    this.ranges.push(range);
+    let idx = this.ranges.indexOf(null);
+    if (idx < 0) idx = this.ranges.length;
     let mask = 0;
     for (const s of range.sizes ?? [1]) mask |= s;
-    this.sizeMask.push(mask | 1);
+    this.ranges[idx] = range;
+    this.sizeMask[idx] = mask | 1;
     this.owner.fill(idx, range.base, range.base + range.length);
   }
 
@@ -45,6 +47,7 @@ export class IoBus {
     const idx = this.ranges.indexOf(range);
     if (idx < 0) return;
     for (let p = range.base; p < range.base + range.length; p++) if (this.owner[p] === idx) this.owner[p] = -1;
+    this.ranges[idx] = null;
   }
 
   read(port: number, size: AccessSize): number {
