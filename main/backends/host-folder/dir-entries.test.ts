@@ -6,6 +6,7 @@ import {
   fromFatTime,
   longNameProblem,
   makeAlias,
+  shortDisplayName,
   shortKey,
   shortNameChecksum,
   toFatTime,
@@ -45,6 +46,25 @@ test('8.3 names, case bits and aliases follow the basis-name and numeric-tail ru
   assert.equal(shortKey(makeAlias('readme.TXT', taken)), 'README~1TXT', 'unless taken');
   const tails = new Map<string, number>();
   for (let i = 1; i <= 12; i++) assert.equal(shortKey(makeAlias(`same prefix ${i}`, taken, tails)), i < 10 ? `SAMEPR~${i}   ` : `SAMEP~${i}   `);
+});
+
+test('short names holding bytes above 7Fh read as code page 437 letters, never as control characters', () => {
+  const name11 = (base: number[], ext: string): Uint8Array => {
+    const b = new Uint8Array(11).fill(0x20);
+    b.set(base, 0);
+    b.set(bytes(ext), 8);
+    return b;
+  };
+  // DOS and Windows store an 8.3 name such as "ÉTÉ.TXT" in the OEM code page, with no long name.
+  assert.equal(shortDisplayName(name11([0x90, 0x54, 0x90], 'TXT'), 0), 'ÉTÉ.TXT');
+  assert.equal(shortDisplayName(name11([0x80, 0xa5, 0xe1], 'TXT'), NTRES_LOWER_BASE), 'çñß.TXT');
+  // fatgen103: a first byte of 05h stands for E5h, which is sigma in code page 437.
+  assert.equal(shortDisplayName(name11([0x05, 0x41], ''), 0), 'σA');
+  for (let b = 0x80; b <= 0xff; b++) {
+    const n = shortDisplayName(name11([0x41, b], 'TXT'), 0);
+    assert.equal(n.length, 6, `byte ${b.toString(16)}h is one character`);
+    assert.ok(n.charCodeAt(1) >= 0xa0, `byte ${b.toString(16)}h reads as ${JSON.stringify(n)}, not a control character`);
+  }
 });
 
 test('long names round-trip through long entries in UTF-16, with the terminator and FFFFh padding', () => {

@@ -146,11 +146,23 @@ export function makeAlias(longName: string, taken: Set<string>, nextTail?: Map<s
   throw new Error(`no free short alias for "${longName}"`);
 }
 
+/**
+ * Bytes 80h-FFh of IBM code page 437, the OEM code page of DOS and of Windows in the US and Linux's
+ * default `codepage=`. A short name with such bytes and no long name is what DOS and Windows write
+ * for an 8.3 name with accented letters; read as Latin-1 instead, "É" (90h) would reach the host as
+ * a control character. Code page 850 agrees on the accented letters most names use (80h-9Ah, A0h-A5h, E1h).
+ */
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+
 /** The display form of a DIR_Name ("README.TXT", with DIR_NTRes case bits applied). */
 export function shortDisplayName(name11: Uint8Array, ntres: number): string {
   const part = (from: number, to: number): string => {
     let s = '';
-    for (let i = from; i < to; i++) s += String.fromCharCode(i === 0 && name11[0] === 0x05 ? 0xe5 : name11[i]!);
+    for (let i = from; i < to; i++) {
+      const b = i === 0 && name11[0] === 0x05 ? 0xe5 : name11[i]!;
+      s += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80]!;
+    }
     return s.replace(/ +$/, '');
   };
   let base = part(0, 8);

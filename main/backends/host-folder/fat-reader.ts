@@ -27,6 +27,12 @@ const MAX_DEPTH = 128;
 const MAX_DIR_BYTES = 65536 * DIR_ENTRY_SIZE;
 /** A FAT larger than this is not one Hostbox made or a guest would make on such a disk. */
 const MAX_FAT_BYTES = 512 * 2 ** 20;
+/**
+ * Files and directories a volume may hold by default. Each costs the host a few hundred bytes of
+ * memory while a sync runs, and a disk of directories holds one per 32 bytes: without a bound a
+ * guest could make the host run out of memory (a 512 MiB disk holds 16 million entries).
+ */
+export const MAX_ENTRIES = 1 << 20;
 
 export class FatCorruption extends Error {
   override name = 'FatCorruption';
@@ -71,6 +77,21 @@ export interface FatVolume {
 
 export type SectorReader = (lba: number, count: number) => Uint8Array;
 
+/**
+ * The form two names of one directory must not share: each UTF-16 unit up-cased on its own, as
+ * Windows' up-case table does it. String.toUpperCase's full mapping would make "ß" and "SS" one
+ * name, which FAT keeps apart.
+ */
+function upcase(name: string): string {
+  let out = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    const u = c.toUpperCase();
+    out += u.length === 1 ? u : c;
+  }
+  return out;
+}
+
 function u16(b: Uint8Array, o: number): number {
   return b[o]! | (b[o + 1]! << 8);
 }
@@ -78,8 +99,11 @@ function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
-/** Parses the whole file system tree; throws FatCorruption when anything is not as FAT allows. */
-export function readFatVolume(read: SectorReader, diskSectors: number): FatVolume {
+/**
+ * Parses the whole file system tree; throws FatCorruption when anything is not as FAT allows, or
+ * when it holds more than `maxEntries` files and directories.
+ */
+export function readFatVolume(read: SectorReader, diskSectors: number, { maxEntries = MAX_ENTRIES }: { maxEntries?: number } = {}): FatVolume {
   const mbr = read(0, 1);
   if (u16(mbr, 510) !== 0xaa55) throw new FatCorruption('the partition table (MBR) has lost its 55AAh signature');
   const type = mbr[446 + 4]!;
@@ -114,7 +138,9 @@ export function readFatVolume(read: SectorReader, diskSectors: number): FatVolum
   if (fatType === 16 && rootEntries === 0) bad('a FAT16 volume without a root directory');
   if ((fatType === 16 ? 2 : 4) * (clusterCount + 2) > fatSize * SECTOR) bad('the FAT is too small for the clusters');
   const cb = spc * SECTOR;
-  const fat = read(partStart + reserved, fatSize);
+  // Only the part of the FAT that has entries for clusters: BPB_FATSz may claim nearly the whole
+  // volume, and reading that would cost the host as much memory and time as the disk is large.
+  const fat = read(partStart + reserved, Math.ceil(((fatType === 16 ? 2 : 4) * (clusterCount + 2)) / SECTOR));
   const maxCluster = clusterCount + 1;
   const entry = fatType === 16 ? (c: number) => u16(fat, c * 2) : (c: number) => u32(fat, c * 4) & 0x0fffffff;
   const eocMin = fatType === 16 ? 0xfff8 : 0x0ffffff8;
@@ -140,6 +166,7 @@ export function readFatVolume(read: SectorReader, diskSectors: number): FatVolum
     }
   };
 
+  let entries = 0;
   const readDir = (bytes: Uint8Array, path: string, isRoot: boolean, depth: number): FatNode[] => {
     const out: FatNode[] = [];
     const names = new Set<string>();
@@ -187,7 +214,8 @@ export function readFatVolume(read: SectorReader, diskSectors: number): FatVolum
         if (end < 0 && lfn.units.length % LFN_CHARS_PER_ENTRY !== 0) throw new FatCorruption(`${where}: a damaged long name`);
       }
       lfn = null;
-      const key = name.toUpperCase();
+      if (++entries > maxEntries) throw new FatCorruption(`the file system holds more than ${maxEntries} files and directories, more than Hostbox syncs`);
+      const key = upcase(name);
       if (names.has(key)) throw new FatCorruption(`${path || '/'}: two entries are named "${name}"`);
       names.add(key);
       const v = new DataView(bytes.buffer, bytes.byteOffset + off, DIR_ENTRY_SIZE);

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockReply, BlockRequest, DiskInfo } from '../../../vmm/machine-api.ts';
 import { FatImage, type PresentedEntry } from './fat-image.ts';
-import { readFatVolume } from './fat-reader.ts';
+import { MAX_ENTRIES, readFatVolume } from './fat-reader.ts';
 import { scanFolder, type FolderScan, type HostStamp } from './folder-scan.ts';
 import { syncFolder, type SyncOutcome, type SyncReport } from './folder-sync.ts';
 import { HostSources, type HostExtent } from './host-sources.ts';
@@ -111,6 +111,8 @@ export class FolderDisk {
   private readonly log: (msg: string) => void;
   private baseline: readonly PresentedEntry[];
   private retry = false;
+  /** Copies of guest files a sync could not put in place, kept at the top of the folder (see SyncInput.kept). */
+  private kept: ReadonlyMap<string, string> = new Map();
   /** Whether the power-off sync has run (at most once per power-on). */
   synced = false;
   /** Whether the power-off sync was tried (it may have refused a corrupt file system). */
@@ -232,7 +234,8 @@ export class FolderDisk {
   private carry(opts: { force?: boolean; now?: () => Date }): SyncReport {
     if (this.overlay.dirty.size === 0 && !this.retry) return emptyReport();
     const read = (l: number, c: number): Uint8Array => this.read(l, c);
-    const volume = readFatVolume(read, this.info.sectors);
+    // A folder presented with more entries than the reader's default may come back as large.
+    const volume = readFatVolume(read, this.info.sectors, { maxEntries: Math.max(MAX_ENTRIES, 2 * this.baseline.length) });
     if (volume.inUse && !opts.force)
       throw new FolderInUse(`the guest still has the folder disk mounted (${volume.inUse}): unmount it in the guest first (umount, or eject it in Windows), then sync`);
     const outcome = syncFolder({
@@ -243,6 +246,7 @@ export class FolderDisk {
       written: (l, c) => this.overlay.dirty.hasAny(l, c),
       log: this.log,
       now: opts.now,
+      kept: this.kept,
     });
     this.advance(outcome, (c) => volume.clusterLba(c));
     return outcome.report;
@@ -251,11 +255,7 @@ export class FolderDisk {
   /** Moves the baseline, the base's sources and the written-since set forward past a sync. */
   private advance(o: SyncOutcome, clusterLba: (c: number) => number): void {
     const spc = this.sectorsPerCluster;
-    for (const ch of o.changes) {
-      if (ch.kind === 'moved') this.base.sources.moved(ch.stamp, ch.rel);
-      else if (ch.kind === 'deleted') this.base.sources.dropped(ch.stamp);
-      else this.base.sources.replaced(ch.old, ch.rel, ch.stamp, ch.chain);
-    }
+    this.base.sources.apply(o.changes);
     // Open files are looked up by name and identity; names and files changed, so start afresh.
     if (o.changes.length) this.base.sources.close();
     // Files whose new contents did not reach the host stay written-since, so the next sync carries them.
@@ -265,6 +265,7 @@ export class FolderDisk {
     this.overlay.dirty.clear();
     for (const [l, n] of keep) this.overlay.dirty.add(l, n);
     this.baseline = o.baseline;
+    this.kept = o.kept;
     this.retry = o.report.refused.length > 0;
   }
 

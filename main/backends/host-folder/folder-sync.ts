@@ -21,9 +21,10 @@
 // the host's file already holds exactly the guest's bytes: then the two agree, and nothing is
 // written; a guest restored to a snapshot carries again what a later sync already did); names
 // are checked before use and every path is built from checked names under the folder, whose
-// directories are checked not to be symlinks before anything is written through them.
+// directories are checked not to be symlinks before anything is written through them. A guest
+// version written over or beside a host file takes that file's permission bits.
 
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { type FatDir, type FatFile, type FatNode, type FatVolume, type SectorReader, readFileRange } from './fat-reader.ts';
 import type { PresentedEntry } from './fat-image.ts';
@@ -31,6 +32,8 @@ import type { HostStamp } from './folder-scan.ts';
 
 /** Temporary names at the top of the folder while a sync runs. */
 export const SYNC_TEMP_PREFIX = '.hostbox-sync-';
+/** Numbers temporary names across the syncs of this process, so a later sync never reuses one. */
+let tempSeq = 0;
 const COPY_CHUNK = 1 << 20;
 
 export interface SyncReport {
@@ -55,9 +58,9 @@ export const NO_HOST_FILE: HostStamp = Object.freeze({ dev: -1, ino: -1, size: -
 
 /** What a sync did to host files that back the disk's clusters; the folder disk moves its sources along. */
 export type HostChange =
-  | { kind: 'moved'; stamp: HostStamp; rel: string }
-  | { kind: 'replaced'; old: HostStamp; rel: string; stamp: HostStamp; chain: readonly number[] }
-  | { kind: 'deleted'; stamp: HostStamp };
+  | { kind: 'moved'; stamp: HostStamp; runs: PresentedEntry['runs']; rel: string }
+  | { kind: 'replaced'; old: HostStamp; oldRuns: PresentedEntry['runs']; rel: string; stamp: HostStamp; chain: readonly number[] }
+  | { kind: 'deleted'; stamp: HostStamp; runs: PresentedEntry['runs'] };
 
 export interface SyncOutcome {
   report: SyncReport;
@@ -66,6 +69,8 @@ export interface SyncOutcome {
   changes: HostChange[];
   /** Guest files whose new contents did not reach the host: still to be carried by a later sync. */
   unsettled: FatFile[];
+  /** Where copies of guest files that could not be put in place are kept (by their place): the next sync's `kept`. */
+  kept: Map<string, string>;
 }
 
 export interface SyncInput {
@@ -79,6 +84,11 @@ export interface SyncInput {
   log?: (msg: string) => void;
   /** For conflict names; injected so tests see fixed names. */
   now?: () => Date;
+  /**
+   * Copies earlier syncs left at the top of the folder, of guest files they could not put in place
+   * (by the place): a later copy of the same file replaces it, and one put in place removes it.
+   */
+  kept?: ReadonlyMap<string, string>;
 }
 
 /** Why the host cannot hold a name the guest made, or null when it can. */
@@ -190,7 +200,9 @@ export function syncFolder(input: SyncInput): SyncOutcome {
   for (const g of guest) {
     if (origins.has(g)) continue;
     const p = byRel.get(g.rel);
-    if (p && p.kind === g.node.kind && !claimed.has(p)) {
+    // A presented file whose clusters a refused entry still holds (renamed to a name the host
+    // cannot hold) is that entry's: a new file under its old name must not replace it.
+    if (p && p.kind === g.node.kind && !claimed.has(p) && !(p.cluster && keepClusters.has(p.cluster))) {
       origins.set(g, p);
       claimed.add(p);
     }
@@ -218,6 +230,13 @@ export function syncFolder(input: SyncInput): SyncOutcome {
   const hostChanged = (p: PresentedEntry): boolean => !sameStamp(p.stamp, p.rel, root, p.kind === 'dir');
 
   const hostPath = (rel: string): string => join(root, ...rel.split('/'));
+  // Directories below the top whose entries the sync changes: each is fsync'd at the end, before
+  // the top (a rename into a subfolder is durable only once that subfolder is).
+  const touched = new Set<string>();
+  const touch = (rel: string): void => {
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0) touched.add(rel.slice(0, slash));
+  };
   /** Refuses a directory path that is missing a component, or passes through anything but a real directory. */
   const checkDirs = (rel: string): void => {
     const parts = rel.split('/').slice(0, -1);
@@ -248,20 +267,35 @@ export function syncFolder(input: SyncInput): SyncOutcome {
   const added: PresentedEntry[] = [];
   const changes: HostChange[] = [];
   const unsettled: FatFile[] = [];
+  const kept = new Map(input.kept ?? []);
+  /** The guest's file reached `rel`: an older copy kept for it is stale. */
+  const settled = (rel: string): void => {
+    const old = kept.get(rel);
+    if (old === undefined) return;
+    rmQuiet(old);
+    kept.delete(rel);
+  };
   const entryOf = (rel: string, f: FatFile, st: HostStamp): PresentedEntry => ({ kind: 'file', rel, cluster: f.chain[0] ?? 0, runs: runsOf(f.chain), size: f.size, stamp: st });
 
   // (2) New contents into temporary files, while every host file is still where the base expects it.
-  let tempSeq = 0;
   // Two kinds of temporary files, told apart by name should a crash leave any: "-new-" ones are
   // copies of guest files (perhaps partial; safe to delete), "-moved-" ones are whole host files set
   // aside while renames are carried out.
-  const tempPath = (kind: 'new' | 'moved'): string => join(root, `${SYNC_TEMP_PREFIX}${process.pid}-${kind}-${tempSeq++}`);
+  // A name no file has: an earlier sync may have left one there (a file it could not put in place),
+  // and a rename onto it would destroy that file.
+  const tempPath = (kind: 'new' | 'moved'): string => {
+    for (;;) {
+      const p = join(root, `${SYNC_TEMP_PREFIX}${process.pid}-${kind}-${tempSeq++}`);
+      if (!exists(p)) return p;
+    }
+  };
   const placements: { temp: string; rel: string; mtimeMs: number; file: FatFile; replace?: PresentedEntry; what: 'written' | 'created' | 'moved'; from?: PresentedEntry }[] = [];
   try {
     for (const op of ops) {
       if (op.kind !== 'write') continue;
       const temp = tempPath('new');
-      writeTemp(temp, volume, read, op.file);
+      // A copy that replaces a host file is private until it takes that file's permissions (6).
+      writeTemp(temp, volume, read, op.file, op.origin ? 0o600 : 0o644);
       placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, file: op.file, replace: op.origin, what: op.origin ? 'written' : 'created' });
     }
   } catch (e) {
@@ -282,6 +316,7 @@ export function syncFolder(input: SyncInput): SyncOutcome {
     const temp = tempPath('moved');
     try {
       checkDirs(op.origin.rel);
+      touch(op.origin.rel);
       renameSync(hostPath(op.origin.rel), temp);
       placements.push({ temp, rel: op.rel, mtimeMs: op.file.mtimeMs, file: op.file, what: 'moved', from: op.origin });
     } catch (e) {
@@ -298,10 +333,11 @@ export function syncFolder(input: SyncInput): SyncOutcome {
     }
     try {
       checkDirs(p.rel);
+      touch(p.rel);
       unlinkSync(hostPath(p.rel));
       report.deleted.push(p.rel);
       dropped.add(p);
-      changes.push({ kind: 'deleted', stamp: p.stamp });
+      changes.push({ kind: 'deleted', stamp: p.stamp, runs: p.runs });
     } catch (e) {
       report.refused.push(`${p.rel}: not deleted: ${(e as Error).message}`);
     }
@@ -314,6 +350,7 @@ export function syncFolder(input: SyncInput): SyncOutcome {
       let st = lstatQuiet(hostPath(op.rel));
       if (st && !(st.isDirectory() && !st.isSymbolicLink())) throw new Error('the host has a file of that name');
       if (!st) {
+        touch(op.rel);
         mkdirSync(hostPath(op.rel));
         report.dirsMade.push(op.rel);
         st = lstatSync(hostPath(op.rel));
@@ -333,12 +370,13 @@ export function syncFolder(input: SyncInput): SyncOutcome {
       const clash = pl.replace ? hostChanged(pl.replace) : target !== null;
       if (clash && pl.what !== 'moved' && target?.isFile() && sameContents(pl.temp, hostPath(rel), target)) {
         rmQuiet(pl.temp);
+        settled(rel);
         const st = stampOf(target);
         report.alreadyThere.push(rel);
         added.push(entryOf(rel, pl.file, st));
         if (pl.replace) {
           dropped.add(pl.replace);
-          changes.push({ kind: 'replaced', old: pl.replace.stamp, rel, stamp: st, chain: pl.file.chain });
+          changes.push({ kind: 'replaced', old: pl.replace.stamp, oldRuns: pl.replace.runs, rel, stamp: st, chain: pl.file.chain });
         }
         continue;
       }
@@ -351,14 +389,21 @@ export function syncFolder(input: SyncInput): SyncOutcome {
         rel = conflictRel(pl.rel);
         report.conflicts.push(`${pl.rel}: the host has a new file of that name; the guest's version is ${rel}`);
       }
-      if (pl.what !== 'moved') utimesSync(pl.temp, new Date(pl.mtimeMs), new Date(pl.mtimeMs));
+      if (pl.what !== 'moved') {
+        // The guest's version of a host file keeps that file's permission bits (placed over it or
+        // beside it): a private file stays private, a script executable. Set-ID bits are not carried.
+        if (target?.isFile()) chmodSync(pl.temp, target.mode & 0o777);
+        utimesSync(pl.temp, new Date(pl.mtimeMs), new Date(pl.mtimeMs));
+      }
       // The file's identity as it will be in place (a rename keeps inode and times).
       const placed = stampOf(lstatSync(pl.temp));
+      touch(rel);
       renameSync(pl.temp, hostPath(rel));
+      if (pl.what !== 'moved') settled(pl.rel);
       if (pl.replace) dropped.add(pl.replace);
       if (pl.from) {
         dropped.add(pl.from);
-        changes.push({ kind: 'moved', stamp: pl.from.stamp, rel });
+        changes.push({ kind: 'moved', stamp: pl.from.stamp, runs: pl.from.runs, rel });
       }
       if (rel !== pl.rel) {
         added.push(entryOf(pl.rel, pl.file, NO_HOST_FILE));
@@ -366,11 +411,25 @@ export function syncFolder(input: SyncInput): SyncOutcome {
       }
       (pl.what === 'moved' ? report.moved : pl.what === 'written' ? report.written : report.created).push(pl.from ? `${pl.from.rel} -> ${rel}` : rel);
       added.push(entryOf(rel, pl.file, pl.from ? pl.from.stamp : placed));
-      if (pl.replace) changes.push({ kind: 'replaced', old: pl.replace.stamp, rel, stamp: placed, chain: pl.file.chain });
+      if (pl.replace) changes.push({ kind: 'replaced', old: pl.replace.stamp, oldRuns: pl.replace.runs, rel, stamp: placed, chain: pl.file.chain });
     } catch (e) {
-      report.refused.push(`${pl.rel}: ${(e as Error).message}; its contents are kept in ${pl.temp}`);
+      let keptIn = pl.temp;
+      if (pl.what !== 'moved') {
+        // One copy per file, the guest's latest, however many syncs try again.
+        const old = kept.get(pl.rel);
+        if (old !== undefined) {
+          try {
+            renameSync(pl.temp, old);
+            keptIn = old;
+          } catch {
+            /* both stay */
+          }
+        }
+        kept.set(pl.rel, keptIn);
+      }
+      report.refused.push(`${pl.rel}: ${(e as Error).message}; its contents are kept in ${keptIn}`);
       if (pl.what !== 'moved') unsettled.push(pl.file);
-      else if (pl.from) changes.push({ kind: 'moved', stamp: pl.from.stamp, rel: pl.temp.slice(root.length + 1) });
+      else if (pl.from) changes.push({ kind: 'moved', stamp: pl.from.stamp, runs: pl.from.runs, rel: pl.temp.slice(root.length + 1) });
     }
   }
 
@@ -380,6 +439,7 @@ export function syncFolder(input: SyncInput): SyncOutcome {
     dropped.add(p);
     try {
       checkDirs(p.rel);
+      touch(p.rel);
       rmdirSync(hostPath(p.rel));
       report.dirsRemoved.push(p.rel);
     } catch (e) {
@@ -388,16 +448,17 @@ export function syncFolder(input: SyncInput): SyncOutcome {
       report.conflicts.push(`${p.rel}/: ${code === 'ENOTEMPTY' ? 'removed in the guest, but the host still has files in it; kept' : (e as Error).message}`);
     }
   }
+  for (const d of touched) fsyncDir(hostPath(d));
   fsyncDir(root);
   for (const line of report.conflicts) log(`host folder sync: conflict: ${line}`);
   for (const line of report.refused) log(`host folder sync: ${line}`);
   const baseline = [...presented.filter((p) => !dropped.has(p)), ...added];
-  return { report, baseline, changes, unsettled };
+  return { report, baseline, changes, unsettled, kept };
 }
 
 /** Copies a guest file into a new temporary file and makes it durable before anyone renames it. */
-function writeTemp(path: string, vol: FatVolume, read: SectorReader, f: FatFile): void {
-  const fd = openSync(path, 'wx', 0o644);
+function writeTemp(path: string, vol: FatVolume, read: SectorReader, f: FatFile, mode: number): void {
+  const fd = openSync(path, 'wx', mode);
   try {
     for (let off = 0; off < f.size; off += COPY_CHUNK) {
       const n = Math.min(COPY_CHUNK, f.size - off);

@@ -11,6 +11,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostStamp } from './folder-scan.ts';
+import type { HostChange } from './folder-sync.ts';
 import { openKept } from './kept-files.ts';
 
 const SECTOR = 512;
@@ -27,6 +28,24 @@ export interface HostExtent {
 }
 
 const identity = (s: HostStamp): string => `${s.dev}:${s.ino}`;
+
+/** Clusters as runs [first, count]. */
+type Runs = readonly (readonly [number, number])[];
+
+/** Whether a cluster lies in `runs`, by binary search: a fragmented file has as many runs as clusters. */
+function inRuns(runs: Runs): (c: number) => boolean {
+  const sorted = [...runs].sort((a, b) => a[0] - b[0]);
+  return (c) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]![0] + sorted[mid]![1] <= c) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sorted.length && sorted[lo]![0] <= c;
+  };
+}
 
 export class HostSources {
   private extents: HostExtent[];
@@ -135,40 +154,42 @@ export class HostSources {
     return fd;
   }
 
-  /** The host file `stamp` names is now at `rel` (a rename keeps the inode). */
-  moved(stamp: HostStamp, rel: string): void {
-    const id = identity(stamp);
-    this.extents = this.extents.map((x) => (identity(x.stamp) === id ? { ...x, rel } : x));
-  }
-
-  /** The host file `stamp` names is gone: its clusters read as zeros from now on. */
-  dropped(stamp: HostStamp): void {
-    const id = identity(stamp);
-    this.extents = this.extents.filter((x) => identity(x.stamp) !== id);
-  }
-
   /**
-   * The host file `old` was replaced by `stamp` at `rel`, holding the bytes of a guest file whose
-   * clusters are `chain`: each cluster `old` served that is still in the chain is now served from
-   * the new file at that cluster's place in it; the others are free in the guest and read as zeros.
+   * Moves the runs along with what a sync did to the host files (folder-sync.ts, HostChange): a
+   * file renamed is read under its new name; a file deleted leaves its clusters reading as zeros;
+   * a file replaced by one holding a guest file's bytes (clusters `chain`) serves each of its
+   * clusters still in the chain from the new file, at that cluster's place in it, and the others
+   * (free in the guest) read as zeros. A change names the clusters as well as the file: hard links
+   * give two presented files one identity, and a change to one must not touch the other's runs.
+   * One pass over the runs for all changes, since a sync may rename every file of a large folder.
    */
-  replaced(old: HostStamp, rel: string, stamp: HostStamp, chain: readonly number[]): void {
-    const id = identity(old);
-    const where = new Map<number, number>();
-    chain.forEach((c, i) => where.set(c, i));
+  apply(changes: readonly HostChange[]): void {
+    const byFile = new Map<string, { change: HostChange; held: (c: number) => boolean; where?: Map<number, number> }[]>();
+    for (const change of changes) {
+      const id = identity(change.kind === 'replaced' ? change.old : change.stamp);
+      let list = byFile.get(id);
+      if (!list) byFile.set(id, (list = []));
+      list.push({ change, held: inRuns(change.kind === 'replaced' ? change.oldRuns : change.runs) });
+    }
     const cb = this.sectorsPerCluster * SECTOR;
     const next: HostExtent[] = [];
     for (const x of this.extents) {
-      if (identity(x.stamp) !== id) {
-        next.push(x);
-        continue;
-      }
-      for (let c = x.first; c < x.first + x.count; c++) {
-        const i = where.get(c);
-        if (i === undefined) continue;
-        const last = next[next.length - 1];
-        if (last && last.stamp === stamp && last.first + last.count === c && last.offset + last.count * cb === i * cb) next[next.length - 1] = { ...last, count: last.count + 1 };
-        else next.push({ first: c, count: 1, rel, stamp, offset: i * cb });
+      const hit = byFile.get(identity(x.stamp))?.find((h) => h.held(x.first));
+      if (!hit) next.push(x);
+      else if (hit.change.kind === 'moved') next.push({ ...x, rel: hit.change.rel });
+      else if (hit.change.kind === 'replaced') {
+        const { rel, stamp, chain } = hit.change;
+        if (!hit.where) {
+          hit.where = new Map();
+          chain.forEach((c, i) => hit.where!.set(c, i));
+        }
+        for (let c = x.first; c < x.first + x.count; c++) {
+          const i = hit.where.get(c);
+          if (i === undefined) continue;
+          const last = next[next.length - 1];
+          if (last && last.stamp === stamp && last.first + last.count === c && last.offset + last.count * cb === i * cb) next[next.length - 1] = { ...last, count: last.count + 1 };
+          else next.push({ first: c, count: 1, rel, stamp, offset: i * cb });
+        }
       }
     }
     this.extents = next.sort((a, b) => a.first - b.first);
