@@ -147,3 +147,34 @@ test('random fragment soup never throws and only ever yields checked packets', (
   }
   assert.ok(r.bytesHeld <= MAX_BYTES);
 });
+
+test('a first fragment carrying IP options cannot stretch the datagram past 65,535 bytes', () => {
+  // Every fragment is within bounds with its own 20-byte header, but the datagram takes the first
+  // fragment's header: 24 bytes (one option word) and 65,515 bytes of data make 65,539.
+  const whole = datagram(65515, 3);
+  const first = new Uint8Array(24 + 1480);
+  first.set(whole.subarray(0, 20));
+  first[0] = 0x46;
+  first.set([1, 1, 1, 0], 20); // NOP NOP NOP, end of options
+  first.set(whole.subarray(20, 20 + 1480), 24);
+  first[2] = first.length >> 8;
+  first[3] = first.length & 0xff;
+  first[6] = 0x20; // MF, offset 0
+  first[7] = 0;
+  first[10] = first[11] = 0;
+  const c = checksum(first, 0, 24);
+  first[10] = c >> 8;
+  first[11] = c & 0xff;
+  const rest: Uint8Array[] = [];
+  for (let at = 1480; at < 65515; at += 1480) rest.push(piece(whole, at, Math.min(at + 1480, 65515), at + 1480 < 65515));
+  // The first fragment first, and last.
+  for (const order of [[first, ...rest], [...rest, first]]) {
+    const r = new IpReassembly(() => 0);
+    for (const f of order) {
+      const out = r.add(f);
+      if (out) assert.ok(out.length <= 65535 && parseIpv4(out), `a reassembled packet of ${out.length} bytes`);
+    }
+    assert.equal(r.counters.reassembled, 0);
+    assert.equal(r.bytesHeld, 0);
+  }
+});

@@ -88,7 +88,9 @@ export class IpReassembly {
     const key = `${packet[9]}|${packet[12]}.${packet[13]}.${packet[14]}.${packet[15]}|${packet[16]}.${packet[17]}.${packet[18]}.${packet[19]}|${packet[4]! * 256 + packet[5]!}`;
     let d = this.datagrams.get(key);
     if (d?.dead) return this.drop();
-    const bad = ihl + end > MAX_DATAGRAM || (more && (data.length === 0 || data.length % 8 !== 0)) || (!more && d && d.end >= 0 && d.end !== end) || (d && d.end >= 0 && end > d.end) || (!more && d && lastEnd(d) > end);
+    // The datagram takes the first fragment's header, which may be longer (options) than this one's.
+    const tooLong = ihl + end > MAX_DATAGRAM || (d?.header && d.header.length + end > MAX_DATAGRAM) || (start === 0 && d && d.end >= 0 && ihl + d.end > MAX_DATAGRAM);
+    const bad = tooLong || (more && (data.length === 0 || data.length % 8 !== 0)) || (!more && d && d.end >= 0 && d.end !== end) || (d && d.end >= 0 && end > d.end) || (!more && d && lastEnd(d) > end);
     if (bad) return this.kill(key, d);
     if (!d) {
       d = { header: null, pieces: [], end: -1, held: 0, expires: this.now() + this.timeoutMs, dead: false };

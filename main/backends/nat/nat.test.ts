@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Xorshift32 } from '../../../vmm/cpu/xorshift.ts';
@@ -725,4 +726,197 @@ test('hostile frames: random bytes and mutated valid frames never throw; the NAT
   g.send(seeds[3]!);
   assert.ok(await g.take((f) => (parseEthernet(f)?.type === ETH_IPV4 ? f : null)), 'still answers a ping');
   g.nat.close();
+});
+
+test('UDP to port 0 is refused as a closed port, not thrown out of the NAT', async () => {
+  // Node's dgram throws ERR_SOCKET_BAD_PORT for port 0; out of fromGuest, that would end the host.
+  const g = new Guest({ hostAccess: true });
+  g.ip(buildUdp(NAT_GUEST, NAT_GATEWAY, 5557, 0, Buffer.from('to port zero')));
+  const icmp = await g.take((f) => {
+    const ip = parseIpv4(parseEthernet(f)!.payload);
+    return ip && ip.proto === 1 ? parseIcmp(ip) : null;
+  });
+  assert.deepEqual([icmp.type, icmp.code], [3, 3]);
+  assert.equal(g.nat.counters.refused, 1);
+  g.nat.close();
+});
+
+test('a UDP port forward ignores a datagram from source port 0: no reply to it could be sent', async () => {
+  const hostPort = await freePort('127.0.0.1');
+  const g = new Guest({ forwards: [{ proto: 'udp', hostAddress: '127.0.0.1', hostPort, guestPort: 7 }] });
+  assert.deepEqual(await g.nat.start(), []);
+  // Source port 0 takes a raw socket to send, which a test cannot count on having; the forward's
+  // socket is handed the datagram as dgram hands it one from such a peer.
+  const server = (g.nat as unknown as { servers: UdpSocket[] }).servers[0]!;
+  server.emit('message', Buffer.from('from port zero'), { address: '127.0.0.1', family: 'IPv4', port: 0, size: 14 });
+  const inbound = await g
+    .take((f) => {
+      const ip = parseIpv4(parseEthernet(f)!.payload);
+      const u = ip && ip.proto === 17 ? parseUdp(ip) : null;
+      return u && u.dstPort === 7 ? u : null;
+    }, 200)
+    .catch(() => null);
+  // Had it come in, the guest's answer would go to port 0 and throw out of the NAT.
+  if (inbound) g.ip(buildUdp(NAT_GUEST, NAT_GATEWAY, 7, inbound.srcPort, Buffer.from('answer')));
+  assert.equal(inbound, null, 'nothing from port 0 reaches the guest');
+  g.nat.close();
+});
+
+test('a guest MSS of 0 is raised to a floor: the host data still arrives, in non-empty segments', async () => {
+  // With an MSS of 0 the congestion window was 0 (nothing ever sent), and once fast recovery set
+  // it from ssthresh, the send loop emitted empty segments forever and the host hung.
+  const data = Buffer.alloc(5000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+  const { server, port } = await listen((s) => s.end(data));
+  const g = new Guest();
+  const c = new GuestTcp(g, 40400, NAT_GATEWAY, port);
+  g.ip(buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 40400, dstPort: port, seq: c.sndNxt, ack: 0, flags: TCP_SYN, window: 65535, mss: 0 }));
+  const synAck = await c.next();
+  assert.equal(synAck.flags, TCP_SYN | TCP_ACK);
+  c.sndNxt++;
+  c.rcvNxt = (synAck.seq + 1) >>> 0;
+  c.seg(TCP_ACK);
+  let empty = 0;
+  c.drop = (t) => {
+    if (t.payload.length === 0 && t.flags & TCP_PSH) empty++;
+    return false;
+  };
+  await c.receive(() => c.finReceived || c.reset, 5000);
+  assert.equal(c.reset, false);
+  assert.deepEqual(c.data(), data);
+  assert.equal(empty, 0, 'no empty data segments');
+  g.nat.close();
+  server.close();
+});
+
+/** Host TCP sockets open in this process (connected or still connecting). */
+function tcpHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+}
+
+test('a guest RST while the host connect is still pending frees the host socket at once', async () => {
+  // A listener whose accept queue is full (its process sleeps and never accepts): further SYNs
+  // are dropped, so connects to it stay pending as to an unreachable address, for minutes.
+  const child = spawn(process.execPath, ['-e', "const s = require('net').createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => { process.stdout.write(s.address().port + '\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000); });"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const fillers: Socket[] = [];
+  try {
+    const port = Number(await new Promise<string>((r) => child.stdout.once('data', (d: Buffer) => r(d.toString()))));
+    for (let i = 0; i < 2; i++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      fillers.push(s);
+      await new Promise((r) => s.once('connect', r));
+    }
+    const before = tcpHandles();
+    const g = new Guest();
+    // SYN then RST, again and again: each connection leaves the table at once; its socket must too.
+    for (let i = 0; i < 20; i++) {
+      const seq = 7000 + i * 100;
+      g.ip(buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 42000 + i, dstPort: port, seq, ack: 0, flags: TCP_SYN, window: 65535 }));
+      g.ip(buildTcp(NAT_GUEST, NAT_GATEWAY, { srcPort: 42000 + i, dstPort: port, seq: seq + 1, ack: 0, flags: TCP_RST, window: 0 }));
+    }
+    assert.equal(g.nat.connections, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(tcpHandles() <= before, `${tcpHandles() - before} host sockets still open for connections the guest reset`);
+    g.nat.close();
+  } finally {
+    for (const s of fillers) s.destroy();
+    child.kill();
+  }
+});
+
+test('a UDP flow remembers a bounded number of peers; the one the guest sent to longest ago can no longer answer', async () => {
+  const sockets = await Promise.all(
+    Array.from({ length: 5 }, async () => {
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+      return s;
+    }),
+  );
+  const [first, ...others] = sockets as [ReturnType<typeof createSocket>, ...ReturnType<typeof createSocket>[]];
+  const g = new Guest({ maxUdpPeers: 4 });
+  const flowAddress = new Promise<{ port: number }>((r) => first.once('message', (_m, rinfo) => r(rinfo)));
+  g.ip(buildUdp(NAT_GUEST, NAT_GATEWAY, 6000, first.address().port, Buffer.from('hello first')));
+  const flowPort = (await flowAddress).port;
+  // Four more peers: the first falls out of the flow's memory.
+  for (const s of others) g.ip(buildUdp(NAT_GUEST, NAT_GATEWAY, 6000, s.address().port, Buffer.from('hello')));
+  await new Promise((r) => setTimeout(r, 50));
+  first.send('late answer', flowPort, '127.0.0.1');
+  const last = others[others.length - 1]!;
+  last.send('answer', flowPort, '127.0.0.1');
+  const seen: number[] = [];
+  await g.take((f) => {
+    const ip = parseIpv4(parseEthernet(f)!.payload);
+    const u = ip && ip.proto === 17 ? parseUdp(ip) : null;
+    if (u && u.dstPort === 6000) seen.push(u.srcPort);
+    return u && u.srcPort === last.address().port ? u : null;
+  });
+  assert.ok(!seen.includes(first.address().port), 'the forgotten peer was not let through');
+  g.nat.close();
+  for (const s of sockets) s.close();
+});
+
+test('zero-length segments left of the window (keepalives, window probes) are answered with an ACK', async () => {
+  const { server, port } = await listen(() => {});
+  const g = new Guest();
+  const c = new GuestTcp(g, 40500, NAT_GATEWAY, port);
+  await c.connect();
+  // Linux's keepalive and zero-window probe: no data, one sequence number before the window.
+  c.seg(TCP_ACK, new Uint8Array(0), (c.sndNxt - 1) >>> 0);
+  const ack = await c.next(1000);
+  assert.equal(ack.flags & (TCP_ACK | TCP_RST | TCP_SYN), TCP_ACK);
+  assert.equal(ack.ack, c.sndNxt, 'the ACK says where the NAT is');
+  g.nat.close();
+  server.close();
+});
+
+test('no ICMP error answers a datagram to the guest network broadcast address (RFC 1122 3.2.2)', async () => {
+  const g = new Guest({ hostAccess: false });
+  // NetBIOS name service and its like broadcast on the local network.
+  g.ip(buildUdp(NAT_GUEST, 0x0a0002ff, 137, 137, Buffer.from('who is there')), BROADCAST_MAC);
+  g.ip(buildUdp(NAT_GUEST, 0xffffffff, 138, 138, Buffer.from('who is there')), BROADCAST_MAC);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(g.frames.length, 0, 'no answer');
+  assert.equal(g.nat.counters.refused, 2);
+  g.nat.close();
+});
+
+test('a connection closed by both sides while the host peer is not reading keeps its place until its socket is done', async () => {
+  // The host peer says goodbye and stops reading; the guest's last data waits in the NAT's socket.
+  let peer: Socket | null = null;
+  const { server, port } = await listen((s) => {
+    peer = s;
+    s.pause();
+    s.end('bye');
+  });
+  const baseline = tcpHandles();
+  const g = new Guest({ tcpIdleMs: 1000 });
+  try {
+    const c = new GuestTcp(g, 40600, NAT_GATEWAY, port);
+    await c.connect();
+    await c.receive(() => c.finReceived);
+    // Send within the NAT's window until the host side's buffers are full and the window shuts.
+    const chunk = new Uint8Array(1400).fill(0x5a);
+    for (let round = 0; round < 2000; round++) {
+      for (let k = 0; k < 40; k++) c.seg(TCP_ACK | TCP_PSH, chunk, (c.sndNxt + k * 1400) >>> 0);
+      const ack = await c.next().catch(() => null);
+      g.frames.length = 0;
+      if (!ack) break;
+      c.sndNxt = ack.ack;
+      if (ack.window < 1400) break;
+    }
+    c.fin();
+    await new Promise((r) => setTimeout(r, 100));
+    // Open now: the NAT's socket and the peer's end of it (held here, paused).
+    assert.equal(tcpHandles(), baseline + 2, 'the NAT socket still holds data for the host peer');
+    assert.equal(g.nat.connections, 1, 'so the connection still counts against the cap');
+    // The idle timeout ends it: the NAT's socket goes, and the connection with it.
+    for (let i = 0; i < 40 && tcpHandles() > baseline + 1; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(g.nat.connections, 0);
+    assert.equal(tcpHandles(), baseline + 1, 'only the peer end is left');
+  } finally {
+    (peer as Socket | null)?.destroy();
+    g.nat.close();
+    server.close();
+  }
 });

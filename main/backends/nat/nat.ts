@@ -15,11 +15,12 @@
 // 0.0.0.0/8, the guest's own network and multicast are never reached. Port forwards bind host
 // loopback ports (or another address when the user says so) and open connections to the guest.
 //
-// Bounded per VM: TCP connections (maxConnections, a SYN beyond it is reset), UDP flows, DNS
-// lookups in flight; buffers are bounded with backpressure both ways (see tcp-connection.ts);
-// idle flows time out. Malformed frames (short, bad lengths or checksums) are dropped and
-// counted. IP fragments from the guest are reassembled within bounds (ip-fragments.ts), and
-// packets for the guest longer than its 1500-byte MTU are fragmented.
+// Bounded per VM: TCP connections (maxConnections, a SYN beyond it is reset), UDP flows and the
+// peers each lets answer (a guest scanning ports would otherwise grow the list for as long as the
+// flow lives), DNS lookups in flight; buffers are bounded with backpressure both ways (see
+// tcp-connection.ts); idle flows time out. Malformed frames (short, bad lengths or checksums) are
+// dropped and counted. IP fragments from the guest are reassembled within bounds
+// (ip-fragments.ts), and packets for the guest longer than its 1500-byte MTU are fragmented.
 
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import type { lookup } from 'node:dns/promises';
@@ -87,6 +88,8 @@ export interface NatOptions {
   readonly toGuest: (frame: Uint8Array) => void;
   readonly maxConnections?: number;
   readonly maxUdpFlows?: number;
+  /** Peers one UDP flow remembers as allowed to answer; the one sent to longest ago goes first. */
+  readonly maxUdpPeers?: number;
   readonly tcpIdleMs?: number;
   readonly udpIdleMs?: number;
   /** The host resolver (tests substitute one). */
@@ -110,7 +113,7 @@ interface UdpFlow {
   readonly socket: UdpSocket;
   readonly guestPort: number;
   readonly guestIp: number;
-  /** Peers the guest sent to: only they may answer (address- and port-restricted). */
+  /** Peers the guest sent to, least recently first: only they may answer (address- and port-restricted). */
   readonly peers: Set<string>;
   timer: NodeJS.Timeout | null;
 }
@@ -261,10 +264,13 @@ export class Nat {
       }
     }
     const host = this.hostAddressFor(ip.dst);
-    if (!host || ip.dst === IP_BROADCAST) {
+    // Port 0 cannot be sent to (Node's dgram throws for it).
+    if (!host || ip.dst === IP_BROADCAST || u.dstPort === 0) {
       this.counters.refused++;
-      // ICMP port unreachable, quoting the IP header and 8 bytes, as a router answers.
-      if (ip.dst !== IP_BROADCAST) {
+      // ICMP port unreachable, quoting the IP header and 8 bytes, as a router answers; never for a
+      // broadcast or multicast destination (RFC 1122 3.2.2), which no one station answers for.
+      const top = ip.dst >>> 24;
+      if (ip.dst !== IP_BROADCAST && ip.dst !== (NAT_NETWORK | ~NAT_MASK) >>> 0 && (top < 224 || top >= 240)) {
         const quote = ip.raw.subarray(0, Math.min(ip.raw.length, ip.raw.length - ip.payload.length + 8));
         const rest = new Uint8Array(4 + quote.length);
         rest.set(quote, 4);
@@ -285,7 +291,10 @@ export class Nat {
       this.udp.set(key, f);
       flow = f;
     }
-    flow.peers.add(`${host}|${u.dstPort}`);
+    const peer = `${host}|${u.dstPort}`;
+    flow.peers.delete(peer);
+    flow.peers.add(peer);
+    if (flow.peers.size > (this.o.maxUdpPeers ?? 1024)) flow.peers.delete(flow.peers.values().next().value as string);
     this.touchUdp(flow, key);
     flow.socket.send(u.payload, u.dstPort, host);
   }
@@ -415,7 +424,8 @@ export class Nat {
   private listenUdp(f: PortForward): Promise<void> {
     const server = createSocket(f.hostAddress.includes(':') ? 'udp6' : 'udp4');
     server.on('message', (msg, peer) => {
-      if (msg.length > MAX_UDP_PAYLOAD) return;
+      // A source port of 0 (a raw-socket sender) could not be answered: dgram throws for it.
+      if (msg.length > MAX_UDP_PAYLOAD || peer.port === 0) return;
       const peerKey = `${peer.address}|${peer.port}`;
       let s = this.udpForwardByPeer.get(peerKey);
       if (!s) {

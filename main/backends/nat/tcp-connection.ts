@@ -40,6 +40,13 @@ const RCV_BUFFER = 256 * 1024;
 const RCV_SHIFT = 3;
 const SEND_HIGH = 256 * 1024;
 const SEND_LOW = 64 * 1024;
+/**
+ * The send buffer keeps each read from the host socket as it came; a peer sending a byte at a
+ * time made a piece per byte (an object each, tens of MB per connection, and seconds to shift
+ * them out once acknowledged). Reading pauses at this many pieces too: the kernel then gathers
+ * what the peer sends, and reads after the pause come in large pieces.
+ */
+const SEND_MAX_CHUNKS = 1024;
 /** The congestion window's ceiling, and ssthresh before any loss: larger than any window a guest offers. */
 const CWND_MAX = 8 * 1024 * 1024;
 /** RFC 6928's initial window, in segments (at most 14,600 bytes). */
@@ -53,6 +60,11 @@ const INITIAL_SEGMENTS = 10;
 const SSTHRESH_MIN = 64 * 1024;
 /** Our MSS toward the guest: a 1500-byte MTU less IPv4 and TCP headers. */
 export const NAT_MSS = 1460;
+/**
+ * The smallest MSS a guest may ask for (Linux's tcp_min_snd_mss): an MSS option of 0 left a
+ * congestion window of 0 and segments of no bytes, sent in an endless loop once recovery set it.
+ */
+const MIN_MSS = 48;
 // RFC 6298's estimator with its 1 s floor (not Linux's 200 ms): the guest's CPU is emulated and
 // shares the host, so it can stall for hundreds of milliseconds with every segment safely queued,
 // and a spurious timeout costs a whole slow start; real loss (a full NIC ring) is mostly repaired
@@ -139,7 +151,7 @@ export class TcpConnection {
     const c = new TcpConnection(socket, io, 'connecting');
     c.rcvNxt = (syn.seq + 1) >>> 0;
     c.sndWnd = syn.window;
-    c.mss = Math.min(syn.mss ?? 536, NAT_MSS);
+    c.mss = Math.max(MIN_MSS, Math.min(syn.mss ?? 536, NAT_MSS));
     if (syn.wscale !== null) {
       c.sndShift = syn.wscale;
       c.rcvShift = RCV_SHIFT;
@@ -224,7 +236,7 @@ export class TcpConnection {
         return;
       }
       this.rcvNxt = (s.seq + 1) >>> 0;
-      this.mss = Math.min(s.mss ?? 536, NAT_MSS);
+      this.mss = Math.max(MIN_MSS, Math.min(s.mss ?? 536, NAT_MSS));
       if (s.wscale !== null) {
         this.sndShift = s.wscale;
         this.rcvShift = RCV_SHIFT;
@@ -296,7 +308,7 @@ export class TcpConnection {
       this.rto = this.baseRto;
       this.clearRto();
       if (this.sndUna !== this.sndNxt) this.armRto();
-      if (this.socket.isPaused() && this.buffered < SEND_LOW && this.state === 'established') this.socket.resume();
+      if (this.socket.isPaused() && this.buffered < SEND_LOW && this.chunks.length < SEND_MAX_CHUNKS / 2 && this.state === 'established') this.socket.resume();
     } else if (a === this.sndUna && s.payload.length === 0 && !(s.flags & TCP_FIN) && this.sndNxt !== this.sndUna && wnd === this.sndWnd && !this.recovering) {
       if (++this.dupAcks === 3) {
         // Fast retransmit (RFC 5681 3.2): the segment the guest is missing, once.
@@ -306,6 +318,10 @@ export class TcpConnection {
         this.recover = this.sndMax;
         this.resendFirst();
       }
+    } else if (a === this.sndUna && this.sndNxt === this.sndUna) {
+      // Nothing in flight: the answer to a zero-window probe. A guest that answers keeps the
+      // connection however long its window stays closed (RFC 1122 4.2.2.17).
+      this.retries = 0;
     }
     this.sndWnd = wnd;
     this.maxSndWnd = Math.max(this.maxSndWnd, wnd);
@@ -337,7 +353,13 @@ export class TcpConnection {
     let data = s.payload;
     let seq = s.seq;
     const fin = (s.flags & TCP_FIN) !== 0;
-    if (data.length === 0 && !fin) return;
+    if (data.length === 0 && !fin) {
+      // An empty segment outside the window is answered with an ACK (RFC 9293 3.10.7.4): Linux's
+      // keepalives and zero-window probes carry the sequence number just before it and count on
+      // the answer, or give the connection up.
+      if (!seqLe(this.rcvNxt, seq) || !seqLt(seq, (this.rcvNxt + Math.max(1, this.window())) >>> 0)) this.ack();
+      return;
+    }
     if (this.guestFin) {
       this.ack();
       return;
@@ -379,7 +401,7 @@ export class TcpConnection {
     this.touch();
     this.chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.length));
     this.buffered += d.length;
-    if (this.buffered > SEND_HIGH) this.socket.pause();
+    if (this.buffered > SEND_HIGH || this.chunks.length >= SEND_MAX_CHUNKS) this.socket.pause();
     this.pump();
   }
 
@@ -461,17 +483,18 @@ export class TcpConnection {
   private onRto(): void {
     if (this.state === 'closed') return;
     const probing = this.state === 'established' && this.sndWnd === 0 && this.sndNxt === this.sndUna;
-    if (!probing && ++this.retries > MAX_RETRIES) return this.abort();
+    // Probes count too: a guest that stops answering them is gone.
+    if (++this.retries > MAX_RETRIES) return this.abort();
     this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
     if (this.state === 'syn-sent' || this.state === 'syn-received') {
       this.sendSyn();
       return;
     }
     if (probing && this.buffered > 0) {
-      // Zero-window probe: one byte past the window; if the window opened, the guest takes it.
-      this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_ACK, payload: this.peek(0, 1) });
-      this.sndNxt = (this.sndNxt + 1) >>> 0;
-      if (seqLt(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
+      // Zero-window probe: an empty segment just left of the guest's window, which it answers
+      // with an ACK carrying its window. (A byte sent past the window instead left sndNxt ahead,
+      // so every other timeout counted as a loss and gave the connection up in minutes.)
+      this.emit({ seq: (this.sndUna - 1) >>> 0, ack: this.rcvNxt, flags: TCP_ACK });
       this.armRto();
       return;
     }
@@ -502,7 +525,11 @@ export class TcpConnection {
 
   /** Gives up (idle, or the guest stopped answering): reset both sides. */
   abort(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed') {
+      // Closed toward the guest, still handing its last data to a host peer: that ends too.
+      if (!this.socket.destroyed) this.resetHost();
+      return;
+    }
     if (this.state !== 'connecting') this.emit({ seq: this.sndNxt, ack: this.rcvNxt, flags: TCP_RST | TCP_ACK });
     this.resetHost();
     this.close();
@@ -510,6 +537,9 @@ export class TcpConnection {
 
   /** The host peer sees a reset too (RST, not FIN), as it would from a real guest. */
   private resetHost(): void {
+    // A connect still under way is closed at once: resetAndDestroy would wait for it to finish,
+    // minutes to an address that does not answer, holding a socket the NAT no longer counts.
+    if (this.socket.connecting) return void this.socket.destroy();
     try {
       this.socket.resetAndDestroy();
     } catch {
@@ -523,6 +553,18 @@ export class TcpConnection {
     this.clearRto();
     if (this.ackTimer) clearImmediate(this.ackTimer);
     this.ackTimer = null;
+    if (!this.socket.destroyed && this.socket.writableLength > 0) {
+      // Both sides closed, but what the guest sent still waits for a host peer that is not
+      // reading. Forgotten now, the socket would stay open outside the connection cap for as long
+      // as the peer likes; so the connection keeps its place until the socket is done, and the
+      // idle timeout (still running) resets it if that takes too long.
+      this.socket.once('close', () => this.forget());
+      return;
+    }
+    this.forget();
+  }
+
+  private forget(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.io.closed();
