@@ -10,6 +10,7 @@ import { copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, tr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createDeflateRaw } from 'node:zlib';
 import { Qcow2Image, Qcow2Error } from './qcow2.ts';
 import { skipOrFailInCi } from '../../../tests/prerequisites.ts';
 
@@ -309,6 +310,153 @@ test('what Hostbox does not handle is refused with one line naming it', { skip }
     await assert.rejects(img.writeAt(new Uint8Array(512), 0), /is compressed, and Hostbox does not write into compressed clusters/);
     await img.close();
     assert.ok(statSync(comp).size > 0);
+  } finally {
+    s.done();
+  }
+});
+
+test('a backing chain that comes back to an image already in it is refused by name, not followed for ever', { timeout: 60_000 }, async () => {
+  const s = scratch();
+  try {
+    const refuse = async (path: string, re: RegExp): Promise<void> => {
+      await assert.rejects(Qcow2Image.open(path, { writable: false }), (e: Error) => e instanceof Qcow2Error && re.test(e.message) && !e.message.includes('\n'));
+    };
+    // Its own backing file.
+    const self = join(s.dir, 'self.qcow2');
+    await Qcow2Image.create(self, { size: 1 << 20, clusterBits: 9, backing: { name: 'self.qcow2', format: 'qcow2' } });
+    await refuse(self, /self\.qcow2: its backing chain loops back to .*self\.qcow2/);
+    // a -> b -> a, and a top image over that loop; the format probed, not given.
+    const a = join(s.dir, 'a.qcow2');
+    const b = join(s.dir, 'b.qcow2');
+    await Qcow2Image.create(a, { size: 1 << 20, clusterBits: 9, backing: { name: 'b.qcow2', format: 'qcow2' } });
+    await Qcow2Image.create(b, { size: 1 << 20, clusterBits: 9, backing: { name: 'a.qcow2', format: 'qcow2' } });
+    await refuse(a, /b\.qcow2: its backing chain loops back to .*a\.qcow2/);
+    const top = join(s.dir, 'top.qcow2');
+    await Qcow2Image.create(top, { size: 1 << 20, clusterBits: 9, backing: { name: 'b.qcow2', format: 'qcow2' } });
+    await refuse(top, /loops back to .*b\.qcow2/);
+    // The same base twice in separate chains is no loop.
+    const base = join(s.dir, 'base.qcow2');
+    await Qcow2Image.create(base, { size: 1 << 20, clusterBits: 9 });
+    const o = join(s.dir, 'o.qcow2');
+    await Qcow2Image.create(o, { size: 1 << 20, clusterBits: 9, backing: { name: 'base.qcow2', format: 'qcow2' } });
+    const x = await Qcow2Image.open(o, { writable: false });
+    const y = await Qcow2Image.open(o, { writable: false });
+    await x.close();
+    await y.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('a compressed cluster whose stream would inflate to 120 MiB costs about a cluster: decompression stops at one cluster (qcow2.txt)', async () => {
+  const s = scratch();
+  try {
+    const cs = 65536;
+    const q = join(s.dir, 'bomb.qcow2');
+    await Qcow2Image.create(q, { size: 4 << 20 }); // header, refcount table, refcount block, L1 at 3 clusters
+    // 120 MiB of one byte value, deflated a MiB at a time (about 120 KiB, under the 128 KiB a 64 KiB cluster's descriptor can name).
+    const stream = await new Promise<Buffer>((resolve, reject) => {
+      const z = createDeflateRaw({ level: 9 });
+      const parts: Buffer[] = [];
+      z.on('data', (c: Buffer) => parts.push(c));
+      z.on('end', () => resolve(Buffer.concat(parts)));
+      z.on('error', reject);
+      const mib = new Uint8Array(1 << 20).fill(0x5a);
+      for (let i = 0; i < 120; i++) z.write(mib);
+      z.end();
+    });
+    const sectors = Math.ceil(stream.length / 512);
+    assert.ok(sectors <= 256);
+    const l2At = 4 * cs;
+    const dataAt = 5 * cs;
+    const fd = openSync(q, 'r+');
+    const l1 = Buffer.alloc(8);
+    l1.writeBigUInt64BE((1n << 63n) | BigInt(l2At));
+    writeSync(fd, l1, 0, 8, 3 * cs);
+    const l2 = Buffer.alloc(cs);
+    l2.writeBigUInt64BE((1n << 62n) | (BigInt(sectors - 1) << 54n) | BigInt(dataAt)); // x = 62 - (16 - 8)
+    writeSync(fd, l2, 0, cs, l2At);
+    writeSync(fd, stream, 0, stream.length, dataAt);
+    closeSync(fd);
+    const img = await Qcow2Image.open(q, { writable: false });
+    try {
+      const before = process.resourceUsage().maxRSS;
+      const got = await readAll(img, 0, 2 * cs);
+      const grewMiB = (process.resourceUsage().maxRSS - before) / 1024;
+      assert.deepEqual(got, Uint8Array.from([...new Uint8Array(cs).fill(0x5a), ...new Uint8Array(cs)]));
+      assert.ok(grewMiB < 32, `reading one compressed cluster raised the peak memory by ${grewMiB.toFixed(0)} MiB`);
+    } finally {
+      await img.close();
+    }
+  } finally {
+    s.done();
+  }
+});
+
+test('an L1 naming thousands of L2 tables past the file end: reading under each keeps the L2 cache bounded', async () => {
+  const s = scratch();
+  try {
+    const cs = 65536;
+    const size = 2 ** 40; // 2048 L1 entries of 512 MiB each
+    const q = join(s.dir, 'wide.qcow2');
+    await Qcow2Image.create(q, { size });
+    const l1 = Buffer.alloc(2048 * 8);
+    for (let i = 0; i < 2048; i++) l1.writeBigUInt64BE((1n << 63n) | BigInt(2 ** 40 + i * cs), i * 8);
+    const fd = openSync(q, 'r+');
+    writeSync(fd, l1, 0, l1.length, 3 * cs);
+    closeSync(fd);
+    const img = await Qcow2Image.open(q, { writable: false });
+    try {
+      const sector = new Uint8Array(512);
+      for (let i = 0; i < 2048; i++) {
+        await img.readAt(sector, i * 512 * 2 ** 20 + 4096);
+        assert.ok(sector.every((b) => b === 0));
+      }
+      assert.ok(img.l2CacheBytes <= 32 << 20, `${img.l2CacheBytes >> 20} MiB of L2 tables held`);
+    } finally {
+      await img.close();
+    }
+  } finally {
+    s.done();
+  }
+});
+
+test('more L2 tables than the cache holds: tables written and not yet flushed are kept, and everything reads back after reopening', async () => {
+  const s = scratch();
+  try {
+    const q = join(s.dir, 'many.qcow2');
+    const region = 512 * 2 ** 20; // what one L2 table of 64 KiB clusters maps
+    await Qcow2Image.create(q, { size: 2 ** 40 });
+    const n = 520; // more than the 512 tables of 64 KiB in the cache
+    const fill = (i: number, round: number): Uint8Array => new Uint8Array(512).fill((i * 7 + round) & 0xff);
+    let img = await Qcow2Image.open(q, { writable: true });
+    for (let i = 0; i < n; i++) await img.writeAt(fill(i, 0), i * region + 1024);
+    await img.close();
+    // Round 2: reading every region fills the cache with clean tables and drops the oldest; writing
+    // then reads those again and dirties them, dropping other clean ones, never a dirty one.
+    img = await Qcow2Image.open(q, { writable: true });
+    const back = new Uint8Array(512);
+    for (let i = 0; i < n; i++) {
+      await img.readAt(back, i * region + 1024);
+      assert.deepEqual(back, fill(i, 0), `region ${i} as first written`);
+    }
+    // A new cluster under each table: the table changes.
+    const second = 3 * 65536 + 512;
+    for (let i = 0; i < n; i++) await img.writeAt(fill(i, 1), i * region + second);
+    for (let i = 0; i < n; i += 37) {
+      await img.readAt(back, i * region + second);
+      assert.deepEqual(back, fill(i, 1), `region ${i} before the flush`);
+    }
+    await img.close();
+    img = await Qcow2Image.open(q, { writable: false });
+    for (let i = 0; i < n; i++) {
+      await img.readAt(back, i * region + 1024);
+      assert.deepEqual(back, fill(i, 0), `region ${i}, first cluster`);
+      await img.readAt(back, i * region + second);
+      assert.deepEqual(back, fill(i, 1), `region ${i}, new cluster`);
+    }
+    await img.close();
+    if (hasQemuImg) checkClean(q);
   } finally {
     s.done();
   }

@@ -24,7 +24,7 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, createInflateRaw } from 'node:zlib';
 import {
   EXT_BACKING_FORMAT,
   EXT_END,
@@ -48,6 +48,12 @@ import {
 } from './qcow2-format.ts';
 
 export { QCOW2_MAGIC, Qcow2Error, type Qcow2Header } from './qcow2-format.ts';
+
+/**
+ * L2 tables kept in memory once read, beyond those written and not yet flushed (as QEMU's default
+ * l2-cache-size): an image's L1 may name millions of distinct tables, most past the file's end.
+ */
+const L2_CACHE_BYTES = 32 << 20;
 
 /** Something sectors can be read from: a raw file or a qcow2 image (a backing file). */
 export interface ReadableImage {
@@ -143,7 +149,12 @@ export class Qcow2Image implements ReadableImage {
   }
 
   /** Opens an image and its backing chain; throws a Qcow2Error with one line naming the problem. */
-  static async open(path: string, opts: OpenOptions): Promise<Qcow2Image> {
+  static open(path: string, opts: OpenOptions): Promise<Qcow2Image> {
+    return Qcow2Image.openInChain(path, opts, []);
+  }
+
+  /** `above`: the images of the chain opened so far, top first (a file met again is a loop). */
+  private static async openInChain(path: string, opts: OpenOptions, above: { path: string; file: string }[]): Promise<Qcow2Image> {
     let fh: FileHandle;
     try {
       fh = await open(path, opts.writable ? 'r+' : 'r');
@@ -154,6 +165,10 @@ export class Qcow2Image implements ReadableImage {
     let backing: ReadableImage | null = null;
     try {
       const st = await fh.stat();
+      // The file itself (device and inode), so links and other spellings of a name are caught too.
+      const file = `${st.dev}:${st.ino}`;
+      const again = above.find((a) => a.file === file);
+      if (again) throw new Qcow2Error(`${above[above.length - 1]!.path}: its backing chain loops back to ${again.path} (${[...above.map((a) => a.path), path].join(' -> ')})`);
       const header = await readHeader(fh, path, st.size);
       checkFeatures(header, path, opts.writable);
       const cs = 2 ** header.clusterBits;
@@ -168,7 +183,7 @@ export class Qcow2Image implements ReadableImage {
         if (refusal) throw new Qcow2Error(`${path}: its backing file ${refusal}`);
         const format = header.backingFormat ?? ((await isQcow2(backingPath).catch(() => false)) ? 'qcow2' : 'raw');
         try {
-          if (format === 'qcow2') backing = await Qcow2Image.open(backingPath, { writable: false, checkBacking: opts.checkBacking });
+          if (format === 'qcow2') backing = await Qcow2Image.openInChain(backingPath, { writable: false, checkBacking: opts.checkBacking }, [...above, { path, file }]);
           else if (format === 'raw') backing = await RawImage.open(backingPath);
           else throw new Qcow2Error(`${path}: its backing file ${backingPath} is in the ${format} format, which Hostbox does not read`);
         } catch (e) {
@@ -322,13 +337,9 @@ export class Qcow2Image implements ReadableImage {
     const end = (Math.floor(off / 512) + sectors) * 512;
     const stored = new Uint8Array(end - off);
     await readFully(this.fh, stored, off);
-    try {
-      const out = new Uint8Array(inflateRawSync(stored, { finishFlush: 2 /* Z_SYNC_FLUSH: the area may end past the stream */ }));
-      if (out.length < this.clusterSize) throw new Error('short');
-      return out.subarray(0, this.clusterSize);
-    } catch {
-      throw new Qcow2Error(`${this.path}: compressed cluster ${cluster} does not decompress (the image is damaged)`);
-    }
+    const out = await inflateCluster(stored, this.clusterSize);
+    if (!out) throw new Qcow2Error(`${this.path}: compressed cluster ${cluster} does not decompress (the image is damaged)`);
+    return out;
   }
 
   /** The L2 entry of a guest cluster, or null when its L2 table is not allocated. */
@@ -344,14 +355,31 @@ export class Qcow2Image implements ReadableImage {
 
   private async l2Table(at: number): Promise<Uint32Array> {
     let t = this.l2Cache.get(at);
-    if (!t) {
-      if (at % this.clusterSize) throw new Qcow2Error(`${this.path}: an L2 table at ${at} is not cluster-aligned (the image is damaged)`);
-      const raw = new Uint8Array(this.clusterSize);
-      await readFully(this.fh, raw, at);
-      t = toWords(raw);
+    if (t) {
+      // Most recently used last: eviction takes the oldest first.
+      this.l2Cache.delete(at);
       this.l2Cache.set(at, t);
+      return t;
     }
+    if (at % this.clusterSize) throw new Qcow2Error(`${this.path}: an L2 table at ${at} is not cluster-aligned (the image is damaged)`);
+    const raw = new Uint8Array(this.clusterSize);
+    await readFully(this.fh, raw, at);
+    t = toWords(raw);
+    // Clean tables are what the file holds, so they can be dropped and read again; dirty ones stay until flush.
+    let over = this.l2Cache.size + 1 - Math.max(1, Math.floor(L2_CACHE_BYTES / this.clusterSize));
+    for (const old of this.l2Cache.keys()) {
+      if (over <= 0) break;
+      if (this.l2Dirty.has(old)) continue;
+      this.l2Cache.delete(old);
+      over--;
+    }
+    this.l2Cache.set(at, t);
     return t;
+  }
+
+  /** Bytes of L2 tables held in memory (for tests and checks). */
+  get l2CacheBytes(): number {
+    return this.l2Cache.size * this.clusterSize;
   }
 
   /** Writes `data` at guest byte `offset` (both multiples of 512 in practice; any bytes work). */
@@ -541,6 +569,36 @@ export class Qcow2Image implements ReadableImage {
       await this.backing?.close().catch(() => {});
     }
   }
+}
+
+/**
+ * Inflates a compressed cluster's raw deflate stream; null when it does not give a whole cluster.
+ * Decompression stops once it has produced a cluster (qcow2.txt), so a stream that would inflate to
+ * gigabytes costs one cluster of memory, not gigabytes.
+ */
+function inflateCluster(stored: Uint8Array, size: number): Promise<Uint8Array | null> {
+  return new Promise((resolve) => {
+    const out = new Uint8Array(size);
+    let got = 0;
+    // Z_SYNC_FLUSH at the end: the stored area is whole sectors and may end past the stream, or cut it.
+    const z = createInflateRaw({ finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      resolve(got === size ? out : null);
+    };
+    z.on('data', (chunk: Buffer) => {
+      const n = Math.min(chunk.length, size - got);
+      out.set(chunk.subarray(0, n), got);
+      got += n;
+      if (got === size) settle();
+    });
+    z.on('end', settle);
+    z.on('error', settle);
+    z.end(stored);
+  });
 }
 
 async function syncDir(dir: string): Promise<void> {
