@@ -776,6 +776,8 @@ export class AtaChannel {
       case 0xa0:
         return this.packet(d);
       case 0x08: // DEVICE RESET
+        // Accepted while busy: a reply to the command it abandons must not start a data phase later.
+        this.generation++;
         this.stopTransfer();
         d.signature();
         return;
@@ -802,12 +804,15 @@ export class AtaChannel {
 
   private packet(d: Drive): void {
     const useDma = (d.feature & 0x01) !== 0;
+    // The byte count limit is the one written with the PACKET command, for the whole command; the
+    // registers themselves then carry each DRQ block's count.
+    const limit = this.byteLimit(d);
     const cdb = new Uint8Array(12);
     d.nsect = IR_COD;
     // DRQ for the packet, with no interrupt: the drive reports 50 us DRQ in IDENTIFY PACKET DEVICE.
     this.pio(d, 'out', cdb, () => {
       d.status = ST_BSY | ST_DRDY;
-      this.runPacket(d, cdb, useDma);
+      this.runPacket(d, cdb, useDma, limit);
     }, false);
   }
 
@@ -817,7 +822,7 @@ export class AtaChannel {
     return limit === 0 || limit === 0xffff ? 0xfffe : limit & ~1 || 2;
   }
 
-  private runPacket(d: Drive, cdb: Uint8Array, useDma: boolean): void {
+  private runPacket(d: Drive, cdb: Uint8Array, useDma: boolean, limit: number): void {
     const a = d.atapi!;
     const res: PacketResult = a.command(cdb);
     if (res.kind === 'error') return this.packetError(d, res.sense);
@@ -825,7 +830,7 @@ export class AtaChannel {
     if (res.kind === 'none') return this.packetDone(d);
     if (res.kind === 'data') {
       if (cdb[0] === 0x03) a.sense = { key: 0, asc: 0, ascq: 0 };
-      return this.dataIn(d, res.data, useDma, () => this.packetDone(d));
+      return this.dataIn(d, res.data, useDma, limit, () => this.packetDone(d));
     }
     // READ: the medium, in chunks from the host.
     let lba = res.lba;
@@ -847,7 +852,7 @@ export class AtaChannel {
           if (!data || data.length !== n * CD_SECTOR) return this.packetError(d, { key: SENSE_MEDIUM_ERROR, asc: ASC_UNRECOVERED_READ, ascq: 0 });
           lba += n;
           left -= n;
-          this.dataIn(d, data, useDma, () => (left > 0 ? fetch() : this.packetDone(d)));
+          this.dataIn(d, data, useDma, limit, () => (left > 0 ? fetch() : this.packetDone(d)));
         }),
       );
     };
@@ -855,7 +860,9 @@ export class AtaChannel {
   }
 
   /** Hands `data` to the host: through the bus master, or in DRQ blocks of at most the byte count limit. */
-  private dataIn(d: Drive, data: Uint8Array, useDma: boolean, then: () => void): void {
+  private dataIn(d: Drive, data: Uint8Array, useDma: boolean, limit: number, then: () => void): void {
+    // An allocation length of 0 asks for nothing, which SPC-3 says is not an error: no DRQ block of 0 bytes.
+    if (data.length === 0) return then();
     if (useDma) {
       return this.whenDma(true, () => {
         if (!this.dma.toMemory(data)) {
@@ -868,7 +875,7 @@ export class AtaChannel {
     }
     let at = 0;
     const chunk = (): void => {
-      const n = Math.min(data.length - at, this.byteLimit(d));
+      const n = Math.min(data.length - at, limit);
       const part = data.subarray(at, at + n);
       at += n;
       d.lbam = n & 0xff;

@@ -518,3 +518,61 @@ test('a suspend between a disc change and the guest noticing keeps the new size 
   packet(b, [0x25]);
   assert.deepEqual([...readPacketData(b)], [0, 0, 0, 49, 0, 0, 8, 0], 'the inserted disc, not the configured one');
 });
+
+test('ATAPI: an allocation length of 0 moves no data and ends the command (SPC: not an error), no DRQ with a byte count of 0', () => {
+  const b = board({ cd: true });
+  for (const cdb of [
+    [0x12, 0, 0, 0, 0], // INQUIRY
+    [0x03, 0, 0, 0, 0], // REQUEST SENSE
+    [0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 0], // MODE SENSE(10)
+    [0x43, 0, 0, 0, 0, 0, 0, 0, 0], // READ TOC
+  ]) {
+    const edges = b.irqs[15]!.edges;
+    packet(b, cdb);
+    assert.equal(b.io.read(S + 7, 1) & 0x89, 0, `0x${cdb[0]!.toString(16)}: no BSY, DRQ or ERR`);
+    assert.equal(b.io.read(S + 2, 1) & 3, 3, 'interrupt reason: command complete');
+    assert.equal(b.irqs[15]!.edges, edges + 1, 'one interrupt for the completion');
+  }
+});
+
+test('ATAPI PIO: the byte count limit given with PACKET holds for the whole command, across the host reads', () => {
+  const b = board({ cd: true });
+  const limit = 0xfc00; // what Linux's libata asks for (63 KiB)
+  packet(b, [0x28, 0, 0, 0, 0, 0, 0, 0, 128], limit);
+  const blocks: number[] = [];
+  const data: number[] = [];
+  for (let guard = 0; guard < 1000; guard++) {
+    const st = b.io.read(S + 7, 1);
+    if (st & 0x80) {
+      assert.ok(b.serve() > 0, 'busy with nothing asked of the host');
+      continue;
+    }
+    if (!(st & 0x08)) break;
+    const n = b.io.read(S + 4, 1) | (b.io.read(S + 5, 1) << 8);
+    blocks.push(n);
+    for (let i = 0; i < n; i += 2) {
+      const w = b.io.read(S, 2);
+      data.push(w & 0xff, w >> 8);
+    }
+  }
+  assert.equal(data.length, 128 * 2048);
+  assert.equal(new DataView(Uint8Array.from(data).buffer).getUint32(127 * 2048, true), 0xc000007f);
+  assert.ok(blocks.every((n) => n <= limit), 'no block over the limit');
+  assert.ok(blocks.length <= 6, `DRQ blocks of the limit's size, not smaller ones: ${blocks.join(', ')}`);
+});
+
+test('ATAPI DEVICE RESET while a READ waits for the host: the late reply starts no data phase and raises no interrupt', () => {
+  const b = board({ cd: true });
+  packet(b, [0x28, 0, 0, 0, 0, 7, 0, 0, 1]);
+  assert.equal(b.io.read(S + 7, 1) & 0x80, 0x80);
+  const edges = b.irqs[15]!.edges;
+  b.io.write(S + 7, 1, 0x08); // DEVICE RESET, accepted while busy
+  assert.equal(b.io.read(S + 7, 1) & 0x88, 0, 'the reset ends the command');
+  assert.deepEqual([4, 5].map((o) => b.io.read(S + o, 1)), [0x14, 0xeb], 'PACKET signature');
+  b.serve();
+  assert.equal(b.io.read(S + 7, 1) & 0x89, 0, 'no DRQ from the abandoned READ');
+  assert.equal(b.irqs[15]!.edges, edges, 'no interrupt from the abandoned READ');
+  // The next command runs normally.
+  packet(b, [0x12, 0, 0, 0, 36]);
+  assert.equal(readPacketData(b)[0], 0x05);
+});
