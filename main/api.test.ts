@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fakeBzImage } from '../vmm/boot/fake-bzimage.ts';
@@ -480,6 +480,61 @@ test('activity from the VMM reports (MIPS, CPU, uptime), the power button, and p
     const log = await host.api.serialLog(id);
     assert.match(log.text, /-------- powered on at [^]*-------- reset at \d\d:\d\d:\d\d --------[^]*-------- powered off at/);
     await assert.rejects(host.api.shutdownGuest(id), /is not running/);
+  } finally {
+    await host.close();
+    s.done();
+  }
+});
+
+test('power-on and settings racing a snapshot operation never leave a running VM on a disk the snapshot moved or deleted', async () => {
+  const s = scratch();
+  const hda = join(dirname(s.kernel), 'disk.img');
+  writeFileSync(hda, new Uint8Array(1 << 20));
+  /** The disk the VM was launched on, while it runs (null while it does not). */
+  let runningOn: string | undefined | null = null;
+  const fake = fakeVmmLauncher();
+  const host = createHostApi({
+    dataDir: s.dataDir,
+    launcher: async (spec, handlers, resume) => {
+      const vmm = await fake(spec, handlers, resume);
+      runningOn = spec.hdaPath;
+      return { ...vmm, stop: async () => ((runningOn = null), vmm.stop()) };
+    },
+  });
+  /** What the library says about the VM agrees with what runs: the disk it runs on exists and is its current disk. */
+  const consistent = (id: string): void => {
+    const vm = host.library.get(id);
+    if (runningOn === null) return;
+    assert.equal(vm.power, 'running', 'the VM runs, so it must show as running');
+    assert.equal(runningOn, vm.currentDisk || vm.hdaPath, `the VM runs on ${runningOn}, the library says ${vm.currentDisk || vm.hdaPath}`);
+    assert.ok(runningOn && existsSync(runningOn), `the VM's running disk ${runningOn} was deleted under it`);
+  };
+  try {
+    const r = await host.api.createVm(await vmSettings(host, s.kernel, { hdaPath: hda }));
+    assert.ok(r.ok, JSON.stringify(r));
+    const id = r.vm.id;
+
+    // A snapshot of the powered-off VM, and a power-on in the same moment.
+    const [taken] = await Promise.allSettled([host.api.takeSnapshot(id, 'first'), host.api.powerOn(id)]);
+    assert.equal(taken.status, 'fulfilled');
+    consistent(id);
+    if (host.library.get(id).power === 'running') await host.api.powerOff(id);
+    const first = host.library.snapshots(id)[0]!;
+
+    // Reverting to it, and a power-on in the same moment.
+    await Promise.allSettled([host.api.revertSnapshot(id, first.id), host.api.powerOn(id)]);
+    consistent(id);
+    if (host.library.get(id).power === 'running') await host.api.powerOff(id);
+
+    // Deleting the snapshot the VM descends from (its overlay is merged down, then deleted), and a power-on.
+    await Promise.allSettled([host.api.deleteSnapshot(id, first.id), host.api.powerOn(id)]);
+    consistent(id);
+    if (host.library.get(id).power === 'running') await host.api.powerOff(id);
+
+    // The hard disk taken out of the settings while a snapshot freezes it: one of the two must not happen.
+    const [snap, upd] = await Promise.all([host.api.takeSnapshot(id, 'second'), host.api.updateVm(id, { ...host.library.get(id), hdaPath: '' })]);
+    const vm = host.library.get(id);
+    assert.ok(!(snap.current && upd.ok), `the VM's settings say it has no disk, yet its current disk is ${vm.currentDisk}, an overlay over ${hda}`);
   } finally {
     await host.close();
     s.done();

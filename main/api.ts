@@ -391,6 +391,8 @@ export function createHostApi(opts: HostOptions): {
       return r;
     },
     async updateVm(id, settings) {
+      // A snapshot operation under way is about to record the VM's disk and state as they were.
+      if (snapshotBusy.has(id)) return { ok: false, errors: [{ field: 'form', message: `${library.get(id).name} is busy with a snapshot; try again when it is done.` }] };
       const r = library.update(id, settings, { ptyUnavailable: noPty });
       if (r.ok) {
         publish(r.vm);
@@ -429,6 +431,8 @@ export function createHostApi(opts: HostOptions): {
     async powerOn(id) {
       const vm = library.get(id);
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
+      // A snapshot, revert or merge under way is moving the VM to another disk (or deleting the one it has).
+      if (snapshotBusy.has(id)) throw new Error(`${vm.name} is busy with a snapshot; try again when it is done`);
       // Host files kept for snapshots that were deleted while it ran go now.
       collectKeptFiles(id);
       // A suspended VM continues from its saved state; the file goes once the state is loaded (the

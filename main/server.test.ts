@@ -152,6 +152,10 @@ test('every request needs the token; the page URL sets a cookie named for the po
     // Another port's cookie, even with the right value, is not this server's.
     assert.equal((await fetch(base + 'app.js', { headers: { cookie: cookie.replace(String(port), String(port + 1)) } })).status, 403);
     assert.equal((await fetch(base + '..%2f..%2fetc%2fpasswd', { headers: { cookie } })).status, 404);
+    // A wrong token as long as the right one but not ASCII (more bytes than characters) is a wrong token, not an internal error.
+    const wide = '\u00e9' + token.slice(1);
+    assert.equal((await fetch(`${base}?token=${encodeURIComponent(wide)}`)).status, 403);
+    assert.equal((await get(port, '/app.js', { cookie: `hostbox_token_${port}=\u00e9${token.slice(1)}` })).status, 403);
   });
 });
 
@@ -186,6 +190,7 @@ test('Host must name this server (no DNS rebinding), and other origins are refus
 test('the WebSocket needs the token, this Host and this Origin, and runs only allow-listed methods', async () => {
   await withServer(async (s) => {
     assert.equal(await outcome(openSocket(s, { token: null })), '403');
+    assert.equal(await outcome(openSocket(s, { token: encodeURIComponent('\u00e9' + s.token.slice(1)) })), '403');
     assert.equal(await outcome(openSocket(s, { origin: null })), '403');
     assert.equal(await outcome(openSocket(s, { origin: `http://127.0.0.1:${s.port + 1}` })), '403');
     assert.equal(await outcome(openSocket(s, { origin: 'http://evil.example' })), '403');

@@ -74,6 +74,15 @@ test('a flipped byte anywhere is refused with the damage named', async () => {
 
 test('another file type, and a file from a newer Hostbox, are refused with their reason', async () => {
   assert.throws(() => parseState(new TextEncoder().encode('#!/bin/sh\necho hello\n'), 'x'), /not a Hostbox saved state/);
+  // Bytes that are not text where the magic or a section's tag belongs: the same one-line refusal, naming the file.
+  const qcow2 = new Uint8Array([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.throws(() => parseState(qcow2, 'disk.qcow2'), (e: Error) => e instanceof StateFileError && /^disk\.qcow2: not a Hostbox saved state/.test(e.message));
+  const good = join(dir, 'tag.state');
+  await sample(good);
+  const tagged = new Uint8Array(readFileSync(good));
+  const at = 16 + new DataView(tagged.buffer).getUint32(12, true) + 4;
+  tagged[at] = 0xff;
+  assert.throws(() => parseState(tagged, 'tag.state'), (e: Error) => e instanceof StateFileError && new RegExp(`^tag\\.state: damaged at byte ${at}`).test(e.message));
   const path = join(dir, 'newer.state');
   await sample(path);
   const b = new Uint8Array(readFileSync(path));
@@ -142,4 +151,29 @@ test('the header alone reads back, with a snapshot label; a damaged or cut heade
   const bad = join(dir, 'label-bad.state');
   await new StateFileBuilder().write(bad, { ...header(), snapshot: { name: 7 } } as unknown as StateHeader);
   assert.throws(() => readStateFile(bad), /snapshot label is malformed/);
+});
+
+test('a VM of 2 GiB or more reads its RAM back; a run past the end of its RAM is still refused', async () => {
+  for (const memoryMiB of [2048, 3072]) {
+    const path = join(dir, `big-${memoryMiB}.state`);
+    const h: StateHeader = { ...header(), memoryMiB, config: { ...header().config, memoryMiB } };
+    const lastPage = memoryMiB * 256 - 1;
+    const runs = [
+      { firstPage: 0, data: new Uint8Array(4096).fill(1) },
+      { firstPage: lastPage, data: new Uint8Array(4096).fill(2) },
+    ];
+    const b = new StateFileBuilder();
+    for (const r of runs) b.addRam(r);
+    await b.write(path, h);
+    const got = readStateFile(path);
+    assert.deepEqual(
+      got.ram.map((r) => ({ firstPage: r.firstPage, data: new Uint8Array(r.data) })),
+      runs,
+      `${memoryMiB} MiB`,
+    );
+    const past = new StateFileBuilder();
+    past.addRam({ firstPage: lastPage + 1, data: new Uint8Array(4096) });
+    await past.write(path, h);
+    assert.throws(() => readStateFile(path), /a RAM section lies beyond the VM's/);
+  }
 });

@@ -306,6 +306,11 @@ interface StateFrame {
   fail: (why: string) => never;
 }
 
+/** Bytes as Latin-1, for comparing with a tag: any byte is a character, where a UTF-8 decoder would throw on damage. */
+function ascii(buf: Uint8Array, at: number, n: number): string {
+  return String.fromCharCode(...buf.subarray(at, at + n));
+}
+
 /** Every check of the container (magic, version, header, each section's CRC and encoding, the trailer) short of inflating. */
 function parseFrame(buf: Uint8Array, name: string, opts: { headerOnly?: boolean }): StateFrame {
   const fail = (why: string): never => {
@@ -314,7 +319,7 @@ function parseFrame(buf: Uint8Array, name: string, opts: { headerOnly?: boolean 
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dec = new TextDecoder('utf-8', { fatal: true });
   const truncated = (): never => fail(`the file is truncated (${buf.length} bytes): the suspend that wrote it did not finish, or it was cut short`);
-  if (buf.length < 8 || dec.decode(buf.subarray(0, 8)) !== STATE_MAGIC) fail('not a Hostbox saved state (wrong magic)');
+  if (buf.length < 8 || ascii(buf, 0, 8) !== STATE_MAGIC) fail('not a Hostbox saved state (wrong magic)');
   if (buf.length < 16) truncated();
   const format = dv.getUint32(8, true);
   const headerLen = dv.getUint32(12, true);
@@ -353,7 +358,7 @@ function parseFrame(buf: Uint8Array, name: string, opts: { headerOnly?: boolean 
   let count = 0;
   for (;;) {
     if (p + 4 > buf.length) truncated();
-    const tag = dec.decode(buf.subarray(p, p + 4));
+    const tag = ascii(buf, p, 4);
     if (tag === TRAILER_TAG) break;
     if (tag !== SECTION_TAG) fail(`damaged at byte ${p} (no section starts there)`);
     const start = p;
@@ -412,7 +417,8 @@ function decodeSections(frame: StateFrame, raws: (Uint8Array | null)[]): LoadedS
       if (id !== 'ram' || version !== 1) fail(`RAM section ${id} version ${version} is not one this Hostbox reads`);
       if (raw.length < 4 || (raw.length - 4) % PAGE) fail('a RAM section is not whole pages');
       const firstPage = new DataView(raw.buffer, raw.byteOffset).getUint32(0, true);
-      if (firstPage + (raw.length - 4) / PAGE > (h.memoryMiB << 20) / PAGE) fail(`a RAM section lies beyond the VM's ${h.memoryMiB} MiB`);
+      // Multiplied, not shifted: 2048 << 20 is negative in 32 bits, which refused every VM of 2 GiB or more.
+      if (firstPage + (raw.length - 4) / PAGE > (h.memoryMiB * 1024 * 1024) / PAGE) fail(`a RAM section lies beyond the VM's ${h.memoryMiB} MiB`);
       ram.push({ firstPage, data: raw.subarray(4) });
     } else sections.push({ id, version, data: raw });
   });

@@ -24,8 +24,11 @@ export function cookieName(port: number): string {
 }
 
 export function sameSecret(a: string | null | undefined, b: string): boolean {
-  if (!a || a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  if (!a) return false;
+  // Compared as bytes: a string of the token's length in other than ASCII is longer in UTF-8, and timingSafeEqual throws on unequal lengths.
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
