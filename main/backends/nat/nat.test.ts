@@ -762,6 +762,18 @@ test('a UDP port forward ignores a datagram from source port 0: no reply to it c
   g.nat.close();
 });
 
+test('a TCP port forward survives a failed accept: the error the server emits does not end the host', async () => {
+  const hostPort = await freePort('127.0.0.1');
+  const g = new Guest({ forwards: [{ proto: 'tcp', hostAddress: '127.0.0.1', hostPort, guestPort: 22 }] });
+  assert.deepEqual(await g.nat.start(), []);
+  // An accept that fails (ENOBUFS, ENOMEM) reaches the server as an 'error' event; with no
+  // listener, EventEmitter throws it, out of the event loop.
+  const server = (g.nat as unknown as { servers: Server[] }).servers[0]!;
+  assert.doesNotThrow(() => server.emit('error', Object.assign(new Error('accept ENOBUFS'), { code: 'ENOBUFS', syscall: 'accept' })));
+  assert.ok(server.listening, 'the forward still listens');
+  g.nat.close();
+});
+
 test('a guest MSS of 0 is raised to a floor: the host data still arrives, in non-empty segments', async () => {
   // With an MSS of 0 the congestion window was 0 (nothing ever sent), and once fast recovery set
   // it from ssthresh, the send loop emitted empty segments forever and the host hung.

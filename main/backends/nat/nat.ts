@@ -415,6 +415,9 @@ export class Nat {
       server.once('error', reject);
       server.listen(f.hostPort, f.hostAddress, () => {
         server.off('error', reject);
+        // A failed accept (ENOBUFS, ENOMEM) is emitted on the server: with no listener it would end
+        // the host process. The forward goes on taking the connections that do arrive.
+        server.on('error', () => {});
         this.servers.push(server);
         resolve();
       });
