@@ -24,8 +24,10 @@ START_PACKAGES="seabios $(tr '\n' ' ' < scripts/guest-packages.txt)"
 # xorriso and isolinux for the CD boot test, dosfstools and mtools (fsck.fat and mdir check the
 # host-folder disks), qemu-utils (qemu-img checks the qcow2 overlays and images Hostbox writes),
 # memtest86+ and ipxe (guests nobody here wrote: memtest's ISO, iPXE's ipxe.lkrn), bochsbios and
-# vgabios (memtest booted by the Bochs BIOS and the LGPL VGABIOS instead of SeaBIOS).
-TEST_PACKAGES="$START_PACKAGES build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe bochsbios vgabios"
+# vgabios (memtest booted by the Bochs BIOS and the LGPL VGABIOS instead of SeaBIOS); openssl,
+# bzip2, zstd, bc and gawk (with xz-utils, gzip, coreutils and perl: the host's builds of the
+# programs the userland guest runs, whose output is the reference for the guest's).
+TEST_PACKAGES="$START_PACKAGES build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe bochsbios vgabios openssl bzip2 zstd bc gawk"
 case "$MODE" in
   start) PACKAGES=$START_PACKAGES; GUESTS="686" ;;
   test) PACKAGES=$TEST_PACKAGES; GUESTS="686 686-pae" ;;
@@ -59,8 +61,16 @@ NEED_ARCH=0
 have_i386 || NEED_ARCH=1
 GUESTS_MISSING=""
 for g in $GUESTS; do guest_built "$g" || GUESTS_MISSING="$GUESTS_MISSING $g"; done
+# The userland guest (tests only): built, and by the present script from the present work list.
+userland_built() {
+  local sha
+  sha=$(cat scripts/build-userland.sh tests/userland/work.sh | sha256sum | cut -d' ' -f1)
+  [ -f .cache/userland/initrd.img ] && [ -f .cache/userland/data.bin ] && grep -qF "\"cacheKey\": \"$sha " .cache/userland/manifest.json 2>/dev/null
+}
+USERLAND_MISSING=0
+if [ "$MODE" = test ] && ! userland_built; then USERLAND_MISSING=1; fi
 
-if [ -z "$MISSING" ] && [ "$NEED_ARCH" = 0 ] && [ -z "$GUESTS_MISSING" ]; then exit 0; fi
+if [ -z "$MISSING" ] && [ "$NEED_ARCH" = 0 ] && [ -z "$GUESTS_MISSING" ] && [ "$USERLAND_MISSING" = 0 ]; then exit 0; fi
 
 SUDO=none
 if [ "$(id -u)" = 0 ]; then SUDO=""
@@ -97,3 +107,7 @@ for g in $GUESTS_MISSING; do
   say "building the Debian test guest ($g) into $(guest_dir "$g") with scripts/build-guest.sh"
   if [ "$g" = 686 ]; then bash scripts/build-guest.sh; else bash scripts/build-guest.sh "$g"; fi
 done
+if [ "$USERLAND_MISSING" = 1 ]; then
+  say "building the userland test guest into .cache/userland with scripts/build-userland.sh"
+  bash scripts/build-userland.sh
+fi

@@ -20,6 +20,8 @@ interface Machine {
   guests: string[];
   /** Guests whose manifest was written by another build script (or other guest tools). */
   staleGuests?: string[];
+  /** The userland guest: built by the present script and work list, by another, or not at all. */
+  userland?: 'built' | 'stale';
 }
 
 function run(mode: string, m: Machine): { status: number | null; stderr: string; calls: string[] } {
@@ -33,6 +35,18 @@ function run(mode: string, m: Machine): { status: number | null; stderr: string;
     const calls = join(repo, 'calls');
     writeFileSync(calls, '');
     writeFileSync(join(repo, 'scripts', 'build-guest.sh'), `echo "build-guest $*" >> "${calls}"\n`);
+    writeFileSync(join(repo, 'scripts', 'build-userland.sh'), `echo "build-userland $*" >> "${calls}"\n`);
+    mkdirSync(join(repo, 'tests', 'userland'), { recursive: true });
+    copyFileSync(join(root, 'tests', 'userland', 'work.sh'), join(repo, 'tests', 'userland', 'work.sh'));
+    if (m.userland) {
+      const by = createHash('sha256');
+      by.update(readFileSync(join(repo, 'scripts', 'build-userland.sh')));
+      by.update(readFileSync(join(repo, 'tests', 'userland', 'work.sh')));
+      const d = join(repo, '.cache', 'userland');
+      mkdirSync(d, { recursive: true });
+      for (const f of ['initrd.img', 'data.bin']) writeFileSync(join(d, f), '');
+      writeFileSync(join(d, 'manifest.json'), `{\n  "cacheKey": "${m.userland === 'stale' ? '0'.repeat(64) : by.digest('hex')} libc6=1",\n}\n`);
+    }
     // A built guest's manifest begins its cache key with the hash of the script and tools that built it.
     const builtBy = createHash('sha256');
     builtBy.update(readFileSync(join(repo, 'scripts', 'build-guest.sh')));
@@ -63,7 +77,7 @@ function run(mode: string, m: Machine): { status: number | null; stderr: string;
   }
 }
 
-const everything: Machine = { installed: '*', i386: true, uid: 1000, sudo: false, guests: ['686', '686-pae'] };
+const everything: Machine = { installed: '*', i386: true, uid: 1000, sudo: false, guests: ['686', '686-pae'], userland: 'built' };
 
 test('with everything present it only asks dpkg: no apt-get, no sudo, no guest build', () => {
   for (const mode of ['start', 'test']) {
@@ -75,7 +89,7 @@ test('with everything present it only asks dpkg: no apt-get, no sudo, no guest b
 });
 
 test('not root: one list of what is missing with the commands to run; test stops, start goes on', () => {
-  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'nasm', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools', 'qemu-utils', 'memtest86+', 'ipxe', 'bochsbios', 'vgabios'], i386: false, guests: [] };
+  const m: Machine = { ...everything, installed: ['seabios', 'cpio', 'gzip', 'xz-utils', 'kmod', 'dpkg', 'apt', 'coreutils', 'findutils', 'nasm', 'build-essential', 'python3', 'gcc-multilib', 'xorriso', 'isolinux', 'syslinux-common', 'dosfstools', 'mtools', 'qemu-utils', 'memtest86+', 'ipxe', 'bochsbios', 'vgabios', 'openssl', 'bzip2', 'zstd', 'bc', 'gawk'], i386: false, guests: [] };
   const t = run('test', m);
   assert.equal(t.status, 1);
   assert.match(t.stderr, /npm test needs what this machine lacks; run as root:\n {2}dpkg --add-architecture i386 && apt-get update\n {2}apt-get install --no-install-recommends chromium\n {2}then, as yourself: npm run guest +\(the Debian test guest: 686 686-pae\)/);
@@ -96,8 +110,9 @@ test('as root: what is missing is installed with apt-get, then the missing guest
   assert.deepEqual(r.calls, [
     'dpkg --add-architecture i386',
     'apt-get update -qq',
-    'apt-get install -y -qq --no-install-recommends nasm build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe bochsbios vgabios',
+    'apt-get install -y -qq --no-install-recommends nasm build-essential python3 gcc-multilib chromium xorriso isolinux syslinux-common dosfstools mtools qemu-utils memtest86+ ipxe bochsbios vgabios openssl bzip2 zstd bc gawk',
     'build-guest 686-pae',
+    'build-userland',
   ]);
   // Not root, but sudo without a password: the same through sudo.
   const s = run('start', { installed: [], i386: true, uid: 1000, sudo: true, guests: ['686'] });
@@ -109,4 +124,16 @@ test('a guest built by an older build script or older guest tools is built again
   const r = run('test', { ...everything, staleGuests: ['686'] });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.calls, ['build-guest']);
+});
+
+test('the userland guest is built for npm test only, and again when its script or work list changed', () => {
+  const none = run('test', { ...everything, userland: undefined });
+  assert.equal(none.status, 0, none.stderr);
+  assert.deepEqual(none.calls, ['build-userland']);
+  const stale = run('test', { ...everything, userland: 'stale' });
+  assert.equal(stale.status, 0, stale.stderr);
+  assert.deepEqual(stale.calls, ['build-userland']);
+  const start = run('start', { ...everything, userland: undefined });
+  assert.equal(start.status, 0, start.stderr);
+  assert.deepEqual(start.calls, [], 'npm start has no use for it');
 });
