@@ -329,3 +329,21 @@ test('port 0x92: fast A20 and fast reset', () => {
   p.loadState(saved, 1);
   assert.equal(bus.read(0x92, 1), 0x02);
 });
+
+test('motion held back by a full mouse queue reaches the guest without losing a byte', () => {
+  // More motion than 256 queued bytes carry: the rest is sent as the guest drains the queue, from
+  // inside the controller's own refill of its output buffer.
+  const { auxSend, kbc, status, data, cmd } = setup();
+  cmd(0xa8);
+  auxSend(0xf4);
+  kbc.mouseInput(30000, 0, 0);
+  const bytes: number[] = [];
+  for (let i = 0; i < 1000 && status() & 1; i++) bytes.push(data());
+  assert.equal(bytes.length % 3, 0, 'whole 3-byte packets');
+  let dx = 0;
+  for (let i = 0; i < bytes.length; i += 3) {
+    assert.equal(bytes[i]! & 0x08, 0x08, `byte ${i} starts a packet`);
+    dx += bytes[i + 1]!;
+  }
+  assert.equal(dx, 30000);
+});

@@ -318,8 +318,14 @@ export class I8042 implements Device {
     this.pump();
   }
 
-  /** Fills the output buffer when it is empty and something is waiting. */
+  /**
+   * Fills the output buffer when it is empty and something is waiting. Taking a mouse byte can make
+   * the mouse queue held-back motion and notify again; that nested call must not fill the buffer
+   * under the byte this one is about to put there.
+   */
   private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
     while (!this.obf) {
       const ccb = this.ram[0]!;
       if (this.ctrlQueue.length) {
@@ -340,8 +346,10 @@ export class I8042 implements Device {
         this.fill(this.mouse.read(), true);
       } else break;
     }
+    this.pumping = false;
     this.updateIrqs();
   }
+  private pumping = false;
 
   private fill(v: number, aux: boolean): void {
     this.outByte = v;

@@ -138,6 +138,24 @@ test('gate low stops counter 2; the refresh bit toggles', () => {
   assert.notEqual(io.read(0x61, 1) & 0x10, a);
 });
 
+test('gate low holds OUT: low in mode 0 for any count (0 included), high in mode 4', () => {
+  const { io, clock } = setup();
+  const out2 = () => (io.read(0x61, 1) & 0x20) !== 0;
+  io.write(0x61, 1, 0x00);
+  // Mode 0, count 0 (65536): loaded while gated off, nothing counted, OUT stays low.
+  io.write(0x43, 1, 0xb0);
+  io.write(0x42, 1, 0x00);
+  io.write(0x42, 1, 0x00);
+  clock.advance(ns(10));
+  assert.equal(out2(), false, 'mode 0, count 0, gate low');
+  // Mode 4, count 16: its strobe comes only after 16 counted clocks; gated off, none are counted.
+  io.write(0x43, 1, 0xb8);
+  io.write(0x42, 1, 16);
+  io.write(0x42, 1, 0);
+  clock.advance(ns(16.5));
+  assert.equal(out2(), true, 'mode 4, gate low, at the clock the strobe would have been');
+});
+
 test('saved state round-trips', () => {
   const { io, pit, clock } = setup();
   io.write(0x43, 1, 0x34);

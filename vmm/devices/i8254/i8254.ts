@@ -97,7 +97,9 @@ class Counter {
     switch (this.mode) {
       case 0:
         if (this.start === null) return false;
-        if (this.frozen !== null) return this.frozen === 0 || this.elapsedAtFreeze >= n;
+        // Gated off, OUT keeps what the clocks counted so far made it: a count of 0 (65536) that
+        // has not run reads 0 but has not reached terminal count.
+        if (this.frozen !== null) return this.elapsedAtFreeze >= n;
         return this.elapsed(now) >= n;
       case 1:
         if (this.start === null) return true;
@@ -109,8 +111,8 @@ class Counter {
         if (this.start === null || !this.gate) return true;
         return this.elapsed(now) % n < Math.ceil(n / 2);
       default:
-        // Modes 4 and 5: one clock low at terminal count.
-        if (this.start === null) return true;
+        // Modes 4 and 5: one clock low at terminal count, which a gated-off mode 4 never reaches.
+        if (this.start === null || this.frozen !== null) return true;
         return this.elapsed(now) !== n;
     }
   }

@@ -118,6 +118,25 @@ test('text, start address and cursor reach the sink at most every 20 ms of guest
   assert.equal(screens[2]!.cursor.visible, false, 'cursor disable bit');
 });
 
+test('a guest rewriting an unchanged screen is scanned no more often than a changing one is sent', () => {
+  // Each scan-out walks the whole picture (7.5 MiB in the largest VBE mode): the refresh interval
+  // must bound the scans, not only the screens that differ.
+  const { mem, clock, screens, vga } = setup();
+  let scans = 0;
+  const textScreen = vga.textScreen.bind(vga);
+  vga.textScreen = () => (scans++, textScreen());
+  clock.advance(100 * MS);
+  screens.length = 0;
+  scans = 0;
+  const cell = mem.read16(0xb8000);
+  for (let t = 0; t < 100; t++) {
+    mem.write16(0xb8000, cell);
+    clock.advance(1 * MS);
+  }
+  assert.equal(screens.length, 0, 'nothing changed');
+  assert.ok(scans <= 100 / 20 + 1, `${scans} scans in 100 ms of guest time`);
+});
+
 test('Misc Output bit 0 selects 0x3Dx or 0x3Bx for the CRTC and Input Status 1', () => {
   const { inb, outb, crtc } = setup();
   assert.equal(inb(0x3cc), 0x67);

@@ -119,7 +119,7 @@ const MODE3_ATC = [
 ];
 const MODE3_MISC = 0x67;
 
-/** Guest time between two screens sent to the sink. */
+/** Guest time between two scan-outs, and so between two screens sent to the sink. */
 export const REFRESH_INTERVAL_NS = 20_000_000;
 /** A graphics picture is up to 768 KiB, so it goes at most 25 times a second. */
 export const GRAPHICS_REFRESH_INTERVAL_NS = 40_000_000;
@@ -167,7 +167,11 @@ export class Vga implements Device {
   private retrace = false;
 
   private dirty = true;
-  private lastEmit = -Infinity;
+  /**
+   * Guest time of the last scan-out. The refresh interval spaces the scans, not only the screens
+   * that differ: each walks the whole picture, and a guest may rewrite the same one for ever.
+   */
+  private lastScan = -Infinity;
   private last: Screen | null = null;
   private readonly refresh: Timer;
 
@@ -508,16 +512,16 @@ export class Vga implements Device {
     if (this.dirty && this.refresh.armed) return;
     this.dirty = true;
     const interval = this.dispi.enabled ? VBE_REFRESH_INTERVAL_NS : this.textMode ? REFRESH_INTERVAL_NS : GRAPHICS_REFRESH_INTERVAL_NS;
-    if (!this.refresh.armed) this.refresh.arm(Math.max(this.clock.now(), this.lastEmit + interval));
+    if (!this.refresh.armed) this.refresh.arm(Math.max(this.clock.now(), this.lastScan + interval));
   }
 
   private onRefresh(now: number): void {
     if (!this.dirty) return;
     this.dirty = false;
+    this.lastScan = now;
     const screen: Screen | null = this.textScreen() ?? this.graphicsScreen();
     if (!screen || sameScreen(screen, this.last)) return;
     this.last = screen;
-    this.lastEmit = now;
     this.sink(screen);
   }
 
