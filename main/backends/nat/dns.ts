@@ -88,6 +88,30 @@ function addressBytes(addr: string, family: number): Uint8Array | null {
   return out;
 }
 
+/**
+ * getaddrinfo runs on libuv's thread pool (four threads), which the host's file I/O shares: every
+ * VM's disks, overlays and state files. A lookup whose nameserver never answers holds its thread
+ * for seconds, so a guest sending many could stall every VM's disks. The lookups of all VMs together
+ * take at most this many threads; the others wait their turn (each NAT bounds how many it has
+ * waiting or running).
+ */
+export const HOST_LOOKUPS = 2;
+let lookupsRunning = 0;
+const lookupsWaiting: (() => void)[] = [];
+
+async function inTurn<T>(f: () => Promise<T>): Promise<T> {
+  // A finished lookup hands its place straight to the next one waiting.
+  if (lookupsRunning < HOST_LOOKUPS) lookupsRunning++;
+  else await new Promise<void>((go) => lookupsWaiting.push(go));
+  try {
+    return await f();
+  } finally {
+    const next = lookupsWaiting.shift();
+    if (next) next();
+    else lookupsRunning--;
+  }
+}
+
 /** Answers one query message through the host resolver; null for messages that are not queries. */
 export async function resolveDnsQuery(p: Uint8Array, resolve = lookup): Promise<Uint8Array | null> {
   const q = parseDnsQuery(p);
@@ -105,7 +129,7 @@ export async function resolveDnsQuery(p: Uint8Array, resolve = lookup): Promise<
   if (q.cls !== CLASS_IN || (q.type !== TYPE_A && q.type !== TYPE_AAAA)) return buildDnsAnswer(q, RCODE_NOTIMP, []);
   const family = q.type === TYPE_A ? 4 : 6;
   try {
-    const found = await resolve(q.name, { family, all: true });
+    const found = await inTurn(() => resolve(q.name, { family, all: true }));
     const addrs = found.map((f) => addressBytes(f.address, family)).filter((a): a is Uint8Array => a !== null);
     return buildDnsAnswer(q, 0, addrs.slice(0, 16));
   } catch (e) {
