@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageLock, ImageLockedError } from './image-lock.ts';
@@ -74,6 +74,66 @@ test('locks that cannot be judged are never taken over: another host, a live pro
     mine.release();
     assert.equal(JSON.parse(readFileSync(`${s.image}.lck`, 'utf8')).owner, 'VM "Theirs"');
     theirs.release();
+  } finally {
+    s.done();
+  }
+});
+
+test('one image under two names (a symbolic link to it, or to its folder) is one image: the second writer is refused', () => {
+  const s = scratch();
+  try {
+    const alias = join(s.dir, 'alias.img');
+    symlinkSync(s.image, alias);
+    const linkedDir = join(s.dir, 'vms');
+    symlinkSync(s.dir, linkedDir);
+    const viaDir = join(linkedDir, 'disk.img');
+    for (const [first, second] of [
+      [s.image, alias],
+      [alias, s.image],
+      [viaDir, alias],
+    ] as const) {
+      const a = ImageLock.acquire(first, 'VM "Alpha"', 'disk image');
+      assert.throws(
+        () => ImageLock.acquire(second, 'VM "Beta"', 'disk image'),
+        (e: Error) => e instanceof ImageLockedError && e.message.includes(`disk image ${second} is in use by VM "Alpha"`),
+        `${first} then ${second}`,
+      );
+      a.release();
+    }
+    // The lock lies beside the file itself, and goes with the release.
+    assert.deepEqual(readdirSync(s.dir).sort(), ['alias.img', 'disk.img', 'vms']);
+    // A library lock is taken before its file exists: its folder is resolved all the same.
+    mkdirSync(join(s.dir, 'data'));
+    const lib = ImageLock.acquire(join(s.dir, 'data', 'library.sqlite3'), 'the app', 'the VM library');
+    assert.throws(() => ImageLock.acquire(join(linkedDir, 'data', 'library.sqlite3'), 'hostbox list', 'the VM library'), ImageLockedError);
+    lib.release();
+    assert.equal(existsSync(join(s.dir, 'data', 'library.sqlite3.lck')), false);
+  } finally {
+    s.done();
+  }
+});
+
+test('a lock file that is a FIFO or leads to a device is never read: the image is refused, holder unknown, and the host does not hang', () => {
+  const s = scratch();
+  try {
+    // Planted by another user of a shared folder, or left by a damaged disk. A blocking open of a
+    // FIFO never returns, and /dev/zero never ends: so in a child, whose timeout is the failure.
+    const fifoImage = join(s.dir, 'fifo.img');
+    writeFileSync(fifoImage, new Uint8Array(512));
+    execFileSync('mkfifo', [`${fifoImage}.lck`]);
+    const zeroImage = join(s.dir, 'zero.img');
+    writeFileSync(zeroImage, new Uint8Array(512));
+    symlinkSync('/dev/zero', `${zeroImage}.lck`);
+    const script = `import { ImageLock } from ${JSON.stringify(new URL('./image-lock.ts', import.meta.url).href)};
+      for (const image of process.argv.slice(1)) {
+        try { ImageLock.acquire(image, 'VM "X"', 'disk image').release(); console.log('locked'); } catch (e) { console.log(e.constructor.name + ': ' + e.message); }
+      }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, fifoImage, zeroImage], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.error, undefined, `the child did not finish (${String(r.error)})`);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      `ImageLockedError: disk image ${fifoImage} is in use by another program (its lock file cannot be read); if nothing uses it any more, delete ${fifoImage}.lck`,
+      `ImageLockedError: disk image ${zeroImage} is in use by another program (its lock file cannot be read); if nothing uses it any more, delete ${zeroImage}.lck`,
+    ]);
   } finally {
     s.done();
   }

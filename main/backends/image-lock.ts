@@ -9,8 +9,9 @@
 // one whose process is gone (same host, and its pid is dead or now belongs to a process started at
 // another time) is taken over. A lock from another host cannot be checked and is never taken over.
 
-import { closeSync, constants, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 interface LockRecord {
@@ -64,6 +65,56 @@ function parseRecord(text: string): LockRecord | null {
   }
 }
 
+/** Far more than a record takes (the owner is cut to 200 characters). */
+const MAX_LOCK_BYTES = 4096;
+
+/**
+ * A lock file's text, or null when it is not a small regular file. Hostbox's locks are always one
+ * (written whole, then linked); what else stands in their place, planted in a shared folder or left
+ * by a damaged disk, is not read: a FIFO would block the open for ever, a link to /dev/zero never ends.
+ */
+function readLock(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_LOCK_BYTES) return null;
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const k = readSync(fd, buf, n, buf.length - n, n);
+      if (k === 0) break;
+      n += k;
+    }
+    return buf.toString('utf8', 0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Where the file itself is, symbolic links (to it or to a folder above it) resolved: the lock
+ * belongs to the file, and two names of one image must meet at one lock. A file not made yet (the
+ * library before its first start) is placed by its folder. Hard links stay distinct names.
+ */
+function lockTarget(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
+}
+
 /** Whether the holder is certainly gone: only decidable for a lock taken on this host. */
 function isStale(r: LockRecord): boolean {
   if (r.host !== hostname()) return false;
@@ -80,7 +131,7 @@ export class ImageLock {
 
   /** Takes the lock on `imagePath` for `owner` (a name people recognise); throws ImageLockedError naming the holder. */
   static acquire(imagePath: string, owner: string, what = 'image'): ImageLock {
-    const lockPath = `${imagePath}.lck`;
+    const lockPath = `${lockTarget(imagePath)}.lck`;
     const record: LockRecord = { pid: process.pid, host: hostname(), started: processStart(process.pid), owner, since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
     const text = JSON.stringify(record) + '\n';
     // The record is written to a file of its own (O_EXCL) and then published by link(2), which
@@ -122,12 +173,8 @@ export class ImageLock {
   }
 
   private static holder(lockPath: string): { record: LockRecord | null; text: string } {
-    try {
-      const text = readFileSync(lockPath, 'utf8');
-      return { record: parseRecord(text), text };
-    } catch {
-      return { record: null, text: '' };
-    }
+    const text = readLock(lockPath);
+    return text === null ? { record: null, text: '' } : { record: parseRecord(text), text };
   }
 
   /**
@@ -143,7 +190,7 @@ export class ImageLock {
       return false;
     }
     try {
-      if (readFileSync(aside, 'utf8') === staleText) return true;
+      if (readLock(aside) === staleText) return true;
       try {
         linkSync(aside, lockPath);
       } catch {
@@ -162,7 +209,7 @@ export class ImageLock {
   /** Removes the lock file, unless it is no longer this one's (someone deleted it by hand and took it again). */
   release(): void {
     try {
-      if (readFileSync(this.lockPath, 'utf8') === this.text) unlinkSync(this.lockPath);
+      if (readLock(this.lockPath) === this.text) unlinkSync(this.lockPath);
     } catch {
       // Already removed.
     }

@@ -227,6 +227,70 @@ test('a damaged library file or one from a newer Hostbox is refused by name and 
   }
 });
 
+test('a library whose schema reads but whose VM table is damaged is refused by name and left untouched', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    assert.ok(lib.create(settings(s), pty).ok);
+    lib.close();
+    const file = join(s.dir, LIBRARY_FILE);
+    const db = new Database(file);
+    const root = (db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'vms'`).get() as { rootpage: number }).rootpage;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    // The header and the schema (page 1) are whole, so the version reads; the VMs' own page is garbage.
+    const damaged = readFileSync(file);
+    damaged.fill(0xa5, (root - 1) * pageSize, root * pageSize);
+    writeFileSync(file, damaged);
+    assert.throws(() => VmLibrary.open(s.dir), (e: Error) => e.message.includes(file) && /damaged or not a SQLite database/.test(e.message));
+    assert.deepEqual(readFileSync(file), damaged);
+    // Moved aside, an empty library starts.
+    rmSync(file);
+    const fresh = VmLibrary.open(s.dir);
+    assert.deepEqual(fresh.list(), []);
+    fresh.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('a library another program holds locked is refused by name', () => {
+  const s = scratch();
+  try {
+    VmLibrary.open(s.dir).close();
+    const file = join(s.dir, LIBRARY_FILE);
+    // An sqlite3 shell (or a backup tool) in the middle of a write transaction.
+    const other = new Database(file);
+    other.exec('BEGIN EXCLUSIVE');
+    try {
+      assert.throws(() => VmLibrary.open(s.dir), (e: Error) => e.message.includes(file) && /locked/.test(e.message));
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    VmLibrary.open(s.dir).close();
+  } finally {
+    s.done();
+  }
+});
+
+test('every change to the library is on disk when it returns: a commit is fsynced, on every opening, not only the first', () => {
+  const s = scratch();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const lib = VmLibrary.open(s.dir);
+      // SQLite in WAL mode with synchronous NORMAL (this build's default for a file already in WAL
+      // mode) fsyncs only at checkpoints: a power cut could undo a snapshot's row after its files changed.
+      const db = (lib as unknown as { db: Database.Database }).db;
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal', `opening ${i + 1}`);
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, `opening ${i + 1}: synchronous FULL`);
+      lib.close();
+    }
+  } finally {
+    s.done();
+  }
+});
+
 test('migrations upgrade a version-1 library in place, keeping its VMs', () => {
   const s = scratch();
   try {
@@ -405,6 +469,15 @@ test('host folders are stored with a VM, checked per field, and bounded by the f
     writeFileSync(cd, new Uint8Array(2048));
     assert.match(bad(Array(4).fill({ path: shared, readOnly: false }), { cdromPath: cd }), /4 host folders need 4 free IDE positions, and only 3 are free/);
     assert.deepEqual(again.get(r.vm.id).folders.length, 2, 'nothing was saved');
+    // Read-only is a yes or no: anything else is an error, never a folder the guest may write.
+    for (const readOnly of ['true', 1, 'false']) {
+      const u = again.update(r.vm.id, settings(s, { folders: [{ path: other, readOnly } as never] }), pty);
+      assert.deepEqual(u.ok ? [] : u.errors.map((e) => e.field), ['folders'], `readOnly ${JSON.stringify(readOnly)}`);
+    }
+    assert.deepEqual(again.get(r.vm.id).folders[1], { path: other, readOnly: true }, 'nothing was saved');
+    // Left out, it means writable, as before the flag existed.
+    assert.ok(again.update(r.vm.id, settings(s, { folders: [{ path: other } as never] }), pty).ok);
+    assert.deepEqual(again.get(r.vm.id).folders, [{ path: other, readOnly: false }]);
     again.close();
   } finally {
     s.done();

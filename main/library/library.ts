@@ -87,6 +87,17 @@ export class VmLibrary {
       // refused here, before anything (even the journal mode) is written to it.
       migrate(db, file);
       db.pragma('journal_mode = WAL');
+      // Every commit fsynced before it returns: this build of SQLite defaults a WAL database to
+      // NORMAL, which syncs only at checkpoints, and a power cut could then undo a row (a snapshot,
+      // a VM's current disk) after the files it names were changed. The library is written rarely.
+      db.pragma('synchronous = FULL');
+      const lib = new VmLibrary(dataDir, file, db);
+      // The first reads of the VMs and the first write: a damaged table, a lock another program
+      // holds or a read-only file shows here, and is reported like the faults above.
+      lib.reconcileSuspended();
+      // A VM still marked running was cut off when Hostbox last stopped (a crash or a kill).
+      db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running', 'halted', 'suspending')`).run('Hostbox stopped while this VM was running.');
+      return lib;
     } catch (e) {
       db?.close();
       const code = (e as { code?: string }).code;
@@ -95,11 +106,6 @@ export class VmLibrary {
       if (/newer Hostbox/.test((e as Error).message)) throw e;
       throw new Error(`cannot open the VM library ${file}: ${(e as Error).message}`);
     }
-    const lib = new VmLibrary(dataDir, file, db);
-    lib.reconcileSuspended();
-    // A VM still marked running was cut off when Hostbox last stopped (a crash or a kill).
-    db.prepare(`UPDATE vms SET power = 'crashed', last_error = ? WHERE power IN ('starting', 'running', 'halted', 'suspending')`).run('Hostbox stopped while this VM was running.');
-    return lib;
   }
 
   /**

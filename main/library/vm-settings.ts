@@ -87,7 +87,10 @@ export function normalizeSettings(input: unknown): { settings: VmCreateSettings;
 
 function folderList(v: unknown, errors: FieldError[]): VmSettings['folders'] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((f) => f && typeof f === 'object' && typeof f.path === 'string')) {
+  // readOnly left out means writable (as the other flags mean false), but a value that is not a
+  // yes or no is refused: read as false, it would give the guest a folder the user meant to protect.
+  const flag = (x: unknown): boolean => x === undefined || x === null || typeof x === 'boolean';
+  if (!Array.isArray(v) || !v.every((f) => f && typeof f === 'object' && typeof f.path === 'string' && flag(f.readOnly))) {
     errors.push({ field: 'folders', message: 'folders must be a list of {path, readOnly}' });
     return [];
   }
