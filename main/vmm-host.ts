@@ -3,7 +3,7 @@
 // message between it and the rest of the host. A VMM that dies is reported through the state handler
 // with its error; the host process goes on.
 
-import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -204,11 +204,13 @@ function readBootFile(what: string, path: string): Uint8Array {
   return new Uint8Array(readFileSync(path));
 }
 
-/** Does the file start with qcow2's magic? (A missing file is left to the opener to report.) */
+/** Does the file start with qcow2's magic? (A missing file or one that is not a file is left to the opener to report.) */
 function looksQcow2(path: string): boolean {
   try {
-    const fd = openSync(path, 'r');
+    // O_NONBLOCK: a FIFO in the disk's place must not hang the host in open(2) waiting for a writer.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
+      if (!fstatSync(fd).isFile()) return false;
       const b = new Uint8Array(4);
       return readSync(fd, b, 0, 4, 0) === 4 && new DataView(b.buffer).getUint32(0) === QCOW2_MAGIC;
     } finally {
