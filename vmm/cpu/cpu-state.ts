@@ -8,9 +8,12 @@
 // and bump `version`; fill it in postLoad when loading an older state (usually its reset value).
 
 import { defineState, type FieldSpec } from '../state/schema.ts';
-import { FLAGS_FIXED } from './flags.ts';
+import { FLAGS_FIXED, VM } from './flags.ts';
 import { FIXED_MSRS, MSR_MTRR_DEF_TYPE, MSR_MTRR_PHYSBASE0 } from './mtrr.ts';
 import { StateError } from '../state/schema.ts';
+import { CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR4_PAE } from './regs.ts';
+import { CR4_VALID } from './ops/system.ts';
+import { PDPTE_RSVD_LO } from './paging.ts';
 import type { Cpu } from './cpu.ts';
 
 const prop = (name: keyof Cpu & string, type: FieldSpec<Cpu>['type'], length?: number): FieldSpec<Cpu> => ({ name, type, since: 1, length });
@@ -42,6 +45,34 @@ function setMtrr(cpu: Cpu, b: Uint8Array): void {
   }
 }
 
+/**
+ * Refuses state no P6 can be in, since a guest could never have put it there: what MOV CR0, MOV CR4
+ * and MOV CR3 (the PDPTE load of PAE paging) refuse with #GP, virtual-8086 mode outside protected
+ * mode (only IRET or a task switch in protected mode enter it), and a TSC that is not a whole count
+ * (RDMSR makes it a BigInt). A file that holds such a state was edited, and running it would be
+ * running a machine that does not exist.
+ */
+function refuseImpossible(cpu: Cpu): void {
+  const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+  const bad = (what: string): never => {
+    throw new StateError(`cpu: saved ${what}, which no P6 can hold`);
+  };
+  const cr0 = cpu.cr0;
+  if (!(cr0 & CR0_ET)) bad(`CR0 ${hex(cr0)} has ET clear (it is wired to 1)`);
+  if (cr0 & CR0_PG && !(cr0 & CR0_PE)) bad(`CR0 ${hex(cr0)} turns on paging without protected mode`);
+  if (cr0 & CR0_NW && !(cr0 & CR0_CD)) bad(`CR0 ${hex(cr0)} has NW without CD`);
+  if (cpu.cr4 & ~CR4_VALID) bad(`CR4 ${hex(cpu.cr4)} sets bits this CPU does not have`);
+  if (cpu.flagsRaw & VM && !(cr0 & CR0_PE)) bad(`EFLAGS ${hex(cpu.flagsRaw)} is in virtual-8086 mode outside protected mode`);
+  if (!Number.isInteger(cpu.tscOffset)) bad(`TSC offset ${cpu.tscOffset} is not a whole number of cycles`);
+  // The registers are in use only under PAE paging; otherwise they are loaded again before they are.
+  if (cr0 & CR0_PG && cpu.cr4 & CR4_PAE)
+    for (let k = 0; k < 4; k++) {
+      const lo = cpu.pdpte[2 * k]!;
+      const hi = cpu.pdpte[2 * k + 1]!;
+      if (lo & 1 && (lo & PDPTE_RSVD_LO || hi)) bad(`PDPTE ${k} (${hex(hi)} ${hex(lo)}) is present with reserved bits set`);
+    }
+}
+
 /** PAT and MISC_ENABLE are not modeled (CPUID reports no PAT); format-1 files carry them, so they stay as ignored fields. */
 const ignored = (name: string, type: FieldSpec<Cpu>['type'], value: number | bigint): FieldSpec<Cpu> => ({ name, type, since: 1, get: () => value, set: () => {} });
 
@@ -56,6 +87,8 @@ export const CPU_STATE = defineState<Cpu>({
       name: 'eflags',
       type: 'u32',
       since: 1,
+      // The bits an x86 has (cpu.setFlags); the reserved ones read as 0, as after a POPF.
+      mask: 0x3f7fd7,
       get: (c) => c.getFlags() >>> 0,
       set: (c, v) => {
         c.flagsRaw = (v as number) | FLAGS_FIXED;
@@ -104,6 +137,7 @@ export const CPU_STATE = defineState<Cpu>({
     { name: 'shutdown', type: 'bool', since: 3 },
   ],
   postLoad: (cpu) => {
+    refuseImpossible(cpu);
     cpu.delivering = -1;
     for (let s = 0; s < 6; s++) cpu.updateSegmentChecks(s);
     cpu.updateMode();

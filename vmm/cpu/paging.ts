@@ -39,7 +39,7 @@ function pageFault(cpu: Cpu, lin: number, code: number): never {
 }
 
 /** PDPTE bits 2:1 and 8:5 are reserved; the high dword holds bits 63:32 (all reserved here, see above). */
-const PDPTE_RSVD_LO = 0x1e6;
+export const PDPTE_RSVD_LO = 0x1e6;
 
 /**
  * Loads the four PDPTE registers from the table CR3 points at; false (the caller raises #GP(0)) when

@@ -150,6 +150,52 @@ test('a bad section is refused with a StateError naming it, and a state from a n
   }
   const g = startGuest(image);
   assert.throws(() => g.machine.loadState!(saved.sections, [{ firstPage: 4095, data: new Uint8Array(8192) }]), /does not fit the 16 MiB/);
+  // A machine of 2 GiB or more names its size right (2048 << 20 is negative in 32 bits); its RAM is never touched.
+  const big = startGuest(image, 2048);
+  assert.throws(() => big.machine.loadState!(saved.sections, [{ firstPage: 2048 * 256, data: new Uint8Array(4096) }]), /at page 524288 does not fit the 2048 MiB of this machine/);
+});
+
+test('a CPU state no P6 could hold is refused with one line; EFLAGS bits that do not exist read as 0, as after a POPF', () => {
+  const a = startGuest(image);
+  runSlices(a, 2);
+  const saved = snapshot(a);
+  const cpu = (r: Record<string, unknown>): StateSection[] =>
+    saved.sections.map((s) => (s.id === 'cpu' ? { ...s, data: encodeRecord({ ...(decodeRecord(s.data, 'cpu') as Record<string, unknown>), ...r } as never) } : s));
+  const ET = 0x10;
+  const PG = 1 << 31;
+  const pdpte = (lo0: number, hi0: number): Uint8Array => {
+    const b = new Uint8Array(32);
+    const dv = new DataView(b.buffer);
+    dv.setInt32(0, lo0, true);
+    dv.setInt32(4, hi0, true);
+    return b;
+  };
+  const cases: [StateSection[], RegExp][] = [
+    // MOV CR0 refuses both combinations (#GP), and ET is wired to 1.
+    [cpu({ cr0: PG | ET }), /cpu: saved CR0 .* paging without protected mode/],
+    [cpu({ cr0: (1 << 29) | ET | 1 }), /cpu: saved CR0 .* NW without CD/],
+    [cpu({ cr0: 1 }), /cpu: saved CR0 .* ET/],
+    // VME is not a P6 feature here; MOV CR4 refuses it.
+    [cpu({ cr4: 1 }), /cpu: saved CR4 .* bits this CPU does not have/],
+    // Virtual-8086 mode exists only in protected mode.
+    [cpu({ cr0: ET, eflags: 0x20002 }), /cpu: saved EFLAGS .* virtual-8086 mode outside protected mode/],
+    // A present PDPTE with reserved bits (or above 4 GiB) is refused as MOV CR3 would refuse it.
+    [cpu({ cr0: PG | ET | 1, cr4: 1 << 5, pdpte: pdpte(0x1003, 0) }), /cpu: saved PDPTE 0 .* reserved bits/],
+    [cpu({ cr0: PG | ET | 1, cr4: 1 << 5, pdpte: pdpte(0x1001, 1) }), /cpu: saved PDPTE 0 .* reserved bits/],
+    // The TSC counts whole cycles; half of one made the guest's RDMSR of it throw in the VMM.
+    [cpu({ tscOffset: 0.5 }), /cpu: saved TSC offset 0\.5 is not a whole number of cycles/],
+  ];
+  for (const [sections, re] of cases) {
+    const g = startGuest(image);
+    assert.throws(() => g.machine.loadState!(sections, saved.ram), (e: Error) => e instanceof StateError && re.test(e.message), String(re));
+  }
+  // The same PDPTEs while PAE paging is off are not in use: whatever they hold is loaded again before use.
+  const g = startGuest(image);
+  const rec = decodeRecord(saved.sections.find((s) => s.id === 'cpu')!.data, 'cpu') as Record<string, number>;
+  assert.doesNotThrow(() => g.machine.loadState!(cpu({ eflags: (rec.eflags! | 0xffc08028) >>> 0, pdpte: pdpte(0x1003, 1) }), saved.ram));
+  const flags = (g.machine as PcMachine).cpu.getFlags();
+  assert.equal(flags & ~0x3f7fd7, 0, `EFLAGS ${(flags >>> 0).toString(16)} has bits no x86 holds`);
+  assert.equal(flags & 0x3f7fd7, rec.eflags! & 0x3f7fd7);
 });
 
 test('zero pages are not part of the saved RAM', () => {

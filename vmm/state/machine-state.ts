@@ -117,7 +117,7 @@ export function loadMachine(m: PcMachine, sections: readonly Section[], ram: Ite
   m.ramUntouched = false;
   for (const run of ram) {
     if (run.data.length % PAGE || run.firstPage < 0 || run.firstPage + run.data.length / PAGE > pages)
-      throw new StateError(`RAM: a saved run of ${run.data.length} bytes at page ${run.firstPage} does not fit the ${m.mem.size >> 20} MiB of this machine`);
+      throw new StateError(`RAM: a saved run of ${run.data.length} bytes at page ${run.firstPage} does not fit the ${m.mem.size / (1 << 20)} MiB of this machine`);
     m.mem.u8.set(run.data, run.firstPage * PAGE);
   }
   for (const { part, version, rec } of records) part.load(rec, version);

@@ -26,7 +26,8 @@ import { pagingModeChanged } from '../paging.ts';
 import { desc, descBase, descLimit, descPresent, descType, readDescriptor } from '../segments.ts';
 
 
-const CR4_VALID =
+/** The CR4 bits this P6 has; MOV CR4 refuses the others (and so does a saved state, cpu-state.ts). */
+export const CR4_VALID =
   CR4_TSD | (1 << 3) /* DE */ | CR4_PSE | CR4_PAE | (1 << 6) /* MCE */ | CR4_PGE | (1 << 8) /* PCE */ | (1 << 9); /* OSFXSR */
 
 function requireCpl0(cpu: Cpu): void {
