@@ -190,6 +190,8 @@ test('saved state round-trips and the SCI is driven again only by reassertInterr
   assert.deepEqual(b.pm.saveState(), saved);
   for (const port of [0x600, 0x602, 0x604]) assert.equal(b.bus.read(port, 2), a.bus.read(port, 2));
   assert.throws(() => b.pm.loadState(saved, 2), /acpi-pm.*version 2/);
+  // An edited period (not a whole count) is refused, where it threw a RangeError arming the overflow.
+  for (const p of [0.5, -1, 2 ** 60]) assert.throws(() => b.pm.loadState({ ...saved, tmrAckPeriod: p }, 1), /acpi-pm: saved timer period/);
   assert.throws(() => b.pm.loadState({ sts: 0 }, 1), /"en"/);
 });
 

@@ -17,7 +17,7 @@
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { Clock, Timer } from '../../clock.ts';
 import type { Device, ResetKind, StateRecord } from '../../device.ts';
-import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
+import { StateError, defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { IrqLine } from '../../irq.ts';
 
 export const ACPI_PM_DEFAULT_BASE = 0x600;
@@ -87,6 +87,9 @@ export class AcpiPm implements Device {
       { name: 'tmrAckPeriod', type: 'f64', since: 1 },
     ],
     postLoad: (pm) => {
+      // A count of timer periods; anything else (an edited file) would throw when the overflow is armed.
+      const p = pm['tmrAckPeriod'];
+      if (!Number.isSafeInteger(p) || p < 0) throw new StateError(`acpi-pm: saved timer period ${p} is not a count of periods`);
       // The line is driven again in reassertInterrupts, after every device is loaded.
       pm['sciAsserted'] = false;
       pm['armOverflow']();

@@ -135,3 +135,25 @@ test('save and restore round trip; hostile register values never throw or reach 
     b.mem.write8(0xa0000 + r.below(0x20000), 1);
   }
 });
+
+test('a saved state with registers the card never holds is refused, not scanned out at any size', () => {
+  const a = setup();
+  a.mode(640, 480, 32);
+  const saved = a.vga.saveState();
+  const edited = (index: number, value: number): typeof saved => {
+    const s = structuredClone(saved);
+    const regs = (s['dispi'] as Record<string, Uint8Array>)['regs']!;
+    regs[2 * index] = value & 0xff;
+    regs[2 * index + 1] = value >> 8;
+    return s;
+  };
+  // 65535 x 1200 at 32 bits a pixel would be a 300 MiB picture at the next refresh.
+  assert.throws(() => setup().vga.loadState(edited(1, 0xfff8), 2), /bochs-dispi: saved XRES 65528/);
+  assert.throws(() => setup().vga.loadState(edited(2, 5000), 2), /bochs-dispi: saved YRES 5000/);
+  assert.throws(() => setup().vga.loadState(edited(3, 12), 2), /bochs-dispi: saved BPP 12/);
+  assert.throws(() => setup().vga.loadState(edited(5, 200), 2), /bochs-dispi: saved bank 200/);
+  // Within the card's limits, but more than the line length the mode was set up with.
+  assert.throws(() => setup().vga.loadState(edited(1, 1600), 2), /bochs-dispi: saved mode 1600x480x32 with 2560 bytes a line/);
+  // What the card can hold still loads.
+  assert.doesNotThrow(() => setup().vga.loadState(edited(5, 3), 2));
+});

@@ -12,7 +12,7 @@
 
 import type { AccessSize, IoRange } from '../../bus.ts';
 import type { StateRecord } from '../../device.ts';
-import { defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
+import { StateError, defineState, loadBySchema, saveBySchema, type StateSchema } from '../../state/schema.ts';
 import type { GraphicsScreen } from '../../machine-api.ts';
 import type { MmioRange } from '../../memory.ts';
 import { dacColours } from './graphics-scanout.ts';
@@ -317,4 +317,26 @@ export const DISPI_STATE: StateSchema<BochsDispi> = defineState<BochsDispi>({
       },
     },
   ],
+  postLoad: (d) => checkLoaded(d['regs'], d['lineOffset']),
 });
+
+/**
+ * Refuses registers the card's writes never leave (an edited file): the scan-out sizes its picture
+ * from them, so a mode of 65535 x 65535 would ask the host for 16 GiB at the next refresh.
+ */
+function checkLoaded(r: Uint16Array, lineOffset: number): void {
+  const bad = (what: string): never => {
+    throw new StateError(`bochs-dispi: saved ${what}, which the card never holds`);
+  };
+  const xres = r[DISPI_INDEX_XRES]!;
+  const yres = r[DISPI_INDEX_YRES]!;
+  const bytes = (r[DISPI_INDEX_BPP]! + 7) >> 3;
+  if (r[DISPI_INDEX_ID]! < DISPI_ID0 || r[DISPI_INDEX_ID]! > DISPI_ID5) bad(`ID ${r[DISPI_INDEX_ID]!.toString(16)}`);
+  if (xres > DISPI_MAX_XRES || xres & 7) bad(`XRES ${xres}`);
+  if (yres > DISPI_MAX_YRES) bad(`YRES ${yres}`);
+  if (!VALID_BPP.has(r[DISPI_INDEX_BPP]!)) bad(`BPP ${r[DISPI_INDEX_BPP]}`);
+  if (r[DISPI_INDEX_BANK]! >= DISPI_VRAM_SIZE >> 16) bad(`bank ${r[DISPI_INDEX_BANK]}`);
+  if (r[DISPI_INDEX_ENABLE]! & ~(DISPI_ENABLED | DISPI_GETCAPS | DISPI_8BIT_DAC | DISPI_LFB_ENABLED | DISPI_NOCLEARMEM)) bad(`ENABLE ${r[DISPI_INDEX_ENABLE]!.toString(16)}`);
+  if (r[DISPI_INDEX_ENABLE]! & DISPI_ENABLED && (xres === 0 || yres === 0 || lineOffset < xres * bytes || lineOffset * yres > DISPI_VRAM_SIZE))
+    bad(`mode ${xres}x${yres}x${r[DISPI_INDEX_BPP]} with ${lineOffset} bytes a line`);
+}
