@@ -9,7 +9,7 @@
 // one whose process is gone (same host, and its pid is dead or now belongs to a process started at
 // another time) is taken over. A lock from another host cannot be checked and is never taken over.
 
-import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -141,6 +141,9 @@ export class ImageLock {
       const fd = openSync(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       try {
         writeSync(fd, text);
+        // On the disk before link(2) publishes it: after a power cut the lock reads as its record
+        // (stale, so taken over), never as an empty file the user is asked to delete.
+        fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
