@@ -252,12 +252,33 @@ export class StateFileBuilder {
   }
 }
 
+/**
+ * The whole file, read in pieces: readFileSync stops at 2 GiB, and the state of a 3 GiB VM whose
+ * RAM does not compress is larger than that.
+ */
+function readWhole(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, buf, at, Math.min(size - at, 1 << 30), at);
+      if (n === 0) throw new StateFileError(`${path} became shorter while it was read`);
+      at += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads and checks a state file completely; throws a StateFileError with one line for any fault. */
 export function readStateFile(path: string): LoadedState {
   let buf: Uint8Array;
   try {
     if (!statSync(path).isFile()) throw new StateFileError(`${path} is not a regular file`);
-    buf = new Uint8Array(readFileSync(path));
+    buf = readWhole(path);
   } catch (e) {
     if (e instanceof StateFileError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
