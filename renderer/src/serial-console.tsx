@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import { api } from './api-client.ts';
+import { SerialFeed } from './serial-feed.ts';
 
 const FONT_SIZES = [9, 10, 11, 12, 13, 14, 16, 18, 20, 24];
 const DEFAULT_FONT = 13;
@@ -64,26 +65,15 @@ export function SerialConsole(props: { vmId: string }) {
     const observer = new ResizeObserver(() => fit.current());
     observer.observe(box.current!);
     let live = true;
-    // Live output that arrives before the history is held back, then trimmed where they overlap.
-    let shown = -1;
-    const early: { data: string; offset: number }[] = [];
-    const show = (data: string, offset: number): void => {
-      const skip = shown - offset;
-      if (skip >= data.length) return;
-      term.write(skip > 0 ? data.slice(skip) : data);
-      shown = offset + data.length;
-    };
+    const feed = new SerialFeed(term);
     const off = api.onEvent((e) => {
       if (e.type !== 'serial' || e.id !== props.vmId) return;
-      if (shown < 0) early.push(e);
-      else show(e.data, e.offset);
+      feed.live(e.data, e.offset);
     });
-    void api.serialLog(props.vmId).then((log) => {
-      if (!live) return;
-      term.write(log.text);
-      shown = log.end;
-      for (const e of early) show(e.data, e.offset);
-    });
+    void api.serialLog(props.vmId).then(
+      (log) => live && feed.history(log),
+      (e: Error) => live && feed.historyFailed(e.message),
+    );
     const input = term.onData((d) => void api.sendSerial(props.vmId, d));
     term.focus();
     return () => {

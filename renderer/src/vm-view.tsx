@@ -10,6 +10,7 @@ import { PowerChip } from './power-chip.tsx';
 import { DiscardStateButton, SuspendButton, SuspendedNote } from './suspend-controls.tsx';
 import { SnapshotPanel } from './snapshot-panel.tsx';
 import { ConfirmDialog, Dialog } from './dialog.tsx';
+import { FolderSyncNotes } from './folder-sync-notes.tsx';
 
 const isOn = (vm: VmInfo): boolean => vm.power === 'running' || vm.power === 'starting' || vm.power === 'halted' || vm.power === 'suspending';
 
@@ -314,20 +315,8 @@ export function VmView(props: { vm: VmInfo; activity: VmActivity | null; onEdit(
           first); a power cut here drops the guest's changes since the last sync.
         </div>
       ) : null}
-      {synced && isOn(vm) ? (
-        <div className={synced.ok ? 'banner-info folder-sync' : 'banner-error folder-sync'} role="status">
-          {synced.lines.map((l, i) => (
-            <div key={i}>{l}</div>
-          ))}
-        </div>
-      ) : null}
-      {vm.folderSync && !isOn(vm) ? (
-        <div className="banner-info folder-sync" role="status">
-          {vm.folderSync.map((l, i) => (
-            <div key={i}>{l}</div>
-          ))}
-        </div>
-      ) : null}
+      {synced && isOn(vm) ? <FolderSyncNotes ok={synced.ok} lines={synced.lines} /> : null}
+      {vm.folderSync && !isOn(vm) ? <FolderSyncNotes ok lines={vm.folderSync} /> : null}
       <Summary vm={vm} />
       <SnapshotPanel vm={vm} />
       {hasOutput ? null : (
