@@ -91,6 +91,26 @@ const SWITCHES = ['host-access'] as const;
 /** The NIC's address on the command line, QEMU's default, unless --mac says otherwise. */
 export const CLI_MAC = '52:54:00:12:34:56';
 
+/** The settings --config may hold: each checks its value, returning what it must be, or null when it is fine. */
+const text = (v: unknown): string | null => (typeof v === 'string' ? null : 'a string');
+const strings = (v: unknown): string | null => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? null : 'a list of strings');
+const CONFIG_SETTINGS: Record<string, (v: unknown) => string | null> = {
+  memory: (v) => (typeof v === 'number' && Number.isInteger(v) ? null : 'a whole number of MiB'),
+  kernel: text,
+  initrd: text,
+  append: text,
+  hda: text,
+  cdrom: text,
+  engine: text,
+  bios: text,
+  boot: text,
+  net: text,
+  mac: text,
+  hostAccess: (v) => (typeof v === 'boolean' ? null : 'true or false'),
+  forwards: strings,
+  folder: (v) => (strings(v) ? 'a list of "DIR" or "DIR,readonly" strings' : null),
+};
+
 /** `DIR` or `DIR,readonly`. */
 function parseFolder(value: string, resolve: (p: string) => string): FolderSpec {
   const m = /^(.*?)(,readonly|,ro)?$/.exec(value)!;
@@ -121,7 +141,7 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
     else flags[name] = value;
   }
   let opts: RunOptions = {};
-  if (flags.config) {
+  if (flags.config !== undefined) {
     const path = flags.config;
     if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist`);
     let parsed: unknown;
@@ -131,8 +151,10 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
       throw new UsageError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${path} must hold a JSON object`);
-    for (const key of Object.keys(parsed)) {
-      if (!['memory', 'kernel', 'initrd', 'append', 'hda', 'cdrom', 'engine', 'bios', 'boot', 'net', 'mac', 'hostAccess', 'forwards', 'folder'].includes(key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (!Object.hasOwn(CONFIG_SETTINGS, key)) throw new UsageError(`config file ${path}: unknown setting "${key}"`);
+      const problem = CONFIG_SETTINGS[key]!(value);
+      if (problem) throw new UsageError(`config file ${path}: "${key}" must be ${problem}`);
     }
     opts = parsed as RunOptions;
   }
@@ -140,9 +162,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
   const netMode = opts.net ?? 'user';
   if (netMode !== 'user' && netMode !== 'none') throw new UsageError(`--net ${netMode} is not a network mode: use user or none`);
   const forwards: ParsedForward[] = [];
-  for (const spec of [...(Array.isArray(opts.forwards) ? opts.forwards : []), ...forwardSpecs]) {
+  for (const spec of [...(opts.forwards ?? []), ...forwardSpecs]) {
     try {
-      forwards.push(parseForward(String(spec)));
+      forwards.push(parseForward(spec));
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -162,11 +184,9 @@ export function parseRunArgs(args: string[], cwd = process.cwd()): VmLaunchSpec 
   const engine = (opts.engine ?? 'auto') as EngineKind;
   // QEMU's letters are accepted too: c is the hard disk, d the CD.
   const bootNames: Record<string, 'disk' | 'cdrom'> = { disk: 'disk', c: 'disk', cdrom: 'cdrom', d: 'cdrom' };
-  if (opts.boot !== undefined && !bootNames[opts.boot]) throw new UsageError(`--boot ${opts.boot} is not a boot device: use disk or cdrom`);
+  if (opts.boot !== undefined && !Object.hasOwn(bootNames, opts.boot)) throw new UsageError(`--boot ${opts.boot} is not a boot device: use disk or cdrom`);
   const resolve = (p?: string): string | undefined => (p === undefined ? undefined : p.startsWith('/') ? p : join(cwd, p));
-  const configFolders = opts.folder === undefined ? [] : Array.isArray(opts.folder) && opts.folder.every((f) => typeof f === 'string') ? opts.folder : null;
-  if (configFolders === null) throw new UsageError('config setting "folder" must be a list of "DIR" or "DIR,readonly" strings');
-  const folders = lists.folder ?? configFolders;
+  const folders = lists.folder ?? opts.folder ?? [];
   return {
     memoryMiB: memory,
     engine,
