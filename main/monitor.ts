@@ -54,9 +54,12 @@ export async function openMonitor(path: string, act: MonitorActions): Promise<Mo
     sock.on('close', () => clients.delete(sock));
     sock.on('error', () => clients.delete(sock));
     let buf = '';
+    // A client that sends commands and never reads the answers would have this process hold every
+    // answer: its commands are not read while answers wait to go out.
     const reply = (o: object): void => {
-      if (!sock.destroyed) sock.write(JSON.stringify(o) + '\n');
+      if (!sock.destroyed && !sock.write(JSON.stringify(o) + '\n')) sock.pause();
     };
+    sock.on('drain', () => sock.resume());
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
       buf += chunk;
