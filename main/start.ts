@@ -17,6 +17,7 @@ import { ImageLockedError } from './backends/image-lock.ts';
 import { claimLibrary, endpointUrl, publishEndpoint, readEndpoint } from './app-endpoint.ts';
 import { addSampleVm } from './library/sample-vm.ts';
 import { exitWhenIdle } from './idle-exit.ts';
+import { parseStartArgs, type StartOptions } from './start-args.ts';
 
 function electronBinary(): string | null {
   try {
@@ -28,21 +29,16 @@ function electronBinary(): string | null {
   }
 }
 
-function parsePort(argv: string[]): number | undefined {
-  const i = argv.indexOf('--port');
-  if (i < 0) return undefined;
-  const v = argv[i + 1];
-  if (!v || !/^\d+$/.test(v) || Number(v) > 65535) {
-    process.stderr.write(`hostbox: --port needs a port number 0-65535, not "${v ?? ''}"\n`);
+async function main(): Promise<void> {
+  let args: StartOptions;
+  try {
+    args = parseStartArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`hostbox: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  return Number(v);
-}
-
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
   const root = packageRoot();
-  const electron = argv.includes('--web') ? null : electronBinary();
+  const electron = args.web ? null : electronBinary();
   if (electron) {
     const child = spawn(electron, [join(root, 'dist', 'main', 'electron.cjs')], { stdio: 'inherit' });
     child.on('exit', (code) => process.exit(code ?? 0));
@@ -88,7 +84,7 @@ async function main(): Promise<void> {
     process.stderr.write(`hostbox: ${(e as Error).message}\n`);
   }
   const server = await startWebServer({
-    port: parsePort(argv),
+    port: args.port,
     rendererDir,
     api: host.api,
     methods: host.methods,
@@ -121,7 +117,7 @@ async function main(): Promise<void> {
     heldLock.release();
     process.exit(0);
   };
-  if (argv.includes('--exit-when-idle')) exitWhenIdle(host, () => void stop());
+  if (args.exitWhenIdle) exitWhenIdle(host, () => void stop());
   // The last line of defence for the VMs in this process: a promise nobody handled is reported,
   // not allowed to end them all (Node's default). A thrown exception still ends the process: after
   // one, nothing says the host's state is sound.
