@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BlockReply, BlockRequest, DiskInfo, EngineKind, Screen, VmConfig } from '../vmm/machine-api.ts';
+import { biosSizeProblem } from '../vmm/boot/bios-image.ts';
 import { MAX_MOUSE_DELTA, NET_MAX_BATCH, netBatch, parseFromVmm, type FakeMachineKind, type FromVmm, type ToVmm } from '../vmm/protocol.ts';
 import { DiskImage } from './backends/disk-image.ts';
 import { Qcow2Disk } from './backends/qcow2/qcow2-disk.ts';
@@ -113,10 +114,10 @@ export interface FolderSyncResult {
 export const DEFAULT_BIOS = { bios: '/usr/share/seabios/bios.bin', vgaBios: '/usr/share/seabios/vgabios-isavga.bin' };
 
 function loadBios(spec: VmLaunchSpec): { bios: Uint8Array; vgaBios?: Uint8Array } {
-  if (spec.biosPath) return { bios: readBootFile('BIOS', spec.biosPath), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
+  if (spec.biosPath) return { bios: readBios(spec.biosPath), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
   if (!existsSync(DEFAULT_BIOS.bios))
     throw new Error(`booting without a kernel needs a BIOS: install SeaBIOS (apt-get install seabios, which provides ${DEFAULT_BIOS.bios}) or give one with --bios`);
-  return { bios: readBootFile('BIOS', DEFAULT_BIOS.bios), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
+  return { bios: readBios(DEFAULT_BIOS.bios), vgaBios: existsSync(DEFAULT_BIOS.vgaBios) ? readBootFile('VGA BIOS', DEFAULT_BIOS.vgaBios) : undefined };
 }
 
 /** A CD drive with no disc in it. */
@@ -198,10 +199,36 @@ export function packageRoot(): string {
   throw new Error('cannot find the Hostbox installation (no package.json above ' + fileURLToPath(import.meta.url) + ')');
 }
 
-function readBootFile(what: string, path: string): Uint8Array {
+/** The most readFileSync reads (2 GiB less a byte); a larger file would fail with Node's words, naming no file. */
+const MAX_BOOT_FILE = 2 ** 31 - 1;
+
+const sizeText = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
+
+/**
+ * Reads a kernel, initrd or BIOS whole. `sizeProblem` gives the line refusing a file of a size that
+ * cannot be one (an initrd larger than RAM, a BIOS no flash holds) before any of it is read, so a
+ * wrong path to a large file costs neither the time nor the host memory of reading it.
+ */
+function readBootFile(what: string, path: string, sizeProblem?: (bytes: number) => string | null): Uint8Array {
   if (!existsSync(path)) throw new Error(`${what} ${path} does not exist`);
-  if (!statSync(path).isFile()) throw new Error(`${what} ${path} is not a regular file`);
+  const st = statSync(path);
+  if (!st.isFile()) throw new Error(`${what} ${path} is not a regular file`);
+  const problem = sizeProblem?.(st.size);
+  if (problem) throw new Error(problem);
+  if (st.size > MAX_BOOT_FILE) throw new Error(`${what} ${path} is ${sizeText(st.size)}; a boot file can be at most 2 GiB`);
   return new Uint8Array(readFileSync(path));
+}
+
+/** It goes whole into guest RAM (as Linux's initrd or the Multiboot module), or the loader refuses it. */
+function readInitrd(path: string, memoryMiB: number): Uint8Array {
+  return readBootFile('initrd', path, (bytes) => (bytes > memoryMiB * 2 ** 20 ? `initrd ${path} is ${sizeText(bytes)}, more than the VM's ${memoryMiB} MiB of RAM` : null));
+}
+
+function readBios(path: string): Uint8Array {
+  return readBootFile('BIOS', path, (bytes) => {
+    const problem = biosSizeProblem(bytes);
+    return problem && `BIOS ${path}: ${problem}`;
+  });
 }
 
 /** Does the file start with qcow2's magic? (A missing file or one that is not a file is left to the opener to report.) */
@@ -276,7 +303,7 @@ export async function prepareConfig(
       ...(spec.kernelPath
         ? {
             kernel: readBootFile('kernel', spec.kernelPath),
-            initrd: spec.initrdPath ? readBootFile('initrd', spec.initrdPath) : undefined,
+            initrd: spec.initrdPath ? readInitrd(spec.initrdPath, spec.memoryMiB) : undefined,
             cmdline: spec.cmdline ?? '',
           }
         : {

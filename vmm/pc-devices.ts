@@ -22,6 +22,7 @@ import { Port92 } from './devices/i8042/port92.ts';
 import { AcpiPm, ACPI_PM_DEFAULT_BASE } from './devices/acpi-pm/acpi-pm.ts';
 import { buildAcpiTables, defaultAcpiPlacement, piixPciRoutes, relocatableAcpi } from './boot/acpi.ts';
 import { tableLoaderFiles } from './boot/acpi-loader.ts';
+import { biosSizeProblem } from './boot/bios-image.ts';
 import { PciBus } from './devices/pci/pci-bus.ts';
 import { I440fx, I440FX_PAM0, I440FX_PAM_COUNT } from './devices/pci/i440fx.ts';
 import { ShadowRam } from './devices/pci/shadow-ram.ts';
@@ -222,8 +223,8 @@ export class PcDevices {
    * VGA card carries it. The PAM registers then decide when DRAM shadows them.
    */
   loadBios(bios: Uint8Array, vgaBios?: Uint8Array, opts: { serialConsole?: boolean } = {}): void {
-    if (bios.length < 0x10000 || bios.length > 0x200000 || bios.length % 0x10000)
-      throw new Error(`a BIOS image must be 64 KiB to 2 MiB in whole 64 KiB blocks, not ${bios.length} bytes`);
+    const problem = biosSizeProblem(bios.length);
+    if (problem) throw new Error(problem);
     const flash = bios.slice();
     if (!this.biosFlash) {
       const base = 0x100000000 - flash.length;
