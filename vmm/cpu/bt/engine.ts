@@ -77,6 +77,14 @@ const ABSORB_INSNS = 32;
  * by the text it holds: past this many characters its colder half goes (evictCold).
  */
 export const MAX_SOURCE_CHARS = 16 << 20;
+/**
+ * Characters of translations dropped (by a write, a retranslation, a new variant) after which the
+ * successor links to them from live translations are cut (cutDeadLinks), so that V8 can let go of
+ * their code. A link goes by itself only when its holder runs again, and a dropped translation's own
+ * links go nowhere: a guest that wrote each translation's page after it had run into the next one
+ * kept every one it ever made reachable from the first until the next sweep.
+ */
+export const MAX_DROPPED_CHARS = MAX_SOURCE_CHARS / 8;
 /** Translations of one entry point for different modes kept at once (kernel code entered from processes with different segments, say). */
 const MAX_VARIANTS = 4;
 /** Wasted invalidations (translations dropped after fewer runs than they cost) before a page is demoted. */
@@ -130,11 +138,10 @@ export interface BtStats {
   translateMs: number;
 }
 
+/** A physical page holding translations: kept only while it does (BtEngine.pages). */
 interface PageEntry {
   /** By page offset: the translations starting there, one per mode (chained through Translation.alt). */
   readonly byOffset: Map<number, Translation>;
-  /** Translations dropped from this page after little use, in a row (demotion: BtEngine.pageState). */
-  waste: number;
 }
 
 /** What is known of an entry point's memory accesses that keep taking the slow path. */
@@ -151,6 +158,11 @@ interface SlowEntry {
 const STOP = new Error('stop decoding');
 
 export class BtEngine {
+  /**
+   * By physical page, the pages that hold translations now; a page's entry goes with its last one.
+   * (Kept for good, they were about 260 bytes for every page ever translated: a guest running code
+   * once on each page of a 3 GiB machine would have left 200 MB of them.)
+   */
   private readonly pages = new Map<number, PageEntry>();
   /** By physical page: the regions entered on other pages that hold code of this one (Translation.otherPages). */
   private readonly borrowers = new Map<number, Set<Translation>>();
@@ -158,6 +170,11 @@ export class BtEngine {
   private readonly demoted: number[] = [];
   /** By physical page number: PAGE_TRANSLATED, PAGE_DEMOTED or 0 (a Map lookup costs more). */
   private readonly pageState = new Uint8Array(1 << 20);
+  /**
+   * By physical page number: translations dropped from the page after little use, in a row (demotion:
+   * pageState). Beside pageState rather than in the page's entry, which goes when the page is emptied.
+   */
+  private readonly pageWaste = new Uint8Array(1 << 20);
   /**
    * Direct-mapped by physical address (lookupIndex): the translation the dispatcher found there last,
    * which spares it the page's Map and variant chain when the same entry point is reached again.
@@ -190,6 +207,8 @@ export class BtEngine {
   private halts = 0;
   /** Characters of JavaScript in the live translations (MAX_SOURCE_CHARS). */
   private sourceChars = 0;
+  /** Characters of the translations dropped since links to dropped ones were last cut (MAX_DROPPED_CHARS). */
+  private droppedChars = 0;
   /** The translation run last, whose successor link the dispatcher tries first. */
   private last: Translation | null = null;
   /** Times the hotness counts were halved: a translation's slow counts belong to one such period. */
@@ -325,8 +344,7 @@ export class BtEngine {
     for (const page of this.demoted) {
       if (this.pageState[page] !== PAGE_DEMOTED) continue;
       this.pageState[page] = 0;
-      const entry = this.pages.get(page);
-      if (entry) entry.waste = DEMOTE_AFTER - 1;
+      this.pageWaste[page] = DEMOTE_AFTER - 1;
     }
     this.demoted.length = 0;
   }
@@ -587,11 +605,7 @@ export class BtEngine {
       this.sourceChars += t.sourceChars;
       if (!this.keepSource) (t as { source: string }).source = '';
     }
-    let page = this.pages.get(phys >>> 12);
-    if (!page) {
-      page = { byOffset: new Map(), waste: 0 };
-      this.pages.set(phys >>> 12, page);
-    }
+    const page = this.pageEntry(phys >>> 12);
     // The newest first; beyond MAX_VARIANTS the oldest goes.
     t.alt = page.byOffset.get(pageOff) ?? null;
     page.byOffset.set(pageOff, t);
@@ -721,7 +735,7 @@ export class BtEngine {
     this.stats.translations = this.count;
   }
 
-  /** Takes `t` out of the variant chain at its page offset. */
+  /** Takes `t` out of the variant chain at its page offset (and the page's entry with its last one). */
   private unchain(t: Translation): void {
     const byOffset = this.pages.get(t.phys >>> 12)!.byOffset;
     const off = t.phys & 0xfff;
@@ -731,8 +745,16 @@ export class BtEngine {
       else {
         byOffset.delete(off);
         this.entries.remove(t.phys);
+        if (!byOffset.size) this.pages.delete(t.phys >>> 12);
       }
     } else for (let v: Translation | null | undefined = head; v; v = v.alt) if (v.alt === t) v.alt = t.alt;
+  }
+
+  /** Physical page `page`'s entry, made if it has none. */
+  private pageEntry(page: number): PageEntry {
+    let entry = this.pages.get(page);
+    if (!entry) this.pages.set(page, (entry = { byOffset: new Map() }));
+    return entry;
   }
 
   /**
@@ -769,6 +791,9 @@ export class BtEngine {
     if (!t.valid) return;
     t.valid = false;
     this.forget(t);
+    // A dropped translation (an alias a region still lists, say) leads nowhere.
+    t.succ = null;
+    t.succ2 = null;
     this.sourceChars -= t.sourceChars;
     this.count--;
     if (t.home !== t) return;
@@ -780,9 +805,28 @@ export class BtEngine {
       if (!a.valid) continue;
       a.valid = false;
       this.forget(a);
+      a.succ = null;
+      a.succ2 = null;
       this.count--;
       this.unchain(a);
     }
+    this.droppedChars += t.sourceChars;
+    if (this.droppedChars >= MAX_DROPPED_CHARS) this.cutDeadLinks();
+  }
+
+  /**
+   * Cuts the links from live translations (and their aliases, dropped ones included) to dropped
+   * ones: then no dropped translation is reachable, and V8 can let go of its code (MAX_DROPPED_CHARS).
+   */
+  private cutDeadLinks(): void {
+    for (const t of this.translations()) {
+      for (const v of [t, ...t.aliases]) {
+        if (v.succ && !v.succ.valid) v.succ = null;
+        if (v.succ2 && !v.succ2.valid) v.succ2 = null;
+      }
+    }
+    if (this.last && !this.last.valid) this.last = null;
+    this.droppedChars = 0;
   }
 
   /** Records the pages other than its own that region `t` took code from (borrowers). */
@@ -814,48 +858,46 @@ export class BtEngine {
       }
       this.borrowers.delete(page);
     }
-    let entry = this.pages.get(page);
-    if (!entry) {
-      // Only borrowed from: the drops still count toward demoting the page. A loop that calls a leaf
-      // function on a page whose data it writes every pass had its region made again at every pass.
-      if (!n) return;
-      entry = { byOffset: new Map(), waste: 0 };
-      this.pages.set(page, entry);
-    }
-    for (const t of [...variants(entry)]) {
-      if (t.home !== t) continue;
-      runs += t.runs;
-      n++;
-      this.drop(t);
-    }
-    this.stats.translations = this.count;
-    this.stats.invalidations++;
-    entry.byOffset.clear();
-    this.entries.clearPage(page);
-    // A demoted page stays so until the next decay (it holds no translations to drop): a write to it
-    // had made it a candidate again, so mixed code and data were translated again after every second
-    // write or so, and the page demoted again each time.
-    if (this.pageState[page] !== PAGE_DEMOTED) this.pageState[page] = 0;
     // The code there changed: what was learned of its accesses is about code that is gone.
     const slow = this.slowEntries.get(page);
     if (slow) {
       this.slowEntryCount -= slow.length;
       this.slowEntries.delete(page);
     }
+    const entry = this.pages.get(page);
+    // Only borrowed from, the drops still count toward demoting the page: a loop that calls a leaf
+    // function on a page whose data it writes every pass had its region made again at every pass.
+    if (!entry && !n) return;
+    if (entry) {
+      for (const t of [...variants(entry)]) {
+        if (t.home !== t) continue;
+        runs += t.runs;
+        n++;
+        this.drop(t);
+      }
+      this.pages.delete(page);
+    }
+    this.stats.translations = this.count;
+    this.stats.invalidations++;
+    this.entries.clearPage(page);
+    // A demoted page stays so until the next decay (it holds no translations to drop): a write to it
+    // had made it a candidate again, so mixed code and data were translated again after every second
+    // write or so, and the page demoted again each time.
+    if (this.pageState[page] !== PAGE_DEMOTED) this.pageState[page] = 0;
     // Translations that ran less than twice each before being thrown away cost more than they gave.
     if (n > 0 && runs < 2 * n) {
-      if (++entry.waste >= DEMOTE_AFTER && this.pageState[page] !== PAGE_DEMOTED) {
+      if (++this.pageWaste[page]! >= DEMOTE_AFTER && this.pageState[page] !== PAGE_DEMOTED) {
         this.pageState[page] = PAGE_DEMOTED;
         this.demoted.push(page);
         this.stats.demotedPages++;
       }
-    } else if (n > 0) entry.waste = 0;
+    } else if (n > 0) this.pageWaste[page] = 0;
     this.cpu.codeEpoch++;
   }
 
   /** Marks every page holding translations as code again (after the decoded cache let go of its pages). */
   retracePages(): void {
-    for (const [page, entry] of this.pages) if (entry.byOffset.size) this.cpu.mem.codePage[page] = 1;
+    for (const page of this.pages.keys()) this.cpu.mem.codePage[page] = 1;
     for (const page of this.borrowers.keys()) this.cpu.mem.codePage[page] = 1;
   }
 
@@ -875,16 +917,10 @@ export class BtEngine {
     if (!idle.length) return;
     for (const t of idle) this.unlink(t);
     // A link to a dropped translation would keep its code alive.
-    for (const t of this.translations()) {
-      for (const v of [t, ...t.aliases]) {
-        if (v.succ && !v.succ.valid) v.succ = null;
-        if (v.succ2 && !v.succ2.valid) v.succ2 = null;
-      }
-    }
-    if (this.last && !this.last.valid) this.last = null;
+    this.cutDeadLinks();
     for (const t of idle) {
       const page = t.phys >>> 12;
-      if (!this.pages.get(page)!.byOffset.size && this.pageState[page] === PAGE_TRANSLATED) this.pageState[page] = 0;
+      if (!this.pages.has(page) && this.pageState[page] === PAGE_TRANSLATED) this.pageState[page] = 0;
     }
     this.stats.swept += idle.length;
   }
@@ -903,10 +939,8 @@ export class BtEngine {
     this.lookup.fill(null);
     this.entries.clear();
     // Demoted pages stay demoted; the kept translations mark their pages again below.
-    for (const [page, entry] of this.pages) {
-      entry.byOffset.clear();
-      if (this.pageState[page] === PAGE_TRANSLATED) this.pageState[page] = 0;
-    }
+    for (const page of this.pages.keys()) if (this.pageState[page] === PAGE_TRANSLATED) this.pageState[page] = 0;
+    this.pages.clear();
     let chars = 0;
     let kept = 0;
     for (const t of all) {
@@ -919,7 +953,7 @@ export class BtEngine {
         t.runsAtSweep = -1;
         // Relinked hottest first, so the hottest variant is found first.
         for (const v of [t, ...aliases]) {
-          const byOffset = this.pages.get(v.phys >>> 12)!.byOffset;
+          const byOffset = this.pageEntry(v.phys >>> 12).byOffset;
           const off = v.phys & 0xfff;
           let tail = byOffset.get(off);
           v.alt = null;
@@ -945,6 +979,8 @@ export class BtEngine {
     this.sourceChars = chars;
     this.stats.translations = kept;
     this.stats.evictions++;
+    // The kept ones' links were cut above: nothing dropped is reachable.
+    this.droppedChars = 0;
     this.last = null;
     this.hot.fill(0);
     this.cpu.codeEpoch++;
@@ -957,6 +993,7 @@ export class BtEngine {
     this.entries.clear();
     this.borrowers.clear();
     this.pageState.fill(0);
+    this.pageWaste.fill(0);
     this.demoted.length = 0;
     this.lookup.fill(null);
     // A reset or a restore: the guest's code is another.
@@ -966,10 +1003,16 @@ export class BtEngine {
     this.last = null;
     this.count = 0;
     this.sourceChars = 0;
+    this.droppedChars = 0;
     this.stats.translations = 0;
     this.stats.flushes++;
     this.hot.fill(0);
     this.cpu.codeEpoch++;
+  }
+
+  /** Physical pages the engine keeps an entry for: those holding translations (memory accounting, tests). */
+  get pagesHeld(): number {
+    return this.pages.size;
   }
 
   /** Every live translation (for dumps and tests), not its aliases. */
