@@ -3,7 +3,7 @@
 // (worker thread or Electron utility process); one that crashes is marked crashed with its error and
 // everything else goes on.
 
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
@@ -14,7 +14,7 @@ import { describeSync } from './backends/host-folder/sync-summary.ts';
 import { HOST_API_METHODS, SAMPLE_VM_NAME, type HostApi, type HostEvent, type SnapshotList, type VmInfo, type VmSettings } from './api-types.ts';
 import { listDir, RecentFiles } from './file-browser.ts';
 import { SerialHistory, latin1 } from './serial-history.ts';
-import { collectSnapshotFolders, copyState, createOverlay, fileBytes, keepSnapshotFolders, mergeOverlay, readSavedFolders, remove } from './snapshot-files.ts';
+import { checkSnapshotFiles, collectSnapshotFolders, copyState, createOverlay, fileBytes, frozenIdentity, holdImage, keepSnapshotFolders, mergeOverlay, remove } from './snapshot-files.ts';
 import { KEPT_DIR } from './backends/host-folder/kept-files.ts';
 import { randomUUID } from 'node:crypto';
 import { dirname, sep } from 'node:path';
@@ -37,6 +37,8 @@ export type VmmLauncher = (
 ) => Promise<Pick<VmmHost, 'sendSerial' | 'sendKeys' | 'reset' | 'stop'> & Partial<Pick<VmmHost, 'setLink' | 'linkUp' | 'netCounters' | 'powerButton' | 'suspend' | 'snapshot' | 'sendMouse' | 'changeCd' | 'syncFoldersNow'>>>;
 
 const SERIAL_HISTORY = 256 * 1024;
+/** C0 and C1 controls, DEL, and the marks and overrides that reorder text around them. */
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 /** Serial output goes to the UI once per event-loop turn, or sooner when this much has gathered. */
 const SERIAL_BATCH = 64 * 1024;
 
@@ -305,7 +307,7 @@ export function createHostApi(opts: HostOptions): {
         try {
           unlinkSync(resume.file);
         } catch {
-          // Left behind, it is never used again: the VM is no longer marked suspended, and the next suspend replaces it.
+          // Left behind, it is never used again: the VM is no longer marked suspended, and a suspend or snapshot deletes it before the VM shows as suspending (dropStaleState).
         }
       }
       if (!s.over && library.get(id).power === 'starting') publish(library.setPower(id, 'running'));
@@ -352,6 +354,44 @@ export function createHostApi(opts: HostOptions): {
   };
   /** A disk Hostbox made for snapshots: a qcow2 overlay in the VM's folder, never the user's own image. */
   const ownOverlay = (vm: VmInfo, path: string): boolean => path !== '' && path !== vm.hdaPath && dirname(path) + sep === vm.folder + sep;
+  /**
+   * Before a VM shows as suspending: a state file at its suspend path is from another moment (a
+   * resume that could not delete it, a revert cut off), and after a kill the next start would take
+   * it for this suspend's (library.ts, reconcileSuspended) and resume it. It goes first, in the
+   * same turn as the checks before it and the power change after it.
+   */
+  const dropStaleState = (id: string): void => {
+    try {
+      unlinkSync(library.statePath(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new Error(`cannot delete the old saved state ${library.statePath(id)}: ${(e as Error).message}`);
+    }
+    // Gone for good before the power change is committed, which a power cut must not reorder.
+    try {
+      const dir = openSync(library.folderOf(id), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    } catch {
+      // Some file systems cannot fsync a folder; the file is still deleted.
+    }
+  };
+  /** Another VM of the library whose snapshots or present disk build on image `path` (read through their overlays), if any. */
+  const builtOnBy = (id: string, path: string): VmInfo | undefined => {
+    const file = (p: string): string => {
+      try {
+        const st = statSync(p);
+        return `${st.dev}:${st.ino}`;
+      } catch {
+        return `path:${p}`;
+      }
+    };
+    const target = file(path);
+    return library.list().find((v) => v.id !== id && ((v.currentDisk !== undefined && v.hdaPath !== '' && file(v.hdaPath) === target) || library.snapshots(v.id).some((r) => r.disk !== '' && file(r.disk) === target)));
+  };
   const snapshotList = async (id: string): Promise<SnapshotList> => {
     const vm = library.get(id);
     const rows = library.snapshots(id);
@@ -433,6 +473,9 @@ export function createHostApi(opts: HostOptions): {
       if (sessions.has(id)) throw new Error(`${vm.name} is already running`);
       // A snapshot, revert or merge under way is moving the VM to another disk (or deleting the one it has).
       if (snapshotBusy.has(id)) throw new Error(`${vm.name} is busy with a snapshot; try again when it is done`);
+      // A disk another VM's snapshots froze is only read from then on: running on it would change it under them.
+      const frozenBy = vm.currentDisk === undefined && vm.hdaPath ? builtOnBy(id, vm.hdaPath) : undefined;
+      if (frozenBy) throw new Error(`${vm.name}'s hard disk ${vm.hdaPath} is frozen under the snapshots of VM "${frozenBy.name}": running on it would change them (delete them, or give ${vm.name} a copy of the disk)`);
       // Host files kept for snapshots that were deleted while it ran go now.
       collectKeptFiles(id);
       // A suspended VM continues from its saved state; the file goes once the state is loaded (the
@@ -449,7 +492,10 @@ export function createHostApi(opts: HostOptions): {
       const vm = library.get(id);
       if (vm.power === 'suspending') throw new Error(`${vm.name} is already being suspended`);
       if (!s.vmm!.suspend) throw new Error(`${vm.name} cannot be suspended`);
+      // A revert under way is about to write the snapshot's state where the suspend's goes.
+      if (snapshotBusy.has(id)) throw new Error(`${vm.name} is busy with a snapshot; try again when it is done`);
       const before = vm.power;
+      dropStaleState(id);
       publish(library.setPower(id, 'suspending'));
       try {
         await s.vmm!.suspend(library.statePath(id));
@@ -480,6 +526,8 @@ export function createHostApi(opts: HostOptions): {
     async takeSnapshot(id, name) {
       const label = name.trim();
       if (!label) throw new Error('give the snapshot a name');
+      // The name is written into the console's history (the mark of the snapshot) and listed in the UI.
+      if (UNSHOWABLE.test(label)) throw new Error('a snapshot name cannot hold control characters or direction overrides (line breaks, tabs, escapes)');
       return exclusive(id, async () => {
         const vm = library.get(id);
         if (vm.power === 'suspended') throw new Error(`${vm.name} is suspended: power it on (or discard its saved state) to take a snapshot`);
@@ -494,44 +542,60 @@ export function createHostApi(opts: HostOptions): {
           if (!s.vmm?.snapshot) throw new Error(`${vm.name} cannot be snapshotted while it runs`);
           const state = join(vm.folder, `snapshot-${sid}.hbstate`);
           const before = vm.power;
+          dropStaleState(id);
           publish(library.setPower(id, 'suspending'));
           try {
             const r = await s.vmm.snapshot(state, async (frozen) => {
               const overlay = await createOverlay(vm.folder, frozen);
               try {
-                library.addSnapshot({ ...row, disk: frozen, state }, overlay);
+                library.addSnapshot({ ...row, disk: frozen, disk_identity: frozenIdentity(frozen), state }, overlay);
               } catch (e) {
                 await remove(overlay).catch(() => {});
                 throw e;
               }
               return overlay;
             });
-            // The host files its folder disks read are kept at this moment's versions, so a revert
-            // shows them as they are now (nothing has synced since: the VM syncs at set moments only).
-            if (vm.folders.length)
-              for (const note of keepSnapshotFolders(state, join(vm.folder, KEPT_DIR))) serialOut(id, consoleOf(id), new TextEncoder().encode(`\r\n[hostbox] ${note}\r\n`));
             // A VM without a hard disk: only its state is the snapshot.
             if (!r.frozenDisk) library.addSnapshot({ ...row, disk: '', state }, '');
-            // The guest's output up to the snapshot came before the save: the mark sits at its moment.
-            if (!s.over) serialOut(id, consoleOf(id), separator(`snapshot ${label} taken`));
           } catch (e) {
             // The VM runs on as before, on its old disk: the snapshot must not stay recorded.
             if (library.snapshots(id).some((x) => x.id === sid)) library.removeSnapshot(id, sid, { disk: vm.currentDisk ?? '', snapshotId: vm.currentSnapshot ?? null });
+            await remove(state).catch(() => {});
             throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
           } finally {
             if (!s.over) publish(library.setPower(id, before === 'halted' ? 'halted' : 'running'));
           }
+          // The snapshot is recorded and the VM runs on its overlay: nothing from here may take it
+          // back, or the library would name a disk the VM no longer writes. The host files its folder
+          // disks read are kept at this moment's versions, so a revert shows them as they are now
+          // (nothing has synced since: the VM syncs at set moments only); where they cannot be, the
+          // revert reads the host's files as they are then, and the console says so.
+          let notes: string[] = [];
+          try {
+            if (vm.folders.length) notes = keepSnapshotFolders(state, join(vm.folder, KEPT_DIR));
+          } catch (e) {
+            notes = [`the host folder files snapshot ${label} reads could not be kept (${(e as Error).message}): reverting to it, the guest reads them as the host has them then`];
+          }
+          for (const note of notes) serialOut(id, consoleOf(id), new TextEncoder().encode(`\r\n[hostbox] ${note}\r\n`));
+          // The guest's output up to the snapshot came before the save: the mark sits at its moment.
+          if (!s.over) serialOut(id, consoleOf(id), separator(`snapshot ${label} taken`));
           return snapshotList(id);
         }
         const disk = vm.currentDisk || vm.hdaPath;
         let overlay = '';
+        let lock: ReturnType<typeof holdImage> = null;
         try {
+          // Not frozen under a VM (or `hostbox run`) writing it: the snapshot would not hold still.
+          if (disk) lock = holdImage(disk, `VM "${vm.name}" in the Hostbox app`);
           // A powered-off VM's snapshot holds nothing of its folders: each power-on builds them afresh.
+          const identity = disk ? frozenIdentity(disk) : '';
           if (disk) overlay = await createOverlay(vm.folder, disk);
-          library.addSnapshot({ ...row, disk, state: '' }, overlay);
+          library.addSnapshot({ ...row, disk, disk_identity: identity, state: '' }, overlay);
         } catch (e) {
           await remove(overlay).catch(() => {});
           throw new Error(`the snapshot was not taken: ${(e as Error).message}`);
+        } finally {
+          lock?.release();
         }
         publish(library.get(id));
         return snapshotList(id);
@@ -540,15 +604,26 @@ export function createHostApi(opts: HostOptions): {
     async revertSnapshot(id, snapshotId) {
       return exclusive(id, async () => {
         const snap = library.snapshot(id, snapshotId);
-        const now = library.get(id).power;
-        if (now === 'starting' || now === 'suspending') throw new Error(`${library.get(id).name} is ${now}; try again in a moment`);
-        // A damaged snapshot is found before the present state is given up for it.
-        if (snap.state) {
-          try {
-            readSavedFolders(snap.state);
-          } catch (e) {
-            throw new Error(`cannot revert to ${snap.name}: ${(e as Error).message}`);
-          }
+        const vm = library.get(id);
+        if (vm.power === 'starting' || vm.power === 'suspending') throw new Error(`${vm.name} is ${vm.power}; try again in a moment`);
+        // A damaged snapshot, or one whose disk was changed or moved since, is found before the
+        // present state is given up for it; so is a full disk, before a running VM is stopped.
+        const old = vm.currentDisk ?? '';
+        let overlay = '';
+        const wasSuspended = vm.power === 'suspended';
+        try {
+          checkSnapshotFiles(snap);
+          if (snap.disk) overlay = await createOverlay(vm.folder, snap.disk);
+          // The saved state the VM has is given up before its file is replaced: at no moment may the
+          // library show the VM suspended in the snapshot's state on its present disk.
+          if (wasSuspended) publish(library.setPower(id, 'off'));
+          if (snap.state) await copyState(snap.state, library.statePath(id));
+          else await remove(library.statePath(id));
+        } catch (e) {
+          await remove(overlay).catch(() => {});
+          // The saved state's file is untouched when the copy over it failed.
+          if (wasSuspended && existsSync(library.statePath(id)) && library.get(id).power === 'off') publish(library.setPower(id, 'suspended'));
+          throw new Error(`cannot revert to ${snap.name}: ${(e as Error).message}`);
         }
         const s = sessions.get(id);
         if (s) {
@@ -556,18 +631,9 @@ export function createHostApi(opts: HostOptions): {
           await s.vmm?.stop();
           end(id, s, 'off');
         }
-        const vm = library.get(id);
-        const old = vm.currentDisk ?? '';
-        const overlay = snap.disk ? await createOverlay(vm.folder, snap.disk) : '';
-        try {
-          await remove(library.statePath(id));
-          if (snap.state) await copyState(snap.state, library.statePath(id));
-        } catch (e) {
-          await remove(overlay).catch(() => {});
-          throw new Error(`cannot revert to ${snap.name}: ${(e as Error).message}`);
-        }
-        library.setCurrent(id, overlay, snap.id);
-        publish(library.setPower(id, snap.state ? 'suspended' : 'off'));
+        // The snapshot's state and the fresh overlay it fits, recorded in one write.
+        library.setCurrent(id, overlay, snap.id, snap.state ? 'suspended' : 'off');
+        publish(library.get(id));
         // The overlay left behind held only changes since some snapshot, now discarded.
         if (ownOverlay(vm, old) && !library.snapshots(id).some((r) => r.disk === old)) await remove(old).catch(() => {});
         collectKeptFiles(id, true);
@@ -589,7 +655,17 @@ export function createHostApi(opts: HostOptions): {
           // The VM's present disk is an overlay over this snapshot's: merge it down, then drop it.
           if (sessions.has(id) || vm.power === 'suspended' || vm.power === 'suspending')
             throw new Error(`power ${vm.name} off first: deleting the snapshot it descends from merges its disk changes into the snapshot's disk`);
-          if (vm.currentDisk && snap.disk) await mergeOverlay(vm.currentDisk, snap.disk);
+          if (vm.currentDisk && snap.disk) {
+            // The merge writes into the snapshot's disk: another VM's snapshots or overlays reading it would change under them.
+            const other = builtOnBy(id, snap.disk);
+            if (other) throw new Error(`cannot delete ${snap.name}: merging the disk changes would write into ${snap.disk}, which VM "${other.name}"'s snapshots build on`);
+            try {
+              await mergeOverlay(vm.currentDisk, snap.disk, `VM "${vm.name}" in the Hostbox app`);
+            } catch (e) {
+              // The overlay still shows the whole disk (snapshot-files.ts, mergeOverlay): the VM lost nothing, and the delete can be tried again.
+              throw new Error(`cannot delete ${snap.name}: its disk changes were not merged into ${snap.disk}: ${(e as Error).message}`);
+            }
+          }
           library.removeSnapshot(id, snap.id, { disk: snap.disk === vm.hdaPath ? '' : snap.disk, snapshotId: snap.parent_id });
           if (vm.currentDisk && ownOverlay(vm, vm.currentDisk)) await remove(vm.currentDisk);
           await remove(snap.state);

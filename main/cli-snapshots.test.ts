@@ -1,15 +1,16 @@
 // Snapshots of a command-line VM: where they go, which names pass, and, on the checksum guest running
 // in this process, that a snapshot lets the VM run on to the same answer, that its state goes back
 // to that moment on a fresh overlay over a disk left frozen, and that a snapshot that fails leaves
-// the VM running on its old disk with no file behind. Needs nasm.
+// the VM running on its old disk with no file behind (a disk that cannot be flushed included, whose
+// writes the guest keeps). Needs nasm.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checksumGuest, runSlices, startGuest } from '../tests/state-guest/state-guest.ts';
 import { listSnapshots, revertTarget, snapshotFolder, snapshotNameProblem, takeSnapshot } from './cli-snapshots.ts';
-import { readStateHeader } from './state-file.ts';
+import { readStateHeader, StateFileBuilder } from './state-file.ts';
 import { Qcow2Image } from './backends/qcow2/qcow2.ts';
 import { VmmHost, type VmHandlers } from './vmm-host.ts';
 
@@ -131,4 +132,51 @@ test('a snapshot whose state or overlay cannot be written is not taken: no file,
   // Its disk is open again: a suspend records it (and so needs it).
   const r = await vm.suspend(join(scratch, 'after-failure.hbstate'));
   assert.equal(readStateHeader(r.file).disks[0]!.path, disk);
+});
+
+test("a snapshot or suspend whose disk cannot be flushed (a full host disk) is not taken, and the guest runs on with every write it made", async () => {
+  for (const op of ['snapshot', 'suspend'] as const) {
+    const image = join(scratch, `flush-${op}.qcow2`);
+    await Qcow2Image.create(image, { size: 1 << 20 });
+    const run = handlers();
+    const vm = await VmmHost.start({ memoryMiB: 16, engine: 'interpreter', biosPath: bios, hdaPath: image }, run.h, { mode: 'inprocess' });
+    try {
+      await until('3 dots', () => dots(run.out()) >= 3);
+      type Disk = { handle(r: object): Promise<{ ok: boolean; data?: Uint8Array }>; image: { flush(): Promise<void> } };
+      const hda = (): Disk => (vm as unknown as { disks: Map<string, Disk> }).disks.get('hda')!;
+      // A write the guest made: in a new cluster, which the image's metadata in memory points to until a flush.
+      const data = new Uint8Array(512).fill(0x5a);
+      assert.ok((await hda().handle({ tag: 1, disk: 'hda', op: 'write', lba: 1000, count: 1, data })).ok);
+      const img = hda().image;
+      img.flush = () => Promise.reject(new Error('ENOSPC: no space left on device, write'));
+      const file = join(scratch, `flush-${op}.hbstate`);
+      await assert.rejects(op === 'snapshot' ? takeSnapshot(vm, join(scratch, 'flush-snaps'), 'full') : vm.suspend(file), /no space left on device/);
+      assert.equal(existsSync(op === 'snapshot' ? join(scratch, 'flush-snaps', 'full.hbstate') : file), false);
+      delete (img as { flush?: unknown }).flush;
+      assert.equal(vm.hdaPath, image);
+      const back = await hda().handle({ tag: 2, disk: 'hda', op: 'read', lba: 1000, count: 1 });
+      assert.deepEqual(back.data, data, 'the guest reads back what it wrote before the failed save');
+      const at = dots(run.out());
+      await until('the guest running on', () => dots(run.out()) > at);
+    } finally {
+      await vm.stop();
+    }
+    const reopened = await Qcow2Image.open(image, { writable: false });
+    const got = new Uint8Array(512);
+    await reopened.readAt(got, 1000 * 512);
+    await reopened.close();
+    assert.deepEqual(got, new Uint8Array(512).fill(0x5a), 'and it reached the image');
+  }
+});
+
+test('going back to a snapshot whose frozen disk was moved says so in one line, and makes no overlay', async () => {
+  const folder = join(scratch, 'moved-snaps');
+  mkdirSync(folder);
+  const file = join(folder, 'old.hbstate');
+  const b = new StateFileBuilder();
+  b.addSection({ id: 'cpu', version: 1, data: new Uint8Array(16) });
+  const gone = join(scratch, 'moved-away.img');
+  await b.write(file, { hostbox: '0.1.0', created: '2026-12-02T00:00:00Z', memoryMiB: 16, config: { memoryMiB: 16, engine: 'interpreter', hdaPath: gone }, disks: [], snapshot: { name: 'old' } });
+  await assert.rejects(revertTarget(file), (e: Error) => e.message === `disk image ${gone} does not exist (moved or deleted?)`);
+  assert.deepEqual(readdirSync(folder), ['old.hbstate']);
 });

@@ -8,9 +8,10 @@ import { copyFile, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Qcow2Image, isQcow2 } from './backends/qcow2/qcow2.ts';
+import { ImageLock, ImageLockedError } from './backends/image-lock.ts';
 import { splitFolderSections, type SavedFolder } from './backends/host-folder/folder-state.ts';
 import { collectKept, keepHostFiles, keptNames } from './backends/host-folder/kept-files.ts';
-import { readStateFile, StateFileError } from './state-file.ts';
+import { checkDisks, diskIdentity, readStateFile, StateFileError } from './state-file.ts';
 
 /** The guest-visible size of a raw or qcow2 image. */
 async function virtualSize(path: string): Promise<number> {
@@ -30,8 +31,53 @@ async function virtualSize(path: string): Promise<number> {
 export async function createOverlay(folder: string, backing: string): Promise<string> {
   const path = join(folder, `disk-${randomBytes(6).toString('hex')}.qcow2`);
   const name = dirname(backing) === folder ? basename(backing) : backing;
-  await Qcow2Image.create(path, { size: await virtualSize(backing), backing: { name, format: (await isQcow2(backing)) ? 'qcow2' : 'raw' } });
+  let size: number;
+  try {
+    size = await virtualSize(backing);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`disk image ${backing} does not exist (moved or deleted?)`);
+    throw e;
+  }
+  await Qcow2Image.create(path, { size, backing: { name, format: (await isQcow2(backing)) ? 'qcow2' : 'raw' } });
   return path;
+}
+
+/** What the library records of a disk as a snapshot freezes it (checked by checkSnapshotFiles). */
+export function frozenIdentity(path: string): string {
+  const { size, mtimeMs, sample } = diskIdentity('hda', path);
+  return JSON.stringify({ size, mtimeMs, sample });
+}
+
+/**
+ * Checks that a snapshot's files are still what it was taken with, before anything is given up
+ * for it: its frozen disk against the identity recorded (and, without one, that it is there), its
+ * state whole and readable through to its folder disks, and the disks that state names. Throws an
+ * Error with one line naming the file and what is wrong.
+ */
+export function checkSnapshotFiles(snap: { disk: string; disk_identity?: string; state: string }): void {
+  if (snap.disk) {
+    let now: ReturnType<typeof diskIdentity>;
+    try {
+      now = diskIdentity('hda', snap.disk);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(code === 'ENOENT' ? `its disk ${snap.disk} is gone (moved or deleted since the snapshot)` : `its disk ${snap.disk} cannot be read: ${(e as Error).message}`);
+    }
+    if (snap.disk_identity) {
+      const was = JSON.parse(snap.disk_identity) as { size: number; mtimeMs: number; sample: string };
+      const what = now.size !== was.size ? `its size is ${now.size} bytes, was ${was.size}` : now.sample !== was.sample ? 'its contents differ' : Math.abs(now.mtimeMs - was.mtimeMs) >= 1 ? 'its modification time differs' : '';
+      if (what) throw new Error(`its disk ${snap.disk} changed since the snapshot (${what}): something other than this VM's snapshots wrote to it`);
+    }
+  }
+  if (snap.state) {
+    const loaded = readStateFile(snap.state);
+    try {
+      splitFolderSections(loaded.sections);
+    } catch (e) {
+      throw new StateFileError(`${snap.state}: ${(e as Error).message}`);
+    }
+    checkDisks(snap.state, loaded.header.disks);
+  }
 }
 
 /**
@@ -40,7 +86,33 @@ export async function createOverlay(folder: string, backing: string): Promise<st
  * overlay still shows the same disk (its clusters cover every one changed in the target), so a
  * crash part-way loses nothing and the merge can simply be done again.
  */
-export async function mergeOverlay(overlay: string, target: string): Promise<void> {
+export async function mergeOverlay(overlay: string, target: string, owner = `Hostbox (pid ${process.pid})`): Promise<void> {
+  // Both images held as a running VM holds its disk: neither may be written meanwhile (`hostbox run`
+  // on either, another VM on the target), and a refusal names who has it.
+  const locks = [holdImage(overlay, owner)];
+  try {
+    locks.push(holdImage(target, owner));
+    await mergeLocked(overlay, target);
+  } finally {
+    for (const l of locks) l?.release();
+  }
+}
+
+/**
+ * Takes an image's lock for a snapshot operation; throws ImageLockedError naming the holder when a
+ * VM or `hostbox run` has it. Null where no lock file can be made at all (a read-only folder): no
+ * one else can take one there either, and a base image kept read-only is what snapshots are for.
+ */
+export function holdImage(path: string, owner: string): ImageLock | null {
+  try {
+    return ImageLock.acquire(path, owner, 'disk image');
+  } catch (e) {
+    if (e instanceof ImageLockedError) throw e;
+    return null;
+  }
+}
+
+async function mergeLocked(overlay: string, target: string): Promise<void> {
   const top = await Qcow2Image.open(overlay, { writable: false });
   try {
     const ranges = await top.allocatedRanges();
@@ -81,12 +153,23 @@ export async function copyState(from: string, to: string): Promise<void> {
   try {
     await copyFile(from, tmp);
     const fh = await open(tmp, 'r+');
-    await fh.sync();
-    await fh.close();
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, to);
   } catch (e) {
     await unlink(tmp).catch(() => {});
     throw e;
+  }
+  // The rename is durable only once the folder is: the library is told of the file next.
+  try {
+    const dir = await open(dirname(to), 'r');
+    await dir.sync().catch(() => {});
+    await dir.close();
+  } catch {
+    // Some file systems cannot open or fsync a folder; the rename has still happened.
   }
 }
 

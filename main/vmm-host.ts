@@ -591,15 +591,22 @@ export class VmmHost {
         this.saving = null;
         // The guest is stopped: make its disk writes durable (a qcow2 image writes its metadata
         // then, changing the file), and only then take the disks' identities.
-        const flushed = Promise.all([...this.disks].map(([id, d]) => d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 })));
+        const flushed = Promise.all([...this.disks].map(async ([id, d]) => ({ id, reply: await d.handle({ tag: 0, disk: id, op: 'flush', lba: 0, count: 0 }) })));
         const hda = this.disks.get('hda') as (BlockBackend & { path: string }) | undefined;
         const frozen = s.snapshot && hda ? hda.path : undefined;
+        let closedFrozen = false;
         const savedAt = performance.now();
         let flushedAt = savedAt;
-        flushed.then(async () => {
+        flushed.then(async (replies) => {
           flushedAt = performance.now();
+          // A disk that could not make the guest's writes durable (a full host disk) is neither
+          // recorded nor closed: a qcow2 image would drop the metadata it still holds in memory, and
+          // the guest, running on, would read its last writes as never made.
+          const failed = replies.find((r) => !r.reply.ok);
+          if (failed) throw new Error(`disk ${failed.id} could not be flushed: ${failed.reply.error ?? 'unknown error'}`);
           // A snapshot freezes the hard disk: closed now (a qcow2 image's last metadata written, its
           // lock released), so the identity below is that of the image as it stays.
+          closedFrozen = frozen !== undefined;
           if (frozen) await hda!.close();
           // Folders: what the guest changed reaches the host now if its file system is not mounted
           // (else it is kept with the VM, for a later sync); the disk itself goes into the file. A
@@ -641,7 +648,7 @@ export class VmmHost {
           },
           async (e: unknown) => {
             // A snapshot's disk was closed for it: the guest runs on, on that disk again.
-            if (frozen) await openHardDisk(frozen, { owner: this.spec.diskOwner, scope: this.spec.imageScope }).then((d) => this.disks.set('hda', d), () => {});
+            if (closedFrozen && frozen) await openHardDisk(frozen, { owner: this.spec.diskOwner, scope: this.spec.imageScope }).then((d) => this.disks.set('hda', d), () => {});
             this.saveFailed(s, e as Error);
           },
         );
@@ -741,6 +748,9 @@ export class VmmHost {
     try {
       // A turn of the event loop first: block requests already on their way are answered before.
       await new Promise((r) => setImmediate(r));
+      // Stopped meanwhile (a power-off, a revert): its folder disks are closed, and a read from one
+      // could land in whatever file took its descriptor, which a sync would carry to the host.
+      if (this.finished) throw new Error('the VM was powered off before its folders were synced; nothing was written to them');
       return this.folders.map((f) => {
         try {
           return { folder: f, report: f.disk.syncNow({ force: opts.force }) };

@@ -372,7 +372,7 @@ test('a version-3 library goes through migrations 4 (networking) and 5 (host fol
     db.close();
     assert.deepEqual(
       MIGRATIONS.map((m) => m.version),
-      [1, 2, 3, 4, 5, 6],
+      [1, 2, 3, 4, 5, 6, 7],
     );
     const lib = VmLibrary.open(s.dir);
     const [old] = lib.list();
@@ -389,8 +389,9 @@ test('a version-3 library goes through migrations 4 (networking) and 5 (host fol
     assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     const columns = (again.prepare('PRAGMA table_info(vms)').all() as { name: string }[]).map((c) => c.name);
     for (const c of ['net', 'mac', 'host_access', 'forwards', 'expose_forwards', 'folders', 'current_disk', 'current_snapshot']) assert.ok(columns.includes(c), c);
-    // Migration 6: an empty snapshot tree, and the old VM on its own disk.
+    // Migration 6: an empty snapshot tree, and the old VM on its own disk; 7: the frozen disks' identities.
     assert.equal((again.prepare('SELECT COUNT(*) AS n FROM snapshots').get() as { n: number }).n, 0);
+    assert.ok((again.prepare('PRAGMA table_info(snapshots)').all() as { name: string }[]).some((c) => c.name === 'disk_identity'));
     again.close();
     const reopened = VmLibrary.open(s.dir);
     const vm = reopened.get(old!.id);

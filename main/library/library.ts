@@ -60,6 +60,8 @@ export interface SnapshotRow {
   disk: string;
   /** The machine state saved with it ('' when taken powered off). */
   state: string;
+  /** `disk`'s identity when it was frozen (snapshot-files.ts, frozenIdentity); '' when not recorded. */
+  disk_identity?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -301,13 +303,20 @@ export class VmLibrary {
   /** Records a snapshot and the VM's new current disk (the overlay over the frozen one), together. */
   addSnapshot(row: SnapshotRow, currentDisk: string): void {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO snapshots (id, vm_id, parent_id, name, created_at, disk, state) VALUES (@id, @vm_id, @parent_id, @name, @created_at, @disk, @state)').run(row);
+      this.db
+        .prepare('INSERT INTO snapshots (id, vm_id, parent_id, name, created_at, disk, state, disk_identity) VALUES (@id, @vm_id, @parent_id, @name, @created_at, @disk, @state, @disk_identity)')
+        .run({ ...row, disk_identity: row.disk_identity ?? '' });
       this.setCurrent(row.vm_id, currentDisk, row.id);
     })();
   }
 
-  setCurrent(vmId: string, disk: string, snapshotId: string | null): void {
-    this.db.prepare('UPDATE vms SET current_disk = ?, current_snapshot = ? WHERE id = ?').run(disk, snapshotId, vmId);
+  /**
+   * Moves the VM to `disk` descending from `snapshotId`; with `power`, sets that too in the same
+   * write (a revert: the saved state in place and the disk it fits are recorded together).
+   */
+  setCurrent(vmId: string, disk: string, snapshotId: string | null, power?: VmPower): void {
+    if (power) this.db.prepare('UPDATE vms SET current_disk = ?, current_snapshot = ?, power = ?, last_error = NULL WHERE id = ?').run(disk, snapshotId, power, vmId);
+    else this.db.prepare('UPDATE vms SET current_disk = ?, current_snapshot = ? WHERE id = ?').run(disk, snapshotId, vmId);
   }
 
   /** Forgets a snapshot and, in the same transaction, moves the VM to `current`. */

@@ -96,6 +96,11 @@ export const MIGRATIONS: readonly { version: number; why: string; sql: string }[
       ALTER TABLE vms ADD COLUMN current_snapshot TEXT;
     `,
   },
+  {
+    version: 7,
+    why: "the identity of each snapshot's frozen disk (size, modification time, a hash of sampled blocks, as JSON; '' for snapshots taken before), so a revert onto a disk changed or replaced outside Hostbox is refused by name",
+    sql: `ALTER TABLE snapshots ADD COLUMN disk_identity TEXT NOT NULL DEFAULT '';`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
