@@ -18,11 +18,13 @@ echo "hmac $(openssl dgst -sha256 -hmac secret -r $D | cut -d' ' -f1)"
 echo "prime1 $(openssl prime 170141183460469231731687303715884105727)"
 echo "prime2 $(openssl prime 618970019642690137449562111)"
 echo "prime3 $(openssl prime 618970019642690137449562113)"
-echo "xz $(xz -6 -c $D | h) $(xz -6 -c $D | xz -dc | h)"
-echo "xz-e $(xz -6e -c $D | h)"
-echo "bzip2 $(bzip2 -9 -c $D | h) $(bzip2 -9 -c $D | bzip2 -dc | h)"
-echo "gzip $(gzip -9 -n -c $D | h) $(gzip -1 -n -c $D | gzip -dc | h)"
-echo "zstd $(zstd -19 -q -c $D | h) $(zstd -3 -q -c $D | zstd -dq -c | h)"
+# Each compressor's output is written once, hashed, and decompressed again (the round trip).
+T=$(mktemp)
+xz -2 -c $D > $T; echo "xz $(h < $T) $(xz -dc $T | h)"
+bzip2 -9 -c $D > $T; echo "bzip2 $(h < $T) $(bzip2 -dc $T | h)"
+gzip -9 -n -c $D > $T; echo "gzip $(h < $T) $(gzip -dc $T | h)"
+zstd -9 -q -c $D > $T; echo "zstd $(h < $T) $(zstd -dq -c $T | h)"
+rm -f $T
 echo "sums $(sha256sum $D | cut -c1-64) $(md5sum $D | cut -c1-32) $(b2sum $D | cut -c1-16) $(cksum $D | cut -d' ' -f1)"
 echo "sha512sum $(sha512sum $D | cut -c1-32)"
 echo "bc-pi $(echo 'scale=400; 4*a(1)' | bc -l | tr -d '\\\n' | h)"
