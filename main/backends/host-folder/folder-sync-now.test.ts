@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FolderDisk, FolderInUse } from './folder-disk.ts';
-import { FatCorruption, readFatVolume, type FatFile } from './fat-reader.ts';
-import { guestFiles, listing, materialize, mtools, mtoolsSkip, pattern, tempDir, writeBack } from './mtools-guest.ts';
+import { FatCorruption } from './fat-reader.ts';
+import { guestFiles, listing, materialize, mtools, mtoolsSkip, pattern, sectorOf, tempDir, writeBack } from './mtools-guest.ts';
 import { describeSync } from './sync-summary.ts';
 
 const skip = mtoolsSkip();
@@ -23,15 +23,6 @@ function folder(): string {
   writeFileSync(join(dir, 'keep.txt'), 'left alone\n');
   writeFileSync(join(dir, 'big.bin'), pattern(200 * 1024, 1));
   return dir;
-}
-
-/** The one sector of `rel`'s bytes at `offset` (a multiple of 512), as the guest addresses it. */
-function sectorOf(disk: FolderDisk, rel: string, offset: number): number {
-  const read = (l: number, c: number): Uint8Array => disk.read(l, c);
-  const vol = readFatVolume(read, disk.info.sectors);
-  const f = vol.root.children.find((c) => c.name === rel) as FatFile;
-  const cb = vol.clusterBytes;
-  return vol.clusterLba(f.chain[Math.floor(offset / cb)]!) + (offset % cb) / 512;
 }
 
 test('sync now carries what the guest changed, leaves the guest its disk, and a later sync carries only what changed since', { skip }, () => {

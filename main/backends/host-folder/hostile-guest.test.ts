@@ -10,23 +10,14 @@ import fs, { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, realpath
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { FolderDisk } from './folder-disk.ts';
-import { FatCorruption, readFatVolume, type FatFile } from './fat-reader.ts';
-import { guestFiles, listing, materialize, mtools, mtoolsSkip, pattern, tempDir, writeBack } from './mtools-guest.ts';
+import { FatCorruption, readFatVolume } from './fat-reader.ts';
+import { guestFiles, listing, materialize, mtools, mtoolsSkip, pattern, sectorOf, tempDir, writeBack } from './mtools-guest.ts';
 
 const skip = mtoolsSkip();
 
 function guestWrite(disk: FolderDisk, lba: number, data: Uint8Array): void {
   const r = disk.handle({ tag: 1, disk: disk.id, op: 'write', lba, count: data.length / 512, data });
   assert.ok(r.ok, r.error);
-}
-
-/** The disk sector holding byte `offset` (a multiple of 512) of the root file `name`, as the guest addresses it. */
-function sectorOf(disk: FolderDisk, name: string, offset: number): number {
-  const read = (l: number, c: number): Uint8Array => disk.read(l, c);
-  const vol = readFatVolume(read, disk.info.sectors);
-  const f = vol.root.children.find((c) => c.name === name) as FatFile;
-  const cb = vol.clusterBytes;
-  return vol.clusterLba(f.chain[Math.floor(offset / cb)]!) + (offset % cb) / 512;
 }
 
 test('hard-linked host files are separate files to the guest: deleting or changing one leaves the other one\'s bytes alone', { skip }, () => {

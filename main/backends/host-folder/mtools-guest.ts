@@ -18,6 +18,15 @@ export function mtoolsSkip(): string | false {
   return 'mtools not installed (apt-get install mtools)';
 }
 
+/** The disk sector holding byte `offset` (a multiple of 512) of the root file `name`, as the guest addresses it. */
+export function sectorOf(disk: FolderDisk, name: string, offset: number): number {
+  const read = (l: number, c: number): Uint8Array => disk.read(l, c);
+  const vol = readFatVolume(read, disk.info.sectors);
+  const f = vol.root.children.find((c) => c.name === name) as FatFile;
+  const cb = vol.clusterBytes;
+  return vol.clusterLba(f.chain[Math.floor(offset / cb)]!) + (offset % cb) / 512;
+}
+
 /** Every file of the guest's file system with its bytes, as the guest would read them now. */
 export function guestFiles(disk: FolderDisk): Record<string, string> {
   const read = (l: number, c: number): Uint8Array => disk.read(l, c);
