@@ -106,6 +106,13 @@ test("Hostbox's own files, special files and files that are something else are r
     const fifo = join(s.dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     assert.throws(() => new DiskImage(fifo, 'hda'), /fifo is not a regular file/);
+    // Sizes no disk has, each named for what it is.
+    const empty = join(s.dir, 'empty.img');
+    writeFileSync(empty, new Uint8Array(0));
+    assert.throws(() => new DiskImage(empty, 'hda'), /empty\.img is empty \(0 bytes\)/);
+    const odd = join(s.dir, 'odd.img');
+    writeFileSync(odd, new Uint8Array(1000));
+    assert.throws(() => new DiskImage(odd, 'hda'), /has 1000 bytes, which is not a whole number of 512-byte sectors/);
     // Something else by its first bytes: refused as a writable disk, and so is a lock file.
     const elf = join(s.dir, 'prog.img');
     writeFileSync(elf, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(508)]));

@@ -65,7 +65,8 @@ export class DiskImage {
       const st = fstatSync(this.fd);
       if (!st.isFile()) throw new Error(`${kind} image ${path} is not a regular file`);
       const sectorSize = kind === 'cdrom' ? 2048 : 512;
-      if (st.size === 0 || st.size % 512 !== 0) throw new Error(`${kind} image ${path} has ${st.size} bytes, which is not a whole number of 512-byte sectors`);
+      if (st.size === 0) throw new Error(`${kind} image ${path} is empty (0 bytes): a disk holds at least one 512-byte sector`);
+      if (st.size % 512 !== 0) throw new Error(`${kind} image ${path} has ${st.size} bytes, which is not a whole number of 512-byte sectors`);
       if (!readOnly) this.lock = ImageLock.acquire(path, opts.owner ?? `Hostbox (pid ${process.pid})`, what);
       this.info = { id: kind, sectors: Math.floor(st.size / sectorSize), sectorSize, readOnly };
     } catch (e) {
