@@ -11,7 +11,7 @@ import { Qcow2Image, isQcow2 } from './backends/qcow2/qcow2.ts';
 import { ImageLock, ImageLockedError } from './backends/image-lock.ts';
 import { splitFolderSections, type SavedFolder } from './backends/host-folder/folder-state.ts';
 import { collectKept, keepHostFiles, keptNames } from './backends/host-folder/kept-files.ts';
-import { checkDisks, diskIdentity, readStateFile, StateFileError } from './state-file.ts';
+import { checkDisks, diskIdentity, identityChange, readStateFile, StateFileError } from './state-file.ts';
 
 /** The guest-visible size of a raw or qcow2 image. */
 async function virtualSize(path: string): Promise<number> {
@@ -65,7 +65,7 @@ export function checkSnapshotFiles(snap: { disk: string; disk_identity?: string;
     }
     if (snap.disk_identity) {
       const was = JSON.parse(snap.disk_identity) as { size: number; mtimeMs: number; sample: string };
-      const what = now.size !== was.size ? `its size is ${now.size} bytes, was ${was.size}` : now.sample !== was.sample ? 'its contents differ' : Math.abs(now.mtimeMs - was.mtimeMs) >= 1 ? 'its modification time differs' : '';
+      const what = identityChange(was, now);
       if (what) throw new Error(`its disk ${snap.disk} changed since the snapshot (${what}): something other than this VM's snapshots wrote to it`);
     }
   }

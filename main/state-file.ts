@@ -89,6 +89,13 @@ export function diskIdentity(slot: string, path: string): DiskIdentity {
   }
 }
 
+/** What differs between a disk's identity then and now ('' when nothing): size, sampled contents, then time. */
+export function identityChange(was: Pick<DiskIdentity, 'size' | 'mtimeMs' | 'sample'>, now: Pick<DiskIdentity, 'size' | 'mtimeMs' | 'sample'>): string {
+  if (now.size !== was.size) return `its size is ${now.size} bytes, was ${was.size}`;
+  if (now.sample !== was.sample) return 'its contents differ';
+  return Math.abs(now.mtimeMs - was.mtimeMs) >= 1 ? 'its modification time differs' : '';
+}
+
 /**
  * Throws a StateFileError naming the disk and what about it changed since the suspend. Times are
  * compared to the millisecond: copying tools keep no finer, and the sampled hash is checked too.
@@ -101,7 +108,7 @@ export function checkDisks(file: string, disks: readonly DiskIdentity[]): void {
     } catch {
       throw new StateFileError(`${file}: disk ${d.slot} (${d.path}) is gone since the suspend; the state cannot be resumed without it`);
     }
-    const what = now.size !== d.size ? `its size is ${now.size} bytes, was ${d.size}` : now.sample !== d.sample ? 'its contents differ' : Math.abs(now.mtimeMs - d.mtimeMs) >= 1 ? 'its modification time differs' : '';
+    const what = identityChange(d, now);
     if (what) throw new StateFileError(`${file}: disk ${d.slot} (${d.path}) changed since the suspend (${what}); resuming would corrupt it`);
   }
 }
