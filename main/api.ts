@@ -3,7 +3,8 @@
 // (worker thread or Electron utility process); one that crashes is marked crashed with its error and
 // everything else goes on.
 
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { fsyncDir } from './backends/host-folder/folder-sync.ts';
 import { isAbsolute, join } from 'node:path';
 import { VmmHost, packageRoot, type VmHandlers, type VmLaunchSpec } from './vmm-host.ts';
 import { VmLibrary } from './library/library.ts';
@@ -368,16 +369,7 @@ export function createHostApi(opts: HostOptions): {
       throw new Error(`cannot delete the old saved state ${library.statePath(id)}: ${(e as Error).message}`);
     }
     // Gone for good before the power change is committed, which a power cut must not reorder.
-    try {
-      const dir = openSync(library.folderOf(id), 'r');
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
-    } catch {
-      // Some file systems cannot fsync a folder; the file is still deleted.
-    }
+    fsyncDir(library.folderOf(id));
   };
   /** Another VM of the library whose snapshots or present disk build on image `path` (read through their overlays), if any. */
   const builtOnBy = (id: string, path: string): VmInfo | undefined => {

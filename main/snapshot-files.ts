@@ -11,6 +11,7 @@ import { Qcow2Image, isQcow2 } from './backends/qcow2/qcow2.ts';
 import { ImageLock, ImageLockedError } from './backends/image-lock.ts';
 import { splitFolderSections, type SavedFolder } from './backends/host-folder/folder-state.ts';
 import { collectKept, keepHostFiles, keptNames } from './backends/host-folder/kept-files.ts';
+import { fsyncDir } from './backends/host-folder/folder-sync.ts';
 import { checkDisks, diskIdentity, identityChange, readStateFile, StateFileError } from './state-file.ts';
 
 /** The guest-visible size of a raw or qcow2 image. */
@@ -164,13 +165,7 @@ export async function copyState(from: string, to: string): Promise<void> {
     throw e;
   }
   // The rename is durable only once the folder is: the library is told of the file next.
-  try {
-    const dir = await open(dirname(to), 'r');
-    await dir.sync().catch(() => {});
-    await dir.close();
-  } catch {
-    // Some file systems cannot open or fsync a folder; the rename has still happened.
-  }
+  fsyncDir(dirname(to));
 }
 
 /** Bytes a file takes, 0 when it is absent. */
