@@ -15,7 +15,7 @@ import { BtDivergence } from './check.ts';
 import { factsOf } from './mode.ts';
 import { MAX_SOURCE_LENGTH, translateBlock, type OtherPage, type Translation, type TranslateOptions } from './translate.ts';
 import { HOT_THRESHOLD, USER_HOT_THRESHOLD } from './engine.ts';
-import { CODE, EVERY_ENGINE, asm, assertGolden, flatBox, identityPaging, runEveryEngine, runToHalt } from './test-kit.ts';
+import { CODE, EVERY_ENGINE, asm, assertGolden, assertSameOutcomes, type Outcome, flatBox, identityPaging, runEveryEngine, runToHalt } from './test-kit.ts';
 
 /**
  * A GDT at 0x2000: flat code (selector 8), flat data (16), data based at 0x1000 with a 1 MiB limit
@@ -243,6 +243,71 @@ test('self-modifying code: a loop body rewritten while it runs', () => {
   const box = sameEverywhere(code);
   // ECX 2000..1000 add 1 (the rewrite comes after the add of the pass with ECX = 1000), 999..1 add 3.
   assert.equal(box.cpu.r32[0], 1001 * 1 + 999 * 3);
+});
+
+/**
+ * Paging with the page table of linear 4-8 MiB (PDE 1) in the code's own page, so that an entry of
+ * it is the immediate of an instruction the loop runs: a load's page walk sets that entry's accessed
+ * bit, which changes the immediate. The interpreter runs the new bytes at once.
+ */
+function pageTableInCode(b: Box): void {
+  identityPaging(b, 0x100000);
+  new DataView(b.mem.u8.buffer).setUint32(0x100004, CODE | 3, true);
+}
+
+/** Runs `code` (with pageTableInCode) translated to JavaScript, then to WebAssembly, and compares each with the interpreter. */
+function sameInBothTiers(code: number[], checkReference: (o: Outcome) => void): void {
+  for (const wasm of [false, true]) {
+    const [i, b, c] = runEveryEngine(code, pageTableInCode, wasm);
+    checkReference(i!);
+    assertSameOutcomes([i!, b!, c!], wasm ? 'WebAssembly' : 'JavaScript');
+    const stats = b!.box.cpu.bt!.stats;
+    assert.ok(stats.btInsns > stats.interpInsns, 'the loop ran translated');
+    assert.equal(stats.wasmMade > 0, wasm, `WebAssembly translations made: ${stats.wasmMade}`);
+  }
+}
+
+test('self-modifying code: a load whose page walk sets an accessed bit in the code after it, translated, runs the new bytes', () => {
+  // The last pass reads through a page whose table entry is the immediate of `mov eax`, not yet
+  // accessed: the walk sets bit 5 of that immediate (0x00020003 becomes 0x00020023).
+  const code = asm(`
+    mov ecx, 40
+    xor esi, esi
+  l: mov edi, 0x20000
+    cmp ecx, 1
+    jne go
+    mov edi, 0x400000 + (((pte + 1 - $$) >> 2) << 12)
+  go: mov ebx, [edi]
+    times (3 - ($ - $$)) & 3 nop
+  pte: mov eax, 0x00020003
+    add esi, eax
+    dec ecx
+    jnz l
+    hlt`);
+  sameInBothTiers(code, (i) => assert.equal(i.regs[0], 0x00020023, 'the interpreter ran the changed immediate'));
+});
+
+test('self-modifying code: a RET whose page walk sets an accessed bit in the code it returns to, translated, runs the new bytes', () => {
+  // The last pass's RET reads the return address through a second mapping of the stack's page, whose
+  // table entry is the immediate of the instruction returned to (0x0007f003 becomes 0x0007f023).
+  const code = asm(`
+    mov ecx, 40
+    xor esi, esi
+  l: xor ebp, ebp
+    cmp ecx, 1
+    jne go
+    mov ebp, 0x400000 + (((after + 1 - $$) >> 2) << 12) - 0x7f000
+  go: times (3 - ($ - $$) - 5) & 3 nop
+    call f
+  after: mov edx, 0x0007f003
+    mov esp, 0x80000
+    add esi, edx
+    dec ecx
+    jnz l
+    hlt
+  f: add esp, ebp
+    ret`);
+  sameInBothTiers(code, (i) => assert.equal(i.regs[2], 0x0007f023, 'the interpreter ran the changed immediate'));
 });
 
 test('DMA over code that has run: the translation is dropped and the new bytes run', () => {

@@ -1,7 +1,7 @@
 // block at eip 0x10000, key 0x3d4fd
 const slow = SLOW;
 return (function block_10000(cpu, budget) {
-const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, tlb = cpu.tlb, ram32 = cpu.mem.i32;
+const r32 = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, epoch = cpu.codeEpoch, tlb = cpu.tlb, ram32 = cpu.mem.i32;
 let fa = 0, fb = 0, fr = 0, fc = 0, n = 0, at = 0, pc = cpu.eip, ws = 0;
 try { for (;;) { b0: { switch (pc) {
 case 65536: break b0;
@@ -26,7 +26,7 @@ const x0 = r32[4], e0 = tlb[x0 >>> 12];
 const v = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 2));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 5;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 5;  if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65546; return n + 5; }
 } } catch (e) {

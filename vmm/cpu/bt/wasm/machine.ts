@@ -139,12 +139,14 @@ export class WasmRunner {
   }
 
   /** The host side of a TLB miss: fills the entry as the interpreter would, when that cannot fault. */
-  readonly fill = (lin: number, write: number): void => {
+  readonly fill = (lin: number, write: number): number => {
     const cpu = this.cpu;
     // With paging on a walk may fault; the prototype leaves that instruction to the interpreter.
-    if (cpu.cr0 & CR0_PG) return;
+    if (cpu.cr0 & CR0_PG) return 0;
     const e = cpu.translate(lin, write !== 0, cpu.cpl === 3);
     this.i32[(TLB_BASE >>> 2) + (lin >>> 12)] = e;
+    // Paging is off: no walk, so nothing written.
+    return 0;
   };
 
   /** CPU state, TLB, code-page marks and RAM from the interpreter's structures into the memory. */

@@ -232,7 +232,7 @@ export function translateWasm(
   const bytes = moduleBytes({
     memoryPages,
     importFuncs: [
-      { name: 'fill', type: { params: [I32, I32], results: [] } },
+      { name: 'fill', type: { params: [I32, I32], results: [I32] } },
       { name: 'log', type: { params: [I32, I32], results: [] } },
     ],
     funcs: [
@@ -472,8 +472,8 @@ class RegionWriter {
    * Leaves PHYS = the physical address of the memory operand, after checking the TLB entry grants the
    * access (the JavaScript translation's inline test, BlockWriter.flatReadInto/storeProbe): the rights
    * this CPL needs, not I/O, not crossing the page, and for a store no translations on the page.
-   * Otherwise the host is asked to fill the entry, and if it cannot, the instruction is left to the
-   * interpreter.
+   * Otherwise the host is asked to fill the entry, and if it cannot, or its page walk wrote to a page
+   * holding translations, the instruction is left to the interpreter.
    */
   private probe(i: Instr, size: number, write: boolean, read: boolean): void {
     const c = this.c;
@@ -537,8 +537,11 @@ class RegionWriter {
     c.brIfHinted(miss, false);
     c.br(usable);
     c.close();
+    // The fill says whether its walk wrote to a page holding translations (an accessed or dirty bit in
+    // a page table that shares a page with code): this code may be stale, and the interpreter runs on.
     c.get(LIN).i32(write ? 1 : 0).call(F_FILL);
     entry();
+    c.op(Op.i32_or);
     crosses();
     c.op(Op.i32_or);
     c.openHinted(false);

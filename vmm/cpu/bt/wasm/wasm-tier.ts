@@ -92,13 +92,17 @@ export class WasmTier {
     this.state = new Int32Array(buffer, layout.state, STATE_BYTES >>> 2);
     this.pages = buffer.byteLength / 65536;
     // A TLB miss: the walk the interpreter would do, when it succeeds. When it would fault, the
-    // translation leaves at that instruction and the interpreter runs it (and faults).
-    const fill = (lin: number, write: number): void => {
+    // translation leaves at that instruction and the interpreter runs it (and faults). 1: the walk's
+    // accessed or dirty bit went to a page holding translations (codeEpoch moved), so the translation
+    // running may hold old bytes and leaves there too.
+    const fill = (lin: number, write: number): number => {
+      const epoch = cpu.codeEpoch;
       try {
         cpu.translate(lin, write !== 0, cpu.cpl === 3);
       } catch (e) {
         if (e !== FAULT) throw e;
       }
+      return cpu.codeEpoch !== epoch ? 1 : 0;
     };
     const log = (phys: number, size: number): void => this.onWrite?.(phys >>> 0, size);
     this.imports = { e: { mem: cpu.mem.wasm, fill, log } };
