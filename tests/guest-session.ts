@@ -119,6 +119,14 @@ export function md5From(text: string): string | undefined {
   return /^([0-9a-f]{32}) {2}\S+\s*$/m.exec(text)?.[1];
 }
 
+/**
+ * `text` without the kernel's console messages ("[   25.659923] random: crng init done"), which the
+ * kernel prints whenever they come: also in the middle of a program's line, before its line end.
+ */
+export function withoutKernelMessages(text: string): string {
+  return text.replace(/\[ *\d+\.\d{6}\] [^\r\n]*/g, '');
+}
+
 /** A TCP port on `host` that nothing listens on just now (for a port forward's host side). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const s = createServer();
