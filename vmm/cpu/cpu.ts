@@ -165,6 +165,8 @@ export class Cpu {
   btDone = 0;
   /** Set by translated code when one of its slow-path counts reached the retranslation threshold. */
   btSlow = false;
+  /** Set with a FAULT thrown by btRead: the instruction is left undone for the interpreter, with no exception. */
+  btRestart = false;
 
   // Software TLB.
   /** In guest memory's WebAssembly.Memory when it is the CPU's there (PhysicalMemory.claimCpuArea): WebAssembly translations read it. */
@@ -649,6 +651,19 @@ export class Cpu {
       return u[pa]! | (u[pa + 1]! << 8);
     }
     return this.mem.read16(this.physOf(this.translate(lin, false, this.cpl === 3), lin));
+  }
+
+  /**
+   * For translated code: `v`, read by a slow path, unless that read moved codeEpoch (its page walk
+   * set an accessed bit in a page table sharing a page with translated code, whose bytes the
+   * translation running may then hold stale). Then the instruction is abandoned before any effect
+   * of its own, as a fault would leave it, and the interpreter runs it (the walk is not repeated: the
+   * TLB entry is made and the bit set).
+   */
+  btRead(epoch: number, v: number): number {
+    if (this.codeEpoch === epoch) return v;
+    this.btRestart = true;
+    throw FAULT;
   }
 
   readLin32(lin: number): number {

@@ -52,16 +52,10 @@ export class BlockWriter {
   cur!: BlockInsn;
   private faultMarked = false;
   /**
-   * The current instruction reached memory through a call with no inline fast path in front of it, so
-   * its check of codeEpoch (epochMoved) must not rest on `ws` alone.
+   * The current instruction wrote memory through a call with no inline fast path in front of it, so
+   * its check of codeEpoch (afterWrite) must not rest on `ws` alone.
    */
-  private unguardedAccess = false;
-  /**
-   * The current instruction read memory since its last test of codeEpoch. A read's page walk sets
-   * accessed bits, and a page table may share a page with the code running (the interpreter then
-   * runs the changed bytes at once), so the instruction is followed by a test as a write is.
-   */
-  private readUntested = false;
+  private unguardedWrite = false;
   /** Numbers temporaries so that two in one instruction never clash. */
   private tmp = 0;
   /**
@@ -93,8 +87,7 @@ export class BlockWriter {
   begin(ins: BlockInsn): void {
     this.cur = ins;
     this.faultMarked = false;
-    this.unguardedAccess = false;
-    this.readUntested = false;
+    this.unguardedWrite = false;
     this.siteOrd = 0;
     this.instrs[ins.g] = ins.i;
   }
@@ -114,8 +107,8 @@ export class BlockWriter {
   /**
    * Counts a refused fast path at counter `c`; the count reaching RETRANSLATE_AFTER raises the flag,
    * and cpu.btSlow tells the dispatcher to look at it when the translation returns. It also sets `ws`:
-   * only a slow path can write to a page holding translations (the inline store tests codePage, and
-   * an inline access walks no page table), so the test of codeEpoch is needed only once one has run.
+   * only a slow path can write to a page holding translations (the inline store tests codePage), so
+   * afterWrite's test of codeEpoch is needed only once one has run.
    */
   private countSlow(c: number): string {
     return `ws = 1, ++slow[${c}] === ${RETRANSLATE_AFTER} && (slow[0] = 1, cpu.btSlow = true)`;
@@ -182,34 +175,14 @@ export class BlockWriter {
     this.emit(`if (${this.epochMoved()}) ${this.exitCode(this.eipLit(this.cur.next), this.cur.k + 1)}`);
   }
 
-  /** At the end of an instruction that goes on to the next: afterWrite, if it read memory since its last test. */
-  afterReads(): void {
-    if (this.readsMayWalk()) this.afterWrite();
-  }
-
   /**
-   * Whether an instruction that continues at a target known at run time inside the region must leave
-   * instead: ' && !(…)' to add to the test of going on, or '' when it read nothing since its last test.
-   */
-  stayTest(): string {
-    return this.readsMayWalk() ? ` && !(${this.epochMoved()})` : '';
-  }
-
-  /** Reads since the last test, with paging on (with it off, as the mode key says, no read walks a table). */
-  private readsMayWalk(): boolean {
-    return this.readUntested && !this.mode.identity;
-  }
-
-  /**
-   * Whether an access may have dropped translations (codeEpoch moved): a write to code, or a page
-   * walk's accessed or dirty bit in a page table beside code. When every access of the instruction
-   * had an inline fast path, which never does either, the epoch is read only after some slow path
-   * ran (`ws`, set by countSlow): V8 then drops the test from code whose slow paths never ran,
-   * instead of loading the epoch after every access. Clears readUntested: the caller emits the test.
+   * Whether a write may have dropped translations (codeEpoch moved). When every write of the
+   * instruction had an inline fast path, which never stores to a page holding translations, the
+   * epoch is read only after some slow path ran (`ws`, set by countSlow): V8 then drops the test
+   * from code whose slow paths never ran, instead of loading the epoch after every store.
    */
   private epochMoved(): string {
-    this.readUntested = false;
-    return this.unguardedAccess ? 'cpu.codeEpoch !== epoch' : 'ws !== 0 && cpu.codeEpoch !== epoch';
+    return this.unguardedWrite ? 'cpu.codeEpoch !== epoch' : 'ws !== 0 && cpu.codeEpoch !== epoch';
   }
 
   // ------------------------------------------------------------ operands
@@ -263,11 +236,17 @@ export class BlockWriter {
     this.mayFault();
     if (this.isFlat(i.seg)) this.flatReadInto(name, sz, this.ea(i), i.seg);
     else if (this.isBasedWide(i.seg)) this.basedReadInto(name, sz, i);
-    else {
-      this.unguardedAccess = this.readUntested = true;
-      this.emit(`const ${name} = cpu.readLin${8 << sz}(${this.linRead(i, sz)});`);
-    }
+    else this.emit(`const ${name} = ${this.walkChecked(`cpu.readLin${8 << sz}(${this.linRead(i, sz)})`)};`);
     return name;
+  }
+
+  /**
+   * A read that may walk the page tables (paging on), through Cpu.btRead: if the walk set an accessed
+   * bit in a page holding translations, this code may be stale, and the interpreter runs the
+   * instruction instead (Cpu.btRead). The JavaScript translation's only test of it, on slow paths alone.
+   */
+  private walkChecked(read: string): string {
+    return this.mode.identity ? read : `cpu.btRead(epoch, ${read})`;
   }
 
   /** `const name =` a read through a 4 GiB segment with a base: flatReadInto's inline path at base + offset. */
@@ -282,7 +261,7 @@ export class BlockWriter {
     if (this.isFlat(i.seg)) this.flatWriteStmt(sz, this.ea(i), value, i.seg);
     else if (this.isBasedWide(i.seg)) this.basedWriteStmt(sz, i, value);
     else {
-      this.unguardedAccess = true;
+      this.unguardedWrite = true;
       this.emit(`cpu.writeLin${8 << sz}(${this.linWrite(i, sz)}, ${value});`);
     }
   }
@@ -303,14 +282,12 @@ export class BlockWriter {
    */
   private inlineReadInto(name: string, sz: number, lin: string, alignedPart: (x: string) => string, slow: (x: string) => string): void {
     const c = this.site();
-    this.readUntested = true;
     if (c < 0) {
-      this.unguardedAccess = true;
-      this.emit(`const ${name} = ${slow(lin)};`);
+      this.emit(`const ${name} = ${this.walkChecked(slow(lin))};`);
       return;
     }
     const { x, ok, p } = this.probe(lin, this.mode.cpl === 3 ? TLB_USER_READ : TLB_VALID);
-    this.emit(`const ${name} = ${ok}${aligned(alignedPart(x), sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${slow(x)});`);
+    this.emit(`const ${name} = ${ok}${aligned(alignedPart(x), sz)} ? ${ramAt(sz, p)} : (${this.countSlow(c)}, ${this.walkChecked(slow(x))});`);
   }
 
   /** A write through a flat segment, inline when aligned in plain RAM on a page without translations or decoded code. */
@@ -332,7 +309,7 @@ export class BlockWriter {
   private inlineWriteStmt(sz: number, lin: string, value: string, alsoTest: string, slow: (x: string) => string): void {
     const c = this.inlineWrites ? this.site() : -1;
     if (c < 0) {
-      this.unguardedAccess = true;
+      this.unguardedWrite = true;
       this.emit(`${slow(lin)};`);
       return;
     }
@@ -399,7 +376,7 @@ export class BlockWriter {
     const based = !flat && this.isBasedWide(i.seg);
     const c = this.inlineWrites && (flat || based) ? this.site() : -1;
     if (c < 0) {
-      this.unguardedAccess = true;
+      this.unguardedWrite = true;
       const lin = this.rmwAddress(i, sz);
       this.emit(`const ${name} = cpu.readLin${8 << sz}(${lin});`);
       return (v) => `cpu.writeLin${8 << sz}(${lin}, ${v});`;
@@ -442,7 +419,7 @@ export class BlockWriter {
       this.flatWriteStmt(sz, 'sp', value, 2);
       this.emit('r32[4] = sp;');
     } else {
-      this.unguardedAccess = true;
+      this.unguardedWrite = true;
       this.emit(`cpu.push${8 << sz}(${value});`);
     }
     this.emit(`if (${this.epochMoved()}) ${this.exitCode(then, this.cur.k + 1)}`);
@@ -452,10 +429,7 @@ export class BlockWriter {
   peek(sz: 1 | 2, name: string): void {
     this.mayFault();
     if (this.flatStack()) this.flatReadInto(name, sz, 'r32[4]', 2);
-    else {
-      this.unguardedAccess = this.readUntested = true;
-      this.emit(`const ${name} = cpu.peek${8 << sz}(0);`);
-    }
+    else this.emit(`const ${name} = ${this.walkChecked(`cpu.peek${8 << sz}(0)`)};`);
   }
 
   adjustSp(delta: number): void {

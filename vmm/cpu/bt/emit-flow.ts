@@ -11,12 +11,11 @@ export type JumpTo = (target: number, done: number) => string;
 
 /**
  * Code that continues at an EIP known only at run time (RET, indirect JMP/CALL): inside the region if
- * a block starts there (the switch's default arm leaves otherwise), else back to the dispatcher. It
- * leaves too when reading the target dropped translations (BlockWriter.stayTest).
+ * a block starts there (the switch's default arm leaves otherwise), else back to the dispatcher.
  */
 function dynamicJump(w: BlockWriter, t: string, done: number): string {
   const f = w.pendingFlush();
-  return `{ n += ${done}; ${f} if (n < budget${w.stayTest()}) { pc = ${t}; continue; } cpu.eip = ${t}; return n; }`;
+  return `{ n += ${done}; ${f} if (n < budget) { pc = ${t}; continue; } cpu.eip = ${t}; return n; }`;
 }
 
 /** Near target as the interpreter's control.ts computes it, or null if it lies beyond the CS limit. */

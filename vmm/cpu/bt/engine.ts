@@ -428,7 +428,10 @@ export class BtEngine {
     return n;
   }
 
-  /** Runs translation `t`; a fault inside it is delivered as the interpreter would deliver it. */
+  /**
+   * Runs translation `t`; a fault inside it is delivered as the interpreter would deliver it, and an
+   * instruction a slow read abandoned (Cpu.btRead) is run by the interpreter.
+   */
   runTranslation(t: Translation, budget: number): number {
     const cpu = this.cpu;
     t.home.runs++;
@@ -437,9 +440,16 @@ export class BtEngine {
       n = t.fn(cpu, budget);
     } catch (e) {
       if (e !== FAULT) throw e;
-      n = cpu.btDone + 1;
       cpu.eip = cpu.prevEip;
-      cpu.handleFault();
+      if (cpu.btRestart) {
+        // Cpu.btRead: the instruction is the interpreter's to run, now (as a WebAssembly translation's
+        // STATUS_INTERPRET), so the check engine's replay of n instructions ends where this run did.
+        cpu.btRestart = false;
+        n = cpu.btDone + cpu.interpretBlock(1);
+      } else {
+        n = cpu.btDone + 1;
+        cpu.handleFault();
+      }
     }
     this.stats.btInsns += n;
     return n;

@@ -408,10 +408,8 @@ function translateRegion(
       w.begin(ins);
       w.emit(`{ // ${ins.i.spec?.name ?? 'undefined'} @${w.hex(ins.eip)}`);
       const last = ins.k === insns.length - 1;
-      const flow = ins.i.spec?.flow;
-      const handled = flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i) || emitMul(w, ins.i);
+      const handled = ins.i.spec?.flow ? emitFlow(w, ins.i, jumpTo) : emitAlu(w, ins.i) || emitMove(w, ins.i) || emitShift(w, ins.i) || emitMul(w, ins.i);
       if (!handled) emitFallback(w, ins, last && !goesOnAfter(ins.i));
-      else if (!flow) w.afterReads();
       w.emit('}');
       if (w.chars > maxSource - FRAME_CHARS) return Math.floor((written * 15) / 16);
       written++;

@@ -11,9 +11,8 @@ default: cpu.eip = pc; return n;
 { // movzx_GvEb @0x10000
 at = 0;
 const x0 = r32[6], e0 = tlb[x0 >>> 12];
-const m = (e0 & 17) === 1 ? ram8[((e0 & -4096) | (x0 & 4095)) >>> 0] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.readLin8(x0));
+const m = (e0 & 17) === 1 ? ram8[((e0 & -4096) | (x0 & 4095)) >>> 0] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.readLin8(x0)));
 r32[0] = m;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65539; return n + 1; }
 }
 { // mov_EbGb @0x10003
 at = 1;
@@ -24,9 +23,8 @@ if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65541; return n + 2; }
 { // movzx_GvEw @0x10005
 at = 2;
 const x2 = ((r32[6] + (2)) | 0), e2 = tlb[x2 >>> 12];
-const m = (e2 & 17) === 1 && (x2 & 1) === 0 ? ram16[((e2 & -4096) | (x2 & 4095)) >>> 1] : (ws = 1, ++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf16(x2, 3));
+const m = (e2 & 17) === 1 && (x2 & 1) === 0 ? ram16[((e2 & -4096) | (x2 & 4095)) >>> 1] : (ws = 1, ++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf16(x2, 3)));
 r32[3] = m;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65545; return n + 3; }
 }
 { // add_EvGv @0x10009
 at = 3;
@@ -54,10 +52,10 @@ if (ws !== 0 && cpu.codeEpoch !== epoch) { cpu.flagsRaw = (cpu.flagsRaw & -2) | 
 { // ret @0x10010
 at = 5;
 const x5 = r32[4], e5 = tlb[x5 >>> 12];
-const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (ws = 1, ++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x5, 2));
+const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (ws = 1, ++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x5, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 6; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 6; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.eip = 65553; return n + 6; }
 } } catch (e) {

@@ -33,9 +33,8 @@ if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65540; return n + 3; }
 { // mov_GvEv @0x10004
 at = 3;
 const x2 = ((r32[5] + (8)) | 0), e2 = tlb[x2 >>> 12];
-const m = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : (ws = 1, ++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x2, 2));
+const m = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : (ws = 1, ++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x2, 2)));
 r32[3] = m;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65543; return n + 4; }
 }
 { // call_Jz @0x10007
 at = 4;
@@ -51,26 +50,24 @@ if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65548; return n + 5; }
 { // pop_r3 @0x1000c
 at = 5;
 const x4 = r32[4], e4 = tlb[x4 >>> 12];
-const v = (e4 & 17) === 1 && (x4 & 3) === 0 ? ram32[((e4 & -4096) | (x4 & 4095)) >>> 2] : (ws = 1, ++slow[5] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x4, 2));
+const v = (e4 & 17) === 1 && (x4 & 3) === 0 ? ram32[((e4 & -4096) | (x4 & 4095)) >>> 2] : (ws = 1, ++slow[5] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x4, 2)));
 r32[4] = (r32[4] + 4) | 0;
 r32[3] = v;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65549; return n + 1; }
 }
 { // pop_r5 @0x1000d
 at = 6;
 const x5 = r32[4], e5 = tlb[x5 >>> 12];
-const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (ws = 1, ++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x5, 2));
+const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (ws = 1, ++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x5, 2)));
 r32[4] = (r32[4] + 4) | 0;
 r32[5] = v;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65550; return n + 2; }
 }
 { // ret @0x1000e
 at = 7;
 const x6 = r32[4], e6 = tlb[x6 >>> 12];
-const v = (e6 & 17) === 1 && (x6 & 3) === 0 ? ram32[((e6 & -4096) | (x6 & 4095)) >>> 2] : (ws = 1, ++slow[7] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x6, 2));
+const v = (e6 & 17) === 1 && (x6 & 3) === 0 ? ram32[((e6 & -4096) | (x6 & 4095)) >>> 2] : (ws = 1, ++slow[7] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x6, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 3;  if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 3;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65551; return n + 3; }
 } } catch (e) {

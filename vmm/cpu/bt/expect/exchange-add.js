@@ -36,11 +36,10 @@ fa = a; fb = b; fr = r;
 { // bsf_GvEv @0x1000a
 at = 3;
 const x1 = r32[6], e1 = tlb[x1 >>> 12];
-const m = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 3));
+const m = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x1, 3)));
 const v = m | 0;
 if (v !== 0) r32[0] = 31 - Math.clz32(v & -v);
 fa = 0; fb = 0; fr = v;
-if (ws !== 0 && cpu.codeEpoch !== epoch) { cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65549; return n + 4; }
 }
 { // bsr_GvEv @0x1000d
 const v = r16[4];
@@ -53,10 +52,10 @@ r8[0] = (((fr & 32768) !== 0) ? 1 : 0);
 { // ret @0x10014
 at = 6;
 const x2 = r32[4], e2 = tlb[x2 >>> 12];
-const v = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : (ws = 1, ++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x2, 2));
+const v = (e2 & 17) === 1 && (x2 & 3) === 0 ? ram32[((e2 & -4096) | (x2 & 4095)) >>> 2] : (ws = 1, ++slow[3] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x2, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 7; cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 2261; if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 7; cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 2261; cpu.eip = 65557; return n + 7; }
 } } catch (e) {

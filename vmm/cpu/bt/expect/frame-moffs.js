@@ -23,7 +23,7 @@ r32[5] = r32[4];
 { // push_Ev @0x10003
 at = 2;
 const x1 = ((r32[6] + (4)) | 0), e1 = tlb[x1 >>> 12];
-const m = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 3));
+const m = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x1, 3)));
 const pv = m;
 const sp = (r32[4] - 4) | 0;
 const x2 = sp, e2 = tlb[x2 >>> 12], p2 = (e2 & -4096) | (x2 & 4095);
@@ -34,9 +34,8 @@ if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65542; return n + 3; }
 { // mov_eAXOv @0x10006
 at = 3;
 const x3 = (((12288)) | 0), e3 = tlb[x3 >>> 12];
-const m = (e3 & 17) === 1 && (x3 & 3) === 0 ? ram32[((e3 & -4096) | (x3 & 4095)) >>> 2] : (ws = 1, ++slow[4] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x3, 3));
+const m = (e3 & 17) === 1 && (x3 & 3) === 0 ? ram32[((e3 & -4096) | (x3 & 4095)) >>> 2] : (ws = 1, ++slow[4] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x3, 3)));
 r32[0] = m;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65547; return n + 4; }
 }
 { // mov_OveAX @0x1000b
 at = 4;
@@ -56,17 +55,16 @@ cpu.flagsRaw &= -1025;
 { // leave @0x10014
 at = 8;
 const x5 = r32[5], e5 = tlb[x5 >>> 12];
-const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (ws = 1, ++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x5, 2));
+const v = (e5 & 17) === 1 && (x5 & 3) === 0 ? ram32[((e5 & -4096) | (x5 & 4095)) >>> 2] : (ws = 1, ++slow[6] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x5, 2)));
 r32[4] = (r32[5] + 4) | 0; r32[5] = v;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65557; return n + 9; }
 }
 { // ret @0x10015
 at = 9;
 const x6 = r32[4], e6 = tlb[x6 >>> 12];
-const v = (e6 & 17) === 1 && (x6 & 3) === 0 ? ram32[((e6 & -4096) | (x6 & 4095)) >>> 2] : (ws = 1, ++slow[7] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x6, 2));
+const v = (e6 & 17) === 1 && (x6 & 3) === 0 ? ram32[((e6 & -4096) | (x6 & 4095)) >>> 2] : (ws = 1, ++slow[7] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x6, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 10;  if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 10;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65558; return n + 10; }
 } } catch (e) {

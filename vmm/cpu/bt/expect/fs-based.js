@@ -13,9 +13,8 @@ default: cpu.eip = pc; return n;
 at = 0;
 const o0 = (((20)) | 0);
 const x1 = ((cpu.segBase[4] + o0) | 0), e1 = tlb[x1 >>> 12];
-const m = (e1 & 17) === 1 && ((x1 | o0) & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.readLin32(cpu.linR(4, o0, 4)));
+const m = (e1 & 17) === 1 && ((x1 | o0) & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.readLin32(cpu.linR(4, o0, 4))));
 r32[0] = m;
-if (ws !== 0 && cpu.codeEpoch !== epoch) {  cpu.eip = 65542; return n + 1; }
 }
 { // mov_EvGv @0x10006
 at = 1;
@@ -52,10 +51,10 @@ if (ws !== 0 && cpu.codeEpoch !== epoch) { cpu.flagsRaw = (cpu.flagsRaw & -2) | 
 { // ret @0x10015
 at = 4;
 const x8 = r32[4], e8 = tlb[x8 >>> 12];
-const v = (e8 & 17) === 1 && (x8 & 3) === 0 ? ram32[((e8 & -4096) | (x8 & 4095)) >>> 2] : (ws = 1, ++slow[5] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x8, 2));
+const v = (e8 & 17) === 1 && (x8 & 3) === 0 ? ram32[((e8 & -4096) | (x8 & 4095)) >>> 2] : (ws = 1, ++slow[5] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x8, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 5; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 5; cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.eip = 65558; return n + 5; }
 } } catch (e) {

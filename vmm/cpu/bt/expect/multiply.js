@@ -11,11 +11,10 @@ default: cpu.eip = pc; return n;
 { // imul_GvEv @0x10000
 at = 0;
 const x0 = ((r32[6] + (4)) | 0), e0 = tlb[x0 >>> 12];
-const m = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 3));
+const m = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x0, 3)));
 const a = r32[0], b = m; const lo = Math.imul(a, b);
 fr = lo; fc = (a | 0) * (b | 0) !== lo ? 1 : 0; fb = fc;
 r32[0] = lo;
-if (ws !== 0 && cpu.codeEpoch !== epoch) { cpu.flagsRaw = (cpu.flagsRaw & -2066) | fc | (fb << 11); cpu.lop = 4; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 196; cpu.eip = 65540; return n + 1; }
 }
 { // mul_Ev @0x10004
 const a = r32[0], b = r32[1]; const ua = a >>> 0; const ub = b >>> 0; const p1 = (ua & 65535) * ub; const p2 = (ua >>> 16) * ub; const lo = Math.imul(ua, ub); const hi = (Math.floor(p2 / 65536) + Math.floor((p1 + (p2 % 65536) * 65536) / 4294967296)) | 0;
@@ -34,10 +33,10 @@ r8[0] = (((fa >>> 0) < (fb >>> 0)) ? 1 : 0);
 { // ret @0x1000b
 at = 4;
 const x1 = r32[4], e1 = tlb[x1 >>> 12];
-const v = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x1, 2));
+const v = (e1 & 17) === 1 && (x1 & 3) === 0 ? ram32[((e1 & -4096) | (x1 & 4095)) >>> 2] : (ws = 1, ++slow[2] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x1, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 5; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 5; cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.eip = 65548; return n + 5; }
 } } catch (e) {

@@ -10,9 +10,8 @@ default: cpu.eip = pc; return n;
 } // b0
 { // mov_GvEv @0x10000
 at = 0;
-const m = cpu.rf32(((r32[6] + (4)) | 0), 3);
+const m = cpu.btRead(epoch, cpu.rf32(((r32[6] + (4)) | 0), 3));
 r32[0] = m;
-if (cpu.codeEpoch !== epoch) {  cpu.eip = 65539; return n + 1; }
 }
 { // mov_EvGv @0x10003
 at = 1;

@@ -35,10 +35,10 @@ fa = a; fb = 5; fr = r; fc = c;
 { // ret @0x1000d
 at = 5;
 const x0 = r32[4], e0 = tlb[x0 >>> 12];
-const v = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 2));
+const v = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x0, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 6; cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 6; cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 { cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; cpu.eip = 65550; return n + 6; }
 } } catch (e) {

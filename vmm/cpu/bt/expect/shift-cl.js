@@ -23,10 +23,10 @@ const v = r32[1]; r32[1] = ((v & 255) << 24) | ((v & 65280) << 8) | ((v >>> 8) &
 { // ret @0x10009
 at = 4;
 const x0 = r32[4], e0 = tlb[x0 >>> 12];
-const v = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.rf32(x0, 2));
+const v = (e0 & 17) === 1 && (x0 & 3) === 0 ? ram32[((e0 & -4096) | (x0 & 4095)) >>> 2] : (ws = 1, ++slow[1] === 4096 && (slow[0] = 1, cpu.btSlow = true), cpu.btRead(epoch, cpu.rf32(x0, 2)));
 const t = v | 0;
 r32[4] = (r32[4] + 4) | 0;
-{ n += 5;  if (n < budget && !(ws !== 0 && cpu.codeEpoch !== epoch)) { pc = t; continue; } cpu.eip = t; return n; }
+{ n += 5;  if (n < budget) { pc = t; continue; } cpu.eip = t; return n; }
 }
 {  cpu.eip = 65546; return n + 5; }
 } } catch (e) {
