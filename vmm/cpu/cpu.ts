@@ -165,8 +165,10 @@ export class Cpu {
   btDone = 0;
   /** Set by translated code when one of its slow-path counts reached the retranslation threshold. */
   btSlow = false;
-  /** Set with a FAULT thrown by btRead: the instruction is left undone for the interpreter, with no exception. */
+  /** Set with a FAULT thrown by btRead: the instruction is left undone, with no exception, for runFetched. */
   btRestart = false;
+  /** With btRestart: that instruction, decoded as the translation had it (the translation's fault path sets it). */
+  btInstr: Instr | null = null;
 
   // Software TLB.
   /** In guest memory's WebAssembly.Memory when it is the CPU's there (PhysicalMemory.claimCpuArea): WebAssembly translations read it. */
@@ -657,8 +659,8 @@ export class Cpu {
    * For translated code: `v`, read by a slow path, unless that read moved codeEpoch (its page walk
    * set an accessed bit in a page table sharing a page with translated code, whose bytes the
    * translation running may then hold stale). Then the instruction is abandoned before any effect
-   * of its own, as a fault would leave it, and the interpreter runs it (the walk is not repeated: the
-   * TLB entry is made and the bit set).
+   * of its own, as a fault would leave it, and runFetched runs it (the walk is not repeated: the TLB
+   * entry is made and the bit set).
    */
   btRead(epoch: number, v: number): number {
     if (this.codeEpoch === epoch) return v;
@@ -1180,6 +1182,24 @@ export class Cpu {
    * translation engine's way of running code it has not translated; with `cold` (its cold runs) it
    * goes on block after block for as long as the engine's continueCold agrees at each block's end.
    */
+  /**
+   * Runs `i`, decoded at EIP, as interpretRun runs an instruction, delivering a fault. For an
+   * instruction whose own read rewrote code (btRead): it completes as it was fetched, as it does in
+   * the interpreter, even if the rewritten bytes are its own.
+   */
+  runFetched(i: Instr): number {
+    this.prevEip = this.eip;
+    try {
+      this.eip = (this.eip + i.len) & this.ipMask;
+      i.h(this, i);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.eip = this.prevEip;
+      this.handleFault();
+    }
+    return 1;
+  }
+
   interpretBlock(budget: number, cold = false): number {
     try {
       return this.interpretRun(budget, true, cold);

@@ -287,6 +287,26 @@ test('self-modifying code: a load whose page walk sets an accessed bit in the co
   sameInBothTiers(code, (i) => assert.equal(i.regs[0], 0x00020023, 'the interpreter ran the changed immediate'));
 });
 
+test('self-modifying code: a load whose page walk sets an accessed bit in its own first byte completes as it was fetched', () => {
+  // The table entry is the load's own bytes and the next instruction's (8b 1f 04 00: present,
+  // writable, frame 0x41000); the walk turns 8b into ab (STOSD), which runs only from the next pass.
+  const code = asm(`
+    mov ecx, 40
+    xor esi, esi
+  l: mov edi, 0x20000
+    cmp ecx, 1
+    jne go
+    mov edi, 0x400000 + (((ld - $$) >> 2) << 12)
+  go: times (0 - ($ - $$)) & 3 nop
+  ld: mov ebx, [edi]
+    add al, 0
+    add esi, ebx
+    dec ecx
+    jnz l
+    hlt`);
+  sameInBothTiers(code, (i) => assert.equal(i.ram[CODE + ((i.ram.indexOf(0x1f, CODE) - CODE) & ~3)], 0xab, 'the walk set the accessed bit in the load\'s first byte'));
+});
+
 test('self-modifying code: a RET whose page walk sets an accessed bit in the code it returns to, translated, runs the new bytes', () => {
   // The last pass's RET reads the return address through a second mapping of the stack's page, whose
   // table entry is the immediate of the instruction returned to (0x0007f003 becomes 0x0007f023).

@@ -430,7 +430,7 @@ export class BtEngine {
 
   /**
    * Runs translation `t`; a fault inside it is delivered as the interpreter would deliver it, and an
-   * instruction a slow read abandoned (Cpu.btRead) is run by the interpreter.
+   * instruction a slow read abandoned (Cpu.btRead) is run as it was decoded (Cpu.runFetched).
    */
   runTranslation(t: Translation, budget: number): number {
     const cpu = this.cpu;
@@ -442,10 +442,11 @@ export class BtEngine {
       if (e !== FAULT) throw e;
       cpu.eip = cpu.prevEip;
       if (cpu.btRestart) {
-        // Cpu.btRead: the instruction is the interpreter's to run, now (as a WebAssembly translation's
-        // STATUS_INTERPRET), so the check engine's replay of n instructions ends where this run did.
+        // Cpu.btRead: the instruction runs now, outside the translation, as it was decoded (so the
+        // check engine's replay of n instructions ends where this run did).
         cpu.btRestart = false;
-        n = cpu.btDone + cpu.interpretBlock(1);
+        n = cpu.btDone + cpu.runFetched(cpu.btInstr!);
+        cpu.btInstr = null;
       } else {
         n = cpu.btDone + 1;
         cpu.handleFault();

@@ -560,6 +560,8 @@ function assemble(w: BlockWriter, eip: number, mode: ModeFacts, keyMask: number,
     `if (e === FAULT) switch (at) {`,
     ...w.faultCases,
     `}`,
+    // Cpu.btRead abandoned instruction `at`: the engine runs it as decoded here (Cpu.runFetched).
+    ...(/\bbtRead\b/.test(body) ? ['if (cpu.btRestart) cpu.btInstr = I[at];'] : []),
     `throw e; }`,
     `});`,
   ].join('\n');

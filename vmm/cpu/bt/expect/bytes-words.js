@@ -67,5 +67,6 @@ case 3:  cpu.prevEip = 65545; cpu.btDone = n + 3; break;
 case 4: cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 2261; cpu.prevEip = 65549; cpu.btDone = n + 4; break;
 case 5: cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.prevEip = 65552; cpu.btDone = n + 5; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

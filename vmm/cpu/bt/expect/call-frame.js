@@ -80,5 +80,6 @@ case 5:  cpu.prevEip = 65548; cpu.btDone = n + 0; break;
 case 6:  cpu.prevEip = 65549; cpu.btDone = n + 1; break;
 case 7:  cpu.prevEip = 65550; cpu.btDone = n + 2; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -51,5 +51,6 @@ case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 1:  cpu.prevEip = 65539; cpu.btDone = n + 1; break;
 case 3:  cpu.prevEip = 65546; cpu.btDone = n + 0; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

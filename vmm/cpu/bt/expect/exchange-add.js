@@ -64,5 +64,6 @@ case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 3: cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.prevEip = 65546; cpu.btDone = n + 3; break;
 case 6: cpu.lop = 4; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 1; cpu.lazy = 2261; cpu.prevEip = 65556; cpu.btDone = n + 6; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -76,5 +76,6 @@ case 4:  cpu.prevEip = 65547; cpu.btDone = n + 4; break;
 case 8:  cpu.prevEip = 65556; cpu.btDone = n + 8; break;
 case 9:  cpu.prevEip = 65557; cpu.btDone = n + 9; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -65,5 +65,6 @@ case 2:  cpu.prevEip = 65546; cpu.btDone = n + 2; break;
 case 3: cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.prevEip = 65554; cpu.btDone = n + 3; break;
 case 4: cpu.flagsRaw = (cpu.flagsRaw & -2) | fc; cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2260; cpu.prevEip = 65557; cpu.btDone = n + 4; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -44,5 +44,6 @@ if (e === FAULT) switch (at) {
 case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 4: cpu.lop = 2; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.prevEip = 65547; cpu.btDone = n + 4; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -53,5 +53,6 @@ case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 3:  cpu.prevEip = 65541; cpu.btDone = n + 0; break;
 case 2: cpu.lop = 0; cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 2; cpu.lazy = 2261; cpu.prevEip = 69635; cpu.btDone = n + 1; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -39,5 +39,6 @@ case 0:  cpu.prevEip = 65536; cpu.btDone = n + 0; break;
 case 1:  cpu.prevEip = 65539; cpu.btDone = n + 1; break;
 case 2:  cpu.prevEip = 65541; cpu.btDone = n + 2; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

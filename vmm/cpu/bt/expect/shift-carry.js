@@ -45,5 +45,6 @@ r32[4] = (r32[4] + 4) | 0;
 if (e === FAULT) switch (at) {
 case 5: cpu.lop = (fc ? 3 : 2); cpu.la = fa; cpu.lb = fb; cpu.lres = fr; cpu.lsz = 0; cpu.lazy = 2261; cpu.prevEip = 65549; cpu.btDone = n + 5; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

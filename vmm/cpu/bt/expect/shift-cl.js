@@ -33,5 +33,6 @@ r32[4] = (r32[4] + 4) | 0;
 if (e === FAULT) switch (at) {
 case 4:  cpu.prevEip = 65545; cpu.btDone = n + 4; break;
 }
+if (cpu.btRestart) cpu.btInstr = I[at];
 throw e; }
 });

@@ -61,6 +61,12 @@ export const PROTOTYPE_LAYOUT: WasmLayout = { state: 0, tlb: TLB_BASE, codePage:
 export const STATUS_DONE = 0;
 /** The instruction at STATE.eip was not run: the interpreter must run it. */
 export const STATUS_INTERPRET = 1;
+/**
+ * The instruction at STATE.eip was not run, and its own TLB fill wrote to a page holding translations
+ * (an accessed bit in a page table beside code): it must run as it was decoded (WasmTranslation.fetched),
+ * since its own bytes may have changed, and the interpreter goes on from the new bytes after it.
+ */
+export const STATUS_FETCHED = 2;
 
 /** Function indexes: the host's TLB fill and write log (imports), the CF helper, the translation. */
 const F_FILL = 0;
@@ -142,6 +148,8 @@ export interface WasmTranslation {
   readonly segs: number;
   /** A branch of the region goes back to one of its blocks at or before its own start (a loop). */
   readonly loops: boolean;
+  /** The instructions that can leave with STATUS_FETCHED (those with a TLB fill), by EIP, as decoded. */
+  readonly fetched: ReadonlyMap<number, Instr>;
 }
 
 export interface WasmOptions {
@@ -240,7 +248,7 @@ export function translateWasm(
       { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(ordered) },
     ],
   });
-  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
+  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops, fetched: w.fetched };
 }
 
 // The CF helper's locals: the size mask, the LazyOp, the record cut to its width, the answer.
@@ -293,6 +301,8 @@ class RegionWriter {
   /** Where the region's calls return to, when that is one of its blocks (RET goes on there inside). */
   private readonly returnPoints: number[] = [];
   private cur!: Insn;
+  /** WasmTranslation.fetched. */
+  readonly fetched = new Map<number, Instr>();
 
   private readonly S: StateOffsets;
 
@@ -472,8 +482,8 @@ class RegionWriter {
    * Leaves PHYS = the physical address of the memory operand, after checking the TLB entry grants the
    * access (the JavaScript translation's inline test, BlockWriter.flatReadInto/storeProbe): the rights
    * this CPL needs, not I/O, not crossing the page, and for a store no translations on the page.
-   * Otherwise the host is asked to fill the entry, and if it cannot, or its page walk wrote to a page
-   * holding translations, the instruction is left to the interpreter.
+   * Otherwise the host is asked to fill the entry, and if it cannot, the instruction is left to the
+   * interpreter (or run as decoded, when the page walk wrote to a page holding translations).
    */
   private probe(i: Instr, size: number, write: boolean, read: boolean): void {
     const c = this.c;
@@ -538,10 +548,17 @@ class RegionWriter {
     c.br(usable);
     c.close();
     // The fill says whether its walk wrote to a page holding translations (an accessed or dirty bit in
-    // a page table that shares a page with code): this code may be stale, and the interpreter runs on.
+    // a page table that shares a page with code): this code may be stale (STATUS_FETCHED). With
+    // linear as physical (paging off) there is no walk.
     c.get(LIN).i32(write ? 1 : 0).call(F_FILL);
+    if (this.mode.identity) c.op(Op.drop);
+    else {
+      this.fetched.set(this.cur.eip, this.cur.i);
+      c.openHinted(false);
+      this.exit(this.cur.eip, this.cur.k, STATUS_FETCHED);
+      c.close();
+    }
     entry();
-    c.op(Op.i32_or);
     crosses();
     c.op(Op.i32_or);
     c.openHinted(false);

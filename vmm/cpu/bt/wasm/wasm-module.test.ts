@@ -111,10 +111,10 @@ test('a region marks its TLB misses and exits unlikely, and its branch back to t
     assert.ok(w);
     const hints = hintsOf(w.bytes, 2);
     // The load and the store: a miss each (br_if twice), the fill failing (if); the store's page of
-    // code (if). With paging off, each access first: outside the RAM from 1 MiB up (if). The branch
-    // back: likely while the budget lasts.
+    // code (if). With paging on, each fill's walk writing to a page of code (if); with it off, each
+    // access first: outside the RAM from 1 MiB up (if). The branch back: likely while the budget lasts.
     assert.equal(hints.filter((h) => h.opcode === Op.br_if && h.likely === 0).length, 4);
-    assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 0).length, paging ? 3 : 5);
+    assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 0).length, 5);
     assert.equal(hints.filter((h) => h.opcode === Op.if && h.likely === 1).length, 1);
     assert.ok(hints.every((h) => h.opcode === Op.if || h.opcode === Op.br_if));
   }

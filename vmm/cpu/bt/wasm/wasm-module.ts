@@ -12,7 +12,7 @@ const VOID = 0x40;
 /** Opcodes used by the translator (§5.4). */
 export const enum Op {
   block = 0x02, loop = 0x03, if = 0x04, else = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d, br_table = 0x0e,
-  call = 0x10, select = 0x1b,
+  call = 0x10, drop = 0x1a, select = 0x1b,
   local_get = 0x20, local_set = 0x21, local_tee = 0x22,
   i32_load = 0x28, i32_load8_s = 0x2c, i32_load8_u = 0x2d, i32_load16_s = 0x2e, i32_load16_u = 0x2f, i32_store = 0x36, i32_store8 = 0x3a, i32_store16 = 0x3b,
   i32_const = 0x41, i64_const = 0x42,

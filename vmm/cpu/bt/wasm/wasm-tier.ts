@@ -22,7 +22,7 @@ import type { Instr } from '../../decode.ts';
 import { FAULT } from '../../fault.ts';
 import { segmentKeyMask, type ModeFacts } from '../mode.ts';
 import { makeTranslation, NO_SLOW_COUNTS, type Translation } from '../translate.ts';
-import { STATE, STATE_BYTES, STATUS_INTERPRET, translateWasm, type WasmLayout } from './translate-wasm.ts';
+import { STATE, STATE_BYTES, STATUS_FETCHED, STATUS_INTERPRET, translateWasm, type WasmLayout } from './translate-wasm.ts';
 
 /**
  * A region shorter than this stays JavaScript: the subset ends regions early (at a PUSH, a CALL, a
@@ -94,7 +94,7 @@ export class WasmTier {
     // A TLB miss: the walk the interpreter would do, when it succeeds. When it would fault, the
     // translation leaves at that instruction and the interpreter runs it (and faults). 1: the walk's
     // accessed or dirty bit went to a page holding translations (codeEpoch moved), so the translation
-    // running may hold old bytes and leaves there too.
+    // running may hold old bytes: it leaves with STATUS_FETCHED.
     const fill = (lin: number, write: number): number => {
       const epoch = cpu.codeEpoch;
       try {
@@ -137,7 +137,9 @@ export class WasmTier {
       let n = run(budget);
       cpu.flagsRaw = s[S_FLAGS]!; cpu.lazy = s[S_LAZY]!; cpu.lop = s[S_LOP]!; cpu.la = s[S_LA]!; cpu.lb = s[S_LB]!; cpu.lres = s[S_LRES]!; cpu.lsz = s[S_LSZ]!;
       cpu.eip = s[S_EIP]!;
-      if (s[S_STATUS] === STATUS_INTERPRET) n += cpu.interpretBlock(1);
+      const status = s[S_STATUS];
+      if (status === STATUS_INTERPRET) n += cpu.interpretBlock(1);
+      else if (status === STATUS_FETCHED) n += cpu.runFetched(w.fetched.get(cpu.eip)!);
       if (calls < JUDGED_AFTER_CALLS) {
         insns += n;
         if (++calls === JUDGED_AFTER_CALLS && insns < JUDGED_AFTER_CALLS * MIN_INSNS_PER_CALL) {
