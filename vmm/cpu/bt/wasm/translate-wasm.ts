@@ -63,8 +63,8 @@ export const STATUS_DONE = 0;
 export const STATUS_INTERPRET = 1;
 /**
  * The instruction at STATE.eip was not run, and its own TLB fill wrote to a page holding translations
- * (an accessed bit in a page table beside code): it must run as it was decoded (WasmTranslation.fetched),
- * since its own bytes may have changed, and the interpreter goes on from the new bytes after it.
+ * (an accessed bit in a page table beside code): it must run as it was decoded from the bytes the
+ * region was made of, since its own may have changed, and the interpreter goes on after it.
  */
 export const STATUS_FETCHED = 2;
 
@@ -148,8 +148,6 @@ export interface WasmTranslation {
   readonly segs: number;
   /** A branch of the region goes back to one of its blocks at or before its own start (a loop). */
   readonly loops: boolean;
-  /** The instructions that can leave with STATUS_FETCHED (those with a TLB fill), by EIP, as decoded. */
-  readonly fetched: ReadonlyMap<number, Instr>;
 }
 
 export interface WasmOptions {
@@ -248,7 +246,7 @@ export function translateWasm(
       { name: 'run', type: { params: [I32], results: [I32] }, locals: LOCALS, code: w.region(ordered) },
     ],
   });
-  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops, fetched: w.fetched };
+  return { eip, length: total, blocks: blocks.size, bytes, codeStart: (phys - pageOff) + lo, codeBytes: hi - lo, segs, loops };
 }
 
 // The CF helper's locals: the size mask, the LazyOp, the record cut to its width, the answer.
@@ -301,8 +299,6 @@ class RegionWriter {
   /** Where the region's calls return to, when that is one of its blocks (RET goes on there inside). */
   private readonly returnPoints: number[] = [];
   private cur!: Insn;
-  /** WasmTranslation.fetched. */
-  readonly fetched = new Map<number, Instr>();
 
   private readonly S: StateOffsets;
 
@@ -553,7 +549,6 @@ class RegionWriter {
     c.get(LIN).i32(write ? 1 : 0).call(F_FILL);
     if (this.mode.identity) c.op(Op.drop);
     else {
-      this.fetched.set(this.cur.eip, this.cur.i);
       c.openHinted(false);
       this.exit(this.cur.eip, this.cur.k, STATUS_FETCHED);
       c.close();

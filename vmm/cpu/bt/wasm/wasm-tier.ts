@@ -18,7 +18,7 @@
 
 import type { Cpu } from '../../cpu.ts';
 import { CPU_SEGMENT_BASES } from '../../../memory.ts';
-import type { Instr } from '../../decode.ts';
+import { decode, type Instr } from '../../decode.ts';
 import { FAULT } from '../../fault.ts';
 import { segmentKeyMask, type ModeFacts } from '../mode.ts';
 import { makeTranslation, NO_SLOW_COUNTS, type Translation } from '../translate.ts';
@@ -127,6 +127,14 @@ export class WasmTier {
     if (!w) return null;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(w.bytes), this.imports);
     const run = instance.exports.run as (budget: number) => number;
+    // The region's bytes as translated (it lies in one page): an instruction that leaves with
+    // STATUS_FETCHED is decoded from them, since its own page walk may have changed it in RAM. Bytes,
+    // not the decoded instructions, which link to others and would keep whole pages of them alive.
+    const code = facts.identity ? null : this.cpu.mem.u8.slice(w.codeStart, w.codeStart + w.codeBytes);
+    const fetched = (): Instr => {
+      const at = phys + (cpu.eip - eip) - w.codeStart;
+      return decode(cpu.table, (k) => code![at + k] ?? 0, true, cpu);
+    };
     const s = this.state;
     const cpu = this.cpu;
     let calls = 0;
@@ -139,7 +147,7 @@ export class WasmTier {
       cpu.eip = s[S_EIP]!;
       const status = s[S_STATUS];
       if (status === STATUS_INTERPRET) n += cpu.interpretBlock(1);
-      else if (status === STATUS_FETCHED) n += cpu.runFetched(w.fetched.get(cpu.eip)!);
+      else if (status === STATUS_FETCHED) n += cpu.runFetched(fetched());
       if (calls < JUDGED_AFTER_CALLS) {
         insns += n;
         if (++calls === JUDGED_AFTER_CALLS && insns < JUDGED_AFTER_CALLS * MIN_INSNS_PER_CALL) {
