@@ -242,8 +242,8 @@ export class BlockWriter {
 
   /**
    * A read that may walk the page tables (paging on), through Cpu.btRead: if the walk set an accessed
-   * bit in a page holding translations, this code may be stale, and the interpreter runs the
-   * instruction instead (Cpu.btRead). The JavaScript translation's only test of it, on slow paths alone.
+   * bit in a page holding translations, this code may be stale, and the engine runs the instruction
+   * outside it (Cpu.runFetched). The only test of it, and on slow paths alone.
    */
   private walkChecked(read: string): string {
     return this.mode.identity ? read : `cpu.btRead(epoch, ${read})`;
