@@ -2,14 +2,15 @@
 // in this process, that a snapshot lets the VM run on to the same answer, that its state goes back
 // to that moment on a fresh overlay over a disk left frozen, and that a snapshot that fails leaves
 // the VM running on its old disk with no file behind (a disk that cannot be flushed included, whose
-// writes the guest keeps). Needs nasm.
+// writes the guest keeps, and a name another process took meanwhile, whose file stays). Needs nasm.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checksumGuest, runSlices, startGuest } from '../tests/state-guest/state-guest.ts';
 import { listSnapshots, revertTarget, snapshotFolder, snapshotNameProblem, takeSnapshot } from './cli-snapshots.ts';
+import { createOverlay } from './snapshot-files.ts';
 import { readStateHeader, StateFileBuilder } from './state-file.ts';
 import { Qcow2Image } from './backends/qcow2/qcow2.ts';
 import { VmmHost, type VmHandlers } from './vmm-host.ts';
@@ -79,6 +80,15 @@ test('a running VM snapshots and runs on to the same answer; its state goes back
   assert.equal(overlay.size, 1 << 20);
   await overlay.close();
   await assert.rejects(takeSnapshot(vm, folder, 'mid'), /exists already/);
+  // Another process (a second `hostbox run` sharing the folder) takes a name after the check and
+  // before the state is in place: the snapshot fails, their file stays, the VM runs on on its disk.
+  const raced = join(folder, 'raced.hbstate');
+  writeFileSync(raced, 'theirs');
+  const before = vm.hdaPath;
+  await assert.rejects(vm.snapshot(raced, (frozen) => createOverlay(folder, frozen), { name: 'raced' }), /raced\.hbstate exists already/);
+  assert.equal(readFileSync(raced, 'utf8'), 'theirs');
+  assert.equal(vm.hdaPath, before);
+  rmSync(raced);
   const second = await takeSnapshot(vm, folder, 'later', 'mid');
   assert.equal(second.frozenDisk, r.hdaPath, 'the second freezes the first overlay');
   await run.off;

@@ -193,3 +193,19 @@ test('a state file over 2 GiB is read whole (readFileSync stops there): what is 
     rmSync(path);
   }
 });
+
+test('a snapshot\'s write (keep) never replaces a file that appeared at its name meanwhile; a suspend\'s does', async () => {
+  const path = join(dir, 'taken.state');
+  writeFileSync(path, 'another process took this name first');
+  const b = new StateFileBuilder();
+  b.addSection({ id: 'cpu', version: 1, data: new Uint8Array(10) });
+  await assert.rejects(b.write(path, header(), { keep: true }), (e: Error) => e instanceof StateFileError && /taken\.state exists already/.test(e.message));
+  assert.equal(readFileSync(path, 'utf8'), 'another process took this name first');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left behind');
+  const fresh = join(dir, 'fresh.state');
+  await b.write(fresh, header(), { keep: true });
+  assert.deepEqual(readStateHeader(fresh), header());
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'nor after a write that succeeded');
+  await b.write(path, header());
+  assert.deepEqual(readStateHeader(path), header(), 'without keep the state replaces the file');
+});

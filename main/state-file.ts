@@ -5,7 +5,7 @@
 // at any moment leaves the previous state or none, never a half file that loads. Reading checks
 // everything (magic, format version, every checksum, the disks) before any of it reaches a VMM.
 
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
@@ -159,6 +159,29 @@ async function sectionBytes(id: string, version: number, encoding: number, raw: 
 }
 
 /**
+ * Puts `tmp` in place at `path` unless something is there already: link(2) fails rather than
+ * replace, so a check before the write and another writer finishing first cannot both win. On file
+ * systems without hard links the check and the rename are apart, as before.
+ */
+function publishNew(tmp: string, path: string): void {
+  try {
+    linkSync(tmp, path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new Error(`${basename(path)} exists already (written meanwhile by another process)`);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    if (statSync(path, { throwIfNoEntry: false })) throw new Error(`${basename(path)} exists already (written meanwhile by another process)`);
+    renameSync(tmp, path);
+    return;
+  }
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // The state is in place; a leftover temporary name is only untidy.
+  }
+}
+
+/**
  * Collects a state as the VMM streams it, compressing each piece as it arrives; `write` then puts
  * the file in place atomically.
  */
@@ -184,8 +207,12 @@ export class StateFileBuilder {
     this.count++;
   }
 
-  /** Writes temp file, fsync, rename, fsync of the folder. Returns the file's size. */
-  async write(path: string, header: StateHeader): Promise<number> {
+  /**
+   * Writes temp file, fsync, rename, fsync of the folder. Returns the file's size. With `keep`, a
+   * file already at `path` is never replaced: the write fails instead (a snapshot's name belongs to
+   * the first snapshot to finish, even when two processes share its folder).
+   */
+  async write(path: string, header: StateHeader, opts: { keep?: boolean } = {}): Promise<number> {
     let parts: Uint8Array[];
     const t0 = performance.now();
     try {
@@ -232,7 +259,8 @@ export class StateFileBuilder {
       t2 = performance.now();
       fsyncSync(fd);
       closeSync(fd);
-      renameSync(tmp, path);
+      if (opts.keep) publishNew(tmp, path);
+      else renameSync(tmp, path);
     } catch (e) {
       try {
         closeSync(fd);

@@ -625,7 +625,9 @@ export class VmmHost {
             disks: [...this.disks].filter(([id]) => !folderSlots.has(id)).map(([id, d]) => diskIdentity(id, (d as DiskImage).path)),
             ...(s.snapshot?.about ? { snapshot: s.snapshot.about } : {}),
           };
-          return s.builder.write(s.path, header);
+          // A snapshot never replaces a file (another `hostbox run` may share its folder); a suspend
+          // replaces the state it resumed from.
+          return s.builder.write(s.path, header, { keep: s.snapshot !== null });
         }).then(
           async (bytes) => {
             const result = { file: s.path, bytes, ms: performance.now() - s.t0, phases: { vmm: savedAt - s.t0, flush: flushedAt - savedAt, ...s.builder.timing } };
