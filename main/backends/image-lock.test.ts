@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageLock, ImageLockedError } from './image-lock.ts';
@@ -70,9 +70,11 @@ test('locks that cannot be judged are never taken over: another host, a live pro
     rmSync(`${s.image}.lck`);
     const mine = ImageLock.acquire(s.image, 'VM "Mine"');
     rmSync(`${s.image}.lck`);
+    rmSync(mine.inodeLockPath!);
     const theirs = ImageLock.acquire(s.image, 'VM "Theirs"');
     mine.release();
     assert.equal(JSON.parse(readFileSync(`${s.image}.lck`, 'utf8')).owner, 'VM "Theirs"');
+    assert.match(JSON.parse(readFileSync(theirs.inodeLockPath!, 'utf8')).owner, /^VM "Theirs"/);
     theirs.release();
   } finally {
     s.done();
@@ -110,6 +112,43 @@ test('one image under two names (a symbolic link to it, or to its folder) is one
     assert.equal(existsSync(join(s.dir, 'data', 'library.sqlite3.lck')), false);
   } finally {
     s.done();
+  }
+});
+
+test('one image under two hard links, in two folders, is one image: the second writer is refused, naming the first name', () => {
+  const s = scratch();
+  const other = mkdtempSync(join(tmpdir(), 'hostbox-lock-other-'));
+  try {
+    const twin = join(other, 'twin.img');
+    linkSync(s.image, twin);
+    for (const [first, second] of [
+      [s.image, twin],
+      [twin, s.image],
+    ] as const) {
+      const a = ImageLock.acquire(first, 'VM "Alpha"', 'disk image');
+      assert.ok(a.inodeLockPath && existsSync(a.inodeLockPath), 'a lock on the file itself is taken');
+      assert.throws(
+        () => ImageLock.acquire(second, 'VM "Beta"', 'disk image'),
+        (e: Error) => e instanceof ImageLockedError && e.message.includes(`disk image ${second} is in use by VM "Alpha" as ${realpathSync(first)} (pid ${process.pid})`),
+        `${first} then ${second}`,
+      );
+      // The refusal took nothing: the second name is free of locks, and the first is still held.
+      assert.equal(existsSync(`${second}.lck`), false);
+      assert.ok(existsSync(`${first}.lck`));
+      a.release();
+      assert.equal(existsSync(a.inodeLockPath), false, 'the lock on the file goes with the release');
+    }
+    ImageLock.acquire(twin, 'VM "Beta"', 'disk image').release();
+    // A stale lock on the file (its process gone) is taken over, as the one beside the image is.
+    const probe = ImageLock.acquire(s.image, 'probe');
+    const inodeLock = probe.inodeLockPath!;
+    probe.release();
+    writeFileSync(inodeLock, JSON.stringify({ pid: deadPid(), host: hostname(), started: '1', owner: 'VM "Crashed"', since: '' }));
+    ImageLock.acquire(twin, 'VM "Next"').release();
+    assert.equal(existsSync(inodeLock), false);
+  } finally {
+    s.done();
+    rmSync(other, { recursive: true, force: true });
   }
 });
 

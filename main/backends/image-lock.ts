@@ -3,14 +3,21 @@
 // created exclusively (written under a unique name with O_EXCL, then linked into place, which fails
 // when it exists) and holding who took it (pid, host, process start time, a name for people).
 //
+// Hard links give one file several names in several folders, each with its own place for a lock
+// beside it. So a second lock file is taken for the file itself, named by its device and inode
+// number, in a folder of this user's on this host (`hostbox-locks-<uid>` in XDG_RUNTIME_DIR or the
+// temporary folder): it keeps two names of one file apart on this host, where the lock beside the
+// image also serves other hosts sharing the folder. (QEMU's locks, fcntl(2) ones, belong to the
+// file too.)
+//
 // Why a lock file and not flock(2): Node reaches flock only through a native addon or a helper
 // process per image (util-linux flock(1)), and a flock names no holder, while the refusal must say
 // which VM or process holds the image. The price of a file is the stale lock a crash leaves behind:
 // one whose process is gone (same host, and its pid is dead or now belongs to a process started at
 // another time) is taken over. A lock from another host cannot be checked and is never taken over.
 
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -115,6 +122,34 @@ function lockTarget(path: string): string {
   }
 }
 
+/**
+ * The lock file for the file at `target` itself (by device and inode) in this user's lock folder on
+ * this host, or null: for a file not made yet, or when that folder cannot be trusted (not ours, or
+ * open to others, who could plant or remove locks in it).
+ */
+function fileLockPath(target: string): string | null {
+  let st;
+  try {
+    st = statSync(target, { bigint: true });
+  } catch {
+    return null;
+  }
+  const uid = process.getuid?.() ?? 0;
+  const dir = join(process.env.XDG_RUNTIME_DIR || tmpdir(), `hostbox-locks-${uid}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null;
+  }
+  try {
+    const d = lstatSync(dir);
+    if (!d.isDirectory() || d.uid !== uid || (d.mode & 0o077) !== 0) return null;
+  } catch {
+    return null;
+  }
+  return join(dir, `${st.dev}-${st.ino}.lck`);
+}
+
 /** Whether the holder is certainly gone: only decidable for a lock taken on this host. */
 function isStale(r: LockRecord): boolean {
   if (r.host !== hostname()) return false;
@@ -127,11 +162,28 @@ export class ImageLock {
   private constructor(
     readonly lockPath: string,
     private readonly text: string,
+    /** The lock on the file's inode (fileLockPath), taken after this one; null where none could be kept. */
+    private readonly fileLock: ImageLock | null = null,
   ) {}
 
   /** Takes the lock on `imagePath` for `owner` (a name people recognise); throws ImageLockedError naming the holder. */
   static acquire(imagePath: string, owner: string, what = 'image'): ImageLock {
-    const lockPath = `${lockTarget(imagePath)}.lck`;
+    const target = lockTarget(imagePath);
+    const beside = ImageLock.take(`${target}.lck`, imagePath, owner, what);
+    const byInode = fileLockPath(target);
+    if (byInode === null) return beside;
+    try {
+      const held = ImageLock.take(byInode, imagePath, `${owner} as ${target}`, what);
+      return new ImageLock(beside.lockPath, beside.text, held);
+    } catch (e) {
+      beside.release();
+      if (e instanceof ImageLockedError) throw e;
+      // The lock folder is unusable (full, or its permissions changed): the lock beside the image stands alone, as before.
+      return beside;
+    }
+  }
+
+  private static take(lockPath: string, imagePath: string, owner: string, what: string): ImageLock {
     const record: LockRecord = { pid: process.pid, host: hostname(), started: processStart(process.pid), owner, since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
     const text = JSON.stringify(record) + '\n';
     // The record is written to a file of its own (O_EXCL) and then published by link(2), which
@@ -209,12 +261,18 @@ export class ImageLock {
     }
   }
 
-  /** Removes the lock file, unless it is no longer this one's (someone deleted it by hand and took it again). */
+  /** The lock file on the image's inode in this user's lock folder, if one was taken. */
+  get inodeLockPath(): string | null {
+    return this.fileLock?.lockPath ?? null;
+  }
+
+  /** Removes the lock files, unless one is no longer this one's (someone deleted it by hand and took it again). */
   release(): void {
     try {
       if (readLock(this.lockPath) === this.text) unlinkSync(this.lockPath);
     } catch {
       // Already removed.
     }
+    this.fileLock?.release();
   }
 }
