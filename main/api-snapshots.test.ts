@@ -114,7 +114,24 @@ function statefulLauncher(): VmmLauncher & { disk(): string | undefined; guestWr
   });
 }
 
-async function settings(host: ReturnType<typeof createHostApi>, kernel: string, over: Partial<VmCreateSettings> = {}): Promise<VmCreateSettings> {
+type Scratch = ReturnType<typeof scratch>;
+type HostApi = ReturnType<typeof createHostApi>;
+type Launcher = ReturnType<typeof statefulLauncher>;
+
+/** Runs `body` against a host on fresh scratch files and the stand-in VMM; closes and removes them after, whatever happens. */
+async function withHost(body: (s: Scratch, host: HostApi, launcher: Launcher) => Promise<void>): Promise<void> {
+  const s = scratch();
+  const launcher = statefulLauncher();
+  const host = createHostApi({ dataDir: s.dataDir, launcher });
+  try {
+    await body(s, host, launcher);
+  } finally {
+    await host.close().catch(() => {});
+    s.done();
+  }
+}
+
+async function settings(host: HostApi, kernel: string, over: Partial<VmCreateSettings> = {}): Promise<VmCreateSettings> {
   return { ...(await host.api.defaultSettings()), name: 'Guest', kernelPath: kernel, ...over };
 }
 
@@ -175,11 +192,8 @@ async function assertSound(dataDir: string, id: string, why: string): Promise<vo
 test('a revert cut off before any of its library writes leaves a VM that resumes only a state fitting its disk', async () => {
   for (const before of ['suspended', 'off', 'running'] as const) {
     for (let n = 1; ; n++) {
-      const s = scratch();
-      const launcher = statefulLauncher();
-      const host = createHostApi({ dataDir: s.dataDir, launcher });
       let done = false;
-      try {
+      await withHost(async (s, host, launcher) => {
         const r = await host.api.createVm(await settings(host, s.kernel, { hdaPath: s.hda }));
         assert.ok(r.ok);
         const id = r.vm.id;
@@ -195,10 +209,7 @@ test('a revert cut off before any of its library writes leaves a VM that resumes
         await host.api.revertSnapshot(id, snap.id).catch((e: Error) => assert.match(e.message, /killed before library write/));
         done = !kill.reached();
         await assertSound(s.dataDir, id, `${before}, killed before library write ${n}`);
-      } finally {
-        await host.close().catch(() => {});
-        s.done();
-      }
+      });
       if (done) break;
     }
   }
@@ -206,10 +217,7 @@ test('a revert cut off before any of its library writes leaves a VM that resumes
 
 test('a host cut off while a VM shows as suspending never finds an older state file and resumes it', async () => {
   for (const op of ['suspend', 'snapshot'] as const) {
-    const s = scratch();
-    const launcher = statefulLauncher();
-    const host = createHostApi({ dataDir: s.dataDir, launcher });
-    try {
+    await withHost(async (s, host, launcher) => {
       const r = await host.api.createVm(await settings(host, s.kernel, { hdaPath: s.hda }));
       assert.ok(r.ok);
       const id = r.vm.id;
@@ -232,19 +240,13 @@ test('a host cut off while a VM shows as suspending never finds an older state f
       } finally {
         again.close();
       }
-    } finally {
-      await host.close().catch(() => {});
-      s.done();
-    }
+    });
   }
 });
 
 test('a revert to a snapshot whose disk was changed or moved since is refused by name, before the running VM is stopped', async () => {
   for (const how of ['changed, off', 'changed, running', 'moved, off', 'moved, running'] as const) {
-    const s = scratch();
-    const launcher = statefulLauncher();
-    const host = createHostApi({ dataDir: s.dataDir, launcher });
-    try {
+    await withHost(async (s, host, launcher) => {
       const r = await host.api.createVm(await settings(host, s.kernel, { hdaPath: s.hda }));
       assert.ok(r.ok);
       const id = r.vm.id;
@@ -273,21 +275,15 @@ test('a revert to a snapshot whose disk was changed or moved since is refused by
       assert.equal(after.currentDisk, before.currentDisk);
       assert.equal(launcher.disk(), before.currentDisk);
       assert.ok(existsSync(before.currentDisk!));
-    } finally {
-      await host.close().catch(() => {});
-      s.done();
-    }
+    });
   }
 });
 
 test('a running snapshot whose host files cannot be kept is kept, says so, and the library names the disk the VM runs on', async () => {
-  const s = scratch();
-  const shared = join(s.files, 'shared');
-  mkdirSync(shared);
-  writeFileSync(join(shared, 'a.txt'), 'a\n');
-  const launcher = statefulLauncher();
-  const host = createHostApi({ dataDir: s.dataDir, launcher });
-  try {
+  await withHost(async (s, host, launcher) => {
+    const shared = join(s.files, 'shared');
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'a.txt'), 'a\n');
     const r = await host.api.createVm(await settings(host, s.kernel, { hdaPath: s.hda, folders: [{ path: shared, readOnly: false }] }));
     assert.ok(r.ok, JSON.stringify(r));
     const id = r.vm.id;
@@ -301,17 +297,11 @@ test('a running snapshot whose host files cannot be kept is kept, says so, and t
     assert.ok(existsSync(host.library.snapshots(id)[0]!.state));
     assert.equal(vm.power, 'running');
     assert.match((await host.api.serialLog(id)).text, /the host folder files snapshot one reads could not be kept \(.*\): reverting to it, the guest reads them as the host has them then/);
-  } finally {
-    await host.close().catch(() => {});
-    s.done();
-  }
+  });
 });
 
 test('deleting the snapshot a VM descends from does not merge into an image another VM or program uses', async () => {
-  const s = scratch();
-  const launcher = statefulLauncher();
-  const host = createHostApi({ dataDir: s.dataDir, launcher });
-  try {
+  await withHost(async (s, host, launcher) => {
     const a = await host.api.createVm(await settings(host, s.kernel, { name: 'Alpha', hdaPath: s.hda }));
     const b = await host.api.createVm(await settings(host, s.kernel, { name: 'Beta', hdaPath: s.hda }));
     assert.ok(a.ok && b.ok);
@@ -343,16 +333,11 @@ test('deleting the snapshot a VM descends from does not merge into an image anot
     await host.api.deleteVm(b.vm.id);
     await host.api.deleteSnapshot(a.vm.id, snap.id);
     assert.equal(readFileSync(s.hda)[65536], 5);
-  } finally {
-    await host.close().catch(() => {});
-    s.done();
-  }
+  });
 });
 
 test('a snapshot does not freeze an image another VM runs on, and a VM does not run on an image another VM froze', async () => {
-  const s = scratch();
-  const host = createHostApi({ dataDir: s.dataDir, launcher: statefulLauncher() });
-  try {
+  await withHost(async (s, host) => {
     const a = await host.api.createVm(await settings(host, s.kernel, { name: 'Alpha', hdaPath: s.hda }));
     const b = await host.api.createVm(await settings(host, s.kernel, { name: 'Beta', hdaPath: s.hda }));
     assert.ok(a.ok && b.ok);
@@ -372,16 +357,11 @@ test('a snapshot does not freeze an image another VM runs on, and a VM does not 
     // Alpha runs on its overlay, which only reads the image.
     await host.api.powerOn(a.vm.id);
     await host.api.powerOff(a.vm.id);
-  } finally {
-    await host.close().catch(() => {});
-    s.done();
-  }
+  });
 });
 
 test('snapshot names that would write control sequences into the console are refused with one line', async () => {
-  const s = scratch();
-  const host = createHostApi({ dataDir: s.dataDir, launcher: statefulLauncher() });
-  try {
+  await withHost(async (s, host) => {
     const r = await host.api.createVm(await settings(host, s.kernel, { hdaPath: s.hda }));
     assert.ok(r.ok);
     await host.api.powerOn(r.vm.id);
@@ -390,10 +370,7 @@ test('snapshot names that would write control sequences into the console are ref
     assert.deepEqual(host.library.snapshots(r.vm.id), []);
     await host.api.takeSnapshot(r.vm.id, 'before upgrade (ok)');
     assert.equal(host.library.snapshots(r.vm.id)[0]!.name, 'before upgrade (ok)');
-  } finally {
-    await host.close().catch(() => {});
-    s.done();
-  }
+  });
 });
 
 test('a sync to the host pending when the VM is stopped (a revert, a power-off) writes nothing from the closed folder disk', async () => {

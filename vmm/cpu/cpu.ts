@@ -1164,11 +1164,9 @@ export class Cpu {
       try {
         done += this.interpretRun(budget - done, false);
       } catch (e) {
-        if (e !== FAULT) throw e;
-        this.eip = this.prevEip;
         done += this.interpreted;
         if (done === start) done++;
-        this.handleFault();
+        this.deliverFault(e);
       }
     }
     this.instructions += done;
@@ -1182,6 +1180,15 @@ export class Cpu {
    * translation engine's way of running code it has not translated; with `cold` (its cold runs) it
    * goes on block after block for as long as the engine's continueCold agrees at each block's end.
    */
+  interpretBlock(budget: number, cold = false): number {
+    try {
+      return this.interpretRun(budget, true, cold);
+    } catch (e) {
+      this.deliverFault(e);
+      return this.interpreted === this.blockBegan ? this.interpreted + 1 : this.interpreted;
+    }
+  }
+
   /**
    * Runs `i`, decoded at EIP, as interpretRun runs an instruction, delivering a fault. For an
    * instruction whose own read rewrote code (btRead): it completes as it was fetched, as it does in
@@ -1193,22 +1200,16 @@ export class Cpu {
       this.eip = (this.eip + i.len) & this.ipMask;
       i.h(this, i);
     } catch (e) {
-      if (e !== FAULT) throw e;
-      this.eip = this.prevEip;
-      this.handleFault();
+      this.deliverFault(e);
     }
     return 1;
   }
 
-  interpretBlock(budget: number, cold = false): number {
-    try {
-      return this.interpretRun(budget, true, cold);
-    } catch (e) {
-      if (e !== FAULT) throw e;
-      this.eip = this.prevEip;
-      this.handleFault();
-      return this.interpreted === this.blockBegan ? this.interpreted + 1 : this.interpreted;
-    }
+  /** An instruction threw `e`: a fault is delivered from the instruction's start (prevEip); anything else goes on up. */
+  private deliverFault(e: unknown): void {
+    if (e !== FAULT) throw e;
+    this.eip = this.prevEip;
+    this.handleFault();
   }
 
   /**
@@ -1272,16 +1273,15 @@ export class Cpu {
    */
   stepExactly(n: number): void {
     for (let k = 0; k < n; k++) {
+      this.prevEip = this.eip;
+      let i: Instr;
       try {
-        this.prevEip = this.eip;
-        const i = this.fetchInstr();
-        this.eip = (this.eip + i.len) & this.ipMask;
-        i.h(this, i);
+        i = this.fetchInstr();
       } catch (e) {
-        if (e !== FAULT) throw e;
-        this.eip = this.prevEip;
-        this.handleFault();
+        this.deliverFault(e);
+        continue;
       }
+      this.runFetched(i);
     }
   }
 
