@@ -591,6 +591,38 @@ if (process.env.HEAP_SPACES) {
   const v8 = await import('node:v8');
   console.log(v8.getHeapSpaceStatistics().map((h) => `${h.space_name} ${(h.space_used_size / 1048576).toFixed(1)}`).join(', '), `external ${(mu.external / 1048576).toFixed(1)} arrayBuffers ${(mu.arrayBuffers / 1048576).toFixed(1)}`);
 }
+// BUFFERS=1: the typed arrays reachable from the machine, largest first, by the path that reached them first.
+if (process.env.BUFFERS) {
+  const seen = new Set<unknown>();
+  const buffers = new Map<ArrayBufferLike, string>();
+  const walk = (o: unknown, path: string, depth: number): void => {
+    if (o === null || typeof o !== 'object' || seen.has(o) || depth > 12) return;
+    seen.add(o);
+    if (ArrayBuffer.isView(o)) {
+      if (!buffers.has(o.buffer)) buffers.set(o.buffer, path);
+      return;
+    }
+    if (o instanceof ArrayBuffer) {
+      if (!buffers.has(o)) buffers.set(o, path);
+      return;
+    }
+    if (o instanceof Map) {
+      let k = 0;
+      for (const v of o.values()) if (k++ < 50_000) walk(v, `${path}{}`, depth + 1);
+      return;
+    }
+    if (o instanceof Set) return;
+    if (Array.isArray(o)) {
+      for (let k = 0; k < Math.min(o.length, 50_000); k++) walk(o[k], `${path}[]`, depth + 1);
+      return;
+    }
+    for (const k of Object.keys(o)) walk((o as Record<string, unknown>)[k], `${path}.${k}`, depth + 1);
+  };
+  walk(m, 'm', 0);
+  const rows = [...buffers].map(([b, p]) => [b.byteLength, p] as const).sort((a, b) => b[0] - a[0]);
+  console.log(`typed arrays reachable: ${rows.length}, ${(rows.reduce((a, r) => a + r[0], 0) / 1048576).toFixed(1)} MiB`);
+  for (const [n, p] of rows.slice(0, 25)) console.log(`  ${(n / 1048576).toFixed(2)} MiB ${p}`);
+}
 // HEAP_SNAPSHOT=file writes V8's heap snapshot there (after the collection above), to see what holds the memory.
 if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
 console.log(out.slice(-300));

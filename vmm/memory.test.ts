@@ -72,3 +72,20 @@ test('plainSpan follows the RAM that runs unbroken from 1 MiB: a ROM or a device
   assert.equal(mem.plainSpan.buffer, mem.wasm.buffer);
   assert.equal(mem.plainSpan.byteOffset, mem.cpuStateOffset + CPU_PLAIN_SPAN);
 });
+
+test('an MMIO range mapped again after an unmap keeps one place: unmapping it then gives the pages back to RAM', () => {
+  const mem = new PhysicalMemory(4 << 20);
+  const device = { name: 'dev', base: 0x200000, length: 0x2000, read: () => 0x5a, write: () => {} };
+  for (let round = 0; round < 3; round++) {
+    mem.mapMmio(device);
+    assert.equal(mem.read8(0x200001), 0x5a);
+    mem.unmapMmio(device);
+    assert.equal(mem.kind[0x200], PAGE_RAM, `round ${round}`);
+    mem.write8(0x200001, 7);
+    assert.equal(mem.read8(0x200001), 7);
+  }
+  // Distinct ranges have a bound, met with an error at set-up rather than a wrong device later.
+  for (let k = 1; k < 127; k++) mem.mapMmio({ name: `r${k}`, base: 0x10000000 + k * 4096, length: 4096, read: () => k, write: () => {} });
+  assert.equal(mem.read8(0x10000000 + 126 * 4096), 126);
+  assert.throws(() => mem.mapMmio({ name: 'one too many', base: 0x20000000, length: 4096, read: () => 0, write: () => {} }), /more than 127/);
+});

@@ -41,8 +41,12 @@ export class PhysicalMemory {
   i32!: Int32Array;
   /** Page kind per 4 KiB physical page (PAGE_*). */
   readonly kind = new Uint8Array(PAGES);
-  /** MMIO handler index per page, for PAGE_MMIO pages. */
-  private readonly mmioIndex = new Int16Array(PAGES).fill(-1);
+  /**
+   * MMIO handler index per page, for PAGE_MMIO pages. One byte: a PC has a handful of MMIO ranges
+   * (VGA, its framebuffer, the BIOS flash, the shadow area), each mapped once and mapped again in
+   * place, and the table is 1 MiB of the memory beyond guest RAM per byte of it.
+   */
+  private readonly mmioIndex = new Int8Array(PAGES).fill(-1);
   private readonly mmio: MmioRange[] = [];
   /**
    * Pages whose bytes the CPU has decoded instructions from. A write to such a page calls
@@ -132,8 +136,13 @@ export class PhysicalMemory {
     const last = (range.base + range.length - 1) >>> 12;
     for (let p = first; p <= last; p++)
       if (this.mmioIndex[p]! >= 0) throw new Error(`MMIO range ${range.name} overlaps ${this.mmio[this.mmioIndex[p]!]!.name}`);
-    const idx = this.mmio.length;
-    this.mmio.push(range);
+    // A range mapped again (after unmapMmio) keeps its index: unmapMmio finds it by that index.
+    let idx = this.mmio.indexOf(range);
+    if (idx < 0) {
+      if (this.mmio.length >= 127) throw new Error(`MMIO range ${range.name}: more than 127 ranges`);
+      idx = this.mmio.length;
+      this.mmio.push(range);
+    }
     for (let p = first; p <= last; p++) {
       this.mmioIndex[p] = idx;
       this.kind[p] = PAGE_MMIO;

@@ -168,13 +168,17 @@ export class BtEngine {
   private readonly borrowers = new Map<number, Set<Translation>>();
   /** Pages demoted since the last decay, which then gives them another chance. */
   private readonly demoted: number[] = [];
-  /** By physical page number: PAGE_TRANSLATED, PAGE_DEMOTED or 0 (a Map lookup costs more). */
-  private readonly pageState = new Uint8Array(1 << 20);
+  /**
+   * By physical page number: PAGE_TRANSLATED, PAGE_DEMOTED or 0 (a Map lookup costs more). Only
+   * RAM's pages, as in `entries`: code elsewhere (ROM, MMIO) is only interpreted, and tables for all
+   * 4 GiB were 4 MiB of the memory beyond a 256 MiB guest's RAM.
+   */
+  private readonly pageState: Uint8Array;
   /**
    * By physical page number: translations dropped from the page after little use, in a row (demotion:
    * pageState). Beside pageState rather than in the page's entry, which goes when the page is emptied.
    */
-  private readonly pageWaste = new Uint8Array(1 << 20);
+  private readonly pageWaste: Uint8Array;
   /**
    * Direct-mapped by physical address (lookupIndex): the translation the dispatcher found there last,
    * which spares it the page's Map and variant chain when the same entry point is reached again.
@@ -187,7 +191,7 @@ export class BtEngine {
    * page's variants there. Nine in ten of the dispatcher's misses in lukewarm code had been such
    * blocks (kernel pages hold translations and cold code side by side).
    */
-  private readonly entries = new EntryMap();
+  private readonly entries: EntryMap;
   private readonly hot = new Uint32Array(1 << HOT_BITS);
   /**
    * A cold run's state (interpretCold): the current block's entry in `hot` (-1: none), where in the
@@ -244,6 +248,10 @@ export class BtEngine {
       readonly wasm?: boolean;
     } = {},
   ) {
+    const ramPages = cpu.mem.size >>> 12;
+    this.pageState = new Uint8Array(ramPages);
+    this.pageWaste = new Uint8Array(ramPages);
+    this.entries = new EntryMap(ramPages);
     const layout = options.wasm === false ? null : wasmLayoutOf(cpu);
     this.wasm = layout ? new WasmTier(cpu, layout, options.replayable ?? false) : null;
   }

@@ -34,3 +34,14 @@ test('an entry map grows past its first slots and reuses the slots given back', 
   assert.equal(m.pages, 0);
   assert.ok(!m.has(999 * 0x1000 + 999));
 });
+
+test('an entry map sized for RAM answers false for pages past it and refuses to add one there', () => {
+  const m = new EntryMap(16);
+  m.add(0xf123);
+  assert.ok(m.has(0xf123));
+  for (const phys of [0x10000, 0x10123, 0xfffff000]) assert.ok(!m.has(phys), phys.toString(16));
+  assert.throws(() => m.add(0x10000), RangeError);
+  m.clearPage(0x10);
+  m.remove(0x10000);
+  assert.equal(m.pages, 1);
+});

@@ -13,12 +13,20 @@ const WORDS = 4096 / 32;
 const FIRST_SLOTS = 256;
 
 export class EntryMap {
-  /** By physical page: 1 + its slot in `bits`, or 0 when no translation begins there. */
-  private readonly slotOf = new Uint16Array(1 << 20);
+  /**
+   * By physical page: 1 + its slot in `bits`, or 0 when no translation begins there. Only RAM's pages
+   * (`pages`): no other page holds a translation, and a table for all 4 GiB was 2 MiB.
+   */
+  private readonly slotOf: Uint16Array;
   private bits = new Int32Array(FIRST_SLOTS * WORDS);
   /** Slots given back, and how many were ever handed out. */
   private readonly free: number[] = [];
   private used = 0;
+
+  /** For physical pages 0 to `pages` - 1 (RAM's); `has` answers false beyond them. */
+  constructor(pages = 1 << 20) {
+    this.slotOf = new Uint16Array(pages);
+  }
 
   /** Whether a translation begins at physical address `phys`. */
   has(phys: number): boolean {
@@ -28,14 +36,15 @@ export class EntryMap {
 
   add(phys: number): void {
     const page = phys >>> 12;
+    if (page >= this.slotOf.length) throw new RangeError(`page ${page.toString(16)} is past the entry map's ${this.slotOf.length} pages`);
     let s = this.slotOf[page]!;
     if (s === 0) s = this.slotOf[page] = this.allocate() + 1;
     this.bits[(s - 1) * WORDS + ((phys & 0xfff) >>> 5)]! |= 1 << (phys & 31);
   }
 
   remove(phys: number): void {
-    const s = this.slotOf[phys >>> 12]!;
-    if (s === 0) return;
+    const s = this.slotOf[phys >>> 12];
+    if (s === undefined || s === 0) return;
     const base = (s - 1) * WORDS;
     this.bits[base + ((phys & 0xfff) >>> 5)]! &= ~(1 << (phys & 31));
     for (let k = 0; k < WORDS; k++) if (this.bits[base + k] !== 0) return;
@@ -44,7 +53,8 @@ export class EntryMap {
 
   /** No translation begins on physical page `page` any more. */
   clearPage(page: number): void {
-    if (this.slotOf[page] !== 0) this.release(page);
+    const s = this.slotOf[page];
+    if (s !== undefined && s !== 0) this.release(page);
   }
 
   clear(): void {
