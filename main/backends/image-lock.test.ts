@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageLock, ImageLockedError } from './image-lock.ts';
@@ -149,6 +149,34 @@ test('one image under two hard links, in two folders, is one image: the second w
   } finally {
     s.done();
     rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('a lock folder others could write to is not used: the lock beside the image still holds alone', () => {
+  const s = scratch();
+  const runtime = mkdtempSync(join(tmpdir(), 'hostbox-lock-runtime-'));
+  const was = process.env.XDG_RUNTIME_DIR;
+  try {
+    process.env.XDG_RUNTIME_DIR = runtime;
+    const shared = join(runtime, `hostbox-locks-${process.getuid?.() ?? 0}`);
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const a = ImageLock.acquire(s.image, 'VM "Alpha"', 'disk image');
+    assert.equal(a.inodeLockPath, null);
+    assert.deepEqual(readdirSync(shared), [], 'nothing was put in the shared folder');
+    assert.throws(() => ImageLock.acquire(s.image, 'VM "Beta"', 'disk image'), /in use by VM "Alpha"/);
+    a.release();
+    assert.equal(existsSync(`${s.image}.lck`), false);
+    // Its own folder, made private, is used.
+    rmSync(shared, { recursive: true });
+    const b = ImageLock.acquire(s.image, 'VM "Beta"', 'disk image');
+    assert.ok(b.inodeLockPath?.startsWith(shared));
+    b.release();
+  } finally {
+    if (was === undefined) delete process.env.XDG_RUNTIME_DIR;
+    else process.env.XDG_RUNTIME_DIR = was;
+    s.done();
+    rmSync(runtime, { recursive: true, force: true });
   }
 });
 

@@ -176,10 +176,10 @@ export class ImageLock {
       const held = ImageLock.take(byInode, imagePath, `${owner} as ${target}`, what);
       return new ImageLock(beside.lockPath, beside.text, held);
     } catch (e) {
-      beside.release();
-      if (e instanceof ImageLockedError) throw e;
       // The lock folder is unusable (full, or its permissions changed): the lock beside the image stands alone, as before.
-      return beside;
+      if (!(e instanceof ImageLockedError)) return beside;
+      beside.release();
+      throw e;
     }
   }
 
