@@ -146,6 +146,13 @@ test('one image under two hard links, in two folders, is one image: the second w
     writeFileSync(inodeLock, JSON.stringify({ pid: deadPid(), host: hostname(), started: '1', owner: 'VM "Crashed"', since: '' }));
     ImageLock.acquire(twin, 'VM "Next"').release();
     assert.equal(existsSync(inodeLock), false);
+    // A live holder whose file is gone (its inode number now another file's, as here): its lock on the
+    // number is stale; one whose file is still that inode is not.
+    writeFileSync(inodeLock, JSON.stringify({ pid: process.ppid, host: hostname(), started: null, owner: 'VM "Elsewhere"', since: '', file: join(other, 'deleted.img') }));
+    ImageLock.acquire(twin, 'VM "Next"').release();
+    writeFileSync(inodeLock, JSON.stringify({ pid: process.ppid, host: hostname(), started: null, owner: 'VM "Elsewhere"', since: '', file: s.image }));
+    assert.throws(() => ImageLock.acquire(twin, 'VM "Next"'), /in use by VM "Elsewhere"/);
+    rmSync(inodeLock);
   } finally {
     s.done();
     rmSync(other, { recursive: true, force: true });

@@ -30,6 +30,11 @@ interface LockRecord {
   since: string;
   /** Tells this lock from a later one in the same place (inode numbers are reused at once). */
   nonce: string;
+  /**
+   * A lock on a file's inode: the name the holder locked it by. If that name no longer leads to the
+   * inode, the holder let the file go (its inode number may now be another file's) and the lock is stale.
+   */
+  file?: string;
 }
 
 export class ImageLockedError extends Error {}
@@ -66,6 +71,7 @@ function parseRecord(text: string): LockRecord | null {
       owner: r.owner.slice(0, 200),
       since: typeof r.since === 'string' ? r.since : '',
       nonce: typeof r.nonce === 'string' ? r.nonce : '',
+      ...(typeof r.file === 'string' ? { file: r.file } : {}),
     };
   } catch {
     return null;
@@ -127,13 +133,9 @@ function lockTarget(path: string): string {
  * this host, or null: for a file not made yet, or when that folder cannot be trusted (not ours, or
  * open to others, who could plant or remove locks in it).
  */
-function fileLockPath(target: string): string | null {
-  let st;
-  try {
-    st = statSync(target, { bigint: true });
-  } catch {
-    return null;
-  }
+function fileLockPath(target: string): { path: string; key: string } | null {
+  const key = inodeKey(target);
+  if (key === null) return null;
   const uid = process.getuid?.() ?? 0;
   const dir = join(process.env.XDG_RUNTIME_DIR || tmpdir(), `hostbox-locks-${uid}`);
   try {
@@ -147,7 +149,17 @@ function fileLockPath(target: string): string | null {
   } catch {
     return null;
   }
-  return join(dir, `${st.dev}-${st.ino}.lck`);
+  return { path: join(dir, `${key}.lck`), key };
+}
+
+/** The device and inode of the file at `path`, as a lock file's name has them; null when there is none. */
+function inodeKey(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}-${st.ino}`;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether the holder is certainly gone: only decidable for a lock taken on this host. */
@@ -173,7 +185,7 @@ export class ImageLock {
     const byInode = fileLockPath(target);
     if (byInode === null) return beside;
     try {
-      const held = ImageLock.take(byInode, imagePath, `${owner} as ${target}`, what);
+      const held = ImageLock.take(byInode.path, imagePath, `${owner} as ${target}`, what, { file: target, key: byInode.key });
       return new ImageLock(beside.lockPath, beside.text, held);
     } catch (e) {
       // The lock folder is unusable (full, or its permissions changed): the lock beside the image stands alone, as before.
@@ -183,8 +195,16 @@ export class ImageLock {
     }
   }
 
-  private static take(lockPath: string, imagePath: string, owner: string, what: string): ImageLock {
-    const record: LockRecord = { pid: process.pid, host: hostname(), started: processStart(process.pid), owner, since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
+  private static take(lockPath: string, imagePath: string, owner: string, what: string, inode?: { file: string; key: string }): ImageLock {
+    const record: LockRecord = {
+      pid: process.pid,
+      host: hostname(),
+      started: processStart(process.pid),
+      owner,
+      since: new Date().toISOString(),
+      nonce: randomBytes(8).toString('hex'),
+      ...(inode ? { file: inode.file } : {}),
+    };
     const text = JSON.stringify(record) + '\n';
     // The record is written to a file of its own (O_EXCL) and then published by link(2), which
     // fails if the lock exists: a lock file is never seen empty or half-written.
@@ -213,7 +233,8 @@ export class ImageLock {
           if (code !== 'EEXIST') throw new Error(`cannot lock ${what} ${imagePath} (${lockPath}: ${(e as Error).message})`);
         }
         const held = ImageLock.holder(lockPath);
-        if (held.record && isStale(held.record) && attempt === 0 && ImageLock.removeStale(lockPath, held.text)) continue;
+        const gone = held.record !== null && (isStale(held.record) || (inode !== undefined && held.record.file !== undefined && inodeKey(held.record.file) !== inode.key));
+        if (gone && attempt === 0 && ImageLock.removeStale(lockPath, held.text)) continue;
         const who = held.record ? `${held.record.owner} (pid ${held.record.pid}${held.record.host !== hostname() ? ` on ${held.record.host}` : ''})` : 'another program (its lock file cannot be read)';
         throw new ImageLockedError(`${what} ${imagePath} is in use by ${who}; if nothing uses it any more, delete ${lockPath}`);
       }
