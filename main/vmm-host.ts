@@ -200,9 +200,9 @@ export function packageRoot(): string {
 }
 
 /** The most readFileSync reads (2 GiB less a byte); a larger file would fail with Node's words, naming no file. */
-const MAX_BOOT_FILE = 2 ** 31 - 1;
+export const MAX_BOOT_FILE = 2 ** 31 - 1;
 
-const sizeText = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
+export const sizeText = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 /**
  * Reads a kernel, initrd or BIOS whole. `sizeProblem` gives the line refusing a file of a size that

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -54,6 +54,34 @@ test('a VM is stored with its settings and a folder of its own, and is there aft
       { name: 'Debian', memoryMiB: 128, kernelPath: s.kernel, initrdPath: s.initrd, cmdline: 'console=ttyS0 quiet', boot: 'kernel', serial: 'console', engine: 'auto' },
     );
     assert.match(vm!.createdAt, /^\d{4}-\d\d-\d\dT/);
+    lib.close();
+  } finally {
+    s.done();
+  }
+});
+
+test('a kernel is judged by its headers and its size, not read whole: a large file is refused in one line naming it', () => {
+  const s = scratch();
+  try {
+    const lib = VmLibrary.open(s.dir);
+    const kernelError = (path: string): string | null => {
+      const r = lib.create(settings(s, { name: `vm-${Math.random()}`, kernelPath: path }), pty);
+      return r.ok ? null : r.errors.find((e) => e.field === 'kernelPath')?.message ?? null;
+    };
+    // A bzImage whose protected-mode part is 64 MiB (sparse here): its length is what says it is whole.
+    const pm = 64 << 20;
+    const big = join(s.files, 'big-vmlinuz');
+    writeFileSync(big, fakeBzImage({ pmSize: 0x3000, syssize: Math.ceil(pm / 16) }));
+    truncateSync(big, 5 * 512 + pm);
+    assert.equal(kernelError(big), null);
+    truncateSync(big, 5 * 512 + pm - 4096);
+    assert.match(kernelError(big)!, /^Kernel file is truncated: the protected-mode kernel should be 67108864 bytes/);
+    // Over what a boot can read: the file is named, in one line.
+    const huge = join(s.files, 'huge.iso');
+    writeFileSync(huge, '');
+    truncateSync(huge, 2 ** 31 + 4096);
+    const m = kernelError(huge)!;
+    assert.ok(m.startsWith(`${huge} is 2.0 GiB; a kernel can be at most 2 GiB`) && !m.includes('\n'), m);
     lib.close();
   } finally {
     s.done();

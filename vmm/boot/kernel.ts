@@ -7,11 +7,20 @@ import { findMultibootHeader, loadMultiboot } from './multiboot.ts';
 
 export type KernelKind = 'linux' | 'multiboot';
 
-/** Which loader takes this image; throws an Error naming what is wrong with it. */
-export function kernelKind(kernel: Uint8Array): KernelKind {
+/**
+ * How much of an image kernelKind reads: the setup header (below 0x400), the kernel version string
+ * it points to (at most 0x10200 + 256 bytes in), the Multiboot header's search (the first 8 KiB).
+ */
+export const KERNEL_HEAD_BYTES = 0x10400;
+
+/**
+ * Which loader takes this image; throws an Error naming what is wrong with it. `length` is the whole
+ * file's when `kernel` holds only its first KERNEL_HEAD_BYTES (a check before the file is read whole).
+ */
+export function kernelKind(kernel: Uint8Array, length = kernel.length): KernelKind {
   if (!hasLinuxHeader(kernel) && findMultibootHeader(kernel)) return 'multiboot';
   try {
-    parseBzImage(kernel);
+    parseBzImage(kernel, length);
   } catch (e) {
     if (hasLinuxHeader(kernel)) throw e;
     throw new Error(`${(e as Error).message}, nor a Multiboot kernel`);

@@ -148,12 +148,16 @@ export function hasLinuxHeader(kernel: Uint8Array): boolean {
   return kernel.length >= HDR_HEADER + 4 && u32(kernel, HDR_HEADER) === HDRS_MAGIC;
 }
 
-/** Reads and checks a bzImage's setup header; throws an Error naming the problem. */
-export function parseBzImage(kernel: Uint8Array): BzImageHeader {
+/**
+ * Reads and checks a bzImage's setup header; throws an Error naming the problem. `length` is the
+ * file's (by default the array's): the checks read only the first KERNEL_HEAD_BYTES, so a caller that
+ * only validates may pass those and the length (vm-settings, which need not read a large file whole).
+ */
+export function parseBzImage(kernel: Uint8Array, length = kernel.length): BzImageHeader {
   if (kernel.length >= 4 && kernel[0] === 0x7f && kernel[1] === 0x45 && kernel[2] === 0x4c && kernel[3] === 0x46)
     throw new Error('kernel is an ELF file (vmlinux), not a bzImage: use arch/x86/boot/bzImage or /boot/vmlinuz-*');
-  if (kernel.length < HDR_HEADER + 4)
-    throw new Error(`kernel is not a bzImage: the file has only ${kernel.length} bytes, too short for a Linux setup header`);
+  if (length < HDR_HEADER + 4)
+    throw new Error(`kernel is not a bzImage: the file has only ${length} bytes, too short for a Linux setup header`);
   if (!hasLinuxHeader(kernel))
     throw new Error(`kernel is not a bzImage: no "HdrS" signature at offset 0x202`);
   const protocol = u16(kernel, HDR_VERSION);
@@ -163,18 +167,18 @@ export function parseBzImage(kernel: Uint8Array): BzImageHeader {
   const headerEnd = HDR_HEADER + kernel[HDR_JUMP + 1]!;
   if (headerEnd < HDR_CMDLINE_SIZE + 4 || headerEnd > 0x400)
     throw new Error(`kernel setup header is malformed: it claims to end at ${hex(headerEnd)}`);
-  if (kernel.length < headerEnd)
-    throw new Error(`kernel file is truncated: ${kernel.length} bytes, but its setup header alone ends at ${hex(headerEnd)}`);
+  if (length < headerEnd)
+    throw new Error(`kernel file is truncated: ${length} bytes, but its setup header alone ends at ${hex(headerEnd)}`);
   if (u16(kernel, HDR_BOOT_FLAG) !== 0xaa55)
     throw new Error('kernel is not a bzImage: boot sector signature 0xAA55 missing at offset 0x1fe');
 
   const setupSects = kernel[HDR_SETUP_SECTS]! || 4;
   const setupSize = (setupSects + 1) * 512;
-  if (kernel.length < setupSize)
+  if (length < setupSize)
     throw new Error(
-      `kernel file is truncated: the header says the setup code takes ${setupSize} bytes, but the file has only ${kernel.length}`,
+      `kernel file is truncated: the header says the setup code takes ${setupSize} bytes, but the file has only ${length}`,
     );
-  const kernelSize = kernel.length - setupSize;
+  const kernelSize = length - setupSize;
   // syssize is rounded up to whole 16-byte paragraphs, so the file may be up to 15 bytes shorter.
   const sysBytes = u32(kernel, HDR_SYSSIZE) * 16;
   if (sysBytes === 0) throw new Error('kernel setup header is malformed: syssize is 0');
