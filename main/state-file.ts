@@ -164,13 +164,14 @@ async function sectionBytes(id: string, version: number, encoding: number, raw: 
  * systems without hard links the check and the rename are apart, as before.
  */
 function publishNew(tmp: string, path: string): void {
+  const taken = (): Error => new Error(`${basename(path)} exists already (written meanwhile by another process)`);
   try {
     linkSync(tmp, path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new Error(`${basename(path)} exists already (written meanwhile by another process)`);
+    if (code === 'EEXIST') throw taken();
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
-    if (statSync(path, { throwIfNoEntry: false })) throw new Error(`${basename(path)} exists already (written meanwhile by another process)`);
+    if (statSync(path, { throwIfNoEntry: false })) throw taken();
     renameSync(tmp, path);
     return;
   }

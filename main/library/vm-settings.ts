@@ -9,6 +9,7 @@ import { KERNEL_HEAD_BYTES, kernelKind } from '../../vmm/boot/kernel.ts';
 import type { EngineSetting, FieldError, SettingsField, VmCreateSettings, VmSettings } from '../api-types.ts';
 import { MAX_BOOT_FILE, MAX_MEMORY_MIB, MIN_MEMORY_MIB, ideSlotsForFolders, sizeText } from '../vmm-host.ts';
 import { folderRefusal, imageRefusal, type ImageScope } from '../backends/image-policy.ts';
+import { readFull } from '../backends/host-folder/folder-sync.ts';
 import { parseForward, parseMac, type ParsedForward } from '../backends/nat/forward-spec.ts';
 
 export const ENGINES: readonly EngineSetting[] = ['auto', 'interpreter', 'bt', 'check'];
@@ -139,12 +140,7 @@ function kernelProblem(path: string): string | null {
     const head = new Uint8Array(Math.min(size, KERNEL_HEAD_BYTES));
     const fd = openSync(path, 'r');
     try {
-      let n = 0;
-      while (n < head.length) {
-        const k = readSync(fd, head, n, head.length - n, n);
-        if (k === 0) break;
-        n += k;
-      }
+      readFull(fd, head, head.length, 0);
     } finally {
       closeSync(fd);
     }

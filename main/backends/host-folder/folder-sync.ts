@@ -501,7 +501,8 @@ function sameContents(temp: string, path: string, st: Stats): boolean {
   }
 }
 
-function readFull(fd: number, buf: Uint8Array, n: number, at: number): number {
+/** Reads up to `n` bytes at `at` into `buf`, going on after short reads; returns how many there were. */
+export function readFull(fd: number, buf: Uint8Array, n: number, at: number): number {
   let done = 0;
   while (done < n) {
     const k = readSync(fd, buf, done, n - done, at + done);
