@@ -36,13 +36,47 @@ class FakeShell implements GuestRunner {
   }
 }
 
+/** A guest whose idle prompt keeps the host busy: it spins 8 ms of every 10, and counts instructions. */
+class BusyIdleShell extends FakeShell {
+  private spins = 0;
+  private timer: NodeJS.Timeout | null = null;
+  override async start(): Promise<void> {
+    await super.start();
+    this.timer = setInterval(() => {
+      const end = performance.now() + 8;
+      while (performance.now() < end) this.spins++;
+    }, 10);
+  }
+  override instructions(): number | null {
+    return this.spins;
+  }
+  override async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await super.stop();
+  }
+}
+
 test('a pass boots, runs every workload between its markers and stops the guest', async () => {
   const shell = new FakeShell();
-  const r = await measurePass(shell, 1, WORKLOADS, { readyMarker: 'HOSTBOX-GUEST-READY', prompt: '/ # ' }, 5000);
+  const r = await measurePass(shell, 1, WORKLOADS, { readyMarker: 'HOSTBOX-GUEST-READY', prompt: '/ # ' }, 5000, null);
   assert.equal(shell.stopped, true);
+  assert.equal(r.idle, null);
   assert.deepEqual(Object.keys(r.workloads), WORKLOADS.map((w) => w.name));
   for (const w of WORKLOADS) assert.ok(r.workloads[w.name]!.ms >= 15, `${w.name} timed ${r.workloads[w.name]!.ms} ms`);
   assert.ok(r.bootMs >= 4);
+});
+
+test("a pass measures the host's CPU time while the guest idles at its prompt after the workloads", async () => {
+  const guest = { readyMarker: 'HOSTBOX-GUEST-READY', prompt: '/ # ' };
+  const window = { settleMs: 20, ms: 300 };
+  const quiet = await measurePass(new FakeShell(), 1, WORKLOADS.slice(0, 1), guest, 5000, window);
+  const busy = await measurePass(new BusyIdleShell(), 1, WORKLOADS.slice(0, 1), guest, 5000, window);
+  for (const r of [quiet, busy]) assert.ok(r.idle && r.idle.ms >= 290, `idle window ${r.idle?.ms} ms`);
+  assert.equal(quiet.idle!.instructions, null);
+  assert.ok(busy.idle!.instructions! > 0, 'instructions counted over the window');
+  // The busy guest burns about 80% of a core; the quiet one only the test runner's own noise.
+  assert.ok(busy.idle!.cpuMs / busy.idle!.ms > 0.5, `busy idle at ${busy.idle!.cpuMs} ms of CPU in ${busy.idle!.ms}`);
+  assert.ok(quiet.idle!.cpuMs < busy.idle!.cpuMs / 2, `quiet idle at ${quiet.idle!.cpuMs} ms of CPU`);
 });
 
 test('the echo of a typed command line never matches its own markers', () => {

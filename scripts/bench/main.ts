@@ -8,14 +8,15 @@
 //
 // Options: --runs N (default 3), --only name,name (workloads; folder-read for the folder disk
 //          alone, net for the network alone), --engines bt,hostbox,v86, --timeout-s N (per wait,
-//          default 600), --memory MiB (default 256).
+//          default 600), --memory MiB (default 256), --idle-s N (how long each pass leaves the
+//          guest idle at its prompt after the workloads for the idle figure, default 5; 0: none).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { HostboxRunner } from './hostbox-runner.ts';
 import { V86Runner } from './v86-runner.ts';
-import { measurePass, median, type PassResult } from './measure.ts';
+import { IDLE_WINDOW, measurePass, median, type PassResult } from './measure.ts';
 import { WORKLOADS } from './workloads.ts';
 import type { GuestRunner } from './runner.ts';
 import { mixedWorkload, tightLoop } from './cpu-loops.ts';
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
   }
   const engines = arg('engines', 'bt,hostbox,v86').split(',');
   const timeoutMs = Number(arg('timeout-s', '600')) * 1000;
+  const idleS = Number(arg('idle-s', String(IDLE_WINDOW.ms / 1000)));
+  const idleWindow = idleS > 0 ? { ...IDLE_WINDOW, ms: idleS * 1000 } : null;
   const guest = {
     kernel: join(guestDir, 'vmlinuz'),
     initrd: join(guestDir, 'initrd.img'),
@@ -83,7 +86,7 @@ async function main(): Promise<void> {
       const factory = make[e];
       if (!factory) throw new Error(`unknown engine ${e}`);
       process.stderr.write(`pass ${run}/${runs} ${e}... `);
-      const r = await measurePass(factory(), run, workloads, manifest, timeoutMs);
+      const r = await measurePass(factory(), run, workloads, manifest, timeoutMs, workloads.length ? idleWindow : null);
       process.stderr.write(`boot ${(r.bootMs / 1000).toFixed(1)} s${r.overheadMiB === null ? '' : `, ${r.overheadMiB.toFixed(0)} MiB beyond guest RAM`}\n`);
       // Named by the key it was asked for (hostbox-bt and hostbox-interpreter share a prefix).
       results.push({ ...r, engine: e });
@@ -117,6 +120,24 @@ async function main(): Promise<void> {
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   if (names.length) for (const r of table) console.log(r.map((x, c) => x.padStart(widths[c]!)).join('  '));
   void rows;
+  // What an idle guest costs the host: CPU time over wall time (100% is one core), and how many
+  // guest instructions it ran meanwhile (its timer ticks between halts).
+  const idleSummary: Record<string, { cpuPercent: number; guestMips: number | null }> = {};
+  for (const e of engines) {
+    const mine = results.filter((r) => r.engine === e && r.idle);
+    if (!mine.length) continue;
+    const cpuPercent = median(mine.map((r) => (100 * r.idle!.cpuMs) / r.idle!.ms));
+    const counts = mine.map((r) => r.idle!.instructions);
+    const guestMips = counts.every((x) => x !== null) ? median(mine.map((r) => r.idle!.instructions! / r.idle!.ms / 1000)) : null;
+    idleSummary[e] = { cpuPercent, guestMips };
+  }
+  if (Object.keys(idleSummary).length)
+    console.log(
+      `\nIdle at the prompt after the workloads (${(idleWindow?.ms ?? 0) / 1000} s each pass, medians): ` +
+        Object.entries(idleSummary)
+          .map(([e, s]) => `${e} ${s.cpuPercent.toFixed(1)}% of a core${s.guestMips === null ? '' : ` (${s.guestMips.toFixed(2)} M guest instructions a second)`}`)
+          .join(', '),
+    );
   // The translator's counters after each bt pass: how much ran translated, what translating cost.
   for (const r of results.filter((x) => x.bt)) {
     const b = r.bt!;
@@ -154,7 +175,7 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, passes: results, folderRead: folder, net },
+      { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version }, guest: manifest.kernelRelease, runs, loops, summary, idle: idleSummary, passes: results, folderRead: folder, net },
       null,
       2,
     ),
