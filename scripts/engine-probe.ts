@@ -469,6 +469,40 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
   }
   if (missAt.size) console.log(`${missAt.size} entry points missed:`, [...missAt].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.MISSES)).map(([k, n]) => `${k} ${n}`).join(', '));
 }
+// IDLE_AFTER=s: after the workloads, the guest left at its prompt for s seconds, as the bench's idle
+// figure leaves it; prints the CPU time of each second (this process, every thread) and the counters moved.
+if (prompt && process.env.IDLE_AFTER) {
+  const before = m.bt ? { ...m.bt.stats } : null;
+  const i0 = m.cpu.instructions;
+  // IDLE_PROFILE=file: a CPU profile of those seconds.
+  let idleProfile: import('node:inspector/promises').Session | null = null;
+  if (process.env.IDLE_PROFILE) {
+    const { Session } = await import('node:inspector/promises');
+    idleProfile = new Session();
+    idleProfile.connect();
+    await idleProfile.post('Profiler.enable');
+    await idleProfile.post('Profiler.start');
+  }
+  const perSecond: string[] = [];
+  for (let sec = 0; sec < Number(process.env.IDLE_AFTER); sec++) {
+    const c0 = process.cpuUsage();
+    const end = performance.now() + 1000;
+    while (performance.now() < end) await rest(m.runSlice(50), Number(process.env.REST_MS ?? 10));
+    const c = process.cpuUsage(c0);
+    perSecond.push(((c.user + c.system) / 1000).toFixed(0));
+  }
+  if (idleProfile) {
+    const { profile } = await idleProfile.post('Profiler.stop');
+    writeFileSync(process.env.IDLE_PROFILE!, JSON.stringify(profile));
+  }
+  console.log(`idle: cpu ms each second ${perSecond.join(' ')}; ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
+  if (before && m.bt) {
+    const after = m.bt.stats as unknown as Record<string, number>;
+    const delta: Record<string, number> = {};
+    for (const [k, v] of Object.entries(before)) if (typeof v === 'number') delta[k] = Math.round(after[k]! - v);
+    console.log(JSON.stringify(delta));
+  }
+}
 if (allocSession) {
   const { profile } = await allocSession.post('HeapProfiler.stopSampling');
   writeFileSync(process.env.ALLOC_PROF!, JSON.stringify(profile));

@@ -3,7 +3,7 @@
 // in milliseconds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measurePass, median } from './measure.ts';
+import { idleCpuPercent, measurePass, median } from './measure.ts';
 import { SerialLog, type GuestRunner } from './runner.ts';
 import { WORKLOADS, commandLine, markers } from './workloads.ts';
 
@@ -68,15 +68,18 @@ test('a pass boots, runs every workload between its markers and stops the guest'
 
 test("a pass measures the host's CPU time while the guest idles at its prompt after the workloads", async () => {
   const guest = { readyMarker: 'HOSTBOX-GUEST-READY', prompt: '/ # ' };
-  const window = { settleMs: 20, ms: 300 };
+  const window = { ms: 600, stepMs: 100 };
   const quiet = await measurePass(new FakeShell(), 1, WORKLOADS.slice(0, 1), guest, 5000, window);
   const busy = await measurePass(new BusyIdleShell(), 1, WORKLOADS.slice(0, 1), guest, 5000, window);
-  for (const r of [quiet, busy]) assert.ok(r.idle && r.idle.ms >= 290, `idle window ${r.idle?.ms} ms`);
-  assert.equal(quiet.idle!.instructions, null);
-  assert.ok(busy.idle!.instructions! > 0, 'instructions counted over the window');
+  for (const r of [quiet, busy]) {
+    assert.equal(r.idle?.length, 6, 'one sample a step');
+    for (const s of r.idle!) assert.ok(s.ms >= 95, `a step of ${s.ms} ms`);
+  }
+  assert.ok(quiet.idle!.every((s) => s.instructions === null));
+  assert.ok(busy.idle!.every((s) => s.instructions! > 0), 'instructions counted in every step');
   // The busy guest burns about 80% of a core; the quiet one only the test runner's own noise.
-  assert.ok(busy.idle!.cpuMs / busy.idle!.ms > 0.5, `busy idle at ${busy.idle!.cpuMs} ms of CPU in ${busy.idle!.ms}`);
-  assert.ok(quiet.idle!.cpuMs < busy.idle!.cpuMs / 2, `quiet idle at ${quiet.idle!.cpuMs} ms of CPU`);
+  assert.ok(idleCpuPercent(busy.idle!) > 50, `busy idle at ${idleCpuPercent(busy.idle!)}% of a core`);
+  assert.ok(idleCpuPercent(quiet.idle!) < idleCpuPercent(busy.idle!) / 2, `quiet idle at ${idleCpuPercent(quiet.idle!)}% of a core`);
 });
 
 test('the echo of a typed command line never matches its own markers', () => {

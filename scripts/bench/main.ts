@@ -9,14 +9,14 @@
 // Options: --runs N (default 3), --only name,name (workloads; folder-read for the folder disk
 //          alone, net for the network alone), --engines bt,hostbox,v86, --timeout-s N (per wait,
 //          default 600), --memory MiB (default 256), --idle-s N (how long each pass leaves the
-//          guest idle at its prompt after the workloads for the idle figure, default 5; 0: none).
+//          guest idle at its prompt after the workloads for the idle figures, default 15; 0: none).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { HostboxRunner } from './hostbox-runner.ts';
 import { V86Runner } from './v86-runner.ts';
-import { IDLE_WINDOW, measurePass, median, type PassResult } from './measure.ts';
+import { IDLE_WINDOW, idleCpuPercent, measurePass, median, type PassResult } from './measure.ts';
 import { WORKLOADS } from './workloads.ts';
 import type { GuestRunner } from './runner.ts';
 import { mixedWorkload, tightLoop } from './cpu-loops.ts';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const engines = arg('engines', 'bt,hostbox,v86').split(',');
   const timeoutMs = Number(arg('timeout-s', '600')) * 1000;
   const idleS = Number(arg('idle-s', String(IDLE_WINDOW.ms / 1000)));
-  const idleWindow = idleS > 0 ? { ...IDLE_WINDOW, ms: idleS * 1000 } : null;
+  const idleWindow = idleS >= 1 ? { ...IDLE_WINDOW, ms: idleS * 1000 } : null;
   const guest = {
     kernel: join(guestDir, 'vmlinuz'),
     initrd: join(guestDir, 'initrd.img'),
@@ -120,22 +120,24 @@ async function main(): Promise<void> {
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   if (names.length) for (const r of table) console.log(r.map((x, c) => x.padStart(widths[c]!)).join('  '));
   void rows;
-  // What an idle guest costs the host: CPU time over wall time (100% is one core), and how many
-  // guest instructions it ran meanwhile (its timer ticks between halts).
-  const idleSummary: Record<string, { cpuPercent: number; guestMips: number | null }> = {};
+  // What an idle guest costs the host: CPU time over wall time (100% is one core), in its first five
+  // seconds (V8 may still be compiling the last workload's code) and its last five, and how many
+  // guest instructions a second it ran (its timer ticks between halts).
+  const idleSummary: Record<string, { firstPercent: number; lastPercent: number; guestMips: number | null }> = {};
   for (const e of engines) {
-    const mine = results.filter((r) => r.engine === e && r.idle);
+    const mine = results.filter((r) => r.engine === e && r.idle?.length).map((r) => r.idle!);
     if (!mine.length) continue;
-    const cpuPercent = median(mine.map((r) => (100 * r.idle!.cpuMs) / r.idle!.ms));
-    const counts = mine.map((r) => r.idle!.instructions);
-    const guestMips = counts.every((x) => x !== null) ? median(mine.map((r) => r.idle!.instructions! / r.idle!.ms / 1000)) : null;
-    idleSummary[e] = { cpuPercent, guestMips };
+    const firstPercent = median(mine.map((steps) => idleCpuPercent(steps.slice(0, 5))));
+    const lastPercent = median(mine.map((steps) => idleCpuPercent(steps.slice(-5))));
+    const counts = mine.flat();
+    const guestMips = counts.every((x) => x.instructions !== null) ? median(mine.map((steps) => steps.reduce((a, x) => a + x.instructions!, 0) / steps.reduce((a, x) => a + x.ms, 0) / 1000)) : null;
+    idleSummary[e] = { firstPercent, lastPercent, guestMips };
   }
   if (Object.keys(idleSummary).length)
     console.log(
-      `\nIdle at the prompt after the workloads (${(idleWindow?.ms ?? 0) / 1000} s each pass, medians): ` +
+      `\nIdle at the prompt after the workloads (${(idleWindow?.ms ?? 0) / 1000} s each pass; share of a core in the first 5 s / the last 5 s, medians): ` +
         Object.entries(idleSummary)
-          .map(([e, s]) => `${e} ${s.cpuPercent.toFixed(1)}% of a core${s.guestMips === null ? '' : ` (${s.guestMips.toFixed(2)} M guest instructions a second)`}`)
+          .map(([e, s]) => `${e} ${s.firstPercent.toFixed(1)}% / ${s.lastPercent.toFixed(1)}%${s.guestMips === null ? '' : ` (${s.guestMips.toFixed(2)} M guest instructions a second)`}`)
           .join(', '),
     );
   // The translator's counters after each bt pass: how much ran translated, what translating cost.

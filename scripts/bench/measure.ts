@@ -14,19 +14,35 @@ export interface PassResult {
   /** The translator's counters at the end of the pass (Hostbox's bt engine). */
   bt?: Record<string, number> | null;
   /**
-   * The guest left at its prompt after the workloads: this process's CPU time (every thread: the
-   * engine's and V8's compilers) over that wall time, and the guest instructions it ran.
+   * The guest left at its prompt after the workloads, step by step: this process's CPU time (every
+   * thread: the engine's and V8's compilers) over each step's wall time, and the guest instructions
+   * run in it.
    */
-  idle: { ms: number; cpuMs: number; instructions: number | null } | null;
+  idle: IdleStep[] | null;
 }
 
-/** How long a pass leaves the guest at its prompt before the idle figure (V8 may still be compiling the last workload's code), and for it. */
-export interface IdleWindow {
-  settleMs: number;
+export interface IdleStep {
   ms: number;
+  cpuMs: number;
+  instructions: number | null;
 }
 
-export const IDLE_WINDOW: IdleWindow = { settleMs: 2000, ms: 5000 };
+/**
+ * How long a pass leaves the guest idle at its prompt, measured in steps. Long enough to see both the
+ * first seconds, while V8 may still be compiling the last workload's code, and the steady state.
+ */
+export interface IdleWindow {
+  ms: number;
+  stepMs: number;
+}
+
+export const IDLE_WINDOW: IdleWindow = { ms: 15000, stepMs: 1000 };
+
+/** The share of a core (100 = one core) over some of a pass's idle steps. */
+export function idleCpuPercent(steps: readonly IdleStep[]): number {
+  const ms = steps.reduce((a, s) => a + s.ms, 0);
+  return ms > 0 ? (100 * steps.reduce((a, s) => a + s.cpuMs, 0)) / ms : NaN;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -64,13 +80,15 @@ export async function measurePass(
     if (idle) {
       // The issue's "an idle guest must stay as cheap as it is today": the translator's idle guest
       // beside the interpreter's, in the same run. Not a time the guest reports: the host's cost.
-      await sleep(idle.settleMs);
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      const i0 = runner.instructions();
-      await sleep(idle.ms);
-      const c = process.cpuUsage(c0);
-      result.idle = { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, instructions: counted(i0, runner.instructions()) };
+      result.idle = [];
+      for (let t = 0; t + idle.stepMs <= idle.ms; t += idle.stepMs) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        const i0 = runner.instructions();
+        await sleep(idle.stepMs);
+        const c = process.cpuUsage(c0);
+        result.idle.push({ ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, instructions: counted(i0, runner.instructions()) });
+      }
     }
     result.bt = runner.btStats?.() ?? null;
     return result;
