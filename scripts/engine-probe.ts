@@ -356,14 +356,16 @@ if (snapshot && prompt && !existsSync(snapshot)) {
 const t = ((prompt || performance.now()) - started) / 1000;
 if (pagingAt) console.log(`\npaging on after ${((pagingAt - started) / 1000).toFixed(1)} s, ${(pagingInsns / 1e6).toFixed(0)} M instructions`);
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions, ${(waitedBeforePrompt / 1000).toFixed(1)} s of it waiting for the guest's timers`);
-// IDLE=seconds idles at the prompt as the VMM process does and prints what that costs the host.
-if (prompt && process.env.IDLE) {
-  // IDLE_WARM=seconds idles unmeasured first, so the measure is of the steady state.
-  const warmUntil = performance.now() + Number(process.env.IDLE_WARM ?? 0) * 1000;
-  while (performance.now() < warmUntil) await rest(m.runSlice(10), 20);
+/**
+ * Idles the guest at its prompt for `seconds`, as the VMM process does, and prints what that cost the
+ * host: CPU time (this process, every thread) in all and second by second, the time in runSlice, the
+ * wakes, the guest instructions, and the translator's counters moved. `profileTo`: a V8 CPU profile of
+ * it there (which puts most of an idle guest's time in "(idle)": `perf` sees it better).
+ */
+async function idleAtPrompt(label: string, seconds: number, profileTo: string | undefined): Promise<void> {
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
-  if (process.env.PROFILE) {
+  if (profileTo) {
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
@@ -371,26 +373,39 @@ if (prompt && process.env.IDLE) {
   const c0 = process.cpuUsage();
   const i0 = m.cpu.instructions;
   const stats0 = m.bt ? { ...m.bt.stats } : null;
-  const w0 = performance.now();
+  const perSecond: number[] = [];
   let wakes = 0;
   let sliceMs = 0;
-  while (performance.now() - w0 < Number(process.env.IDLE) * 1000) {
-    const s0 = performance.now();
-    const r = m.runSlice(10);
-    sliceMs += performance.now() - s0;
-    wakes++;
-    await rest(r, 20);
+  for (let sec = 0; sec < seconds; sec++) {
+    const s0 = process.cpuUsage();
+    const end = performance.now() + 1000;
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      const r = m.runSlice(10);
+      sliceMs += performance.now() - t0;
+      wakes++;
+      await rest(r, 20);
+    }
+    const c = process.cpuUsage(s0);
+    perSecond.push(Math.round((c.user + c.system) / 1000));
   }
   const c = process.cpuUsage(c0);
-  if (process.env.PROFILE) {
+  if (profileTo) {
     const { profile } = await session.post('Profiler.stop');
-    (await import('node:fs')).writeFileSync(process.env.PROFILE, JSON.stringify(profile));
+    writeFileSync(profileTo, JSON.stringify(profile));
   }
   if (stats0 && m.bt) {
     const now = m.bt.stats as unknown as Record<string, number>;
-    console.log('idle counters:', JSON.stringify(Object.fromEntries(Object.entries(stats0).map(([k, v]) => [k, Math.round((now[k]! - (v as number)) * 10) / 10]))));
+    console.log(`${label} counters:`, JSON.stringify(Object.fromEntries(Object.entries(stats0).map(([k, v]) => [k, Math.round((now[k]! - (v as number)) * 10) / 10]))));
   }
-  console.log(`idle ${process.env.IDLE} s: cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, in runSlice ${(sliceMs / 1000).toFixed(2)} s, ${wakes} wakes, ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
+  console.log(`${label} ${seconds} s: cpu ${((c.user + c.system) / 1e6).toFixed(2)} s (ms each second: ${perSecond.join(' ')}), in runSlice ${(sliceMs / 1000).toFixed(2)} s, ${wakes} wakes, ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
+}
+// IDLE=seconds idles at the prompt before any workload (PROFILE=file profiles it).
+if (prompt && process.env.IDLE) {
+  // IDLE_WARM=seconds idles unmeasured first, so the measure is of the steady state.
+  const warmUntil = performance.now() + Number(process.env.IDLE_WARM ?? 0) * 1000;
+  while (performance.now() < warmUntil) await rest(m.runSlice(10), 20);
+  await idleAtPrompt('idle', Number(process.env.IDLE), process.env.PROFILE);
 }
 // WORKLOAD=name runs one of the bench's workloads at the prompt and prints its time and the counters it moved.
 // WORKLOAD=a,b,c runs several in turn (as the bench does, each after the ones before it).
@@ -469,40 +484,9 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
   }
   if (missAt.size) console.log(`${missAt.size} entry points missed:`, [...missAt].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.MISSES)).map(([k, n]) => `${k} ${n}`).join(', '));
 }
-// IDLE_AFTER=s: after the workloads, the guest left at its prompt for s seconds, as the bench's idle
-// figure leaves it; prints the CPU time of each second (this process, every thread) and the counters moved.
-if (prompt && process.env.IDLE_AFTER) {
-  const before = m.bt ? { ...m.bt.stats } : null;
-  const i0 = m.cpu.instructions;
-  // IDLE_PROFILE=file: a CPU profile of those seconds.
-  let idleProfile: import('node:inspector/promises').Session | null = null;
-  if (process.env.IDLE_PROFILE) {
-    const { Session } = await import('node:inspector/promises');
-    idleProfile = new Session();
-    idleProfile.connect();
-    await idleProfile.post('Profiler.enable');
-    await idleProfile.post('Profiler.start');
-  }
-  const perSecond: string[] = [];
-  for (let sec = 0; sec < Number(process.env.IDLE_AFTER); sec++) {
-    const c0 = process.cpuUsage();
-    const end = performance.now() + 1000;
-    while (performance.now() < end) await rest(m.runSlice(50), Number(process.env.REST_MS ?? 10));
-    const c = process.cpuUsage(c0);
-    perSecond.push(((c.user + c.system) / 1000).toFixed(0));
-  }
-  if (idleProfile) {
-    const { profile } = await idleProfile.post('Profiler.stop');
-    writeFileSync(process.env.IDLE_PROFILE!, JSON.stringify(profile));
-  }
-  console.log(`idle: cpu ms each second ${perSecond.join(' ')}; ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
-  if (before && m.bt) {
-    const after = m.bt.stats as unknown as Record<string, number>;
-    const delta: Record<string, number> = {};
-    for (const [k, v] of Object.entries(before)) if (typeof v === 'number') delta[k] = Math.round(after[k]! - v);
-    console.log(JSON.stringify(delta));
-  }
-}
+// IDLE_AFTER=seconds idles at the prompt after the workloads, as the bench's idle figure does
+// (IDLE_PROFILE=file profiles it).
+if (prompt && process.env.IDLE_AFTER) await idleAtPrompt('idle after the workloads', Number(process.env.IDLE_AFTER), process.env.IDLE_PROFILE);
 if (allocSession) {
   const { profile } = await allocSession.post('HeapProfiler.stopSampling');
   writeFileSync(process.env.ALLOC_PROF!, JSON.stringify(profile));
