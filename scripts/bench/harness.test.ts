@@ -77,9 +77,11 @@ test("a pass measures the host's CPU time while the guest idles at its prompt af
   }
   assert.ok(quiet.idle!.every((s) => s.instructions === null));
   assert.ok(busy.idle!.every((s) => s.instructions! > 0), 'instructions counted in every step');
-  // The busy guest burns about 80% of a core; the quiet one only the test runner's own noise.
-  assert.ok(idleCpuPercent(busy.idle!) > 50, `busy idle at ${idleCpuPercent(busy.idle!)}% of a core`);
-  assert.ok(idleCpuPercent(quiet.idle!) < idleCpuPercent(busy.idle!) / 2, `quiet idle at ${idleCpuPercent(quiet.idle!)}% of a core`);
+  // The busy guest burns up to 80% of a core (less when the host is loaded and the spin is
+  // preempted); the quiet one only the test runner's own noise.
+  const b = idleCpuPercent(busy.idle!);
+  const q = idleCpuPercent(quiet.idle!);
+  assert.ok(b > 10 && b > 4 * q, `busy idle at ${b.toFixed(1)}% of a core, quiet idle at ${q.toFixed(1)}%`);
 });
 
 test('the echo of a typed command line never matches its own markers', () => {
