@@ -356,6 +356,13 @@ if (snapshot && prompt && !existsSync(snapshot)) {
 const t = ((prompt || performance.now()) - started) / 1000;
 if (pagingAt) console.log(`\npaging on after ${((pagingAt - started) / 1000).toFixed(1)} s, ${(pagingInsns / 1e6).toFixed(0)} M instructions`);
 console.log(`\n${engine}: ${prompt ? 'prompt' : 'no prompt'} after ${t.toFixed(1)} s, ${(m.cpu.instructions / 1e6).toFixed(0)} M instructions, ${(waitedBeforePrompt / 1000).toFixed(1)} s of it waiting for the guest's timers`);
+/** The translator's counters moved since `before` (a copy of m.bt.stats), to a tenth. */
+function countersMoved(before: object): Record<string, number> {
+  const now = m.bt!.stats as unknown as Record<string, number>;
+  const moved: Record<string, number> = {};
+  for (const [k, v] of Object.entries(before)) if (typeof v === 'number') moved[k] = Math.round((now[k]! - v) * 10) / 10;
+  return moved;
+}
 /**
  * Idles the guest at its prompt for `seconds`, as the VMM process does, and prints what that cost the
  * host: CPU time (this process, every thread) in all and second by second, the time in runSlice, the
@@ -394,10 +401,7 @@ async function idleAtPrompt(label: string, seconds: number, profileTo: string | 
     const { profile } = await session.post('Profiler.stop');
     writeFileSync(profileTo, JSON.stringify(profile));
   }
-  if (stats0 && m.bt) {
-    const now = m.bt.stats as unknown as Record<string, number>;
-    console.log(`${label} counters:`, JSON.stringify(Object.fromEntries(Object.entries(stats0).map(([k, v]) => [k, Math.round((now[k]! - (v as number)) * 10) / 10]))));
-  }
+  if (stats0) console.log(`${label} counters:`, JSON.stringify(countersMoved(stats0)));
   console.log(`${label} ${seconds} s: cpu ${((c.user + c.system) / 1e6).toFixed(2)} s (ms each second: ${perSecond.join(' ')}), in runSlice ${(sliceMs / 1000).toFixed(2)} s, ${wakes} wakes, ${((m.cpu.instructions - i0) / 1e6).toFixed(1)} M instructions`);
 }
 // IDLE=seconds idles at the prompt before any workload (PROFILE=file profiles it).
@@ -463,12 +467,7 @@ for (let run = 0; prompt && run < Number(process.env.REPEAT ?? 1) * workloads.le
     Object.assign(retrans, noneMade());
   }
   console.log(`${workload.name}: ${((performance.now() - w0) / 1000).toFixed(2)} s, cpu ${((c.user + c.system) / 1e6).toFixed(2)} s, ${((m.cpu.instructions - i0) / 1e6).toFixed(0)} M instructions`);
-  if (before && m.bt) {
-    const after = m.bt.stats as unknown as Record<string, number>;
-    const delta: Record<string, number> = {};
-    for (const [k, v] of Object.entries(before)) if (typeof v === 'number') delta[k] = after[k]! - v;
-    console.log(JSON.stringify(delta));
-  }
+  if (before) console.log(JSON.stringify(countersMoved(before)));
   if (callCounts.size) {
     console.log('calls', JSON.stringify(Object.fromEntries(callCounts)));
     for (const k of callCounts.keys()) callCounts.set(k, 0);

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       const factory = make[e];
       if (!factory) throw new Error(`unknown engine ${e}`);
       process.stderr.write(`pass ${run}/${runs} ${e}... `);
-      const r = await measurePass(factory(), run, workloads, manifest, timeoutMs, workloads.length ? idleWindow : null);
+      const r = await measurePass(factory(), run, workloads, manifest, timeoutMs, idleWindow);
       process.stderr.write(`boot ${(r.bootMs / 1000).toFixed(1)} s${r.overheadMiB === null ? '' : `, ${r.overheadMiB.toFixed(0)} MiB beyond guest RAM`}\n`);
       // Named by the key it was asked for (hostbox-bt and hostbox-interpreter share a prefix).
       results.push({ ...r, engine: e });
