@@ -3,6 +3,8 @@
 //
 //   IRQ 0 PIT ch0    IRQ 1 keyboard   IRQ 2 cascade   IRQ 3 COM2   IRQ 4 COM1   IRQ 8 RTC
 //   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE primary/secondary
+//   The 8259A pair's INTR goes to the CPU's local APIC (LINT0), which passes it straight on while
+//   the APIC is globally disabled (as the BIOS leaves it: there is no I/O APIC).
 //
 //   PCI 00:00.0 i440FX host bridge   00:01.0 PIIX3 ISA bridge   00:01.1 PIIX3 IDE (hda: primary
 //   master, hdb: primary slave, CD-ROM or hdc: secondary master, hdd: secondary slave, as QEMU
@@ -39,6 +41,7 @@ import { I8254 } from './devices/i8254/i8254.ts';
 import { Port61 } from './devices/i8254/port61.ts';
 import { Mc146818 } from './devices/mc146818/mc146818.ts';
 import { Pcnet } from './devices/pcnet/pcnet.ts';
+import { LocalApic } from './devices/local-apic/local-apic.ts';
 
 /** What a BIOS programs into PIIX3's PIRQ route registers; the DSDT's _PRT says the same. */
 const PIRQ_IRQS = [10, 10, 11, 11] as const;
@@ -76,6 +79,8 @@ export class PcDevices {
   });
 
   readonly pic = new I8259Pair();
+  /** On the CPU's chip, saved with the CPU; the PIC's INTR reaches the CPU through its LINT0. */
+  readonly lapic: LocalApic;
   readonly pit: I8254;
   readonly port61: Port61;
   readonly rtc: Mc146818;
@@ -100,7 +105,24 @@ export class PcDevices {
   constructor(private readonly m: PcMachine) {
     const clock = m.clock;
     const irq = (n: number): IrqLine => this.irq(n);
-    m.cpu.env.pic = this.pic;
+    this.lapic = new LocalApic({
+      clock,
+      mem: m.mem,
+      pic: this.pic,
+      cpu: {
+        notifyInterrupt: () => m.cpu.notifyInterrupt(),
+        raiseNmi: () => {
+          m.cpu.nmiPending = true;
+          m.cpu.notifyInterrupt();
+        },
+      },
+      windowMoved: (page) => {
+        m.cpu.invalidateCodePage(page);
+        m.cpu.flushTlb(true);
+      },
+    });
+    m.cpu.apic = this.lapic;
+    m.cpu.env.pic = this.lapic;
     this.pic.onInterruptChange = () => m.cpu.notifyInterrupt();
     m.cpu.env.ferr = () => {
       const l = this.pic.irq(13);
@@ -186,11 +208,13 @@ export class PcDevices {
    */
   rewire(): void {
     this.shadow.apply(this.hostBridge.pam());
+    this.lapic.remap();
     this.m.cpu.setA20(this.kbcA20 || this.fastA20);
   }
 
   reset(kind: ResetKind): void {
     for (const d of this.all) d.reset(kind);
+    this.lapic.reset(kind);
     this.kbcA20 = true;
     this.fastA20 = false;
     this.m.cpu.setA20(true);

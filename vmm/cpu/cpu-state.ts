@@ -15,6 +15,7 @@ import { CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR4_PAE } from './regs.ts';
 import { CR4_VALID } from './ops/system.ts';
 import { PDPTE_RSVD_LO } from './paging.ts';
 import type { Cpu } from './cpu.ts';
+import { LocalApic } from '../devices/local-apic/local-apic.ts';
 
 const prop = (name: keyof Cpu & string, type: FieldSpec<Cpu>['type'], length?: number): FieldSpec<Cpu> => ({ name, type, since: 1, length });
 
@@ -78,7 +79,7 @@ const ignored = (name: string, type: FieldSpec<Cpu>['type'], value: number | big
 
 export const CPU_STATE = defineState<Cpu>({
   id: 'cpu',
-  version: 3,
+  version: 4,
   fields: [
     prop('r32', 'i32[]', 8),
     prop('eip', 'x32'),
@@ -120,7 +121,8 @@ export const CPU_STATE = defineState<Cpu>({
     prop('sysenterEip', 'x32'),
     // Guest time is saved by the clock; the TSC is that time plus this offset, so it continues.
     prop('tscOffset', 'f64'),
-    prop('apicBase', 'x32'),
+    // IA32_APIC_BASE's low half, kept for format-1 readers; version 4's `apic` record holds the APIC.
+    { name: 'apicBase', type: 'x32', since: 1, get: (c) => Number((c.apic?.baseMsr ?? 0n) & 0xffffffffn), set: () => {} },
     { name: 'mtrr', type: 'bytes', since: 1, get: mtrrBytes, set: (c, v) => setMtrr(c, v as Uint8Array) },
     ignored('pat', 'u64', 0x0007040600070406n),
     ignored('miscEnable', 'f64', 1),
@@ -135,6 +137,8 @@ export const CPU_STATE = defineState<Cpu>({
     { name: 'mcgStatus', type: 'u64', since: 2 },
     // Version 3: shut down by a triple fault, until the reset (a VM suspended then stays so).
     { name: 'shutdown', type: 'bool', since: 3 },
+    // Version 4: the local APIC's registers and timer (null on a CPU without a board's APIC).
+    { name: 'apic', type: 'record', since: 4, record: LocalApic.STATE, of: (c) => c.apic },
   ],
   postLoad: (cpu) => {
     refuseImpossible(cpu);

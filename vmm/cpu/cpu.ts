@@ -7,6 +7,7 @@
 
 import type { IoBus } from '../bus.ts';
 import type { InterruptController } from '../irq.ts';
+import type { LocalApic } from '../devices/local-apic/local-apic.ts';
 import { PAGE_RAM, type PhysicalMemory } from '../memory.ts';
 import { AF, ARITH, CF, DF, FLAGS_FIXED, IF, LazyOp, OF, PARITY, PF, SF, SIZE_MASK, SIZE_SIGN, TF, VM, ZF } from './flags.ts';
 import { FAULT, TripleFault, Vec } from './fault.ts';
@@ -216,7 +217,8 @@ export class Cpu {
   sysenterEsp = 0;
   sysenterEip = 0;
   tscOffset = 0;
-  apicBase = 0;
+  /** The local APIC on this chip, where the board has wired one (IA32_APIC_BASE, CPUID's APIC flag). */
+  apic: LocalApic | null = null;
   readonly mtrr = new Mtrrs();
   /** IA32_MCG_STATUS (msr.ts). */
   mcgStatus = 0n;
@@ -300,7 +302,6 @@ export class Cpu {
     this.trType = 11;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.rawTsc();
-    this.apicBase = 0;
     this.mtrr.reset();
     this.mcgStatus = 0n;
     this.halted = false;

@@ -7,8 +7,9 @@ import { EAX, EBX, ECX, EDX } from './regs.ts';
 /**
  * CPUID leaf 1 EDX (SDM vol. 2 CPUID, table 3-11): a Pentium II less what this CPU does not
  * implement, so a guest never takes a path that is not there. Not set: VME and PVI (CR4.VME is
- * refused), DE (no breakpoints), APIC (a PIC-only board), PAT, PSE-36 and everything after the
- * Pentium II. FXSR as on QEMU's pentium2 model: FXSAVE/FXRSTOR and CR4.OSFXSR, with no SSE state.
+ * refused), DE (no breakpoints), PAT, PSE-36 and everything after the Pentium II. APIC is added
+ * while the local APIC is globally enabled (IA32_APIC_BASE bit 11), as on the hardware; the board's
+ * BIOS leaves it disabled. FXSR as on QEMU's pentium2 model: FXSAVE/FXRSTOR and CR4.OSFXSR, with no SSE state.
  * MCE with MCA: CR4.MCE is accepted and IA32_MCG_CAP reports no banks, so no machine check can be
  * raised or logged.
  */
@@ -27,6 +28,7 @@ export const CPUID_FEATURES =
   (1 << 15) | // CMOV
   (1 << 23) | // MMX
   (1 << 24); // FXSR
+export const CPUID_APIC = 1 << 9;
 /** Family 6, model 5 (Pentium II "Deschutes"), stepping 2. Also EDX after RESET. */
 export const CPUID_SIGNATURE = 0x0652;
 
@@ -43,7 +45,7 @@ export function cpuid(cpu: Cpu): void {
       break;
     case 1:
       a = CPUID_SIGNATURE;
-      d = CPUID_FEATURES;
+      d = CPUID_FEATURES | (cpu.apic?.hwEnabled ? CPUID_APIC : 0);
       break;
     case 2:
       // Cache and TLB descriptors of a Pentium II: 512 KiB L2, 16 KiB L1 I and D, TLBs.

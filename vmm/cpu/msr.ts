@@ -5,6 +5,7 @@
 // - TSC (10h): writes set the low 32 bits and clear the high ones, as on a P6.
 // - PLATFORM_ID, EBL_CR_POWERON, BIOS_SIGN_ID: read as 0 (no microcode update, no platform bits).
 // - SYSENTER_CS/ESP/EIP (174h-176h).
+// - IA32_APIC_BASE (1Bh): the local APIC's base and global enable (devices/local-apic).
 // - Machine check: IA32_MCG_CAP (179h) says no banks and no MCG_CTL, so there is nothing else to
 //   program; IA32_MCG_STATUS (17Ah) holds RIPV/EIPV/MCIP (never set: no machine check happens).
 // - MTRRs (mtrr.ts).
@@ -14,6 +15,8 @@ import { ECX, EAX, EDX } from './regs.ts';
 
 const MSR_TSC = 0x10;
 const MSR_PLATFORM_ID = 0x17;
+/** IA32_APIC_BASE: only where the board gave the CPU its local APIC. */
+const MSR_APIC_BASE = 0x1b;
 const MSR_EBL_CR_POWERON = 0x2a;
 const MSR_BIOS_SIGN_ID = 0x8b;
 const MSR_SYSENTER_CS = 0x174;
@@ -33,6 +36,7 @@ export function readMsr(cpu: Cpu, index: number): bigint | undefined {
   switch (index) {
     case MSR_TSC: return cpu.readTsc();
     case MSR_PLATFORM_ID: return 0n;
+    case MSR_APIC_BASE: return cpu.apic?.baseMsr;
     case MSR_EBL_CR_POWERON: return 0n;
     case MSR_BIOS_SIGN_ID: return 0n;
     case MSR_SYSENTER_CS: return BigInt(cpu.sysenterCs >>> 0);
@@ -54,6 +58,7 @@ export function writeMsr(cpu: Cpu, index: number, value: bigint): boolean {
     case MSR_BIOS_SIGN_ID:
     case MSR_EBL_CR_POWERON:
       return true;
+    case MSR_APIC_BASE: return cpu.apic?.writeBaseMsr(value) ?? false;
     case MSR_SYSENTER_CS: cpu.sysenterCs = lo & 0xffff; return true;
     case MSR_SYSENTER_ESP: cpu.sysenterEsp = lo | 0; return true;
     case MSR_SYSENTER_EIP: cpu.sysenterEip = lo | 0; return true;

@@ -202,11 +202,12 @@ function goesOnAfter(i: Instr): boolean {
 
 /**
  * Instructions that cannot be run twice with the same outcome: port I/O (a device sees it), string
- * instructions (their fast paths write RAM past the write log) and RDTSC (time moves on).
+ * instructions (their fast paths write RAM past the write log), RDTSC (time moves on) and WRMSR
+ * (IA32_APIC_BASE belongs to the local APIC, a device the replay's snapshot does not hold).
  */
 export function notReplayable(op: number): boolean {
   return (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f) ||
-    (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op === 0x0f31;
+    (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op === 0x0f31 || op === 0x0f30;
 }
 
 export interface TranslateOptions {
