@@ -3,8 +3,8 @@
 //
 //   IRQ 0 PIT ch0    IRQ 1 keyboard   IRQ 2 cascade   IRQ 3 COM2   IRQ 4 COM1   IRQ 8 RTC
 //   IRQ 9 ACPI SCI   IRQ 12 PS/2 mouse   IRQ 13 FPU (FERR#)   IRQ 14/15 IDE primary/secondary
-//   The 8259A pair's INTR goes to the CPU's local APIC (LINT0), which passes it straight on while
-//   the APIC is globally disabled (as the BIOS leaves it: there is no I/O APIC).
+//   Each ISA IRQ also goes to the 82093AA I/O APIC's input of the same number (IRQ 0 to input 2,
+//   as on QEMU's PC); the 8259A pair's INTR goes to the CPU's local APIC (LINT0, virtual wire).
 //
 //   PCI 00:00.0 i440FX host bridge   00:01.0 PIIX3 ISA bridge   00:01.1 PIIX3 IDE (hda: primary
 //   master, hdb: primary slave, CD-ROM or hdc: secondary master, hdd: secondary slave, as QEMU
@@ -42,6 +42,7 @@ import { Port61 } from './devices/i8254/port61.ts';
 import { Mc146818 } from './devices/mc146818/mc146818.ts';
 import { Pcnet } from './devices/pcnet/pcnet.ts';
 import { LocalApic } from './devices/local-apic/local-apic.ts';
+import { IoApic } from './devices/ioapic/ioapic.ts';
 
 /** What a BIOS programs into PIIX3's PIRQ route registers; the DSDT's _PRT says the same. */
 const PIRQ_IRQS = [10, 10, 11, 11] as const;
@@ -57,8 +58,10 @@ export class PcDevices {
    */
   static readonly STATE: StateSchema<PcDevices> = defineState<PcDevices>({
     id: 'board',
-    version: 1,
+    version: 2,
     fields: [
+      // Version 2: the I/O APIC (a state from before it loads with the I/O APIC as after power-on).
+      { name: 'ioapic', type: 'record', since: 2, record: IoApic.STATE, of: (b) => b.ioapic },
       { name: 'kbcA20', type: 'bool', since: 1, get: (b) => b.kbcA20, set: (b, v) => (b.kbcA20 = v as boolean) },
       { name: 'fastA20', type: 'bool', since: 1, get: (b) => b.fastA20, set: (b, v) => (b.fastA20 = v as boolean) },
       {
@@ -81,6 +84,8 @@ export class PcDevices {
   readonly pic = new I8259Pair();
   /** On the CPU's chip, saved with the CPU; the PIC's INTR reaches the CPU through its LINT0. */
   readonly lapic: LocalApic;
+  readonly ioapic: IoApic;
+  private readonly isaLines: IrqLine[] = [];
   readonly pit: I8254;
   readonly port61: Port61;
   readonly rtc: Mc146818;
@@ -105,6 +110,8 @@ export class PcDevices {
   constructor(private readonly m: PcMachine) {
     const clock = m.clock;
     const irq = (n: number): IrqLine => this.irq(n);
+    this.ioapic = new IoApic({ deliver: (msg) => this.lapic.receive(msg) });
+    m.mem.mapMmio(this.ioapic.mmio);
     this.lapic = new LocalApic({
       clock,
       mem: m.mem,
@@ -120,12 +127,13 @@ export class PcDevices {
         m.cpu.invalidateCodePage(page);
         m.cpu.flushTlb(true);
       },
+      eoiBroadcast: (vector) => this.ioapic.endOfInterrupt(vector),
     });
     m.cpu.apic = this.lapic;
     m.cpu.env.pic = this.lapic;
     this.pic.onInterruptChange = () => m.cpu.notifyInterrupt();
     m.cpu.env.ferr = () => {
-      const l = this.pic.irq(13);
+      const l = this.irq(13);
       l.raise();
       l.lower();
     };
@@ -184,6 +192,8 @@ export class PcDevices {
     this.fwCfg.setInt(FW_CFG_RAM_SIZE, m.mem.size, 8);
     this.fwCfg.setInt(FW_CFG_NB_CPUS, 1, 2);
     this.fwCfg.setInt(FW_CFG_MAX_CPUS, 1, 2);
+    // SeaBIOS's MP table then routes ISA IRQ 0 to I/O APIC input 2, where the 8254 is wired.
+    this.fwCfg.addFile('etc/irq0-override', new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]));
   }
 
   private add(d: Device & { ioRanges?: readonly import('./bus.ts').IoRange[] }): void {
@@ -191,9 +201,25 @@ export class PcDevices {
     for (const r of d.ioRanges ?? []) this.m.io.register(r);
   }
 
-  /** ISA IRQ line n as devices drive it. */
+  /** ISA IRQ line n as devices drive it: to the 8259A pair and to the I/O APIC. */
   irq(n: number): IrqLine {
-    return n === 2 ? noIrq : this.pic.irq(n);
+    if (n === 2) return noIrq;
+    let line = this.isaLines[n];
+    if (!line) {
+      const pic = this.pic.irq(n);
+      const io = this.ioapic.input(n === 0 ? 2 : n);
+      line = this.isaLines[n] = {
+        raise: () => {
+          pic.raise();
+          io.raise();
+        },
+        lower: () => {
+          pic.lower();
+          io.lower();
+        },
+      };
+    }
+    return line;
   }
 
   private setA20(on: boolean, source: 'kbc' | 'fast'): void {
@@ -215,6 +241,7 @@ export class PcDevices {
   reset(kind: ResetKind): void {
     for (const d of this.all) d.reset(kind);
     this.lapic.reset(kind);
+    this.ioapic.reset(kind);
     this.kbcA20 = true;
     this.fastA20 = false;
     this.m.cpu.setA20(true);

@@ -8,8 +8,8 @@ import { EAX, EBX, ECX, EDX } from './regs.ts';
  * CPUID leaf 1 EDX (SDM vol. 2 CPUID, table 3-11): a Pentium II less what this CPU does not
  * implement, so a guest never takes a path that is not there. Not set: VME and PVI (CR4.VME is
  * refused), DE (no breakpoints), PAT, PSE-36 and everything after the Pentium II. APIC is added
- * while the local APIC is globally enabled (IA32_APIC_BASE bit 11), as on the hardware; the board's
- * BIOS leaves it disabled. FXSR as on QEMU's pentium2 model: FXSAVE/FXRSTOR and CR4.OSFXSR, with no SSE state.
+ * while the board's local APIC is globally enabled (IA32_APIC_BASE bit 11, set from reset), as on
+ * the hardware. FXSR as on QEMU's pentium2 model: FXSAVE/FXRSTOR and CR4.OSFXSR, with no SSE state.
  * MCE with MCA: CR4.MCE is accepted and IA32_MCG_CAP reports no banks, so no machine check can be
  * raised or logged.
  */

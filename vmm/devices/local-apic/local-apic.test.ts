@@ -7,7 +7,7 @@ import { loadBySchema, saveBySchema } from '../../state/schema.ts';
 import {
   APIC_BASE_BSP, APIC_BASE_ENABLE, APIC_DEFAULT_BASE, APIC_TICK_NS, LocalApic, LVT_MASKED, LVT_PERIODIC, REG_APR, REG_DFR, REG_EOI, REG_ESR, REG_ICR_HI,
   REG_ICR_LO, REG_ID, REG_IRR, REG_ISR, REG_LDR, REG_LVT_ERROR, REG_LVT_LINT0, REG_LVT_TIMER, REG_PPR, REG_SVR, REG_TIMER_CURRENT, REG_TIMER_DIVIDE,
-  REG_TIMER_INITIAL, REG_TPR, REG_VERSION, SVR_ENABLE, timerDivisor,
+  REG_TIMER_INITIAL, REG_TMR, REG_TPR, REG_VERSION, SVR_ENABLE, timerDivisor,
 } from './local-apic.ts';
 
 const msr = (v: number): bigint => BigInt(v >>> 0);
@@ -43,26 +43,34 @@ function setup() {
   return { clock, mem, pic, cpu, apic, reg, set, enable };
 }
 
-test('at power-on the APIC is globally disabled: no register window, the PIC reaches the CPU directly', () => {
-  const { apic, mem, pic } = setup();
-  assert.equal(apic.hwEnabled, false);
-  assert.equal(apic.baseMsr, msr(APIC_DEFAULT_BASE | APIC_BASE_BSP));
-  assert.equal(mem.read32(APIC_DEFAULT_BASE + REG_VERSION) >>> 0, 0xffffffff, 'nothing decodes the window');
+test('at power-on the APIC is enabled at FEE00000h, software-disabled, with LINT0 passing the PIC on', () => {
+  const { apic, pic, reg } = setup();
+  assert.equal(apic.hwEnabled, true);
+  assert.equal(apic.baseMsr, msr(APIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_ENABLE));
+  assert.equal(reg(REG_VERSION), 0x00040014);
+  assert.equal(reg(REG_ID), 0);
+  assert.equal(reg(REG_SVR), 0xff);
+  assert.equal(reg(REG_DFR), 0xffffffff);
+  for (const r of [REG_LVT_TIMER, REG_LVT_ERROR]) assert.equal(reg(r), LVT_MASKED);
+  assert.equal(reg(REG_LVT_LINT0), 0x700, 'ExtINT, as QEMU resets the BSP');
   pic.pending = 0x30;
   assert.equal(apic.hasInterrupt(), true);
   assert.equal(apic.acknowledge(), 0x30);
 });
 
-test('enabled through IA32_APIC_BASE, the registers read their power-up values', () => {
-  const { apic, reg } = setup();
+test('globally disabled: no register window, the PIC straight to the CPU; enabled again at power-up values', () => {
+  const { apic, mem, pic, reg, set } = setup();
+  set(REG_TPR, 0x20);
+  set(REG_LVT_LINT0, LVT_MASKED);
+  assert.equal(apic.writeBaseMsr(msr(APIC_DEFAULT_BASE)), true);
+  assert.equal(apic.hwEnabled, false);
+  assert.equal(mem.read32(APIC_DEFAULT_BASE + REG_VERSION) >>> 0, 0xffffffff, 'nothing decodes the window');
+  pic.pending = 0x31;
+  assert.equal(apic.hasInterrupt(), true, 'LINT0 is INTR again');
+  assert.equal(apic.acknowledge(), 0x31);
   assert.equal(apic.writeBaseMsr(msr(APIC_DEFAULT_BASE | APIC_BASE_ENABLE)), true);
-  assert.equal(apic.hwEnabled, true);
   assert.equal(apic.baseMsr & msr(APIC_BASE_BSP), msr(APIC_BASE_BSP), 'the BSP flag is read-only');
-  assert.equal(reg(REG_VERSION), 0x00040011);
-  assert.equal(reg(REG_ID), 0);
-  assert.equal(reg(REG_SVR), 0xff);
-  assert.equal(reg(REG_DFR), 0xffffffff);
-  for (const r of [REG_LVT_TIMER, REG_LVT_LINT0, REG_LVT_ERROR]) assert.equal(reg(r), LVT_MASKED);
+  assert.equal(reg(REG_TPR), 0);
   assert.equal(apic.writeBaseMsr(msr(APIC_DEFAULT_BASE | APIC_BASE_ENABLE | 1)), false, 'reserved bit 0');
   assert.equal(apic.writeBaseMsr(1n << 36n), false, 'beyond 36 address bits');
 });
@@ -119,13 +127,13 @@ test('TPR holds back lower classes; a request that loses to it before INTA gets 
   assert.equal(apic.acknowledge(), 0x55);
 });
 
-test('software disable masks the LVT and holds interrupts; the spurious vector keeps bits 3:0 set', () => {
+test('software disable masks the LVT and holds interrupts', () => {
   const { apic, reg, set, enable } = setup();
   enable();
   set(REG_LVT_TIMER, 0x20);
   assert.equal(reg(REG_LVT_TIMER), 0x20);
   set(REG_SVR, 0x0f0);
-  assert.equal(reg(REG_SVR), 0xff & 0xff, 'vector F0h reads as FFh with bits 3:0 wired');
+  assert.equal(reg(REG_SVR), 0xf0);
   assert.equal(reg(REG_LVT_TIMER), 0x20 | LVT_MASKED);
   set(REG_LVT_TIMER, 0x21);
   assert.equal(reg(REG_LVT_TIMER), 0x21 | LVT_MASKED, 'the mask cannot be cleared while disabled');
@@ -184,8 +192,11 @@ test('the timer counts the divided bus clock, one-shot and periodic', () => {
 test('the PIC reaches the CPU through LINT0 only in unmasked ExtINT mode while the APIC is on', () => {
   const { apic, pic, set, enable } = setup();
   enable();
+  set(REG_LVT_LINT0, LVT_MASKED | 0x700);
   pic.pending = 0x08;
-  assert.equal(apic.hasInterrupt(), false, 'LINT0 masked after power-up');
+  assert.equal(apic.hasInterrupt(), false, 'LINT0 masked');
+  set(REG_LVT_LINT0, 0x8400); // NMI mode: not the PIC's way in
+  assert.equal(apic.hasInterrupt(), false);
   set(REG_LVT_LINT0, 0x700);
   assert.equal(apic.hasInterrupt(), true);
   // An APIC request is taken before the PIC's.
@@ -239,13 +250,14 @@ test('a global disable returns the registers to power-up; the window moves with 
   assert.equal(reg(REG_TPR), 0);
   assert.equal(reg(REG_SVR), 0xff);
   assert.equal(reg(REG_IRR + 0x20), 0);
+  assert.equal(reg(REG_LVT_TIMER), LVT_MASKED);
   apic.writeBaseMsr(msr(0xfed00000 | APIC_BASE_ENABLE));
-  assert.equal(mem.read32(0xfed00000 + REG_VERSION) >>> 0, 0x00040011);
+  assert.equal(mem.read32(0xfed00000 + REG_VERSION) >>> 0, 0x00040014);
   assert.equal(mem.read32(APIC_DEFAULT_BASE + REG_VERSION) >>> 0, 0xffffffff);
   // A base over RAM shadows it while enabled and gives it back when moved away.
   mem.write32(0x80000, 0x12345678);
   apic.writeBaseMsr(msr(0x80000 | APIC_BASE_ENABLE));
-  assert.equal(mem.read32(0x80000 + REG_VERSION) >>> 0, 0x00040011);
+  assert.equal(mem.read32(0x80000 + REG_VERSION) >>> 0, 0x00040014);
   apic.writeBaseMsr(msr(APIC_DEFAULT_BASE | APIC_BASE_ENABLE));
   assert.equal(mem.read32(0x80000) >>> 0, 0x12345678);
 });
@@ -254,7 +266,7 @@ test('sub-dword reads give the register bytes; sub-dword writes do nothing', () 
   const { mem, reg, enable } = setup();
   enable();
   assert.equal(mem.read8(APIC_DEFAULT_BASE + REG_VERSION + 2), 0x04);
-  assert.equal(mem.read16(APIC_DEFAULT_BASE + REG_VERSION), 0x0011);
+  assert.equal(mem.read16(APIC_DEFAULT_BASE + REG_VERSION), 0x0014);
   assert.equal(mem.read32(APIC_DEFAULT_BASE + REG_VERSION + 4), 0, 'the rest of each 16 bytes is reserved');
   mem.write8(APIC_DEFAULT_BASE + REG_TPR, 0x30);
   assert.equal(reg(REG_TPR), 0);
@@ -283,4 +295,42 @@ test('the saved state carries requests, service, the timer and the base; a load 
   b.set(REG_EOI, 0);
   assert.equal(b.apic.acknowledge(), 0x41);
   assert.deepEqual(saveBySchema(LocalApic.STATE, a.apic), saved, 'saving has no side effects');
+});
+
+test('messages from the I/O APIC: fixed edge and level (EOI goes back), NMI, ExtINT, and only when addressed', () => {
+  const clock = new ManualClock();
+  const mem = new PhysicalMemory(1 << 20);
+  const pic = new FakePic();
+  const eois: number[] = [];
+  const cpu = { nmis: 0, notifyInterrupt() {}, raiseNmi() { this.nmis++; } };
+  const apic = new LocalApic({ clock, mem, pic, cpu, eoiBroadcast: (v) => eois.push(v) });
+  const set = (r: number, v: number): void => mem.write32(APIC_DEFAULT_BASE + r, v);
+  const reg = (r: number): number => mem.read32(APIC_DEFAULT_BASE + r) >>> 0;
+  set(REG_SVR, 0x1ff);
+  const msg = { vector: 0x51, deliveryMode: 0, logical: false, destination: 0, level: false };
+  apic.receive(msg);
+  assert.equal(apic.acknowledge(), 0x51);
+  assert.equal(reg(REG_TMR + 0x20), 0, 'edge: TMR clear');
+  set(REG_EOI, 0);
+  assert.deepEqual(eois, [], 'an edge vector sends no EOI message');
+  apic.receive({ ...msg, vector: 0x62, level: true });
+  assert.equal(reg(REG_TMR + 0x30), 1 << 2, 'level: TMR set');
+  assert.equal(apic.acknowledge(), 0x62);
+  set(REG_EOI, 0);
+  assert.deepEqual(eois, [0x62]);
+  apic.receive({ ...msg, destination: 1 });
+  assert.equal(apic.hasInterrupt(), false, 'physical destination 1 is another APIC');
+  apic.receive({ ...msg, deliveryMode: 4 });
+  assert.equal(cpu.nmis, 1);
+  set(REG_LVT_LINT0, LVT_MASKED);
+  pic.pending = 0x20;
+  assert.equal(apic.hasInterrupt(), false);
+  apic.receive({ ...msg, deliveryMode: 7 });
+  assert.equal(apic.acknowledge(), 0x20, 'ExtINT: the vector comes from the PIC');
+  assert.equal(apic.hasInterrupt(), false);
+  apic.writeBaseMsr(msr(APIC_DEFAULT_BASE));
+  apic.receive(msg);
+  apic.writeBaseMsr(msr(APIC_DEFAULT_BASE | APIC_BASE_ENABLE));
+  set(REG_SVR, 0x1ff);
+  assert.equal(apic.hasInterrupt(), false, 'a disabled APIC takes no message');
 });

@@ -1,15 +1,16 @@
 // The Pentium II's local APIC (SDM vol. 3, chapter "Advanced Programmable Interrupt Controller",
-// P6-family behaviour): its registers at IA32_APIC_BASE (default 0xFEE00000), the local vector table,
+// xAPIC behaviour): its registers at IA32_APIC_BASE (default 0xFEE00000), the local vector table,
 // the timer, interrupt acceptance with IRR/ISR/TPR priorities, EOI, self-IPIs through the ICR, and the
 // PIC's INTR reaching the CPU through LINT0 in ExtINT (virtual-wire) mode.
 //
-// This board has no I/O APIC, so its BIOS leaves the local APIC globally disabled (IA32_APIC_BASE bit
-// 11 clear) and CPUID then reports no APIC, as a P6 does in that state: SeaBIOS and Linux run the PIC
-// as before. A guest that sets the enable bit gets the APIC in its power-up state (kvm-unit-tests'
-// start-up code does this). While it is globally disabled the PIC's INTR goes straight to the CPU and
-// the register window is not decoded.
+// It comes out of reset globally enabled (IA32_APIC_BASE bit 11), as on the hardware; CPUID's APIC
+// flag follows that bit. Cleared, the PIC's INTR goes straight to the CPU, the register window is not
+// decoded, and the registers return to their power-up values; set again, the APIC works again (the
+// SDM allows that to the xAPIC on the system bus, which this one reports itself to be: VERSION).
+// Messages from the I/O APIC arrive through receive(); the EOI of a level-triggered vector goes back
+// to it.
 //
-// Deviations, all where the manual leaves the behaviour undefined or a single CPU cannot see it:
+// Deviations, where the manual leaves the behaviour undefined or a single CPU cannot see it:
 // - Register accesses narrower than 32 bits: reads return the bytes of the register, writes are
 //   ignored (QEMU does the same).
 // - IPIs: this is the only CPU, so an IPI reaches the sender or nobody. INIT, SIPI and SMI sent to
@@ -25,6 +26,7 @@ import type { InterruptController } from '../../irq.ts';
 import type { MmioRange, PhysicalMemory } from '../../memory.ts';
 import type { AccessSize } from '../../bus.ts';
 import { defineState, StateError, type StateSchema } from '../../state/schema.ts';
+import type { ApicMessage } from '../ioapic/ioapic.ts';
 
 export const APIC_DEFAULT_BASE = 0xfee00000;
 /** IA32_APIC_BASE bits (SDM vol. 4, table 2-2): BSP flag, global enable, base address 35:12. */
@@ -58,8 +60,13 @@ export const REG_TIMER_INITIAL = 0x380;
 export const REG_TIMER_CURRENT = 0x390;
 export const REG_TIMER_DIVIDE = 0x3e0;
 
-/** Version 11h (an integrated APIC of the P6 family), highest LVT entry 4 (timer, perf, LINT0/1, error). */
-const VERSION = 0x00040011;
+/**
+ * Version 14h, highest LVT entry 4 (timer, perf, LINT0/1, error). A P6 reports 1xh (an APIC on the
+ * three-wire APIC bus); 14h is an xAPIC on the system bus, as QEMU reports for its Pentium II too.
+ * SeaBIOS's MP table gives the I/O APIC the ID of CPU 0, which only an xAPIC allows: with 1xh Linux
+ * (acpi=off) renumbers the I/O APIC and then finds no route for the timer's IRQ.
+ */
+const VERSION = 0x00040014;
 export const SVR_ENABLE = 1 << 8;
 const SVR_FOCUS_DISABLE = 1 << 9;
 export const LVT_MASKED = 1 << 16;
@@ -103,6 +110,8 @@ export interface LocalApicOptions {
    * page (TLB entries that reach RAM directly, code decoded from it).
    */
   windowMoved?: (page: number) => void;
+  /** The EOI of a level-triggered vector, which the local APIC sends on to the I/O APIC. */
+  eoiBroadcast?: (vector: number) => void;
 }
 
 function highestBit(words: Uint32Array): number {
@@ -130,7 +139,7 @@ export class LocalApic implements InterruptController {
     version: 4,
     fields: [
       { name: 'base', type: 'u64', since: 4, get: (a) => a.baseMsr, set: (a, v) => a.loadBase(v as bigint) },
-      { name: 'id', type: 'u8', since: 4, mask: 0x0f },
+      { name: 'id', type: 'u8', since: 4 },
       { name: 'tpr', type: 'u8', since: 4 },
       { name: 'ldr', type: 'u8', since: 4 },
       { name: 'dfrModel', type: 'u8', since: 4, mask: 0x0f },
@@ -146,6 +155,7 @@ export class LocalApic implements InterruptController {
       { name: 'initialCount', type: 'x32', since: 4 },
       { name: 'divideConfig', type: 'u8', since: 4, mask: 0x0b },
       { name: 'timerStart', type: 'f64', since: 4 },
+      { name: 'extIntPending', type: 'bool', since: 4 },
     ],
     postLoad: (a) => {
       for (let i = 0; i < 5; i++) a.lvt[i] = a.lvt[i]! & LVT_WRITABLE[i]!;
@@ -162,6 +172,9 @@ export class LocalApic implements InterruptController {
   private readonly cpu: LocalApicCpu;
   private readonly timer: Timer;
   private readonly windowMoved: (page: number) => void;
+  private readonly eoiBroadcast: (vector: number) => void;
+  /** An ExtINT message arrived (an I/O APIC entry in ExtINT mode): the next INTA goes to the PIC. */
+  private extIntPending = false;
   private readonly mmio: MmioRange & { base: number };
   private mapped = false;
 
@@ -193,6 +206,7 @@ export class LocalApic implements InterruptController {
     this.pic = opts.pic;
     this.cpu = opts.cpu;
     this.windowMoved = opts.windowMoved ?? (() => {});
+    this.eoiBroadcast = opts.eoiBroadcast ?? (() => {});
     this.timer = opts.clock.createTimer('local-apic timer', (now) => this.timerFired(now));
     const read = (offset: number, size: AccessSize): number => this.readWindow(offset, size);
     const write = (offset: number, size: AccessSize, value: number): void => this.writeWindow(offset, size, value);
@@ -210,9 +224,9 @@ export class LocalApic implements InterruptController {
   }
 
   reset(kind: ResetKind): void {
-    // Power-up and RESET: the BIOS of this I/O-APIC-less board leaves it globally disabled. INIT keeps
-    // the MSR (SDM "Local APIC State After an INIT Reset").
-    if (kind !== 'soft') this.baseMsr = BigInt((APIC_DEFAULT_BASE | APIC_BASE_BSP) >>> 0);
+    // Power-up and RESET: enabled at the default base, this CPU the BSP. INIT keeps the MSR (SDM
+    // "Local APIC State After an INIT Reset").
+    if (kind !== 'soft') this.baseMsr = BigInt((APIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_ENABLE) >>> 0);
     if (kind === 'power') this.id = 0;
     this.registersToPowerUp();
     this.remap();
@@ -229,6 +243,10 @@ export class LocalApic implements InterruptController {
     this.esr = this.esrPending = 0;
     this.icrLo = this.icrHi = 0;
     this.lvt.fill(LVT_MASKED);
+    // QEMU's choice, for firmware that never programs the APIC: the BSP's LINT0 passes the PIC on
+    // (ExtINT) from reset, where the hardware has it masked until the BIOS sets up virtual wire mode.
+    this.lvt[LVT_LINT0] = DM_EXTINT << 8;
+    this.extIntPending = false;
     this.initialCount = this.divideConfig = 0;
     this.timerStart = this.clock.now();
     this.timer.cancel();
@@ -290,7 +308,7 @@ export class LocalApic implements InterruptController {
 
   /** The PIC reaches the CPU: straight while the APIC is off, through LINT0 in ExtINT mode otherwise. */
   private picOpen(): boolean {
-    if (!this.hwEnabled) return true;
+    if (!this.hwEnabled || this.extIntPending) return true;
     const l = this.lvt[LVT_LINT0]!;
     return !(l & LVT_MASKED) && ((l >>> 8) & 7) === DM_EXTINT;
   }
@@ -308,7 +326,10 @@ export class LocalApic implements InterruptController {
       setBit(this.isr, v);
       return v;
     }
-    if (this.picOpen() && this.pic.hasInterrupt()) return this.pic.acknowledge();
+    if (this.picOpen() && this.pic.hasInterrupt()) {
+      this.extIntPending = false;
+      return this.pic.acknowledge();
+    }
     // The request went away between INTR and INTA (a TPR write): the spurious vector, nothing in service.
     return this.svr & 0xff;
   }
@@ -346,8 +367,10 @@ export class LocalApic implements InterruptController {
     const v = this.isrVector();
     if (v < 0) return;
     clearBit(this.isr, v);
-    // A level-triggered vector would also send the EOI to the I/O APICs; this board has none.
-    clearBit(this.tmr, v);
+    if (testBit(this.tmr, v)) {
+      clearBit(this.tmr, v);
+      this.eoiBroadcast(v);
+    }
     this.cpu.notifyInterrupt();
   }
 
@@ -438,9 +461,28 @@ export class LocalApic implements InterruptController {
     else if (mode === DM_NMI) this.cpu.raiseNmi();
   }
 
+  /** A message from the I/O APIC: taken when it addresses this APIC and the APIC is enabled. */
+  receive(m: ApicMessage): void {
+    if (!this.hwEnabled || !this.matchesDestination(m.destination, m.logical)) return;
+    switch (m.deliveryMode) {
+      case DM_FIXED:
+      case DM_LOWEST:
+        this.accept(m.vector, m.level);
+        return;
+      case DM_NMI:
+        this.cpu.raiseNmi();
+        return;
+      case DM_EXTINT:
+        this.extIntPending = true;
+        this.cpu.notifyInterrupt();
+        return;
+      default: // SMI (no SMM here), INIT and start-up: nothing for the only CPU to do
+        return;
+    }
+  }
+
   private matchesDestination(dest: number, logical: boolean): boolean {
-    // A P6 compares the low four bits of a physical destination; 0Fh is the broadcast.
-    if (!logical) return (dest & 0x0f) === 0x0f || (dest & 0x0f) === this.id;
+    if (!logical) return dest === 0xff || dest === this.id;
     if (dest === 0xff) return true;
     if (this.dfrModel === 0xf) return (this.ldr & dest) !== 0;
     // Cluster model: the high nibbles name the cluster, the low ones select within it.
@@ -460,7 +502,7 @@ export class LocalApic implements InterruptController {
       case REG_EOI: return 0;
       case REG_LDR: return (this.ldr << 24) >>> 0;
       case REG_DFR: return ((this.dfrModel << 28) | 0x0fffffff) >>> 0;
-      case REG_SVR: return this.svr | 0xf; // bits 3:0 are wired to ones on the P6
+      case REG_SVR: return this.svr;
       case REG_ESR: return this.esr;
       case REG_ICR_LO: return this.icrLo; // delivery status (bit 12) always idle
       case REG_ICR_HI: return this.icrHi >>> 0;
@@ -479,7 +521,7 @@ export class LocalApic implements InterruptController {
   writeRegister(reg: number, value: number): void {
     value >>>= 0;
     switch (reg) {
-      case REG_ID: this.id = (value >>> 24) & 0x0f; return;
+      case REG_ID: this.id = value >>> 24; return;
       case REG_TPR: this.tpr = value & 0xff; this.cpu.notifyInterrupt(); return;
       case REG_EOI: this.eoi(); return;
       case REG_LDR: this.ldr = value >>> 24; return;
