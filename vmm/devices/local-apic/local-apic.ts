@@ -178,8 +178,10 @@ export class LocalApic implements InterruptController {
   private readonly mmio: MmioRange & { base: number };
   private mapped = false;
 
-  /** IA32_APIC_BASE as a 64-bit MSR value. */
-  baseMsr = BigInt((APIC_DEFAULT_BASE | APIC_BASE_BSP) >>> 0);
+  /** IA32_APIC_BASE as a 64-bit MSR value (set through setBase, which keeps `enabled` with it). */
+  baseMsr = 0n;
+  /** Its bit 11, read at every interrupt check, so kept as a boolean. */
+  private enabled = false;
   private id = 0;
   private tpr = 0;
   private ldr = 0;
@@ -216,7 +218,12 @@ export class LocalApic implements InterruptController {
 
   /** Global enable (IA32_APIC_BASE bit 11): CPUID's APIC flag follows it. */
   get hwEnabled(): boolean {
-    return (this.baseMsr & BigInt(APIC_BASE_ENABLE)) !== 0n;
+    return this.enabled;
+  }
+
+  private setBase(v: bigint): void {
+    this.baseMsr = v;
+    this.enabled = (v & BigInt(APIC_BASE_ENABLE)) !== 0n;
   }
 
   private get swEnabled(): boolean {
@@ -226,7 +233,7 @@ export class LocalApic implements InterruptController {
   reset(kind: ResetKind): void {
     // Power-up and RESET: enabled at the default base, this CPU the BSP. INIT keeps the MSR (SDM
     // "Local APIC State After an INIT Reset").
-    if (kind !== 'soft') this.baseMsr = BigInt((APIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_ENABLE) >>> 0);
+    if (kind !== 'soft') this.setBase(BigInt((APIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_ENABLE) >>> 0));
     if (kind === 'power') this.id = 0;
     this.registersToPowerUp();
     this.remap();
@@ -259,9 +266,8 @@ export class LocalApic implements InterruptController {
     if (value & ~(APIC_BASE_WRITABLE | BigInt(APIC_BASE_BSP))) return false;
     const wasEnabled = this.hwEnabled;
     // BSP is read-only: it says which processor this is.
-    this.baseMsr = (value & APIC_BASE_WRITABLE) | (this.baseMsr & BigInt(APIC_BASE_BSP));
-    if (wasEnabled && !this.hwEnabled) this.registersToPowerUp();
-    else if (!wasEnabled && this.hwEnabled) this.registersToPowerUp();
+    this.setBase((value & APIC_BASE_WRITABLE) | (this.baseMsr & BigInt(APIC_BASE_BSP)));
+    if (wasEnabled !== this.hwEnabled) this.registersToPowerUp();
     this.remap();
     this.cpu.notifyInterrupt();
     return true;
@@ -269,7 +275,7 @@ export class LocalApic implements InterruptController {
 
   private loadBase(v: bigint): void {
     if (v & ~(APIC_BASE_WRITABLE | BigInt(APIC_BASE_BSP))) throw new StateError(`local-apic: saved IA32_APIC_BASE ${v.toString(16)} sets reserved bits`);
-    this.baseMsr = v;
+    this.setBase(v);
   }
 
   /**
