@@ -116,17 +116,8 @@ export class PcDevices {
       clock,
       mem: m.mem,
       pic: this.pic,
-      cpu: {
-        notifyInterrupt: () => m.cpu.notifyInterrupt(),
-        raiseNmi: () => {
-          m.cpu.nmiPending = true;
-          m.cpu.notifyInterrupt();
-        },
-      },
-      windowMoved: (page) => {
-        m.cpu.invalidateCodePage(page);
-        m.cpu.flushTlb(true);
-      },
+      cpu: m.cpu,
+      windowMoved: (page) => m.cpu.pagesRemapped(page, 1),
       eoiBroadcast: (vector) => this.ioapic.endOfInterrupt(vector),
     });
     m.cpu.apic = this.lapic;
@@ -157,10 +148,7 @@ export class PcDevices {
     this.port92 = new Port92({ setA20: (on) => this.setA20(on, 'fast'), requestReset: () => m.reset() });
     this.acpiPm = new AcpiPm({ clock, sci: irq(9), powerOff: () => m.powerOff(), base: ACPI_PM_DEFAULT_BASE });
     this.isaBridge = new Piix3(this.pci, irq, { requestReset: () => m.reset() });
-    this.shadow = new ShadowRam(m.mem, (first, pages) => {
-      for (let p = first; p < first + pages; p++) m.cpu.invalidateCodePage(p);
-      m.cpu.flushTlb(true);
-    });
+    this.shadow = new ShadowRam(m.mem, (first, pages) => m.cpu.pagesRemapped(first, pages));
     this.hostBridge = new I440fx(this.pci, { resetControl: this.isaBridge.resetControl, onPamChange: (pam) => this.shadow.apply(pam) });
     this.debugCon = new DebugCon(DEBUGCON_SEABIOS_PORT, (line) => m.host.log('info', `firmware: ${line}`));
     const drive = (kind: DriveSpec['kind'], d: DiskInfo | undefined): DriveSpec | null => (d ? { kind, diskId: d.id, sectors: d.sectors, readOnly: d.readOnly } : null);

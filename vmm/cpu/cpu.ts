@@ -974,6 +974,15 @@ export class Cpu {
     this.bt?.invalidatePage(physPage);
   }
 
+  /**
+   * Physical pages [first, first + count) now decode to something else (RAM shadowed by a ROM, a
+   * device window moved over them): what the CPU cached of them, code and TLB entries, goes.
+   */
+  pagesRemapped(first: number, count: number): void {
+    for (let p = first; p < first + count; p++) this.invalidateCodePage(p);
+    this.flushTlb(true);
+  }
+
   /** Decoded instructions held (MAX_DECODED). */
   get decodedInstructions(): number {
     return this.decodedCount;
@@ -1354,6 +1363,12 @@ export class Cpu {
 
   /** Interrupt request from the machine (the PIC's INTR changed, a device was poked). */
   notifyInterrupt(): void {
+    this.brk = true;
+  }
+
+  /** An NMI from the machine (the local APIC: an NMI IPI, an I/O APIC entry in NMI mode). */
+  raiseNmi(): void {
+    this.nmiPending = true;
     this.brk = true;
   }
 

@@ -31,7 +31,6 @@ const VERSION = ((IOAPIC_PINS - 1) << 16) | 0x11;
 export const RTE_MASKED = 1 << 16;
 export const RTE_LEVEL = 1 << 15;
 const RTE_REMOTE_IRR = 1 << 14;
-const RTE_DELIVERY_STATUS = 1 << 12;
 /** What software may write in an entry's low half (remote IRR and delivery status are read-only). */
 const RTE_LOW_WRITABLE = 0x1afff;
 
@@ -150,7 +149,8 @@ export class IoApic {
     if (index === 2) return (this.id << 24) >>> 0; // arbitration ID: loaded from the APIC ID
     if (index >= 0x10 && index < 0x10 + 2 * IOAPIC_PINS) {
       const pin = (index - 0x10) >>> 1;
-      return index & 1 ? this.high[pin]! : this.low[pin]! & ~RTE_DELIVERY_STATUS;
+      // Delivery status (bit 12) reads idle: a message is delivered at once.
+      return index & 1 ? this.high[pin]! : this.low[pin]!;
     }
     return 0;
   }

@@ -95,7 +95,7 @@ const MIN_PERIOD_NS = 10_000;
 export interface LocalApicCpu {
   /** The APIC has something for the CPU to look at (a new request, a lower priority). */
   notifyInterrupt(): void;
-  /** An NMI arrived (an NMI IPI to itself, LINT0/1 in NMI mode). */
+  /** An NMI arrived (an NMI IPI to itself, an I/O APIC entry in NMI mode). */
   raiseNmi(): void;
 }
 
@@ -209,7 +209,7 @@ export class LocalApic implements InterruptController {
     this.cpu = opts.cpu;
     this.windowMoved = opts.windowMoved ?? (() => {});
     this.eoiBroadcast = opts.eoiBroadcast ?? (() => {});
-    this.timer = opts.clock.createTimer('local-apic timer', (now) => this.timerFired(now));
+    this.timer = opts.clock.createTimer('local-apic timer', () => this.timerFired());
     const read = (offset: number, size: AccessSize): number => this.readWindow(offset, size);
     const write = (offset: number, size: AccessSize, value: number): void => this.writeWindow(offset, size, value);
     this.mmio = { name: 'local-apic', base: APIC_DEFAULT_BASE, length: 0x1000, read, write };
@@ -428,15 +428,14 @@ export class LocalApic implements InterruptController {
     this.timer.arm(next);
   }
 
-  private timerFired(now: number): void {
+  private timerFired(): void {
     const l = this.lvt[LVT_TIMER]!;
     if (!(l & LVT_MASKED) && this.swEnabled) this.accept(l & 0xff, false);
-    if (l & LVT_PERIODIC) this.armTimer();
-    else if (this.ticksSinceStart(now) < (this.initialCount >>> 0)) this.armTimer();
-    else this.timer.cancel();
+    // The next period, or nothing once a one-shot count has run out.
+    this.armTimer();
   }
 
-  /** Restarts the count from `count` ticks at the current rate (a new divide or initial count). */
+  /** Goes on from `fromCount` ticks at the current rate (after a new divide configuration). */
   private restartTimer(fromCount: number): void {
     const now = this.clock.now();
     const tickNs = APIC_TICK_NS * this.divisor();
